@@ -1,0 +1,214 @@
+//! What: projects (where playbooks live) and job templates (what to run, where, how).
+
+use super::{fk, DESCRIPTION, JT_CREDENTIALS, NAME};
+use crate::schema::{Default as D, Field, Kind, Resource, Scope, Sub, SubList};
+
+pub const SCM_TYPES: &[(&str, &str)] = &[
+    ("", "Manual"),
+    ("git", "Git"),
+    ("svn", "Subversion"),
+    ("insights", "Red Hat Insights"),
+    ("archive", "Remote Archive"),
+];
+
+pub const PROJECT_STATUS: &[(&str, &str)] = &[
+    ("new", "New"),
+    ("pending", "Pending"),
+    ("waiting", "Waiting"),
+    ("running", "Running"),
+    ("successful", "Successful"),
+    ("failed", "Failed"),
+    ("error", "Error"),
+    ("canceled", "Canceled"),
+    ("never updated", "Never Updated"),
+    ("ok", "OK"),
+    ("missing", "Missing"),
+];
+
+pub const TEMPLATE_STATUS: &[(&str, &str)] = &[
+    ("new", "New"),
+    ("pending", "Pending"),
+    ("waiting", "Waiting"),
+    ("running", "Running"),
+    ("successful", "Successful"),
+    ("failed", "Failed"),
+    ("error", "Error"),
+    ("canceled", "Canceled"),
+    ("never updated", "Never Updated"),
+];
+
+pub const VERBOSITY: &[(i64, &str)] = &[
+    (0, "0 (Normal)"),
+    (1, "1 (Verbose)"),
+    (2, "2 (More Verbose)"),
+    (3, "3 (Debug)"),
+    (4, "4 (Connection Debug)"),
+    (5, "5 (WinRM Debug)"),
+];
+
+const fn flag(name: &'static str, label: &'static str) -> Field {
+    Field::new(name, label, Kind::Bool).default(D::Bool(false))
+}
+const fn text(name: &'static str, label: &'static str, max: u32) -> Field {
+    Field::new(name, label, Kind::Str { max }).default(D::Str(""))
+}
+const fn ro_time(name: &'static str, label: &'static str) -> Field {
+    Field::new(name, label, Kind::DateTime)
+        .read_only()
+        .nullable()
+}
+
+pub static PROJECTS: Resource = Resource {
+    key: "projects",
+    type_name: "project",
+    verbose: "Project",
+    fields: &[
+        NAME,
+        DESCRIPTION,
+        text("local_path", "Local path", 1024)
+            .help("Local path (relative to PROJECTS_ROOT) containing playbooks and related files for this project."),
+        Field::new("scm_type", "Source Control Type", Kind::Choice(SCM_TYPES))
+            .help("Specifies the source control system used to store the project.")
+            .default(D::Str("")),
+        text("scm_url", "Source Control URL", 1024)
+            .help("The location where the project is stored."),
+        text("scm_branch", "Source Control Branch", 256)
+            .help("Specific branch, tag or commit to checkout."),
+        text("scm_refspec", "Source Control Refspec", 1024)
+            .help("For git projects, an additional refspec to fetch."),
+        flag("scm_clean", "Scm clean")
+            .help("Discard any local changes before syncing the project."),
+        flag("scm_track_submodules", "Scm track submodules")
+            .help("Track submodules latest commits on defined branch."),
+        flag("scm_delete_on_update", "Scm delete on update")
+            .help("Delete the project before syncing."),
+        fk("credential", "Credential", "credentials").nullable(),
+        Field::new("timeout", "Timeout", Kind::Int { min: Some(-2147483648), max: Some(2147483647) })
+            .help("The amount of time (in seconds) to run before the task is canceled.")
+            .default(D::Int(0)),
+        text("scm_revision", "SCM Revision", 1024)
+            .help("The last revision fetched by a project update")
+            .read_only(),
+        ro_time("last_job_run", "Last job run"),
+        flag("last_job_failed", "Last job failed").read_only(),
+        ro_time("next_job_run", "Next job run"),
+        Field::new("status", "Status", Kind::Choice(PROJECT_STATUS))
+            .read_only()
+            .default(D::Str("ok")),
+        fk("organization", "Organization", "organizations")
+            .help("The organization used to determine access to this template.")
+            .nullable(),
+        flag("scm_update_on_launch", "Scm update on launch")
+            .help("Update the project when a job is launched that uses the project."),
+        Field::new("scm_update_cache_timeout", "Scm update cache timeout", Kind::Int { min: Some(0), max: Some(2147483647) })
+            .help("The number of seconds after the last project update ran that a new project update will be launched as a job dependency.")
+            .default(D::Int(0)),
+        flag("allow_override", "Allow override")
+            .help("Allow changing the SCM branch or revision in a job template that uses this project."),
+        Field::new("custom_virtualenv", "Custom virtualenv", Kind::Str { max: 100 })
+            .read_only()
+            .nullable(),
+        flag("last_update_failed", "Last update failed").read_only(),
+        ro_time("last_updated", "Last updated"),
+    ],
+    name_field: Some("name"),
+    unique: &[&["name", "organization"]],
+    scope: Scope::Via(&["organization"]),
+    subs: &[Sub {
+        name: "job_templates",
+        list: SubList::Children { resource: "job_templates", fk: "project" },
+    }],
+    order: "name",
+    search_fields: &["name", "description"],
+    named_url_parents: &["organization"],
+};
+
+const fn ask(name: &'static str, label: &'static str) -> Field {
+    Field::new(name, label, Kind::Bool).default(D::Bool(false))
+}
+
+pub static JOB_TEMPLATES: Resource = Resource {
+    key: "job_templates",
+    type_name: "job_template",
+    verbose: "Job Template",
+    fields: &[
+        NAME,
+        DESCRIPTION,
+        Field::new("job_type", "Job type", Kind::Choice(&[("run", "Run"), ("check", "Check")]))
+            .default(D::Str("run")),
+        fk("inventory", "Inventory", "inventories").nullable(),
+        fk("project", "Project", "projects").nullable(),
+        text("playbook", "Playbook", 1024),
+        text("scm_branch", "Scm branch", 1024)
+            .help("Branch to use in job run. Project default used if blank. Only allowed if project allow_override field is set to true."),
+        Field::new("forks", "Forks", Kind::Int { min: Some(0), max: Some(2147483647) }).default(D::Int(0)),
+        Field::new("limit", "Limit", Kind::Text).default(D::Str("")),
+        Field::new("verbosity", "Verbosity", Kind::IntChoice(VERBOSITY)).default(D::Int(0)),
+        Field::new("extra_vars", "Extra vars", Kind::Vars).default(D::Str("")),
+        text("job_tags", "Job tags", 1024),
+        flag("force_handlers", "Force handlers"),
+        text("skip_tags", "Skip tags", 1024),
+        text("start_at_task", "Start at task", 1024),
+        Field::new("timeout", "Timeout", Kind::Int { min: Some(-2147483648), max: Some(2147483647) })
+            .help("The amount of time (in seconds) to run before the task is canceled.")
+            .default(D::Int(0)),
+        flag("use_fact_cache", "Use fact cache")
+            .help("If enabled, the service will act as an Ansible Fact Cache Plugin; persisting facts at the end of a playbook run to the database and caching facts for use by Ansible."),
+        fk("organization", "Organization", "organizations")
+            .help("The organization used to determine access to this template.")
+            .read_only()
+            .nullable(),
+        ro_time("last_job_run", "Last job run"),
+        flag("last_job_failed", "Last job failed").read_only(),
+        ro_time("next_job_run", "Next job run"),
+        Field::new("status", "Status", Kind::Choice(TEMPLATE_STATUS))
+            .read_only()
+            .default(D::Str("never updated")),
+        text("host_config_key", "Host config key", 1024),
+        ask("ask_scm_branch_on_launch", "Ask scm branch on launch"),
+        ask("ask_diff_mode_on_launch", "Ask diff mode on launch"),
+        ask("ask_variables_on_launch", "Ask variables on launch"),
+        ask("ask_limit_on_launch", "Ask limit on launch"),
+        ask("ask_tags_on_launch", "Ask tags on launch"),
+        ask("ask_skip_tags_on_launch", "Ask skip tags on launch"),
+        ask("ask_job_type_on_launch", "Ask job type on launch"),
+        ask("ask_verbosity_on_launch", "Ask verbosity on launch"),
+        ask("ask_inventory_on_launch", "Ask inventory on launch"),
+        ask("ask_credential_on_launch", "Ask credential on launch"),
+        ask("ask_execution_environment_on_launch", "Ask execution environment on launch"),
+        ask("ask_labels_on_launch", "Ask labels on launch"),
+        ask("ask_forks_on_launch", "Ask forks on launch"),
+        ask("ask_job_slice_count_on_launch", "Ask job slice count on launch"),
+        ask("ask_timeout_on_launch", "Ask timeout on launch"),
+        ask("ask_instance_groups_on_launch", "Ask instance groups on launch"),
+        flag("survey_enabled", "Survey enabled"),
+        flag("become_enabled", "Become enabled"),
+        flag("diff_mode", "Diff mode")
+            .help("If enabled, textual changes made to any templated files on the host are shown in the standard output"),
+        flag("allow_simultaneous", "Allow simultaneous"),
+        Field::new("job_slice_count", "Job slice count", Kind::Int { min: Some(0), max: Some(2147483647) })
+            .help("The number of jobs to slice into at runtime. Will cause the Job Template to launch a workflow if value is greater than 1.")
+            .default(D::Int(1)),
+        Field::new(
+            "webhook_service",
+            "Webhook service",
+            Kind::Choice(&[("", "---------"), ("github", "GitHub"), ("gitlab", "GitLab"), ("bitbucket_dc", "BitBucket DataCenter")]),
+        )
+        .help("Service that webhook requests will be accepted from")
+        .default(D::Str("")),
+        fk("webhook_credential", "Webhook credential", "credentials")
+            .help("Personal Access Token for posting back the status to the service API")
+            .nullable(),
+        flag("prevent_instance_group_fallback", "Prevent instance group fallback"),
+    ],
+    name_field: Some("name"),
+    unique: &[&["name", "organization"]],
+    scope: Scope::Via(&["organization"]),
+    subs: &[Sub {
+        name: "credentials",
+        list: SubList::Linked { relation: &JT_CREDENTIALS, from_left: true },
+    }],
+    order: "name",
+    search_fields: &["name", "description"],
+    named_url_parents: &["organization"],
+};
