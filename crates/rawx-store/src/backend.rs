@@ -1,0 +1,319 @@
+//! The two backends. Their code is one text stamped twice by `store_impl!`: sqlx gives SQLite
+//! and PostgreSQL the same API, so only the pool type and the dialect differ.
+
+use crate::ddl;
+use crate::sql::{self, Dialect, Param, Sql};
+use crate::{DbError, Page, Result, Store};
+use async_trait::async_trait;
+use rawx_model::filter::{Filter, ListQuery};
+use rawx_model::schema::ColumnType;
+use rawx_model::{Relation, Resource, Row};
+use serde_json::Value;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::Row as _;
+use std::time::Duration;
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl SqliteStore {
+    pub async fn open(path: &str) -> Result<Self> {
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .with_regexp();
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts)
+            .await
+            .map_err(|e| DbError::Other(format!("cannot open SQLite database {path}: {e}")))?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+impl PostgresStore {
+    pub async fn connect(url: &str) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(|e| DbError::Other(format!("cannot connect to PostgreSQL: {e}")))?;
+        Ok(PostgresStore { pool })
+    }
+}
+
+fn map_err(e: sqlx::Error) -> DbError {
+    match e {
+        sqlx::Error::RowNotFound => DbError::NotFound,
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            let cols = db
+                .constraint()
+                .and_then(ddl::columns_of_index)
+                .or_else(|| {
+                    // SQLite: "UNIQUE constraint failed: hosts.name, hosts.inventory"
+                    let (_, list) = db.message().split_once(": ")?;
+                    Some(
+                        list.split(", ")
+                            .map(|c| c.rsplit('.').next().unwrap_or(c).to_string())
+                            .collect(),
+                    )
+                })
+                .unwrap_or_default();
+            DbError::Unique(cols)
+        }
+        // SQLite reports an ON DELETE RESTRICT refusal as a trigger constraint (1811).
+        sqlx::Error::Database(db)
+            if db.is_foreign_key_violation()
+                || db.message().contains("FOREIGN KEY constraint failed") =>
+        {
+            DbError::ForeignKey(db.message().to_string())
+        }
+        other => DbError::Other(other.to_string()),
+    }
+}
+
+fn with_times(row: &Row, creating: bool) -> Row {
+    let mut row = row.clone();
+    let now = Value::String(rawx_model::now_string());
+    if creating && !row.contains_key("created") {
+        row.insert("created".into(), now.clone());
+    }
+    if !row.contains_key("modified") || !creating {
+        row.insert("modified".into(), now);
+    }
+    row
+}
+
+macro_rules! store_impl {
+    ($store:ty, $db:ty, $dialect:expr, $name:literal, $columns_sql:literal, $lock_sql:expr) => {
+        impl $store {
+            fn query<'q>(sql: &'q Sql) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
+                let mut q = sqlx::query(&sql.text);
+                for p in &sql.params {
+                    q = match p {
+                        Param::Null(ColumnType::Int) => q.bind(None::<i64>),
+                        Param::Null(ColumnType::Float) => q.bind(None::<f64>),
+                        Param::Null(ColumnType::Bool) => q.bind(None::<bool>),
+                        Param::Null(ColumnType::Text) => q.bind(None::<String>),
+                        Param::Int(i) => q.bind(*i),
+                        Param::Float(f) => q.bind(*f),
+                        Param::Bool(b) => q.bind(*b),
+                        Param::Text(s) => q.bind(s.clone()),
+                    };
+                }
+                q
+            }
+
+            fn decode(res: &'static Resource, row: &<$db as sqlx::Database>::Row) -> Result<Row> {
+                let mut out = Row::new();
+                for (i, (col, t)) in res.columns().enumerate() {
+                    let v = match t {
+                        ColumnType::Int => row.try_get::<Option<i64>, _>(i).map(|v| v.map(Value::from)),
+                        ColumnType::Float => row.try_get::<Option<f64>, _>(i).map(|v| v.map(Value::from)),
+                        ColumnType::Bool => row.try_get::<Option<bool>, _>(i).map(|v| v.map(Value::Bool)),
+                        ColumnType::Text => row.try_get::<Option<String>, _>(i).map(|v| v.map(Value::String)),
+                    }
+                    .map_err(map_err)?;
+                    out.insert(col.into(), v.unwrap_or(Value::Null));
+                }
+                Ok(out)
+            }
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> &'static str {
+                $name
+            }
+
+            async fn migrate(&self) -> Result<()> {
+                let d = $dialect;
+                let mut tx = self.pool.begin().await.map_err(map_err)?;
+                // Several nodes may start at once against one PostgreSQL: one migrates.
+                if let Some(lock) = $lock_sql {
+                    sqlx::query(lock).execute(&mut *tx).await.map_err(map_err)?;
+                }
+                for res in ddl::creation_order() {
+                    sqlx::query(&ddl::create_table(d, res)).execute(&mut *tx).await.map_err(map_err)?;
+                    let existing: Vec<String> = sqlx::query_scalar($columns_sql)
+                        .bind(res.key)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(map_err)?;
+                    for f in res.fields.iter().filter(|f| !existing.iter().any(|c| c == f.name)) {
+                        tracing::info!(table = res.key, column = f.name, "adding column");
+                        let stmt = format!("ALTER TABLE {} ADD COLUMN {}", sql::quote(res.key), ddl::column_def(d, f));
+                        sqlx::query(&stmt).execute(&mut *tx).await.map_err(map_err)?;
+                    }
+                    for idx in ddl::indexes(res) {
+                        sqlx::query(&idx).execute(&mut *tx).await.map_err(map_err)?;
+                    }
+                }
+                for rel in ddl::relations() {
+                    for stmt in ddl::create_link_table(d, rel) {
+                        sqlx::query(&stmt).execute(&mut *tx).await.map_err(map_err)?;
+                    }
+                }
+                sqlx::query("CREATE TABLE IF NOT EXISTS rawx_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)")
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                let done: Vec<i64> = sqlx::query_scalar("SELECT version FROM rawx_migrations")
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(map_err)?;
+                for (version, name, lite, pg) in ddl::DATA_MIGRATIONS.iter().filter(|m| !done.contains(&m.0)) {
+                    let stmt = if d == Dialect::Sqlite { lite } else { pg };
+                    sqlx::query(stmt).execute(&mut *tx).await.map_err(map_err)?;
+                    let mut ins = Sql::new(d);
+                    ins.push("INSERT INTO rawx_migrations (version, name, applied) VALUES (");
+                    ins.bind(Param::Int(*version)).push(", ");
+                    ins.bind(Param::Text(name.to_string())).push(", ");
+                    ins.bind(Param::Text(rawx_model::now_string())).push(")");
+                    Self::query(&ins).execute(&mut *tx).await.map_err(map_err)?;
+                }
+                tx.commit().await.map_err(map_err)
+            }
+
+            async fn list(&self, res: &'static Resource, q: &ListQuery) -> Result<Page> {
+                let count = self.count(res, &q.filter).await?;
+                let offset = (q.page - 1) * q.page_size;
+                if count == 0 || offset >= count {
+                    return Ok(Page { count, rows: vec![] });
+                }
+                let sql = sql::select($dialect, res, &q.filter, &q.order, Some((q.page_size, offset)));
+                let rows = Self::query(&sql).fetch_all(&self.pool).await.map_err(map_err)?;
+                let rows = rows.iter().map(|r| Self::decode(res, r)).collect::<Result<_>>()?;
+                Ok(Page { count, rows })
+            }
+
+            async fn count(&self, res: &'static Resource, filter: &Filter) -> Result<u64> {
+                let sql = sql::count($dialect, res, filter);
+                let row = Self::query(&sql).fetch_one(&self.pool).await.map_err(map_err)?;
+                Ok(row.try_get::<i64, _>(0).map_err(map_err)? as u64)
+            }
+
+            async fn find(&self, res: &'static Resource, filter: &Filter) -> Result<Option<Row>> {
+                let sql = sql::select($dialect, res, filter, &[("id", false)], Some((1, 0)));
+                match Self::query(&sql).fetch_optional(&self.pool).await.map_err(map_err)? {
+                    Some(r) => Ok(Some(Self::decode(res, &r)?)),
+                    None => Ok(None),
+                }
+            }
+
+            async fn get(&self, res: &'static Resource, id: i64) -> Result<Row> {
+                let f = Filter::eq("id", ColumnType::Int, Value::from(id));
+                self.find(res, &f).await?.ok_or(DbError::NotFound)
+            }
+
+            async fn insert(&self, res: &'static Resource, row: &Row) -> Result<i64> {
+                let sql = sql::insert($dialect, res, &with_times(row, true));
+                let r = Self::query(&sql).fetch_one(&self.pool).await.map_err(map_err)?;
+                r.try_get::<i64, _>(0).map_err(map_err)
+            }
+
+            async fn insert_many(&self, res: &'static Resource, rows: &[Row]) -> Result<()> {
+                let mut tx = self.pool.begin().await.map_err(map_err)?;
+                for row in rows {
+                    let sql = sql::insert($dialect, res, &with_times(row, true));
+                    Self::query(&sql).fetch_one(&mut *tx).await.map_err(map_err)?;
+                }
+                tx.commit().await.map_err(map_err)
+            }
+
+            async fn update(&self, res: &'static Resource, id: i64, row: &Row) -> Result<()> {
+                let sql = sql::update($dialect, res, id, &with_times(row, false));
+                let done = Self::query(&sql).execute(&self.pool).await.map_err(map_err)?;
+                if done.rows_affected() == 0 {
+                    return Err(DbError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn delete(&self, res: &'static Resource, id: i64) -> Result<()> {
+                let mut sql = Sql::new($dialect);
+                sql.push(&format!("DELETE FROM {} WHERE \"id\" = ", sql::quote(res.key)));
+                sql.bind(Param::Int(id));
+                let done = Self::query(&sql).execute(&self.pool).await.map_err(map_err)?;
+                if done.rows_affected() == 0 {
+                    return Err(DbError::NotFound);
+                }
+                Ok(())
+            }
+
+            async fn link(&self, rel: &'static Relation, left: i64, right: i64) -> Result<()> {
+                let mut sql = Sql::new($dialect);
+                sql.push(&format!(
+                    "INSERT INTO {} ({}, {}) VALUES (",
+                    sql::quote(rel.table),
+                    sql::quote(rel.left.1),
+                    sql::quote(rel.right.1)
+                ));
+                sql.bind(Param::Int(left)).push(", ");
+                sql.bind(Param::Int(right)).push(") ON CONFLICT DO NOTHING");
+                Self::query(&sql).execute(&self.pool).await.map_err(map_err)?;
+                Ok(())
+            }
+
+            async fn unlink(&self, rel: &'static Relation, left: i64, right: i64) -> Result<()> {
+                let mut sql = Sql::new($dialect);
+                sql.push(&format!("DELETE FROM {} WHERE {} = ", sql::quote(rel.table), sql::quote(rel.left.1)));
+                sql.bind(Param::Int(left));
+                sql.push(&format!(" AND {} = ", sql::quote(rel.right.1)));
+                sql.bind(Param::Int(right));
+                Self::query(&sql).execute(&self.pool).await.map_err(map_err)?;
+                Ok(())
+            }
+
+            async fn linked(&self, rel: &'static Relation, from_left: bool, id: i64) -> Result<Vec<i64>> {
+                let (mine, other) = if from_left { (rel.left.1, rel.right.1) } else { (rel.right.1, rel.left.1) };
+                let mut sql = Sql::new($dialect);
+                sql.push(&format!(
+                    "SELECT {} FROM {} WHERE {} = ",
+                    sql::quote(other),
+                    sql::quote(rel.table),
+                    sql::quote(mine)
+                ));
+                sql.bind(Param::Int(id));
+                sql.push(&format!(" ORDER BY {}", sql::quote(other)));
+                let rows = Self::query(&sql).fetch_all(&self.pool).await.map_err(map_err)?;
+                rows.iter().map(|r| r.try_get::<i64, _>(0).map_err(map_err)).collect()
+            }
+
+            async fn ping(&self) -> Result<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_err)?;
+                Ok(())
+            }
+        }
+    };
+}
+
+store_impl!(
+    SqliteStore,
+    sqlx::Sqlite,
+    Dialect::Sqlite,
+    "sqlite",
+    "SELECT name FROM pragma_table_info(?)",
+    None::<&str>
+);
+store_impl!(
+    PostgresStore,
+    sqlx::Postgres,
+    Dialect::Postgres,
+    "postgresql",
+    "SELECT column_name::text FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1",
+    Some("SELECT pg_advisory_xact_lock(727377)")
+);

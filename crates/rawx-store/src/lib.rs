@@ -1,0 +1,85 @@
+//! rawx's store: the one trait every other crate reads and writes state through, and its two
+//! backends — SQLite (the embedded default) and PostgreSQL (several nodes sharing the work).
+//!
+//! Architecture invariant: the store knows the schema (`rawx-model`) but not HTTP, JSON shapes
+//! or permissions; callers pass filters that already hold the permission rule. Both backends
+//! are stamped from one implementation (`backend.rs`) over one SQL builder (`sql.rs`), so they
+//! cannot drift, and one story suite (`tests/story.rs`) runs against each.
+
+mod backend;
+mod ddl;
+mod sql;
+
+use async_trait::async_trait;
+use rawx_model::filter::{Filter, ListQuery};
+use rawx_model::{Relation, Resource, Row};
+use std::sync::Arc;
+
+pub use backend::{PostgresStore, SqliteStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint over these columns was violated.
+    #[error("unique constraint over {0:?} violated")]
+    Unique(Vec<String>),
+    /// A row still refers to the one being deleted, or a reference points nowhere.
+    #[error("foreign key constraint violated: {0}")]
+    ForeignKey(String),
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+pub type Result<T> = std::result::Result<T, DbError>;
+
+/// A page of a list and the number of rows matching overall.
+#[derive(Debug, Default)]
+pub struct Page {
+    pub count: u64,
+    pub rows: Vec<Row>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `"sqlite"` or `"postgresql"`.
+    fn backend(&self) -> &'static str;
+    /// Brings the database to the current schema: creates missing tables, columns and indexes
+    /// from the resource schema, then runs numbered data migrations once each.
+    async fn migrate(&self) -> Result<()>;
+    async fn list(&self, res: &'static Resource, q: &ListQuery) -> Result<Page>;
+    async fn count(&self, res: &'static Resource, filter: &Filter) -> Result<u64>;
+    /// The first row matching `filter`, in id order.
+    async fn find(&self, res: &'static Resource, filter: &Filter) -> Result<Option<Row>>;
+    async fn get(&self, res: &'static Resource, id: i64) -> Result<Row>;
+    /// Inserts one row (`id` assigned by the database unless given) and returns its id.
+    async fn insert(&self, res: &'static Resource, row: &Row) -> Result<i64>;
+    /// Inserts many rows in one transaction: all or none.
+    async fn insert_many(&self, res: &'static Resource, rows: &[Row]) -> Result<()>;
+    /// Sets the given columns; `NotFound` when the row is gone.
+    async fn update(&self, res: &'static Resource, id: i64, row: &Row) -> Result<()>;
+    async fn delete(&self, res: &'static Resource, id: i64) -> Result<()>;
+    /// Links two rows; linking twice is not an error.
+    async fn link(&self, rel: &'static Relation, left: i64, right: i64) -> Result<()>;
+    async fn unlink(&self, rel: &'static Relation, left: i64, right: i64) -> Result<()>;
+    /// The right-side ids linked to `left` (or left-side ids linked to `right` when
+    /// `from_left` is false).
+    async fn linked(&self, rel: &'static Relation, from_left: bool, id: i64) -> Result<Vec<i64>>;
+    /// Runs `SELECT 1`: is the database there?
+    async fn ping(&self) -> Result<()>;
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Opens the store a URL names: `sqlite://path` (created when missing) or `postgres://…`.
+pub async fn open(url: &str) -> Result<DynStore> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(url).await?))
+    } else if let Some(path) = url.strip_prefix("sqlite://") {
+        Ok(Arc::new(SqliteStore::open(path).await?))
+    } else {
+        Err(DbError::Other(format!(
+            "unsupported database URL {url:?}: use sqlite://PATH or postgres://USER@HOST/DB"
+        )))
+    }
+}

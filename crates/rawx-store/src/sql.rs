@@ -1,0 +1,423 @@
+//! One SQL builder for both backends: statements are text plus typed parameters; only the
+//! placeholder style and a few functions differ by dialect.
+
+use rawx_model::filter::{Cond, Filter, Op, Step};
+use rawx_model::schema::ColumnType;
+use rawx_model::{Resource, Row};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Param {
+    /// A typed null: PostgreSQL must know the type of every parameter.
+    Null(ColumnType),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    Text(String),
+}
+
+#[derive(Debug)]
+pub struct Sql {
+    pub text: String,
+    pub params: Vec<Param>,
+    dialect: Dialect,
+}
+
+pub fn quote(ident: &str) -> String {
+    format!("\"{ident}\"")
+}
+
+impl Sql {
+    pub fn new(dialect: Dialect) -> Sql {
+        Sql {
+            text: String::new(),
+            params: Vec::new(),
+            dialect,
+        }
+    }
+    pub fn push(&mut self, s: &str) -> &mut Self {
+        self.text.push_str(s);
+        self
+    }
+    pub fn bind(&mut self, p: Param) -> &mut Self {
+        self.params.push(p);
+        match self.dialect {
+            Dialect::Sqlite => self.text.push('?'),
+            Dialect::Postgres => {
+                let n = self.params.len();
+                self.text.push_str(&format!("${n}"));
+            }
+        }
+        self
+    }
+}
+
+/// The JSON value of a column as a typed parameter. Values were validated against the schema
+/// before they reach the store, so a mismatch here is a bug, reported rather than guessed.
+pub fn param(ctype: ColumnType, v: &Value) -> Param {
+    match (ctype, v) {
+        (t, Value::Null) => Param::Null(t),
+        (ColumnType::Int, Value::Number(n)) if n.is_i64() => {
+            Param::Int(n.as_i64().unwrap_or_default())
+        }
+        (ColumnType::Float, Value::Number(n)) => Param::Float(n.as_f64().unwrap_or_default()),
+        (ColumnType::Bool, Value::Bool(b)) => Param::Bool(*b),
+        (ColumnType::Text, Value::String(s)) => Param::Text(s.clone()),
+        (ColumnType::Text, other) => Param::Text(other.to_string()),
+        (t, other) => {
+            tracing::error!(?t, %other, "value does not fit its column; storing null");
+            Param::Null(t)
+        }
+    }
+}
+
+fn columns_of<'a>(
+    res: &'static Resource,
+    row: &'a Row,
+) -> Vec<(&'static str, ColumnType, &'a Value)> {
+    res.columns()
+        .filter_map(|(c, t)| row.get(c).map(|v| (c, t, v)))
+        .collect()
+}
+
+pub fn select(
+    d: Dialect,
+    res: &'static Resource,
+    filter: &Filter,
+    order: &[(&str, bool)],
+    page: Option<(u64, u64)>,
+) -> Sql {
+    let mut sql = Sql::new(d);
+    let cols: Vec<String> = res.columns().map(|(c, _)| quote(c)).collect();
+    sql.push(&format!(
+        "SELECT {} FROM {} WHERE ",
+        cols.join(", "),
+        quote(res.key)
+    ));
+    render(&mut sql, res.key, filter);
+    if !order.is_empty() {
+        let o: Vec<String> = order
+            .iter()
+            .map(|(c, desc)| format!("{} {}", quote(c), if *desc { "DESC" } else { "ASC" }))
+            .collect();
+        sql.push(&format!(" ORDER BY {}", o.join(", ")));
+    }
+    if let Some((limit, offset)) = page {
+        sql.push(" LIMIT ");
+        sql.bind(Param::Int(limit as i64));
+        sql.push(" OFFSET ");
+        sql.bind(Param::Int(offset as i64));
+    }
+    sql
+}
+
+pub fn count(d: Dialect, res: &'static Resource, filter: &Filter) -> Sql {
+    let mut sql = Sql::new(d);
+    sql.push(&format!("SELECT COUNT(*) FROM {} WHERE ", quote(res.key)));
+    render(&mut sql, res.key, filter);
+    sql
+}
+
+pub fn insert(d: Dialect, res: &'static Resource, row: &Row) -> Sql {
+    let cols = columns_of(res, row);
+    let mut sql = Sql::new(d);
+    let names: Vec<String> = cols.iter().map(|(c, _, _)| quote(c)).collect();
+    sql.push(&format!(
+        "INSERT INTO {} ({}) VALUES (",
+        quote(res.key),
+        names.join(", ")
+    ));
+    for (i, (_, t, v)) in cols.iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind(param(*t, v));
+    }
+    sql.push(") RETURNING \"id\"");
+    sql
+}
+
+pub fn update(d: Dialect, res: &'static Resource, id: i64, row: &Row) -> Sql {
+    let mut sql = Sql::new(d);
+    sql.push(&format!("UPDATE {} SET ", quote(res.key)));
+    for (i, (c, t, v)) in columns_of(res, row)
+        .into_iter()
+        .filter(|(c, _, _)| *c != "id")
+        .enumerate()
+    {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.push(&format!("{} = ", quote(c)));
+        sql.bind(param(t, v));
+    }
+    sql.push(" WHERE \"id\" = ");
+    sql.bind(Param::Int(id));
+    sql
+}
+
+fn render(sql: &mut Sql, table: &str, f: &Filter) {
+    match f {
+        Filter::All(v) | Filter::Any(v) if v.is_empty() => {
+            sql.push(if matches!(f, Filter::All(_)) {
+                "1=1"
+            } else {
+                "1=0"
+            });
+        }
+        Filter::All(v) | Filter::Any(v) => {
+            let joiner = if matches!(f, Filter::All(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
+            sql.push("(");
+            for (i, part) in v.iter().enumerate() {
+                if i > 0 {
+                    sql.push(joiner);
+                }
+                render(sql, table, part);
+            }
+            sql.push(")");
+        }
+        Filter::Not(inner) => {
+            sql.push("NOT (");
+            render(sql, table, inner);
+            sql.push(")");
+        }
+        Filter::On {
+            path,
+            column,
+            ctype,
+            cond,
+        } => render_path(sql, table, path, column, *ctype, cond),
+    }
+}
+
+fn render_path(
+    sql: &mut Sql,
+    table: &str,
+    path: &[Step],
+    column: &str,
+    ctype: ColumnType,
+    cond: &Cond,
+) {
+    let Some((step, rest)) = path.split_first() else {
+        render_cond(
+            sql,
+            &format!("{}.{}", quote(table), quote(column)),
+            ctype,
+            cond,
+        );
+        return;
+    };
+    match step {
+        Step::Fk { column: fk, target } => {
+            sql.push(&format!(
+                "{}.{} IN (SELECT {t}.\"id\" FROM {t} WHERE ",
+                quote(table),
+                quote(fk),
+                t = quote(target)
+            ));
+            render_path(sql, target, rest, column, ctype, cond);
+            sql.push(")");
+        }
+        Step::Link {
+            relation,
+            from_left,
+        } => {
+            let (mine, other) = if *from_left {
+                (relation.left, relation.right)
+            } else {
+                (relation.right, relation.left)
+            };
+            sql.push(&format!(
+                "{}.\"id\" IN (SELECT {l}.{mc} FROM {l} WHERE {l}.{oc} IN (SELECT {o}.\"id\" FROM {o} WHERE ",
+                quote(table),
+                l = quote(relation.table),
+                mc = quote(mine.1),
+                oc = quote(other.1),
+                o = quote(other.0),
+            ));
+            render_path(sql, other.0, rest, column, ctype, cond);
+            sql.push("))");
+        }
+    }
+}
+
+fn like_pattern(s: &str, prefix: bool, suffix: bool) -> String {
+    let escaped = s
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!(
+        "{}{}{}",
+        if prefix { "%" } else { "" },
+        escaped,
+        if suffix { "%" } else { "" }
+    )
+}
+
+fn render_cond(sql: &mut Sql, col: &str, ctype: ColumnType, cond: &Cond) {
+    let text_col = if ctype == ColumnType::Text {
+        col.to_string()
+    } else {
+        format!("CAST({col} AS TEXT)")
+    };
+    let text = |v: &Value| match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    match cond {
+        Cond::Op(op, v) => match op {
+            Op::Exact | Op::Gt | Op::Gte | Op::Lt | Op::Lte => {
+                let sym = match op {
+                    Op::Exact => "=",
+                    Op::Gt => ">",
+                    Op::Gte => ">=",
+                    Op::Lt => "<",
+                    _ => "<=",
+                };
+                sql.push(&format!("{col} {sym} "));
+                sql.bind(param(ctype, v));
+            }
+            Op::IExact => {
+                sql.push(&format!("LOWER({text_col}) = LOWER("));
+                sql.bind(Param::Text(text(v)));
+                sql.push(")");
+            }
+            Op::IContains | Op::IStartsWith | Op::IEndsWith => {
+                let (pre, suf) = match op {
+                    Op::IContains => (true, true),
+                    Op::IStartsWith => (false, true),
+                    _ => (true, false),
+                };
+                sql.push(&format!("LOWER({text_col}) LIKE "));
+                sql.bind(Param::Text(like_pattern(&text(v), pre, suf)));
+                sql.push(" ESCAPE '\\'");
+            }
+            Op::Contains => {
+                let f = if sql.dialect == Dialect::Sqlite {
+                    "instr"
+                } else {
+                    "strpos"
+                };
+                sql.push(&format!("{f}({text_col}, "));
+                sql.bind(Param::Text(text(v)));
+                sql.push(") > 0");
+            }
+            Op::StartsWith => {
+                let p = Param::Text(text(v));
+                sql.push(&format!("substr({text_col}, 1, length("));
+                sql.bind(p.clone());
+                sql.push(")) = ");
+                sql.bind(p);
+            }
+            Op::EndsWith => {
+                let p = Param::Text(text(v));
+                sql.push(&format!("(length({text_col}) >= length("));
+                sql.bind(p.clone());
+                sql.push(&format!(
+                    ") AND substr({text_col}, length({text_col}) - length("
+                ));
+                sql.bind(p.clone());
+                sql.push(") + 1) = ");
+                sql.bind(p);
+                sql.push(")");
+            }
+            Op::Regex | Op::IRegex => {
+                let insensitive = *op == Op::IRegex;
+                match sql.dialect {
+                    Dialect::Sqlite => {
+                        sql.push(&format!("{text_col} REGEXP "));
+                        let pat = if insensitive {
+                            format!("(?i){}", text(v))
+                        } else {
+                            text(v)
+                        };
+                        sql.bind(Param::Text(pat));
+                    }
+                    Dialect::Postgres => {
+                        sql.push(&format!(
+                            "{text_col} {} ",
+                            if insensitive { "~*" } else { "~" }
+                        ));
+                        sql.bind(Param::Text(text(v)));
+                    }
+                }
+            }
+        },
+        Cond::In(values) if values.is_empty() => {
+            sql.push("1=0");
+        }
+        Cond::In(values) => {
+            sql.push(&format!("{col} IN ("));
+            for (i, v) in values.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind(param(ctype, v));
+            }
+            sql.push(")");
+        }
+        Cond::IsNull(true) => {
+            sql.push(&format!("{col} IS NULL"));
+        }
+        Cond::IsNull(false) => {
+            sql.push(&format!("{col} IS NOT NULL"));
+        }
+        Cond::InTable {
+            table,
+            select,
+            where_col,
+            value,
+        } => {
+            sql.push(&format!(
+                "{col} IN (SELECT {} FROM {} WHERE {} = ",
+                quote(select),
+                quote(table),
+                quote(where_col)
+            ));
+            sql.bind(Param::Int(*value));
+            sql.push(")");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rawx_model::filter::parse_list_query;
+    use rawx_model::resources::HOSTS;
+
+    #[test]
+    fn placeholders_follow_the_dialect() {
+        let q = parse_list_query(
+            &HOSTS,
+            &[
+                ("inventory__organization__name".into(), "Ops".into()),
+                ("name__icontains".into(), "W_b".into()),
+            ],
+        )
+        .unwrap();
+        let pg = select(
+            Dialect::Postgres,
+            &HOSTS,
+            &q.filter,
+            &q.order,
+            Some((25, 0)),
+        );
+        assert!(pg.text.contains("\"hosts\".\"inventory\" IN (SELECT \"inventories\".\"id\" FROM \"inventories\" WHERE \"inventories\".\"organization\" IN (SELECT \"organizations\".\"id\" FROM \"organizations\" WHERE \"organizations\".\"name\" = $1))"), "{}", pg.text);
+        assert!(pg.text.ends_with("LIMIT $3 OFFSET $4"), "{}", pg.text);
+        assert_eq!(pg.params[1], Param::Text("%w\\_b%".into()));
+        let lite = select(Dialect::Sqlite, &HOSTS, &q.filter, &q.order, None);
+        assert!(!lite.text.contains('$') && lite.text.matches('?').count() == 2);
+    }
+}
