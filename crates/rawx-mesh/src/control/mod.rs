@@ -1,0 +1,179 @@
+//! The control service: Receptor's line protocol on a Unix socket (and plain TCP when
+//! `tcplisten` has no `tcptls`), so the real `receptorctl` and AWX work unchanged.
+
+mod lines;
+mod session;
+
+use std::fs::File;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::watch;
+
+use crate::config::ControlService;
+use crate::node::Node;
+pub use session::{serve_session, ConnKind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("control socket {path}: another node holds {path}.lock; stop it first")]
+    Locked { path: String },
+    #[error("control socket {path}: {what}: {source}")]
+    Socket {
+        path: String,
+        what: &'static str,
+        source: io::Error,
+    },
+    #[error("control service tcplisten {addr}: {source}")]
+    Tcp { addr: String, source: io::Error },
+}
+
+/// A bound control-service listener.
+pub enum Listener {
+    Unix {
+        listener: UnixListener,
+        path: PathBuf,
+        /// Held while the node serves; its flock tells a second node the socket is taken.
+        _lock: File,
+    },
+    Tcp(TcpListener),
+}
+
+impl Listener {
+    pub fn describe(&self) -> String {
+        match self {
+            Listener::Unix { path, .. } => format!("unix socket {}", path.display()),
+            Listener::Tcp(l) => match l.local_addr() {
+                Ok(a) => format!("tcp {a}"),
+                Err(_) => "tcp".into(),
+            },
+        }
+    }
+}
+
+/// Binds every listener of one `control-service` section. A `tcplisten` with `tcptls` is
+/// skipped (and reported by the config) because TLS is not implemented.
+pub async fn bind(cs: &ControlService) -> Result<Vec<Listener>, ControlError> {
+    let mut out = Vec::new();
+    if let Some(path) = &cs.filename {
+        out.push(bind_unix(path, cs.permissions)?);
+    }
+    if let (Some(addr), None) = (&cs.tcp_listen, &cs.tcp_tls) {
+        // Go accepts a bare port.
+        let full = if addr.contains(':') {
+            addr.clone()
+        } else {
+            format!("0.0.0.0:{addr}")
+        };
+        let l = TcpListener::bind(&full)
+            .await
+            .map_err(|source| ControlError::Tcp {
+                addr: full.clone(),
+                source,
+            })?;
+        out.push(Listener::Tcp(l));
+    }
+    Ok(out)
+}
+
+fn bind_unix(path: &Path, permissions: u32) -> Result<Listener, ControlError> {
+    use std::os::unix::fs::PermissionsExt;
+    let shown = path.display().to_string();
+    let err = |what, source| ControlError::Socket {
+        path: shown.clone(),
+        what,
+        source,
+    };
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| err("create its directory", e))?;
+    }
+    let lock_path = PathBuf::from(format!("{}.lock", path.display()));
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| err("open the lock file", e))?;
+    match lock.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => return Err(ControlError::Locked { path: shown }),
+        Err(std::fs::TryLockError::Error(e)) => return Err(err("lock", e)),
+    }
+    // We hold the lock, so a socket file left here belongs to a node that died.
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err("remove the stale socket", e)),
+    }
+    let listener = UnixListener::bind(path).map_err(|e| err("bind", e))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(permissions))
+        .map_err(|e| err("set permissions", e))?;
+    Ok(Listener::Unix {
+        listener,
+        path: path.to_path_buf(),
+        _lock: lock,
+    })
+}
+
+/// Accepts connections until `shutdown` turns true; each session runs on its own task so a
+/// slow or hostile client never holds up another.
+pub async fn serve(node: Node, listener: Listener, mut shutdown: watch::Receiver<bool>) {
+    let mut sessions = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    break;
+                }
+            }
+            accepted = accept(&listener) => match accepted {
+                Ok(conn) => {
+                    let node = node.clone();
+                    sessions.spawn(async move { conn.serve(&node).await });
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "control service: accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            },
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+        }
+    }
+    if let Listener::Unix { path, .. } = &listener {
+        let _ = std::fs::remove_file(path);
+    }
+    // Open sessions (a results stream, say) end with the node.
+    sessions.shutdown().await;
+}
+
+enum Conn {
+    Unix(tokio::net::UnixStream),
+    Tcp(tokio::net::TcpStream),
+}
+
+impl Conn {
+    async fn serve(self, node: &Node) {
+        let result = match self {
+            Conn::Unix(s) => {
+                let probe = rustix::io::dup(&s).ok();
+                serve_session(node, s, ConnKind::Unix(probe)).await
+            }
+            Conn::Tcp(s) => serve_session(node, s, ConnKind::Tcp).await,
+        };
+        if let Err(e) = result {
+            tracing::debug!(error = %e, "control session ended with an error");
+        }
+    }
+}
+
+async fn accept(listener: &Listener) -> io::Result<Conn> {
+    match listener {
+        Listener::Unix { listener, .. } => Ok(Conn::Unix(listener.accept().await?.0)),
+        Listener::Tcp(l) => {
+            let (s, _) = l.accept().await?;
+            let _ = s.set_nodelay(true);
+            Ok(Conn::Tcp(s))
+        }
+    }
+}

@@ -1,0 +1,429 @@
+//! One control-socket session: the greeting, then one reply per command until EOF. Errors
+//! are `ERROR:` lines and the session goes on; only a broken stream ends it early.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::os::fd::OwnedFd;
+use std::pin::Pin;
+use std::time::Instant;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
+
+use super::lines::{read_line, Line, Request, MAX_LINE};
+use crate::node::{Node, SubmitRequest};
+use crate::work::WorkError;
+
+/// How the client reached us. Receptor checks work signatures on every connection but a
+/// Unix socket, whose file mode already says who may connect.
+pub enum ConnKind {
+    /// Carries a duplicate of the socket, to tell a half-close from a client that vanished.
+    Unix(Option<OwnedFd>),
+    Tcp,
+}
+
+type Reader<S> = BufReader<tokio::io::ReadHalf<S>>;
+type Writer<S> = tokio::io::WriteHalf<S>;
+
+/// Serves one connection until the client closes it.
+pub async fn serve_session<S>(node: &Node, stream: S, kind: ConnKind) -> io::Result<()>
+where
+    S: AsyncRead + AsyncWrite + Send,
+{
+    let (r, mut w) = tokio::io::split(stream);
+    let mut r = BufReader::with_capacity(64 * 1024, r);
+    session_loop(node, &mut r, &mut w, &kind).await
+}
+
+fn session_loop<'a, S>(
+    node: &'a Node,
+    r: &'a mut Reader<S>,
+    w: &'a mut Writer<S>,
+    kind: &'a ConnKind,
+) -> Pin<Box<dyn std::future::Future<Output = io::Result<()>> + Send + 'a>>
+where
+    S: AsyncRead + AsyncWrite + Send,
+{
+    // Boxed because `connect` to our own control service nests a session.
+    Box::pin(async move {
+        w.write_all(format!("Receptor Control, node {}\n", node.id()).as_bytes())
+            .await?;
+        w.flush().await?;
+        loop {
+            let line = match read_line(r).await? {
+                Line::Eof => return Ok(()),
+                Line::TooLong(n) => {
+                    error(
+                        w,
+                        &format!("command line too long ({n} bytes; the limit is {MAX_LINE})"),
+                    )
+                    .await?;
+                    continue;
+                }
+                Line::Command(l) => l,
+            };
+            let req = match Request::parse(&line) {
+                None => continue,
+                Some(Err(e)) => {
+                    error(w, &e).await?;
+                    continue;
+                }
+                Some(Ok(req)) => req,
+            };
+            match req.command.as_str() {
+                "status" => {
+                    let fields: Option<Vec<String>> = req
+                        .json
+                        .as_ref()
+                        .and_then(|m| m.get("requested_fields"))
+                        .and_then(Value::as_array)
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|v| v.as_str().map(String::from))
+                                .collect()
+                        });
+                    reply(w, &node.status_report(fields.as_deref())).await?
+                }
+                "ping" => match req.arg(0, "target") {
+                    None => error(w, "no target node").await?,
+                    Some(target) => reply(w, &ping(node, &target)).await?,
+                },
+                "traceroute" => match req.arg(0, "target") {
+                    None => error(w, "no target node").await?,
+                    Some(target) => {
+                        let mut hop = ping(node, &target);
+                        if let Some(m) = hop.as_object_mut() {
+                            m.remove("Success");
+                        }
+                        reply(w, &json!({ "0": hop })).await?
+                    }
+                },
+                "reload" => reply(w, &json!({"Success": true})).await?,
+                "connect" => {
+                    let target = req.arg(0, "node").unwrap_or_default();
+                    let service = req.arg(1, "service").unwrap_or_default();
+                    let own = node
+                        .config()
+                        .control_services
+                        .iter()
+                        .any(|c| c.service == service);
+                    if target == node.id() && own {
+                        w.write_all(b"Connecting\n").await?;
+                        return session_loop(node, r, w, kind).await;
+                    }
+                    error(w, &format!("cannot connect to {target} {service}: the mesh is not implemented, only this node's control service is reachable")).await?
+                }
+                "work" => {
+                    if work(node, &req, r, w, kind).await? == Flow::End {
+                        return Ok(());
+                    }
+                }
+                _ => error(w, "Unknown command").await?,
+            }
+        }
+    })
+}
+
+#[derive(PartialEq)]
+enum Flow {
+    Continue,
+    End,
+}
+
+async fn work<S>(
+    node: &Node,
+    req: &Request,
+    r: &mut Reader<S>,
+    w: &mut Writer<S>,
+    kind: &ConnKind,
+) -> io::Result<Flow>
+where
+    S: AsyncRead + AsyncWrite + Send,
+{
+    let sub = match &req.json {
+        Some(m) => m
+            .get("subcommand")
+            .and_then(Value::as_str)
+            .map(str::to_ascii_lowercase),
+        None => req.args.first().map(|s| s.to_ascii_lowercase()),
+    };
+    // The text form's words after the subcommand.
+    let arg = |i: usize, key: &str| req.arg(i + 1, key);
+    let Some(sub) = sub else {
+        error(w, "work: no subcommand").await?;
+        return Ok(Flow::Continue);
+    };
+    match sub.as_str() {
+        "submit" => return submit(node, req, r, w, kind).await,
+        "list" => {
+            let units = node.list();
+            let picked: Result<BTreeMap<_, _>, _> = match arg(0, "unitid") {
+                None => Ok(units),
+                Some(id) => match units.get(&id) {
+                    Some(st) => Ok(BTreeMap::from([(id, st.clone())])),
+                    None => Err(WorkError::UnknownUnit(id)),
+                },
+            };
+            match picked {
+                Ok(units) => {
+                    let m: serde_json::Map<String, Value> =
+                        units.into_iter().map(|(k, v)| (k, v.to_reply())).collect();
+                    reply(w, &Value::Object(m)).await?
+                }
+                Err(e) => error(w, &e.to_string()).await?,
+            }
+        }
+        "status" => match unit_arg(w, arg(0, "unitid")).await? {
+            None => {}
+            Some(id) => match node.status(&id) {
+                Ok(st) => reply(w, &st.to_reply()).await?,
+                Err(e) => error(w, &e.to_string()).await?,
+            },
+        },
+        "results" => {
+            let Some(id) = unit_arg(w, arg(0, "unitid")).await? else {
+                return Ok(Flow::Continue);
+            };
+            let start = match arg(1, "startpos").map(|s| s.parse::<u64>()) {
+                None => 0,
+                Some(Ok(n)) => n,
+                Some(Err(_)) => {
+                    error(
+                        w,
+                        "work results: the start position must be a non-negative integer",
+                    )
+                    .await?;
+                    return Ok(Flow::Continue);
+                }
+            };
+            match node.results(&id, start) {
+                Err(e) => error(w, &e.to_string()).await?,
+                Ok(mut reader) => {
+                    w.write_all(format!("Streaming results for work unit {id}\n").as_bytes())
+                        .await?;
+                    reader.copy_to(w).await?;
+                    // Receptor closes the connection once the results are complete.
+                    w.shutdown().await?;
+                    return Ok(Flow::End);
+                }
+            }
+        }
+        "cancel" | "release" | "force-release" => {
+            let Some(id) = unit_arg(w, arg(0, "unitid")).await? else {
+                return Ok(Flow::Continue);
+            };
+            let (result, key) = match sub.as_str() {
+                "cancel" => (node.cancel(&id).await, "cancelled"),
+                "release" => (node.release(&id).await, "released"),
+                _ => (node.force_release(&id).await, "released"),
+            };
+            match result {
+                Ok(()) => reply(w, &json!({ key: id })).await?,
+                Err(e) => error(w, &e.to_string()).await?,
+            }
+        }
+        other => error(w, &format!("work: unknown subcommand {other}")).await?,
+    }
+    Ok(Flow::Continue)
+}
+
+async fn submit<S>(
+    node: &Node,
+    req: &Request,
+    r: &mut Reader<S>,
+    w: &mut Writer<S>,
+    kind: &ConnKind,
+) -> io::Result<Flow>
+where
+    S: AsyncRead + AsyncWrite + Send,
+{
+    let parsed = match &req.json {
+        Some(m) => submit_from_json(m),
+        None => submit_from_text(&req.args),
+    };
+    let sub = match parsed {
+        Ok(s) => s,
+        Err(e) => {
+            error(w, &e).await?;
+            return Ok(Flow::Continue);
+        }
+    };
+    let secure = node
+        .config()
+        .work_commands
+        .iter()
+        .any(|c| c.work_type == sub.work_type && c.verify_signature);
+    if secure && matches!(kind, ConnKind::Tcp) {
+        error(w, &format!("work type {} requires a signature, and rawx cannot verify work signatures yet; submit over the Unix socket", sub.work_type)).await?;
+        return Ok(Flow::Continue);
+    }
+    let pending = match node.create_unit(&sub) {
+        Ok(p) => p,
+        Err(e) => {
+            error(w, &e.to_string()).await?;
+            return Ok(Flow::Continue);
+        }
+    };
+    let id = pending.id().to_string();
+    w.write_all(format!("Work unit created with ID {id}. Send stdin data and EOF.\n").as_bytes())
+        .await?;
+    w.flush().await?;
+    if let Err(e) = node.write_payload(&pending, r).await {
+        // The stream is broken; the unit has been marked Failed.
+        let _ = error(w, &e.to_string()).await;
+        return Ok(Flow::End);
+    }
+    if let ConnKind::Unix(Some(fd)) = kind {
+        if peer_hung_up(fd) {
+            node.abandon_unit(
+                pending,
+                "Error: payload truncated: the client closed the connection instead of half-closing it after the payload",
+            );
+            tracing::warn!(unit = %id, "work submit: client vanished before the payload was complete");
+            return Ok(Flow::End);
+        }
+    }
+    match node.start_unit(pending).await {
+        Ok(id) => reply(w, &json!({"result": "Job Started", "unitid": id})).await?,
+        Err(e) => error(w, &e.to_string()).await?,
+    }
+    Ok(Flow::Continue)
+}
+
+fn submit_from_json(m: &serde_json::Map<String, Value>) -> Result<SubmitRequest, String> {
+    let mut sub = SubmitRequest::default();
+    for (k, v) in m {
+        let Value::String(s) = v else {
+            return Err(format!("work submit: value of {k} must be a string"));
+        };
+        match k.as_str() {
+            "command" | "subcommand" | "signature" => {}
+            "node" => sub.node = Some(s.clone()),
+            "worktype" => sub.work_type = s.clone(),
+            "tlsclient" => sub.tls_client = Some(s.clone()).filter(|s| !s.is_empty()),
+            "ttl" => sub.ttl = Some(s.clone()).filter(|s| !s.is_empty()),
+            "signwork" => sub.sign_work = crate::config::parse_bool_text(s).unwrap_or(false),
+            _ => {
+                sub.params.insert(k.clone(), s.clone());
+            }
+        }
+    }
+    if sub.work_type.is_empty() {
+        return Err("work submit: no worktype".into());
+    }
+    Ok(sub)
+}
+
+/// `work submit NODE TYPE [params…]`.
+fn submit_from_text(args: &[String]) -> Result<SubmitRequest, String> {
+    let (Some(node), Some(work_type)) = (args.get(1), args.get(2)) else {
+        return Err("work submit: expected NODE WORKTYPE [params...]".into());
+    };
+    let mut sub = SubmitRequest::new(work_type);
+    sub.node = Some(node.clone());
+    let params = args[3..].join(" ");
+    if !params.trim().is_empty() {
+        sub.params.insert("params".into(), params);
+    }
+    Ok(sub)
+}
+
+async fn unit_arg<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    id: Option<String>,
+) -> io::Result<Option<String>> {
+    if id.is_none() {
+        error(w, "no work unit ID given").await?;
+    }
+    Ok(id)
+}
+
+fn ping(node: &Node, target: &str) -> Value {
+    let started = Instant::now();
+    if target == node.id() || target.eq_ignore_ascii_case("localhost") {
+        let ns = started.elapsed().as_nanos().max(1) as u64;
+        json!({"From": node.id(), "Success": true, "Time": ns, "TimeStr": go_duration(ns)})
+    } else {
+        json!({"Error": format!("no route to node {target}: the mesh is not implemented"), "Success": false})
+    }
+}
+
+/// Go's `time.Duration.String()` for the short times a ping takes.
+pub(crate) fn go_duration(ns: u64) -> String {
+    let trim = |v: f64| {
+        let s = format!("{v:.9}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    };
+    match ns {
+        0 => "0s".into(),
+        n if n < 1_000 => format!("{n}ns"),
+        n if n < 1_000_000 => format!("{}µs", trim(n as f64 / 1e3)),
+        n if n < 1_000_000_000 => format!("{}ms", trim(n as f64 / 1e6)),
+        n => format!("{}s", trim(n as f64 / 1e9)),
+    }
+}
+
+fn peer_hung_up(fd: &OwnedFd) -> bool {
+    use rustix::event::{poll, PollFd, PollFlags};
+    let mut fds = [PollFd::new(fd, PollFlags::IN | PollFlags::RDHUP)];
+    let zero = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    match poll(&mut fds, Some(&zero)) {
+        Ok(_) => fds[0].revents().contains(PollFlags::HUP),
+        Err(_) => false,
+    }
+}
+
+async fn reply<W: AsyncWrite + Unpin>(w: &mut W, v: &Value) -> io::Result<()> {
+    let mut line = serde_json::to_vec(v).expect("JSON serializes");
+    line.push(b'\n');
+    w.write_all(&line).await?;
+    w.flush().await
+}
+
+async fn error<W: AsyncWrite + Unpin>(w: &mut W, message: &str) -> io::Result<()> {
+    let one_line = message.replace('\n', " ");
+    w.write_all(format!("ERROR: {one_line}\n").as_bytes())
+        .await?;
+    w.flush().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(go_duration(1_234_567), "1.234567ms");
+        assert_eq!(go_duration(20_000), "20µs");
+        assert_eq!(go_duration(900), "900ns");
+        assert_eq!(go_duration(1_500_000_000), "1.5s");
+    }
+
+    #[test]
+    fn submit_forms() {
+        let json = serde_json::from_str::<Value>(
+            r#"{"command": "work", "subcommand": "submit", "node": "localhost", "worktype": "local", "params": "--private-data-dir=/tmp/x --delete"}"#,
+        )
+        .unwrap();
+        let sub = submit_from_json(json.as_object().unwrap()).unwrap();
+        assert_eq!(sub.work_type, "local");
+        assert_eq!(sub.params["params"], "--private-data-dir=/tmp/x --delete");
+        assert_eq!(sub.params.len(), 1);
+        let bad = serde_json::from_str::<Value>(
+            r#"{"command":"work","subcommand":"submit","worktype":"x","ttl":20}"#,
+        )
+        .unwrap();
+        assert!(submit_from_json(bad.as_object().unwrap())
+            .unwrap_err()
+            .contains("ttl"));
+        let args: Vec<String> = "submit n1 cat -n x".split(' ').map(String::from).collect();
+        let sub = submit_from_text(&args).unwrap();
+        assert_eq!(
+            (sub.node.as_deref(), sub.params["params"].as_str()),
+            (Some("n1"), "-n x")
+        );
+    }
+}

@@ -1,0 +1,285 @@
+//! The node: its identity, its work types and unit store, and the monitor that watches units.
+//! The control service and in-process callers (`rawx serve`) both drive work through [`Node`],
+//! so there is one implementation of every work operation.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Map, Value};
+use tokio::io::AsyncRead;
+
+use crate::config::Config;
+use crate::work::{
+    PendingUnit, ResultsReader, UnitStatus, WorkError, WorkKind, WorkManager, WorkOptions,
+};
+
+/// The Receptor version this node reports. receptorctl warns when it differs from its own,
+/// and rawx is tested against the receptorctl pinned in `scripts/requirements-test.txt`.
+pub const RECEPTOR_VERSION: &str = "1.5.1";
+
+/// A work submit: what `receptorctl work submit` sends, minus the payload.
+#[derive(Debug, Clone, Default)]
+pub struct SubmitRequest {
+    pub work_type: String,
+    /// Target node; `None`, `localhost` or this node's ID run the work here.
+    pub node: Option<String>,
+    /// Work params; `params` holds extra command-line arguments.
+    pub params: BTreeMap<String, String>,
+    pub ttl: Option<String>,
+    pub tls_client: Option<String>,
+    pub sign_work: bool,
+}
+
+impl SubmitRequest {
+    pub fn new(work_type: &str) -> Self {
+        SubmitRequest {
+            work_type: work_type.to_string(),
+            ..Default::default()
+        }
+    }
+
+    pub fn param(mut self, key: &str, value: &str) -> Self {
+        self.params.insert(key.to_string(), value.to_string());
+        self
+    }
+}
+
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    id: String,
+    config: Config,
+    work: Arc<WorkManager>,
+    monitor: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.monitor.abort();
+    }
+}
+
+impl Node {
+    /// Opens the unit store under `<datadir>/<nodeid>`, adopts the units already there
+    /// (running ones keep running) and starts the monitor. Needs a tokio runtime.
+    pub fn start(config: &Config, options: WorkOptions) -> Result<Node, WorkError> {
+        let mut types = BTreeMap::new();
+        for wc in &config.work_commands {
+            types.insert(wc.work_type.clone(), WorkKind::Command(wc.clone()));
+        }
+        for wk in &config.work_kubernetes {
+            types.insert(wk.work_type.clone(), WorkKind::Kubernetes);
+        }
+        let root = config.node.datadir.join(&config.node.id);
+        let work = WorkManager::open(root, types, options)?;
+        let monitor = tokio::spawn(monitor(Arc::downgrade(&work)));
+        Ok(Node {
+            inner: Arc::new(Inner {
+                id: config.node.id.clone(),
+                config: config.clone(),
+                work,
+                monitor,
+            }),
+        })
+    }
+
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+
+    #[cfg(test)]
+    pub(crate) fn work_manager(&self) -> &WorkManager {
+        &self.inner.work
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    fn is_local(&self, node: Option<&str>) -> bool {
+        match node {
+            None => true,
+            Some(n) => n.is_empty() || n == self.inner.id || n.eq_ignore_ascii_case("localhost"),
+        }
+    }
+
+    /// Step one of a submit: checks the request and creates the unit (Pending).
+    pub fn create_unit(&self, req: &SubmitRequest) -> Result<PendingUnit, WorkError> {
+        if !self.is_local(req.node.as_deref()) {
+            return Err(WorkError::Refused(format!(
+                "remote work is not implemented yet: node {} is not this node ({})",
+                req.node.as_deref().unwrap_or(""),
+                self.inner.id
+            )));
+        }
+        if req.ttl.as_deref().is_some_and(|t| !t.is_empty()) {
+            return Err(WorkError::Refused(
+                "ttl is only for remote work and cannot be used on a local unit".into(),
+            ));
+        }
+        self.inner.work.create(&req.work_type, &req.params)
+    }
+
+    /// Step two: saves the payload; a failed read fails the unit.
+    pub async fn write_payload<R: AsyncRead + Unpin + ?Sized>(
+        &self,
+        pending: &PendingUnit,
+        payload: &mut R,
+    ) -> Result<u64, WorkError> {
+        self.inner.work.write_payload(pending, payload).await
+    }
+
+    /// Fails a unit whose payload cannot be trusted.
+    pub fn abandon_unit(&self, pending: PendingUnit, detail: &str) {
+        self.inner.work.fail_pending(&pending, detail);
+    }
+
+    /// Step three: starts the unit's command, detached from this process.
+    pub async fn start_unit(&self, pending: PendingUnit) -> Result<String, WorkError> {
+        self.inner.work.start(pending).await
+    }
+
+    /// Submits and starts a unit with `payload` as its stdin; returns the unit ID.
+    pub async fn submit<R: AsyncRead + Unpin + ?Sized>(
+        &self,
+        req: &SubmitRequest,
+        payload: &mut R,
+    ) -> Result<String, WorkError> {
+        let pending = self.create_unit(req)?;
+        self.write_payload(&pending, payload).await?;
+        self.start_unit(pending).await
+    }
+
+    pub fn status(&self, unit_id: &str) -> Result<UnitStatus, WorkError> {
+        self.inner.work.status(unit_id)
+    }
+
+    pub fn list(&self) -> BTreeMap<String, UnitStatus> {
+        self.inner.work.list()
+    }
+
+    /// Follows the unit's stdout from `offset` until the unit is complete.
+    pub fn results(&self, unit_id: &str, offset: u64) -> Result<ResultsReader, WorkError> {
+        self.inner.work.results(unit_id, offset)
+    }
+
+    pub async fn cancel(&self, unit_id: &str) -> Result<(), WorkError> {
+        self.inner.work.cancel(unit_id).await
+    }
+
+    /// Cancels the unit if it runs, then deletes it.
+    pub async fn release(&self, unit_id: &str) -> Result<(), WorkError> {
+        self.inner.work.release(unit_id, false).await
+    }
+
+    /// As [`Node::release`], ignoring errors on the way.
+    pub async fn force_release(&self, unit_id: &str) -> Result<(), WorkError> {
+        self.inner.work.release(unit_id, true).await
+    }
+
+    /// The `status` reply: every field, or only `requested` ones.
+    pub fn status_report(&self, requested: Option<&[String]>) -> Value {
+        let want = |f: &str| requested.is_none_or(|r| r.iter().any(|x| x == f));
+        let id = &self.inner.id;
+        let mut out = Map::new();
+        // A Go map: keys sorted.
+        if want("Advertisements") {
+            out.insert("Advertisements".into(), Value::Array(self.advertisements()));
+        }
+        if want("Connections") {
+            out.insert("Connections".into(), json!([]));
+        }
+        if want("KnownConnectionCosts") {
+            out.insert("KnownConnectionCosts".into(), json!({ id.as_str(): {} }));
+        }
+        if want("NodeID") {
+            out.insert("NodeID".into(), json!(id));
+        }
+        if want("RoutingTable") {
+            out.insert("RoutingTable".into(), json!({}));
+        }
+        if want("SystemCPUCount") {
+            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+            out.insert("SystemCPUCount".into(), json!(cpus));
+        }
+        if want("SystemMemoryMiB") {
+            out.insert("SystemMemoryMiB".into(), json!(memory_mib()));
+        }
+        if want("Version") {
+            out.insert("Version".into(), json!(RECEPTOR_VERSION));
+        }
+        Value::Object(out)
+    }
+
+    fn advertisements(&self) -> Vec<Value> {
+        let now = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default();
+        let work_commands: Vec<Value> = self
+            .inner
+            .work
+            .work_types()
+            .iter()
+            .map(|(name, kind)| {
+                let secure = match kind {
+                    WorkKind::Command(c) => c.verify_signature,
+                    WorkKind::Kubernetes => self
+                        .inner
+                        .config
+                        .work_kubernetes
+                        .iter()
+                        .any(|k| &k.work_type == name && k.verify_signature),
+                };
+                json!({"WorkType": name, "Secure": secure})
+            })
+            .collect();
+        self.inner
+            .config
+            .control_services
+            .iter()
+            .map(|cs| {
+                // A struct in Go: fields in declaration order.
+                let mut ad = Map::new();
+                ad.insert("NodeID".into(), json!(self.inner.id));
+                ad.insert("Service".into(), json!(cs.service));
+                ad.insert("Time".into(), json!(now));
+                ad.insert(
+                    "ConnType".into(),
+                    json!(if cs.tls.is_some() { 2 } else { 1 }),
+                );
+                ad.insert("Tags".into(), json!({"type": "Control Service"}));
+                let wc = if work_commands.is_empty() {
+                    Value::Null
+                } else {
+                    Value::Array(work_commands.clone())
+                };
+                ad.insert("WorkCommands".into(), wc);
+                Value::Object(ad)
+            })
+            .collect()
+    }
+}
+
+/// The unit monitor: a named loop that lives as long as the node.
+async fn monitor(work: std::sync::Weak<WorkManager>) {
+    loop {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let Some(work) = work.upgrade() else { return };
+        work.tick().await;
+    }
+}
+
+fn memory_mib() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
+        })
+        .map_or(0, |kib| kib / 1024)
+}
