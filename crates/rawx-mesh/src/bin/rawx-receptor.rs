@@ -2,6 +2,7 @@
 //! binary offers the same as `rawx receptor`.
 
 use clap::Parser;
+use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
 #[command(
@@ -17,6 +18,7 @@ struct Cli {
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
+    init_logging(&cli.args);
     let (tx, rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
         let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -31,4 +33,23 @@ async fn main() {
         eprintln!("rawx-receptor: {e:#}");
         std::process::exit(1);
     }
+}
+
+/// `RUST_LOG` wins; otherwise the config's `log-level`, but never quieter than warnings, so
+/// the start-up report of unimplemented sections is always seen.
+fn init_logging(args: &rawx_mesh::ReceptorArgs) {
+    let level = rawx_mesh::Config::load(&args.config)
+        .ok()
+        .and_then(|c| c.log_level)
+        .map(|l| match l.as_str() {
+            "debug" => "debug",
+            "info" => "info",
+            _ => "warn",
+        })
+        .unwrap_or("info");
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
 }

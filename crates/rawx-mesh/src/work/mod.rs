@@ -516,7 +516,7 @@ impl WorkManager {
 
     /// One pass of the monitor: notices units whose runner ended while nobody waited on it
     /// (adopted after a restart), and reaps old units nobody released.
-    pub async fn tick(&self) {
+    pub async fn tick(&self, reap: bool) {
         let units: Vec<Arc<Unit>> = self
             .units
             .lock()
@@ -531,7 +531,7 @@ impl WorkManager {
                 self.check_exited(&unit.id);
                 continue;
             }
-            let Some(limit) = self.options.reap_after else {
+            let Some(limit) = self.options.reap_after.filter(|_| reap) else {
                 continue;
             };
             let age = std::fs::metadata(unit.dir.join("status"))

@@ -206,6 +206,9 @@ impl Drop for TestNode {
             let _ = c.kill();
             let _ = c.wait();
         }
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
