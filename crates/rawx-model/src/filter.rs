@@ -451,7 +451,7 @@ mod tests {
         };
         assert_eq!(alts.len(), 2);
         assert!(
-            matches!(&alts[0], Filter::On { cond: Cond::Op(Op::Exact, v), .. } if *v == Value::from(3))
+            matches!(&alts[0], Filter::On { cond: Cond::Op(Op::Exact, v), .. } if v.as_i64() == Some(3))
         );
     }
 

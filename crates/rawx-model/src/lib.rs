@@ -34,3 +34,8 @@ pub fn format_time(t: time::OffsetDateTime) -> String {
         t.microsecond()
     )
 }
+
+/// The time `secs` seconds from now, in the stored format.
+pub fn time_after(secs: i64) -> String {
+    format_time(time::OffsetDateTime::now_utc() + time::Duration::seconds(secs))
+}

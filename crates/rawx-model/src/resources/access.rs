@@ -23,7 +23,6 @@ pub static USERS: Resource = Resource {
         Field::new("password", "Password", Kind::Password)
             .help("Field used to change the password.")
             .write_only()
-            .required()
             .default(D::Str("")),
         Field::new("ldap_dn", "Ldap dn", Kind::Str { max: 1024 })
             .read_only()

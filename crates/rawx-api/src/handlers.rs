@@ -1,0 +1,564 @@
+//! The generic resource handlers: list, create, retrieve, replace, patch, delete, OPTIONS and
+//! related sub-lists for every resource of the schema. What differs by resource lives in
+//! `hooks.rs`; permission checks live here, once, on every path.
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::hooks;
+use crate::options;
+use crate::render::{url_of, Renderer};
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::{OriginalUri, Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use rawx_model::filter::{parse_list_query, Cond, Filter, Step};
+use rawx_model::rbac::{self, Actor};
+use rawx_model::resources::by_key;
+use rawx_model::schema::{ColumnType, Kind, Resource, Scope, SubList};
+use rawx_model::validate::{validate, FieldErrors, Mode};
+use rawx_model::Row;
+use rawx_store::DbError;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+type Ctx = State<Arc<AppState>>;
+
+pub fn resource(key: &str) -> ApiResult<&'static Resource> {
+    by_key(key)
+        .filter(|r| r.is_public())
+        .ok_or(ApiError::NotFound)
+}
+
+/// The request body as JSON, or AWX's parse and media-type errors.
+pub fn json_body(headers: &HeaderMap, body: &Bytes) -> ApiResult<Value> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    if !ct.starts_with("application/json") {
+        return Err(ApiError::UnsupportedMediaType(ct.to_string()));
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ApiError::BadRequest(format!("JSON parse error - {e}")))
+}
+
+fn query_pairs(raw: &Option<String>) -> Vec<(String, String)> {
+    raw.as_deref()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
+fn with_visibility(res: &'static Resource, actor: &Actor, f: Filter) -> Filter {
+    match rbac::read_filter(res, actor) {
+        Some(v) => f.and(v),
+        None => f,
+    }
+}
+
+/// Resolves an id or a named URL (`Lab++Default`) to an id.
+async fn resolve_id(state: &AppState, res: &'static Resource, raw: &str) -> ApiResult<i64> {
+    if let Ok(id) = raw.parse::<i64>() {
+        return Ok(id);
+    }
+    hooks::resolve_named(state, res, raw)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// The object, if the caller may see it: 404 when it does not exist, 403 when it is hidden.
+pub async fn fetch_visible(
+    state: &AppState,
+    actor: &Actor,
+    res: &'static Resource,
+    raw: &str,
+) -> ApiResult<Row> {
+    let id = resolve_id(state, res, raw).await?;
+    let by_id = Filter::eq("id", ColumnType::Int, json!(id));
+    if let Some(row) = state
+        .store
+        .find(res, &with_visibility(res, actor, by_id.clone()))
+        .await?
+    {
+        return Ok(row);
+    }
+    match state.store.find(res, &by_id).await? {
+        Some(_) if raw.parse::<i64>().is_ok() => Err(ApiError::forbidden()),
+        _ => Err(ApiError::NotFound),
+    }
+}
+
+async fn page_response(
+    state: &AppState,
+    actor: &Actor,
+    res: &'static Resource,
+    base: Filter,
+    uri: &OriginalUri,
+    raw: &Option<String>,
+) -> ApiResult<Json<Value>> {
+    let params = query_pairs(raw);
+    let mut q = parse_list_query(res, &params)?;
+    q.filter = with_visibility(res, actor, base.and(q.filter));
+    let page = state.store.list(res, &q).await?;
+    let mut r = Renderer::new(state, actor);
+    let mut results = Vec::with_capacity(page.rows.len());
+    for row in &page.rows {
+        results.push(r.render(res, row).await?);
+    }
+    let link = |n: u64| {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in params.iter().filter(|(k, _)| k != "page") {
+            s.append_pair(k, v);
+        }
+        s.append_pair("page", &n.to_string());
+        json!(format!("{}?{}", uri.path(), s.finish()))
+    };
+    let last = page.count.div_ceil(q.page_size).max(1);
+    Ok(Json(json!({
+        "count": page.count,
+        "next": if q.page < last { link(q.page + 1) } else { Value::Null },
+        "previous": if q.page > 1 { link(q.page - 1) } else { Value::Null },
+        "results": results,
+    })))
+}
+
+pub async fn list(
+    State(state): Ctx,
+    Auth(id): Auth,
+    Path(key): Path<String>,
+    uri: OriginalUri,
+    RawQuery(raw): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let res = resource(&key)?;
+    page_response(&state, &id.actor, res, Filter::All(vec![]), &uri, &raw).await
+}
+
+/// Whether the caller may create objects of `res` at all (for OPTIONS).
+fn may_create_some(res: &Resource, actor: &Actor) -> bool {
+    if actor.read_only_token {
+        return false;
+    }
+    match res.scope {
+        Scope::Via(_) => {
+            actor.is_superuser || !actor.admin_of.is_empty() || res.field("user").is_some()
+        }
+        _ => rbac::may_create_top_level(res, actor),
+    }
+}
+
+pub async fn list_options(Auth(id): Auth, Path(key): Path<String>) -> ApiResult<Response> {
+    let res = resource(&key)?;
+    Ok(options::list(res, may_create_some(res, &id.actor)))
+}
+
+pub async fn detail_options(
+    State(state): Ctx,
+    Auth(id): Auth,
+    Path((key, raw)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let res = resource(&key)?;
+    let may_edit = match fetch_visible(&state, &id.actor, res, &raw).await {
+        Ok(row) => {
+            Renderer::new(&state, &id.actor)
+                .may_write(res, &row)
+                .await?
+        }
+        // AWX answers about id 1 even when it does not exist; say what the caller could do
+        // to such an object.
+        Err(ApiError::NotFound) => may_create_some(res, &id.actor),
+        Err(e) => return Err(e),
+    };
+    Ok(options::detail(res, may_edit))
+}
+
+/// Checks that every foreign key names an object the caller can see.
+async fn check_references(
+    state: &AppState,
+    actor: &Actor,
+    res: &'static Resource,
+    row: &Row,
+) -> ApiResult<()> {
+    let mut errors = FieldErrors::default();
+    for f in res.fields.iter().filter(|f| !f.internal) {
+        let (Kind::Fk(target), Some(fid)) = (f.kind, row.get(f.name).and_then(Value::as_i64))
+        else {
+            continue;
+        };
+        let tres = by_key(target).expect("fk target");
+        let f_id = Filter::eq("id", ColumnType::Int, json!(fid));
+        if state
+            .store
+            .find(tres, &with_visibility(tres, actor, f_id))
+            .await?
+            .is_none()
+        {
+            errors.add(
+                f.name,
+                format!("Invalid pk \"{fid}\" - object does not exist."),
+            );
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Fields(errors))
+    }
+}
+
+/// AWX's words for a unique violation.
+fn unique_error(res: &Resource, cols: &[String]) -> ApiError {
+    let labels: Vec<&str> = cols
+        .iter()
+        .map(|c| res.field(c).map(|f| f.label).unwrap_or(c.as_str()))
+        .collect();
+    match cols {
+        [one] => ApiError::field(
+            one,
+            format!("{} with this {} already exists.", res.verbose, labels[0]),
+        ),
+        _ => ApiError::field(
+            "__all__",
+            format!(
+                "{} with this {} already exists.",
+                res.verbose,
+                labels.join(" and ")
+            ),
+        ),
+    }
+}
+
+fn db_write_error(res: &Resource, e: DbError) -> ApiError {
+    match e {
+        DbError::Unique(cols) => unique_error(res, &cols),
+        DbError::ForeignKey(m) => ApiError::field(
+            "__all__",
+            format!("A referenced object does not exist: {m}"),
+        ),
+        other => other.into(),
+    }
+}
+
+/// The create path every POST that makes an object goes through.
+pub async fn create_object(
+    state: &AppState,
+    ident: &crate::Identity,
+    res: &'static Resource,
+    body: Value,
+) -> ApiResult<Response> {
+    let actor = &ident.actor;
+    let mut row = validate(res, &body, Mode::Create).map_err(ApiError::Fields)?;
+    check_references(state, actor, res, &row).await?;
+    let extra = hooks::prepare(state, ident, res, &mut row, None).await?;
+    let mut r = Renderer::new(state, actor);
+    let allowed = match res.scope {
+        Scope::Via(_) | Scope::Owner(_) => r.may_write(res, &row).await?,
+        _ => rbac::may_create_top_level(res, actor),
+    };
+    if !allowed {
+        return Err(ApiError::forbidden());
+    }
+    row.insert("created_by".into(), json!(actor.user_id));
+    row.insert("modified_by".into(), json!(actor.user_id));
+    let id = state
+        .store
+        .insert(res, &row)
+        .await
+        .map_err(|e| db_write_error(res, e))?;
+    let stored = state.store.get(res, id).await?;
+    let mut body = r.render(res, &stored).await?;
+    if let (Some(extra), Some(obj)) = (extra, body.as_object_mut()) {
+        obj.extend(extra);
+    }
+    tracing::info!(resource = res.key, id, user = ident.username(), "created");
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, url_of(res, id))],
+        Json(body),
+    )
+        .into_response())
+}
+
+pub async fn create(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let res = resource(&key)?;
+    let body = json_body(&headers, &body)?;
+    if res.key == "tokens" {
+        let user = ident.user.clone();
+        return hooks::create_token(&state, &ident, user, body).await;
+    }
+    create_object(&state, &ident, res, body).await
+}
+
+pub async fn retrieve(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path((key, raw)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let res = resource(&key)?;
+    let row = fetch_visible(&state, &ident.actor, res, &raw).await?;
+    Ok(Json(
+        Renderer::new(&state, &ident.actor)
+            .render(res, &row)
+            .await?,
+    ))
+}
+
+async fn update(
+    state: &AppState,
+    ident: &crate::Identity,
+    key: &str,
+    raw: &str,
+    body: Value,
+    mode: Mode,
+) -> ApiResult<Json<Value>> {
+    let res = resource(key)?;
+    let actor = &ident.actor;
+    let existing = fetch_visible(state, actor, res, raw).await?;
+    let mut r = Renderer::new(state, actor);
+    if !r.may_write(res, &existing).await? {
+        return Err(ApiError::forbidden());
+    }
+    let mut row = validate(res, &body, mode).map_err(ApiError::Fields)?;
+    check_references(state, actor, res, &row).await?;
+    hooks::prepare(state, ident, res, &mut row, Some(&existing)).await?;
+    // Moving an object to another organization needs rights there too.
+    let mut merged = existing.clone();
+    merged.extend(row.clone());
+    if !r.may_write(res, &merged).await? {
+        return Err(ApiError::forbidden());
+    }
+    let id = existing["id"].as_i64().unwrap_or_default();
+    row.insert("modified_by".into(), json!(actor.user_id));
+    state
+        .store
+        .update(res, id, &row)
+        .await
+        .map_err(|e| db_write_error(res, e))?;
+    let stored = state.store.get(res, id).await?;
+    Ok(Json(
+        Renderer::new(state, actor).render(res, &stored).await?,
+    ))
+}
+
+pub async fn replace(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path((key, raw)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let body = json_body(&headers, &body)?;
+    update(&state, &ident, &key, &raw, body, Mode::Replace).await
+}
+
+pub async fn patch(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path((key, raw)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Json<Value>> {
+    let body = json_body(&headers, &body)?;
+    update(&state, &ident, &key, &raw, body, Mode::Patch).await
+}
+
+pub async fn destroy(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path((key, raw)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let res = resource(&key)?;
+    let existing = fetch_visible(&state, &ident.actor, res, &raw).await?;
+    if !Renderer::new(&state, &ident.actor)
+        .may_write(res, &existing)
+        .await?
+    {
+        return Err(ApiError::forbidden());
+    }
+    hooks::before_delete(&ident, res, &existing)?;
+    let id = existing["id"].as_i64().unwrap_or_default();
+    match state.store.delete(res, id).await {
+        Ok(()) => {
+            tracing::info!(resource = res.key, id, user = ident.username(), "deleted");
+            Ok(StatusCode::NO_CONTENT)
+        }
+        Err(DbError::ForeignKey(_)) => Err(hooks::in_use(res)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The filter selecting the members of a sub-list of `parent`.
+fn sub_filter(list: SubList, parent_id: i64) -> (&'static Resource, Filter) {
+    match list {
+        SubList::Children { resource, fk } => {
+            let child = by_key(resource).expect("child resource");
+            (child, Filter::eq(fk, ColumnType::Int, json!(parent_id)))
+        }
+        SubList::Linked {
+            relation,
+            from_left,
+        } => {
+            let other = by_key(if from_left {
+                relation.right.0
+            } else {
+                relation.left.0
+            })
+            .expect("linked resource");
+            let f = Filter::On {
+                path: vec![Step::Link {
+                    relation,
+                    from_left: !from_left,
+                }],
+                column: "id",
+                ctype: ColumnType::Int,
+                cond: Cond::In(vec![json!(parent_id)]),
+            };
+            (other, f)
+        }
+    }
+}
+
+async fn sub_parts(
+    state: &AppState,
+    actor: &Actor,
+    key: &str,
+    raw: &str,
+    sub: &str,
+) -> ApiResult<(&'static Resource, Row, &'static rawx_model::schema::Sub)> {
+    let res = resource(key)?;
+    let sub = res.sub(sub).ok_or(ApiError::NotFound)?;
+    let parent = fetch_visible(state, actor, res, raw).await?;
+    if let SubList::Children {
+        resource: "tokens", ..
+    } = sub.list
+    {
+        // Tokens are their owner's alone, even for an admin of the user's organization.
+        if !actor.is_superuser && parent["id"].as_i64() != Some(actor.user_id) {
+            return Err(ApiError::forbidden());
+        }
+    }
+    Ok((res, parent, sub))
+}
+
+pub async fn sub_list(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path((key, raw, sub)): Path<(String, String, String)>,
+    uri: OriginalUri,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    let (_, parent, sub) = sub_parts(&state, &ident.actor, &key, &raw, &sub).await?;
+    let (target, f) = sub_filter(sub.list, parent["id"].as_i64().unwrap_or_default());
+    page_response(&state, &ident.actor, target, f, &uri, &q).await
+}
+
+pub async fn sub_options(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path((key, raw, sub)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let res = resource(&key)?;
+    let sub = res.sub(&sub).ok_or(ApiError::NotFound)?;
+    let (target, _) = sub_filter(sub.list, 0);
+    let may = match fetch_visible(&state, &ident.actor, res, &raw).await {
+        Ok(parent) => {
+            Renderer::new(&state, &ident.actor)
+                .may_write(res, &parent)
+                .await?
+        }
+        Err(ApiError::NotFound) => false,
+        Err(e) => return Err(e),
+    };
+    Ok(options::list(target, may))
+}
+
+pub async fn sub_post(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path((key, raw, sub)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let actor = &ident.actor;
+    let (res, parent, sub) = sub_parts(&state, actor, &key, &raw, &sub).await?;
+    let parent_id = parent["id"].as_i64().unwrap_or_default();
+    let mut body = json_body(&headers, &body)?;
+    match sub.list {
+        SubList::Children { resource, fk } => {
+            let child = by_key(resource).expect("child resource");
+            if let Some(obj) = body.as_object_mut() {
+                obj.insert(fk.into(), json!(parent_id));
+            }
+            if child.key == "tokens" {
+                return hooks::create_token(&state, &ident, parent, body).await;
+            }
+            create_object(&state, &ident, child, body).await
+        }
+        SubList::Linked {
+            relation,
+            from_left,
+        } => {
+            let other = by_key(if from_left {
+                relation.right.0
+            } else {
+                relation.left.0
+            })
+            .expect("linked");
+            let Some(other_id) = body.get("id").and_then(Value::as_i64) else {
+                if body.get("id").is_some() {
+                    return Err(ApiError::Msg("\"id\" must be an integer.".into()));
+                }
+                return Err(ApiError::Msg(format!(
+                    "Send {{\"id\": N}} to associate an existing {} (add \"disassociate\": true to remove it).",
+                    other.verbose.to_lowercase()
+                )));
+            };
+            let other_row = fetch_visible(&state, actor, other, &other_id.to_string())
+                .await
+                .map_err(|e| match e {
+                    ApiError::NotFound | ApiError::Forbidden(_) => ApiError::Msg(format!(
+                        "{} with id {other_id} does not exist.",
+                        other.verbose
+                    )),
+                    e => e,
+                })?;
+            // The owning side (the relation's left: organization, team, group, template)
+            // decides who may change its members.
+            let (owner_res, owner_row) = if from_left {
+                (res, &parent)
+            } else {
+                (other, &other_row)
+            };
+            if !Renderer::new(&state, actor)
+                .may_write(owner_res, owner_row)
+                .await?
+            {
+                return Err(ApiError::forbidden());
+            }
+            let (left, right) = if from_left {
+                (parent_id, other_id)
+            } else {
+                (other_id, parent_id)
+            };
+            hooks::check_link(&state, relation, left, right).await?;
+            let disassociate = body
+                .get("disassociate")
+                .is_some_and(|v| v.as_bool() != Some(false));
+            if disassociate {
+                state.store.unlink(relation, left, right).await?;
+            } else {
+                state.store.link(relation, left, right).await?;
+            }
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+    }
+}

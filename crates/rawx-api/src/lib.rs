@@ -1,0 +1,174 @@
+//! rawx's web role: AWX's REST API (`/api/`, `/api/v2/…`) over the store, in AWX's JSON shapes,
+//! so that AWX's own clients — the `awx` CLI, the `awx.awx` collection — work unchanged.
+//!
+//! API boundary: this crate writes state through `rawx_store::Store` and (later) signals the
+//! bus; it never runs jobs. Every resource route is generic over the schema in `rawx-model`,
+//! so request validation, OPTIONS metadata and filtering come from one description.
+//!
+//! Architecture invariant: no handler reads or writes a resource without a permission check —
+//! `tests/permissions.rs` walks every route `routes()` lists as an unprivileged user.
+
+mod auth;
+mod error;
+mod handlers;
+mod hooks;
+mod options;
+mod render;
+mod root;
+mod seed;
+mod settings;
+mod special;
+
+pub use auth::{hash_password, AuthMethod, Identity};
+pub use error::{ApiError, ApiResult};
+pub use seed::{create_user, seed, set_password, Seeded};
+
+use axum::http::HeaderValue;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use rawx_model::secret::SecretKey;
+use rawx_store::DynStore;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// What AWX version rawx answers as: the collection warns unless the major version is 24.
+pub const AWX_VERSION: &str = "24.6.1";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `X-API-Node` and `ping.active_node`.
+    pub node_name: String,
+    /// Where manual projects' `local_path` directories live.
+    pub projects_dir: PathBuf,
+    pub install_uuid: String,
+}
+
+pub struct AppState {
+    pub store: DynStore,
+    pub key: SecretKey,
+    pub config: Config,
+    basic_cache: Mutex<HashMap<[u8; 32], Instant>>,
+}
+
+impl AppState {
+    pub fn new(store: DynStore, key: SecretKey, config: Config) -> Arc<Self> {
+        Arc::new(AppState {
+            store,
+            key,
+            config,
+            basic_cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn stamp(&self, mut resp: Response, started: Instant, authed: bool) -> Response {
+        let h = resp.headers_mut();
+        h.insert("X-API-Product-Name", HeaderValue::from_static("AWX"));
+        if let Ok(v) = HeaderValue::from_str(&self.config.node_name) {
+            h.insert("X-API-Node", v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&format!("{:.3}s", started.elapsed().as_secs_f64())) {
+            h.insert("X-API-Time", v);
+        }
+        if authed {
+            h.insert(
+                "X-API-Product-Version",
+                HeaderValue::from_static(AWX_VERSION),
+            );
+        }
+        resp
+    }
+}
+
+/// Every route of the API. `/api/v2/{resource}/…` routes serve each key of
+/// `rawx_model::resources::ALL` that is public; `routes()` lists them concretely.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/api/", get(root::api_root))
+        .route("/api/login/", get(root::login_form).post(root::login))
+        .route("/api/logout/", get(root::logout).post(root::logout))
+        .route("/api/o/", get(root::oauth_root))
+        .route("/api/v2/", get(root::v2_root))
+        .route("/api/v2/ping/", get(special::ping))
+        .route("/api/v2/config/", get(special::config))
+        .route("/api/v2/me/", get(special::me))
+        .route("/api/v2/settings/", get(settings::categories))
+        .route(
+            "/api/v2/settings/{slug}/",
+            get(settings::get_category)
+                .put(settings::put_category)
+                .patch(settings::patch_category)
+                .delete(settings::reset_category)
+                .options(settings::options_category),
+        )
+        .route(
+            "/api/v2/{res}/",
+            get(handlers::list)
+                .post(handlers::create)
+                .options(handlers::list_options),
+        )
+        .route(
+            "/api/v2/{res}/{id}/",
+            get(handlers::retrieve)
+                .put(handlers::replace)
+                .patch(handlers::patch)
+                .delete(handlers::destroy)
+                .options(handlers::detail_options),
+        )
+        .route(
+            "/api/v2/{res}/{id}/{sub}/",
+            get(handlers::sub_list)
+                .post(handlers::sub_post)
+                .options(handlers::sub_options),
+        )
+        .fallback(root::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::identify,
+        ))
+        .with_state(state)
+}
+
+/// Concrete paths of every route, with `1` for ids: what the permission suite walks, and what
+/// a new route joins automatically.
+pub fn routes() -> Vec<String> {
+    let mut out: Vec<String> = [
+        "/api/",
+        "/api/login/",
+        "/api/logout/",
+        "/api/o/",
+        "/api/v2/",
+        "/api/v2/ping/",
+        "/api/v2/config/",
+        "/api/v2/me/",
+        "/api/v2/settings/",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    for slug in settings::SLUGS {
+        out.push(format!("/api/v2/settings/{slug}/"));
+    }
+    for res in rawx_model::resources::ALL.iter().filter(|r| r.is_public()) {
+        out.push(format!("/api/v2/{}/", res.key));
+        out.push(format!("/api/v2/{}/1/", res.key));
+        for sub in res.subs {
+            out.push(format!("/api/v2/{}/1/{}/", res.key, sub.name));
+        }
+    }
+    out
+}
+
+/// Serves `router` on an already-bound listener until `shutdown` resolves, finishing
+/// in-flight requests first. Taking a listener lets tests bind port 0.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,198 @@
+//! The entry points outside `/api/v2/<resource>/`: `/api/`, `/api/v2/`, `/api/o/`, and the
+//! form login and logout that set AWX's session and CSRF cookies.
+
+use crate::auth::{self, cookie, sha256_hex, CSRF_COOKIE, SESSION_COOKIE};
+use crate::error::{ApiError, ApiResult};
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use rawx_model::resources::{ALL, SESSIONS, USERS};
+use rawx_model::Row;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+fn set_cookie(resp: &mut Response, value: String) {
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+}
+
+/// Keeps the client's CSRF token when it has one (so a header copied from the cookie jar
+/// keeps matching), issues one otherwise.
+fn csrf_cookie(resp: &mut Response, headers: &HeaderMap) {
+    let token = cookie(headers, CSRF_COOKIE)
+        .filter(|t| t.len() >= 32 && t.chars().all(|c| c.is_ascii_alphanumeric()))
+        .map(str::to_string)
+        .unwrap_or_else(|| auth::random_token(64));
+    set_cookie(resp, format!("{CSRF_COOKIE}={token}; Path=/; SameSite=Lax"));
+}
+
+pub async fn api_root(headers: HeaderMap) -> Response {
+    let mut resp = Json(json!({
+        "description": "AWX REST API",
+        "current_version": "/api/v2/",
+        "available_versions": {"v2": "/api/v2/"},
+        "oauth2": "/api/o/",
+        "custom_logo": "",
+        "custom_login_info": "",
+        "login_redirect_override": "",
+    }))
+    .into_response();
+    csrf_cookie(&mut resp, &headers);
+    resp
+}
+
+pub async fn oauth_root() -> Json<Value> {
+    Json(json!({
+        "authorize": "/api/o/authorize/",
+        "token": "/api/o/token/",
+        "revoke_token": "/api/o/revoke_token/",
+    }))
+}
+
+/// `/api/v2/`: one key per endpoint rawx serves. The `awx` CLI turns each key into a
+/// subcommand, so nothing is listed that is not served.
+pub async fn v2_root() -> Json<Value> {
+    let mut m = Map::new();
+    for k in ["ping", "config", "settings", "me"] {
+        m.insert(k.into(), Value::String(format!("/api/v2/{k}/")));
+    }
+    for res in ALL.iter().filter(|r| r.is_public()) {
+        // AWX lists inventories under the singular key, and the CLI's `inventory` command
+        // and its `--inventory` lookups depend on that.
+        let key = if res.key == "inventories" {
+            "inventory"
+        } else {
+            res.key
+        };
+        m.insert(key.into(), Value::String(format!("/api/v2/{}/", res.key)));
+    }
+    Json(Value::Object(m))
+}
+
+const LOGIN_PAGE: &str = "<!doctype html><html><head><title>rawx: log in</title></head><body>\
+<h1>Log in to the REST API</h1><form method=\"post\" action=\"/api/login/\">\
+<input type=\"hidden\" name=\"csrfmiddlewaretoken\" value=\"{csrf}\">\
+<input type=\"hidden\" name=\"next\" value=\"/api/\">\
+<label>Username <input name=\"username\" autofocus></label> \
+<label>Password <input name=\"password\" type=\"password\"></label> \
+<button type=\"submit\">Log in</button>{msg}</form></body></html>";
+
+fn login_page(headers: &HeaderMap, status: StatusCode, msg: &str) -> Response {
+    let csrf = cookie(headers, CSRF_COOKIE)
+        .map(str::to_string)
+        .unwrap_or_else(|| auth::random_token(64));
+    let page = LOGIN_PAGE.replace("{csrf}", &csrf).replace("{msg}", msg);
+    let mut resp = (status, Html(page)).into_response();
+    set_cookie(
+        &mut resp,
+        format!("{CSRF_COOKIE}={csrf}; Path=/; SameSite=Lax"),
+    );
+    resp
+}
+
+pub async fn login_form(headers: HeaderMap) -> Response {
+    login_page(&headers, StatusCode::OK, "")
+}
+
+pub async fn login(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let form: Vec<(String, String)> = form_urlencoded::parse(&body).into_owned().collect();
+    let field = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let sent_csrf = headers
+        .get("x-csrftoken")
+        .and_then(|v| v.to_str().ok())
+        .or(field("csrfmiddlewaretoken"));
+    match (sent_csrf, cookie(&headers, CSRF_COOKIE)) {
+        (Some(s), Some(c)) if s == c => {}
+        _ => {
+            return Err(ApiError::Forbidden(
+                "CSRF Failed: CSRF cookie not set or token missing. GET /api/ first, then send its csrftoken cookie as the X-CSRFToken header.".into(),
+            ))
+        }
+    }
+    let (Some(username), Some(password)) = (field("username"), field("password")) else {
+        return Ok(login_page(
+            &headers,
+            StatusCode::UNAUTHORIZED,
+            "<p>Enter a username and a password.</p>",
+        ));
+    };
+    let Some(user) = auth::check_password(&state, username, password).await? else {
+        tracing::info!(username, "failed login");
+        return Ok(login_page(
+            &headers,
+            StatusCode::UNAUTHORIZED,
+            "<p>Invalid username or password. Please try again.</p>",
+        ));
+    };
+    let key = auth::random_token(40);
+    let age = state.settings_int("SESSION_COOKIE_AGE").await.max(60);
+    let expires = rawx_model::time_after(age);
+    let mut sess = Row::new();
+    sess.insert("key_hash".into(), Value::String(sha256_hex(&key)));
+    sess.insert("user".into(), user["id"].clone());
+    sess.insert("expires".into(), Value::String(expires));
+    state.store.insert(&SESSIONS, &sess).await?;
+    let mut seen = Row::new();
+    seen.insert("last_login".into(), Value::String(rawx_model::now_string()));
+    state
+        .store
+        .update(&USERS, user["id"].as_i64().unwrap_or_default(), &seen)
+        .await?;
+
+    let next = field("next")
+        .filter(|n| n.starts_with('/') && !n.starts_with("//"))
+        .unwrap_or("/api/");
+    let mut resp = (StatusCode::FOUND, [(header::LOCATION, next.to_string())]).into_response();
+    set_cookie(
+        &mut resp,
+        format!("{SESSION_COOKIE}={key}; HttpOnly; Path=/; SameSite=Lax; Max-Age={age}"),
+    );
+    set_cookie(
+        &mut resp,
+        format!(
+            "{CSRF_COOKIE}={}; Path=/; SameSite=Lax",
+            auth::random_token(64)
+        ),
+    );
+    set_cookie(&mut resp, "userLoggedIn=true; Path=/; SameSite=Lax".into());
+    resp.headers_mut().insert(
+        "X-API-Session-Cookie-Name",
+        HeaderValue::from_static(SESSION_COOKIE),
+    );
+    Ok(resp)
+}
+
+pub async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> ApiResult<Response> {
+    if let Some(key) = cookie(&headers, SESSION_COOKIE) {
+        let f = rawx_model::filter::Filter::eq(
+            "key_hash",
+            rawx_model::schema::ColumnType::Text,
+            Value::String(sha256_hex(key)),
+        );
+        if let Some(sess) = state.store.find(&SESSIONS, &f).await? {
+            state
+                .store
+                .delete(&SESSIONS, sess["id"].as_i64().unwrap_or_default())
+                .await?;
+        }
+    }
+    let mut resp = (StatusCode::FOUND, [(header::LOCATION, "/api/")]).into_response();
+    set_cookie(
+        &mut resp,
+        format!("{SESSION_COOKIE}=; HttpOnly; Path=/; Max-Age=0"),
+    );
+    set_cookie(&mut resp, "userLoggedIn=false; Path=/; Max-Age=0".into());
+    Ok(resp)
+}
+
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound
+}

@@ -1,0 +1,85 @@
+//! `/api/v2/ping/`, `/api/v2/config/`, `/api/v2/me/`: the controller describing itself.
+
+use crate::auth::Auth;
+use crate::error::ApiResult;
+use crate::render::Renderer;
+use crate::{AppState, AWX_VERSION};
+use axum::extract::State;
+use axum::Json;
+use rawx_model::resources::USERS;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// Capacity in forks the way AWX counts it for a node: four per core.
+fn capacity() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        * 4
+}
+
+/// Answers without authentication, as AWX's does: load balancers and `awx ping` use it.
+pub async fn ping(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let node = &state.config.node_name;
+    let now = rawx_model::now_string();
+    let db_ok = state.store.ping().await.is_ok();
+    Json(json!({
+        "ha": false,
+        "version": AWX_VERSION,
+        "rawx_version": env!("CARGO_PKG_VERSION"),
+        "active_node": node,
+        "install_uuid": state.config.install_uuid,
+        "database": {"backend": state.store.backend(), "ok": db_ok},
+        "instances": [{
+            "node": node,
+            "node_type": "hybrid",
+            "uuid": state.config.install_uuid,
+            "heartbeat": now,
+            "capacity": capacity(),
+            "version": AWX_VERSION,
+        }],
+        "instance_groups": [
+            {"name": "controlplane", "capacity": capacity(), "instances": [node]},
+            {"name": "default", "capacity": capacity(), "instances": [node]},
+        ],
+    }))
+}
+
+pub async fn config(State(state): State<Arc<AppState>>, _auth: Auth) -> Json<Value> {
+    let dir = &state.config.projects_dir;
+    let mut local_paths: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.path().is_dir())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| !n.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    local_paths.sort();
+    Json(json!({
+        "time_zone": "UTC",
+        "version": AWX_VERSION,
+        "rawx_version": env!("CARGO_PKG_VERSION"),
+        "license_info": {"license_type": "open", "valid_key": true, "subscription_name": "rawx", "product_name": "AWX"},
+        "eula": "",
+        "analytics_status": "off",
+        "analytics_collectors": {},
+        "become_methods": [["sudo", "Sudo"], ["su", "Su"], ["pbrun", "Pbrun"], ["pfexec", "Pfexec"],
+                           ["dzdo", "DZDO"], ["pmrun", "Pmrun"], ["runas", "Runas"], ["enable", "Enable"],
+                           ["doas", "Doas"], ["ksu", "Ksu"], ["machinectl", "Machinectl"], ["sesu", "Sesu"]],
+        "ui_next": false,
+        "project_base_dir": dir.display().to_string(),
+        "project_local_paths": local_paths,
+        "custom_virtualenvs": [],
+    }))
+}
+
+pub async fn me(State(state): State<Arc<AppState>>, Auth(ident): Auth) -> ApiResult<Json<Value>> {
+    let user = Renderer::new(&state, &ident.actor)
+        .render(&USERS, &ident.user)
+        .await?;
+    Ok(Json(
+        json!({"count": 1, "next": null, "previous": null, "results": [user]}),
+    ))
+}

@@ -1,0 +1,84 @@
+//! The `rawx` binary: parses the command line, then wires the roles together — `serve` runs
+//! every role of this node in one process under one supervisor; `receptor` runs a standalone
+//! execution node; `manage` does one-off administration, like `awx-manage`.
+//!
+//! Only this crate uses `anyhow` and knows about processes, files and the environment; the
+//! library crates take what they need as values.
+
+mod manage;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rawx",
+    version,
+    about = "An automation controller for Ansible, compatible with AWX's API"
+)]
+struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, env = "RAWX_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    log_format: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run every role (API, and later task and execution) in one supervised process.
+    Serve(serve::ServeArgs),
+    /// One-off administration (like awx-manage).
+    Manage(manage::ManageArgs),
+    /// Run a Receptor-compatible execution node from Receptor's YAML config.
+    Receptor(rawx_mesh::ReceptorArgs),
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("RAWX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log_format);
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("rawx: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(args).await,
+            Command::Manage(args) => manage::run(args).await,
+            Command::Receptor(args) => {
+                let (tx, rx) = tokio::sync::watch::channel(false);
+                tokio::spawn(async move {
+                    let _ = tokio::signal::ctrl_c().await;
+                    let _ = tx.send(true);
+                });
+                rawx_mesh::run(args, rx).await
+            }
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("rawx: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

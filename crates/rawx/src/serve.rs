@@ -1,0 +1,180 @@
+//! `rawx serve`: opens the store, seeds a new database, then runs this node's roles under one
+//! supervisor until SIGINT/SIGTERM.
+
+use anyhow::Context;
+use clap::Args;
+use rawx_model::secret::SecretKey;
+use rawx_store::DynStore;
+use rawx_supervisor::{Component, Restart, Shutdown, Supervisor};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Where rawx keeps its state: the SQLite database, the secret key, projects.
+    #[arg(long, env = "RAWX_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// `postgres://user@host/db` to use PostgreSQL instead of SQLite in the data dir.
+    #[arg(
+        long,
+        env = "RAWX_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// Address to serve the API on (port 0 picks a free port; the chosen one is printed).
+    #[arg(long, env = "RAWX_BIND", default_value = "127.0.0.1:8013")]
+    bind: String,
+    /// Where manual projects' directories live (default `<data dir>/projects`).
+    #[arg(long, env = "RAWX_PROJECTS_DIR", value_name = "DIR")]
+    projects_dir: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| {
+            let base = std::env::var_os("XDG_DATA_HOME")
+                .map(PathBuf::from)
+                .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+                .unwrap_or_else(|| PathBuf::from("."));
+            base.join("rawx")
+        })
+    }
+}
+
+/// The key that seals credentials: `RAWX_SECRET_KEY`, else `<data dir>/secret.key`, created
+/// (readable by its owner only) on first start.
+fn secret_key(data_dir: &Path) -> anyhow::Result<SecretKey> {
+    if let Ok(text) = std::env::var("RAWX_SECRET_KEY") {
+        return SecretKey::from_text(&text).context("RAWX_SECRET_KEY");
+    }
+    let path = data_dir.join("secret.key");
+    if !path.exists() {
+        write_private(&path, &SecretKey::generate())?;
+        tracing::info!(path = %path.display(), "created a new secret key; back it up with the database");
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    SecretKey::from_text(&text)
+        .with_context(|| format!("{} is not a rawx secret key", path.display()))
+}
+
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    f.write_all(text.as_bytes())?;
+    Ok(())
+}
+
+/// Opens and migrates the store the arguments name; returns it with the data dir.
+pub async fn open_store(args: &StoreArgs) -> anyhow::Result<(DynStore, PathBuf)> {
+    let data_dir = args.data_dir();
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating the data dir {}", data_dir.display()))?;
+    let url = match &args.database_url {
+        Some(u) => u.clone(),
+        None => format!("sqlite://{}", data_dir.join("rawx.db").display()),
+    };
+    let store = rawx_store::open(&url)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
+        .context("migrating the database")?;
+    Ok((store, data_dir))
+}
+
+fn node_name() -> String {
+    std::env::var("RAWX_NODE_NAME")
+        .ok()
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|s| s.trim().to_string())
+        })
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "rawx".into())
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let (store, data_dir) = open_store(&args.store).await?;
+    let key = secret_key(&data_dir)?;
+    let projects_dir = args
+        .projects_dir
+        .clone()
+        .unwrap_or_else(|| data_dir.join("projects"));
+    std::fs::create_dir_all(&projects_dir)
+        .with_context(|| format!("creating {}", projects_dir.display()))?;
+
+    let seeded = rawx_api::seed(&store, std::env::var("RAWX_ADMIN_PASSWORD").ok())
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding the database: {e}"))?;
+    if let Some((user, password)) = &seeded.admin {
+        if std::env::var("RAWX_ADMIN_PASSWORD").is_ok() {
+            println!("Created superuser {user} with the password from RAWX_ADMIN_PASSWORD.");
+        } else {
+            println!("Created superuser {user} with password: {password}");
+            println!("(shown once; change it with `rawx manage update-password --username {user} --password …`)");
+        }
+    }
+
+    let listener = std::net::TcpListener::bind(&args.bind).with_context(|| {
+        format!(
+            "cannot listen on {}: is another server using it? choose another with --bind",
+            args.bind
+        )
+    })?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let config = rawx_api::Config {
+        node_name: node_name(),
+        projects_dir,
+        install_uuid: seeded.install_uuid,
+    };
+    let state = rawx_api::AppState::new(store.clone(), key, config);
+
+    let mut sup = Supervisor::new();
+    sup.add(Arc::new(WebServer { listener, state }), Restart::Always);
+    println!(
+        "rawx {} serving http://{addr}/api/ (data in {}, database {})",
+        env!("CARGO_PKG_VERSION"),
+        data_dir.display(),
+        store.backend()
+    );
+    sup.run_until_signal().await
+}
+
+/// The API server as a supervised component. The socket is bound once, before the
+/// supervisor starts, so a taken port fails the start loudly and a restart keeps the port.
+struct WebServer {
+    listener: std::net::TcpListener,
+    state: Arc<rawx_api::AppState>,
+}
+
+#[async_trait::async_trait]
+impl Component for WebServer {
+    fn name(&self) -> &'static str {
+        "web"
+    }
+
+    async fn run(&self, mut shutdown: Shutdown) -> anyhow::Result<()> {
+        let listener = tokio::net::TcpListener::from_std(self.listener.try_clone()?)?;
+        let router = rawx_api::router(self.state.clone());
+        rawx_api::serve(listener, router, async move { shutdown.wait().await }).await?;
+        Ok(())
+    }
+}
