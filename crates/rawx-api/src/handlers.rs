@@ -104,6 +104,10 @@ async fn page_response(
     let mut q = parse_list_query(res, &params)?;
     q.filter = with_visibility(res, actor, base.and(q.filter));
     let page = state.store.list(res, &q).await?;
+    let last = page.count.div_ceil(q.page_size).max(1);
+    if q.page > last {
+        return Err(rawx_model::filter::QueryError::InvalidPage.into());
+    }
     let mut r = Renderer::new(state, actor);
     let mut results = Vec::with_capacity(page.rows.len());
     for row in &page.rows {
@@ -117,7 +121,6 @@ async fn page_response(
         s.append_pair("page", &n.to_string());
         json!(format!("{}?{}", uri.path(), s.finish()))
     };
-    let last = page.count.div_ceil(q.page_size).max(1);
     Ok(Json(json!({
         "count": page.count,
         "next": if q.page < last { link(q.page + 1) } else { Value::Null },

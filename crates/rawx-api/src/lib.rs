@@ -25,7 +25,7 @@ pub use seed::{create_user, seed, set_password, Seeded};
 
 use axum::http::HeaderValue;
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, MethodRouter};
 use axum::Router;
 use rawx_model::secret::SecretKey;
 use rawx_store::DynStore;
@@ -82,47 +82,56 @@ impl AppState {
     }
 }
 
-/// Every route of the API. `/api/v2/{resource}/…` routes serve each key of
-/// `rawx_model::resources::ALL` that is public; `routes()` lists them concretely.
-pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
-        .route("/api/", get(root::api_root))
-        .route("/api/login/", get(root::login_form).post(root::login))
-        .route("/api/logout/", get(root::logout).post(root::logout))
-        .route("/api/o/", get(root::oauth_root))
-        .route("/api/v2/", get(root::v2_root))
-        .route("/api/v2/ping/", get(special::ping))
-        .route("/api/v2/config/", get(special::config))
-        .route("/api/v2/me/", get(special::me))
-        .route("/api/v2/settings/", get(settings::categories))
-        .route(
+type Routes = Vec<(&'static str, MethodRouter<Arc<AppState>>)>;
+
+/// Every route of the API, in one table: the router is built from it and `routes()` expands
+/// it, so a route added here is served and permission-tested at once.
+fn table() -> Routes {
+    vec![
+        ("/api/", get(root::api_root)),
+        ("/api/login/", get(root::login_form).post(root::login)),
+        ("/api/logout/", get(root::logout).post(root::logout)),
+        ("/api/o/", get(root::oauth_root)),
+        ("/api/v2/", get(root::v2_root)),
+        ("/api/v2/ping/", get(special::ping)),
+        ("/api/v2/config/", get(special::config)),
+        ("/api/v2/me/", get(special::me)),
+        ("/api/v2/settings/", get(settings::categories)),
+        (
             "/api/v2/settings/{slug}/",
             get(settings::get_category)
                 .put(settings::put_category)
                 .patch(settings::patch_category)
                 .delete(settings::reset_category)
                 .options(settings::options_category),
-        )
-        .route(
+        ),
+        (
             "/api/v2/{res}/",
             get(handlers::list)
                 .post(handlers::create)
                 .options(handlers::list_options),
-        )
-        .route(
+        ),
+        (
             "/api/v2/{res}/{id}/",
             get(handlers::retrieve)
                 .put(handlers::replace)
                 .patch(handlers::patch)
                 .delete(handlers::destroy)
                 .options(handlers::detail_options),
-        )
-        .route(
+        ),
+        (
             "/api/v2/{res}/{id}/{sub}/",
             get(handlers::sub_list)
                 .post(handlers::sub_post)
                 .options(handlers::sub_options),
-        )
+        ),
+    ]
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    table()
+        .into_iter()
+        .fold(Router::new(), |r, (path, methods)| r.route(path, methods))
         .fallback(root::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -131,31 +140,35 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// Concrete paths of every route, with `1` for ids: what the permission suite walks, and what
-/// a new route joins automatically.
+/// Concrete paths of every route of `table()`, with `1` for ids: what the permission suite
+/// walks.
 pub fn routes() -> Vec<String> {
-    let mut out: Vec<String> = [
-        "/api/",
-        "/api/login/",
-        "/api/logout/",
-        "/api/o/",
-        "/api/v2/",
-        "/api/v2/ping/",
-        "/api/v2/config/",
-        "/api/v2/me/",
-        "/api/v2/settings/",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
-    for slug in settings::SLUGS {
-        out.push(format!("/api/v2/settings/{slug}/"));
-    }
-    for res in rawx_model::resources::ALL.iter().filter(|r| r.is_public()) {
-        out.push(format!("/api/v2/{}/", res.key));
-        out.push(format!("/api/v2/{}/1/", res.key));
-        for sub in res.subs {
-            out.push(format!("/api/v2/{}/1/{}/", res.key, sub.name));
+    let public: Vec<_> = rawx_model::resources::ALL
+        .iter()
+        .filter(|r| r.is_public())
+        .collect();
+    let mut out = Vec::new();
+    for (path, _) in table() {
+        if path.contains("{slug}") {
+            out.extend(settings::SLUGS.iter().map(|s| path.replace("{slug}", s)));
+        } else if path.contains("{sub}") {
+            for res in &public {
+                for sub in res.subs {
+                    out.push(
+                        path.replace("{res}", res.key)
+                            .replace("{id}", "1")
+                            .replace("{sub}", sub.name),
+                    );
+                }
+            }
+        } else if path.contains("{res}") {
+            out.extend(
+                public
+                    .iter()
+                    .map(|r| path.replace("{res}", r.key).replace("{id}", "1")),
+            );
+        } else {
+            out.push(path.to_string());
         }
     }
     out

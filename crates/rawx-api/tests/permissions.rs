@@ -1,0 +1,327 @@
+//! Every route of the router, every method, as a user who belongs to nothing: nothing of
+//! another organization may be seen, and nothing at all may change. The route list comes from
+//! the router's own table (`rawx_api::routes()`), so a new route is checked without edits here.
+
+mod common;
+
+use axum::http::StatusCode;
+use common::{world, Api};
+use serde_json::{json, Value};
+
+/// A plausible, valid creation body per resource, aimed at organization 1's objects: the
+/// refusal must come from permissions, not from validation.
+fn body_for(res: &str) -> Value {
+    match res {
+        "organizations" => json!({"name": "Evil"}),
+        "users" => json!({"username": "evil", "password": "x"}),
+        "teams" => json!({"name": "t2", "organization": 1}),
+        "projects" => json!({"name": "p2", "organization": 1, "local_path": "demo"}),
+        "credentials" => json!({"name": "c2", "organization": 1, "credential_type": 1}),
+        "credential_types" => json!({"name": "ct", "kind": "cloud"}),
+        "inventories" => json!({"name": "i2", "organization": 1}),
+        "hosts" => json!({"name": "h2", "inventory": 1}),
+        "groups" => json!({"name": "g2", "inventory": 1}),
+        "job_templates" => {
+            json!({"name": "j2", "project": 1, "inventory": 1, "playbook": "hello.yml"})
+        }
+        "tokens" => json!({"description": "mine"}),
+        other => panic!("no body for {other}: add one (a new resource joined the router)"),
+    }
+}
+
+fn sub_target(res: &str, sub: &str) -> (String, bool) {
+    let r = rawx_model::resources::by_key(res).unwrap();
+    match r.sub(sub).unwrap().list {
+        rawx_model::schema::SubList::Children { resource, .. } => (resource.to_string(), false),
+        rawx_model::schema::SubList::Linked {
+            relation,
+            from_left,
+        } => (
+            (if from_left {
+                relation.right.0
+            } else {
+                relation.left.0
+            })
+            .to_string(),
+            true,
+        ),
+    }
+}
+
+/// What nobody may see in a list: only itself among users, only the managed credential types,
+/// only its own tokens; nothing of organization 1.
+fn check_visible(path: &str, nobody: i64, body: &Value) {
+    let results = body["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{path}: not a list: {body}"));
+    for item in results {
+        let ok = match item["type"].as_str().unwrap_or_default() {
+            "user" => item["id"] == json!(nobody),
+            "credential_type" => item["managed"] == json!(true),
+            "o_auth2_access_token" => item["user"] == json!(nobody),
+            _ => false,
+        };
+        assert!(
+            ok,
+            "GET {path} shows nobody an object it may not see: {item}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_outsider_sees_nothing_and_changes_nothing_on_any_route() {
+    let api = Api::new().await;
+    world(&api).await;
+    let nobody = api.user("nobody", "npw").await;
+    let me = Some(("nobody", "npw"));
+    let before = api.snapshot().await;
+    let routes = rawx_api::routes();
+    assert!(
+        routes.len() > 40,
+        "the route table looks truncated: {routes:?}"
+    );
+
+    for path in &routes {
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        // ["api","v2",res,id,sub]
+        let res = parts.get(2).copied().unwrap_or_default();
+        let is_resource = rawx_model::resources::by_key(res).is_some_and(|r| r.is_public());
+        for method in ["GET", "OPTIONS", "POST", "PUT", "PATCH", "DELETE"] {
+            let body = if !is_resource {
+                Some(json!({"MAX_FORKS": 1, "username": "nobody", "password": "npw"}))
+            } else if parts.len() == 5 {
+                let (target, linked) = sub_target(res, parts[4]);
+                Some(if linked {
+                    json!({"id": 1})
+                } else {
+                    body_for(&target)
+                })
+            } else {
+                Some(body_for(res))
+            };
+            let r = api.call(method, path, me, body).await;
+            let s = r.status;
+            let who = format!("{method} {path} as an outsider -> {s}: {}", r.text);
+            assert!(s != StatusCode::INTERNAL_SERVER_ERROR, "{who}");
+            match method {
+                "OPTIONS" => {
+                    if s.is_success() {
+                        let actions = r.body["actions"].as_object().cloned().unwrap_or_default();
+                        let can_write = actions.contains_key("POST") || actions.contains_key("PUT");
+                        let own = matches!(res, "tokens" | "credentials") && parts.len() == 3;
+                        assert!(!can_write || own, "OPTIONS offers writes: {who}");
+                    }
+                }
+                "GET" => {
+                    if s.is_success() && r.body.get("results").is_some() && is_resource {
+                        check_visible(path, nobody, &r.body);
+                    } else if s.is_success() && is_resource {
+                        assert_eq!(path, "/api/v2/credential_types/1/", "detail shown: {who}");
+                    } else if path.starts_with("/api/v2/settings") {
+                        assert_eq!(s, StatusCode::FORBIDDEN, "{who}");
+                    } else {
+                        assert!(
+                            s.is_success() || s.is_redirection() || matches!(s.as_u16(), 403 | 404),
+                            "{who}"
+                        );
+                    }
+                }
+                _ => {
+                    let allowed_write = (method == "POST" && path == "/api/v2/tokens/")
+                        || (method == "POST" && path == "/api/logout/");
+                    if !allowed_write {
+                        assert!(
+                            matches!(s.as_u16(), 400 | 403 | 404 | 405),
+                            "an outsider's write was not refused: {who}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    // Nothing changed, but the outsider's own token.
+    let mut after = api.snapshot().await;
+    let old = before["tokens"].as_array().cloned().unwrap_or_default();
+    let new: Vec<Value> = after["tokens"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|t| !old.contains(t))
+        .collect();
+    assert!(!new.is_empty(), "the outsider may issue itself a token");
+    assert!(new.iter().all(|t| t["user"] == json!(nobody)), "{new:?}");
+    after["tokens"] = before["tokens"].clone();
+    assert!(
+        after == before,
+        "an outsider's requests changed the database"
+    );
+}
+
+#[tokio::test]
+async fn every_route_is_served_for_a_superuser_and_anonymous_callers_get_401() {
+    let api = Api::new().await;
+    world(&api).await;
+    for path in rawx_api::routes() {
+        let r = api.admin("GET", &path, None).await;
+        assert!(
+            r.status.is_success() || r.status.is_redirection(),
+            "GET {path} as admin -> {}: {}",
+            r.status,
+            r.text
+        );
+        let anon = api.call("GET", &path, None, None).await;
+        let public = matches!(
+            path.as_str(),
+            "/api/" | "/api/login/" | "/api/logout/" | "/api/o/" | "/api/v2/" | "/api/v2/ping/"
+        );
+        if !public {
+            assert_eq!(
+                anon.status,
+                StatusCode::UNAUTHORIZED,
+                "GET {path} anonymously: {}",
+                anon.text
+            );
+            assert_eq!(
+                anon.headers
+                    .get("www-authenticate")
+                    .and_then(|v| v.to_str().ok()),
+                Some("Bearer realm=api authorization_url=/api/o/authorize/")
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn members_read_and_admins_write_within_their_organization() {
+    let api = Api::new().await;
+    world(&api).await;
+    let bob = api.user("bob", "bpw").await;
+    let bob_auth = Some(("bob", "bpw"));
+    assert_eq!(
+        api.call("GET", "/api/v2/inventories/", bob_auth, None)
+            .await
+            .body["count"],
+        0
+    );
+
+    let r = api
+        .admin(
+            "POST",
+            "/api/v2/organizations/1/users/",
+            Some(json!({"id": bob})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let inv = api
+        .call("GET", "/api/v2/inventories/", bob_auth, None)
+        .await;
+    assert_eq!(inv.body["count"], 1);
+    assert_eq!(
+        inv.body["results"][0]["summary_fields"]["user_capabilities"]["edit"],
+        false
+    );
+    assert_eq!(
+        api.call("GET", "/api/v2/hosts/1/", bob_auth, None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let users = api.call("GET", "/api/v2/users/", bob_auth, None).await;
+    assert_eq!(
+        users.body["count"], 1,
+        "bob sees only the members of his organizations: {}",
+        users.text
+    );
+    let r = api
+        .call(
+            "PATCH",
+            "/api/v2/inventories/1/",
+            bob_auth,
+            Some(json!({"description": "x"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let r = api
+        .call(
+            "POST",
+            "/api/v2/inventories/",
+            bob_auth,
+            Some(json!({"name": "bobs", "organization": 1})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+
+    let r = api
+        .admin(
+            "POST",
+            "/api/v2/organizations/1/admins/",
+            Some(json!({"id": bob})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = api
+        .call(
+            "POST",
+            "/api/v2/inventories/",
+            bob_auth,
+            Some(json!({"name": "bobs", "organization": 1})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = api
+        .call(
+            "POST",
+            "/api/v2/organizations/",
+            bob_auth,
+            Some(json!({"name": "Mine"})),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "only superusers create organizations"
+    );
+    let r = api
+        .call(
+            "PATCH",
+            "/api/v2/users/2/",
+            bob_auth,
+            Some(json!({"is_superuser": true})),
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "bob cannot make himself a superuser: {}",
+        r.text
+    );
+
+    let r = api
+        .admin(
+            "POST",
+            "/api/v2/organizations/1/users/",
+            Some(json!({"id": bob, "disassociate": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = api
+        .admin(
+            "POST",
+            "/api/v2/organizations/1/admins/",
+            Some(json!({"id": bob, "disassociate": true})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        api.call("GET", "/api/v2/inventories/", bob_auth, None)
+            .await
+            .body["count"],
+        0
+    );
+    let orgs = api
+        .admin("GET", &format!("/api/v2/users/{bob}/organizations/"), None)
+        .await;
+    assert_eq!(orgs.body["count"], 0);
+}
