@@ -127,8 +127,8 @@ async fn an_outsider_sees_nothing_and_changes_nothing_on_any_route() {
                     }
                 }
                 _ => {
-                    let allowed_write = (method == "POST" && path == "/api/v2/tokens/")
-                        || (method == "POST" && path == "/api/logout/");
+                    let allowed_write =
+                        method == "POST" && (path == "/api/v2/tokens/" || path == "/api/logout/");
                     if !allowed_write {
                         assert!(
                             matches!(s.as_u16(), 400 | 403 | 404 | 405),

@@ -11,7 +11,6 @@ use rawx_model::resources::{ALL, RELATIONS};
 use rawx_model::secret::SecretKey;
 use rawx_store::DynStore;
 use serde_json::{json, Value};
-use std::sync::Arc;
 use tower::ServiceExt;
 
 pub struct Api {
