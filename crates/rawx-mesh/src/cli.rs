@@ -45,6 +45,9 @@ impl ReceptorArgs {
 pub async fn run(args: ReceptorArgs, mut shutdown: watch::Receiver<bool>) -> anyhow::Result<()> {
     let config = Config::load(&args.config)?;
     config.check_files()?;
+    for cs in &config.control_services {
+        crate::control::tls_acceptor(cs, &config)?;
+    }
     if args.check {
         println!("{} is valid.", args.config.display());
         for line in plan(&config) {
@@ -69,7 +72,7 @@ pub async fn run(args: ReceptorArgs, mut shutdown: watch::Receiver<bool>) -> any
         Node::start(&config, args.work_options()).context("cannot open the work unit store")?;
     let mut servers = tokio::task::JoinSet::new();
     for cs in &config.control_services {
-        for listener in crate::control::bind(cs).await? {
+        for listener in crate::control::bind(cs, &config).await? {
             tracing::info!(node = %node.id(), "control service {} listening on {}", cs.service, listener.describe());
             servers.spawn(crate::control::serve(
                 node.clone(),
@@ -112,11 +115,16 @@ pub fn plan(config: &Config) -> Vec<String> {
                 cs.permissions
             ));
         }
-        if let (Some(addr), None) = (&cs.tcp_listen, &cs.tcp_tls) {
-            out.push(format!(
+        match (&cs.tcp_listen, &cs.tcp_tls) {
+            (Some(addr), None) => out.push(format!(
                 "Control service {}: plain TCP on {addr} (no TLS)",
                 cs.service
-            ));
+            )),
+            (Some(addr), Some(tls)) => out.push(format!(
+                "Control service {}: TLS on {addr} (tls-server {tls})",
+                cs.service
+            )),
+            _ => {}
         }
     }
     for wc in &config.work_commands {

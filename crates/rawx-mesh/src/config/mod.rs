@@ -104,6 +104,10 @@ pub struct TlsServer {
     pub key: PathBuf,
     pub client_cas: Option<PathBuf>,
     pub require_client_cert: bool,
+    /// Parsed; not checked yet (reported at start).
+    pub pinned_client_certs: Vec<String>,
+    pub skip_receptor_names_check: bool,
+    pub min_tls13: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -379,9 +383,6 @@ impl Config {
                     cs.service
                 ));
             }
-            if let (Some(addr), Some(tls)) = (&cs.tcp_listen, &cs.tcp_tls) {
-                out.push(format!("control-service {} tcplisten {addr} with tcptls `{tls}`: TLS is not implemented, the TCP listener is NOT started", cs.service));
-            }
         }
         for k in &self.work_kubernetes {
             out.push(format!(
@@ -395,11 +396,30 @@ impl Config {
         if self.work_verification.is_some() {
             out.push("work-verification: signatures are only checked on non-unix connections; none are served".into());
         }
+        let tcptls: Vec<&str> = self
+            .control_services
+            .iter()
+            .filter_map(|c| c.tcp_tls.as_deref())
+            .collect();
         for t in &self.tls_servers {
-            out.push(format!("tls-server {}: loaded for --check only", t.name));
+            if !tcptls.contains(&t.name.as_str()) {
+                out.push(format!(
+                    "tls-server {}: only the control service's tcptls uses TLS yet",
+                    t.name
+                ));
+            }
+            if !t.pinned_client_certs.is_empty() {
+                out.push(format!(
+                    "tls-server {} pinnedclientcert: not checked",
+                    t.name
+                ));
+            }
         }
         for t in &self.tls_clients {
-            out.push(format!("tls-client {}: loaded for --check only", t.name));
+            out.push(format!(
+                "tls-client {}: no mesh peer or remote work uses it yet",
+                t.name
+            ));
         }
         for b in &self.backends {
             out.push(format!(

@@ -244,10 +244,10 @@ impl Config {
                     key: PathBuf::from(o.required_string("key")?),
                     client_cas: o.string("clientcas")?.map(PathBuf::from),
                     require_client_cert: o.boolean("requireclientcert", false)?,
+                    pinned_client_certs: o.string_list("pinnedclientcert")?,
+                    skip_receptor_names_check: o.boolean("skipreceptornamescheck", false)?,
+                    min_tls13: o.boolean("mintls13", false)?,
                 });
-                o.string_list("pinnedclientcert")?;
-                o.boolean("skipreceptornamescheck", false)?;
-                o.boolean("mintls13", false)?;
                 o.finish()
             }
             "tls-client" => {

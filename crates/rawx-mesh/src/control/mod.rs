@@ -11,8 +11,9 @@ use std::path::{Path, PathBuf};
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 
-use crate::config::ControlService;
+use crate::config::{Config, ControlService};
 use crate::node::Node;
+use crate::tls::{server_config, HalfCloseTolerant, TlsError};
 pub use session::{serve_session, ConnKind};
 
 #[derive(Debug, thiserror::Error)]
@@ -27,6 +28,8 @@ pub enum ControlError {
     },
     #[error("control service tcplisten {addr}: {source}")]
     Tcp { addr: String, source: io::Error },
+    #[error("control service tcptls: {0}")]
+    Tls(#[from] TlsError),
 }
 
 /// A bound control-service listener.
@@ -38,6 +41,7 @@ pub enum Listener {
         _lock: File,
     },
     Tcp(TcpListener),
+    Tls(TcpListener, tokio_rustls::TlsAcceptor),
 }
 
 impl Listener {
@@ -48,18 +52,21 @@ impl Listener {
                 Ok(a) => format!("tcp {a}"),
                 Err(_) => "tcp".into(),
             },
+            Listener::Tls(l, _) => match l.local_addr() {
+                Ok(a) => format!("tcp {a} with TLS"),
+                Err(_) => "tcp with TLS".into(),
+            },
         }
     }
 }
 
-/// Binds every listener of one `control-service` section. A `tcplisten` with `tcptls` is
-/// skipped (and reported by the config) because TLS is not implemented.
-pub async fn bind(cs: &ControlService) -> Result<Vec<Listener>, ControlError> {
+/// Binds every listener of one `control-service` section.
+pub async fn bind(cs: &ControlService, config: &Config) -> Result<Vec<Listener>, ControlError> {
     let mut out = Vec::new();
     if let Some(path) = &cs.filename {
         out.push(bind_unix(path, cs.permissions)?);
     }
-    if let (Some(addr), None) = (&cs.tcp_listen, &cs.tcp_tls) {
+    if let Some(addr) = &cs.tcp_listen {
         // Go accepts a bare port.
         let full = if addr.contains(':') {
             addr.clone()
@@ -72,9 +79,27 @@ pub async fn bind(cs: &ControlService) -> Result<Vec<Listener>, ControlError> {
                 addr: full.clone(),
                 source,
             })?;
-        out.push(Listener::Tcp(l));
+        match tls_acceptor(cs, config)? {
+            Some(acceptor) => out.push(Listener::Tls(l, acceptor)),
+            None => out.push(Listener::Tcp(l)),
+        }
     }
     Ok(out)
+}
+
+/// The TLS acceptor for `tcptls`, if set; also what `--check` uses to validate the files.
+pub fn tls_acceptor(
+    cs: &ControlService,
+    config: &Config,
+) -> Result<Option<tokio_rustls::TlsAcceptor>, ControlError> {
+    let Some(name) = &cs.tcp_tls else {
+        return Ok(None);
+    };
+    // Config validation guarantees the name exists.
+    let Some(ts) = config.tls_servers.iter().find(|t| &t.name == name) else {
+        return Ok(None);
+    };
+    Ok(Some(tokio_rustls::TlsAcceptor::from(server_config(ts)?)))
 }
 
 fn bind_unix(path: &Path, permissions: u32) -> Result<Listener, ControlError> {
@@ -150,6 +175,7 @@ pub async fn serve(node: Node, listener: Listener, mut shutdown: watch::Receiver
 enum Conn {
     Unix(tokio::net::UnixStream),
     Tcp(tokio::net::TcpStream),
+    Tls(tokio::net::TcpStream, tokio_rustls::TlsAcceptor),
 }
 
 impl Conn {
@@ -160,6 +186,20 @@ impl Conn {
                 serve_session(node, s, ConnKind::Unix(probe)).await
             }
             Conn::Tcp(s) => serve_session(node, s, ConnKind::Tcp).await,
+            Conn::Tls(s, acceptor) => {
+                // The handshake runs here, on the session's task, so that a stalled client
+                // never holds up the accept loop.
+                let handshake =
+                    tokio::time::timeout(std::time::Duration::from_secs(15), acceptor.accept(s));
+                match handshake.await {
+                    Ok(Ok(tls)) => serve_session(node, HalfCloseTolerant(tls), ConnKind::Tcp).await,
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        "TLS handshake timed out",
+                    )),
+                }
+            }
         };
         if let Err(e) = result {
             tracing::debug!(error = %e, "control session ended with an error");
@@ -174,6 +214,11 @@ async fn accept(listener: &Listener) -> io::Result<Conn> {
             let (s, _) = l.accept().await?;
             let _ = s.set_nodelay(true);
             Ok(Conn::Tcp(s))
+        }
+        Listener::Tls(l, acceptor) => {
+            let (s, _) = l.accept().await?;
+            let _ = s.set_nodelay(true);
+            Ok(Conn::Tls(s, acceptor.clone()))
         }
     }
 }

@@ -93,6 +93,7 @@ impl TestNode {
         let child = Command::new(NODE_BIN)
             .args(["--config".as_ref(), self.config.as_os_str()])
             .args(["--cancel-grace", "1s"])
+            .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())

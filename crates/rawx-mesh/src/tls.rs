@@ -1,0 +1,116 @@
+//! TLS for the control service's TCP listener (`control-service` `tcplisten` + `tcptls`),
+//! built from a `tls-server` section. Plain X.509 as Python's ssl module (receptorctl) checks
+//! it: the certificate must name the host the client dials.
+
+use std::io;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::config::TlsServer;
+
+#[derive(Debug, thiserror::Error)]
+#[error("tls-server {name}: {message}")]
+pub struct TlsError {
+    name: String,
+    message: String,
+}
+
+pub fn server_config(ts: &TlsServer) -> Result<Arc<ServerConfig>, TlsError> {
+    let fail = |message: String| TlsError {
+        name: ts.name.clone(),
+        message,
+    };
+    let certs = load_certs(&ts.cert).map_err(|e| fail(format!("cert: {e}")))?;
+    let key = PrivateKeyDer::from_pem_file(&ts.key)
+        .map_err(|e| fail(format!("key {}: {e}", ts.key.display())))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let versions: &[&rustls::SupportedProtocolVersion] = if ts.min_tls13 {
+        &[&rustls::version::TLS13]
+    } else {
+        rustls::DEFAULT_VERSIONS
+    };
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(versions)
+        .map_err(|e| fail(e.to_string()))?;
+    let builder = match (&ts.client_cas, ts.require_client_cert) {
+        (None, true) => {
+            return Err(fail(
+                "requireclientcert needs clientcas (the CAs that sign client certificates)".into(),
+            ))
+        }
+        (None, false) => builder.with_no_client_auth(),
+        (Some(cas), require) => {
+            let mut roots = RootCertStore::empty();
+            for ca in load_certs(cas).map_err(|e| fail(format!("clientcas: {e}")))? {
+                roots
+                    .add(ca)
+                    .map_err(|e| fail(format!("clientcas {}: {e}", cas.display())))?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider);
+            // Go verifies a client certificate when one is offered even if none is required.
+            let verifier = if require {
+                verifier
+            } else {
+                verifier.allow_unauthenticated()
+            };
+            builder.with_client_cert_verifier(verifier.build().map_err(|e| fail(e.to_string()))?)
+        }
+    };
+    let config = builder
+        .with_single_cert(certs, key)
+        .map_err(|e| fail(format!("cert and key do not fit: {e}")))?;
+    Ok(Arc::new(config))
+}
+
+fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs = CertificateDer::pem_file_iter(path)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no PEM certificate in it", path.display()));
+    }
+    Ok(certs)
+}
+
+/// receptorctl half-closes a TLS connection at the TCP level, without a TLS close_notify,
+/// to end a payload. rustls reports that as an unexpected EOF; here it is the end of input.
+pub struct HalfCloseTolerant<S>(pub S);
+
+impl<S: AsyncRead + Unpin> AsyncRead for HalfCloseTolerant<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match Pin::new(&mut self.0).poll_read(cx, buf) {
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::UnexpectedEof => Poll::Ready(Ok(())),
+            other => other,
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for HalfCloseTolerant<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
+    }
+}
