@@ -245,13 +245,13 @@ fn db_write_error(res: &Resource, e: DbError) -> ApiError {
     }
 }
 
-/// The create path every POST that makes an object goes through.
-pub async fn create_object(
+/// The create path every POST that makes an object goes through: the new id and its body.
+pub async fn create_row(
     state: &AppState,
     ident: &crate::Identity,
     res: &'static Resource,
     body: Value,
-) -> ApiResult<Response> {
+) -> ApiResult<(i64, Value)> {
     let actor = &ident.actor;
     let mut row = validate(res, &body, Mode::Create).map_err(ApiError::Fields)?;
     check_references(state, actor, res, &row).await?;
@@ -277,12 +277,26 @@ pub async fn create_object(
         obj.extend(extra);
     }
     tracing::info!(resource = res.key, id, user = ident.username(), "created");
-    Ok((
+    Ok((id, body))
+}
+
+fn created(res: &Resource, id: i64, body: Value) -> Response {
+    (
         StatusCode::CREATED,
         [(header::LOCATION, url_of(res, id))],
         Json(body),
     )
-        .into_response())
+        .into_response()
+}
+
+pub async fn create_object(
+    state: &AppState,
+    ident: &crate::Identity,
+    res: &'static Resource,
+    body: Value,
+) -> ApiResult<Response> {
+    let (id, body) = create_row(state, ident, res, body).await?;
+    Ok(created(res, id, body))
 }
 
 pub async fn create(
@@ -516,15 +530,13 @@ pub async fn sub_post(
                 relation.left.0
             })
             .expect("linked");
-            let Some(other_id) = body.get("id").and_then(Value::as_i64) else {
-                if body.get("id").is_some() {
-                    return Err(ApiError::Msg("\"id\" must be an integer.".into()));
-                }
-                return Err(ApiError::Msg(format!(
-                    "Send {{\"id\": N}} to associate an existing {} (add \"disassociate\": true to remove it).",
-                    other.verbose.to_lowercase()
-                )));
-            };
+            if body.get("id").is_none() {
+                return create_and_link(&state, &ident, res, &parent, relation, from_left, body)
+                    .await;
+            }
+            let other_id = body["id"]
+                .as_i64()
+                .ok_or_else(|| ApiError::Msg("\"id\" must be an integer.".into()))?;
             let other_row = fetch_visible(&state, actor, other, &other_id.to_string())
                 .await
                 .map_err(|e| match e {
@@ -564,4 +576,57 @@ pub async fn sub_post(
             Ok(StatusCode::NO_CONTENT.into_response())
         }
     }
+}
+
+/// POST of a new object to a linked sub-list (`/groups/N/hosts/ {"name": …}`): AWX creates it
+/// and links it in one request. Only the owning side may do this, and a refused link removes
+/// the object again, so the request writes all or nothing.
+async fn create_and_link(
+    state: &AppState,
+    ident: &crate::Identity,
+    res: &'static Resource,
+    parent: &Row,
+    relation: &'static rawx_model::Relation,
+    from_left: bool,
+    mut body: Value,
+) -> ApiResult<Response> {
+    let other = by_key(if from_left {
+        relation.right.0
+    } else {
+        relation.left.0
+    })
+    .expect("linked");
+    if !from_left {
+        return Err(ApiError::Msg(format!(
+            "Send {{\"id\": N}} to associate an existing {} (add \"disassociate\": true to remove it).",
+            other.verbose.to_lowercase()
+        )));
+    }
+    if !Renderer::new(state, &ident.actor)
+        .may_write(res, parent)
+        .await?
+    {
+        return Err(ApiError::forbidden());
+    }
+    // Hosts and groups made under a group belong to the group's inventory.
+    if let (Some(obj), Some(inv)) = (body.as_object_mut(), parent.get("inventory")) {
+        if other.field("inventory").is_some() && !obj.contains_key("inventory") {
+            obj.insert("inventory".into(), inv.clone());
+        }
+    }
+    let (id, made) = create_row(state, ident, other, body).await?;
+    let parent_id = parent["id"].as_i64().unwrap_or_default();
+    let linked = match hooks::check_link(state, relation, parent_id, id).await {
+        Ok(()) => state
+            .store
+            .link(relation, parent_id, id)
+            .await
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = linked {
+        state.store.delete(other, id).await?;
+        return Err(e);
+    }
+    Ok(created(other, id, made))
 }

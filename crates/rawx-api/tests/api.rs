@@ -471,3 +471,53 @@ async fn deletes_follow_awx_rules() {
     let r = api.admin("DELETE", "/api/v2/users/1/", None).await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn posting_a_new_object_to_a_linked_list_creates_and_links_it() {
+    let api = Api::new().await;
+    world(&api).await;
+    let r = api
+        .admin(
+            "POST",
+            "/api/v2/groups/1/hosts/",
+            Some(json!({"name": "inline"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(
+        r.body["inventory"], 1,
+        "a host made under a group joins the group's inventory"
+    );
+    let members = api
+        .admin("GET", "/api/v2/groups/1/hosts/?name=inline", None)
+        .await;
+    assert_eq!(members.body["count"], 1);
+    let r = api
+        .admin(
+            "POST",
+            "/api/v2/organizations/1/users/",
+            Some(json!({"username": "carol", "password": "cpw"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let orgs = api
+        .call(
+            "GET",
+            "/api/v2/organizations/",
+            Some(("carol", "cpw")),
+            None,
+        )
+        .await;
+    assert_eq!(orgs.body["count"], 1);
+    // A refused link leaves nothing behind.
+    let before = api.snapshot().await;
+    let r = api
+        .admin(
+            "POST",
+            "/api/v2/groups/1/hosts/",
+            Some(json!({"name": "web1"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+    assert!(api.snapshot().await == before);
+}
