@@ -32,7 +32,11 @@ fn main() -> anyhow::Result<()> {
         .ok_or_else(|| {
             anyhow::anyhow!("build rawx-receptor first (cargo build --release -p rawx-mesh)")
         })?;
-    let mut node = Command::new(&bin).arg("--config").arg(&config).spawn()?;
+    let mut node = Command::new(&bin)
+        .arg("--config")
+        .arg(&config)
+        .env("RUST_LOG", "warn")
+        .spawn()?;
     while UnixStream::connect(&socket).is_err() {
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -23,7 +23,8 @@
 //! let mut payload: &[u8] = b"...";
 //! let req = SubmitRequest::new("local").param("params", "--private-data-dir=/tmp/job1");
 //! let id = node.submit(&req, &mut payload).await?;
-//! // Follow stdout from any offset, e.g. after a controller restart.
+//! // Follow stdout from any offset, e.g. after a controller restart. The reader is an
+//! // `AsyncRead` that ends once the unit is complete (wrap it in a `BufReader` for lines).
 //! let mut results = node.results(&id, 0)?;
 //! let mut out = Vec::new();
 //! results.copy_to(&mut out).await?;      // returns once the unit is complete

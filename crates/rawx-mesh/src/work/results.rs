@@ -2,12 +2,15 @@
 //! written, then whatever the command writes next, until the unit is complete and all of it
 //! has been read.
 
-use std::io::{self, SeekFrom};
+use std::future::Future;
+use std::io::{self, Seek, SeekFrom};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::fs::File;
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use tokio::sync::watch;
 
 use super::Unit;
@@ -16,6 +19,8 @@ use super::Unit;
 /// through the change channel at once.
 const POLL: Duration = Duration::from_millis(50);
 
+/// An [`AsyncRead`] of a unit's stdout that ends (reads 0) once the unit is complete —
+/// Succeeded, Failed, Canceled or released — and everything it wrote has been returned.
 pub struct ResultsReader {
     unit: Arc<Unit>,
     offset: u64,
@@ -23,6 +28,7 @@ pub struct ResultsReader {
     changes: watch::Receiver<u64>,
     /// Set once the unit was seen complete; the next empty read then ends the stream.
     draining: bool,
+    waiting: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
 }
 
 impl ResultsReader {
@@ -33,6 +39,7 @@ impl ResultsReader {
             file: None,
             changes,
             draining: false,
+            waiting: None,
         }
     }
 
@@ -40,47 +47,14 @@ impl ResultsReader {
         &self.unit.id
     }
 
-    /// Reads the next bytes of stdout into `buf`, waiting for more while the unit runs.
-    /// Returns 0 once the unit is complete (Succeeded, Failed, Canceled or released) and
-    /// everything it wrote has been returned.
+    /// The offset of the next byte this reader returns.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
+    /// Reads the next bytes into `buf`, waiting for more while the unit runs; 0 at the end.
     pub async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        loop {
-            if self.file.is_none() {
-                match File::open(self.unit.dir.join("stdout")).await {
-                    Ok(mut f) => {
-                        f.seek(SeekFrom::Start(self.offset)).await?;
-                        self.file = Some(f);
-                    }
-                    // Not started yet, or failed before it ever ran.
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                        if self.unit.is_final() {
-                            return Ok(0);
-                        }
-                    }
-                    Err(e) => return Err(e),
-                }
-            }
-            if let Some(f) = self.file.as_mut() {
-                let n = f.read(buf).await?;
-                if n > 0 {
-                    self.offset += n as u64;
-                    return Ok(n);
-                }
-            }
-            if self.draining {
-                return Ok(0);
-            }
-            self.changes.borrow_and_update();
-            if self.unit.is_final() {
-                // The command is done writing; one more read catches its last bytes.
-                self.draining = true;
-                continue;
-            }
-            tokio::select! {
-                _ = self.changes.changed() => {}
-                _ = tokio::time::sleep(POLL) => {}
-            }
-        }
+        AsyncReadExt::read(self, buf).await
     }
 
     /// Copies the rest of the results into `out`, returning the byte count.
@@ -99,6 +73,76 @@ impl ResultsReader {
             }
             out.write_all(&buf[..n]).await?;
             total += n as u64;
+        }
+    }
+
+    fn open(&mut self) -> io::Result<bool> {
+        // A local open is quick enough to do inline; the reads go through tokio's pool.
+        match std::fs::File::open(self.unit.dir.join("stdout")) {
+            Ok(mut f) => {
+                f.seek(SeekFrom::Start(self.offset))?;
+                self.file = Some(File::from_std(f));
+                Ok(true)
+            }
+            // Not started yet, or failed before it ever ran.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl AsyncRead for ResultsReader {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        loop {
+            if let Some(wait) = this.waiting.as_mut() {
+                match wait.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(()) => this.waiting = None,
+                }
+            }
+            if this.file.is_none() {
+                if let Err(e) = this.open() {
+                    return Poll::Ready(Err(e));
+                }
+            }
+            if let Some(f) = this.file.as_mut() {
+                let before = buf.filled().len();
+                match Pin::new(f).poll_read(cx, buf) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Ready(Ok(())) => {
+                        let n = buf.filled().len() - before;
+                        if n > 0 || buf.remaining() == 0 {
+                            this.offset += n as u64;
+                            return Poll::Ready(Ok(()));
+                        }
+                    }
+                }
+            }
+            if this.draining {
+                return Poll::Ready(Ok(()));
+            }
+            this.changes.borrow_and_update();
+            if this.unit.is_final() {
+                // The command is done writing; one more read catches its last bytes.
+                this.draining = true;
+                if this.file.is_none() {
+                    return Poll::Ready(Ok(()));
+                }
+                continue;
+            }
+            let mut changes = this.changes.clone();
+            this.waiting = Some(Box::pin(async move {
+                tokio::select! {
+                    _ = changes.changed() => {}
+                    _ = tokio::time::sleep(POLL) => {}
+                }
+            }));
         }
     }
 }
