@@ -48,6 +48,7 @@ pub async fn run(args: ReceptorArgs, mut shutdown: watch::Receiver<bool>) -> any
     for cs in &config.control_services {
         crate::control::tls_acceptor(cs, &config)?;
     }
+    crate::node::load_keys(&config)?;
     if args.check {
         println!("{} is valid.", args.config.display());
         for line in plan(&config) {

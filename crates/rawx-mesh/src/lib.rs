@@ -42,11 +42,12 @@ mod cli;
 pub mod config;
 pub mod control;
 mod node;
+pub mod signing;
 mod tls;
 pub mod work;
 
 pub use cli::{plan, run, ReceptorArgs};
 pub use config::{Config, ConfigError};
-pub use node::{Node, SubmitRequest, RECEPTOR_VERSION};
+pub use node::{Node, NodeError, SubmitRequest, RECEPTOR_VERSION};
 pub use tls::TlsError;
 pub use work::{PendingUnit, ResultsReader, UnitStatus, WorkError, WorkOptions, WorkState};

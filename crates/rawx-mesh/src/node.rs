@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 use tokio::io::AsyncRead;
 
 use crate::config::Config;
+use crate::signing::{Signer, SigningError, Verifier};
 use crate::work::{
     PendingUnit, ResultsReader, UnitStatus, WorkError, WorkKind, WorkManager, WorkOptions,
 };
@@ -45,6 +46,32 @@ impl SubmitRequest {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    Work(#[from] WorkError),
+    #[error(transparent)]
+    Signing(#[from] SigningError),
+}
+
+/// Loads the `work-signing` and `work-verification` keys the config names, so a bad key
+/// stops the node at start (and `--check`) rather than at the first signed request.
+pub fn load_keys(config: &Config) -> Result<(Option<Signer>, Option<Verifier>), SigningError> {
+    let signer = match &config.work_signing {
+        // Receptor's documented default expiration.
+        Some(s) => Some(Signer::load(
+            &s.private_key,
+            s.token_expiration.unwrap_or(Duration::from_secs(300)),
+        )?),
+        None => None,
+    };
+    let verifier = match &config.work_verification {
+        Some(v) => Some(Verifier::load(&v.public_key)?),
+        None => None,
+    };
+    Ok((signer, verifier))
+}
+
 #[derive(Clone)]
 pub struct Node {
     inner: Arc<Inner>,
@@ -54,6 +81,8 @@ struct Inner {
     id: String,
     config: Config,
     work: Arc<WorkManager>,
+    signer: Option<Signer>,
+    verifier: Option<Verifier>,
     monitor: tokio::task::JoinHandle<()>,
 }
 
@@ -66,7 +95,8 @@ impl Drop for Inner {
 impl Node {
     /// Opens the unit store under `<datadir>/<nodeid>`, adopts the units already there
     /// (running ones keep running) and starts the monitor. Needs a tokio runtime.
-    pub fn start(config: &Config, options: WorkOptions) -> Result<Node, WorkError> {
+    pub fn start(config: &Config, options: WorkOptions) -> Result<Node, NodeError> {
+        let (signer, verifier) = load_keys(config)?;
         let mut types = BTreeMap::new();
         for wc in &config.work_commands {
             types.insert(wc.work_type.clone(), WorkKind::Command(wc.clone()));
@@ -82,6 +112,8 @@ impl Node {
                 id: config.node.id.clone(),
                 config: config.clone(),
                 work,
+                signer,
+                verifier,
                 monitor,
             }),
         })
@@ -98,6 +130,39 @@ impl Node {
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// Whether requests for `work_type` must carry a signature (`verifysignature`) when they
+    /// do not come through the Unix socket.
+    pub fn requires_signature(&self, work_type: &str) -> bool {
+        let c = &self.inner.config;
+        c.work_commands
+            .iter()
+            .any(|w| w.work_type == work_type && w.verify_signature)
+            || c.work_kubernetes
+                .iter()
+                .any(|k| k.work_type == work_type && k.verify_signature)
+    }
+
+    /// Checks a request signature: meant for this node, unexpired, made with the key that
+    /// matches `work-verification`.
+    pub fn verify_signature(&self, token: Option<&str>) -> Result<(), SigningError> {
+        let Some(verifier) = &self.inner.verifier else {
+            return Err(SigningError::Invalid(
+                "no work-verification key is configured".into(),
+            ));
+        };
+        let Some(token) = token.filter(|t| !t.is_empty()) else {
+            return Err(SigningError::Invalid(
+                "this work type requires a signature".into(),
+            ));
+        };
+        verifier.verify(token, &self.inner.id, std::time::SystemTime::now())
+    }
+
+    /// The `work-signing` key, for signing requests to other nodes.
+    pub fn signer(&self) -> Option<&Signer> {
+        self.inner.signer.as_ref()
     }
 
     fn is_local(&self, node: Option<&str>) -> bool {

@@ -32,7 +32,13 @@ fn awx_sample_passes_check_with_its_files_in_place() {
         "/etc/receptor/tls/ca/receptor-ca.crt",
     ] {
         let local = dir.join(path.trim_start_matches('/').replace('/', "_"));
-        std::fs::write(&local, "-----BEGIN TEST-----\n-----END TEST-----\n").unwrap();
+        if path.contains("signing") {
+            // The signing key is loaded and must be a real one.
+            std::fs::copy(common::signing_key_file(&dir, "RSA PRIVATE KEY"), &local).unwrap();
+        } else {
+            // Only the mesh and remote work would load the tls-client files.
+            std::fs::write(&local, "-----BEGIN TEST-----\n-----END TEST-----\n").unwrap();
+        }
         conf = conf.replace(path, local.to_str().unwrap());
     }
     conf = conf.replace(

@@ -107,11 +107,14 @@ fn receptorctl_over_tls_with_client_certificates() {
             "- node:\n    id: tlsnode\n    datadir: {data}\n- local-only: null\n\
              - tls-server:\n    name: ctl_tls\n    cert: {cert}\n    key: {key}\n    clientcas: {ca}\n    requireclientcert: true\n\
              - control-service:\n    service: control\n    tcplisten: 127.0.0.1:{port}\n    tcptls: ctl_tls\n\
-             - work-command:\n    worktype: cat\n    command: cat\n",
+             - work-command:\n    worktype: cat\n    command: cat\n\
+             - work-verification:\n    publickey: {public}\n\
+             - work-command:\n    worktype: signed\n    command: cat\n    verifysignature: true\n",
             data = dir.join("data").display(),
             cert = pki.server.0,
             key = pki.server.1,
             ca = pki.ca,
+            public = common::signing_key_file(&dir, "PUBLIC KEY").display(),
         ),
     )
     .unwrap();
@@ -170,6 +173,101 @@ fn receptorctl_over_tls_with_client_certificates() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "over tls\n");
     let out = ctl(port, &pki, &pki.client, &["work", "list", "-q"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    let cat_unit = String::from_utf8_lossy(&out.stdout).trim().to_string();
+
+    // Off the Unix socket, a `verifysignature` work type needs a valid signature.
+    let out = ctl(
+        port,
+        &pki,
+        &pki.client,
+        &["work", "submit", "signed", "--payload-literal", "x"],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("requires a signature"),
+        "{out:?}"
+    );
+    let signer = rawx_mesh::signing::Signer::load(
+        &common::signing_key_file(&dir, "RSA PRIVATE KEY"),
+        Duration::from_secs(60),
+    )
+    .unwrap();
+    let for_other = signer
+        .sign("othernode", std::time::SystemTime::now())
+        .unwrap();
+    let arg = format!("signature={for_other}");
+    let out = ctl(
+        port,
+        &pki,
+        &pki.client,
+        &[
+            "work",
+            "submit",
+            "signed",
+            "--payload-literal",
+            "x",
+            "-a",
+            &arg,
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("audience"),
+        "{out:?}"
+    );
+    let good = signer
+        .sign("tlsnode", std::time::SystemTime::now())
+        .unwrap();
+    let arg = format!("signature={good}");
+    let out = ctl(
+        port,
+        &pki,
+        &pki.client,
+        &[
+            "work",
+            "submit",
+            "signed",
+            "--payload-literal",
+            "x",
+            "-a",
+            &arg,
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Job Started"),
+        "{out:?}"
+    );
+    let out = ctl(
+        port,
+        &pki,
+        &pki.client,
+        &[
+            "work",
+            "submit",
+            "cat",
+            "--payload-literal",
+            "x",
+            "-a",
+            &arg,
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("did not expect a signature"),
+        "{out:?}"
+    );
+    // The text form of `work results` cannot carry a signature.
+    let signed_unit =
+        String::from_utf8_lossy(&ctl(port, &pki, &pki.client, &["work", "list", "-q"]).stdout)
+            .lines()
+            .map(str::to_string)
+            .collect::<Vec<_>>();
+    assert_eq!(signed_unit.len(), 2);
+    let signed_unit = signed_unit.into_iter().find(|u| *u != cat_unit).unwrap();
+    let out = ctl(port, &pki, &pki.client, &["work", "results", &signed_unit]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("requires a signature"),
+        "{out:?}"
+    );
+    let out = ctl(port, &pki, &pki.client, &["work", "results", &cat_unit]);
+    assert!(out.status.success(), "{out:?}");
 
     // A client certificate from outside the CA is refused; the node keeps serving.
     let out = ctl(port, &pki, &pki.stranger, &["status"]);

@@ -391,10 +391,7 @@ impl Config {
             ));
         }
         if self.work_signing.is_some() {
-            out.push("work-signing: remote work is not implemented, so nothing is signed".into());
-        }
-        if self.work_verification.is_some() {
-            out.push("work-verification: signatures are only checked on non-unix connections; none are served".into());
+            out.push("work-signing: key loaded, but remote work is not implemented, so nothing is signed yet".into());
         }
         let tcptls: Vec<&str> = self
             .control_services

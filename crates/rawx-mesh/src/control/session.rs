@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::os::fd::OwnedFd;
-use std::pin::Pin;
 use std::time::Instant;
 
 use serde_json::{json, Value};
@@ -35,93 +34,96 @@ where
     session_loop(node, &mut r, &mut w, &kind).await
 }
 
-fn session_loop<'a, S>(
-    node: &'a Node,
-    r: &'a mut Reader<S>,
-    w: &'a mut Writer<S>,
-    kind: &'a ConnKind,
-) -> Pin<Box<dyn std::future::Future<Output = io::Result<()>> + Send + 'a>>
+async fn greet<W: AsyncWrite + Unpin>(w: &mut W, node: &Node) -> io::Result<()> {
+    w.write_all(format!("Receptor Control, node {}\n", node.id()).as_bytes())
+        .await?;
+    w.flush().await
+}
+
+async fn session_loop<S>(
+    node: &Node,
+    r: &mut Reader<S>,
+    w: &mut Writer<S>,
+    kind: &ConnKind,
+) -> io::Result<()>
 where
     S: AsyncRead + AsyncWrite + Send,
 {
-    // Boxed because `connect` to our own control service nests a session.
-    Box::pin(async move {
-        w.write_all(format!("Receptor Control, node {}\n", node.id()).as_bytes())
-            .await?;
-        w.flush().await?;
-        loop {
-            let line = match read_line(r).await? {
-                Line::Eof => return Ok(()),
-                Line::TooLong(n) => {
-                    error(
-                        w,
-                        &format!("command line too long ({n} bytes; the limit is {MAX_LINE})"),
-                    )
-                    .await?;
-                    continue;
-                }
-                Line::Command(l) => l,
-            };
-            let req = match Request::parse(&line) {
-                None => continue,
-                Some(Err(e)) => {
-                    error(w, &e).await?;
-                    continue;
-                }
-                Some(Ok(req)) => req,
-            };
-            match req.command.as_str() {
-                "status" => {
-                    let fields: Option<Vec<String>> = req
-                        .json
-                        .as_ref()
-                        .and_then(|m| m.get("requested_fields"))
-                        .and_then(Value::as_array)
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|v| v.as_str().map(String::from))
-                                .collect()
-                        });
-                    reply(w, &node.status_report(fields.as_deref())).await?
-                }
-                "ping" => match req.arg(0, "target") {
-                    None => error(w, "no target node").await?,
-                    Some(target) => reply(w, &ping(node, &target)).await?,
-                },
-                "traceroute" => match req.arg(0, "target") {
-                    None => error(w, "no target node").await?,
-                    Some(target) => {
-                        let mut hop = ping(node, &target);
-                        if let Some(m) = hop.as_object_mut() {
-                            m.remove("Success");
-                        }
-                        reply(w, &json!({ "0": hop })).await?
-                    }
-                },
-                "reload" => reply(w, &json!({"Success": true})).await?,
-                "connect" => {
-                    let target = req.arg(0, "node").unwrap_or_default();
-                    let service = req.arg(1, "service").unwrap_or_default();
-                    let own = node
-                        .config()
-                        .control_services
-                        .iter()
-                        .any(|c| c.service == service);
-                    if target == node.id() && own {
-                        w.write_all(b"Connecting\n").await?;
-                        return session_loop(node, r, w, kind).await;
-                    }
-                    error(w, &format!("cannot connect to {target} {service}: the mesh is not implemented, only this node's control service is reachable")).await?
-                }
-                "work" => {
-                    if work(node, &req, r, w, kind).await? == Flow::End {
-                        return Ok(());
-                    }
-                }
-                _ => error(w, "Unknown command").await?,
+    greet(w, node).await?;
+    loop {
+        let line = match read_line(r).await? {
+            Line::Eof => return Ok(()),
+            Line::TooLong(n) => {
+                error(
+                    w,
+                    &format!("command line too long ({n} bytes; the limit is {MAX_LINE})"),
+                )
+                .await?;
+                continue;
             }
+            Line::Command(l) => l,
+        };
+        let req = match Request::parse(&line) {
+            None => continue,
+            Some(Err(e)) => {
+                error(w, &e).await?;
+                continue;
+            }
+            Some(Ok(req)) => req,
+        };
+        match req.command.as_str() {
+            "status" => {
+                let fields: Option<Vec<String>> = req
+                    .json
+                    .as_ref()
+                    .and_then(|m| m.get("requested_fields"))
+                    .and_then(Value::as_array)
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(String::from))
+                            .collect()
+                    });
+                reply(w, &node.status_report(fields.as_deref())).await?
+            }
+            "ping" => match req.arg(0, "target") {
+                None => error(w, "no target node").await?,
+                Some(target) => reply(w, &ping(node, &target)).await?,
+            },
+            "traceroute" => match req.arg(0, "target") {
+                None => error(w, "no target node").await?,
+                Some(target) => {
+                    let mut hop = ping(node, &target);
+                    if let Some(m) = hop.as_object_mut() {
+                        m.remove("Success");
+                    }
+                    reply(w, &json!({ "0": hop })).await?
+                }
+            },
+            "reload" => reply(w, &json!({"Success": true})).await?,
+            "connect" => {
+                let target = req.arg(0, "node").unwrap_or_default();
+                let service = req.arg(1, "service").unwrap_or_default();
+                let own = node
+                    .config()
+                    .control_services
+                    .iter()
+                    .any(|c| c.service == service);
+                if target == node.id() && own {
+                    // The same node answers as a fresh session would.
+                    w.write_all(b"Connecting\n").await?;
+                    greet(w, node).await?;
+                    continue;
+                }
+                error(w, &format!("cannot connect to {target} {service}: the mesh is not implemented, only this node's control service is reachable")).await?
+            }
+            "work" => {
+                if work(node, &req, r, w, kind).await? == Flow::End {
+                    return Ok(());
+                }
+            }
+            _ => error(w, "Unknown command").await?,
         }
-    })
+    }
 }
 
 #[derive(PartialEq)]
@@ -153,6 +155,20 @@ where
         error(w, "work: no subcommand").await?;
         return Ok(Flow::Continue);
     };
+    if matches!(
+        sub.as_str(),
+        "status" | "results" | "cancel" | "release" | "force-release"
+    ) {
+        let work_type = arg(0, "unitid")
+            .and_then(|id| node.status(&id).ok())
+            .map(|st| st.work_type);
+        if let Some(work_type) = work_type {
+            if let Err(e) = authorize(node, req, kind, &work_type) {
+                error(w, &e).await?;
+                return Ok(Flow::Continue);
+            }
+        }
+    }
     match sub.as_str() {
         "submit" => return submit(node, req, r, w, kind).await,
         "list" => {
@@ -248,13 +264,8 @@ where
             return Ok(Flow::Continue);
         }
     };
-    let secure = node
-        .config()
-        .work_commands
-        .iter()
-        .any(|c| c.work_type == sub.work_type && c.verify_signature);
-    if secure && matches!(kind, ConnKind::Tcp) {
-        error(w, &format!("work type {} requires a signature, and rawx cannot verify work signatures yet; submit over the Unix socket", sub.work_type)).await?;
+    if let Err(e) = authorize(node, req, kind, &sub.work_type) {
+        error(w, &e).await?;
         return Ok(Flow::Continue);
     }
     let pending = match node.create_unit(&sub) {
@@ -288,6 +299,26 @@ where
         Err(e) => error(w, &e.to_string()).await?,
     }
     Ok(Flow::Continue)
+}
+
+/// Receptor checks signatures on every connection but the Unix socket, whose file mode
+/// already says who may connect.
+fn authorize(node: &Node, req: &Request, kind: &ConnKind, work_type: &str) -> Result<(), String> {
+    if matches!(kind, ConnKind::Unix(_)) {
+        return Ok(());
+    }
+    let signature = req
+        .json
+        .as_ref()
+        .and_then(|m| m.get("signature"))
+        .and_then(Value::as_str);
+    if node.requires_signature(work_type) {
+        node.verify_signature(signature).map_err(|e| e.to_string())
+    } else if signature.is_some_and(|s| !s.is_empty()) {
+        Err("work type did not expect a signature".into())
+    } else {
+        Ok(())
+    }
 }
 
 fn submit_from_json(m: &serde_json::Map<String, Value>) -> Result<SubmitRequest, String> {

@@ -227,3 +227,15 @@ pub fn pgrep(marker: &str) -> String {
         .expect("run pgrep");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Writes one PEM block (by label) of the sample work-signing key pair into `dir`.
+pub fn signing_key_file(dir: &Path, label: &str) -> PathBuf {
+    let vectors = include_str!("../data/work-signing-vectors.txt");
+    let begin = format!("-----BEGIN {label}-----");
+    let end = format!("-----END {label}-----");
+    let start = vectors.find(&begin).expect("label in vectors");
+    let stop = vectors.find(&end).expect("label in vectors") + end.len();
+    let path = dir.join(label.replace(' ', "-").to_lowercase() + ".pem");
+    std::fs::write(&path, format!("{}\n", &vectors[start..stop])).unwrap();
+    path
+}
