@@ -152,12 +152,14 @@ pub fn write_zip(entries: impl IntoIterator<Item = ZipEntry>) -> Result<Vec<u8>,
                 zw.start_file(name, opts).map_err(zerr)?;
                 zw.write_all(&e.data)?;
             }
-            other => return Err(RunnerError::BadEntry {
-                path: e.path.clone(),
-                why: format!(
+            other => {
+                return Err(RunnerError::BadEntry {
+                    path: e.path.clone(),
+                    why: format!(
                     "file type {other:o} cannot be archived (only files, directories, symlinks)"
                 ),
-            }),
+                })
+            }
         }
     }
     Ok(zw.finish().map_err(zerr)?.into_inner())
