@@ -252,6 +252,45 @@ mod tests {
     }
 
     #[test]
+    fn walks_a_directory_like_transmit() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = std::env::temp_dir().join(format!("rxr-walk-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&root);
+        fs::create_dir_all(root.join("roles/web")).unwrap();
+        fs::write(root.join("site.yml"), "- hosts: all\n").unwrap();
+        fs::write(root.join("roles/web/run.sh"), "#!/bin/sh\n").unwrap();
+        fs::set_permissions(
+            root.join("roles/web/run.sh"),
+            fs::Permissions::from_mode(0o755),
+        )
+        .unwrap();
+        std::os::unix::fs::symlink("site.yml", root.join("main.yml")).unwrap();
+        let fifo = std::process::Command::new("mkfifo")
+            .arg(root.join("pipe"))
+            .status();
+        assert!(fifo.unwrap().success());
+
+        let entries = entries_from_dir(&root).unwrap();
+        let names: Vec<(&str, u32)> = entries
+            .iter()
+            .map(|e| (e.path.as_str(), e.mode & S_IFMT))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("main.yml", S_IFLNK),
+                ("roles", S_IFDIR),
+                ("site.yml", S_IFREG),
+                ("roles/web", S_IFDIR),
+                ("roles/web/run.sh", S_IFREG)
+            ]
+        );
+        assert_eq!(entries[0].data, b"site.yml");
+        assert_eq!(entries[4].perm(), 0o755);
+        let _ = fs::remove_dir_all(&root);
+    }
+
+    #[test]
     fn rejects_escaping_paths() {
         for p in ["../x", "/etc/passwd", "a/../../b", "", "a//b"] {
             let err = write_zip([ZipEntry::file(p, 0o600, b"x".to_vec())]).unwrap_err();
