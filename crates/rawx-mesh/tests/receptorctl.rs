@@ -36,7 +36,11 @@ fn status_version_ping_traceroute() {
     assert_eq!(ad["Tags"]["type"], "Control Service");
     assert_eq!(
         ad["WorkCommands"],
-        serde_json::json!([{"WorkType": "cat", "Secure": false}, {"WorkType": "sh", "Secure": false}])
+        serde_json::json!([
+            {"WorkType": "cat", "Secure": false},
+            {"WorkType": "local", "Secure": false},
+            {"WorkType": "sh", "Secure": false}
+        ])
     );
     assert!(json["Connections"].as_array().unwrap().is_empty());
 

@@ -60,8 +60,8 @@ pub struct TestNode {
 pub const NODE_ID: &str = "node1";
 
 impl TestNode {
-    /// Writes a config with work types `cat` and `sh` (runtime params allowed) and starts
-    /// the node.
+    /// Writes a config with work types `cat`, `sh -c` and AWX's `local` (ansible-runner
+    /// worker), runtime params allowed for the last two, and starts the node.
     pub fn start(tag: &str) -> TestNode {
         let dir = temp_dir(tag);
         let socket = dir.join("ctl.sock");
@@ -72,7 +72,8 @@ impl TestNode {
                 "---\n- node:\n    id: {NODE_ID}\n    datadir: {}\n- log-level: info\n- local-only: null\n\
                  - control-service:\n    service: control\n    filename: {}\n    permissions: 0660\n\
                  - work-command:\n    worktype: cat\n    command: cat\n\
-                 - work-command:\n    worktype: sh\n    command: sh\n    params: -c\n    allowruntimeparams: true\n",
+                 - work-command:\n    worktype: sh\n    command: sh\n    params: -c\n    allowruntimeparams: true\n\
+                 - work-command:\n    worktype: local\n    command: ansible-runner\n    params: worker\n    allowruntimeparams: true\n",
                 dir.join("data").display(),
                 socket.display()
             ),
@@ -94,6 +95,8 @@ impl TestNode {
             .args(["--config".as_ref(), self.config.as_os_str()])
             .args(["--cancel-grace", "1s"])
             .env("RUST_LOG", "warn")
+            // Units inherit the node's environment; `local` needs the venv's ansible tools.
+            .env("PATH", path_with_venv())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -238,4 +241,12 @@ pub fn signing_key_file(dir: &Path, label: &str) -> PathBuf {
     let path = dir.join(label.replace(' ', "-").to_lowercase() + ".pem");
     std::fs::write(&path, format!("{}\n", &vectors[start..stop])).unwrap();
     path
+}
+
+pub fn path_with_venv() -> String {
+    format!(
+        "{}:{}",
+        venv().join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
 }
