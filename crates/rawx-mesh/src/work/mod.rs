@@ -110,11 +110,28 @@ pub struct PendingUnit {
     command: WorkCommand,
     args: Vec<String>,
     params_text: String,
+    handed_to_start: bool,
 }
 
 impl PendingUnit {
     pub fn id(&self) -> &str {
         &self.unit.id
+    }
+}
+
+/// A submit abandoned between create and start (a caller's error, a dropped future) must not
+/// leave a unit Pending forever.
+impl Drop for PendingUnit {
+    fn drop(&mut self) {
+        if self.handed_to_start {
+            return;
+        }
+        let mut st = self.unit.status.lock().expect("unit lock");
+        if st.work_state() == Some(WorkState::Pending) {
+            st.state = WorkState::Failed.code();
+            st.detail = "Error: the submit was abandoned before the unit started".into();
+            let _ = write_status(&self.unit.dir, &st);
+        }
     }
 }
 
@@ -262,6 +279,7 @@ impl WorkManager {
             command,
             args,
             params_text,
+            handed_to_start: false,
         })
     }
 
@@ -339,8 +357,9 @@ impl WorkManager {
     }
 
     /// Starts the unit's command, detached from this process.
-    pub async fn start(&self, pending: PendingUnit) -> Result<String, WorkError> {
-        let unit = pending.unit;
+    pub async fn start(&self, mut pending: PendingUnit) -> Result<String, WorkError> {
+        pending.handed_to_start = true;
+        let unit = pending.unit.clone();
         if unit.cancel_requested.load(Ordering::SeqCst) || unit.is_final() {
             return Err(WorkError::Refused(format!(
                 "work unit {} was canceled before it started",

@@ -250,8 +250,14 @@ async fn a_new_node_adopts_running_and_pending_units() {
             .submit(&sh("echo before; sleep 0.6; echo after"), &mut &b""[..])
             .await
             .unwrap();
-        let pending = node.create_unit(&SubmitRequest::new("cat")).unwrap();
-        drop(pending);
+        let abandoned = node.create_unit(&SubmitRequest::new("cat")).unwrap();
+        let abandoned_id = abandoned.id().to_string();
+        drop(abandoned);
+        let st = node.status(&abandoned_id).unwrap();
+        assert_eq!(st.work_state(), Some(WorkState::Failed));
+        assert!(st.detail.contains("abandoned"), "{}", st.detail);
+        // A crash between create and start: no destructor runs.
+        std::mem::forget(node.create_unit(&SubmitRequest::new("cat")).unwrap());
         id
     };
     // The first node is gone; its unit runs on.
