@@ -109,6 +109,8 @@ async fn page_response(
         return Err(rawx_model::filter::QueryError::InvalidPage.into());
     }
     let mut r = Renderer::new(state, actor);
+    r.list_view = true;
+    r.truncate_stdout = !params.iter().any(|(k, _)| k == "no_truncate");
     let mut results = Vec::with_capacity(page.rows.len());
     for row in &page.rows {
         results.push(r.render(res, row).await?);
@@ -307,6 +309,9 @@ pub async fn create(
     body: Bytes,
 ) -> ApiResult<Response> {
     let res = resource(&key)?;
+    if res.read_only_api {
+        return Err(ApiError::MethodNotAllowed("POST".into()));
+    }
     let body = json_body(&headers, &body)?;
     if res.key == "tokens" {
         let user = ident.user.clone();
@@ -338,6 +343,10 @@ async fn update(
     mode: Mode,
 ) -> ApiResult<Json<Value>> {
     let res = resource(key)?;
+    if res.read_only_api {
+        let m = if mode == Mode::Patch { "PATCH" } else { "PUT" };
+        return Err(ApiError::MethodNotAllowed(m.into()));
+    }
     let actor = &ident.actor;
     let existing = fetch_visible(state, actor, res, raw).await?;
     let mut r = Renderer::new(state, actor);
@@ -401,7 +410,7 @@ pub async fn destroy(
     {
         return Err(ApiError::forbidden());
     }
-    hooks::before_delete(&ident, res, &existing)?;
+    hooks::before_delete(&state, &ident, res, &existing).await?;
     let id = existing["id"].as_i64().unwrap_or_default();
     match state.store.delete(res, id).await {
         Ok(()) => {

@@ -424,7 +424,29 @@ pub async fn create_token(
     Ok((StatusCode::CREATED, [(header::LOCATION, loc)], Json(out)).into_response())
 }
 
-pub fn before_delete(ident: &Identity, res: &Resource, row: &Row) -> ApiResult<()> {
+pub async fn before_delete(
+    state: &AppState,
+    ident: &Identity,
+    res: &Resource,
+    row: &Row,
+) -> ApiResult<()> {
+    if res.key == "jobs" && !crate::jobs::is_final(text(row, "status")) {
+        return Err(ApiError::Forbidden(
+            "Cannot delete running job resource.".into(),
+        ));
+    }
+    let active =
+        crate::jobs::active_jobs_using(state, res, int(row, "id").unwrap_or_default()).await?;
+    if !active.is_empty() {
+        let jobs: Vec<Value> = active
+            .iter()
+            .map(|id| json!({"type": "job", "id": id}))
+            .collect();
+        return Err(ApiError::Status(
+            StatusCode::CONFLICT,
+            json!({"error": "Resource is being used by running jobs.", "active_jobs": jobs}),
+        ));
+    }
     if res.key == "credential_types" && row["managed"] == json!(true) {
         return Err(ApiError::Forbidden(
             "Deletion of managed credential types is not allowed.".into(),

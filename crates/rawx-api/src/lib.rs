@@ -12,6 +12,7 @@ mod auth;
 mod error;
 mod handlers;
 mod hooks;
+mod jobs;
 mod options;
 mod render;
 mod root;
@@ -48,15 +49,22 @@ pub struct Config {
 
 pub struct AppState {
     pub store: DynStore,
+    pub bus: Arc<dyn rawx_bus::Bus>,
     pub key: SecretKey,
     pub config: Config,
     basic_cache: Mutex<HashMap<[u8; 32], Instant>>,
 }
 
 impl AppState {
-    pub fn new(store: DynStore, key: SecretKey, config: Config) -> Arc<Self> {
+    pub fn new(
+        store: DynStore,
+        bus: Arc<dyn rawx_bus::Bus>,
+        key: SecretKey,
+        config: Config,
+    ) -> Arc<Self> {
         Arc::new(AppState {
             store,
+            bus,
             key,
             config,
             basic_cache: Mutex::new(HashMap::new()),
@@ -104,6 +112,21 @@ fn table() -> Routes {
                 .patch(settings::patch_category)
                 .delete(settings::reset_category)
                 .options(settings::options_category),
+        ),
+        (
+            "/api/v2/job_templates/{id}/launch/",
+            get(jobs::launch_get)
+                .post(jobs::launch_post)
+                .options(jobs::launch_options),
+        ),
+        ("/api/v2/jobs/{id}/stdout/", get(jobs::stdout)),
+        (
+            "/api/v2/jobs/{id}/cancel/",
+            get(jobs::cancel_get).post(jobs::cancel_post),
+        ),
+        (
+            "/api/v2/jobs/{id}/relaunch/",
+            get(jobs::relaunch_get).post(jobs::relaunch),
         ),
         (
             "/api/v2/{res}/",
@@ -168,7 +191,7 @@ pub fn routes() -> Vec<String> {
                     .map(|r| path.replace("{res}", r.key).replace("{id}", "1")),
             );
         } else {
-            out.push(path.to_string());
+            out.push(path.replace("{id}", "1"));
         }
     }
     out

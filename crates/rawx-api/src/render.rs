@@ -19,6 +19,10 @@ pub struct Renderer<'a> {
     pub state: &'a AppState,
     pub actor: &'a Actor,
     cache: HashMap<(&'static str, i64), Option<Row>>,
+    /// Rendering a list: fields AWX shows on detail views only are left out.
+    pub list_view: bool,
+    /// Cut event stdout to 1024 characters, as AWX's event lists do without `no_truncate`.
+    pub truncate_stdout: bool,
 }
 
 pub fn url_of(res: &Resource, id: i64) -> String {
@@ -35,6 +39,8 @@ impl<'a> Renderer<'a> {
             state,
             actor,
             cache: HashMap::new(),
+            list_view: false,
+            truncate_stdout: false,
         }
     }
 
@@ -218,6 +224,13 @@ impl<'a> Renderer<'a> {
                 json!(format!("/api/v2/{}/{}/{}/", res.key, id, sub.name)),
             );
         }
+        crate::jobs::related(res, row, &mut related);
+        if res.key == "jobs" {
+            crate::jobs::job_summary(self, row, &mut summary).await?;
+        }
+        if res.key == "job_events" {
+            crate::jobs::event_summary(self, row, &mut summary).await?;
+        }
         if res.key == "job_templates" {
             let mut creds = Vec::new();
             for cid in self.state.store.linked(&JT_CREDENTIALS, true, id).await? {
@@ -243,7 +256,11 @@ impl<'a> Renderer<'a> {
             row.get("modified").cloned().unwrap_or(Value::Null),
         );
 
-        for f in res.fields.iter().filter(|f| f.shown()) {
+        for f in res
+            .fields
+            .iter()
+            .filter(|f| f.shown() && !(f.detail_only && self.list_view))
+        {
             let v = row.get(f.name).cloned().unwrap_or(Value::Null);
             let v = match (f.kind, v) {
                 (Kind::Json, Value::String(s)) => {
@@ -261,6 +278,12 @@ impl<'a> Renderer<'a> {
             out.insert(f.name.into(), v);
         }
         self.computed(res, row, &mut out).await?;
+        if res.key == "jobs" {
+            crate::jobs::job_fields(self, row, &mut out).await?;
+        }
+        if res.key == "job_events" && self.truncate_stdout {
+            crate::jobs::truncate_event_stdout(&mut out);
+        }
         Ok(Value::Object(out))
     }
 

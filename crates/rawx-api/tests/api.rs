@@ -435,6 +435,19 @@ async fn settings_read_write_reset_and_take_effect() {
 async fn deletes_follow_awx_rules() {
     let api = Api::new().await;
     world(&api).await;
+    let r = api.admin("DELETE", "/api/v2/inventories/1/", None).await;
+    assert_eq!(
+        r.status,
+        StatusCode::CONFLICT,
+        "the pending job uses it: {}",
+        r.text
+    );
+    let mut done = rawx_model::Row::new();
+    done.insert("status".into(), json!("successful"));
+    api.store
+        .update(&rawx_model::resources::JOBS, 1, &done)
+        .await
+        .unwrap();
     let ct = api.make("/api/v2/credential_types/", json!({"name": "Mine", "kind": "cloud", "inputs": {"fields": [{"id": "k", "label": "K", "type": "string", "secret": true}]}})).await;
     api.make(
         "/api/v2/credentials/",
@@ -520,4 +533,65 @@ async fn posting_a_new_object_to_a_linked_list_creates_and_links_it() {
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
     assert!(api.snapshot().await == before);
+}
+
+#[tokio::test]
+async fn a_launched_job_is_pending_shown_and_guarded() {
+    let api = Api::new().await;
+    world(&api).await;
+    for _ in 0..5 {
+        let r = api.admin("GET", "/api/v2/jobs/1/", None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.body["status"], "pending");
+        assert_eq!(r.body["launched_by"]["name"], "admin");
+        assert!(
+            r.body.get("job_env").is_some(),
+            "the detail view has job_env"
+        );
+    }
+    let list = api.admin("GET", "/api/v2/jobs/", None).await;
+    assert_eq!(list.body["count"], 1);
+    assert!(
+        list.body["results"][0].get("job_env").is_none(),
+        "lists leave out job_env"
+    );
+    let out = api
+        .admin("GET", "/api/v2/jobs/1/stdout/?format=json", None)
+        .await;
+    assert_eq!(
+        out.body["range"],
+        json!({"start": 0, "end": 1, "absolute_end": 1})
+    );
+    assert_eq!(out.body["content"], "ok: [web1]\n");
+    let events = api.admin("GET", "/api/v2/jobs/1/job_events/", None).await;
+    assert_eq!(
+        events.body["results"][0]["summary_fields"]["job"]["status"],
+        "pending"
+    );
+    let hosts = api
+        .admin("GET", "/api/v2/hosts/1/job_host_summaries/", None)
+        .await;
+    assert_eq!(hosts.body["results"][0]["ok"], 1, "{}", hosts.text);
+    assert_eq!(
+        api.admin("GET", "/api/v2/jobs/1/cancel/", None).await.body,
+        json!({"can_cancel": true})
+    );
+    let r = api.admin("DELETE", "/api/v2/jobs/1/", None).await;
+    assert_eq!(
+        (r.status, r.body),
+        (
+            StatusCode::FORBIDDEN,
+            json!({"detail": "Cannot delete running job resource."})
+        )
+    );
+    let r = api.admin("DELETE", "/api/v2/job_templates/1/", None).await;
+    assert_eq!(r.status, StatusCode::CONFLICT);
+    assert_eq!(
+        r.body,
+        json!({"error": "Resource is being used by running jobs.", "active_jobs": [{"type": "job", "id": 1}]})
+    );
+    let r = api
+        .admin("POST", "/api/v2/jobs/", Some(json!({"name": "forged"})))
+        .await;
+    assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
 }

@@ -25,27 +25,28 @@ fn body_for(res: &str) -> Value {
             json!({"name": "j2", "project": 1, "inventory": 1, "playbook": "hello.yml"})
         }
         "tokens" => json!({"description": "mine"}),
+        "jobs" | "job_events" | "job_host_summaries" => json!({"name": "forged"}),
         other => panic!("no body for {other}: add one (a new resource joined the router)"),
     }
 }
 
-fn sub_target(res: &str, sub: &str) -> (String, bool) {
+/// What a sub-list holds and whether it links; `None` for actions (launch, cancel, stdout…).
+fn sub_target(res: &str, sub: &str) -> Option<(String, bool)> {
     let r = rawx_model::resources::by_key(res).unwrap();
-    match r.sub(sub).unwrap().list {
+    Some(match r.sub(sub)?.list {
         rawx_model::schema::SubList::Children { resource, .. } => (resource.to_string(), false),
         rawx_model::schema::SubList::Linked {
             relation,
             from_left,
-        } => (
-            (if from_left {
+        } => {
+            let other = if from_left {
                 relation.right.0
             } else {
                 relation.left.0
-            })
-            .to_string(),
-            true,
-        ),
-    }
+            };
+            (other.to_string(), true)
+        }
+    })
 }
 
 /// What nobody may see in a list: only itself among users, only the managed credential types,
@@ -90,12 +91,11 @@ async fn an_outsider_sees_nothing_and_changes_nothing_on_any_route() {
             let body = if !is_resource {
                 Some(json!({"MAX_FORKS": 1, "username": "nobody", "password": "npw"}))
             } else if parts.len() == 5 {
-                let (target, linked) = sub_target(res, parts[4]);
-                Some(if linked {
-                    json!({"id": 1})
-                } else {
-                    body_for(&target)
-                })
+                match sub_target(res, parts[4]) {
+                    Some((_, true)) => Some(json!({"id": 1})),
+                    Some((target, false)) => Some(body_for(&target)),
+                    None => Some(json!({})),
+                }
             } else {
                 Some(body_for(res))
             };

@@ -112,6 +112,8 @@ pub struct Field {
     /// May be null.
     pub nullable: bool,
     pub default: Default,
+    /// Shown on the detail view only: AWX leaves these out of lists (job_args, job_env…).
+    pub detail_only: bool,
 }
 
 impl Field {
@@ -127,7 +129,12 @@ impl Field {
             internal: false,
             nullable: false,
             default: Default::Null,
+            detail_only: false,
         }
+    }
+    pub const fn detail_only(mut self) -> Field {
+        self.detail_only = true;
+        self
     }
     pub const fn help(mut self, help: &'static str) -> Field {
         self.help = help;
@@ -239,6 +246,9 @@ pub struct Resource {
     /// Named URL: fields joined with `++` after the name (`["organization"]` for
     /// `Lab++Default`).
     pub named_url_parents: &'static [&'static str],
+    /// Made by rawx only (jobs, events): the API lists, shows and deletes them, never takes
+    /// them in a POST, PUT or PATCH.
+    pub read_only_api: bool,
 }
 
 impl Resource {

@@ -202,14 +202,16 @@ macro_rules! store_impl {
 
             async fn count(&self, res: &'static Resource, filter: &Filter) -> Result<u64> {
                 let sql = sql::count($dialect, res, filter);
-                let row = Self::query(&sql).fetch_one(&self.pool).await.map_err(map_err)?;
+                // Run to completion, as every statement here (see `insert`).
+                let rows = Self::query(&sql).fetch_all(&self.pool).await.map_err(map_err)?;
+                let row = rows.first().ok_or_else(|| DbError::Other("COUNT returned no row".into()))?;
                 Ok(row.try_get::<i64, _>(0).map_err(map_err)? as u64)
             }
 
             async fn find(&self, res: &'static Resource, filter: &Filter) -> Result<Option<Row>> {
                 let sql = sql::select($dialect, res, filter, &[("id", false)], Some((1, 0)));
-                match Self::query(&sql).fetch_optional(&self.pool).await.map_err(map_err)? {
-                    Some(r) => Ok(Some(Self::decode(res, &r)?)),
+                match Self::query(&sql).fetch_all(&self.pool).await.map_err(map_err)?.first() {
+                    Some(r) => Ok(Some(Self::decode(res, r)?)),
                     None => Ok(None),
                 }
             }
@@ -221,7 +223,10 @@ macro_rules! store_impl {
 
             async fn insert(&self, res: &'static Resource, row: &Row) -> Result<i64> {
                 let sql = sql::insert($dialect, res, &with_times(row, true));
-                let r = Self::query(&sql).fetch_one(&self.pool).await.map_err(map_err)?;
+                // Statements are stepped to completion (`fetch_all`) before their connection goes
+                // back to the pool, so none is left half-run holding a SQLite transaction open.
+                let rows = Self::query(&sql).fetch_all(&self.pool).await.map_err(map_err)?;
+                let r = rows.first().ok_or_else(|| DbError::Other("INSERT returned no id".into()))?;
                 r.try_get::<i64, _>(0).map_err(map_err)
             }
 
@@ -229,7 +234,7 @@ macro_rules! store_impl {
                 let mut tx = self.pool.begin().await.map_err(map_err)?;
                 for row in rows {
                     let sql = sql::insert($dialect, res, &with_times(row, true));
-                    Self::query(&sql).fetch_one(&mut *tx).await.map_err(map_err)?;
+                    Self::query(&sql).fetch_all(&mut *tx).await.map_err(map_err)?;
                 }
                 tx.commit().await.map_err(map_err)
             }

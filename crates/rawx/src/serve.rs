@@ -145,7 +145,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         projects_dir,
         install_uuid: seeded.install_uuid,
     };
-    let state = rawx_api::AppState::new(store.clone(), key, config);
+    let bus = rawx_bus::InProcessBus::new();
+    let state = rawx_api::AppState::new(store.clone(), bus.clone(), key, config);
 
     let mut sup = Supervisor::new();
     sup.add(Arc::new(WebServer { listener, state }), Restart::Always);

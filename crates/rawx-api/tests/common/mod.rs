@@ -46,7 +46,7 @@ impl Api {
             projects_dir: projects,
             install_uuid: seeded.install_uuid,
         };
-        let state = AppState::new(store.clone(), key, config);
+        let state = AppState::new(store.clone(), rawx_bus::InProcessBus::new(), key, config);
         Api {
             router: rawx_api::router(state),
             store,
@@ -250,4 +250,42 @@ pub async fn world(api: &Api) {
             .await,
         1
     );
+    // A job, launched and left pending: no task role runs in these tests.
+    assert_eq!(
+        api.make("/api/v2/job_templates/1/launch/", json!({})).await,
+        1
+    );
+    // What the event ingester would have stored for it.
+    let mut ev = rawx_model::Row::new();
+    for (k, v) in [
+        ("job", json!(1)),
+        ("event", json!("runner_on_ok")),
+        ("counter", json!(1)),
+        ("host", json!(1)),
+        ("host_name", json!("web1")),
+        ("stdout", json!("ok: [web1]")),
+        ("start_line", json!(0)),
+        ("end_line", json!(1)),
+        ("event_data", json!("{}")),
+        ("uuid", json!("u-1")),
+    ] {
+        ev.insert(k.into(), v);
+    }
+    api.store
+        .insert(&rawx_model::resources::JOB_EVENTS, &ev)
+        .await
+        .unwrap();
+    let mut hs = rawx_model::Row::new();
+    for (k, v) in [
+        ("job", json!(1)),
+        ("host", json!(1)),
+        ("host_name", json!("web1")),
+        ("ok", json!(1)),
+    ] {
+        hs.insert(k.into(), v);
+    }
+    api.store
+        .insert(&rawx_model::resources::JOB_HOST_SUMMARIES, &hs)
+        .await
+        .unwrap();
 }

@@ -89,6 +89,7 @@ pub static USERS: Resource = Resource {
     order: "username",
     search_fields: &["username", "first_name", "last_name", "email"],
     named_url_parents: &[],
+    read_only_api: false,
 };
 
 pub static TEAMS: Resource = Resource {
@@ -113,6 +114,7 @@ pub static TEAMS: Resource = Resource {
     order: "name",
     search_fields: &["name", "description"],
     named_url_parents: &["organization"],
+    read_only_api: false,
 };
 
 pub static TOKENS: Resource = Resource {
@@ -142,6 +144,7 @@ pub static TOKENS: Resource = Resource {
     order: "id",
     search_fields: &["description"],
     named_url_parents: &[],
+    read_only_api: false,
 };
 
 /// Browser and CLI login sessions (`awx_sessionid`); never served.
@@ -161,6 +164,7 @@ pub static SESSIONS: Resource = Resource {
     order: "id",
     search_fields: &[],
     named_url_parents: &[],
+    read_only_api: false,
 };
 
 pub const CREDENTIAL_KINDS: &[(&str, &str)] = &[
@@ -211,6 +215,7 @@ pub static CREDENTIAL_TYPES: Resource = Resource {
     order: "name",
     search_fields: &["name", "description"],
     named_url_parents: &["kind"],
+    read_only_api: false,
 };
 
 pub static CREDENTIALS: Resource = Resource {
@@ -255,4 +260,5 @@ pub static CREDENTIALS: Resource = Resource {
     order: "name",
     search_fields: &["name", "description"],
     named_url_parents: &["credential_type", "organization"],
+    read_only_api: false,
 };

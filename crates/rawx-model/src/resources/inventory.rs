@@ -78,6 +78,7 @@ pub static INVENTORIES: Resource = Resource {
     order: "name",
     search_fields: &["name", "description"],
     named_url_parents: &["organization"],
+    read_only_api: false,
 };
 
 pub static HOSTS: Resource = Resource {
@@ -129,16 +130,33 @@ pub static HOSTS: Resource = Resource {
     name_field: Some("name"),
     unique: &[&["name", "inventory"]],
     scope: Scope::Via(&["inventory", "organization"]),
-    subs: &[Sub {
-        name: "groups",
-        list: SubList::Linked {
-            relation: &GROUP_HOSTS,
-            from_left: false,
+    subs: &[
+        Sub {
+            name: "groups",
+            list: SubList::Linked {
+                relation: &GROUP_HOSTS,
+                from_left: false,
+            },
         },
-    }],
+        Sub {
+            name: "job_events",
+            list: SubList::Children {
+                resource: "job_events",
+                fk: "host",
+            },
+        },
+        Sub {
+            name: "job_host_summaries",
+            list: SubList::Children {
+                resource: "job_host_summaries",
+                fk: "host",
+            },
+        },
+    ],
     order: "name",
     search_fields: &["name", "description"],
     named_url_parents: &["inventory"],
+    read_only_api: false,
 };
 
 pub static GROUPS: Resource = Resource {
@@ -173,4 +191,5 @@ pub static GROUPS: Resource = Resource {
     order: "name",
     search_fields: &["name", "description"],
     named_url_parents: &["inventory"],
+    read_only_api: false,
 };

@@ -3,12 +3,14 @@
 
 mod access;
 mod inventory;
+mod jobs;
 mod templates;
 
 use crate::schema::{Default as D, Field, Kind, Relation, Resource, Scope, Sub, SubList};
 
 pub use access::*;
 pub use inventory::*;
+pub use jobs::*;
 pub use templates::*;
 
 pub(crate) const NAME: Field = Field::new("name", "Name", Kind::Str { max: 512 })
@@ -34,6 +36,9 @@ pub static ALL: &[&Resource] = &[
     &HOSTS,
     &GROUPS,
     &JOB_TEMPLATES,
+    &JOBS,
+    &JOB_EVENTS,
+    &JOB_HOST_SUMMARIES,
     &TOKENS,
     &SESSIONS,
     &SETTINGS,
@@ -50,6 +55,7 @@ pub static RELATIONS: &[&Relation] = &[
     &GROUP_HOSTS,
     &GROUP_CHILDREN,
     &JT_CREDENTIALS,
+    &JOB_CREDENTIALS,
 ];
 
 pub static ORG_MEMBERS: Relation = Relation {
@@ -80,6 +86,12 @@ pub static GROUP_CHILDREN: Relation = Relation {
 pub static JT_CREDENTIALS: Relation = Relation {
     table: "job_template_credentials",
     left: ("job_templates", "job_template_id"),
+    right: ("credentials", "credential_id"),
+};
+
+pub static JOB_CREDENTIALS: Relation = Relation {
+    table: "job_credentials",
+    left: ("jobs", "job_id"),
     right: ("credentials", "credential_id"),
 };
 
@@ -166,6 +178,7 @@ pub static ORGANIZATIONS: Resource = Resource {
     order: "name",
     search_fields: &["name", "description"],
     named_url_parents: &[],
+    read_only_api: false,
 };
 
 pub static SETTINGS: Resource = Resource {
@@ -183,4 +196,5 @@ pub static SETTINGS: Resource = Resource {
     order: "key",
     search_fields: &[],
     named_url_parents: &[],
+    read_only_api: false,
 };

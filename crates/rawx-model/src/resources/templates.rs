@@ -121,6 +121,7 @@ pub static PROJECTS: Resource = Resource {
     order: "name",
     search_fields: &["name", "description"],
     named_url_parents: &["organization"],
+    read_only_api: false,
 };
 
 const fn ask(name: &'static str, label: &'static str) -> Field {
@@ -204,11 +205,12 @@ pub static JOB_TEMPLATES: Resource = Resource {
     name_field: Some("name"),
     unique: &[&["name", "organization"]],
     scope: Scope::Via(&["organization"]),
-    subs: &[Sub {
-        name: "credentials",
-        list: SubList::Linked { relation: &JT_CREDENTIALS, from_left: true },
-    }],
+    subs: &[
+        Sub { name: "credentials", list: SubList::Linked { relation: &JT_CREDENTIALS, from_left: true } },
+        Sub { name: "jobs", list: SubList::Children { resource: "jobs", fk: "job_template" } },
+    ],
     order: "name",
     search_fields: &["name", "description"],
     named_url_parents: &["organization"],
+    read_only_api: false,
 };

@@ -1,0 +1,815 @@
+//! Jobs in the API: launch (validate, write a pending job, signal the task role — nothing runs
+//! in the request), stdout, cancel, relaunch, and the parts of a job's and an event's JSON
+//! that AWX derives.
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::handlers::{fetch_visible, json_body};
+use crate::render::{url_of, Renderer};
+use crate::AppState;
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use rawx_model::filter::{Cond, Filter, ListQuery};
+use rawx_model::resources::{
+    ACTIVE_STATES, FINAL_STATES, JOBS, JOB_CREDENTIALS, JOB_EVENTS, JOB_TEMPLATES, JT_CREDENTIALS,
+    VERBOSITY,
+};
+use rawx_model::schema::{ColumnType, Resource};
+use rawx_model::validate::{parse_vars, FieldErrors};
+use rawx_model::Row;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+type Ctx = State<Arc<AppState>>;
+
+fn int(row: &Row, k: &str) -> Option<i64> {
+    row.get(k).and_then(Value::as_i64)
+}
+fn text<'a>(row: &'a Row, k: &str) -> &'a str {
+    row.get(k).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// Links AWX adds to a job's and a template's `related`.
+pub fn related(res: &Resource, row: &Row, related: &mut Map<String, Value>) {
+    let id = int(row, "id").unwrap_or_default();
+    let base = url_of(res, id);
+    let extra: &[&str] = match res.key {
+        "jobs" => &["stdout", "cancel", "relaunch"],
+        "job_templates" => &["launch"],
+        _ => &[],
+    };
+    for name in extra {
+        related.insert((*name).into(), json!(format!("{base}{name}/")));
+    }
+    if res.key == "jobs" {
+        if let Some(jt) = int(row, "job_template") {
+            related.insert(
+                "unified_job_template".into(),
+                json!(format!("/api/v2/job_templates/{jt}/")),
+            );
+        }
+    }
+}
+
+pub async fn job_summary(
+    r: &mut Renderer<'_>,
+    row: &Row,
+    summary: &mut Map<String, Value>,
+) -> ApiResult<()> {
+    if let Some(jt) = int(row, "job_template") {
+        if let Some(t) = r.lookup("job_templates", jt).await? {
+            summary.insert(
+                "unified_job_template".into(),
+                json!({"id": jt, "name": t["name"], "description": t["description"], "unified_job_type": "job"}),
+            );
+        }
+    }
+    let mut creds = Vec::new();
+    for cid in r
+        .state
+        .store
+        .linked(&JOB_CREDENTIALS, true, int(row, "id").unwrap_or_default())
+        .await?
+    {
+        if let Some(c) = r.lookup("credentials", cid).await? {
+            creds.push(json!({"id": cid, "name": c["name"], "description": c["description"], "kind": c["kind"], "cloud": c["cloud"]}));
+        }
+    }
+    summary.insert("credentials".into(), Value::Array(creds));
+    Ok(())
+}
+
+pub async fn event_summary(
+    r: &mut Renderer<'_>,
+    row: &Row,
+    summary: &mut Map<String, Value>,
+) -> ApiResult<()> {
+    let Some(jid) = int(row, "job") else {
+        return Ok(());
+    };
+    if let Some(j) = r.lookup("jobs", jid).await? {
+        summary.insert(
+            "job".into(),
+            json!({
+                "id": jid, "name": j["name"], "status": j["status"], "failed": j["failed"],
+                "elapsed": j["elapsed"], "type": "job",
+                "job_template_id": j["job_template"], "job_template_name": j["name"],
+            }),
+        );
+    }
+    Ok(())
+}
+
+/// AWX's derived job fields: `launched_by`, and `elapsed` counting up while the job runs.
+pub async fn job_fields(
+    r: &mut Renderer<'_>,
+    row: &Row,
+    out: &mut Map<String, Value>,
+) -> ApiResult<()> {
+    let launched_by = match int(row, "launched_by_user") {
+        Some(uid) => match r.lookup("users", uid).await? {
+            Some(u) => {
+                json!({"id": uid, "name": u["username"], "type": "user", "url": format!("/api/v2/users/{uid}/")})
+            }
+            None => json!({}),
+        },
+        None => json!({}),
+    };
+    out.insert("launched_by".into(), launched_by);
+    if text(row, "status") == "running" {
+        if let Some(started) = row.get("started").and_then(Value::as_str) {
+            out.insert("elapsed".into(), json!(seconds_since(started)));
+        }
+    }
+    if out.get("elapsed").is_none_or(Value::is_null) {
+        out.insert("elapsed".into(), json!(0.0));
+    }
+    Ok(())
+}
+
+fn seconds_since(stamp: &str) -> f64 {
+    let parse = |s: &str| {
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+    };
+    match parse(stamp) {
+        Some(t) => {
+            ((time::OffsetDateTime::now_utc() - t).as_seconds_f64() * 1000.0).round() / 1000.0
+        }
+        None => 0.0,
+    }
+}
+
+pub fn truncate_event_stdout(out: &mut Map<String, Value>) {
+    let is_playbook_event = out
+        .get("event")
+        .and_then(Value::as_str)
+        .is_some_and(|e| e.starts_with("playbook_on_"));
+    if is_playbook_event {
+        return;
+    }
+    if let Some(Value::String(s)) = out.get_mut("stdout") {
+        if s.chars().count() > 1024 {
+            *s = s.chars().take(1024).collect();
+        }
+    }
+}
+
+/// The prompts a template may accept at launch: `(launch key, template field, ask flag)`.
+const PROMPTS: &[(&str, &str, &str)] = &[
+    ("inventory", "inventory", "ask_inventory_on_launch"),
+    ("limit", "limit", "ask_limit_on_launch"),
+    ("job_type", "job_type", "ask_job_type_on_launch"),
+    ("job_tags", "job_tags", "ask_tags_on_launch"),
+    ("skip_tags", "skip_tags", "ask_skip_tags_on_launch"),
+    ("verbosity", "verbosity", "ask_verbosity_on_launch"),
+    ("diff_mode", "diff_mode", "ask_diff_mode_on_launch"),
+    ("scm_branch", "scm_branch", "ask_scm_branch_on_launch"),
+    ("forks", "forks", "ask_forks_on_launch"),
+    ("timeout", "timeout", "ask_timeout_on_launch"),
+    (
+        "job_slice_count",
+        "job_slice_count",
+        "ask_job_slice_count_on_launch",
+    ),
+];
+
+fn may_launch(jt_writable: bool) -> ApiResult<()> {
+    if jt_writable {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden())
+    }
+}
+
+pub async fn launch_get(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let jt = fetch_visible(&state, &ident.actor, &JOB_TEMPLATES, &raw).await?;
+    let mut r = Renderer::new(&state, &ident.actor);
+    let inventory = match int(&jt, "inventory") {
+        Some(i) => r
+            .lookup("inventories", i)
+            .await?
+            .map(|inv| json!({"name": inv["name"], "id": i})),
+        None => None,
+    };
+    let ask = |k: &str| jt.get(k).cloned().unwrap_or(json!(false));
+    let mut out = Map::new();
+    let inventory_needed = inventory.is_none();
+    out.insert(
+        "can_start_without_user_input".into(),
+        json!(!inventory_needed),
+    );
+    out.insert("passwords_needed_to_start".into(), json!([]));
+    for (_, _, flag) in PROMPTS {
+        out.insert((*flag).into(), ask(flag));
+    }
+    out.insert(
+        "ask_variables_on_launch".into(),
+        ask("ask_variables_on_launch"),
+    );
+    out.insert(
+        "ask_credential_on_launch".into(),
+        ask("ask_credential_on_launch"),
+    );
+    out.insert("survey_enabled".into(), ask("survey_enabled"));
+    out.insert("variables_needed_to_start".into(), json!([]));
+    out.insert("credential_needed_to_start".into(), json!(false));
+    out.insert("inventory_needed_to_start".into(), json!(inventory_needed));
+    out.insert(
+        "job_template_data".into(),
+        json!({"name": jt["name"], "id": jt["id"], "description": jt["description"]}),
+    );
+    let mut defaults = Map::new();
+    for (key, field, _) in PROMPTS {
+        defaults.insert(
+            (*key).into(),
+            jt.get(*field).cloned().unwrap_or(Value::Null),
+        );
+    }
+    defaults.insert(
+        "inventory".into(),
+        inventory.unwrap_or(json!({"name": null, "id": null})),
+    );
+    defaults.insert("extra_vars".into(), jt["extra_vars"].clone());
+    out.insert("defaults".into(), Value::Object(defaults));
+    Ok(Json(Value::Object(out)))
+}
+
+/// `OPTIONS …/launch/`: the CLI turns `actions.POST` into `launch` flags.
+pub async fn launch_options(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Response> {
+    let jt = fetch_visible(&state, &ident.actor, &JOB_TEMPLATES, &raw).await?;
+    let may = Renderer::new(&state, &ident.actor)
+        .may_write(&JOB_TEMPLATES, &jt)
+        .await?;
+    let choice = |c: Vec<Value>| json!({"type": "choice", "required": false, "choices": c});
+    let mut post = Map::new();
+    post.insert(
+        "extra_vars".into(),
+        json!({"type": "json", "required": false, "label": "Extra vars"}),
+    );
+    post.insert(
+        "inventory".into(),
+        json!({"type": "id", "required": false, "label": "Inventory"}),
+    );
+    post.insert(
+        "limit".into(),
+        json!({"type": "string", "required": false, "label": "Limit"}),
+    );
+    post.insert(
+        "job_type".into(),
+        choice(vec![json!(["run", "Run"]), json!(["check", "Check"])]),
+    );
+    post.insert(
+        "verbosity".into(),
+        choice(VERBOSITY.iter().map(|(v, l)| json!([v, l])).collect()),
+    );
+    for k in ["job_tags", "skip_tags", "scm_branch"] {
+        post.insert(
+            k.into(),
+            json!({"type": "string", "required": false, "label": k}),
+        );
+    }
+    post.insert(
+        "diff_mode".into(),
+        json!({"type": "boolean", "required": false, "label": "Diff mode"}),
+    );
+    for k in ["forks", "timeout", "job_slice_count"] {
+        post.insert(
+            k.into(),
+            json!({"type": "integer", "required": false, "label": k}),
+        );
+    }
+    post.insert(
+        "credentials".into(),
+        json!({"type": "list_of_ids", "required": false, "label": "Credentials"}),
+    );
+    let actions = if may {
+        json!({"POST": post})
+    } else {
+        json!({})
+    };
+    let body = json!({
+        "name": "Job Template Launch", "description": "",
+        "renders": ["application/json", "text/html"], "parses": ["application/json"],
+        "actions": actions,
+    });
+    let allow = if may {
+        "GET, POST, HEAD, OPTIONS"
+    } else {
+        "GET, HEAD, OPTIONS"
+    };
+    Ok(([(header::ALLOW, allow)], Json(body)).into_response())
+}
+
+/// `GET …/relaunch/`: what a relaunch would need (rawx asks for no passwords at launch yet).
+pub async fn relaunch_get(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
+    fetch_visible(&state, &ident.actor, &JOBS, &raw).await?;
+    Ok(Json(json!({"passwords_needed_to_start": []})))
+}
+
+fn vars_map(v: &Value) -> Result<Map<String, Value>, String> {
+    match v {
+        Value::Object(m) => Ok(m.clone()),
+        Value::String(s) => parse_vars(s),
+        Value::Null => Ok(Map::new()),
+        other => Err(format!("Input type `{other}` is not a dictionary")),
+    }
+}
+
+pub async fn launch_post(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let actor = &ident.actor;
+    let jt = fetch_visible(&state, actor, &JOB_TEMPLATES, &raw).await?;
+    may_launch(
+        Renderer::new(&state, actor)
+            .may_write(&JOB_TEMPLATES, &jt)
+            .await?,
+    )?;
+    let body = json_body(&headers, &body)?;
+    let prompts = body
+        .as_object()
+        .cloned()
+        .ok_or_else(|| ApiError::field("__all__", "Invalid data. Expected a dictionary."))?;
+
+    let mut job = Row::new();
+    let mut ignored = Map::new();
+    let mut errors = FieldErrors::default();
+    for f in [
+        "name",
+        "description",
+        "job_type",
+        "inventory",
+        "project",
+        "playbook",
+        "scm_branch",
+        "forks",
+        "limit",
+        "verbosity",
+        "job_tags",
+        "skip_tags",
+        "force_handlers",
+        "start_at_task",
+        "timeout",
+        "use_fact_cache",
+        "organization",
+        "allow_simultaneous",
+        "diff_mode",
+        "become_enabled",
+        "job_slice_count",
+        "webhook_service",
+    ] {
+        job.insert(f.into(), jt.get(f).cloned().unwrap_or(Value::Null));
+    }
+    for (key, field, flag) in PROMPTS {
+        let Some(v) = prompts.get(*key) else { continue };
+        if jt.get(*flag) != Some(&json!(true)) {
+            ignored.insert((*key).into(), v.clone());
+            continue;
+        }
+        let f = JOB_TEMPLATES.field(field).expect("prompt field");
+        match rawx_model::validate::validate(
+            &JOB_TEMPLATES,
+            &json!({ *field: v }),
+            rawx_model::validate::Mode::Patch,
+        ) {
+            Ok(row) => {
+                job.insert(
+                    (*field).into(),
+                    row.get(f.name).cloned().unwrap_or(Value::Null),
+                );
+            }
+            Err(e) => {
+                for (k, msgs) in e.0 {
+                    for m in msgs {
+                        errors.add(&k, m);
+                    }
+                }
+            }
+        }
+    }
+    // Extra vars, in AWX's precedence: the template's, then those given at launch.
+    let mut vars = vars_map(&jt["extra_vars"]).unwrap_or_default();
+    if let Some(v) = prompts.get("extra_vars") {
+        if jt.get("ask_variables_on_launch") == Some(&json!(true)) {
+            match vars_map(v) {
+                Ok(m) => vars.extend(m),
+                Err(e) => errors.add("extra_vars", e),
+            }
+        } else {
+            ignored.insert("extra_vars".into(), v.clone());
+        }
+    }
+    let mut credentials = state
+        .store
+        .linked(&JT_CREDENTIALS, true, int(&jt, "id").unwrap_or_default())
+        .await?;
+    if let Some(v) = prompts.get("credentials") {
+        if jt.get("ask_credential_on_launch") == Some(&json!(true)) {
+            match v
+                .as_array()
+                .map(|a| a.iter().map(Value::as_i64).collect::<Option<Vec<_>>>())
+            {
+                Some(Some(ids)) => credentials = ids,
+                _ => errors.add("credentials", "Expected a list of credential ids."),
+            }
+        } else {
+            ignored.insert("credentials".into(), v.clone());
+        }
+    }
+    match int(&job, "inventory") {
+        None => errors.add(
+            "inventory",
+            "Job Template 'inventory' is missing or undefined.",
+        ),
+        Some(i) => {
+            if fetch_visible(
+                &state,
+                actor,
+                rawx_model::resources::by_key("inventories").expect("inventories"),
+                &i.to_string(),
+            )
+            .await
+            .is_err()
+            {
+                errors.add(
+                    "inventory",
+                    format!("Invalid pk \"{i}\" - object does not exist."),
+                );
+            }
+        }
+    }
+    if int(&job, "project").is_none() {
+        errors.add("project", "A project is required to run a job.");
+    }
+    for cid in &credentials {
+        let c = fetch_visible(
+            &state,
+            actor,
+            rawx_model::resources::by_key("credentials").expect("credentials"),
+            &cid.to_string(),
+        )
+        .await;
+        if c.is_err() {
+            errors.add(
+                "credentials",
+                format!("Credential {cid} does not exist or you may not use it."),
+            );
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Fields(errors));
+    }
+    job.insert(
+        "extra_vars".into(),
+        json!(if vars.is_empty() {
+            String::new()
+        } else {
+            Value::Object(vars).to_string()
+        }),
+    );
+    job.insert("job_template".into(), jt["id"].clone());
+    job.insert("unified_job_template".into(), jt["id"].clone());
+    job.insert("launch_type".into(), json!("manual"));
+    job.insert("status".into(), json!("pending"));
+    job.insert("launched_by_user".into(), json!(actor.user_id));
+    let id = create_job(&state, actor.user_id, job, &credentials).await?;
+    let stored = state.store.get(&JOBS, id).await?;
+    let mut out = Renderer::new(&state, actor).render(&JOBS, &stored).await?;
+    out["job"] = json!(id);
+    out["ignored_fields"] = Value::Object(ignored);
+    tracing::info!(job = id, template = %jt["id"], user = ident.username(), "job launched");
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, url_of(&JOBS, id))],
+        Json(out),
+    )
+        .into_response())
+}
+
+/// Writes a pending job with its credentials and wakes the task manager.
+async fn create_job(
+    state: &AppState,
+    user: i64,
+    mut job: Row,
+    credentials: &[i64],
+) -> ApiResult<i64> {
+    for f in JOBS.fields.iter() {
+        if !job.contains_key(f.name) {
+            let d = f.default.value();
+            let d = match (f.kind, d) {
+                (rawx_model::Kind::Json, Value::Object(m)) => json!(Value::Object(m).to_string()),
+                (_, d) => d,
+            };
+            job.insert(f.name.into(), d);
+        }
+    }
+    job.insert("created_by".into(), json!(user));
+    job.insert("modified_by".into(), json!(user));
+    let id = state.store.insert(&JOBS, &job).await?;
+    for c in credentials {
+        state.store.link(&JOB_CREDENTIALS, id, *c).await?;
+    }
+    let mut jt_status = Row::new();
+    jt_status.insert("status".into(), json!("pending"));
+    jt_status.insert("last_job_run".into(), json!(rawx_model::now_string()));
+    if let Some(jt) = int(&job, "job_template") {
+        let _ = state.store.update(&JOB_TEMPLATES, jt, &jt_status).await;
+    }
+    state.bus.publish(rawx_bus::SCHEDULE, json!({"job": id}));
+    state.bus.publish(
+        rawx_bus::JOB_STATUS,
+        json!({"unified_job_id": id, "status": "pending", "type": "job", "group_name": "jobs", "unified_job_template_id": job["job_template"]}),
+    );
+    Ok(id)
+}
+
+pub async fn relaunch(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Response> {
+    let actor = &ident.actor;
+    let old = fetch_visible(&state, actor, &JOBS, &raw).await?;
+    if let Some(jt) = int(&old, "job_template") {
+        let jt = fetch_visible(&state, actor, &JOB_TEMPLATES, &jt.to_string()).await?;
+        may_launch(
+            Renderer::new(&state, actor)
+                .may_write(&JOB_TEMPLATES, &jt)
+                .await?,
+        )?;
+    } else if !actor.is_superuser {
+        return Err(ApiError::forbidden());
+    }
+    let mut job = Row::new();
+    for f in JOBS.fields.iter().filter(|f| !f.internal) {
+        if !matches!(
+            f.name,
+            "status"
+                | "failed"
+                | "started"
+                | "finished"
+                | "canceled_on"
+                | "elapsed"
+                | "job_args"
+                | "job_cwd"
+                | "job_env"
+                | "job_explanation"
+                | "execution_node"
+                | "controller_node"
+                | "result_traceback"
+                | "event_processing_finished"
+                | "work_unit_id"
+                | "artifacts"
+                | "host_status_counts"
+        ) {
+            job.insert(
+                f.name.into(),
+                old.get(f.name).cloned().unwrap_or(Value::Null),
+            );
+        }
+    }
+    job.insert("launch_type".into(), json!("relaunch"));
+    job.insert("status".into(), json!("pending"));
+    job.insert("launched_by_user".into(), json!(actor.user_id));
+    let creds = state
+        .store
+        .linked(&JOB_CREDENTIALS, true, int(&old, "id").unwrap_or_default())
+        .await?;
+    let id = create_job(&state, actor.user_id, job, &creds).await?;
+    let stored = state.store.get(&JOBS, id).await?;
+    let mut out = Renderer::new(&state, actor).render(&JOBS, &stored).await?;
+    out["job"] = json!(id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, url_of(&JOBS, id))],
+        Json(out),
+    )
+        .into_response())
+}
+
+pub async fn cancel_get(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let job = fetch_visible(&state, &ident.actor, &JOBS, &raw).await?;
+    Ok(Json(json!({"can_cancel": is_active(&job)})))
+}
+
+fn is_active(job: &Row) -> bool {
+    matches!(
+        text(job, "status"),
+        "new" | "pending" | "waiting" | "running"
+    )
+}
+
+pub async fn cancel_post(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<StatusCode> {
+    let actor = &ident.actor;
+    let job = fetch_visible(&state, actor, &JOBS, &raw).await?;
+    if !Renderer::new(&state, actor).may_write(&JOBS, &job).await?
+        && int(&job, "launched_by_user") != Some(actor.user_id)
+    {
+        return Err(ApiError::forbidden());
+    }
+    if !is_active(&job) {
+        return Err(ApiError::MethodNotAllowed("POST".into()));
+    }
+    let id = int(&job, "id").unwrap_or_default();
+    let mut row = Row::new();
+    row.insert("canceled_on".into(), json!(rawx_model::now_string()));
+    state.store.update(&JOBS, id, &row).await?;
+    state.bus.publish(rawx_bus::CANCEL, json!({"job": id}));
+    tracing::info!(job = id, user = ident.username(), "cancel requested");
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// Active jobs that use the object, for AWX's 409 on delete.
+pub async fn active_jobs_using(state: &AppState, res: &Resource, id: i64) -> ApiResult<Vec<i64>> {
+    let column = match res.key {
+        "job_templates" => "job_template",
+        "projects" => "project",
+        "inventories" => "inventory",
+        _ => return Ok(vec![]),
+    };
+    let f = Filter::eq(column, ColumnType::Int, json!(id)).and(Filter::On {
+        path: vec![],
+        column: "status",
+        ctype: ColumnType::Text,
+        cond: Cond::In(ACTIVE_STATES.iter().map(|s| json!(s)).collect()),
+    });
+    let q = ListQuery {
+        filter: f,
+        order: vec![("id", false)],
+        page: 1,
+        page_size: 200,
+    };
+    Ok(state
+        .store
+        .list(&JOBS, &q)
+        .await?
+        .rows
+        .iter()
+        .filter_map(|r| int(r, "id"))
+        .collect())
+}
+
+const STDOUT_LIMIT: usize = 1_048_576;
+
+/// The job's output, assembled from its stored events in line order.
+async fn stdout_text(state: &AppState, job: i64) -> ApiResult<String> {
+    let mut out = String::new();
+    let mut page = 1;
+    loop {
+        let q = ListQuery {
+            filter: Filter::eq("job", ColumnType::Int, json!(job)),
+            order: vec![("start_line", false), ("counter", false)],
+            page,
+            page_size: 5000,
+        };
+        let p = state.store.list(&JOB_EVENTS, &q).await?;
+        for ev in &p.rows {
+            let s = text(ev, "stdout");
+            if !s.is_empty() {
+                out.push_str(&s.replace("\r\n", "\n"));
+                out.push('\n');
+            }
+        }
+        if page * 5000 >= p.count {
+            break;
+        }
+        page += 1;
+    }
+    Ok(out)
+}
+
+pub fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for d in chars.by_ref() {
+                if ('@'..='~').contains(&d) {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+pub async fn stdout(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path(raw): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let job = fetch_visible(&state, &ident.actor, &JOBS, &raw).await?;
+    let id = int(&job, "id").unwrap_or_default();
+    let params: Vec<(String, String)> = q
+        .as_deref()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let param = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let format = param("format").unwrap_or_else(|| "txt".into());
+    let ansi = stdout_text(&state, id).await?;
+    let too_big = ansi.len() > STDOUT_LIMIT && !format.ends_with("_download");
+    if too_big {
+        let msg = format!(
+            "Standard Output too large to display ({} bytes), only download supported for sizes over {} bytes.",
+            ansi.len(),
+            STDOUT_LIMIT
+        );
+        return Ok(match format.as_str() {
+            "json" => {
+                Json(json!({"range": {"start": 0, "end": 0, "absolute_end": 0}, "content": msg}))
+                    .into_response()
+            }
+            _ => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], msg).into_response(),
+        });
+    }
+    let plain = |s: &str| {
+        (
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            s.to_string(),
+        )
+            .into_response()
+    };
+    Ok(match format.as_str() {
+        "ansi" => plain(&ansi),
+        "txt" => plain(&strip_ansi(&ansi)),
+        "txt_download" | "ansi_download" => {
+            let (body, name) = if format == "txt_download" {
+                (strip_ansi(&ansi), format!("job_{id}.txt"))
+            } else {
+                (ansi, format!("job_{id}.ansi.txt"))
+            };
+            (
+                [
+                    (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
+                    (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+                ],
+                body,
+            )
+                .into_response()
+        }
+        "json" => {
+            let lines: Vec<&str> = ansi.lines().collect();
+            let absolute_end = lines.len();
+            let start = param("start_line").and_then(|s| s.parse().ok()).unwrap_or(0).min(absolute_end);
+            let end = param("end_line").and_then(|s| s.parse().ok()).unwrap_or(absolute_end).clamp(start, absolute_end);
+            let mut content = lines[start..end].join("\n");
+            if end > start {
+                content.push('\n');
+            }
+            if param("content_encoding").as_deref() == Some("base64") {
+                use base64::Engine;
+                content = base64::engine::general_purpose::STANDARD.encode(content);
+            }
+            Json(json!({"range": {"start": start, "end": end, "absolute_end": absolute_end}, "content": content}))
+                .into_response()
+        }
+        "html" => {
+            let esc = strip_ansi(&ansi).replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+            Html(format!(
+                "<!doctype html><html><head><title>Job {id} output</title></head><body><pre>{esc}</pre></body></html>"
+            ))
+            .into_response()
+        }
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "Unsupported format {other:?}: use txt, ansi, json, html, txt_download or ansi_download."
+            )))
+        }
+    })
+}
+
+/// Whether a status is final (no further change).
+pub fn is_final(status: &str) -> bool {
+    FINAL_STATES.contains(&status)
+}
