@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -74,6 +74,18 @@ fn main() -> anyhow::Result<()> {
     }
     let rate = n as f64 / started.elapsed().as_secs_f64();
     println!("small units (submit + results + release, one at a time): {rate:.0} units/s");
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..4 {
+            s.spawn(|| {
+                for _ in 0..n / 4 {
+                    submit_and_follow(&socket, b"x");
+                }
+            });
+        }
+    });
+    let rate = n as f64 / started.elapsed().as_secs_f64();
+    println!("small units, 4 clients at once: {rate:.0} units/s");
 
     node.kill()?;
     node.wait()?;
@@ -105,7 +117,7 @@ fn pipe_cat(payload: &[u8]) -> Duration {
 
 /// What receptorctl does, minus Python: submit, stream the payload, half-close, then follow
 /// the results on a second connection, then release.
-fn submit_and_follow(socket: &PathBuf, payload: &[u8]) -> Duration {
+fn submit_and_follow(socket: &Path, payload: &[u8]) -> Duration {
     let started = Instant::now();
     let (mut r, mut w) = session(socket);
     w.write_all(b"{\"command\":\"work\",\"subcommand\":\"submit\",\"node\":\"localhost\",\"worktype\":\"cat\"}\n")
@@ -143,7 +155,7 @@ fn submit_and_follow(socket: &PathBuf, payload: &[u8]) -> Duration {
     elapsed
 }
 
-fn session(socket: &PathBuf) -> (BufReader<UnixStream>, UnixStream) {
+fn session(socket: &Path) -> (BufReader<UnixStream>, UnixStream) {
     let s = UnixStream::connect(socket).unwrap();
     let mut r = BufReader::with_capacity(1 << 20, s.try_clone().unwrap());
     let mut greeting = String::new();

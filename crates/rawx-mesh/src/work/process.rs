@@ -13,9 +13,10 @@ use std::time::Duration;
 
 use rustix::process::{kill_process_group, Pid, Signal};
 
-/// `$1` is where to record the exit code; the rest is the command. The code is written to a
-/// temporary name and renamed so that a reader never sees half a number.
-const WRAPPER: &str = r#"f=$1; shift; "$@"; rc=$?; echo "$rc" > "$f.tmp" && mv -f "$f.tmp" "$f""#;
+/// `$1` is where to record the exit code; the rest is the command. The code goes out in one
+/// small write, so a reader sees nothing or all of it, and the node trusts an empty file only
+/// once the wrapper is gone. (No `mv`: one exec less per unit.)
+const WRAPPER: &str = r#"f=$1; shift; "$@"; echo "$?" > "$f""#;
 
 pub const EXIT_FILE: &str = "exitcode";
 
