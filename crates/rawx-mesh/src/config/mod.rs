@@ -258,6 +258,17 @@ impl Config {
             origin: self.origin.clone(),
             message,
         };
+        // The ID names the unit store's directory, so it must be one plain path component.
+        let id = &self.node.id;
+        if id.contains(['/', '\0'])
+            || id == "."
+            || id == ".."
+            || id.chars().any(char::is_whitespace)
+        {
+            return Err(fail(format!(
+                "node id `{id}` is not allowed: no slashes, spaces or dot names"
+            )));
+        }
         if self.node.id.eq_ignore_ascii_case("localhost") || self.node.id.is_empty() {
             return Err(fail(format!(
                 "node id `{}` is not allowed: set `node: id:` to this node's name",

@@ -129,6 +129,8 @@ fn malformed_yaml_is_a_clear_error() {
 #[test]
 fn semantic_checks() {
     assert!(err("- node:\n    id: localhost\n- local-only: null\n").contains("not allowed"));
+    assert!(err("- node:\n    id: ../etc\n- local-only: null\n").contains("no slashes"));
+    assert!(err("- node:\n    id: ..\n- local-only: null\n").contains("no slashes"));
     assert!(err("- node:\n    id: n1\n").contains("nothing to do"));
     assert!(
         err("- node:\n    id: n1\n- local-only: null\n- work-command:\n    worktype: a\n")
