@@ -248,6 +248,12 @@ macro_rules! store_impl {
                 Ok(())
             }
 
+            async fn update_if(&self, res: &'static Resource, id: i64, guard: &Filter, row: &Row) -> Result<bool> {
+                let sql = sql::update_guarded($dialect, res, id, &with_times(row, false), Some(guard));
+                let done = Self::query(&sql).execute(&self.pool).await.map_err(map_err)?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn delete(&self, res: &'static Resource, id: i64) -> Result<()> {
                 let mut sql = Sql::new($dialect);
                 sql.push(&format!("DELETE FROM {} WHERE \"id\" = ", sql::quote(res.key)));

@@ -58,6 +58,15 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_many(&self, res: &'static Resource, rows: &[Row]) -> Result<()>;
     /// Sets the given columns; `NotFound` when the row is gone.
     async fn update(&self, res: &'static Resource, id: i64, row: &Row) -> Result<()>;
+    /// Sets the given columns only if the row still matches `guard` (a compare-and-set: how
+    /// one of several task managers claims a job). Returns whether it did.
+    async fn update_if(
+        &self,
+        res: &'static Resource,
+        id: i64,
+        guard: &Filter,
+        row: &Row,
+    ) -> Result<bool>;
     async fn delete(&self, res: &'static Resource, id: i64) -> Result<()>;
     /// Links two rows; linking twice is not an error.
     async fn link(&self, rel: &'static Relation, left: i64, right: i64) -> Result<()>;

@@ -144,6 +144,16 @@ pub fn insert(d: Dialect, res: &'static Resource, row: &Row) -> Sql {
 }
 
 pub fn update(d: Dialect, res: &'static Resource, id: i64, row: &Row) -> Sql {
+    update_guarded(d, res, id, row, None)
+}
+
+pub fn update_guarded(
+    d: Dialect,
+    res: &'static Resource,
+    id: i64,
+    row: &Row,
+    guard: Option<&Filter>,
+) -> Sql {
     let mut sql = Sql::new(d);
     sql.push(&format!("UPDATE {} SET ", quote(res.key)));
     for (i, (c, t, v)) in columns_of(res, row)
@@ -159,6 +169,10 @@ pub fn update(d: Dialect, res: &'static Resource, id: i64, row: &Row) -> Sql {
     }
     sql.push(" WHERE \"id\" = ");
     sql.bind(Param::Int(id));
+    if let Some(g) = guard {
+        sql.push(" AND ");
+        render(&mut sql, res.key, g);
+    }
     sql
 }
 

@@ -49,6 +49,16 @@ fn init_logging(format: &str) {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    // ansible-runner finds ansible-playbook (and the inventory script its python) on PATH:
+    // put a configured runner's directory first, before any thread exists.
+    if let Some(dir) = serve::ansible_runner().and_then(|p| p.parent().map(|d| d.to_path_buf())) {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let mut dirs = vec![dir];
+        dirs.extend(std::env::split_paths(&path));
+        if let Ok(joined) = std::env::join_paths(dirs) {
+            std::env::set_var("PATH", joined);
+        }
+    }
     init_logging(&cli.log_format);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

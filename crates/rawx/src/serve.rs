@@ -148,8 +148,26 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let bus = rawx_bus::InProcessBus::new();
     let state = rawx_api::AppState::new(store.clone(), bus.clone(), key, config);
 
+    let node = Arc::new(start_node(&data_dir, &node_name())?);
+    let shared = rawx_control::Shared {
+        store: store.clone(),
+        bus: bus.clone(),
+        node,
+        key: state.key.clone(),
+        projects_dir: state.config.projects_dir.clone(),
+        jobs_dir: data_dir.join("jobs"),
+        node_name: node_name(),
+        capacity: std::thread::available_parallelism()
+            .map(|n| n.get() as i64)
+            .unwrap_or(1)
+            * 4,
+    };
     let mut sup = Supervisor::new();
     sup.add(Arc::new(WebServer { listener, state }), Restart::Always);
+    sup.add(
+        Arc::new(rawx_control::TaskRole::new(shared)),
+        Restart::Always,
+    );
     println!(
         "rawx {} serving http://{addr}/api/ (data in {}, database {})",
         env!("CARGO_PKG_VERSION"),
@@ -157,6 +175,37 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         store.backend()
     );
     sup.run_until_signal().await
+}
+
+/// Where `ansible-runner` is: `RAWX_ANSIBLE_RUNNER`, else the first on PATH.
+pub fn ansible_runner() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("RAWX_ANSIBLE_RUNNER") {
+        return Some(PathBuf::from(p));
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|d| d.join("ansible-runner"))
+        .find(|p| p.is_file())
+}
+
+/// The in-process execution node `rawx serve` runs jobs on: the same work-unit code a
+/// standalone `rawx receptor` serves over its socket.
+fn start_node(data_dir: &Path, node_id: &str) -> anyhow::Result<rawx_mesh::Node> {
+    let runner = ansible_runner().unwrap_or_else(|| {
+        tracing::warn!("ansible-runner is not on PATH and RAWX_ANSIBLE_RUNNER is not set: jobs will end in error until it is installed");
+        PathBuf::from("ansible-runner")
+    });
+    let receptor_dir = data_dir.join("receptor");
+    std::fs::create_dir_all(&receptor_dir)?;
+    let yaml = format!(
+        "- node:\n    id: {node_id}\n    datadir: {}\n- local-only: null\n- work-command:\n    worktype: {}\n    command: {}\n    params: worker\n    allowruntimeparams: true\n",
+        receptor_dir.display(),
+        rawx_control::WORK_TYPE,
+        runner.display(),
+    );
+    let config =
+        rawx_mesh::Config::parse(&yaml, "rawx serve").map_err(|e| anyhow::anyhow!("{e}"))?;
+    rawx_mesh::Node::start(&config, rawx_mesh::WorkOptions::default())
+        .map_err(|e| anyhow::anyhow!("starting the execution node: {e}"))
 }
 
 /// The API server as a supervised component. The socket is bound once, before the

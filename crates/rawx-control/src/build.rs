@@ -1,0 +1,401 @@
+//! A job's private data dir, built from the store as AWX builds it: the inventory rendered as
+//! AWX renders it, extra vars with AWX's job variables, the environment AWX sets, the command
+//! line from the job's options, and credentials injected (Machine, Vault). Secrets found on
+//! the way are collected so that everything stored afterwards can be masked.
+
+use anyhow::{anyhow, bail, Context};
+use rawx_model::filter::{Filter, ListQuery};
+use rawx_model::resources::{
+    CREDENTIALS, CREDENTIAL_TYPES, GROUPS, GROUP_CHILDREN, GROUP_HOSTS, HOSTS, INVENTORIES,
+    JOB_CREDENTIALS, PROJECTS, USERS,
+};
+use rawx_model::schema::ColumnType;
+use rawx_model::secret::SecretKey;
+use rawx_model::validate::parse_vars;
+use rawx_model::Row;
+use rawx_runner::{CmdlineOptions, PrivateDataDir};
+use rawx_store::DynStore;
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+pub struct Built {
+    pub kwargs: Map<String, Value>,
+    pub dir: PrivateDataDir,
+    /// Every secret value handed to the job, to mask in what is stored.
+    pub secrets: Vec<String>,
+    /// Host name → host id in the job's inventory, to link events and summaries.
+    pub hosts: HashMap<String, i64>,
+}
+
+fn text<'a>(row: &'a Row, k: &str) -> &'a str {
+    row.get(k).and_then(Value::as_str).unwrap_or_default()
+}
+fn int(row: &Row, k: &str) -> Option<i64> {
+    row.get(k).and_then(Value::as_i64)
+}
+
+pub async fn all_rows(
+    store: &DynStore,
+    res: &'static rawx_model::Resource,
+    filter: Filter,
+) -> anyhow::Result<Vec<Row>> {
+    let mut out = Vec::new();
+    let mut page = 1;
+    loop {
+        let q = ListQuery {
+            filter: filter.clone(),
+            order: vec![("id", false)],
+            page,
+            page_size: 5000,
+        };
+        let p = store.list(res, &q).await.map_err(|e| anyhow!("{e}"))?;
+        let n = p.rows.len();
+        out.extend(p.rows);
+        if (page * 5000) as usize >= p.count as usize || n == 0 {
+            return Ok(out);
+        }
+        page += 1;
+    }
+}
+
+fn vars(s: &str) -> Map<String, Value> {
+    parse_vars(s).unwrap_or_default()
+}
+
+/// AWX's inventory script JSON: `all` with its children and vars, each group with its enabled
+/// hosts, children and vars, `ungrouped`, and `_meta.hostvars`. Disabled hosts are left out.
+pub async fn render_inventory(
+    store: &DynStore,
+    inventory: &Row,
+) -> anyhow::Result<(Value, HashMap<String, i64>)> {
+    let inv_id = int(inventory, "id").context("inventory without id")?;
+    let by_inv = Filter::eq("inventory", ColumnType::Int, json!(inv_id));
+    let hosts = all_rows(store, &HOSTS, by_inv.clone()).await?;
+    let groups = all_rows(store, &GROUPS, by_inv).await?;
+    let enabled: BTreeMap<i64, &Row> = hosts
+        .iter()
+        .filter(|h| h.get("enabled") != Some(&json!(false)))
+        .filter_map(|h| int(h, "id").map(|i| (i, h)))
+        .collect();
+    let mut out = Map::new();
+    let mut hostvars = Map::new();
+    let mut names = HashMap::new();
+    for h in hosts.iter() {
+        names.insert(
+            text(h, "name").to_string(),
+            int(h, "id").unwrap_or_default(),
+        );
+    }
+    for h in enabled.values() {
+        hostvars.insert(
+            text(h, "name").into(),
+            Value::Object(vars(text(h, "variables"))),
+        );
+    }
+    let mut grouped = std::collections::HashSet::new();
+    let mut child_ids = std::collections::HashSet::new();
+    let group_names: HashMap<i64, String> = groups
+        .iter()
+        .filter_map(|g| int(g, "id").map(|i| (i, text(g, "name").to_string())))
+        .collect();
+    for g in &groups {
+        let gid = int(g, "id").unwrap_or_default();
+        let members: Vec<Value> = store
+            .linked(&GROUP_HOSTS, true, gid)
+            .await
+            .map_err(|e| anyhow!("{e}"))?
+            .into_iter()
+            .filter_map(|hid| {
+                grouped.insert(hid);
+                enabled.get(&hid).map(|h| json!(text(h, "name")))
+            })
+            .collect();
+        let children: Vec<Value> = store
+            .linked(&GROUP_CHILDREN, true, gid)
+            .await
+            .map_err(|e| anyhow!("{e}"))?
+            .into_iter()
+            .filter_map(|cid| {
+                child_ids.insert(cid);
+                group_names.get(&cid).map(|n| json!(n))
+            })
+            .collect();
+        out.insert(
+            text(g, "name").into(),
+            json!({"hosts": members, "children": children, "vars": Value::Object(vars(text(g, "variables")))}),
+        );
+    }
+    let ungrouped: Vec<Value> = enabled
+        .iter()
+        .filter(|(id, _)| !grouped.contains(id))
+        .map(|(_, h)| json!(text(h, "name")))
+        .collect();
+    let mut top: Vec<Value> = groups
+        .iter()
+        .filter(|g| !child_ids.contains(&int(g, "id").unwrap_or_default()))
+        .map(|g| json!(text(g, "name")))
+        .collect();
+    top.push(json!("ungrouped"));
+    out.insert("ungrouped".into(), json!({"hosts": ungrouped}));
+    out.insert(
+        "all".into(),
+        json!({"children": top, "vars": Value::Object(vars(text(inventory, "variables")))}),
+    );
+    out.insert("_meta".into(), json!({"hostvars": hostvars}));
+    Ok((Value::Object(out), names))
+}
+
+/// The prompts ansible asks and the answers, as AWX's `get_password_prompts` pairs them.
+fn prompt(passwords: &mut Map<String, Value>, regex: &str, answer: &str) {
+    passwords.insert(regex.into(), json!(answer));
+}
+
+pub struct Context_<'a> {
+    pub store: &'a DynStore,
+    pub key: &'a SecretKey,
+    pub projects_dir: &'a Path,
+    pub node_name: &'a str,
+    pub task_env: Map<String, Value>,
+    pub url_base: String,
+}
+
+pub async fn build(ctx: &Context_<'_>, job: &Row) -> anyhow::Result<Built> {
+    let store = ctx.store;
+    let job_id = int(job, "id").context("job without id")?;
+    let inventory = match int(job, "inventory") {
+        Some(i) => store
+            .get(&INVENTORIES, i)
+            .await
+            .map_err(|_| anyhow!("the job's inventory {i} no longer exists"))?,
+        None => bail!("the job has no inventory"),
+    };
+    let project = match int(job, "project") {
+        Some(p) => store
+            .get(&PROJECTS, p)
+            .await
+            .map_err(|_| anyhow!("the job's project {p} no longer exists"))?,
+        None => bail!("the job has no project"),
+    };
+    let project_dir = ctx.projects_dir.join(text(&project, "local_path"));
+    if text(&project, "local_path").is_empty() || !project_dir.is_dir() {
+        bail!(
+            "the project directory {} is missing: create it, or fix the project's local_path",
+            project_dir.display()
+        );
+    }
+    let playbook = text(job, "playbook").to_string();
+    if !project_dir.join(&playbook).is_file() {
+        bail!(
+            "playbook {playbook} is not in the project directory {}",
+            project_dir.display()
+        );
+    }
+    let (inv_json, hosts) = render_inventory(store, &inventory).await?;
+
+    let mut secrets = Vec::new();
+    let mut passwords = Map::new();
+    let mut opts = CmdlineOptions {
+        check: text(job, "job_type") == "check",
+        become_enabled: job.get("become_enabled") == Some(&json!(true)),
+        diff_mode: job.get("diff_mode") == Some(&json!(true)),
+        force_handlers: job.get("force_handlers") == Some(&json!(true)),
+        forks: int(job, "forks").unwrap_or(0).max(0) as u32,
+        verbosity: int(job, "verbosity").unwrap_or(0).clamp(0, 5) as u8,
+        limit: Some(text(job, "limit").to_string()).filter(|s| !s.is_empty()),
+        job_tags: Some(text(job, "job_tags").to_string()).filter(|s| !s.is_empty()),
+        skip_tags: Some(text(job, "skip_tags").to_string()).filter(|s| !s.is_empty()),
+        start_at_task: Some(text(job, "start_at_task").to_string()).filter(|s| !s.is_empty()),
+        ..CmdlineOptions::default()
+    };
+    let mut ssh_key = None;
+    for cid in store
+        .linked(&JOB_CREDENTIALS, true, job_id)
+        .await
+        .map_err(|e| anyhow!("{e}"))?
+    {
+        let cred = store
+            .get(&CREDENTIALS, cid)
+            .await
+            .map_err(|e| anyhow!("credential {cid}: {e}"))?;
+        let ctype = store
+            .get(
+                &CREDENTIAL_TYPES,
+                int(&cred, "credential_type").unwrap_or_default(),
+            )
+            .await
+            .map_err(|e| anyhow!("credential type of {cid}: {e}"))?;
+        let stored: Map<String, Value> =
+            serde_json::from_str(text(&cred, "inputs")).unwrap_or_default();
+        let mut inputs = Map::new();
+        for (k, v) in stored {
+            let v = match v.as_str() {
+                Some(s) if rawx_model::secret::is_sealed(s) => {
+                    let plain = ctx
+                        .key
+                        .open(s)
+                        .map_err(|e| anyhow!("credential {}: {e}", text(&cred, "name")))?;
+                    secrets.push(plain.clone());
+                    json!(plain)
+                }
+                _ => v,
+            };
+            inputs.insert(k, v);
+        }
+        let get = |k: &str| {
+            inputs
+                .get(k)
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        match text(&ctype, "kind") {
+            "ssh" => {
+                opts.user = get("username");
+                if let Some(p) = get("password") {
+                    opts.ask_pass = true;
+                    prompt(&mut passwords, r"^SSH [pP]assword:\s*?$", &p);
+                }
+                if let Some(k) = get("ssh_key_data") {
+                    ssh_key = Some(k);
+                }
+                if let Some(p) = get("ssh_key_unlock") {
+                    prompt(&mut passwords, r"^Enter passphrase for .*:\s*?$", &p);
+                }
+                opts.become_method = get("become_method");
+                opts.become_user = get("become_username");
+                if let Some(p) = get("become_password") {
+                    opts.ask_become_pass = true;
+                    prompt(&mut passwords, r"^BECOME [pP]assword:\s*?$", &p);
+                }
+            }
+            "vault" => {
+                if let Some(p) = get("vault_password") {
+                    match get("vault_id") {
+                        Some(id) => {
+                            opts.vault_ids.push(format!("{id}@prompt"));
+                            prompt(
+                                &mut passwords,
+                                &format!(r"^Vault password \({id}\):\s*?$"),
+                                &p,
+                            );
+                        }
+                        None => {
+                            opts.ask_vault_pass = true;
+                            prompt(&mut passwords, r"^Vault password:\s*?$", &p);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let cmdline = rawx_runner::build_cmdline(&opts).map_err(|e| anyhow!("{e}"))?;
+
+    let launched_by = match int(job, "launched_by_user") {
+        Some(u) => store.get(&USERS, u).await.ok(),
+        None => None,
+    };
+    let mut extravars = vars(text(job, "extra_vars"));
+    let mut job_vars = Map::new();
+    let username = launched_by
+        .as_ref()
+        .map(|u| text(u, "username").to_string())
+        .unwrap_or_default();
+    let email = launched_by
+        .as_ref()
+        .map(|u| text(u, "email").to_string())
+        .unwrap_or_default();
+    for prefix in ["awx", "tower"] {
+        let mut put = |k: &str, v: Value| {
+            job_vars.insert(format!("{prefix}_{k}"), v);
+        };
+        put("job_id", json!(job_id));
+        put("job_launch_type", job["launch_type"].clone());
+        put("user_id", job["launched_by_user"].clone());
+        put("user_name", json!(username));
+        put("user_email", json!(email));
+        put("user_first_name", json!(""));
+        put("user_last_name", json!(""));
+        put("inventory_id", inventory["id"].clone());
+        put("inventory_name", inventory["name"].clone());
+        put("job_template_id", job["job_template"].clone());
+        put("job_template_name", job["name"].clone());
+        put("project_revision", project["scm_revision"].clone());
+        put("project_scm_branch", project["scm_branch"].clone());
+        put("execution_node", json!(ctx.node_name));
+        put("job_scm_branch", job["scm_branch"].clone());
+    }
+    for (k, v) in job_vars {
+        extravars.entry(k).or_insert(v);
+    }
+
+    let mut env = ctx.task_env.clone();
+    for (k, v) in [
+        ("JOB_ID", json!(job_id.to_string())),
+        ("INVENTORY_ID", json!(inventory["id"].to_string())),
+        ("PROJECT_REVISION", json!(text(&project, "scm_revision"))),
+        ("ANSIBLE_RETRY_FILES_ENABLED", json!("False")),
+        ("ANSIBLE_HOST_KEY_CHECKING", json!("False")),
+        ("ANSIBLE_FORCE_COLOR", json!("True")),
+        ("AWX_HOST", json!(ctx.url_base)),
+        ("ANSIBLE_SSH_CONTROL_PATH_DIR", json!("/tmp/cp")),
+    ] {
+        env.insert(k.into(), v);
+    }
+    let timeout = int(job, "timeout").unwrap_or(0);
+    let mut settings = Map::new();
+    settings.insert("suppress_ansible_output".into(), json!(true));
+    if timeout > 0 {
+        settings.insert("job_timeout".into(), json!(timeout));
+    }
+
+    let mut dir = PrivateDataDir::new()
+        .project_dir(&project_dir)
+        .with_context(|| format!("reading the project directory {}", project_dir.display()))?
+        .inventory_json(inv_json)
+        .extravars(extravars)
+        .envvars(env)
+        .passwords(passwords)
+        .settings(settings)
+        .cmdline(cmdline);
+    if let Some(k) = ssh_key {
+        dir = dir.ssh_key(k);
+    }
+    let mut kwargs = Map::new();
+    kwargs.insert("ident".into(), json!(job_id));
+    kwargs.insert("playbook".into(), json!(playbook));
+    kwargs.insert("inventory".into(), json!(rawx_runner::INVENTORY_PATH));
+    Ok(Built {
+        kwargs,
+        dir,
+        secrets,
+        hosts,
+    })
+}
+
+/// Masks what a stored copy of the job's environment or command line must not show.
+pub fn mask(value: &str, secrets: &[String]) -> String {
+    let mut out = value.to_string();
+    for s in secrets.iter().filter(|s| s.len() >= 3) {
+        out = out.replace(s.as_str(), "**********");
+    }
+    out
+}
+
+pub fn mask_env(env: &Map<String, Value>, secrets: &[String]) -> Map<String, Value> {
+    env.iter()
+        .map(|(k, v)| {
+            let upper = k.to_uppercase();
+            let sensitive = ["PASSWORD", "SECRET", "TOKEN", "PASSPHRASE", "_KEY"]
+                .iter()
+                .any(|w| upper.contains(w));
+            let v = match v {
+                Value::String(_) if sensitive => json!("**********"),
+                Value::String(s) => json!(mask(s, secrets)),
+                other => other.clone(),
+            };
+            (k.clone(), v)
+        })
+        .collect()
+}

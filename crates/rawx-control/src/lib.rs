@@ -1,0 +1,326 @@
+//! rawx's task role (AWX's dispatcher + callback receiver): the task manager that moves
+//! pending jobs to `waiting` by capacity, the dispatcher that runs each as a work unit on the
+//! node, and the event ingester that stores what comes back and closes the job.
+//!
+//! Architecture invariants: this crate never serves HTTP; it reaches Ansible only through the
+//! mesh's work-unit interface (`rawx_mesh::Node`), so local and remote execution are one path;
+//! it learns of new work from the bus but trusts only the store (a missed signal costs at most
+//! one tick). Jobs it runs are tasks it owns and watches, never detached.
+
+mod build;
+mod run;
+
+use rawx_bus::{Bus, Received};
+use rawx_model::filter::{Cond, Filter, ListQuery};
+use rawx_model::resources::{HOSTS, JOBS};
+use rawx_model::schema::ColumnType;
+use rawx_model::secret::SecretKey;
+use rawx_model::Row;
+use rawx_store::DynStore;
+use rawx_supervisor::{Component, Shutdown};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Mutex;
+use tokio::task::JoinSet;
+
+/// The work type the node runs jobs with (`ansible-runner worker`).
+pub const WORK_TYPE: &str = "ansible-runner";
+/// How often the task manager looks at the store even without a signal.
+const TICK: Duration = Duration::from_secs(2);
+
+/// What every job task needs.
+#[derive(Clone)]
+pub struct Shared {
+    pub store: DynStore,
+    pub bus: Arc<dyn Bus>,
+    pub node: Arc<rawx_mesh::Node>,
+    pub key: SecretKey,
+    pub projects_dir: PathBuf,
+    /// Where the worker unpacks each job's private data dir (removed when the job ends).
+    pub jobs_dir: PathBuf,
+    pub node_name: String,
+    /// Capacity of this node in forks (AWX: cores × 4).
+    pub capacity: i64,
+}
+
+impl Shared {
+    async fn setting(&self, name: &str) -> Option<Value> {
+        let f = Filter::eq("key", ColumnType::Text, json!(name));
+        let row = self
+            .store
+            .find(&rawx_model::resources::SETTINGS, &f)
+            .await
+            .ok()??;
+        serde_json::from_str(row.get("value")?.as_str()?).ok()
+    }
+    /// AWX_TASK_ENV: extra environment for every job.
+    pub async fn task_env(&self) -> Map<String, Value> {
+        self.setting("AWX_TASK_ENV")
+            .await
+            .and_then(|v| v.as_object().cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| {
+                (
+                    k,
+                    v.as_str()
+                        .map(|s| json!(s))
+                        .unwrap_or_else(|| json!(v.to_string())),
+                )
+            })
+            .collect()
+    }
+    pub async fn url_base(&self) -> String {
+        self.setting("TOWER_URL_BASE")
+            .await
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_else(|| "https://towerhost".into())
+    }
+}
+
+/// The task role as one supervised component.
+pub struct TaskRole {
+    shared: Shared,
+    /// Jobs this process is running: job id → work unit (filled once submitted).
+    running: Arc<Mutex<HashMap<i64, ()>>>,
+}
+
+impl TaskRole {
+    pub fn new(shared: Shared) -> Self {
+        TaskRole {
+            shared,
+            running: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+}
+
+fn status_in(states: &[&str]) -> Filter {
+    Filter::On {
+        path: vec![],
+        column: "status",
+        ctype: ColumnType::Text,
+        cond: Cond::In(states.iter().map(|s| json!(s)).collect()),
+    }
+}
+
+async fn jobs_in(store: &DynStore, states: &[&str]) -> anyhow::Result<Vec<Row>> {
+    build::all_rows(store, &JOBS, status_in(states)).await
+}
+
+/// AWX's impact of a job on capacity: `min(forks, hosts) + 1` (forks 0 means ansible's 5).
+async fn impact(store: &DynStore, job: &Row) -> i64 {
+    let forks = match job.get("forks").and_then(Value::as_i64).unwrap_or(0) {
+        0 => 5,
+        f => f,
+    };
+    let hosts = match job.get("inventory").and_then(Value::as_i64) {
+        Some(inv) => store
+            .count(
+                &HOSTS,
+                &Filter::eq("inventory", ColumnType::Int, json!(inv)),
+            )
+            .await
+            .unwrap_or(1) as i64,
+        None => 1,
+    };
+    forks.min(hosts.max(1)) + 1
+}
+
+impl TaskRole {
+    /// One pass of the task manager: start what fits, in launch order.
+    async fn schedule(&self, jobs: &mut JoinSet<i64>) -> anyhow::Result<()> {
+        let store = &self.shared.store;
+        let active = jobs_in(store, &["waiting", "running"]).await?;
+        let mut consumed = 0;
+        let mut busy_templates: Vec<Value> = Vec::new();
+        for j in &active {
+            consumed += impact(store, j).await;
+            busy_templates.push(j.get("job_template").cloned().unwrap_or(Value::Null));
+        }
+        for job in jobs_in(store, &["pending"]).await? {
+            let id = job.get("id").and_then(Value::as_i64).unwrap_or_default();
+            let jt = job.get("job_template").cloned().unwrap_or(Value::Null);
+            if job.get("allow_simultaneous") != Some(&json!(true))
+                && !jt.is_null()
+                && busy_templates.contains(&jt)
+            {
+                continue;
+            }
+            let need = impact(store, &job).await;
+            // An idle node takes a job larger than its capacity rather than leave it pending.
+            if consumed > 0 && consumed + need > self.shared.capacity {
+                continue;
+            }
+            // Claim it: only one task manager moves a job out of pending.
+            let mut row = Row::new();
+            row.insert("status".into(), json!("waiting"));
+            row.insert("execution_node".into(), json!(self.shared.node_name));
+            let claimed = store
+                .update_if(&JOBS, id, &status_in(&["pending"]), &row)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if !claimed {
+                continue;
+            }
+            self.shared.bus.publish(
+                rawx_bus::JOB_STATUS,
+                json!({"unified_job_id": id, "status": "waiting", "type": "job", "group_name": "jobs", "unified_job_template_id": jt}),
+            );
+            consumed += need;
+            busy_templates.push(jt);
+            self.running.lock().await.insert(id, ());
+            let shared = self.shared.clone();
+            jobs.spawn(async move {
+                run::run(shared, id).await;
+                id
+            });
+        }
+        Ok(())
+    }
+
+    /// Jobs left `waiting` or `running` by an earlier process: re-attach to their work unit
+    /// when it still exists, else end them in `error` with the reason.
+    async fn recover(&self, jobs: &mut JoinSet<i64>) -> anyhow::Result<()> {
+        for job in jobs_in(&self.shared.store, &["waiting", "running"]).await? {
+            let id = job.get("id").and_then(Value::as_i64).unwrap_or_default();
+            if self.running.lock().await.contains_key(&id) {
+                continue;
+            }
+            let unit = job
+                .get("work_unit_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            if unit.is_empty() || self.shared.node.status(&unit).is_err() {
+                run::fail(
+                    &self.shared,
+                    id,
+                    "The controller restarted before this job's work unit was running; launch it again.",
+                    "",
+                )
+                .await;
+                continue;
+            }
+            let stored = self
+                .shared
+                .store
+                .list(
+                    &rawx_model::resources::JOB_EVENTS,
+                    &ListQuery {
+                        filter: Filter::eq("job", ColumnType::Int, json!(id)),
+                        order: vec![("counter", true)],
+                        page: 1,
+                        page_size: 1,
+                    },
+                )
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let last = stored
+                .rows
+                .first()
+                .and_then(|r| r.get("counter"))
+                .and_then(Value::as_i64)
+                .unwrap_or(0);
+            tracing::info!(job = id, unit = %unit, after_event = last, "re-attaching to a running job");
+            self.running.lock().await.insert(id, ());
+            let shared = self.shared.clone();
+            let ctx_hosts = HashMap::new();
+            jobs.spawn(async move {
+                let built = build::Built {
+                    kwargs: Map::new(),
+                    dir: rawx_runner::PrivateDataDir::new(),
+                    secrets: Vec::new(),
+                    hosts: ctx_hosts,
+                };
+                run::follow(shared, id, unit, built, last).await;
+                id
+            });
+        }
+        Ok(())
+    }
+
+    async fn cancel(&self, job: i64) {
+        let Ok(row) = self.shared.store.get(&JOBS, job).await else {
+            return;
+        };
+        match row.get("status").and_then(Value::as_str) {
+            Some("pending") | Some("new") => {
+                let mut r = Row::new();
+                r.insert("status".into(), json!("canceled"));
+                r.insert("failed".into(), json!(true));
+                r.insert("finished".into(), json!(rawx_model::now_string()));
+                r.insert("job_explanation".into(), json!("Job canceled by request."));
+                r.insert("event_processing_finished".into(), json!(true));
+                if let Ok(true) = self
+                    .shared
+                    .store
+                    .update_if(&JOBS, job, &status_in(&["pending", "new"]), &r)
+                    .await
+                {
+                    self.shared.bus.publish(
+                        rawx_bus::JOB_STATUS,
+                        json!({"unified_job_id": job, "status": "canceled", "type": "job", "group_name": "jobs"}),
+                    );
+                }
+            }
+            Some("waiting") | Some("running") => {
+                if let Some(unit) = row
+                    .get("work_unit_id")
+                    .and_then(Value::as_str)
+                    .filter(|u| !u.is_empty())
+                {
+                    if let Err(e) = self.shared.node.cancel(unit).await {
+                        tracing::warn!(job, unit, error = %e, "cannot cancel the work unit");
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Component for TaskRole {
+    fn name(&self) -> &'static str {
+        "task"
+    }
+
+    async fn run(&self, mut shutdown: Shutdown) -> anyhow::Result<()> {
+        let mut sub = self.shared.bus.subscribe();
+        let mut jobs: JoinSet<i64> = JoinSet::new();
+        self.running.lock().await.clear();
+        self.recover(&mut jobs).await?;
+        self.schedule(&mut jobs).await?;
+        let mut tick = tokio::time::interval(TICK);
+        loop {
+            tokio::select! {
+                _ = shutdown.wait() => break,
+                _ = tick.tick() => self.schedule(&mut jobs).await?,
+                Some(done) = jobs.join_next(), if !jobs.is_empty() => {
+                    match done {
+                        Ok(id) => { self.running.lock().await.remove(&id); }
+                        Err(e) => tracing::error!(error = %e, "a job task panicked"),
+                    }
+                    self.schedule(&mut jobs).await?;
+                }
+                msg = sub.recv() => match msg {
+                    Received::Message(m) if m.channel == rawx_bus::SCHEDULE => self.schedule(&mut jobs).await?,
+                    Received::Message(m) if m.channel == rawx_bus::CANCEL => {
+                        if let Some(job) = m.payload.get("job").and_then(Value::as_i64) {
+                            self.cancel(job).await;
+                        }
+                    }
+                    Received::Missed(_) => self.schedule(&mut jobs).await?,
+                    Received::Closed => break,
+                    Received::Message(_) => {}
+                },
+            }
+        }
+        // Running jobs keep running in their units; the next start re-attaches to them.
+        jobs.abort_all();
+        Ok(())
+    }
+}

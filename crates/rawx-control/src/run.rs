@@ -1,0 +1,513 @@
+//! One job, from `waiting` to its final state: build the private data dir, encode the transmit
+//! stream, submit it as a work unit to the node, decode the result stream as it arrives,
+//! store events in batches (one transaction each), then close the job with its status, rc,
+//! host summaries and `event_processing_finished`. Every path ends in a final state.
+
+use crate::build::{self, mask, mask_env, Built};
+use crate::Shared;
+use anyhow::anyhow;
+use rawx_model::filter::{Filter, ListQuery};
+use rawx_model::resources::{JOBS, JOB_EVENTS, JOB_HOST_SUMMARIES, JOB_TEMPLATES};
+use rawx_model::schema::ColumnType;
+use rawx_model::Row;
+use rawx_runner::{Frame, ResultDecoder, RunnerEvent, RunnerStatus};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// Events are written when this many are buffered, or when the oldest has waited this long.
+const BATCH_SIZE: usize = 200;
+const BATCH_WAIT: Duration = Duration::from_millis(100);
+
+fn text<'a>(row: &'a Row, k: &str) -> &'a str {
+    row.get(k).and_then(Value::as_str).unwrap_or_default()
+}
+
+pub async fn set(shared: &Shared, job: i64, fields: Value) -> anyhow::Result<()> {
+    let row: Row = fields.as_object().cloned().unwrap_or_default();
+    shared
+        .store
+        .update(&JOBS, job, &row)
+        .await
+        .map_err(|e| anyhow!("updating job {job}: {e}"))?;
+    if let Some(status) = row.get("status") {
+        let jt = shared
+            .store
+            .get(&JOBS, job)
+            .await
+            .ok()
+            .and_then(|j| j.get("job_template").cloned());
+        let mut msg = json!({
+            "unified_job_id": job, "status": status, "type": "job", "group_name": "jobs",
+            "unified_job_template_id": jt,
+        });
+        if let Some(f) = row.get("finished") {
+            msg["finished"] = f.clone();
+        }
+        shared.bus.publish(rawx_bus::JOB_STATUS, msg);
+    }
+    Ok(())
+}
+
+/// Ends a job that could not run (or whose run was lost) in `error`, with the reason.
+pub async fn fail(shared: &Shared, job: i64, explanation: &str, traceback: &str) {
+    tracing::warn!(job, explanation, "job error");
+    let now = rawx_model::now_string();
+    let r = set(
+        shared,
+        job,
+        json!({
+            "status": "error", "failed": true, "finished": now, "job_explanation": explanation,
+            "result_traceback": traceback, "event_processing_finished": true,
+        }),
+    )
+    .await;
+    if let Err(e) = r {
+        tracing::error!(job, error = %e, "cannot record a job's error");
+    }
+    finish_template(shared, job, "error", true).await;
+}
+
+async fn finish_template(shared: &Shared, job: i64, status: &str, failed: bool) {
+    let Ok(j) = shared.store.get(&JOBS, job).await else {
+        return;
+    };
+    let Some(jt) = j.get("job_template").and_then(Value::as_i64) else {
+        return;
+    };
+    let mut row = Row::new();
+    row.insert("status".into(), json!(status));
+    row.insert("last_job_failed".into(), json!(failed));
+    row.insert("last_job_run".into(), json!(rawx_model::now_string()));
+    let _ = shared.store.update(&JOB_TEMPLATES, jt, &row).await;
+}
+
+/// Runs a job the task manager moved to `waiting`.
+pub async fn run(shared: Shared, job_id: i64) {
+    let t0 = Instant::now();
+    let job = match shared.store.get(&JOBS, job_id).await {
+        Ok(j) => j,
+        Err(e) => return tracing::error!(job = job_id, error = %e, "job vanished before it ran"),
+    };
+    let ctx = build::Context_ {
+        store: &shared.store,
+        key: &shared.key,
+        projects_dir: &shared.projects_dir,
+        node_name: &shared.node_name,
+        task_env: shared.task_env().await,
+        url_base: shared.url_base().await,
+    };
+    let built = match build::build(&ctx, &job).await {
+        Ok(b) => b,
+        Err(e) => {
+            return fail(
+                &shared,
+                job_id,
+                &format!("The job could not be prepared: {e:#}"),
+                "",
+            )
+            .await
+        }
+    };
+    let mut stream = Vec::new();
+    if let Err(e) = rawx_runner::encode_transmit(&built.kwargs, built.dir.entries(), &mut stream) {
+        return fail(
+            &shared,
+            job_id,
+            &format!("The job's input could not be encoded: {e}"),
+            "",
+        )
+        .await;
+    }
+    let worker_dir = shared.jobs_dir.join(job_id.to_string());
+    // Appended to the work type's own `worker`: unpack here, wipe before, remove after.
+    let params = format!("--private-data-dir={} --delete", worker_dir.display());
+    let req = rawx_mesh::SubmitRequest::new(crate::WORK_TYPE).param("params", &params);
+    let unit = match shared.node.submit(&req, &mut stream.as_slice()).await {
+        Ok(u) => u,
+        Err(e) => {
+            return fail(
+                &shared,
+                job_id,
+                &format!("The execution node refused the job: {e}"),
+                "",
+            )
+            .await
+        }
+    };
+    drop(stream);
+    let now = rawx_model::now_string();
+    let r = set(
+        &shared,
+        job_id,
+        json!({"status": "running", "started": now, "work_unit_id": unit, "execution_node": shared.node_name,
+               "controller_node": shared.node_name}),
+    )
+    .await;
+    if let Err(e) = r {
+        tracing::error!(job = job_id, error = %e, "cannot mark job running");
+    }
+    if let Some(jt) = job.get("job_template").and_then(Value::as_i64) {
+        let mut r = Row::new();
+        r.insert("status".into(), json!("running"));
+        let _ = shared.store.update(&JOB_TEMPLATES, jt, &r).await;
+    }
+    tracing::info!(job = job_id, unit = %unit, submit_ms = t0.elapsed().as_millis() as u64, "job submitted");
+    follow(shared, job_id, unit, built, 0).await;
+}
+
+/// Follows a unit's results from the start, storing events after `skip_through` (those are
+/// already stored: a controller that restarts re-attaches this way), then closes the job.
+pub async fn follow(shared: Shared, job_id: i64, unit: String, built: Built, skip_through: i64) {
+    let outcome = ingest(&shared, job_id, &unit, &built, skip_through).await;
+    let (runner_status, explanation, traceback, rc, stats, final_counter) = match outcome {
+        Ok(o) => o,
+        Err(e) => {
+            let detail = shared
+                .node
+                .status(&unit)
+                .map(|s| s.detail)
+                .unwrap_or_default();
+            fail(
+                &shared,
+                job_id,
+                &format!("The job's results were lost: {e:#}"),
+                &detail,
+            )
+            .await;
+            let _ = shared.node.release(&unit).await;
+            return;
+        }
+    };
+    let job = shared.store.get(&JOBS, job_id).await.unwrap_or_default();
+    let cancel_requested = !job.get("canceled_on").is_none_or(Value::is_null);
+    let (status, explanation) = match runner_status.as_deref() {
+        _ if cancel_requested => (
+            "canceled",
+            explanation.unwrap_or_else(|| "Job canceled by request.".into()),
+        ),
+        Some("successful") => ("successful", explanation.unwrap_or_default()),
+        Some("failed") => ("failed", explanation.unwrap_or_default()),
+        Some("timeout") => ("failed", "Job terminated due to timeout".to_string()),
+        Some("canceled") => ("canceled", explanation.unwrap_or_default()),
+        Some(other) => (
+            "error",
+            explanation.unwrap_or_else(|| format!("The runner ended with status {other}.")),
+        ),
+        None => {
+            let detail = shared
+                .node
+                .status(&unit)
+                .map(|s| s.detail)
+                .unwrap_or_default();
+            (
+                "error",
+                format!("The job ended without a final status from ansible-runner ({detail})."),
+            )
+        }
+    };
+    let finished = rawx_model::now_string();
+    let started = text(&job, "started").to_string();
+    let elapsed = elapsed_between(&started, &finished);
+    let mut counts = Map::new();
+    if let Some(s) = &stats {
+        for (k, v) in rawx_runner::host_status_counts(s) {
+            counts.insert(k, json!(v));
+        }
+    }
+    let r = set(
+        &shared,
+        job_id,
+        json!({
+            "status": status, "failed": status != "successful", "finished": finished, "elapsed": elapsed,
+            "job_explanation": explanation, "result_traceback": traceback.unwrap_or_default(), "rc": rc,
+            "host_status_counts": Value::Object(counts).to_string(), "final_counter": final_counter,
+            "event_processing_finished": true,
+        }),
+    )
+    .await;
+    if let Err(e) = r {
+        tracing::error!(job = job_id, error = %e, "cannot close job");
+    }
+    finish_template(&shared, job_id, status, status != "successful").await;
+    shared.bus.publish(
+        rawx_bus::JOB_STATUS,
+        json!({"group_name": "jobs", "unified_job_id": job_id, "final_counter": final_counter, "type": "summary"}),
+    );
+    if let Err(e) = shared.node.release(&unit).await {
+        tracing::warn!(job = job_id, unit = %unit, error = %e, "cannot release the work unit");
+    }
+    tracing::info!(
+        job = job_id,
+        status,
+        rc,
+        events = final_counter,
+        "job finished"
+    );
+}
+
+fn elapsed_between(a: &str, b: &str) -> f64 {
+    let parse = |s: &str| {
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+    };
+    match (parse(a), parse(b)) {
+        (Some(a), Some(b)) => (((b - a).as_seconds_f64() * 1000.0).round() / 1000.0).max(0.0),
+        _ => 0.0,
+    }
+}
+
+type Outcome = (
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+    Option<Value>,
+    i64,
+);
+
+async fn ingest(
+    shared: &Shared,
+    job_id: i64,
+    unit: &str,
+    built: &Built,
+    skip_through: i64,
+) -> anyhow::Result<Outcome> {
+    let mut reader = shared.node.results(unit, 0).map_err(|e| anyhow!("{e}"))?;
+    let mut decoder = ResultDecoder::new();
+    let mut batch: Vec<Row> = Vec::new();
+    let mut oldest: Option<Instant> = None;
+    let mut status = None;
+    let (mut explanation, mut traceback, mut rc, mut stats) = (None, None, None, None);
+    let mut final_counter = skip_through;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let wait = oldest
+            .map(|t| BATCH_WAIT.saturating_sub(t.elapsed()))
+            .unwrap_or(Duration::from_secs(3600));
+        let n = tokio::select! {
+            n = reader.read(&mut buf) => n.map_err(|e| anyhow!("reading the unit's output: {e}"))?,
+            _ = tokio::time::sleep(wait) => {
+                flush(shared, job_id, &mut batch).await?;
+                oldest = None;
+                continue;
+            }
+        };
+        if n == 0 {
+            break;
+        }
+        for frame in decoder.feed(&buf[..n]) {
+            match frame {
+                Ok(Frame::Event(ev)) => {
+                    if (ev.counter as i64) <= skip_through {
+                        continue;
+                    }
+                    final_counter = final_counter.max(ev.counter as i64);
+                    if ev.event == "playbook_on_stats" {
+                        stats = Some(ev.event_data.clone());
+                    }
+                    batch.push(event_row(job_id, &ev, &built.hosts));
+                    oldest.get_or_insert_with(Instant::now);
+                    if batch.len() >= BATCH_SIZE {
+                        flush(shared, job_id, &mut batch).await?;
+                        oldest = None;
+                    }
+                }
+                Ok(Frame::Status(s)) => match s.kind() {
+                    RunnerStatus::Starting => {
+                        let args = s
+                            .command
+                            .as_ref()
+                            .map(|c| rawx_runner::args_to_cmdline(c))
+                            .unwrap_or_default();
+                        let env = s
+                            .env
+                            .as_ref()
+                            .map(|e| mask_env(e, &built.secrets))
+                            .unwrap_or_default();
+                        set(
+                            shared,
+                            job_id,
+                            json!({"job_args": mask(&args, &built.secrets), "job_cwd": s.cwd.clone().unwrap_or_default(),
+                                   "job_env": Value::Object(env).to_string()}),
+                        )
+                        .await?;
+                    }
+                    k if k.is_final() => {
+                        status = Some(s.status.clone());
+                        explanation = s.job_explanation.clone();
+                        traceback = s.result_traceback.clone();
+                    }
+                    _ => {}
+                },
+                Ok(Frame::Artifacts(zip)) => match rawx_runner::Artifacts::from_zip(&zip) {
+                    Ok(a) => rc = a.rc.map(i64::from),
+                    Err(e) => tracing::warn!(job = job_id, error = %e, "unreadable artifacts"),
+                },
+                Ok(Frame::Eof) | Ok(Frame::Keepalive) => {}
+                Err(e) => {
+                    tracing::warn!(job = job_id, error = %e, "malformed line in the result stream; skipped")
+                }
+            }
+        }
+    }
+    flush(shared, job_id, &mut batch).await?;
+    if let Err(e) = decoder.finish() {
+        if status.is_none() {
+            tracing::warn!(job = job_id, error = %e, "result stream ended early");
+        }
+    }
+    Ok((status, explanation, traceback, rc, stats, final_counter))
+}
+
+fn event_row(job: i64, ev: &RunnerEvent, hosts: &HashMap<String, i64>) -> Row {
+    let host_name = ev.host_name();
+    let mut r = Row::new();
+    for (k, v) in [
+        ("job", json!(job)),
+        ("event", json!(ev.event)),
+        ("counter", json!(ev.counter)),
+        ("event_display", json!(ev.event_display())),
+        ("event_data", json!(ev.event_data.to_string())),
+        ("event_level", json!(ev.event_level())),
+        ("failed", json!(ev.failed())),
+        ("changed", json!(ev.changed())),
+        ("uuid", json!(ev.uuid)),
+        (
+            "parent_uuid",
+            json!(ev.parent_uuid.clone().unwrap_or_default()),
+        ),
+        (
+            "host",
+            hosts
+                .get(&host_name)
+                .map(|h| json!(h))
+                .unwrap_or(Value::Null),
+        ),
+        ("host_name", json!(host_name)),
+        ("playbook", json!(ev.playbook())),
+        ("play", json!(ev.play())),
+        ("task", json!(ev.task())),
+        ("role", json!(ev.role())),
+        ("stdout", json!(ev.stdout)),
+        ("start_line", json!(ev.start_line)),
+        ("end_line", json!(ev.end_line)),
+        ("verbosity", json!(ev.verbosity)),
+    ] {
+        r.insert(k.into(), v);
+    }
+    r
+}
+
+/// Writes buffered events in one transaction, then tells live subscribers. An event is
+/// published only once it is stored.
+async fn flush(shared: &Shared, job: i64, batch: &mut Vec<Row>) -> anyhow::Result<()> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    shared
+        .store
+        .insert_many(&JOB_EVENTS, batch)
+        .await
+        .map_err(|e| anyhow!("storing {} events of job {job}: {e}", batch.len()))?;
+    for ev in batch.iter() {
+        let mut msg: Map<String, Value> = ev.clone();
+        msg.insert("group_name".into(), json!("job_events"));
+        if let Some(Value::String(d)) = msg.get("event_data").cloned() {
+            msg.insert(
+                "event_data".into(),
+                serde_json::from_str(&d).unwrap_or(Value::Null),
+            );
+        }
+        shared
+            .bus
+            .publish(&format!("job_events-{job}"), Value::Object(msg));
+    }
+    if let Some(stats) = batch
+        .iter()
+        .find(|e| e.get("event") == Some(&json!("playbook_on_stats")))
+    {
+        summaries(shared, job, stats).await?;
+    }
+    batch.clear();
+    Ok(())
+}
+
+async fn summaries(shared: &Shared, job: i64, stats_event: &Row) -> anyhow::Result<()> {
+    let data: Value = serde_json::from_str(text(stats_event, "event_data")).unwrap_or(Value::Null);
+    let hosts: HashMap<String, i64> = {
+        let j = shared
+            .store
+            .get(&JOBS, job)
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+        match j.get("inventory").and_then(Value::as_i64) {
+            Some(inv) => build::all_rows(
+                &shared.store,
+                &rawx_model::resources::HOSTS,
+                Filter::eq("inventory", ColumnType::Int, json!(inv)),
+            )
+            .await?
+            .into_iter()
+            .filter_map(|h| Some((text(&h, "name").to_string(), h.get("id")?.as_i64()?)))
+            .collect(),
+            None => HashMap::new(),
+        }
+    };
+    let existing = shared
+        .store
+        .list(
+            &JOB_HOST_SUMMARIES,
+            &ListQuery {
+                filter: Filter::eq("job", ColumnType::Int, json!(job)),
+                order: vec![("id", false)],
+                page: 1,
+                page_size: 1,
+            },
+        )
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    if existing.count > 0 {
+        return Ok(());
+    }
+    let rows: Vec<Row> = rawx_runner::host_stats(&data)
+        .into_iter()
+        .map(|(name, s)| {
+            let mut r = Row::new();
+            for (k, v) in [
+                ("job", json!(job)),
+                (
+                    "host",
+                    hosts.get(&name).map(|h| json!(h)).unwrap_or(Value::Null),
+                ),
+                ("host_name", json!(name)),
+                ("ok", json!(s.ok)),
+                ("changed", json!(s.changed)),
+                ("dark", json!(s.dark)),
+                ("failures", json!(s.failures)),
+                ("skipped", json!(s.skipped)),
+                ("ignored", json!(s.ignored)),
+                ("rescued", json!(s.rescued)),
+                ("processed", json!(s.processed)),
+                ("failed", json!(s.failed())),
+            ] {
+                r.insert(k.into(), v);
+            }
+            r
+        })
+        .collect();
+    shared
+        .store
+        .insert_many(&JOB_HOST_SUMMARIES, &rows)
+        .await
+        .map_err(|e| anyhow!("storing host summaries of job {job}: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn elapsed_counts_seconds_between_stored_times() {
+        let e =
+            super::elapsed_between("2026-11-25T23:59:58.500000Z", "2026-11-26T00:00:01.250000Z");
+        assert!((e - 2.75).abs() < 1e-6, "{e}");
+    }
+}
