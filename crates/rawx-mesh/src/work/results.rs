@@ -16,8 +16,10 @@ use tokio::sync::watch;
 use super::Unit;
 
 /// While the command runs, stdout growth is only seen by polling; completion wakes readers
-/// through the change channel at once.
-const POLL: Duration = Duration::from_millis(50);
+/// through the change channel at once. The poll backs off while the output is quiet, so many
+/// idle followers (long jobs) cost little, and tightens again when output flows.
+const POLL_MIN: Duration = Duration::from_millis(10);
+const POLL_MAX: Duration = Duration::from_millis(250);
 
 /// An [`AsyncRead`] of a unit's stdout that ends (reads 0) once the unit is complete —
 /// Succeeded, Failed, Canceled or released — and everything it wrote has been returned.
@@ -29,6 +31,7 @@ pub struct ResultsReader {
     /// Set once the unit was seen complete; the next empty read then ends the stream.
     draining: bool,
     waiting: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
+    quiet_polls: u32,
 }
 
 impl ResultsReader {
@@ -40,6 +43,7 @@ impl ResultsReader {
             changes,
             draining: false,
             waiting: None,
+            quiet_polls: 0,
         }
     }
 
@@ -119,6 +123,7 @@ impl AsyncRead for ResultsReader {
                         let n = buf.filled().len() - before;
                         if n > 0 || buf.remaining() == 0 {
                             this.offset += n as u64;
+                            this.quiet_polls = 0;
                             return Poll::Ready(Ok(()));
                         }
                     }
@@ -137,10 +142,14 @@ impl AsyncRead for ResultsReader {
                 continue;
             }
             let mut changes = this.changes.clone();
+            let delay = POLL_MIN
+                .saturating_mul(1 << this.quiet_polls.min(5))
+                .min(POLL_MAX);
+            this.quiet_polls = this.quiet_polls.saturating_add(1);
             this.waiting = Some(Box::pin(async move {
                 tokio::select! {
                     _ = changes.changed() => {}
-                    _ = tokio::time::sleep(POLL) => {}
+                    _ = tokio::time::sleep(delay) => {}
                 }
             }));
         }
