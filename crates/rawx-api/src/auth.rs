@@ -143,7 +143,10 @@ pub async fn check_password(
     else {
         return Ok(None);
     };
-    let key: [u8; 32] = Sha256::digest(format!("{username}\0{password}").as_bytes()).into();
+    // The stored hash is part of the key: a changed password invalidates the entry at once.
+    let stored = user["password"].as_str().unwrap_or_default();
+    let key: [u8; 32] =
+        Sha256::digest(format!("{username}\0{password}\0{stored}").as_bytes()).into();
     {
         let cache = state.basic_cache.lock().expect("basic cache lock");
         if cache

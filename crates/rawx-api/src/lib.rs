@@ -104,7 +104,10 @@ fn table() -> Routes {
         ("/api/v2/ping/", get(special::ping)),
         ("/api/v2/config/", get(special::config)),
         ("/api/v2/me/", get(special::me)),
-        ("/api/v2/settings/", get(settings::categories)),
+        (
+            "/api/v2/settings/",
+            get(settings::categories).options(settings::options_categories),
+        ),
         (
             "/api/v2/settings/{slug}/",
             get(settings::get_category)

@@ -161,6 +161,7 @@ fn respond(
         "search_fields": res.search_fields,
         "related_search_fields": related_search,
         "max_page_size": rawx_model::filter::MAX_PAGE_SIZE,
+        "object_roles": rawx_model::rbac::object_roles(res.key),
     });
     ([(header::ALLOW, allow)], Json(body)).into_response()
 }

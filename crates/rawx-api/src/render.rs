@@ -310,6 +310,25 @@ impl<'a> Renderer<'a> {
             out.insert("total_hosts".into(), json!(hosts));
             out.insert("total_groups".into(), json!(groups));
         }
+        if res.key == "instance_groups" {
+            // Every group holds this one node until the mesh reports more.
+            let capacity = std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
+                * 4;
+            let running = Filter::eq("status", ColumnType::Text, json!("running"));
+            let jobs = self
+                .state
+                .store
+                .count(by_key("jobs").expect("jobs"), &running)
+                .await?;
+            out.insert("capacity".into(), json!(capacity));
+            out.insert("consumed_capacity".into(), json!(0));
+            out.insert("percent_capacity_remaining".into(), json!(100.0));
+            out.insert("jobs_running".into(), json!(jobs));
+            out.insert("jobs_total".into(), json!(jobs));
+            out.insert("instances".into(), json!(1));
+        }
         if std::ptr::eq(res, &PROJECTS) && row.get("scm_type").and_then(Value::as_str) == Some("") {
             let path = row
                 .get("local_path")

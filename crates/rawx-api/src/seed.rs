@@ -4,7 +4,7 @@
 use crate::auth::{hash_password, random_token};
 use crate::error::ApiResult;
 use rawx_model::filter::Filter;
-use rawx_model::resources::{CREDENTIAL_TYPES, SETTINGS, USERS};
+use rawx_model::resources::{CREDENTIAL_TYPES, INSTANCE_GROUPS, SETTINGS, USERS};
 use rawx_model::schema::ColumnType;
 use rawx_model::validate::{validate, Mode};
 use rawx_model::Row;
@@ -99,6 +99,14 @@ pub async fn seed(store: &DynStore, admin_password: Option<String>) -> ApiResult
         row.insert("managed".into(), json!(true));
         row.insert("namespace".into(), json!(namespace));
         store.insert(&CREDENTIAL_TYPES, &row).await?;
+    }
+    for name in ["controlplane", "default"] {
+        let f = Filter::eq("name", ColumnType::Text, json!(name));
+        if store.find(&INSTANCE_GROUPS, &f).await?.is_none() {
+            let row = validate(&INSTANCE_GROUPS, &json!({"name": name}), Mode::Create)
+                .map_err(|e| crate::ApiError::Internal(format!("seed group {name}: {e:?}")))?;
+            store.insert(&INSTANCE_GROUPS, &row).await?;
+        }
     }
     let key_f = Filter::eq("key", ColumnType::Text, json!("INSTALL_UUID"));
     let install_uuid = match store.find(&SETTINGS, &key_f).await? {

@@ -352,3 +352,19 @@ pub async fn options_category(auth: Auth, Path(slug): Path<String>) -> ApiResult
     };
     Ok(([(header::ALLOW, allow)], Json(body)).into_response())
 }
+
+/// `OPTIONS /api/v2/settings/`: the category list (the CLI reads it to build `settings`).
+pub async fn options_categories(auth: Auth) -> ApiResult<Response> {
+    may_read(&auth)?;
+    let get = json!({
+        "url": {"type": "string", "label": "Url", "filterable": false},
+        "slug": {"type": "string", "label": "Slug", "filterable": false},
+        "name": {"type": "string", "label": "Name", "filterable": false},
+    });
+    let body = json!({
+        "name": "Setting Categories", "description": "",
+        "renders": ["application/json", "text/html"], "parses": ["application/json"],
+        "actions": {"GET": get},
+    });
+    Ok(([(header::ALLOW, "GET, HEAD, OPTIONS")], Json(body)).into_response())
+}

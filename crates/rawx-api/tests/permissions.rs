@@ -25,6 +25,8 @@ fn body_for(res: &str) -> Value {
             json!({"name": "j2", "project": 1, "inventory": 1, "playbook": "hello.yml"})
         }
         "tokens" => json!({"description": "mine"}),
+        "workflow_job_templates" => json!({"name": "w2", "organization": 1}),
+        "instance_groups" => json!({"name": "ig2"}),
         "jobs" | "job_events" | "job_host_summaries" => json!({"name": "forged"}),
         other => panic!("no body for {other}: add one (a new resource joined the router)"),
     }
@@ -59,6 +61,8 @@ fn check_visible(path: &str, nobody: i64, body: &Value) {
         let ok = match item["type"].as_str().unwrap_or_default() {
             "user" => item["id"] == json!(nobody),
             "credential_type" => item["managed"] == json!(true),
+            // The node's instance groups are global, as credential types are.
+            "instance_group" => true,
             "o_auth2_access_token" => item["user"] == json!(nobody),
             _ => false,
         };
@@ -116,7 +120,8 @@ async fn an_outsider_sees_nothing_and_changes_nothing_on_any_route() {
                     if s.is_success() && r.body.get("results").is_some() && is_resource {
                         check_visible(path, nobody, &r.body);
                     } else if s.is_success() && is_resource {
-                        assert_eq!(path, "/api/v2/credential_types/1/", "detail shown: {who}");
+                        let global = ["/api/v2/credential_types/1/", "/api/v2/instance_groups/1/"];
+                        assert!(global.contains(&path.as_str()), "detail shown: {who}");
                     } else if path.starts_with("/api/v2/settings") {
                         assert_eq!(s, StatusCode::FORBIDDEN, "{who}");
                     } else {

@@ -122,3 +122,39 @@ pub fn may_create_top_level(res: &Resource, actor: &Actor) -> bool {
         _ => actor.is_superuser && !actor.read_only_token,
     }
 }
+
+/// The per-object roles AWX lists for a resource (OPTIONS `object_roles`, and what
+/// `awx users grant --role …` offers). Granting them arrives with the role model; the names
+/// are AWX's so clients that read them work today.
+pub fn object_roles(key: &str) -> &'static [&'static str] {
+    match key {
+        "organizations" => &[
+            "admin_role",
+            "execute_role",
+            "project_admin_role",
+            "inventory_admin_role",
+            "credential_admin_role",
+            "workflow_admin_role",
+            "notification_admin_role",
+            "job_template_admin_role",
+            "execution_environment_admin_role",
+            "auditor_role",
+            "member_role",
+            "read_role",
+            "approval_role",
+        ],
+        "teams" => &["admin_role", "member_role", "read_role"],
+        "projects" => &["admin_role", "use_role", "update_role", "read_role"],
+        "inventories" => &[
+            "admin_role",
+            "update_role",
+            "adhoc_role",
+            "use_role",
+            "read_role",
+        ],
+        "credentials" | "instance_groups" => &["admin_role", "use_role", "read_role"],
+        "job_templates" => &["admin_role", "execute_role", "read_role"],
+        "workflow_job_templates" => &["admin_role", "execute_role", "read_role", "approval_role"],
+        _ => &[],
+    }
+}

@@ -12,7 +12,7 @@ use std::sync::Arc;
 #[derive(Debug, Args)]
 pub struct StoreArgs {
     /// Where rawx keeps its state: the SQLite database, the secret key, projects.
-    #[arg(long, env = "RAWX_DATA_DIR", value_name = "DIR")]
+    #[arg(long, env = "RAWX_DATA_DIR", value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
     /// `postgres://user@host/db` to use PostgreSQL instead of SQLite in the data dir.
     #[arg(

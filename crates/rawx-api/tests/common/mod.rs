@@ -250,6 +250,11 @@ pub async fn world(api: &Api) {
             .await,
         1
     );
+    api.make(
+        "/api/v2/workflow_job_templates/",
+        json!({"name": "flow", "organization": 1}),
+    )
+    .await;
     // A job, launched and left pending: no task role runs in these tests.
     assert_eq!(
         api.make("/api/v2/job_templates/1/launch/", json!({})).await,

@@ -36,6 +36,8 @@ pub static ALL: &[&Resource] = &[
     &HOSTS,
     &GROUPS,
     &JOB_TEMPLATES,
+    &WORKFLOW_JOB_TEMPLATES,
+    &INSTANCE_GROUPS,
     &JOBS,
     &JOB_EVENTS,
     &JOB_HOST_SUMMARIES,

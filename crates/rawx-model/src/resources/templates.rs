@@ -214,3 +214,83 @@ pub static JOB_TEMPLATES: Resource = Resource {
     named_url_parents: &["organization"],
     read_only_api: false,
 };
+
+/// Workflow templates are stored and served (CRUD, lookups, roles); running them comes with
+/// the workflow engine.
+pub static WORKFLOW_JOB_TEMPLATES: Resource = Resource {
+    key: "workflow_job_templates",
+    type_name: "workflow_job_template",
+    verbose: "Workflow Job Template",
+    fields: &[
+        NAME,
+        DESCRIPTION,
+        Field::new("extra_vars", "Extra vars", Kind::Vars).default(D::Str("")),
+        fk("organization", "Organization", "organizations")
+            .help("The organization used to determine access to this template.")
+            .nullable(),
+        flag("survey_enabled", "Survey enabled"),
+        flag("allow_simultaneous", "Allow simultaneous"),
+        ask("ask_variables_on_launch", "Ask variables on launch"),
+        fk("inventory", "Inventory", "inventories")
+            .help("Inventory applied as a prompt, assuming job template prompts for inventory")
+            .nullable(),
+        Field::new("limit", "Limit", Kind::Str { max: 1024 }).nullable(),
+        Field::new("scm_branch", "Scm branch", Kind::Str { max: 1024 }).nullable(),
+        ask("ask_inventory_on_launch", "Ask inventory on launch"),
+        ask("ask_scm_branch_on_launch", "Ask scm branch on launch"),
+        ask("ask_limit_on_launch", "Ask limit on launch"),
+        ask("ask_labels_on_launch", "Ask labels on launch"),
+        ask("ask_tags_on_launch", "Ask tags on launch"),
+        ask("ask_skip_tags_on_launch", "Ask skip tags on launch"),
+        Field::new("job_tags", "Job tags", Kind::Str { max: 1024 }).nullable(),
+        Field::new("skip_tags", "Skip tags", Kind::Str { max: 1024 }).nullable(),
+        ro_time("last_job_run", "Last job run"),
+        flag("last_job_failed", "Last job failed").read_only(),
+        ro_time("next_job_run", "Next job run"),
+        Field::new("status", "Status", Kind::Choice(TEMPLATE_STATUS))
+            .read_only()
+            .default(D::Str("never updated")),
+    ],
+    name_field: Some("name"),
+    unique: &[&["name", "organization"]],
+    scope: Scope::Via(&["organization"]),
+    subs: &[],
+    order: "name",
+    search_fields: &["name", "description"],
+    named_url_parents: &["organization"],
+    read_only_api: false,
+};
+
+/// Groups of instances jobs may run on; `controlplane` and `default` hold this node.
+pub static INSTANCE_GROUPS: Resource = Resource {
+    key: "instance_groups",
+    type_name: "instance_group",
+    verbose: "Instance Group",
+    fields: &[
+        NAME,
+        Field::new("max_concurrent_jobs", "Max Concurrent Jobs", Kind::Int { min: Some(0), max: Some(2147483647) })
+            .help("Maximum number of concurrent jobs to run on a group. When set to zero, no maximum is enforced.")
+            .default(D::Int(0)),
+        Field::new("max_forks", "Max Forks", Kind::Int { min: Some(0), max: Some(2147483647) })
+            .help("Maximum number of forks to execute concurrently on a group. When set to zero, no maximum is enforced.")
+            .default(D::Int(0)),
+        flag("is_container_group", "Is container group")
+            .help("Indicates whether instances in this group are containerized.Containerized groups have a designated Openshift or Kubernetes cluster.")
+            .read_only(),
+        Field::new("policy_instance_percentage", "Policy Instance Percentage", Kind::Int { min: Some(0), max: Some(100) })
+            .help("Minimum percentage of all instances that will be automatically assigned to this group when new instances come online.")
+            .default(D::Int(0)),
+        Field::new("policy_instance_minimum", "Policy Instance Minimum", Kind::Int { min: Some(0), max: Some(2147483647) })
+            .help("Static minimum number of Instances that will be automatically assign to this group when new instances come online.")
+            .default(D::Int(0)),
+        Field::new("pod_spec_override", "Pod spec override", Kind::Text).default(D::Str("")),
+    ],
+    name_field: Some("name"),
+    unique: &[&["name"]],
+    scope: Scope::Global,
+    subs: &[],
+    order: "id",
+    search_fields: &["name"],
+    named_url_parents: &[],
+    read_only_api: false,
+};
