@@ -92,9 +92,13 @@ where
             "traceroute" => match req.arg(0, "target") {
                 None => error(w, "no target node").await?,
                 Some(target) => {
-                    let mut hop = ping(node, &target);
-                    if let Some(m) = hop.as_object_mut() {
-                        m.remove("Success");
+                    // Go's hop result is a struct: From, Time, TimeStr[, Error].
+                    let p = ping(node, &target);
+                    let mut hop = serde_json::Map::new();
+                    for key in ["From", "Time", "TimeStr", "Error"] {
+                        if let Some(v) = p.get(key) {
+                            hop.insert(key.into(), v.clone());
+                        }
                     }
                     reply(w, &json!({ "0": hop })).await?
                 }
