@@ -297,3 +297,36 @@ async fn unreleased_units_are_reaped() {
     assert!(node.status(&id).is_err(), "unit was not reaped");
     assert!(!dir.join("n1").join(&id).exists());
 }
+
+/// The controller spawns these on its runtime, so they must be Send.
+#[tokio::test]
+async fn node_futures_are_send() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    let dir = temp_dir();
+    let node = Node::start(&config(&dir), options()).unwrap();
+    send_sync(&node);
+    let n = node.clone();
+    let id = tokio::spawn(async move {
+        let mut payload: &[u8] = b"spawned";
+        n.submit(&SubmitRequest::new("cat"), &mut payload).await
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let n = node.clone();
+    let i = id.clone();
+    let out = tokio::spawn(async move {
+        let mut r = n.results(&i, 0).unwrap();
+        let mut out = Vec::new();
+        r.copy_to(&mut out).await.map(|_| out)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert_eq!(out, b"spawned");
+    let n = node.clone();
+    tokio::spawn(async move { n.release(&id).await })
+        .await
+        .unwrap()
+        .unwrap();
+}
