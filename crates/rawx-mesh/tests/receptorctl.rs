@@ -68,6 +68,28 @@ fn status_version_ping_traceroute() {
     );
     let out = node.ctl_ok(&["reload"]);
     assert!(out.contains("Reload successful"), "{out}");
+    // The socket has the configured mode, and a second node on it is refused.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&node.socket)
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o777, 0o660);
+    let second = std::process::Command::new(common::NODE_BIN)
+        .arg("--config")
+        .arg(&node.config)
+        .output()
+        .unwrap();
+    assert!(!second.status.success());
+    assert!(
+        String::from_utf8_lossy(&second.stderr).contains("another node holds"),
+        "{second:?}"
+    );
+    assert!(
+        node.ctl(&["status"]).status.success(),
+        "the first node still serves"
+    );
+
     // `work list --node` goes through `connect`, which reaches our own control service.
     let out = node.ctl_ok(&["work", "list", "--node", NODE_ID]);
     assert_eq!(out.trim(), "{}");
