@@ -22,7 +22,7 @@ mod special;
 
 pub use auth::{hash_password, AuthMethod, Identity};
 pub use error::{ApiError, ApiResult};
-pub use seed::{create_user, seed, set_password, Seeded};
+pub use seed::{create_user, preload, seed, set_password, Seeded};
 
 use axum::http::HeaderValue;
 use axum::response::Response;

@@ -166,3 +166,69 @@ pub async fn set_password(store: &DynStore, username: &str, password: &str) -> A
         .await?;
     Ok(())
 }
+
+/// The playbook the Demo Project ships with.
+pub const HELLO_WORLD: &str = "- name: Hello World Sample\n  hosts: all\n  tasks:\n    - name: Hello Message\n      debug:\n        msg: \"Hello World!\"\n";
+
+/// AWX's preload data, so a newcomer can launch a job in their first minute: the `Default`
+/// organization, `Demo Inventory` (localhost), `Demo Credential`, `Demo Project` (a manual
+/// project holding `hello_world.yml`) and `Demo Job Template`. Objects that exist are kept.
+pub async fn preload(store: &DynStore, projects_dir: &std::path::Path) -> ApiResult<()> {
+    use rawx_model::resources::{
+        CREDENTIALS, HOSTS, INVENTORIES, JOB_TEMPLATES, JT_CREDENTIALS, ORGANIZATIONS, PROJECTS,
+    };
+    let dir = projects_dir.join("demo-project");
+    std::fs::create_dir_all(&dir).map_err(|e| crate::ApiError::Internal(format!("creating {}: {e}", dir.display())))?;
+    let playbook = dir.join("hello_world.yml");
+    if !playbook.exists() {
+        std::fs::write(&playbook, HELLO_WORLD)
+            .map_err(|e| crate::ApiError::Internal(format!("writing {}: {e}", playbook.display())))?;
+    }
+    async fn get_or_make(store: &DynStore, res: &'static rawx_model::Resource, name: &str, body: Value) -> ApiResult<i64> {
+        let f = Filter::eq("name", ColumnType::Text, json!(name));
+        if let Some(r) = store.find(res, &f).await? {
+            return Ok(r["id"].as_i64().unwrap_or_default());
+        }
+        let row = validate(res, &body, Mode::Create).map_err(crate::ApiError::Fields)?;
+        Ok(store.insert(res, &row).await?)
+    }
+    let org = get_or_make(store, &ORGANIZATIONS, "Default", json!({"name": "Default"})).await?;
+    let inv = get_or_make(store, &INVENTORIES, "Demo Inventory", json!({"name": "Demo Inventory", "organization": org})).await?;
+    let host_f = Filter::eq("name", ColumnType::Text, json!("localhost")).and(Filter::eq("inventory", ColumnType::Int, json!(inv)));
+    if store.find(&HOSTS, &host_f).await?.is_none() {
+        let vars = "{\"ansible_connection\": \"local\", \"ansible_python_interpreter\": \"{{ ansible_playbook_python }}\"}";
+        let row = validate(&HOSTS, &json!({"name": "localhost", "inventory": inv, "variables": vars}), Mode::Create)
+            .map_err(crate::ApiError::Fields)?;
+        store.insert(&HOSTS, &row).await?;
+    }
+    let cred = get_or_make(
+        store,
+        &CREDENTIALS,
+        "Demo Credential",
+        json!({"name": "Demo Credential", "credential_type": 1, "organization": org, "inputs": {"username": "admin"}}),
+    )
+    .await?;
+    let mut kind = Row::new();
+    kind.insert("kind".into(), json!("ssh"));
+    store.update(&CREDENTIALS, cred, &kind).await?;
+    let project = get_or_make(
+        store,
+        &PROJECTS,
+        "Demo Project",
+        json!({"name": "Demo Project", "organization": org, "scm_type": "", "local_path": "demo-project"}),
+    )
+    .await?;
+    let jt_f = Filter::eq("name", ColumnType::Text, json!("Demo Job Template"));
+    if store.find(&JOB_TEMPLATES, &jt_f).await?.is_none() {
+        let mut row = validate(
+            &JOB_TEMPLATES,
+            &json!({"name": "Demo Job Template", "project": project, "inventory": inv, "playbook": "hello_world.yml"}),
+            Mode::Create,
+        )
+        .map_err(crate::ApiError::Fields)?;
+        row.insert("organization".into(), json!(org));
+        let jt = store.insert(&JOB_TEMPLATES, &row).await?;
+        store.link(&JT_CREDENTIALS, jt, cred).await?;
+    }
+    Ok(())
+}

@@ -16,6 +16,13 @@ pub struct ManageArgs {
 enum ManageCommand {
     /// Bring the database to the current schema (serve does this at start too).
     Migrate,
+    /// Create AWX's demo objects (Default organization, Demo Inventory, Demo Project, Demo Job
+    /// Template…), as the first start does unless RAWX_PRELOAD_DATA=false.
+    CreatePreloadData {
+        /// Where manual projects live (default `<data dir>/projects`).
+        #[arg(long, env = "RAWX_PROJECTS_DIR")]
+        projects_dir: Option<std::path::PathBuf>,
+    },
     /// Set a user's password (like `awx-manage update_password`).
     UpdatePassword {
         #[arg(long)]
@@ -35,8 +42,24 @@ enum ManageCommand {
 }
 
 pub async fn run(args: ManageArgs) -> anyhow::Result<()> {
-    let (store, _) = open_store(&args.store).await?;
+    let (store, data_dir) = open_store(&args.store).await?;
     match args.command {
+        ManageCommand::CreatePreloadData { projects_dir } => {
+            let seeded = rawx_api::seed(&store, None)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if let Some((user, password)) = seeded.admin {
+                println!("Created superuser {user} with password: {password}");
+            }
+            let dir = projects_dir.unwrap_or_else(|| data_dir.join("projects"));
+            rawx_api::preload(&store, &dir)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "Preload data is in place (Demo Job Template runs {}).",
+                dir.join("demo-project/hello_world.yml").display()
+            );
+        }
         ManageCommand::Migrate => {
             println!("Database is at the current schema ({}).", store.backend());
         }

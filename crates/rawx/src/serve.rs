@@ -123,6 +123,19 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let seeded = rawx_api::seed(&store, std::env::var("RAWX_ADMIN_PASSWORD").ok())
         .await
         .map_err(|e| anyhow::anyhow!("seeding the database: {e}"))?;
+    let preload_wanted = !matches!(
+        std::env::var("RAWX_PRELOAD_DATA")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref(),
+        Ok("false" | "0" | "no")
+    );
+    if seeded.admin.is_some() && preload_wanted {
+        rawx_api::preload(&store, &projects_dir)
+            .await
+            .map_err(|e| anyhow::anyhow!("creating the preload data: {e}"))?;
+        println!("Created AWX's preload data: try `awx job_templates launch \"Demo Job Template\" --monitor`.");
+    }
     if let Some((user, password)) = &seeded.admin {
         if std::env::var("RAWX_ADMIN_PASSWORD").is_ok() {
             println!("Created superuser {user} with the password from RAWX_ADMIN_PASSWORD.");
