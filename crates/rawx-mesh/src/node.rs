@@ -336,7 +336,12 @@ async fn monitor(work: std::sync::Weak<WorkManager>) {
     for round in 0u64.. {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let Some(work) = work.upgrade() else { return };
-        work.tick(round % 60 == 0).await;
+        // Each pass on its own task: a panic in one is logged and the next pass still runs,
+        // rather than the monitor dying unseen.
+        let pass = tokio::spawn(async move { work.tick(round % 60 == 0).await });
+        if let Err(e) = pass.await {
+            tracing::error!(error = %e, "work unit monitor pass failed");
+        }
     }
 }
 
