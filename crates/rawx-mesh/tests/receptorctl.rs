@@ -317,6 +317,19 @@ fn kill_9_and_restart_while_a_unit_runs() {
     node.spawn();
     assert_eq!(node.ctl_ok(&["work", "results", &id2]), "late\n");
     assert_eq!(node.wait_state(&id2, 2)["Detail"], "exit status 0");
+
+    // A graceful stop leaves running work running too, and removes the socket.
+    let id3 = node.submit(&[
+        "sh",
+        "--no-payload",
+        "-a",
+        "params=\"echo a; sleep 0.5; echo b\"",
+    ]);
+    node.wait_state(&id3, 1);
+    node.terminate();
+    assert!(!node.socket.exists(), "the socket outlived a graceful stop");
+    node.spawn();
+    assert_eq!(node.ctl_ok(&["work", "results", &id3]), "a\nb\n");
 }
 
 #[test]

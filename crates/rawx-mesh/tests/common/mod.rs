@@ -118,6 +118,19 @@ impl TestNode {
         }
     }
 
+    /// A graceful stop (SIGTERM); the node must exit 0.
+    pub fn terminate(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let status = Command::new("kill")
+                .args(["-TERM", &c.id().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+            let exit = c.wait().unwrap();
+            assert!(exit.success(), "node exited with {exit}");
+        }
+    }
+
     pub fn ctl(&self, args: &[&str]) -> Output {
         self.ctl_with_stdin(args, None)
     }
