@@ -160,6 +160,29 @@ impl Node {
         verifier.verify(token, &self.inner.id, std::time::SystemTime::now())
     }
 
+    /// The `reload` reply. Receptor reloads only peers and listeners; rawx has no mesh yet,
+    /// so it re-reads the config and says what it would take: ERRORCODE 3 when the file does
+    /// not load, 4 when anything changed.
+    pub fn reload_report(&self) -> Value {
+        let current = &self.inner.config;
+        match Config::load(std::path::Path::new(&current.origin)) {
+            Err(e) => json!({"Success": false, "Error": format!("{e} ERRORCODE 3")}),
+            Ok(new) if &new == current => json!({"Success": true}),
+            Ok(new) => {
+                let without_mesh = |c: &Config| Config {
+                    backends: Vec::new(),
+                    ..c.clone()
+                };
+                let what = if without_mesh(&new) == without_mesh(current) {
+                    "peers and listeners changed, but rawx does not run the mesh yet"
+                } else {
+                    "only peers and listeners can be reloaded; restart the node for other changes"
+                };
+                json!({"Success": false, "Error": format!("{what} ERRORCODE 4")})
+            }
+        }
+    }
+
     /// The `work-signing` key, for signing requests to other nodes.
     pub fn signer(&self) -> Option<&Signer> {
         self.inner.signer.as_ref()

@@ -68,6 +68,17 @@ fn status_version_ping_traceroute() {
     );
     let out = node.ctl_ok(&["reload"]);
     assert!(out.contains("Reload successful"), "{out}");
+    let original = std::fs::read_to_string(&node.config).unwrap();
+    std::fs::write(&node.config, format!("{original}- tcp-peer: other:27199\n")).unwrap();
+    let out = node.ctl(&["reload"]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not run the mesh"),
+        "{out:?}"
+    );
+    std::fs::write(&node.config, "- node: [\n").unwrap();
+    assert_eq!(node.ctl(&["reload"]).status.code(), Some(3));
+    std::fs::write(&node.config, &original).unwrap();
     // The socket has the configured mode, and a second node on it is refused.
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&node.socket)

@@ -103,7 +103,7 @@ where
                     reply(w, &json!({ "0": hop })).await?
                 }
             },
-            "reload" => reply(w, &json!({"Success": true})).await?,
+            "reload" => reply(w, &node.reload_report()).await?,
             "connect" => {
                 let target = req.arg(0, "node").unwrap_or_default();
                 let service = req.arg(1, "service").unwrap_or_default();
