@@ -162,3 +162,33 @@ fn missing_files_are_each_named() {
     }
     assert!(e.contains("tls-client tlsclient key"), "{e}");
 }
+
+/// Garbage never panics the loader: every input is a config or an error.
+#[test]
+fn arbitrary_input_is_an_error_not_a_panic() {
+    let mut x: u64 = 0x2545f4914f6cdd1d;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    // Mutations of real configs reach deeper than random bytes alone.
+    let seeds = [AWX_SAMPLE, EXEC_SAMPLE];
+    let alphabet = b"- :\n\t'\"[]{}#&*!|>%@`0x7,.?~\\";
+    for round in 0..3000 {
+        let mut bytes = seeds[round % 2].as_bytes().to_vec();
+        for _ in 0..(next() % 8 + 1) {
+            let at = (next() as usize) % bytes.len();
+            match next() % 3 {
+                0 => bytes[at] = alphabet[(next() as usize) % alphabet.len()],
+                1 => {
+                    bytes.remove(at);
+                }
+                _ => bytes.insert(at, (next() % 256) as u8),
+            }
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = parse(&text);
+    }
+}

@@ -164,6 +164,27 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_lines_never_panic() {
+        let mut x: u64 = 0x9e3779b97f4a7c15;
+        for _ in 0..5000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 64) as usize;
+            let bytes: Vec<u8> = (0..len)
+                .map(|i| (x >> (i % 8 * 8)) as u8 ^ i as u8)
+                .collect();
+            let mut line = String::from_utf8_lossy(&bytes).into_owned();
+            if x.is_multiple_of(3) {
+                line.insert(0, '{');
+            }
+            if let Some(Ok(req)) = Request::parse(&line) {
+                let _ = (req.arg(0, "unitid"), req.arg(5, "x"));
+            }
+        }
+    }
+
+    #[test]
     fn parses_both_forms_from_the_transcript() {
         let transcript = include_str!("../../tests/data/receptorctl-1.6.9-transcript.txt");
         let mut parsed = 0;
