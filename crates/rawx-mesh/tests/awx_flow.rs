@@ -36,6 +36,8 @@ fn awx_receptor_job_flow_through_the_socket() {
         .arg(&pdd)
         .arg(node.dir.join("work"))
         .env("PATH", common::path_with_venv())
+        // Keep the clone free of __pycache__.
+        .env("PYTHONDONTWRITEBYTECODE", "1")
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
