@@ -12,13 +12,18 @@ use rawx_model::secret::{is_sealed, ENCRYPTED};
 use rawx_model::Row;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// Renders rows for one request, remembering every row it looked up (a page of 200 hosts in
 /// one inventory reads that inventory once).
 pub struct Renderer<'a> {
     pub state: &'a AppState,
     pub actor: &'a Actor,
-    cache: HashMap<(&'static str, i64), Option<Row>>,
+    cache: HashMap<(&'static str, i64), Option<Arc<Row>>>,
+    /// Rendered `summary_fields` entries and named URLs by object: a page of 200 hosts in one
+    /// inventory builds each once.
+    summaries: HashMap<(&'static str, i64), Option<Value>>,
+    named: HashMap<(&'static str, i64), Option<String>>,
     /// Rendering a list: fields AWX shows on detail views only are left out.
     pub list_view: bool,
     /// Cut event stdout to 1024 characters, as AWX's event lists do without `no_truncate`.
@@ -39,18 +44,20 @@ impl<'a> Renderer<'a> {
             state,
             actor,
             cache: HashMap::new(),
+            summaries: HashMap::new(),
+            named: HashMap::new(),
             list_view: false,
             truncate_stdout: false,
         }
     }
 
-    pub async fn lookup(&mut self, key: &'static str, id: i64) -> ApiResult<Option<Row>> {
+    pub async fn lookup(&mut self, key: &'static str, id: i64) -> ApiResult<Option<Arc<Row>>> {
         if let Some(hit) = self.cache.get(&(key, id)) {
             return Ok(hit.clone());
         }
         let res = by_key(key).expect("lookup of a known resource");
         let row = match self.state.store.get(res, id).await {
-            Ok(r) => Some(r),
+            Ok(r) => Some(Arc::new(r)),
             Err(rawx_store::DbError::NotFound) => None,
             Err(e) => return Err(e.into()),
         };
@@ -63,10 +70,11 @@ impl<'a> Renderer<'a> {
         match res.scope {
             Scope::Organization => Ok(id_of(row, "id")),
             Scope::Via(path) => {
-                let mut current = row.clone();
+                let mut current: Option<Arc<Row>> = None;
                 let mut current_res: &Resource = res;
                 for (i, col) in path.iter().enumerate() {
-                    let Some(next) = id_of(&current, col) else {
+                    let from = current.as_deref().unwrap_or(row);
+                    let Some(next) = id_of(from, col) else {
                         return Ok(None);
                     };
                     if i + 1 == path.len() {
@@ -78,7 +86,7 @@ impl<'a> Renderer<'a> {
                     let Some(r) = self.lookup(target, next).await? else {
                         return Ok(None);
                     };
-                    current = r;
+                    current = Some(r);
                     current_res = by_key(target).expect("fk target");
                 }
                 Ok(None)
@@ -107,6 +115,15 @@ impl<'a> Renderer<'a> {
     }
 
     async fn summary(&mut self, target: &'static str, id: i64) -> ApiResult<Option<Value>> {
+        if let Some(hit) = self.summaries.get(&(target, id)) {
+            return Ok(hit.clone());
+        }
+        let made = self.make_summary(target, id).await?;
+        self.summaries.insert((target, id), made.clone());
+        Ok(made)
+    }
+
+    async fn make_summary(&mut self, target: &'static str, id: i64) -> ApiResult<Option<Value>> {
         let Some(r) = self.lookup(target, id).await? else {
             return Ok(None);
         };
@@ -154,6 +171,20 @@ impl<'a> Renderer<'a> {
 
     /// The named URL path segment (`Lab++Default`), when every part has a name.
     pub async fn named_url(
+        &mut self,
+        res: &'static Resource,
+        row: &Row,
+    ) -> ApiResult<Option<String>> {
+        let key = (res.key, id_of(row, "id").unwrap_or_default());
+        if let Some(hit) = self.named.get(&key) {
+            return Ok(hit.clone());
+        }
+        let made = self.make_named_url(res, row).await?;
+        self.named.insert(key, made.clone());
+        Ok(made)
+    }
+
+    async fn make_named_url(
         &mut self,
         res: &'static Resource,
         row: &Row,

@@ -178,13 +178,20 @@ pub async fn preload(store: &DynStore, projects_dir: &std::path::Path) -> ApiRes
         CREDENTIALS, HOSTS, INVENTORIES, JOB_TEMPLATES, JT_CREDENTIALS, ORGANIZATIONS, PROJECTS,
     };
     let dir = projects_dir.join("demo-project");
-    std::fs::create_dir_all(&dir).map_err(|e| crate::ApiError::Internal(format!("creating {}: {e}", dir.display())))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| crate::ApiError::Internal(format!("creating {}: {e}", dir.display())))?;
     let playbook = dir.join("hello_world.yml");
     if !playbook.exists() {
-        std::fs::write(&playbook, HELLO_WORLD)
-            .map_err(|e| crate::ApiError::Internal(format!("writing {}: {e}", playbook.display())))?;
+        std::fs::write(&playbook, HELLO_WORLD).map_err(|e| {
+            crate::ApiError::Internal(format!("writing {}: {e}", playbook.display()))
+        })?;
     }
-    async fn get_or_make(store: &DynStore, res: &'static rawx_model::Resource, name: &str, body: Value) -> ApiResult<i64> {
+    async fn get_or_make(
+        store: &DynStore,
+        res: &'static rawx_model::Resource,
+        name: &str,
+        body: Value,
+    ) -> ApiResult<i64> {
         let f = Filter::eq("name", ColumnType::Text, json!(name));
         if let Some(r) = store.find(res, &f).await? {
             return Ok(r["id"].as_i64().unwrap_or_default());
@@ -193,12 +200,26 @@ pub async fn preload(store: &DynStore, projects_dir: &std::path::Path) -> ApiRes
         Ok(store.insert(res, &row).await?)
     }
     let org = get_or_make(store, &ORGANIZATIONS, "Default", json!({"name": "Default"})).await?;
-    let inv = get_or_make(store, &INVENTORIES, "Demo Inventory", json!({"name": "Demo Inventory", "organization": org})).await?;
-    let host_f = Filter::eq("name", ColumnType::Text, json!("localhost")).and(Filter::eq("inventory", ColumnType::Int, json!(inv)));
+    let inv = get_or_make(
+        store,
+        &INVENTORIES,
+        "Demo Inventory",
+        json!({"name": "Demo Inventory", "organization": org}),
+    )
+    .await?;
+    let host_f = Filter::eq("name", ColumnType::Text, json!("localhost")).and(Filter::eq(
+        "inventory",
+        ColumnType::Int,
+        json!(inv),
+    ));
     if store.find(&HOSTS, &host_f).await?.is_none() {
         let vars = "{\"ansible_connection\": \"local\", \"ansible_python_interpreter\": \"{{ ansible_playbook_python }}\"}";
-        let row = validate(&HOSTS, &json!({"name": "localhost", "inventory": inv, "variables": vars}), Mode::Create)
-            .map_err(crate::ApiError::Fields)?;
+        let row = validate(
+            &HOSTS,
+            &json!({"name": "localhost", "inventory": inv, "variables": vars}),
+            Mode::Create,
+        )
+        .map_err(crate::ApiError::Fields)?;
         store.insert(&HOSTS, &row).await?;
     }
     let cred = get_or_make(
