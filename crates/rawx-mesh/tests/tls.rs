@@ -289,7 +289,6 @@ fn receptorctl_over_tls_with_client_certificates() {
 
     node.kill().unwrap();
     node.wait().unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

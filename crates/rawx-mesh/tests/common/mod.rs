@@ -41,17 +41,36 @@ pub fn receptorctl_bin() -> PathBuf {
     bin
 }
 
-pub fn temp_dir(tag: &str) -> PathBuf {
+/// A scratch dir, removed when the test passes (kept for a look when it fails).
+pub struct TempDir(PathBuf);
+
+impl std::ops::Deref for TempDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+pub fn temp_dir(tag: &str) -> TempDir {
     static N: AtomicUsize = AtomicUsize::new(0);
     let n = N.fetch_add(1, Ordering::SeqCst);
     let dir = std::env::temp_dir().join(format!("rxm-{tag}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir
+    TempDir(dir)
 }
 
 pub struct TestNode {
-    pub dir: PathBuf,
+    pub dir: TempDir,
     pub config: PathBuf,
     pub socket: PathBuf,
     pub child: Option<Child>,
@@ -222,9 +241,6 @@ impl Drop for TestNode {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
-        }
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
 }
