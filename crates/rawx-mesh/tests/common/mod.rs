@@ -51,7 +51,6 @@ impl std::ops::Deref for TempDir {
     }
 }
 
-
 impl Drop for TempDir {
     fn drop(&mut self) {
         if !std::thread::panicking() {
