@@ -92,7 +92,7 @@ pub async fn fetch_visible(
     }
 }
 
-async fn page_response(
+pub(crate) async fn page_response(
     state: &AppState,
     actor: &Actor,
     res: &'static Resource,

@@ -813,3 +813,18 @@ pub async fn stdout(
 pub fn is_final(status: &str) -> bool {
     FINAL_STATES.contains(&status)
 }
+
+/// `/api/v2/unified_jobs/`: every kind of job in one list. Jobs are the only kind rawx runs so
+/// far, so it is the job list under AWX's name (the CLI monitors workflows through it).
+pub async fn unified_jobs(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    uri: axum::extract::OriginalUri,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    crate::handlers::page_response(&state, &ident.actor, &JOBS, Filter::All(vec![]), &uri, &q).await
+}
+
+pub async fn unified_jobs_options(Auth(_): Auth) -> Response {
+    crate::options::list(&JOBS, false)
+}

@@ -124,6 +124,10 @@ fn table() -> Routes {
         ),
         ("/api/v2/jobs/{id}/stdout/", get(jobs::stdout)),
         (
+            "/api/v2/unified_jobs/",
+            get(jobs::unified_jobs).options(jobs::unified_jobs_options),
+        ),
+        (
             "/api/v2/jobs/{id}/cancel/",
             get(jobs::cancel_get).post(jobs::cancel_post),
         ),
