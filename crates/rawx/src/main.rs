@@ -76,8 +76,22 @@ fn main() -> std::process::ExitCode {
             Command::Manage(args) => manage::run(args).await,
             Command::Receptor(args) => {
                 let (tx, rx) = tokio::sync::watch::channel(false);
+                // Containers stop with SIGTERM, terminals with SIGINT: both end the node.
                 tokio::spawn(async move {
-                    let _ = tokio::signal::ctrl_c().await;
+                    let term = async {
+                        match tokio::signal::unix::signal(
+                            tokio::signal::unix::SignalKind::terminate(),
+                        ) {
+                            Ok(mut s) => {
+                                s.recv().await;
+                            }
+                            Err(_) => std::future::pending::<()>().await,
+                        }
+                    };
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term => {}
+                    }
                     let _ = tx.send(true);
                 });
                 rawx_mesh::run(args, rx).await
