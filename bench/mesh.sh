@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Issue 4 figures for the execution node: `work submit` + `work results` of a 100 MiB payload
+# vs a plain pipe, small units per second (one and four clients), and the node's idle RSS.
+# The measurement lives in crates/rawx-mesh/examples/mesh_figures.rs (release build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+exec cargo run --quiet --release -p rawx-mesh --example mesh_figures -- "$@"
