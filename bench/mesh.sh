@@ -5,4 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+cargo build --quiet --release -p rawx-mesh --bins  # the idle-RSS figure runs the rawx-receptor binary
 exec cargo run --quiet --release -p rawx-mesh --example mesh_figures -- "$@"
