@@ -1,0 +1,1863 @@
+//! End-to-end: jobs launched through AWX's API and the unmodified `awx` CLI, run by the real
+//! `ansible-runner worker` on rawx's in-process node, and read back as a user reads them
+//! (`awx jobs get/stdout`, `/job_events/`, `/job_host_summaries/`).
+//!
+//! Every playbook here really runs. Hosts are local (`ansible_connection: local`) except where a
+//! test is about the connection itself: the Machine credential test starts its own unprivileged
+//! `sshd` that accepts only one passphrase-protected key. Independent scenarios are separate tests
+//! (they run in parallel), and launches inside a test share one server and are started together
+//! where the scenario allows, so the file stays fast on a busy machine.
+
+mod common;
+
+use common::{venv, Opts, PgDb, Server, ADMIN_PW};
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Variables that make a host run on this machine with the venv's Python.
+fn local_vars() -> Value {
+    json!({
+        "ansible_connection": "local",
+        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+    })
+}
+
+fn merge(mut a: Value, b: Value) -> Value {
+    if let (Some(a), Some(b)) = (a.as_object_mut(), b.as_object()) {
+        for (k, v) in b {
+            a.insert(k.clone(), v.clone());
+        }
+    }
+    a
+}
+
+const FINAL: [&str; 4] = ["successful", "failed", "error", "canceled"];
+
+/// A server that can run jobs, with an organization to put things in.
+struct Lab {
+    s: Server,
+    org: Value,
+}
+
+/// The environment a server needs to run jobs: where the real `ansible-runner` is.
+fn runner_env() -> Vec<(String, String)> {
+    vec![(
+        "RAWX_ANSIBLE_RUNNER".into(),
+        venv().join("bin/ansible-runner").display().to_string(),
+    )]
+}
+
+impl Lab {
+    fn start() -> Lab {
+        Lab::start_with(Opts::default())
+    }
+
+    fn start_with(mut opts: Opts) -> Lab {
+        let mut env = runner_env();
+        env.append(&mut opts.env);
+        opts.env = env;
+        let s = Server::start_with(opts);
+        let org = s.admin(
+            "POST",
+            "/api/v2/organizations/",
+            Some(json!({"name": "Ops"})),
+            201,
+        );
+        Lab { s, org }
+    }
+
+    /// A manual project `name` holding `files` (path → content) under the server's projects dir.
+    fn project(&self, name: &str, files: &[(&str, &str)]) -> i64 {
+        let dir = self.s.data.join("projects").join(name);
+        for (path, content) in files {
+            let p = dir.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, content).unwrap();
+        }
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = self.s.admin(
+            "POST",
+            "/api/v2/projects/",
+            Some(json!({"name": name, "organization": self.org["id"], "scm_type": "", "local_path": name})),
+            201,
+        );
+        p["id"].as_i64().unwrap()
+    }
+
+    /// An inventory with `hosts` (name → variables).
+    fn inventory(&self, name: &str, hosts: &[(&str, Value)]) -> i64 {
+        let inv = self.s.admin(
+            "POST",
+            "/api/v2/inventories/",
+            Some(json!({"name": name, "organization": self.org["id"]})),
+            201,
+        );
+        for (host, vars) in hosts {
+            self.s.admin(
+                "POST",
+                "/api/v2/hosts/",
+                Some(json!({"name": host, "inventory": inv["id"], "variables": vars.to_string()})),
+                201,
+            );
+        }
+        inv["id"].as_i64().unwrap()
+    }
+
+    /// A job template; `extra` holds any other template fields.
+    fn jt(&self, name: &str, project: i64, inventory: i64, playbook: &str, extra: Value) -> i64 {
+        let body = merge(
+            json!({"name": name, "project": project, "inventory": inventory, "playbook": playbook}),
+            extra,
+        );
+        let jt = self
+            .s
+            .admin("POST", "/api/v2/job_templates/", Some(body), 201);
+        jt["id"].as_i64().unwrap()
+    }
+
+    fn credential(&self, name: &str, kind: &str, inputs: Value) -> i64 {
+        let ct = self.s.admin(
+            "GET",
+            &format!("/api/v2/credential_types/?name={kind}"),
+            None,
+            200,
+        );
+        let ct = ct["results"][0]["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no credential type {kind}: {ct}"));
+        let c = self.s.admin(
+            "POST",
+            "/api/v2/credentials/",
+            Some(json!({"name": name, "organization": self.org["id"], "credential_type": ct, "inputs": inputs})),
+            201,
+        );
+        c["id"].as_i64().unwrap()
+    }
+
+    fn attach(&self, jt: i64, cred: i64) {
+        self.s.admin(
+            "POST",
+            &format!("/api/v2/job_templates/{jt}/credentials/"),
+            Some(json!({"id": cred})),
+            204,
+        );
+    }
+
+    /// `POST …/launch/` → the launch answer (job id in `job`).
+    fn launch_with(&self, jt: i64, body: Value) -> Value {
+        self.s.admin(
+            "POST",
+            &format!("/api/v2/job_templates/{jt}/launch/"),
+            Some(body),
+            201,
+        )
+    }
+
+    fn launch(&self, jt: i64) -> i64 {
+        self.launch_with(jt, json!({}))["job"].as_i64().unwrap()
+    }
+
+    fn job(&self, id: i64) -> Value {
+        self.s
+            .admin("GET", &format!("/api/v2/jobs/{id}/"), None, 200)
+    }
+
+    /// Polls until the job is final and all its events are stored.
+    fn wait(&self, id: i64) -> Value {
+        self.wait_for(id, Duration::from_secs(150))
+    }
+
+    fn wait_for(&self, id: i64, limit: Duration) -> Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let j = self.job(id);
+            let status = j["status"].as_str().unwrap_or_default();
+            if FINAL.contains(&status) && j["event_processing_finished"] == json!(true) {
+                return j;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "job {id} not final with its events within {limit:?}: {j}\n--- server\n{}",
+                tail(&self.s.logs(), 4000)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// Waits and requires `status`; shows the stdout when it differs.
+    fn wait_status(&self, id: i64, status: &str) -> Value {
+        let j = self.wait(id);
+        if j["status"] != status {
+            panic!(
+                "job {id}: status {} (want {status}), explanation {:?}\n--- stdout\n{}\n--- job\n{j}",
+                j["status"],
+                j["job_explanation"],
+                self.stdout(id)
+            );
+        }
+        j
+    }
+
+    /// `stdout?format=txt`.
+    fn stdout(&self, id: i64) -> String {
+        let r = self.s.http(
+            "GET",
+            &format!("/api/v2/jobs/{id}/stdout/?format=txt"),
+            Some(("admin", ADMIN_PW)),
+            None,
+        );
+        assert_eq!(r.status, 200, "{r:?}");
+        r.body
+    }
+
+    /// Every event of a job, all pages, not truncated, in counter order.
+    fn events(&self, id: i64) -> Vec<Value> {
+        self.all(&format!(
+            "/api/v2/jobs/{id}/job_events/?no_truncate=1&order_by=counter&page_size=200"
+        ))
+    }
+
+    fn events_of(&self, id: i64, event: &str) -> Vec<Value> {
+        self.all(&format!(
+            "/api/v2/jobs/{id}/job_events/?event={event}&order_by=counter"
+        ))
+    }
+
+    fn summaries(&self, id: i64) -> BTreeMap<String, Value> {
+        self.all(&format!("/api/v2/jobs/{id}/job_host_summaries/"))
+            .into_iter()
+            .map(|h| (h["host_name"].as_str().unwrap_or_default().to_string(), h))
+            .collect()
+    }
+
+    /// Follows `next` from `path` and returns every result.
+    fn all(&self, path: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut next = Some(path.to_string());
+        let mut pages = 0;
+        while let Some(p) = next {
+            pages += 1;
+            assert!(pages < 100, "runaway pagination at {p}");
+            let page = self.s.admin("GET", &p, None, 200);
+            out.extend(
+                page["results"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("not a list: {page}"))
+                    .iter()
+                    .cloned(),
+            );
+            next = page["next"].as_str().map(str::to_string);
+        }
+        out
+    }
+}
+
+fn whoami() -> String {
+    let out = Command::new("id").arg("-un").output().expect("run id -un");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn tail(s: &str, max: usize) -> &str {
+    let mut start = s.len().saturating_sub(max);
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..]
+}
+
+fn task_names(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .map(|e| e["task"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn ok_tasks(lab: &Lab, id: i64) -> BTreeSet<String> {
+    task_names(&lab.events_of(id, "runner_on_ok"))
+        .into_iter()
+        .collect()
+}
+
+/// The command line that ran, as words. AWX stores a JSON list; a plain command line is
+/// accepted here (see `job_args_is_a_json_list_as_in_awx`) so other checks still run.
+fn job_args(job: &Value) -> Vec<String> {
+    let raw = job["job_args"].as_str().unwrap_or_default();
+    serde_json::from_str(raw)
+        .unwrap_or_else(|_| raw.split_whitespace().map(str::to_string).collect())
+}
+
+const HELLO: &str = "\
+- name: Hello play
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Say hello
+      debug:
+        msg: Hello from rawx
+";
+
+/// Issue 5's first path, as a user types it: launch with `--monitor`, then look at the job with
+/// the CLI and the API.
+#[test]
+fn launch_monitor_and_inspect_with_the_cli() {
+    let lab = Lab::start();
+    let s = &lab.s;
+    let p = lab.project("hello", &[("hello.yml", HELLO)]);
+    let inv = lab.inventory("Lab", &[("localhost", local_vars())]);
+    let jt = lab.jt("hello", p, inv, "hello.yml", json!({}));
+
+    let t = Instant::now();
+    let out = s.awx(&["job_templates", "launch", "hello", "--monitor"]);
+    let took = t.elapsed();
+    assert_eq!(out.code, 0, "launch --monitor:\n{out}");
+    for want in [
+        "PLAY [Hello play]",
+        "TASK [Say hello]",
+        "Hello from rawx",
+        "PLAY RECAP",
+    ] {
+        assert!(
+            out.stdout.contains(want),
+            "--monitor did not print {want:?}:\n{out}"
+        );
+    }
+    eprintln!("launch --monitor took {took:?}");
+
+    let list = s.awx_json(&["jobs", "list"]);
+    assert_eq!(list["count"], 1, "{list}");
+    let id = list["results"][0]["id"].as_i64().unwrap();
+    assert_eq!(list["results"][0]["name"], "hello", "{list}");
+    assert_eq!(list["results"][0]["job_template"], jt, "{list}");
+
+    let job = s.awx_json(&["jobs", "get", &id.to_string()]);
+    assert_eq!(job["status"], "successful", "{job}");
+    assert_eq!(job["failed"], false, "{job}");
+    assert_eq!(job["event_processing_finished"], true, "{job}");
+    assert!(job["elapsed"].as_f64().unwrap_or(0.0) > 0.0, "{job}");
+    for f in ["started", "finished", "created"] {
+        assert!(
+            job[f].as_str().is_some_and(|v| !v.is_empty()),
+            "{f} not set: {job}"
+        );
+    }
+    assert!(
+        job["started"].as_str() <= job["finished"].as_str(),
+        "started after finished: {job}"
+    );
+    assert_eq!(job["playbook"], "hello.yml");
+    assert_eq!(job["launch_type"], "manual");
+    let args = job_args(&job);
+    assert!(
+        args.iter().any(|a| a.contains("ansible-playbook"))
+            && args.iter().any(|a| a == "hello.yml"),
+        "job_args does not show what ran: {args:?}"
+    );
+
+    let stdout = s.awx_ok(&["jobs", "stdout", &id.to_string()]);
+    assert!(stdout.contains("Hello from rawx"), "{stdout}");
+    assert!(stdout.contains("ok=1"), "no recap in:\n{stdout}");
+    assert!(!stdout.contains('\x1b'), "txt stdout kept ANSI: {stdout:?}");
+
+    let ok = lab.events_of(id, "runner_on_ok");
+    assert_eq!(ok.len(), 1, "{ok:?}");
+    assert_eq!(ok[0]["host_name"], "localhost");
+    assert_eq!(ok[0]["task"], "Say hello");
+    assert_eq!(ok[0]["play"], "Hello play");
+    assert_eq!(ok[0]["failed"], false);
+    assert_eq!(
+        ok[0]["event_data"]["res"]["msg"], "Hello from rawx",
+        "{}",
+        ok[0]
+    );
+    let host_id = ok[0]["host"].as_i64().expect("the event names its host");
+
+    let all = lab.events(id);
+    let names: Vec<&str> = all.iter().map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(names.first(), Some(&"playbook_on_start"), "{names:?}");
+    assert_eq!(names.last(), Some(&"playbook_on_stats"), "{names:?}");
+    let counters: Vec<i64> = all.iter().map(|e| e["counter"].as_i64().unwrap()).collect();
+    assert_eq!(counters, (1..=all.len() as i64).collect::<Vec<_>>());
+
+    let sums = lab.summaries(id);
+    assert_eq!(sums.len(), 1, "{sums:?}");
+    let h = &sums["localhost"];
+    assert_eq!(
+        (
+            h["ok"].as_i64(),
+            h["changed"].as_i64(),
+            h["failures"].as_i64(),
+            h["dark"].as_i64()
+        ),
+        (Some(1), Some(0), Some(0), Some(0)),
+        "{h}"
+    );
+    assert_eq!(h["failed"], false);
+
+    // The host's own view of what ran on it.
+    let by_host = lab.all(&format!("/api/v2/hosts/{host_id}/job_events/"));
+    assert!(
+        by_host
+            .iter()
+            .any(|e| e["event"] == "runner_on_ok" && e["job"] == id),
+        "{by_host:?}"
+    );
+
+    // The other stdout formats carry the same text.
+    let j = s.admin(
+        "GET",
+        &format!("/api/v2/jobs/{id}/stdout/?format=json"),
+        None,
+        200,
+    );
+    assert!(
+        j["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Hello from rawx"),
+        "{j}"
+    );
+    let dl = s.http(
+        "GET",
+        &format!("/api/v2/jobs/{id}/stdout/?format=txt_download"),
+        Some(("admin", ADMIN_PW)),
+        None,
+    );
+    assert_eq!(dl.status, 200);
+    assert!(
+        dl.header("content-disposition")
+            .is_some_and(|v| v.contains(&format!("job_{id}.txt"))),
+        "{dl:?}"
+    );
+    assert_eq!(dl.body.trim_end(), lab.stdout(id).trim_end());
+
+    // Relaunch runs the same thing again.
+    let re = s.admin(
+        "POST",
+        &format!("/api/v2/jobs/{id}/relaunch/"),
+        Some(json!({})),
+        201,
+    );
+    let rid = re["id"]
+        .as_i64()
+        .or(re["job"].as_i64())
+        .expect("relaunch names the job");
+    assert_ne!(rid, id);
+    lab.wait_status(rid, "successful");
+    assert!(lab.stdout(rid).contains("Hello from rawx"));
+    let jobs = s.awx_json(&["jobs", "list"]);
+    assert_eq!(jobs["count"], 2, "{jobs}");
+}
+
+/// AWX stores `job_args` as a JSON list of the command's words
+/// (`job_args=json.dumps(runner_config.command)` in awx/main/tasks/jobs.py).
+#[test]
+#[ignore = "rawx bug: job_args is stored as a space-joined command line, AWX stores json.dumps(list)"]
+fn job_args_is_a_json_list_as_in_awx() {
+    let lab = Lab::start();
+    let p = lab.project("hello", &[("hello.yml", HELLO)]);
+    let inv = lab.inventory("Lab", &[("localhost", local_vars())]);
+    let jt = lab.jt("hello", p, inv, "hello.yml", json!({}));
+    let id = lab.launch(jt);
+    let job = lab.wait_status(id, "successful");
+    let args: Vec<String> = serde_json::from_str(job["job_args"].as_str().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("job_args is not a JSON list ({e}): {}", job["job_args"]));
+    assert_eq!(
+        args.first().map(String::as_str),
+        Some("ansible-playbook"),
+        "{args:?}"
+    );
+    assert_eq!(
+        args.last().map(String::as_str),
+        Some("hello.yml"),
+        "{args:?}"
+    );
+}
+
+const FAIL: &str = "\
+- name: Failing play
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Break
+      command: /bin/false
+    - name: Never reached
+      debug:
+        msg: unreachable line
+";
+
+const IGNORE: &str = "\
+- name: Ignoring play
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Break but ignore
+      command: /bin/false
+      ignore_errors: true
+    - name: After the break
+      debug:
+        msg: carried on
+";
+
+const PING: &str = "\
+- name: Ping play
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Reach the host
+      ping:
+";
+
+const LOOP: &str = "\
+- name: Loop play
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Each item
+      debug:
+        msg: \"item is {{ item }}\"
+      loop: [alpha, beta, gamma]
+";
+
+const MULTI: &str = "\
+- name: Multi play
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Everyone says hi
+      debug:
+        msg: \"hi from {{ inventory_hostname }}\"
+";
+
+/// Success and failure as AWX reports them: failed tasks, `ignore_errors`, unreachable hosts,
+/// loops and several hosts.
+#[test]
+fn outcomes_failure_ignore_unreachable_loops_several_hosts() {
+    let lab = Lab::start();
+    let s = &lab.s;
+    let p = lab.project(
+        "outcomes",
+        &[
+            ("fail.yml", FAIL),
+            ("ignore.yml", IGNORE),
+            ("ping.yml", PING),
+            ("loop.yml", LOOP),
+            ("multi.yml", MULTI),
+        ],
+    );
+    let one = lab.inventory("One", &[("localhost", local_vars())]);
+    let three = lab.inventory(
+        "Three",
+        &[
+            ("h1", local_vars()),
+            ("h2", local_vars()),
+            ("h3", local_vars()),
+        ],
+    );
+    // Port 1 on loopback refuses connections: a host ansible cannot reach.
+    let bad = lab.inventory(
+        "Bad",
+        &[(
+            "ghost",
+            json!({"ansible_connection": "ssh", "ansible_host": "127.0.0.1", "ansible_port": 1,
+                   "ansible_ssh_common_args": "-o ConnectTimeout=5"}),
+        )],
+    );
+    let jt_fail = lab.jt("failing", p, one, "fail.yml", json!({}));
+    let jt_ignore = lab.jt("ignoring", p, one, "ignore.yml", json!({}));
+    let jt_unreach = lab.jt("unreachable", p, bad, "ping.yml", json!({}));
+    let jt_loop = lab.jt("looping", p, one, "loop.yml", json!({}));
+    let jt_multi = lab.jt("multi", p, three, "multi.yml", json!({}));
+
+    // These run while the CLI monitors the failing one.
+    let ignore = lab.launch(jt_ignore);
+    let unreach = lab.launch(jt_unreach);
+    let looping = lab.launch(jt_loop);
+    let multi = lab.launch(jt_multi);
+
+    let out = s.awx(&["job_templates", "launch", "failing", "--monitor"]);
+    assert_eq!(
+        out.code, 1,
+        "a failed job must make --monitor exit 1:\n{out}"
+    );
+    assert!(out.stdout.contains("fatal: [localhost]"), "{out}");
+    let failing = s.admin(
+        "GET",
+        &format!("/api/v2/job_templates/{jt_fail}/jobs/"),
+        None,
+        200,
+    )["results"][0]["id"]
+        .as_i64()
+        .expect("the failing template has a job");
+    let job = lab.wait_status(failing, "failed");
+    assert_eq!(job["failed"], true);
+    assert_eq!(job["event_processing_finished"], true);
+    let cli_job = s.awx_json(&["jobs", "get", &failing.to_string()]);
+    assert_eq!(cli_job["status"], "failed");
+    let failed = lab.events_of(failing, "runner_on_failed");
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["failed"], true);
+    assert_eq!(failed[0]["task"], "Break");
+    assert_eq!(failed[0]["host_name"], "localhost");
+    assert!(
+        !task_names(&lab.events(failing)).contains(&"Never reached".to_string()),
+        "a task after the failure ran"
+    );
+    assert!(!lab.stdout(failing).contains("unreachable line"));
+    let sums = lab.summaries(failing);
+    assert_eq!(sums["localhost"]["failures"], 1, "{sums:?}");
+    assert_eq!(sums["localhost"]["failed"], true, "{sums:?}");
+    let jt = s.admin(
+        "GET",
+        &format!("/api/v2/job_templates/{jt_fail}/"),
+        None,
+        200,
+    );
+    assert_eq!(jt["last_job_failed"], true, "{jt}");
+
+    // ignore_errors: the failure is shown but neither fails the event nor the job.
+    lab.wait_status(ignore, "successful");
+    let ev = lab.events_of(ignore, "runner_on_failed");
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(
+        ev[0]["failed"], false,
+        "an ignored failure counts as failed: {}",
+        ev[0]
+    );
+    assert_eq!(ev[0]["event_data"]["ignore_errors"], true, "{}", ev[0]);
+    assert!(ok_tasks(&lab, ignore).contains("After the break"));
+    let text = lab.stdout(ignore);
+    assert!(text.contains("...ignoring"), "{text}");
+    let sums = lab.summaries(ignore);
+    assert_eq!(sums["localhost"]["failures"], 0, "{sums:?}");
+    assert_eq!(sums["localhost"]["failed"], false, "{sums:?}");
+
+    // Unreachable: the job fails, the event is failed, the host counts as dark.
+    let job = lab.wait_status(unreach, "failed");
+    assert_eq!(job["failed"], true);
+    let ev = lab.events_of(unreach, "runner_on_unreachable");
+    assert_eq!(ev.len(), 1, "{ev:?}");
+    assert_eq!(ev[0]["failed"], true);
+    assert_eq!(ev[0]["host_name"], "ghost");
+    let sums = lab.summaries(unreach);
+    assert_eq!(sums["ghost"]["dark"], 1, "{sums:?}");
+    assert!(lab.stdout(unreach).contains("UNREACHABLE!"));
+
+    // Loops: one item event per item, in order.
+    lab.wait_status(looping, "successful");
+    let items = lab.events_of(looping, "runner_item_on_ok");
+    let got: Vec<&str> = items
+        .iter()
+        .map(|e| e["event_data"]["res"]["item"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(got, ["alpha", "beta", "gamma"], "{items:?}");
+    let text = lab.stdout(looping);
+    for i in ["alpha", "beta", "gamma"] {
+        assert!(text.contains(&format!("(item={i})")), "{text}");
+    }
+
+    // Several hosts: one summary each.
+    lab.wait_status(multi, "successful");
+    let sums = lab.summaries(multi);
+    assert_eq!(
+        sums.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["h1", "h2", "h3"],
+        "{sums:?}"
+    );
+    for (h, v) in &sums {
+        assert_eq!(v["ok"], 1, "{h}: {v}");
+    }
+    let hosts: BTreeSet<String> = lab
+        .events_of(multi, "runner_on_ok")
+        .iter()
+        .map(|e| e["host_name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(hosts.len(), 3, "{hosts:?}");
+    let counts = &lab.job(multi)["host_status_counts"];
+    assert_eq!(counts["ok"], 3, "{counts}");
+}
+
+const FIELDS: &str = "\
+- name: Fields play
+  hosts: all
+  gather_facts: false
+  vars:
+    who: play-default
+  tasks:
+    - name: setup task
+      debug:
+        msg: setup ran
+      tags: [setup]
+    - name: deploy task
+      debug:
+        msg: deploy ran
+      tags: [deploy]
+    - name: run a command
+      command: echo command-ran
+      tags: [cmd]
+    - name: show var
+      debug:
+        msg: \"who={{ who }} keep={{ keep | default('none') }} forks={{ ansible_forks }}\"
+      tags: [var]
+";
+
+const DIFF: &str = "\
+- name: Diff play
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: write a file
+      copy:
+        content: \"new content\\n\"
+        dest: \"{{ out_dir }}/{{ inventory_hostname }}.txt\"
+";
+
+const BECOME: &str = "\
+- name: Become play
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: who am i
+      command: id -un
+      register: me
+    - name: report
+      debug:
+        msg: \"user={{ me.stdout }}\"
+";
+
+/// Each template field visibly changes what ran.
+#[test]
+fn template_fields_change_what_ran() {
+    let lab = Lab::start();
+    let s = &lab.s;
+    let scratch = tempfile::tempdir().unwrap();
+    let p = lab.project(
+        "fields",
+        &[
+            ("fields.yml", FIELDS),
+            ("diff.yml", DIFF),
+            ("become.yml", BECOME),
+        ],
+    );
+    // A host variable loses to extra vars in every case below.
+    let who_host = json!({"who": "host-var"});
+    let inv = lab.inventory(
+        "Fields",
+        &[
+            ("web1", merge(local_vars(), who_host.clone())),
+            ("web2", merge(local_vars(), who_host.clone())),
+            ("db1", merge(local_vars(), who_host)),
+        ],
+    );
+    let one = lab.inventory("One", &[("localhost", local_vars())]);
+    let f = |name: &str, extra: Value| lab.jt(name, p, inv, "fields.yml", extra);
+    let jt_prompted = f(
+        "prompted",
+        json!({"ask_limit_on_launch": true, "ask_tags_on_launch": true}),
+    );
+    let jt_limit = f("limit", json!({"limit": "db1"}));
+    let jt_skip = f("skip", json!({"skip_tags": "deploy,cmd"}));
+    let jt_check = f("check", json!({"job_type": "check", "limit": "web1"}));
+    let jt_verbose = f("verbose", json!({"verbosity": 3, "limit": "web1"}));
+    let jt_forks = f("forks", json!({"forks": 2, "job_tags": "var"}));
+    let jt_start = f(
+        "start",
+        json!({"start_at_task": "run a command", "limit": "web1"}),
+    );
+    let jt_vars_ask = f(
+        "vars-ask",
+        json!({"extra_vars": "who: template\nkeep: kept", "ask_variables_on_launch": true,
+               "job_tags": "var", "limit": "web1"}),
+    );
+    let jt_vars_fixed = f(
+        "vars-fixed",
+        json!({"extra_vars": "{\"who\": \"template\"}", "job_tags": "var", "limit": "web1"}),
+    );
+    let out_dir = scratch.path().display().to_string();
+    let jt_diff = lab.jt(
+        "diff",
+        p,
+        one,
+        "diff.yml",
+        json!({"diff_mode": true, "extra_vars": json!({"out_dir": out_dir}).to_string()}),
+    );
+    let jt_nodiff = lab.jt(
+        "nodiff",
+        p,
+        one,
+        "diff.yml",
+        json!({"extra_vars": json!({"out_dir": format!("{out_dir}/plain")}).to_string()}),
+    );
+    std::fs::create_dir_all(scratch.path().join("plain")).unwrap();
+    // become through `su` to `nobody`: root needs no password for it, and `id -un` shows it.
+    let su_vars = json!({"ansible_become_method": "su", "ansible_become_user": "nobody",
+                         "ansible_become_flags": "-s /bin/sh", "ansible_pipelining": true});
+    // The system Python: `nobody` cannot read the venv's interpreter under /root.
+    let su_inv = lab.inventory(
+        "Su",
+        &[(
+            "localhost",
+            merge(
+                merge(local_vars(), su_vars),
+                json!({"ansible_python_interpreter": "/usr/bin/python3"}),
+            ),
+        )],
+    );
+    let jt_become = lab.jt(
+        "become",
+        p,
+        su_inv,
+        "become.yml",
+        json!({"become_enabled": true}),
+    );
+    let jt_nobecome = lab.jt("nobecome", p, su_inv, "become.yml", json!({}));
+
+    let limit = lab.launch(jt_limit);
+    let skip = lab.launch(jt_skip);
+    let check = lab.launch(jt_check);
+    let verbose = lab.launch(jt_verbose);
+    let forks = lab.launch(jt_forks);
+    let start = lab.launch(jt_start);
+    let diff = lab.launch(jt_diff);
+    let nodiff = lab.launch(jt_nodiff);
+    let become_ = lab.launch(jt_become);
+    let nobecome = lab.launch(jt_nobecome);
+    let asked = lab.launch_with(jt_vars_ask, json!({"extra_vars": {"who": "launch"}}));
+    assert_eq!(asked["ignored_fields"], json!({}), "{asked}");
+    let asked = asked["job"].as_i64().unwrap();
+    let fixed = lab.launch_with(
+        jt_vars_fixed,
+        json!({"extra_vars": {"who": "launch"}, "limit": "db1"}),
+    );
+    assert_eq!(
+        fixed["ignored_fields"],
+        json!({"extra_vars": {"who": "launch"}, "limit": "db1"}),
+        "{fixed}"
+    );
+    let fixed = fixed["job"].as_i64().unwrap();
+
+    // Prompts through the CLI, as issue 5 shows them.
+    let out = s.awx(&[
+        "job_templates",
+        "launch",
+        "prompted",
+        "--monitor",
+        "--limit",
+        "web1",
+        "--job_tags",
+        "setup",
+    ]);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(out.stdout.contains("setup ran"), "{out}");
+    assert!(!out.stdout.contains("deploy ran"), "{out}");
+    let prompted = s.admin(
+        "GET",
+        &format!("/api/v2/job_templates/{jt_prompted}/jobs/"),
+        None,
+        200,
+    )["results"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let job = lab.wait_status(prompted, "successful");
+    assert_eq!(
+        (job["limit"].as_str(), job["job_tags"].as_str()),
+        (Some("web1"), Some("setup"))
+    );
+    assert_eq!(lab.summaries(prompted).keys().collect::<Vec<_>>(), ["web1"]);
+    assert_eq!(
+        ok_tasks(&lab, prompted),
+        BTreeSet::from(["setup task".to_string()])
+    );
+
+    // limit on the template.
+    lab.wait_status(limit, "successful");
+    assert_eq!(lab.summaries(limit).keys().collect::<Vec<_>>(), ["db1"]);
+
+    // skip_tags.
+    lab.wait_status(skip, "successful");
+    let ran = ok_tasks(&lab, skip);
+    assert!(
+        ran.contains("setup task") && ran.contains("show var"),
+        "{ran:?}"
+    );
+    assert!(
+        !ran.contains("deploy task") && !ran.contains("run a command"),
+        "{ran:?}"
+    );
+    assert_eq!(lab.summaries(skip).len(), 3);
+
+    // job_type check: the command is not run, only reported as skipped.
+    let job = lab.wait_status(check, "successful");
+    assert_eq!(job["job_type"], "check");
+    assert!(
+        job_args(&job).iter().any(|a| a == "--check"),
+        "{}",
+        job["job_args"]
+    );
+    let skipped = task_names(&lab.events_of(check, "runner_on_skipped"));
+    assert_eq!(
+        skipped,
+        ["run a command"],
+        "in check mode the command must be skipped"
+    );
+    assert!(!ok_tasks(&lab, check).contains("run a command"));
+
+    // verbosity 3: ansible's connection chatter appears.
+    let job = lab.wait_status(verbose, "successful");
+    let text = lab.stdout(verbose);
+    assert!(text.contains("ESTABLISH LOCAL CONNECTION"), "{text}");
+    assert!(
+        job_args(&job).iter().any(|a| a == "-vvv"),
+        "{}",
+        job["job_args"]
+    );
+    assert!(!lab.stdout(limit).contains("ESTABLISH LOCAL CONNECTION"));
+    assert!(!lab.events_of(verbose, "verbose").is_empty());
+
+    // forks: ansible sees the template's value.
+    lab.wait_status(forks, "successful");
+    assert!(
+        lab.stdout(forks).contains("forks=2"),
+        "{}",
+        lab.stdout(forks)
+    );
+    assert!(
+        lab.stdout(limit).contains("forks=5"),
+        "the default is 5: {}",
+        lab.stdout(limit)
+    );
+
+    // start_at_task.
+    lab.wait_status(start, "successful");
+    let ran = ok_tasks(&lab, start);
+    assert!(
+        !ran.contains("setup task") && !ran.contains("deploy task"),
+        "{ran:?}"
+    );
+    assert!(
+        ran.contains("run a command") && ran.contains("show var"),
+        "{ran:?}"
+    );
+
+    // extra vars: launch beats template beats host and play vars when asked; ignored when not.
+    lab.wait_status(asked, "successful");
+    let text = lab.stdout(asked);
+    assert!(text.contains("who=launch keep=kept"), "{text}");
+    let job = lab.job(asked);
+    let ev: Value = serde_json::from_str(job["extra_vars"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (&ev["who"], &ev["keep"]),
+        (&json!("launch"), &json!("kept")),
+        "{job}"
+    );
+    lab.wait_status(fixed, "successful");
+    let text = lab.stdout(fixed);
+    assert!(text.contains("who=template"), "{text}");
+    assert_eq!(
+        lab.summaries(fixed).keys().collect::<Vec<_>>(),
+        ["web1"],
+        "limit prompt not ignored"
+    );
+
+    // diff_mode: the file change is shown as a diff, and only then.
+    lab.wait_status(diff, "successful");
+    let text = lab.stdout(diff);
+    assert!(text.contains("+new content"), "{text}");
+    assert!(text.contains("after"), "{text}");
+    lab.wait_status(nodiff, "successful");
+    assert!(!lab.stdout(nodiff).contains("+new content"));
+    assert!(scratch.path().join("localhost.txt").is_file());
+
+    // become_enabled: the task runs as the become user, and only then.
+    let me = whoami();
+    let job = lab.wait(become_);
+    assert!(
+        job_args(&job).iter().any(|a| a == "--become" || a == "-b"),
+        "{}",
+        job["job_args"]
+    );
+    lab.wait_status(nobecome, "successful");
+    assert!(
+        lab.stdout(nobecome).contains(&format!("user={me}")),
+        "{}",
+        lab.stdout(nobecome)
+    );
+    if me == "root" {
+        assert_eq!(job["status"], "successful", "{}", lab.stdout(become_));
+        assert!(
+            lab.stdout(become_).contains("user=nobody"),
+            "{}",
+            lab.stdout(become_)
+        );
+    } else {
+        // `su` would need a password; become is then only checked on the command line.
+        eprintln!("NOTE: not root, so become (su to nobody) is checked only through job_args");
+    }
+}
+
+/// An unprivileged `sshd` on a free loopback port that accepts one key, for the current user,
+/// and nothing else (no passwords). Killed on drop.
+struct Sshd {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+    /// The private key (OpenSSH format, passphrase-protected) and its passphrase.
+    key: String,
+    passphrase: String,
+}
+
+const SSHD: &str = "/usr/sbin/sshd";
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+fn sh(cmd: &mut Command) -> String {
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+impl Sshd {
+    fn start(passphrase: &str) -> Sshd {
+        assert!(
+            Path::new(SSHD).is_file(),
+            "{SSHD} is missing: the Machine credential test needs Debian's `openssh-server` package \
+             (apt-get install -y openssh-server); add it to the machine setup"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let keygen = |file: &str, pass: &str| {
+            sh(Command::new("ssh-keygen")
+                .args(["-q", "-t", "ed25519", "-C", "rawx-test", "-N", pass, "-f"])
+                .arg(d.join(file)));
+        };
+        keygen("host_key", "");
+        keygen("user_key", passphrase);
+        std::fs::copy(d.join("user_key.pub"), d.join("authorized_keys")).unwrap();
+        let port = free_port();
+        // Running as root, sshd insists on its privilege separation directory, which the
+        // package's service unit would create at boot.
+        if whoami() == "root" && !Path::new("/run/sshd").is_dir() {
+            std::fs::create_dir_all("/run/sshd").expect("create /run/sshd for sshd");
+        }
+        let config = format!(
+            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
+             AuthorizedKeysFile {d}/authorized_keys\nPubkeyAuthentication yes\n\
+             PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
+             StrictModes no\nPermitRootLogin prohibit-password\nAllowUsers {user}\n\
+             Subsystem sftp internal-sftp\n",
+            d = d.display(),
+            user = whoami(),
+        );
+        std::fs::write(d.join("sshd_config"), config).unwrap();
+        let log = std::fs::File::create(d.join("sshd.log")).unwrap();
+        let child = Command::new(SSHD)
+            .args(["-D", "-e", "-f"])
+            .arg(d.join("sshd_config"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("spawn sshd");
+        let mut sshd = Sshd {
+            child,
+            port,
+            key: std::fs::read_to_string(d.join("user_key")).unwrap(),
+            passphrase: passphrase.to_string(),
+            dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(st)) = sshd.child.try_wait() {
+                panic!("sshd exited ({st}):\n{}", sshd.log());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sshd is not listening:\n{}",
+                sshd.log()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        sshd
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
+    }
+
+    /// Host variables for a host reached through this sshd.
+    fn host_vars(&self) -> Value {
+        json!({
+            "ansible_connection": "ssh",
+            "ansible_host": "127.0.0.1",
+            "ansible_port": self.port,
+            "ansible_user": whoami(),
+            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+            "ansible_ssh_common_args":
+                "-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no -o PreferredAuthentications=publickey",
+        })
+    }
+
+    /// Long runs of the key's body: none of them may be found anywhere after a job.
+    fn key_fragments(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for line in self.key.lines().filter(|l| !l.starts_with("-----")) {
+            for run in line.split(|c: char| !c.is_ascii_alphanumeric()) {
+                if run.len() >= 16 {
+                    out.push(run.to_string());
+                }
+            }
+        }
+        assert!(
+            out.len() >= 3,
+            "key body too short to check: {:?}",
+            self.key
+        );
+        out
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const WHO: &str = "\
+- name: Remote play
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: who am i over ssh
+      command: id -un
+";
+
+/// `ansible-vault encrypt_string` output for `value` as variable `name`, as a vars file.
+fn vault_vars(dir: &Path, name: &str, value: &str, password: &str, id: Option<&str>) -> String {
+    let pw = dir.join(format!("{name}.pw"));
+    std::fs::write(&pw, password).unwrap();
+    let mut cmd = Command::new(venv().join("bin/ansible-vault"));
+    cmd.arg("encrypt_string");
+    match id {
+        Some(id) => cmd.args(["--vault-id", &format!("{id}@{}", pw.display())]),
+        None => cmd.arg("--vault-password-file").arg(&pw),
+    };
+    let out = sh(cmd.args(["--name", name, value]));
+    std::fs::remove_file(&pw).unwrap();
+    assert!(out.contains("$ANSIBLE_VAULT;"), "{out}");
+    assert!(!out.contains(value));
+    out
+}
+
+fn vault_play(vars_file: &str, var: &str) -> String {
+    format!(
+        "- name: Vault play\n  hosts: all\n  gather_facts: false\n  vars_files: [{vars_file}]\n  tasks:\n    - name: show the decrypted value\n      debug:\n        msg: \"plain={{{{ {var} }}}}\"\n"
+    )
+}
+
+/// Every file under `dir`, recursively.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            match e.file_type() {
+                Ok(t) if t.is_dir() => todo.push(p),
+                Ok(t) if t.is_file() => out.push(p),
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    let n = needle.as_bytes();
+    !n.is_empty() && hay.windows(n.len()).any(|w| w == n)
+}
+
+/// Fails naming where any of `secrets` shows up in `hay`.
+fn assert_clean(what: &str, hay: &[u8], secrets: &[(String, String)]) {
+    for (name, secret) in secrets {
+        assert!(!contains(hay, secret), "the {name} appears in {what}");
+    }
+}
+
+/// A Machine credential (SSH key with passphrase) and Vault credentials are really used, and
+/// afterwards none of the secrets is anywhere a user or an attacker with the data dir could look.
+#[test]
+fn credentials_are_injected_and_secrets_stay_hidden() {
+    let passphrase = "ssh-unlock-Q7zX93w";
+    let vault_pw = "vault-pw-Kp29xLq";
+    let sshd = Sshd::start(passphrase);
+    // Debug logging: "never logged" must hold at the most verbose level too.
+    let lab = Lab::start_with(Opts {
+        env: vec![("RAWX_LOG".into(), "debug".into())],
+        ..Opts::default()
+    });
+    let scratch = tempfile::tempdir().unwrap();
+    let plain_vars = vault_vars(
+        scratch.path(),
+        "plain_secret",
+        "decrypted-plain-77",
+        vault_pw,
+        None,
+    );
+    let p = lab.project(
+        "creds",
+        &[
+            ("who.yml", WHO),
+            ("plain_vars.yml", &plain_vars),
+            (
+                "vault_plain.yml",
+                &vault_play("plain_vars.yml", "plain_secret"),
+            ),
+        ],
+    );
+    let remote = lab.inventory("Remote", &[("sshhost", sshd.host_vars())]);
+    let local = lab.inventory("Local", &[("localhost", local_vars())]);
+
+    let machine = lab.credential(
+        "key",
+        "Machine",
+        json!({"username": whoami(), "ssh_key_data": sshd.key, "ssh_key_unlock": passphrase}),
+    );
+    let vault = lab.credential("vault", "Vault", json!({"vault_password": vault_pw}));
+    let shown = s_get(&lab, &format!("/api/v2/credentials/{machine}/"));
+    assert_eq!(shown["inputs"]["ssh_key_unlock"], "$encrypted$", "{shown}");
+    assert_eq!(shown["inputs"]["ssh_key_data"], "$encrypted$", "{shown}");
+
+    let jt_ssh = lab.jt("ssh", p, remote, "who.yml", json!({}));
+    lab.attach(jt_ssh, machine);
+    let jt_ssh_bare = lab.jt("ssh-bare", p, remote, "who.yml", json!({}));
+    let jt_vault = lab.jt("vault", p, local, "vault_plain.yml", json!({}));
+    lab.attach(jt_vault, vault);
+    let jt_vault_bare = lab.jt("vault-bare", p, local, "vault_plain.yml", json!({}));
+
+    // Without the credential first, so no earlier connection to the sshd exists.
+    let v1 = lab.launch(jt_vault);
+    let v3 = lab.launch(jt_vault_bare);
+    let bare = lab.launch(jt_ssh_bare);
+    let job = lab.wait_status(bare, "failed");
+    let ev = lab.events_of(bare, "runner_on_unreachable");
+    assert_eq!(
+        ev.len(),
+        1,
+        "without the key the host must be unreachable: {job}"
+    );
+    assert_eq!(ev[0]["failed"], true);
+
+    let out = lab.s.awx(&["job_templates", "launch", "ssh", "--monitor"]);
+    assert_eq!(
+        out.code,
+        0,
+        "launch ssh --monitor:\n{out}\n--- sshd\n{}",
+        sshd.log()
+    );
+    let ssh_job = lab.all(&format!("/api/v2/job_templates/{jt_ssh}/jobs/"))[0]["id"]
+        .as_i64()
+        .unwrap();
+    let job = lab.wait_status(ssh_job, "successful");
+    let ok = lab.events_of(ssh_job, "runner_on_ok");
+    assert_eq!(ok.len(), 1, "{ok:?}");
+    assert_eq!(ok[0]["event_data"]["res"]["stdout"], whoami(), "{}", ok[0]);
+    assert!(
+        sshd.log().contains("Accepted publickey for"),
+        "the job did not log in through the test's sshd:\n{}",
+        sshd.log()
+    );
+    assert!(
+        job_args(&job)
+            .iter()
+            .any(|a| a == "-u" || a.starts_with("--user")),
+        "the credential's username is not on the command line: {}",
+        job["job_args"]
+    );
+
+    lab.wait_status(v1, "successful");
+    assert!(
+        lab.stdout(v1).contains("plain=decrypted-plain-77"),
+        "{}",
+        lab.stdout(v1)
+    );
+    let job = lab.wait(v3);
+    assert_ne!(
+        job["status"], "successful",
+        "decrypted without a vault password: {job}"
+    );
+    assert!(
+        lab.stdout(v3).to_lowercase().contains("vault"),
+        "{}",
+        lab.stdout(v3)
+    );
+
+    // Secrets nowhere.
+    let mut secrets = vec![
+        ("ssh key passphrase".to_string(), passphrase.to_string()),
+        ("vault password".to_string(), vault_pw.to_string()),
+    ];
+    for f in sshd.key_fragments() {
+        secrets.push(("private key body".to_string(), f));
+    }
+    for id in [bare, ssh_job, v1, v3] {
+        for format in ["txt", "ansi", "json", "txt_download"] {
+            let r = lab.s.http(
+                "GET",
+                &format!("/api/v2/jobs/{id}/stdout/?format={format}"),
+                Some(("admin", ADMIN_PW)),
+                None,
+            );
+            assert_eq!(r.status, 200, "{r:?}");
+            assert_clean(
+                &format!("job {id}'s stdout ({format})"),
+                r.body.as_bytes(),
+                &secrets,
+            );
+        }
+        let cli = lab.s.awx_ok(&["jobs", "stdout", &id.to_string()]);
+        assert_clean(&format!("awx jobs stdout {id}"), cli.as_bytes(), &secrets);
+        let events = Value::Array(lab.events(id)).to_string();
+        assert_clean(&format!("job {id}'s events"), events.as_bytes(), &secrets);
+        let job = lab.job(id);
+        assert_clean(
+            &format!("job {id}'s job_args"),
+            job["job_args"].to_string().as_bytes(),
+            &secrets,
+        );
+        assert_clean(
+            &format!("job {id}'s job_env"),
+            job["job_env"].to_string().as_bytes(),
+            &secrets,
+        );
+        assert_clean(&format!("job {id}"), job.to_string().as_bytes(), &secrets);
+    }
+    let data = lab.s.data.clone();
+    let (dir, logs) = lab.s.stop_with_logs();
+    assert!(
+        logs.contains("DEBUG") || logs.contains("debug"),
+        "RAWX_LOG=debug did not log at debug level"
+    );
+    assert_clean("rawx's stdout/stderr", logs.as_bytes(), &secrets);
+    let mut db = Vec::new();
+    for e in std::fs::read_dir(dir.path()).unwrap().flatten() {
+        if e.file_name().to_string_lossy().starts_with("rawx.db") {
+            db.extend(std::fs::read(e.path()).unwrap());
+        }
+    }
+    // Proves the scan sees stored job output at all.
+    assert!(
+        contains(&db, "decrypted-plain-77"),
+        "the database scan found no job output"
+    );
+    assert_clean("the SQLite database", &db, &secrets);
+    for sub in ["receptor", "jobs"] {
+        for f in files_under(&data.join(sub)) {
+            let bytes = std::fs::read(&f).unwrap_or_default();
+            assert_clean(&f.display().to_string(), &bytes, &secrets);
+        }
+    }
+    let left: Vec<PathBuf> = files_under(&data.join("jobs"));
+    assert!(
+        left.is_empty(),
+        "the jobs' private data dirs were not removed: {left:?}"
+    );
+    drop(dir);
+}
+
+fn s_get(lab: &Lab, path: &str) -> Value {
+    lab.s.admin("GET", path, None, 200)
+}
+
+/// A Vault credential with a `vault_id` decrypts what was encrypted under that id, and its
+/// password stays out of the job's output.
+#[test]
+#[ignore = "rawx bug: a Vault credential with vault_id runs `--vault-id prod@prompt@prompt` (build.rs adds @prompt, argv.rs adds it again)"]
+fn vault_credential_with_a_vault_id() {
+    let pw = "vault-prod-Mn48vRt";
+    let lab = Lab::start();
+    let scratch = tempfile::tempdir().unwrap();
+    let vars = vault_vars(
+        scratch.path(),
+        "prod_secret",
+        "decrypted-prod-88",
+        pw,
+        Some("prod"),
+    );
+    let p = lab.project(
+        "vault",
+        &[
+            ("prod_vars.yml", &vars),
+            (
+                "vault_prod.yml",
+                &vault_play("prod_vars.yml", "prod_secret"),
+            ),
+        ],
+    );
+    let inv = lab.inventory("Local", &[("localhost", local_vars())]);
+    let cred = lab.credential(
+        "vault-prod",
+        "Vault",
+        json!({"vault_password": pw, "vault_id": "prod"}),
+    );
+    let jt = lab.jt("vault-prod", p, inv, "vault_prod.yml", json!({}));
+    lab.attach(jt, cred);
+    let id = lab.launch(jt);
+    let job = lab.wait_status(id, "successful");
+    let text = lab.stdout(id);
+    assert!(text.contains("plain=decrypted-prod-88"), "{text}");
+    let secrets = [("vault password".to_string(), pw.to_string())];
+    assert_clean("the job", job.to_string().as_bytes(), &secrets);
+    assert_clean("the stdout", text.as_bytes(), &secrets);
+    assert_clean(
+        "the events",
+        Value::Array(lab.events(id)).to_string().as_bytes(),
+        &secrets,
+    );
+}
+
+/// A job without credentials must not ride on an SSH connection an earlier job opened with
+/// someone's key. AWX gives every job its own `ANSIBLE_SSH_CONTROL_PATH_DIR` in the private data
+/// dir; a shared one lets ansible's `ControlPersist` master (60 s) serve the next job.
+#[test]
+#[ignore = "rawx bug: ANSIBLE_SSH_CONTROL_PATH_DIR=/tmp/cp is shared by all jobs (build.rs), so a job without credentials reuses the previous job's authenticated ssh master"]
+fn ssh_connections_are_not_shared_between_jobs() {
+    let sshd = Sshd::start("cp-unlock-Zr81pQ");
+    let lab = Lab::start();
+    let p = lab.project("cp", &[("who.yml", WHO)]);
+    let remote = lab.inventory("Remote", &[("sshhost", sshd.host_vars())]);
+    let machine = lab.credential(
+        "key",
+        "Machine",
+        json!({"username": whoami(), "ssh_key_data": sshd.key, "ssh_key_unlock": sshd.passphrase}),
+    );
+    let jt_key = lab.jt("with-key", p, remote, "who.yml", json!({}));
+    lab.attach(jt_key, machine);
+    let jt_bare = lab.jt("no-key", p, remote, "who.yml", json!({}));
+    let with = lab.launch(jt_key);
+    lab.wait_status(with, "successful");
+    let without = lab.launch(jt_bare);
+    let job = lab.wait(without);
+    assert_eq!(
+        job["status"],
+        "failed",
+        "a job without the key reached the host through the previous job's connection:\n{}",
+        lab.stdout(without)
+    );
+}
+
+const COMPARE: &str = "\
+- name: Compare play
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: say something
+      debug:
+        msg: \"hello {{ inventory_hostname }}\"
+    - name: change something
+      command: echo changed
+    - name: never on c2
+      debug:
+        msg: only c1
+      when: inventory_hostname == 'c1'
+    - name: loop over items
+      debug:
+        msg: \"{{ item }}\"
+      loop: [one, two]
+    - name: fail on c2 but go on
+      command: /bin/false
+      when: inventory_hostname == 'c2'
+      ignore_errors: true
+- name: Second play
+  hosts: c1
+  gather_facts: false
+  tasks:
+    - name: last words
+      debug:
+        msg: bye
+";
+
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            if chars.peek() == Some(&'[') {
+                chars.next();
+                for c in chars.by_ref() {
+                    if c.is_ascii_alphabetic() {
+                        break;
+                    }
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Blanks the values ansible prints that differ from run to run (`"start": "2026-…"`,
+/// `"end"`, `"delta"`).
+fn blank_times(s: &str) -> String {
+    let mut out = s.to_string();
+    for key in ["\"start\": \"", "\"end\": \"", "\"delta\": \""] {
+        let mut from = 0;
+        while let Some(i) = out[from..].find(key) {
+            let v = from + i + key.len();
+            let Some(len) = out[v..].find('"') else { break };
+            out.replace_range(v..v + len, "T");
+            from = v + 1;
+        }
+    }
+    out
+}
+
+/// What an event sequence says, without timestamps, uuids and durations.
+fn event_key(e: &Value) -> String {
+    let d = &e["event_data"];
+    format!(
+        "{} host={} play={} task={} stdout={}",
+        e["event"].as_str().unwrap_or_default(),
+        d["host"]
+            .as_str()
+            .or(e["host_name"].as_str())
+            .unwrap_or_default(),
+        d["play"].as_str().unwrap_or_default(),
+        d["task"].as_str().unwrap_or_default(),
+        blank_times(&strip_ansi(e["stdout"].as_str().unwrap_or_default())).trim_end(),
+    )
+}
+
+/// rawx's stored events and `stdout?format=txt` are what a bare `ansible-runner run` of the same
+/// playbook and inventory produces.
+#[test]
+fn events_and_stdout_match_a_bare_ansible_runner_run() {
+    let lab = Lab::start();
+    let p = lab.project("compare", &[("play.yml", COMPARE)]);
+    let inv = lab.inventory("Compare", &[("c1", local_vars()), ("c2", local_vars())]);
+    // One fork: the event order is then deterministic on both sides.
+    let jt = lab.jt("compare", p, inv, "play.yml", json!({"forks": 1}));
+    let id = lab.launch(jt);
+
+    let bare = tempfile::tempdir().unwrap();
+    let b = bare.path();
+    std::fs::create_dir_all(b.join("project")).unwrap();
+    std::fs::create_dir_all(b.join("inventory")).unwrap();
+    std::fs::create_dir_all(b.join("env")).unwrap();
+    std::fs::write(b.join("project/play.yml"), COMPARE).unwrap();
+    let hosts = json!({"all": {"hosts": {"c1": local_vars(), "c2": local_vars()}}});
+    std::fs::write(b.join("inventory/hosts.json"), hosts.to_string()).unwrap();
+    std::fs::write(b.join("env/cmdline"), "--forks 1").unwrap();
+    let out = Command::new(venv().join("bin/ansible-runner"))
+        .arg("run")
+        .arg(b)
+        .args(["-p", "play.yml", "--ident", "bare"])
+        .env("ANSIBLE_FORCE_COLOR", "True")
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                venv().join("bin").display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env_remove("NO_COLOR")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let bare_stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "bare ansible-runner run failed:\n{bare_stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut bare_events: Vec<Value> = std::fs::read_dir(b.join("artifacts/bare/job_events"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .map(|e| serde_json::from_slice(&std::fs::read(e.path()).unwrap()).unwrap())
+        .collect();
+    bare_events.sort_by_key(|e| e["counter"].as_i64().unwrap_or_default());
+    let bare_text = std::fs::read_to_string(b.join("artifacts/bare/stdout")).unwrap();
+
+    lab.wait_status(id, "successful");
+    let ours = lab.events(id);
+    let ours_keys: Vec<String> = ours.iter().map(event_key).collect();
+    let bare_keys: Vec<String> = bare_events.iter().map(event_key).collect();
+    if ours_keys != bare_keys {
+        let diff: Vec<String> = ours_keys
+            .iter()
+            .zip(bare_keys.iter())
+            .enumerate()
+            .filter(|(_, (a, b))| a != b)
+            .take(5)
+            .map(|(i, (a, b))| format!("#{i}\n  rawx: {a}\n  bare: {b}"))
+            .collect();
+        panic!(
+            "events differ ({} rawx, {} bare):\n{}\n--- rawx\n{}\n--- bare\n{}",
+            ours_keys.len(),
+            bare_keys.len(),
+            diff.join("\n"),
+            ours_keys.join("\n"),
+            bare_keys.join("\n")
+        );
+    }
+    // Counters and line numbers are AWX's: 1.., and lines that tile the stdout.
+    let counters: Vec<i64> = ours
+        .iter()
+        .map(|e| e["counter"].as_i64().unwrap())
+        .collect();
+    assert_eq!(counters, (1..=ours.len() as i64).collect::<Vec<_>>());
+    let mut line = 0;
+    for e in &ours {
+        assert_eq!(e["start_line"].as_i64(), Some(line), "{e}");
+        line = e["end_line"].as_i64().unwrap();
+    }
+    for (o, b) in ours.iter().zip(bare_events.iter()) {
+        assert_eq!(o["failed"], json!(false), "{o}");
+        let bare_changed = b["event_data"]["res"]["changed"] == json!(true);
+        if o["event"] == "runner_on_ok" {
+            assert_eq!(o["changed"], json!(bare_changed), "{o}");
+        }
+    }
+
+    let txt = lab.stdout(id);
+    let norm = |s: &str| -> String {
+        blank_times(&strip_ansi(s))
+            .replace("\r\n", "\n")
+            .lines()
+            .map(str::trim_end)
+            .collect::<Vec<_>>()
+            .join("\n")
+            .trim()
+            .to_string()
+    };
+    assert_eq!(
+        norm(&txt),
+        norm(&bare_text),
+        "stdout?format=txt differs from the bare run"
+    );
+    let ansi = lab.s.http(
+        "GET",
+        &format!("/api/v2/jobs/{id}/stdout/?format=ansi"),
+        Some(("admin", ADMIN_PW)),
+        None,
+    );
+    assert!(
+        ansi.body.contains('\x1b'),
+        "ansi stdout has no colour: {:?}",
+        ansi.body
+    );
+    assert_eq!(norm(&ansi.body), norm(&bare_text));
+}
+
+const PAUSE: &str = "\
+- name: Long play
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: wait a long time
+      pause:
+        seconds: 60
+";
+
+/// Cancel: a running job stops within seconds, ends `canceled` with its events stored, and can
+/// no longer be canceled. Nothing of the playbook keeps running.
+#[test]
+fn cancel_a_running_job() {
+    let lab = Lab::start();
+    let s = &lab.s;
+    let p = lab.project("slow", &[("pause.yml", PAUSE)]);
+    let inv = lab.inventory("One", &[("localhost", local_vars())]);
+    let jt = lab.jt("slow", p, inv, "pause.yml", json!({}));
+    let id = lab.launch(jt);
+    let path = format!("/api/v2/jobs/{id}/cancel/");
+    assert_eq!(
+        s.admin("GET", &path, None, 200),
+        json!({"can_cancel": true})
+    );
+
+    // Wait until the pause task really runs.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !lab
+        .events_of(id, "playbook_on_task_start")
+        .iter()
+        .any(|e| e["task"] == "wait a long time")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the pause task never started: {}",
+            lab.job(id)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(lab.job(id)["status"], "running");
+
+    let t = Instant::now();
+    let out = s.awx(&["jobs", "cancel", &id.to_string()]);
+    if out.code != 0 {
+        // Older CLIs have no `jobs cancel`; the API is what it would call.
+        eprintln!(
+            "awx jobs cancel unavailable ({}), using the API",
+            out.all().trim()
+        );
+        s.admin("POST", &path, None, 202);
+    }
+    let job = lab.wait_for(id, Duration::from_secs(15));
+    let took = t.elapsed();
+    eprintln!("cancel took {took:?}");
+    assert_eq!(job["status"], "canceled", "{job}");
+    assert_eq!(job["failed"], true, "{job}");
+    assert_eq!(job["event_processing_finished"], true, "{job}");
+    assert!(
+        job["finished"].as_str().is_some_and(|f| !f.is_empty()),
+        "{job}"
+    );
+    assert!(
+        job["elapsed"].as_f64().unwrap_or(100.0) < 40.0,
+        "the pause was not cut short: {job}"
+    );
+    assert_eq!(
+        s.admin("GET", &path, None, 200),
+        json!({"can_cancel": false})
+    );
+    let again = s.http("POST", &path, Some(("admin", ADMIN_PW)), None);
+    assert_eq!(again.status, 405, "{again:?}");
+    let cli = s.awx_json(&["jobs", "get", &id.to_string()]);
+    assert_eq!(cli["status"], "canceled");
+
+    // No process of this job is left: its playbook path is unique to this server's data dir.
+    let marker = s.data.display().to_string();
+    std::thread::sleep(Duration::from_millis(500));
+    let mut left = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let pid = e.file_name().to_string_lossy().into_owned();
+        if !pid.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let Ok(cmd) = std::fs::read(e.path().join("cmdline")) else {
+            continue;
+        };
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if cmd.contains(&marker) && !cmd.contains("rawx serve") && !cmd.contains(" serve ") {
+            left.push(format!("{pid}: {cmd}"));
+        }
+    }
+    assert!(
+        left.is_empty(),
+        "processes of the canceled job still run:\n{}",
+        left.join("\n")
+    );
+}
+
+/// A smoke run on PostgreSQL: the same launch path works on a fresh database.
+#[test]
+fn launch_on_postgresql() {
+    let Some(db) = PgDb::create("jobs") else {
+        return;
+    };
+    let lab = Lab::start_with(Opts {
+        database_url: Some(db.url.clone()),
+        ..Opts::default()
+    });
+    let p = lab.project("hello", &[("hello.yml", HELLO)]);
+    let inv = lab.inventory("Lab", &[("localhost", local_vars())]);
+    lab.jt("hello", p, inv, "hello.yml", json!({}));
+    let out = lab
+        .s
+        .awx(&["job_templates", "launch", "hello", "--monitor"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(out.stdout.contains("Hello from rawx"), "{out}");
+    let list = lab.s.awx_json(&["jobs", "list"]);
+    let id = list["results"][0]["id"].as_i64().unwrap();
+    let job = lab.wait_status(id, "successful");
+    assert_eq!(job["event_processing_finished"], true);
+    assert_eq!(lab.events_of(id, "runner_on_ok").len(), 1);
+    assert_eq!(lab.summaries(id)["localhost"]["ok"], 1);
+    assert!(lab
+        .s
+        .awx_ok(&["jobs", "stdout", &id.to_string()])
+        .contains("Hello from rawx"));
+
+    // A credential's secret is not in a pg_dump after a job that used it.
+    let pw = "pg-vault-pw-Hq62Ls";
+    let scratch = tempfile::tempdir().unwrap();
+    let vars = vault_vars(scratch.path(), "pg_secret", "decrypted-pg-55", pw, None);
+    let vp = lab.project(
+        "vault",
+        &[
+            ("vars.yml", &vars),
+            ("vault.yml", &vault_play("vars.yml", "pg_secret")),
+        ],
+    );
+    let cred = lab.credential("vault", "Vault", json!({"vault_password": pw}));
+    let jt = lab.jt("vault", vp, inv, "vault.yml", json!({}));
+    lab.attach(jt, cred);
+    let vid = lab.launch(jt);
+    lab.wait_status(vid, "successful");
+    let dump = Command::new("pg_dump")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-p",
+            "5432",
+            "-U",
+            "postgres",
+            "-d",
+            &db.name,
+        ])
+        .output()
+        .expect("run pg_dump");
+    assert!(
+        dump.status.success(),
+        "pg_dump failed: {}",
+        String::from_utf8_lossy(&dump.stderr)
+    );
+    assert!(
+        contains(&dump.stdout, "decrypted-pg-55"),
+        "the pg_dump holds no job output, so the scan proves nothing"
+    );
+    assert_clean(
+        "the pg_dump",
+        &dump.stdout,
+        &[("vault password".to_string(), pw.to_string())],
+    );
+    drop(lab);
+    drop(db);
+}
+
+/// A newcomer's first minute: the preload data's Demo Job Template runs out of the box.
+#[test]
+fn preload_demo_job_template_runs() {
+    let s = Server::start_with(Opts {
+        env: {
+            let mut e = runner_env();
+            e.push(("RAWX_PRELOAD_DATA".into(), "true".into()));
+            e
+        },
+        ..Opts::default()
+    });
+    let out = s.awx(&["job_templates", "launch", "Demo Job Template", "--monitor"]);
+    assert_eq!(out.code, 0, "{out}\n--- server\n{}", tail(&s.logs(), 3000));
+    assert!(out.stdout.contains("Hello World!"), "{out}");
+    let jobs = s.awx_json(&["jobs", "list"]);
+    assert_eq!(jobs["count"], 1, "{jobs}");
+    assert_eq!(jobs["results"][0]["status"], "successful", "{jobs}");
+}
