@@ -234,9 +234,6 @@ pub async fn follow(shared: Shared, job_id: i64, unit: String, built: Built, ski
         rawx_bus::JOB_STATUS,
         json!({"group_name": "jobs", "unified_job_id": job_id, "final_counter": final_counter, "type": "summary"}),
     );
-    if let Err(e) = shared.node.release(&unit).await {
-        tracing::warn!(job = job_id, unit = %unit, error = %e, "cannot release the work unit");
-    }
     tracing::info!(
         job = job_id,
         status,
@@ -244,6 +241,17 @@ pub async fn follow(shared: Shared, job_id: i64, unit: String, built: Built, ski
         events = final_counter,
         "job finished"
     );
+    // The job is closed; let the worker finish removing its directory before the unit goes
+    // (releasing a unit that is still running would cancel it).
+    for _ in 0..600 {
+        match shared.node.status(&unit) {
+            Ok(st) if st.state <= 1 => tokio::time::sleep(Duration::from_millis(100)).await,
+            _ => break,
+        }
+    }
+    if let Err(e) = shared.node.release(&unit).await {
+        tracing::warn!(job = job_id, unit = %unit, error = %e, "cannot release the work unit");
+    }
 }
 
 fn elapsed_between(a: &str, b: &str) -> f64 {
@@ -280,7 +288,7 @@ async fn ingest(
     let (mut explanation, mut traceback, mut rc, mut stats) = (None, None, None, None);
     let mut final_counter = skip_through;
     let mut buf = vec![0u8; 64 * 1024];
-    loop {
+    'read: loop {
         let wait = oldest
             .map(|t| BATCH_WAIT.saturating_sub(t.elapsed()))
             .unwrap_or(Duration::from_secs(3600));
@@ -343,6 +351,9 @@ async fn ingest(
                     Ok(a) => rc = a.rc.map(i64::from),
                     Err(e) => tracing::warn!(job = job_id, error = %e, "unreadable artifacts"),
                 },
+                // The runner's last word: the job is over once its final status is in, even though
+                // the worker process still has its directory to delete and Python to shut down.
+                Ok(Frame::Eof) if status.is_some() => break 'read,
                 Ok(Frame::Eof) | Ok(Frame::Keepalive) => {}
                 Err(e) => {
                     tracing::warn!(job = job_id, error = %e, "malformed line in the result stream; skipped")
@@ -362,6 +373,18 @@ async fn ingest(
 fn event_row(job: i64, ev: &RunnerEvent, hosts: &HashMap<String, i64>) -> Row {
     let host_name = ev.host_name();
     let mut r = Row::new();
+    // When the event happened, as the runner saw it (AWX keeps this, not the time of storing).
+    let happened = ev
+        .created
+        .as_deref()
+        .and_then(|c| {
+            time::OffsetDateTime::parse(c, &time::format_description::well_known::Rfc3339).ok()
+        })
+        .map(rawx_model::format_time);
+    if let Some(t) = happened {
+        r.insert("created".into(), json!(t));
+        r.insert("modified".into(), json!(t));
+    }
     for (k, v) in [
         ("job", json!(job)),
         ("event", json!(ev.event)),

@@ -19,7 +19,7 @@ use super::Unit;
 /// through the change channel at once. The poll backs off while the output is quiet, so many
 /// idle followers (long jobs) cost little, and tightens again when output flows.
 const POLL_MIN: Duration = Duration::from_millis(10);
-const POLL_MAX: Duration = Duration::from_millis(250);
+const POLL_MAX: Duration = Duration::from_millis(50);
 
 /// An [`AsyncRead`] of a unit's stdout that ends (reads 0) once the unit is complete —
 /// Succeeded, Failed, Canceled or released — and everything it wrote has been returned.
