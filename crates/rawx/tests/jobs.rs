@@ -432,6 +432,30 @@ fn launch_monitor_and_inspect_with_the_cli() {
         "{dl:?}"
     );
     assert_eq!(dl.body.trim_end(), lab.stdout(id).trim_end());
+    let adl = s.http(
+        "GET",
+        &format!("/api/v2/jobs/{id}/stdout/?format=ansi_download"),
+        Some(("admin", ADMIN_PW)),
+        None,
+    );
+    assert_eq!(adl.status, 200);
+    assert!(
+        adl.header("content-disposition")
+            .is_some_and(|v| v.contains(&format!("job_{id}.ansi.txt"))),
+        "{adl:?}"
+    );
+    assert!(adl.body.contains("Hello from rawx"), "{adl:?}");
+    let html = s.http(
+        "GET",
+        &format!("/api/v2/jobs/{id}/stdout/?format=html"),
+        Some(("admin", ADMIN_PW)),
+        None,
+    );
+    assert_eq!(html.status, 200);
+    assert!(
+        html.body.contains("<html") && html.body.contains("Hello from rawx"),
+        "{html:?}"
+    );
 
     // Relaunch runs the same thing again.
     let re = s.admin(
@@ -1367,6 +1391,16 @@ fn credentials_are_injected_and_secrets_stay_hidden() {
         "the database scan found no job output"
     );
     assert_clean("the SQLite database", &db, &secrets);
+    // The work units were released: no transmit stream (which carries the secrets, zipped)
+    // stays on the node.
+    let units: Vec<PathBuf> = files_under(&data.join("receptor"))
+        .into_iter()
+        .filter(|f| f.file_name().is_some_and(|n| n == "stdin"))
+        .collect();
+    assert!(
+        units.is_empty(),
+        "work units left with their input: {units:?}"
+    );
     for sub in ["receptor", "jobs"] {
         for f in files_under(&data.join(sub)) {
             let bytes = std::fs::read(&f).unwrap_or_default();
@@ -1711,15 +1745,14 @@ fn cancel_a_running_job() {
     assert_eq!(lab.job(id)["status"], "running");
 
     let t = Instant::now();
-    let out = s.awx(&["jobs", "cancel", &id.to_string()]);
-    if out.code != 0 {
-        // Older CLIs have no `jobs cancel`; the API is what it would call.
-        eprintln!(
-            "awx jobs cancel unavailable ({}), using the API",
-            out.all().trim()
-        );
-        s.admin("POST", &path, None, 202);
-    }
+    // awxkit 24.6.1 has no `awx jobs cancel`: this is the request AWX's UI and the collection
+    // send.
+    let r = s.http("POST", &path, Some(("admin", ADMIN_PW)), None);
+    assert_eq!(r.status, 202, "{r:?}");
+    assert!(
+        r.body.trim().is_empty(),
+        "cancel answers an empty body: {r:?}"
+    );
     let job = lab.wait_for(id, Duration::from_secs(15));
     let took = t.elapsed();
     eprintln!("cancel took {took:?}");
@@ -1860,4 +1893,49 @@ fn preload_demo_job_template_runs() {
     let jobs = s.awx_json(&["jobs", "list"]);
     assert_eq!(jobs["count"], 1, "{jobs}");
     assert_eq!(jobs["results"][0]["status"], "successful", "{jobs}");
+}
+
+/// `job_env` is masked as AWX's `build_safe_env` masks it: names matching
+/// `API|TOKEN|KEY|SECRET|PASS` hidden, `ANSIBLE_*` shown as is, and a password inside a URL
+/// replaced. rawx runs jobs with its own environment, so whatever the service was started with
+/// ends up stored in every job.
+#[test]
+#[ignore = "rawx bug: mask_env (rawx-control/src/build.rs) hides ANSIBLE_HOST_KEY_CHECKING, keeps *_PASS/*API* values and URL passwords in clear"]
+fn job_env_is_masked_like_awx() {
+    let lab = Lab::start_with(Opts {
+        env: vec![
+            (
+                "CORP_MIRROR_URL".into(),
+                "https://deploy:mirror-pw-Xy12@mirror.example/simple".into(),
+            ),
+            ("SMTP_PASS".into(), "smtp-pass-Vb71".into()),
+            ("VENDOR_API".into(), "vendor-api-Lk55".into()),
+        ],
+        ..Opts::default()
+    });
+    let p = lab.project("hello", &[("hello.yml", HELLO)]);
+    let inv = lab.inventory("Lab", &[("localhost", local_vars())]);
+    let jt = lab.jt("hello", p, inv, "hello.yml", json!({}));
+    let id = lab.launch(jt);
+    let job = lab.wait_status(id, "successful");
+    let env = &job["job_env"];
+    let want = [
+        ("ANSIBLE_HOST_KEY_CHECKING", "False"),
+        ("SMTP_PASS", "**********"),
+        ("VENDOR_API", "**********"),
+        (
+            "CORP_MIRROR_URL",
+            "https://deploy:**********@mirror.example/simple",
+        ),
+    ];
+    let wrong: Vec<String> = want
+        .iter()
+        .filter(|(k, v)| env[*k] != *v)
+        .map(|(k, v)| format!("{k}: want {v:?}, got {}", env[*k]))
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "job_env differs from AWX's masking:\n{}",
+        wrong.join("\n")
+    );
 }
