@@ -545,6 +545,16 @@ const LOOP: &str = "\
       loop: [alpha, beta, gamma]
 ";
 
+const LONG: &str = "\
+- name: Long play
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: Say a lot
+      debug:
+        msg: \"{{ 'x' * 3000 }}\"
+";
+
 const MULTI: &str = "\
 - name: Multi play
   hosts: all
@@ -569,6 +579,7 @@ fn outcomes_failure_ignore_unreachable_loops_several_hosts() {
             ("ping.yml", PING),
             ("loop.yml", LOOP),
             ("multi.yml", MULTI),
+            ("long.yml", LONG),
         ],
     );
     let one = lab.inventory("One", &[("localhost", local_vars())]);
@@ -600,6 +611,8 @@ fn outcomes_failure_ignore_unreachable_loops_several_hosts() {
     let unreach = lab.launch(jt_unreach);
     let looping = lab.launch(jt_loop);
     let multi = lab.launch(jt_multi);
+    let jt_long = lab.jt("long", p, one, "long.yml", json!({}));
+    let long = lab.launch(jt_long);
 
     let out = s.awx(&["job_templates", "launch", "failing", "--monitor"]);
     assert_eq!(
@@ -701,6 +714,29 @@ fn outcomes_failure_ignore_unreachable_loops_several_hosts() {
     assert_eq!(hosts.len(), 3, "{hosts:?}");
     let counts = &lab.job(multi)["host_status_counts"];
     assert_eq!(counts["ok"], 3, "{counts}");
+
+    // Long output: list views cut an event's stdout to 1024 bytes unless no_truncate is given;
+    // the event itself and the stdout keep it all.
+    lab.wait_status(long, "successful");
+    let cut = lab.events_of(long, "runner_on_ok");
+    let cut_len = cut[0]["stdout"].as_str().unwrap_or_default().len();
+    assert!(
+        cut_len <= 1024,
+        "list stdout not truncated ({cut_len} bytes)"
+    );
+    let full = lab.all(&format!(
+        "/api/v2/jobs/{long}/job_events/?event=runner_on_ok&no_truncate=1"
+    ));
+    let full_stdout = full[0]["stdout"].as_str().unwrap_or_default();
+    assert!(full_stdout.contains(&"x".repeat(3000)), "{full_stdout:?}");
+    let one_event = s.admin(
+        "GET",
+        &format!("/api/v2/job_events/{}/", full[0]["id"]),
+        None,
+        200,
+    );
+    assert_eq!(one_event["stdout"].as_str(), Some(full_stdout));
+    assert!(lab.stdout(long).contains(&"x".repeat(3000)));
 }
 
 const FIELDS: &str = "\
@@ -1721,6 +1757,9 @@ fn cancel_a_running_job() {
     let p = lab.project("slow", &[("pause.yml", PAUSE)]);
     let inv = lab.inventory("One", &[("localhost", local_vars())]);
     let jt = lab.jt("slow", p, inv, "pause.yml", json!({}));
+    // The template's timeout ends a job the same way, as a failure that says why.
+    let jt_timeout = lab.jt("short", p, inv, "pause.yml", json!({"timeout": 3}));
+    let timed = lab.launch(jt_timeout);
     let id = lab.launch(jt);
     let path = format!("/api/v2/jobs/{id}/cancel/");
     assert_eq!(
@@ -1743,6 +1782,18 @@ fn cancel_a_running_job() {
         std::thread::sleep(Duration::from_millis(200));
     }
     assert_eq!(lab.job(id)["status"], "running");
+    let del = s.http(
+        "DELETE",
+        &format!("/api/v2/jobs/{id}/"),
+        Some(("admin", ADMIN_PW)),
+        None,
+    );
+    assert_eq!(del.status, 403, "deleting a running job: {del:?}");
+    assert_eq!(
+        del.json()["detail"],
+        "Cannot delete running job resource.",
+        "{del:?}"
+    );
 
     let t = Instant::now();
     // awxkit 24.6.1 has no `awx jobs cancel`: this is the request AWX's UI and the collection
@@ -1797,6 +1848,21 @@ fn cancel_a_running_job() {
         left.is_empty(),
         "processes of the canceled job still run:\n{}",
         left.join("\n")
+    );
+
+    let job = lab.wait_for(timed, Duration::from_secs(60));
+    assert_eq!(job["status"], "failed", "{job}");
+    assert_eq!(job["event_processing_finished"], true, "{job}");
+    assert!(
+        job["job_explanation"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("timeout"),
+        "the explanation does not say the job timed out: {job}"
+    );
+    assert!(
+        job["elapsed"].as_f64().unwrap_or(100.0) < 40.0,
+        "the timeout did not cut the pause short: {job}"
     );
 }
 
