@@ -873,6 +873,31 @@ fn template_fields_change_what_ran() {
         json!({"become_enabled": true}),
     );
     let jt_nobecome = lab.jt("nobecome", p, su_inv, "become.yml", json!({}));
+    // The same through a Machine credential's become_method and become_username.
+    let flags_inv = lab.inventory(
+        "SuFlags",
+        &[(
+            "localhost",
+            merge(
+                local_vars(),
+                json!({"ansible_python_interpreter": "/usr/bin/python3",
+                       "ansible_become_flags": "-s /bin/sh", "ansible_pipelining": true}),
+            ),
+        )],
+    );
+    let become_cred = lab.credential(
+        "become",
+        "Machine",
+        json!({"username": whoami(), "become_method": "su", "become_username": "nobody"}),
+    );
+    let jt_become_cred = lab.jt(
+        "become-cred",
+        p,
+        flags_inv,
+        "become.yml",
+        json!({"become_enabled": true}),
+    );
+    lab.attach(jt_become_cred, become_cred);
 
     let limit = lab.launch(jt_limit);
     let skip = lab.launch(jt_skip);
@@ -884,6 +909,7 @@ fn template_fields_change_what_ran() {
     let nodiff = lab.launch(jt_nodiff);
     let become_ = lab.launch(jt_become);
     let nobecome = lab.launch(jt_nobecome);
+    let become_cred = lab.launch(jt_become_cred);
     let asked = lab.launch_with(jt_vars_ask, json!({"extra_vars": {"who": "launch"}}));
     assert_eq!(asked["ignored_fields"], json!({}), "{asked}");
     let asked = asked["job"].as_i64().unwrap();
@@ -1044,7 +1070,19 @@ fn template_fields_change_what_ran() {
         "{}",
         lab.stdout(nobecome)
     );
+    let cred_job = lab.wait(become_cred);
     if me == "root" {
+        assert_eq!(
+            cred_job["status"],
+            "successful",
+            "{}",
+            lab.stdout(become_cred)
+        );
+        assert!(
+            lab.stdout(become_cred).contains("user=nobody"),
+            "the credential's become_method/become_username were not used:\n{}",
+            lab.stdout(become_cred)
+        );
         assert_eq!(job["status"], "successful", "{}", lab.stdout(become_));
         assert!(
             lab.stdout(become_).contains("user=nobody"),
