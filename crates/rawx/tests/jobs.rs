@@ -2043,3 +2043,43 @@ fn job_env_is_masked_like_awx() {
         wrong.join("\n")
     );
 }
+
+/// AWX refuses a Machine credential whose key cannot work: an encrypted key without
+/// `ssh_key_unlock` ("must be set when SSH key is encrypted.") and data that is no key at all.
+/// Accepted, such a key makes the job hang: `ssh-add` waits for a passphrase nobody types.
+#[test]
+#[ignore = "rawx bug: POST /credentials/ accepts an encrypted ssh_key_data without ssh_key_unlock, and ssh_key_data that is not a key"]
+fn machine_credential_keys_are_validated_like_awx() {
+    let lab = Lab::start();
+    let dir = tempfile::tempdir().unwrap();
+    sh(Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "some-passphrase", "-f"])
+        .arg(dir.path().join("k")));
+    let key = std::fs::read_to_string(dir.path().join("k")).unwrap();
+    let ct = lab
+        .s
+        .admin("GET", "/api/v2/credential_types/?name=Machine", None, 200)["results"][0]["id"]
+        .clone();
+    for (inputs, field) in [
+        (
+            json!({"username": "u", "ssh_key_data": key}),
+            "ssh_key_unlock",
+        ),
+        (
+            json!({"username": "u", "ssh_key_data": "not a key"}),
+            "ssh_key_data",
+        ),
+    ] {
+        let r = lab.s.http(
+            "POST",
+            "/api/v2/credentials/",
+            Some(("admin", ADMIN_PW)),
+            Some(&json!({"name": field, "organization": lab.org["id"], "credential_type": ct, "inputs": inputs})),
+        );
+        assert_eq!(r.status, 400, "{field}: {r:?}");
+        assert!(
+            r.json()["inputs"][field].is_array(),
+            "the error is not keyed by inputs.{field}: {r:?}"
+        );
+    }
+}
