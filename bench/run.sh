@@ -111,7 +111,7 @@ if [[ " $BACKENDS " == *" postgres "* ]]; then
         { echo "cannot reach PostgreSQL at $PG_URL" >&2; exit 1; }
 fi
 
-export RAWX_ADMIN_PASSWORD=$PW
+export RAWX_ADMIN_PASSWORD=$PW RAWX_PRELOAD_DATA=false  # the figures count only the hosts the bench loads
 unset RAWX_DATABASE_URL RAWX_DATA_DIR RAWX_BIND RAWX_SECRET_KEY || true
 
 rss_mib() { # rss_mib PID -> MiB with one decimal
