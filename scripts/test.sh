@@ -8,6 +8,9 @@ cd "$(dirname "$0")/.."
 skipped=()
 step() { printf '\n==> %s\n' "$*"; }
 
+step "System packages (OpenSSH for the credential tests, PostgreSQL client)"
+scripts/setup-system.sh
+
 step "Python tools (awx CLI, ansible-core, ansible-runner, receptorctl), cached outside the clone"
 RAWX_VENV="$(scripts/setup-venv.sh)"
 export RAWX_VENV

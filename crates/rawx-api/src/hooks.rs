@@ -321,6 +321,8 @@ async fn prepare_credential(
         .unwrap_or_default();
     let mut errors = Map::new();
     let mut sealed = Map::new();
+    // Secrets given in this request, in the clear, for checks that need to read them.
+    let mut plain_inputs: std::collections::HashMap<String, String> = Default::default();
     for (k, v) in inputs {
         let Some(fspec) = fields.iter().find(|f| f["id"] == json!(k)) else {
             errors.insert(
@@ -361,20 +363,41 @@ async fn prepare_credential(
                     json!(["Send the secret itself, not a sealed value."]),
                 );
             } else {
+                plain_inputs.insert(k.clone(), s.to_string());
                 sealed.insert(k, json!(state.key.seal(s)));
             }
         } else {
             sealed.insert(k, v);
         }
     }
-    if !errors.is_empty() {
-        let mut e = FieldErrors::default();
-        for (k, v) in errors {
-            for m in v.as_array().into_iter().flatten() {
-                e.add("inputs", format!("{k}: {}", m.as_str().unwrap_or_default()));
+    // A key the job could not use is refused now: an encrypted key without its passphrase
+    // would leave ssh-add waiting at a prompt nobody answers.
+    for f in fields
+        .iter()
+        .filter(|f| f["format"] == json!("ssh_private_key"))
+    {
+        let id = f["id"].as_str().unwrap_or_default();
+        let Some(key) = plain_inputs.get(id) else {
+            continue;
+        };
+        match ssh_key_encrypted(key) {
+            None => {
+                errors.insert(id.into(), json!(["Invalid certificate or key: no private key (-----BEGIN … PRIVATE KEY-----) found."]));
             }
+            Some(true) if id == "ssh_key_data" && !sealed.contains_key("ssh_key_unlock") => {
+                errors.insert(
+                    "ssh_key_unlock".into(),
+                    json!(["must be set when SSH key is encrypted."]),
+                );
+            }
+            _ => {}
         }
-        return Err(ApiError::Fields(e));
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Status(
+            StatusCode::BAD_REQUEST,
+            json!({"inputs": errors}),
+        ));
     }
     row.insert("inputs".into(), json!(Value::Object(sealed).to_string()));
     Ok(())
@@ -513,4 +536,37 @@ pub async fn check_link(
         }
     }
     Ok(())
+}
+
+/// Whether a private key is passphrase-protected; `None` when the text holds no private key.
+fn ssh_key_encrypted(text: &str) -> Option<bool> {
+    use base64::Engine;
+    let begin = text.find("-----BEGIN ")?;
+    let header_end = text[begin..]
+        .find("-----\n")
+        .or_else(|| text[begin..].find("-----\r\n"))?
+        + begin;
+    let label = &text[begin + 11..header_end];
+    if !label.ends_with("PRIVATE KEY") {
+        return None;
+    }
+    if label == "ENCRYPTED PRIVATE KEY" || text.contains("Proc-Type: 4,ENCRYPTED") {
+        return Some(true);
+    }
+    if label != "OPENSSH PRIVATE KEY" {
+        return Some(false);
+    }
+    // openssh-key-v1: magic, then the cipher name as a length-prefixed string.
+    let body: String = text[header_end + 5..]
+        .lines()
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .ok()?;
+    let magic = b"openssh-key-v1\0";
+    let rest = raw.strip_prefix(magic.as_slice())?;
+    let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    let cipher = rest.get(4..4 + len)?;
+    Some(cipher != b"none")
 }

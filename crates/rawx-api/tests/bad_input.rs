@@ -118,7 +118,7 @@ async fn refusals_name_the_problem_and_write_nothing() {
         "/api/v2/credentials/",
         json!({"name": "c", "organization": 1, "credential_type": 1, "inputs": {"nope": "x"}}),
         bad,
-        json!({"inputs": ["nope: 'nope' is not an input of credential type Machine."]}),
+        json!({"inputs": {"nope": ["'nope' is not an input of credential type Machine."]}}),
     )
     .await;
     refused(

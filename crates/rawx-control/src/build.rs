@@ -158,6 +158,9 @@ pub struct Context_<'a> {
     pub node_name: &'a str,
     pub task_env: Map<String, Value>,
     pub url_base: String,
+    /// The directory the worker unpacks this job into (removed when it ends): per-job state
+    /// such as ssh's control sockets lives there, never shared between jobs.
+    pub job_dir: std::path::PathBuf,
 }
 
 pub async fn build(ctx: &Context_<'_>, job: &Row) -> anyhow::Result<Built> {
@@ -273,7 +276,8 @@ pub async fn build(ctx: &Context_<'_>, job: &Row) -> anyhow::Result<Built> {
                 if let Some(p) = get("vault_password") {
                     match get("vault_id") {
                         Some(id) => {
-                            opts.vault_ids.push(format!("{id}@prompt"));
+                            // The command line adds `@prompt` (`--vault-id prod@prompt`).
+                            opts.vault_ids.push(id.clone());
                             prompt(
                                 &mut passwords,
                                 &format!(r"^Vault password \({id}\):\s*?$"),
@@ -339,7 +343,12 @@ pub async fn build(ctx: &Context_<'_>, job: &Row) -> anyhow::Result<Built> {
         ("ANSIBLE_HOST_KEY_CHECKING", json!("False")),
         ("ANSIBLE_FORCE_COLOR", json!("True")),
         ("AWX_HOST", json!(ctx.url_base)),
-        ("ANSIBLE_SSH_CONTROL_PATH_DIR", json!("/tmp/cp")),
+        // Each job its own ssh control sockets: a connection one job authenticated must not
+        // serve the next job on the same host.
+        (
+            "ANSIBLE_SSH_CONTROL_PATH_DIR",
+            json!(ctx.job_dir.join("cp").display().to_string()),
+        ),
     ] {
         env.insert(k.into(), v);
     }
@@ -383,19 +392,76 @@ pub fn mask(value: &str, secrets: &[String]) -> String {
     out
 }
 
+/// Masks a stored copy of the job's environment as AWX's `build_safe_env` does: names that look
+/// secret (`API`, `TOKEN`, `KEY`, `SECRET`, `PASS`) are hidden except ansible's own settings,
+/// a password inside a URL is hidden, and any value holding a known secret is masked.
 pub fn mask_env(env: &Map<String, Value>, secrets: &[String]) -> Map<String, Value> {
+    const HIDDEN: &str = "**********";
+    let looks_secret = |k: &str| {
+        let u = k.to_uppercase();
+        ["API", "TOKEN", "KEY", "SECRET", "PASS"]
+            .iter()
+            .any(|w| u.contains(w))
+    };
+    let ansible_own = |k: &str| {
+        k.starts_with("ANSIBLE_")
+            && !k.starts_with("ANSIBLE_NET")
+            && !k.starts_with("ANSIBLE_GALAXY_SERVER")
+    };
     env.iter()
         .map(|(k, v)| {
-            let upper = k.to_uppercase();
-            let sensitive = ["PASSWORD", "SECRET", "TOKEN", "PASSPHRASE", "_KEY"]
-                .iter()
-                .any(|w| upper.contains(w));
             let v = match v {
-                Value::String(_) if sensitive => json!("**********"),
-                Value::String(s) => json!(mask(s, secrets)),
+                Value::String(_) if k == "AWS_ACCESS_KEY_ID" || ansible_own(k) => {
+                    json!(mask(v.as_str().unwrap_or_default(), secrets))
+                }
+                Value::String(_) if looks_secret(k) => json!(HIDDEN),
+                Value::String(s) => json!(mask(&hide_url_password(s), secrets)),
                 other => other.clone(),
             };
             (k.clone(), v)
         })
         .collect()
+}
+
+/// `https://user:pw@host/…` → `https://user:**********@host/…`.
+fn hide_url_password(s: &str) -> String {
+    let Some(scheme_end) = s.find("://") else {
+        return s.to_string();
+    };
+    let rest = &s[scheme_end + 3..];
+    let Some(at) = rest.find('@') else {
+        return s.to_string();
+    };
+    let userinfo = &rest[..at];
+    match userinfo.split_once(':') {
+        Some((user, pw)) if !pw.is_empty() && !user.contains('/') => {
+            format!("{}://{}:**********{}", &s[..scheme_end], user, &rest[at..])
+        }
+        _ => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_is_masked_as_awx_masks_it() {
+        let env: Map<String, Value> = serde_json::from_value(json!({
+            "ANSIBLE_HOST_KEY_CHECKING": "False", "SMTP_PASS": "p1", "VENDOR_API": "a1",
+            "MIRROR": "https://deploy:pw9@mirror.example/simple", "PLAIN": "has s3cret inside",
+            "ANSIBLE_NET_PASSWORD": "n1",
+        }))
+        .unwrap();
+        let m = mask_env(&env, &["s3cret".into()]);
+        assert_eq!(m["ANSIBLE_HOST_KEY_CHECKING"], "False");
+        assert_eq!(m["SMTP_PASS"], "**********");
+        assert_eq!(m["VENDOR_API"], "**********");
+        assert_eq!(m["ANSIBLE_NET_PASSWORD"], "**********");
+        assert_eq!(
+            m["MIRROR"],
+            "https://deploy:**********@mirror.example/simple"
+        );
+        assert_eq!(m["PLAIN"], "has ********** inside");
+    }
 }

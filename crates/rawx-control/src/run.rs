@@ -96,6 +96,7 @@ pub async fn run(shared: Shared, job_id: i64) {
         node_name: &shared.node_name,
         task_env: shared.task_env().await,
         url_base: shared.url_base().await,
+        job_dir: shared.jobs_dir.join(job_id.to_string()),
     };
     let built = match build::build(&ctx, &job).await {
         Ok(b) => b,
@@ -322,11 +323,14 @@ async fn ingest(
                 }
                 Ok(Frame::Status(s)) => match s.kind() {
                     RunnerStatus::Starting => {
-                        let args = s
+                        // AWX stores the argv as a JSON list, secrets masked.
+                        let argv: Vec<Value> = s
                             .command
-                            .as_ref()
-                            .map(|c| rawx_runner::args_to_cmdline(c))
-                            .unwrap_or_default();
+                            .iter()
+                            .flatten()
+                            .map(|a| json!(mask(a, &built.secrets)))
+                            .collect();
+                        let args = Value::Array(argv).to_string();
                         let env = s
                             .env
                             .as_ref()
@@ -335,7 +339,7 @@ async fn ingest(
                         set(
                             shared,
                             job_id,
-                            json!({"job_args": mask(&args, &built.secrets), "job_cwd": s.cwd.clone().unwrap_or_default(),
+                            json!({"job_args": args, "job_cwd": s.cwd.clone().unwrap_or_default(),
                                    "job_env": Value::Object(env).to_string()}),
                         )
                         .await?;
