@@ -828,3 +828,85 @@ pub async fn unified_jobs(
 pub async fn unified_jobs_options(Auth(_): Auth) -> Response {
     crate::options::list(&JOBS, false)
 }
+
+/// `/api/v2/unified_job_templates/`: job and workflow templates in one list, each in its own
+/// shape. Each kind is filtered by the caller's query and rights, then the two are merged in
+/// the requested order and paged.
+pub async fn unified_job_templates(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    uri: axum::extract::OriginalUri,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    use rawx_model::resources::WORKFLOW_JOB_TEMPLATES;
+    let params: Vec<(String, String)> = q
+        .as_deref()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let filters: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| k != "page" && k != "page_size")
+        .cloned()
+        .collect();
+    let page_q = rawx_model::filter::parse_list_query(&JOB_TEMPLATES, &params)?;
+    let mut merged: Vec<(Value, Value)> = Vec::new();
+    let mut r = Renderer::new(&state, &ident.actor);
+    r.list_view = true;
+    for res in [&JOB_TEMPLATES, &WORKFLOW_JOB_TEMPLATES] {
+        let mut lq = rawx_model::filter::parse_list_query(res, &filters)?;
+        if let Some(v) = rawx_model::rbac::read_filter(res, &ident.actor) {
+            lq.filter = lq.filter.and(v);
+        }
+        lq.page_size = 100_000;
+        for row in state.store.list(res, &lq).await?.rows {
+            let key = row.get(lq.order[0].0).cloned().unwrap_or(Value::Null);
+            merged.push((key, r.render(res, &row).await?));
+        }
+    }
+    let desc = page_q.order.first().is_some_and(|(_, d)| *d);
+    merged.sort_by(|a, b| {
+        let o = match (&a.0, &b.0) {
+            (Value::Number(x), Value::Number(y)) => x
+                .as_f64()
+                .partial_cmp(&y.as_f64())
+                .unwrap_or(std::cmp::Ordering::Equal),
+            (x, y) => x.to_string().cmp(&y.to_string()),
+        };
+        if desc {
+            o.reverse()
+        } else {
+            o
+        }
+    });
+    let count = merged.len() as u64;
+    let size = page_q.page_size;
+    let last = count.div_ceil(size).max(1);
+    if page_q.page > last {
+        return Err(rawx_model::filter::QueryError::InvalidPage.into());
+    }
+    let start = ((page_q.page - 1) * size) as usize;
+    let results: Vec<Value> = merged
+        .into_iter()
+        .skip(start)
+        .take(size as usize)
+        .map(|(_, v)| v)
+        .collect();
+    let link = |n: u64| {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &filters {
+            s.append_pair(k, v);
+        }
+        s.append_pair("page", &n.to_string());
+        json!(format!("{}?{}", uri.path(), s.finish()))
+    };
+    Ok(Json(json!({
+        "count": count,
+        "next": if page_q.page < last { link(page_q.page + 1) } else { Value::Null },
+        "previous": if page_q.page > 1 { link(page_q.page - 1) } else { Value::Null },
+        "results": results,
+    })))
+}
+
+pub async fn unified_job_templates_options(Auth(_): Auth) -> Response {
+    crate::options::list(&JOB_TEMPLATES, false)
+}

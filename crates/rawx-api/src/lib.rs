@@ -128,6 +128,10 @@ fn table() -> Routes {
             get(jobs::unified_jobs).options(jobs::unified_jobs_options),
         ),
         (
+            "/api/v2/unified_job_templates/",
+            get(jobs::unified_job_templates).options(jobs::unified_job_templates_options),
+        ),
+        (
             "/api/v2/jobs/{id}/cancel/",
             get(jobs::cancel_get).post(jobs::cancel_post),
         ),

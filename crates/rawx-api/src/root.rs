@@ -57,7 +57,14 @@ pub async fn oauth_root() -> Json<Value> {
 /// subcommand, so nothing is listed that is not served.
 pub async fn v2_root() -> Json<Value> {
     let mut m = Map::new();
-    for k in ["ping", "config", "settings", "me", "unified_jobs"] {
+    for k in [
+        "ping",
+        "config",
+        "settings",
+        "me",
+        "unified_jobs",
+        "unified_job_templates",
+    ] {
         m.insert(k.into(), Value::String(format!("/api/v2/{k}/")));
     }
     for res in ALL.iter().filter(|r| r.is_public()) {

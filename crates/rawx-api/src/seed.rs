@@ -52,6 +52,17 @@ fn managed_types() -> Vec<(&'static str, &'static str, &'static str, Value, Valu
             ], "required": ["vault_password"]}),
             json!({}),
         ),
+        (
+            "Ansible Galaxy/Automation Hub API Token",
+            "galaxy",
+            "galaxy_api_token",
+            json!({"fields": [
+                {"id": "url", "label": "Galaxy Server URL", "type": "string", "help_text": "The URL of the Galaxy instance to connect to."},
+                {"id": "auth_url", "label": "Auth Server URL", "type": "string", "help_text": "The URL of a Keycloak server token_endpoint, if using SSO auth."},
+                {"id": "token", "label": "API Token", "type": "string", "secret": true, "help_text": "A token to use for authentication against the Galaxy instance."}
+            ], "required": ["url"]}),
+            json!({}),
+        ),
     ]
 }
 
@@ -232,6 +243,20 @@ pub async fn preload(store: &DynStore, projects_dir: &std::path::Path) -> ApiRes
     let mut kind = Row::new();
     kind.insert("kind".into(), json!("ssh"));
     store.update(&CREDENTIALS, cred, &kind).await?;
+    let galaxy_type = Filter::eq("kind", ColumnType::Text, json!("galaxy"));
+    if let Some(t) = store.find(&CREDENTIAL_TYPES, &galaxy_type).await? {
+        let galaxy = get_or_make(
+            store,
+            &CREDENTIALS,
+            "Ansible Galaxy",
+            json!({"name": "Ansible Galaxy", "credential_type": t["id"], "organization": org,
+                   "inputs": {"url": "https://galaxy.ansible.com/"}}),
+        )
+        .await?;
+        let mut kind = Row::new();
+        kind.insert("kind".into(), json!("galaxy"));
+        store.update(&CREDENTIALS, galaxy, &kind).await?;
+    }
     let project = get_or_make(
         store,
         &PROJECTS,

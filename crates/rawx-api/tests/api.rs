@@ -595,3 +595,47 @@ async fn a_launched_job_is_pending_shown_and_guarded() {
         .await;
     assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+#[tokio::test]
+async fn unified_lists_mix_the_kinds_and_respect_rights() {
+    let api = Api::new().await;
+    world(&api).await;
+    let r = api
+        .admin("GET", "/api/v2/unified_job_templates/?order_by=name", None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let kinds: Vec<(String, String)> = r.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_string(),
+                t["type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ("flow".to_string(), "workflow_job_template".to_string()),
+            ("hello".to_string(), "job_template".to_string())
+        ]
+    );
+    let one = api
+        .admin("GET", "/api/v2/unified_job_templates/?name=hello", None)
+        .await;
+    assert_eq!(one.body["count"], 1);
+    let jobs = api.admin("GET", "/api/v2/unified_jobs/", None).await;
+    assert_eq!(jobs.body["count"], 1);
+    api.user("eve", "epw").await;
+    let hidden = api
+        .call(
+            "GET",
+            "/api/v2/unified_job_templates/",
+            Some(("eve", "epw")),
+            None,
+        )
+        .await;
+    assert_eq!(hidden.body["count"], 0);
+}

@@ -194,14 +194,17 @@ impl TaskRole {
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string();
-            if unit.is_empty() || self.shared.node.status(&unit).is_err() {
-                run::fail(
-                    &self.shared,
-                    id,
-                    "The controller restarted before this job's work unit was running; launch it again.",
-                    "",
-                )
-                .await;
+            if unit.is_empty() {
+                let why = "The controller restarted before this job's work unit was submitted; launch it again.";
+                run::fail(&self.shared, id, why, "").await;
+                continue;
+            }
+            if self.shared.node.status(&unit).is_err() {
+                let why = format!(
+                    "The controller restarted and the job's work unit {unit} is gone from the execution node, \
+                     so the rest of its output is lost; the events stored before the restart are kept. Launch it again."
+                );
+                run::fail(&self.shared, id, &why, "").await;
                 continue;
             }
             let stored = self
@@ -227,14 +230,8 @@ impl TaskRole {
             tracing::info!(job = id, unit = %unit, after_event = last, "re-attaching to a running job");
             self.running.lock().await.insert(id, ());
             let shared = self.shared.clone();
-            let ctx_hosts = HashMap::new();
             jobs.spawn(async move {
-                let built = build::Built {
-                    kwargs: Map::new(),
-                    dir: rawx_runner::PrivateDataDir::new(),
-                    secrets: Vec::new(),
-                    hosts: ctx_hosts,
-                };
+                let built = run::rebuild(&shared, &job).await;
                 run::follow(shared, id, unit, built, last).await;
                 id
             });

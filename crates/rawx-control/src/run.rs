@@ -82,14 +82,8 @@ async fn finish_template(shared: &Shared, job: i64, status: &str, failed: bool) 
     let _ = shared.store.update(&JOB_TEMPLATES, jt, &row).await;
 }
 
-/// Runs a job the task manager moved to `waiting`.
-pub async fn run(shared: Shared, job_id: i64) {
-    let t0 = Instant::now();
-    let job = match shared.store.get(&JOBS, job_id).await {
-        Ok(j) => j,
-        Err(e) => return tracing::error!(job = job_id, error = %e, "job vanished before it ran"),
-    };
-    let ctx = build::Context_ {
+async fn context(shared: &Shared, job_id: i64) -> build::Context_<'_> {
+    build::Context_ {
         store: &shared.store,
         key: &shared.key,
         projects_dir: &shared.projects_dir,
@@ -97,7 +91,49 @@ pub async fn run(shared: Shared, job_id: i64) {
         task_env: shared.task_env().await,
         url_base: shared.url_base().await,
         job_dir: shared.jobs_dir.join(job_id.to_string()),
+    }
+}
+
+/// What re-attaching to a job needs of its build: the secrets to mask and the host names to
+/// link events to. Built again from the store; if that fails (the project is gone, say), the
+/// host links still come from the inventory.
+pub async fn rebuild(shared: &Shared, job: &Row) -> Built {
+    let id = job.get("id").and_then(Value::as_i64).unwrap_or_default();
+    match build::build(&context(shared, id).await, job).await {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(job = id, error = %e, "re-attaching without the job's build; events are linked to hosts only");
+            let hosts = match job.get("inventory").and_then(Value::as_i64) {
+                Some(inv) => build::all_rows(
+                    &shared.store,
+                    &rawx_model::resources::HOSTS,
+                    Filter::eq("inventory", ColumnType::Int, json!(inv)),
+                )
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter_map(|h| Some((text(&h, "name").to_string(), h.get("id")?.as_i64()?)))
+                .collect(),
+                None => HashMap::new(),
+            };
+            Built {
+                kwargs: Map::new(),
+                dir: rawx_runner::PrivateDataDir::new(),
+                secrets: Vec::new(),
+                hosts,
+            }
+        }
+    }
+}
+
+/// Runs a job the task manager moved to `waiting`.
+pub async fn run(shared: Shared, job_id: i64) {
+    let t0 = Instant::now();
+    let job = match shared.store.get(&JOBS, job_id).await {
+        Ok(j) => j,
+        Err(e) => return tracing::error!(job = job_id, error = %e, "job vanished before it ran"),
     };
+    let ctx = context(&shared, job_id).await;
     let built = match build::build(&ctx, &job).await {
         Ok(b) => b,
         Err(e) => {

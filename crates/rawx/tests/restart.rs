@@ -625,9 +625,6 @@ fn host_ids(s: &Server, st: &Setup) -> Vec<(String, i64)> {
 /// A re-attached job is stored as a job that never saw a restart: events after the crash link
 /// their host like those before, and `job_env`/`job_args` are what the run recorded.
 #[test]
-#[ignore = "rawx bug: events stored after a re-attach have host null (rawx-control/src/lib.rs:230, \
-            TaskRole::recover hands run::follow an empty host map, `ctx_hosts = HashMap::new()`, \
-            instead of the inventory's name → id map that run::run builds)"]
 fn a_reattached_job_keeps_host_links() {
     let s = Server::start_with(runner_opts());
     let st = setup(&s);
@@ -687,10 +684,6 @@ fn a_reattached_job_keeps_host_links() {
 /// never started: its explanation must not claim the unit "was not running yet" when the job
 /// ran and stored events.
 #[test]
-#[ignore = "rawx bug: a job that ran, whose unit dir is gone at the restart, is explained as \
-            'The controller restarted before this job's work unit was running; launch it \
-            again.' (rawx-control/src/lib.rs:197-201, TaskRole::recover uses one message for an \
-            empty work_unit_id and for a unit the node no longer knows)"]
 fn a_vanished_running_unit_is_explained_accurately() {
     let s = Server::start_with(runner_opts());
     let st = setup(&s);
