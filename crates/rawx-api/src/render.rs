@@ -342,22 +342,52 @@ impl<'a> Renderer<'a> {
             out.insert("total_groups".into(), json!(groups));
         }
         if res.key == "instance_groups" {
-            // Every group holds this one node until the mesh reports more.
-            let capacity = std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
-                * 4;
-            let running = Filter::eq("status", ColumnType::Text, json!("running"));
+            // Every group holds this one node until the mesh reports more: its capacity, and
+            // what the jobs holding it (waiting or running) take, by AWX's arithmetic.
+            let capacity = rawx_model::capacity::local_capacity();
+            let active = rawx_model::filter::ListQuery {
+                filter: Filter::On {
+                    path: vec![],
+                    column: "status",
+                    ctype: ColumnType::Text,
+                    cond: rawx_model::filter::Cond::In(vec![json!("waiting"), json!("running")]),
+                },
+                order: vec![("id", false)],
+                page: 1,
+                page_size: 10_000,
+            };
             let jobs = self
                 .state
                 .store
-                .count(by_key("jobs").expect("jobs"), &running)
-                .await?;
+                .list(by_key("jobs").expect("jobs"), &active)
+                .await?
+                .rows;
+            let mut consumed = 0;
+            for j in &jobs {
+                let hosts = match j.get("inventory").and_then(Value::as_i64) {
+                    Some(inv) => {
+                        let f = Filter::eq("inventory", ColumnType::Int, json!(inv));
+                        self.state
+                            .store
+                            .count(by_key("hosts").expect("hosts"), &f)
+                            .await? as i64
+                    }
+                    None => 1,
+                };
+                let forks = j.get("forks").and_then(Value::as_i64).unwrap_or(0);
+                consumed += rawx_model::capacity::job_impact(forks, hosts);
+            }
+            let remaining =
+                ((capacity - consumed).max(0) as f64 / capacity as f64 * 1000.0).round() / 10.0;
+            let running = jobs
+                .iter()
+                .filter(|j| j.get("status") == Some(&json!("running")))
+                .count();
             out.insert("capacity".into(), json!(capacity));
-            out.insert("consumed_capacity".into(), json!(0));
-            out.insert("percent_capacity_remaining".into(), json!(100.0));
-            out.insert("jobs_running".into(), json!(jobs));
-            out.insert("jobs_total".into(), json!(jobs));
+            out.insert("consumed_capacity".into(), json!(consumed));
+            out.insert("percent_capacity_remaining".into(), json!(remaining));
+            out.insert("jobs_running".into(), json!(running));
+            out.insert("jobs_total".into(), json!(jobs.len()));
             out.insert("instances".into(), json!(1));
         }
         if std::ptr::eq(res, &PROJECTS) && row.get("scm_type").and_then(Value::as_str) == Some("") {

@@ -10,12 +10,8 @@ use rawx_model::resources::USERS;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
-/// Capacity in forks the way AWX counts it for a node: four per core.
-fn capacity() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        * 4
+fn capacity() -> i64 {
+    rawx_model::capacity::local_capacity()
 }
 
 /// Answers without authentication, as AWX's does: load balancers and `awx ping` use it.

@@ -639,3 +639,32 @@ async fn unified_lists_mix_the_kinds_and_respect_rights() {
         .await;
     assert_eq!(hidden.body["count"], 0);
 }
+
+#[tokio::test]
+async fn instance_groups_show_what_running_jobs_take() {
+    let api = Api::new().await;
+    world(&api).await;
+    let ig = api
+        .admin("GET", "/api/v2/instance_groups/default/", None)
+        .await;
+    assert_eq!(
+        ig.body["consumed_capacity"], 0,
+        "a pending job holds no capacity: {}",
+        ig.text
+    );
+    let capacity = ig.body["capacity"].as_i64().unwrap();
+    let mut running = rawx_model::Row::new();
+    running.insert("status".into(), json!("running"));
+    api.store
+        .update(&rawx_model::resources::JOBS, 1, &running)
+        .await
+        .unwrap();
+    let ig = api
+        .admin("GET", "/api/v2/instance_groups/default/", None)
+        .await;
+    // One host, forks 0 (ansible's 5): min(5, 1) + 1.
+    assert_eq!(ig.body["consumed_capacity"], 2);
+    assert_eq!(ig.body["jobs_running"], 1);
+    let remaining = ((capacity - 2) as f64 / capacity as f64 * 1000.0).round() / 10.0;
+    assert_eq!(ig.body["percent_capacity_remaining"], json!(remaining));
+}

@@ -110,12 +110,9 @@ async fn jobs_in(store: &DynStore, states: &[&str]) -> anyhow::Result<Vec<Row>> 
     build::all_rows(store, &JOBS, status_in(states)).await
 }
 
-/// AWX's impact of a job on capacity: `min(forks, hosts) + 1` (forks 0 means ansible's 5).
-async fn impact(store: &DynStore, job: &Row) -> i64 {
-    let forks = match job.get("forks").and_then(Value::as_i64).unwrap_or(0) {
-        0 => 5,
-        f => f,
-    };
+/// What a job takes of the node's capacity (`rawx_model::capacity::job_impact`).
+pub async fn impact(store: &DynStore, job: &Row) -> i64 {
+    let forks = job.get("forks").and_then(Value::as_i64).unwrap_or(0);
     let hosts = match job.get("inventory").and_then(Value::as_i64) {
         Some(inv) => store
             .count(
@@ -126,7 +123,7 @@ async fn impact(store: &DynStore, job: &Row) -> i64 {
             .unwrap_or(1) as i64,
         None => 1,
     };
-    forks.min(hosts.max(1)) + 1
+    rawx_model::capacity::job_impact(forks, hosts)
 }
 
 impl TaskRole {

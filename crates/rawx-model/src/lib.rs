@@ -6,6 +6,7 @@
 //! nothing of HTTP or SQL. The schema here is the single source for request validation, OPTIONS
 //! metadata, filtering and the store's columns, so the four can never disagree.
 
+pub mod capacity;
 pub mod filter;
 pub mod rbac;
 pub mod resources;

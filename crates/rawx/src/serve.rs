@@ -170,10 +170,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         projects_dir: state.config.projects_dir.clone(),
         jobs_dir: data_dir.join("jobs"),
         node_name: node_name(),
-        capacity: std::thread::available_parallelism()
-            .map(|n| n.get() as i64)
-            .unwrap_or(1)
-            * 4,
+        capacity: rawx_model::capacity::local_capacity(),
     };
     let mut sup = Supervisor::new();
     sup.add(Arc::new(WebServer { listener, state }), Restart::Always);
