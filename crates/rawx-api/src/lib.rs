@@ -19,6 +19,7 @@ mod root;
 mod seed;
 mod settings;
 mod special;
+mod stdout;
 
 pub use auth::{hash_password, AuthMethod, Identity};
 pub use error::{ApiError, ApiResult};
@@ -122,7 +123,7 @@ fn table() -> Routes {
                 .post(jobs::launch_post)
                 .options(jobs::launch_options),
         ),
-        ("/api/v2/jobs/{id}/stdout/", get(jobs::stdout)),
+        ("/api/v2/jobs/{id}/stdout/", get(stdout::stdout)),
         (
             "/api/v2/unified_jobs/",
             get(jobs::unified_jobs).options(jobs::unified_jobs_options),

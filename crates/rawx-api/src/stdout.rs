@@ -1,0 +1,141 @@
+//! `/api/v2/jobs/N/stdout/`: a job's output in AWX's formats (txt, ansi, json, html and the
+//! two downloads), assembled from its stored events.
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::handlers::fetch_visible;
+use crate::AppState;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header;
+use axum::response::{Html, IntoResponse, Response};
+use axum::Json;
+use rawx_model::filter::{Filter, ListQuery};
+use rawx_model::resources::{JOBS, JOB_EVENTS};
+use rawx_model::schema::ColumnType;
+use rawx_model::Row;
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+fn text<'a>(row: &'a Row, k: &str) -> &'a str {
+    row.get(k).and_then(Value::as_str).unwrap_or_default()
+}
+
+fn int(row: &Row, k: &str) -> Option<i64> {
+    row.get(k).and_then(Value::as_i64)
+}
+
+const STDOUT_LIMIT: usize = 1_048_576;
+
+/// The job's output: its stored events' stdout in line order (the runner crate's assembly, the
+/// same that builds it from a live stream).
+async fn stdout_text(state: &AppState, job: i64) -> ApiResult<String> {
+    let mut rows = Vec::new();
+    let mut page = 1;
+    loop {
+        let q = ListQuery {
+            filter: Filter::eq("job", ColumnType::Int, json!(job)),
+            order: vec![("start_line", false), ("counter", false)],
+            page,
+            page_size: 5000,
+        };
+        let p = state.store.list(&JOB_EVENTS, &q).await?;
+        let n = p.rows.len() as u64;
+        rows.extend(p.rows);
+        if page * 5000 >= p.count || n == 0 {
+            break;
+        }
+        page += 1;
+    }
+    Ok(rawx_runner::join_stdout(rows.iter().map(|r| {
+        (
+            r.get("start_line").and_then(Value::as_u64).unwrap_or(0),
+            text(r, "stdout"),
+        )
+    })))
+}
+
+pub async fn stdout(
+    State(state): State<Arc<AppState>>,
+    Auth(ident): Auth,
+    Path(raw): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Response> {
+    let job = fetch_visible(&state, &ident.actor, &JOBS, &raw).await?;
+    let id = int(&job, "id").unwrap_or_default();
+    let params: Vec<(String, String)> = q
+        .as_deref()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let param = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let format = param("format").unwrap_or_else(|| "txt".into());
+    let ansi = stdout_text(&state, id).await?;
+    let too_big = ansi.len() > STDOUT_LIMIT && !format.ends_with("_download");
+    if too_big {
+        let msg = format!(
+            "Standard Output too large to display ({} bytes), only download supported for sizes over {} bytes.",
+            ansi.len(),
+            STDOUT_LIMIT
+        );
+        return Ok(match format.as_str() {
+            "json" => {
+                Json(json!({"range": {"start": 0, "end": 0, "absolute_end": 0}, "content": msg}))
+                    .into_response()
+            }
+            _ => ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], msg).into_response(),
+        });
+    }
+    let plain = |s: &str| {
+        (
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            s.to_string(),
+        )
+            .into_response()
+    };
+    Ok(match format.as_str() {
+        "ansi" => plain(&ansi),
+        "txt" => plain(&rawx_runner::strip_ansi(&ansi)),
+        "txt_download" | "ansi_download" => {
+            let (body, name) = if format == "txt_download" {
+                (rawx_runner::strip_ansi(&ansi), format!("job_{id}.txt"))
+            } else {
+                (ansi, format!("job_{id}.ansi.txt"))
+            };
+            (
+                [
+                    (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
+                    (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+                ],
+                body,
+            )
+                .into_response()
+        }
+        "json" => {
+            let lines: Vec<&str> = ansi.lines().collect();
+            let absolute_end = lines.len();
+            let start = param("start_line").and_then(|s| s.parse().ok()).unwrap_or(0).min(absolute_end);
+            let end = param("end_line").and_then(|s| s.parse().ok()).unwrap_or(absolute_end).clamp(start, absolute_end);
+            let mut content = lines[start..end].join("\n");
+            if end > start {
+                content.push('\n');
+            }
+            if param("content_encoding").as_deref() == Some("base64") {
+                use base64::Engine;
+                content = base64::engine::general_purpose::STANDARD.encode(content);
+            }
+            Json(json!({"range": {"start": start, "end": end, "absolute_end": absolute_end}, "content": content}))
+                .into_response()
+        }
+        "html" => {
+            let esc = rawx_runner::strip_ansi(&ansi).replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+            Html(format!(
+                "<!doctype html><html><head><title>Job {id} output</title></head><body><pre>{esc}</pre></body></html>"
+            ))
+            .into_response()
+        }
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "Unsupported format {other:?}: use txt, ansi, json, html, txt_download or ansi_download."
+            )))
+        }
+    })
+}
