@@ -13,18 +13,12 @@ use rawx_model::filter::{Cond, Filter};
 use rawx_model::resources::{
     by_key, CREDENTIALS, CREDENTIAL_TYPES, GROUPS, HOSTS, JT_CREDENTIALS, PROJECTS, TOKENS,
 };
+use rawx_model::schema::{int, text};
 use rawx_model::schema::{ColumnType, Kind, Relation, Resource};
 use rawx_model::secret::{is_sealed, ENCRYPTED};
 use rawx_model::validate::{validate, FieldErrors, Mode};
 use rawx_model::Row;
 use serde_json::{json, Map, Value};
-
-fn int(row: &Row, k: &str) -> Option<i64> {
-    row.get(k).and_then(Value::as_i64)
-}
-fn text<'a>(row: &'a Row, k: &str) -> &'a str {
-    row.get(k).and_then(Value::as_str).unwrap_or_default()
-}
 
 /// A named URL (`Lab++Default`, `admin`, `key++Machine+ssh++Ops`) to the object's id.
 pub async fn resolve_named(

@@ -16,6 +16,7 @@ use rawx_model::filter::{Cond, Filter, ListQuery};
 use rawx_model::resources::{
     ACTIVE_STATES, FINAL_STATES, JOBS, JOB_CREDENTIALS, JOB_TEMPLATES, JT_CREDENTIALS, VERBOSITY,
 };
+use rawx_model::schema::{int, text};
 use rawx_model::schema::{ColumnType, Resource};
 use rawx_model::validate::{parse_vars, FieldErrors};
 use rawx_model::Row;
@@ -23,13 +24,6 @@ use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 type Ctx = State<Arc<AppState>>;
-
-fn int(row: &Row, k: &str) -> Option<i64> {
-    row.get(k).and_then(Value::as_i64)
-}
-fn text<'a>(row: &'a Row, k: &str) -> &'a str {
-    row.get(k).and_then(Value::as_str).unwrap_or_default()
-}
 
 /// Links AWX adds to a job's and a template's `related`.
 pub fn related(res: &Resource, row: &Row, related: &mut Map<String, Value>) {

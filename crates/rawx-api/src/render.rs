@@ -7,6 +7,7 @@ use crate::AppState;
 use rawx_model::filter::Filter;
 use rawx_model::rbac::{self, Actor};
 use rawx_model::resources::{by_key, INVENTORIES, JT_CREDENTIALS, PROJECTS};
+use rawx_model::schema::int;
 use rawx_model::schema::{ColumnType, Kind, Resource, Scope};
 use rawx_model::secret::{is_sealed, ENCRYPTED};
 use rawx_model::Row;
@@ -32,10 +33,6 @@ pub struct Renderer<'a> {
 
 pub fn url_of(res: &Resource, id: i64) -> String {
     format!("/api/v2/{}/{}/", res.key, id)
-}
-
-fn id_of(row: &Row, col: &str) -> Option<i64> {
-    row.get(col).and_then(Value::as_i64)
 }
 
 impl<'a> Renderer<'a> {
@@ -68,13 +65,13 @@ impl<'a> Renderer<'a> {
     /// The organization an object belongs to, following its scope's foreign keys.
     pub async fn org_of(&mut self, res: &Resource, row: &Row) -> ApiResult<Option<i64>> {
         match res.scope {
-            Scope::Organization => Ok(id_of(row, "id")),
+            Scope::Organization => Ok(int(row, "id")),
             Scope::Via(path) => {
                 let mut current: Option<Arc<Row>> = None;
                 let mut current_res: &Resource = res;
                 for (i, col) in path.iter().enumerate() {
                     let from = current.as_deref().unwrap_or(row);
-                    let Some(next) = id_of(from, col) else {
+                    let Some(next) = int(from, col) else {
                         return Ok(None);
                     };
                     if i + 1 == path.len() {
@@ -98,9 +95,9 @@ impl<'a> Renderer<'a> {
     /// The user an object is owned by, for user-scoped permission answers.
     pub fn owner_of(res: &Resource, row: &Row) -> Option<i64> {
         match res.scope {
-            Scope::User => id_of(row, "id"),
-            Scope::Owner(col) => id_of(row, col),
-            _ => id_of(row, "user"),
+            Scope::User => int(row, "id"),
+            Scope::Owner(col) => int(row, col),
+            _ => int(row, "user"),
         }
     }
 
@@ -175,7 +172,7 @@ impl<'a> Renderer<'a> {
         res: &'static Resource,
         row: &Row,
     ) -> ApiResult<Option<String>> {
-        let key = (res.key, id_of(row, "id").unwrap_or_default());
+        let key = (res.key, int(row, "id").unwrap_or_default());
         if let Some(hit) = self.named.get(&key) {
             return Ok(hit.clone());
         }
@@ -219,7 +216,7 @@ impl<'a> Renderer<'a> {
     }
 
     pub async fn render(&mut self, res: &'static Resource, row: &Row) -> ApiResult<Value> {
-        let id = id_of(row, "id").unwrap_or_default();
+        let id = int(row, "id").unwrap_or_default();
         let mut out = Map::new();
         out.insert("id".into(), json!(id));
         out.insert("type".into(), json!(res.type_name));
@@ -228,7 +225,7 @@ impl<'a> Renderer<'a> {
         let mut related = Map::new();
         let mut summary = Map::new();
         for col in ["created_by", "modified_by"] {
-            if let Some(uid) = id_of(row, col) {
+            if let Some(uid) = int(row, col) {
                 related.insert(col.into(), json!(format!("/api/v2/users/{uid}/")));
                 if let Some(s) = self.summary("users", uid).await? {
                     summary.insert(col.into(), s);
@@ -242,7 +239,7 @@ impl<'a> Renderer<'a> {
             );
         }
         for f in res.fields.iter().filter(|f| f.shown()) {
-            if let (Kind::Fk(target), Some(fid)) = (f.kind, id_of(row, f.name)) {
+            if let (Kind::Fk(target), Some(fid)) = (f.kind, int(row, f.name)) {
                 related.insert(f.name.into(), json!(format!("/api/v2/{target}/{fid}/")));
                 if let Some(s) = self.summary(target, fid).await? {
                     summary.insert(f.name.into(), s);
@@ -325,7 +322,7 @@ impl<'a> Renderer<'a> {
         row: &Row,
         out: &mut Map<String, Value>,
     ) -> ApiResult<()> {
-        let id = id_of(row, "id").unwrap_or_default();
+        let id = int(row, "id").unwrap_or_default();
         if std::ptr::eq(res, &INVENTORIES) {
             let by_inv = Filter::eq("inventory", ColumnType::Int, json!(id));
             let hosts = self
@@ -345,23 +342,17 @@ impl<'a> Renderer<'a> {
             // Every group holds this one node until the mesh reports more: its capacity, and
             // what the jobs holding it (waiting or running) take, by AWX's arithmetic.
             let capacity = rawx_model::capacity::local_capacity();
-            let active = rawx_model::filter::ListQuery {
-                filter: Filter::On {
-                    path: vec![],
-                    column: "status",
-                    ctype: ColumnType::Text,
-                    cond: rawx_model::filter::Cond::In(vec![json!("waiting"), json!("running")]),
-                },
-                order: vec![("id", false)],
-                page: 1,
-                page_size: 10_000,
+            let active = Filter::On {
+                path: vec![],
+                column: "status",
+                ctype: ColumnType::Text,
+                cond: rawx_model::filter::Cond::In(vec![json!("waiting"), json!("running")]),
             };
             let jobs = self
                 .state
                 .store
-                .list(by_key("jobs").expect("jobs"), &active)
-                .await?
-                .rows;
+                .list_all(by_key("jobs").expect("jobs"), &active, &[("id", false)])
+                .await?;
             let mut consumed = 0;
             for j in &jobs {
                 let hosts = match j.get("inventory").and_then(Value::as_i64) {

@@ -9,43 +9,27 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
-use rawx_model::filter::{Filter, ListQuery};
+use rawx_model::filter::Filter;
 use rawx_model::resources::{JOBS, JOB_EVENTS};
 use rawx_model::schema::ColumnType;
-use rawx_model::Row;
+use rawx_model::schema::{int, text};
 use serde_json::{json, Value};
 use std::sync::Arc;
-
-fn text<'a>(row: &'a Row, k: &str) -> &'a str {
-    row.get(k).and_then(Value::as_str).unwrap_or_default()
-}
-
-fn int(row: &Row, k: &str) -> Option<i64> {
-    row.get(k).and_then(Value::as_i64)
-}
 
 const STDOUT_LIMIT: usize = 1_048_576;
 
 /// The job's output: its stored events' stdout in line order (the runner crate's assembly, the
 /// same that builds it from a live stream).
 async fn stdout_text(state: &AppState, job: i64) -> ApiResult<String> {
-    let mut rows = Vec::new();
-    let mut page = 1;
-    loop {
-        let q = ListQuery {
-            filter: Filter::eq("job", ColumnType::Int, json!(job)),
-            order: vec![("start_line", false), ("counter", false)],
-            page,
-            page_size: 5000,
-        };
-        let p = state.store.list(&JOB_EVENTS, &q).await?;
-        let n = p.rows.len() as u64;
-        rows.extend(p.rows);
-        if page * 5000 >= p.count || n == 0 {
-            break;
-        }
-        page += 1;
-    }
+    let by_job = Filter::eq("job", ColumnType::Int, json!(job));
+    let rows = state
+        .store
+        .list_all(
+            &JOB_EVENTS,
+            &by_job,
+            &[("start_line", false), ("counter", false)],
+        )
+        .await?;
     Ok(rawx_runner::join_stdout(rows.iter().map(|r| {
         (
             r.get("start_line").and_then(Value::as_u64).unwrap_or(0),

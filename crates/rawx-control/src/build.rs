@@ -4,12 +4,13 @@
 //! the way are collected so that everything stored afterwards can be masked.
 
 use anyhow::{anyhow, bail, Context};
-use rawx_model::filter::{Filter, ListQuery};
+use rawx_model::filter::Filter;
 use rawx_model::resources::{
     CREDENTIALS, CREDENTIAL_TYPES, GROUPS, GROUP_CHILDREN, GROUP_HOSTS, HOSTS, INVENTORIES,
     JOB_CREDENTIALS, PROJECTS, USERS,
 };
 use rawx_model::schema::ColumnType;
+use rawx_model::schema::{int, text};
 use rawx_model::secret::SecretKey;
 use rawx_model::validate::parse_vars;
 use rawx_model::Row;
@@ -28,35 +29,15 @@ pub struct Built {
     pub hosts: HashMap<String, i64>,
 }
 
-fn text<'a>(row: &'a Row, k: &str) -> &'a str {
-    row.get(k).and_then(Value::as_str).unwrap_or_default()
-}
-fn int(row: &Row, k: &str) -> Option<i64> {
-    row.get(k).and_then(Value::as_i64)
-}
-
 pub async fn all_rows(
     store: &DynStore,
     res: &'static rawx_model::Resource,
     filter: Filter,
 ) -> anyhow::Result<Vec<Row>> {
-    let mut out = Vec::new();
-    let mut page = 1;
-    loop {
-        let q = ListQuery {
-            filter: filter.clone(),
-            order: vec![("id", false)],
-            page,
-            page_size: 5000,
-        };
-        let p = store.list(res, &q).await.map_err(|e| anyhow!("{e}"))?;
-        let n = p.rows.len();
-        out.extend(p.rows);
-        if (page * 5000) as usize >= p.count as usize || n == 0 {
-            return Ok(out);
-        }
-        page += 1;
-    }
+    store
+        .list_all(res, &filter, &[("id", false)])
+        .await
+        .map_err(|e| anyhow!("{e}"))
 }
 
 fn vars(s: &str) -> Map<String, Value> {

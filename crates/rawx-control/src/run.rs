@@ -8,6 +8,7 @@ use crate::Shared;
 use anyhow::anyhow;
 use rawx_model::filter::{Filter, ListQuery};
 use rawx_model::resources::{JOBS, JOB_EVENTS, JOB_HOST_SUMMARIES, JOB_TEMPLATES};
+use rawx_model::schema::text;
 use rawx_model::schema::ColumnType;
 use rawx_model::Row;
 use rawx_runner::{Frame, ResultDecoder, RunnerEvent, RunnerStatus};
@@ -18,10 +19,6 @@ use std::time::{Duration, Instant};
 /// Events are written when this many are buffered, or when the oldest has waited this long.
 const BATCH_SIZE: usize = 200;
 const BATCH_WAIT: Duration = Duration::from_millis(100);
-
-fn text<'a>(row: &'a Row, k: &str) -> &'a str {
-    row.get(k).and_then(Value::as_str).unwrap_or_default()
-}
 
 pub async fn set(shared: &Shared, job: i64, fields: Value) -> anyhow::Result<()> {
     let row: Row = fields.as_object().cloned().unwrap_or_default();
@@ -332,7 +329,7 @@ async fn ingest(
         let n = tokio::select! {
             n = reader.read(&mut buf) => n.map_err(|e| anyhow!("reading the unit's output: {e}"))?,
             _ = tokio::time::sleep(wait) => {
-                flush(shared, job_id, &mut batch).await?;
+                flush(shared, job_id, &mut batch, &built.hosts).await?;
                 oldest = None;
                 continue;
             }
@@ -353,7 +350,7 @@ async fn ingest(
                     batch.push(event_row(job_id, &ev, &built.hosts));
                     oldest.get_or_insert_with(Instant::now);
                     if batch.len() >= BATCH_SIZE {
-                        flush(shared, job_id, &mut batch).await?;
+                        flush(shared, job_id, &mut batch, &built.hosts).await?;
                         oldest = None;
                     }
                 }
@@ -401,7 +398,7 @@ async fn ingest(
             }
         }
     }
-    flush(shared, job_id, &mut batch).await?;
+    flush(shared, job_id, &mut batch, &built.hosts).await?;
     if let Err(e) = decoder.finish() {
         if status.is_none() {
             tracing::warn!(job = job_id, error = %e, "result stream ended early");
@@ -463,7 +460,13 @@ fn event_row(job: i64, ev: &RunnerEvent, hosts: &HashMap<String, i64>) -> Row {
 
 /// Writes buffered events in one transaction, then tells live subscribers. An event is
 /// published only once it is stored.
-async fn flush(shared: &Shared, job: i64, batch: &mut Vec<Row>) -> anyhow::Result<()> {
+/// `hosts` maps the inventory's host names to ids, for the host summaries.
+async fn flush(
+    shared: &Shared,
+    job: i64,
+    batch: &mut Vec<Row>,
+    hosts: &HashMap<String, i64>,
+) -> anyhow::Result<()> {
     if batch.is_empty() {
         return Ok(());
     }
@@ -489,33 +492,19 @@ async fn flush(shared: &Shared, job: i64, batch: &mut Vec<Row>) -> anyhow::Resul
         .iter()
         .find(|e| e.get("event") == Some(&json!("playbook_on_stats")))
     {
-        summaries(shared, job, stats).await?;
+        summaries(shared, job, stats, hosts).await?;
     }
     batch.clear();
     Ok(())
 }
 
-async fn summaries(shared: &Shared, job: i64, stats_event: &Row) -> anyhow::Result<()> {
+async fn summaries(
+    shared: &Shared,
+    job: i64,
+    stats_event: &Row,
+    hosts: &HashMap<String, i64>,
+) -> anyhow::Result<()> {
     let data: Value = serde_json::from_str(text(stats_event, "event_data")).unwrap_or(Value::Null);
-    let hosts: HashMap<String, i64> = {
-        let j = shared
-            .store
-            .get(&JOBS, job)
-            .await
-            .map_err(|e| anyhow!("{e}"))?;
-        match j.get("inventory").and_then(Value::as_i64) {
-            Some(inv) => build::all_rows(
-                &shared.store,
-                &rawx_model::resources::HOSTS,
-                Filter::eq("inventory", ColumnType::Int, json!(inv)),
-            )
-            .await?
-            .into_iter()
-            .filter_map(|h| Some((text(&h, "name").to_string(), h.get("id")?.as_i64()?)))
-            .collect(),
-            None => HashMap::new(),
-        }
-    };
     let existing = shared
         .store
         .list(

@@ -7,6 +7,16 @@ use serde_json::{Map, Value};
 /// `modified_by` are present on every resource besides the schema's own fields.
 pub type Row = Map<String, Value>;
 
+/// A text column of a row, `""` when absent or null.
+pub fn text<'a>(row: &'a Row, column: &str) -> &'a str {
+    row.get(column).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// An integer column of a row (ids, foreign keys), `None` when absent or null.
+pub fn int(row: &Row, column: &str) -> Option<i64> {
+    row.get(column).and_then(Value::as_i64)
+}
+
 /// Columns every table has, besides the schema's fields.
 pub const BASE_COLUMNS: &[&str] = &["id", "created", "modified", "created_by", "modified_by"];
 

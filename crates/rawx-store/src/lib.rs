@@ -49,6 +49,32 @@ pub trait Store: Send + Sync + 'static {
     async fn migrate(&self) -> Result<()>;
     async fn list(&self, res: &'static Resource, q: &ListQuery) -> Result<Page>;
     async fn count(&self, res: &'static Resource, filter: &Filter) -> Result<u64>;
+    /// Every row matching `filter`, in `order`, read page by page (for work that needs them
+    /// all: an inventory's hosts, a job's events, the jobs holding capacity).
+    async fn list_all(
+        &self,
+        res: &'static Resource,
+        filter: &Filter,
+        order: &[(&'static str, bool)],
+    ) -> Result<Vec<Row>> {
+        const PAGE: u64 = 5000;
+        let mut out = Vec::new();
+        for page in 1.. {
+            let q = ListQuery {
+                filter: filter.clone(),
+                order: order.to_vec(),
+                page,
+                page_size: PAGE,
+            };
+            let p = self.list(res, &q).await?;
+            let n = p.rows.len() as u64;
+            out.extend(p.rows);
+            if n < PAGE || page * PAGE >= p.count {
+                break;
+            }
+        }
+        Ok(out)
+    }
     /// The first row matching `filter`, in id order.
     async fn find(&self, res: &'static Resource, filter: &Filter) -> Result<Option<Row>>;
     async fn get(&self, res: &'static Resource, id: i64) -> Result<Row>;

@@ -84,6 +84,12 @@ async fn story(store: DynStore) {
     bad[1] = row(&HOSTS, json!({"name": "web00", "inventory": lab}));
     bad[0] = row(&HOSTS, json!({"name": "fresh", "inventory": lab}));
     assert!(store.insert_many(&HOSTS, &bad).await.is_err());
+    let all = store
+        .list_all(&HOSTS, &Filter::All(vec![]), &[("name", true)])
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 60, "list_all reads past one page");
+    assert_eq!(all[0]["name"], json!("web59"));
     let fresh = parse_list_query(&HOSTS, &params("name=fresh")).unwrap();
     assert_eq!(
         store.count(&HOSTS, &fresh.filter).await.unwrap(),
