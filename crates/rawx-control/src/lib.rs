@@ -283,7 +283,10 @@ impl Component for TaskRole {
     }
 
     async fn run(&self, mut shutdown: Shutdown) -> anyhow::Result<()> {
-        let mut sub = self.shared.bus.subscribe();
+        let mut sub = self
+            .shared
+            .bus
+            .subscribe(&[rawx_bus::SCHEDULE, rawx_bus::CANCEL]);
         let mut jobs: JoinSet<i64> = JoinSet::new();
         self.running.lock().await.clear();
         self.recover(&mut jobs).await?;
