@@ -13,6 +13,7 @@ mod error;
 mod handlers;
 mod hooks;
 mod jobs;
+mod metrics;
 mod options;
 mod render;
 mod root;
@@ -24,6 +25,7 @@ mod stdout;
 pub use auth::{hash_password, AuthMethod, Identity};
 pub use error::{ApiError, ApiResult};
 pub use seed::{create_user, preload, seed, set_password, Seeded};
+pub use settings::log_config;
 
 use axum::http::HeaderValue;
 use axum::response::Response;
@@ -48,11 +50,22 @@ pub struct Config {
     pub install_uuid: String,
 }
 
+/// What the operations endpoints (ping's `components`, `/api/v2/metrics/`) read from the
+/// process around the API; empty when the API runs alone (tests).
+#[derive(Clone, Default)]
+pub struct Ops {
+    /// The supervisor's view of every component of this process.
+    pub components: rawx_supervisor::StatusHandle,
+    /// The process's metrics recorder (counters the other roles keep), rendered at `/metrics/`.
+    pub prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
 pub struct AppState {
     pub store: DynStore,
     pub bus: Arc<dyn rawx_bus::Bus>,
     pub key: SecretKey,
     pub config: Config,
+    pub ops: Ops,
     basic_cache: Mutex<HashMap<[u8; 32], Instant>>,
 }
 
@@ -63,11 +76,22 @@ impl AppState {
         key: SecretKey,
         config: Config,
     ) -> Arc<Self> {
+        Self::with_ops(store, bus, key, config, Ops::default())
+    }
+
+    pub fn with_ops(
+        store: DynStore,
+        bus: Arc<dyn rawx_bus::Bus>,
+        key: SecretKey,
+        config: Config,
+        ops: Ops,
+    ) -> Arc<Self> {
         Arc::new(AppState {
             store,
             bus,
             key,
             config,
+            ops,
             basic_cache: Mutex::new(HashMap::new()),
         })
     }
@@ -105,9 +129,15 @@ fn table() -> Routes {
         ("/api/v2/ping/", get(special::ping)),
         ("/api/v2/config/", get(special::config)),
         ("/api/v2/me/", get(special::me)),
+        ("/api/v2/metrics/", get(metrics::metrics)),
+        ("/api/v2/dashboard/", get(metrics::dashboard)),
         (
             "/api/v2/settings/",
             get(settings::categories).options(settings::options_categories),
+        ),
+        (
+            "/api/v2/settings/logging/test/",
+            axum::routing::post(settings::logging_test),
         ),
         (
             "/api/v2/settings/{slug}/",

@@ -19,6 +19,20 @@ pub async fn ping(State(state): State<Arc<AppState>>) -> Json<Value> {
     let node = &state.config.node_name;
     let now = rawx_model::now_string();
     let db_ok = state.store.ping().await.is_ok();
+    // rawx's addition: what the supervisor knows of each component of this process, so a
+    // load balancer or an operator sees a role that is restarting or has failed.
+    let components: serde_json::Map<String, Value> = state
+        .ops
+        .components
+        .snapshot()
+        .into_iter()
+        .map(|c| {
+            (
+                c.name.to_string(),
+                json!({"state": c.state.as_str(), "restarts": c.restarts, "last_error": c.last_error}),
+            )
+        })
+        .collect();
     Json(json!({
         "ha": false,
         "version": AWX_VERSION,
@@ -38,6 +52,7 @@ pub async fn ping(State(state): State<Arc<AppState>>) -> Json<Value> {
             {"name": "controlplane", "capacity": capacity(), "instances": [node]},
             {"name": "default", "capacity": capacity(), "instances": [node]},
         ],
+        "components": components,
     }))
 }
 

@@ -86,6 +86,8 @@ pub struct TaskRole {
     shared: Shared,
     /// Jobs this process is running: job id → work unit (filled once submitted).
     running: Arc<Mutex<HashMap<i64, ()>>>,
+    /// On shutdown, how long running jobs may take to finish before they are handed back.
+    drain: Duration,
 }
 
 impl TaskRole {
@@ -93,7 +95,14 @@ impl TaskRole {
         TaskRole {
             shared,
             running: Arc::new(Mutex::new(HashMap::new())),
+            drain: Duration::ZERO,
         }
+    }
+
+    /// Lets running jobs finish for up to `drain` on shutdown (no new job starts meanwhile).
+    pub fn with_drain(mut self, drain: Duration) -> Self {
+        self.drain = drain;
+        self
     }
 }
 
@@ -316,7 +325,21 @@ impl Component for TaskRole {
                 },
             }
         }
-        // Running jobs keep running in their units; the next start re-attaches to them.
+        if !jobs.is_empty() {
+            tracing::info!(
+                jobs = jobs.len(),
+                drain_s = self.drain.as_secs_f64(),
+                "draining: no new jobs start; waiting for running ones"
+            );
+            let drained = tokio::time::timeout(self.drain, async {
+                while jobs.join_next().await.is_some() {}
+            })
+            .await;
+            if drained.is_err() {
+                tracing::warn!(jobs = jobs.len(), "jobs still running after the drain period; handing them back (the next start re-attaches to them)");
+            }
+        }
+        // Jobs not done keep running in their units; the next start re-attaches to them.
         jobs.abort_all();
         Ok(())
     }

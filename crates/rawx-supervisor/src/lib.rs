@@ -43,6 +43,7 @@
 #![forbid(unsafe_code)]
 
 mod error;
+mod fault;
 mod shutdown;
 mod slot;
 mod status;
@@ -50,6 +51,7 @@ mod supervisor;
 mod worker;
 
 pub use error::SupervisorError;
+pub use fault::Faults;
 pub use shutdown::{Shutdown, ShutdownHandle};
 pub use status::{ComponentState, ComponentStatus, StatusHandle};
 pub use supervisor::{Restart, Supervisor};

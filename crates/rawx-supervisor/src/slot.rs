@@ -38,6 +38,7 @@ pub(crate) struct Slot {
     pub restart: Restart,
     /// Position in the status list.
     pub index: usize,
+    pub faults: crate::Faults,
 }
 
 /// Owns a component's task and aborts it when dropped: if the slot itself is dropped (the
@@ -83,8 +84,15 @@ pub(crate) async fn supervise(
         let task_shutdown = shutdown.clone();
         // The span gives the component's own log lines the same `component` field.
         let span = tracing::info_span!("component", component = name);
+        let injected = slot.faults.take(name);
         let mut task = TaskGuard(tokio::spawn(
-            async move { component.run(task_shutdown).await }.instrument(span),
+            async move {
+                if injected {
+                    panic!("RAWX_TEST_FAULT: injected failure of component `{}`", component.name());
+                }
+                component.run(task_shutdown).await
+            }
+            .instrument(span),
         ));
         set_state(ComponentState::Running);
 

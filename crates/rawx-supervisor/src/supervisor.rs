@@ -5,7 +5,7 @@ use std::time::Duration;
 use tokio::task::JoinSet;
 
 use crate::slot::{supervise, Settings, Slot};
-use crate::{Component, ShutdownHandle, StatusHandle, SupervisorError};
+use crate::{Component, Faults, ShutdownHandle, StatusHandle, SupervisorError};
 
 /// What to do when a component fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,6 +24,7 @@ pub struct Supervisor {
     settings: Settings,
     shutdown: ShutdownHandle,
     status: StatusHandle,
+    faults: Faults,
 }
 
 impl Default for Supervisor {
@@ -41,7 +42,24 @@ impl Supervisor {
             settings: Settings::default(),
             shutdown: ShutdownHandle::new(),
             status: StatusHandle::default(),
+            faults: Faults::default(),
         }
+    }
+
+    /// Reports into `status` instead of a handle of its own, so readers (the API's health
+    /// and metrics) can be built before the supervisor. Call before any [`add`](Self::add).
+    pub fn with_status_handle(mut self, status: StatusHandle) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// Test-only fault injection (see [`Faults`]): the named components' first starts panic.
+    pub fn with_faults(mut self, faults: Faults) -> Self {
+        if !faults.is_empty() {
+            tracing::warn!(?faults, "test fault injection is on (RAWX_TEST_FAULT)");
+        }
+        self.faults = faults;
+        self
     }
 
     /// Restart delay: starts at `min`, doubles on each consecutive failure, capped at `max`.
@@ -84,6 +102,7 @@ impl Supervisor {
             component,
             restart,
             index,
+            faults: self.faults.clone(),
         });
     }
 
@@ -106,6 +125,7 @@ impl Supervisor {
             settings,
             shutdown,
             status,
+            faults: _,
         } = self;
         if slots.is_empty() {
             tracing::warn!("supervisor has no components to run");

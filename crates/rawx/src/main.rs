@@ -34,17 +34,25 @@ enum Command {
     Receptor(rawx_mesh::ReceptorArgs),
 }
 
-fn init_logging(format: &str) {
+/// Logs to stderr (text or JSON) filtered by `RAWX_LOG` (directives per crate, or per
+/// component: `info,[component{component=task}]=debug`), plus the log shipper's layer, which
+/// filters itself by the logging settings.
+fn init_logging(format: &str, shipper: &rawx_logship::Shipper) {
+    use tracing_subscriber::prelude::*;
     let filter = tracing_subscriber::EnvFilter::try_from_env("RAWX_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if format == "json" {
-        builder.json().init();
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"))
+        // AWX's analytics loggers (one line per job event) are for the log shipper, not stderr.
+        .add_directive("awx.analytics=off".parse().expect("a valid directive"));
+    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let stderr = if format == "json" {
+        stderr.json().boxed()
     } else {
-        builder.init();
-    }
+        stderr.boxed()
+    };
+    tracing_subscriber::registry()
+        .with(stderr.with_filter(filter))
+        .with(shipper.layer())
+        .init();
 }
 
 fn main() -> std::process::ExitCode {
@@ -59,7 +67,8 @@ fn main() -> std::process::ExitCode {
             std::env::set_var("PATH", joined);
         }
     }
-    init_logging(&cli.log_format);
+    let shipper = rawx_logship::Shipper::new();
+    init_logging(&cli.log_format, &shipper);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -72,7 +81,7 @@ fn main() -> std::process::ExitCode {
     };
     let result = rt.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve::run(args).await,
+            Command::Serve(args) => serve::run(args, shipper).await,
             Command::Manage(args) => manage::run(args).await,
             Command::Receptor(args) => {
                 let (tx, rx) = tokio::sync::watch::channel(false);

@@ -34,6 +34,15 @@ pub struct ServeArgs {
     /// Where manual projects' directories live (default `<data dir>/projects`).
     #[arg(long, env = "RAWX_PROJECTS_DIR", value_name = "DIR")]
     projects_dir: Option<PathBuf>,
+    /// On SIGTERM, how many seconds running jobs may take to finish before they are handed
+    /// back (left running; the next start re-attaches to them). No new job starts meanwhile.
+    #[arg(
+        long,
+        env = "RAWX_DRAIN_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = 10
+    )]
+    drain_timeout: u64,
 }
 
 impl StoreArgs {
@@ -110,7 +119,7 @@ fn node_name() -> String {
         .unwrap_or_else(|| "rawx".into())
 }
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+pub async fn run(args: ServeArgs, shipper: rawx_logship::Shipper) -> anyhow::Result<()> {
     let (store, data_dir) = open_store(&args.store).await?;
     let key = secret_key(&data_dir)?;
     let projects_dir = args
@@ -159,7 +168,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         install_uuid: seeded.install_uuid,
     };
     let bus = rawx_bus::InProcessBus::new();
-    let state = rawx_api::AppState::new(store.clone(), bus.clone(), key, config);
+    let ops = rawx_api::Ops {
+        components: rawx_supervisor::StatusHandle::default(),
+        prometheus: install_metrics(&node_name()),
+    };
+    let state = rawx_api::AppState::with_ops(store.clone(), bus.clone(), key, config, ops);
 
     let node = Arc::new(start_node(&data_dir, &node_name())?);
     let shared = rawx_control::Shared {
@@ -172,10 +185,31 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         node_name: node_name(),
         capacity: rawx_model::capacity::local_capacity(),
     };
-    let mut sup = Supervisor::new();
+    let drain = std::time::Duration::from_secs(args.drain_timeout);
+    let faults = match std::env::var("RAWX_TEST_FAULT") {
+        Ok(spec) => rawx_supervisor::Faults::parse(&spec)
+            .map_err(|e| anyhow::anyhow!("RAWX_TEST_FAULT: {e}"))?,
+        Err(_) => rawx_supervisor::Faults::default(),
+    };
+    // The grace outlasts the task role's drain, so draining jobs are not cut short by abort.
+    let mut sup = Supervisor::new()
+        .with_status_handle(state.ops.components.clone())
+        .with_faults(faults)
+        .with_grace(drain + std::time::Duration::from_secs(5));
+    // Ship from the first line on if external logging is already configured.
+    let log_buffer = data_dir.join("logship");
+    shipper.configure(rawx_api::log_config(&state, &log_buffer).await);
+    sup.add(
+        Arc::new(LogShip {
+            state: state.clone(),
+            shipper,
+            buffer_dir: log_buffer,
+        }),
+        Restart::Always,
+    );
     sup.add(Arc::new(WebServer { listener, state }), Restart::Always);
     sup.add(
-        Arc::new(rawx_control::TaskRole::new(shared)),
+        Arc::new(rawx_control::TaskRole::new(shared).with_drain(drain)),
         Restart::Always,
     );
     println!(
@@ -185,6 +219,43 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         store.backend()
     );
     sup.run_until_signal().await
+}
+
+/// The process-wide recorder the roles' counters go to (`metrics` facade), labelled with the
+/// node like AWX's subsystem metrics. `None` if one is installed already (only in tests).
+fn install_metrics(node: &str) -> Option<metrics_exporter_prometheus::PrometheusHandle> {
+    match metrics_exporter_prometheus::PrometheusBuilder::new()
+        .add_global_label("node", node)
+        .install_recorder()
+    {
+        Ok(handle) => {
+            metrics::describe_gauge!(
+                "callback_receiver_events_insert_db",
+                "Number of events batch inserted into database"
+            );
+            metrics::describe_counter!(
+                "rawx_logship_sent_total",
+                "Log records delivered to the external log aggregator"
+            );
+            metrics::describe_counter!(
+                "rawx_logship_buffered_total",
+                "Log records written to the on-disk buffer while the aggregator was unreachable"
+            );
+            metrics::describe_counter!(
+                "rawx_logship_dropped_total",
+                "Log records dropped (memory queue or disk buffer full)"
+            );
+            metrics::describe_gauge!(
+                "rawx_logship_queue_depth",
+                "Log records waiting in memory to be shipped"
+            );
+            Some(handle)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot install the metrics recorder; /api/v2/metrics/ shows the database figures only");
+            None
+        }
+    }
 }
 
 /// Where `ansible-runner` is: `RAWX_ANSIBLE_RUNNER`, else the first on PATH.
@@ -236,5 +307,35 @@ impl Component for WebServer {
         let router = rawx_api::router(self.state.clone());
         rawx_api::serve(listener, router, async move { shutdown.wait().await }).await?;
         Ok(())
+    }
+}
+
+/// Log shipping as a supervised component: the shipper's own loop, plus a look at the
+/// logging settings every second (they live in the store, where any web node may change them).
+struct LogShip {
+    state: Arc<rawx_api::AppState>,
+    shipper: rawx_logship::Shipper,
+    buffer_dir: PathBuf,
+}
+
+#[async_trait::async_trait]
+impl Component for LogShip {
+    fn name(&self) -> &'static str {
+        "logship"
+    }
+
+    async fn run(&self, shutdown: Shutdown) -> anyhow::Result<()> {
+        let shipping = self.shipper.component();
+        let follow_settings = async {
+            loop {
+                let cfg = rawx_api::log_config(&self.state, &self.buffer_dir).await;
+                self.shipper.configure(cfg);
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        };
+        tokio::select! {
+            result = shipping.run(shutdown) => result,
+            () = follow_settings => Ok(()),
+        }
     }
 }

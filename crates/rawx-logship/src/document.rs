@@ -1,0 +1,215 @@
+//! One log record as the JSON document AWX's `LogstashFormatter` ships: `@timestamp`,
+//! `message`, `host`, `type`, `level`, `logger_name`, `tower_uuid`, `cluster_host_id`, then the
+//! record's own fields. A job event (`awx.analytics.job_events`) becomes its stored row with
+//! `event_data` folded in, AWX's skipped fields left out and its clashing names prefixed.
+
+use serde_json::{Map, Value};
+
+use crate::config::LogConfig;
+
+/// Fields AWX never ships from a job event: module results and stdout can hold anything the
+/// play touched, including secrets.
+const JOB_EVENT_SKIP: &[&str] = &["res", "password", "event_data", "stdout"];
+
+/// Names AWX prefixes with `event_` so they cannot clash with the document's own.
+const RENAME: &[&str] = &[
+    "args",
+    "asctime",
+    "created",
+    "exc_info",
+    "exc_text",
+    "filename",
+    "funcName",
+    "id",
+    "levelname",
+    "levelno",
+    "lineno",
+    "module",
+    "msecs",
+    "message",
+    "msg",
+    "name",
+    "pathname",
+    "process",
+    "processName",
+    "relativeCreated",
+    "thread",
+    "threadName",
+    "extra",
+    "auth_token",
+    "tags",
+    "host",
+    "host_id",
+    "level",
+    "port",
+    "uuid",
+];
+
+/// A field whose name says it holds a secret is shipped as `$encrypted$`, whatever it holds:
+/// a log line written carelessly must still not carry a password off the machine.
+pub fn is_secret_name(name: &str) -> bool {
+    let n = name.to_ascii_lowercase();
+    [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "passphrase",
+        "authorization",
+        "ssh_key",
+        "private_key",
+    ]
+    .iter()
+    .any(|s| n.contains(s))
+}
+
+pub const REDACTED: &str = "$encrypted$";
+
+/// The document for one record. `fields` are the record's fields (the `message` field taken
+/// out), `component` the supervised component it came from, if any.
+pub fn build(
+    cfg: &LogConfig,
+    timestamp: String,
+    level: &tracing::Level,
+    target: &str,
+    message: String,
+    fields: Map<String, Value>,
+    component: Option<String>,
+) -> Value {
+    let mut doc = Map::new();
+    doc.insert("@timestamp".into(), Value::String(timestamp));
+    doc.insert("message".into(), Value::String(message));
+    doc.insert("host".into(), Value::String(cfg.node.clone()));
+    doc.insert("type".into(), Value::String(cfg.kind.clone()));
+    doc.insert(
+        "level".into(),
+        Value::String(crate::config::level_name(level).into()),
+    );
+    doc.insert("logger_name".into(), Value::String(target.into()));
+    if !cfg.install_uuid.is_empty() {
+        doc.insert("tower_uuid".into(), Value::String(cfg.install_uuid.clone()));
+    }
+    doc.insert("cluster_host_id".into(), Value::String(cfg.node.clone()));
+    if let Some(c) = component {
+        doc.insert("component".into(), Value::String(c));
+    }
+    if target == "awx.analytics.job_events" {
+        let event = fields
+            .get("event")
+            .and_then(Value::as_str)
+            .and_then(|s| serde_json::from_str::<Value>(s).ok());
+        if let Some(Value::Object(row)) = event {
+            for (k, v) in job_event_fields(row) {
+                doc.insert(k, v);
+            }
+        }
+        return Value::Object(doc);
+    }
+    for (k, v) in fields {
+        let v = if is_secret_name(&k) {
+            Value::String(REDACTED.into())
+        } else {
+            v
+        };
+        doc.insert(k, v);
+    }
+    Value::Object(doc)
+}
+
+/// A stored job event row, reshaped as AWX's formatter does.
+fn job_event_fields(mut row: Map<String, Value>) -> Map<String, Value> {
+    // The store keeps event_data as JSON text; AWX folds its keys into the document.
+    let event_data = match row.remove("event_data") {
+        Some(Value::String(s)) => serde_json::from_str::<Value>(&s).ok(),
+        Some(v) => Some(v),
+        None => None,
+    };
+    if let Some(Value::Object(data)) = event_data {
+        for (k, v) in data {
+            row.insert(k, v);
+        }
+    }
+    let mut out = Map::new();
+    for (k, v) in row {
+        if JOB_EVENT_SKIP.contains(&k.as_str()) {
+            continue;
+        }
+        let v = if is_secret_name(&k) {
+            Value::String(REDACTED.into())
+        } else {
+            v
+        };
+        let key = if RENAME.contains(&k.as_str()) {
+            format!("event_{k}")
+        } else {
+            k
+        };
+        out.insert(key, v);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cfg() -> LogConfig {
+        LogConfig {
+            node: "node1".into(),
+            install_uuid: "u-1".into(),
+            kind: "logstash".into(),
+            ..LogConfig::default()
+        }
+    }
+
+    #[test]
+    fn a_job_event_is_its_row_with_event_data_folded_in() {
+        let row = json!({
+            "id": 7, "job": 3, "event": "runner_on_ok", "counter": 4, "host_name": "localhost",
+            "created": "2024-01-01T00:00:00Z", "stdout": "ok: [localhost]",
+            "event_data": json!({"task": "ping", "res": {"secret": "x"}, "play": "p"}).to_string(),
+        });
+        let mut fields = Map::new();
+        fields.insert("event".into(), Value::String(row.to_string()));
+        let doc = build(
+            &cfg(),
+            "t".into(),
+            &tracing::Level::INFO,
+            "awx.analytics.job_events",
+            "Job event data saved.".into(),
+            fields,
+            None,
+        );
+        assert_eq!(doc["logger_name"], "awx.analytics.job_events");
+        assert_eq!(doc["event_id"], 7);
+        assert_eq!(doc["event_created"], "2024-01-01T00:00:00Z");
+        assert_eq!(doc["job"], 3);
+        assert_eq!(doc["event"], "runner_on_ok");
+        assert_eq!(doc["task"], "ping");
+        assert_eq!(doc["tower_uuid"], "u-1");
+        assert_eq!(doc["cluster_host_id"], "node1");
+        assert!(doc.get("res").is_none() && doc.get("stdout").is_none());
+        assert!(doc.get("event_data").is_none());
+    }
+
+    #[test]
+    fn secret_looking_fields_are_masked() {
+        let mut fields = Map::new();
+        fields.insert("password".into(), json!("hunter2"));
+        fields.insert("user".into(), json!("bob"));
+        let doc = build(
+            &cfg(),
+            "t".into(),
+            &tracing::Level::WARN,
+            "rawx_api::auth",
+            "m".into(),
+            fields,
+            Some("web".into()),
+        );
+        assert_eq!(doc["password"], REDACTED);
+        assert_eq!(doc["user"], "bob");
+        assert_eq!(doc["level"], "WARNING");
+        assert_eq!(doc["component"], "web");
+    }
+}

@@ -1,0 +1,265 @@
+//! The `tracing` side: a layer that turns each wanted record into a document and queues it,
+//! never blocking the code that logged. What is wanted (on/off, loggers, level) is read from
+//! atomics on every call, so a settings change applies at once without rebuilding the
+//! subscriber, and the job-event logger costs nothing while shipping is off.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use serde_json::{Map, Value};
+use tokio::sync::Notify;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Metadata, Subscriber};
+use tracing_subscriber::layer::{Context, Filter};
+use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::Layer;
+
+use crate::config::{LogConfig, LOGGERS};
+use crate::document;
+
+/// What the layer and the shipping component share.
+pub(crate) struct Inner {
+    enabled: AtomicBool,
+    /// Bit i set: `LOGGERS[i]` is shipped.
+    loggers: AtomicU8,
+    /// The least severe level shipped, as tracing's ordering (ERROR=1 … TRACE=5).
+    level: AtomicU8,
+    config: RwLock<Arc<LogConfig>>,
+    queue: Mutex<VecDeque<String>>,
+    pub(crate) notify: Notify,
+}
+
+fn level_rank(l: &tracing::Level) -> u8 {
+    match *l {
+        tracing::Level::ERROR => 1,
+        tracing::Level::WARN => 2,
+        tracing::Level::INFO => 3,
+        tracing::Level::DEBUG => 4,
+        tracing::Level::TRACE => 5,
+    }
+}
+
+/// Which AWX logger a record belongs to: `awx.analytics.<name>` by name, rawx's own crates as
+/// `awx`. Anything else (the shipper itself, its HTTP and TLS libraries) is never shipped, so
+/// a failing aggregator cannot feed its own errors back into the queue.
+fn logger_of(target: &str) -> Option<usize> {
+    let own = target == "awx"
+        || target.starts_with("awx.")
+        || (target.starts_with("rawx") && !target.starts_with("rawx_logship"));
+    let name = match target.strip_prefix("awx.analytics.") {
+        Some(rest) => rest,
+        None if own => "awx",
+        None => return None,
+    };
+    LOGGERS.iter().position(|l| *l == name)
+}
+
+impl Inner {
+    pub(crate) fn new() -> Self {
+        Self {
+            enabled: AtomicBool::new(false),
+            loggers: AtomicU8::new(0),
+            level: AtomicU8::new(3),
+            config: RwLock::new(Arc::new(LogConfig::default())),
+            queue: Mutex::new(VecDeque::new()),
+            notify: Notify::new(),
+        }
+    }
+
+    pub(crate) fn configure(&self, cfg: LogConfig) {
+        let mask = cfg
+            .loggers
+            .iter()
+            .filter_map(|l| LOGGERS.iter().position(|k| k == l))
+            .fold(0u8, |m, i| m | (1 << i));
+        self.loggers.store(mask, Ordering::Relaxed);
+        self.level.store(level_rank(&cfg.level), Ordering::Relaxed);
+        self.enabled.store(cfg.enabled, Ordering::Relaxed);
+        *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(cfg);
+        self.notify.notify_one();
+    }
+
+    pub(crate) fn config(&self) -> Arc<LogConfig> {
+        self.config
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn wants(&self, meta: &Metadata<'_>) -> bool {
+        if !self.enabled.load(Ordering::Relaxed)
+            || level_rank(meta.level()) > self.level.load(Ordering::Relaxed)
+        {
+            return false;
+        }
+        logger_of(meta.target())
+            .is_some_and(|i| self.loggers.load(Ordering::Relaxed) & (1 << i) != 0)
+    }
+
+    fn push(&self, doc: String, cap: usize) {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        if q.len() >= cap {
+            drop(q);
+            metrics::counter!("rawx_logship_dropped_total", "reason" => "queue_full").increment(1);
+            return;
+        }
+        q.push_back(doc);
+        drop(q);
+        self.notify.notify_one();
+    }
+
+    /// Up to `max` queued documents, oldest first.
+    pub(crate) fn take(&self, max: usize) -> Vec<String> {
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let n = q.len().min(max);
+        q.drain(..n).collect()
+    }
+
+    pub(crate) fn queued(&self) -> usize {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub(crate) fn clear(&self) {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+/// The `tracing` layer: add it to the process's subscriber (it filters itself).
+pub struct ShipLayer {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// The per-layer filter: asked on every record (never cached), so settings apply at once.
+pub struct Wants(pub(crate) Arc<Inner>);
+
+impl<S> Filter<S> for Wants {
+    fn enabled(&self, meta: &Metadata<'_>, _: &Context<'_, S>) -> bool {
+        self.0.wants(meta)
+    }
+
+    fn callsite_enabled(
+        &self,
+        meta: &'static Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        if logger_of(meta.target()).is_some() {
+            tracing::subscriber::Interest::sometimes()
+        } else {
+            tracing::subscriber::Interest::never()
+        }
+    }
+}
+
+/// The `component` field of a span (the supervisor's), kept so records inside it name it.
+struct ComponentName(String);
+
+#[derive(Default)]
+struct Fields {
+    message: String,
+    fields: Map<String, Value>,
+}
+
+impl Visit for Fields {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = value.to_string();
+        } else {
+            self.fields
+                .insert(field.name().into(), Value::String(value.into()));
+        }
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.fields.insert(field.name().into(), value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.fields.insert(field.name().into(), value.into());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.fields.insert(field.name().into(), value.into());
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.fields.insert(field.name().into(), value.into());
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.record_str(field, &format!("{value:?}"));
+    }
+}
+
+struct ComponentVisitor(Option<String>);
+
+impl Visit for ComponentVisitor {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "component" {
+            self.0 = Some(value.into());
+        }
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "component" {
+            self.0 = Some(format!("{value:?}"));
+        }
+    }
+}
+
+fn now() -> String {
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::now_utc()
+        .format(&fmt)
+        .unwrap_or_default()
+}
+
+impl<S> Layer<S> for ShipLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(
+        &self,
+        attrs: &tracing::span::Attributes<'_>,
+        id: &tracing::span::Id,
+        ctx: Context<'_, S>,
+    ) {
+        let mut v = ComponentVisitor(None);
+        attrs.record(&mut v);
+        if let (Some(name), Some(span)) = (v.0, ctx.span(id)) {
+            span.extensions_mut().insert(ComponentName(name));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        let mut f = Fields::default();
+        event.record(&mut f);
+        let component = ctx.event_scope(event).and_then(|scope| {
+            scope
+                .from_root()
+                .find_map(|span| span.extensions().get::<ComponentName>().map(|c| c.0.clone()))
+        });
+        let cfg = self.inner.config();
+        let doc = document::build(
+            &cfg,
+            now(),
+            meta.level(),
+            meta.target(),
+            f.message,
+            f.fields,
+            component,
+        );
+        self.inner.push(doc.to_string(), cfg.queue_size.max(1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loggers_by_target() {
+        assert_eq!(logger_of("awx.analytics.job_events"), Some(2));
+        assert_eq!(logger_of("rawx_control::run"), Some(0));
+        assert_eq!(logger_of("awx"), Some(0));
+        assert_eq!(logger_of("rawx_logship::shipper"), None);
+        assert_eq!(logger_of("hyper::client"), None);
+        assert_eq!(logger_of("awx.analytics.unknown"), None);
+    }
+}

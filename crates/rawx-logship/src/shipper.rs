@@ -1,0 +1,341 @@
+//! The shipping component: takes queued documents to the aggregator; while it cannot be
+//! reached, keeps them in an on-disk buffer (bounded by `LOG_AGGREGATOR_MAX_DISK_USAGE_GB`)
+//! and replays that buffer, oldest first, once it can.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rawx_supervisor::{Component, Shutdown};
+use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
+
+use crate::config::LogConfig;
+use crate::layer::{Inner, ShipLayer, Wants};
+use crate::transport::{self, Conn};
+
+/// Documents sent per write: large enough for throughput, small enough that a failure
+/// re-sends little.
+const BATCH: usize = 512;
+
+/// The handle the binary keeps: make the layer once at start, configure from the settings
+/// whenever they change, run [`Shipper::component`] under the supervisor.
+#[derive(Clone)]
+pub struct Shipper {
+    inner: Arc<Inner>,
+}
+
+impl Default for Shipper {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Shipper {
+    pub fn new() -> Self {
+        Self {
+            inner: Arc::new(Inner::new()),
+        }
+    }
+
+    /// The `tracing` layer feeding this shipper, already filtered by the settings.
+    pub fn layer<S>(&self) -> impl tracing_subscriber::Layer<S>
+    where
+        S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    {
+        use tracing_subscriber::Layer as _;
+        ShipLayer {
+            inner: self.inner.clone(),
+        }
+        .with_filter(Wants(self.inner.clone()))
+    }
+
+    /// Applies new settings; records logged from now on follow them.
+    pub fn configure(&self, cfg: LogConfig) {
+        if *self.inner.config() != cfg {
+            tracing::info!(config = ?cfg, "log aggregator settings changed");
+            self.inner.configure(cfg);
+        }
+    }
+
+    pub fn config(&self) -> Arc<LogConfig> {
+        self.inner.config()
+    }
+
+    pub fn component(&self) -> ShipperComponent {
+        ShipperComponent {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+/// The supervised loop (`logship`).
+pub struct ShipperComponent {
+    inner: Arc<Inner>,
+}
+
+fn buffer_path(cfg: &LogConfig) -> PathBuf {
+    cfg.disk_path.join("rawx-logship.buffer")
+}
+
+/// The on-disk buffer: one document per line, appended while the aggregator is down.
+struct Disk {
+    path: PathBuf,
+    max: u64,
+}
+
+impl Disk {
+    async fn len(&self) -> u64 {
+        tokio::fs::metadata(&self.path)
+            .await
+            .map(|m| m.len())
+            .unwrap_or(0)
+    }
+
+    async fn append(&self, docs: &[String]) {
+        if docs.is_empty() {
+            return;
+        }
+        let size: u64 = docs.iter().map(|d| d.len() as u64 + 1).sum();
+        if self.len().await + size > self.max {
+            metrics::counter!("rawx_logship_dropped_total", "reason" => "disk_full")
+                .increment(docs.len() as u64);
+            tracing::warn!(
+                dropped = docs.len(),
+                path = %self.path.display(),
+                "log buffer is full (LOG_AGGREGATOR_MAX_DISK_USAGE_GB); dropping"
+            );
+            return;
+        }
+        if let Some(dir) = self.path.parent() {
+            let _ = tokio::fs::create_dir_all(dir).await;
+        }
+        let mut buf = Vec::with_capacity(size as usize);
+        for d in docs {
+            buf.extend_from_slice(d.as_bytes());
+            buf.push(b'\n');
+        }
+        let written = async {
+            let mut f = tokio::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&self.path)
+                .await?;
+            f.write_all(&buf).await?;
+            f.flush().await
+        }
+        .await;
+        match written {
+            Ok(()) => {
+                metrics::counter!("rawx_logship_buffered_total").increment(docs.len() as u64)
+            }
+            Err(e) => {
+                metrics::counter!("rawx_logship_dropped_total", "reason" => "disk_error")
+                    .increment(docs.len() as u64);
+                tracing::warn!(error = %e, path = %self.path.display(), "cannot write the log buffer; dropping");
+            }
+        }
+    }
+
+    /// Sends the buffer, oldest first. On failure keeps what was not sent and returns the error.
+    async fn replay(&self, conn: &mut Conn) -> anyhow::Result<()> {
+        let file = match tokio::fs::File::open(&self.path).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
+        let mut lines = tokio::io::BufReader::new(file).lines();
+        let mut batch = Vec::with_capacity(BATCH);
+        let mut replayed = 0usize;
+        loop {
+            let line = lines.next_line().await?;
+            let done = line.is_none();
+            if let Some(l) = line.filter(|l| !l.is_empty()) {
+                batch.push(l);
+            }
+            if batch.len() >= BATCH || (done && !batch.is_empty()) {
+                if let Err((sent, e)) = conn.send(&batch).await {
+                    // Keep the unsent part of this batch and everything after it.
+                    let mut rest: Vec<String> = batch.split_off(sent);
+                    while let Some(l) = lines.next_line().await? {
+                        rest.push(l);
+                    }
+                    self.rewrite(&rest).await?;
+                    return Err(e);
+                }
+                replayed += batch.len();
+                metrics::counter!("rawx_logship_sent_total").increment(batch.len() as u64);
+                batch.clear();
+            }
+            if done {
+                break;
+            }
+        }
+        tokio::fs::remove_file(&self.path).await?;
+        tracing::info!(replayed, "log aggregator is back; replayed the buffered log records");
+        Ok(())
+    }
+
+    async fn rewrite(&self, rest: &[String]) -> std::io::Result<()> {
+        let tmp = self.path.with_extension("tmp");
+        let mut body = String::with_capacity(rest.iter().map(|l| l.len() + 1).sum());
+        for l in rest {
+            body.push_str(l);
+            body.push('\n');
+        }
+        tokio::fs::write(&tmp, body).await?;
+        tokio::fs::rename(&tmp, &self.path).await
+    }
+}
+
+struct State {
+    conn: Option<Conn>,
+    /// The settings `conn` was opened with: new settings mean a new connection.
+    conn_cfg: Option<Arc<LogConfig>>,
+    retry_at: Instant,
+    backoff: Duration,
+    /// Logged once per outage, not once per attempt.
+    down_logged: bool,
+}
+
+const BACKOFF_MIN: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+impl ShipperComponent {
+    async fn pump(&self, cfg: &Arc<LogConfig>, st: &mut State) {
+        let disk = Disk {
+            path: buffer_path(cfg),
+            max: cfg.max_disk_bytes,
+        };
+        if st.conn_cfg.as_ref() != Some(cfg) {
+            st.conn = None;
+            st.conn_cfg = Some(cfg.clone());
+            st.retry_at = Instant::now();
+            st.backoff = BACKOFF_MIN;
+        }
+        if st.conn.is_none() {
+            if Instant::now() < st.retry_at {
+                self.spill(&disk).await;
+                return;
+            }
+            match transport::connect(cfg).await {
+                Ok(c) => st.conn = Some(c),
+                Err(e) => {
+                    self.down(st, &e);
+                    self.spill(&disk).await;
+                    return;
+                }
+            }
+        }
+        let Some(conn) = st.conn.as_mut() else { return };
+        if disk.len().await > 0 {
+            if let Err(e) = disk.replay(conn).await {
+                self.down(st, &e);
+                self.spill(&disk).await;
+                return;
+            }
+        }
+        loop {
+            let batch = self.inner.take(BATCH);
+            if batch.is_empty() {
+                break;
+            }
+            match conn.send(&batch).await {
+                Ok(()) => {
+                    metrics::counter!("rawx_logship_sent_total").increment(batch.len() as u64);
+                }
+                Err((sent, e)) => {
+                    metrics::counter!("rawx_logship_sent_total").increment(sent as u64);
+                    disk.append(&batch[sent..]).await;
+                    self.down(st, &e);
+                    self.spill(&disk).await;
+                    return;
+                }
+            }
+        }
+        if st.down_logged {
+            tracing::info!("log aggregator reachable again");
+        }
+        st.down_logged = false;
+        st.backoff = BACKOFF_MIN;
+    }
+
+    fn down(&self, st: &mut State, e: &anyhow::Error) {
+        st.conn = None;
+        st.retry_at = Instant::now() + st.backoff;
+        st.backoff = (st.backoff * 2).min(BACKOFF_MAX);
+        if !st.down_logged {
+            tracing::warn!(error = %format!("{e:#}"), "cannot ship logs; buffering them on disk until the aggregator is back");
+            st.down_logged = true;
+        }
+    }
+
+    /// Moves everything queued in memory to the disk buffer.
+    async fn spill(&self, disk: &Disk) {
+        loop {
+            let batch = self.inner.take(BATCH * 8);
+            if batch.is_empty() {
+                return;
+            }
+            disk.append(&batch).await;
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Component for ShipperComponent {
+    fn name(&self) -> &'static str {
+        "logship"
+    }
+
+    async fn run(&self, mut shutdown: Shutdown) -> anyhow::Result<()> {
+        let mut st = State {
+            conn: None,
+            conn_cfg: None,
+            retry_at: Instant::now(),
+            backoff: BACKOFF_MIN,
+            down_logged: false,
+        };
+        loop {
+            let cfg = self.inner.config();
+            metrics::gauge!("rawx_logship_queue_depth").set(self.inner.queued() as f64);
+            if cfg.enabled {
+                self.pump(&cfg, &mut st).await;
+            } else {
+                // Records queued just before shipping was turned off are not wanted.
+                self.inner.clear();
+                st.conn = None;
+                st.conn_cfg = None;
+            }
+            let wait = if st.conn.is_none() && cfg.enabled {
+                st.retry_at
+                    .saturating_duration_since(Instant::now())
+                    .max(Duration::from_millis(50))
+            } else {
+                Duration::from_secs(1)
+            };
+            tokio::select! {
+                () = self.inner.notify.notified(), if st.conn.is_some() || !cfg.enabled => {}
+                () = tokio::time::sleep(wait) => {}
+                () = shutdown.wait() => break,
+            }
+        }
+        // Last records (the shutdown's own) go out if they can, else to disk for next time.
+        let cfg = self.inner.config();
+        if cfg.enabled {
+            let _ = tokio::time::timeout(Duration::from_secs(2), self.pump(&cfg, &mut st)).await;
+            let disk = Disk {
+                path: buffer_path(&cfg),
+                max: cfg.max_disk_bytes,
+            };
+            self.spill(&disk).await;
+        }
+        Ok(())
+    }
+}
+
+/// What `/api/v2/settings/logging/test/` checks: that the aggregator can be reached with
+/// these settings (a connection for TCP and HTTPS, TLS included; for UDP, that the address
+/// resolves, since a datagram is never answered).
+pub async fn check_connection(cfg: &LogConfig) -> anyhow::Result<()> {
+    transport::connect(cfg).await.map(drop)
+}
