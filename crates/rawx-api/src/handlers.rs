@@ -273,6 +273,9 @@ pub async fn create_row(
         .insert(res, &row)
         .await
         .map_err(|e| db_write_error(res, e))?;
+    if res.key == "ad_hoc_commands" {
+        crate::adhoc::started(state, id);
+    }
     let stored = state.store.get(res, id).await?;
     let mut body = r.render(res, &stored).await?;
     if let (Some(extra), Some(obj)) = (extra, body.as_object_mut()) {
@@ -312,7 +315,10 @@ pub async fn create(
     if res.read_only_api {
         return Err(ApiError::MethodNotAllowed("POST".into()));
     }
-    let body = json_body(&headers, &body)?;
+    let mut body = json_body(&headers, &body)?;
+    if res.key == "ad_hoc_commands" {
+        crate::adhoc::drop_client_options(&mut body);
+    }
     if res.key == "tokens" {
         let user = ident.user.clone();
         return hooks::create_token(&state, &ident, user, body).await;
@@ -521,6 +527,9 @@ pub async fn sub_post(
     match sub.list {
         SubList::Children { resource, fk } => {
             let child = by_key(resource).expect("child resource");
+            if child.key == "ad_hoc_commands" {
+                crate::adhoc::drop_client_options(&mut body);
+            }
             if let Some(obj) = body.as_object_mut() {
                 obj.insert(fk.into(), json!(parent_id));
             }

@@ -222,6 +222,7 @@ pub async fn prepare(
         "tokens" => {
             row.insert("user".into(), json!(actor.user_id));
         }
+        "ad_hoc_commands" => crate::adhoc::prepare(state, ident, row, existing).await?,
         _ => {}
     }
     Ok(None)
@@ -447,7 +448,8 @@ pub async fn before_delete(
     res: &Resource,
     row: &Row,
 ) -> ApiResult<()> {
-    if res.key == "jobs" && !crate::jobs::is_final(text(row, "status")) {
+    if matches!(res.key, "jobs" | "ad_hoc_commands") && !crate::jobs::is_final(text(row, "status"))
+    {
         return Err(ApiError::Forbidden(
             "Cannot delete running job resource.".into(),
         ));

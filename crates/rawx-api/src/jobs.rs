@@ -14,7 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rawx_model::filter::{Cond, Filter, ListQuery};
 use rawx_model::resources::{
-    ACTIVE_STATES, FINAL_STATES, JOBS, JOB_CREDENTIALS, JOB_TEMPLATES, JT_CREDENTIALS, VERBOSITY,
+    JobKind, ACTIVE_STATES, FINAL_STATES, JOBS, JOB_CREDENTIALS, JOB_TEMPLATES, JT_CREDENTIALS,
+    VERBOSITY,
 };
 use rawx_model::schema::{int, text};
 use rawx_model::schema::{ColumnType, Resource};
@@ -30,7 +31,7 @@ pub fn related(res: &Resource, row: &Row, related: &mut Map<String, Value>) {
     let id = int(row, "id").unwrap_or_default();
     let base = url_of(res, id);
     let extra: &[&str] = match res.key {
-        "jobs" => &["stdout", "cancel", "relaunch"],
+        "jobs" | "ad_hoc_commands" => &["stdout", "cancel", "relaunch"],
         "job_templates" => &["launch"],
         _ => &[],
     };
@@ -600,11 +601,12 @@ pub async fn relaunch(
 }
 
 pub async fn cancel_get(
+    kind: &'static JobKind,
     State(state): Ctx,
     Auth(ident): Auth,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let job = fetch_visible(&state, &ident.actor, &JOBS, &raw).await?;
+    let job = fetch_visible(&state, &ident.actor, kind.resource, &raw).await?;
     Ok(Json(json!({"can_cancel": is_active(&job)})))
 }
 
@@ -616,13 +618,16 @@ fn is_active(job: &Row) -> bool {
 }
 
 pub async fn cancel_post(
+    kind: &'static JobKind,
     State(state): Ctx,
     Auth(ident): Auth,
     Path(raw): Path<String>,
 ) -> ApiResult<StatusCode> {
     let actor = &ident.actor;
-    let job = fetch_visible(&state, actor, &JOBS, &raw).await?;
-    if !Renderer::new(&state, actor).may_write(&JOBS, &job).await?
+    let job = fetch_visible(&state, actor, kind.resource, &raw).await?;
+    if !Renderer::new(&state, actor)
+        .may_write(kind.resource, &job)
+        .await?
         && int(&job, "launched_by_user") != Some(actor.user_id)
     {
         return Err(ApiError::forbidden());
@@ -633,9 +638,17 @@ pub async fn cancel_post(
     let id = int(&job, "id").unwrap_or_default();
     let mut row = Row::new();
     row.insert("canceled_on".into(), json!(rawx_model::now_string()));
-    state.store.update(&JOBS, id, &row).await?;
-    state.bus.publish(rawx_bus::CANCEL, json!({"job": id}));
-    tracing::info!(job = id, user = ident.username(), "cancel requested");
+    state.store.update(kind.resource, id, &row).await?;
+    state.bus.publish(
+        rawx_bus::CANCEL,
+        json!({"job": id, "type": kind.resource.type_name}),
+    );
+    tracing::info!(
+        job = id,
+        kind = kind.resource.type_name,
+        user = ident.username(),
+        "cancel requested"
+    );
     Ok(StatusCode::ACCEPTED)
 }
 
@@ -770,3 +783,29 @@ pub async fn unified_job_templates(
 pub async fn unified_job_templates_options(Auth(_): Auth) -> Response {
     crate::options::list(&JOB_TEMPLATES, false)
 }
+
+/// The endpoints every kind of job has (stdout, cancel), as plain handlers per kind for the
+/// route table.
+macro_rules! kind_endpoints {
+    ($m:ident, $kind:path) => {
+        pub mod $m {
+            use super::*;
+            pub async fn stdout(
+                s: Ctx,
+                a: Auth,
+                p: Path<String>,
+                q: RawQuery,
+            ) -> ApiResult<Response> {
+                crate::stdout::stdout(&$kind, s, a, p, q).await
+            }
+            pub async fn cancel_get(s: Ctx, a: Auth, p: Path<String>) -> ApiResult<Json<Value>> {
+                super::cancel_get(&$kind, s, a, p).await
+            }
+            pub async fn cancel_post(s: Ctx, a: Auth, p: Path<String>) -> ApiResult<StatusCode> {
+                super::cancel_post(&$kind, s, a, p).await
+            }
+        }
+    };
+}
+kind_endpoints!(job, rawx_model::resources::JOB_KIND);
+kind_endpoints!(ad_hoc, rawx_model::resources::AD_HOC_KIND);

@@ -8,6 +8,7 @@
 //! Architecture invariant: no handler reads or writes a resource without a permission check —
 //! `tests/permissions.rs` walks every route `routes()` lists as an unprivileged user.
 
+mod adhoc;
 mod auth;
 mod error;
 mod handlers;
@@ -153,7 +154,27 @@ fn table() -> Routes {
                 .post(jobs::launch_post)
                 .options(jobs::launch_options),
         ),
-        ("/api/v2/jobs/{id}/stdout/", get(stdout::stdout)),
+        ("/api/v2/jobs/{id}/stdout/", get(jobs::job::stdout)),
+        (
+            "/api/v2/ad_hoc_commands/{id}/stdout/",
+            get(jobs::ad_hoc::stdout),
+        ),
+        (
+            "/api/v2/ad_hoc_commands/{id}/cancel/",
+            get(jobs::ad_hoc::cancel_get).post(jobs::ad_hoc::cancel_post),
+        ),
+        (
+            "/api/v2/ad_hoc_commands/{id}/relaunch/",
+            get(adhoc::relaunch_get).post(adhoc::relaunch),
+        ),
+        (
+            "/api/v2/hosts/{id}/ad_hoc_commands/",
+            get(adhoc::host::list).post(adhoc::host::create),
+        ),
+        (
+            "/api/v2/groups/{id}/ad_hoc_commands/",
+            get(adhoc::group::list).post(adhoc::group::create),
+        ),
         (
             "/api/v2/unified_jobs/",
             get(jobs::unified_jobs).options(jobs::unified_jobs_options),
@@ -164,7 +185,7 @@ fn table() -> Routes {
         ),
         (
             "/api/v2/jobs/{id}/cancel/",
-            get(jobs::cancel_get).post(jobs::cancel_post),
+            get(jobs::job::cancel_get).post(jobs::job::cancel_post),
         ),
         (
             "/api/v2/jobs/{id}/relaunch/",

@@ -306,10 +306,10 @@ impl<'a> Renderer<'a> {
             out.insert(f.name.into(), v);
         }
         self.computed(res, row, &mut out).await?;
-        if res.key == "jobs" {
+        if matches!(res.key, "jobs" | "ad_hoc_commands") {
             crate::jobs::job_fields(self, row, &mut out).await?;
         }
-        if res.key == "job_events" && self.truncate_stdout {
+        if matches!(res.key, "job_events" | "ad_hoc_command_events") && self.truncate_stdout {
             crate::jobs::truncate_event_stdout(&mut out);
         }
         Ok(Value::Object(out))

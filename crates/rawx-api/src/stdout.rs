@@ -10,7 +10,7 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use rawx_model::filter::Filter;
-use rawx_model::resources::{JOBS, JOB_EVENTS};
+use rawx_model::resources::JobKind;
 use rawx_model::schema::ColumnType;
 use rawx_model::schema::{int, text};
 use serde_json::{json, Value};
@@ -20,12 +20,12 @@ const STDOUT_LIMIT: usize = 1_048_576;
 
 /// The job's output: its stored events' stdout in line order (the runner crate's assembly, the
 /// same that builds it from a live stream).
-async fn stdout_text(state: &AppState, job: i64) -> ApiResult<String> {
-    let by_job = Filter::eq("job", ColumnType::Int, json!(job));
+async fn stdout_text(state: &AppState, kind: &JobKind, job: i64) -> ApiResult<String> {
+    let by_job = Filter::eq(kind.event_parent, ColumnType::Int, json!(job));
     let rows = state
         .store
         .list_all(
-            &JOB_EVENTS,
+            kind.events,
             &by_job,
             &[("start_line", false), ("counter", false)],
         )
@@ -38,13 +38,15 @@ async fn stdout_text(state: &AppState, job: i64) -> ApiResult<String> {
     })))
 }
 
+/// `…/stdout/` of a job of `kind`.
 pub async fn stdout(
+    kind: &'static JobKind,
     State(state): State<Arc<AppState>>,
     Auth(ident): Auth,
     Path(raw): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Response> {
-    let job = fetch_visible(&state, &ident.actor, &JOBS, &raw).await?;
+    let job = fetch_visible(&state, &ident.actor, kind.resource, &raw).await?;
     let id = int(&job, "id").unwrap_or_default();
     let params: Vec<(String, String)> = q
         .as_deref()
@@ -52,7 +54,7 @@ pub async fn stdout(
         .unwrap_or_default();
     let param = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let format = param("format").unwrap_or_else(|| "txt".into());
-    let ansi = stdout_text(&state, id).await?;
+    let ansi = stdout_text(&state, kind, id).await?;
     let too_big = ansi.len() > STDOUT_LIMIT && !format.ends_with("_download");
     if too_big {
         let msg = format!(

@@ -6,8 +6,8 @@
 use anyhow::{anyhow, bail, Context};
 use rawx_model::filter::Filter;
 use rawx_model::resources::{
-    CREDENTIALS, CREDENTIAL_TYPES, GROUPS, GROUP_CHILDREN, GROUP_HOSTS, HOSTS, INVENTORIES,
-    JOB_CREDENTIALS, PROJECTS, USERS,
+    JobKind, CREDENTIALS, CREDENTIAL_TYPES, GROUPS, GROUP_CHILDREN, GROUP_HOSTS, HOSTS,
+    INVENTORIES, JOB_CREDENTIALS, JOB_KIND, PROJECTS, USERS,
 };
 use rawx_model::schema::ColumnType;
 use rawx_model::schema::{int, text};
@@ -144,9 +144,10 @@ pub struct Context_<'a> {
     pub job_dir: std::path::PathBuf,
 }
 
-pub async fn build(ctx: &Context_<'_>, job: &Row) -> anyhow::Result<Built> {
+pub async fn build(ctx: &Context_<'_>, kind: &JobKind, job: &Row) -> anyhow::Result<Built> {
     let store = ctx.store;
     let job_id = int(job, "id").context("job without id")?;
+    let ad_hoc = !std::ptr::eq(kind, &JOB_KIND);
     let inventory = match int(job, "inventory") {
         Some(i) => store
             .get(&INVENTORIES, i)
@@ -154,26 +155,30 @@ pub async fn build(ctx: &Context_<'_>, job: &Row) -> anyhow::Result<Built> {
             .map_err(|_| anyhow!("the job's inventory {i} no longer exists"))?,
         None => bail!("the job has no inventory"),
     };
+    // An ad hoc command runs one module: no project, no playbook.
     let project = match int(job, "project") {
         Some(p) => store
             .get(&PROJECTS, p)
             .await
             .map_err(|_| anyhow!("the job's project {p} no longer exists"))?,
+        None if ad_hoc => Row::new(),
         None => bail!("the job has no project"),
     };
     let project_dir = ctx.projects_dir.join(text(&project, "local_path"));
-    if text(&project, "local_path").is_empty() || !project_dir.is_dir() {
-        bail!(
-            "the project directory {} is missing: create it, or fix the project's local_path",
-            project_dir.display()
-        );
-    }
     let playbook = text(job, "playbook").to_string();
-    if !project_dir.join(&playbook).is_file() {
-        bail!(
-            "playbook {playbook} is not in the project directory {}",
-            project_dir.display()
-        );
+    if !ad_hoc {
+        if text(&project, "local_path").is_empty() || !project_dir.is_dir() {
+            bail!(
+                "the project directory {} is missing: create it, or fix the project's local_path",
+                project_dir.display()
+            );
+        }
+        if !project_dir.join(&playbook).is_file() {
+            bail!(
+                "playbook {playbook} is not in the project directory {}",
+                project_dir.display()
+            );
+        }
     }
     let (inv_json, hosts) = render_inventory(store, &inventory).await?;
 
@@ -192,12 +197,22 @@ pub async fn build(ctx: &Context_<'_>, job: &Row) -> anyhow::Result<Built> {
         start_at_task: Some(text(job, "start_at_task").to_string()).filter(|s| !s.is_empty()),
         ..CmdlineOptions::default()
     };
+    if ad_hoc {
+        // AWX names the hosts as ansible's pattern argument, and connects as root unless the
+        // machine credential names a user.
+        opts.host_pattern = Some(opts.limit.take().unwrap_or_else(|| "all".into()));
+        opts.user = Some("root".into());
+    }
+    let credentials = if ad_hoc {
+        int(job, "credential").into_iter().collect()
+    } else {
+        store
+            .linked(&JOB_CREDENTIALS, true, job_id)
+            .await
+            .map_err(|e| anyhow!("{e}"))?
+    };
     let mut ssh_key = None;
-    for cid in store
-        .linked(&JOB_CREDENTIALS, true, job_id)
-        .await
-        .map_err(|e| anyhow!("{e}"))?
-    {
+    for cid in credentials {
         let cred = store
             .get(&CREDENTIALS, cid)
             .await
@@ -235,7 +250,7 @@ pub async fn build(ctx: &Context_<'_>, job: &Row) -> anyhow::Result<Built> {
         };
         match text(&ctype, "kind") {
             "ssh" => {
-                opts.user = get("username");
+                opts.user = get("username").or(opts.user.take());
                 if let Some(p) = get("password") {
                     opts.ask_pass = true;
                     prompt(&mut passwords, r"^SSH [pP]assword:\s*?$", &p);
@@ -296,6 +311,15 @@ pub async fn build(ctx: &Context_<'_>, job: &Row) -> anyhow::Result<Built> {
             job_vars.insert(format!("{prefix}_{k}"), v);
         };
         put("job_id", json!(job_id));
+        if ad_hoc {
+            put("job_launch_type", job["launch_type"].clone());
+            put("user_id", job["launched_by_user"].clone());
+            put("user_name", json!(username));
+            put("inventory_id", inventory["id"].clone());
+            put("inventory_name", inventory["name"].clone());
+            put("execution_node", json!(ctx.node_name));
+            continue;
+        }
         put("job_launch_type", job["launch_type"].clone());
         put("user_id", job["launched_by_user"].clone());
         put("user_name", json!(username));
@@ -316,8 +340,13 @@ pub async fn build(ctx: &Context_<'_>, job: &Row) -> anyhow::Result<Built> {
     }
 
     let mut env = ctx.task_env.clone();
+    let id_var = if ad_hoc {
+        "AD_HOC_COMMAND_ID"
+    } else {
+        "JOB_ID"
+    };
     for (k, v) in [
-        ("JOB_ID", json!(job_id.to_string())),
+        (id_var, json!(job_id.to_string())),
         ("INVENTORY_ID", json!(inventory["id"].to_string())),
         ("PROJECT_REVISION", json!(text(&project, "scm_revision"))),
         ("ANSIBLE_RETRY_FILES_ENABLED", json!("False")),
@@ -340,9 +369,13 @@ pub async fn build(ctx: &Context_<'_>, job: &Row) -> anyhow::Result<Built> {
         settings.insert("job_timeout".into(), json!(timeout));
     }
 
-    let mut dir = PrivateDataDir::new()
-        .project_dir(&project_dir)
-        .with_context(|| format!("reading the project directory {}", project_dir.display()))?
+    let mut dir = PrivateDataDir::new();
+    if !ad_hoc {
+        dir = dir
+            .project_dir(&project_dir)
+            .with_context(|| format!("reading the project directory {}", project_dir.display()))?;
+    }
+    let mut dir = dir
         .inventory_json(inv_json)
         .extravars(extravars)
         .envvars(env)
@@ -354,7 +387,12 @@ pub async fn build(ctx: &Context_<'_>, job: &Row) -> anyhow::Result<Built> {
     }
     let mut kwargs = Map::new();
     kwargs.insert("ident".into(), json!(job_id));
-    kwargs.insert("playbook".into(), json!(playbook));
+    if ad_hoc {
+        kwargs.insert("module".into(), json!(text(job, "module_name")));
+        kwargs.insert("module_args".into(), json!(text(job, "module_args")));
+    } else {
+        kwargs.insert("playbook".into(), json!(playbook));
+    }
     kwargs.insert("inventory".into(), json!(rawx_runner::INVENTORY_PATH));
     Ok(Built {
         kwargs,

@@ -12,7 +12,7 @@ mod run;
 
 use rawx_bus::{Bus, Received};
 use rawx_model::filter::{Cond, Filter, ListQuery};
-use rawx_model::resources::{HOSTS, JOBS};
+use rawx_model::resources::{JobKind, HOSTS, JOB_KINDS};
 use rawx_model::schema::ColumnType;
 use rawx_model::secret::SecretKey;
 use rawx_model::Row;
@@ -84,8 +84,8 @@ impl Shared {
 /// The task role as one supervised component.
 pub struct TaskRole {
     shared: Shared,
-    /// Jobs this process is running: job id → work unit (filled once submitted).
-    running: Arc<Mutex<HashMap<i64, ()>>>,
+    /// Jobs this process is running, by (`type`, id).
+    running: Arc<Mutex<HashMap<JobKey, ()>>>,
     /// On shutdown, how long running jobs may take to finish before they are handed back.
     drain: Duration,
 }
@@ -108,6 +108,13 @@ impl TaskRole {
 
 fn status_in(states: &[&str]) -> Filter {
     Filter::On {
+/// A job of any kind: (`type`, id).
+type JobKey = (&'static str, i64);
+
+fn key(kind: &JobKind, id: i64) -> JobKey {
+    (kind.resource.type_name, id)
+}
+
         path: vec![],
         column: "status",
         ctype: ColumnType::Text,
@@ -115,8 +122,22 @@ fn status_in(states: &[&str]) -> Filter {
     }
 }
 
-async fn jobs_in(store: &DynStore, states: &[&str]) -> anyhow::Result<Vec<Row>> {
-    build::all_rows(store, &JOBS, status_in(states)).await
+/// Jobs of every kind in these states, oldest first.
+async fn jobs_in(
+    store: &DynStore,
+    states: &[&str],
+) -> anyhow::Result<Vec<(&'static JobKind, Row)>> {
+    let mut out = Vec::new();
+    for kind in JOB_KINDS {
+        for row in build::all_rows(store, kind.resource, status_in(states)).await? {
+            out.push((*kind, row));
+        }
+    }
+    out.sort_by(|a, b| {
+        let created = |r: &Row| rawx_model::schema::text(r, "created").to_string();
+        created(&a.1).cmp(&created(&b.1))
+    });
+    Ok(out)
 }
 
 /// What a job takes of the node's capacity (`rawx_model::capacity::job_impact`).
@@ -137,16 +158,16 @@ pub async fn impact(store: &DynStore, job: &Row) -> i64 {
 
 impl TaskRole {
     /// One pass of the task manager: start what fits, in launch order.
-    async fn schedule(&self, jobs: &mut JoinSet<i64>) -> anyhow::Result<()> {
+    async fn schedule(&self, jobs: &mut JoinSet<JobKey>) -> anyhow::Result<()> {
         let store = &self.shared.store;
         let active = jobs_in(store, &["waiting", "running"]).await?;
         let mut consumed = 0;
         let mut busy_templates: Vec<Value> = Vec::new();
-        for j in &active {
+        for (_, j) in &active {
             consumed += impact(store, j).await;
             busy_templates.push(j.get("job_template").cloned().unwrap_or(Value::Null));
         }
-        for job in jobs_in(store, &["pending"]).await? {
+        for (kind, job) in jobs_in(store, &["pending"]).await? {
             let id = job.get("id").and_then(Value::as_i64).unwrap_or_default();
             let jt = job.get("job_template").cloned().unwrap_or(Value::Null);
             if job.get("allow_simultaneous") != Some(&json!(true))
@@ -165,7 +186,7 @@ impl TaskRole {
             row.insert("status".into(), json!("waiting"));
             row.insert("execution_node".into(), json!(self.shared.node_name));
             let claimed = store
-                .update_if(&JOBS, id, &status_in(&["pending"]), &row)
+                .update_if(kind.resource, id, &status_in(&["pending"]), &row)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             if !claimed {
@@ -173,15 +194,15 @@ impl TaskRole {
             }
             self.shared.bus.publish(
                 rawx_bus::JOB_STATUS,
-                json!({"unified_job_id": id, "status": "waiting", "type": "job", "group_name": "jobs", "unified_job_template_id": jt}),
+                json!({"unified_job_id": id, "status": "waiting", "type": kind.resource.type_name, "group_name": "jobs", "unified_job_template_id": jt}),
             );
             consumed += need;
             busy_templates.push(jt);
-            self.running.lock().await.insert(id, ());
+            self.running.lock().await.insert(key(kind, id), ());
             let shared = self.shared.clone();
             jobs.spawn(async move {
-                run::run(shared, id).await;
-                id
+                run::run(shared, kind, id).await;
+                key(kind, id)
             });
         }
         Ok(())
@@ -189,10 +210,10 @@ impl TaskRole {
 
     /// Jobs left `waiting` or `running` by an earlier process: re-attach to their work unit
     /// when it still exists, else end them in `error` with the reason.
-    async fn recover(&self, jobs: &mut JoinSet<i64>) -> anyhow::Result<()> {
-        for job in jobs_in(&self.shared.store, &["waiting", "running"]).await? {
+    async fn recover(&self, jobs: &mut JoinSet<JobKey>) -> anyhow::Result<()> {
+        for (kind, job) in jobs_in(&self.shared.store, &["waiting", "running"]).await? {
             let id = job.get("id").and_then(Value::as_i64).unwrap_or_default();
-            if self.running.lock().await.contains_key(&id) {
+            if self.running.lock().await.contains_key(&key(kind, id)) {
                 continue;
             }
             let unit = job
@@ -202,7 +223,7 @@ impl TaskRole {
                 .to_string();
             if unit.is_empty() {
                 let why = "The controller restarted before this job's work unit was submitted; launch it again.";
-                run::fail(&self.shared, id, why, "").await;
+                run::fail(&self.shared, kind, id, why, "").await;
                 continue;
             }
             if self.shared.node.status(&unit).is_err() {
@@ -210,16 +231,16 @@ impl TaskRole {
                     "The controller restarted and the job's work unit {unit} is gone from the execution node, \
                      so the rest of its output is lost; the events stored before the restart are kept. Launch it again."
                 );
-                run::fail(&self.shared, id, &why, "").await;
+                run::fail(&self.shared, kind, id, &why, "").await;
                 continue;
             }
             let stored = self
                 .shared
                 .store
                 .list(
-                    &rawx_model::resources::JOB_EVENTS,
+                    kind.events,
                     &ListQuery {
-                        filter: Filter::eq("job", ColumnType::Int, json!(id)),
+                        filter: Filter::eq(kind.event_parent, ColumnType::Int, json!(id)),
                         order: vec![("counter", true)],
                         page: 1,
                         page_size: 1,
@@ -234,19 +255,19 @@ impl TaskRole {
                 .and_then(Value::as_i64)
                 .unwrap_or(0);
             tracing::info!(job = id, unit = %unit, after_event = last, "re-attaching to a running job");
-            self.running.lock().await.insert(id, ());
+            self.running.lock().await.insert(key(kind, id), ());
             let shared = self.shared.clone();
             jobs.spawn(async move {
-                let built = run::rebuild(&shared, &job).await;
-                run::follow(shared, id, unit, built, last).await;
-                id
+                let built = run::rebuild(&shared, kind, &job).await;
+                run::follow(shared, kind, id, unit, built, last).await;
+                key(kind, id)
             });
         }
         Ok(())
     }
 
-    async fn cancel(&self, job: i64) {
-        let Ok(row) = self.shared.store.get(&JOBS, job).await else {
+    async fn cancel(&self, kind: &JobKind, job: i64) {
+        let Ok(row) = self.shared.store.get(kind.resource, job).await else {
             return;
         };
         match row.get("status").and_then(Value::as_str) {
@@ -260,12 +281,12 @@ impl TaskRole {
                 if let Ok(true) = self
                     .shared
                     .store
-                    .update_if(&JOBS, job, &status_in(&["pending", "new"]), &r)
+                    .update_if(kind.resource, job, &status_in(&["pending", "new"]), &r)
                     .await
                 {
                     self.shared.bus.publish(
                         rawx_bus::JOB_STATUS,
-                        json!({"unified_job_id": job, "status": "canceled", "type": "job", "group_name": "jobs"}),
+                        json!({"unified_job_id": job, "status": "canceled", "type": kind.resource.type_name, "group_name": "jobs"}),
                     );
                 }
             }
@@ -296,7 +317,7 @@ impl Component for TaskRole {
             .shared
             .bus
             .subscribe(&[rawx_bus::SCHEDULE, rawx_bus::CANCEL]);
-        let mut jobs: JoinSet<i64> = JoinSet::new();
+        let mut jobs: JoinSet<JobKey> = JoinSet::new();
         self.running.lock().await.clear();
         self.recover(&mut jobs).await?;
         self.schedule(&mut jobs).await?;
@@ -315,8 +336,11 @@ impl Component for TaskRole {
                 msg = sub.recv() => match msg {
                     Received::Message(m) if m.channel == rawx_bus::SCHEDULE => self.schedule(&mut jobs).await?,
                     Received::Message(m) if m.channel == rawx_bus::CANCEL => {
-                        if let Some(job) = m.payload.get("job").and_then(Value::as_i64) {
-                            self.cancel(job).await;
+                        let kind = rawx_model::resources::job_kind(
+                            m.payload.get("type").and_then(Value::as_str).unwrap_or("job"),
+                        );
+                        if let (Some(kind), Some(job)) = (kind, m.payload.get("job").and_then(Value::as_i64)) {
+                            self.cancel(kind, job).await;
                         }
                     }
                     Received::Missed(_) => self.schedule(&mut jobs).await?,

@@ -7,7 +7,7 @@ use crate::build::{self, mask, mask_env, Built};
 use crate::Shared;
 use anyhow::anyhow;
 use rawx_model::filter::{Filter, ListQuery};
-use rawx_model::resources::{JOBS, JOB_EVENTS, JOB_HOST_SUMMARIES, JOB_TEMPLATES};
+use rawx_model::resources::{JobKind, JOB_HOST_SUMMARIES, JOB_KIND, JOB_TEMPLATES};
 use rawx_model::schema::text;
 use rawx_model::schema::ColumnType;
 use rawx_model::Row;
@@ -20,22 +20,23 @@ use std::time::{Duration, Instant};
 const BATCH_SIZE: usize = 200;
 const BATCH_WAIT: Duration = Duration::from_millis(100);
 
-pub async fn set(shared: &Shared, job: i64, fields: Value) -> anyhow::Result<()> {
+pub async fn set(shared: &Shared, kind: &JobKind, job: i64, fields: Value) -> anyhow::Result<()> {
     let row: Row = fields.as_object().cloned().unwrap_or_default();
     shared
         .store
-        .update(&JOBS, job, &row)
+        .update(kind.resource, job, &row)
         .await
-        .map_err(|e| anyhow!("updating job {job}: {e}"))?;
+        .map_err(|e| anyhow!("updating {} {job}: {e}", kind.resource.type_name))?;
     if let Some(status) = row.get("status") {
         let jt = shared
             .store
-            .get(&JOBS, job)
+            .get(kind.resource, job)
             .await
             .ok()
-            .and_then(|j| j.get("job_template").cloned());
+            .and_then(|j| j.get("job_template").cloned())
+            .unwrap_or(Value::Null);
         let mut msg = json!({
-            "unified_job_id": job, "status": status, "type": "job", "group_name": "jobs",
+            "unified_job_id": job, "status": status, "type": kind.resource.type_name, "group_name": "jobs",
             "unified_job_template_id": jt,
         });
         if let Some(f) = row.get("finished") {
@@ -47,11 +48,17 @@ pub async fn set(shared: &Shared, job: i64, fields: Value) -> anyhow::Result<()>
 }
 
 /// Ends a job that could not run (or whose run was lost) in `error`, with the reason.
-pub async fn fail(shared: &Shared, job: i64, explanation: &str, traceback: &str) {
-    tracing::warn!(job, explanation, "job error");
+pub async fn fail(shared: &Shared, kind: &JobKind, job: i64, explanation: &str, traceback: &str) {
+    tracing::warn!(
+        job,
+        kind = kind.resource.type_name,
+        explanation,
+        "job error"
+    );
     let now = rawx_model::now_string();
     let r = set(
         shared,
+        kind,
         job,
         json!({
             "status": "error", "failed": true, "finished": now, "job_explanation": explanation,
@@ -62,11 +69,14 @@ pub async fn fail(shared: &Shared, job: i64, explanation: &str, traceback: &str)
     if let Err(e) = r {
         tracing::error!(job, error = %e, "cannot record a job's error");
     }
-    finish_template(shared, job, "error", true).await;
+    finish_template(shared, kind, job, "error", true).await;
 }
 
-async fn finish_template(shared: &Shared, job: i64, status: &str, failed: bool) {
-    let Ok(j) = shared.store.get(&JOBS, job).await else {
+async fn finish_template(shared: &Shared, kind: &JobKind, job: i64, status: &str, failed: bool) {
+    if !std::ptr::eq(kind, &JOB_KIND) {
+        return;
+    }
+    let Ok(j) = shared.store.get(kind.resource, job).await else {
         return;
     };
     let Some(jt) = j.get("job_template").and_then(Value::as_i64) else {
@@ -94,9 +104,9 @@ async fn context(shared: &Shared, job_id: i64) -> build::Context_<'_> {
 /// What re-attaching to a job needs of its build: the secrets to mask and the host names to
 /// link events to. Built again from the store; if that fails (the project is gone, say), the
 /// host links still come from the inventory.
-pub async fn rebuild(shared: &Shared, job: &Row) -> Built {
+pub async fn rebuild(shared: &Shared, kind: &JobKind, job: &Row) -> Built {
     let id = job.get("id").and_then(Value::as_i64).unwrap_or_default();
-    match build::build(&context(shared, id).await, job).await {
+    match build::build(&context(shared, id).await, kind, job).await {
         Ok(b) => b,
         Err(e) => {
             tracing::warn!(job = id, error = %e, "re-attaching without the job's build; events are linked to hosts only");
@@ -124,18 +134,19 @@ pub async fn rebuild(shared: &Shared, job: &Row) -> Built {
 }
 
 /// Runs a job the task manager moved to `waiting`.
-pub async fn run(shared: Shared, job_id: i64) {
+pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
     let t0 = Instant::now();
-    let job = match shared.store.get(&JOBS, job_id).await {
+    let job = match shared.store.get(kind.resource, job_id).await {
         Ok(j) => j,
         Err(e) => return tracing::error!(job = job_id, error = %e, "job vanished before it ran"),
     };
     let ctx = context(&shared, job_id).await;
-    let built = match build::build(&ctx, &job).await {
+    let built = match build::build(&ctx, kind, &job).await {
         Ok(b) => b,
         Err(e) => {
             return fail(
                 &shared,
+                kind,
                 job_id,
                 &format!("The job could not be prepared: {e:#}"),
                 "",
@@ -147,6 +158,7 @@ pub async fn run(shared: Shared, job_id: i64) {
     if let Err(e) = rawx_runner::encode_transmit(&built.kwargs, built.dir.entries(), &mut stream) {
         return fail(
             &shared,
+            kind,
             job_id,
             &format!("The job's input could not be encoded: {e}"),
             "",
@@ -167,6 +179,7 @@ pub async fn run(shared: Shared, job_id: i64) {
                 "",
             )
             .await
+                kind,
         }
     };
     drop(stream);
@@ -178,6 +191,7 @@ pub async fn run(shared: Shared, job_id: i64) {
                "controller_node": shared.node_name}),
     )
     .await;
+        kind,
     if let Err(e) = r {
         tracing::error!(job = job_id, error = %e, "cannot mark job running");
     }
@@ -187,14 +201,29 @@ pub async fn run(shared: Shared, job_id: i64) {
         let _ = shared.store.update(&JOB_TEMPLATES, jt, &r).await;
     }
     tracing::info!(job = job_id, unit = %unit, submit_ms = t0.elapsed().as_millis() as u64, "job submitted");
-    follow(shared, job_id, unit, built, 0).await;
+    follow(shared, kind, job_id, unit, built, 0).await;
 }
 
 /// Follows a unit's results from the start, storing events after `skip_through` (those are
 /// already stored: a controller that restarts re-attaches this way), then closes the job.
-pub async fn follow(shared: Shared, job_id: i64, unit: String, built: Built, skip_through: i64) {
-    let outcome = ingest(&shared, job_id, &unit, &built, skip_through).await;
-    let (runner_status, explanation, traceback, rc, stats, final_counter) = match outcome {
+pub async fn follow(
+    shared: Shared,
+    kind: &'static JobKind,
+    job_id: i64,
+    unit: String,
+    built: Built,
+    skip_through: i64,
+) {
+    let outcome = ingest(&shared, kind, job_id, &unit, &built, skip_through).await;
+    let Outcome {
+        status: runner_status,
+        explanation,
+        traceback,
+        rc,
+        stats,
+        final_counter,
+        broken,
+    } = match outcome {
         Ok(o) => o,
         Err(e) => {
             let detail = shared
@@ -209,11 +238,16 @@ pub async fn follow(shared: Shared, job_id: i64, unit: String, built: Built, ski
                 &detail,
             )
             .await;
+                kind,
             let _ = shared.node.release(&unit).await;
             return;
         }
     };
-    let job = shared.store.get(&JOBS, job_id).await.unwrap_or_default();
+    let job = shared
+        .store
+        .get(kind.resource, job_id)
+        .await
+        .unwrap_or_default();
     let cancel_requested = !job.get("canceled_on").is_none_or(Value::is_null);
     let (status, explanation) = match runner_status.as_deref() {
         _ if cancel_requested => (
@@ -234,10 +268,13 @@ pub async fn follow(shared: Shared, job_id: i64, unit: String, built: Built, ski
                 .status(&unit)
                 .map(|s| s.detail)
                 .unwrap_or_default();
-            (
-                "error",
-                format!("The job ended without a final status from ansible-runner ({detail})."),
-            )
+            let why = match broken {
+                Some(b) => format!(
+                    "The result stream from the execution node broke off: {b}. The {final_counter} events received before it are kept."
+                ),
+                None => "The job ended without a final status from ansible-runner.".into(),
+            };
+            ("error", format!("{why} (work unit: {detail})"))
         }
     };
     let finished = rawx_model::now_string();
@@ -256,6 +293,7 @@ pub async fn follow(shared: Shared, job_id: i64, unit: String, built: Built, ski
             "status": status, "failed": status != "successful", "finished": finished, "elapsed": elapsed,
             "job_explanation": explanation, "result_traceback": traceback.unwrap_or_default(), "rc": rc,
             "host_status_counts": Value::Object(counts).to_string(), "final_counter": final_counter,
+        kind,
             "event_processing_finished": true,
         }),
     )
@@ -263,7 +301,7 @@ pub async fn follow(shared: Shared, job_id: i64, unit: String, built: Built, ski
     if let Err(e) = r {
         tracing::error!(job = job_id, error = %e, "cannot close job");
     }
-    finish_template(&shared, job_id, status, status != "successful").await;
+    finish_template(&shared, kind, job_id, status, status != "successful").await;
     shared.bus.publish(
         rawx_bus::JOB_STATUS,
         json!({"group_name": "jobs", "unified_job_id": job_id, "final_counter": final_counter, "type": "summary"}),
@@ -298,14 +336,17 @@ fn elapsed_between(a: &str, b: &str) -> f64 {
     }
 }
 
-type Outcome = (
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<i64>,
-    Option<Value>,
-    i64,
-);
+/// What the result stream said: the runner's final status and explanation, traceback, rc,
+/// the stats event's data, the highest event counter stored, and how the stream broke if it did.
+struct Outcome {
+    status: Option<String>,
+    explanation: Option<String>,
+    traceback: Option<String>,
+    rc: Option<i64>,
+    stats: Option<Value>,
+    final_counter: i64,
+    broken: Option<String>,
+}
 
 async fn ingest(
     shared: &Shared,
@@ -314,13 +355,26 @@ async fn ingest(
     built: &Built,
     skip_through: i64,
 ) -> anyhow::Result<Outcome> {
+    kind: &JobKind,
     let mut reader = shared.node.results(unit, 0).map_err(|e| anyhow!("{e}"))?;
     let mut decoder = ResultDecoder::new();
     let mut batch: Vec<Row> = Vec::new();
     let mut oldest: Option<Instant> = None;
-    let mut status = None;
-    let (mut explanation, mut traceback, mut rc, mut stats) = (None, None, None, None);
-    let mut final_counter = skip_through;
+    let mut out = Outcome {
+        status: None,
+        explanation: None,
+        traceback: None,
+        rc: None,
+        stats: None,
+        final_counter: skip_through,
+        broken: None,
+    };
+    // Lines that are not JSON become `verbose` events numbered in sequence with the runner's
+    // own: every later counter moves up by one per such line. Replaying the same durable
+    // stream gives the same numbers, so a re-attach skips exactly what is stored.
+    let mut stray = 0u64;
+    let mut last_counter = 0u64;
+    let mut last_line = 0u64;
     let mut buf = vec![0u8; 64 * 1024];
     'read: loop {
         let wait = oldest
@@ -329,7 +383,7 @@ async fn ingest(
         let n = tokio::select! {
             n = reader.read(&mut buf) => n.map_err(|e| anyhow!("reading the unit's output: {e}"))?,
             _ = tokio::time::sleep(wait) => {
-                flush(shared, job_id, &mut batch, &built.hosts).await?;
+                flush(shared, kind, job_id, &mut batch, &built.hosts).await?;
                 oldest = None;
                 continue;
             }
@@ -338,76 +392,93 @@ async fn ingest(
             break;
         }
         for frame in decoder.feed(&buf[..n]) {
-            match frame {
-                Ok(Frame::Event(ev)) => {
-                    if (ev.counter as i64) <= skip_through {
-                        continue;
-                    }
-                    final_counter = final_counter.max(ev.counter as i64);
-                    if ev.event == "playbook_on_stats" {
-                        stats = Some(ev.event_data.clone());
-                    }
-                    batch.push(event_row(job_id, &ev, &built.hosts));
-                    oldest.get_or_insert_with(Instant::now);
-                    if batch.len() >= BATCH_SIZE {
-                        flush(shared, job_id, &mut batch, &built.hosts).await?;
-                        oldest = None;
-                    }
+            let event = match frame {
+                Ok(Frame::Event(mut ev)) => {
+                    ev.counter += stray;
+                    ev
                 }
-                Ok(Frame::Status(s)) => match s.kind() {
-                    RunnerStatus::Starting => {
-                        // AWX stores the argv as a JSON list, secrets masked.
-                        let argv: Vec<Value> = s
-                            .command
-                            .iter()
-                            .flatten()
-                            .map(|a| json!(mask(a, &built.secrets)))
-                            .collect();
-                        let args = Value::Array(argv).to_string();
-                        let env = s
-                            .env
-                            .as_ref()
-                            .map(|e| mask_env(e, &built.secrets))
-                            .unwrap_or_default();
-                        set(
-                            shared,
-                            job_id,
-                            json!({"job_args": args, "job_cwd": s.cwd.clone().unwrap_or_default(),
-                                   "job_env": Value::Object(env).to_string()}),
-                        )
-                        .await?;
+                Ok(Frame::Text(line)) => {
+                    stray += 1;
+                    Box::new(RunnerEvent::verbose(last_counter + 1, last_line, line))
+                }
+                Ok(Frame::Status(s)) => {
+                    match s.kind() {
+                        RunnerStatus::Starting => {
+                            // AWX stores the argv as a JSON list, secrets masked.
+                            let argv: Vec<Value> = s
+                                .command
+                                .iter()
+                                .flatten()
+                                .map(|a| json!(mask(a, &built.secrets)))
+                                .collect();
+                            let args = Value::Array(argv).to_string();
+                            let env = s
+                                .env
+                                .as_ref()
+                                .map(|e| mask_env(e, &built.secrets))
+                                .unwrap_or_default();
+                            set(
+                                shared,
+                                kind,
+                                job_id,
+                                json!({"job_args": args, "job_cwd": s.cwd.clone().unwrap_or_default(),
+                                       "job_env": Value::Object(env).to_string()}),
+                            )
+                            .await?;
+                        }
+                        k if k.is_final() => {
+                            out.status = Some(s.status.clone());
+                            out.explanation = s.job_explanation.clone();
+                            out.traceback = s.result_traceback.clone();
+                        }
+                        _ => {}
                     }
-                    k if k.is_final() => {
-                        status = Some(s.status.clone());
-                        explanation = s.job_explanation.clone();
-                        traceback = s.result_traceback.clone();
+                    continue;
+                }
+                Ok(Frame::Artifacts(zip)) => {
+                    match rawx_runner::Artifacts::from_zip(&zip) {
+                        Ok(a) => out.rc = a.rc.map(i64::from),
+                        Err(e) => tracing::warn!(job = job_id, error = %e, "unreadable artifacts"),
                     }
-                    _ => {}
-                },
-                Ok(Frame::Artifacts(zip)) => match rawx_runner::Artifacts::from_zip(&zip) {
-                    Ok(a) => rc = a.rc.map(i64::from),
-                    Err(e) => tracing::warn!(job = job_id, error = %e, "unreadable artifacts"),
-                },
+                    continue;
+                }
                 // The runner's last word: the job is over once its final status is in, even though
                 // the worker process still has its directory to delete and Python to shut down.
-                Ok(Frame::Eof) if status.is_some() => break 'read,
-                Ok(Frame::Eof) | Ok(Frame::Keepalive) => {}
+                Ok(Frame::Eof) if out.status.is_some() => break 'read,
+                Ok(Frame::Eof) | Ok(Frame::Keepalive) => continue,
                 Err(e) => {
-                    tracing::warn!(job = job_id, error = %e, "malformed line in the result stream; skipped")
+                    tracing::warn!(job = job_id, error = %e, "malformed line in the result stream; skipped");
+                    continue;
                 }
             }
         }
     }
-    flush(shared, job_id, &mut batch, &built.hosts).await?;
+    flush(shared, kind, job_id, &mut batch, &built.hosts).await?;
     if let Err(e) = decoder.finish() {
-        if status.is_none() {
+            };
+            last_counter = event.counter;
+            last_line = last_line.max(event.end_line);
+            if (event.counter as i64) <= skip_through {
+                continue;
+            }
+            out.final_counter = out.final_counter.max(event.counter as i64);
+            if event.event == "playbook_on_stats" {
+                out.stats = Some(event.event_data.clone());
+            }
+            batch.push(event_row(kind, job_id, &event, &built.hosts));
+            oldest.get_or_insert_with(Instant::now);
+            if batch.len() >= BATCH_SIZE {
+                flush(shared, kind, job_id, &mut batch, &built.hosts).await?;
+                oldest = None;
+        if out.status.is_none() {
             tracing::warn!(job = job_id, error = %e, "result stream ended early");
         }
     }
-    Ok((status, explanation, traceback, rc, stats, final_counter))
+    Ok(out)
 }
 
-fn event_row(job: i64, ev: &RunnerEvent, hosts: &HashMap<String, i64>) -> Row {
+            out.broken = Some(e.to_string());
+fn event_row(kind: &JobKind, job: i64, ev: &RunnerEvent, hosts: &HashMap<String, i64>) -> Row {
     let host_name = ev.host_name();
     let mut r = Row::new();
     // When the event happened, as the runner saw it (AWX keeps this, not the time of storing).
@@ -423,7 +494,7 @@ fn event_row(job: i64, ev: &RunnerEvent, hosts: &HashMap<String, i64>) -> Row {
         r.insert("modified".into(), json!(t));
     }
     for (k, v) in [
-        ("job", json!(job)),
+        (kind.event_parent, json!(job)),
         ("event", json!(ev.event)),
         ("counter", json!(ev.counter)),
         ("event_display", json!(ev.event_display())),
@@ -453,7 +524,10 @@ fn event_row(job: i64, ev: &RunnerEvent, hosts: &HashMap<String, i64>) -> Row {
         ("end_line", json!(ev.end_line)),
         ("verbosity", json!(ev.verbosity)),
     ] {
-        r.insert(k.into(), v);
+        // Each kind's events table has its own columns (ad hoc events have no play or task).
+        if kind.events.field(k).is_some() {
+            r.insert(k.into(), v);
+        }
     }
     r
 }
@@ -468,11 +542,12 @@ async fn flush(
     hosts: &HashMap<String, i64>,
 ) -> anyhow::Result<()> {
     if batch.is_empty() {
+    kind: &JobKind,
         return Ok(());
     }
     shared
         .store
-        .insert_many(&JOB_EVENTS, batch)
+        .insert_many(kind.events, batch)
         .await
         .map_err(|e| anyhow!("storing {} events of job {job}: {e}", batch.len()))?;
     // AWX's name for the ingest count (a gauge that only grows, as AWX exposes it), so
@@ -483,10 +558,14 @@ async fn flush(
         // Rendered only when a subscriber wants this target (shipping is on).
         if tracing::enabled!(target: "awx.analytics.job_events", tracing::Level::INFO) {
             let doc = Value::Object(ev.clone());
+    let ids = stored_ids(shared, kind, job, batch).await;
             tracing::info!(target: "awx.analytics.job_events", event = %doc, "Job event data saved.");
         }
         let mut msg: Map<String, Value> = ev.clone();
-        msg.insert("group_name".into(), json!("job_events"));
+        msg.insert("group_name".into(), json!(kind.events_group));
+        if let Some(id) = rawx_model::schema::int(ev, "counter").and_then(|c| ids.get(&c)) {
+            msg.insert("id".into(), json!(id));
+        }
         if let Some(Value::String(d)) = msg.get("event_data").cloned() {
             msg.insert(
                 "event_data".into(),
@@ -495,12 +574,12 @@ async fn flush(
         }
         shared
             .bus
-            .publish(&format!("job_events-{job}"), Value::Object(msg));
+            .publish(&format!("{}-{job}", kind.events_group), Value::Object(msg));
     }
-    if let Some(stats) = batch
+    let stats = batch
         .iter()
-        .find(|e| e.get("event") == Some(&json!("playbook_on_stats")))
-    {
+        .find(|e| e.get("event") == Some(&json!("playbook_on_stats")));
+    if let Some(stats) = stats.filter(|_| std::ptr::eq(kind, &JOB_KIND)) {
         summaries(shared, job, stats, hosts).await?;
     }
     batch.clear();
@@ -512,6 +591,37 @@ async fn summaries(
     job: i64,
     stats_event: &Row,
     hosts: &HashMap<String, i64>,
+/// The ids the database gave a stored batch, by counter: AWX's websocket messages carry each
+/// event's `id` and `url`, and `insert_many` does not return them.
+async fn stored_ids(shared: &Shared, kind: &JobKind, job: i64, batch: &[Row]) -> HashMap<i64, i64> {
+    let counters: Vec<Value> = batch
+        .iter()
+        .filter_map(|e| e.get("counter").cloned())
+        .collect();
+    let query = ListQuery {
+        filter: Filter::eq(kind.event_parent, ColumnType::Int, json!(job)).and(Filter::On {
+            path: vec![],
+            column: "counter",
+            ctype: ColumnType::Int,
+            cond: rawx_model::filter::Cond::In(counters),
+        }),
+        order: vec![("counter", false)],
+        page: 1,
+        page_size: batch.len() as u64,
+    };
+    match shared.store.list(kind.events, &query).await {
+        Ok(page) => page
+            .rows
+            .iter()
+            .filter_map(|r| Some((r.get("counter")?.as_i64()?, r.get("id")?.as_i64()?)))
+            .collect(),
+        Err(e) => {
+            tracing::warn!(job, error = %e, "cannot read back the ids of stored events");
+            HashMap::new()
+        }
+    }
+}
+
 ) -> anyhow::Result<()> {
     let data: Value = serde_json::from_str(text(stats_event, "event_data")).unwrap_or(Value::Null);
     let existing = shared

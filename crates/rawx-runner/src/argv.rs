@@ -34,6 +34,9 @@ pub struct CmdlineOptions {
     pub job_tags: Option<String>,
     pub skip_tags: Option<String>,
     pub start_at_task: Option<String>,
+    /// Ad hoc commands: the hosts as `ansible`'s positional pattern, last (AWX puts the limit,
+    /// or `all`, there).
+    pub host_pattern: Option<String>,
 }
 
 fn non_empty(s: &Option<String>) -> Option<&str> {
@@ -108,6 +111,9 @@ pub fn build_args(o: &CmdlineOptions) -> Result<Vec<String>, RunnerError> {
     if let Some(t) = non_empty(&o.start_at_task) {
         a.push(format!("--start-at-task={t}"));
     }
+    if let Some(p) = non_empty(&o.host_pattern) {
+        a.push(p.into());
+    }
     Ok(a)
 }
 
@@ -171,6 +177,7 @@ mod tests {
             job_tags: Some("setup,deploy".into()),
             skip_tags: Some("slow".into()),
             start_at_task: Some("Install the app".into()),
+            host_pattern: None,
         };
         assert_eq!(
             build_cmdline(&o).unwrap(),

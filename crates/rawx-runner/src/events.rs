@@ -32,6 +32,27 @@ pub struct RunnerEvent {
     pub extra: Map<String, Value>,
 }
 
+impl RunnerEvent {
+    /// A `verbose` event for a line that reached the stream outside any event (a warning the
+    /// worker printed): numbered `counter`, placed after output line `line`.
+    pub fn verbose(counter: u64, line: u64, text: String) -> RunnerEvent {
+        RunnerEvent {
+            uuid: String::new(),
+            parent_uuid: None,
+            counter,
+            event: "verbose".into(),
+            event_data: Value::Object(Map::new()),
+            stdout: text,
+            start_line: line,
+            end_line: line + 1,
+            created: None,
+            runner_ident: None,
+            verbosity: 0,
+            extra: Map::new(),
+        }
+    }
+}
+
 /// AWX truncates these four fields to 1024 characters when storing an event.
 const FIELD_MAX_CHARS: usize = 1024;
 

@@ -28,6 +28,9 @@ pub enum Frame {
     Artifacts(Vec<u8>),
     /// `{"eof": true}`: nothing follows.
     Eof,
+    /// A line that is not JSON at all: something the worker's Python printed into the stream
+    /// (a warning). Output to keep, not a broken stream.
+    Text(String),
 }
 
 /// A `{"status": …}` line.
@@ -298,6 +301,9 @@ impl ResultDecoder {
         }
         let obj = match parse_object(line) {
             Ok(o) => o,
+            Err(_) if line.trim_ascii_start().first() != Some(&b'{') => {
+                return Some(Ok(Frame::Text(String::from_utf8_lossy(line).into_owned())));
+            }
             Err(why) => {
                 return Some(Err(RunnerError::BadJson {
                     at,
@@ -564,6 +570,23 @@ mod tests {
             "{e}"
         );
         assert!(e.contains("no eof"), "{e}");
+    }
+
+    #[test]
+    fn a_line_that_is_not_json_is_text_and_a_broken_object_an_error() {
+        let mut d = ResultDecoder::new();
+        let got = d.feed(
+            b"/usr/lib/python3/x.py:3: DeprecationWarning: old\n{\"status\": \"running\"\n{\"eof\": true}\n",
+        );
+        assert!(
+            matches!(&got[0], Ok(Frame::Text(t)) if t == "/usr/lib/python3/x.py:3: DeprecationWarning: old"),
+            "{got:?}"
+        );
+        assert!(
+            matches!(got[1], Err(RunnerError::BadJson { .. })),
+            "{got:?}"
+        );
+        assert!(matches!(got[2], Ok(Frame::Eof)));
     }
 
     #[test]

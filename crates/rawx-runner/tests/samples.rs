@@ -26,6 +26,8 @@ struct Decoded {
     artifacts: Option<Artifacts>,
     eof: bool,
     errors: Vec<String>,
+    /// Lines that were not JSON (kept as output).
+    texts: Vec<String>,
 }
 
 impl Decoded {
@@ -69,6 +71,7 @@ fn decode_chunked(bytes: &[u8], chunks: impl Fn(usize) -> usize) -> Decoded {
                     out.artifacts = Some(Artifacts::from_zip(&zip).unwrap())
                 }
                 Ok(Frame::Eof) => out.eof = true,
+                Ok(Frame::Text(t)) => out.texts.push(t),
                 Err(e) => out.errors.push(e.to_string()),
             }
         }
@@ -95,6 +98,7 @@ fn decode(name: &str) -> Decoded {
         assert_eq!(other.errors, whole.errors, "{name}");
     }
     assert!(whole.errors.is_empty(), "{name}: {:?}", whole.errors);
+    assert!(whole.texts.is_empty(), "{name}: {:?}", whole.texts);
     assert!(whole.eof, "{name}: no eof");
     // Counters run 1, 2, 3… in stream order.
     let counters: Vec<u64> = whole.events.iter().map(|e| e.counter).collect();
@@ -373,24 +377,34 @@ fn base64_decode(b: &[u8]) -> Vec<u8> {
 #[test]
 fn garbage_never_panics_and_errors_name_the_place() {
     let mut d = ResultDecoder::new();
-    let items = d.feed(b"{\"status\": \"running\", \"runner_ident\": \"x\"}\nnot json at all\n[1, 2]\n{\"event\": \"runner_on_ok\"}\n{\"eof\": true}\n");
+    let items = d.feed(b"{\"status\": \"running\", \"runner_ident\": \"x\"}\nnot json at all\n{\"status\": \"runn\n{\"ok\": 1} [\n{\"event\": \"runner_on_ok\"}\n{\"eof\": true}\n");
     let errs: Vec<String> = items
         .iter()
         .filter_map(|i| i.as_ref().err().map(RunnerError::to_string))
         .collect();
+    // A line that is not JSON at all is output the worker printed (kept as text); a broken
+    // object is a broken frame.
+    let texts: Vec<&str> = items
+        .iter()
+        .filter_map(|i| match i {
+            Ok(Frame::Text(t)) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, ["not json at all"]);
     assert_eq!(errs.len(), 3, "{errs:?}");
     assert!(
-        errs[0].contains("line 2, byte 43") && errs[0].contains("invalid JSON"),
+        errs[0].contains("line 3, byte 59") && errs[0].contains("invalid JSON"),
         "{}",
         errs[0]
     );
     assert!(
-        errs[1].contains("line 3") && errs[1].contains("expected a JSON object"),
+        errs[1].contains("line 4") && errs[1].contains("invalid JSON"),
         "{}",
         errs[1]
     );
     assert!(
-        errs[2].contains("line 4") && errs[2].contains("counter"),
+        errs[2].contains("line 5") && errs[2].contains("counter"),
         "{}",
         errs[2]
     );

@@ -99,6 +99,7 @@ fn run_worker(stream: Vec<u8>) -> Run {
                 Frame::Event(e) => events.push(*e),
                 Frame::Artifacts(zip) => artifacts = Some(Artifacts::from_zip(&zip).unwrap()),
                 Frame::Keepalive | Frame::Eof => {}
+                Frame::Text(t) => panic!("the worker printed a line that is not JSON: {t}"),
             }
         }
     }

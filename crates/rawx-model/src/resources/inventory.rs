@@ -74,6 +74,10 @@ pub static INVENTORIES: Resource = Resource {
             name: "job_templates",
             list: SubList::Children { resource: "job_templates", fk: "inventory" },
         },
+        Sub {
+            name: "ad_hoc_commands",
+            list: SubList::Children { resource: "ad_hoc_commands", fk: "inventory" },
+        },
     ],
     order: "name",
     search_fields: &["name", "description"],

@@ -57,14 +57,12 @@ const INT: Kind = Kind::Int {
     max: None,
 };
 
-pub static JOBS: Resource = Resource {
-    key: "jobs",
-    type_name: "job",
-    verbose: "Job",
-    fields: &[
-        NAME,
-        DESCRIPTION,
-        ro("unified_job_template", "unified job template", INT).nullable(),
+/// The fields every kind of job shares (AWX's `UnifiedJob`), then the kind's own: `$pre` go
+/// before them, `$post` after. One list, so the task role can treat every kind alike.
+macro_rules! unified_job_fields {
+    ([$($pre:expr),* $(,)?], [$($post:expr),* $(,)?]) => {
+        &[
+            $($pre,)*
         ro("launch_type", "Launch type", Kind::Choice(LAUNCH_TYPES)).default(D::Str("manual")),
         ro("status", "Status", Kind::Choice(JOB_STATUS)).default(D::Str("new")),
         ro("execution_environment", "Execution environment", INT).nullable(),
@@ -94,55 +92,102 @@ pub static JOBS: Resource = Resource {
             .detail_only(),
         ro_text("work_unit_id", "Work unit id")
             .help("The Receptor work unit ID associated with this job."),
-        Field::new("job_type", "Job type", Kind::Choice(&[("run", "Run"), ("check", "Check"), ("scan", "Scan")]))
-            .read_only()
-            .default(D::Str("run")),
-        fk("inventory", "Inventory", "inventories").read_only().nullable(),
-        fk("project", "Project", "projects").read_only().nullable(),
-        ro_text("playbook", "Playbook"),
-        ro_text("scm_branch", "Scm branch"),
-        ro_int("forks", "Forks"),
-        ro_text("limit", "Limit"),
-        ro("verbosity", "Verbosity", Kind::IntChoice(super::VERBOSITY)).default(D::Int(0)),
-        ro_text("extra_vars", "Extra vars"),
-        ro_text("job_tags", "Job tags"),
-        ro_bool("force_handlers", "Force handlers"),
-        ro_text("skip_tags", "Skip tags"),
-        ro_text("start_at_task", "Start at task"),
-        ro_int("timeout", "Timeout"),
-        ro_bool("use_fact_cache", "Use fact cache"),
-        fk("organization", "Organization", "organizations").read_only().nullable(),
-        fk("job_template", "Job template", "job_templates").read_only().nullable(),
-        ro("passwords_needed_to_start", "Passwords needed to start", Kind::Json).default(D::Str("[]")),
-        ro_bool("allow_simultaneous", "Allow simultaneous"),
-        ro("artifacts", "Artifacts", Kind::Json).default(D::EmptyObject),
-        ro_text("scm_revision", "SCM Revision"),
-        ro("instance_group", "Instance group", INT).nullable(),
-        ro_bool("diff_mode", "Diff mode"),
-        ro_int("job_slice_number", "Job slice number"),
-        ro("job_slice_count", "Job slice count", INT).default(D::Int(1)),
-        ro_bool("become_enabled", "Become enabled"),
-        ro_text("webhook_service", "Webhook service"),
-        ro("webhook_credential", "Webhook credential", INT).nullable(),
-        ro_text("webhook_guid", "Webhook guid"),
-        ro("host_status_counts", "Host status counts", Kind::Json).nullable(),
         // Who launched it, rendered as AWX's `launched_by {id, name, type, url}`.
         fk("launched_by_user", "", "users").internal().nullable(),
         // The exit code of ansible-playbook, from the runner's artifacts.
         Field::new("rc", "", INT).internal().nullable(),
         // The highest event counter stored: the ingester resumes after it.
         Field::new("final_counter", "", INT).internal().nullable(),
-    ],
+            $($post,)*
+        ]
+    };
+}
+
+pub static JOBS: Resource = Resource {
+    key: "jobs",
+    type_name: "job",
+    verbose: "Job",
+    fields: unified_job_fields!(
+        [
+            NAME,
+            DESCRIPTION,
+            ro("unified_job_template", "unified job template", INT).nullable(),
+        ],
+        [
+            Field::new(
+                "job_type",
+                "Job type",
+                Kind::Choice(&[("run", "Run"), ("check", "Check"), ("scan", "Scan")])
+            )
+            .read_only()
+            .default(D::Str("run")),
+            fk("inventory", "Inventory", "inventories")
+                .read_only()
+                .nullable(),
+            fk("project", "Project", "projects").read_only().nullable(),
+            ro_text("playbook", "Playbook"),
+            ro_text("scm_branch", "Scm branch"),
+            ro_int("forks", "Forks"),
+            ro_text("limit", "Limit"),
+            ro("verbosity", "Verbosity", Kind::IntChoice(super::VERBOSITY)).default(D::Int(0)),
+            ro_text("extra_vars", "Extra vars"),
+            ro_text("job_tags", "Job tags"),
+            ro_bool("force_handlers", "Force handlers"),
+            ro_text("skip_tags", "Skip tags"),
+            ro_text("start_at_task", "Start at task"),
+            ro_int("timeout", "Timeout"),
+            ro_bool("use_fact_cache", "Use fact cache"),
+            fk("organization", "Organization", "organizations")
+                .read_only()
+                .nullable(),
+            fk("job_template", "Job template", "job_templates")
+                .read_only()
+                .nullable(),
+            ro(
+                "passwords_needed_to_start",
+                "Passwords needed to start",
+                Kind::Json
+            )
+            .default(D::Str("[]")),
+            ro_bool("allow_simultaneous", "Allow simultaneous"),
+            ro("artifacts", "Artifacts", Kind::Json).default(D::EmptyObject),
+            ro_text("scm_revision", "SCM Revision"),
+            ro("instance_group", "Instance group", INT).nullable(),
+            ro_bool("diff_mode", "Diff mode"),
+            ro_int("job_slice_number", "Job slice number"),
+            ro("job_slice_count", "Job slice count", INT).default(D::Int(1)),
+            ro_bool("become_enabled", "Become enabled"),
+            ro_text("webhook_service", "Webhook service"),
+            ro("webhook_credential", "Webhook credential", INT).nullable(),
+            ro_text("webhook_guid", "Webhook guid"),
+            ro("host_status_counts", "Host status counts", Kind::Json).nullable(),
+        ]
+    ),
     name_field: None,
     unique: &[],
     scope: Scope::Via(&["organization"]),
     subs: &[
-        Sub { name: "job_events", list: SubList::Children { resource: "job_events", fk: "job" } },
+        Sub {
+            name: "job_events",
+            list: SubList::Children {
+                resource: "job_events",
+                fk: "job",
+            },
+        },
         Sub {
             name: "job_host_summaries",
-            list: SubList::Children { resource: "job_host_summaries", fk: "job" },
+            list: SubList::Children {
+                resource: "job_host_summaries",
+                fk: "job",
+            },
         },
-        Sub { name: "credentials", list: SubList::Linked { relation: &JOB_CREDENTIALS, from_left: true } },
+        Sub {
+            name: "credentials",
+            list: SubList::Linked {
+                relation: &JOB_CREDENTIALS,
+                from_left: true,
+            },
+        },
     ],
     order: "-id",
     search_fields: &["name", "description"],
@@ -213,3 +258,152 @@ pub static JOB_HOST_SUMMARIES: Resource = Resource {
     named_url_parents: &[],
     read_only_api: true,
 };
+
+/// The modules AWX allows in ad hoc commands (its `AD_HOC_COMMANDS` setting's default).
+pub const AD_HOC_MODULES: &[(&str, &str)] = &[
+    ("command", "command"),
+    ("shell", "shell"),
+    ("yum", "yum"),
+    ("apt", "apt"),
+    ("apt_key", "apt_key"),
+    ("apt_repository", "apt_repository"),
+    ("apt_rpm", "apt_rpm"),
+    ("service", "service"),
+    ("group", "group"),
+    ("user", "user"),
+    ("mount", "mount"),
+    ("ping", "ping"),
+    ("selinux", "selinux"),
+    ("setup", "setup"),
+    ("win_ping", "win_ping"),
+    ("win_service", "win_service"),
+    ("win_updates", "win_updates"),
+    ("win_group", "win_group"),
+    ("win_user", "win_user"),
+];
+
+/// An ad hoc command: one module on an inventory's hosts. Created (and started) by POST,
+/// never changed afterwards; its writable fields are what the POST takes.
+pub static AD_HOC_COMMANDS: Resource = Resource {
+    key: "ad_hoc_commands",
+    type_name: "ad_hoc_command",
+    verbose: "Ad Hoc Command",
+    fields: unified_job_fields!(
+        [ro_text("name", "Name")],
+        [
+            Field::new(
+                "job_type",
+                "Job type",
+                Kind::Choice(&[("run", "Run"), ("check", "Check")])
+            )
+            .default(D::Str("run")),
+            fk("inventory", "Inventory", "inventories").required(),
+            Field::new("limit", "Limit", Kind::Text).default(D::Str("")),
+            fk("credential", "Credential", "credentials").nullable(),
+            Field::new("module_name", "Module name", Kind::Choice(AD_HOC_MODULES))
+                .default(D::Str("command")),
+            Field::new("module_args", "Module args", Kind::Text).default(D::Str("")),
+            Field::new(
+                "forks",
+                "Forks",
+                Kind::Int {
+                    min: Some(0),
+                    max: None
+                }
+            )
+            .default(D::Int(0)),
+            Field::new("verbosity", "Verbosity", Kind::IntChoice(super::VERBOSITY))
+                .default(D::Int(0)),
+            Field::new("extra_vars", "Extra vars", Kind::Vars).default(D::Str("")),
+            Field::new("become_enabled", "Become enabled", Kind::Bool).default(D::Bool(false)),
+            Field::new("diff_mode", "Diff mode", Kind::Bool).default(D::Bool(false)),
+            ro("host_status_counts", "Host status counts", Kind::Json)
+                .nullable()
+                .detail_only(),
+            // The inventory's organization, copied at launch: who may see the command.
+            fk("organization", "", "organizations")
+                .internal()
+                .nullable(),
+        ]
+    ),
+    name_field: None,
+    unique: &[],
+    scope: Scope::Via(&["organization"]),
+    subs: &[Sub {
+        name: "events",
+        list: SubList::Children {
+            resource: "ad_hoc_command_events",
+            fk: "ad_hoc_command",
+        },
+    }],
+    order: "-id",
+    search_fields: &["name"],
+    named_url_parents: &[],
+    read_only_api: false,
+};
+
+pub static AD_HOC_COMMAND_EVENTS: Resource = Resource {
+    key: "ad_hoc_command_events",
+    type_name: "ad_hoc_command_event",
+    verbose: "Ad Hoc Command Event",
+    fields: &[
+        fk("ad_hoc_command", "Ad hoc command", "ad_hoc_commands").read_only(),
+        ro_text("event", "Event"),
+        ro_int("counter", "Counter"),
+        ro_text("event_display", "Event display"),
+        ro("event_data", "Event data", Kind::Json).default(D::EmptyObject),
+        ro_bool("failed", "Failed"),
+        ro_bool("changed", "Changed"),
+        ro_text("uuid", "Uuid"),
+        fk("host", "Host", "hosts").read_only().nullable(),
+        ro_text("host_name", "Host name"),
+        ro_text("stdout", "Stdout"),
+        ro_int("start_line", "Start line"),
+        ro_int("end_line", "End line"),
+        ro_int("verbosity", "Verbosity"),
+    ],
+    name_field: None,
+    unique: &[&["ad_hoc_command", "counter"]],
+    scope: Scope::Via(&["ad_hoc_command", "organization"]),
+    subs: &[],
+    order: "counter",
+    search_fields: &["stdout"],
+    named_url_parents: &[],
+    read_only_api: true,
+};
+
+/// One kind of job rawx runs, and where its rows and events live: the task role, the
+/// ingester and the job endpoints are written once over this.
+#[derive(Debug)]
+pub struct JobKind {
+    pub resource: &'static Resource,
+    pub events: &'static Resource,
+    /// The events' column that names their job.
+    pub event_parent: &'static str,
+    /// Websocket group of its events, `<group>-<id>`.
+    pub events_group: &'static str,
+}
+
+pub static JOB_KIND: JobKind = JobKind {
+    resource: &JOBS,
+    events: &JOB_EVENTS,
+    event_parent: "job",
+    events_group: "job_events",
+};
+
+pub static AD_HOC_KIND: JobKind = JobKind {
+    resource: &AD_HOC_COMMANDS,
+    events: &AD_HOC_COMMAND_EVENTS,
+    event_parent: "ad_hoc_command",
+    events_group: "ad_hoc_command_events",
+};
+
+pub static JOB_KINDS: &[&JobKind] = &[&JOB_KIND, &AD_HOC_KIND];
+
+/// The kind whose `type` (`job`, `ad_hoc_command`) this is.
+pub fn job_kind(type_name: &str) -> Option<&'static JobKind> {
+    JOB_KINDS
+        .iter()
+        .copied()
+        .find(|k| k.resource.type_name == type_name)
+}

@@ -44,6 +44,8 @@ pub static ALL: &[&Resource] = &[
     &TOKENS,
     &SESSIONS,
     &SETTINGS,
+    &AD_HOC_COMMANDS,
+    &AD_HOC_COMMAND_EVENTS,
 ];
 
 pub fn by_key(key: &str) -> Option<&'static Resource> {

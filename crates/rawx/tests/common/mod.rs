@@ -7,6 +7,8 @@
 
 #![allow(dead_code)]
 
+pub mod lab;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};

@@ -1,0 +1,280 @@
+//! A server that runs jobs, and what tests do with it: organizations, manual projects,
+//! inventories of local hosts, templates, credentials, launching and waiting, reading events.
+
+use super::{venv, Opts, Server, ADMIN_PW};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// Variables that make a host run on this machine with the venv's Python.
+pub fn local_vars() -> Value {
+    json!({
+        "ansible_connection": "local",
+        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+    })
+}
+
+pub fn merge(mut a: Value, b: Value) -> Value {
+    if let (Some(a), Some(b)) = (a.as_object_mut(), b.as_object()) {
+        for (k, v) in b {
+            a.insert(k.clone(), v.clone());
+        }
+    }
+    a
+}
+
+pub const FINAL: [&str; 4] = ["successful", "failed", "error", "canceled"];
+
+/// A server that can run jobs, with an organization to put things in.
+pub struct Lab {
+    pub s: Server,
+    pub org: Value,
+}
+
+/// The environment a server needs to run jobs: where the real `ansible-runner` is.
+pub fn runner_env() -> Vec<(String, String)> {
+    vec![(
+        "RAWX_ANSIBLE_RUNNER".into(),
+        venv().join("bin/ansible-runner").display().to_string(),
+    )]
+}
+
+impl Lab {
+    pub fn start() -> Lab {
+        Lab::start_with(Opts::default())
+    }
+
+    pub fn start_with(mut opts: Opts) -> Lab {
+        let mut env = runner_env();
+        env.append(&mut opts.env);
+        opts.env = env;
+        let s = Server::start_with(opts);
+        let org = s.admin(
+            "POST",
+            "/api/v2/organizations/",
+            Some(json!({"name": "Ops"})),
+            201,
+        );
+        Lab { s, org }
+    }
+
+    /// A manual project `name` holding `files` (path → content) under the server's projects dir.
+    pub fn project(&self, name: &str, files: &[(&str, &str)]) -> i64 {
+        let dir = self.s.data.join("projects").join(name);
+        for (path, content) in files {
+            let p = dir.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(&p, content).unwrap();
+        }
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = self.s.admin(
+            "POST",
+            "/api/v2/projects/",
+            Some(json!({"name": name, "organization": self.org["id"], "scm_type": "", "local_path": name})),
+            201,
+        );
+        p["id"].as_i64().unwrap()
+    }
+
+    /// An inventory with `hosts` (name → variables).
+    pub fn inventory(&self, name: &str, hosts: &[(&str, Value)]) -> i64 {
+        let inv = self.s.admin(
+            "POST",
+            "/api/v2/inventories/",
+            Some(json!({"name": name, "organization": self.org["id"]})),
+            201,
+        );
+        for (host, vars) in hosts {
+            self.s.admin(
+                "POST",
+                "/api/v2/hosts/",
+                Some(json!({"name": host, "inventory": inv["id"], "variables": vars.to_string()})),
+                201,
+            );
+        }
+        inv["id"].as_i64().unwrap()
+    }
+
+    /// A job template; `extra` holds any other template fields.
+    pub fn jt(
+        &self,
+        name: &str,
+        project: i64,
+        inventory: i64,
+        playbook: &str,
+        extra: Value,
+    ) -> i64 {
+        let body = merge(
+            json!({"name": name, "project": project, "inventory": inventory, "playbook": playbook}),
+            extra,
+        );
+        let jt = self
+            .s
+            .admin("POST", "/api/v2/job_templates/", Some(body), 201);
+        jt["id"].as_i64().unwrap()
+    }
+
+    pub fn credential(&self, name: &str, kind: &str, inputs: Value) -> i64 {
+        let ct = self.s.admin(
+            "GET",
+            &format!("/api/v2/credential_types/?name={kind}"),
+            None,
+            200,
+        );
+        let ct = ct["results"][0]["id"]
+            .as_i64()
+            .unwrap_or_else(|| panic!("no credential type {kind}: {ct}"));
+        let c = self.s.admin(
+            "POST",
+            "/api/v2/credentials/",
+            Some(json!({"name": name, "organization": self.org["id"], "credential_type": ct, "inputs": inputs})),
+            201,
+        );
+        c["id"].as_i64().unwrap()
+    }
+
+    pub fn attach(&self, jt: i64, cred: i64) {
+        self.s.admin(
+            "POST",
+            &format!("/api/v2/job_templates/{jt}/credentials/"),
+            Some(json!({"id": cred})),
+            204,
+        );
+    }
+
+    /// `POST …/launch/` → the launch answer (job id in `job`).
+    pub fn launch_with(&self, jt: i64, body: Value) -> Value {
+        self.s.admin(
+            "POST",
+            &format!("/api/v2/job_templates/{jt}/launch/"),
+            Some(body),
+            201,
+        )
+    }
+
+    pub fn launch(&self, jt: i64) -> i64 {
+        self.launch_with(jt, json!({}))["job"].as_i64().unwrap()
+    }
+
+    pub fn job(&self, id: i64) -> Value {
+        self.s
+            .admin("GET", &format!("/api/v2/jobs/{id}/"), None, 200)
+    }
+
+    /// Polls `/api/v2/<res>/<id>/` (any kind of job) until it is final with all its events.
+    pub fn wait_on(&self, res: &str, id: i64, limit: Duration) -> Value {
+        let deadline = Instant::now() + limit;
+        loop {
+            let j = self
+                .s
+                .admin("GET", &format!("/api/v2/{res}/{id}/"), None, 200);
+            let status = j["status"].as_str().unwrap_or_default();
+            if FINAL.contains(&status) && j["event_processing_finished"] == json!(true) {
+                return j;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{res} {id} not final with its events within {limit:?}: {j}\n--- server\n{}",
+                tail(&self.s.logs(), 4000)
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// `/api/v2/<res>/<id>/stdout/?format=txt` of any kind of job.
+    pub fn stdout_on(&self, res: &str, id: i64) -> String {
+        let r = self.s.http(
+            "GET",
+            &format!("/api/v2/{res}/{id}/stdout/?format=txt"),
+            Some(("admin", ADMIN_PW)),
+            None,
+        );
+        assert_eq!(r.status, 200, "{r:?}");
+        r.body
+    }
+
+    /// Polls until the job is final and all its events are stored.
+    pub fn wait(&self, id: i64) -> Value {
+        self.wait_for(id, Duration::from_secs(150))
+    }
+
+    pub fn wait_for(&self, id: i64, limit: Duration) -> Value {
+        self.wait_on("jobs", id, limit)
+    }
+
+    /// Waits and requires `status`; shows the stdout when it differs.
+    pub fn wait_status(&self, id: i64, status: &str) -> Value {
+        let j = self.wait(id);
+        if j["status"] != status {
+            panic!(
+                "job {id}: status {} (want {status}), explanation {:?}\n--- stdout\n{}\n--- job\n{j}",
+                j["status"],
+                j["job_explanation"],
+                self.stdout(id)
+            );
+        }
+        j
+    }
+
+    /// `stdout?format=txt`.
+    pub fn stdout(&self, id: i64) -> String {
+        self.stdout_on("jobs", id)
+    }
+
+    /// Every event of a job, all pages, not truncated, in counter order.
+    pub fn events(&self, id: i64) -> Vec<Value> {
+        self.all(&format!(
+            "/api/v2/jobs/{id}/job_events/?no_truncate=1&order_by=counter&page_size=200"
+        ))
+    }
+
+    pub fn events_of(&self, id: i64, event: &str) -> Vec<Value> {
+        self.all(&format!(
+            "/api/v2/jobs/{id}/job_events/?event={event}&order_by=counter"
+        ))
+    }
+
+    pub fn summaries(&self, id: i64) -> BTreeMap<String, Value> {
+        self.all(&format!("/api/v2/jobs/{id}/job_host_summaries/"))
+            .into_iter()
+            .map(|h| (h["host_name"].as_str().unwrap_or_default().to_string(), h))
+            .collect()
+    }
+
+    /// Follows `next` from `path` and returns every result.
+    pub fn all(&self, path: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut next = Some(path.to_string());
+        let mut pages = 0;
+        while let Some(p) = next {
+            pages += 1;
+            assert!(pages < 100, "runaway pagination at {p}");
+            let page = self.s.admin("GET", &p, None, 200);
+            out.extend(
+                page["results"]
+                    .as_array()
+                    .unwrap_or_else(|| panic!("not a list: {page}"))
+                    .iter()
+                    .cloned(),
+            );
+            next = page["next"].as_str().map(str::to_string);
+        }
+        out
+    }
+}
+
+pub fn tail(s: &str, max: usize) -> &str {
+    let mut start = s.len().saturating_sub(max);
+    while !s.is_char_boundary(start) {
+        start += 1;
+    }
+    &s[start..]
+}
+
+/// The command line that ran, as words. AWX stores a JSON list; a plain command line is
+/// accepted here (see `job_args_is_a_json_list_as_in_awx`) so other checks still run.
+pub fn job_args(job: &Value) -> Vec<String> {
+    let raw = job["job_args"].as_str().unwrap_or_default();
+    serde_json::from_str(raw)
+        .unwrap_or_else(|_| raw.split_whitespace().map(str::to_string).collect())
+}
