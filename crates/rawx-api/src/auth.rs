@@ -170,7 +170,7 @@ pub async fn check_password(
     Ok(Some(user))
 }
 
-async fn resolve(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<Identity>> {
+pub(crate) async fn resolve(state: &AppState, headers: &HeaderMap) -> ApiResult<Option<Identity>> {
     let authz = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
