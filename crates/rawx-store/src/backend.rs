@@ -111,7 +111,7 @@ macro_rules! store_impl {
                         Param::Int(i) => q.bind(*i),
                         Param::Float(f) => q.bind(*f),
                         Param::Bool(b) => q.bind(*b),
-                        Param::Text(s) => q.bind(s.clone()),
+                        Param::Text(s) => q.bind(s.as_str()),
                     };
                 }
                 q
@@ -231,10 +231,10 @@ macro_rules! store_impl {
             }
 
             async fn insert_many(&self, res: &'static Resource, rows: &[Row]) -> Result<()> {
+                let rows: Vec<Row> = rows.iter().map(|r| with_times(r, true)).collect();
                 let mut tx = self.pool.begin().await.map_err(map_err)?;
-                for row in rows {
-                    let sql = sql::insert($dialect, res, &with_times(row, true));
-                    Self::query(&sql).fetch_all(&mut *tx).await.map_err(map_err)?;
+                for sql in sql::insert_rows($dialect, res, &rows) {
+                    Self::query(&sql).execute(&mut *tx).await.map_err(map_err)?;
                 }
                 tx.commit().await.map_err(map_err)
             }
