@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Events are written when this many are buffered, or when the oldest has waited this long.
-const BATCH_SIZE: usize = 200;
+const BATCH_SIZE: usize = 1000;
 const BATCH_WAIT: Duration = Duration::from_millis(100);
 
 pub async fn set(shared: &Shared, kind: &JobKind, job: i64, fields: Value) -> anyhow::Result<()> {
@@ -179,7 +179,6 @@ pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
                 "",
             )
             .await
-                kind,
         }
     };
     drop(stream);
@@ -191,11 +190,11 @@ pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
                "controller_node": shared.node_name}),
     )
     .await;
-        kind,
     if let Err(e) = r {
         tracing::error!(job = job_id, error = %e, "cannot mark job running");
     }
     if let Some(jt) = job.get("job_template").and_then(Value::as_i64) {
+                kind,
         let mut r = Row::new();
         r.insert("status".into(), json!("running"));
         let _ = shared.store.update(&JOB_TEMPLATES, jt, &r).await;
@@ -208,6 +207,7 @@ pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
 /// already stored: a controller that restarts re-attaches this way), then closes the job.
 pub async fn follow(
     shared: Shared,
+        kind,
     kind: &'static JobKind,
     job_id: i64,
     unit: String,
@@ -223,9 +223,24 @@ pub async fn follow(
         stats,
         final_counter,
         broken,
+    // A cancel that arrived while the unit was being submitted found no unit to stop; the unit
+    // id is stored now, so any later cancel finds it.
+    if cancel_requested(&shared, kind, job_id).await {
+        if let Err(e) = shared.node.cancel(&unit).await {
+            tracing::warn!(job = job_id, unit = %unit, error = %e, "cannot cancel the work unit");
+        }
+    }
     } = match outcome {
         Ok(o) => o,
         Err(e) => {
+async fn cancel_requested(shared: &Shared, kind: &JobKind, job: i64) -> bool {
+    shared
+        .store
+        .get(kind.resource, job)
+        .await
+        .is_ok_and(|j| !j.get("canceled_on").is_none_or(Value::is_null))
+}
+
             let detail = shared
                 .node
                 .status(&unit)
@@ -238,7 +253,6 @@ pub async fn follow(
                 &detail,
             )
             .await;
-                kind,
             let _ = shared.node.release(&unit).await;
             return;
         }
@@ -255,6 +269,7 @@ pub async fn follow(
             explanation.unwrap_or_else(|| "Job canceled by request.".into()),
         ),
         Some("successful") => ("successful", explanation.unwrap_or_default()),
+                kind,
         Some("failed") => ("failed", explanation.unwrap_or_default()),
         Some("timeout") => ("failed", "Job terminated due to timeout".to_string()),
         Some("canceled") => ("canceled", explanation.unwrap_or_default()),
@@ -293,7 +308,6 @@ pub async fn follow(
             "status": status, "failed": status != "successful", "finished": finished, "elapsed": elapsed,
             "job_explanation": explanation, "result_traceback": traceback.unwrap_or_default(), "rc": rc,
             "host_status_counts": Value::Object(counts).to_string(), "final_counter": final_counter,
-        kind,
             "event_processing_finished": true,
         }),
     )
@@ -310,6 +324,7 @@ pub async fn follow(
         job = job_id,
         status,
         rc,
+        kind,
         events = final_counter,
         "job finished"
     );
@@ -355,7 +370,6 @@ async fn ingest(
     built: &Built,
     skip_through: i64,
 ) -> anyhow::Result<Outcome> {
-    kind: &JobKind,
     let mut reader = shared.node.results(unit, 0).map_err(|e| anyhow!("{e}"))?;
     let mut decoder = ResultDecoder::new();
     let mut batch: Vec<Row> = Vec::new();
@@ -372,6 +386,7 @@ async fn ingest(
     // Lines that are not JSON become `verbose` events numbered in sequence with the runner's
     // own: every later counter moves up by one per such line. Replaying the same durable
     // stream gives the same numbers, so a re-attach skips exactly what is stored.
+    kind: &JobKind,
     let mut stray = 0u64;
     let mut last_counter = 0u64;
     let mut last_line = 0u64;
@@ -450,11 +465,6 @@ async fn ingest(
                     tracing::warn!(job = job_id, error = %e, "malformed line in the result stream; skipped");
                     continue;
                 }
-            }
-        }
-    }
-    flush(shared, kind, job_id, &mut batch, &built.hosts).await?;
-    if let Err(e) = decoder.finish() {
             };
             last_counter = event.counter;
             last_line = last_line.max(event.end_line);
@@ -477,7 +487,6 @@ async fn ingest(
     Ok(out)
 }
 
-            out.broken = Some(e.to_string());
 fn event_row(kind: &JobKind, job: i64, ev: &RunnerEvent, hosts: &HashMap<String, i64>) -> Row {
     let host_name = ev.host_name();
     let mut r = Row::new();
@@ -492,8 +501,14 @@ fn event_row(kind: &JobKind, job: i64, ev: &RunnerEvent, hosts: &HashMap<String,
     if let Some(t) = happened {
         r.insert("created".into(), json!(t));
         r.insert("modified".into(), json!(t));
+            }
+        }
+    }
+    flush(shared, kind, job_id, &mut batch, &built.hosts).await?;
+    if let Err(e) = decoder.finish() {
     }
     for (k, v) in [
+            out.broken = Some(e.to_string());
         (kind.event_parent, json!(job)),
         ("event", json!(ev.event)),
         ("counter", json!(ev.counter)),
@@ -542,7 +557,6 @@ async fn flush(
     hosts: &HashMap<String, i64>,
 ) -> anyhow::Result<()> {
     if batch.is_empty() {
-    kind: &JobKind,
         return Ok(());
     }
     shared
@@ -558,7 +572,7 @@ async fn flush(
         // Rendered only when a subscriber wants this target (shipping is on).
         if tracing::enabled!(target: "awx.analytics.job_events", tracing::Level::INFO) {
             let doc = Value::Object(ev.clone());
-    let ids = stored_ids(shared, kind, job, batch).await;
+    kind: &JobKind,
             tracing::info!(target: "awx.analytics.job_events", event = %doc, "Job event data saved.");
         }
         let mut msg: Map<String, Value> = ev.clone();
@@ -566,15 +580,11 @@ async fn flush(
         if let Some(id) = rawx_model::schema::int(ev, "counter").and_then(|c| ids.get(&c)) {
             msg.insert("id".into(), json!(id));
         }
-        if let Some(Value::String(d)) = msg.get("event_data").cloned() {
-            msg.insert(
-                "event_data".into(),
-                serde_json::from_str(&d).unwrap_or(Value::Null),
-            );
-        }
+        // `event_data` stays the stored text: only a web node with a subscriber parses it.
         shared
             .bus
             .publish(&format!("{}-{job}", kind.events_group), Value::Object(msg));
+    let ids = stored_ids(shared, kind, job, batch).await;
     }
     let stats = batch
         .iter()
@@ -586,11 +596,6 @@ async fn flush(
     Ok(())
 }
 
-async fn summaries(
-    shared: &Shared,
-    job: i64,
-    stats_event: &Row,
-    hosts: &HashMap<String, i64>,
 /// The ids the database gave a stored batch, by counter: AWX's websocket messages carry each
 /// event's `id` and `url`, and `insert_many` does not return them.
 async fn stored_ids(shared: &Shared, kind: &JobKind, job: i64, batch: &[Row]) -> HashMap<i64, i64> {
@@ -644,6 +649,11 @@ async fn stored_ids(shared: &Shared, kind: &JobKind, job: i64, batch: &[Row]) ->
         .into_iter()
         .map(|(name, s)| {
             let mut r = Row::new();
+async fn summaries(
+    shared: &Shared,
+    job: i64,
+    stats_event: &Row,
+    hosts: &HashMap<String, i64>,
             for (k, v) in [
                 ("job", json!(job)),
                 (

@@ -1687,6 +1687,58 @@ fn cancel_a_running_job() {
     );
 }
 
+/// A cancel sent within 50 ms of the launch — while the job is pending, being claimed, or its
+/// unit being submitted, before the worker has read its input — still ends the job `canceled`
+/// and leaves nothing of it running.
+#[test]
+fn cancel_right_after_launch() {
+    let lab = Lab::start();
+    let s = &lab.s;
+    let p = lab.project("slow", &[("pause.yml", PAUSE)]);
+    let inv = lab.inventory("One", &[("localhost", local_vars())]);
+    let jt = lab.jt(
+        "slow",
+        p,
+        inv,
+        "pause.yml",
+        json!({"allow_simultaneous": true}),
+    );
+    let mut ids = Vec::new();
+    for delay_ms in [0u64, 5, 15, 30, 50] {
+        let id = lab.launch(jt);
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        let r = s.http(
+            "POST",
+            &format!("/api/v2/jobs/{id}/cancel/"),
+            Some(("admin", ADMIN_PW)),
+            None,
+        );
+        assert_eq!(r.status, 202, "cancel {delay_ms} ms after launch: {r:?}");
+        ids.push((delay_ms, id));
+    }
+    for (delay_ms, id) in ids {
+        let job = lab.wait_for(id, Duration::from_secs(30));
+        assert_eq!(
+            job["status"], "canceled",
+            "cancel {delay_ms} ms after launch: {job}"
+        );
+        assert_eq!(job["event_processing_finished"], true, "{job}");
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let marker = s.data.display().to_string();
+    let left: Vec<String> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read(e.path().join("cmdline")).ok())
+        .map(|c| String::from_utf8_lossy(&c).replace('\0', " "))
+        .filter(|c| c.contains(&marker) && !c.contains(" serve"))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "processes of canceled jobs still run: {left:#?}"
+    );
+}
+
 /// A smoke run on PostgreSQL: the same launch path works on a fresh database.
 #[test]
 fn launch_on_postgresql() {

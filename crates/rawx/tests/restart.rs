@@ -56,6 +56,21 @@ const TASKS: [&str; 7] = [
     "after three",
 ];
 const PAUSE_TASK: &str = "wait in the pause";
+
+/// About 2,000 events: a loop of 1,000 items on each of the two hosts, slowed a little so the
+/// stream is still flowing when the server is killed.
+const MANY: &str = "\
+- name: Many events
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: one event per item
+      debug:
+        msg: \"item {{ item }}\"
+      loop: \"{{ range(1000) | list }}\"
+      loop_control:
+        pause: 0.004
+";
 const HOSTS: [&str; 2] = ["localhost", "otherhost"];
 
 fn local_vars() -> Value {
@@ -101,6 +116,7 @@ fn setup(s: &Server) -> Setup {
     let dir = s.data.join("projects/restart");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("play.yml"), PLAY).unwrap();
+    std::fs::write(dir.join("many.yml"), MANY).unwrap();
     let project = s.admin(
         "POST",
         "/api/v2/projects/",
@@ -710,4 +726,66 @@ fn a_vanished_running_unit_is_explained_accurately() {
         why.contains(&unit) || why.to_lowercase().contains("lost") || why.contains("gone"),
         "the explanation does not say the job's work unit was lost: {why:?}"
     );
+}
+
+/// `kill -9` of rawx in the middle of a 2,000-event stream: after the start every event the
+/// unit wrote is stored exactly once (counters exactly 1..n, each uuid once), the job ends
+/// `successful` with `event_processing_finished`, and the stdout holds every item once per host.
+#[test]
+fn kill9_mid_stream_of_2000_events_stores_each_once() {
+    let s = Server::start_with(runner_opts());
+    let st = setup(&s);
+    let jt = template(&s, &st, "many", json!({"playbook": "many.yml"}));
+    let id = launch(&s, jt, json!({}));
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let stored_before = loop {
+        let n = s.admin(
+            "GET",
+            &format!("/api/v2/jobs/{id}/job_events/?page_size=1"),
+            None,
+            200,
+        )["count"]
+            .as_i64()
+            .unwrap_or(0);
+        if n >= 300 {
+            break n;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stream never got going: {}",
+            job(&s, id)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(job(&s, id)["status"], "running");
+    let opts = s.opts();
+    let dir = kill9(s);
+    let s = Server::start_in(dir, opts);
+    let done = wait_final(&s, id, Duration::from_secs(120));
+    assert_eq!(
+        done["status"],
+        "successful",
+        "{done}\n--- server\n{}",
+        tail(&s.logs(), 4000)
+    );
+    assert_eq!(done["event_processing_finished"], true, "{done}");
+    let evs = events(&s, id);
+    assert_contiguous(id, &evs);
+    assert!(
+        evs.len() as i64 > stored_before,
+        "nothing was stored after the restart"
+    );
+    let items = evs
+        .iter()
+        .filter(|e| e["event"] == "runner_item_on_ok")
+        .count();
+    assert_eq!(items, 2000, "one item event per item and host");
+    let text = stdout(&s, id);
+    for probe in ["item 0\"", "item 517\"", "item 999\""] {
+        assert_eq!(
+            text.matches(probe).count(),
+            2,
+            "{probe} is not in the stdout once per host"
+        );
+    }
 }
