@@ -22,6 +22,7 @@ mod seed;
 mod settings;
 mod special;
 mod stdout;
+pub mod ws;
 
 pub use auth::{hash_password, AuthMethod, Identity};
 pub use error::{ApiError, ApiResult};
@@ -223,7 +224,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             state.clone(),
             auth::identify,
         ))
-        .with_state(state)
+        .with_state(state.clone())
+        // Outside `identify`: a websocket handshake that fails to authenticate gets 403.
+        .merge(ws::router(state))
 }
 
 /// Concrete paths of every route of `table()`, with `1` for ids: what the permission suite
