@@ -106,8 +106,6 @@ impl TaskRole {
     }
 }
 
-fn status_in(states: &[&str]) -> Filter {
-    Filter::On {
 /// A job of any kind: (`type`, id).
 type JobKey = (&'static str, i64);
 
@@ -115,6 +113,8 @@ fn key(kind: &JobKind, id: i64) -> JobKey {
     (kind.resource.type_name, id)
 }
 
+fn status_in(states: &[&str]) -> Filter {
+    Filter::On {
         path: vec![],
         column: "status",
         ctype: ColumnType::Text,

@@ -174,6 +174,7 @@ pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
         Err(e) => {
             return fail(
                 &shared,
+                kind,
                 job_id,
                 &format!("The execution node refused the job: {e}"),
                 "",
@@ -185,6 +186,7 @@ pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
     let now = rawx_model::now_string();
     let r = set(
         &shared,
+        kind,
         job_id,
         json!({"status": "running", "started": now, "work_unit_id": unit, "execution_node": shared.node_name,
                "controller_node": shared.node_name}),
@@ -194,20 +196,33 @@ pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
         tracing::error!(job = job_id, error = %e, "cannot mark job running");
     }
     if let Some(jt) = job.get("job_template").and_then(Value::as_i64) {
-                kind,
         let mut r = Row::new();
         r.insert("status".into(), json!("running"));
         let _ = shared.store.update(&JOB_TEMPLATES, jt, &r).await;
     }
     tracing::info!(job = job_id, unit = %unit, submit_ms = t0.elapsed().as_millis() as u64, "job submitted");
+    // A cancel that arrived while the unit was being submitted found no unit to stop; the unit
+    // id is stored now, so any later cancel finds it.
+    if cancel_requested(&shared, kind, job_id).await {
+        if let Err(e) = shared.node.cancel(&unit).await {
+            tracing::warn!(job = job_id, unit = %unit, error = %e, "cannot cancel the work unit");
+        }
+    }
     follow(shared, kind, job_id, unit, built, 0).await;
+}
+
+async fn cancel_requested(shared: &Shared, kind: &JobKind, job: i64) -> bool {
+    shared
+        .store
+        .get(kind.resource, job)
+        .await
+        .is_ok_and(|j| !j.get("canceled_on").is_none_or(Value::is_null))
 }
 
 /// Follows a unit's results from the start, storing events after `skip_through` (those are
 /// already stored: a controller that restarts re-attaches this way), then closes the job.
 pub async fn follow(
     shared: Shared,
-        kind,
     kind: &'static JobKind,
     job_id: i64,
     unit: String,
@@ -223,24 +238,9 @@ pub async fn follow(
         stats,
         final_counter,
         broken,
-    // A cancel that arrived while the unit was being submitted found no unit to stop; the unit
-    // id is stored now, so any later cancel finds it.
-    if cancel_requested(&shared, kind, job_id).await {
-        if let Err(e) = shared.node.cancel(&unit).await {
-            tracing::warn!(job = job_id, unit = %unit, error = %e, "cannot cancel the work unit");
-        }
-    }
     } = match outcome {
         Ok(o) => o,
         Err(e) => {
-async fn cancel_requested(shared: &Shared, kind: &JobKind, job: i64) -> bool {
-    shared
-        .store
-        .get(kind.resource, job)
-        .await
-        .is_ok_and(|j| !j.get("canceled_on").is_none_or(Value::is_null))
-}
-
             let detail = shared
                 .node
                 .status(&unit)
@@ -248,6 +248,7 @@ async fn cancel_requested(shared: &Shared, kind: &JobKind, job: i64) -> bool {
                 .unwrap_or_default();
             fail(
                 &shared,
+                kind,
                 job_id,
                 &format!("The job's results were lost: {e:#}"),
                 &detail,
@@ -269,7 +270,6 @@ async fn cancel_requested(shared: &Shared, kind: &JobKind, job: i64) -> bool {
             explanation.unwrap_or_else(|| "Job canceled by request.".into()),
         ),
         Some("successful") => ("successful", explanation.unwrap_or_default()),
-                kind,
         Some("failed") => ("failed", explanation.unwrap_or_default()),
         Some("timeout") => ("failed", "Job terminated due to timeout".to_string()),
         Some("canceled") => ("canceled", explanation.unwrap_or_default()),
@@ -303,6 +303,7 @@ async fn cancel_requested(shared: &Shared, kind: &JobKind, job: i64) -> bool {
     }
     let r = set(
         &shared,
+        kind,
         job_id,
         json!({
             "status": status, "failed": status != "successful", "finished": finished, "elapsed": elapsed,
@@ -324,7 +325,6 @@ async fn cancel_requested(shared: &Shared, kind: &JobKind, job: i64) -> bool {
         job = job_id,
         status,
         rc,
-        kind,
         events = final_counter,
         "job finished"
     );
@@ -365,6 +365,7 @@ struct Outcome {
 
 async fn ingest(
     shared: &Shared,
+    kind: &JobKind,
     job_id: i64,
     unit: &str,
     built: &Built,
@@ -386,7 +387,6 @@ async fn ingest(
     // Lines that are not JSON become `verbose` events numbered in sequence with the runner's
     // own: every later counter moves up by one per such line. Replaying the same durable
     // stream gives the same numbers, so a re-attach skips exactly what is stored.
-    kind: &JobKind,
     let mut stray = 0u64;
     let mut last_counter = 0u64;
     let mut last_line = 0u64;
@@ -480,8 +480,14 @@ async fn ingest(
             if batch.len() >= BATCH_SIZE {
                 flush(shared, kind, job_id, &mut batch, &built.hosts).await?;
                 oldest = None;
+            }
+        }
+    }
+    flush(shared, kind, job_id, &mut batch, &built.hosts).await?;
+    if let Err(e) = decoder.finish() {
         if out.status.is_none() {
             tracing::warn!(job = job_id, error = %e, "result stream ended early");
+            out.broken = Some(e.to_string());
         }
     }
     Ok(out)
@@ -501,14 +507,8 @@ fn event_row(kind: &JobKind, job: i64, ev: &RunnerEvent, hosts: &HashMap<String,
     if let Some(t) = happened {
         r.insert("created".into(), json!(t));
         r.insert("modified".into(), json!(t));
-            }
-        }
-    }
-    flush(shared, kind, job_id, &mut batch, &built.hosts).await?;
-    if let Err(e) = decoder.finish() {
     }
     for (k, v) in [
-            out.broken = Some(e.to_string());
         (kind.event_parent, json!(job)),
         ("event", json!(ev.event)),
         ("counter", json!(ev.counter)),
@@ -552,6 +552,7 @@ fn event_row(kind: &JobKind, job: i64, ev: &RunnerEvent, hosts: &HashMap<String,
 /// `hosts` maps the inventory's host names to ids, for the host summaries.
 async fn flush(
     shared: &Shared,
+    kind: &JobKind,
     job: i64,
     batch: &mut Vec<Row>,
     hosts: &HashMap<String, i64>,
@@ -567,12 +568,12 @@ async fn flush(
     // AWX's name for the ingest count (a gauge that only grows, as AWX exposes it), so
     // dashboards built for AWX read it.
     metrics::gauge!("callback_receiver_events_insert_db").increment(batch.len() as f64);
+    let ids = stored_ids(shared, kind, job, batch).await;
     for ev in batch.iter() {
         // AWX's job_events logger: the log shipper sends each stored event as one document.
         // Rendered only when a subscriber wants this target (shipping is on).
         if tracing::enabled!(target: "awx.analytics.job_events", tracing::Level::INFO) {
             let doc = Value::Object(ev.clone());
-    kind: &JobKind,
             tracing::info!(target: "awx.analytics.job_events", event = %doc, "Job event data saved.");
         }
         let mut msg: Map<String, Value> = ev.clone();
@@ -584,7 +585,6 @@ async fn flush(
         shared
             .bus
             .publish(&format!("{}-{job}", kind.events_group), Value::Object(msg));
-    let ids = stored_ids(shared, kind, job, batch).await;
     }
     let stats = batch
         .iter()
@@ -627,6 +627,11 @@ async fn stored_ids(shared: &Shared, kind: &JobKind, job: i64, batch: &[Row]) ->
     }
 }
 
+async fn summaries(
+    shared: &Shared,
+    job: i64,
+    stats_event: &Row,
+    hosts: &HashMap<String, i64>,
 ) -> anyhow::Result<()> {
     let data: Value = serde_json::from_str(text(stats_event, "event_data")).unwrap_or(Value::Null);
     let existing = shared
@@ -649,11 +654,6 @@ async fn stored_ids(shared: &Shared, kind: &JobKind, job: i64, batch: &[Row]) ->
         .into_iter()
         .map(|(name, s)| {
             let mut r = Row::new();
-async fn summaries(
-    shared: &Shared,
-    job: i64,
-    stats_event: &Row,
-    hosts: &HashMap<String, i64>,
             for (k, v) in [
                 ("job", json!(job)),
                 (
