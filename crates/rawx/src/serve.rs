@@ -34,6 +34,15 @@ pub struct ServeArgs {
     /// Where manual projects' directories live (default `<data dir>/projects`).
     #[arg(long, env = "RAWX_PROJECTS_DIR", value_name = "DIR")]
     projects_dir: Option<PathBuf>,
+    /// `redis://host:port/` to share live messages (job status, events, signals) with the other
+    /// nodes through Redis; without it they stay in this process.
+    #[arg(
+        long,
+        env = "RAWX_REDIS_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    redis_url: Option<String>,
     /// On SIGTERM, how many seconds running jobs may take to finish before they are handed
     /// back (left running; the next start re-attaches to them). No new job starts meanwhile.
     #[arg(
@@ -167,7 +176,12 @@ pub async fn run(args: ServeArgs, shipper: rawx_logship::Shipper) -> anyhow::Res
         projects_dir,
         install_uuid: seeded.install_uuid,
     };
-    let bus = rawx_bus::InProcessBus::new();
+    let bus: Arc<dyn rawx_bus::Bus> = match &args.redis_url {
+        Some(url) => rawx_bus::RedisBus::connect(url, &config.install_uuid)
+            .await
+            .map_err(|e| anyhow::anyhow!("--redis-url: {e}"))?,
+        None => rawx_bus::InProcessBus::new(),
+    };
     let ops = rawx_api::Ops {
         components: rawx_supervisor::StatusHandle::default(),
         prometheus: install_metrics(&node_name()),

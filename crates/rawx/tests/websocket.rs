@@ -192,11 +192,16 @@ const PLAYBOOK: &str = "\
 
 /// A server with an organization, a project, a local inventory and a template `ws`.
 fn lab() -> (Server, i64) {
+    lab_with(vec![])
+}
+
+fn lab_with(mut env: Vec<(String, String)>) -> (Server, i64) {
+    env.push((
+        "RAWX_ANSIBLE_RUNNER".into(),
+        venv().join("bin/ansible-runner").display().to_string(),
+    ));
     let s = Server::start_with(Opts {
-        env: vec![(
-            "RAWX_ANSIBLE_RUNNER".into(),
-            venv().join("bin/ansible-runner").display().to_string(),
-        )],
+        env,
         ..Opts::default()
     });
     let org = s.admin(
@@ -574,5 +579,108 @@ fn handshake_and_subscription_rules() {
     assert!(
         r[2..].iter().all(|m| m["group_name"] == "jobs"),
         "events arrived without a subscription: {r:?}"
+    );
+}
+
+/// A private `redis-server` on a free port (nothing on disk), killed on drop: the machine's
+/// Redis is shared and must not be restarted.
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Redis {
+    fn start_on(port: u16) -> Redis {
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server must be installed");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Redis { child, port }
+    }
+
+    fn start() -> Redis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Redis::start_on(port)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// With `RAWX_REDIS_URL` every live message goes through Redis. Redis restarts between two
+/// jobs: rawx reconnects by itself and the same websocket client hears the second job too.
+#[test]
+fn live_updates_go_through_redis_and_survive_its_restart() {
+    let redis = Redis::start();
+    let port = redis.port;
+    let (s, _) = lab_with(vec![(
+        "RAWX_REDIS_URL".into(),
+        format!("redis://127.0.0.1:{port}/"),
+    )]);
+
+    let mut client = Py::start(
+        &s,
+        json!({"login": ["admin", ADMIN_PW], "steps": [
+            ["send", {"xrftoken": "$XRF", "groups": {"jobs": ["status_changed", "summary"]}}],
+            ["recv"],
+            ["ready"],
+            ["listen"],
+        ]}),
+    );
+    client.ready();
+    let first = launch(&s);
+    wait_final(&s, first);
+
+    drop(redis);
+    std::thread::sleep(Duration::from_millis(500));
+    let _redis = Redis::start_on(port);
+    // Give the subscriptions their reconnect backoff (at most a second each attempt).
+    std::thread::sleep(Duration::from_secs(3));
+    let second = launch(&s);
+    wait_final(&s, second);
+    std::thread::sleep(Duration::from_millis(500));
+    client.stop_listening();
+    let seen = client.result(Duration::from_secs(30));
+
+    let statuses = |job: i64| -> Vec<String> {
+        seen["received"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["unified_job_id"] == job && m.get("status").is_some())
+            .map(|m| m["status"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        statuses(first),
+        ["pending", "waiting", "running", "successful"],
+        "{seen}"
+    );
+    assert_eq!(
+        statuses(second),
+        ["pending", "waiting", "running", "successful"],
+        "after the Redis restart: {seen}\n{}",
+        s.logs()
+    );
+    assert!(
+        s.logs().contains("Redis subscription restored"),
+        "{}",
+        s.logs()
     );
 }
