@@ -471,6 +471,11 @@ pub async fn before_delete(
             "Deletion of managed credential types is not allowed.".into(),
         ));
     }
+    if res.key == "execution_environments" && row["managed"] == json!(true) {
+        return Err(ApiError::Forbidden(
+            "Deletion of managed execution environments is not allowed.".into(),
+        ));
+    }
     if res.key == "users" && int(row, "id") == Some(ident.actor.user_id) {
         return Err(ApiError::Forbidden(
             "You cannot delete your own user.".into(),

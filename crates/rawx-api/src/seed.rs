@@ -4,7 +4,9 @@
 use crate::auth::{hash_password, random_token};
 use crate::error::ApiResult;
 use rawx_model::filter::Filter;
-use rawx_model::resources::{CREDENTIAL_TYPES, INSTANCE_GROUPS, SETTINGS, USERS};
+use rawx_model::resources::{
+    CREDENTIAL_TYPES, DEFAULT_EE_NAMES, EXECUTION_ENVIRONMENTS, INSTANCE_GROUPS, SETTINGS, USERS,
+};
 use rawx_model::schema::ColumnType;
 use rawx_model::validate::{validate, Mode};
 use rawx_model::Row;
@@ -119,6 +121,16 @@ pub async fn seed(store: &DynStore, admin_password: Option<String>) -> ApiResult
             store.insert(&INSTANCE_GROUPS, &row).await?;
         }
     }
+    for (name, managed) in DEFAULT_EE_NAMES {
+        let f = Filter::eq("name", ColumnType::Text, json!(name));
+        if store.find(&EXECUTION_ENVIRONMENTS, &f).await?.is_none() {
+            let body = json!({"name": name, "image": "ansible-runner"});
+            let mut row = validate(&EXECUTION_ENVIRONMENTS, &body, Mode::Create)
+                .map_err(|e| crate::ApiError::Internal(format!("seed EE {name}: {e:?}")))?;
+            row.insert("managed".into(), json!(managed));
+            store.insert(&EXECUTION_ENVIRONMENTS, &row).await?;
+        }
+    }
     let key_f = Filter::eq("key", ColumnType::Text, json!("INSTALL_UUID"));
     let install_uuid = match store.find(&SETTINGS, &key_f).await? {
         Some(r) => serde_json::from_str::<String>(r["value"].as_str().unwrap_or("\"\""))
@@ -144,6 +156,32 @@ pub async fn seed(store: &DynStore, admin_password: Option<String>) -> ApiResult
         out.admin = Some(("admin".into(), password));
     }
     Ok(out)
+}
+
+/// Says what AWX's default execution environments are on this node: `image` is the path of the
+/// Python environment its jobs run in (rawx runs no containers). Called at every start.
+pub async fn show_execution_environment(
+    store: &DynStore,
+    image: &str,
+    description: &str,
+) -> ApiResult<()> {
+    for (name, _) in DEFAULT_EE_NAMES {
+        let f = Filter::eq("name", ColumnType::Text, json!(name));
+        let Some(ee) = store.find(&EXECUTION_ENVIRONMENTS, &f).await? else {
+            continue;
+        };
+        if ee.get("image") == Some(&json!(image))
+            && ee.get("description") == Some(&json!(description))
+        {
+            continue;
+        }
+        let mut row = Row::new();
+        row.insert("image".into(), json!(image));
+        row.insert("description".into(), json!(description));
+        let id = ee.get("id").and_then(Value::as_i64).unwrap_or_default();
+        store.update(&EXECUTION_ENVIRONMENTS, id, &row).await?;
+    }
+    Ok(())
 }
 
 /// Creates a user (the `manage create-superuser` path and the first start).

@@ -44,6 +44,8 @@ pub struct Shared {
     pub node_name: String,
     /// Capacity of this node in forks (AWX: cores × 4).
     pub capacity: i64,
+    /// The Python environment the node's `ansible-runner` lives in; a job waits for it.
+    pub environment: rawx_ee::Environment,
 }
 
 impl Shared {

@@ -165,6 +165,11 @@ pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
         )
         .await;
     }
+    // A managed execution environment may still be building: the job waits, in `waiting`.
+    let step = |s: String| set(&shared, kind, job_id, json!({ "job_explanation": s }));
+    if let Err(e) = shared.environment.ready(step).await {
+        return fail(&shared, kind, job_id, &e.to_string(), "").await;
+    }
     let worker_dir = shared.jobs_dir.join(job_id.to_string());
     // Appended to the work type's own `worker`: unpack here, wipe before, remove after.
     let params = format!("--private-data-dir={} --delete", worker_dir.display());

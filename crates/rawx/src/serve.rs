@@ -188,7 +188,15 @@ pub async fn run(args: ServeArgs, shipper: rawx_logship::Shipper) -> anyhow::Res
     };
     let state = rawx_api::AppState::with_ops(store.clone(), bus.clone(), key, config, ops);
 
-    let node = Arc::new(start_node(&data_dir, &node_name())?);
+    let environment = execution_environment(&data_dir)?;
+    rawx_api::show_execution_environment(&store, &environment.image(), &environment.description())
+        .await
+        .map_err(|e| anyhow::anyhow!("recording the execution environment: {e}"))?;
+    let node = Arc::new(start_node(
+        &data_dir,
+        &node_name(),
+        &environment.runner_command(),
+    )?);
     let shared = rawx_control::Shared {
         store: store.clone(),
         bus: bus.clone(),
@@ -198,6 +206,7 @@ pub async fn run(args: ServeArgs, shipper: rawx_logship::Shipper) -> anyhow::Res
         jobs_dir: data_dir.join("jobs"),
         node_name: node_name(),
         capacity: rawx_model::capacity::local_capacity(),
+        environment: environment.clone(),
     };
     let drain = std::time::Duration::from_secs(args.drain_timeout);
     let faults = match std::env::var("RAWX_TEST_FAULT") {
@@ -222,6 +231,12 @@ pub async fn run(args: ServeArgs, shipper: rawx_logship::Shipper) -> anyhow::Res
         Restart::Always,
     );
     sup.add(Arc::new(WebServer { listener, state }), Restart::Always);
+    if environment.is_managed() {
+        sup.add(
+            Arc::new(rawx_ee::Builder::new(environment)),
+            Restart::Always,
+        );
+    }
     sup.add(
         Arc::new(rawx_control::TaskRole::new(shared).with_drain(drain)),
         Restart::Always,
@@ -272,9 +287,10 @@ fn install_metrics(node: &str) -> Option<metrics_exporter_prometheus::Prometheus
     }
 }
 
-/// Where `ansible-runner` is: `RAWX_ANSIBLE_RUNNER`, else the first on PATH.
+/// Where `ansible-runner` is: `RAWX_ANSIBLE_RUNNER` (empty counts as unset), else the first
+/// on PATH.
 pub fn ansible_runner() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("RAWX_ANSIBLE_RUNNER") {
+    if let Some(p) = std::env::var_os("RAWX_ANSIBLE_RUNNER").filter(|p| !p.is_empty()) {
         return Some(PathBuf::from(p));
     }
     std::env::split_paths(&std::env::var_os("PATH")?)
@@ -282,13 +298,21 @@ pub fn ansible_runner() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
+/// The environment jobs run in: the operator's `ansible-runner` when there is one, else the
+/// virtualenv rawx builds in the data dir when a job first needs it.
+fn execution_environment(data_dir: &Path) -> anyhow::Result<rawx_ee::Environment> {
+    if let Some(runner) = ansible_runner() {
+        return Ok(rawx_ee::Environment::external(runner));
+    }
+    let options = rawx_ee::Options::from_env().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let env = rawx_ee::Environment::managed(data_dir, options);
+    tracing::info!(runner = %env.runner_command().display(), "ansible-runner is not on PATH and RAWX_ANSIBLE_RUNNER is not set: jobs run in rawx's managed execution environment");
+    Ok(env)
+}
+
 /// The in-process execution node `rawx serve` runs jobs on: the same work-unit code a
 /// standalone `rawx receptor` serves over its socket.
-fn start_node(data_dir: &Path, node_id: &str) -> anyhow::Result<rawx_mesh::Node> {
-    let runner = ansible_runner().unwrap_or_else(|| {
-        tracing::warn!("ansible-runner is not on PATH and RAWX_ANSIBLE_RUNNER is not set: jobs will end in error until it is installed");
-        PathBuf::from("ansible-runner")
-    });
+fn start_node(data_dir: &Path, node_id: &str, runner: &Path) -> anyhow::Result<rawx_mesh::Node> {
     let receptor_dir = data_dir.join("receptor");
     std::fs::create_dir_all(&receptor_dir)?;
     let yaml = format!(

@@ -2,6 +2,7 @@
 //! AWX 24.6 so that AWX's clients, which build their flags from OPTIONS, work unchanged.
 
 mod access;
+mod ee;
 mod inventory;
 mod jobs;
 mod templates;
@@ -9,6 +10,7 @@ mod templates;
 use crate::schema::{Default as D, Field, Kind, Relation, Resource, Scope, Sub, SubList};
 
 pub use access::*;
+pub use ee::*;
 pub use inventory::*;
 pub use jobs::*;
 pub use templates::*;
@@ -38,6 +40,7 @@ pub static ALL: &[&Resource] = &[
     &JOB_TEMPLATES,
     &WORKFLOW_JOB_TEMPLATES,
     &INSTANCE_GROUPS,
+    &EXECUTION_ENVIRONMENTS,
     &JOBS,
     &JOB_EVENTS,
     &JOB_HOST_SUMMARIES,
