@@ -411,6 +411,12 @@ fn descendants(pid: u32) -> Vec<u32> {
     out
 }
 
+fn signal(sig: &str, pids: &[u32]) {
+    for p in pids {
+        let _ = Command::new("kill").args([sig, &p.to_string()]).status();
+    }
+}
+
 /// Packages pip has finished writing into the virtualenv so far (pip itself aside).
 fn installed(dir: &Path) -> Vec<String> {
     let Ok(lib) = std::fs::read_dir(dir.join("lib")) else {
@@ -430,9 +436,10 @@ fn installed(dir: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The whole node dies mid-install (rawx and the pip it runs, as in a crash or an OOM kill of
-/// the container): the next start finds the half-built virtualenv, keeps it, resumes the
-/// install (rewriting every package, since one may be half written), and jobs run.
+/// `kill -9` of rawx mid-install: its pip lives on, orphaned, holding the build lock, so the
+/// next start waits for it instead of building over it; once the orphan is gone too (killed
+/// here, its install half written), the next start keeps the virtualenv, resumes the install
+/// (rewriting every package, since one may be half written), and jobs run.
 #[test]
 fn a_build_killed_mid_install_is_resumed_by_the_next_start() {
     let wheels = wheelhouse();
@@ -466,11 +473,10 @@ fn a_build_killed_mid_install_is_resumed_by_the_next_start() {
         }),
         "no pip running under rawx ({tree:?})"
     );
-    for p in std::iter::once(pid).chain(tree.iter().copied()) {
-        let _ = Command::new("kill")
-            .args(["-KILL", &p.to_string()])
-            .status();
-    }
+    // `kill -9` of rawx alone leaves its pip running, orphaned. Freeze the orphan first, so
+    // that the next start meets it still holding the build lock however fast this machine is.
+    signal("-STOP", &tree);
+    signal("-KILL", &[pid]);
     let (data, first_logs) = s.stop_with_logs();
     assert!(
         first_logs.contains("installing with pip"),
@@ -481,10 +487,24 @@ fn a_build_killed_mid_install_is_resumed_by_the_next_start() {
         !dir.join("rawx-ee.json").exists(),
         "a killed build has no marker"
     );
-    let partial = installed(&dir);
     let venv_made = mtime(&dir.join("bin/python"));
 
+    // The next start resumes the interrupted build, but first waits for the orphan's lock.
     let s = Server::start_in(data, opts);
+    wait_log(
+        &s,
+        "another process is building the managed execution environment; waiting for it",
+        Duration::from_secs(30),
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        !s.logs().contains("installing with pip"),
+        "built while the orphaned installer held the lock:\n{}",
+        tail(&s.logs(), 6000)
+    );
+    // The orphan dies too, its install half written.
+    let partial = installed(&dir);
+    signal("-KILL", &tree);
     wait_log(&s, "managed execution environment ready", BUILD_LIMIT);
     let logs = s.logs();
     assert!(
@@ -497,6 +517,7 @@ fn a_build_killed_mid_install_is_resumed_by_the_next_start() {
         "the virtualenv was made again instead of resumed:\n{}",
         tail(&logs, 6000)
     );
+    // pip again over the half-written packages, rewriting each.
     assert!(logs.contains("resuming=true"), "{}", tail(&logs, 6000));
     assert_eq!(mtime(&dir.join("bin/python")), venv_made);
 
