@@ -15,6 +15,7 @@ use rawx_runner::{Frame, ResultDecoder, RunnerEvent, RunnerStatus};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
+use tokio::io::AsyncReadExt;
 
 /// Events are written when this many are buffered, or when the oldest has waited this long.
 const BATCH_SIZE: usize = 1000;
@@ -170,11 +171,28 @@ pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
     if let Err(e) = shared.environment.ready(step).await {
         return fail(&shared, kind, job_id, &e.to_string(), "").await;
     }
+    // A cancel that came before the unit existed (the task role had no unit to stop): the job
+    // ends here, never started.
+    if cancel_requested(&shared, kind, job_id).await {
+        let r = set(
+            &shared,
+            kind,
+            job_id,
+            json!({"status": "canceled", "failed": true, "finished": rawx_model::now_string(),
+                   "job_explanation": "Job canceled by request.", "event_processing_finished": true}),
+        )
+        .await;
+        if let Err(e) = r {
+            tracing::error!(job = job_id, error = %e, "cannot record a cancel");
+        }
+        finish_template(&shared, kind, job_id, "canceled", true).await;
+        return tracing::info!(job = job_id, "canceled before it started");
+    }
     let worker_dir = shared.jobs_dir.join(job_id.to_string());
     // Appended to the work type's own `worker`: unpack here, wipe before, remove after.
     let params = format!("--private-data-dir={} --delete", worker_dir.display());
     let req = rawx_mesh::SubmitRequest::new(crate::WORK_TYPE).param("params", &params);
-    let unit = match shared.node.submit(&req, &mut stream.as_slice()).await {
+    let unit = match shared.node.submit(&req, &stream).await {
         Ok(u) => u,
         Err(e) => {
             return fail(
@@ -193,7 +211,7 @@ pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
         &shared,
         kind,
         job_id,
-        json!({"status": "running", "started": now, "work_unit_id": unit, "execution_node": shared.node_name,
+        json!({"status": "running", "started": now, "work_unit_id": unit, "execution_node": shared.node.node_id(),
                "controller_node": shared.node_name}),
     )
     .await;
@@ -249,6 +267,7 @@ pub async fn follow(
             let detail = shared
                 .node
                 .status(&unit)
+                .await
                 .map(|s| s.detail)
                 .unwrap_or_default();
             fail(
@@ -286,6 +305,7 @@ pub async fn follow(
             let detail = shared
                 .node
                 .status(&unit)
+                .await
                 .map(|s| s.detail)
                 .unwrap_or_default();
             let why = match broken {
@@ -324,7 +344,8 @@ pub async fn follow(
     finish_template(&shared, kind, job_id, status, status != "successful").await;
     shared.bus.publish(
         rawx_bus::JOB_STATUS,
-        json!({"group_name": "jobs", "unified_job_id": job_id, "final_counter": final_counter, "type": "summary"}),
+        // `job_type` tells the websocket whose read rule applies; it is not sent to clients.
+        json!({"group_name": "jobs", "unified_job_id": job_id, "final_counter": final_counter, "type": "summary", "job_type": kind.resource.type_name}),
     );
     tracing::info!(
         job = job_id,
@@ -336,7 +357,7 @@ pub async fn follow(
     // The job is closed; let the worker finish removing its directory before the unit goes
     // (releasing a unit that is still running would cancel it).
     for _ in 0..600 {
-        match shared.node.status(&unit) {
+        match shared.node.status(&unit).await {
             Ok(st) if st.state <= 1 => tokio::time::sleep(Duration::from_millis(100)).await,
             _ => break,
         }
@@ -370,14 +391,19 @@ struct Outcome {
 
 async fn ingest(
     shared: &Shared,
-    kind: &JobKind,
+    kind: &'static JobKind,
     job_id: i64,
     unit: &str,
     built: &Built,
     skip_through: i64,
 ) -> anyhow::Result<Outcome> {
-    let mut reader = shared.node.results(unit, 0).map_err(|e| anyhow!("{e}"))?;
+    let mut reader = shared
+        .node
+        .results(unit, 0)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
     let mut decoder = ResultDecoder::new();
+    let mut writer = Writer::start(shared.clone(), kind, job_id, built.hosts.clone());
     let mut batch: Vec<Row> = Vec::new();
     let mut oldest: Option<Instant> = None;
     let mut out = Outcome {
@@ -403,7 +429,7 @@ async fn ingest(
         let n = tokio::select! {
             n = reader.read(&mut buf) => n.map_err(|e| anyhow!("reading the unit's output: {e}"))?,
             _ = tokio::time::sleep(wait) => {
-                flush(shared, kind, job_id, &mut batch, &built.hosts).await?;
+                writer.send(&mut batch).await?;
                 oldest = None;
                 continue;
             }
@@ -483,12 +509,13 @@ async fn ingest(
             batch.push(event_row(kind, job_id, &event, &built.hosts));
             oldest.get_or_insert_with(Instant::now);
             if batch.len() >= BATCH_SIZE {
-                flush(shared, kind, job_id, &mut batch, &built.hosts).await?;
+                writer.send(&mut batch).await?;
                 oldest = None;
             }
         }
     }
-    flush(shared, kind, job_id, &mut batch, &built.hosts).await?;
+    writer.send(&mut batch).await?;
+    writer.finish().await?;
     if let Err(e) = decoder.finish() {
         if out.status.is_none() {
             tracing::warn!(job = job_id, error = %e, "result stream ended early");
@@ -496,6 +523,58 @@ async fn ingest(
         }
     }
     Ok(out)
+}
+
+/// Stores batches in a task of its own, in order, so decoding the next batch overlaps with
+/// writing this one (two cores: one parses, one writes).
+struct Writer {
+    tx: Option<tokio::sync::mpsc::Sender<Vec<Row>>>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+impl Writer {
+    fn start(
+        shared: Shared,
+        kind: &'static JobKind,
+        job: i64,
+        hosts: HashMap<String, i64>,
+    ) -> Writer {
+        // Two batches in flight at most: memory stays bounded when the store is the bottleneck.
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Row>>(2);
+        let task = tokio::spawn(async move {
+            while let Some(mut batch) = rx.recv().await {
+                flush(&shared, kind, job, &mut batch, &hosts).await?;
+            }
+            Ok(())
+        });
+        Writer { tx: Some(tx), task }
+    }
+
+    /// Hands `batch` over (leaving it empty); the writer's error if it has stopped.
+    async fn send(&mut self, batch: &mut Vec<Row>) -> anyhow::Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let tx = self.tx.as_ref().expect("writer used after finish");
+        if tx.send(std::mem::take(batch)).await.is_err() {
+            self.tx = None;
+            return match (&mut self.task).await {
+                Ok(Err(e)) => Err(e),
+                Ok(Ok(())) => Err(anyhow!("the event writer stopped")),
+                Err(e) => Err(anyhow!("the event writer failed: {e}")),
+            };
+        }
+        Ok(())
+    }
+
+    /// Waits until every batch handed over is stored.
+    async fn finish(mut self) -> anyhow::Result<()> {
+        self.tx = None;
+        match (&mut self.task).await {
+            Ok(r) => r,
+            Err(e) => Err(anyhow!("the event writer failed: {e}")),
+        }
+    }
 }
 
 fn event_row(kind: &JobKind, job: i64, ev: &RunnerEvent, hosts: &HashMap<String, i64>) -> Row {
@@ -578,8 +657,8 @@ async fn flush(
         // AWX's job_events logger: the log shipper sends each stored event as one document.
         // Rendered only when a subscriber wants this target (shipping is on).
         if tracing::enabled!(target: "awx.analytics.job_events", tracing::Level::INFO) {
-            let doc = Value::Object(ev.clone());
-            tracing::info!(target: "awx.analytics.job_events", event = %doc, "Job event data saved.");
+            let doc = serde_json::to_string(ev).unwrap_or_default();
+            tracing::info!(target: "awx.analytics.job_events", event = doc.as_str(), "Job event data saved.");
         }
         let mut msg: Map<String, Value> = ev.clone();
         msg.insert("group_name".into(), json!(kind.events_group));
