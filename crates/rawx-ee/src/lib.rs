@@ -289,6 +289,9 @@ impl Component for Builder {
         } else if paths.dir.exists() {
             tracing::info!(dir = %paths.dir.display(), "an earlier build of the managed execution environment was interrupted; resuming it");
             env.want();
+        } else if matches!(env.state(), State::Building(_)) {
+            // Restarted by the supervisor mid-build: the jobs that asked are still waiting.
+            env.0.wanted.notify_one();
         } else {
             tracing::info!(dir = %paths.dir.display(), pins = %opts.pins.join(" "), "ansible-runner is not installed: the managed execution environment will be built when a job first needs it");
         }
