@@ -48,6 +48,11 @@ pub trait Bus: Send + Sync + 'static {
     /// Receives every message published on `channels` (and on channels joined later) after
     /// the subscription exists.
     fn subscribe(&self, channels: &[&str]) -> Subscription;
+    /// Whether a message on `channel` could reach anyone, so a publisher can skip building it.
+    /// `true` unless the bus knows better (a shared bus cannot see other nodes' subscribers).
+    fn wanted(&self, _channel: &str) -> bool {
+        true
+    }
 }
 
 /// What a subscriber gets: a message, or word that some were missed (re-read the store).
@@ -187,6 +192,14 @@ impl InProcessBus {
 }
 
 impl Bus for InProcessBus {
+    fn wanted(&self, channel: &str) -> bool {
+        self.routes
+            .lock()
+            .expect("bus routes lock")
+            .by_channel
+            .contains_key(channel)
+    }
+
     fn publish(&self, channel: &str, payload: Value) {
         let mut routes = self.routes.lock().expect("bus routes lock");
         let Some(inboxes) = routes.by_channel.get_mut(channel) else {

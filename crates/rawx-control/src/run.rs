@@ -644,7 +644,7 @@ async fn flush(
     if batch.is_empty() {
         return Ok(());
     }
-    shared
+    let ids = shared
         .store
         .insert_many(kind.events, batch)
         .await
@@ -652,23 +652,24 @@ async fn flush(
     // AWX's name for the ingest count (a gauge that only grows, as AWX exposes it), so
     // dashboards built for AWX read it.
     metrics::gauge!("callback_receiver_events_insert_db").increment(batch.len() as f64);
-    let ids = stored_ids(shared, kind, job, batch).await;
-    for ev in batch.iter() {
-        // AWX's job_events logger: the log shipper sends each stored event as one document.
-        // Rendered only when a subscriber wants this target (shipping is on).
-        if tracing::enabled!(target: "awx.analytics.job_events", tracing::Level::INFO) {
+    let channel = format!("{}-{job}", kind.events_group);
+    let live = shared.bus.wanted(&channel);
+    // AWX's job_events logger: the log shipper sends each stored event as one document,
+    // rendered only when shipping is on.
+    let shipped = tracing::enabled!(target: "awx.analytics.job_events", tracing::Level::INFO);
+    for (ev, id) in batch.iter().zip(&ids) {
+        if shipped {
             let doc = serde_json::to_string(ev).unwrap_or_default();
             tracing::info!(target: "awx.analytics.job_events", event = doc.as_str(), "Job event data saved.");
         }
-        let mut msg: Map<String, Value> = ev.clone();
-        msg.insert("group_name".into(), json!(kind.events_group));
-        if let Some(id) = rawx_model::schema::int(ev, "counter").and_then(|c| ids.get(&c)) {
+        if live {
+            // AWX's websocket frames carry the event's id; `event_data` stays the stored text,
+            // parsed only by a web node with a subscriber.
+            let mut msg: Map<String, Value> = ev.clone();
+            msg.insert("group_name".into(), json!(kind.events_group));
             msg.insert("id".into(), json!(id));
+            shared.bus.publish(&channel, Value::Object(msg));
         }
-        // `event_data` stays the stored text: only a web node with a subscriber parses it.
-        shared
-            .bus
-            .publish(&format!("{}-{job}", kind.events_group), Value::Object(msg));
     }
     let stats = batch
         .iter()
@@ -678,37 +679,6 @@ async fn flush(
     }
     batch.clear();
     Ok(())
-}
-
-/// The ids the database gave a stored batch, by counter: AWX's websocket messages carry each
-/// event's `id` and `url`, and `insert_many` does not return them.
-async fn stored_ids(shared: &Shared, kind: &JobKind, job: i64, batch: &[Row]) -> HashMap<i64, i64> {
-    let counters: Vec<Value> = batch
-        .iter()
-        .filter_map(|e| e.get("counter").cloned())
-        .collect();
-    let query = ListQuery {
-        filter: Filter::eq(kind.event_parent, ColumnType::Int, json!(job)).and(Filter::On {
-            path: vec![],
-            column: "counter",
-            ctype: ColumnType::Int,
-            cond: rawx_model::filter::Cond::In(counters),
-        }),
-        order: vec![("counter", false)],
-        page: 1,
-        page_size: batch.len() as u64,
-    };
-    match shared.store.list(kind.events, &query).await {
-        Ok(page) => page
-            .rows
-            .iter()
-            .filter_map(|r| Some((r.get("counter")?.as_i64()?, r.get("id")?.as_i64()?)))
-            .collect(),
-        Err(e) => {
-            tracing::warn!(job, error = %e, "cannot read back the ids of stored events");
-            HashMap::new()
-        }
-    }
 }
 
 async fn summaries(
@@ -764,6 +734,7 @@ async fn summaries(
         .store
         .insert_many(&JOB_HOST_SUMMARIES, &rows)
         .await
+        .map(drop)
         .map_err(|e| anyhow!("storing host summaries of job {job}: {e}"))
 }
 

@@ -230,13 +230,26 @@ macro_rules! store_impl {
                 r.try_get::<i64, _>(0).map_err(map_err)
             }
 
-            async fn insert_many(&self, res: &'static Resource, rows: &[Row]) -> Result<()> {
-                let rows: Vec<Row> = rows.iter().map(|r| with_times(r, true)).collect();
+            async fn insert_many(&self, res: &'static Resource, rows: &[Row]) -> Result<Vec<i64>> {
+                let now = Value::String(rawx_model::now_string());
+                let mut ids = Vec::with_capacity(rows.len());
                 let mut tx = self.pool.begin().await.map_err(map_err)?;
-                for sql in sql::insert_rows($dialect, res, &rows) {
-                    Self::query(&sql).execute(&mut *tx).await.map_err(map_err)?;
+                for sql in sql::insert_rows($dialect, res, rows, &now) {
+                    let mut got: Vec<i64> = Self::query(&sql)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(map_err)?
+                        .iter()
+                        .map(|r| r.try_get::<i64, _>(0))
+                        .collect::<std::result::Result<_, _>>()
+                        .map_err(map_err)?;
+                    // Ids come from one increasing sequence, drawn in VALUES order, whatever
+                    // order RETURNING reports them in.
+                    got.sort_unstable();
+                    ids.extend(got);
                 }
-                tx.commit().await.map_err(map_err)
+                tx.commit().await.map_err(map_err)?;
+                Ok(ids)
             }
 
             async fn update(&self, res: &'static Resource, id: i64, row: &Row) -> Result<()> {

@@ -80,8 +80,8 @@ pub trait Store: Send + Sync + 'static {
     async fn get(&self, res: &'static Resource, id: i64) -> Result<Row>;
     /// Inserts one row (`id` assigned by the database unless given) and returns its id.
     async fn insert(&self, res: &'static Resource, row: &Row) -> Result<i64>;
-    /// Inserts many rows in one transaction: all or none.
-    async fn insert_many(&self, res: &'static Resource, rows: &[Row]) -> Result<()>;
+    /// Inserts many rows in one transaction: all or none. Returns their ids, in `rows` order.
+    async fn insert_many(&self, res: &'static Resource, rows: &[Row]) -> Result<Vec<i64>>;
     /// Sets the given columns; `NotFound` when the row is gone.
     async fn update(&self, res: &'static Resource, id: i64, row: &Row) -> Result<()>;
     /// Sets the given columns only if the row still matches `guard` (a compare-and-set: how

@@ -143,32 +143,28 @@ pub fn insert(d: Dialect, res: &'static Resource, row: &Row) -> Sql {
     sql
 }
 
-/// Multi-row `INSERT`s for `rows`: one statement per run of rows with the same columns, each
-/// as large as the dialect's parameter limit allows. Storing a batch of events is then a few
-/// statements instead of one per event, which is most of the ingest rate.
-pub fn insert_rows(d: Dialect, res: &'static Resource, rows: &[Row]) -> Vec<Sql> {
+/// Multi-row `INSERT … RETURNING "id"`s for `rows`: one statement per run of rows with the
+/// same columns, each as large as the dialect's parameter limit allows, so storing a batch of
+/// events is a few statements instead of one per event. `created`/`modified` default to `now`.
+pub fn insert_rows(d: Dialect, res: &'static Resource, rows: &[Row], now: &Value) -> Vec<Sql> {
     // SQLite allows 32,766 parameters per statement, PostgreSQL 65,535.
     let max_params = match d {
         Dialect::Sqlite => 32_000,
         Dialect::Postgres => 65_000,
     };
+    let stamped = |c: &str| c == "created" || c == "modified";
+    let cols_of = |r: &Row| -> Vec<(&'static str, ColumnType)> {
+        res.columns()
+            .filter(|(c, _)| stamped(c) || r.contains_key(*c))
+            .collect()
+    };
     let mut out = Vec::new();
     let mut i = 0;
     while i < rows.len() {
-        let cols: Vec<(&'static str, ColumnType)> = columns_of(res, &rows[i])
-            .into_iter()
-            .map(|(c, t, _)| (c, t))
-            .collect();
+        let cols = cols_of(&rows[i]);
         let per_stmt = (max_params / cols.len().max(1)).max(1);
-        let same = |r: &Row| {
-            r.len() >= cols.len()
-                && columns_of(res, r)
-                    .iter()
-                    .map(|(c, _, _)| *c)
-                    .eq(cols.iter().map(|(c, _)| *c))
-        };
-        let mut end = i;
-        while end < rows.len() && end - i < per_stmt && same(&rows[end]) {
+        let mut end = i + 1;
+        while end < rows.len() && end - i < per_stmt && cols_of(&rows[end]) == cols {
             end += 1;
         }
         let mut sql = Sql::new(d);
@@ -184,10 +180,15 @@ pub fn insert_rows(d: Dialect, res: &'static Resource, rows: &[Row]) -> Vec<Sql>
                 if k > 0 {
                     sql.push(", ");
                 }
-                sql.bind(param(*t, row.get(*c).unwrap_or(&Value::Null)));
+                let v = match row.get(*c) {
+                    Some(v) => v,
+                    None => now,
+                };
+                sql.bind(param(*t, v));
             }
             sql.push(")");
         }
+        sql.push(" RETURNING \"id\"");
         out.push(sql);
         i = end;
     }

@@ -79,7 +79,13 @@ async fn story(store: DynStore) {
             )
         })
         .collect();
-    store.insert_many(&HOSTS, &hosts).await.unwrap();
+    let ids = store.insert_many(&HOSTS, &hosts).await.unwrap();
+    assert_eq!(ids.len(), hosts.len());
+    for (i, id) in ids.iter().enumerate() {
+        let got = store.get(&HOSTS, *id).await.unwrap();
+        assert_eq!(got["name"], hosts[i]["name"], "insert_many's ids follow the rows");
+        assert!(got["created"].is_string() && got["modified"].is_string());
+    }
     let mut bad = hosts[..2].to_vec();
     bad[1] = row(&HOSTS, json!({"name": "web00", "inventory": lab}));
     bad[0] = row(&HOSTS, json!({"name": "fresh", "inventory": lab}));
