@@ -33,6 +33,7 @@ pub fn related(res: &Resource, row: &Row, related: &mut Map<String, Value>) {
     let extra: &[&str] = match res.key {
         "jobs" | "ad_hoc_commands" => &["stdout", "cancel", "relaunch"],
         "job_templates" => &["launch"],
+        "instances" => &["health_check"],
         _ => &[],
     };
     for name in extra {

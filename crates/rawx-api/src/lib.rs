@@ -13,6 +13,7 @@ mod auth;
 mod error;
 mod handlers;
 mod hooks;
+mod instances;
 mod jobs;
 mod metrics;
 mod options;
@@ -191,6 +192,18 @@ fn table() -> Routes {
         (
             "/api/v2/jobs/{id}/relaunch/",
             get(jobs::relaunch_get).post(jobs::relaunch),
+        ),
+        (
+            "/api/v2/instances/{id}/",
+            get(instances::retrieve)
+                .patch(instances::patch)
+                .put(instances::patch)
+                .delete(instances::delete)
+                .options(instances::options),
+        ),
+        (
+            "/api/v2/instances/{id}/health_check/",
+            get(instances::health_check_get).post(instances::health_check_post),
         ),
         (
             "/api/v2/{res}/",

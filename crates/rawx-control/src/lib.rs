@@ -8,7 +8,10 @@
 //! one tick). Jobs it runs are tasks it owns and watches, never detached.
 
 mod build;
+mod health;
 mod run;
+
+pub use health::Health;
 
 use rawx_bus::{Bus, Received};
 use rawx_model::filter::{Cond, Filter, ListQuery};
@@ -36,7 +39,8 @@ const TICK: Duration = Duration::from_secs(2);
 pub struct Shared {
     pub store: DynStore,
     pub bus: Arc<dyn Bus>,
-    pub node: Arc<rawx_mesh::Node>,
+    /// The execution node: in-process, or a separate `rawx receptor` reached by its socket.
+    pub node: Arc<dyn rawx_mesh::WorkNode>,
     pub key: SecretKey,
     pub projects_dir: PathBuf,
     /// Where the worker unpacks each job's private data dir (removed when the job ends).
@@ -169,6 +173,10 @@ impl TaskRole {
             consumed += impact(store, j).await;
             busy_templates.push(j.get("job_template").cloned().unwrap_or(Value::Null));
         }
+        health::record_consumed(&self.shared, consumed, active.len()).await;
+        let (host, capacity, adjustment) = health::node_capacity(&self.shared)
+            .await
+            .unwrap_or_else(|| (self.shared.node_name.clone(), self.shared.capacity, 1.0));
         for (kind, job) in jobs_in(store, &["pending"]).await? {
             let id = job.get("id").and_then(Value::as_i64).unwrap_or_default();
             let jt = job.get("job_template").cloned().unwrap_or(Value::Null);
@@ -179,14 +187,16 @@ impl TaskRole {
                 continue;
             }
             let need = impact(store, &job).await;
-            // An idle node takes a job larger than its capacity rather than leave it pending.
-            if consumed > 0 && consumed + need > self.shared.capacity {
+            if !rawx_model::capacity::fits(capacity, consumed, need) {
+                let why = health::wait_explanation(&host, need, consumed, capacity, adjustment);
+                health::explain_wait(&self.shared, kind, &job, why).await;
                 continue;
             }
             // Claim it: only one task manager moves a job out of pending.
             let mut row = Row::new();
             row.insert("status".into(), json!("waiting"));
-            row.insert("execution_node".into(), json!(self.shared.node_name));
+            row.insert("execution_node".into(), json!(self.shared.node.node_id()));
+            row.insert("job_explanation".into(), json!(""));
             let claimed = store
                 .update_if(kind.resource, id, &status_in(&["pending"]), &row)
                 .await
@@ -228,7 +238,9 @@ impl TaskRole {
                 run::fail(&self.shared, kind, id, why, "").await;
                 continue;
             }
-            if self.shared.node.status(&unit).is_err() {
+            // Only a node that answers "unknown unit" proves it gone; an unreachable one is
+            // followed (and the job fails naming the node if it stays away).
+            if let Err(rawx_mesh::WorkError::UnknownUnit(_)) = self.shared.node.status(&unit).await {
                 let why = format!(
                     "The controller restarted and the job's work unit {unit} is gone from the execution node, \
                      so the rest of its output is lost; the events stored before the restart are kept. Launch it again."

@@ -14,7 +14,7 @@ use crate::work::WorkOptions;
 #[derive(Debug, Clone, clap::Args)]
 pub struct ReceptorArgs {
     /// Receptor's YAML config (AWX's `receptor.conf` loads as is).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, short = 'c', value_name = "FILE")]
     pub config: PathBuf,
     /// Validate the config and the files it names, print what would start, and exit.
     #[arg(long)]

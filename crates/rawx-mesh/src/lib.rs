@@ -39,15 +39,21 @@
 #![forbid(unsafe_code)]
 
 mod cli;
+mod client;
 pub mod config;
 pub mod control;
 mod node;
 pub mod signing;
 mod tls;
 pub mod work;
+mod work_node;
+mod worker_info;
 
 pub use cli::{plan, run, ReceptorArgs};
+pub use client::{Address, ClientError, RemoteNode, RemoteOptions};
 pub use config::{Config, ConfigError};
 pub use node::{Node, NodeError, SubmitRequest, RECEPTOR_VERSION};
 pub use tls::TlsError;
 pub use work::{PendingUnit, ResultsReader, UnitStatus, WorkError, WorkOptions, WorkState};
+pub use work_node::{BoxFuture, ResultsStream, WorkNode};
+pub use worker_info::{worker_info, WorkerInfo};

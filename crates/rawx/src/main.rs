@@ -6,6 +6,7 @@
 //! library crates take what they need as values.
 
 mod manage;
+mod remote;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -55,8 +56,22 @@ fn init_logging(format: &str, shipper: &rawx_logship::Shipper) {
         .init();
 }
 
+/// Installed or linked as `receptor`, the binary is the node, so a systemd unit or container
+/// command written for Receptor (`receptor --config FILE`) keeps working unchanged.
+fn argv() -> Vec<std::ffi::OsString> {
+    let mut args: Vec<_> = std::env::args_os().collect();
+    let invoked_as = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .map(|n| n.to_os_string());
+    if invoked_as.as_deref() == Some(std::ffi::OsStr::new("receptor")) {
+        args.insert(1, "receptor".into());
+    }
+    args
+}
+
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_from(argv());
     // ansible-runner finds ansible-playbook (and the inventory script its python) on PATH:
     // put a configured runner's directory first, before any thread exists.
     if let Some(dir) = serve::ansible_runner().and_then(|p| p.parent().map(|d| d.to_path_buf())) {

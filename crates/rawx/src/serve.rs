@@ -28,6 +28,8 @@ pub struct StoreArgs {
 pub struct ServeArgs {
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    receptor: crate::remote::RemoteArgs,
     /// Address to serve the API on (port 0 picks a free port; the chosen one is printed).
     #[arg(long, env = "RAWX_BIND", default_value = "127.0.0.1:8013")]
     bind: String,
@@ -192,11 +194,14 @@ pub async fn run(args: ServeArgs, shipper: rawx_logship::Shipper) -> anyhow::Res
     rawx_api::show_execution_environment(&store, &environment.image(), &environment.description())
         .await
         .map_err(|e| anyhow::anyhow!("recording the execution environment: {e}"))?;
-    let node = Arc::new(start_node(
-        &data_dir,
-        &node_name(),
-        &environment.runner_command(),
-    )?);
+    let node: Arc<dyn rawx_mesh::WorkNode> = match args.receptor.connect().await? {
+        Some(remote) => Arc::new(remote),
+        None => Arc::new(start_node(
+            &data_dir,
+            &node_name(),
+            &environment.runner_command(),
+        )?),
+    };
     let shared = rawx_control::Shared {
         store: store.clone(),
         bus: bus.clone(),
@@ -237,6 +242,10 @@ pub async fn run(args: ServeArgs, shipper: rawx_logship::Shipper) -> anyhow::Res
             Restart::Always,
         );
     }
+    sup.add(
+        Arc::new(rawx_control::Health::new(shared.clone())),
+        Restart::Always,
+    );
     sup.add(
         Arc::new(rawx_control::TaskRole::new(shared).with_drain(drain)),
         Restart::Always,

@@ -3,6 +3,7 @@
 
 mod access;
 mod ee;
+mod instances;
 mod inventory;
 mod jobs;
 mod templates;
@@ -11,6 +12,7 @@ use crate::schema::{Default as D, Field, Kind, Relation, Resource, Scope, Sub, S
 
 pub use access::*;
 pub use ee::*;
+pub use instances::*;
 pub use inventory::*;
 pub use jobs::*;
 pub use templates::*;
@@ -41,6 +43,7 @@ pub static ALL: &[&Resource] = &[
     &WORKFLOW_JOB_TEMPLATES,
     &INSTANCE_GROUPS,
     &EXECUTION_ENVIRONMENTS,
+    &INSTANCES,
     &JOBS,
     &JOB_EVENTS,
     &JOB_HOST_SUMMARIES,
