@@ -1,53 +1,36 @@
 #!/usr/bin/env python3
-"""Issue 9's figure: what log shipping costs event ingest (bench/logship.sh runs it).
+"""Issue 9's ingest figure: what log shipping costs event ingest (bench/logship.sh runs it).
 
-Against a running `rawx serve` (URL, admin password, data dir given on the command line):
-creates an inventory (localhost, local connection), a manual project whose playbook loops a
-`debug` task over ITEMS items (one event per item, plus the play's own), a job template; then
-runs the job RUNS times with external logging off and RUNS times with it on (a TCP aggregator
-this script runs on loopback, counting lines), interleaved (off, on, off, on, ...).
+Against a running `rawx serve` whose ansible-runner is ingest.sh's stand-in (it replays a
+prepared N-event result stream at full speed), with the job template `ingestbench.py setup`
+made: runs the ingest job RUNS times with external logging off and RUNS times with it on,
+interleaved (off, on, off, on, ...). With it on, the aggregator is a TCP receiver this script
+runs on loopback; it counts the job-event documents per job, and a run whose documents do not
+all arrive fails the bench.
 
-Per run: events = the job's stored events; seconds = launch -> the job final with
-`event_processing_finished` (polled every 20 ms); ingest rate = events / seconds. With
-shipping on it also checks that every event reached the aggregator as one document.
-Prints the table and writes the JSON to OUT. Standard library only.
+Each run is `ingestbench.py ingest` (first event stored -> job final with
+event_processing_finished, polled every 10 ms): its events/s is the ingest rate. The figure is
+the ratio of the medians, on / off (issue 9's goal: >= 0.9). Standard library only.
 """
 
 import base64
 import http.client
 import json
 import os
+import re
 import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time
 
-FINAL = {"successful", "failed", "error", "canceled"}
-
-
-class Api:
-    def __init__(self, url, password):
-        host, port = url.replace("http://", "").split(":")
-        self.conn = http.client.HTTPConnection(host, int(port), timeout=60)
-        self.auth = "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
-
-    def call(self, method, path, body=None, want=(200, 201, 202, 204)):
-        headers = {"Authorization": self.auth}
-        data = None
-        if body is not None:
-            data = json.dumps(body)
-            headers["Content-Type"] = "application/json"
-        self.conn.request(method, path, body=data, headers=headers)
-        resp = self.conn.getresponse()
-        raw = resp.read()
-        if resp.status not in want:
-            sys.exit(f"{method} {path}: {resp.status} {raw[:500]!r}")
-        return json.loads(raw) if raw else None
+JOB_RE = re.compile(rb'"job":(\d+)')
+MARK = b'"logger_name":"awx.analytics.job_events"'
 
 
 class Receiver:
-    """A TCP aggregator on loopback: counts job-event documents by job."""
+    """A TCP aggregator on loopback counting job-event documents by job."""
 
     def __init__(self):
         self.sock = socket.socket()
@@ -55,7 +38,6 @@ class Receiver:
         self.sock.listen(8)
         self.port = self.sock.getsockname()[1]
         self.by_job = {}
-        self.lines = 0
         self.lock = threading.Lock()
         threading.Thread(target=self.accept, daemon=True).start()
 
@@ -67,49 +49,43 @@ class Receiver:
     def read(self, conn):
         buf = b""
         while True:
-            chunk = conn.recv(1 << 16)
+            chunk = conn.recv(1 << 20)
             if not chunk:
                 return
             buf += chunk
             *lines, buf = buf.split(b"\n")
+            counts = {}
+            for line in lines:
+                if MARK in line:
+                    m = JOB_RE.search(line)
+                    if m:
+                        job = int(m.group(1))
+                        counts[job] = counts.get(job, 0) + 1
             with self.lock:
-                for line in lines:
-                    self.lines += 1
-                    try:
-                        doc = json.loads(line)
-                    except ValueError:
-                        continue
-                    if doc.get("logger_name") == "awx.analytics.job_events":
-                        job = doc.get("job")
-                        self.by_job[job] = self.by_job.get(job, 0) + 1
+                for job, n in counts.items():
+                    self.by_job[job] = self.by_job.get(job, 0) + n
 
     def count(self, job):
         with self.lock:
             return self.by_job.get(job, 0)
 
 
-def main():
-    url, password, data_dir, items, runs, out = sys.argv[1:7]
-    items, runs = int(items), int(runs)
-    api = Api(url, password)
-    rx = Receiver()
+def patch_logging(port, password, body):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    auth = "Basic " + base64.b64encode(f"admin:{password}".encode()).decode()
+    conn.request("PATCH", "/api/v2/settings/logging/", body=json.dumps(body),
+                 headers={"Authorization": auth, "Content-Type": "application/json"})
+    resp = conn.getresponse()
+    raw = resp.read()
+    if resp.status != 200:
+        sys.exit(f"PATCH /api/v2/settings/logging/: {resp.status} {raw[:300]!r}")
 
-    org = api.call("POST", "/api/v2/organizations/", {"name": "bench"})["id"]
-    inv = api.call("POST", "/api/v2/inventories/", {"name": "bench", "organization": org})["id"]
-    api.call("POST", "/api/v2/hosts/", {"name": "localhost", "inventory": inv, "variables": json.dumps(
-        {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"})})
-    pdir = os.path.join(data_dir, "projects", "logbench")
-    os.makedirs(pdir, exist_ok=True)
-    with open(os.path.join(pdir, "loop.yml"), "w") as f:
-        f.write(
-            "- hosts: all\n  gather_facts: false\n  tasks:\n"
-            "    - name: many events\n      debug:\n        msg: \"item {{ item }}\"\n"
-            f"      loop: \"{{{{ range(0, {items}) | list }}}}\"\n"
-        )
-    proj = api.call("POST", "/api/v2/projects/", {"name": "logbench", "organization": org,
-                                                   "scm_type": "", "local_path": "logbench"})["id"]
-    jt = api.call("POST", "/api/v2/job_templates/", {"name": "logbench", "project": proj,
-                                                      "inventory": inv, "playbook": "loop.yml"})["id"]
+
+def main():
+    (port, password, pid, token, jt, events, runs, standin_log, out) = sys.argv[1:10]
+    port, events, runs = int(port), int(events), int(runs)
+    rx = Receiver()
+    ingest = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ingestbench.py")
 
     def shipping(on):
         body = {"LOG_AGGREGATOR_ENABLED": on}
@@ -117,46 +93,38 @@ def main():
             body.update({"LOG_AGGREGATOR_HOST": "127.0.0.1", "LOG_AGGREGATOR_PORT": rx.port,
                          "LOG_AGGREGATOR_TYPE": "logstash", "LOG_AGGREGATOR_PROTOCOL": "tcp",
                          "LOG_AGGREGATOR_LOGGERS": ["awx", "job_events"]})
-        api.call("PATCH", "/api/v2/settings/logging/", body)
+        patch_logging(port, password, body)
         time.sleep(1.5)  # the shipper reads the settings every second
 
-    def one(on):
-        t0 = time.monotonic()
-        job = api.call("POST", f"/api/v2/job_templates/{jt}/launch/", {})["job"]
-        while True:
-            j = api.call("GET", f"/api/v2/jobs/{job}/")
-            if j["status"] in FINAL and j["event_processing_finished"]:
-                break
-            time.sleep(0.02)
-        secs = time.monotonic() - t0
-        if j["status"] != "successful":
-            sys.exit(f"job {job} ended {j['status']}: {j.get('job_explanation')}")
-        events = api.call("GET", f"/api/v2/jobs/{job}/job_events/?page_size=1")["count"]
-        shipped = None
-        if on:
-            deadline = time.monotonic() + 30
-            while rx.count(job) < events and time.monotonic() < deadline:
-                time.sleep(0.05)
-            shipped = rx.count(job)
-            if shipped != events:
-                sys.exit(f"job {job}: {shipped} of {events} events reached the aggregator")
-        return {"job": job, "shipping": on, "events": events, "seconds": secs,
-                "events_per_s": events / secs, "shipped": shipped}
-
     results = []
-    one(False)  # warm-up: the first job pays for caches, python imports, ...
     for _ in range(runs):
         for on in (False, True):
             shipping(on)
-            r = one(on)
-            results.append(r)
-            print(f"  shipping {'on ' if on else 'off'}  job {r['job']:>3}  {r['events']} events  "
-                  f"{r['seconds']:.2f} s  {r['events_per_s']:.0f} events/s", flush=True)
+            r = json.loads(subprocess.run(
+                [sys.executable, ingest, "ingest", "--port", str(port), "--token", token,
+                 "--jt", jt, "--pid", pid, "--events", str(events), "--standin-log", standin_log],
+                check=True, capture_output=True, text=True).stdout)
+            if not r["count_ok"]:
+                sys.exit(f"job {r['job']}: {r['events_counted']} of {events} events stored")
+            shipped = None
+            if on:
+                deadline = time.monotonic() + 120
+                while rx.count(r["job"]) < events and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                shipped = rx.count(r["job"])
+                if shipped != events:
+                    sys.exit(f"job {r['job']}: {shipped} of {events} events reached the aggregator")
+            row = {"job": r["job"], "shipping": on, "events_per_s": r["events_per_s"],
+                   "ingest_s": r["ingest_s"], "shipped": shipped,
+                   "rawx_cpu_s": r.get("rawx_cpu_s_first_event_to_final")}
+            results.append(row)
+            print(f"  shipping {'on ' if on else 'off'}  job {row['job']:>3}  {events} events  "
+                  f"{row['ingest_s']:.2f} s  {row['events_per_s']:.0f} events/s"
+                  + (f"  (all {shipped} shipped)" if on else ""), flush=True)
     off = statistics.median(r["events_per_s"] for r in results if not r["shipping"])
     on = statistics.median(r["events_per_s"] for r in results if r["shipping"])
-    summary = {"items": items, "runs": runs, "ingest_events_per_s_off": off,
+    summary = {"events": events, "runs": runs, "ingest_events_per_s_off": off,
                "ingest_events_per_s_on": on, "ratio_on_off": on / off, "runs_detail": results}
-    os.makedirs(os.path.dirname(out), exist_ok=True)
     with open(out, "w") as f:
         json.dump(summary, f, indent=2)
     print(f"\ningest (median events/s): off {off:.0f}, on {on:.0f}, ratio on/off {on / off:.3f} "

@@ -4,9 +4,10 @@
 #
 # Knobs (environment):
 #   BENCH_LOG_LINES   records for the throughput figure (200000)
-#   BENCH_LOG_ITEMS   loop items of the ingest job, one event each (1000)
+#   BENCH_LOG_EVENTS  events in the replayed ingest stream (50000)
 #   BENCH_LOG_RUNS    ingest runs of each kind, interleaved (3)
-#   RAWX_VENV         the venv with ansible-runner (default: what scripts/setup-venv.sh prints)
+#   BENCH_SAMPLE      the captured stream to expand (../shared/samples/runner/worker-awxlike.out)
+#   RAWX_BENCH_CACHE  where the expanded stream is cached (/var/tmp/rawx-bench)
 #   RAWX_BENCH_OUT_LOGSHIP  JSON output (/var/tmp/rawx-bench/logship.json)
 set -euo pipefail
 
@@ -14,11 +15,12 @@ BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$BENCH_DIR/.." && pwd)
 PY=${PYTHON:-python3}
 LINES=${BENCH_LOG_LINES:-200000}
-ITEMS=${BENCH_LOG_ITEMS:-1000}
+EVENTS_N=${BENCH_LOG_EVENTS:-50000}
+SAMPLE=${BENCH_SAMPLE:-$REPO/../shared/samples/runner/worker-awxlike.out}
+CACHE=${RAWX_BENCH_CACHE:-/var/tmp/rawx-bench}
 RUNS=${BENCH_LOG_RUNS:-3}
 OUT=${RAWX_BENCH_OUT_LOGSHIP:-/var/tmp/rawx-bench/logship.json}
 PW=bench-admin-pw
-VENV=${RAWX_VENV:-$(bash "$REPO/scripts/setup-venv.sh")}
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -29,6 +31,8 @@ cleanup() {
         kill -TERM "$SERVER_PID" 2>/dev/null || true
         wait "$SERVER_PID" 2>/dev/null || true
     fi
+    # A stopped `rawx serve` leaves running units running (by design): end this run's stand-ins.
+    [[ -f ${STANDIN_LOG:-} ]] && "$PY" "$BENCH_DIR/ingestbench.py" cleanup --log "$STANDIN_LOG" || true
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -43,17 +47,34 @@ EVENTS=$("$TARGET/release/examples/throughput" "$LINES" job_events)
 echo "service lines: $SERVICE"
 echo "job events:    $EVENTS"
 
-say "ingest: a job of $ITEMS loop items, shipping off vs on, $RUNS runs each"
+say "ingest: one $EVENTS_N-event job replayed at full speed (ingest.sh's stand-in), shipping off vs on, $RUNS runs each"
+stream_json=$("$PY" "$BENCH_DIR/ingestbench.py" make-stream --sample "$SAMPLE" --events "$EVENTS_N" --cache-dir "$CACHE")
+STREAM=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["path"])' "$stream_json")
+STANDIN="$WORK/runner-stand-in"
+STANDIN_LOG="$WORK/stand-in.log"
+cat >"$STANDIN" <<SH
+#!/bin/bash
+read -r _ _ _ _ pgid _ </proc/\$\$/stat
+printf 'start %s %s %s %s\n' "\$\$" "\${EPOCHREALTIME/,/.}" "\$pgid" "\$*" >>'$STANDIN_LOG'
+cat >/dev/null
+printf 'drained %s %s %s %s\n' "\$\$" "\${EPOCHREALTIME/,/.}" "\$pgid" "\$*" >>'$STANDIN_LOG'
+cat "$STREAM"
+rc=\$?
+printf 'end %s %s %s %s\n' "\$\$" "\${EPOCHREALTIME/,/.}" "\$pgid" "\$*" >>'$STANDIN_LOG'
+exit \$rc
+SH
+chmod 700 "$STANDIN"
 PORT=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-RAWX_ADMIN_PASSWORD=$PW RAWX_PRELOAD_DATA=false RAWX_ANSIBLE_RUNNER="$VENV/bin/ansible-runner" \
+RAWX_ADMIN_PASSWORD=$PW RAWX_PRELOAD_DATA=false RAWX_ANSIBLE_RUNNER="$STANDIN" \
     "$TARGET/release/rawx" serve --data-dir "$WORK/data" --bind "127.0.0.1:$PORT" \
     >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
-for _ in $(seq 1 100); do
-    curl -sf "http://127.0.0.1:$PORT/api/v2/ping/" >/dev/null && break
-    sleep 0.1
-done
-"$PY" "$BENCH_DIR/logship.py" "http://127.0.0.1:$PORT" "$PW" "$WORK/data" "$ITEMS" "$RUNS" "$WORK/ingest.json"
+"$PY" "$BENCH_DIR/rawxbench.py" wait-ready --port "$PORT" --pid "$SERVER_PID" >/dev/null
+setup=$("$PY" "$BENCH_DIR/ingestbench.py" setup --port "$PORT" --password "$PW" --data-dir "$WORK/data")
+TOKEN=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["token"])' "$setup")
+JT=$("$PY" -c 'import json,sys; print(json.loads(sys.argv[1])["jt"])' "$setup")
+"$PY" "$BENCH_DIR/logship.py" "$PORT" "$PW" "$SERVER_PID" "$TOKEN" "$JT" "$EVENTS_N" "$RUNS" \
+    "$STANDIN_LOG" "$WORK/ingest.json"
 
 "$PY" - "$OUT" "$WORK/ingest.json" "$SERVICE" "$EVENTS" <<'PYEOF'
 import json, os, sys

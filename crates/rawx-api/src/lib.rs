@@ -140,7 +140,7 @@ fn table() -> Routes {
         ),
         (
             "/api/v2/settings/logging/test/",
-            axum::routing::post(settings::logging_test),
+            get(settings::logging_test_get).post(settings::logging_test),
         ),
         (
             "/api/v2/settings/{slug}/",

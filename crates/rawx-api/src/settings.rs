@@ -589,6 +589,12 @@ pub async fn log_config(
     }
 }
 
+/// `GET` of the test endpoint: nothing to show but that it is there (administrators only).
+pub async fn logging_test_get(auth: Auth) -> ApiResult<Json<Value>> {
+    may_write(&auth)?;
+    Ok(Json(json!({})))
+}
+
 /// `POST /api/v2/settings/logging/test/`, as AWX's: 409 while external logging is off; a
 /// test message logged at ERROR to the first configured logger; 202 when the aggregator can be
 /// reached with the stored settings, 400 with the reason when not.

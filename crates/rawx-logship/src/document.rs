@@ -65,59 +65,72 @@ pub fn is_secret_name(name: &str) -> bool {
 
 pub const REDACTED: &str = "$encrypted$";
 
-/// The document for one record. `fields` are the record's fields (the `message` field taken
-/// out), `component` the supervised component it came from, if any.
-pub fn build(
-    cfg: &LogConfig,
-    timestamp: String,
-    level: &tracing::Level,
-    target: &str,
-    message: String,
-    fields: Map<String, Value>,
-    component: Option<String>,
-) -> Value {
+/// One log record as the layer captured it: cheap to take on the logging thread; rendered
+/// into a document later, on the shipper's task.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub time: std::time::SystemTime,
+    pub level: tracing::Level,
+    pub target: &'static str,
+    pub message: String,
+    pub fields: Vec<(&'static str, Value)>,
+    /// The supervised component it came from, if any.
+    pub component: Option<String>,
+}
+
+fn timestamp(t: std::time::SystemTime) -> String {
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::from(t)
+        .format(&fmt)
+        .unwrap_or_default()
+}
+
+/// The document for one record, as JSON text.
+pub fn render(cfg: &LogConfig, rec: Record) -> String {
     let mut doc = Map::new();
-    doc.insert("@timestamp".into(), Value::String(timestamp));
-    doc.insert("message".into(), Value::String(message));
+    doc.insert("@timestamp".into(), Value::String(timestamp(rec.time)));
+    doc.insert("message".into(), Value::String(rec.message));
     doc.insert("host".into(), Value::String(cfg.node.clone()));
     doc.insert("type".into(), Value::String(cfg.kind.clone()));
     doc.insert(
         "level".into(),
-        Value::String(crate::config::level_name(level).into()),
+        Value::String(crate::config::level_name(&rec.level).into()),
     );
-    doc.insert("logger_name".into(), Value::String(target.into()));
+    doc.insert("logger_name".into(), Value::String(rec.target.into()));
     if !cfg.install_uuid.is_empty() {
         doc.insert("tower_uuid".into(), Value::String(cfg.install_uuid.clone()));
     }
     doc.insert("cluster_host_id".into(), Value::String(cfg.node.clone()));
-    if let Some(c) = component {
+    if let Some(c) = rec.component {
         doc.insert("component".into(), Value::String(c));
     }
-    if target == "awx.analytics.job_events" {
-        let event = fields
-            .get("event")
-            .and_then(Value::as_str)
-            .and_then(|s| serde_json::from_str::<Value>(s).ok());
-        if let Some(Value::Object(row)) = event {
-            for (k, v) in job_event_fields(row) {
-                doc.insert(k, v);
-            }
+    if rec.target == "awx.analytics.job_events" {
+        let event = rec
+            .fields
+            .iter()
+            .find(|(k, _)| *k == "event")
+            .and_then(|(_, v)| v.as_str())
+            .and_then(|s| serde_json::from_str::<Map<String, Value>>(s).ok());
+        if let Some(row) = event {
+            job_event_fields(row, &mut doc);
         }
-        return Value::Object(doc);
+        return Value::Object(doc).to_string();
     }
-    for (k, v) in fields {
-        let v = if is_secret_name(&k) {
+    for (k, v) in rec.fields {
+        let v = if is_secret_name(k) {
             Value::String(REDACTED.into())
         } else {
             v
         };
-        doc.insert(k, v);
+        doc.insert(k.into(), v);
     }
-    Value::Object(doc)
+    Value::Object(doc).to_string()
 }
 
 /// A stored job event row, reshaped as AWX's formatter does.
-fn job_event_fields(mut row: Map<String, Value>) -> Map<String, Value> {
+fn job_event_fields(mut row: Map<String, Value>, out: &mut Map<String, Value>) {
     // The store keeps event_data as JSON text; AWX folds its keys into the document.
     let event_data = match row.remove("event_data") {
         Some(Value::String(s)) => serde_json::from_str::<Value>(&s).ok(),
@@ -129,7 +142,6 @@ fn job_event_fields(mut row: Map<String, Value>) -> Map<String, Value> {
             row.insert(k, v);
         }
     }
-    let mut out = Map::new();
     for (k, v) in row {
         if JOB_EVENT_SKIP.contains(&k.as_str()) {
             continue;
@@ -146,13 +158,16 @@ fn job_event_fields(mut row: Map<String, Value>) -> Map<String, Value> {
         };
         out.insert(key, v);
     }
-    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    fn doc(rec: Record) -> Value {
+        serde_json::from_str(&render(&cfg(), rec)).unwrap()
+    }
 
     fn cfg() -> LogConfig {
         LogConfig {
@@ -170,17 +185,15 @@ mod tests {
             "created": "2024-01-01T00:00:00Z", "stdout": "ok: [localhost]",
             "event_data": json!({"task": "ping", "res": {"secret": "x"}, "play": "p"}).to_string(),
         });
-        let mut fields = Map::new();
-        fields.insert("event".into(), Value::String(row.to_string()));
-        let doc = build(
-            &cfg(),
-            "t".into(),
-            &tracing::Level::INFO,
-            "awx.analytics.job_events",
-            "Job event data saved.".into(),
-            fields,
-            None,
-        );
+        let doc = doc(Record {
+            time: std::time::SystemTime::UNIX_EPOCH,
+            level: tracing::Level::INFO,
+            target: "awx.analytics.job_events",
+            message: "Job event data saved.".into(),
+            fields: vec![("event", Value::String(row.to_string()))],
+            component: None,
+        });
+        assert_eq!(doc["@timestamp"], "1970-01-01T00:00:00.000Z");
         assert_eq!(doc["logger_name"], "awx.analytics.job_events");
         assert_eq!(doc["event_id"], 7);
         assert_eq!(doc["event_created"], "2024-01-01T00:00:00Z");
@@ -195,18 +208,14 @@ mod tests {
 
     #[test]
     fn secret_looking_fields_are_masked() {
-        let mut fields = Map::new();
-        fields.insert("password".into(), json!("hunter2"));
-        fields.insert("user".into(), json!("bob"));
-        let doc = build(
-            &cfg(),
-            "t".into(),
-            &tracing::Level::WARN,
-            "rawx_api::auth",
-            "m".into(),
-            fields,
-            Some("web".into()),
-        );
+        let doc = doc(Record {
+            time: std::time::SystemTime::now(),
+            level: tracing::Level::WARN,
+            target: "rawx_api::auth",
+            message: "m".into(),
+            fields: vec![("password", json!("hunter2")), ("user", json!("bob"))],
+            component: Some("web".into()),
+        });
         assert_eq!(doc["password"], REDACTED);
         assert_eq!(doc["user"], "bob");
         assert_eq!(doc["level"], "WARNING");

@@ -4,10 +4,10 @@
 //! subscriber, and the job-event logger costs nothing while shipping is off.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 use tokio::sync::Notify;
 use tracing::field::{Field, Visit};
 use tracing::{Event, Metadata, Subscriber};
@@ -16,7 +16,7 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
 use crate::config::{LogConfig, LOGGERS};
-use crate::document;
+use crate::document::Record;
 
 /// What the layer and the shipping component share.
 pub(crate) struct Inner {
@@ -25,8 +25,9 @@ pub(crate) struct Inner {
     loggers: AtomicU8,
     /// The least severe level shipped, as tracing's ordering (ERROR=1 … TRACE=5).
     level: AtomicU8,
+    queue_cap: AtomicUsize,
     config: RwLock<Arc<LogConfig>>,
-    queue: Mutex<VecDeque<String>>,
+    queue: Mutex<VecDeque<Record>>,
     pub(crate) notify: Notify,
 }
 
@@ -61,6 +62,7 @@ impl Inner {
             enabled: AtomicBool::new(false),
             loggers: AtomicU8::new(0),
             level: AtomicU8::new(3),
+            queue_cap: AtomicUsize::new(LogConfig::default().queue_size),
             config: RwLock::new(Arc::new(LogConfig::default())),
             queue: Mutex::new(VecDeque::new()),
             notify: Notify::new(),
@@ -75,6 +77,8 @@ impl Inner {
             .fold(0u8, |m, i| m | (1 << i));
         self.loggers.store(mask, Ordering::Relaxed);
         self.level.store(level_rank(&cfg.level), Ordering::Relaxed);
+        self.queue_cap
+            .store(cfg.queue_size.max(1), Ordering::Relaxed);
         self.enabled.store(cfg.enabled, Ordering::Relaxed);
         *self.config.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(cfg);
         self.notify.notify_one();
@@ -97,20 +101,20 @@ impl Inner {
             .is_some_and(|i| self.loggers.load(Ordering::Relaxed) & (1 << i) != 0)
     }
 
-    fn push(&self, doc: String, cap: usize) {
+    fn push(&self, rec: Record, cap: usize) {
         let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         if q.len() >= cap {
             drop(q);
             metrics::counter!("rawx_logship_dropped_total", "reason" => "queue_full").increment(1);
             return;
         }
-        q.push_back(doc);
+        q.push_back(rec);
         drop(q);
         self.notify.notify_one();
     }
 
-    /// Up to `max` queued documents, oldest first.
-    pub(crate) fn take(&self, max: usize) -> Vec<String> {
+    /// Up to `max` queued records, oldest first.
+    pub(crate) fn take(&self, max: usize) -> Vec<Record> {
         let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
         let n = q.len().min(max);
         q.drain(..n).collect()
@@ -138,10 +142,7 @@ impl<S> Filter<S> for Wants {
         self.0.wants(meta)
     }
 
-    fn callsite_enabled(
-        &self,
-        meta: &'static Metadata<'static>,
-    ) -> tracing::subscriber::Interest {
+    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> tracing::subscriber::Interest {
         if logger_of(meta.target()).is_some() {
             tracing::subscriber::Interest::sometimes()
         } else {
@@ -156,7 +157,7 @@ struct ComponentName(String);
 #[derive(Default)]
 struct Fields {
     message: String,
-    fields: Map<String, Value>,
+    fields: Vec<(&'static str, Value)>,
 }
 
 impl Visit for Fields {
@@ -165,20 +166,20 @@ impl Visit for Fields {
             self.message = value.to_string();
         } else {
             self.fields
-                .insert(field.name().into(), Value::String(value.into()));
+                .push((field.name(), Value::String(value.into())));
         }
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.fields.insert(field.name().into(), value.into());
+        self.fields.push((field.name(), value.into()));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.fields.insert(field.name().into(), value.into());
+        self.fields.push((field.name(), value.into()));
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.fields.insert(field.name().into(), value.into());
+        self.fields.push((field.name(), value.into()));
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.fields.insert(field.name().into(), value.into());
+        self.fields.push((field.name(), value.into()));
     }
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
         self.record_str(field, &format!("{value:?}"));
@@ -198,15 +199,6 @@ impl Visit for ComponentVisitor {
             self.0 = Some(format!("{value:?}"));
         }
     }
-}
-
-fn now() -> String {
-    let fmt = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    time::OffsetDateTime::now_utc()
-        .format(&fmt)
-        .unwrap_or_default()
 }
 
 impl<S> Layer<S> for ShipLayer
@@ -231,21 +223,23 @@ where
         let mut f = Fields::default();
         event.record(&mut f);
         let component = ctx.event_scope(event).and_then(|scope| {
-            scope
-                .from_root()
-                .find_map(|span| span.extensions().get::<ComponentName>().map(|c| c.0.clone()))
+            scope.from_root().find_map(|span| {
+                span.extensions()
+                    .get::<ComponentName>()
+                    .map(|c| c.0.clone())
+            })
         });
-        let cfg = self.inner.config();
-        let doc = document::build(
-            &cfg,
-            now(),
-            meta.level(),
-            meta.target(),
-            f.message,
-            f.fields,
+        // Only capture here: rendering the document is the shipper's work, off this thread.
+        let rec = Record {
+            time: std::time::SystemTime::now(),
+            level: *meta.level(),
+            target: meta.target(),
+            message: f.message,
+            fields: f.fields,
             component,
-        );
-        self.inner.push(doc.to_string(), cfg.queue_size.max(1));
+        };
+        let cap = self.inner.queue_cap.load(Ordering::Relaxed);
+        self.inner.push(rec, cap);
     }
 }
 

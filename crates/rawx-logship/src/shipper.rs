@@ -125,9 +125,7 @@ impl Disk {
         }
         .await;
         match written {
-            Ok(()) => {
-                metrics::counter!("rawx_logship_buffered_total").increment(docs.len() as u64)
-            }
+            Ok(()) => metrics::counter!("rawx_logship_buffered_total").increment(docs.len() as u64),
             Err(e) => {
                 metrics::counter!("rawx_logship_dropped_total", "reason" => "disk_error")
                     .increment(docs.len() as u64);
@@ -171,7 +169,10 @@ impl Disk {
             }
         }
         tokio::fs::remove_file(&self.path).await?;
-        tracing::info!(replayed, "log aggregator is back; replayed the buffered log records");
+        tracing::info!(
+            replayed,
+            "log aggregator is back; replayed the buffered log records"
+        );
         Ok(())
     }
 
@@ -235,7 +236,7 @@ impl ShipperComponent {
             }
         }
         loop {
-            let batch = self.inner.take(BATCH);
+            let batch = self.rendered(cfg, BATCH);
             if batch.is_empty() {
                 break;
             }
@@ -269,10 +270,20 @@ impl ShipperComponent {
         }
     }
 
+    /// Up to `max` queued records, as documents.
+    fn rendered(&self, cfg: &LogConfig, max: usize) -> Vec<String> {
+        self.inner
+            .take(max)
+            .into_iter()
+            .map(|r| crate::document::render(cfg, r))
+            .collect()
+    }
+
     /// Moves everything queued in memory to the disk buffer.
     async fn spill(&self, disk: &Disk) {
+        let cfg = self.inner.config();
         loop {
-            let batch = self.inner.take(BATCH * 8);
+            let batch = self.rendered(&cfg, BATCH * 8);
             if batch.is_empty() {
                 return;
             }

@@ -23,6 +23,26 @@ enum ManageCommand {
         #[arg(long, env = "RAWX_PROJECTS_DIR")]
         projects_dir: Option<std::path::PathBuf>,
     },
+    /// Check the installation (like `awx-manage check`): the database answers and is at the
+    /// current schema, the secret key opens, ansible-runner is there. Exits 1 on a problem.
+    Check,
+    /// Delete jobs and ad hoc commands created more than N days ago that are no longer running,
+    /// with their events (like `awx-manage cleanup_jobs`).
+    CleanupJobs {
+        #[arg(long, default_value_t = 90)]
+        days: u32,
+        /// Only say what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Delete activity stream entries older than N days (like `awx-manage
+    /// cleanup_activitystream`); rawx keeps no activity stream yet, so there is nothing to delete.
+    CleanupActivitystream {
+        #[arg(long, default_value_t = 355)]
+        days: u32,
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Set a user's password (like `awx-manage update_password`).
     UpdatePassword {
         #[arg(long)]
@@ -59,6 +79,12 @@ pub async fn run(args: ManageArgs) -> anyhow::Result<()> {
                 "Preload data is in place (Demo Job Template runs {}).",
                 dir.join("demo-project/hello_world.yml").display()
             );
+        }
+        ManageCommand::Check => check(&store, &data_dir).await?,
+        ManageCommand::CleanupJobs { days, dry_run } => cleanup_jobs(&store, days, dry_run).await?,
+        ManageCommand::CleanupActivitystream { days, dry_run } => {
+            let verb = if dry_run { "would remove" } else { "removed" };
+            println!("Activity stream older than {days} days: {verb} 0 entries (rawx keeps no activity stream yet).");
         }
         ManageCommand::Migrate => {
             println!("Database is at the current schema ({}).", store.backend());
@@ -104,6 +130,109 @@ pub async fn run(args: ManageArgs) -> anyhow::Result<()> {
                 }
             }
         }
+    }
+    Ok(())
+}
+
+async fn check(store: &rawx_store::DynStore, data_dir: &std::path::Path) -> anyhow::Result<()> {
+    let mut issues = Vec::new();
+    if let Err(e) = store.ping().await {
+        issues.push(format!("the database does not answer: {e}"));
+    }
+    let key_text = match std::env::var("RAWX_SECRET_KEY") {
+        Ok(t) => Some(("RAWX_SECRET_KEY".to_string(), t)),
+        Err(_) => {
+            let path = data_dir.join("secret.key");
+            match std::fs::read_to_string(&path) {
+                Ok(t) => Some((path.display().to_string(), t)),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    println!(
+                        "note: no secret key yet at {} (`rawx serve` creates it)",
+                        path.display()
+                    );
+                    None
+                }
+                Err(e) => {
+                    issues.push(format!("cannot read {}: {e}", path.display()));
+                    None
+                }
+            }
+        }
+    };
+    if let Some((from, text)) = key_text {
+        if let Err(e) = rawx_model::secret::SecretKey::from_text(&text) {
+            issues.push(format!("{from} is not a rawx secret key: {e}"));
+        }
+    }
+    match crate::serve::ansible_runner() {
+        Some(p) if p.is_file() => {}
+        Some(p) => issues.push(format!(
+            "RAWX_ANSIBLE_RUNNER names {}, which does not exist",
+            p.display()
+        )),
+        None => println!(
+            "note: ansible-runner is not on PATH: rawx builds its own environment on the first job"
+        ),
+    }
+    if issues.is_empty() {
+        println!("System check identified no issues (0 silenced).");
+        return Ok(());
+    }
+    for i in &issues {
+        eprintln!("ERROR: {i}");
+    }
+    bail!("System check identified {} issue(s).", issues.len())
+}
+
+/// Jobs of every kind created before the cutoff and not waiting or running; their events go
+/// with them (the events' foreign key cascades).
+async fn cleanup_jobs(
+    store: &rawx_store::DynStore,
+    days: u32,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    use rawx_model::filter::{Cond, Filter, Op};
+    use rawx_model::schema::ColumnType;
+    let cutoff = rawx_model::format_time(
+        time::OffsetDateTime::now_utc() - time::Duration::days(i64::from(days)),
+    );
+    let old = Filter::All(vec![
+        Filter::On {
+            path: vec![],
+            column: "created",
+            ctype: ColumnType::Text,
+            cond: Cond::Op(Op::Lt, serde_json::Value::String(cutoff)),
+        },
+        Filter::Not(Box::new(Filter::On {
+            path: vec![],
+            column: "status",
+            ctype: ColumnType::Text,
+            cond: Cond::In(vec!["pending".into(), "waiting".into(), "running".into()]),
+        })),
+    ]);
+    for kind in rawx_model::resources::JOB_KINDS {
+        let rows = store
+            .list_all(kind.resource, &old, &[("id", false)])
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let plural = kind.resource.key.replace('_', " ");
+        if dry_run {
+            println!(
+                "would remove {} {plural} older than {days} days",
+                rows.len()
+            );
+            continue;
+        }
+        let mut removed = 0;
+        for row in &rows {
+            let id = rawx_model::schema::int(row, "id").unwrap_or_default();
+            store
+                .delete(kind.resource, id)
+                .await
+                .map_err(|e| anyhow::anyhow!("deleting {} {id}: {e}", kind.resource.type_name))?;
+            removed += 1;
+        }
+        println!("removed {removed} {plural} older than {days} days");
     }
     Ok(())
 }

@@ -1001,3 +1001,79 @@ fn base64_encode(s: &str) -> String {
     }
     out
 }
+
+// ---- rawx manage ------------------------------------------------------------------------
+
+fn manage(data: &std::path::Path, args: &[&str]) -> common::Out {
+    let mut all = vec!["manage", "--data-dir", data.to_str().unwrap()];
+    all.extend_from_slice(args);
+    common::rawx(&all)
+}
+
+fn sqlite(data: &std::path::Path, sql: &str) -> String {
+    let out = Command::new("sqlite3")
+        .arg(data.join("rawx.db"))
+        .arg(sql)
+        .output()
+        .expect("run sqlite3");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn manage_check_and_cleanup_jobs() {
+    let s = Server::start_with(opts(&[]));
+    let lab = lab(&s);
+    let jt = template(&s, &lab, "old", "play.yml", json!({"pause_s": 0}));
+    let old = launch(&s, jt);
+    assert_eq!(wait_final(&s, old)["status"], "successful");
+    let recent = launch(&s, jt);
+    assert_eq!(wait_final(&s, recent)["status"], "successful");
+    let dir = s.stop();
+    let data = dir.path();
+    // The first job was run 100 days ago.
+    sqlite(
+        data,
+        &format!("UPDATE jobs SET created = '2020-01-01T00:00:00.000000Z' WHERE id = {old}"),
+    );
+    let events_before = sqlite(data, "SELECT count(*) FROM job_events");
+
+    let out = manage(data, &["check"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(
+        out.stdout.contains("System check identified no issues"),
+        "{out}"
+    );
+
+    let dry = manage(data, &["cleanup-jobs", "--days", "30", "--dry-run"]);
+    assert_eq!(dry.code, 0, "{dry}");
+    assert!(dry.stdout.contains("would remove 1 jobs"), "{dry}");
+    assert_eq!(sqlite(data, "SELECT count(*) FROM jobs"), "2");
+
+    let out = manage(data, &["cleanup-jobs", "--days", "30"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(out.stdout.contains("removed 1 jobs"), "{out}");
+    assert_eq!(sqlite(data, "SELECT id FROM jobs"), recent.to_string());
+    assert_eq!(
+        sqlite(
+            data,
+            &format!("SELECT count(*) FROM job_events WHERE job = {old}")
+        ),
+        "0",
+        "the removed job's events stayed"
+    );
+    assert_ne!(
+        sqlite(data, "SELECT count(*) FROM job_events"),
+        events_before
+    );
+    assert_ne!(sqlite(data, "SELECT count(*) FROM job_events"), "0");
+
+    let out = manage(data, &["cleanup-activitystream", "--days", "30"]);
+    assert_eq!(out.code, 0, "{out}");
+
+    // A broken secret key is a problem `check` names, with a non-zero exit.
+    std::fs::write(data.join("secret.key"), "not a key").unwrap();
+    let out = manage(data, &["check"]);
+    assert_ne!(out.code, 0, "{out}");
+    assert!(out.stderr.contains("secret key"), "{out}");
+}
