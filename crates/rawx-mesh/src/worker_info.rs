@@ -112,7 +112,7 @@ mod tests {
 
     #[test]
     fn names_what_is_missing() {
-        let e = parse("{cpu_count: 2, errors: []}").unwrap_err();
+        let e = parse("{cpu_count: 2, errors: [], runner_version: 2.4.3}").unwrap_err();
         assert!(e.contains("mem_in_bytes"), "{e}");
         assert!(parse("Traceback (most recent call last):").is_err());
     }
