@@ -31,8 +31,11 @@ use tokio::task::JoinSet;
 
 /// The work type the node runs jobs with (`ansible-runner worker`).
 pub const WORK_TYPE: &str = "ansible-runner";
-/// How often the task manager looks at the store even without a signal.
+/// How often the task manager looks at the store even without a signal; each look also says
+/// this task node is alive (its instance's `last_seen`).
 const TICK: Duration = Duration::from_secs(2);
+/// A task node silent this long is lost: another one ends its active jobs (AWX's reaper).
+const LOST_AFTER_S: i64 = 20;
 
 /// What every job task needs.
 #[derive(Clone)]
@@ -119,13 +122,24 @@ fn key(kind: &JobKind, id: i64) -> JobKey {
     (kind.resource.type_name, id)
 }
 
-fn status_in(states: &[&str]) -> Filter {
+pub(crate) fn status_in(states: &[&str]) -> Filter {
     Filter::On {
         path: vec![],
         column: "status",
         ctype: ColumnType::Text,
         cond: Cond::In(states.iter().map(|s| json!(s)).collect()),
     }
+}
+
+/// The `/api/v2/instances/` row of `host`.
+async fn instance(store: &DynStore, host: &str) -> anyhow::Result<Option<Row>> {
+    store
+        .find(
+            &rawx_model::resources::INSTANCES,
+            &Filter::eq("hostname", ColumnType::Text, json!(host)),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// Jobs of every kind in these states, oldest first.
@@ -169,11 +183,18 @@ impl TaskRole {
         let active = jobs_in(store, &["waiting", "running"]).await?;
         let mut consumed = 0;
         let mut busy_templates: Vec<Value> = Vec::new();
+        let me = self.shared.node.node_id();
+        let mut mine = 0;
         for (_, j) in &active {
-            consumed += impact(store, j).await;
+            // Each task node fills its own execution node; a template's one-at-a-time rule
+            // holds across all of them.
+            if rawx_model::schema::text(j, "execution_node") == me {
+                consumed += impact(store, j).await;
+                mine += 1;
+            }
             busy_templates.push(j.get("job_template").cloned().unwrap_or(Value::Null));
         }
-        health::record_consumed(&self.shared, consumed, active.len()).await;
+        health::record_consumed(&self.shared, consumed, mine).await;
         let (host, capacity, adjustment) = health::node_capacity(&self.shared)
             .await
             .unwrap_or_else(|| (self.shared.node_name.clone(), self.shared.capacity, 1.0));
@@ -197,6 +218,7 @@ impl TaskRole {
             row.insert("status".into(), json!("waiting"));
             row.insert("execution_node".into(), json!(self.shared.node.node_id()));
             row.insert("job_explanation".into(), json!(""));
+            row.insert("controller_node".into(), json!(self.shared.node_name));
             let claimed = store
                 .update_if(kind.resource, id, &status_in(&["pending"]), &row)
                 .await
@@ -228,6 +250,10 @@ impl TaskRole {
             if self.running.lock().await.contains_key(&key(kind, id)) {
                 continue;
             }
+            // Another task node's job is that node's to follow (or the reaper's, if it died).
+            if rawx_model::schema::text(&job, "execution_node") != self.shared.node.node_id() {
+                continue;
+            }
             let unit = job
                 .get("work_unit_id")
                 .and_then(Value::as_str)
@@ -240,7 +266,8 @@ impl TaskRole {
             }
             // Only a node that answers "unknown unit" proves it gone; an unreachable one is
             // followed (and the job fails naming the node if it stays away).
-            if let Err(rawx_mesh::WorkError::UnknownUnit(_)) = self.shared.node.status(&unit).await {
+            if let Err(rawx_mesh::WorkError::UnknownUnit(_)) = self.shared.node.status(&unit).await
+            {
                 let why = format!(
                     "The controller restarted and the job's work unit {unit} is gone from the execution node, \
                      so the rest of its output is lost; the events stored before the restart are kept. Launch it again."
@@ -276,6 +303,52 @@ impl TaskRole {
                 run::follow(shared, kind, id, unit, built, last).await;
                 key(kind, id)
             });
+        }
+        Ok(())
+    }
+
+    /// Says this task node is alive, then ends the active jobs of task nodes that are not:
+    /// their runs are on a node nobody follows any more. (A node that comes back re-attaches
+    /// only to jobs still active; these are not.)
+    async fn heartbeat_and_reap(&self) -> anyhow::Result<()> {
+        let store = &self.shared.store;
+        let me = &self.shared.node_name;
+        let now = rawx_model::now_string();
+        if let Some(row) = instance(store, me).await? {
+            let mut r = Row::new();
+            r.insert("last_seen".into(), json!(now));
+            let id = row.get("id").and_then(Value::as_i64).unwrap_or_default();
+            store
+                .update(&rawx_model::resources::INSTANCES, id, &r)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        let cutoff = rawx_model::time_after(-LOST_AFTER_S);
+        let mut seen: HashMap<String, Option<String>> = HashMap::new();
+        for (kind, job) in jobs_in(store, &["waiting", "running"]).await? {
+            let ctl = rawx_model::schema::text(&job, "controller_node").to_string();
+            if ctl.is_empty() || &ctl == me {
+                continue;
+            }
+            if !seen.contains_key(&ctl) {
+                let last = instance(store, &ctl)
+                    .await?
+                    .map(|r| rawx_model::schema::text(&r, "last_seen").to_string());
+                seen.insert(ctl.clone(), last);
+            }
+            let Some(Some(last)) = seen.get(&ctl) else {
+                continue;
+            };
+            if *last >= cutoff {
+                continue;
+            }
+            let id = job.get("id").and_then(Value::as_i64).unwrap_or_default();
+            let why = format!(
+                "The task node {ctl} that ran this job stopped responding (last seen {last}), so \
+                 {me} ended it. The events stored before are kept; launch it again."
+            );
+            tracing::warn!(job = id, lost = %ctl, "reaping a job of a lost task node");
+            run::reap(&self.shared, kind, id, &why).await;
         }
         Ok(())
     }
@@ -339,7 +412,12 @@ impl Component for TaskRole {
         loop {
             tokio::select! {
                 _ = shutdown.wait() => break,
-                _ = tick.tick() => self.schedule(&mut jobs).await?,
+                _ = tick.tick() => {
+                    if let Err(e) = self.heartbeat_and_reap().await {
+                        tracing::warn!(error = %e, "heartbeat or reaper pass failed");
+                    }
+                    self.schedule(&mut jobs).await?
+                }
                 Some(done) = jobs.join_next(), if !jobs.is_empty() => {
                     match done {
                         Ok(id) => { self.running.lock().await.remove(&id); }

@@ -21,13 +21,37 @@ use tokio::io::AsyncReadExt;
 const BATCH_SIZE: usize = 1000;
 const BATCH_WAIT: Duration = Duration::from_millis(100);
 
+/// Writes `fields` to the job and publishes a status change. A final status is written only
+/// while the job is still active: a job ends once, whoever (its task node, a cancel before it
+/// started, the reaper on another node) gets there first.
 pub async fn set(shared: &Shared, kind: &JobKind, job: i64, fields: Value) -> anyhow::Result<()> {
     let row: Row = fields.as_object().cloned().unwrap_or_default();
-    shared
-        .store
-        .update(kind.resource, job, &row)
-        .await
-        .map_err(|e| anyhow!("updating {} {job}: {e}", kind.resource.type_name))?;
+    let ending = row
+        .get("status")
+        .and_then(Value::as_str)
+        .is_some_and(|s| rawx_model::resources::FINAL_STATES.contains(&s));
+    if ending {
+        let active = crate::status_in(&["new", "pending", "waiting", "running"]);
+        let ended = shared
+            .store
+            .update_if(kind.resource, job, &active, &row)
+            .await
+            .map_err(|e| anyhow!("updating {} {job}: {e}", kind.resource.type_name))?;
+        if !ended {
+            tracing::info!(
+                job,
+                kind = kind.resource.type_name,
+                "the job had already ended; its final state stays"
+            );
+            return Ok(());
+        }
+    } else {
+        shared
+            .store
+            .update(kind.resource, job, &row)
+            .await
+            .map_err(|e| anyhow!("updating {} {job}: {e}", kind.resource.type_name))?;
+    }
     if let Some(status) = row.get("status") {
         let jt = shared
             .store
@@ -71,6 +95,24 @@ pub async fn fail(shared: &Shared, kind: &JobKind, job: i64, explanation: &str, 
         tracing::error!(job, error = %e, "cannot record a job's error");
     }
     finish_template(shared, kind, job, "error", true).await;
+}
+
+/// Ends a job of a lost task node `failed`, as AWX's reaper does, with the reason.
+pub async fn reap(shared: &Shared, kind: &JobKind, job: i64, explanation: &str) {
+    let r = set(
+        shared,
+        kind,
+        job,
+        json!({
+            "status": "failed", "failed": true, "finished": rawx_model::now_string(),
+            "job_explanation": explanation, "event_processing_finished": true,
+        }),
+    )
+    .await;
+    if let Err(e) = r {
+        tracing::error!(job, error = %e, "cannot record a reaped job");
+    }
+    finish_template(shared, kind, job, "failed", true).await;
 }
 
 async fn finish_template(shared: &Shared, kind: &JobKind, job: i64, status: &str, failed: bool) {

@@ -27,8 +27,13 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run every role (API, and later task and execution) in one supervised process.
+    /// Run every role (API and websockets, task manager and ingester, execution node) in one
+    /// supervised process.
     Serve(serve::ServeArgs),
+    /// Run only the web role (API, websockets); with others on one PostgreSQL and Redis.
+    Web(serve::ServeArgs),
+    /// Run only the task role (task manager, dispatcher, ingester, its execution node).
+    Task(serve::ServeArgs),
     /// One-off administration (like awx-manage).
     Manage(manage::ManageArgs),
     /// Run a Receptor-compatible execution node from Receptor's YAML config.
@@ -96,7 +101,9 @@ fn main() -> std::process::ExitCode {
     };
     let result = rt.block_on(async {
         match cli.command {
-            Command::Serve(args) => serve::run(args, shipper).await,
+            Command::Serve(args) => serve::run(args, shipper, serve::Roles::ALL).await,
+            Command::Web(args) => serve::run(args, shipper, serve::Roles::WEB).await,
+            Command::Task(args) => serve::run(args, shipper, serve::Roles::TASK).await,
             Command::Manage(args) => manage::run(args).await,
             Command::Receptor(args) => {
                 let (tx, rx) = tokio::sync::watch::channel(false);

@@ -130,7 +130,35 @@ fn node_name() -> String {
         .unwrap_or_else(|| "rawx".into())
 }
 
-pub async fn run(args: ServeArgs, shipper: rawx_logship::Shipper) -> anyhow::Result<()> {
+/// Which roles a process runs: `serve` all, `web` the API and websockets, `task` the task
+/// manager, dispatcher and ingester with their execution node. Several `web` and `task`
+/// processes share one PostgreSQL database and one Redis (`--redis-url`).
+#[derive(Debug, Clone, Copy)]
+pub struct Roles {
+    pub web: bool,
+    pub task: bool,
+}
+
+impl Roles {
+    pub const ALL: Roles = Roles {
+        web: true,
+        task: true,
+    };
+    pub const WEB: Roles = Roles {
+        web: true,
+        task: false,
+    };
+    pub const TASK: Roles = Roles {
+        web: false,
+        task: true,
+    };
+}
+
+pub async fn run(
+    args: ServeArgs,
+    shipper: rawx_logship::Shipper,
+    roles: Roles,
+) -> anyhow::Result<()> {
     let (store, data_dir) = open_store(&args.store).await?;
     let key = secret_key(&data_dir)?;
     let projects_dir = args
@@ -165,14 +193,18 @@ pub async fn run(args: ServeArgs, shipper: rawx_logship::Shipper) -> anyhow::Res
         }
     }
 
-    let listener = std::net::TcpListener::bind(&args.bind).with_context(|| {
-        format!(
-            "cannot listen on {}: is another server using it? choose another with --bind",
-            args.bind
-        )
-    })?;
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
+    let listener = if roles.web {
+        let l = std::net::TcpListener::bind(&args.bind).with_context(|| {
+            format!(
+                "cannot listen on {}: is another server using it? choose another with --bind",
+                args.bind
+            )
+        })?;
+        l.set_nonblocking(true)?;
+        Some(l)
+    } else {
+        None
+    };
     let config = rawx_api::Config {
         node_name: node_name(),
         projects_dir,
@@ -235,27 +267,42 @@ pub async fn run(args: ServeArgs, shipper: rawx_logship::Shipper) -> anyhow::Res
         }),
         Restart::Always,
     );
-    sup.add(Arc::new(WebServer { listener, state }), Restart::Always);
-    if environment.is_managed() {
+    let mut serving = None;
+    if let Some(listener) = listener {
+        serving = Some(listener.local_addr()?);
+        sup.add(Arc::new(WebServer { listener, state }), Restart::Always);
+    }
+    if roles.task && environment.is_managed() {
         sup.add(
             Arc::new(rawx_ee::Builder::new(environment)),
             Restart::Always,
         );
     }
-    sup.add(
-        Arc::new(rawx_control::Health::new(shared.clone())),
-        Restart::Always,
-    );
-    sup.add(
-        Arc::new(rawx_control::TaskRole::new(shared).with_drain(drain)),
-        Restart::Always,
-    );
-    println!(
-        "rawx {} serving http://{addr}/api/ (data in {}, database {})",
-        env!("CARGO_PKG_VERSION"),
-        data_dir.display(),
-        store.backend()
-    );
+    if roles.task {
+        sup.add(
+            Arc::new(rawx_control::Health::new(shared.clone())),
+            Restart::Always,
+        );
+        sup.add(
+            Arc::new(rawx_control::TaskRole::new(shared).with_drain(drain)),
+            Restart::Always,
+        );
+    }
+    match serving {
+        Some(addr) => println!(
+            "rawx {} serving http://{addr}/api/ (data in {}, database {})",
+            env!("CARGO_PKG_VERSION"),
+            data_dir.display(),
+            store.backend()
+        ),
+        None => println!(
+            "rawx {} task node {} running (data in {}, database {})",
+            env!("CARGO_PKG_VERSION"),
+            node_name(),
+            data_dir.display(),
+            store.backend()
+        ),
+    }
     sup.run_until_signal().await
 }
 

@@ -8,6 +8,7 @@
 #![allow(dead_code)]
 
 pub mod lab;
+pub mod wsclient;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read};
@@ -108,6 +109,8 @@ pub struct Opts {
     pub database_url: Option<String>,
     /// Extra environment (e.g. `RAWX_LOG`).
     pub env: Vec<(String, String)>,
+    /// The subcommand: `serve` when unset, or `web` / `task` for one role.
+    pub role: Option<&'static str>,
 }
 
 /// A running `rawx serve` on a free port. Killed on drop; its stdout and stderr are captured so a
@@ -151,7 +154,7 @@ impl Server {
     pub fn start_in(dir: tempfile::TempDir, opts: Opts) -> Server {
         let data = dir.path().to_path_buf();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rawx"));
-        cmd.arg("serve")
+        cmd.arg(opts.role.unwrap_or("serve"))
             .arg("--data-dir")
             .arg(&data)
             .args(["--bind", "127.0.0.1:0"]);
@@ -197,6 +200,9 @@ impl Server {
                 }
                 if let Some(rest) = line.split(" serving ").nth(1) {
                     let _ = tx.send(rest.to_string());
+                } else if line.contains(" task node ") {
+                    // A task-only process serves nothing: it is up once it says so.
+                    let _ = tx.send(String::new());
                 }
             }
         });
@@ -227,6 +233,7 @@ impl Server {
         };
         // Generous: the first start of a debug build migrates a fresh database.
         match rx.recv_timeout(Duration::from_secs(30)) {
+            Ok(rest) if rest.is_empty() => {}
             Ok(rest) => {
                 // "http://127.0.0.1:PORT/api/ (data in …)"
                 let url = rest.split_whitespace().next().unwrap_or_default();
@@ -257,6 +264,11 @@ impl Server {
             }
         }
         server
+    }
+
+    /// The server's process id (for `kill -9`).
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
     }
 
     pub fn addr(&self) -> &str {

@@ -1,0 +1,387 @@
+//! End-to-end: rawx split into role processes as AWX is — two `rawx web` and two `rawx task`
+//! on one PostgreSQL database and the machine's Redis — driven by the real `awx` CLI, a Python
+//! websocket client and the real `ansible-runner`.
+
+mod common;
+
+use common::wsclient::Py;
+use common::{venv, Opts, PgDb, Server, ADMIN_PW};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+const REDIS: &str = "redis://127.0.0.1:6379";
+
+/// Prints a marker given at launch, once.
+const MARKER: &str = "\
+- name: Marker play
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: say the marker
+      debug:
+        msg: \"unique-{{ marker | default('none') }}\"
+    - name: a few more events
+      debug:
+        msg: \"item {{ item }}\"
+      loop: [1, 2, 3]
+    - name: wait when asked
+      pause:
+        seconds: \"{{ pause_s | default(0) }}\"
+      when: (pause_s | default(0) | int) > 0
+    - name: after the wait
+      debug:
+        msg: after-wait
+";
+
+/// A cluster: web and task processes sharing one database, one Redis and one projects dir.
+struct Cluster {
+    db: PgDb,
+    projects: tempfile::TempDir,
+    secret: Option<String>,
+}
+
+impl Cluster {
+    fn new(tag: &str) -> Option<Cluster> {
+        let db = PgDb::create(tag)?;
+        let projects = tempfile::tempdir().unwrap();
+        let dir = projects.path().join("scale");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("marker.yml"), MARKER).unwrap();
+        Some(Cluster {
+            db,
+            projects,
+            secret: None,
+        })
+    }
+
+    fn start(&mut self, role: &'static str, name: &str) -> Server {
+        let mut env = vec![
+            ("RAWX_REDIS_URL".to_string(), REDIS.to_string()),
+            ("RAWX_NODE_NAME".into(), name.into()),
+            (
+                "RAWX_PROJECTS_DIR".into(),
+                self.projects.path().display().to_string(),
+            ),
+            (
+                "RAWX_ANSIBLE_RUNNER".into(),
+                venv().join("bin/ansible-runner").display().to_string(),
+            ),
+        ];
+        // Every process seals and opens credentials with the same key.
+        if let Some(k) = &self.secret {
+            env.push(("RAWX_SECRET_KEY".into(), k.clone()));
+        }
+        let s = Server::start_with(Opts {
+            database_url: Some(self.db.url.clone()),
+            env,
+            role: Some(role),
+        });
+        if self.secret.is_none() {
+            let k = std::fs::read_to_string(s.data.join("secret.key")).unwrap();
+            self.secret = Some(k.trim().to_string());
+        }
+        s
+    }
+}
+
+/// Organization, local inventory, manual project and a template that takes a marker.
+fn setup(web: &Server) -> i64 {
+    let org = web.admin(
+        "POST",
+        "/api/v2/organizations/",
+        Some(json!({"name": "Ops"})),
+        201,
+    )["id"]
+        .clone();
+    let inv = web.admin(
+        "POST",
+        "/api/v2/inventories/",
+        Some(json!({"name": "Local", "organization": org})),
+        201,
+    )["id"]
+        .clone();
+    web.admin(
+        "POST",
+        "/api/v2/hosts/",
+        Some(
+            json!({"name": "localhost", "inventory": inv, "variables": json!({
+            "ansible_connection": "local",
+            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+        }).to_string()}),
+        ),
+        201,
+    );
+    let project = web.admin(
+        "POST",
+        "/api/v2/projects/",
+        Some(json!({"name": "scale", "organization": org, "scm_type": "", "local_path": "scale"})),
+        201,
+    )["id"]
+        .clone();
+    web.admin(
+        "POST",
+        "/api/v2/job_templates/",
+        Some(
+            json!({"name": "marker", "project": project, "inventory": inv,
+                    "playbook": "marker.yml", "ask_variables_on_launch": true,
+                    "allow_simultaneous": true}),
+        ),
+        201,
+    )["id"]
+        .as_i64()
+        .unwrap()
+}
+
+fn job(s: &Server, id: i64) -> Value {
+    s.admin("GET", &format!("/api/v2/jobs/{id}/"), None, 200)
+}
+
+fn wait_final(s: &Server, id: i64, limit: Duration) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let j = job(s, id);
+        let status = j["status"].as_str().unwrap_or_default();
+        if ["successful", "failed", "error", "canceled"].contains(&status)
+            && j["event_processing_finished"] == json!(true)
+        {
+            return j;
+        }
+        assert!(Instant::now() < deadline, "job {id} not final: {j}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn stdout(s: &Server, id: i64) -> String {
+    let r = s.http(
+        "GET",
+        &format!("/api/v2/jobs/{id}/stdout/?format=txt"),
+        Some(("admin", ADMIN_PW)),
+        None,
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    r.body
+}
+
+fn launch(s: &Server, jt: i64, marker: &str) -> i64 {
+    s.admin(
+        "POST",
+        &format!("/api/v2/job_templates/{jt}/launch/"),
+        Some(json!({"extra_vars": {"marker": marker}})),
+        201,
+    )["job"]
+        .as_i64()
+        .unwrap()
+}
+
+fn node_of(j: &Value) -> String {
+    j["execution_node"].as_str().unwrap_or_default().to_string()
+}
+
+/// A job launched on web-1 with the CLI is followed live on web-2: every event in order, its
+/// statuses and summary; then 50 jobs launched at once across both web nodes each run once, on
+/// both task nodes.
+#[test]
+fn two_web_and_two_task_processes_share_the_work() {
+    let Some(mut c) = Cluster::new("scale") else {
+        return;
+    };
+    let web1 = c.start("web", "web-1");
+    let web2 = c.start("web", "web-2");
+    let jt = setup(&web1);
+
+    // The client logs in on web-2 (a session made there) and follows the next job.
+    let py = Py::start(
+        &web2,
+        json!({"login": ["admin", ADMIN_PW], "steps": [
+            ["send", {"xrftoken": "$XRF", "groups": {"jobs": ["status_changed", "summary"]}}],
+            ["recv"],
+            ["ready"],
+            ["follow"],
+        ]}),
+    );
+    py.ready();
+    // No task node yet: the job waits in `pending` while the client subscribes to it.
+    let out = web1.awx(&[
+        "job_templates",
+        "launch",
+        "marker",
+        "--extra_vars",
+        "{\"marker\": \"live\"}",
+    ]);
+    assert_eq!(out.code, 0, "{out}");
+    let id = out.json()["id"].as_i64().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(job(&web2, id)["status"], "pending");
+    let task1 = c.start("task", "task-1");
+    let task2 = c.start("task", "task-2");
+    let seen = py.result(Duration::from_secs(120));
+    assert_eq!(seen["job"], id, "{seen}");
+    let done = wait_final(&web2, id, Duration::from_secs(60));
+    assert_eq!(done["status"], "successful", "{done}");
+
+    let received = seen["received"].as_array().unwrap();
+    let events: Vec<&Value> = received
+        .iter()
+        .filter(|m| m["group_name"] == "job_events")
+        .collect();
+    let api: Vec<Value> = web2.admin(
+        "GET",
+        &format!("/api/v2/jobs/{id}/job_events/?order_by=counter&page_size=200"),
+        None,
+        200,
+    )["results"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let live_counters: Vec<i64> = events
+        .iter()
+        .map(|e| e["counter"].as_i64().unwrap())
+        .collect();
+    let api_counters: Vec<i64> = api.iter().map(|e| e["counter"].as_i64().unwrap()).collect();
+    assert_eq!(
+        live_counters, api_counters,
+        "web-2's client saw every stored event, in order"
+    );
+    for (live, stored) in events.iter().zip(&api) {
+        assert_eq!(live["id"], stored["id"]);
+        assert_eq!(live["uuid"], stored["uuid"]);
+    }
+    let statuses: Vec<&str> = received
+        .iter()
+        .filter(|m| m["group_name"] == "jobs" && m["unified_job_id"] == id)
+        .filter_map(|m| m["status"].as_str())
+        .collect();
+    assert_eq!(statuses, ["pending", "waiting", "running", "successful"]);
+    assert!(
+        received
+            .iter()
+            .any(|m| m["unified_job_id"] == id && m["final_counter"] == json!(api.len())),
+        "no summary with the final counter: {received:?}"
+    );
+
+    // 50 launches at once, half on each web node.
+    let ids: Vec<(String, i64)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..50)
+            .map(|i| {
+                let web = if i % 2 == 0 { &web1 } else { &web2 };
+                scope.spawn(move || {
+                    let marker = format!("m{i:02}");
+                    let id = launch(web, jt, &marker);
+                    (marker, id)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut by_node: BTreeMap<String, usize> = BTreeMap::new();
+    for (marker, id) in &ids {
+        let j = wait_final(&web1, *id, Duration::from_secs(300));
+        assert_eq!(j["status"], "successful", "{j}");
+        *by_node.entry(node_of(&j)).or_default() += 1;
+        let text = stdout(&web2, *id);
+        assert_eq!(
+            text.matches(&format!("\"unique-{marker}\"")).count(),
+            1,
+            "job {id}: the marker {marker} is not there exactly once:\n{text}"
+        );
+        assert_eq!(
+            text.matches("\"unique-").count(),
+            1,
+            "job {id} ran more than once:\n{text}"
+        );
+    }
+    assert_eq!(
+        by_node.keys().cloned().collect::<Vec<_>>(),
+        ["task-1", "task-2"],
+        "both task nodes took jobs: {by_node:?}"
+    );
+    drop((task1, task2));
+}
+
+/// `kill -9` of the task process running a job: the other task node notices it stopped
+/// heart-beating, ends the job `failed` saying which node was lost (no event stored twice, none
+/// of those stored lost), and takes the next jobs.
+#[test]
+fn a_killed_task_node_is_reaped_and_the_other_takes_over() {
+    let Some(mut c) = Cluster::new("reap") else {
+        return;
+    };
+    let web = c.start("web", "web-1");
+    let jt = setup(&web);
+    let task1 = c.start("task", "task-1");
+    let id = web.admin(
+        "POST",
+        &format!("/api/v2/job_templates/{jt}/launch/"),
+        Some(json!({"extra_vars": {"marker": "slow", "pause_s": 60}})),
+        201,
+    )["job"]
+        .as_i64()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let evs = web.admin(
+            "GET",
+            &format!(
+                "/api/v2/jobs/{id}/job_events/?task=wait%20when%20asked&event=playbook_on_task_start"
+            ),
+            None,
+            200,
+        );
+        if evs["count"] == 1 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the job never reached its pause: {}",
+            job(&web, id)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(node_of(&job(&web, id)), "task-1");
+    let task2 = c.start("task", "task-2");
+    let data1 = task1.data.clone();
+    let t_kill = Instant::now();
+    let st = std::process::Command::new("kill")
+        .args(["-KILL", &task1.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    drop(task1);
+    let done = wait_final(&web, id, Duration::from_secs(60));
+    eprintln!("reaped {:?} after the kill", t_kill.elapsed());
+    assert_eq!(done["status"], "failed", "{done}");
+    let why = done["job_explanation"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("task-1") && why.contains("stopped responding"),
+        "{done}"
+    );
+    let evs: Vec<Value> = web.admin(
+        "GET",
+        &format!("/api/v2/jobs/{id}/job_events/?order_by=counter&page_size=200"),
+        None,
+        200,
+    )["results"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let counters: Vec<i64> = evs.iter().map(|e| e["counter"].as_i64().unwrap()).collect();
+    assert!(!counters.is_empty());
+    assert_eq!(counters, (1..=counters.len() as i64).collect::<Vec<_>>());
+    // The lost node's playbook is still pausing on this machine: end it.
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+            if String::from_utf8_lossy(&cmd).contains(&data1.display().to_string()) {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", &e.file_name().to_string_lossy()])
+                    .status();
+            }
+        }
+    }
+    // The survivor runs what comes next.
+    let next = launch(&web, jt, "after");
+    let j = wait_final(&web, next, Duration::from_secs(60));
+    assert_eq!(j["status"], "successful", "{j}");
+    assert_eq!(node_of(&j), "task-2");
+    drop(task2);
+}
