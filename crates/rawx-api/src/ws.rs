@@ -48,6 +48,9 @@ pub const MISSED: u16 = 4001;
 const CLIENT_QUEUE: usize = 4096;
 /// Frames written before one flush: batching keeps a fast job's events cheap to send.
 const WRITE_BATCH: usize = 256;
+/// A client that takes no bytes for this long is disconnected: a stuck socket must not hold
+/// its queued frames forever. (One that resumes reading sooner gets its queue, then 4000.)
+const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Event groups, the resource whose read permission guards each, and the key naming the
 /// job in their messages.
@@ -501,7 +504,7 @@ impl Client {
                             "live messages were lost; resume from /api/v2/jobs/N/job_events/?counter__gt=<last counter>"
                         };
                         let frame = CloseFrame { code: if code == 0 { MISSED } else { code }, reason: reason.into() };
-                        let _ = socket.send(Message::Close(Some(frame))).await;
+                        let _ = tokio::time::timeout(WRITE_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
                         return;
                     }
                     for frame in batch.drain(..) {
@@ -510,11 +513,12 @@ impl Client {
                                 continue;
                             }
                         }
-                        if socket.feed(Message::Text(frame.text.clone())).await.is_err() {
+                        let fed = socket.feed(Message::Text(frame.text.clone()));
+                        if !matches!(tokio::time::timeout(WRITE_TIMEOUT, fed).await, Ok(Ok(()))) {
                             return;
                         }
                     }
-                    if socket.flush().await.is_err() {
+                    if !matches!(tokio::time::timeout(WRITE_TIMEOUT, socket.flush()).await, Ok(Ok(()))) {
                         return;
                     }
                 }
@@ -726,6 +730,15 @@ mod tests {
             json!({"group_name": "jobs", "unified_job_id": 3, "final_counter": 9})
         );
         assert_eq!(summary[0].1.about, Some(("jobs", 3)));
+        let adhoc = render(
+            rawx_bus::JOB_STATUS,
+            json!({"group_name": "jobs", "unified_job_id": 3, "final_counter": 9, "type": "summary", "job_type": "ad_hoc_command"}),
+        );
+        assert_eq!(adhoc[0].1.about, Some(("ad_hoc_commands", 3)));
+        assert_eq!(
+            serde_json::from_str::<Value>(adhoc[0].1.text.as_str()).unwrap(),
+            json!({"group_name": "jobs", "unified_job_id": 3, "final_counter": 9})
+        );
         let status = render(
             rawx_bus::JOB_STATUS,
             json!({"unified_job_id": 4, "status": "running", "type": "job", "group_name": "jobs"}),

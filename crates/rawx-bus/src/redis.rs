@@ -14,7 +14,7 @@ use crate::{Bus, Inbox, Membership, Message, Subscription, QUEUE};
 use futures_util::StreamExt;
 use serde_json::Value;
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -28,6 +28,7 @@ pub struct RedisBus {
     client: ::redis::Client,
     prefix: Arc<str>,
     out: mpsc::Sender<(String, String)>,
+    dropped: AtomicU64,
 }
 
 impl RedisBus {
@@ -53,6 +54,7 @@ impl RedisBus {
             client,
             prefix,
             out,
+            dropped: AtomicU64::new(0),
         }))
     }
 }
@@ -72,10 +74,15 @@ impl Bus for RedisBus {
     fn publish(&self, channel: &str, payload: Value) {
         let msg = (format!("{}{channel}", self.prefix), payload.to_string());
         if self.out.try_send(msg).is_err() {
-            tracing::warn!(
-                channel,
-                "Redis publish queue is full; message dropped (is Redis reachable?)"
-            );
+            // One line per power of two, not one per message: an outage drops many.
+            let n = self.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+            if n.is_power_of_two() {
+                tracing::warn!(
+                    channel,
+                    dropped = n,
+                    "Redis publish queue is full; messages dropped (is Redis reachable?)"
+                );
+            }
         }
     }
 
