@@ -24,9 +24,10 @@ async fn stdout_text(state: &AppState, kind: &JobKind, job: i64) -> ApiResult<St
     let by_job = Filter::eq(kind.event_parent, ColumnType::Int, json!(job));
     let rows = state
         .store
-        .list_all(
+        .project(
             kind.events,
             &by_job,
+            &["start_line", "stdout"],
             &[("start_line", false), ("counter", false)],
         )
         .await?;

@@ -161,20 +161,32 @@ async fn jobs_in(
 }
 
 /// What a job takes of the node's capacity (`rawx_model::capacity::job_impact`).
-pub async fn impact(store: &DynStore, job: &Row) -> i64 {
+/// `hosts` caches inventories' host counts for one pass (hundreds of pending jobs usually
+/// share a few inventories).
+async fn impact(store: &DynStore, hosts: &mut HashMap<i64, i64>, job: &Row) -> i64 {
     let forks = job.get("forks").and_then(Value::as_i64).unwrap_or(0);
-    let hosts = match job.get("inventory").and_then(Value::as_i64) {
-        Some(inv) => store
-            .count(
-                &HOSTS,
-                &Filter::eq("inventory", ColumnType::Int, json!(inv)),
-            )
-            .await
-            .unwrap_or(1) as i64,
+    let n = match job.get("inventory").and_then(Value::as_i64) {
+        Some(inv) => match hosts.get(&inv) {
+            Some(n) => *n,
+            None => {
+                let n = store
+                    .count(
+                        &HOSTS,
+                        &Filter::eq("inventory", ColumnType::Int, json!(inv)),
+                    )
+                    .await
+                    .unwrap_or(1) as i64;
+                hosts.insert(inv, n);
+                n
+            }
+        },
         None => 1,
     };
-    rawx_model::capacity::job_impact(forks, hosts)
+    rawx_model::capacity::job_impact(forks, n)
 }
+
+/// A burst of launches wakes the task manager once per this long, not once per launch.
+const MIN_PASS_GAP: Duration = Duration::from_millis(25);
 
 impl TaskRole {
     /// One pass of the task manager: start what fits, in launch order.
@@ -184,12 +196,13 @@ impl TaskRole {
         let mut consumed = 0;
         let mut busy_templates: Vec<Value> = Vec::new();
         let me = self.shared.node.node_id();
+        let mut hosts = HashMap::new();
         let mut mine = 0;
         for (_, j) in &active {
             // Each task node fills its own execution node; a template's one-at-a-time rule
             // holds across all of them.
             if rawx_model::schema::text(j, "execution_node") == me {
-                consumed += impact(store, j).await;
+                consumed += impact(store, &mut hosts, j).await;
                 mine += 1;
             }
             busy_templates.push(j.get("job_template").cloned().unwrap_or(Value::Null));
@@ -207,7 +220,7 @@ impl TaskRole {
             {
                 continue;
             }
-            let need = impact(store, &job).await;
+            let need = impact(store, &mut hosts, &job).await;
             if !rawx_model::capacity::fits(capacity, consumed, need) {
                 let why = health::wait_explanation(&host, need, consumed, capacity, adjustment);
                 health::explain_wait(&self.shared, kind, &job, why).await;
@@ -408,6 +421,10 @@ impl Component for TaskRole {
         self.running.lock().await.clear();
         self.recover(&mut jobs).await?;
         self.schedule(&mut jobs).await?;
+        let mut last_pass = tokio::time::Instant::now();
+        // When a requested pass runs: at once after a quiet spell, at most every MIN_PASS_GAP
+        // in a burst (every signal between two passes is served by the second).
+        let mut due: Option<tokio::time::Instant> = None;
         let mut tick = tokio::time::interval(TICK);
         loop {
             tokio::select! {
@@ -416,17 +433,24 @@ impl Component for TaskRole {
                     if let Err(e) = self.heartbeat_and_reap().await {
                         tracing::warn!(error = %e, "heartbeat or reaper pass failed");
                     }
-                    self.schedule(&mut jobs).await?
+                    due.get_or_insert(last_pass + MIN_PASS_GAP);
+                }
+                _ = tokio::time::sleep_until(due.unwrap_or(last_pass)), if due.is_some() => {
+                    due = None;
+                    self.schedule(&mut jobs).await?;
+                    last_pass = tokio::time::Instant::now();
                 }
                 Some(done) = jobs.join_next(), if !jobs.is_empty() => {
                     match done {
                         Ok(id) => { self.running.lock().await.remove(&id); }
                         Err(e) => tracing::error!(error = %e, "a job task panicked"),
                     }
-                    self.schedule(&mut jobs).await?;
+                    due.get_or_insert(last_pass + MIN_PASS_GAP);
                 }
                 msg = sub.recv() => match msg {
-                    Received::Message(m) if m.channel == rawx_bus::SCHEDULE => self.schedule(&mut jobs).await?,
+                    Received::Message(m) if m.channel == rawx_bus::SCHEDULE => {
+                        due.get_or_insert(last_pass + MIN_PASS_GAP);
+                    }
                     Received::Message(m) if m.channel == rawx_bus::CANCEL => {
                         let kind = rawx_model::resources::job_kind(
                             m.payload.get("type").and_then(Value::as_str).unwrap_or("job"),
@@ -435,7 +459,9 @@ impl Component for TaskRole {
                             self.cancel(kind, job).await;
                         }
                     }
-                    Received::Missed(_) => self.schedule(&mut jobs).await?,
+                    Received::Missed(_) => {
+                        due.get_or_insert(last_pass + MIN_PASS_GAP);
+                    }
                     Received::Closed => break,
                     Received::Message(_) => {}
                 },

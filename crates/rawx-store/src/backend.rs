@@ -118,8 +118,15 @@ macro_rules! store_impl {
             }
 
             fn decode(res: &'static Resource, row: &<$db as sqlx::Database>::Row) -> Result<Row> {
+                Self::decode_columns(res.columns(), row)
+            }
+
+            fn decode_columns(
+                columns: impl Iterator<Item = (&'static str, ColumnType)>,
+                row: &<$db as sqlx::Database>::Row,
+            ) -> Result<Row> {
                 let mut out = Row::new();
-                for (i, (col, t)) in res.columns().enumerate() {
+                for (i, (col, t)) in columns.enumerate() {
                     let v = match t {
                         ColumnType::Int => row.try_get::<Option<i64>, _>(i).map(|v| v.map(Value::from)),
                         ColumnType::Float => row.try_get::<Option<f64>, _>(i).map(|v| v.map(Value::from)),
@@ -198,6 +205,24 @@ macro_rules! store_impl {
                 let rows = Self::query(&sql).fetch_all(&self.pool).await.map_err(map_err)?;
                 let rows = rows.iter().map(|r| Self::decode(res, r)).collect::<Result<_>>()?;
                 Ok(Page { count, rows })
+            }
+
+            async fn project(
+                &self,
+                res: &'static Resource,
+                filter: &Filter,
+                columns: &[&'static str],
+                order: &[(&'static str, bool)],
+            ) -> Result<Vec<Row>> {
+                let typed: Vec<(&'static str, ColumnType)> = columns
+                    .iter()
+                    .map(|c| (*c, res.column_type(c).unwrap_or(ColumnType::Text)))
+                    .collect();
+                let sql = sql::select_columns($dialect, res, columns, filter, order, None);
+                let rows = Self::query(&sql).fetch_all(&self.pool).await.map_err(map_err)?;
+                rows.iter()
+                    .map(|r| Self::decode_columns(typed.iter().copied(), r))
+                    .collect()
             }
 
             async fn count(&self, res: &'static Resource, filter: &Filter) -> Result<u64> {

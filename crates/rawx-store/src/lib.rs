@@ -75,6 +75,15 @@ pub trait Store: Send + Sync + 'static {
         }
         Ok(out)
     }
+    /// Every row matching `filter`, only `columns`, in `order`, in one query: for reading a
+    /// few columns of many rows (a job's output from 100,000 events).
+    async fn project(
+        &self,
+        res: &'static Resource,
+        filter: &Filter,
+        columns: &[&'static str],
+        order: &[(&'static str, bool)],
+    ) -> Result<Vec<Row>>;
     /// The first row matching `filter`, in id order.
     async fn find(&self, res: &'static Resource, filter: &Filter) -> Result<Option<Row>>;
     async fn get(&self, res: &'static Resource, id: i64) -> Result<Row>;

@@ -93,8 +93,21 @@ pub fn select(
     order: &[(&str, bool)],
     page: Option<(u64, u64)>,
 ) -> Sql {
+    let all: Vec<&str> = res.columns().map(|(c, _)| c).collect();
+    select_columns(d, res, &all, filter, order, page)
+}
+
+/// `select` of only `columns`.
+pub fn select_columns(
+    d: Dialect,
+    res: &'static Resource,
+    columns: &[&str],
+    filter: &Filter,
+    order: &[(&str, bool)],
+    page: Option<(u64, u64)>,
+) -> Sql {
     let mut sql = Sql::new(d);
-    let cols: Vec<String> = res.columns().map(|(c, _)| quote(c)).collect();
+    let cols: Vec<String> = columns.iter().map(|c| quote(c)).collect();
     sql.push(&format!(
         "SELECT {} FROM {} WHERE ",
         cols.join(", "),

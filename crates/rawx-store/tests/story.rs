@@ -86,6 +86,19 @@ async fn story(store: DynStore) {
         assert_eq!(got["name"], hosts[i]["name"], "insert_many's ids follow the rows");
         assert!(got["created"].is_string() && got["modified"].is_string());
     }
+    let names = store
+        .project(
+            &HOSTS,
+            &Filter::eq("inventory", ColumnType::Int, json!(lab)),
+            &["name", "id"],
+            &[("name", true)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(names.len(), 60);
+    assert_eq!(names[0].len(), 2, "only the asked columns: {:?}", names[0]);
+    assert_eq!(names[0]["name"], json!("web59"));
+    assert!(names[0]["id"].is_i64());
     let mut bad = hosts[..2].to_vec();
     bad[1] = row(&HOSTS, json!({"name": "web00", "inventory": lab}));
     bad[0] = row(&HOSTS, json!({"name": "fresh", "inventory": lab}));
