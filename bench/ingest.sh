@@ -22,7 +22,8 @@
 #   RAWX_BENCH_BIN       a rawx binary to measure instead of building one
 #   BENCH_KEEP           1: keep the work dir (server logs) even on success
 #   BENCH_PERF           1: `perf record` rawx during the ingest; prints the top symbols
-#                        (and keeps them in $RAWX_BENCH_CACHE/perf-<backend>.txt)
+#                        (and keeps them in $RAWX_BENCH_CACHE/perf-<backend>.txt);
+#                        callgraph: with DWARF call graphs, prints inclusive time per function
 set -euo pipefail
 
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -175,25 +176,30 @@ bench_backend() {
         db_args=(--database-url "$PG_URL/$db")
         echo "created database $db"
     fi
-    local log="$data_dir/server.log"
 
     say "$backend: ingest of one $EVENTS-event job (stand-in replays $(basename "$STREAM"))"
-    serve "$data_dir" "$log" "$STREAM" "${db_args[@]}"
+    serve "$data_dir" "$data_dir/server-ingest.log" "$STREAM" "${db_args[@]}"
     local setup token jt
     setup=$("$PY" "$INGEST" setup --port "$PORT" --password "$PW" --data-dir "$data_dir")
     token=$(jget "$setup" token)
     jt=$(jget "$setup" jt)
     local perf_pid=
-    if [[ ${BENCH_PERF:-0} == 1 ]]; then
-        # a flat profile of rawx (symbols, no call graph: the release build has no frame
-        # pointers) while it ingests; reported below
-        perf record -q -F 499 -o "$data_dir/perf.data" -p "$SERVER_PID" 2>"$data_dir/perf.err" &
+    local perf_args=()
+    case ${BENCH_PERF:-0} in
+        # a flat profile of rawx while it ingests (symbols; the release build has no frame
+        # pointers, so call graphs need DWARF unwinding: BENCH_PERF=callgraph, heavier)
+        1) perf_args=(-F 499) ;;
+        callgraph) perf_args=(-F 199 --call-graph dwarf,32768) ;;
+    esac
+    if ((${#perf_args[@]})); then
+        perf record -q "${perf_args[@]}" -o "$data_dir/perf.data" -p "$SERVER_PID" 2>"$data_dir/perf.err" &
         perf_pid=$!
         PERF_PID=$perf_pid
     fi
     "$PY" "$INGEST" ingest --port "$PORT" --token "$token" --jt "$jt" --pid "$SERVER_PID" \
         --events "$EVENTS" --stream-bytes "$STREAM_BYTES" --standin-log "$STANDIN_LOG" \
-        --poll-ms "$POLL_MS" ${db:+--pg-url "$PG_URL" --pg-db "$db"} >"$data_dir/ingest.json"
+        --poll-ms "$POLL_MS" ${db:+--pg-url "$PG_URL" --pg-db "$db"} \
+        ${perf_pid:+--perf-pid "$perf_pid"} >"$data_dir/ingest.json"
     "$PY" - "$data_dir/ingest.json" <<'EOF'
 import json, sys
 r = json.load(open(sys.argv[1]))
@@ -216,15 +222,27 @@ EOF
         kill -INT "$perf_pid" 2>/dev/null || true
         wait "$perf_pid" 2>/dev/null || true
         PERF_PID=
-        perf report -i "$data_dir/perf.data" --stdio --no-children --sort dso,sym --percent-limit 0.7 \
-            2>/dev/null | grep -v '^#' | grep -v '^$' | head -45 | tee "$data_dir/perf.txt"
+        if [[ $BENCH_PERF == callgraph ]]; then
+            # inclusive time of rawx's own functions: where the ingest's CPU goes
+            perf report -i "$data_dir/perf.data" --stdio --children --sort sym -g none \
+                --percent-limit 2 2>/dev/null | grep -v '^#' | grep -v '^$' |
+                grep -E 'rawx|sqlx|serde|sqlite3|tokio::runtime::task|malloc|free' | head -60 |
+                tee "$data_dir/perf.txt"
+        else
+            perf report -i "$data_dir/perf.data" --stdio --no-children --sort dso,sym --percent-limit 0.7 \
+                2>/dev/null | grep -v '^#' | grep -v '^$' | head -45 | tee "$data_dir/perf.txt"
+        fi
         cp "$data_dir/perf.txt" "$CACHE/perf-$backend.txt"
     fi
     stop_pid "$SERVER_PID"
     SERVER_PID=
+    if [[ ${RAWX_LOG:-} == *sqlx=debug* || ${RAWX_LOG:-} == *sqlx=trace* ]]; then
+        echo "statement times during the ingest server's life (sqlx's log), by statement:"
+        "$PY" "$INGEST" sql-times "$data_dir/server-ingest.log"
+    fi
 
     say "$backend: $LAUNCHES launches from $CLIENTS clients (stand-in replays $(basename "$SAMPLE"))"
-    serve "$data_dir" "$log" "$SAMPLE" "${db_args[@]}"
+    serve "$data_dir" "$data_dir/server-launch.log" "$SAMPLE" "${db_args[@]}"
     "$PY" "$INGEST" launch --port "$PORT" --token "$token" --jt "$jt" --count "$LAUNCHES" \
         --concurrency "$CLIENTS" >"$data_dir/launch.json"
     "$PY" - "$data_dir/launch.json" <<'EOF'

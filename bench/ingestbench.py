@@ -15,6 +15,7 @@ Subcommands:
   launch       POST .../launch/ K times from C concurrent clients (one keep-alive connection
                each): 201s per second; then how long until every job is final
   report       print the table of figures beside the goals; write the JSON
+  sql-times    sum the statement times sqlx logs (RAWX_LOG=info,sqlx=debug) by statement
   cleanup      stop the process group of every stand-in the log shows still running (the trap
                calls it: a stopped `rawx serve` leaves running units running, by design)
 
@@ -377,6 +378,12 @@ def cmd_ingest(a):
         rss_samples.append((round(time.time() - first_seen, 3), proc_status(a.pid).get("VmRSS")))
         if job.get("status") in FINAL and job.get("event_processing_finished"):
             final_seen = time.time()
+            if a.perf_pid:
+                # the profile is of the ingest only, not of the stdout requests below
+                try:
+                    os.kill(a.perf_pid, signal.SIGINT)
+                except ProcessLookupError:
+                    pass
             break
         if time.perf_counter() - t_poll0 > a.timeout:
             die(f"job {job_id} not final within {a.timeout:.0f} s (status {job.get('status')})")
@@ -439,6 +446,7 @@ def cmd_ingest(a):
         "rawx_cpu_s_first_event_to_final": round(cpu1 - cpu_first, 2) if cpu_first is not None else None,
         "machine_busy_fraction": round(busy, 3),
         "launched_at": t_launch,
+        "loadavg_at_launch": os.getloadavg(),
     }
     # where rawx's CPU went during the ingest, by thread kind (sqlx runs each SQLite
     # connection on its own thread, so SQLite's own work shows apart from tokio's)
@@ -479,6 +487,7 @@ def cmd_launch(a):
                 else:
                     errors.append(f"{status} {raw[:300]!r}")
 
+    load0 = os.getloadavg()
     t0 = time.perf_counter()
     wall0 = time.time()
     threads = [threading.Thread(target=client) for _ in range(a.concurrency)]
@@ -521,6 +530,8 @@ def cmd_launch(a):
         "all_final_s": round(all_final_s, 2),
         "jobs_finished_per_s": round(len(jobs) / all_final_s, 1),
         "by_status": by_status,
+        "loadavg_at_start": load0,
+        "loadavg_at_end": os.getloadavg(),
         "first_started_after_s": round(ts(first["started"]) - wall0, 3) if first.get("started") else None,
         "last_finished_after_s": round(ts(last["finished"]) - wall0, 3) if last.get("finished") else None,
     }
@@ -561,7 +572,9 @@ def cmd_report(a):
         ("  full text MiB", ("ingest", "stdout_download_mib"), ".1f", ""),
         ("peak RSS of rawx MiB, ingest (VmHWM)", ("ingest", "peak_rss_ingest_mib"), ".1f", "-"),
         ("  peak RSS MiB incl. the stdout requests", ("ingest", "peak_rss_mib"), ".1f", "-"),
+        ("  load average (1 min) at the launch", ("ingest", "load1"), ".1f", ""),
         ("launches/s (201s per second)", ("launch", "launches_per_s"), ".1f", ">= 100; AWX ~1"),
+        ("  load average (1 min) at the start", ("launch", "load1"), ".1f", ""),
         ("  jobs launched (clients)", ("launch", "launched_and_clients"), "", ""),
         ("  launch -> all final s", ("launch", "all_final_s"), ".1f", "-"),
         ("  jobs finished per s", ("launch", "jobs_finished_per_s"), ".1f", "-"),
@@ -570,7 +583,11 @@ def cmd_report(a):
         ing = r.get("ingest") or {}
         if "stdout_download_bytes" in ing:
             ing["stdout_download_mib"] = ing["stdout_download_bytes"] / 1048576
+        if ing.get("loadavg_at_launch"):
+            ing["load1"] = ing["loadavg_at_launch"][0]
         la = r.get("launch") or {}
+        if la.get("loadavg_at_start"):
+            la["load1"] = la["loadavg_at_start"][0]
         if la:
             la["launched_and_clients"] = f"{la['launched']} ({la['concurrency']})"
     for name, path, spec, goal in lines:
@@ -606,6 +623,44 @@ def cmd_merge(a):
         k, path = kv.split("=", 1)
         doc[k] = json.load(open(path))
     print(json.dumps(doc))
+
+
+def sql_shape(stmt):
+    """A statement with its literals and parameter lists folded, to group by."""
+    s = " ".join(stmt.split())
+    s = re.sub(r"\(\s*(\$\d+|\?)(\s*,\s*(\$\d+|\?))*\s*\)", "(…)", s)   # (?, ?, ?) -> (…)
+    s = re.sub(r"(\(…\)\s*,\s*)+\(…\)", "(…), …", s)                      # VALUES (…), (…)
+    s = re.sub(r"\$\d+", "?", s)
+    s = re.sub(r"'[^']*'", "'…'", s)
+    s = re.sub(r"SELECT .{120,}? FROM", "SELECT <columns> FROM", s)
+    return s[:220]
+
+
+def cmd_sql_times(a):
+    """Sums sqlx's per-statement times (RAWX_LOG=…,sqlx=debug, JSON log) by statement shape,
+    between the first and the last log line that names the job."""
+    groups = {}
+    total = 0.0
+    for line in open(a.log, errors="replace"):
+        if '"sqlx::query"' not in line:
+            continue
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue
+        f = rec.get("fields", {})
+        stmt = f.get("db.statement") or f.get("summary") or ""
+        secs = f.get("elapsed_secs")
+        if secs is None:
+            continue
+        g = groups.setdefault(sql_shape(stmt), [0, 0.0, 0])
+        g[0] += 1
+        g[1] += secs
+        g[2] += f.get("rows_returned", 0) or 0
+        total += secs
+    print(f"{'count':>7} {'total s':>8} {'avg ms':>8} {'rows out':>9}  statement (total {total:.2f} s)")
+    for shape, (n, secs, rows) in sorted(groups.items(), key=lambda kv: -kv[1][1])[:a.top]:
+        print(f"{n:7d} {secs:8.2f} {secs / n * 1000:8.2f} {rows:9d}  {shape}")
 
 
 def cmd_cleanup(a):
@@ -665,6 +720,7 @@ def main():
     s.add_argument("--timeout", type=float, default=1800)
     s.add_argument("--pg-url", help="PostgreSQL server URL, to read its backends' CPU")
     s.add_argument("--pg-db")
+    s.add_argument("--perf-pid", type=int, help="a `perf record` to stop when the job is final")
 
     s = sub.add_parser("launch")
     s.add_argument("--port", type=int, required=True)
@@ -686,10 +742,14 @@ def main():
     s = sub.add_parser("cleanup")
     s.add_argument("--log", required=True)
 
+    s = sub.add_parser("sql-times")
+    s.add_argument("log")
+    s.add_argument("--top", type=int, default=12)
+
     a = p.parse_args()
     {"make-stream": cmd_make_stream, "setup": cmd_setup, "ingest": cmd_ingest,
      "launch": cmd_launch, "merge": cmd_merge, "report": cmd_report,
-     "cleanup": cmd_cleanup}[a.cmd](a)
+     "cleanup": cmd_cleanup, "sql-times": cmd_sql_times}[a.cmd](a)
 
 
 if __name__ == "__main__":
