@@ -1,0 +1,423 @@
+//! End-to-end: `rawx serve` running its jobs on a separate `rawx receptor` process (the AWX
+//! shape: controller + execution node), started the way an existing Receptor deployment
+//! starts it — the binary linked as `receptor`, `receptor --config FILE`. Jobs are launched
+//! with the real `awx` CLI and run by the real `ansible-runner worker` on that node; events
+//! arrive while the job runs; the cancel endpoint reaches the node; `/api/v2/instances/`
+//! shows the node with AWX's capacity from `--worker-info`, and `capacity_adjustment` makes a
+//! third job wait with an explanation. One node on a Unix socket, one over TLS with work
+//! signing.
+
+mod common;
+
+use common::lab::*;
+use common::{venv, Opts, ADMIN_PW};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A `rawx receptor` process, started through a `receptor` symlink; killed on drop.
+struct Receptor {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Receptor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn work_command(verify: bool) -> String {
+    format!(
+        "- work-command:\n    worktype: ansible-runner\n    command: {}\n    params: worker\n    allowruntimeparams: true\n    verifysignature: {verify}\n",
+        venv().join("bin/ansible-runner").display()
+    )
+}
+
+impl Receptor {
+    /// Writes `config` (with `{dir}` replaced by the node's dir) and starts the node.
+    fn start(config: &str, dir: tempfile::TempDir, ready: impl Fn(&Path) -> bool) -> Receptor {
+        let conf = dir.path().join("receptor.conf");
+        std::fs::write(
+            &conf,
+            config.replace("{dir}", &dir.path().display().to_string()),
+        )
+        .unwrap();
+        // Installed in place of Receptor's binary: argv[0] `receptor` is the node command.
+        let link = dir.path().join("receptor");
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_rawx"), &link).unwrap();
+        let path = format!(
+            "{}:{}",
+            venv().join("bin").display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let child = Command::new(&link)
+            .arg("--config")
+            .arg(&conf)
+            .env("PATH", path)
+            .env("RAWX_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start receptor");
+        let rx = Receptor { child, dir };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !ready(rx.dir.path()) {
+            assert!(
+                Instant::now() < deadline,
+                "the receptor node did not come up"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        rx
+    }
+
+    fn unix(node_id: &str) -> Receptor {
+        let config = format!(
+            "- node:\n    id: {node_id}\n    datadir: {{dir}}/data\n- local-only: null\n\
+             - control-service:\n    service: control\n    filename: {{dir}}/receptor.sock\n{}",
+            work_command(false)
+        );
+        Receptor::start(&config, tempfile::tempdir().unwrap(), |d| {
+            std::os::unix::net::UnixStream::connect(d.join("receptor.sock")).is_ok()
+        })
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.path().join("receptor.sock")
+    }
+
+    /// `receptorctl work list` over the node's Unix socket.
+    fn work_list(&self) -> Value {
+        let out = Command::new(venv().join("bin/receptorctl"))
+            .arg("--socket")
+            .arg(self.socket())
+            .args(["work", "list"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+fn lab_on(socket: &str, extra: &[(&str, &str)]) -> Lab {
+    let mut env = vec![("RAWX_RECEPTOR_SOCKET".to_string(), socket.to_string())];
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Lab::start_with(Opts {
+        env,
+        ..Default::default()
+    })
+}
+
+/// Waits for the execution node's first health check and returns its instance.
+fn checked_instance(lab: &Lab, hostname: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let list = lab.s.admin(
+            "GET",
+            &format!("/api/v2/instances/?hostname={hostname}"),
+            None,
+            200,
+        );
+        let i = &list["results"][0];
+        if i["last_health_check"].is_string() {
+            return i.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no health check of {hostname}: {list}\n{}",
+            lab.s.logs()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+const STEPS: &str = "\
+- name: Steps
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: first
+      debug: {msg: step one}
+    - name: wait
+      pause: {seconds: 3}
+    - name: second
+      debug: {msg: step two}
+";
+
+const LONG: &str = "\
+- name: Long
+  hosts: all
+  gather_facts: false
+  tasks:
+    - name: wait a long time
+      pause: {seconds: 60}
+";
+
+#[test]
+fn jobs_run_on_a_separate_receptor_node() {
+    let rx = Receptor::unix("exec1");
+    let lab = lab_on(&rx.socket().display().to_string(), &[]);
+    let s = &lab.s;
+
+    // Registered like AWX's provision_instance + register_peers, figures from --worker-info.
+    let node = checked_instance(&lab, "exec1");
+    assert_eq!(node["node_type"], "execution", "{node}");
+    assert_eq!(node["node_state"], "ready", "{node}");
+    assert!(
+        node["version"]
+            .as_str()
+            .unwrap()
+            .starts_with("ansible-runner-"),
+        "{node}"
+    );
+    let cpus: f64 = node["cpu"].as_str().unwrap().parse().unwrap();
+    let mem = node["memory"].as_i64().unwrap();
+    assert!(cpus >= 1.0 && mem > 0, "{node}");
+    assert_eq!(node["cpu_capacity"], json!((cpus * 4.0) as i64), "{node}");
+    assert_eq!(
+        node["mem_capacity"],
+        json!(((mem / 1024 / 1024 - 2048) / 100).max(1)),
+        "{node}"
+    );
+    let (c, m) = (
+        node["cpu_capacity"].as_i64().unwrap(),
+        node["mem_capacity"].as_i64().unwrap(),
+    );
+    assert_eq!(node["capacity"], json!(c.max(m)), "adjustment 1: {node}");
+    assert_eq!(node["capacity_adjustment"], "1.00");
+    assert_eq!(node["errors"], "");
+    let all = s.awx_json(&["instances", "list"]);
+    let types: Vec<_> = all["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["node_type"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        types.contains(&"control".into()) && types.contains(&"execution".into()),
+        "{all}"
+    );
+
+    // A job launched with the awx CLI runs on the node, its events arriving while it runs.
+    let p = lab.project("steps", &[("steps.yml", STEPS), ("long.yml", LONG)]);
+    let inv = lab.inventory("One", &[("localhost", local_vars())]);
+    lab.jt("steps", p, inv, "steps.yml", json!({}));
+    let launched = s.awx_json(&["job_templates", "launch", "steps"]);
+    let id = launched["id"].as_i64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    // The pause holds the job: step one is stored while it still runs.
+    let unit_on_node = loop {
+        let job = lab.job(id);
+        if job["status"] == "running" && lab.events(id).iter().any(|e| e["task"] == "wait") {
+            let unit = job["work_unit_id"].as_str().unwrap();
+            let listed = rx.work_list().get(unit).is_some();
+            assert_eq!(
+                lab.job(id)["status"],
+                "running",
+                "events came only at the end"
+            );
+            break listed;
+        }
+        assert!(
+            Instant::now() < deadline && !FINAL.contains(&job["status"].as_str().unwrap()),
+            "no live events: {job}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        unit_on_node,
+        "receptorctl on the node does not list the job's unit"
+    );
+    let job = lab.wait_status(id, "successful");
+    assert_eq!(job["execution_node"], "exec1", "{job}");
+    let out = s.awx_ok(&["jobs", "stdout", &id.to_string()]);
+    assert!(
+        out.contains("step one") && out.contains("step two"),
+        "{out}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while rx.work_list().as_object().is_some_and(|m| !m.is_empty()) {
+        assert!(
+            Instant::now() < deadline,
+            "the unit was not released: {}",
+            rx.work_list()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // Cancel through the API reaches the node.
+    lab.jt("long", p, inv, "long.yml", json!({}));
+    let id = s.awx_json(&["job_templates", "launch", "long"])["id"]
+        .as_i64()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !lab
+        .events_of(id, "playbook_on_task_start")
+        .iter()
+        .any(|e| e["task"] == "wait a long time")
+    {
+        assert!(Instant::now() < deadline, "never started: {}", lab.job(id));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let unit = lab.job(id)["work_unit_id"].as_str().unwrap().to_string();
+    let t = Instant::now();
+    let r = s.http(
+        "POST",
+        &format!("/api/v2/jobs/{id}/cancel/"),
+        Some(("admin", ADMIN_PW)),
+        None,
+    );
+    assert_eq!(r.status, 202, "{r:?}");
+    let job = lab.wait_for(id, Duration::from_secs(20));
+    eprintln!("cancel on the separate node took {:?}", t.elapsed());
+    assert_eq!(job["status"], "canceled", "{job}");
+    assert!(job["elapsed"].as_f64().unwrap() < 40.0, "{job}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while rx.work_list().get(&unit).is_some() {
+        assert!(Instant::now() < deadline, "unit {unit} left on the node");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn capacity_adjustment_makes_a_third_job_wait() {
+    let rx = Receptor::unix("exec2");
+    let lab = lab_on(&rx.socket().display().to_string(), &[]);
+    let s = &lab.s;
+    let node = checked_instance(&lab, "exec2");
+    let id = node["id"].as_i64().unwrap();
+    let path = format!("/api/v2/instances/{id}/");
+    let (c, m) = (
+        node["cpu_capacity"].as_i64().unwrap(),
+        node["mem_capacity"].as_i64().unwrap(),
+    );
+
+    // Only admins adjust, within 0..1.
+    let bad = s.http(
+        "PATCH",
+        &path,
+        Some(("admin", ADMIN_PW)),
+        Some(&json!({"capacity_adjustment": 1.5})),
+    );
+    assert_eq!(bad.status, 400, "{bad:?}");
+    assert_eq!(
+        bad.json()["capacity_adjustment"][0],
+        "Ensure this value is less than or equal to 1."
+    );
+    s.admin(
+        "POST",
+        "/api/v2/users/",
+        Some(json!({"username": "bob", "password": "bobpw12345"})),
+        201,
+    );
+    let r = s.http(
+        "PATCH",
+        &path,
+        Some(("bob", "bobpw12345")),
+        Some(&json!({"capacity_adjustment": 0})),
+    );
+    assert_eq!(r.status, 403, "{r:?}");
+    let adjusted = s.admin(
+        "PATCH",
+        &path,
+        Some(json!({"capacity_adjustment": "0"})),
+        200,
+    );
+    let cap = c.min(m);
+    assert_eq!(adjusted["capacity"], json!(cap), "{adjusted}");
+    assert_eq!(adjusted["capacity_adjustment"], "0.00");
+
+    // Jobs of impact k = hosts + 1 (forks = hosts): two fit in the capacity, three do not.
+    let k = cap / 2;
+    assert!(k >= 2 && 3 * k > cap, "capacity {cap} cannot show this");
+    let hosts: Vec<(String, Value)> = (0..k - 1)
+        .map(|i| (format!("h{i}"), local_vars()))
+        .collect();
+    let hosts: Vec<(&str, Value)> = hosts.iter().map(|(n, v)| (n.as_str(), v.clone())).collect();
+    let inv = lab.inventory("Many", &hosts);
+    let p = lab.project(
+        "pause",
+        &[(
+            "pause.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - pause: {seconds: 6}\n",
+        )],
+    );
+    lab.jt(
+        "pause",
+        p,
+        inv,
+        "pause.yml",
+        json!({"allow_simultaneous": true, "forks": k - 1}),
+    );
+    let ids: Vec<i64> = (0..3)
+        .map(|_| {
+            s.awx_json(&["job_templates", "launch", "pause"])["id"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let third = loop {
+        let jobs: Vec<Value> = ids.iter().map(|i| lab.job(*i)).collect();
+        let active = jobs
+            .iter()
+            .filter(|j| j["status"] == "running" || j["status"] == "waiting")
+            .count();
+        let waiting = jobs.iter().find(|j| {
+            j["status"] == "pending"
+                && j["job_explanation"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("Waiting for capacity"))
+        });
+        if active == 2 {
+            if let Some(w) = waiting {
+                let node = s.admin("GET", &path, None, 200);
+                if node["consumed_capacity"] == json!(2 * k) {
+                    assert_eq!(node["jobs_running"], 2, "{node}");
+                    break w.clone();
+                }
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never two running and one waiting: {jobs:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let why = third["job_explanation"].as_str().unwrap();
+    assert!(
+        why.contains("exec2")
+            && why.contains(&format!("needs {k}"))
+            && why.contains(&format!("of {cap}")),
+        "{why}"
+    );
+    for id in &ids {
+        lab.wait_status(*id, "successful");
+    }
+    let last = lab.job(third["id"].as_i64().unwrap());
+    assert_eq!(last["job_explanation"], "", "{last}");
+
+    // A health check keeps the adjustment.
+    let before = checked_instance(&lab, "exec2")["last_health_check"].clone();
+    let r = s.admin("POST", &format!("{path}health_check/"), None, 200);
+    assert_eq!(r["msg"], "Health check is running for exec2.", "{r}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let node = s.admin("GET", &path, None, 200);
+        if node["last_health_check"] != before {
+            assert_eq!(node["capacity"], json!(cap), "{node}");
+            assert_eq!(node["node_state"], "ready", "{node}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the health check did not run: {node}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(rx);
+}
