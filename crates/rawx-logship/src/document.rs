@@ -107,13 +107,20 @@ pub fn render(cfg: &LogConfig, rec: Record) -> String {
         doc.insert("component".into(), Value::String(c));
     }
     if rec.target == "awx.analytics.job_events" {
-        let event = rec
+        let row = rec
             .fields
             .iter()
             .find(|(k, _)| *k == "event")
-            .and_then(|(_, v)| v.as_str())
-            .and_then(|s| serde_json::from_str::<Map<String, Value>>(s).ok());
-        if let Some(row) = event {
+            .and_then(|(_, v)| v.as_str());
+        let Some(row) = row else {
+            return Value::Object(doc).to_string();
+        };
+        let mut text = Value::Object(doc.clone()).to_string();
+        if append_job_event(&mut text, row) {
+            return text;
+        }
+        // A row the fast path cannot take (escaped keys): the same through full values.
+        if let Ok(row) = serde_json::from_str::<Map<String, Value>>(row) {
             job_event_fields(row, &mut doc);
         }
         return Value::Object(doc).to_string();
@@ -127,6 +134,61 @@ pub fn render(cfg: &LogConfig, rec: Record) -> String {
         doc.insert(k.into(), v);
     }
     Value::Object(doc).to_string()
+}
+
+/// The fast path of [`job_event_fields`]: appends the row's fields to `doc` (a rendered JSON
+/// object) as the raw JSON they already are, so a field is never parsed into a value and
+/// printed again: this runs once per event at the ingester's rate. False when it cannot.
+fn append_job_event(doc: &mut String, row: &str) -> bool {
+    use serde_json::value::RawValue;
+    type Fields<'a> = Vec<(&'a str, &'a RawValue)>;
+    fn fields(text: &str) -> Option<Fields<'_>> {
+        serde_json::from_str::<std::collections::HashMap<&str, &RawValue>>(text)
+            .ok()
+            .map(|m| m.into_iter().collect())
+    }
+    let Some(mut row) = fields(row) else {
+        return false;
+    };
+    // The store keeps event_data as JSON text; AWX folds its keys into the document.
+    let data_text: Option<String> =
+        row.iter()
+            .find(|(k, _)| *k == "event_data")
+            .and_then(|(_, v)| match v.get().as_bytes().first() {
+                Some(b'"') => serde_json::from_str::<String>(v.get()).ok(),
+                Some(b'{') => Some(v.get().to_string()),
+                _ => None,
+            });
+    let data = match data_text.as_deref().map(fields) {
+        Some(Some(d)) => d,
+        Some(None) => return false,
+        None => Vec::new(),
+    };
+    row.retain(|(k, _)| !data.iter().any(|(d, _)| d == k));
+    if !doc.ends_with('}') {
+        return false;
+    }
+    doc.pop();
+    for (k, v) in row.iter().chain(data.iter()) {
+        if JOB_EVENT_SKIP.contains(k) {
+            continue;
+        }
+        doc.push(',');
+        let key = if RENAME.contains(k) {
+            format!("event_{k}")
+        } else {
+            (*k).to_string()
+        };
+        doc.push_str(&Value::String(key).to_string());
+        doc.push(':');
+        if is_secret_name(k) {
+            doc.push_str("\"$encrypted$\"");
+        } else {
+            doc.push_str(v.get());
+        }
+    }
+    doc.push('}');
+    true
 }
 
 /// A stored job event row, reshaped as AWX's formatter does.
@@ -204,6 +266,32 @@ mod tests {
         assert_eq!(doc["cluster_host_id"], "node1");
         assert!(doc.get("res").is_none() && doc.get("stdout").is_none());
         assert!(doc.get("event_data").is_none());
+    }
+
+    #[test]
+    fn the_fast_path_renders_what_the_full_one_does() {
+        let row = json!({
+            "id": 7, "job": 3, "event": "runner_on_ok", "counter": 4, "host": 2,
+            "uuid": "u", "stdout": "ok", "created": "c", "ssh_password": "x",
+            "event_data": json!({"task": "t\u{e9} \"q\"", "res": {"a": 1}, "nested": {"b": [1, 2]}}).to_string(),
+        })
+        .to_string();
+        let fast = doc(Record {
+            time: std::time::SystemTime::UNIX_EPOCH,
+            level: tracing::Level::INFO,
+            target: "awx.analytics.job_events",
+            message: "m".into(),
+            fields: vec![("event", Value::String(row.clone()))],
+            component: None,
+        });
+        let mut slow = Map::new();
+        job_event_fields(serde_json::from_str(&row).unwrap(), &mut slow);
+        for (k, v) in &slow {
+            assert_eq!(&fast[k], v, "{k}");
+        }
+        assert_eq!(fast["ssh_password"], REDACTED);
+        assert_eq!(fast["task"], "t\u{e9} \"q\"");
+        assert!(fast.get("res").is_none() && fast.get("stdout").is_none());
     }
 
     #[test]

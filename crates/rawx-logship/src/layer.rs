@@ -108,9 +108,14 @@ impl Inner {
             metrics::counter!("rawx_logship_dropped_total", "reason" => "queue_full").increment(1);
             return;
         }
+        let was_empty = q.is_empty();
         q.push_back(rec);
         drop(q);
-        self.notify.notify_one();
+        // The shipper drains until the queue is empty before it waits, so only the first
+        // record after that needs to wake it: not one wake-up per event at ingest rates.
+        if was_empty {
+            self.notify.notify_one();
+        }
     }
 
     /// Up to `max` queued records, oldest first.

@@ -1077,3 +1077,44 @@ fn manage_check_and_cleanup_jobs() {
     assert_ne!(out.code, 0, "{out}");
     assert!(out.stderr.contains("secret key"), "{out}");
 }
+
+#[test]
+fn json_logs_with_a_level_per_component() {
+    // The task role's crate at warn, the web's at info: one's lines show, the other's do not.
+    let s = Server::start_with(opts(&[
+        ("RAWX_LOG_FORMAT", "json"),
+        ("RAWX_LOG", "info,rawx_control=warn"),
+    ]));
+    let lab = lab(&s);
+    let jt = template(&s, &lab, "quiet", "play.yml", json!({"pause_s": 0}));
+    let id = launch(&s, jt);
+    assert_eq!(wait_final(&s, id)["status"], "successful");
+    let (_dir, logs) = s.stop_with_logs();
+    let lines: Vec<Value> = logs
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        lines.iter().any(|l| l["target"] == "rawx_api::jobs"
+            && l["level"] == "INFO"
+            && l["fields"]["job"] == id),
+        "the web role's launch line is missing:\n{}",
+        tail(&logs, 3000)
+    );
+    assert!(
+        !lines.iter().any(|l| l["target"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("rawx_control"))
+            && l["level"] == "INFO"),
+        "the task role logged at info although set to warn:\n{}",
+        tail(&logs, 3000)
+    );
+    // Only the stdout banner lines are not JSON.
+    let stray: Vec<&str> = logs
+        .lines()
+        .filter(|l| !l.starts_with('{'))
+        .filter(|l| !l.starts_with("Created") && !l.starts_with("rawx ") && !l.starts_with('('))
+        .collect();
+    assert!(stray.is_empty(), "lines that are not JSON: {stray:?}");
+}
