@@ -27,6 +27,7 @@ fn body_for(res: &str) -> Value {
         "tokens" => json!({"description": "mine"}),
         "workflow_job_templates" => json!({"name": "w2", "organization": 1}),
         "instance_groups" => json!({"name": "ig2"}),
+        "instances" => json!({"hostname": "evil", "capacity_adjustment": "0"}),
         "execution_environments" => json!({"name": "e2", "image": "quay.io/x"}),
         "jobs" | "job_events" | "job_host_summaries" => json!({"name": "forged"}),
         other => panic!("no body for {other}: add one (a new resource joined the router)"),
@@ -64,6 +65,8 @@ fn check_visible(path: &str, nobody: i64, body: &Value) {
             "credential_type" => item["managed"] == json!(true),
             // The node's instance groups are global, as credential types are.
             "instance_group" => true,
+            // So are the instances: what runs jobs, not whose they are.
+            "instance" => true,
             // AWX's global execution environments (no organization) are everyone's.
             "execution_environment" => true,
             "o_auth2_access_token" => item["user"] == json!(nobody),
@@ -127,6 +130,8 @@ async fn an_outsider_sees_nothing_and_changes_nothing_on_any_route() {
                             "/api/v2/credential_types/1/",
                             "/api/v2/instance_groups/1/",
                             "/api/v2/execution_environments/1/",
+                            "/api/v2/instances/1/",
+                            "/api/v2/instances/1/health_check/",
                         ];
                         assert!(global.contains(&path.as_str()), "detail shown: {who}");
                     } else if path.starts_with("/api/v2/settings") {

@@ -293,4 +293,21 @@ pub async fn world(api: &Api) {
         .insert(&rawx_model::resources::JOB_HOST_SUMMARIES, &hs)
         .await
         .unwrap();
+    // The node the task role would have registered (no task role runs in these tests).
+    let mut node = rawx_model::Row::new();
+    for (k, v) in [
+        ("hostname", json!("node1")),
+        ("node_type", json!("hybrid")),
+        ("capacity_adjustment", json!("1.00")),
+        ("cpu_capacity", json!(8)),
+        ("mem_capacity", json!(20)),
+        ("capacity", json!(20)),
+        ("enabled", json!(true)),
+    ] {
+        node.insert(k.into(), v);
+    }
+    api.store
+        .insert(&rawx_model::resources::INSTANCES, &node)
+        .await
+        .unwrap();
 }
