@@ -421,3 +421,151 @@ fn capacity_adjustment_makes_a_third_job_wait() {
     }
     drop(rx);
 }
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run openssl");
+    assert!(out.status.success(), "openssl {args:?}: {out:?}");
+}
+
+/// A CA, the node's server certificate (for `localhost`), the controller's client
+/// certificate, and an RSA work-signing key pair, made with the openssl CLI.
+fn make_pki(dir: &Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-subj",
+            "/CN=rawx test CA",
+            "-days",
+            "2",
+        ],
+    );
+    for (name, cn, usage) in [
+        ("node", "localhost", "serverAuth"),
+        ("controller", "controller", "clientAuth"),
+    ] {
+        std::fs::write(
+            dir.join(format!("{name}.ext")),
+            format!("subjectAltName=DNS:{cn},IP:127.0.0.1\nextendedKeyUsage={usage}\n"),
+        )
+        .unwrap();
+        openssl(
+            dir,
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+                "-subj",
+                &format!("/CN={cn}"),
+            ],
+        );
+        openssl(
+            dir,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "ca.crt",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &format!("{name}.crt"),
+                "-days",
+                "2",
+                "-extfile",
+                &format!("{name}.ext"),
+            ],
+        );
+    }
+    openssl(dir, &["genrsa", "-out", "signing.key", "2048"]);
+    openssl(
+        dir,
+        &[
+            "rsa",
+            "-in",
+            "signing.key",
+            "-pubout",
+            "-out",
+            "signing.pub",
+        ],
+    );
+}
+
+/// The node over TLS with client certificates and `verifysignature`; the controller finds it
+/// through a Receptor config (`tls-client`, `work-signing`) as receptorctl would.
+#[test]
+fn a_node_over_tls_with_signed_work() {
+    let dir = tempfile::tempdir().unwrap();
+    make_pki(dir.path());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = format!(
+        "- node:\n    id: tlsexec\n    datadir: {{dir}}/data\n- local-only: null\n\
+         - tls-server:\n    name: ctl_tls\n    cert: {{dir}}/node.crt\n    key: {{dir}}/node.key\n    clientcas: {{dir}}/ca.crt\n    requireclientcert: true\n\
+         - control-service:\n    service: control\n    tcplisten: 127.0.0.1:{port}\n    tcptls: ctl_tls\n\
+         - work-verification:\n    publickey: {{dir}}/signing.pub\n{}",
+        work_command(true)
+    );
+    let pki = dir.path().to_path_buf();
+    let _rx = Receptor::start(&config, dir, |_| {
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    let controller_conf = pki.join("controller.conf");
+    std::fs::write(
+        &controller_conf,
+        format!(
+            "- node:\n    id: controller\n- local-only: null\n\
+             - tls-client:\n    name: exec_tls\n    cert: {d}/controller.crt\n    key: {d}/controller.key\n    rootcas: {d}/ca.crt\n\
+             - work-signing:\n    privatekey: {d}/signing.key\n    tokenexpiration: 1m\n",
+            d = pki.display()
+        ),
+    )
+    .unwrap();
+    let conf = controller_conf.display().to_string();
+    let lab = lab_on(
+        &format!("tls://localhost:{port}"),
+        &[
+            ("RAWX_RECEPTOR_CONFIG", &conf),
+            ("RAWX_RECEPTOR_TLS_CLIENT", "exec_tls"),
+        ],
+    );
+    // The health check's worker-info unit is signed work too.
+    let node = checked_instance(&lab, "tlsexec");
+    assert_eq!(node["node_state"], "ready", "{node}");
+    assert!(node["capacity"].as_i64().unwrap() > 0, "{node}");
+
+    let p = lab.project("steps", &[("steps.yml", STEPS)]);
+    let inv = lab.inventory("One", &[("localhost", local_vars())]);
+    lab.jt("steps", p, inv, "steps.yml", json!({}));
+    let out = lab
+        .s
+        .awx(&["job_templates", "launch", "steps", "--monitor"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(out.stdout.contains("step two"), "{out}");
+    let jobs = lab.s.awx_json(&["jobs", "list"]);
+    assert_eq!(jobs["results"][0]["execution_node"], "tlsexec", "{jobs}");
+    assert_eq!(jobs["results"][0]["status"], "successful", "{jobs}");
+}
