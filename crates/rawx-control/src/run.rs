@@ -702,7 +702,7 @@ async fn flush(
     for (ev, id) in batch.iter().zip(&ids) {
         if shipped {
             let doc = serde_json::to_string(ev).unwrap_or_default();
-            tracing::info!(target: "awx.analytics.job_events", event = doc.as_str(), "Job event data saved.");
+            tracing::info!(target: "awx.analytics.job_events", event = doc.as_str(), id = *id, "Job event data saved.");
         }
         if live {
             // AWX's websocket frames carry the event's id; `event_data` stays the stored text,

@@ -115,6 +115,15 @@ pub fn render(cfg: &LogConfig, rec: Record) -> String {
         let Some(row) = row else {
             return Value::Object(doc).to_string();
         };
+        // The stored event's id travels beside its row (the row is written before it has one).
+        let id = rec
+            .fields
+            .iter()
+            .find(|(k, _)| *k == "id")
+            .map(|(_, v)| v.clone());
+        if let Some(id) = &id {
+            doc.insert("event_id".into(), id.clone());
+        }
         let mut text = Value::Object(doc.clone()).to_string();
         if append_job_event(&mut text, row) {
             return text;

@@ -92,8 +92,12 @@ impl Inner {
     }
 
     fn wants(&self, meta: &Metadata<'_>) -> bool {
-        if !self.enabled.load(Ordering::Relaxed)
-            || level_rank(meta.level()) > self.level.load(Ordering::Relaxed)
+        if !self.enabled.load(Ordering::Relaxed) {
+            return false;
+        }
+        // As AWX documents it: the level threshold does not apply to awx.analytics loggers.
+        if !meta.target().starts_with("awx.analytics.")
+            && level_rank(meta.level()) > self.level.load(Ordering::Relaxed)
         {
             return false;
         }

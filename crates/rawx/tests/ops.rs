@@ -804,6 +804,7 @@ fn logs_ship_over_tcp_and_the_buffer_is_replayed_after_an_outage() {
         "@timestamp",
         "cluster_host_id",
         "tower_uuid",
+        "event_id",
         "event_uuid",
         "counter",
         "host",
@@ -813,6 +814,13 @@ fn logs_ship_over_tcp_and_the_buffer_is_replayed_after_an_outage() {
         assert!(stats.get(key).is_some(), "no {key} in {stats}");
     }
     assert_eq!(stats["type"], "logstash");
+    let stored = s.admin(
+        "GET",
+        &format!("/api/v2/jobs/{first}/job_events/?event=playbook_on_stats"),
+        None,
+        200,
+    );
+    assert_eq!(stats["event_id"], stored["results"][0]["id"], "{stats}");
     assert_eq!(stats["level"], "INFO");
     // rawx's own log lines travel too, with their structured fields.
     assert!(
@@ -877,15 +885,25 @@ fn logs_ship_over_udp_and_https() {
         &s,
         json!({"LOG_AGGREGATOR_ENABLED": true, "LOG_AGGREGATOR_HOST": "127.0.0.1",
                "LOG_AGGREGATOR_PORT": port, "LOG_AGGREGATOR_TYPE": "other",
-               "LOG_AGGREGATOR_PROTOCOL": "udp", "LOG_AGGREGATOR_PASSWORD": AGG_SECRET}),
+               "LOG_AGGREGATOR_PROTOCOL": "udp", "LOG_AGGREGATOR_PASSWORD": AGG_SECRET,
+               "LOG_AGGREGATOR_LEVEL": "ERROR"}),
     );
     connection_test_arrives(&s, &udp);
     let id = launch(&s, jt);
     assert_eq!(wait_final(&s, id)["status"], "successful");
     let n = event_count(&s, id);
-    udp.wait(&s, "every event over UDP", |d| {
+    let docs = udp.wait(&s, "every event over UDP", |d| {
         job_event_docs(d, id).len() >= n
     });
+    // The level threshold holds back the service's info lines, not AWX's analytics loggers.
+    let info: Vec<&Value> = docs
+        .iter()
+        .filter(|d| d["level"] == "INFO" && d["logger_name"] != "awx.analytics.job_events")
+        .collect();
+    assert!(
+        info.is_empty(),
+        "info lines shipped at level ERROR: {info:?}"
+    );
     assert_no_secret(&udp);
 
     // HTTPS with a self-signed certificate: refused while it is verified, shipped once not.
