@@ -15,6 +15,8 @@
 #   BENCH_EVENTS    events in the replayed stream (100000)
 #   BENCH_CLIENTS   idle websocket clients (10000)
 #   BENCH_SAMPLE    the captured stream to expand (../shared/samples/runner/worker-awxlike.out)
+#   BENCH_POLL_MS   how often the stream figure polls the stored events (25; 0: no lag figure,
+#                   to see rawx's CPU for the websocket alone)
 #   BENCH_REDIS     1: run both figures a second time with RAWX_REDIS_URL (private redis-server)
 #   RAWX_BENCH_CACHE  where the expanded stream is cached (/var/tmp/rawx-bench)
 #   BENCH_KEEP      1: keep the work dir (server logs) even on success
@@ -136,7 +138,7 @@ run_figures() { # run_figures NAME [serve args...]
     token=$(jget "$setup" token)
     jt=$(jget "$setup" jt)
     "$WSPY" "$BENCH_DIR/wsbench.py" stream --port "$PORT" --token "$token" --jt "$jt" \
-        --events "$EVENTS" --pid "$SERVER_PID" | tee "$data_dir/stream.json"
+        --events "$EVENTS" --pid "$SERVER_PID" --poll-ms "${BENCH_POLL_MS:-25}" | tee "$data_dir/stream.json"
     say "$name: a client that reads nothing while the job runs"
     "$WSPY" "$BENCH_DIR/wsbench.py" slow --port "$PORT" --token "$token" --jt "$jt" \
         --events "$EVENTS" | tee "$data_dir/slow.json"

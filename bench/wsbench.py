@@ -103,7 +103,7 @@ def cmd_stream(a):
                     last = c
                     if c >= a.events:
                         return
-            time.sleep(0.025)
+            time.sleep(a.poll_ms / 1000)
 
     async def run():
         headers = {"Authorization": f"Bearer {a.token}", "Cookie": "csrftoken=wsbench"}
@@ -124,7 +124,8 @@ def cmd_stream(a):
             await ws.send(json.dumps({"xrftoken": "wsbench", "groups": {
                 "jobs": ["status_changed", "summary"], "job_events": [job]}}))
             poller = threading.Thread(target=poll, args=(job,), daemon=True)
-            poller.start()
+            if a.poll_ms > 0:
+                poller.start()
             recv_at = {}
             order_ok, last_counter, dups = True, 0, 0
             final_counter, status, closed = None, None, None
@@ -155,7 +156,8 @@ def cmd_stream(a):
                 if final_counter is not None and len(recv_at) >= final_counter:
                     break
             stop.set()
-            poller.join(timeout=5)
+            if poller.is_alive():
+                poller.join(timeout=5)
             return job, t_launch, recv_at, order_ok, dups, final_counter, status, closed
 
     cpu0 = cpu_s(a.pid)
@@ -334,6 +336,8 @@ def main():
     s.add_argument("--jt", type=int, required=True)
     s.add_argument("--events", type=int, required=True)
     s.add_argument("--timeout", type=float, default=300)
+    s.add_argument("--poll-ms", type=int, default=25,
+                   help="how often the stored events are polled for the lag (0: not at all)")
     s.add_argument("--pid", type=int, required=True)
     s = sub.add_parser("slow")
     s.add_argument("--port", type=int, required=True)
