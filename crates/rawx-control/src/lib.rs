@@ -31,11 +31,10 @@ use tokio::task::JoinSet;
 
 /// The work type the node runs jobs with (`ansible-runner worker`).
 pub const WORK_TYPE: &str = "ansible-runner";
-/// How often the task manager looks at the store even without a signal; each look also says
-/// this task node is alive (its instance's `last_seen`).
+/// How often the task manager looks at the store even without a signal, and how often a task
+/// node says it is alive (its instance's `last_seen`, written by a task of its own so a long
+/// scheduling pass never delays it).
 const TICK: Duration = Duration::from_secs(2);
-/// A task node silent this long is lost: another one ends its active jobs (AWX's reaper).
-const LOST_AFTER_S: i64 = 20;
 
 /// What every job task needs.
 #[derive(Clone)]
@@ -97,6 +96,8 @@ pub struct TaskRole {
     running: Arc<Mutex<HashMap<JobKey, ()>>>,
     /// On shutdown, how long running jobs may take to finish before they are handed back.
     drain: Duration,
+    /// A task node silent this long is lost: this one ends its active jobs (AWX's reaper).
+    lost_after: Duration,
 }
 
 impl TaskRole {
@@ -105,7 +106,14 @@ impl TaskRole {
             shared,
             running: Arc::new(Mutex::new(HashMap::new())),
             drain: Duration::ZERO,
+            lost_after: Duration::from_secs(60),
         }
+    }
+
+    /// How long another task node may stay silent before its active jobs are ended.
+    pub fn with_lost_after(mut self, lost_after: Duration) -> Self {
+        self.lost_after = lost_after;
+        self
     }
 
     /// Lets running jobs finish for up to `drain` on shutdown (no new job starts meanwhile).
@@ -183,6 +191,52 @@ async fn impact(store: &DynStore, hosts: &mut HashMap<i64, i64>, job: &Row) -> i
         None => 1,
     };
     rawx_model::capacity::job_impact(forks, n)
+}
+
+/// Says this task node is alive, then ends the active jobs of task nodes that are not:
+/// their runs are on a node nobody follows any more. (A node that comes back re-attaches
+/// only to jobs still active; these are not.)
+async fn heartbeat_and_reap(shared: &Shared, lost_after: Duration) -> anyhow::Result<()> {
+    let store = &shared.store;
+    let me = &shared.node_name;
+    let now = rawx_model::now_string();
+    if let Some(row) = instance(store, me).await? {
+        let mut r = Row::new();
+        r.insert("last_seen".into(), json!(now));
+        let id = row.get("id").and_then(Value::as_i64).unwrap_or_default();
+        store
+            .update(&rawx_model::resources::INSTANCES, id, &r)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let cutoff = rawx_model::time_after(-(lost_after.as_secs() as i64));
+    let mut seen: HashMap<String, Option<String>> = HashMap::new();
+    for (kind, job) in jobs_in(store, &["waiting", "running"]).await? {
+        let ctl = rawx_model::schema::text(&job, "controller_node").to_string();
+        if ctl.is_empty() || &ctl == me {
+            continue;
+        }
+        if !seen.contains_key(&ctl) {
+            let last = instance(store, &ctl)
+                .await?
+                .map(|r| rawx_model::schema::text(&r, "last_seen").to_string());
+            seen.insert(ctl.clone(), last);
+        }
+        let Some(Some(last)) = seen.get(&ctl) else {
+            continue;
+        };
+        if *last >= cutoff {
+            continue;
+        }
+        let id = job.get("id").and_then(Value::as_i64).unwrap_or_default();
+        let why = format!(
+            "The task node {ctl} that ran this job stopped responding (last seen {last}), so \
+             {me} ended it. The events stored before are kept; launch it again."
+        );
+        tracing::warn!(job = id, lost = %ctl, "reaping a job of a lost task node");
+        run::reap(shared, kind, id, &why).await;
+    }
+    Ok(())
 }
 
 /// A burst of launches wakes the task manager once per this long, not once per launch.
@@ -320,52 +374,6 @@ impl TaskRole {
         Ok(())
     }
 
-    /// Says this task node is alive, then ends the active jobs of task nodes that are not:
-    /// their runs are on a node nobody follows any more. (A node that comes back re-attaches
-    /// only to jobs still active; these are not.)
-    async fn heartbeat_and_reap(&self) -> anyhow::Result<()> {
-        let store = &self.shared.store;
-        let me = &self.shared.node_name;
-        let now = rawx_model::now_string();
-        if let Some(row) = instance(store, me).await? {
-            let mut r = Row::new();
-            r.insert("last_seen".into(), json!(now));
-            let id = row.get("id").and_then(Value::as_i64).unwrap_or_default();
-            store
-                .update(&rawx_model::resources::INSTANCES, id, &r)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-        }
-        let cutoff = rawx_model::time_after(-LOST_AFTER_S);
-        let mut seen: HashMap<String, Option<String>> = HashMap::new();
-        for (kind, job) in jobs_in(store, &["waiting", "running"]).await? {
-            let ctl = rawx_model::schema::text(&job, "controller_node").to_string();
-            if ctl.is_empty() || &ctl == me {
-                continue;
-            }
-            if !seen.contains_key(&ctl) {
-                let last = instance(store, &ctl)
-                    .await?
-                    .map(|r| rawx_model::schema::text(&r, "last_seen").to_string());
-                seen.insert(ctl.clone(), last);
-            }
-            let Some(Some(last)) = seen.get(&ctl) else {
-                continue;
-            };
-            if *last >= cutoff {
-                continue;
-            }
-            let id = job.get("id").and_then(Value::as_i64).unwrap_or_default();
-            let why = format!(
-                "The task node {ctl} that ran this job stopped responding (last seen {last}), so \
-                 {me} ended it. The events stored before are kept; launch it again."
-            );
-            tracing::warn!(job = id, lost = %ctl, "reaping a job of a lost task node");
-            run::reap(&self.shared, kind, id, &why).await;
-        }
-        Ok(())
-    }
-
     async fn cancel(&self, kind: &JobKind, job: i64) {
         let Ok(row) = self.shared.store.get(kind.resource, job).await else {
             return;
@@ -426,13 +434,22 @@ impl Component for TaskRole {
         // in a burst (every signal between two passes is served by the second).
         let mut due: Option<tokio::time::Instant> = None;
         let mut tick = tokio::time::interval(TICK);
+        let beat = {
+            let (shared, lost_after) = (self.shared.clone(), self.lost_after);
+            tokio::spawn(async move {
+                let mut t = tokio::time::interval(TICK);
+                loop {
+                    t.tick().await;
+                    if let Err(e) = heartbeat_and_reap(&shared, lost_after).await {
+                        tracing::warn!(error = %e, "heartbeat or reaper pass failed");
+                    }
+                }
+            })
+        };
         loop {
             tokio::select! {
                 _ = shutdown.wait() => break,
                 _ = tick.tick() => {
-                    if let Err(e) = self.heartbeat_and_reap().await {
-                        tracing::warn!(error = %e, "heartbeat or reaper pass failed");
-                    }
                     due.get_or_insert(last_pass + MIN_PASS_GAP);
                 }
                 _ = tokio::time::sleep_until(due.unwrap_or(last_pass)), if due.is_some() => {
@@ -483,6 +500,7 @@ impl Component for TaskRole {
         }
         // Jobs not done keep running in their units; the next start re-attaches to them.
         jobs.abort_all();
+        beat.abort();
         Ok(())
     }
 }

@@ -284,7 +284,11 @@ pub async fn run(
             Restart::Always,
         );
         sup.add(
-            Arc::new(rawx_control::TaskRole::new(shared).with_drain(drain)),
+            Arc::new(
+                rawx_control::TaskRole::new(shared)
+                    .with_drain(drain)
+                    .with_lost_after(lost_after()?),
+            ),
             Restart::Always,
         );
     }
@@ -304,6 +308,24 @@ pub async fn run(
         ),
     }
     sup.run_until_signal().await
+}
+
+/// `RAWX_NODE_LOST_AFTER`: seconds another task node may stay silent before its active jobs
+/// are ended (60, as AWX's heartbeat period).
+fn lost_after() -> anyhow::Result<std::time::Duration> {
+    match std::env::var("RAWX_NODE_LOST_AFTER") {
+        Ok(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|s| *s >= 5)
+            .map(std::time::Duration::from_secs)
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "RAWX_NODE_LOST_AFTER must be a number of seconds, at least 5 (got {v:?})"
+                )
+            }),
+        Err(_) => Ok(std::time::Duration::from_secs(60)),
+    }
 }
 
 /// The process-wide recorder the roles' counters go to (`metrics` facade), labelled with the

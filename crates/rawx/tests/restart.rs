@@ -8,14 +8,16 @@
 
 mod common;
 
-use common::{venv, Opts, Server, ADMIN_PW};
+use common::lab::{all_pages, local_vars, stdout_of, tail, wait_final_on};
+
+use common::{venv, Opts, Server};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const FINAL: [&str; 4] = ["successful", "failed", "error", "canceled"];
+use common::lab::FINAL;
 
 /// A few quick tasks, a pause (8 s unless `pause_s` says otherwise), a few more tasks.
 const PLAY: &str = "\
@@ -73,13 +75,6 @@ const MANY: &str = "\
 ";
 const HOSTS: [&str; 2] = ["localhost", "otherhost"];
 
-fn local_vars() -> Value {
-    json!({
-        "ansible_connection": "local",
-        "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-    })
-}
-
 fn runner_opts() -> Opts {
     Opts {
         env: vec![(
@@ -88,14 +83,6 @@ fn runner_opts() -> Opts {
         )],
         ..Opts::default()
     }
-}
-
-fn tail(s: &str, max: usize) -> &str {
-    let mut start = s.len().saturating_sub(max);
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    &s[start..]
 }
 
 /// An organization, the project holding `PLAY`, an inventory of two local hosts.
@@ -169,68 +156,27 @@ fn job(s: &Server, id: i64) -> Value {
     s.admin("GET", &format!("/api/v2/jobs/{id}/"), None, 200)
 }
 
-/// Follows `next` from `path` and returns every result.
-fn all(s: &Server, path: &str) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut next = Some(path.to_string());
-    let mut pages = 0;
-    while let Some(p) = next {
-        pages += 1;
-        assert!(pages < 100, "runaway pagination at {p}");
-        let page = s.admin("GET", &p, None, 200);
-        out.extend(
-            page["results"]
-                .as_array()
-                .unwrap_or_else(|| panic!("not a list: {page}"))
-                .iter()
-                .cloned(),
-        );
-        next = page["next"].as_str().map(str::to_string);
-    }
-    out
-}
-
 fn events(s: &Server, id: i64) -> Vec<Value> {
-    all(
+    all_pages(
         s,
         &format!("/api/v2/jobs/{id}/job_events/?no_truncate=1&order_by=counter&page_size=200"),
     )
 }
 
 fn stdout(s: &Server, id: i64) -> String {
-    let r = s.http(
-        "GET",
-        &format!("/api/v2/jobs/{id}/stdout/?format=txt"),
-        Some(("admin", ADMIN_PW)),
-        None,
-    );
-    assert_eq!(r.status, 200, "{r:?}");
-    r.body
+    stdout_of(s, "jobs", id)
 }
 
 /// Polls until the job is final with all its events stored.
 fn wait_final(s: &Server, id: i64, limit: Duration) -> Value {
-    let deadline = Instant::now() + limit;
-    loop {
-        let j = job(s, id);
-        let status = j["status"].as_str().unwrap_or_default();
-        if FINAL.contains(&status) && j["event_processing_finished"] == json!(true) {
-            return j;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "job {id} not final with its events within {limit:?}: {j}\n--- server\n{}",
-            tail(&s.logs(), 4000)
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_final_on(s, "jobs", id, limit)
 }
 
 /// Waits until the job's pause task has started (its task-start event is stored).
 fn wait_in_pause(s: &Server, id: i64) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let started = all(
+        let started = all_pages(
             s,
             &format!("/api/v2/jobs/{id}/job_events/?event=playbook_on_task_start&order_by=counter"),
         )
@@ -420,7 +366,7 @@ fn assert_complete(s: &Server, id: i64) {
         HOSTS.len(),
         "job {id}: the last task's output is not there once per host:\n{text}"
     );
-    let sums = all(s, &format!("/api/v2/jobs/{id}/job_host_summaries/"));
+    let sums = all_pages(s, &format!("/api/v2/jobs/{id}/job_host_summaries/"));
     let names: Vec<&str> = sums
         .iter()
         .filter_map(|h| h["host_name"].as_str())
@@ -627,7 +573,7 @@ fn kill9_with_the_unit_gone_ends_the_job_in_error() {
 
 /// Host name → host id in the setup's inventory.
 fn host_ids(s: &Server, st: &Setup) -> Vec<(String, i64)> {
-    all(s, &format!("/api/v2/inventories/{}/hosts/", st.inventory))
+    all_pages(s, &format!("/api/v2/inventories/{}/hosts/", st.inventory))
         .iter()
         .map(|h| {
             (
@@ -680,7 +626,7 @@ fn a_reattached_job_keeps_host_links() {
             ));
         }
     }
-    for h in all(&s, &format!("/api/v2/jobs/{id}/job_host_summaries/")) {
+    for h in all_pages(&s, &format!("/api/v2/jobs/{id}/job_host_summaries/")) {
         let want = ids
             .iter()
             .find(|(n, _)| h["host_name"] == n.as_str())

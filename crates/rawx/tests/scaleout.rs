@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::lab::{stdout_of, wait_final_on};
 use common::wsclient::Py;
 use common::{venv, Opts, PgDb, Server, ADMIN_PW};
 use serde_json::{json, Value};
@@ -63,6 +64,8 @@ impl Cluster {
                 "RAWX_PROJECTS_DIR".into(),
                 self.projects.path().display().to_string(),
             ),
+            // Lost after 15 s of silence (60 by default), so the reaper test is quick.
+            ("RAWX_NODE_LOST_AFTER".into(), "15".into()),
             (
                 "RAWX_ANSIBLE_RUNNER".into(),
                 venv().join("bin/ansible-runner").display().to_string(),
@@ -137,32 +140,6 @@ fn job(s: &Server, id: i64) -> Value {
     s.admin("GET", &format!("/api/v2/jobs/{id}/"), None, 200)
 }
 
-fn wait_final(s: &Server, id: i64, limit: Duration) -> Value {
-    let deadline = Instant::now() + limit;
-    loop {
-        let j = job(s, id);
-        let status = j["status"].as_str().unwrap_or_default();
-        if ["successful", "failed", "error", "canceled"].contains(&status)
-            && j["event_processing_finished"] == json!(true)
-        {
-            return j;
-        }
-        assert!(Instant::now() < deadline, "job {id} not final: {j}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn stdout(s: &Server, id: i64) -> String {
-    let r = s.http(
-        "GET",
-        &format!("/api/v2/jobs/{id}/stdout/?format=txt"),
-        Some(("admin", ADMIN_PW)),
-        None,
-    );
-    assert_eq!(r.status, 200, "{r:?}");
-    r.body
-}
-
 fn launch(s: &Server, jt: i64, marker: &str) -> i64 {
     s.admin(
         "POST",
@@ -217,7 +194,7 @@ fn two_web_and_two_task_processes_share_the_work() {
     let task2 = c.start("task", "task-2");
     let seen = py.result(Duration::from_secs(120));
     assert_eq!(seen["job"], id, "{seen}");
-    let done = wait_final(&web2, id, Duration::from_secs(60));
+    let done = wait_final_on(&web2, "jobs", id, Duration::from_secs(60));
     assert_eq!(done["status"], "successful", "{done}");
 
     let received = seen["received"].as_array().unwrap();
@@ -276,10 +253,10 @@ fn two_web_and_two_task_processes_share_the_work() {
     });
     let mut by_node: BTreeMap<String, usize> = BTreeMap::new();
     for (marker, id) in &ids {
-        let j = wait_final(&web1, *id, Duration::from_secs(300));
+        let j = wait_final_on(&web1, "jobs", *id, Duration::from_secs(300));
         assert_eq!(j["status"], "successful", "{j}");
         *by_node.entry(node_of(&j)).or_default() += 1;
-        let text = stdout(&web2, *id);
+        let text = stdout_of(&web2, "jobs", *id);
         assert_eq!(
             text.matches(&format!("\"unique-{marker}\"")).count(),
             1,
@@ -348,7 +325,7 @@ fn a_killed_task_node_is_reaped_and_the_other_takes_over() {
         .unwrap();
     assert!(st.success());
     drop(task1);
-    let done = wait_final(&web, id, Duration::from_secs(60));
+    let done = wait_final_on(&web, "jobs", id, Duration::from_secs(60));
     eprintln!("reaped {:?} after the kill", t_kill.elapsed());
     assert_eq!(done["status"], "failed", "{done}");
     let why = done["job_explanation"].as_str().unwrap_or_default();
@@ -380,7 +357,7 @@ fn a_killed_task_node_is_reaped_and_the_other_takes_over() {
     }
     // The survivor runs what comes next.
     let next = launch(&web, jt, "after");
-    let j = wait_final(&web, next, Duration::from_secs(60));
+    let j = wait_final_on(&web, "jobs", next, Duration::from_secs(60));
     assert_eq!(j["status"], "successful", "{j}");
     assert_eq!(node_of(&j), "task-2");
     drop(task2);

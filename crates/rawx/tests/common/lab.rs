@@ -163,34 +163,12 @@ impl Lab {
 
     /// Polls `/api/v2/<res>/<id>/` (any kind of job) until it is final with all its events.
     pub fn wait_on(&self, res: &str, id: i64, limit: Duration) -> Value {
-        let deadline = Instant::now() + limit;
-        loop {
-            let j = self
-                .s
-                .admin("GET", &format!("/api/v2/{res}/{id}/"), None, 200);
-            let status = j["status"].as_str().unwrap_or_default();
-            if FINAL.contains(&status) && j["event_processing_finished"] == json!(true) {
-                return j;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{res} {id} not final with its events within {limit:?}: {j}\n--- server\n{}",
-                tail(&self.s.logs(), 4000)
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        wait_final_on(&self.s, res, id, limit)
     }
 
     /// `/api/v2/<res>/<id>/stdout/?format=txt` of any kind of job.
     pub fn stdout_on(&self, res: &str, id: i64) -> String {
-        let r = self.s.http(
-            "GET",
-            &format!("/api/v2/{res}/{id}/stdout/?format=txt"),
-            Some(("admin", ADMIN_PW)),
-            None,
-        );
-        assert_eq!(r.status, 200, "{r:?}");
-        r.body
+        stdout_of(&self.s, res, id)
     }
 
     /// Polls until the job is final and all its events are stored.
@@ -243,24 +221,59 @@ impl Lab {
 
     /// Follows `next` from `path` and returns every result.
     pub fn all(&self, path: &str) -> Vec<Value> {
-        let mut out = Vec::new();
-        let mut next = Some(path.to_string());
-        let mut pages = 0;
-        while let Some(p) = next {
-            pages += 1;
-            assert!(pages < 100, "runaway pagination at {p}");
-            let page = self.s.admin("GET", &p, None, 200);
-            out.extend(
-                page["results"]
-                    .as_array()
-                    .unwrap_or_else(|| panic!("not a list: {page}"))
-                    .iter()
-                    .cloned(),
-            );
-            next = page["next"].as_str().map(str::to_string);
-        }
-        out
+        all_pages(&self.s, path)
     }
+}
+
+/// Polls `/api/v2/<res>/<id>/` (any kind of job) until it is final with all its events.
+pub fn wait_final_on(s: &Server, res: &str, id: i64, limit: Duration) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let j = s.admin("GET", &format!("/api/v2/{res}/{id}/"), None, 200);
+        let status = j["status"].as_str().unwrap_or_default();
+        if FINAL.contains(&status) && j["event_processing_finished"] == json!(true) {
+            return j;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{res} {id} not final with its events within {limit:?}: {j}\n--- server\n{}",
+            tail(&s.logs(), 4000)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `/api/v2/<res>/<id>/stdout/?format=txt` of any kind of job.
+pub fn stdout_of(s: &Server, res: &str, id: i64) -> String {
+    let r = s.http(
+        "GET",
+        &format!("/api/v2/{res}/{id}/stdout/?format=txt"),
+        Some(("admin", ADMIN_PW)),
+        None,
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    r.body
+}
+
+/// Follows `next` from `path` and returns every result.
+pub fn all_pages(s: &Server, path: &str) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut next = Some(path.to_string());
+    let mut pages = 0;
+    while let Some(p) = next {
+        pages += 1;
+        assert!(pages < 100, "runaway pagination at {p}");
+        let page = s.admin("GET", &p, None, 200);
+        out.extend(
+            page["results"]
+                .as_array()
+                .unwrap_or_else(|| panic!("not a list: {page}"))
+                .iter()
+                .cloned(),
+        );
+        next = page["next"].as_str().map(str::to_string);
+    }
+    out
 }
 
 pub fn tail(s: &str, max: usize) -> &str {
