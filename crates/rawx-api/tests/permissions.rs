@@ -29,7 +29,10 @@ fn body_for(res: &str) -> Value {
         "instance_groups" => json!({"name": "ig2"}),
         "instances" => json!({"hostname": "evil", "capacity_adjustment": "0"}),
         "execution_environments" => json!({"name": "e2", "image": "quay.io/x"}),
-        "jobs" | "job_events" | "job_host_summaries" => json!({"name": "forged"}),
+        "jobs" | "job_events" | "job_host_summaries" | "ad_hoc_command_events" => {
+            json!({"name": "forged"})
+        }
+        "ad_hoc_commands" => json!({"inventory": 1, "credential": 1, "module_name": "ping"}),
         other => panic!("no body for {other}: add one (a new resource joined the router)"),
     }
 }

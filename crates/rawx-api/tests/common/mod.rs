@@ -280,6 +280,34 @@ pub async fn world(api: &Api) {
         .insert(&rawx_model::resources::JOB_EVENTS, &ev)
         .await
         .unwrap();
+    // An ad hoc command, pending, with one stored event.
+    assert_eq!(
+        api.make(
+            "/api/v2/ad_hoc_commands/",
+            json!({"inventory": 1, "credential": 1, "module_name": "ping"})
+        )
+        .await,
+        1
+    );
+    let mut aev = rawx_model::Row::new();
+    for (k, v) in [
+        ("ad_hoc_command", json!(1)),
+        ("event", json!("runner_on_ok")),
+        ("counter", json!(1)),
+        ("host", json!(1)),
+        ("host_name", json!("web1")),
+        ("stdout", json!("web1 | SUCCESS")),
+        ("start_line", json!(0)),
+        ("end_line", json!(1)),
+        ("event_data", json!("{}")),
+        ("uuid", json!("a-1")),
+    ] {
+        aev.insert(k.into(), v);
+    }
+    api.store
+        .insert(&rawx_model::resources::AD_HOC_COMMAND_EVENTS, &aev)
+        .await
+        .unwrap();
     let mut hs = rawx_model::Row::new();
     for (k, v) in [
         ("job", json!(1)),
