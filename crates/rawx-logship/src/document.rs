@@ -124,7 +124,7 @@ pub fn render(cfg: &LogConfig, rec: Record) -> String {
         if let Some(id) = &id {
             doc.insert("event_id".into(), id.clone());
         }
-        let mut text = Value::Object(doc.clone()).to_string();
+        let mut text = serde_json::to_string(&doc).unwrap_or_default();
         if append_job_event(&mut text, row) {
             return text;
         }
@@ -182,14 +182,15 @@ fn append_job_event(doc: &mut String, row: &str) -> bool {
         if JOB_EVENT_SKIP.contains(k) {
             continue;
         }
-        doc.push(',');
-        let key = if RENAME.contains(k) {
-            format!("event_{k}")
+        // A key that parsed as a borrowed `&str` had no escape in its source, so it holds no
+        // quote nor backslash and needs none now.
+        doc.push_str(if RENAME.contains(k) {
+            ",\"event_"
         } else {
-            (*k).to_string()
-        };
-        doc.push_str(&Value::String(key).to_string());
-        doc.push(':');
+            ",\""
+        });
+        doc.push_str(k);
+        doc.push_str("\":");
         if is_secret_name(k) {
             doc.push_str("\"$encrypted$\"");
         } else {
