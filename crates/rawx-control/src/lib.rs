@@ -327,8 +327,32 @@ impl TaskRole {
                 .unwrap_or_default()
                 .to_string();
             if unit.is_empty() {
-                let why = "The controller restarted before this job's work unit was submitted; launch it again.";
-                run::fail(&self.shared, kind, id, why, "").await;
+                // Claimed but never started (waiting for the execution environment, say):
+                // nothing ran, so it goes back in the queue instead of failing.
+                let mut r = Row::new();
+                r.insert("status".into(), json!("pending"));
+                r.insert("execution_node".into(), json!(""));
+                r.insert("controller_node".into(), json!(""));
+                r.insert("job_explanation".into(), json!(""));
+                let requeued = self
+                    .shared
+                    .store
+                    .update_if(kind.resource, id, &status_in(&["waiting"]), &r)
+                    .await
+                    .unwrap_or(false);
+                if requeued {
+                    tracing::info!(
+                        job = id,
+                        "requeued a job that had not started before the restart"
+                    );
+                    self.shared.bus.publish(
+                        rawx_bus::JOB_STATUS,
+                        json!({"unified_job_id": id, "status": "pending", "type": kind.resource.type_name, "group_name": "jobs"}),
+                    );
+                } else {
+                    let why = "The controller restarted before this job's work unit was submitted; launch it again.";
+                    run::fail(&self.shared, kind, id, why, "").await;
+                }
                 continue;
             }
             // Only a node that answers "unknown unit" proves it gone; an unreachable one is
