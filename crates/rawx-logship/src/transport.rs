@@ -61,10 +61,7 @@ pub(crate) fn http_target(cfg: &LogConfig) -> anyhow::Result<(bool, String, u16,
     if host.is_empty() {
         bail!("LOG_AGGREGATOR_HOST is empty");
     }
-    let port = cfg
-        .port
-        .or(url_port)
-        .unwrap_or(if tls { 443 } else { 80 });
+    let port = cfg.port.or(url_port).unwrap_or(if tls { 443 } else { 80 });
     Ok((
         tls,
         host.trim_matches(['[', ']']).to_string(),
@@ -74,12 +71,8 @@ pub(crate) fn http_target(cfg: &LogConfig) -> anyhow::Result<(bool, String, u16,
 }
 
 fn need_port(cfg: &LogConfig) -> anyhow::Result<u16> {
-    cfg.port.ok_or_else(|| {
-        anyhow!(
-            "LOG_AGGREGATOR_PORT is required for {:?}",
-            cfg.protocol
-        )
-    })
+    cfg.port
+        .ok_or_else(|| anyhow!("LOG_AGGREGATOR_PORT is required for {:?}", cfg.protocol))
 }
 
 fn auth_header(cfg: &LogConfig) -> Option<String> {
@@ -92,7 +85,11 @@ fn auth_header(cfg: &LogConfig) -> Option<String> {
         ))
     } else if !cfg.password.is_empty() {
         // A token alone: Splunk's HTTP Event Collector wants its own scheme.
-        let scheme = if cfg.kind == "splunk" { "Splunk" } else { "Bearer" };
+        let scheme = if cfg.kind == "splunk" {
+            "Splunk"
+        } else {
+            "Bearer"
+        };
         Some(format!("{scheme} {}", cfg.password))
     } else {
         None
@@ -104,10 +101,16 @@ pub(crate) async fn connect(cfg: &LogConfig) -> anyhow::Result<Conn> {
     match cfg.protocol {
         Protocol::Tcp => {
             let port = need_port(cfg)?;
-            let stream = tokio::time::timeout(timeout, TcpStream::connect((cfg.host.as_str(), port)))
-                .await
-                .map_err(|_| anyhow!("connecting to {}:{port} timed out after {timeout:?}", cfg.host))?
-                .with_context(|| format!("connecting to {}:{port}", cfg.host))?;
+            let stream =
+                tokio::time::timeout(timeout, TcpStream::connect((cfg.host.as_str(), port)))
+                    .await
+                    .map_err(|_| {
+                        anyhow!(
+                            "connecting to {}:{port} timed out after {timeout:?}",
+                            cfg.host
+                        )
+                    })?
+                    .with_context(|| format!("connecting to {}:{port}", cfg.host))?;
             stream.set_nodelay(true)?;
             Ok(Conn::Tcp(stream))
         }
@@ -118,7 +121,11 @@ pub(crate) async fn connect(cfg: &LogConfig) -> anyhow::Result<Conn> {
                 .with_context(|| format!("resolving {}", cfg.host))?
                 .next()
                 .ok_or_else(|| anyhow!("{} has no address", cfg.host))?;
-            let local = if addr.is_ipv4() { "0.0.0.0:0" } else { "[::]:0" };
+            let local = if addr.is_ipv4() {
+                "0.0.0.0:0"
+            } else {
+                "[::]:0"
+            };
             let sock = UdpSocket::bind(local).await?;
             // Connected, so a refused port shows up as an error on a later send.
             sock.connect(addr).await?;
@@ -146,15 +153,21 @@ pub(crate) async fn connect(cfg: &LogConfig) -> anyhow::Result<Conn> {
                     .with_context(|| format!("TLS handshake with {host}:{port}"))?;
                 let (sender, conn) =
                     hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-                (sender, tokio::spawn(async move {
-                    let _ = conn.await;
-                }))
+                (
+                    sender,
+                    tokio::spawn(async move {
+                        let _ = conn.await;
+                    }),
+                )
             } else {
                 let (sender, conn) =
                     hyper::client::conn::http1::handshake(TokioIo::new(tcp)).await?;
-                (sender, tokio::spawn(async move {
-                    let _ = conn.await;
-                }))
+                (
+                    sender,
+                    tokio::spawn(async move {
+                        let _ = conn.await;
+                    }),
+                )
             };
             Ok(Conn::Http(HttpConn {
                 sender,
@@ -276,7 +289,10 @@ impl Conn {
 
 impl HttpConn {
     async fn post(&mut self, doc: &str) -> anyhow::Result<()> {
-        self.sender.ready().await.context("the aggregator's connection closed")?;
+        self.sender
+            .ready()
+            .await
+            .context("the aggregator's connection closed")?;
         let mut req = hyper::Request::post(self.path.as_str())
             .header(hyper::header::HOST, self.authority.as_str())
             .header(hyper::header::CONTENT_TYPE, "application/json");

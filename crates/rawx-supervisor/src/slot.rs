@@ -88,7 +88,10 @@ pub(crate) async fn supervise(
         let mut task = TaskGuard(tokio::spawn(
             async move {
                 if injected {
-                    panic!("RAWX_TEST_FAULT: injected failure of component `{}`", component.name());
+                    panic!(
+                        "RAWX_TEST_FAULT: injected failure of component `{}`",
+                        component.name()
+                    );
                 }
                 component.run(task_shutdown).await
             }
