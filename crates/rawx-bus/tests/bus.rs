@@ -120,6 +120,9 @@ async fn suite(bus: Arc<dyn Bus>) {
         publishing < Duration::from_secs(5),
         "publishing {total} messages took {publishing:?}"
     );
+    // Let everything reach the subscriber before it starts reading (Redis delivers a moment
+    // after `publish` returns), so its queue is really full.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     let (mut got, mut missed) = (0u64, 0u64);
     while Instant::now() < deadline && got + missed < total as u64 {
