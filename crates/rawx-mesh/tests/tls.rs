@@ -213,6 +213,32 @@ fn receptorctl_over_tls_with_client_certificates() {
         String::from_utf8_lossy(&out.stderr).contains("audience"),
         "{out:?}"
     );
+    // Expired: signed two minutes ago with a one-minute life.
+    let stale = signer
+        .sign(
+            "tlsnode",
+            std::time::SystemTime::now() - Duration::from_secs(120),
+        )
+        .unwrap();
+    let arg = format!("signature={stale}");
+    let out = ctl(
+        port,
+        &pki,
+        &pki.client,
+        &[
+            "work",
+            "submit",
+            "signed",
+            "--payload-literal",
+            "x",
+            "-a",
+            &arg,
+        ],
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("expired"),
+        "{out:?}"
+    );
     let good = signer
         .sign("tlsnode", std::time::SystemTime::now())
         .unwrap();
