@@ -153,16 +153,6 @@ fn created(id: i64, mut body: Value) -> Response {
         .into_response()
 }
 
-/// `GET …/relaunch/`: the passwords a relaunch would ask for (rawx asks none).
-pub async fn relaunch_get(
-    State(state): Ctx,
-    Auth(ident): Auth,
-    Path(raw): Path<String>,
-) -> ApiResult<Json<Value>> {
-    fetch_visible(&state, &ident.actor, &AD_HOC_COMMANDS, &raw).await?;
-    Ok(Json(json!({"passwords_needed_to_start": []})))
-}
-
 /// `POST …/relaunch/`: the same command again, validated again as the caller (the module may no
 /// longer be allowed, the caller may not have the rights the first launcher had).
 pub async fn relaunch(

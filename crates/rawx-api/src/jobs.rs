@@ -308,11 +308,12 @@ pub async fn launch_options(
 
 /// `GET …/relaunch/`: what a relaunch would need (rawx asks for no passwords at launch yet).
 pub async fn relaunch_get(
+    kind: &'static JobKind,
     State(state): Ctx,
     Auth(ident): Auth,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    fetch_visible(&state, &ident.actor, &JOBS, &raw).await?;
+    fetch_visible(&state, &ident.actor, kind.resource, &raw).await?;
     Ok(Json(json!({"passwords_needed_to_start": []})))
 }
 
@@ -804,6 +805,9 @@ macro_rules! kind_endpoints {
             }
             pub async fn cancel_post(s: Ctx, a: Auth, p: Path<String>) -> ApiResult<StatusCode> {
                 super::cancel_post(&$kind, s, a, p).await
+            }
+            pub async fn relaunch_get(s: Ctx, a: Auth, p: Path<String>) -> ApiResult<Json<Value>> {
+                super::relaunch_get(&$kind, s, a, p).await
             }
         }
     };

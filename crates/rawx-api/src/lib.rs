@@ -167,7 +167,7 @@ fn table() -> Routes {
         ),
         (
             "/api/v2/ad_hoc_commands/{id}/relaunch/",
-            get(adhoc::relaunch_get).post(adhoc::relaunch),
+            get(jobs::ad_hoc::relaunch_get).post(adhoc::relaunch),
         ),
         (
             "/api/v2/hosts/{id}/ad_hoc_commands/",
@@ -191,7 +191,7 @@ fn table() -> Routes {
         ),
         (
             "/api/v2/jobs/{id}/relaunch/",
-            get(jobs::relaunch_get).post(jobs::relaunch),
+            get(jobs::job::relaunch_get).post(jobs::relaunch),
         ),
         (
             "/api/v2/instances/{id}/",
