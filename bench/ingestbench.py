@@ -387,7 +387,9 @@ def cmd_ingest(a):
             break
         if time.perf_counter() - t_poll0 > a.timeout:
             die(f"job {job_id} not final within {a.timeout:.0f} s (status {job.get('status')})")
-        time.sleep(a.poll_ms / 1000.0)
+        # the end is rawx's own `finished`, so this poll needs no fine grain; each GET of a
+        # job costs the server several queries, which would compete with the ingest
+        time.sleep(max(a.poll_ms, 100) / 1000.0)
     cpu1, mach1 = proc_cpu(a.pid), machine_cpu()
     threads_final = thread_cpu(a.pid)
     pg_final = pg_backend_cpu(a.pg_url, a.pg_db)
