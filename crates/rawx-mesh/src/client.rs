@@ -92,11 +92,13 @@ impl<T: AsyncRead + AsyncWrite + Send + Unpin> Conn for T {}
 
 type Session = BufReader<Box<dyn Conn>>;
 
-/// A separate node reached through its control service.
+/// A separate node reached through its control service. Cheap to clone (a results stream
+/// keeps one to reconnect).
+#[derive(Clone)]
 pub struct RemoteNode {
     address: Address,
     tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
-    signer: Option<Signer>,
+    signer: Option<Arc<Signer>>,
     node_id: String,
     /// Work types the node advertises as `Secure` (verifysignature): their requests are signed.
     secure_types: BTreeSet<String>,
@@ -122,7 +124,7 @@ impl RemoteNode {
         let mut node = RemoteNode {
             address,
             tls,
-            signer: options.signer,
+            signer: options.signer.map(Arc::new),
             node_id: String::new(),
             secure_types: BTreeSet::new(),
         };
@@ -531,6 +533,35 @@ impl WorkNode for RemoteNode {
         offset: u64,
     ) -> BoxFuture<'a, Result<ResultsStream, WorkError>> {
         Box::pin(async move {
+            let first = self.results_once(unit_id, offset).await?;
+            Ok(Box::pin(Resuming {
+                node: self.clone(),
+                unit: unit_id.to_string(),
+                offset,
+                state: Stream::Reading(first),
+            }) as ResultsStream)
+        })
+    }
+
+    fn cancel<'a>(&'a self, unit_id: &'a str) -> BoxFuture<'a, Result<(), WorkError>> {
+        Box::pin(async move {
+            let (m, _) = self.unit_command("cancel", unit_id, None).await?;
+            self.request(&Value::Object(m)).await.map(drop)
+        })
+    }
+
+    fn release<'a>(&'a self, unit_id: &'a str) -> BoxFuture<'a, Result<(), WorkError>> {
+        Box::pin(async move {
+            let (m, _) = self.unit_command("release", unit_id, None).await?;
+            self.request(&Value::Object(m)).await.map(drop)
+        })
+    }
+}
+
+impl RemoteNode {
+    /// One `work results` connection: the unit's stdout from `offset` until the node closes it.
+    async fn results_once(&self, unit_id: &str, offset: u64) -> Result<ResultsStream, WorkError> {
+        {
             // startpos as a number: Go's receptor rejects it as a string.
             let (m, _) = self
                 .unit_command("results", unit_id, Some(("startpos", json!(offset))))
@@ -552,20 +583,96 @@ impl WorkNode for RemoteNode {
             }
             // The buffered reader keeps whatever came after the header line.
             Ok(Box::pin(s) as ResultsStream)
-        })
+        }
     }
 
-    fn cancel<'a>(&'a self, unit_id: &'a str) -> BoxFuture<'a, Result<(), WorkError>> {
-        Box::pin(async move {
-            let (m, _) = self.unit_command("cancel", unit_id, None).await?;
-            self.request(&Value::Object(m)).await.map(drop)
-        })
+    /// Where a results stream that ended stands: `None` when the unit is complete and all of
+    /// its output was read; otherwise a new stream from `offset`. A node that cannot be
+    /// reached (restarting) is retried with backoff for up to [`RESUME_FOR`]: its units
+    /// outlive it, so the output is still there when it is back.
+    async fn resume(&self, unit: &str, offset: u64) -> io::Result<Option<ResultsStream>> {
+        let started = std::time::Instant::now();
+        let mut wait = Duration::from_millis(100);
+        loop {
+            let attempt = async {
+                let st = self.unit_status(unit).await?;
+                if st.is_final() && st.stdout_size <= offset {
+                    return Ok(None);
+                }
+                self.results_once(unit, offset).await.map(Some)
+            };
+            match attempt.await {
+                Ok(r) => return Ok(r),
+                Err(WorkError::Io { .. }) if started.elapsed() < RESUME_FOR => {
+                    tracing::warn!(unit, offset, address = %self.address, "the node is unreachable; following the unit's results again when it is back");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(io::Error::other(e.to_string())),
+            }
+        }
     }
+}
 
-    fn release<'a>(&'a self, unit_id: &'a str) -> BoxFuture<'a, Result<(), WorkError>> {
-        Box::pin(async move {
-            let (m, _) = self.unit_command("release", unit_id, None).await?;
-            self.request(&Value::Object(m)).await.map(drop)
-        })
+/// How long a results stream waits for its node to come back before it fails.
+const RESUME_FOR: Duration = Duration::from_secs(300);
+
+enum Stream {
+    Reading(ResultsStream),
+    Resuming(BoxFuture<'static, io::Result<Option<ResultsStream>>>),
+    Done,
+}
+
+/// A unit's results that survive a dropped connection or a node restart: when a stream ends,
+/// the unit's status says whether that was the end; if not, it goes on from the byte it had
+/// reached. Ends (reads 0) once the unit is complete and everything was returned.
+struct Resuming {
+    node: RemoteNode,
+    unit: String,
+    offset: u64,
+    state: Stream,
+}
+
+impl AsyncRead for Resuming {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<io::Result<()>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        loop {
+            match &mut this.state {
+                Stream::Done => return Poll::Ready(Ok(())),
+                Stream::Reading(s) => {
+                    let before = buf.filled().len();
+                    let ended = match s.as_mut().poll_read(cx, buf) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(Ok(())) => buf.filled().len() == before,
+                        // A broken connection is one more way for a stream to end early.
+                        Poll::Ready(Err(e)) => {
+                            tracing::debug!(unit = %this.unit, error = %e, "results connection broke");
+                            true
+                        }
+                    };
+                    if !ended {
+                        this.offset += (buf.filled().len() - before) as u64;
+                        return Poll::Ready(Ok(()));
+                    }
+                    let (node, unit, offset) = (this.node.clone(), this.unit.clone(), this.offset);
+                    this.state =
+                        Stream::Resuming(Box::pin(async move { node.resume(&unit, offset).await }));
+                }
+                Stream::Resuming(f) => match f.as_mut().poll(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(Some(s))) => this.state = Stream::Reading(s),
+                    Poll::Ready(Ok(None)) => this.state = Stream::Done,
+                    Poll::Ready(Err(e)) => {
+                        this.state = Stream::Done;
+                        return Poll::Ready(Err(e));
+                    }
+                },
+            }
+        }
     }
 }

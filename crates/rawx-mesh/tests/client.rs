@@ -272,3 +272,29 @@ async fn remote_node_over_tls_signs_work_the_node_verifies() {
     // No client certificate: the node's TLS refuses the connection.
     assert!(RemoteNode::connect(options(signer(), false)).await.is_err());
 }
+
+/// A results stream outlives its node: `kill -9` of the node mid-unit, a new node process on
+/// the same config (it adopts the unit), and the reader goes on from the byte it had reached.
+#[tokio::test]
+async fn results_resume_across_a_node_restart() {
+    let mut node = TestNode::start("client-restart");
+    let remote = connect_unix(&node).await;
+    let req = SubmitRequest::new("sh").param("params", "'echo one; sleep 3; echo two'");
+    let unit = remote.submit(&req, b"").await.unwrap();
+    let mut results = remote.results(&unit, 0).await.unwrap();
+    let mut first = [0u8; 4];
+    results.read_exact(&mut first).await.unwrap();
+    assert_eq!(&first, b"one\n");
+    node.kill9();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    node.spawn();
+    let mut rest = String::new();
+    tokio::time::timeout(Duration::from_secs(20), results.read_to_string(&mut rest))
+        .await
+        .expect("the stream ends once the unit is done")
+        .unwrap();
+    assert_eq!(rest, "two\n", "each byte once, in order");
+    let st = wait_final(&remote, &unit).await;
+    assert_eq!(st.state, 2, "{st:?}");
+    remote.release(&unit).await.unwrap();
+}

@@ -36,7 +36,42 @@ fn work_command(verify: bool) -> String {
     )
 }
 
+/// `receptor --config receptor.conf` in `dir`, the venv's tools first on PATH (units inherit it).
+fn spawn_node(dir: &Path) -> Child {
+    let path = format!(
+        "{}:{}",
+        venv().join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    Command::new(dir.join("receptor"))
+        .arg("--config")
+        .arg(dir.join("receptor.conf"))
+        .env("PATH", path)
+        .env("RAWX_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start receptor")
+}
+
 impl Receptor {
+    /// `kill -9` of the node, then a new node process on the same config.
+    fn restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::thread::sleep(Duration::from_millis(500));
+        self.child = spawn_node(self.dir.path());
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while std::os::unix::net::UnixStream::connect(self.socket()).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "the receptor node did not come back"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Writes `config` (with `{dir}` replaced by the node's dir) and starts the node.
     fn start(config: &str, dir: tempfile::TempDir, ready: impl Fn(&Path) -> bool) -> Receptor {
         let conf = dir.path().join("receptor.conf");
@@ -48,21 +83,7 @@ impl Receptor {
         // Installed in place of Receptor's binary: argv[0] `receptor` is the node command.
         let link = dir.path().join("receptor");
         std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_rawx"), &link).unwrap();
-        let path = format!(
-            "{}:{}",
-            venv().join("bin").display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let child = Command::new(&link)
-            .arg("--config")
-            .arg(&conf)
-            .env("PATH", path)
-            .env("RAWX_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start receptor");
+        let child = spawn_node(dir.path());
         let rx = Receptor { child, dir };
         let deadline = Instant::now() + Duration::from_secs(15);
         while !ready(rx.dir.path()) {
@@ -568,4 +589,54 @@ fn a_node_over_tls_with_signed_work() {
     let jobs = lab.s.awx_json(&["jobs", "list"]);
     assert_eq!(jobs["results"][0]["execution_node"], "tlsexec", "{jobs}");
     assert_eq!(jobs["results"][0]["status"], "successful", "{jobs}");
+}
+
+/// The node restarts (`kill -9`, then started again) while a job runs there: the unit lives
+/// on, the controller's results stream picks up from the byte it had reached, and the job ends
+/// `successful` with every event once.
+#[test]
+fn a_job_survives_a_restart_of_its_node() {
+    let mut rx = Receptor::unix("exec3");
+    let lab = lab_on(&rx.socket().display().to_string(), &[]);
+    checked_instance(&lab, "exec3");
+    let p = lab.project(
+        "slow",
+        &[(
+            "slow.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: first\n      debug: {msg: step one}\n    - name: wait\n      pause: {seconds: 5}\n    - name: second\n      debug: {msg: step two}\n",
+        )],
+    );
+    let inv = lab.inventory("One", &[("localhost", local_vars())]);
+    lab.jt("slow", p, inv, "slow.yml", json!({}));
+    let id = lab.s.awx_json(&["job_templates", "launch", "slow"])["id"]
+        .as_i64()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !lab
+        .events_of(id, "playbook_on_task_start")
+        .iter()
+        .any(|e| e["task"] == "wait")
+    {
+        assert!(Instant::now() < deadline, "never started: {}", lab.job(id));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    rx.restart();
+    let job = lab.wait_status(id, "successful");
+    assert_eq!(job["execution_node"], "exec3");
+    let events = lab.events(id);
+    let counters: Vec<i64> = events
+        .iter()
+        .map(|e| e["counter"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        counters,
+        (1..=counters.len() as i64).collect::<Vec<_>>(),
+        "each event once, in order"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e["task"] == "second" && e["event"] == "runner_on_ok"),
+        "the task after the restart is missing"
+    );
 }
