@@ -137,7 +137,8 @@ async fn context(shared: &Shared, job_id: i64) -> build::Context_<'_> {
         store: &shared.store,
         key: &shared.key,
         projects_dir: &shared.projects_dir,
-        node_name: &shared.node_name,
+        // The node the job runs on (`awx_execution_node`), not this controller.
+        node_name: shared.node.node_id(),
         task_env: shared.task_env().await,
         url_base: shared.url_base().await,
         job_dir: shared.jobs_dir.join(job_id.to_string()),

@@ -162,7 +162,7 @@ const STEPS: &str = "\
   gather_facts: false
   tasks:
     - name: first
-      debug: {msg: step one}
+      debug: {msg: 'step one on {{ awx_execution_node }}'}
     - name: wait
       pause: {seconds: 3}
     - name: second
@@ -257,7 +257,7 @@ fn jobs_run_on_a_separate_receptor_node() {
     assert_eq!(job["execution_node"], "exec1", "{job}");
     let out = s.awx_ok(&["jobs", "stdout", &id.to_string()]);
     assert!(
-        out.contains("step one") && out.contains("step two"),
+        out.contains("step one on exec1") && out.contains("step two"),
         "{out}"
     );
     let deadline = Instant::now() + Duration::from_secs(15);
