@@ -245,12 +245,20 @@ EOF
     serve "$data_dir" "$data_dir/server-launch.log" "$SAMPLE" "${db_args[@]}"
     "$PY" "$INGEST" launch --port "$PORT" --token "$token" --jt "$jt" --count "$LAUNCHES" \
         --concurrency "$CLIENTS" >"$data_dir/launch.json"
-    "$PY" - "$data_dir/launch.json" <<'EOF'
+    # the same again with the instances disabled while the requests come in: the launch alone,
+    # without the task role running the jobs beside it; then how long the held jobs take
+    "$PY" "$INGEST" launch --port "$PORT" --token "$token" --jt "$jt" --count "$LAUNCHES" \
+        --concurrency "$CLIENTS" --hold >"$data_dir/launch-held.json"
+    "$PY" - "$data_dir/launch.json" "$data_dir/launch-held.json" <<'EOF'
 import json, sys
-r = json.load(open(sys.argv[1]))
-print(f"{r['launched']} jobs created in {r['launch_s']} s = {r['launches_per_s']} launches/s "
-      f"(latency p50 {r['launch_latency_ms']['p50']} ms, p90 {r['launch_latency_ms']['p90']} ms); "
-      f"all final after {r['all_final_s']} s ({r['by_status']})")
+for path in sys.argv[1:]:
+    r = json.load(open(path))
+    print(("launch alone (instances disabled): " if r.get("held") else "launch while jobs run: ")
+          + f"{r['launched']} jobs created in {r['launch_s']} s = {r['launches_per_s']} launches/s "
+          f"(latency p50 {r['launch_latency_ms']['p50']} ms, p90 {r['launch_latency_ms']['p90']} ms); "
+          f"all final after {r['all_final_s']} s ({r['by_status']})"
+          + (f"; {r['held_not_pending']} left pending while held, all final "
+             f"{r['release_to_all_final_s']} s after the instances were enabled" if r.get("held") else ""))
 EOF
     stop_pid "$SERVER_PID"
     SERVER_PID=
@@ -263,7 +271,7 @@ EOF
         echo "dropped database $db"
     fi
     "$PY" "$INGEST" merge --backend "$backend" "ingest=$data_dir/ingest.json" \
-        "launch=$data_dir/launch.json" >"$WORK/result-$backend.json"
+        "launch=$data_dir/launch.json" "launch_held=$data_dir/launch-held.json" >"$WORK/result-$backend.json"
     # the unit's copy of the stream is as large as the stream; do not keep it per backend
     rm -rf "$data_dir/receptor"
 }
