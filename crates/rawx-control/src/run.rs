@@ -697,14 +697,7 @@ async fn flush(
     metrics::gauge!("callback_receiver_events_insert_db").increment(batch.len() as f64);
     let channel = format!("{}-{job}", kind.events_group);
     let live = shared.bus.wanted(&channel);
-    // AWX's job_events logger: the log shipper sends each stored event as one document,
-    // rendered only when shipping is on.
-    let shipped = tracing::enabled!(target: "awx.analytics.job_events", tracing::Level::INFO);
     for (ev, id) in batch.iter().zip(&ids) {
-        if shipped {
-            let doc = serde_json::to_string(ev).unwrap_or_default();
-            tracing::info!(target: "awx.analytics.job_events", event = doc.as_str(), id = *id, "Job event data saved.");
-        }
         if live {
             // AWX's websocket frames carry the event's id; `event_data` stays the stored text,
             // parsed only by a web node with a subscriber.
@@ -720,7 +713,13 @@ async fn flush(
     if let Some(stats) = stats.filter(|_| std::ptr::eq(kind, &JOB_KIND)) {
         summaries(shared, job, stats, hosts).await?;
     }
-    batch.clear();
+    if rawx_logship::job_events_wanted() {
+        // AWX's job_events logger: the stored rows move to the log shipper as they are,
+        // rendered there (never on this path) as one document each.
+        rawx_logship::ship_job_events(std::mem::take(batch), &ids);
+    } else {
+        batch.clear();
+    }
     Ok(())
 }
 

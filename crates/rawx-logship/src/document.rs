@@ -76,6 +76,9 @@ pub struct Record {
     pub fields: Vec<(&'static str, Value)>,
     /// The supervised component it came from, if any.
     pub component: Option<String>,
+    /// A stored job event handed over as it is (`ship_job_events`): rendered from the row
+    /// itself, never parsed from text.
+    pub row: Option<Map<String, Value>>,
 }
 
 fn timestamp(t: std::time::SystemTime) -> String {
@@ -105,6 +108,17 @@ pub fn render(cfg: &LogConfig, rec: Record) -> String {
     doc.insert("cluster_host_id".into(), Value::String(cfg.node.clone()));
     if let Some(c) = rec.component {
         doc.insert("component".into(), Value::String(c));
+    }
+    if let Some(row) = rec.row {
+        if let Some((_, id)) = rec.fields.iter().find(|(k, _)| *k == "id") {
+            doc.insert("event_id".into(), id.clone());
+        }
+        let mut text = serde_json::to_string(&doc).unwrap_or_default();
+        if append_row(&mut text, &row) {
+            return text;
+        }
+        job_event_fields(row, &mut doc);
+        return serde_json::to_string(&doc).unwrap_or_default();
     }
     if rec.target == "awx.analytics.job_events" {
         let row = rec
@@ -143,6 +157,74 @@ pub fn render(cfg: &LogConfig, rec: Record) -> String {
         doc.insert(k.into(), v);
     }
     Value::Object(doc).to_string()
+}
+
+type RawFields<'a> = Vec<(&'a str, &'a serde_json::value::RawValue)>;
+
+/// A JSON object's members as raw JSON, without parsing the values into a tree. `None` for a
+/// key with an escape in it (it cannot be borrowed) or anything not an object.
+fn raw_fields(text: &str) -> Option<RawFields<'_>> {
+    serde_json::from_str::<std::collections::HashMap<&str, &serde_json::value::RawValue>>(text)
+        .ok()
+        .map(|m| m.into_iter().collect())
+}
+
+fn push_key(doc: &mut String, k: &str) {
+    if k.contains(['"', '\\']) || k.chars().any(char::is_control) {
+        doc.push(',');
+        doc.push_str(&Value::String(k.into()).to_string());
+        doc.push(':');
+        return;
+    }
+    doc.push_str(if RENAME.contains(&k) {
+        ",\"event_"
+    } else {
+        ",\""
+    });
+    doc.push_str(k);
+    doc.push_str("\":");
+}
+
+/// [`job_event_fields`] for a row handed over as values (`ship_job_events`): appends to
+/// `doc` (a rendered JSON object) without building another map; `event_data`, stored as
+/// text, is folded in as the raw JSON it is. False when it cannot.
+fn append_row(doc: &mut String, row: &Map<String, Value>) -> bool {
+    let data = match row.get("event_data") {
+        Some(Value::String(t)) => match raw_fields(t) {
+            Some(d) => d,
+            None => return false,
+        },
+        None | Some(Value::Null) => Vec::new(),
+        Some(_) => return false,
+    };
+    if !doc.ends_with('}') {
+        return false;
+    }
+    doc.pop();
+    for (k, v) in row {
+        if JOB_EVENT_SKIP.contains(&k.as_str()) || data.iter().any(|(d, _)| d == k) {
+            continue;
+        }
+        push_key(doc, k);
+        if is_secret_name(k) {
+            doc.push_str("\"$encrypted$\"");
+        } else {
+            doc.push_str(&serde_json::to_string(v).unwrap_or_else(|_| "null".into()));
+        }
+    }
+    for (k, v) in &data {
+        if JOB_EVENT_SKIP.contains(k) {
+            continue;
+        }
+        push_key(doc, k);
+        if is_secret_name(k) {
+            doc.push_str("\"$encrypted$\"");
+        } else {
+            doc.push_str(v.get());
+        }
+    }
+    doc.push('}');
+    true
 }
 
 /// The fast path of [`job_event_fields`]: appends the row's fields to `doc` (a rendered JSON
@@ -264,6 +346,7 @@ mod tests {
             message: "Job event data saved.".into(),
             fields: vec![("event", Value::String(row.to_string()))],
             component: None,
+            row: None,
         });
         assert_eq!(doc["@timestamp"], "1970-01-01T00:00:00.000Z");
         assert_eq!(doc["logger_name"], "awx.analytics.job_events");
@@ -293,11 +376,22 @@ mod tests {
             message: "m".into(),
             fields: vec![("event", Value::String(row.clone()))],
             component: None,
+            row: None,
+        });
+        let handed = doc(Record {
+            time: std::time::SystemTime::UNIX_EPOCH,
+            level: tracing::Level::INFO,
+            target: "awx.analytics.job_events",
+            message: "m".into(),
+            fields: vec![],
+            component: None,
+            row: serde_json::from_str(&row).ok(),
         });
         let mut slow = Map::new();
         job_event_fields(serde_json::from_str(&row).unwrap(), &mut slow);
         for (k, v) in &slow {
             assert_eq!(&fast[k], v, "{k}");
+            assert_eq!(&handed[k], v, "{k}");
         }
         assert_eq!(fast["ssh_password"], REDACTED);
         assert_eq!(fast["task"], "t\u{e9} \"q\"");
@@ -313,6 +407,7 @@ mod tests {
             message: "m".into(),
             fields: vec![("password", json!("hunter2")), ("user", json!("bob"))],
             component: Some("web".into()),
+            row: None,
         });
         assert_eq!(doc["password"], REDACTED);
         assert_eq!(doc["user"], "bob");

@@ -122,6 +122,50 @@ impl Inner {
         }
     }
 
+    /// True when stored job events are to be shipped.
+    pub(crate) fn wants_job_events(&self) -> bool {
+        self.enabled.load(Ordering::Relaxed)
+            && LOGGERS
+                .iter()
+                .position(|l| *l == "job_events")
+                .is_some_and(|i| self.loggers.load(Ordering::Relaxed) & (1 << i) != 0)
+    }
+
+    /// Queues stored job events as they are, under one lock.
+    pub(crate) fn push_rows(&self, rows: Vec<serde_json::Map<String, Value>>, ids: &[i64]) {
+        let now = std::time::SystemTime::now();
+        let cap = self.queue_cap.load(Ordering::Relaxed);
+        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let was_empty = q.is_empty();
+        let mut dropped = 0u64;
+        for (i, row) in rows.into_iter().enumerate() {
+            if q.len() >= cap {
+                dropped += 1;
+                continue;
+            }
+            q.push_back(Record {
+                time: now,
+                level: tracing::Level::INFO,
+                target: "awx.analytics.job_events",
+                message: "Job event data saved.".into(),
+                fields: ids
+                    .get(i)
+                    .map(|id| vec![("id", Value::from(*id))])
+                    .unwrap_or_default(),
+                component: None,
+                row: Some(row),
+            });
+        }
+        drop(q);
+        if dropped > 0 {
+            metrics::counter!("rawx_logship_dropped_total", "reason" => "queue_full")
+                .increment(dropped);
+        }
+        if was_empty {
+            self.notify.notify_one();
+        }
+    }
+
     /// Up to `max` queued records, oldest first.
     pub(crate) fn take(&self, max: usize) -> Vec<Record> {
         let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
@@ -246,6 +290,7 @@ where
             message: f.message,
             fields: f.fields,
             component,
+            row: None,
         };
         let cap = self.inner.queue_cap.load(Ordering::Relaxed);
         self.inner.push(rec, cap);

@@ -21,4 +21,6 @@ mod transport;
 
 pub use config::{level_name, parse_level, LogConfig, Protocol, LOGGERS, TYPES};
 pub use layer::ShipLayer;
-pub use shipper::{check_connection, Shipper, ShipperComponent};
+pub use shipper::{
+    check_connection, job_events_wanted, ship_job_events, Shipper, ShipperComponent,
+};

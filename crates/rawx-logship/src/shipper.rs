@@ -30,11 +30,29 @@ impl Default for Shipper {
     }
 }
 
+/// The process's shipper, for [`ship_job_events`]: the ingester hands its stored rows over
+/// directly rather than through a `tracing` field, which would cost a JSON serialization per
+/// event on the ingest path. The first [`Shipper`] made is the process's.
+static PROCESS: std::sync::OnceLock<Arc<Inner>> = std::sync::OnceLock::new();
+
+/// True when stored job events are to be shipped (external logging on, `job_events` chosen).
+pub fn job_events_wanted() -> bool {
+    PROCESS.get().is_some_and(|i| i.wants_job_events())
+}
+
+/// Hands stored job event rows (with their ids, in the same order) to the shipper: AWX's
+/// `awx.analytics.job_events` logger. Moves the rows; nothing is rendered on this thread.
+pub fn ship_job_events(rows: Vec<serde_json::Map<String, serde_json::Value>>, ids: &[i64]) {
+    if let Some(inner) = PROCESS.get() {
+        inner.push_rows(rows, ids);
+    }
+}
+
 impl Shipper {
     pub fn new() -> Self {
-        Self {
-            inner: Arc::new(Inner::new()),
-        }
+        let inner = Arc::new(Inner::new());
+        let _ = PROCESS.set(inner.clone());
+        Self { inner }
     }
 
     /// The `tracing` layer feeding this shipper, already filtered by the settings.
