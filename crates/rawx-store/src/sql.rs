@@ -50,8 +50,8 @@ impl Sql {
         match self.dialect {
             Dialect::Sqlite => self.text.push('?'),
             Dialect::Postgres => {
-                let n = self.params.len();
-                self.text.push_str(&format!("${n}"));
+                use std::fmt::Write;
+                let _ = write!(self.text, "${}", self.params.len());
             }
         }
         self
@@ -165,19 +165,27 @@ pub fn insert_rows(d: Dialect, res: &'static Resource, rows: &[Row], now: &Value
         Dialect::Sqlite => 32_000,
         Dialect::Postgres => 65_000,
     };
-    let stamped = |c: &str| c == "created" || c == "modified";
-    let cols_of = |r: &Row| -> Vec<(&'static str, ColumnType)> {
-        res.columns()
-            .filter(|(c, _)| stamped(c) || r.contains_key(*c))
-            .collect()
-    };
     let mut out = Vec::new();
     let mut i = 0;
     while i < rows.len() {
-        let cols = cols_of(&rows[i]);
+        // The columns in the first row's own order (a batch is built by one function, so every
+        // row has the same keys in the same order): values are then bound by position, with
+        // no lookup per value. Keys that are not columns are skipped, stamps added if absent.
+        let first = &rows[i];
+        let keep: Vec<Option<ColumnType>> = first.keys().map(|k| res.column_type(k)).collect();
+        let mut cols: Vec<(&str, ColumnType)> = first
+            .keys()
+            .zip(&keep)
+            .filter_map(|(k, t)| t.map(|t| (k.as_str(), t)))
+            .collect();
+        let stamps: Vec<&str> = ["created", "modified"]
+            .into_iter()
+            .filter(|c| !first.contains_key(*c))
+            .collect();
+        cols.extend(stamps.iter().map(|c| (*c, ColumnType::Text)));
         let per_stmt = (max_params / cols.len().max(1)).max(1);
         let mut end = i + 1;
-        while end < rows.len() && end - i < per_stmt && cols_of(&rows[end]) == cols {
+        while end < rows.len() && end - i < per_stmt && rows[end].keys().eq(first.keys()) {
             end += 1;
         }
         let mut sql = Sql::new(d);
@@ -189,15 +197,16 @@ pub fn insert_rows(d: Dialect, res: &'static Resource, rows: &[Row], now: &Value
         ));
         for (n, row) in rows[i..end].iter().enumerate() {
             sql.push(if n == 0 { "(" } else { ", (" });
-            for (k, (c, t)) in cols.iter().enumerate() {
+            let values = row
+                .values()
+                .zip(&keep)
+                .filter_map(|(v, t)| t.map(|t| (t, v)))
+                .chain(stamps.iter().map(|_| (ColumnType::Text, now)));
+            for (k, (t, v)) in values.enumerate() {
                 if k > 0 {
                     sql.push(", ");
                 }
-                let v = match row.get(*c) {
-                    Some(v) => v,
-                    None => now,
-                };
-                sql.bind(param(*t, v));
+                sql.bind(param(t, v));
             }
             sql.push(")");
         }
