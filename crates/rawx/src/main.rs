@@ -11,12 +11,6 @@ mod serve;
 
 use clap::{Parser, Subcommand};
 
-// The ingester allocates and frees a map per event; mimalloc's thread-local free lists make
-// that a fraction of glibc's cost (about a quarter of ingest time was malloc and free), and
-// it returns freed memory to the system more readily.
-#[global_allocator]
-static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Debug, Parser)]
 #[command(
     name = "rawx",
