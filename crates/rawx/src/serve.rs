@@ -226,7 +226,13 @@ pub async fn run(
     rawx_api::show_execution_environment(&store, &environment.image(), &environment.description())
         .await
         .map_err(|e| anyhow::anyhow!("recording the execution environment: {e}"))?;
-    let node: Arc<dyn rawx_mesh::WorkNode> = match args.receptor.connect().await? {
+    // Only the task role submits work: a web process never dials the separate node.
+    let remote = if roles.task {
+        args.receptor.connect().await?
+    } else {
+        None
+    };
+    let node: Arc<dyn rawx_mesh::WorkNode> = match remote {
         Some(remote) => Arc::new(remote),
         None => Arc::new(start_node(
             &data_dir,
