@@ -640,3 +640,69 @@ fn a_job_survives_a_restart_of_its_node() {
         "the task after the restart is missing"
     );
 }
+
+/// A node that does not answer its health check gets no capacity (AWX: errors, capacity 0,
+/// `unavailable`); a job launched meanwhile waits saying so, and runs once a check finds the
+/// node back.
+#[test]
+fn an_unreachable_node_has_no_capacity_until_checked_again() {
+    let mut rx = Receptor::unix("exec4");
+    let lab = lab_on(&rx.socket().display().to_string(), &[]);
+    let s = &lab.s;
+    let node = checked_instance(&lab, "exec4");
+    let path = format!("/api/v2/instances/{}/", node["id"]);
+    let _ = rx.child.kill();
+    let _ = rx.child.wait();
+    let checked = |before: &Value| {
+        s.admin("POST", &format!("{path}health_check/"), None, 200);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let n = s.admin("GET", &path, None, 200);
+            if n["last_health_check"] != *before {
+                return n;
+            }
+            assert!(Instant::now() < deadline, "no health check: {n}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let down = checked(&node["last_health_check"]);
+    assert_eq!(down["capacity"], 0, "{down}");
+    assert_eq!(down["node_state"], "unavailable", "{down}");
+    assert!(
+        down["errors"].as_str().unwrap().contains("worker-info"),
+        "{down}"
+    );
+
+    let p = lab.project("steps", &[("steps.yml", STEPS)]);
+    let inv = lab.inventory("One", &[("localhost", local_vars())]);
+    lab.jt("steps", p, inv, "steps.yml", json!({}));
+    let id = s.awx_json(&["job_templates", "launch", "steps"])["id"]
+        .as_i64()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let j = lab.job(id);
+        let why = j["job_explanation"].as_str().unwrap_or_default();
+        if j["status"] == "pending" && why.contains("exec4 has none") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the job does not wait for the node: {j}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    rx.child = spawn_node(rx.dir.path());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::os::unix::net::UnixStream::connect(rx.socket()).is_err() {
+        assert!(Instant::now() < deadline, "the node did not come back");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let up = checked(&down["last_health_check"]);
+    assert_eq!(up["node_state"], "ready", "{up}");
+    assert_eq!(up["errors"], "", "{up}");
+    assert!(up["capacity"].as_i64().unwrap() > 0, "{up}");
+    let job = lab.wait_status(id, "successful");
+    assert_eq!(job["execution_node"], "exec4");
+}
