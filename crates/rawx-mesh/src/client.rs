@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -534,12 +535,7 @@ impl WorkNode for RemoteNode {
     ) -> BoxFuture<'a, Result<ResultsStream, WorkError>> {
         Box::pin(async move {
             let first = self.results_once(unit_id, offset).await?;
-            Ok(Box::pin(Resuming {
-                node: self.clone(),
-                unit: unit_id.to_string(),
-                offset,
-                state: Stream::Reading(first),
-            }) as ResultsStream)
+            Ok(Box::pin(Resuming::new(self.clone(), unit_id, offset, first)) as ResultsStream)
         })
     }
 
@@ -631,6 +627,64 @@ struct Resuming {
     unit: String,
     offset: u64,
     state: Stream,
+    /// Receptor (Go) never closes the results of a Canceled unit: after this long without
+    /// bytes the status is asked, and a complete unit whose output was all read ends here.
+    quiet: Pin<Box<tokio::time::Sleep>>,
+    check: Option<BoxFuture<'static, bool>>,
+}
+
+/// How long a results stream may be silent before the unit's status is checked.
+const QUIET: Duration = Duration::from_secs(5);
+
+impl Resuming {
+    fn new(node: RemoteNode, unit: &str, offset: u64, first: ResultsStream) -> Resuming {
+        Resuming {
+            node,
+            unit: unit.to_string(),
+            offset,
+            state: Stream::Reading(first),
+            quiet: Box::pin(tokio::time::sleep(QUIET)),
+            check: None,
+        }
+    }
+
+    fn heard(&mut self) {
+        self.check = None;
+        self.quiet
+            .as_mut()
+            .reset(tokio::time::Instant::now() + QUIET);
+    }
+
+    /// While the stream is silent: whether the unit turned out complete with all of its output
+    /// read.
+    fn complete_while_quiet(&mut self, cx: &mut std::task::Context<'_>) -> bool {
+        use std::future::Future;
+        use std::task::Poll;
+        loop {
+            if let Some(f) = &mut self.check {
+                match f.as_mut().poll(cx) {
+                    Poll::Pending => return false,
+                    Poll::Ready(done) => {
+                        self.heard();
+                        if done {
+                            return true;
+                        }
+                    }
+                }
+            }
+            match self.quiet.as_mut().poll(cx) {
+                Poll::Pending => return false,
+                Poll::Ready(()) => {
+                    let (node, unit, offset) = (self.node.clone(), self.unit.clone(), self.offset);
+                    self.check = Some(Box::pin(async move {
+                        node.unit_status(&unit)
+                            .await
+                            .is_ok_and(|st| st.is_final() && st.stdout_size <= offset)
+                    }));
+                }
+            }
+        }
+    }
 }
 
 impl AsyncRead for Resuming {
@@ -647,7 +701,13 @@ impl AsyncRead for Resuming {
                 Stream::Reading(s) => {
                     let before = buf.filled().len();
                     let ended = match s.as_mut().poll_read(cx, buf) {
-                        Poll::Pending => return Poll::Pending,
+                        Poll::Pending => {
+                            if this.complete_while_quiet(cx) {
+                                this.state = Stream::Done;
+                                continue;
+                            }
+                            return Poll::Pending;
+                        }
                         Poll::Ready(Ok(())) => buf.filled().len() == before,
                         // A broken connection is one more way for a stream to end early.
                         Poll::Ready(Err(e)) => {
@@ -657,6 +717,7 @@ impl AsyncRead for Resuming {
                     };
                     if !ended {
                         this.offset += (buf.filled().len() - before) as u64;
+                        this.heard();
                         return Poll::Ready(Ok(()));
                     }
                     let (node, unit, offset) = (this.node.clone(), this.unit.clone(), this.offset);
