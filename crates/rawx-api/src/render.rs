@@ -339,9 +339,41 @@ impl<'a> Renderer<'a> {
             out.insert("total_groups".into(), json!(groups));
         }
         if res.key == "instance_groups" {
-            // Every group holds this one node until the mesh reports more: its capacity, and
-            // what the jobs holding it (waiting or running) take, by AWX's arithmetic.
-            let capacity = rawx_model::capacity::local_capacity();
+            // A group's capacity is its enabled instances' (AWX: `controlplane` holds the control
+            // and hybrid nodes, `default` the execution and hybrid ones), this machine's before
+            // any is registered; what the jobs holding it (waiting or running) take, by AWX's
+            // arithmetic.
+            let name = row.get("name").and_then(Value::as_str).unwrap_or_default();
+            let member = |t: &str| match name {
+                "controlplane" => t == "control" || t == "hybrid",
+                "default" => t == "execution" || t == "hybrid",
+                _ => true,
+            };
+            let instances = self
+                .state
+                .store
+                .list_all(
+                    &rawx_model::resources::INSTANCES,
+                    &Filter::All(vec![]),
+                    &[("id", false)],
+                )
+                .await?;
+            let capacity = if instances.is_empty() {
+                rawx_model::capacity::local_capacity()
+            } else {
+                instances
+                    .iter()
+                    .filter(|i| i.get("enabled") != Some(&json!(false)))
+                    .filter(|i| {
+                        member(
+                            i.get("node_type")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default(),
+                        )
+                    })
+                    .filter_map(|i| i.get("capacity").and_then(Value::as_i64))
+                    .sum()
+            };
             let active = Filter::On {
                 path: vec![],
                 column: "status",
@@ -368,8 +400,7 @@ impl<'a> Renderer<'a> {
                 let forks = j.get("forks").and_then(Value::as_i64).unwrap_or(0);
                 consumed += rawx_model::capacity::job_impact(forks, hosts);
             }
-            let remaining =
-                ((capacity - consumed).max(0) as f64 / capacity as f64 * 1000.0).round() / 10.0;
+            let remaining = rawx_model::capacity::percent_remaining(capacity, consumed);
             let running = jobs
                 .iter()
                 .filter(|j| j.get("status") == Some(&json!("running")))

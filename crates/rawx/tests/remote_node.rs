@@ -351,6 +351,9 @@ fn capacity_adjustment_makes_a_third_job_wait() {
     let cap = c.min(m);
     assert_eq!(adjusted["capacity"], json!(cap), "{adjusted}");
     assert_eq!(adjusted["capacity_adjustment"], "0.00");
+    // The `default` instance group holds the execution node: its capacity follows.
+    let groups = s.admin("GET", "/api/v2/instance_groups/?name=default", None, 200);
+    assert_eq!(groups["results"][0]["capacity"], json!(cap), "{groups}");
 
     // Jobs of impact k = hosts + 1 (forks = hosts): two fit in the capacity, three do not.
     let k = cap / 2;
