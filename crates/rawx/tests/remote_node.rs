@@ -709,3 +709,71 @@ fn an_unreachable_node_has_no_capacity_until_checked_again() {
     let job = lab.wait_status(id, "successful");
     assert_eq!(job["execution_node"], "exec4");
 }
+
+/// The controller stops while its job runs on the separate node (SIGTERM with no drain: the
+/// job is handed back) and starts again: it re-attaches to the unit on the node and the job
+/// ends `successful` with each event once.
+#[test]
+fn a_restarted_controller_reattaches_to_the_node() {
+    let rx = Receptor::unix("exec5");
+    let lab = lab_on(
+        &rx.socket().display().to_string(),
+        &[("RAWX_DRAIN_TIMEOUT", "0")],
+    );
+    checked_instance(&lab, "exec5");
+    let p = lab.project(
+        "slow",
+        &[(
+            "slow.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: first\n      debug: {msg: step one}\n    - name: wait\n      pause: {seconds: 5}\n    - name: second\n      debug: {msg: step two}\n",
+        )],
+    );
+    let inv = lab.inventory("One", &[("localhost", local_vars())]);
+    lab.jt("slow", p, inv, "slow.yml", json!({}));
+    let id = lab.s.awx_json(&["job_templates", "launch", "slow"])["id"]
+        .as_i64()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !lab
+        .events_of(id, "playbook_on_task_start")
+        .iter()
+        .any(|e| e["task"] == "wait")
+    {
+        assert!(Instant::now() < deadline, "never started: {}", lab.job(id));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let Lab { s, org } = lab;
+    let opts = s.opts();
+    let dir = s.stop();
+    let lab = Lab {
+        s: common::Server::start_in(dir, opts),
+        org,
+    };
+    let job = lab.wait_status(id, "successful");
+    assert_eq!(job["execution_node"], "exec5");
+    assert!(
+        lab.s.logs().contains("re-attaching"),
+        "the job was not handed back and re-attached:\n{}",
+        lab.s.logs()
+    );
+    let counters: Vec<i64> = lab
+        .events(id)
+        .iter()
+        .map(|e| e["counter"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        counters,
+        (1..=counters.len() as i64).collect::<Vec<_>>(),
+        "each event once, in order"
+    );
+    assert!(lab.stdout(id).contains("step two"));
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while rx.work_list().as_object().is_some_and(|m| !m.is_empty()) {
+        assert!(
+            Instant::now() < deadline,
+            "unit left on the node: {}",
+            rx.work_list()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
