@@ -3,7 +3,7 @@
 //! node, and the event ingester that stores what comes back and closes the job.
 //!
 //! Architecture invariants: this crate never serves HTTP; it reaches Ansible only through the
-//! mesh's work-unit interface (`rawx_mesh::Node`), so local and remote execution are one path;
+//! mesh's work-unit interface (`rawx_mesh::WorkNode`), so local and remote execution are one path;
 //! it learns of new work from the bus but trusts only the store (a missed signal costs at most
 //! one tick). Jobs it runs are tasks it owns and watches, never detached.
 

@@ -35,6 +35,11 @@
 //!
 //! Units live in `<datadir>/<nodeid>/<unitid>/`; [`Node::start`] adopts the units found
 //! there, so a controller that restarts re-attaches to running work by unit ID.
+//!
+//! * [`WorkNode`]: the one interface a controller drives, implemented by [`Node`] and by
+//!   [`RemoteNode`], the control-protocol client for a separate node (Unix socket, TCP, TLS;
+//!   signed work), whose results streams resume across a node restart. [`worker_info`] runs
+//!   `ansible-runner worker --worker-info` on either (AWX's health check).
 
 #![forbid(unsafe_code)]
 
