@@ -18,10 +18,12 @@ use std::time::Duration;
 
 pub struct SqliteStore {
     pool: SqlitePool,
+    writes: Option<tokio::sync::Mutex<()>>,
 }
 
 pub struct PostgresStore {
     pool: PgPool,
+    writes: Option<tokio::sync::Mutex<()>>,
 }
 
 impl SqliteStore {
@@ -39,7 +41,13 @@ impl SqliteStore {
             .connect_with(opts)
             .await
             .map_err(|e| DbError::Other(format!("cannot open SQLite database {path}: {e}")))?;
-        Ok(SqliteStore { pool })
+        // SQLite takes one writer at a time; a second connection that tries waits in SQLite's
+        // busy handler, sleeping 1, 2, 5 … 100 ms between tries. Queueing this process's
+        // writes here instead hands the lock on at once (readers never wait, in WAL mode).
+        Ok(SqliteStore {
+            pool,
+            writes: Some(tokio::sync::Mutex::new(())),
+        })
     }
 }
 
@@ -51,7 +59,7 @@ impl PostgresStore {
             .connect(url)
             .await
             .map_err(|e| DbError::Other(format!("cannot connect to PostgreSQL: {e}")))?;
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore { pool, writes: None })
     }
 }
 
@@ -100,6 +108,14 @@ fn with_times(row: &Row, creating: bool) -> Row {
 macro_rules! store_impl {
     ($store:ty, $db:ty, $dialect:expr, $name:literal, $columns_sql:literal, $lock_sql:expr) => {
         impl $store {
+            /// Holds this process's turn to write, where the database takes one writer at a time.
+            async fn writing(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+                match &self.writes {
+                    Some(m) => Some(m.lock().await),
+                    None => None,
+                }
+            }
+
             fn query<'q>(sql: &'q Sql) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
                 let mut q = sqlx::query(&sql.text);
                 for p in &sql.params {
@@ -147,6 +163,7 @@ macro_rules! store_impl {
             }
 
             async fn migrate(&self) -> Result<()> {
+                let _writing = self.writing().await;
                 let d = $dialect;
                 let mut tx = self.pool.begin().await.map_err(map_err)?;
                 // Several nodes may start at once against one PostgreSQL: one migrates.
@@ -247,6 +264,7 @@ macro_rules! store_impl {
             }
 
             async fn insert(&self, res: &'static Resource, row: &Row) -> Result<i64> {
+                let _writing = self.writing().await;
                 let sql = sql::insert($dialect, res, &with_times(row, true));
                 // Statements are stepped to completion (`fetch_all`) before their connection goes
                 // back to the pool, so none is left half-run holding a SQLite transaction open.
@@ -256,6 +274,7 @@ macro_rules! store_impl {
             }
 
             async fn insert_many(&self, res: &'static Resource, rows: &[Row]) -> Result<Vec<i64>> {
+                let _writing = self.writing().await;
                 let now = Value::String(rawx_model::now_string());
                 let mut ids = Vec::with_capacity(rows.len());
                 let mut tx = self.pool.begin().await.map_err(map_err)?;
@@ -278,6 +297,7 @@ macro_rules! store_impl {
             }
 
             async fn update(&self, res: &'static Resource, id: i64, row: &Row) -> Result<()> {
+                let _writing = self.writing().await;
                 let sql = sql::update($dialect, res, id, &with_times(row, false));
                 let done = Self::query(&sql).execute(&self.pool).await.map_err(map_err)?;
                 if done.rows_affected() == 0 {
@@ -287,12 +307,14 @@ macro_rules! store_impl {
             }
 
             async fn update_if(&self, res: &'static Resource, id: i64, guard: &Filter, row: &Row) -> Result<bool> {
+                let _writing = self.writing().await;
                 let sql = sql::update_guarded($dialect, res, id, &with_times(row, false), Some(guard));
                 let done = Self::query(&sql).execute(&self.pool).await.map_err(map_err)?;
                 Ok(done.rows_affected() == 1)
             }
 
             async fn delete(&self, res: &'static Resource, id: i64) -> Result<()> {
+                let _writing = self.writing().await;
                 let mut sql = Sql::new($dialect);
                 sql.push(&format!("DELETE FROM {} WHERE \"id\" = ", sql::quote(res.key)));
                 sql.bind(Param::Int(id));
@@ -304,6 +326,7 @@ macro_rules! store_impl {
             }
 
             async fn link(&self, rel: &'static Relation, left: i64, right: i64) -> Result<()> {
+                let _writing = self.writing().await;
                 let mut sql = Sql::new($dialect);
                 sql.push(&format!(
                     "INSERT INTO {} ({}, {}) VALUES (",
@@ -318,6 +341,7 @@ macro_rules! store_impl {
             }
 
             async fn unlink(&self, rel: &'static Relation, left: i64, right: i64) -> Result<()> {
+                let _writing = self.writing().await;
                 let mut sql = Sql::new($dialect);
                 sql.push(&format!("DELETE FROM {} WHERE {} = ", sql::quote(rel.table), sql::quote(rel.left.1)));
                 sql.bind(Param::Int(left));
