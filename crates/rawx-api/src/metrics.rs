@@ -355,12 +355,24 @@ async fn render(state: &AppState) -> ApiResult<String> {
 }
 
 /// AWX allows system administrators and auditors only.
-pub async fn metrics(State(state): State<Arc<AppState>>, auth: Auth) -> ApiResult<Response> {
+pub async fn metrics(
+    State(state): State<Arc<AppState>>,
+    auth: Auth,
+    headers: axum::http::HeaderMap,
+) -> ApiResult<Response> {
     let a = &auth.0.actor;
     if !(a.is_superuser || a.is_system_auditor) {
         return Err(ApiError::forbidden());
     }
     let body = render(&state).await?;
+    // `awx metrics` (awxkit) asks for JSON, as AWX's renderer gives it.
+    let wants_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/json"));
+    if wants_json {
+        return Ok(Json(as_json(&body)).into_response());
+    }
     Ok((
         [(
             header::CONTENT_TYPE,
@@ -447,4 +459,90 @@ pub async fn dashboard(State(state): State<Arc<AppState>>, auth: Auth) -> ApiRes
         "credentials": {"url": url("credentials"), "total": creds},
         "job_templates": {"url": url("job_templates"), "total": jts},
     })))
+}
+
+/// AWX's JSON form of the Prometheus text: each metric by name, with its help text, type and
+/// samples (`labels`, `value`).
+fn as_json(text: &str) -> Value {
+    let mut out = serde_json::Map::new();
+    let entry = |out: &mut serde_json::Map<String, Value>, name: &str| {
+        out.entry(name.to_string())
+            .or_insert_with(|| json!({"help_text": "", "type": "", "samples": []}))
+            .clone()
+    };
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# HELP ") {
+            let (name, help) = rest.split_once(' ').unwrap_or((rest, ""));
+            let mut e = entry(&mut out, name);
+            e["help_text"] = json!(help);
+            out.insert(name.into(), e);
+        } else if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap_or((rest, ""));
+            let mut e = entry(&mut out, name);
+            e["type"] = json!(kind);
+            out.insert(name.into(), e);
+        } else if !line.starts_with('#') && !line.trim().is_empty() {
+            let (series, value) = line.rsplit_once(' ').unwrap_or((line, ""));
+            let (name, labels) = match series.split_once('{') {
+                Some((n, l)) => (n, l.trim_end_matches('}')),
+                None => (series, ""),
+            };
+            let mut map = serde_json::Map::new();
+            for pair in split_labels(labels) {
+                if let Some((k, v)) = pair.split_once('=') {
+                    map.insert(k.into(), json!(v.trim_matches('"')));
+                }
+            }
+            let value = value
+                .parse::<f64>()
+                .map(|v| json!(v))
+                .unwrap_or(json!(value));
+            // A summary's or histogram's series belong to their family's name.
+            let family = ["_bucket", "_sum", "_count", "_total"]
+                .iter()
+                .find_map(|sfx| name.strip_suffix(sfx).filter(|f| out.contains_key(*f)))
+                .unwrap_or(name);
+            let mut e = entry(&mut out, family);
+            if let Some(samples) = e["samples"].as_array_mut() {
+                samples.push(json!({"labels": map, "value": value}));
+            }
+            out.insert(family.into(), e);
+        }
+    }
+    Value::Object(out)
+}
+
+/// `a="x",b="y,z"` → the pairs, commas inside quotes kept.
+fn split_labels(labels: &str) -> Vec<&str> {
+    let (mut out, mut start, mut quoted) = (Vec::new(), 0, false);
+    for (i, c) in labels.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => {
+                out.push(&labels[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if start < labels.len() {
+        out.push(&labels[start..]);
+    }
+    out
+}
+
+#[cfg(test)]
+mod json_tests {
+    #[test]
+    fn prometheus_text_becomes_awx_json() {
+        let text = "# HELP awx_status_total Status of Job launched\n# TYPE awx_status_total gauge\nawx_status_total{status=\"successful\",node=\"a,b\"} 3.0\nawx_status_total{status=\"failed\"} 1\n";
+        let j = super::as_json(text);
+        assert_eq!(j["awx_status_total"]["type"], "gauge");
+        assert_eq!(j["awx_status_total"]["help_text"], "Status of Job launched");
+        let s = j["awx_status_total"]["samples"].as_array().unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0]["labels"]["status"], "successful");
+        assert_eq!(s[0]["labels"]["node"], "a,b");
+        assert_eq!(s[0]["value"], 3.0);
+    }
 }

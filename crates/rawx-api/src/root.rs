@@ -64,6 +64,8 @@ pub async fn v2_root() -> Json<Value> {
         "me",
         "unified_jobs",
         "unified_job_templates",
+        "metrics",
+        "dashboard",
     ] {
         m.insert(k.into(), Value::String(format!("/api/v2/{k}/")));
     }

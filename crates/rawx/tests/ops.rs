@@ -477,6 +477,12 @@ fn metrics_parse_as_prometheus_text_and_count_what_happened() {
         1.0
     );
 
+    // `awx metrics` asks for AWX's JSON form: the same figures by name.
+    let cli = s.awx_json(&["metrics"]);
+    let ingested = cli["callback_receiver_events_insert_db"]["samples"][0]["value"].clone();
+    assert_eq!(ingested, json!(events as f64), "{cli}");
+    assert_eq!(cli["awx_status_total"]["type"], "gauge", "{cli}");
+
     // Admins and auditors only, as AWX.
     let anon = s.http("GET", "/api/v2/metrics/", None, None);
     assert_eq!(anon.status, 401, "{anon:?}");
