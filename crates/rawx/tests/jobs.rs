@@ -1916,3 +1916,71 @@ fn machine_credential_keys_are_validated_like_awx() {
         );
     }
 }
+
+/// A stand-in for `ansible-runner` that reads its input, then writes `lines` of a real worker
+/// capture with a Python warning after the 6th line, then stops there.
+fn replaying_runner(dir: &Path, lines: usize) -> PathBuf {
+    let sample = common::workspace_root().join("crates/rawx-runner/tests/data/worker.out");
+    assert!(sample.is_file(), "{} is missing", sample.display());
+    let script = dir.join("runner");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncat > /dev/null\nhead -n 6 '{s}'\necho '/usr/lib/python3/dist-packages/x.py:9: DeprecationWarning: old API'\nsed -n '7,{lines}p' '{s}'\n",
+            s = sample.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    script
+}
+
+/// What the worker prints that is not JSON is kept as a `verbose` event in its place; a result
+/// stream that stops before its final status and `eof` ends the job in `error` naming the
+/// break, keeping every event that came before it.
+#[test]
+fn stray_lines_are_kept_and_a_broken_stream_is_explained() {
+    let dir = tempfile::tempdir().unwrap();
+    for (lines, complete) in [(40, true), (9, false)] {
+        let runner = replaying_runner(dir.path(), lines);
+        let lab = Lab::start_with(Opts {
+            env: vec![("RAWX_ANSIBLE_RUNNER".into(), runner.display().to_string())],
+            ..Opts::default()
+        });
+        let p = lab.project("p", &[("site.yml", HELLO)]);
+        let inv = lab.inventory("One", &[("localhost", local_vars())]);
+        let jt = lab.jt("replay", p, inv, "site.yml", json!({}));
+        let id = lab.launch(jt);
+        let job = lab.wait_for(id, Duration::from_secs(60));
+        let evs = lab.events(id);
+        let counters: Vec<i64> = evs.iter().map(|e| e["counter"].as_i64().unwrap()).collect();
+        assert_eq!(
+            counters,
+            (1..=evs.len() as i64).collect::<Vec<_>>(),
+            "{job}"
+        );
+        let verbose: Vec<&Value> = evs.iter().filter(|e| e["event"] == "verbose").collect();
+        assert_eq!(verbose.len(), 1, "{evs:?}");
+        assert_eq!(verbose[0]["counter"], 5, "the warning keeps its place");
+        assert!(verbose[0]["stdout"]
+            .as_str()
+            .unwrap()
+            .contains("DeprecationWarning: old API"));
+        assert!(lab.stdout(id).contains("DeprecationWarning: old API"));
+        if complete {
+            // The capture's own outcome (a failed task), all 28 events plus the warning.
+            assert_eq!(job["status"], "failed", "{job}");
+            assert_eq!(evs.len(), 29);
+        } else {
+            assert_eq!(job["status"], "error", "{job}");
+            let why = job["job_explanation"].as_str().unwrap_or_default();
+            assert!(
+                why.contains("broke off") && why.contains("no eof"),
+                "the explanation does not name the break: {why}"
+            );
+            // Lines 3-9 of the capture are events 1-7: all kept, with the warning.
+            assert_eq!(evs.len(), 8, "{evs:?}");
+        }
+    }
+}
