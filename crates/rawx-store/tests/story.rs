@@ -83,7 +83,10 @@ async fn story(store: DynStore) {
     assert_eq!(ids.len(), hosts.len());
     for (i, id) in ids.iter().enumerate() {
         let got = store.get(&HOSTS, *id).await.unwrap();
-        assert_eq!(got["name"], hosts[i]["name"], "insert_many's ids follow the rows");
+        assert_eq!(
+            got["name"], hosts[i]["name"],
+            "insert_many's ids follow the rows"
+        );
         assert!(got["created"].is_string() && got["modified"].is_string());
     }
     let names = store
