@@ -4,6 +4,10 @@ use crate::serve::{open_store, StoreArgs};
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 
+mod instances;
+
+const NODE_TYPE_NAMES: [&str; 4] = ["execution", "hybrid", "control", "hop"];
+
 #[derive(Debug, Args)]
 pub struct ManageArgs {
     #[command(flatten)]
@@ -43,6 +47,36 @@ enum ManageCommand {
         #[arg(long)]
         dry_run: bool,
     },
+    /// The instance groups and, under each, its instances with capacity, node type, version and
+    /// heartbeat (like `awx-manage list_instances`).
+    ListInstances,
+    /// Register a node as an instance, or change an existing one's node type (like
+    /// `awx-manage provision_instance`).
+    ProvisionInstance {
+        #[arg(long)]
+        hostname: String,
+        #[arg(long = "node_type", alias = "node-type", value_parser = NODE_TYPE_NAMES, default_value = "hybrid")]
+        node_type: String,
+    },
+    /// Remove an instance (like `awx-manage deprovision_instance`); refused while jobs run on it.
+    DeprovisionInstance {
+        #[arg(long)]
+        hostname: String,
+    },
+    /// Create or update an instance group (like `awx-manage register_queue`).
+    RegisterQueue {
+        #[arg(long)]
+        queuename: String,
+        /// Percentage of all instances the group takes in as they come online.
+        #[arg(long = "instance_percent", alias = "instance-percent", value_parser = clap::value_parser!(u8).range(0..=100))]
+        instance_percent: Option<u8>,
+        /// Minimum number of instances the group takes in as they come online.
+        #[arg(long = "instance_minimum", alias = "instance-minimum")]
+        instance_minimum: Option<u32>,
+        /// Instances to put in the group, comma separated.
+        #[arg(long, value_delimiter = ',')]
+        hostnames: Vec<String>,
+    },
     /// Set a user's password (like `awx-manage update_password`).
     UpdatePassword {
         #[arg(long)]
@@ -81,6 +115,29 @@ pub async fn run(args: ManageArgs) -> anyhow::Result<()> {
             );
         }
         ManageCommand::Check => check(&store, &data_dir).await?,
+        ManageCommand::ListInstances => instances::list(&store).await?,
+        ManageCommand::ProvisionInstance {
+            hostname,
+            node_type,
+        } => instances::provision(&store, &hostname, &node_type).await?,
+        ManageCommand::DeprovisionInstance { hostname } => {
+            instances::deprovision(&store, &hostname).await?
+        }
+        ManageCommand::RegisterQueue {
+            queuename,
+            instance_percent,
+            instance_minimum,
+            hostnames,
+        } => {
+            instances::register_queue(
+                &store,
+                &queuename,
+                instance_percent,
+                instance_minimum,
+                &hostnames,
+            )
+            .await?
+        }
         ManageCommand::CleanupJobs { days, dry_run } => cleanup_jobs(&store, days, dry_run).await?,
         ManageCommand::CleanupActivitystream { days, dry_run } => {
             let verb = if dry_run { "would remove" } else { "removed" };

@@ -813,6 +813,209 @@ fn manage_takes_data_dir_after_the_subcommand() {
     assert!(login_token(&s, "admin", "new").is_some());
 }
 
+/// `rawx manage` on instances and instance groups, against a running server: what the
+/// commands write is what the API shows, and `list-instances` shows what the API does.
+#[test]
+fn manage_instances_and_queues() {
+    let s = Server::start();
+    let data = s.data.to_str().unwrap().to_string();
+    let manage = |args: &[&str]| {
+        let mut all = vec!["manage", "--data-dir", &data];
+        all.extend_from_slice(args);
+        rawx(&all)
+    };
+    // The task role registers this node just after start.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let me = loop {
+        let list = s.admin("GET", "/api/v2/instances/", None, 200);
+        if list["count"].as_u64() > Some(0) && !list["results"][0]["last_seen"].is_null() {
+            break list["results"][0].clone();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no instance registered: {list}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    };
+    let host = me["hostname"].as_str().unwrap().to_string();
+
+    let out = manage(&["list-instances"]);
+    assert_eq!(out.code, 0, "{out}");
+    let own_line = format!(
+        "\t{host} capacity={} node_type={} version={} heartbeat=\"",
+        me["capacity"],
+        me["node_type"].as_str().unwrap(),
+        env!("CARGO_PKG_VERSION")
+    );
+    let section = |out: &common::Out, head: &str| -> String {
+        let start = out
+            .stdout
+            .find(head)
+            .unwrap_or_else(|| panic!("no section {head:?}:\n{out}"));
+        let rest = &out.stdout[start..];
+        rest[..rest.find("\n\n").unwrap_or(rest.len())].to_string()
+    };
+    // A hybrid node is in both of AWX's groups.
+    for group in ["[controlplane capacity=", "[default capacity="] {
+        let part = section(&out, group);
+        assert!(part.contains(&own_line), "{own_line:?} not in:\n{part}");
+        assert!(
+            part.starts_with(&format!("{group}{}]", me["capacity"])),
+            "{part}"
+        );
+    }
+
+    // provision-instance: created once, then left as is; a bad node type is refused.
+    let out = manage(&[
+        "provision-instance",
+        "--hostname",
+        "exec1",
+        "--node_type",
+        "execution",
+    ]);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(
+        out.stdout
+            .contains("Successfully registered instance exec1"),
+        "{out}"
+    );
+    let again = manage(&[
+        "provision-instance",
+        "--hostname",
+        "exec1",
+        "--node_type",
+        "execution",
+    ]);
+    assert_eq!(again.code, 0, "{again}");
+    assert!(again.stdout.contains("already registered exec1"), "{again}");
+    let seen = s.admin("GET", "/api/v2/instances/?hostname=exec1", None, 200);
+    assert_eq!(seen["count"], 1, "{seen}");
+    assert_eq!(seen["results"][0]["node_type"], "execution", "{seen}");
+    let bad = manage(&[
+        "provision-instance",
+        "--hostname",
+        "x",
+        "--node_type",
+        "worker",
+    ]);
+    assert_ne!(bad.code, 0, "{bad}");
+    assert!(bad.stderr.contains("worker"), "{bad}");
+    let hop = manage(&[
+        "provision-instance",
+        "--hostname",
+        "hop1",
+        "--node_type",
+        "hop",
+    ]);
+    assert_eq!(hop.code, 0, "{hop}");
+
+    // register-queue: created, updated, left alone, and unknown hostnames named.
+    let out = manage(&[
+        "register-queue",
+        "--queuename",
+        "ops",
+        "--instance_percent",
+        "50",
+    ]);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(out.stdout.contains("Creating instance group ops"), "{out}");
+    let out = manage(&[
+        "register-queue",
+        "--queuename",
+        "ops",
+        "--instance_percent",
+        "30",
+    ]);
+    assert_eq!(out.code, 0, "{out}");
+    let ops = s.admin("GET", "/api/v2/instance_groups/?name=ops", None, 200);
+    assert_eq!(ops["count"], 1, "{ops}");
+    assert_eq!(ops["results"][0]["policy_instance_percentage"], 30, "{ops}");
+    let out = manage(&["register-queue", "--queuename", "ops"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(out.stdout.contains("already registered ops"), "{out}");
+    let out = manage(&[
+        "register-queue",
+        "--queuename",
+        "ops",
+        "--hostnames",
+        "exec1,nope",
+    ]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stderr.contains("nope"), "{out}");
+    let out = manage(&[
+        "register-queue",
+        "--queuename",
+        "ops",
+        "--instance_percent",
+        "150",
+    ]);
+    assert_ne!(out.code, 0, "{out}");
+
+    let out = manage(&["list-instances"]);
+    assert_eq!(out.code, 0, "{out}");
+    let default = section(&out, "[default capacity=");
+    assert!(
+        default.contains("\texec1 capacity=0 node_type=execution version=? heartbeat=never"),
+        "{out}"
+    );
+    assert!(!section(&out, "[controlplane").contains("exec1"), "{out}");
+    assert!(
+        section(&out, "[ops capacity=").contains("policy=30%]"),
+        "{out}"
+    );
+    assert!(section(&out, "[ungrouped").contains("\thop1 "), "{out}");
+
+    // deprovision-instance: removed, then nothing to do.
+    let out = manage(&["deprovision-instance", "--hostname", "exec1"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(
+        out.stdout.contains("Successfully deprovisioned exec1"),
+        "{out}"
+    );
+    let seen = s.admin("GET", "/api/v2/instances/?hostname=exec1", None, 200);
+    assert_eq!(seen["count"], 0, "{seen}");
+    let out = manage(&["deprovision-instance", "--hostname", "exec1"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(out.stdout.contains("No instance found"), "{out}");
+}
+
+/// The instance commands on PostgreSQL.
+#[test]
+fn manage_instances_on_postgres() {
+    let Some(db) = PgDb::create("manage_inst") else {
+        return;
+    };
+    let manage = |args: &[&str]| {
+        let mut all = vec!["manage", "--database-url", &db.url];
+        all.extend_from_slice(args);
+        rawx(&all)
+    };
+    let out = manage(&["migrate"]);
+    assert_eq!(out.code, 0, "{out}");
+    let out = manage(&["register-queue", "--queuename", "default"]);
+    assert_eq!(out.code, 0, "{out}");
+    let out = manage(&[
+        "provision-instance",
+        "--hostname",
+        "pg-exec",
+        "--node_type",
+        "execution",
+    ]);
+    assert_eq!(out.code, 0, "{out}");
+    let out = manage(&["list-instances"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(
+        out.stdout
+            .contains("[default capacity=0]\n\tpg-exec capacity=0 node_type=execution"),
+        "{out}"
+    );
+    let out = manage(&["deprovision-instance", "--hostname", "pg-exec"]);
+    assert_eq!(out.code, 0, "{out}");
+    let out = manage(&["list-instances"]);
+    assert!(!out.stdout.contains("pg-exec"), "{out}");
+    drop(db);
+}
+
 /// The same CLI path on PostgreSQL.
 #[test]
 fn postgres_smoke() {
