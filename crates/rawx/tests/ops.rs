@@ -1102,6 +1102,35 @@ fn manage_check_and_cleanup_jobs() {
     assert!(out.stderr.contains("secret key"), "{out}");
 }
 
+/// `rawx manage deprovision-instance` refuses a node while a job runs on it, and removes it
+/// once the job is over.
+#[test]
+fn manage_deprovision_waits_for_running_jobs() {
+    let s = Server::start_with(opts(&[]));
+    let lab = lab(&s);
+    let jt = template(&s, &lab, "long", "play.yml", json!({"pause_s": 6}));
+    let id = launch(&s, jt);
+    wait_in_pause(&s, id);
+    let running = job(&s, id);
+    assert_eq!(running["status"], "running", "{running}");
+    let node = running["execution_node"].as_str().unwrap().to_string();
+    assert!(!node.is_empty(), "{running}");
+
+    let out = manage(&s.data, &["deprovision-instance", "--hostname", &node]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(out.stderr.contains(&format!("job {id}")), "{out}");
+    let path = format!("/api/v2/instances/?hostname={node}");
+    assert_eq!(s.admin("GET", &path, None, 200)["count"], 1);
+
+    assert_eq!(wait_final(&s, id)["status"], "successful");
+    let out = manage(&s.data, &["deprovision-instance", "--hostname", &node]);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(out.stdout.contains("Successfully deprovisioned"), "{out}");
+    // The node is still up: the command says it will come back.
+    assert!(out.stdout.contains("registers again"), "{out}");
+    assert_eq!(s.admin("GET", &path, None, 200)["count"], 0);
+}
+
 #[test]
 fn json_logs_with_a_level_per_component() {
     // The task role's crate at warn, the web's at info: one's lines show, the other's do not.
