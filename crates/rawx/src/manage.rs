@@ -4,6 +4,7 @@ use crate::serve::{open_store, StoreArgs};
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 
+mod export;
 mod instances;
 
 const NODE_TYPE_NAMES: [&str; 4] = ["execution", "hybrid", "control", "hop"];
@@ -77,6 +78,10 @@ enum ManageCommand {
         #[arg(long, value_delimiter = ',')]
         hostnames: Vec<String>,
     },
+    /// Write organizations, users (no passwords), teams, credential types, credentials (secrets
+    /// as `$encrypted$`), projects, inventories with hosts and groups, and job templates as the
+    /// JSON `awx export` writes, on stdout.
+    Export,
     /// Set a user's password (like `awx-manage update_password`).
     UpdatePassword {
         #[arg(long)]
@@ -115,6 +120,10 @@ pub async fn run(args: ManageArgs) -> anyhow::Result<()> {
             );
         }
         ManageCommand::Check => check(&store, &data_dir).await?,
+        ManageCommand::Export => {
+            let doc = export::export(&store).await?;
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
         ManageCommand::ListInstances => instances::list(&store).await?,
         ManageCommand::ProvisionInstance {
             hostname,
