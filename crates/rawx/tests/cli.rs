@@ -963,6 +963,20 @@ fn manage_instances_and_queues() {
         section(&out, "[ops capacity=").contains("policy=30%]"),
         "{out}"
     );
+    let out = manage(&[
+        "register-queue",
+        "--queuename",
+        "ops",
+        "--instance_minimum",
+        "2",
+    ]);
+    assert_eq!(out.code, 0, "{out}");
+    assert!(out.stdout.contains("policy_instance_minimum=2"), "{out}");
+    let out = manage(&["list-instances"]);
+    assert!(
+        section(&out, "[ops capacity=").contains("policy=30% policy>=2]"),
+        "{out}"
+    );
     assert!(section(&out, "[ungrouped").contains("\thop1 "), "{out}");
 
     // deprovision-instance: removed, then nothing to do.
