@@ -8,6 +8,7 @@
 
 mod common;
 
+use common::lab::{fixture, Fixture};
 use common::{venv, Opts, Server, ADMIN_PW};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -67,52 +68,17 @@ fn tail(s: &str, max: usize) -> &str {
     &s[start..]
 }
 
-struct Lab {
-    inventory: i64,
-    project: i64,
-}
-
 /// An organization, a project with `play.yml` and `fail.yml`, an inventory of one local host.
-fn lab(s: &Server) -> Lab {
-    let org = s.admin(
-        "POST",
-        "/api/v2/organizations/",
-        Some(json!({"name": "Ops"})),
-        201,
-    )["id"]
-        .as_i64()
-        .unwrap();
-    let dir = s.data.join("projects/ops");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("play.yml"), PLAY).unwrap();
-    std::fs::write(dir.join("fail.yml"), FAILING).unwrap();
-    let project = s.admin(
-        "POST",
-        "/api/v2/projects/",
-        Some(json!({"name": "ops", "organization": org, "scm_type": "", "local_path": "ops"})),
-        201,
-    )["id"]
-        .as_i64()
-        .unwrap();
-    let inventory = s.admin(
-        "POST",
-        "/api/v2/inventories/",
-        Some(json!({"name": "Local", "organization": org})),
-        201,
-    )["id"]
-        .as_i64()
-        .unwrap();
-    let vars = json!({"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"});
-    s.admin(
-        "POST",
-        "/api/v2/hosts/",
-        Some(json!({"name": "localhost", "inventory": inventory, "variables": vars.to_string()})),
-        201,
-    );
-    Lab { inventory, project }
+fn lab(s: &Server) -> Fixture {
+    fixture(
+        s,
+        "ops",
+        &[("play.yml", PLAY), ("fail.yml", FAILING)],
+        &["localhost"],
+    )
 }
 
-fn template(s: &Server, lab: &Lab, name: &str, playbook: &str, extra_vars: Value) -> i64 {
+fn template(s: &Server, lab: &Fixture, name: &str, playbook: &str, extra_vars: Value) -> i64 {
     s.admin(
         "POST",
         "/api/v2/job_templates/",
@@ -724,7 +690,7 @@ fn connection_test_arrives(s: &Server, got: &Received) {
 }
 
 /// A template whose job carries a Machine credential with a password, so a leak would show.
-fn template_with_secret(s: &Server, lab: &Lab, name: &str) -> i64 {
+fn template_with_secret(s: &Server, lab: &Fixture, name: &str) -> i64 {
     let jt = template(s, lab, name, "play.yml", json!({"pause_s": 0}));
     let machine = s.admin("GET", "/api/v2/credential_types/?name=Machine", None, 200)["results"][0]
         ["id"]

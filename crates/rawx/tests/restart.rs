@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::lab::{all_pages, local_vars, stdout_of, tail, wait_final_on};
+use common::lab::{all_pages, fixture, stdout_of, tail, wait_final_on, Fixture};
 
 use common::{venv, Opts, Server};
 use serde_json::{json, Value};
@@ -85,53 +85,17 @@ fn runner_opts() -> Opts {
     }
 }
 
-/// An organization, the project holding `PLAY`, an inventory of two local hosts.
-struct Setup {
-    project: i64,
-    inventory: i64,
+/// An organization, the project holding `PLAY` and `MANY`, an inventory of two local hosts.
+fn setup(s: &Server) -> Fixture {
+    fixture(
+        s,
+        "restart",
+        &[("play.yml", PLAY), ("many.yml", MANY)],
+        &HOSTS,
+    )
 }
 
-fn setup(s: &Server) -> Setup {
-    let org = s.admin(
-        "POST",
-        "/api/v2/organizations/",
-        Some(json!({"name": "Ops"})),
-        201,
-    )["id"]
-        .as_i64()
-        .unwrap();
-    let dir = s.data.join("projects/restart");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("play.yml"), PLAY).unwrap();
-    std::fs::write(dir.join("many.yml"), MANY).unwrap();
-    let project = s.admin(
-        "POST",
-        "/api/v2/projects/",
-        Some(json!({"name": "restart", "organization": org, "scm_type": "", "local_path": "restart"})),
-        201,
-    )["id"]
-        .as_i64()
-        .unwrap();
-    let inventory = s.admin(
-        "POST",
-        "/api/v2/inventories/",
-        Some(json!({"name": "Two", "organization": org})),
-        201,
-    )["id"]
-        .as_i64()
-        .unwrap();
-    for h in HOSTS {
-        s.admin(
-            "POST",
-            "/api/v2/hosts/",
-            Some(json!({"name": h, "inventory": inventory, "variables": local_vars().to_string()})),
-            201,
-        );
-    }
-    Setup { project, inventory }
-}
-
-fn template(s: &Server, st: &Setup, name: &str, extra: Value) -> i64 {
+fn template(s: &Server, st: &Fixture, name: &str, extra: Value) -> i64 {
     let mut body = json!({"name": name, "project": st.project, "inventory": st.inventory, "playbook": "play.yml"});
     for (k, v) in extra.as_object().unwrap() {
         body[k] = v.clone();
@@ -572,7 +536,7 @@ fn kill9_with_the_unit_gone_ends_the_job_in_error() {
 }
 
 /// Host name → host id in the setup's inventory.
-fn host_ids(s: &Server, st: &Setup) -> Vec<(String, i64)> {
+fn host_ids(s: &Server, st: &Fixture) -> Vec<(String, i64)> {
     all_pages(s, &format!("/api/v2/inventories/{}/hosts/", st.inventory))
         .iter()
         .map(|h| {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::lab::{stdout_of, wait_final_on};
+use common::lab::{fixture_in, stdout_of, wait_final_on};
 use common::wsclient::Py;
 use common::{venv, Opts, PgDb, Server, ADMIN_PW};
 use serde_json::{json, Value};
@@ -46,9 +46,6 @@ impl Cluster {
     fn new(tag: &str) -> Option<Cluster> {
         let db = PgDb::create(tag)?;
         let projects = tempfile::tempdir().unwrap();
-        let dir = projects.path().join("scale");
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("marker.yml"), MARKER).unwrap();
         Some(Cluster {
             db,
             projects,
@@ -89,44 +86,19 @@ impl Cluster {
 }
 
 /// Organization, local inventory, manual project and a template that takes a marker.
-fn setup(web: &Server) -> i64 {
-    let org = web.admin(
-        "POST",
-        "/api/v2/organizations/",
-        Some(json!({"name": "Ops"})),
-        201,
-    )["id"]
-        .clone();
-    let inv = web.admin(
-        "POST",
-        "/api/v2/inventories/",
-        Some(json!({"name": "Local", "organization": org})),
-        201,
-    )["id"]
-        .clone();
-    web.admin(
-        "POST",
-        "/api/v2/hosts/",
-        Some(
-            json!({"name": "localhost", "inventory": inv, "variables": json!({
-            "ansible_connection": "local",
-            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-        }).to_string()}),
-        ),
-        201,
+fn setup(c: &Cluster, web: &Server) -> i64 {
+    let f = fixture_in(
+        web,
+        c.projects.path(),
+        "scale",
+        &[("marker.yml", MARKER)],
+        &["localhost"],
     );
-    let project = web.admin(
-        "POST",
-        "/api/v2/projects/",
-        Some(json!({"name": "scale", "organization": org, "scm_type": "", "local_path": "scale"})),
-        201,
-    )["id"]
-        .clone();
     web.admin(
         "POST",
         "/api/v2/job_templates/",
         Some(
-            json!({"name": "marker", "project": project, "inventory": inv,
+            json!({"name": "marker", "project": f.project, "inventory": f.inventory,
                     "playbook": "marker.yml", "ask_variables_on_launch": true,
                     "allow_simultaneous": true}),
         ),
@@ -165,7 +137,7 @@ fn two_web_and_two_task_processes_share_the_work() {
     };
     let web1 = c.start("web", "web-1");
     let web2 = c.start("web", "web-2");
-    let jt = setup(&web1);
+    let jt = setup(&c, &web1);
 
     // The client logs in on web-2 (a session made there) and follows the next job.
     let py = Py::start(
@@ -285,7 +257,7 @@ fn a_killed_task_node_is_reaped_and_the_other_takes_over() {
         return;
     };
     let web = c.start("web", "web-1");
-    let jt = setup(&web);
+    let jt = setup(&c, &web);
     let task1 = c.start("task", "task-1");
     let id = web.admin(
         "POST",

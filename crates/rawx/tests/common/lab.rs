@@ -4,6 +4,7 @@
 use super::{venv, Opts, Server, ADMIN_PW};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 /// Variables that make a host run on this machine with the venv's Python.
@@ -290,4 +291,64 @@ pub fn job_args(job: &Value) -> Vec<String> {
     let raw = job["job_args"].as_str().unwrap_or_default();
     serde_json::from_str(raw)
         .unwrap_or_else(|_| raw.split_whitespace().map(str::to_string).collect())
+}
+
+/// What most job suites start from: an organization, a manual project and an inventory.
+pub struct Fixture {
+    pub org: i64,
+    pub project: i64,
+    pub inventory: i64,
+}
+
+/// An organization `Ops`, a manual project `name` holding `files` (written under
+/// `projects_dir/name`), and an inventory of local `hosts` (run with the venv's Python).
+pub fn fixture_in(
+    s: &Server,
+    projects_dir: &Path,
+    name: &str,
+    files: &[(&str, &str)],
+    hosts: &[&str],
+) -> Fixture {
+    let id = |v: Value| v["id"].as_i64().unwrap();
+    let org = id(s.admin(
+        "POST",
+        "/api/v2/organizations/",
+        Some(json!({"name": "Ops"})),
+        201,
+    ));
+    let dir = projects_dir.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for (file, content) in files {
+        std::fs::write(dir.join(file), content).unwrap();
+    }
+    let project = id(s.admin(
+        "POST",
+        "/api/v2/projects/",
+        Some(json!({"name": name, "organization": org, "scm_type": "", "local_path": name})),
+        201,
+    ));
+    let inventory = id(s.admin(
+        "POST",
+        "/api/v2/inventories/",
+        Some(json!({"name": "Local", "organization": org})),
+        201,
+    ));
+    for h in hosts {
+        s.admin(
+            "POST",
+            "/api/v2/hosts/",
+            Some(json!({"name": h, "inventory": inventory, "variables": local_vars().to_string()})),
+            201,
+        );
+    }
+    Fixture {
+        org,
+        project,
+        inventory,
+    }
+}
+
+/// `fixture_in` the server's own projects dir.
+pub fn fixture(s: &Server, name: &str, files: &[(&str, &str)], hosts: &[&str]) -> Fixture {
+    fixture_in(s, &s.data.join("projects"), name, files, hosts)
 }
