@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::lab::fixture;
 use common::{Opts, Server};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -115,35 +116,16 @@ fn ee_dir(data: &Path) -> PathBuf {
 
 /// An organization, a local inventory and a template running `demo/hello.yml`; its id.
 fn template(s: &Server) -> i64 {
-    let org = s.admin(
-        "POST",
-        "/api/v2/organizations/",
-        Some(json!({"name": "Ops"})),
-        201,
-    );
-    let inv = s.admin(
-        "POST",
-        "/api/v2/inventories/",
-        Some(json!({"name": "Lab", "organization": org["id"]})),
-        201,
-    );
-    let vars = json!({"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"});
-    s.admin(
-        "POST",
-        "/api/v2/hosts/",
-        Some(json!({"name": "localhost", "inventory": inv["id"], "variables": vars.to_string()})),
-        201,
-    );
-    let project = s.admin(
-        "POST",
-        "/api/v2/projects/",
-        Some(json!({"name": "demo", "organization": org["id"], "scm_type": "", "local_path": "demo"})),
-        201,
+    let f = fixture(
+        s,
+        "demo",
+        &[("hello.yml", common::PLAYBOOK)],
+        &["localhost"],
     );
     let jt = s.admin(
         "POST",
         "/api/v2/job_templates/",
-        Some(json!({"name": "hello", "project": project["id"], "inventory": inv["id"], "playbook": "hello.yml"})),
+        Some(json!({"name": "hello", "project": f.project, "inventory": f.inventory, "playbook": "hello.yml"})),
         201,
     );
     jt["id"].as_i64().unwrap()

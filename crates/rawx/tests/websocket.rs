@@ -5,6 +5,7 @@
 
 mod common;
 
+use common::lab::{all_pages, fixture};
 use common::wsclient::Py;
 use common::{venv, Opts, Server, ADMIN_PW};
 use serde_json::{json, Value};
@@ -40,58 +41,23 @@ fn lab_with(mut env: Vec<(String, String)>) -> (Server, i64) {
         env,
         ..Opts::default()
     });
-    let org = s.admin(
-        "POST",
-        "/api/v2/organizations/",
-        Some(json!({"name": "Ops"})),
-        201,
-    );
-    let dir = s.data.join("projects/ws");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("ws.yml"), PLAYBOOK).unwrap();
-    let p = s.admin(
-        "POST",
-        "/api/v2/projects/",
-        Some(json!({"name": "ws", "organization": org["id"], "scm_type": "", "local_path": "ws"})),
-        201,
-    );
-    let inv = s.admin(
-        "POST",
-        "/api/v2/inventories/",
-        Some(json!({"name": "Lab", "organization": org["id"]})),
-        201,
-    );
-    let vars = json!({"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"});
-    s.admin(
-        "POST",
-        "/api/v2/hosts/",
-        Some(json!({"name": "localhost", "inventory": inv["id"], "variables": vars.to_string()})),
-        201,
-    );
+    let f = fixture(&s, "ws", &[("ws.yml", PLAYBOOK)], &["localhost"]);
     s.admin(
         "POST",
         "/api/v2/job_templates/",
-        Some(
-            json!({"name": "ws", "project": p["id"], "inventory": inv["id"], "playbook": "ws.yml"}),
-        ),
+        Some(json!({"name": "ws", "project": f.project, "inventory": f.inventory, "playbook": "ws.yml"})),
         201,
     );
-    let org = org["id"].as_i64().unwrap();
+    let org = f.org;
     (s, org)
 }
 
 /// Every event of a job as the API serves it, in counter order.
 fn api_events(s: &Server, job: i64) -> Vec<Value> {
-    let mut out = Vec::new();
-    let mut next = Some(format!(
-        "/api/v2/jobs/{job}/job_events/?no_truncate=1&order_by=counter&page_size=200"
-    ));
-    while let Some(p) = next {
-        let page = s.admin("GET", &p, None, 200);
-        out.extend(page["results"].as_array().unwrap().iter().cloned());
-        next = page["next"].as_str().map(str::to_string);
-    }
-    out
+    all_pages(
+        s,
+        &format!("/api/v2/jobs/{job}/job_events/?no_truncate=1&order_by=counter&page_size=200"),
+    )
 }
 
 fn launch(s: &Server) -> i64 {
