@@ -28,7 +28,8 @@ pub fn remote(shared: &Shared) -> bool {
     shared.node.node_id() != shared.node_name
 }
 
-async fn find(store: &DynStore, hostname: &str) -> anyhow::Result<Option<Row>> {
+/// The `/api/v2/instances/` row of `hostname`.
+pub(crate) async fn find(store: &DynStore, hostname: &str) -> anyhow::Result<Option<Row>> {
     let f = Filter::eq("hostname", ColumnType::Text, json!(hostname));
     store
         .find(&INSTANCES, &f)

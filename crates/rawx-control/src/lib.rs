@@ -139,17 +139,6 @@ pub(crate) fn status_in(states: &[&str]) -> Filter {
     }
 }
 
-/// The `/api/v2/instances/` row of `host`.
-async fn instance(store: &DynStore, host: &str) -> anyhow::Result<Option<Row>> {
-    store
-        .find(
-            &rawx_model::resources::INSTANCES,
-            &Filter::eq("hostname", ColumnType::Text, json!(host)),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))
-}
-
 /// Jobs of every kind in these states, oldest first.
 async fn jobs_in(
     store: &DynStore,
@@ -200,7 +189,7 @@ async fn heartbeat_and_reap(shared: &Shared, lost_after: Duration) -> anyhow::Re
     let store = &shared.store;
     let me = &shared.node_name;
     let now = rawx_model::now_string();
-    if let Some(row) = instance(store, me).await? {
+    if let Some(row) = health::find(store, me).await? {
         let mut r = Row::new();
         r.insert("last_seen".into(), json!(now));
         let id = row.get("id").and_then(Value::as_i64).unwrap_or_default();
@@ -217,7 +206,7 @@ async fn heartbeat_and_reap(shared: &Shared, lost_after: Duration) -> anyhow::Re
             continue;
         }
         if !seen.contains_key(&ctl) {
-            let last = instance(store, &ctl)
+            let last = health::find(store, &ctl)
                 .await?
                 .map(|r| rawx_model::schema::text(&r, "last_seen").to_string());
             seen.insert(ctl.clone(), last);
@@ -283,7 +272,7 @@ impl TaskRole {
             // Claim it: only one task manager moves a job out of pending.
             let mut row = Row::new();
             row.insert("status".into(), json!("waiting"));
-            row.insert("execution_node".into(), json!(self.shared.node.node_id()));
+            row.insert("execution_node".into(), json!(me));
             row.insert("job_explanation".into(), json!(""));
             row.insert("controller_node".into(), json!(self.shared.node_name));
             let claimed = store

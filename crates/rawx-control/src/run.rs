@@ -72,6 +72,33 @@ pub async fn set(shared: &Shared, kind: &JobKind, job: i64, fields: Value) -> an
     Ok(())
 }
 
+/// Ends a job that did not run to its own end (it could not run, its run was lost, it was
+/// canceled before it started, its task node died) in `status`, with the reason.
+async fn end(
+    shared: &Shared,
+    kind: &JobKind,
+    job: i64,
+    status: &str,
+    explanation: &str,
+    traceback: &str,
+) {
+    let r = set(
+        shared,
+        kind,
+        job,
+        json!({
+            "status": status, "failed": true, "finished": rawx_model::now_string(),
+            "job_explanation": explanation, "result_traceback": traceback,
+            "event_processing_finished": true,
+        }),
+    )
+    .await;
+    if let Err(e) = r {
+        tracing::error!(job, status, error = %e, "cannot record the job's end");
+    }
+    finish_template(shared, kind, job, status, true).await;
+}
+
 /// Ends a job that could not run (or whose run was lost) in `error`, with the reason.
 pub async fn fail(shared: &Shared, kind: &JobKind, job: i64, explanation: &str, traceback: &str) {
     tracing::warn!(
@@ -80,39 +107,12 @@ pub async fn fail(shared: &Shared, kind: &JobKind, job: i64, explanation: &str, 
         explanation,
         "job error"
     );
-    let now = rawx_model::now_string();
-    let r = set(
-        shared,
-        kind,
-        job,
-        json!({
-            "status": "error", "failed": true, "finished": now, "job_explanation": explanation,
-            "result_traceback": traceback, "event_processing_finished": true,
-        }),
-    )
-    .await;
-    if let Err(e) = r {
-        tracing::error!(job, error = %e, "cannot record a job's error");
-    }
-    finish_template(shared, kind, job, "error", true).await;
+    end(shared, kind, job, "error", explanation, traceback).await;
 }
 
 /// Ends a job of a lost task node `failed`, as AWX's reaper does, with the reason.
 pub async fn reap(shared: &Shared, kind: &JobKind, job: i64, explanation: &str) {
-    let r = set(
-        shared,
-        kind,
-        job,
-        json!({
-            "status": "failed", "failed": true, "finished": rawx_model::now_string(),
-            "job_explanation": explanation, "event_processing_finished": true,
-        }),
-    )
-    .await;
-    if let Err(e) = r {
-        tracing::error!(job, error = %e, "cannot record a reaped job");
-    }
-    finish_template(shared, kind, job, "failed", true).await;
+    end(shared, kind, job, "failed", explanation, "").await;
 }
 
 async fn finish_template(shared: &Shared, kind: &JobKind, job: i64, status: &str, failed: bool) {
@@ -217,18 +217,15 @@ pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
     // A cancel that came before the unit existed (the task role had no unit to stop): the job
     // ends here, never started.
     if cancel_requested(&shared, kind, job_id).await {
-        let r = set(
+        end(
             &shared,
             kind,
             job_id,
-            json!({"status": "canceled", "failed": true, "finished": rawx_model::now_string(),
-                   "job_explanation": "Job canceled by request.", "event_processing_finished": true}),
+            "canceled",
+            "Job canceled by request.",
+            "",
         )
         .await;
-        if let Err(e) = r {
-            tracing::error!(job = job_id, error = %e, "cannot record a cancel");
-        }
-        finish_template(&shared, kind, job_id, "canceled", true).await;
         return tracing::info!(job = job_id, "canceled before it started");
     }
     let worker_dir = shared.jobs_dir.join(job_id.to_string());
@@ -277,12 +274,17 @@ pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
     follow(shared, kind, job_id, unit, built, 0).await;
 }
 
+/// Whether a cancel was asked for (`canceled_on` is set).
+fn canceled(job: &Row) -> bool {
+    !job.get("canceled_on").is_none_or(Value::is_null)
+}
+
 async fn cancel_requested(shared: &Shared, kind: &JobKind, job: i64) -> bool {
     shared
         .store
         .get(kind.resource, job)
         .await
-        .is_ok_and(|j| !j.get("canceled_on").is_none_or(Value::is_null))
+        .is_ok_and(|j| canceled(&j))
 }
 
 /// Follows a unit's results from the start, storing events after `skip_through` (those are
@@ -330,7 +332,7 @@ pub async fn follow(
         .get(kind.resource, job_id)
         .await
         .unwrap_or_default();
-    let cancel_requested = !job.get("canceled_on").is_none_or(Value::is_null);
+    let cancel_requested = canceled(&job);
     let (status, explanation) = match runner_status.as_deref() {
         _ if cancel_requested => (
             "canceled",
