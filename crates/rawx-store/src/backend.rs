@@ -93,15 +93,10 @@ fn map_err(e: sqlx::Error) -> DbError {
     }
 }
 
-fn with_times(row: &Row, creating: bool) -> Row {
+/// A change stamps `modified` (an insert stamps both times while binding, in `insert_rows`).
+fn modified_now(row: &Row) -> Row {
     let mut row = row.clone();
-    let now = Value::String(rawx_model::now_string());
-    if creating && !row.contains_key("created") {
-        row.insert("created".into(), now.clone());
-    }
-    if !row.contains_key("modified") || !creating {
-        row.insert("modified".into(), now);
-    }
+    row.insert("modified".into(), Value::String(rawx_model::now_string()));
     row
 }
 
@@ -265,7 +260,8 @@ macro_rules! store_impl {
 
             async fn insert(&self, res: &'static Resource, row: &Row) -> Result<i64> {
                 let _writing = self.writing().await;
-                let sql = sql::insert($dialect, res, &with_times(row, true));
+                let now = Value::String(rawx_model::now_string());
+                let sql = sql::insert_rows($dialect, res, std::slice::from_ref(row), &now).remove(0);
                 // Statements are stepped to completion (`fetch_all`) before their connection goes
                 // back to the pool, so none is left half-run holding a SQLite transaction open.
                 let rows = Self::query(&sql).fetch_all(&self.pool).await.map_err(map_err)?;
@@ -298,7 +294,7 @@ macro_rules! store_impl {
 
             async fn update(&self, res: &'static Resource, id: i64, row: &Row) -> Result<()> {
                 let _writing = self.writing().await;
-                let sql = sql::update($dialect, res, id, &with_times(row, false));
+                let sql = sql::update($dialect, res, id, &modified_now(row));
                 let done = Self::query(&sql).execute(&self.pool).await.map_err(map_err)?;
                 if done.rows_affected() == 0 {
                     return Err(DbError::NotFound);
@@ -308,7 +304,7 @@ macro_rules! store_impl {
 
             async fn update_if(&self, res: &'static Resource, id: i64, guard: &Filter, row: &Row) -> Result<bool> {
                 let _writing = self.writing().await;
-                let sql = sql::update_guarded($dialect, res, id, &with_times(row, false), Some(guard));
+                let sql = sql::update_guarded($dialect, res, id, &modified_now(row), Some(guard));
                 let done = Self::query(&sql).execute(&self.pool).await.map_err(map_err)?;
                 Ok(done.rows_affected() == 1)
             }

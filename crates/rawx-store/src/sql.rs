@@ -137,25 +137,6 @@ pub fn count(d: Dialect, res: &'static Resource, filter: &Filter) -> Sql {
     sql
 }
 
-pub fn insert(d: Dialect, res: &'static Resource, row: &Row) -> Sql {
-    let cols = columns_of(res, row);
-    let mut sql = Sql::new(d);
-    let names: Vec<String> = cols.iter().map(|(c, _, _)| quote(c)).collect();
-    sql.push(&format!(
-        "INSERT INTO {} ({}) VALUES (",
-        quote(res.key),
-        names.join(", ")
-    ));
-    for (i, (_, t, v)) in cols.iter().enumerate() {
-        if i > 0 {
-            sql.push(", ");
-        }
-        sql.bind(param(*t, v));
-    }
-    sql.push(") RETURNING \"id\"");
-    sql
-}
-
 /// Multi-row `INSERT … RETURNING "id"`s for `rows`: one statement per run of rows with the
 /// same columns, each as large as the dialect's parameter limit allows, so storing a batch of
 /// events is a few statements instead of one per event. `created`/`modified` default to `now`.
