@@ -9,16 +9,15 @@
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::handlers::{create_row, fetch_visible, json_body, page_response};
-use crate::render::url_of;
 use crate::{AppState, Identity};
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::Json;
 use rawx_model::filter::Filter;
 use rawx_model::resources::{
-    AD_HOC_COMMANDS, CREDENTIALS, CREDENTIAL_TYPES, GROUPS, HOSTS, INVENTORIES,
+    AD_HOC_COMMANDS, AD_HOC_KIND, CREDENTIALS, CREDENTIAL_TYPES, GROUPS, HOSTS, INVENTORIES,
 };
 use rawx_model::schema::{int, text, ColumnType};
 use rawx_model::validate::{parse_vars, FieldErrors};
@@ -131,26 +130,15 @@ pub fn drop_client_options(body: &mut Value) {
     }
 }
 
-/// A created ad hoc command starts at once: wake the task manager.
+/// A created ad hoc command starts at once.
 pub fn started(state: &AppState, id: i64) {
-    state.bus.publish(
-        rawx_bus::SCHEDULE,
-        json!({"job": id, "type": "ad_hoc_command"}),
-    );
-    state.bus.publish(
-        rawx_bus::JOB_STATUS,
-        json!({"unified_job_id": id, "status": "pending", "type": "ad_hoc_command", "group_name": "jobs", "unified_job_template_id": null}),
-    );
+    crate::jobs::pending(state, &AD_HOC_KIND, id, Value::Null);
 }
 
+/// 201 with the command, and its id under `ad_hoc_command` as AWX adds it.
 fn created(id: i64, mut body: Value) -> Response {
     body["ad_hoc_command"] = json!(id);
-    (
-        StatusCode::CREATED,
-        [(header::LOCATION, url_of(&AD_HOC_COMMANDS, id))],
-        Json(body),
-    )
-        .into_response()
+    crate::handlers::created(&AD_HOC_COMMANDS, id, body)
 }
 
 /// `POST …/relaunch/`: the same command again, validated again as the caller (the module may no

@@ -285,7 +285,8 @@ pub async fn create_row(
     Ok((id, body))
 }
 
-fn created(res: &Resource, id: i64, body: Value) -> Response {
+/// 201 with `Location` and the new object.
+pub(crate) fn created(res: &Resource, id: i64, body: Value) -> Response {
     (
         StatusCode::CREATED,
         [(header::LOCATION, url_of(res, id))],

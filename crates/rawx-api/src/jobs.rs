@@ -14,8 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rawx_model::filter::{Cond, Filter, ListQuery};
 use rawx_model::resources::{
-    JobKind, ACTIVE_STATES, FINAL_STATES, JOBS, JOB_CREDENTIALS, JOB_TEMPLATES, JT_CREDENTIALS,
-    VERBOSITY,
+    JobKind, ACTIVE_STATES, FINAL_STATES, JOBS, JOB_CREDENTIALS, JOB_KIND, JOB_TEMPLATES,
+    JT_CREDENTIALS, VERBOSITY,
 };
 use rawx_model::schema::{int, text};
 use rawx_model::schema::{ColumnType, Resource};
@@ -493,12 +493,7 @@ pub async fn launch_post(
     out["job"] = json!(id);
     out["ignored_fields"] = Value::Object(ignored);
     tracing::info!(job = id, template = %jt["id"], user = ident.username(), "job launched");
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, url_of(&JOBS, id))],
-        Json(out),
-    )
-        .into_response())
+    Ok(crate::handlers::created(&JOBS, id, out))
 }
 
 /// Writes a pending job with its credentials and wakes the task manager.
@@ -530,12 +525,20 @@ async fn create_job(
     if let Some(jt) = int(&job, "job_template") {
         let _ = state.store.update(&JOB_TEMPLATES, jt, &jt_status).await;
     }
-    state.bus.publish(rawx_bus::SCHEDULE, json!({"job": id}));
+    pending(state, &JOB_KIND, id, job["job_template"].clone());
+    Ok(id)
+}
+
+/// A job of any kind is pending: wake the task managers and tell live watchers.
+pub fn pending(state: &AppState, kind: &JobKind, id: i64, template: Value) {
+    let type_name = kind.resource.type_name;
+    state
+        .bus
+        .publish(rawx_bus::SCHEDULE, json!({"job": id, "type": type_name}));
     state.bus.publish(
         rawx_bus::JOB_STATUS,
-        json!({"unified_job_id": id, "status": "pending", "type": "job", "group_name": "jobs", "unified_job_template_id": job["job_template"]}),
+        json!({"unified_job_id": id, "status": "pending", "type": type_name, "group_name": "jobs", "unified_job_template_id": template}),
     );
-    Ok(id)
 }
 
 pub async fn relaunch(
@@ -594,12 +597,7 @@ pub async fn relaunch(
     let stored = state.store.get(&JOBS, id).await?;
     let mut out = Renderer::new(&state, actor).render(&JOBS, &stored).await?;
     out["job"] = json!(id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, url_of(&JOBS, id))],
-        Json(out),
-    )
-        .into_response())
+    Ok(crate::handlers::created(&JOBS, id, out))
 }
 
 pub async fn cancel_get(
