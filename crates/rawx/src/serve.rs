@@ -222,34 +222,39 @@ pub async fn run(
     };
     let state = rawx_api::AppState::with_ops(store.clone(), bus.clone(), key, config, ops);
 
-    let environment = execution_environment(&data_dir)?;
-    rawx_api::show_execution_environment(&store, &environment.image(), &environment.description())
+    // Only a task process runs jobs: it alone finds the execution environment and starts (or
+    // dials) the execution node; a web process never does.
+    let task = if roles.task {
+        let environment = execution_environment(&data_dir)?;
+        rawx_api::show_execution_environment(
+            &store,
+            &environment.image(),
+            &environment.description(),
+        )
         .await
         .map_err(|e| anyhow::anyhow!("recording the execution environment: {e}"))?;
-    // Only the task role submits work: a web process never dials the separate node.
-    let remote = if roles.task {
-        args.receptor.connect().await?
+        let node: Arc<dyn rawx_mesh::WorkNode> = match args.receptor.connect().await? {
+            Some(remote) => Arc::new(remote),
+            None => Arc::new(start_node(
+                &data_dir,
+                &node_name(),
+                &environment.runner_command(),
+            )?),
+        };
+        let shared = rawx_control::Shared {
+            store: store.clone(),
+            bus: bus.clone(),
+            node,
+            key: state.key.clone(),
+            projects_dir: state.config.projects_dir.clone(),
+            jobs_dir: data_dir.join("jobs"),
+            node_name: node_name(),
+            capacity: rawx_model::capacity::local_capacity(),
+            environment: environment.clone(),
+        };
+        Some((shared, environment))
     } else {
         None
-    };
-    let node: Arc<dyn rawx_mesh::WorkNode> = match remote {
-        Some(remote) => Arc::new(remote),
-        None => Arc::new(start_node(
-            &data_dir,
-            &node_name(),
-            &environment.runner_command(),
-        )?),
-    };
-    let shared = rawx_control::Shared {
-        store: store.clone(),
-        bus: bus.clone(),
-        node,
-        key: state.key.clone(),
-        projects_dir: state.config.projects_dir.clone(),
-        jobs_dir: data_dir.join("jobs"),
-        node_name: node_name(),
-        capacity: rawx_model::capacity::local_capacity(),
-        environment: environment.clone(),
     };
     let drain = std::time::Duration::from_secs(args.drain_timeout);
     let faults = match std::env::var("RAWX_TEST_FAULT") {
@@ -278,13 +283,13 @@ pub async fn run(
         serving = Some(listener.local_addr()?);
         sup.add(Arc::new(WebServer { listener, state }), Restart::Always);
     }
-    if roles.task && environment.is_managed() {
-        sup.add(
-            Arc::new(rawx_ee::Builder::new(environment)),
-            Restart::Always,
-        );
-    }
-    if roles.task {
+    if let Some((shared, environment)) = task {
+        if environment.is_managed() {
+            sup.add(
+                Arc::new(rawx_ee::Builder::new(environment)),
+                Restart::Always,
+            );
+        }
         sup.add(
             Arc::new(rawx_control::Health::new(shared.clone())),
             Restart::Always,
