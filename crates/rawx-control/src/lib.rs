@@ -8,6 +8,7 @@
 //! one tick). Jobs it runs are tasks it owns and watches, never detached.
 
 mod build;
+mod groups;
 mod health;
 mod run;
 
@@ -254,6 +255,7 @@ impl TaskRole {
         let (host, capacity, adjustment) = health::node_capacity(&self.shared)
             .await
             .unwrap_or_else(|| (self.shared.node_name.clone(), self.shared.capacity, 1.0));
+        let mut placement = groups::Placement::load(&self.shared, &host).await;
         for (kind, job) in jobs_in(store, &["pending"]).await? {
             let id = job.get("id").and_then(Value::as_i64).unwrap_or_default();
             let jt = job.get("job_template").cloned().unwrap_or(Value::Null);
@@ -261,6 +263,10 @@ impl TaskRole {
                 && !jt.is_null()
                 && busy_templates.contains(&jt)
             {
+                continue;
+            }
+            if let Some(why) = placement.refuses(&self.shared, kind, &job).await {
+                health::explain_wait(&self.shared, kind, &job, why).await;
                 continue;
             }
             let need = impact(store, &mut hosts, &job).await;
