@@ -1,7 +1,9 @@
 //! `/api/v2/instances/`: read through the generic resource routes; this module adds what AWX
 //! lets admins do to an instance — PATCH `capacity_adjustment`, `enabled`, `managed_by_policy`
 //! (the capacity follows at once, by `rawx_model::capacity`) — and `health_check/`, which
-//! only records the request: the task role runs the check (the API never runs work).
+//! only records the request: the task role runs the check (the API never runs work). Instance
+//! groups' figures come from their stored members (`group_figures`), and membership changes by
+//! hand follow AWX's rules (`members_post`).
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
@@ -12,8 +14,9 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use rawx_model::resources::INSTANCES;
-use rawx_model::schema::{int, text};
+use rawx_model::filter::{Cond, Filter};
+use rawx_model::resources::{HOSTS, INSTANCES, INSTANCE_GROUPS, INSTANCE_GROUP_MEMBERS, JOB_KINDS};
+use rawx_model::schema::{int, text, ColumnType};
 use rawx_model::validate::{validate, FieldErrors, Mode};
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -167,4 +170,291 @@ pub async fn health_check_post(
         StatusCode::OK,
         Json(json!({"msg": format!("Health check is running for {host}.")})),
     ))
+}
+
+/// An instance group's figures, from its members (AWX's task-manager view: members that are
+/// enabled and ready): `capacity`, what the jobs running on them take, `jobs_running`,
+/// `instances`; `jobs_total` counts the jobs that ran in the group; `policy_instance_list` as
+/// the list it is. Before any instance is registered the group shows this machine.
+pub async fn group_figures(
+    state: &AppState,
+    row: &rawx_model::Row,
+    out: &mut serde_json::Map<String, Value>,
+) -> ApiResult<()> {
+    let id = int(row, "id").unwrap_or_default();
+    let store = &state.store;
+    let instances = store
+        .list_all(&INSTANCES, &Filter::All(vec![]), &[("id", false)])
+        .await?;
+    let members = store.linked(&INSTANCE_GROUP_MEMBERS, true, id).await?;
+    let counted: Vec<&rawx_model::Row> = instances
+        .iter()
+        .filter(|i| int(i, "id").is_some_and(|i| members.contains(&i)))
+        .filter(|i| i.get("enabled") != Some(&json!(false)) && text(i, "node_state") == "ready")
+        .collect();
+    let hostnames: Vec<Value> = counted.iter().map(|i| json!(text(i, "hostname"))).collect();
+    let alone = instances.is_empty();
+    let capacity = if alone {
+        rawx_model::capacity::local_capacity()
+    } else {
+        counted.iter().filter_map(|i| int(i, "capacity")).sum()
+    };
+    let mut on_members = vec![Filter::On {
+        path: vec![],
+        column: "status",
+        ctype: ColumnType::Text,
+        cond: Cond::In(vec![json!("waiting"), json!("running")]),
+    }];
+    if !alone {
+        on_members.push(Filter::On {
+            path: vec![],
+            column: "execution_node",
+            ctype: ColumnType::Text,
+            cond: Cond::In(hostnames),
+        });
+    }
+    let on_members = Filter::All(on_members);
+    let (mut consumed, mut running, mut total) = (0, 0, 0);
+    let mut hosts: std::collections::HashMap<i64, i64> = Default::default();
+    for kind in JOB_KINDS {
+        let active = store
+            .list_all(kind.resource, &on_members, &[("id", false)])
+            .await?;
+        for j in &active {
+            let n = match int(j, "inventory") {
+                Some(inv) => match hosts.get(&inv) {
+                    Some(n) => *n,
+                    None => {
+                        let f = Filter::eq("inventory", ColumnType::Int, json!(inv));
+                        let n = store.count(&HOSTS, &f).await? as i64;
+                        hosts.insert(inv, n);
+                        n
+                    }
+                },
+                None => 1,
+            };
+            consumed += rawx_model::capacity::job_impact(int(j, "forks").unwrap_or(0), n);
+        }
+        running += active.len();
+        if kind.resource.field("instance_group").is_some() {
+            let ran_here = Filter::eq("instance_group", ColumnType::Int, json!(id));
+            total += store.count(kind.resource, &ran_here).await?;
+        }
+    }
+    out.insert("capacity".into(), json!(capacity));
+    out.insert("consumed_capacity".into(), json!(consumed));
+    out.insert(
+        "percent_capacity_remaining".into(),
+        json!(rawx_model::capacity::percent_remaining(capacity, consumed)),
+    );
+    out.insert("jobs_running".into(), json!(running));
+    out.insert("jobs_total".into(), json!(total));
+    out.insert(
+        "instances".into(),
+        json!(if alone { 1 } else { counted.len() }),
+    );
+    out.insert(
+        "policy_instance_list".into(),
+        json!(rawx_model::resources::policy_list(row)),
+    );
+    Ok(())
+}
+
+/// Ping's `instance_groups`: each group's name, capacity and member hostnames; `None` before
+/// any instance is registered (or when the store cannot say).
+pub async fn ping_groups(state: &AppState) -> Option<Value> {
+    let all = Filter::All(vec![]);
+    let instances = state
+        .store
+        .list_all(&INSTANCES, &all, &[("id", false)])
+        .await
+        .ok()?;
+    if instances.is_empty() {
+        return None;
+    }
+    let groups = state
+        .store
+        .list_all(&INSTANCE_GROUPS, &all, &[("id", false)])
+        .await
+        .ok()?;
+    let mut out = Vec::new();
+    for g in &groups {
+        let ids = state
+            .store
+            .linked(&INSTANCE_GROUP_MEMBERS, true, int(g, "id")?)
+            .await
+            .ok()?;
+        let members: Vec<&rawx_model::Row> = instances
+            .iter()
+            .filter(|i| int(i, "id").is_some_and(|i| ids.contains(&i)))
+            .collect();
+        let capacity: i64 = members
+            .iter()
+            .filter(|i| i.get("enabled") != Some(&json!(false)))
+            .filter_map(|i| int(i, "capacity"))
+            .sum();
+        let hosts: Vec<&str> = members.iter().map(|i| text(i, "hostname")).collect();
+        out.push(json!({"name": text(g, "name"), "capacity": capacity, "instances": hosts}));
+    }
+    Some(Value::Array(out))
+}
+
+/// `/api/v2/instance_groups/N/instances/`: listed like any sub-list, changed by `members_post`.
+pub mod group_instances {
+    use super::*;
+
+    pub async fn list(
+        s: Ctx,
+        a: Auth,
+        Path(raw): Path<String>,
+        uri: axum::extract::OriginalUri,
+        q: axum::extract::RawQuery,
+    ) -> ApiResult<Json<Value>> {
+        let path = Path(("instance_groups".into(), raw, "instances".into()));
+        handlers::sub_list(s, a, path, uri, q).await
+    }
+
+    pub async fn options(
+        s: Ctx,
+        a: Auth,
+        Path(raw): Path<String>,
+    ) -> ApiResult<axum::response::Response> {
+        let path = Path(("instance_groups".into(), raw, "instances".into()));
+        handlers::sub_options(s, a, path).await
+    }
+
+    pub async fn post(
+        s: Ctx,
+        a: Auth,
+        Path(raw): Path<String>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> ApiResult<StatusCode> {
+        members_post(s, a, true, raw, headers, body).await
+    }
+}
+
+/// `/api/v2/instances/N/instance_groups/`: the same membership seen from the instance.
+pub mod instance_groups {
+    use super::*;
+
+    pub async fn list(
+        s: Ctx,
+        a: Auth,
+        Path(raw): Path<String>,
+        uri: axum::extract::OriginalUri,
+        q: axum::extract::RawQuery,
+    ) -> ApiResult<Json<Value>> {
+        let path = Path(("instances".into(), raw, "instance_groups".into()));
+        handlers::sub_list(s, a, path, uri, q).await
+    }
+
+    pub async fn options(
+        s: Ctx,
+        a: Auth,
+        Path(raw): Path<String>,
+    ) -> ApiResult<axum::response::Response> {
+        let path = Path(("instances".into(), raw, "instance_groups".into()));
+        handlers::sub_options(s, a, path).await
+    }
+
+    pub async fn post(
+        s: Ctx,
+        a: Auth,
+        Path(raw): Path<String>,
+        headers: HeaderMap,
+        body: Bytes,
+    ) -> ApiResult<StatusCode> {
+        members_post(s, a, false, raw, headers, body).await
+    }
+}
+
+/// POST `{"id": N}` (associate) or `{"id": N, "disassociate": true}` to either side of a
+/// membership: AWX's rules — superusers only, hop and control-only nodes are never moved by
+/// hand, a hybrid node stays in `controlplane` — and, as AWX does, the instance's hostname is
+/// added to (or taken from) the group's `policy_instance_list`, so the policies keep it (or
+/// may place it again: a 100% group takes it back). The task role re-applies the policies on
+/// its next pass, which this request asks for.
+async fn members_post(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    from_group: bool,
+    raw: String,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<StatusCode> {
+    let actor = &ident.actor;
+    let (parent_res, other_res) = if from_group {
+        (&INSTANCE_GROUPS, &INSTANCES)
+    } else {
+        (&INSTANCES, &INSTANCE_GROUPS)
+    };
+    let parent = fetch_visible(&state, actor, parent_res, &raw).await?;
+    if !actor.is_superuser || actor.read_only_token {
+        return Err(ApiError::forbidden());
+    }
+    let body = json_body(&headers, &body)?;
+    let other_id = body
+        .get("id")
+        .ok_or_else(|| {
+            ApiError::Msg(format!(
+                "Send {{\"id\": N}} to associate an existing {} (add \"disassociate\": true to remove it).",
+                other_res.verbose.to_lowercase()
+            ))
+        })?
+        .as_i64()
+        .ok_or_else(|| ApiError::Msg("\"id\" must be an integer.".into()))?;
+    let other = fetch_visible(&state, actor, other_res, &other_id.to_string())
+        .await
+        .map_err(|e| match e {
+            ApiError::NotFound | ApiError::Forbidden(_) => ApiError::Msg(format!(
+                "{} with id {other_id} does not exist.",
+                other_res.verbose
+            )),
+            e => e,
+        })?;
+    let (group, instance) = if from_group {
+        (parent, other)
+    } else {
+        (other, parent)
+    };
+    let host = text(&instance, "hostname").to_string();
+    let group_name = text(&group, "name").to_string();
+    rawx_model::resources::may_join(&host, text(&instance, "node_type")).map_err(ApiError::Msg)?;
+    let disassociate = body
+        .get("disassociate")
+        .is_some_and(|v| v.as_bool() != Some(false));
+    if disassociate
+        && text(&instance, "node_type") == "hybrid"
+        && group_name == rawx_model::resources::CONTROL_PLANE
+    {
+        return Err(ApiError::Msg(format!(
+            "Cannot disassociate hybrid instance {host} from {group_name}."
+        )));
+    }
+    let gid = int(&group, "id").unwrap_or_default();
+    let iid = int(&instance, "id").unwrap_or_default();
+    let mut list = rawx_model::resources::policy_list(&group);
+    if disassociate {
+        state
+            .store
+            .unlink(&INSTANCE_GROUP_MEMBERS, gid, iid)
+            .await?;
+        list.retain(|h| *h != host);
+    } else {
+        state.store.link(&INSTANCE_GROUP_MEMBERS, gid, iid).await?;
+        if !list.contains(&host) {
+            list.push(host);
+        }
+    }
+    if list != rawx_model::resources::policy_list(&group) {
+        let mut r = rawx_model::Row::new();
+        r.insert(
+            "policy_instance_list".into(),
+            json!(serde_json::to_string(&list).unwrap_or_else(|_| "[]".into())),
+        );
+        state.store.update(&INSTANCE_GROUPS, gid, &r).await?;
+    }
+    state.bus.publish(rawx_bus::SCHEDULE, json!({}));
+    Ok(StatusCode::NO_CONTENT)
 }

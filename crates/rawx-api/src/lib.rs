@@ -206,6 +206,18 @@ fn table() -> Routes {
             get(instances::health_check_get).post(instances::health_check_post),
         ),
         (
+            "/api/v2/instances/{id}/instance_groups/",
+            get(instances::instance_groups::list)
+                .post(instances::instance_groups::post)
+                .options(instances::instance_groups::options),
+        ),
+        (
+            "/api/v2/instance_groups/{id}/instances/",
+            get(instances::group_instances::list)
+                .post(instances::group_instances::post)
+                .options(instances::group_instances::options),
+        ),
+        (
             "/api/v2/{res}/",
             get(handlers::list)
                 .post(handlers::create)

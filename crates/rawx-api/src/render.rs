@@ -339,78 +339,7 @@ impl<'a> Renderer<'a> {
             out.insert("total_groups".into(), json!(groups));
         }
         if res.key == "instance_groups" {
-            // A group's capacity is its enabled instances' (AWX: `controlplane` holds the control
-            // and hybrid nodes, `default` the execution and hybrid ones), this machine's before
-            // any is registered; what the jobs holding it (waiting or running) take, by AWX's
-            // arithmetic.
-            let name = row.get("name").and_then(Value::as_str).unwrap_or_default();
-            let member = |t: &str| match name {
-                "controlplane" => t == "control" || t == "hybrid",
-                "default" => t == "execution" || t == "hybrid",
-                _ => true,
-            };
-            let instances = self
-                .state
-                .store
-                .list_all(
-                    &rawx_model::resources::INSTANCES,
-                    &Filter::All(vec![]),
-                    &[("id", false)],
-                )
-                .await?;
-            let capacity = if instances.is_empty() {
-                rawx_model::capacity::local_capacity()
-            } else {
-                instances
-                    .iter()
-                    .filter(|i| i.get("enabled") != Some(&json!(false)))
-                    .filter(|i| {
-                        member(
-                            i.get("node_type")
-                                .and_then(Value::as_str)
-                                .unwrap_or_default(),
-                        )
-                    })
-                    .filter_map(|i| i.get("capacity").and_then(Value::as_i64))
-                    .sum()
-            };
-            let active = Filter::On {
-                path: vec![],
-                column: "status",
-                ctype: ColumnType::Text,
-                cond: rawx_model::filter::Cond::In(vec![json!("waiting"), json!("running")]),
-            };
-            let jobs = self
-                .state
-                .store
-                .list_all(by_key("jobs").expect("jobs"), &active, &[("id", false)])
-                .await?;
-            let mut consumed = 0;
-            for j in &jobs {
-                let hosts = match j.get("inventory").and_then(Value::as_i64) {
-                    Some(inv) => {
-                        let f = Filter::eq("inventory", ColumnType::Int, json!(inv));
-                        self.state
-                            .store
-                            .count(by_key("hosts").expect("hosts"), &f)
-                            .await? as i64
-                    }
-                    None => 1,
-                };
-                let forks = j.get("forks").and_then(Value::as_i64).unwrap_or(0);
-                consumed += rawx_model::capacity::job_impact(forks, hosts);
-            }
-            let remaining = rawx_model::capacity::percent_remaining(capacity, consumed);
-            let running = jobs
-                .iter()
-                .filter(|j| j.get("status") == Some(&json!("running")))
-                .count();
-            out.insert("capacity".into(), json!(capacity));
-            out.insert("consumed_capacity".into(), json!(consumed));
-            out.insert("percent_capacity_remaining".into(), json!(remaining));
-            out.insert("jobs_running".into(), json!(running));
-            out.insert("jobs_total".into(), json!(jobs.len()));
-            out.insert("instances".into(), json!(1));
+            crate::instances::group_figures(self.state, row, out).await?;
         }
         if std::ptr::eq(res, &PROJECTS) && row.get("scm_type").and_then(Value::as_str) == Some("") {
             let path = row

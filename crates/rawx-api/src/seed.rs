@@ -113,10 +113,12 @@ pub async fn seed(store: &DynStore, admin_password: Option<String>) -> ApiResult
         row.insert("namespace".into(), json!(namespace));
         store.insert(&CREDENTIAL_TYPES, &row).await?;
     }
+    // As AWX's installer registers them: every node of their kind, by a 100% policy.
     for name in ["controlplane", "default"] {
         let f = Filter::eq("name", ColumnType::Text, json!(name));
         if store.find(&INSTANCE_GROUPS, &f).await?.is_none() {
-            let row = validate(&INSTANCE_GROUPS, &json!({"name": name}), Mode::Create)
+            let body = json!({"name": name, "policy_instance_percentage": 100});
+            let row = validate(&INSTANCE_GROUPS, &body, Mode::Create)
                 .map_err(|e| crate::ApiError::Internal(format!("seed group {name}: {e:?}")))?;
             store.insert(&INSTANCE_GROUPS, &row).await?;
         }

@@ -48,10 +48,10 @@ pub async fn ping(State(state): State<Arc<AppState>>) -> Json<Value> {
             "capacity": capacity(),
             "version": AWX_VERSION,
         }],
-        "instance_groups": [
+        "instance_groups": crate::instances::ping_groups(&state).await.unwrap_or_else(|| json!([
             {"name": "controlplane", "capacity": capacity(), "instances": [node]},
             {"name": "default", "capacity": capacity(), "instances": [node]},
-        ],
+        ])),
         "components": components,
     }))
 }

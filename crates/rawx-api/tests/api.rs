@@ -655,6 +655,7 @@ async fn instance_groups_show_what_running_jobs_take() {
     let capacity = ig.body["capacity"].as_i64().unwrap();
     let mut running = rawx_model::Row::new();
     running.insert("status".into(), json!("running"));
+    running.insert("execution_node".into(), json!("node1"));
     api.store
         .update(&rawx_model::resources::JOBS, 1, &running)
         .await

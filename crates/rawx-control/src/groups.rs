@@ -1,27 +1,380 @@
-//! Where a job may run: AWX's instance groups. The task manager asks `Placement` once per
-//! pass whether this node's execution instance may take a pending job.
+//! Where a job may run: AWX's instance groups. Each pass of the task manager first brings the
+//! stored membership to what the groups' policies say (AWX's `apply_cluster_membership_policies`,
+//! which AWX runs after every change of an instance or a group: a pass follows any change
+//! within one tick), then asks `Placement` whether this node's execution instance may take
+//! each pending job.
+//!
+//! A job prefers its template's groups, then its inventory's, then its organization's (each
+//! step unless the one before sets `prevent_instance_group_fallback`), else `default` then
+//! `controlplane` (AWX outside Kubernetes). AWX's one task manager walks those groups in order
+//! and starts the job on the first that has an instance with room. Here every task node
+//! decides for its own instance: it may take the job when its instance is in one of the
+//! groups and no group before holds another live instance with room for it (that one's node
+//! takes it). Only nodes that cannot run a job and see nobody who could write why it waits,
+//! so two nodes never overwrite each other's explanation.
+
+use std::collections::{BTreeMap, HashMap};
 
 use crate::Shared;
-use rawx_model::resources::JobKind;
-use rawx_model::Row;
+use rawx_model::filter::{Cond, Filter, Op};
+use rawx_model::resources::{
+    policy_members, JobKind, CONTROL_PLANE, DEFAULT_GROUP, HOSTS, INSTANCES, INSTANCE_GROUPS,
+    INSTANCE_GROUP_MEMBERS, INVENTORIES, INVENTORY_INSTANCE_GROUPS, JOB_KINDS, JOB_TEMPLATES,
+    JT_INSTANCE_GROUPS, ORG_INSTANCE_GROUPS,
+};
+use rawx_model::schema::{int, text, ColumnType};
+use rawx_model::{Relation, Resource, Row};
+use rawx_store::DynStore;
+use serde_json::{json, Value};
+
+/// An instance whose heartbeat (or, for an execution node, last health check) is older than
+/// this has no task node scheduling onto it: jobs do not wait for it. Health checks come every
+/// 60 s, heartbeats every 2 s.
+const LIVE_SECS: i64 = 150;
+
+fn db(e: rawx_store::DbError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+/// Every instance, every group, and each group's members once the policies are applied.
+struct Cluster {
+    instances: Vec<Row>,
+    groups: Vec<Row>,
+    members: BTreeMap<i64, Vec<i64>>,
+}
+
+async fn sync(store: &DynStore) -> anyhow::Result<(Cluster, usize)> {
+    let all = Filter::All(vec![]);
+    let instances = store
+        .list_all(&INSTANCES, &all, &[("id", false)])
+        .await
+        .map_err(db)?;
+    let groups = store
+        .list_all(&INSTANCE_GROUPS, &all, &[("id", false)])
+        .await
+        .map_err(db)?;
+    let members = policy_members(&instances, &groups);
+    let mut changed = 0;
+    for (gid, want) in &members {
+        let have = store
+            .linked(&INSTANCE_GROUP_MEMBERS, true, *gid)
+            .await
+            .map_err(db)?;
+        for id in want.iter().filter(|i| !have.contains(i)) {
+            store
+                .link(&INSTANCE_GROUP_MEMBERS, *gid, *id)
+                .await
+                .map_err(db)?;
+            changed += 1;
+        }
+        for id in have.iter().filter(|i| !want.contains(i)) {
+            store
+                .unlink(&INSTANCE_GROUP_MEMBERS, *gid, *id)
+                .await
+                .map_err(db)?;
+            changed += 1;
+        }
+    }
+    if changed > 0 {
+        tracing::info!(
+            changed,
+            "instance group membership brought to the groups' policies"
+        );
+    }
+    Ok((
+        Cluster {
+            instances,
+            groups,
+            members,
+        },
+        changed,
+    ))
+}
+
+/// Brings stored group membership to what the groups' policies say; returns how many
+/// memberships it added or removed. `rawx manage` calls it after changing instances or groups.
+pub async fn apply_policies(store: &DynStore) -> anyhow::Result<usize> {
+    Ok(sync(store).await?.1)
+}
 
 /// What one scheduling pass knows of instance groups (loaded once per pass).
-pub(crate) struct Placement {}
+pub(crate) struct Placement {
+    /// `None` when the groups could not be read: every job is allowed, as before groups
+    /// steered anything, rather than stopping all work on a passing database error.
+    cluster: Option<Cluster>,
+    /// This node's execution instance.
+    me: Option<i64>,
+    /// Groups each template, inventory and organization prefers, read once per pass.
+    prefs: HashMap<(&'static str, i64), Vec<i64>>,
+    /// `prevent_instance_group_fallback` of templates and inventories.
+    prevent: HashMap<(&'static str, i64), bool>,
+    hosts: HashMap<i64, i64>,
+    /// The group each job this pass allowed would run in.
+    chosen: HashMap<(&'static str, i64), i64>,
+}
 
 impl Placement {
-    /// Loads what the pass needs for the execution instance `instance` (its hostname).
-    pub(crate) async fn load(_shared: &Shared, _instance: &str) -> Self {
-        Placement {}
+    /// Applies the groups' policies and loads what the pass needs for the execution instance
+    /// `instance` (its hostname).
+    pub(crate) async fn load(shared: &Shared, instance: &str) -> Self {
+        let cluster = match sync(&shared.store).await {
+            Ok((c, _)) => Some(c),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read instance groups; this pass places jobs without them");
+                None
+            }
+        };
+        let me = cluster.as_ref().and_then(|c| {
+            c.instances
+                .iter()
+                .find(|i| text(i, "hostname") == instance)
+                .and_then(|i| int(i, "id"))
+        });
+        let mut placement = Placement {
+            cluster,
+            me,
+            prefs: HashMap::new(),
+            prevent: HashMap::new(),
+            hosts: HashMap::new(),
+            chosen: HashMap::new(),
+        };
+        if let Err(e) = placement.record_groups(shared, instance).await {
+            tracing::warn!(error = %e, "cannot record the instance group of jobs");
+        }
+        placement
+    }
+
+    /// The group `job` runs in, when this pass allowed it: what the claim should write as its
+    /// `instance_group` (AWX shows it on the job).
+    #[allow(dead_code)]
+    pub(crate) fn group_for(&self, kind: &JobKind, id: i64) -> Option<i64> {
+        self.chosen.get(&(kind.resource.key, id)).copied()
     }
 
     /// `None` when `job` may run on this pass's instance; otherwise why not, in words for the
-    /// job's `job_explanation`.
+    /// job's `job_explanation` (its present explanation when another node will give one).
     pub(crate) async fn refuses(
         &mut self,
-        _shared: &Shared,
-        _kind: &JobKind,
-        _job: &Row,
+        shared: &Shared,
+        kind: &JobKind,
+        job: &Row,
     ) -> Option<String> {
-        None
+        let (Some(_), Some(me)) = (&self.cluster, self.me) else {
+            // Nothing registered yet (a first start): the node runs what comes, as before.
+            return None;
+        };
+        let preferred = self.preferred(&shared.store, kind, job).await;
+        let need = self.impact(&shared.store, job).await;
+        let cluster = self.cluster.as_ref()?;
+        let cutoff = rawx_model::time_after(-LIVE_SECS);
+        let live = |i: &Row| text(i, "last_seen") >= cutoff.as_str();
+        let by_id: HashMap<i64, &Row> = cluster
+            .instances
+            .iter()
+            .filter_map(|i| Some((int(i, "id")?, i)))
+            .collect();
+        let room = |i: &Row| {
+            i.get("enabled") != Some(&json!(false))
+                && live(i)
+                && rawx_model::capacity::fits(
+                    int(i, "capacity").unwrap_or(0),
+                    int(i, "consumed_capacity").unwrap_or(0),
+                    need,
+                )
+        };
+        let empty = Vec::new();
+        for gid in &preferred {
+            let members = cluster.members.get(gid).unwrap_or(&empty);
+            if members.contains(&me) {
+                self.chosen.insert(
+                    (kind.resource.key, int(job, "id").unwrap_or_default()),
+                    *gid,
+                );
+                return None;
+            }
+            if members.iter().filter_map(|m| by_id.get(m)).any(|i| room(i)) {
+                // An instance of an earlier group can take it: its node will.
+                return Some(text(job, "job_explanation").to_string());
+            }
+        }
+        let someone_else_decides = preferred
+            .iter()
+            .flat_map(|g| cluster.members.get(g).unwrap_or(&empty))
+            .filter_map(|m| by_id.get(m))
+            .any(|i| live(i));
+        if someone_else_decides {
+            return Some(text(job, "job_explanation").to_string());
+        }
+        let names: Vec<String> = preferred
+            .iter()
+            .filter_map(|g| {
+                let row = cluster.groups.iter().find(|r| int(r, "id") == Some(*g))?;
+                let n = cluster.members.get(g).map_or(0, Vec::len);
+                Some(match n {
+                    0 => format!("{} (no instances)", text(row, "name")),
+                    1 => format!("{} (1 instance, not running)", text(row, "name")),
+                    n => format!("{} ({n} instances, none running)", text(row, "name")),
+                })
+            })
+            .collect();
+        Some(if names.is_empty() {
+            "This job is not ready to start because there is not enough available capacity: it has no instance group to run in.".into()
+        } else {
+            format!(
+                "This job is not ready to start because there is not enough available capacity: no instance of its instance groups can run it: {}.",
+                names.join(", ")
+            )
+        })
+    }
+
+    /// AWX's `preferred_instance_groups`.
+    async fn preferred(&mut self, store: &DynStore, kind: &JobKind, job: &Row) -> Vec<i64> {
+        let steps: &[(&'static Resource, &'static str, &'static Relation)] =
+            if kind.resource.key == "jobs" {
+                &[
+                    (&JOB_TEMPLATES, "job_template", &JT_INSTANCE_GROUPS),
+                    (&INVENTORIES, "inventory", &INVENTORY_INSTANCE_GROUPS),
+                    (
+                        &rawx_model::resources::ORGANIZATIONS,
+                        "organization",
+                        &ORG_INSTANCE_GROUPS,
+                    ),
+                ]
+            } else {
+                &[
+                    (&INVENTORIES, "inventory", &INVENTORY_INSTANCE_GROUPS),
+                    (
+                        &rawx_model::resources::ORGANIZATIONS,
+                        "organization",
+                        &ORG_INSTANCE_GROUPS,
+                    ),
+                ]
+            };
+        let mut out: Vec<i64> = Vec::new();
+        for (res, column, relation) in steps {
+            let Some(id) = int(job, column) else {
+                continue;
+            };
+            let key = (res.key, id);
+            let linked = match self.prefs.get(&key) {
+                Some(l) => l.clone(),
+                None => {
+                    let l = store.linked(relation, true, id).await.unwrap_or_default();
+                    self.prefs.insert(key, l.clone());
+                    l
+                }
+            };
+            for g in linked {
+                if !out.contains(&g) {
+                    out.push(g);
+                }
+            }
+            if res.field("prevent_instance_group_fallback").is_some() {
+                let prevent =
+                    match self.prevent.get(&key) {
+                        Some(p) => *p,
+                        None => {
+                            let p =
+                                store.get(res, id).await.ok().and_then(|r| {
+                                    r.get("prevent_instance_group_fallback").cloned()
+                                }) == Some(json!(true));
+                            self.prevent.insert(key, p);
+                            p
+                        }
+                    };
+                if prevent {
+                    break;
+                }
+            }
+        }
+        if out.is_empty() {
+            if let Some(c) = &self.cluster {
+                for name in [DEFAULT_GROUP, CONTROL_PLANE] {
+                    out.extend(
+                        c.groups
+                            .iter()
+                            .filter(|g| text(g, "name") == name)
+                            .filter_map(|g| int(g, "id")),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    async fn impact(&mut self, store: &DynStore, job: &Row) -> i64 {
+        let forks = int(job, "forks").unwrap_or(0);
+        let hosts = match int(job, "inventory") {
+            Some(inv) => match self.hosts.get(&inv) {
+                Some(n) => *n,
+                None => {
+                    let f = Filter::eq("inventory", ColumnType::Int, json!(inv));
+                    let n = store.count(&HOSTS, &f).await.unwrap_or(1) as i64;
+                    self.hosts.insert(inv, n);
+                    n
+                }
+            },
+            None => 1,
+        };
+        rawx_model::capacity::job_impact(forks, hosts)
+    }
+
+    /// Writes `instance_group` on jobs this node's instance took that do not name one yet:
+    /// the first of the job's groups that holds the instance, as the task manager chose it.
+    async fn record_groups(&mut self, shared: &Shared, instance: &str) -> anyhow::Result<()> {
+        if self.cluster.is_none() || self.me.is_none() {
+            return Ok(());
+        }
+        let recent = rawx_model::time_after(-300);
+        let unrecorded = Filter::All(vec![
+            Filter::eq("execution_node", ColumnType::Text, json!(instance)),
+            Filter::On {
+                path: vec![],
+                column: "instance_group",
+                ctype: ColumnType::Int,
+                cond: Cond::IsNull(true),
+            },
+            Filter::Any(vec![
+                crate::status_in(&["waiting", "running"]),
+                Filter::On {
+                    path: vec![],
+                    column: "finished",
+                    ctype: ColumnType::Text,
+                    cond: Cond::Op(Op::Gte, json!(recent)),
+                },
+            ]),
+        ]);
+        // Ad hoc commands keep no group (rawx's schema has no column for it yet).
+        for kind in JOB_KINDS
+            .iter()
+            .filter(|k| k.resource.field("instance_group").is_some())
+        {
+            let jobs = shared
+                .store
+                .list_all(kind.resource, &unrecorded, &[("id", false)])
+                .await
+                .map_err(db)?;
+            for job in jobs {
+                let Some(id) = int(&job, "id") else { continue };
+                let preferred = self.preferred(&shared.store, kind, &job).await;
+                let (Some(cluster), Some(me)) = (&self.cluster, self.me) else {
+                    break;
+                };
+                let Some(gid) = preferred
+                    .iter()
+                    .find(|g| cluster.members.get(g).is_some_and(|m| m.contains(&me)))
+                else {
+                    continue;
+                };
+                let mut r = Row::new();
+                r.insert("instance_group".into(), Value::from(*gid));
+                shared
+                    .store
+                    .update(kind.resource, id, &r)
+                    .await
+                    .map_err(db)?;
+            }
+        }
+        Ok(())
     }
 }

@@ -123,6 +123,8 @@ pub async fn register(shared: &Shared) -> anyhow::Result<()> {
         }
         check(shared, &id).await?;
     }
+    // A new instance joins the groups whose policies want it (AWX: on_instance_saved).
+    crate::groups::apply_policies(store).await?;
     Ok(())
 }
 
@@ -250,6 +252,12 @@ pub struct Health {
 impl Health {
     pub fn new(shared: Shared) -> Self {
         Health { shared }
+    }
+
+    /// Brings stored instance group membership to what the groups' policies say (for
+    /// `rawx manage`, which changes instances and groups with no task role running).
+    pub async fn apply_group_policies(store: &DynStore) -> anyhow::Result<usize> {
+        crate::groups::apply_policies(store).await
     }
 
     async fn requested(&self) -> anyhow::Result<Vec<String>> {

@@ -9,7 +9,42 @@ use rawx_model::schema::{ColumnType, Default, Field, Kind};
 use rawx_model::{Relation, Resource};
 
 /// `(version, what it does, SQLite statement, PostgreSQL statement)`.
-pub const DATA_MIGRATIONS: &[(i64, &str, &str, &str)] = &[];
+pub const DATA_MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    // Instance group membership became stored (AWX's policies): a database from before keeps
+    // what it showed — controlplane the control and hybrid nodes, default the execution and
+    // hybrid ones (both by AWX's installer policy of 100%), any other group every node that
+    // runs jobs (named in its list, as an admin's associations are).
+    (
+        1,
+        "instance groups: controlplane and default take nodes by a 100% policy",
+        IG_INSTALLER_POLICY,
+        IG_INSTALLER_POLICY,
+    ),
+    (
+        2,
+        "instance groups: other groups name the nodes they held",
+        "UPDATE instance_groups SET policy_instance_list = (SELECT json_group_array(hostname) FROM \
+         (SELECT hostname FROM instances WHERE node_type IN ('execution', 'hybrid') ORDER BY id)) \
+         WHERE name NOT IN ('controlplane', 'default')",
+        "UPDATE instance_groups SET policy_instance_list = COALESCE((SELECT json_agg(hostname ORDER BY id)::text \
+         FROM instances WHERE node_type IN ('execution', 'hybrid')), '[]') \
+         WHERE name NOT IN ('controlplane', 'default')",
+    ),
+    (
+        3,
+        "instance groups: store the membership shown so far",
+        IG_MEMBERS,
+        IG_MEMBERS,
+    ),
+];
+
+const IG_INSTALLER_POLICY: &str = "UPDATE instance_groups SET policy_instance_percentage = 100 \
+     WHERE name IN ('controlplane', 'default') AND policy_instance_percentage = 0";
+const IG_MEMBERS: &str = "INSERT INTO instance_group_instances (instancegroup_id, instance_id) \
+     SELECT g.id, i.id FROM instance_groups g, instances i \
+     WHERE (g.name = 'controlplane' AND i.node_type IN ('control', 'hybrid')) \
+     OR (g.name <> 'controlplane' AND i.node_type IN ('execution', 'hybrid')) \
+     ON CONFLICT DO NOTHING";
 
 fn sql_type(d: Dialect, t: ColumnType) -> &'static str {
     match (d, t) {

@@ -860,7 +860,7 @@ fn manage_instances_and_queues() {
         let part = section(&out, group);
         assert!(part.contains(&own_line), "{own_line:?} not in:\n{part}");
         assert!(
-            part.starts_with(&format!("{group}{}]", me["capacity"])),
+            part.starts_with(&format!("{group}{} policy=100%]", me["capacity"])),
             "{part}"
         );
     }
@@ -1020,7 +1020,7 @@ fn manage_instances_on_postgres() {
     assert_eq!(out.code, 0, "{out}");
     assert!(
         out.stdout
-            .contains("[default capacity=0]\n\tpg-exec capacity=0 node_type=execution"),
+            .contains("[default capacity=0 policy=100%]\n\tpg-exec capacity=0 node_type=execution"),
         "{out}"
     );
     let out = manage(&["deprovision-instance", "--hostname", "pg-exec"]);

@@ -331,11 +331,20 @@ pub async fn world(api: &Api) {
         ("mem_capacity", json!(20)),
         ("capacity", json!(20)),
         ("enabled", json!(true)),
+        ("node_state", json!("ready")),
     ] {
         node.insert(k.into(), v);
     }
-    api.store
+    let node = api
+        .store
         .insert(&rawx_model::resources::INSTANCES, &node)
         .await
         .unwrap();
+    // A hybrid node is in both of the installer's groups (the task role's policies say so).
+    for group in 1..=2 {
+        api.store
+            .link(&rawx_model::resources::INSTANCE_GROUP_MEMBERS, group, node)
+            .await
+            .unwrap();
+    }
 }

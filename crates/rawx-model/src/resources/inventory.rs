@@ -1,6 +1,6 @@
 //! Where: inventories, their hosts and groups.
 
-use super::{fk, DESCRIPTION, GROUP_CHILDREN, GROUP_HOSTS, NAME};
+use super::{fk, DESCRIPTION, GROUP_CHILDREN, GROUP_HOSTS, INVENTORY_INSTANCE_GROUPS, NAME};
 use crate::schema::{Default as D, Field, Kind, Resource, Scope, Sub, SubList};
 
 const VARIABLES: Field = Field::new("variables", "Variables", Kind::Vars)
@@ -77,6 +77,10 @@ pub static INVENTORIES: Resource = Resource {
         Sub {
             name: "ad_hoc_commands",
             list: SubList::Children { resource: "ad_hoc_commands", fk: "inventory" },
+        },
+        Sub {
+            name: "instance_groups",
+            list: SubList::Linked { relation: &INVENTORY_INSTANCE_GROUPS, from_left: true },
         },
     ],
     order: "name",

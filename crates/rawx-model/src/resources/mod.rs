@@ -66,6 +66,10 @@ pub static RELATIONS: &[&Relation] = &[
     &GROUP_CHILDREN,
     &JT_CREDENTIALS,
     &JOB_CREDENTIALS,
+    &INSTANCE_GROUP_MEMBERS,
+    &JT_INSTANCE_GROUPS,
+    &INVENTORY_INSTANCE_GROUPS,
+    &ORG_INSTANCE_GROUPS,
 ];
 
 pub static ORG_MEMBERS: Relation = Relation {
@@ -182,6 +186,13 @@ pub static ORGANIZATIONS: Resource = Resource {
             list: SubList::Children {
                 resource: "job_templates",
                 fk: "organization",
+            },
+        },
+        Sub {
+            name: "instance_groups",
+            list: SubList::Linked {
+                relation: &ORG_INSTANCE_GROUPS,
+                from_left: true,
             },
         },
     ],

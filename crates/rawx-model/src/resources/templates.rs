@@ -1,6 +1,6 @@
 //! What: projects (where playbooks live) and job templates (what to run, where, how).
 
-use super::{fk, DESCRIPTION, JT_CREDENTIALS, NAME};
+use super::{fk, DESCRIPTION, JT_CREDENTIALS, JT_INSTANCE_GROUPS, NAME};
 use crate::schema::{Default as D, Field, Kind, Resource, Scope, Sub, SubList};
 
 pub const SCM_TYPES: &[(&str, &str)] = &[
@@ -208,6 +208,10 @@ pub static JOB_TEMPLATES: Resource = Resource {
     subs: &[
         Sub { name: "credentials", list: SubList::Linked { relation: &JT_CREDENTIALS, from_left: true } },
         Sub { name: "jobs", list: SubList::Children { resource: "jobs", fk: "job_template" } },
+        Sub {
+            name: "instance_groups",
+            list: SubList::Linked { relation: &JT_INSTANCE_GROUPS, from_left: true },
+        },
     ],
     order: "name",
     search_fields: &["name", "description"],
@@ -258,39 +262,5 @@ pub static WORKFLOW_JOB_TEMPLATES: Resource = Resource {
     order: "name",
     search_fields: &["name", "description"],
     named_url_parents: &["organization"],
-    read_only_api: false,
-};
-
-/// Groups of instances jobs may run on; `controlplane` and `default` hold this node.
-pub static INSTANCE_GROUPS: Resource = Resource {
-    key: "instance_groups",
-    type_name: "instance_group",
-    verbose: "Instance Group",
-    fields: &[
-        NAME,
-        Field::new("max_concurrent_jobs", "Max Concurrent Jobs", Kind::Int { min: Some(0), max: Some(2147483647) })
-            .help("Maximum number of concurrent jobs to run on a group. When set to zero, no maximum is enforced.")
-            .default(D::Int(0)),
-        Field::new("max_forks", "Max Forks", Kind::Int { min: Some(0), max: Some(2147483647) })
-            .help("Maximum number of forks to execute concurrently on a group. When set to zero, no maximum is enforced.")
-            .default(D::Int(0)),
-        flag("is_container_group", "Is container group")
-            .help("Indicates whether instances in this group are containerized.Containerized groups have a designated Openshift or Kubernetes cluster.")
-            .read_only(),
-        Field::new("policy_instance_percentage", "Policy Instance Percentage", Kind::Int { min: Some(0), max: Some(100) })
-            .help("Minimum percentage of all instances that will be automatically assigned to this group when new instances come online.")
-            .default(D::Int(0)),
-        Field::new("policy_instance_minimum", "Policy Instance Minimum", Kind::Int { min: Some(0), max: Some(2147483647) })
-            .help("Static minimum number of Instances that will be automatically assign to this group when new instances come online.")
-            .default(D::Int(0)),
-        Field::new("pod_spec_override", "Pod spec override", Kind::Text).default(D::Str("")),
-    ],
-    name_field: Some("name"),
-    unique: &[&["name"]],
-    scope: Scope::Global,
-    subs: &[],
-    order: "id",
-    search_fields: &["name"],
-    named_url_parents: &[],
     read_only_api: false,
 };

@@ -1,13 +1,15 @@
 //! `rawx manage list-instances | provision-instance | deprovision-instance | register-queue`:
 //! AWX's instance administration, on the store directly, so they work with the server down.
 //!
-//! Group membership is not stored: as `/api/v2/instance_groups/` renders it
-//! (`rawx-api/src/render.rs`), `controlplane` holds the control and hybrid nodes, `default` the
-//! execution and hybrid ones, any other group every node but hop nodes (which run nothing).
+//! Group membership is stored and follows AWX's policies; every command that changes
+//! instances or groups applies them at once (as the task role does on its next pass), so
+//! `list-instances` shows what jobs will use even with the server down.
 
 use anyhow::{bail, Context};
 use rawx_model::filter::{Cond, Filter};
-use rawx_model::resources::{INSTANCES, INSTANCE_GROUPS, JOB_KINDS};
+use rawx_model::resources::{
+    policy_list, INSTANCES, INSTANCE_GROUPS, INSTANCE_GROUP_MEMBERS, JOB_KINDS,
+};
 use rawx_model::schema::{int, text, ColumnType};
 use rawx_model::Row;
 use rawx_store::DynStore;
@@ -17,12 +19,9 @@ fn db(e: rawx_store::DbError) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
 
-fn member(group: &str, node_type: &str) -> bool {
-    match group {
-        "controlplane" => node_type == "control" || node_type == "hybrid",
-        "default" => node_type == "execution" || node_type == "hybrid",
-        _ => node_type != "hop",
-    }
+async fn apply_policies(store: &DynStore) -> anyhow::Result<()> {
+    rawx_control::Health::apply_group_policies(store).await?;
+    Ok(())
 }
 
 fn enabled(row: &Row) -> bool {
@@ -51,25 +50,27 @@ pub async fn list(store: &DynStore) -> anyhow::Result<()> {
         .list_all(&INSTANCES, &all, &[("hostname", false)])
         .await
         .map_err(db)?;
-    let node_type = |i: &Row| text(i, "node_type").to_string();
-    let mut sections: Vec<(String, Option<&Row>, Vec<&Row>)> = groups
-        .iter()
-        .map(|g| {
-            let name = text(g, "name").to_string();
-            let members = instances
-                .iter()
-                .filter(|i| member(&name, &node_type(i)))
-                .collect();
-            (name, Some(g), members)
-        })
-        .collect();
+    let mut grouped = Vec::new();
+    let mut sections: Vec<(String, Option<&Row>, Vec<&Row>)> = Vec::new();
+    for g in &groups {
+        let ids = store
+            .linked(
+                &INSTANCE_GROUP_MEMBERS,
+                true,
+                int(g, "id").unwrap_or_default(),
+            )
+            .await
+            .map_err(db)?;
+        let members: Vec<&Row> = instances
+            .iter()
+            .filter(|i| int(i, "id").is_some_and(|id| ids.contains(&id)))
+            .collect();
+        grouped.extend(ids);
+        sections.push((text(g, "name").to_string(), Some(g), members));
+    }
     let ungrouped: Vec<&Row> = instances
         .iter()
-        .filter(|i| {
-            !groups
-                .iter()
-                .any(|g| member(text(g, "name"), &node_type(i)))
-        })
+        .filter(|i| int(i, "id").is_some_and(|id| !grouped.contains(&id)))
         .collect();
     if !ungrouped.is_empty() {
         sections.push(("ungrouped".into(), None, ungrouped));
@@ -134,7 +135,7 @@ pub async fn provision(store: &DynStore, hostname: &str, node_type: &str) -> any
         row.insert("node_type".into(), json!(node_type));
         store.update(&INSTANCES, id, &row).await.map_err(db)?;
         println!("Instance {hostname} changed from node_type={was} to node_type={node_type}.");
-        return Ok(());
+        return apply_policies(store).await;
     }
     // The figures start at zero, as in AWX, until the node's first health check; the version
     // is known only for nodes running this controller.
@@ -157,7 +158,7 @@ pub async fn provision(store: &DynStore, hostname: &str, node_type: &str) -> any
         .map_err(db)
         .with_context(|| format!("registering instance {hostname}"))?;
     println!("Successfully registered instance {hostname} (id {id}, node_type={node_type}).");
-    Ok(())
+    apply_policies(store).await
 }
 
 pub async fn deprovision(store: &DynStore, hostname: &str) -> anyhow::Result<()> {
@@ -198,6 +199,7 @@ pub async fn deprovision(store: &DynStore, hostname: &str) -> anyhow::Result<()>
     let id = int(&existing, "id").unwrap_or_default();
     store.delete(&INSTANCES, id).await.map_err(db)?;
     println!("Successfully deprovisioned {hostname}.");
+    apply_policies(store).await?;
     // A node that is still up writes its row again at its next heartbeat, as in AWX.
     let recent =
         rawx_model::format_time(time::OffsetDateTime::now_utc() - time::Duration::seconds(120));
@@ -225,26 +227,23 @@ pub async fn register_queue(
         .map(|h| h.trim())
         .filter(|h| !h.is_empty())
         .collect();
-    let mut missing = Vec::new();
+    let mut named = Vec::new();
     for h in &hostnames {
-        if find_instance(store, h).await?.is_none() {
-            missing.push(*h);
+        // AWX's rule: a hop node runs nothing, so it is never a member.
+        match find_instance(store, h).await? {
+            Some(i) if text(&i, "node_type") != "hop" => named.push(i),
+            _ => bail!(
+                "Instance does not exist or cannot run jobs: {h} (register it first with `rawx manage provision-instance --hostname …`)"
+            ),
         }
     }
-    if !missing.is_empty() {
-        bail!(
-            "no instance named {}: register it first with `rawx manage provision-instance --hostname …`",
-            missing.join(", ")
-        );
-    }
-    if !hostnames.is_empty() {
-        // AWX keeps a per-group `policy_instance_list`; rawx derives membership from node
-        // types, so an explicit list would be silently ignored. Say so instead.
-        bail!(
-            "rawx does not keep explicit instance lists per group yet: groups hold nodes by type (controlplane: control and hybrid, default: execution and hybrid, others: every node but hop); run again without --hostnames"
-        );
-    }
     let mut values = Row::new();
+    // The installer's groups start as AWX's installer registers them: every node of their kind.
+    let builtin = [
+        rawx_model::resources::CONTROL_PLANE,
+        rawx_model::resources::DEFAULT_GROUP,
+    ]
+    .contains(&name);
     if let Some(p) = percent {
         values.insert("policy_instance_percentage".into(), json!(p));
     }
@@ -252,7 +251,7 @@ pub async fn register_queue(
         values.insert("policy_instance_minimum".into(), json!(m));
     }
     let f = Filter::eq("name", ColumnType::Text, json!(name));
-    match store.find(&INSTANCE_GROUPS, &f).await.map_err(db)? {
+    let group = match store.find(&INSTANCE_GROUPS, &f).await.map_err(db)? {
         Some(existing) => {
             let id = int(&existing, "id").unwrap_or_default();
             let changed: Vec<String> = values
@@ -262,20 +261,25 @@ pub async fn register_queue(
                 .collect();
             if changed.is_empty() {
                 println!("Instance Group already registered {name}");
-                return Ok(());
+            } else {
+                store
+                    .update(&INSTANCE_GROUPS, id, &values)
+                    .await
+                    .map_err(db)?;
+                println!(
+                    "Instance Group already registered {name}; updated {}",
+                    changed.join(", ")
+                );
             }
-            store
-                .update(&INSTANCE_GROUPS, id, &values)
-                .await
-                .map_err(db)?;
-            println!(
-                "Instance Group already registered {name}; updated {}",
-                changed.join(", ")
-            );
+            store.get(&INSTANCE_GROUPS, id).await.map_err(db)?
         }
         None => {
             let mut body: serde_json::Map<String, Value> = values;
             body.insert("name".into(), json!(name));
+            if builtin {
+                body.entry("policy_instance_percentage")
+                    .or_insert(json!(100));
+            }
             let row = rawx_model::validate::validate(
                 &INSTANCE_GROUPS,
                 &Value::Object(body),
@@ -284,7 +288,35 @@ pub async fn register_queue(
             .map_err(|e| anyhow::anyhow!("{}", e.to_json()))?;
             let id = store.insert(&INSTANCE_GROUPS, &row).await.map_err(db)?;
             println!("Creating instance group {name} (id {id})");
+            store.get(&INSTANCE_GROUPS, id).await.map_err(db)?
+        }
+    };
+    // As AWX: named instances join now and stay through the group's `policy_instance_list`
+    // (the command never removes anyone already in the group).
+    let gid = int(&group, "id").unwrap_or_default();
+    let mut list = policy_list(&group);
+    for i in &named {
+        let host = text(i, "hostname").to_string();
+        store
+            .link(
+                &INSTANCE_GROUP_MEMBERS,
+                gid,
+                int(i, "id").unwrap_or_default(),
+            )
+            .await
+            .map_err(db)?;
+        println!("Added instance {host} to {name}");
+        if !list.contains(&host) {
+            list.push(host);
         }
     }
-    Ok(())
+    if list != policy_list(&group) {
+        let mut r = Row::new();
+        r.insert(
+            "policy_instance_list".into(),
+            json!(serde_json::to_string(&list)?),
+        );
+        store.update(&INSTANCE_GROUPS, gid, &r).await.map_err(db)?;
+    }
+    apply_policies(store).await
 }

@@ -1,0 +1,495 @@
+//! Instance groups that steer jobs, as an AWX admin uses them: stored membership, AWX's
+//! policies (`policy_instance_percentage`, `_minimum`, `_list`), associate/disassociate with
+//! AWX's rules, `rawx manage register-queue --hostnames` and `list-instances`, and a template
+//! whose groups decide where (and whether) its jobs run — on a real `rawx serve` with the real
+//! `ansible-runner`, the real `awx` CLI where it offers the action, and curl where it does not
+//! (awxkit has no `associate --instance_groups`).
+
+mod common;
+
+use common::lab::{fixture, tail};
+use common::{rawx, venv, Opts, Out, Server};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const PLAY: &str = "\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - debug:
+        msg: placed
+";
+
+fn opts() -> Opts {
+    Opts {
+        env: vec![(
+            "RAWX_ANSIBLE_RUNNER".to_string(),
+            venv().join("bin/ansible-runner").display().to_string(),
+        )],
+        ..Opts::default()
+    }
+}
+
+fn manage(data: &std::path::Path, args: &[&str]) -> Out {
+    let data = data.to_str().unwrap();
+    let mut all = vec!["manage", "--data-dir", data];
+    all.extend_from_slice(args);
+    rawx(&all)
+}
+
+/// The lines of `list-instances`' section for `group` (its header first).
+fn section(out: &Out, group: &str) -> Vec<String> {
+    let head = format!("[{group} capacity=");
+    let start = out
+        .stdout
+        .find(&head)
+        .unwrap_or_else(|| panic!("no section {head:?}:\n{out}"));
+    let rest = &out.stdout[start..];
+    rest[..rest.find("\n\n").unwrap_or(rest.len())]
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn members(out: &Out, group: &str) -> Vec<String> {
+    section(out, group)
+        .iter()
+        .skip(1)
+        .map(|l| {
+            l.trim_start_matches('\t')
+                .split(' ')
+                .next()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+/// This node's instance, once the task role has registered and checked it.
+fn own_instance(s: &Server) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let list = s.admin("GET", "/api/v2/instances/", None, 200);
+        if let Some(me) = list["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| !i["last_seen"].is_null() && i["capacity"].as_i64() > Some(0))
+        {
+            return me.clone();
+        }
+        assert!(Instant::now() < deadline, "no instance registered: {list}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn wait_job(s: &Server, id: i64, done: impl Fn(&Value) -> bool, what: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let j = s.admin("GET", &format!("/api/v2/jobs/{id}/"), None, 200);
+        if done(&j) {
+            return j;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job {id}: {what}: {j}\n--- server\n{}",
+            tail(&s.logs(), 4000)
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn names(list: &Value) -> Vec<String> {
+    list["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r["name"]
+                .as_str()
+                .or(r["hostname"].as_str())
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+/// A template whose only group has no member waits, saying why; once this node is
+/// associated the job runs here and records the group; hop nodes and a hybrid node leaving
+/// `controlplane` are refused with AWX's messages; a template without groups runs in `default`.
+#[test]
+fn jobs_run_only_in_their_instance_groups() {
+    let s = Server::start_with(opts());
+    let me = own_instance(&s);
+    let host = me["hostname"].as_str().unwrap().to_string();
+    let me_id = me["id"].as_i64().unwrap();
+
+    // The installer's groups hold this hybrid node, and say so from their members.
+    for g in ["default", "controlplane"] {
+        let list = s.admin(
+            "GET",
+            &format!("/api/v2/instance_groups/{g}/instances/"),
+            None,
+            200,
+        );
+        assert_eq!(names(&list), vec![host.clone()], "{g}: {list}");
+        let group = s.admin("GET", &format!("/api/v2/instance_groups/{g}/"), None, 200);
+        assert_eq!(group["instances"], 1, "{group}");
+        assert_eq!(group["capacity"], me["capacity"], "{group}");
+        assert_eq!(group["policy_instance_percentage"], 100, "{group}");
+    }
+    let mine = s.admin(
+        "GET",
+        &format!("/api/v2/instances/{me_id}/instance_groups/"),
+        None,
+        200,
+    );
+    assert_eq!(names(&mine), vec!["controlplane", "default"], "{mine}");
+
+    let lab = fixture(&s, "placed", &[("play.yml", PLAY)], &["localhost"]);
+    let group = s.awx_json(&["instance_groups", "create", "--name", "isolated"]);
+    let gid = group["id"].as_i64().unwrap();
+    let jt = s.awx_json(&[
+        "job_templates",
+        "create",
+        "--name",
+        "in-isolated",
+        "--project",
+        &lab.project.to_string(),
+        "--inventory",
+        &lab.inventory.to_string(),
+        "--playbook",
+        "play.yml",
+    ])["id"]
+        .as_i64()
+        .unwrap();
+    s.admin(
+        "POST",
+        &format!("/api/v2/job_templates/{jt}/instance_groups/"),
+        Some(json!({"id": gid})),
+        204,
+    );
+    let listed = s.admin(
+        "GET",
+        &format!("/api/v2/job_templates/{jt}/instance_groups/"),
+        None,
+        200,
+    );
+    assert_eq!(names(&listed), vec!["isolated"], "{listed}");
+
+    let job = s.awx_json(&["job_templates", "launch", &jt.to_string()])["id"]
+        .as_i64()
+        .unwrap();
+    let waiting = wait_job(
+        &s,
+        job,
+        |j| {
+            j["job_explanation"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("isolated (no instances)")
+        },
+        "waits, naming its empty group",
+    );
+    assert_eq!(waiting["status"], "pending", "{waiting}");
+    assert!(
+        waiting["job_explanation"].as_str().unwrap().starts_with(
+            "This job is not ready to start because there is not enough available capacity"
+        ),
+        "{waiting}"
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let still = s.admin("GET", &format!("/api/v2/jobs/{job}/"), None, 200);
+    assert_eq!(still["status"], "pending", "{still}");
+
+    // Hop nodes never join a group, by hand or by the command.
+    let out = manage(
+        &s.data,
+        &[
+            "provision-instance",
+            "--hostname",
+            "hop1",
+            "--node_type",
+            "hop",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out}");
+    let hop = s.admin("GET", "/api/v2/instances/?hostname=hop1", None, 200)["results"][0]["id"]
+        .as_i64()
+        .unwrap();
+    let r = s.http(
+        "POST",
+        &format!("/api/v2/instance_groups/{gid}/instances/"),
+        Some(("admin", common::ADMIN_PW)),
+        Some(&json!({"id": hop})),
+    );
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(
+        r.json()["msg"],
+        "Cannot change instance group membership of hop node : hop1.",
+        "{r:?}"
+    );
+    let out = manage(
+        &s.data,
+        &[
+            "register-queue",
+            "--queuename",
+            "isolated",
+            "--hostnames",
+            "hop1",
+        ],
+    );
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr
+            .contains("Instance does not exist or cannot run jobs: hop1"),
+        "{out}"
+    );
+    // A hybrid node stays in the control plane.
+    let cp = s.admin("GET", "/api/v2/instance_groups/controlplane/", None, 200);
+    let r = s.http(
+        "POST",
+        &format!("/api/v2/instance_groups/{}/instances/", cp["id"]),
+        Some(("admin", common::ADMIN_PW)),
+        Some(&json!({"id": me_id, "disassociate": true})),
+    );
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(
+        r.json()["msg"],
+        format!("Cannot disassociate hybrid instance {host} from controlplane."),
+        "{r:?}"
+    );
+
+    // Associated, the node takes the job; the job says where it ran.
+    s.admin(
+        "POST",
+        &format!("/api/v2/instance_groups/{gid}/instances/"),
+        Some(json!({"id": me_id})),
+        204,
+    );
+    let done = wait_job(
+        &s,
+        job,
+        |j| j["status"] == "successful" && !j["instance_group"].is_null(),
+        "runs once a member is associated",
+    );
+    assert_eq!(done["execution_node"], json!(host), "{done}");
+    assert_eq!(done["instance_group"], json!(gid), "{done}");
+    let group = s.admin("GET", &format!("/api/v2/instance_groups/{gid}/"), None, 200);
+    assert_eq!(group["policy_instance_list"], json!([host]), "{group}");
+    assert_eq!(group["instances"], 1, "{group}");
+    assert_eq!(group["jobs_total"], 1, "{group}");
+    let out = manage(&s.data, &["list-instances"]);
+    assert_eq!(members(&out, "isolated"), vec![host.clone()], "{out}");
+
+    // Disassociated, the group is empty again and its policy list forgets the node.
+    s.admin(
+        "POST",
+        &format!("/api/v2/instances/{me_id}/instance_groups/"),
+        Some(json!({"id": gid, "disassociate": true})),
+        204,
+    );
+    let group = s.admin("GET", &format!("/api/v2/instance_groups/{gid}/"), None, 200);
+    assert_eq!(group["instances"], 0, "{group}");
+    assert_eq!(group["policy_instance_list"], json!([]), "{group}");
+
+    // A template naming no group runs in `default`.
+    let plain = s.awx_json(&[
+        "job_templates",
+        "create",
+        "--name",
+        "anywhere",
+        "--project",
+        &lab.project.to_string(),
+        "--inventory",
+        &lab.inventory.to_string(),
+        "--playbook",
+        "play.yml",
+    ])["id"]
+        .as_i64()
+        .unwrap();
+    let job = s.awx_json(&["job_templates", "launch", &plain.to_string()])["id"]
+        .as_i64()
+        .unwrap();
+    let done = wait_job(
+        &s,
+        job,
+        |j| j["status"] == "successful" && !j["instance_group"].is_null(),
+        "runs in default",
+    );
+    let default = s.admin("GET", "/api/v2/instance_groups/default/", None, 200);
+    assert_eq!(done["instance_group"], default["id"], "{done}");
+    assert_eq!(done["execution_node"], json!(host), "{done}");
+}
+
+/// `register-queue` with the server down: `--hostnames` makes members at once,
+/// `--instance_percent` and `--instance_minimum` place instances as AWX's policy task does
+/// (the smallest groups first, instances in the fewest groups first, never a control-only
+/// node outside `controlplane` nor a hop node anywhere), and a node registered later joins
+/// the groups whose policies want it.
+#[test]
+fn register_queue_and_policies_place_instances_as_awx_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    for (h, t) in [
+        ("hyb", "hybrid"),
+        ("e1", "execution"),
+        ("e2", "execution"),
+        ("e3", "execution"),
+        ("e4", "execution"),
+        ("c1", "control"),
+        ("hop1", "hop"),
+    ] {
+        let out = manage(
+            data,
+            &["provision-instance", "--hostname", h, "--node_type", t],
+        );
+        assert_eq!(out.code, 0, "{out}");
+    }
+    // 5 instances may run jobs: 50% is 3 of them (2 would be 40%), a minimum of 1 is one,
+    // and each goes to the instances in the fewest groups.
+    let out = manage(
+        data,
+        &[
+            "register-queue",
+            "--queuename",
+            "half",
+            "--instance_percent",
+            "50",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out}");
+    let out = manage(
+        data,
+        &[
+            "register-queue",
+            "--queuename",
+            "one",
+            "--instance_minimum",
+            "1",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out}");
+    let out = manage(data, &["list-instances"]);
+    assert_eq!(out.code, 0, "{out}");
+    let half = members(&out, "half");
+    let one = members(&out, "one");
+    assert_eq!(half.len(), 3, "{out}");
+    assert_eq!(one.len(), 1, "{out}");
+    assert!(!half.contains(&one[0]), "{out}");
+    for m in half.iter().chain(&one) {
+        assert!(!["c1", "hop1"].contains(&m.as_str()), "{out}");
+    }
+    assert!(section(&out, "half")[0].contains("policy=50%]"), "{out}");
+    // 3 + 1 of 5: one execution node is left for the next group.
+    assert_eq!(
+        members(&out, "ungrouped"),
+        vec!["c1", "e4", "hop1"],
+        "{out}"
+    );
+
+    // Named instances join at once and stay by name.
+    let out = manage(
+        data,
+        &[
+            "register-queue",
+            "--queuename",
+            "named",
+            "--hostnames",
+            "e4,e2",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out}");
+    assert!(out.stdout.contains("Added instance e4 to named"), "{out}");
+    let out = manage(data, &["list-instances"]);
+    assert_eq!(members(&out, "named"), vec!["e2", "e4"], "{out}");
+
+    // The installer's groups: by node type, and a node registered later joins them.
+    for g in ["default", "controlplane"] {
+        let out = manage(data, &["register-queue", "--queuename", g]);
+        assert_eq!(out.code, 0, "{out}");
+    }
+    let out = manage(
+        data,
+        &[
+            "provision-instance",
+            "--hostname",
+            "e5",
+            "--node_type",
+            "execution",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out}");
+    let out = manage(data, &["list-instances"]);
+    assert_eq!(
+        members(&out, "default"),
+        vec!["e1", "e2", "e3", "e4", "e5", "hyb"],
+        "{out}"
+    );
+    assert_eq!(members(&out, "controlplane"), vec!["c1", "hyb"], "{out}");
+    assert_eq!(members(&out, "ungrouped"), vec!["hop1"], "{out}");
+}
+
+/// A database from before membership was stored (no links, installer groups at 0%, no
+/// policy lists) keeps, after the data migrations, what it showed: `controlplane` the control
+/// and hybrid nodes, `default` the execution and hybrid ones, another group every node that
+/// runs jobs — and keeps it when the policies are applied next.
+#[test]
+fn a_database_from_before_keeps_the_membership_it_showed() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    for (h, t) in [
+        ("hyb", "hybrid"),
+        ("e1", "execution"),
+        ("c1", "control"),
+        ("hop1", "hop"),
+    ] {
+        let out = manage(
+            data,
+            &["provision-instance", "--hostname", h, "--node_type", t],
+        );
+        assert_eq!(out.code, 0, "{out}");
+    }
+    for g in ["controlplane", "default", "ops"] {
+        let out = manage(data, &["register-queue", "--queuename", g]);
+        assert_eq!(out.code, 0, "{out}");
+    }
+    // Back to the shape of an older rawx.
+    let sql = "DELETE FROM instance_group_instances; \
+               UPDATE instance_groups SET policy_instance_percentage = 0, policy_instance_list = '[]'; \
+               DELETE FROM rawx_migrations WHERE version IN (1, 2, 3);";
+    let out = std::process::Command::new("sqlite3")
+        .arg(data.join("rawx.db"))
+        .arg(sql)
+        .output()
+        .expect("sqlite3");
+    assert!(out.status.success(), "{out:?}");
+    let out = manage(data, &["list-instances"]);
+    assert_eq!(out.code, 0, "{out}");
+    let check = |out: &Out| {
+        assert_eq!(members(out, "controlplane"), vec!["c1", "hyb"], "{out}");
+        assert_eq!(members(out, "default"), vec!["e1", "hyb"], "{out}");
+        assert_eq!(members(out, "ops"), vec!["e1", "hyb"], "{out}");
+        assert_eq!(members(out, "ungrouped"), vec!["hop1"], "{out}");
+    };
+    check(&out);
+    assert!(
+        section(&out, "default")[0].contains("policy=100%]"),
+        "{out}"
+    );
+    // Applying the policies (any instance command does) changes nothing.
+    let out = manage(
+        data,
+        &[
+            "provision-instance",
+            "--hostname",
+            "hyb",
+            "--node_type",
+            "hybrid",
+        ],
+    );
+    assert_eq!(out.code, 0, "{out}");
+    let out = manage(data, &["register-queue", "--queuename", "ops"]);
+    assert_eq!(out.code, 0, "{out}");
+    check(&manage(data, &["list-instances"]));
+}
