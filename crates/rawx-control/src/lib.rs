@@ -8,14 +8,18 @@
 //! one tick). Jobs it runs are tasks it owns and watches, never detached.
 
 mod build;
+mod dispatch;
 mod groups;
 mod health;
+mod ingest;
 mod run;
+
+pub use ingest::Ingest;
 
 pub use health::Health;
 
 use rawx_bus::{Bus, Received};
-use rawx_model::filter::{Cond, Filter, ListQuery};
+use rawx_model::filter::{Cond, Filter};
 use rawx_model::resources::{JobKind, HOSTS, JOB_KINDS};
 use rawx_model::schema::ColumnType;
 use rawx_model::secret::SecretKey;
@@ -27,8 +31,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Mutex;
-use tokio::task::JoinSet;
+use tokio::sync::Notify;
 
 /// The work type the node runs jobs with (`ansible-runner worker`).
 pub const WORK_TYPE: &str = "ansible-runner";
@@ -53,6 +56,8 @@ pub struct Shared {
     pub capacity: i64,
     /// The Python environment the node's `ansible-runner` lives in; a job waits for it.
     pub environment: rawx_ee::Environment,
+    /// The event ingester's queue (`Ingest::new()`; the `ingester` component drains it).
+    pub ingest: Ingest,
 }
 
 impl Shared {
@@ -90,25 +95,39 @@ impl Shared {
     }
 }
 
-/// The task role as one supervised component.
+/// The task role: builds its supervised components, which share one `Shared`.
+///
+/// - `ingester` stores every job's events (AWX's callback receiver);
+/// - `dispatcher` runs claimed jobs as work units, re-attaches after a restart, cancels, and
+///   drains on shutdown;
+/// - `task-manager` claims pending jobs by capacity and hands them to the dispatcher;
+/// - `heartbeat` says this node is alive and reaps the jobs of nodes that are not;
+/// - `health` keeps the instances' capacity current.
+///
+/// Each restarts on its own: a crash of one leaves the others' work in place (the
+/// dispatcher's restart re-attaches to its running jobs; the ingester's stores what it held).
 pub struct TaskRole {
     shared: Shared,
-    /// Jobs this process is running, by (`type`, id).
-    running: Arc<Mutex<HashMap<JobKey, ()>>>,
-    /// On shutdown, how long running jobs may take to finish before they are handed back.
     drain: Duration,
-    /// A task node silent this long is lost: this one ends its active jobs (AWX's reaper).
     lost_after: Duration,
+    faults: rawx_supervisor::Faults,
 }
 
 impl TaskRole {
     pub fn new(shared: Shared) -> Self {
         TaskRole {
             shared,
-            running: Arc::new(Mutex::new(HashMap::new())),
             drain: Duration::ZERO,
             lost_after: Duration::from_secs(60),
+            faults: rawx_supervisor::Faults::default(),
         }
+    }
+
+    /// Test-only failures inside the components' work (`ingester@commit`,
+    /// `dispatcher@busy`; see `rawx_supervisor::Faults`).
+    pub fn with_faults(mut self, faults: rawx_supervisor::Faults) -> Self {
+        self.faults = faults;
+        self
     }
 
     /// How long another task node may stay silent before its active jobs are ended.
@@ -121,6 +140,68 @@ impl TaskRole {
     pub fn with_drain(mut self, drain: Duration) -> Self {
         self.drain = drain;
         self
+    }
+
+    pub fn components(self) -> Vec<Arc<dyn Component>> {
+        let (claims, queue) = dispatch::channel();
+        let done = Arc::new(Notify::new());
+        vec![
+            Arc::new(ingest::Ingester::new(
+                self.shared.clone(),
+                self.faults.clone(),
+            )),
+            Arc::new(dispatch::Dispatcher::new(
+                self.shared.clone(),
+                queue,
+                done.clone(),
+                self.drain,
+                self.faults,
+            )),
+            Arc::new(TaskManager {
+                shared: self.shared.clone(),
+                claims,
+                done,
+            }),
+            Arc::new(Heartbeat {
+                shared: self.shared.clone(),
+                lost_after: self.lost_after,
+            }),
+            Arc::new(Health::new(self.shared)),
+        ]
+    }
+}
+
+/// The supervised component `task-manager`: on a bus signal, when a job ends, or every
+/// `TICK`, one pass over the pending jobs.
+struct TaskManager {
+    shared: Shared,
+    claims: dispatch::Claims,
+    done: Arc<Notify>,
+}
+
+/// The supervised component `heartbeat`.
+struct Heartbeat {
+    shared: Shared,
+    lost_after: Duration,
+}
+
+#[async_trait::async_trait]
+impl Component for Heartbeat {
+    fn name(&self) -> &'static str {
+        "heartbeat"
+    }
+
+    async fn run(&self, mut shutdown: Shutdown) -> anyhow::Result<()> {
+        let mut t = tokio::time::interval(TICK);
+        loop {
+            tokio::select! {
+                _ = shutdown.wait() => return Ok(()),
+                _ = t.tick() => {}
+            }
+            if let Err(e) = heartbeat_and_reap(&self.shared, self.lost_after).await {
+                tracing::warn!(error = %e, "heartbeat or reaper pass failed");
+            }
+        }
     }
 }
 
@@ -232,9 +313,9 @@ async fn heartbeat_and_reap(shared: &Shared, lost_after: Duration) -> anyhow::Re
 /// A burst of launches wakes the task manager once per this long, not once per launch.
 const MIN_PASS_GAP: Duration = Duration::from_millis(25);
 
-impl TaskRole {
+impl TaskManager {
     /// One pass of the task manager: start what fits, in launch order.
-    async fn schedule(&self, jobs: &mut JoinSet<JobKey>) -> anyhow::Result<()> {
+    async fn schedule(&self) -> anyhow::Result<()> {
         let store = &self.shared.store;
         let active = jobs_in(store, &["waiting", "running"]).await?;
         let mut consumed = 0;
@@ -275,7 +356,10 @@ impl TaskRole {
                 health::explain_wait(&self.shared, kind, &job, why).await;
                 continue;
             }
-            // Claim it: only one task manager moves a job out of pending.
+            // Claim it: only one task manager moves a job out of pending. The dispatcher is
+            // told first, so a restart of it meanwhile takes the job as a claim to start, not
+            // as one an earlier process left behind.
+            let ticket = self.claims.reserve(kind, id);
             let mut row = Row::new();
             row.insert("status".into(), json!("waiting"));
             row.insert("execution_node".into(), json!(me));
@@ -294,232 +378,47 @@ impl TaskRole {
             );
             consumed += need;
             busy_templates.push(jt);
-            self.running.lock().await.insert(key(kind, id), ());
-            let shared = self.shared.clone();
-            jobs.spawn(async move {
-                run::run(shared, kind, id).await;
-                key(kind, id)
-            });
+            ticket.send();
         }
         Ok(())
-    }
-
-    /// Jobs left `waiting` or `running` by an earlier process: re-attach to their work unit
-    /// when it still exists, else end them in `error` with the reason.
-    async fn recover(&self, jobs: &mut JoinSet<JobKey>) -> anyhow::Result<()> {
-        for (kind, job) in jobs_in(&self.shared.store, &["waiting", "running"]).await? {
-            let id = job.get("id").and_then(Value::as_i64).unwrap_or_default();
-            if self.running.lock().await.contains_key(&key(kind, id)) {
-                continue;
-            }
-            // Another task node's job is that node's to follow (or the reaper's, if it died).
-            if rawx_model::schema::text(&job, "execution_node") != self.shared.node.node_id() {
-                continue;
-            }
-            let unit = job
-                .get("work_unit_id")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_string();
-            if unit.is_empty() {
-                // Claimed but never started (waiting for the execution environment, say):
-                // nothing ran, so it goes back in the queue instead of failing.
-                let mut r = Row::new();
-                r.insert("status".into(), json!("pending"));
-                r.insert("execution_node".into(), json!(""));
-                r.insert("controller_node".into(), json!(""));
-                r.insert("job_explanation".into(), json!(""));
-                let requeued = self
-                    .shared
-                    .store
-                    .update_if(kind.resource, id, &status_in(&["waiting"]), &r)
-                    .await
-                    .unwrap_or(false);
-                if requeued {
-                    tracing::info!(
-                        job = id,
-                        "requeued a job that had not started before the restart"
-                    );
-                    self.shared.bus.publish(
-                        rawx_bus::JOB_STATUS,
-                        json!({"unified_job_id": id, "status": "pending", "type": kind.resource.type_name, "group_name": "jobs"}),
-                    );
-                } else {
-                    let why = "The controller restarted before this job's work unit was submitted; launch it again.";
-                    run::fail(&self.shared, kind, id, why, "").await;
-                }
-                continue;
-            }
-            // Only a node that answers "unknown unit" proves it gone; an unreachable one is
-            // followed (and the job fails naming the node if it stays away).
-            if let Err(rawx_mesh::WorkError::UnknownUnit(_)) = self.shared.node.status(&unit).await
-            {
-                let why = format!(
-                    "The controller restarted and the job's work unit {unit} is gone from the execution node, \
-                     so the rest of its output is lost; the events stored before the restart are kept. Launch it again."
-                );
-                run::fail(&self.shared, kind, id, &why, "").await;
-                continue;
-            }
-            let stored = self
-                .shared
-                .store
-                .list(
-                    kind.events,
-                    &ListQuery {
-                        filter: Filter::eq(kind.event_parent, ColumnType::Int, json!(id)),
-                        order: vec![("counter", true)],
-                        page: 1,
-                        page_size: 1,
-                    },
-                )
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let last = stored
-                .rows
-                .first()
-                .and_then(|r| r.get("counter"))
-                .and_then(Value::as_i64)
-                .unwrap_or(0);
-            tracing::info!(job = id, unit = %unit, after_event = last, "re-attaching to a running job");
-            self.running.lock().await.insert(key(kind, id), ());
-            let shared = self.shared.clone();
-            jobs.spawn(async move {
-                let built = run::rebuild(&shared, kind, &job).await;
-                run::follow(shared, kind, id, unit, built, last).await;
-                key(kind, id)
-            });
-        }
-        Ok(())
-    }
-
-    async fn cancel(&self, kind: &JobKind, job: i64) {
-        let Ok(row) = self.shared.store.get(kind.resource, job).await else {
-            return;
-        };
-        match row.get("status").and_then(Value::as_str) {
-            Some("pending") | Some("new") => {
-                let mut r = Row::new();
-                r.insert("status".into(), json!("canceled"));
-                r.insert("failed".into(), json!(true));
-                r.insert("finished".into(), json!(rawx_model::now_string()));
-                r.insert("job_explanation".into(), json!("Job canceled by request."));
-                r.insert("event_processing_finished".into(), json!(true));
-                if let Ok(true) = self
-                    .shared
-                    .store
-                    .update_if(kind.resource, job, &status_in(&["pending", "new"]), &r)
-                    .await
-                {
-                    self.shared.bus.publish(
-                        rawx_bus::JOB_STATUS,
-                        json!({"unified_job_id": job, "status": "canceled", "type": kind.resource.type_name, "group_name": "jobs"}),
-                    );
-                }
-            }
-            Some("waiting") | Some("running") => {
-                if let Some(unit) = row
-                    .get("work_unit_id")
-                    .and_then(Value::as_str)
-                    .filter(|u| !u.is_empty())
-                {
-                    if let Err(e) = self.shared.node.cancel(unit).await {
-                        tracing::warn!(job, unit, error = %e, "cannot cancel the work unit");
-                    }
-                }
-            }
-            _ => {}
-        }
     }
 }
 
 #[async_trait::async_trait]
-impl Component for TaskRole {
+impl Component for TaskManager {
     fn name(&self) -> &'static str {
-        "task"
+        "task-manager"
     }
 
     async fn run(&self, mut shutdown: Shutdown) -> anyhow::Result<()> {
-        let mut sub = self
-            .shared
-            .bus
-            .subscribe(&[rawx_bus::SCHEDULE, rawx_bus::CANCEL]);
-        let mut jobs: JoinSet<JobKey> = JoinSet::new();
-        self.running.lock().await.clear();
-        self.recover(&mut jobs).await?;
-        self.schedule(&mut jobs).await?;
+        let mut sub = self.shared.bus.subscribe(&[rawx_bus::SCHEDULE]);
+        self.schedule().await?;
         let mut last_pass = tokio::time::Instant::now();
         // When a requested pass runs: at once after a quiet spell, at most every MIN_PASS_GAP
         // in a burst (every signal between two passes is served by the second).
         let mut due: Option<tokio::time::Instant> = None;
         let mut tick = tokio::time::interval(TICK);
-        let beat = {
-            let (shared, lost_after) = (self.shared.clone(), self.lost_after);
-            tokio::spawn(async move {
-                let mut t = tokio::time::interval(TICK);
-                loop {
-                    t.tick().await;
-                    if let Err(e) = heartbeat_and_reap(&shared, lost_after).await {
-                        tracing::warn!(error = %e, "heartbeat or reaper pass failed");
-                    }
-                }
-            })
-        };
         loop {
             tokio::select! {
-                _ = shutdown.wait() => break,
+                _ = shutdown.wait() => return Ok(()),
                 _ = tick.tick() => {
                     due.get_or_insert(last_pass + MIN_PASS_GAP);
                 }
                 _ = tokio::time::sleep_until(due.unwrap_or(last_pass)), if due.is_some() => {
                     due = None;
-                    self.schedule(&mut jobs).await?;
+                    self.schedule().await?;
                     last_pass = tokio::time::Instant::now();
                 }
-                Some(done) = jobs.join_next(), if !jobs.is_empty() => {
-                    match done {
-                        Ok(id) => { self.running.lock().await.remove(&id); }
-                        Err(e) => tracing::error!(error = %e, "a job task panicked"),
-                    }
+                _ = self.done.notified() => {
                     due.get_or_insert(last_pass + MIN_PASS_GAP);
                 }
                 msg = sub.recv() => match msg {
-                    Received::Message(m) if m.channel == rawx_bus::SCHEDULE => {
+                    Received::Message(_) | Received::Missed(_) => {
                         due.get_or_insert(last_pass + MIN_PASS_GAP);
                     }
-                    Received::Message(m) if m.channel == rawx_bus::CANCEL => {
-                        let kind = rawx_model::resources::job_kind(
-                            m.payload.get("type").and_then(Value::as_str).unwrap_or("job"),
-                        );
-                        if let (Some(kind), Some(job)) = (kind, m.payload.get("job").and_then(Value::as_i64)) {
-                            self.cancel(kind, job).await;
-                        }
-                    }
-                    Received::Missed(_) => {
-                        due.get_or_insert(last_pass + MIN_PASS_GAP);
-                    }
-                    Received::Closed => break,
-                    Received::Message(_) => {}
+                    Received::Closed => return Ok(()),
                 },
             }
         }
-        if !jobs.is_empty() {
-            tracing::info!(
-                jobs = jobs.len(),
-                drain_s = self.drain.as_secs_f64(),
-                "draining: no new jobs start; waiting for running ones"
-            );
-            let drained = tokio::time::timeout(self.drain, async {
-                while jobs.join_next().await.is_some() {}
-            })
-            .await;
-            if drained.is_err() {
-                tracing::warn!(jobs = jobs.len(), "jobs still running after the drain period; handing them back (the next start re-attaches to them)");
-            }
-        }
-        // Jobs not done keep running in their units; the next start re-attaches to them.
-        jobs.abort_all();
-        beat.abort();
-        Ok(())
     }
 }

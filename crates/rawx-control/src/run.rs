@@ -4,10 +4,11 @@
 //! host summaries and `event_processing_finished`. Every path ends in a final state.
 
 use crate::build::{self, mask, mask_env, Built};
+use crate::ingest::{Writer, BATCH_SIZE};
 use crate::Shared;
 use anyhow::anyhow;
-use rawx_model::filter::{Filter, ListQuery};
-use rawx_model::resources::{JobKind, JOB_HOST_SUMMARIES, JOB_KIND, JOB_TEMPLATES};
+use rawx_model::filter::Filter;
+use rawx_model::resources::{JobKind, JOB_KIND, JOB_TEMPLATES};
 use rawx_model::schema::text;
 use rawx_model::schema::ColumnType;
 use rawx_model::Row;
@@ -17,8 +18,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt;
 
-/// Events are written when this many are buffered, or when the oldest has waited this long.
-const BATCH_SIZE: usize = 1000;
+/// Events are handed to the ingester when `BATCH_SIZE` are buffered, or when the oldest has
+/// waited this long.
 const BATCH_WAIT: Duration = Duration::from_millis(100);
 
 /// Writes `fields` to the job and publishes a status change. A final status is written only
@@ -448,7 +449,7 @@ async fn ingest(
         .await
         .map_err(|e| anyhow!("{e}"))?;
     let mut decoder = ResultDecoder::new();
-    let mut writer = Writer::start(shared.clone(), kind, job_id, built.hosts.clone());
+    let mut writer = Writer::start(shared, kind, job_id, built.hosts.clone());
     let mut batch: Vec<Row> = Vec::new();
     let mut oldest: Option<Instant> = None;
     let mut out = Outcome {
@@ -570,58 +571,6 @@ async fn ingest(
     Ok(out)
 }
 
-/// Stores batches in a task of its own, in order, so decoding the next batch overlaps with
-/// writing this one (two cores: one parses, one writes).
-struct Writer {
-    tx: Option<tokio::sync::mpsc::Sender<Vec<Row>>>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-impl Writer {
-    fn start(
-        shared: Shared,
-        kind: &'static JobKind,
-        job: i64,
-        hosts: HashMap<String, i64>,
-    ) -> Writer {
-        // Two batches in flight at most: memory stays bounded when the store is the bottleneck.
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Row>>(2);
-        let task = tokio::spawn(async move {
-            while let Some(mut batch) = rx.recv().await {
-                flush(&shared, kind, job, &mut batch, &hosts).await?;
-            }
-            Ok(())
-        });
-        Writer { tx: Some(tx), task }
-    }
-
-    /// Hands `batch` over (leaving it empty); the writer's error if it has stopped.
-    async fn send(&mut self, batch: &mut Vec<Row>) -> anyhow::Result<()> {
-        if batch.is_empty() {
-            return Ok(());
-        }
-        let tx = self.tx.as_ref().expect("writer used after finish");
-        if tx.send(std::mem::take(batch)).await.is_err() {
-            self.tx = None;
-            return match (&mut self.task).await {
-                Ok(Err(e)) => Err(e),
-                Ok(Ok(())) => Err(anyhow!("the event writer stopped")),
-                Err(e) => Err(anyhow!("the event writer failed: {e}")),
-            };
-        }
-        Ok(())
-    }
-
-    /// Waits until every batch handed over is stored.
-    async fn finish(mut self) -> anyhow::Result<()> {
-        self.tx = None;
-        match (&mut self.task).await {
-            Ok(r) => r,
-            Err(e) => Err(anyhow!("the event writer failed: {e}")),
-        }
-    }
-}
-
 fn event_row(kind: &JobKind, job: i64, ev: &RunnerEvent, hosts: &HashMap<String, i64>) -> Row {
     let host_name = ev.host_name();
     let mut r = Row::new();
@@ -674,112 +623,6 @@ fn event_row(kind: &JobKind, job: i64, ev: &RunnerEvent, hosts: &HashMap<String,
         }
     }
     r
-}
-
-/// Writes buffered events in one transaction, then tells live subscribers. An event is
-/// published only once it is stored.
-/// `hosts` maps the inventory's host names to ids, for the host summaries.
-async fn flush(
-    shared: &Shared,
-    kind: &JobKind,
-    job: i64,
-    batch: &mut Vec<Row>,
-    hosts: &HashMap<String, i64>,
-) -> anyhow::Result<()> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let ids = shared
-        .store
-        .insert_many(kind.events, batch)
-        .await
-        .map_err(|e| anyhow!("storing {} events of job {job}: {e}", batch.len()))?;
-    // AWX's name for the ingest count (a gauge that only grows, as AWX exposes it), so
-    // dashboards built for AWX read it.
-    metrics::gauge!("callback_receiver_events_insert_db").increment(batch.len() as f64);
-    let channel = format!("{}-{job}", kind.events_group);
-    let live = shared.bus.wanted(&channel);
-    for (ev, id) in batch.iter().zip(&ids) {
-        if live {
-            // AWX's websocket frames carry the event's id; `event_data` stays the stored text,
-            // parsed only by a web node with a subscriber.
-            let mut msg: Map<String, Value> = ev.clone();
-            msg.insert("group_name".into(), json!(kind.events_group));
-            msg.insert("id".into(), json!(id));
-            shared.bus.publish(&channel, Value::Object(msg));
-        }
-    }
-    let stats = batch
-        .iter()
-        .find(|e| e.get("event") == Some(&json!("playbook_on_stats")));
-    if let Some(stats) = stats.filter(|_| std::ptr::eq(kind, &JOB_KIND)) {
-        summaries(shared, job, stats, hosts).await?;
-    }
-    if rawx_logship::job_events_wanted() {
-        // AWX's job_events logger: the stored rows move to the log shipper as they are,
-        // rendered there (never on this path) as one document each.
-        rawx_logship::ship_job_events(std::mem::take(batch), &ids);
-    } else {
-        batch.clear();
-    }
-    Ok(())
-}
-
-async fn summaries(
-    shared: &Shared,
-    job: i64,
-    stats_event: &Row,
-    hosts: &HashMap<String, i64>,
-) -> anyhow::Result<()> {
-    let data: Value = serde_json::from_str(text(stats_event, "event_data")).unwrap_or(Value::Null);
-    let existing = shared
-        .store
-        .list(
-            &JOB_HOST_SUMMARIES,
-            &ListQuery {
-                filter: Filter::eq("job", ColumnType::Int, json!(job)),
-                order: vec![("id", false)],
-                page: 1,
-                page_size: 1,
-            },
-        )
-        .await
-        .map_err(|e| anyhow!("{e}"))?;
-    if existing.count > 0 {
-        return Ok(());
-    }
-    let rows: Vec<Row> = rawx_runner::host_stats(&data)
-        .into_iter()
-        .map(|(name, s)| {
-            let mut r = Row::new();
-            for (k, v) in [
-                ("job", json!(job)),
-                (
-                    "host",
-                    hosts.get(&name).map(|h| json!(h)).unwrap_or(Value::Null),
-                ),
-                ("host_name", json!(name)),
-                ("ok", json!(s.ok)),
-                ("changed", json!(s.changed)),
-                ("dark", json!(s.dark)),
-                ("failures", json!(s.failures)),
-                ("skipped", json!(s.skipped)),
-                ("ignored", json!(s.ignored)),
-                ("rescued", json!(s.rescued)),
-                ("processed", json!(s.processed)),
-                ("failed", json!(s.failed())),
-            ] {
-                r.insert(k.into(), v);
-            }
-            r
-        })
-        .collect();
-    shared
-        .store
-        .insert_many(&JOB_HOST_SUMMARIES, &rows)
-        .await
-        .map(drop)
-        .map_err(|e| anyhow!("storing host summaries of job {job}: {e}"))
 }
 
 #[cfg(test)]

@@ -3,6 +3,10 @@
 //! way to do that from outside the process. The binary reads the spec from
 //! `RAWX_TEST_FAULT` (`task:2,web:1`, or `task:always`) and hands it to
 //! [`crate::Supervisor::with_faults`].
+//!
+//! A name with an `@` is a point inside a component's work rather than its start
+//! (`ingester@commit:1`: the ingester's first commit is followed by a panic): the component
+//! calls [`Faults::point`] there, so a test can crash it in the middle of a job.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -36,6 +40,13 @@ impl Faults {
 
     pub fn is_empty(&self) -> bool {
         self.remaining.is_empty()
+    }
+
+    /// Panics here if a failure at `point` (`component@where`) is still to be injected.
+    pub fn point(&self, point: &str) {
+        if self.take(point) {
+            panic!("injected failure at `{point}` (RAWX_TEST_FAULT)");
+        }
     }
 
     /// Consumes one injected failure of `component`, if any is left.

@@ -70,7 +70,7 @@ impl StoreArgs {
 
 /// The key that seals credentials: `RAWX_SECRET_KEY`, else `<data dir>/secret.key`, created
 /// (readable by its owner only) on first start.
-fn secret_key(data_dir: &Path) -> anyhow::Result<SecretKey> {
+pub(crate) fn secret_key(data_dir: &Path) -> anyhow::Result<SecretKey> {
     if let Ok(text) = std::env::var("RAWX_SECRET_KEY") {
         return SecretKey::from_text(&text).context("RAWX_SECRET_KEY");
     }
@@ -251,6 +251,7 @@ pub async fn run(
             node_name: node_name(),
             capacity: rawx_model::capacity::local_capacity(),
             environment: environment.clone(),
+            ingest: rawx_control::Ingest::new(),
         };
         Some((shared, environment))
     } else {
@@ -265,7 +266,7 @@ pub async fn run(
     // The grace outlasts the task role's drain, so draining jobs are not cut short by abort.
     let mut sup = Supervisor::new()
         .with_status_handle(state.ops.components.clone())
-        .with_faults(faults)
+        .with_faults(faults.clone())
         .with_grace(drain + std::time::Duration::from_secs(5));
     // Ship from the first line on if external logging is already configured.
     let log_buffer = data_dir.join("logship");
@@ -290,18 +291,13 @@ pub async fn run(
                 Restart::Always,
             );
         }
-        sup.add(
-            Arc::new(rawx_control::Health::new(shared.clone())),
-            Restart::Always,
-        );
-        sup.add(
-            Arc::new(
-                rawx_control::TaskRole::new(shared)
-                    .with_drain(drain)
-                    .with_lost_after(lost_after()?),
-            ),
-            Restart::Always,
-        );
+        let role = rawx_control::TaskRole::new(shared)
+            .with_drain(drain)
+            .with_lost_after(lost_after()?)
+            .with_faults(faults);
+        for component in role.components() {
+            sup.add(component, Restart::Always);
+        }
     }
     match serving {
         Some(addr) => println!(

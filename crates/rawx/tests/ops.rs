@@ -187,26 +187,43 @@ fn db_status(data: &std::path::Path, job: i64) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// The task role's components, each supervised on its own.
+const TASK_COMPONENTS: [&str; 5] = [
+    "ingester",
+    "dispatcher",
+    "task-manager",
+    "heartbeat",
+    "health",
+];
+
 #[test]
 fn a_failing_component_is_restarted_and_the_server_keeps_serving() {
-    let s = Server::start_with(opts(&[("RAWX_TEST_FAULT", "web:2,task:1")]));
-    // Both recover: web after two injected panics, task after one.
-    let c = wait_components(&s, "web and task running again", |c| {
+    let s = Server::start_with(opts(&[(
+        "RAWX_TEST_FAULT",
+        "web:2,task-manager:1,dispatcher:1,ingester:1",
+    )]));
+    // All recover: web after two injected panics, the task role's after one each.
+    let c = wait_components(&s, "web and the task role running again", |c| {
         c["web"]["state"] == "running"
             && c["web"]["restarts"] == 2
-            && c["task"]["state"] == "running"
-            && c["task"]["restarts"] == 1
+            && ["task-manager", "dispatcher", "ingester"]
+                .iter()
+                .all(|n| c[*n]["state"] == "running" && c[*n]["restarts"] == 1)
     });
-    for name in ["web", "task"] {
+    for name in ["web", "task-manager", "dispatcher", "ingester"] {
         let err = c[name]["last_error"].as_str().unwrap_or_default();
         assert!(
             err.contains("panicked") && err.contains("RAWX_TEST_FAULT") && err.contains(name),
             "{name}'s last error does not say what happened: {c}"
         );
     }
+    for name in TASK_COMPONENTS {
+        assert_eq!(c[name]["state"], "running", "{name} in {c}");
+    }
     let logs = s.logs();
     assert!(
-        logs.contains("component failed") && logs.contains("injected failure of component `task`"),
+        logs.contains("component failed")
+            && logs.contains("injected failure of component `dispatcher`"),
         "the failure and its cause were not logged:\n{}",
         tail(&logs, 4000)
     );
@@ -228,10 +245,81 @@ fn a_failing_component_is_restarted_and_the_server_keeps_serving() {
     assert_eq!(
         m.value(
             "rawx_component_state",
-            &[("component", "task"), ("state", "running")]
+            &[("component", "ingester"), ("state", "running")]
         ),
         1.0
     );
+}
+
+/// The worst moments for the task role's components to crash, in the middle of a job: the
+/// ingester just after committing a batch (nothing acknowledged, published or shipped yet),
+/// the dispatcher while the job's task is following its unit. The job still ends
+/// `successful` with every event stored exactly once.
+#[test]
+fn components_crashing_mid_job_lose_and_repeat_no_event() {
+    let s = Server::start_with(opts(&[(
+        "RAWX_TEST_FAULT",
+        "ingester@commit:1,dispatcher@busy:1",
+    )]));
+    let lab = fixture(
+        &s,
+        "midjob",
+        &[(
+            "many.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: before\n      debug:\n        msg: \"before-{{ item }}\"\n      loop: \"{{ range(40) | list }}\"\n    - name: hold\n      pause:\n        seconds: 3\n    - name: after\n      debug:\n        msg: \"after-{{ item }}\"\n      loop: \"{{ range(40) | list }}\"\n",
+        )],
+        &["localhost"],
+    );
+    let jt = template(&s, &lab, "mid-job crashes", "many.yml", json!({}));
+    let id = launch(&s, jt);
+    let j = wait_final(&s, id);
+    assert_eq!(j["status"], "successful", "{j}\n{}", tail(&s.logs(), 4000));
+    let c = wait_components(&s, "both crashed once and run again", |c| {
+        ["dispatcher", "ingester"]
+            .iter()
+            .all(|n| c[*n]["state"] == "running" && c[*n]["restarts"] == 1)
+    });
+    for (name, point) in [
+        ("ingester", "ingester@commit"),
+        ("dispatcher", "dispatcher@busy"),
+    ] {
+        let err = c[name]["last_error"].as_str().unwrap_or_default();
+        assert!(err.contains(point), "{name}: {c}");
+    }
+    let logs = s.logs();
+    assert!(
+        logs.contains("re-attaching to a running job"),
+        "the restarted dispatcher did not re-attach:\n{}",
+        tail(&logs, 4000)
+    );
+    let events = common::lab::all_pages(
+        &s,
+        &format!("/api/v2/jobs/{id}/job_events/?order_by=counter"),
+    );
+    let counters: Vec<i64> = events
+        .iter()
+        .map(|e| e["counter"].as_i64().unwrap())
+        .collect();
+    let expected: Vec<i64> = (1..=counters.len() as i64).collect();
+    assert_eq!(counters, expected, "events missing or repeated");
+    let mut uuids: Vec<&str> = events.iter().map(|e| e["uuid"].as_str().unwrap()).collect();
+    uuids.sort();
+    uuids.dedup();
+    assert_eq!(uuids.len(), events.len(), "an event stored twice");
+    let stdout = common::lab::stdout_of(&s, "jobs", id);
+    for i in 0..40 {
+        for phase in ["before", "after"] {
+            let marker = format!("\"msg\": \"{phase}-{i}\"");
+            assert_eq!(stdout.matches(&marker).count(), 1, "{marker} in:\n{stdout}");
+        }
+    }
+    let summaries = s.admin(
+        "GET",
+        &format!("/api/v2/jobs/{id}/job_host_summaries/"),
+        None,
+        200,
+    );
+    assert_eq!(summaries["count"], 1, "{summaries}");
 }
 
 #[test]
@@ -244,7 +332,7 @@ fn a_component_that_keeps_failing_stops_the_process_naming_it() {
         .env_remove("RAWX_DATABASE_URL")
         .env("RAWX_ADMIN_PASSWORD", ADMIN_PW)
         .env("RAWX_PRELOAD_DATA", "false")
-        .env("RAWX_TEST_FAULT", "task:always")
+        .env("RAWX_TEST_FAULT", "dispatcher:always")
         .stdin(Stdio::null())
         .output()
         .expect("run rawx serve");
@@ -260,7 +348,7 @@ fn a_component_that_keeps_failing_stops_the_process_naming_it() {
     );
     let last = stderr.lines().last().unwrap_or_default();
     assert!(
-        last.starts_with("rawx: component `task` failed 5 times")
+        last.starts_with("rawx: component `dispatcher` failed 5 times")
             && last.contains("RAWX_TEST_FAULT"),
         "the last line does not name the component and its cause: {last:?}\n{}",
         tail(&stderr, 3000)
