@@ -7,8 +7,8 @@
 
 mod common;
 
-use common::lab::{fixture, tail};
-use common::{rawx, venv, Opts, Out, Server};
+use common::lab::{fixture, fixture_in, tail};
+use common::{rawx, venv, Opts, Out, PgDb, Server};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -492,4 +492,135 @@ fn a_database_from_before_keeps_the_membership_it_showed() {
     let out = manage(data, &["register-queue", "--queuename", "ops"]);
     assert_eq!(out.code, 0, "{out}");
     check(&manage(data, &["list-instances"]));
+}
+
+/// Two task nodes on one PostgreSQL database: a template whose group holds only `beta` runs
+/// every job on `beta`, even those the other node's task manager sees first, and each job
+/// records the group; `alpha` never writes an explanation over `beta`'s decision.
+#[test]
+fn a_group_of_one_node_steers_jobs_to_it_across_task_nodes() {
+    let Some(db) = PgDb::create("igroups") else {
+        return;
+    };
+    let projects = tempfile::tempdir().unwrap();
+    let start = |role: &'static str, name: &str, secret: Option<&str>| {
+        let mut env = vec![
+            (
+                "RAWX_REDIS_URL".to_string(),
+                "redis://127.0.0.1:6379".to_string(),
+            ),
+            ("RAWX_NODE_NAME".into(), name.into()),
+            (
+                "RAWX_PROJECTS_DIR".into(),
+                projects.path().display().to_string(),
+            ),
+            (
+                "RAWX_ANSIBLE_RUNNER".into(),
+                venv().join("bin/ansible-runner").display().to_string(),
+            ),
+        ];
+        if let Some(k) = secret {
+            env.push(("RAWX_SECRET_KEY".into(), k.to_string()));
+        }
+        Server::start_with(Opts {
+            database_url: Some(db.url.clone()),
+            env,
+            role: Some(role),
+        })
+    };
+    let alpha = start("serve", "alpha", None);
+    let secret = std::fs::read_to_string(alpha.data.join("secret.key")).unwrap();
+    let _beta = start("task", "beta", Some(secret.trim()));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let beta_id = loop {
+        let list = alpha.admin(
+            "GET",
+            "/api/v2/instances/?hostname__in=alpha,beta",
+            None,
+            200,
+        );
+        let ready: Vec<&Value> = list["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| !i["last_seen"].is_null() && i["capacity"].as_i64() > Some(0))
+            .collect();
+        if ready.len() == 2 {
+            break ready.iter().find(|i| i["hostname"] == "beta").unwrap()["id"]
+                .as_i64()
+                .unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "both nodes not registered: {list}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    };
+    let default = alpha.admin(
+        "GET",
+        "/api/v2/instance_groups/default/instances/",
+        None,
+        200,
+    );
+    assert_eq!(names(&default), vec!["alpha", "beta"], "{default}");
+
+    let lab = fixture_in(
+        &alpha,
+        projects.path(),
+        "steer",
+        &[("play.yml", PLAY)],
+        &["localhost"],
+    );
+    let jt = alpha.admin(
+        "POST",
+        "/api/v2/job_templates/",
+        Some(
+            json!({"name": "on-beta", "project": lab.project, "inventory": lab.inventory,
+                    "playbook": "play.yml", "allow_simultaneous": true}),
+        ),
+        201,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let gid = alpha.awx_json(&["instance_groups", "create", "--name", "only-beta"])["id"]
+        .as_i64()
+        .unwrap();
+    alpha.admin(
+        "POST",
+        &format!("/api/v2/instance_groups/{gid}/instances/"),
+        Some(json!({"id": beta_id})),
+        204,
+    );
+    alpha.admin(
+        "POST",
+        &format!("/api/v2/job_templates/{jt}/instance_groups/"),
+        Some(json!({"id": gid})),
+        204,
+    );
+    let jobs: Vec<i64> = (0..4)
+        .map(|_| {
+            alpha.admin(
+                "POST",
+                &format!("/api/v2/job_templates/{jt}/launch/"),
+                Some(json!({})),
+                201,
+            )["job"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    for id in jobs {
+        let done = wait_job(
+            &alpha,
+            id,
+            |j| j["status"] == "successful" && !j["instance_group"].is_null(),
+            "runs on beta",
+        );
+        assert_eq!(done["execution_node"], "beta", "{done}");
+        assert_eq!(done["controller_node"], "beta", "{done}");
+        assert_eq!(done["instance_group"], json!(gid), "{done}");
+    }
+    let group = alpha.admin("GET", &format!("/api/v2/instance_groups/{gid}/"), None, 200);
+    assert_eq!(group["jobs_total"], 4, "{group}");
+    assert_eq!(group["instances"], 1, "{group}");
 }
