@@ -32,6 +32,23 @@ use serde_json::{json, Value};
 /// 60 s, heartbeats every 2 s.
 const LIVE_SECS: i64 = 150;
 
+/// How often a node looks for jobs it took whose `instance_group` is not written yet: that
+/// look scans the jobs table, which a pass every 25 ms under a burst of launches must not do.
+/// Jobs that finished in the last 5 minutes are included, so none is missed in between.
+const RECORD_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+static LAST_RECORD: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+
+fn record_due() -> bool {
+    let mut last = LAST_RECORD.lock().unwrap_or_else(|p| p.into_inner());
+    match *last {
+        Some(t) if t.elapsed() < RECORD_EVERY => false,
+        _ => {
+            *last = Some(std::time::Instant::now());
+            true
+        }
+    }
+}
+
 fn db(e: rawx_store::DbError) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
@@ -138,8 +155,10 @@ impl Placement {
             hosts: HashMap::new(),
             chosen: HashMap::new(),
         };
-        if let Err(e) = placement.record_groups(shared, instance).await {
-            tracing::warn!(error = %e, "cannot record the instance group of jobs");
+        if record_due() {
+            if let Err(e) = placement.record_groups(shared, instance).await {
+                tracing::warn!(error = %e, "cannot record the instance group of jobs");
+            }
         }
         placement
     }
