@@ -623,4 +623,69 @@ fn a_group_of_one_node_steers_jobs_to_it_across_task_nodes() {
     let group = alpha.admin("GET", &format!("/api/v2/instance_groups/{gid}/"), None, 200);
     assert_eq!(group["jobs_total"], 4, "{group}");
     assert_eq!(group["instances"], 1, "{group}");
+
+    // Groups are tried in order: the first one's node while it has room, the next one's when
+    // it has none (here: disabled).
+    let alpha_id = alpha.admin("GET", "/api/v2/instances/?hostname=alpha", None, 200)["results"][0]
+        ["id"]
+        .as_i64()
+        .unwrap();
+    let mut order = Vec::new();
+    for (name, member) in [("first-alpha", alpha_id), ("then-beta", beta_id)] {
+        let g = alpha.awx_json(&["instance_groups", "create", "--name", name])["id"]
+            .as_i64()
+            .unwrap();
+        alpha.admin(
+            "POST",
+            &format!("/api/v2/instances/{member}/instance_groups/"),
+            Some(json!({"id": g})),
+            204,
+        );
+        order.push(g);
+    }
+    let jt2 = alpha.admin(
+        "POST",
+        "/api/v2/job_templates/",
+        Some(
+            json!({"name": "ordered", "project": lab.project, "inventory": lab.inventory,
+                    "playbook": "play.yml", "allow_simultaneous": true}),
+        ),
+        201,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    for g in &order {
+        alpha.admin(
+            "POST",
+            &format!("/api/v2/job_templates/{jt2}/instance_groups/"),
+            Some(json!({"id": g})),
+            204,
+        );
+    }
+    let run = |expect_node: &str, expect_group: i64| {
+        let id = alpha.admin(
+            "POST",
+            &format!("/api/v2/job_templates/{jt2}/launch/"),
+            Some(json!({})),
+            201,
+        )["job"]
+            .as_i64()
+            .unwrap();
+        let done = wait_job(
+            &alpha,
+            id,
+            |j| j["status"] == "successful" && !j["instance_group"].is_null(),
+            "runs in the first group with room",
+        );
+        assert_eq!(done["execution_node"], expect_node, "{done}");
+        assert_eq!(done["instance_group"], json!(expect_group), "{done}");
+    };
+    run("alpha", order[0]);
+    alpha.admin(
+        "PATCH",
+        &format!("/api/v2/instances/{alpha_id}/"),
+        Some(json!({"enabled": false})),
+        200,
+    );
+    run("beta", order[1]);
 }
