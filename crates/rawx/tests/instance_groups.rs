@@ -320,6 +320,56 @@ fn jobs_run_only_in_their_instance_groups() {
     let default = s.admin("GET", "/api/v2/instance_groups/default/", None, 200);
     assert_eq!(done["instance_group"], default["id"], "{done}");
     assert_eq!(done["execution_node"], json!(host), "{done}");
+
+    // The inventory's groups come next: the same template now waits for the empty group...
+    s.admin(
+        "POST",
+        &format!("/api/v2/inventories/{}/instance_groups/", lab.inventory),
+        Some(json!({"id": gid})),
+        204,
+    );
+    let job = s.awx_json(&["job_templates", "launch", &plain.to_string()])["id"]
+        .as_i64()
+        .unwrap();
+    let waiting = wait_job(
+        &s,
+        job,
+        |j| {
+            j["job_explanation"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("isolated (no instances)")
+        },
+        "waits for its inventory's group",
+    );
+    assert_eq!(waiting["status"], "pending", "{waiting}");
+    // ...unless the template stops the fallback to its inventory's and organization's groups.
+    let pinned = s.awx_json(&[
+        "job_templates",
+        "create",
+        "--name",
+        "pinned",
+        "--project",
+        &lab.project.to_string(),
+        "--inventory",
+        &lab.inventory.to_string(),
+        "--playbook",
+        "play.yml",
+        "--prevent_instance_group_fallback",
+        "true",
+    ])["id"]
+        .as_i64()
+        .unwrap();
+    let job = s.awx_json(&["job_templates", "launch", &pinned.to_string()])["id"]
+        .as_i64()
+        .unwrap();
+    let done = wait_job(
+        &s,
+        job,
+        |j| j["status"] == "successful" && !j["instance_group"].is_null(),
+        "runs in default, its inventory's group skipped",
+    );
+    assert_eq!(done["instance_group"], default["id"], "{done}");
 }
 
 /// `register-queue` with the server down: `--hostnames` makes members at once,
