@@ -2,11 +2,23 @@
 //! `message`, `host`, `type`, `level`, `logger_name`, `tower_uuid`, `cluster_host_id`, then the
 //! record's own fields. A job event (`awx.analytics.job_events`) becomes its stored row with
 //! `event_data` folded in, AWX's skipped fields left out and its clashing names prefixed.
+//!
+//! Job events come at the ingester's rate, so [`Renderer`] writes their documents straight
+//! into the batch's output buffer: the settings' part of the header is rendered once, field
+//! names are judged once per name (skipped, renamed, masked), `event_data` is read as raw JSON
+//! without building values, and nothing is allocated per event in the steady state.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::config::LogConfig;
-
 /// Fields AWX never ships from a job event: module results and stdout can hold anything the
 /// play touched, including secrets.
 const JOB_EVENT_SKIP: &[&str] = &["res", "password", "event_data", "stdout"];
@@ -69,19 +81,112 @@ pub const REDACTED: &str = "$encrypted$";
 /// into a document later, on the shipper's task.
 #[derive(Debug, Clone)]
 pub struct Record {
-    pub time: std::time::SystemTime,
+    pub time: SystemTime,
     pub level: tracing::Level,
     pub target: &'static str,
     pub message: String,
     pub fields: Vec<(&'static str, Value)>,
     /// The supervised component it came from, if any.
     pub component: Option<String>,
-    /// A stored job event handed over as it is (`ship_job_events`): rendered from the row
-    /// itself, never parsed from text.
-    pub row: Option<Map<String, Value>>,
 }
 
-fn timestamp(t: std::time::SystemTime) -> String {
+/// A stored job event handed over as it is (`ship_job_events`): rendered from the row itself,
+/// never from text.
+#[derive(Debug, Clone)]
+pub struct JobEvent {
+    pub time: SystemTime,
+    /// The stored event's id: it travels beside its row (the row is written before it has one).
+    pub id: Option<i64>,
+    pub row: Map<String, Value>,
+}
+
+/// What waits in the shipper's queue.
+#[derive(Debug, Clone)]
+pub enum Queued {
+    Log(Record),
+    Event(JobEvent),
+}
+
+impl Queued {
+    /// Roughly the memory this holds, for the queue's bound: its strings, plus a fixed cost
+    /// per value. Never exact, never expensive (a row is about twenty values).
+    pub fn weight(&self) -> usize {
+        fn value(v: &Value) -> usize {
+            32 + match v {
+                Value::String(s) => s.len(),
+                Value::Array(a) => a.iter().map(value).sum(),
+                Value::Object(m) => m.iter().map(|(k, v)| k.len() + value(v)).sum(),
+                _ => 0,
+            }
+        }
+        match self {
+            Queued::Log(r) => {
+                128 + r.message.len()
+                    + r.component.as_ref().map_or(0, String::len)
+                    + r.fields.iter().map(|(_, v)| value(v)).sum::<usize>()
+            }
+            Queued::Event(e) => 128 + e.row.iter().map(|(k, v)| k.len() + value(v)).sum::<usize>(),
+        }
+    }
+}
+
+/// Documents back to back, each ended by `\n`: a TCP stream's framing and the disk buffer's,
+/// so a batch goes out in one write; UDP and HTTP take the documents one by one.
+#[derive(Debug, Default)]
+pub(crate) struct Lines {
+    buf: Vec<u8>,
+    /// Where each document's line ends (after its `\n`).
+    ends: Vec<usize>,
+}
+
+impl Lines {
+    pub(crate) fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.buf.clear();
+        self.ends.clear();
+    }
+
+    fn start(&self, i: usize) -> usize {
+        if i == 0 {
+            0
+        } else {
+            self.ends[i - 1]
+        }
+    }
+
+    /// Document `i`, without its newline.
+    pub(crate) fn doc(&self, i: usize) -> &[u8] {
+        &self.buf[self.start(i)..self.ends[i] - 1]
+    }
+
+    /// The lines of documents `i..`, newlines included.
+    pub(crate) fn from(&self, i: usize) -> &[u8] {
+        if i >= self.len() {
+            return &[];
+        }
+        &self.buf[self.start(i)..]
+    }
+
+    /// Appends a line as it is (one read back from the disk buffer).
+    pub(crate) fn push_line(&mut self, line: &[u8]) {
+        self.buf.extend_from_slice(line);
+        self.end();
+    }
+
+    fn end(&mut self) {
+        self.buf.push(b'\n');
+        self.ends.push(self.buf.len());
+    }
+}
+
+fn timestamp(t: SystemTime) -> String {
     let fmt = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
     );
@@ -90,200 +195,334 @@ fn timestamp(t: std::time::SystemTime) -> String {
         .unwrap_or_default()
 }
 
-/// The document for one record, as JSON text.
-pub fn render(cfg: &LogConfig, rec: Record) -> String {
-    let mut doc = Map::new();
-    doc.insert("@timestamp".into(), Value::String(timestamp(rec.time)));
-    doc.insert("message".into(), Value::String(rec.message));
-    doc.insert("host".into(), Value::String(cfg.node.clone()));
-    doc.insert("type".into(), Value::String(cfg.kind.clone()));
-    doc.insert(
-        "level".into(),
-        Value::String(crate::config::level_name(&rec.level).into()),
-    );
-    doc.insert("logger_name".into(), Value::String(rec.target.into()));
-    if !cfg.install_uuid.is_empty() {
-        doc.insert("tower_uuid".into(), Value::String(cfg.install_uuid.clone()));
-    }
-    doc.insert("cluster_host_id".into(), Value::String(cfg.node.clone()));
-    if let Some(c) = rec.component {
-        doc.insert("component".into(), Value::String(c));
-    }
-    if let Some(row) = rec.row {
-        if let Some((_, id)) = rec.fields.iter().find(|(k, _)| *k == "id") {
-            doc.insert("event_id".into(), id.clone());
-        }
-        let mut text = serde_json::to_string(&doc).unwrap_or_default();
-        if append_row(&mut text, &row) {
-            return text;
-        }
-        job_event_fields(row, &mut doc);
-        return serde_json::to_string(&doc).unwrap_or_default();
-    }
-    if rec.target == "awx.analytics.job_events" {
-        let row = rec
-            .fields
-            .iter()
-            .find(|(k, _)| *k == "event")
-            .and_then(|(_, v)| v.as_str());
-        let Some(row) = row else {
-            return Value::Object(doc).to_string();
+/// How a field name is written, judged once per name.
+struct Key {
+    name: Box<str>,
+    /// One of AWX's skipped fields: not shipped at all.
+    skip: bool,
+    /// Named like a secret: shipped as `$encrypted$`.
+    secret: bool,
+    /// `,"name":` as it goes into the document (prefixed `event_` when it would clash).
+    text: Box<str>,
+}
+
+impl Key {
+    fn new(k: &str) -> Key {
+        let name = if RENAME.contains(&k) {
+            Cow::Owned(format!("event_{k}"))
+        } else {
+            Cow::Borrowed(k)
         };
-        // The stored event's id travels beside its row (the row is written before it has one).
-        let id = rec
-            .fields
-            .iter()
-            .find(|(k, _)| *k == "id")
-            .map(|(_, v)| v.clone());
-        if let Some(id) = &id {
-            doc.insert("event_id".into(), id.clone());
+        Key {
+            name: k.into(),
+            skip: JOB_EVENT_SKIP.contains(&k),
+            secret: is_secret_name(k),
+            text: format!(",{}:", Value::String(name.into_owned())).into(),
         }
-        let mut text = serde_json::to_string(&doc).unwrap_or_default();
-        if append_job_event(&mut text, row) {
-            return text;
-        }
-        // A row the fast path cannot take (escaped keys): the same through full values.
-        if let Ok(row) = serde_json::from_str::<Map<String, Value>>(row) {
-            job_event_fields(row, &mut doc);
-        }
-        return Value::Object(doc).to_string();
     }
-    for (k, v) in rec.fields {
-        let v = if is_secret_name(k) {
-            Value::String(REDACTED.into())
+
+    fn write(&self, out: &mut Vec<u8>, value: impl FnOnce(&mut Vec<u8>)) {
+        if self.skip {
+            return;
+        }
+        out.extend_from_slice(self.text.as_bytes());
+        if self.secret {
+            out.extend_from_slice(b"\"$encrypted$\"");
         } else {
-            v
+            value(out);
+        }
+    }
+}
+
+/// FNV-1a: the key cache hashes short field names several times per event, where SipHash's
+/// flooding resistance buys nothing (the cache is bounded and rebuilt when full).
+#[derive(Default)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
         };
-        doc.insert(k.into(), v);
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
     }
-    Value::Object(doc).to_string()
 }
 
-type RawFields<'a> = Vec<(&'a str, &'a serde_json::value::RawValue)>;
+/// Names remembered before the cache starts over: far more than the events tables' columns
+/// and Ansible's `event_data` keys, few enough that odd keys cannot grow it without bound.
+const MAX_KEYS: usize = 4096;
 
-/// A JSON object's members as raw JSON, without parsing the values into a tree. `None` for a
-/// key with an escape in it (it cannot be borrowed) or anything not an object.
-fn raw_fields(text: &str) -> Option<RawFields<'_>> {
-    serde_json::from_str::<std::collections::HashMap<&str, &serde_json::value::RawValue>>(text)
-        .ok()
-        .map(|m| m.into_iter().collect())
+/// Renders queued records as documents for one set of settings. The shipper keeps one and
+/// makes a new one when the settings change.
+pub(crate) struct Renderer {
+    cfg: Arc<LogConfig>,
+    /// A job event's document from after `@timestamp` up to its own fields.
+    job_head: String,
+    /// The last timestamp written: a handed-over batch shares one time.
+    stamp: (SystemTime, String),
+    ids: HashMap<Box<str>, usize, BuildHasherDefault<Fnv>>,
+    keys: Vec<Key>,
+    /// The key ids of the last row and of the last `event_data`, by position: events share
+    /// their shape, so a name is mostly where it was last time and one comparison finds it.
+    shapes: [Vec<usize>; 2],
+    /// Per key id, the last event whose `event_data` had that key: those win over the row's.
+    seen: Vec<u64>,
+    event: u64,
+    /// The current event's `event_data` fields, written after the row's.
+    tail: Vec<u8>,
 }
 
-fn push_key(doc: &mut String, k: &str) {
-    if k.contains(['"', '\\']) || k.chars().any(char::is_control) {
-        doc.push(',');
-        doc.push_str(&Value::String(k.into()).to_string());
-        doc.push(':');
-        return;
-    }
-    doc.push_str(if RENAME.contains(&k) {
-        ",\"event_"
-    } else {
-        ",\""
-    });
-    doc.push_str(k);
-    doc.push_str("\":");
+fn json_str(s: &str) -> String {
+    Value::String(s.into()).to_string()
 }
 
-/// [`job_event_fields`] for a row handed over as values (`ship_job_events`): appends to
-/// `doc` (a rendered JSON object) without building another map; `event_data`, stored as
-/// text, is folded in as the raw JSON it is. False when it cannot.
-fn append_row(doc: &mut String, row: &Map<String, Value>) -> bool {
-    let data = match row.get("event_data") {
-        Some(Value::String(t)) => match raw_fields(t) {
-            Some(d) => d,
-            None => return false,
-        },
-        None | Some(Value::Null) => Vec::new(),
-        Some(_) => return false,
-    };
-    if !doc.ends_with('}') {
-        return false;
-    }
-    doc.pop();
-    for (k, v) in row {
-        if JOB_EVENT_SKIP.contains(&k.as_str()) || data.iter().any(|(d, _)| d == k) {
-            continue;
+impl Renderer {
+    pub(crate) fn new(cfg: Arc<LogConfig>) -> Renderer {
+        let mut job_head = format!(
+            ",\"message\":\"Job event data saved.\",\"host\":{},\"type\":{},\"level\":\"INFO\",\"logger_name\":\"awx.analytics.job_events\"",
+            json_str(&cfg.node),
+            json_str(&cfg.kind)
+        );
+        if !cfg.install_uuid.is_empty() {
+            job_head.push_str(",\"tower_uuid\":");
+            job_head.push_str(&json_str(&cfg.install_uuid));
         }
-        push_key(doc, k);
-        if is_secret_name(k) {
-            doc.push_str("\"$encrypted$\"");
-        } else {
-            doc.push_str(&serde_json::to_string(v).unwrap_or_else(|_| "null".into()));
+        job_head.push_str(",\"cluster_host_id\":");
+        job_head.push_str(&json_str(&cfg.node));
+        Renderer {
+            cfg,
+            job_head,
+            stamp: (SystemTime::UNIX_EPOCH, timestamp(SystemTime::UNIX_EPOCH)),
+            ids: HashMap::default(),
+            keys: Vec::new(),
+            shapes: [Vec::new(), Vec::new()],
+            seen: Vec::new(),
+            event: 0,
+            tail: Vec::new(),
         }
     }
-    for (k, v) in &data {
-        if JOB_EVENT_SKIP.contains(k) {
-            continue;
-        }
-        push_key(doc, k);
-        if is_secret_name(k) {
-            doc.push_str("\"$encrypted$\"");
-        } else {
-            doc.push_str(v.get());
-        }
-    }
-    doc.push('}');
-    true
-}
 
-/// The fast path of [`job_event_fields`]: appends the row's fields to `doc` (a rendered JSON
-/// object) as the raw JSON they already are, so a field is never parsed into a value and
-/// printed again: this runs once per event at the ingester's rate. False when it cannot.
-fn append_job_event(doc: &mut String, row: &str) -> bool {
-    use serde_json::value::RawValue;
-    type Fields<'a> = Vec<(&'a str, &'a RawValue)>;
-    fn fields(text: &str) -> Option<Fields<'_>> {
-        serde_json::from_str::<std::collections::HashMap<&str, &RawValue>>(text)
-            .ok()
-            .map(|m| m.into_iter().collect())
+    /// The settings this renders for.
+    pub(crate) fn config(&self) -> &Arc<LogConfig> {
+        &self.cfg
     }
-    let Some(mut row) = fields(row) else {
-        return false;
-    };
-    // The store keeps event_data as JSON text; AWX folds its keys into the document.
-    let data_text: Option<String> =
-        row.iter()
-            .find(|(k, _)| *k == "event_data")
-            .and_then(|(_, v)| match v.get().as_bytes().first() {
-                Some(b'"') => serde_json::from_str::<String>(v.get()).ok(),
-                Some(b'{') => Some(v.get().to_string()),
-                _ => None,
+
+    fn stamp(&mut self, t: SystemTime) -> &str {
+        if self.stamp.0 != t {
+            self.stamp = (t, timestamp(t));
+        }
+        &self.stamp.1
+    }
+
+    /// The id of name `k`, found at position `pos` of a row (`shape` 0) or of `event_data`
+    /// (`shape` 1).
+    fn key(&mut self, shape: usize, pos: usize, k: &str) -> usize {
+        let guess = self.shapes[shape].get(pos).copied();
+        if let Some(id) = guess.filter(|id| *self.keys[*id].name == *k) {
+            return id;
+        }
+        let id = match self.ids.get(k) {
+            Some(id) => *id,
+            None => {
+                let id = self.keys.len();
+                self.keys.push(Key::new(k));
+                self.seen.push(0);
+                self.ids.insert(k.into(), id);
+                id
+            }
+        };
+        let known = &mut self.shapes[shape];
+        if pos < known.len() {
+            known[pos] = id;
+        } else if pos == known.len() {
+            known.push(id);
+        }
+        id
+    }
+
+    /// Appends one record's document to `out`, as one line.
+    pub(crate) fn render(&mut self, rec: Queued, out: &mut Lines) {
+        match rec {
+            Queued::Event(e) => self.job_event(e, &mut out.buf),
+            Queued::Log(r) => self.log(r, &mut out.buf),
+        }
+        out.end();
+    }
+
+    fn log(&mut self, rec: Record, out: &mut Vec<u8>) {
+        let cfg = &self.cfg;
+        let mut doc = Map::new();
+        doc.insert("@timestamp".into(), Value::String(timestamp(rec.time)));
+        doc.insert("message".into(), Value::String(rec.message));
+        doc.insert("host".into(), Value::String(cfg.node.clone()));
+        doc.insert("type".into(), Value::String(cfg.kind.clone()));
+        doc.insert(
+            "level".into(),
+            Value::String(crate::config::level_name(&rec.level).into()),
+        );
+        doc.insert("logger_name".into(), Value::String(rec.target.into()));
+        if !cfg.install_uuid.is_empty() {
+            doc.insert("tower_uuid".into(), Value::String(cfg.install_uuid.clone()));
+        }
+        doc.insert("cluster_host_id".into(), Value::String(cfg.node.clone()));
+        if let Some(c) = rec.component {
+            doc.insert("component".into(), Value::String(c));
+        }
+        for (k, v) in rec.fields {
+            let v = if is_secret_name(k) {
+                Value::String(REDACTED.into())
+            } else {
+                v
+            };
+            doc.insert(k.into(), v);
+        }
+        // Values cannot fail to serialize (every key is a string).
+        let _ = serde_json::to_writer(&mut *out, &doc);
+    }
+
+    /// A stored row, reshaped as AWX's formatter does: the row's fields, then `event_data`'s
+    /// (which win when both have a name), AWX's skipped ones left out.
+    fn job_event(&mut self, e: JobEvent, out: &mut Vec<u8>) {
+        if self.keys.len() > MAX_KEYS {
+            self.ids.clear();
+            self.keys.clear();
+            self.seen.clear();
+            self.shapes.iter_mut().for_each(Vec::clear);
+        }
+        self.event += 1;
+        self.tail.clear();
+        match e.row.get("event_data") {
+            Some(Value::String(text)) => self.event_data(text),
+            // Not as the store keeps it, but as AWX would take it.
+            Some(Value::Object(data)) => {
+                for (pos, (k, v)) in data.iter().enumerate() {
+                    let id = self.key(1, pos, k);
+                    self.seen[id] = self.event;
+                    self.keys[id].write(&mut self.tail, |o| {
+                        let _ = serde_json::to_writer(o, v);
+                    });
+                }
+            }
+            _ => {}
+        }
+        out.extend_from_slice(b"{\"@timestamp\":\"");
+        let stamp = self.stamp(e.time).as_bytes();
+        out.extend_from_slice(stamp);
+        out.push(b'"');
+        out.extend_from_slice(self.job_head.as_bytes());
+        if let Some(id) = e.id {
+            use std::io::Write as _;
+            let _ = write!(out, ",\"event_id\":{id}");
+        }
+        for (pos, (k, v)) in e.row.iter().enumerate() {
+            let id = self.key(0, pos, k);
+            if self.seen[id] == self.event {
+                continue;
+            }
+            self.keys[id].write(out, |o| {
+                let _ = serde_json::to_writer(o, v);
             });
-    let data = match data_text.as_deref().map(fields) {
-        Some(Some(d)) => d,
-        Some(None) => return false,
-        None => Vec::new(),
-    };
-    row.retain(|(k, _)| !data.iter().any(|(d, _)| d == k));
-    if !doc.ends_with('}') {
-        return false;
-    }
-    doc.pop();
-    for (k, v) in row.iter().chain(data.iter()) {
-        if JOB_EVENT_SKIP.contains(k) {
-            continue;
         }
-        // A key that parsed as a borrowed `&str` had no escape in its source, so it holds no
-        // quote nor backslash and needs none now.
-        doc.push_str(if RENAME.contains(k) {
-            ",\"event_"
-        } else {
-            ",\""
-        });
-        doc.push_str(k);
-        doc.push_str("\":");
-        if is_secret_name(k) {
-            doc.push_str("\"$encrypted$\"");
-        } else {
-            doc.push_str(v.get());
+        out.extend_from_slice(&self.tail);
+        out.push(b'}');
+    }
+
+    /// `event_data` as the store keeps it, JSON text: its fields go into `tail` as the raw
+    /// JSON they are. Text that is not an object adds nothing (AWX folds only a dict in).
+    fn event_data(&mut self, text: &str) {
+        // A raw newline (whitespace between tokens) would split the document's line: such
+        // text is written again, compact, through values.
+        if text.contains(['\n', '\r']) {
+            if let Ok(Value::Object(data)) = serde_json::from_str::<Value>(text) {
+                for (pos, (k, v)) in data.iter().enumerate() {
+                    let id = self.key(1, pos, k);
+                    self.seen[id] = self.event;
+                    self.keys[id].write(&mut self.tail, |o| {
+                        let _ = serde_json::to_writer(o, v);
+                    });
+                }
+            }
+            return;
+        }
+        let mut de = serde_json::Deserializer::from_str(text);
+        let read = DataFields(self)
+            .deserialize(&mut de)
+            .and_then(|()| de.end());
+        if read.is_err() {
+            // Forget what was read of it: the row's fields stand, none of this text's.
+            self.event += 1;
+            self.tail.clear();
         }
     }
-    doc.push('}');
-    true
 }
 
-/// A stored job event row, reshaped as AWX's formatter does.
+/// Reads `event_data`'s members as raw JSON into the renderer's tail, without a tree.
+struct DataFields<'r>(&'r mut Renderer);
+
+impl<'de> DeserializeSeed<'de> for DataFields<'_> {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DataFields<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let r = self.0;
+        let mut pos = 0;
+        while let Some(KeyText(k)) = map.next_key::<KeyText<'de>>()? {
+            let v: &'de RawValue = map.next_value()?;
+            let id = r.key(1, pos, &k);
+            pos += 1;
+            r.seen[id] = r.event;
+            r.keys[id].write(&mut r.tail, |o| o.extend_from_slice(v.get().as_bytes()));
+        }
+        Ok(())
+    }
+}
+
+/// A member name, borrowed from the text unless it had an escape in it.
+struct KeyText<'a>(Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for KeyText<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = KeyText<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<KeyText<'de>, E> {
+                Ok(KeyText(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<KeyText<'de>, E> {
+                Ok(KeyText(Cow::Owned(s.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// The reference for job events (a value tree, as AWX's formatter builds its dict): what
+/// [`Renderer`] must render, field for field.
+#[cfg(test)]
 fn job_event_fields(mut row: Map<String, Value>, out: &mut Map<String, Value>) {
     // The store keeps event_data as JSON text; AWX folds its keys into the document.
     let event_data = match row.remove("event_data") {
@@ -319,37 +558,54 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn doc(rec: Record) -> Value {
-        serde_json::from_str(&render(&cfg(), rec)).unwrap()
-    }
-
-    fn cfg() -> LogConfig {
-        LogConfig {
+    fn cfg() -> Arc<LogConfig> {
+        Arc::new(LogConfig {
             node: "node1".into(),
             install_uuid: "u-1".into(),
             kind: "logstash".into(),
             ..LogConfig::default()
+        })
+    }
+
+    /// The documents as the aggregator reads them, each checked to be one line.
+    fn docs(r: &mut Renderer, recs: Vec<Queued>) -> Vec<Map<String, Value>> {
+        let mut lines = Lines::default();
+        for rec in recs {
+            r.render(rec, &mut lines);
         }
+        let text = std::str::from_utf8(lines.from(0)).unwrap();
+        assert_eq!(text.lines().count(), lines.len(), "{text}");
+        (0..lines.len())
+            .map(|i| serde_json::from_slice(lines.doc(i)).unwrap())
+            .collect()
+    }
+
+    fn doc(rec: Queued) -> Map<String, Value> {
+        docs(&mut Renderer::new(cfg()), vec![rec]).remove(0)
+    }
+
+    fn event(row: Value, id: Option<i64>) -> Queued {
+        Queued::Event(JobEvent {
+            time: SystemTime::UNIX_EPOCH,
+            id,
+            row: serde_json::from_value(row).unwrap(),
+        })
     }
 
     #[test]
     fn a_job_event_is_its_row_with_event_data_folded_in() {
         let row = json!({
-            "id": 7, "job": 3, "event": "runner_on_ok", "counter": 4, "host_name": "localhost",
+            "job": 3, "event": "runner_on_ok", "counter": 4, "host_name": "localhost",
             "created": "2024-01-01T00:00:00Z", "stdout": "ok: [localhost]",
             "event_data": json!({"task": "ping", "res": {"secret": "x"}, "play": "p"}).to_string(),
         });
-        let doc = doc(Record {
-            time: std::time::SystemTime::UNIX_EPOCH,
-            level: tracing::Level::INFO,
-            target: "awx.analytics.job_events",
-            message: "Job event data saved.".into(),
-            fields: vec![("event", Value::String(row.to_string()))],
-            component: None,
-            row: None,
-        });
+        let doc = doc(event(row, Some(7)));
         assert_eq!(doc["@timestamp"], "1970-01-01T00:00:00.000Z");
+        assert_eq!(doc["message"], "Job event data saved.");
         assert_eq!(doc["logger_name"], "awx.analytics.job_events");
+        assert_eq!(doc["level"], "INFO");
+        assert_eq!(doc["type"], "logstash");
+        assert_eq!(doc["host"], "node1");
         assert_eq!(doc["event_id"], 7);
         assert_eq!(doc["event_created"], "2024-01-01T00:00:00Z");
         assert_eq!(doc["job"], 3);
@@ -362,56 +618,72 @@ mod tests {
     }
 
     #[test]
-    fn the_fast_path_renders_what_the_full_one_does() {
+    fn the_renderer_ships_what_awx_formatter_would() {
+        let data = json!({"task": "t\u{e9} \"q\"", "res": {"a": 1}, "nested": {"b": [1, 2]},
+                          "host": "h1", "a\"key": "escaped", "vault_password": "v"});
         let row = json!({
-            "id": 7, "job": 3, "event": "runner_on_ok", "counter": 4, "host": 2,
+            "job": 3, "event": "runner_on_ok", "counter": 4, "host": 2, "task": "row's",
             "uuid": "u", "stdout": "ok", "created": "c", "ssh_password": "x",
-            "event_data": json!({"task": "t\u{e9} \"q\"", "res": {"a": 1}, "nested": {"b": [1, 2]}}).to_string(),
-        })
-        .to_string();
-        let fast = doc(Record {
-            time: std::time::SystemTime::UNIX_EPOCH,
-            level: tracing::Level::INFO,
-            target: "awx.analytics.job_events",
-            message: "m".into(),
-            fields: vec![("event", Value::String(row.clone()))],
-            component: None,
-            row: None,
+            "event_data": data.to_string(),
         });
-        let handed = doc(Record {
-            time: std::time::SystemTime::UNIX_EPOCH,
-            level: tracing::Level::INFO,
-            target: "awx.analytics.job_events",
-            message: "m".into(),
-            fields: vec![],
-            component: None,
-            row: serde_json::from_str(&row).ok(),
-        });
-        let mut slow = Map::new();
-        job_event_fields(serde_json::from_str(&row).unwrap(), &mut slow);
-        for (k, v) in &slow {
-            assert_eq!(&fast[k], v, "{k}");
-            assert_eq!(&handed[k], v, "{k}");
+        let mut want = Map::new();
+        job_event_fields(serde_json::from_value(row.clone()).unwrap(), &mut want);
+        let mut pretty = row.clone();
+        pretty["event_data"] = json!(serde_json::to_string_pretty(&data).unwrap());
+        let mut as_object = row.clone();
+        as_object["event_data"] = data.clone();
+        // The same renderer for several events: what it remembers of one must not leak into
+        // the next (the event without event_data keeps its own task).
+        let mut bare = row.clone();
+        bare.as_object_mut().unwrap().remove("event_data");
+        let mut r = Renderer::new(cfg());
+        let got = docs(
+            &mut r,
+            vec![
+                event(row.clone(), None),
+                event(pretty, None),
+                event(as_object, None),
+                event(bare, None),
+            ],
+        );
+        for doc in &got[..3] {
+            for (k, v) in &want {
+                assert_eq!(&doc[k], v, "{k}");
+            }
+            let own = 8; // @timestamp, message, host, type, level, logger_name, tower_uuid, cluster_host_id
+            assert_eq!(doc.len(), want.len() + own, "{doc:?}");
         }
-        assert_eq!(fast["ssh_password"], REDACTED);
-        assert_eq!(fast["task"], "t\u{e9} \"q\"");
-        assert!(fast.get("res").is_none() && fast.get("stdout").is_none());
+        assert_eq!(got[0]["ssh_password"], REDACTED);
+        assert_eq!(got[0]["vault_password"], REDACTED);
+        assert_eq!(got[0]["task"], "t\u{e9} \"q\"");
+        assert_eq!(got[0]["event_host"], "h1");
+        assert_eq!(got[0]["a\"key"], "escaped");
+        assert_eq!(got[3]["task"], "row's");
+        assert_eq!(got[3]["event_host"], 2);
+        // Not an object, or not JSON: the row alone.
+        for text in ["[1,2]", "{\"nested\": 1, \"task\": ", "null"] {
+            let mut row = row.clone();
+            row["event_data"] = json!(text);
+            let doc = docs(&mut r, vec![event(row, None)]).remove(0);
+            assert_eq!(doc["task"], "row's", "{text}");
+            assert!(doc.get("nested").is_none(), "{text}");
+        }
     }
 
     #[test]
     fn secret_looking_fields_are_masked() {
-        let doc = doc(Record {
-            time: std::time::SystemTime::now(),
+        let doc = doc(Queued::Log(Record {
+            time: SystemTime::now(),
             level: tracing::Level::WARN,
             target: "rawx_api::auth",
-            message: "m".into(),
+            message: "m\nsecond line".into(),
             fields: vec![("password", json!("hunter2")), ("user", json!("bob"))],
             component: Some("web".into()),
-            row: None,
-        });
+        }));
         assert_eq!(doc["password"], REDACTED);
         assert_eq!(doc["user"], "bob");
         assert_eq!(doc["level"], "WARNING");
         assert_eq!(doc["component"], "web");
+        assert_eq!(doc["message"], "m\nsecond line");
     }
 }

@@ -16,7 +16,19 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::Layer;
 
 use crate::config::{LogConfig, LOGGERS};
-use crate::document::Record;
+use crate::document::{JobEvent, Queued, Record};
+
+/// The most the queue holds in memory, whatever `LOG_AGGREGATOR_ACTION_QUEUE_SIZE` allows: a
+/// job event's row weighs about 2 KB, so AWX's 131,072 records could otherwise take hundreds
+/// of megabytes while the aggregator is slow. Past either bound, new records are dropped.
+pub(crate) const QUEUE_BYTES: usize = 64 << 20;
+
+#[derive(Default)]
+struct Queue {
+    /// Each record with its [`Queued::weight`].
+    items: VecDeque<(usize, Queued)>,
+    bytes: usize,
+}
 
 /// What the layer and the shipping component share.
 pub(crate) struct Inner {
@@ -27,7 +39,9 @@ pub(crate) struct Inner {
     level: AtomicU8,
     queue_cap: AtomicUsize,
     config: RwLock<Arc<LogConfig>>,
-    queue: Mutex<VecDeque<Record>>,
+    queue: Mutex<Queue>,
+    /// Records are being dropped for want of room: warned once until the queue drains.
+    full: AtomicBool,
     pub(crate) notify: Notify,
 }
 
@@ -64,7 +78,8 @@ impl Inner {
             level: AtomicU8::new(3),
             queue_cap: AtomicUsize::new(LogConfig::default().queue_size),
             config: RwLock::new(Arc::new(LogConfig::default())),
-            queue: Mutex::new(VecDeque::new()),
+            queue: Mutex::new(Queue::default()),
+            full: AtomicBool::new(false),
             notify: Notify::new(),
         }
     }
@@ -105,19 +120,44 @@ impl Inner {
             .is_some_and(|i| self.loggers.load(Ordering::Relaxed) & (1 << i) != 0)
     }
 
-    fn push(&self, rec: Record, cap: usize) {
-        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        if q.len() >= cap {
-            drop(q);
-            metrics::counter!("rawx_logship_dropped_total", "reason" => "queue_full").increment(1);
-            return;
+    fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Queues records in order, as AWX's handler hands them to rsyslog: never waiting. A
+    /// record that finds the queue full (by count or by [`QUEUE_BYTES`]) is dropped and
+    /// counted in `rawx_logship_dropped_total{reason="queue_full"}`, as AWX drops what its
+    /// full socket to rsyslog refuses; the first drop of each episode is logged.
+    fn enqueue(&self, recs: impl IntoIterator<Item = Queued>) {
+        let cap = self.queue_cap.load(Ordering::Relaxed);
+        let mut dropped = 0u64;
+        let mut q = self.queue();
+        let was_empty = q.items.is_empty();
+        for rec in recs {
+            let weight = rec.weight();
+            if q.items.len() >= cap || q.bytes + weight > QUEUE_BYTES {
+                dropped += 1;
+                continue;
+            }
+            q.bytes += weight;
+            q.items.push_back((weight, rec));
         }
-        let was_empty = q.is_empty();
-        q.push_back(rec);
+        let (len, bytes) = (q.items.len(), q.bytes);
         drop(q);
+        if dropped > 0 {
+            metrics::counter!("rawx_logship_dropped_total", "reason" => "queue_full")
+                .increment(dropped);
+            if !self.full.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    queued = len,
+                    queued_bytes = bytes,
+                    "the log shipping queue is full; dropping new records until it drains"
+                );
+            }
+        }
         // The shipper drains until the queue is empty before it waits, so only the first
         // record after that needs to wake it: not one wake-up per event at ingest rates.
-        if was_empty {
+        if was_empty && len > 0 {
             self.notify.notify_one();
         }
     }
@@ -133,52 +173,39 @@ impl Inner {
 
     /// Queues stored job events as they are, under one lock.
     pub(crate) fn push_rows(&self, rows: Vec<serde_json::Map<String, Value>>, ids: &[i64]) {
-        let now = std::time::SystemTime::now();
-        let cap = self.queue_cap.load(Ordering::Relaxed);
-        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        let was_empty = q.is_empty();
-        let mut dropped = 0u64;
-        for (i, row) in rows.into_iter().enumerate() {
-            if q.len() >= cap {
-                dropped += 1;
-                continue;
-            }
-            q.push_back(Record {
-                time: now,
-                level: tracing::Level::INFO,
-                target: "awx.analytics.job_events",
-                message: "Job event data saved.".into(),
-                fields: ids
-                    .get(i)
-                    .map(|id| vec![("id", Value::from(*id))])
-                    .unwrap_or_default(),
-                component: None,
-                row: Some(row),
-            });
-        }
-        drop(q);
-        if dropped > 0 {
-            metrics::counter!("rawx_logship_dropped_total", "reason" => "queue_full")
-                .increment(dropped);
-        }
-        if was_empty {
-            self.notify.notify_one();
-        }
+        let time = std::time::SystemTime::now();
+        self.enqueue(rows.into_iter().enumerate().map(|(i, row)| {
+            Queued::Event(JobEvent {
+                time,
+                id: ids.get(i).copied(),
+                row,
+            })
+        }));
     }
 
-    /// Up to `max` queued records, oldest first.
-    pub(crate) fn take(&self, max: usize) -> Vec<Record> {
-        let mut q = self.queue.lock().unwrap_or_else(|p| p.into_inner());
-        let n = q.len().min(max);
-        q.drain(..n).collect()
+    /// Moves up to `max` queued records, oldest first, into `out`.
+    pub(crate) fn take(&self, max: usize, out: &mut Vec<Queued>) {
+        let mut q = self.queue();
+        let n = q.items.len().min(max);
+        let mut freed = 0;
+        out.extend(q.items.drain(..n).map(|(w, rec)| {
+            freed += w;
+            rec
+        }));
+        q.bytes -= freed;
+        if q.items.is_empty() {
+            self.full.store(false, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn queued(&self) -> usize {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.queue().items.len()
     }
 
     pub(crate) fn clear(&self) {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        let mut q = self.queue();
+        q.items.clear();
+        q.bytes = 0;
     }
 }
 
@@ -283,17 +310,14 @@ where
             })
         });
         // Only capture here: rendering the document is the shipper's work, off this thread.
-        let rec = Record {
+        self.inner.enqueue([Queued::Log(Record {
             time: std::time::SystemTime::now(),
             level: *meta.level(),
             target: meta.target(),
             message: f.message,
             fields: f.fields,
             component,
-            row: None,
-        };
-        let cap = self.inner.queue_cap.load(Ordering::Relaxed);
-        self.inner.push(rec, cap);
+        })]);
     }
 }
 

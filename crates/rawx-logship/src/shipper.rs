@@ -10,6 +10,7 @@ use rawx_supervisor::{Component, Shutdown};
 use tokio::io::{AsyncBufReadExt as _, AsyncWriteExt as _};
 
 use crate::config::LogConfig;
+use crate::document::{Lines, Queued, Renderer};
 use crate::layer::{Inner, ShipLayer, Wants};
 use crate::transport::{self, Conn};
 
@@ -109,16 +110,18 @@ impl Disk {
             .unwrap_or(0)
     }
 
-    async fn append(&self, docs: &[String]) {
-        if docs.is_empty() {
+    /// Appends documents `from..` of `docs`.
+    async fn append(&self, docs: &Lines, from: usize) {
+        let count = docs.len().saturating_sub(from) as u64;
+        let bytes = docs.from(from);
+        if bytes.is_empty() {
             return;
         }
-        let size: u64 = docs.iter().map(|d| d.len() as u64 + 1).sum();
-        if self.len().await + size > self.max {
+        if self.len().await + bytes.len() as u64 > self.max {
             metrics::counter!("rawx_logship_dropped_total", "reason" => "disk_full")
-                .increment(docs.len() as u64);
+                .increment(count);
             tracing::warn!(
-                dropped = docs.len(),
+                dropped = count,
                 path = %self.path.display(),
                 "log buffer is full (LOG_AGGREGATOR_MAX_DISK_USAGE_GB); dropping"
             );
@@ -127,55 +130,50 @@ impl Disk {
         if let Some(dir) = self.path.parent() {
             let _ = tokio::fs::create_dir_all(dir).await;
         }
-        let mut buf = Vec::with_capacity(size as usize);
-        for d in docs {
-            buf.extend_from_slice(d.as_bytes());
-            buf.push(b'\n');
-        }
         let written = async {
             let mut f = tokio::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(&self.path)
                 .await?;
-            f.write_all(&buf).await?;
+            f.write_all(bytes).await?;
             f.flush().await
         }
         .await;
         match written {
-            Ok(()) => metrics::counter!("rawx_logship_buffered_total").increment(docs.len() as u64),
+            Ok(()) => metrics::counter!("rawx_logship_buffered_total").increment(count),
             Err(e) => {
                 metrics::counter!("rawx_logship_dropped_total", "reason" => "disk_error")
-                    .increment(docs.len() as u64);
+                    .increment(count);
                 tracing::warn!(error = %e, path = %self.path.display(), "cannot write the log buffer; dropping");
             }
         }
     }
 
-    /// Sends the buffer, oldest first. On failure keeps what was not sent and returns the error.
-    async fn replay(&self, conn: &mut Conn) -> anyhow::Result<()> {
+    /// Sends the buffer, oldest first, in batches read into `batch`. On failure keeps what
+    /// was not sent and returns the error.
+    async fn replay(&self, conn: &mut Conn, batch: &mut Lines) -> anyhow::Result<()> {
         let file = match tokio::fs::File::open(&self.path).await {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
             Err(e) => return Err(e.into()),
         };
-        let mut lines = tokio::io::BufReader::new(file).lines();
-        let mut batch = Vec::with_capacity(BATCH);
+        let mut reader = tokio::io::BufReader::new(file);
+        let mut line = Vec::new();
         let mut replayed = 0usize;
+        batch.clear();
         loop {
-            let line = lines.next_line().await?;
-            let done = line.is_none();
-            if let Some(l) = line.filter(|l| !l.is_empty()) {
-                batch.push(l);
+            line.clear();
+            let done = reader.read_until(b'\n', &mut line).await? == 0;
+            let doc = line.strip_suffix(b"\n").unwrap_or(&line);
+            if !doc.is_empty() {
+                batch.push_line(doc);
             }
             if batch.len() >= BATCH || (done && !batch.is_empty()) {
-                if let Err((sent, e)) = conn.send(&batch).await {
+                if let Err((sent, e)) = conn.send(batch).await {
                     // Keep the unsent part of this batch and everything after it.
-                    let mut rest: Vec<String> = batch.split_off(sent);
-                    while let Some(l) = lines.next_line().await? {
-                        rest.push(l);
-                    }
-                    self.rewrite(&rest).await?;
+                    self.rewrite(batch.from(sent), &mut reader).await?;
+                    batch.clear();
                     return Err(e);
                 }
                 replayed += batch.len();
@@ -194,15 +192,47 @@ impl Disk {
         Ok(())
     }
 
-    async fn rewrite(&self, rest: &[String]) -> std::io::Result<()> {
+    /// The buffer becomes `head` followed by what `rest` has not read yet.
+    async fn rewrite(
+        &self,
+        head: &[u8],
+        rest: &mut tokio::io::BufReader<tokio::fs::File>,
+    ) -> std::io::Result<()> {
         let tmp = self.path.with_extension("tmp");
-        let mut body = String::with_capacity(rest.iter().map(|l| l.len() + 1).sum());
-        for l in rest {
-            body.push_str(l);
-            body.push('\n');
-        }
-        tokio::fs::write(&tmp, body).await?;
+        let mut f = tokio::fs::File::create(&tmp).await?;
+        f.write_all(head).await?;
+        tokio::io::copy_buf(rest, &mut f).await?;
+        f.flush().await?;
+        drop(f);
         tokio::fs::rename(&tmp, &self.path).await
+    }
+}
+
+/// The shipper's working memory, reused batch after batch.
+#[derive(Default)]
+struct Batch {
+    /// For the settings in force; remade when they change.
+    renderer: Option<Renderer>,
+    taken: Vec<Queued>,
+    lines: Lines,
+}
+
+impl Batch {
+    /// Renders up to `max` queued records into `lines` (emptied first). The records are
+    /// dropped here, on the shipper's task, as they are rendered.
+    fn render(&mut self, inner: &Inner, cfg: &Arc<LogConfig>, max: usize) {
+        self.lines.clear();
+        inner.take(max, &mut self.taken);
+        if self.taken.is_empty() {
+            return;
+        }
+        let renderer = match &mut self.renderer {
+            Some(r) if Arc::ptr_eq(r.config(), cfg) => r,
+            slot => slot.insert(Renderer::new(cfg.clone())),
+        };
+        for rec in self.taken.drain(..) {
+            renderer.render(rec, &mut self.lines);
+        }
     }
 }
 
@@ -214,6 +244,7 @@ struct State {
     backoff: Duration,
     /// Logged once per outage, not once per attempt.
     down_logged: bool,
+    batch: Batch,
 }
 
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
@@ -233,43 +264,48 @@ impl ShipperComponent {
         }
         if st.conn.is_none() {
             if Instant::now() < st.retry_at {
-                self.spill(&disk).await;
+                self.spill(&disk, &mut st.batch).await;
                 return;
             }
             match transport::connect(cfg).await {
                 Ok(c) => st.conn = Some(c),
                 Err(e) => {
                     self.down(st, &e);
-                    self.spill(&disk).await;
+                    self.spill(&disk, &mut st.batch).await;
                     return;
                 }
             }
         }
         let Some(conn) = st.conn.as_mut() else { return };
+        let batch = &mut st.batch;
         if disk.len().await > 0 {
-            if let Err(e) = disk.replay(conn).await {
+            if let Err(e) = disk.replay(conn, &mut batch.lines).await {
                 self.down(st, &e);
-                self.spill(&disk).await;
+                self.spill(&disk, &mut st.batch).await;
                 return;
             }
         }
         loop {
-            let batch = self.rendered(cfg, BATCH);
-            if batch.is_empty() {
+            batch.render(&self.inner, cfg, BATCH);
+            if batch.lines.is_empty() {
                 break;
             }
-            match conn.send(&batch).await {
+            match conn.send(&batch.lines).await {
                 Ok(()) => {
-                    metrics::counter!("rawx_logship_sent_total").increment(batch.len() as u64);
+                    metrics::counter!("rawx_logship_sent_total")
+                        .increment(batch.lines.len() as u64);
                 }
                 Err((sent, e)) => {
                     metrics::counter!("rawx_logship_sent_total").increment(sent as u64);
-                    disk.append(&batch[sent..]).await;
+                    disk.append(&batch.lines, sent).await;
                     self.down(st, &e);
-                    self.spill(&disk).await;
+                    self.spill(&disk, &mut st.batch).await;
                     return;
                 }
             }
+            // Under load the queue refills as fast as it drains: let the ingester's tasks
+            // have this worker between batches rather than after the whole backlog.
+            tokio::task::yield_now().await;
         }
         if st.down_logged {
             tracing::info!("log aggregator reachable again");
@@ -288,24 +324,15 @@ impl ShipperComponent {
         }
     }
 
-    /// Up to `max` queued records, as documents.
-    fn rendered(&self, cfg: &LogConfig, max: usize) -> Vec<String> {
-        self.inner
-            .take(max)
-            .into_iter()
-            .map(|r| crate::document::render(cfg, r))
-            .collect()
-    }
-
     /// Moves everything queued in memory to the disk buffer.
-    async fn spill(&self, disk: &Disk) {
+    async fn spill(&self, disk: &Disk, batch: &mut Batch) {
         let cfg = self.inner.config();
         loop {
-            let batch = self.rendered(&cfg, BATCH * 8);
-            if batch.is_empty() {
+            batch.render(&self.inner, &cfg, BATCH * 8);
+            if batch.lines.is_empty() {
                 return;
             }
-            disk.append(&batch).await;
+            disk.append(&batch.lines, 0).await;
         }
     }
 }
@@ -323,6 +350,7 @@ impl Component for ShipperComponent {
             retry_at: Instant::now(),
             backoff: BACKOFF_MIN,
             down_logged: false,
+            batch: Batch::default(),
         };
         loop {
             let cfg = self.inner.config();
@@ -356,7 +384,7 @@ impl Component for ShipperComponent {
                 path: buffer_path(&cfg),
                 max: cfg.max_disk_bytes,
             };
-            self.spill(&disk).await;
+            self.spill(&disk, &mut st.batch).await;
         }
         Ok(())
     }
