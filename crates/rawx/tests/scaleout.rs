@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::lab::{fixture_in, stdout_of, wait_final_on};
+use common::lab::{fixture_in, stdout_of, tail, wait_final_on};
 use common::wsclient::Py;
 use common::{venv, Opts, PgDb, Server, ADMIN_PW};
 use serde_json::{json, Value};
@@ -226,7 +226,13 @@ fn two_web_and_two_task_processes_share_the_work() {
     let mut by_node: BTreeMap<String, usize> = BTreeMap::new();
     for (marker, id) in &ids {
         let j = wait_final_on(&web1, "jobs", *id, Duration::from_secs(300));
-        assert_eq!(j["status"], "successful", "{j}");
+        assert_eq!(
+            j["status"],
+            "successful",
+            "{j}\n--- task-1\n{}\n--- task-2\n{}",
+            tail(&task1.logs(), 3000),
+            tail(&task2.logs(), 3000)
+        );
         *by_node.entry(node_of(&j)).or_default() += 1;
         let text = stdout_of(&web2, "jobs", *id);
         assert_eq!(
