@@ -434,18 +434,12 @@ async fn members_post(
     }
     let gid = int(&group, "id").unwrap_or_default();
     let iid = int(&instance, "id").unwrap_or_default();
+    // The list first: a task-manager pass between the two writes then agrees with the link.
     let mut list = rawx_model::resources::policy_list(&group);
     if disassociate {
-        state
-            .store
-            .unlink(&INSTANCE_GROUP_MEMBERS, gid, iid)
-            .await?;
         list.retain(|h| *h != host);
-    } else {
-        state.store.link(&INSTANCE_GROUP_MEMBERS, gid, iid).await?;
-        if !list.contains(&host) {
-            list.push(host);
-        }
+    } else if !list.contains(&host) {
+        list.push(host);
     }
     if list != rawx_model::resources::policy_list(&group) {
         let mut r = rawx_model::Row::new();
@@ -454,6 +448,14 @@ async fn members_post(
             json!(serde_json::to_string(&list).unwrap_or_else(|_| "[]".into())),
         );
         state.store.update(&INSTANCE_GROUPS, gid, &r).await?;
+    }
+    if disassociate {
+        state
+            .store
+            .unlink(&INSTANCE_GROUP_MEMBERS, gid, iid)
+            .await?;
+    } else {
+        state.store.link(&INSTANCE_GROUP_MEMBERS, gid, iid).await?;
     }
     state.bus.publish(rawx_bus::SCHEDULE, json!({}));
     Ok(StatusCode::NO_CONTENT)

@@ -297,6 +297,20 @@ pub async fn register_queue(
     let mut list = policy_list(&group);
     for i in &named {
         let host = text(i, "hostname").to_string();
+        if !list.contains(&host) {
+            list.push(host);
+        }
+    }
+    // The list first: a task-manager pass between the writes then agrees with the links.
+    if list != policy_list(&group) {
+        let mut r = Row::new();
+        r.insert(
+            "policy_instance_list".into(),
+            json!(serde_json::to_string(&list)?),
+        );
+        store.update(&INSTANCE_GROUPS, gid, &r).await.map_err(db)?;
+    }
+    for i in &named {
         store
             .link(
                 &INSTANCE_GROUP_MEMBERS,
@@ -305,18 +319,7 @@ pub async fn register_queue(
             )
             .await
             .map_err(db)?;
-        println!("Added instance {host} to {name}");
-        if !list.contains(&host) {
-            list.push(host);
-        }
-    }
-    if list != policy_list(&group) {
-        let mut r = Row::new();
-        r.insert(
-            "policy_instance_list".into(),
-            json!(serde_json::to_string(&list)?),
-        );
-        store.update(&INSTANCE_GROUPS, gid, &r).await.map_err(db)?;
+        println!("Added instance {} to {name}", text(i, "hostname"));
     }
     apply_policies(store).await
 }
