@@ -281,6 +281,16 @@ fn jobs_run_only_in_their_instance_groups() {
     assert_eq!(group["jobs_total"], 1, "{group}");
     let out = manage(&s.data, &["list-instances"]);
     assert_eq!(members(&out, "isolated"), vec![host.clone()], "{out}");
+    let ping = s.admin("GET", "/api/v2/ping/", None, 200);
+    let isolated = ping["instance_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["name"] == "isolated")
+        .cloned()
+        .unwrap_or_else(|| panic!("no isolated group in ping: {ping}"));
+    assert_eq!(isolated["instances"], json!([host]), "{ping}");
+    assert_eq!(isolated["capacity"], me["capacity"], "{ping}");
 
     // Disassociated, the group is empty again and its policy list forgets the node.
     s.admin(
