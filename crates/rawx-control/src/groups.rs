@@ -202,8 +202,13 @@ impl Placement {
                 )
         };
         let empty = Vec::new();
+        let mut limited = Vec::new();
         for gid in &preferred {
             let members = cluster.members.get(gid).unwrap_or(&empty);
+            if let Some(why) = self.at_limit(*gid, need) {
+                limited.push(why);
+                continue;
+            }
             if members.contains(&me) {
                 self.chosen.insert(
                     (kind.resource.key, int(job, "id").unwrap_or_default()),
@@ -215,6 +220,13 @@ impl Placement {
                 // An instance of an earlier group can take it: its node will.
                 return Some(text(job, "job_explanation").to_string());
             }
+        }
+        if !limited.is_empty() {
+            // Every node reads the same rows, so this text is the same whoever writes it.
+            return Some(format!(
+                "This job is not ready to start because there is not enough available capacity: {}.",
+                limited.join("; ")
+            ));
         }
         let someone_else_decides = preferred
             .iter()
@@ -244,6 +256,42 @@ impl Placement {
                 names.join(", ")
             )
         })
+    }
+
+    /// Why group `gid` takes no more work now (AWX's `max_concurrent_jobs`, `max_forks`:
+    /// the jobs running on its members and what they take, counted from the instance rows the
+    /// task managers keep, plus the jobs this pass already let in), `None` when it may.
+    fn at_limit(&self, gid: i64, need: i64) -> Option<String> {
+        let cluster = self.cluster.as_ref()?;
+        let group = cluster.groups.iter().find(|g| int(g, "id") == Some(gid))?;
+        let max_jobs = int(group, "max_concurrent_jobs").unwrap_or(0);
+        let max_forks = int(group, "max_forks").unwrap_or(0);
+        if max_jobs <= 0 && max_forks <= 0 {
+            return None;
+        }
+        let members = cluster.members.get(&gid)?;
+        let (mut jobs, mut forks) = (0, 0);
+        for i in cluster
+            .instances
+            .iter()
+            .filter(|i| int(i, "id").is_some_and(|id| members.contains(&id)))
+        {
+            jobs += int(i, "jobs_running").unwrap_or(0);
+            forks += int(i, "consumed_capacity").unwrap_or(0);
+        }
+        jobs += self.chosen.values().filter(|g| **g == gid).count() as i64;
+        let name = text(group, "name");
+        if max_jobs > 0 && jobs + 1 > max_jobs {
+            return Some(format!(
+                "instance group {name} runs {jobs} of its max_concurrent_jobs ({max_jobs})"
+            ));
+        }
+        if max_forks > 0 && forks + need > max_forks {
+            return Some(format!(
+                "instance group {name} has {forks} of its max_forks ({max_forks}) in use and this job needs {need}"
+            ));
+        }
+        None
     }
 
     /// AWX's `preferred_instance_groups`.

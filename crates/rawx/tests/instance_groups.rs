@@ -749,3 +749,88 @@ fn a_group_of_one_node_steers_jobs_to_it_across_task_nodes() {
     );
     run("beta", order[1]);
 }
+
+/// AWX's `max_concurrent_jobs`: a group that may run one job at a time keeps the second job
+/// of its template pending, saying why, until the first has finished.
+#[test]
+fn a_group_runs_no_more_jobs_than_its_max_concurrent_jobs() {
+    const SLOW: &str = "\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - pause:
+        seconds: 4
+";
+    let s = Server::start_with(opts());
+    let me = own_instance(&s);
+    let lab = fixture(&s, "limited", &[("slow.yml", SLOW)], &["localhost"]);
+    let gid = s.awx_json(&[
+        "instance_groups",
+        "create",
+        "--name",
+        "one-at-a-time",
+        "--max_concurrent_jobs",
+        "1",
+    ])["id"]
+        .as_i64()
+        .unwrap();
+    s.admin(
+        "POST",
+        &format!("/api/v2/instance_groups/{gid}/instances/"),
+        Some(json!({"id": me["id"]})),
+        204,
+    );
+    let jt = s.admin(
+        "POST",
+        "/api/v2/job_templates/",
+        Some(
+            json!({"name": "slow", "project": lab.project, "inventory": lab.inventory,
+                    "playbook": "slow.yml", "allow_simultaneous": true}),
+        ),
+        201,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    s.admin(
+        "POST",
+        &format!("/api/v2/job_templates/{jt}/instance_groups/"),
+        Some(json!({"id": gid})),
+        204,
+    );
+    let launch = || {
+        s.admin(
+            "POST",
+            &format!("/api/v2/job_templates/{jt}/launch/"),
+            Some(json!({})),
+            201,
+        )["job"]
+            .as_i64()
+            .unwrap()
+    };
+    let first = launch();
+    wait_job(&s, first, |j| j["status"] == "running", "starts");
+    let second = launch();
+    let waiting = wait_job(
+        &s,
+        second,
+        |j| {
+            j["job_explanation"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("one-at-a-time runs 1 of its max_concurrent_jobs (1)")
+        },
+        "waits for the first",
+    );
+    assert_eq!(waiting["status"], "pending", "{waiting}");
+    let a = wait_job(&s, first, |j| j["status"] == "successful", "first ends");
+    let b = wait_job(
+        &s,
+        second,
+        |j| j["status"] == "successful",
+        "second runs after",
+    );
+    assert!(
+        b["started"].as_str().unwrap() >= a["finished"].as_str().unwrap(),
+        "the second started before the first finished:\n{a}\n{b}"
+    );
+}
