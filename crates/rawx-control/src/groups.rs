@@ -16,38 +16,21 @@
 use std::collections::{BTreeMap, HashMap};
 
 use crate::Shared;
-use rawx_model::filter::{Cond, Filter, Op};
+use rawx_model::filter::Filter;
 use rawx_model::resources::{
     policy_members, JobKind, CONTROL_PLANE, DEFAULT_GROUP, HOSTS, INSTANCES, INSTANCE_GROUPS,
-    INSTANCE_GROUP_MEMBERS, INVENTORIES, INVENTORY_INSTANCE_GROUPS, JOB_KINDS, JOB_TEMPLATES,
+    INSTANCE_GROUP_MEMBERS, INVENTORIES, INVENTORY_INSTANCE_GROUPS, JOB_TEMPLATES,
     JT_INSTANCE_GROUPS, ORG_INSTANCE_GROUPS,
 };
 use rawx_model::schema::{int, text, ColumnType};
 use rawx_model::{Relation, Resource, Row};
 use rawx_store::DynStore;
-use serde_json::{json, Value};
+use serde_json::json;
 
 /// An instance whose heartbeat (or, for an execution node, last health check) is older than
 /// this has no task node scheduling onto it: jobs do not wait for it. Health checks come every
 /// 60 s, heartbeats every 2 s.
 const LIVE_SECS: i64 = 150;
-
-/// How often a node looks for jobs it took whose `instance_group` is not written yet: that
-/// look scans the jobs table, which a pass every 25 ms under a burst of launches must not do.
-/// Jobs that finished in the last 5 minutes are included, so none is missed in between.
-const RECORD_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
-static LAST_RECORD: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
-
-fn record_due() -> bool {
-    let mut last = LAST_RECORD.lock().unwrap_or_else(|p| p.into_inner());
-    match *last {
-        Some(t) if t.elapsed() < RECORD_EVERY => false,
-        _ => {
-            *last = Some(std::time::Instant::now());
-            true
-        }
-    }
-}
 
 fn db(e: rawx_store::DbError) -> anyhow::Error {
     anyhow::anyhow!("{e}")
@@ -147,25 +130,18 @@ impl Placement {
                 .find(|i| text(i, "hostname") == instance)
                 .and_then(|i| int(i, "id"))
         });
-        let mut placement = Placement {
+        Placement {
             cluster,
             me,
             prefs: HashMap::new(),
             prevent: HashMap::new(),
             hosts: HashMap::new(),
             chosen: HashMap::new(),
-        };
-        if record_due() {
-            if let Err(e) = placement.record_groups(shared, instance).await {
-                tracing::warn!(error = %e, "cannot record the instance group of jobs");
-            }
         }
-        placement
     }
 
     /// The group `job` runs in, when this pass allowed it: what the claim should write as its
     /// `instance_group` (AWX shows it on the job).
-    #[allow(dead_code)]
     pub(crate) fn group_for(&self, kind: &JobKind, id: i64) -> Option<i64> {
         self.chosen.get(&(kind.resource.key, id)).copied()
     }
@@ -384,64 +360,5 @@ impl Placement {
             None => 1,
         };
         rawx_model::capacity::job_impact(forks, hosts)
-    }
-
-    /// Writes `instance_group` on jobs this node's instance took that do not name one yet:
-    /// the first of the job's groups that holds the instance, as the task manager chose it.
-    async fn record_groups(&mut self, shared: &Shared, instance: &str) -> anyhow::Result<()> {
-        if self.cluster.is_none() || self.me.is_none() {
-            return Ok(());
-        }
-        let recent = rawx_model::time_after(-300);
-        let unrecorded = Filter::All(vec![
-            Filter::eq("execution_node", ColumnType::Text, json!(instance)),
-            Filter::On {
-                path: vec![],
-                column: "instance_group",
-                ctype: ColumnType::Int,
-                cond: Cond::IsNull(true),
-            },
-            Filter::Any(vec![
-                crate::status_in(&["waiting", "running"]),
-                Filter::On {
-                    path: vec![],
-                    column: "finished",
-                    ctype: ColumnType::Text,
-                    cond: Cond::Op(Op::Gte, json!(recent)),
-                },
-            ]),
-        ]);
-        // Ad hoc commands keep no group (rawx's schema has no column for it yet).
-        for kind in JOB_KINDS
-            .iter()
-            .filter(|k| k.resource.field("instance_group").is_some())
-        {
-            let jobs = shared
-                .store
-                .list_all(kind.resource, &unrecorded, &[("id", false)])
-                .await
-                .map_err(db)?;
-            for job in jobs {
-                let Some(id) = int(&job, "id") else { continue };
-                let preferred = self.preferred(&shared.store, kind, &job).await;
-                let (Some(cluster), Some(me)) = (&self.cluster, self.me) else {
-                    break;
-                };
-                let Some(gid) = preferred
-                    .iter()
-                    .find(|g| cluster.members.get(g).is_some_and(|m| m.contains(&me)))
-                else {
-                    continue;
-                };
-                let mut r = Row::new();
-                r.insert("instance_group".into(), Value::from(*gid));
-                shared
-                    .store
-                    .update(kind.resource, id, &r)
-                    .await
-                    .map_err(db)?;
-            }
-        }
-        Ok(())
     }
 }

@@ -254,12 +254,6 @@ impl Health {
         Health { shared }
     }
 
-    /// Brings stored instance group membership to what the groups' policies say (for
-    /// `rawx manage`, which changes instances and groups with no task role running).
-    pub async fn apply_group_policies(store: &DynStore) -> anyhow::Result<usize> {
-        crate::groups::apply_policies(store).await
-    }
-
     async fn requested(&self) -> anyhow::Result<Vec<String>> {
         let rows = self
             .shared

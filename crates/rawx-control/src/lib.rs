@@ -16,6 +16,7 @@ mod run;
 
 pub use ingest::Ingest;
 
+pub use groups::apply_policies;
 pub use health::Health;
 
 use rawx_bus::{Bus, Received};
@@ -365,6 +366,12 @@ impl TaskManager {
             row.insert("execution_node".into(), json!(me));
             row.insert("job_explanation".into(), json!(""));
             row.insert("controller_node".into(), json!(self.shared.node_name));
+            // AWX shows the group a job ran in (ad hoc commands have no column for it).
+            if let Some(group) = placement.group_for(kind, id) {
+                if kind.resource.field("instance_group").is_some() {
+                    row.insert("instance_group".into(), json!(group));
+                }
+            }
             let claimed = store
                 .update_if(kind.resource, id, &status_in(&["pending"]), &row)
                 .await

@@ -20,7 +20,7 @@ fn db(e: rawx_store::DbError) -> anyhow::Error {
 }
 
 async fn apply_policies(store: &DynStore) -> anyhow::Result<()> {
-    rawx_control::Health::apply_group_policies(store).await?;
+    rawx_control::apply_policies(store).await?;
     Ok(())
 }
 
