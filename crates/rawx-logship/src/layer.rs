@@ -325,6 +325,65 @@ where
 mod tests {
     use super::*;
 
+    fn row(bytes: usize) -> serde_json::Map<String, Value> {
+        let mut r = serde_json::Map::new();
+        r.insert("event".into(), Value::from("runner_on_ok"));
+        r.insert("event_data".into(), Value::from("x".repeat(bytes)));
+        r
+    }
+
+    #[test]
+    fn a_full_queue_drops_the_newest_records_and_takes_them_again_once_drained() {
+        let inner = Inner::new();
+        inner.configure(LogConfig {
+            enabled: true,
+            queue_size: 3,
+            ..LogConfig::default()
+        });
+        // By count: AWX's LOG_AGGREGATOR_ACTION_QUEUE_SIZE.
+        inner.push_rows((0..5).map(|_| row(10)).collect(), &[1, 2, 3, 4, 5]);
+        assert_eq!(inner.queued(), 3);
+        let mut out = Vec::new();
+        inner.take(10, &mut out);
+        let ids: Vec<_> = out
+            .iter()
+            .map(|q| match q {
+                Queued::Event(e) => e.id,
+                Queued::Log(_) => None,
+            })
+            .collect();
+        assert_eq!(
+            ids,
+            [Some(1), Some(2), Some(3)],
+            "the oldest are kept, in order"
+        );
+        assert!(
+            !inner.full.load(Ordering::Relaxed),
+            "drained: the next drop warns again"
+        );
+
+        // By memory, whatever the count allows.
+        inner.configure(LogConfig {
+            enabled: true,
+            ..LogConfig::default()
+        });
+        let big = QUEUE_BYTES / 2 + 1;
+        inner.push_rows(vec![row(big), row(big), row(10)], &[6, 7, 8]);
+        assert_eq!(
+            inner.queued(),
+            2,
+            "the second large row did not fit; the small one did"
+        );
+        {
+            let q = inner.queue();
+            let weights: usize = q.items.iter().map(|(_, rec)| rec.weight()).sum();
+            assert_eq!(q.bytes, weights);
+        }
+        inner.clear();
+        assert_eq!(inner.queued(), 0);
+        assert_eq!(inner.queue().bytes, 0);
+    }
+
     #[test]
     fn loggers_by_target() {
         assert_eq!(logger_of("awx.analytics.job_events"), Some(2));
