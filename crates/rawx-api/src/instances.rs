@@ -299,75 +299,54 @@ pub async fn ping_groups(state: &AppState) -> Option<Value> {
     Some(Value::Array(out))
 }
 
-/// `/api/v2/instance_groups/N/instances/`: listed like any sub-list, changed by `members_post`.
-pub mod group_instances {
-    use super::*;
+/// One side of the membership: listed like any sub-list, changed by `members_post`.
+macro_rules! membership_side {
+    ($(#[$doc:meta])* $side:ident, $parent:literal, $child:literal, $from_group:literal) => {
+        $(#[$doc])*
+        pub mod $side {
+            use super::*;
 
-    pub async fn list(
-        s: Ctx,
-        a: Auth,
-        Path(raw): Path<String>,
-        uri: axum::extract::OriginalUri,
-        q: axum::extract::RawQuery,
-    ) -> ApiResult<Json<Value>> {
-        let path = Path(("instance_groups".into(), raw, "instances".into()));
-        handlers::sub_list(s, a, path, uri, q).await
-    }
+            pub async fn list(
+                s: Ctx,
+                a: Auth,
+                Path(raw): Path<String>,
+                uri: axum::extract::OriginalUri,
+                q: axum::extract::RawQuery,
+            ) -> ApiResult<Json<Value>> {
+                let path = Path(($parent.into(), raw, $child.into()));
+                handlers::sub_list(s, a, path, uri, q).await
+            }
 
-    pub async fn options(
-        s: Ctx,
-        a: Auth,
-        Path(raw): Path<String>,
-    ) -> ApiResult<axum::response::Response> {
-        let path = Path(("instance_groups".into(), raw, "instances".into()));
-        handlers::sub_options(s, a, path).await
-    }
+            pub async fn options(
+                s: Ctx,
+                a: Auth,
+                Path(raw): Path<String>,
+            ) -> ApiResult<axum::response::Response> {
+                let path = Path(($parent.into(), raw, $child.into()));
+                handlers::sub_options(s, a, path).await
+            }
 
-    pub async fn post(
-        s: Ctx,
-        a: Auth,
-        Path(raw): Path<String>,
-        headers: HeaderMap,
-        body: Bytes,
-    ) -> ApiResult<StatusCode> {
-        members_post(s, a, true, raw, headers, body).await
-    }
+            pub async fn post(
+                s: Ctx,
+                a: Auth,
+                Path(raw): Path<String>,
+                headers: HeaderMap,
+                body: Bytes,
+            ) -> ApiResult<StatusCode> {
+                members_post(s, a, $from_group, raw, headers, body).await
+            }
+        }
+    };
 }
 
-/// `/api/v2/instances/N/instance_groups/`: the same membership seen from the instance.
-pub mod instance_groups {
-    use super::*;
-
-    pub async fn list(
-        s: Ctx,
-        a: Auth,
-        Path(raw): Path<String>,
-        uri: axum::extract::OriginalUri,
-        q: axum::extract::RawQuery,
-    ) -> ApiResult<Json<Value>> {
-        let path = Path(("instances".into(), raw, "instance_groups".into()));
-        handlers::sub_list(s, a, path, uri, q).await
-    }
-
-    pub async fn options(
-        s: Ctx,
-        a: Auth,
-        Path(raw): Path<String>,
-    ) -> ApiResult<axum::response::Response> {
-        let path = Path(("instances".into(), raw, "instance_groups".into()));
-        handlers::sub_options(s, a, path).await
-    }
-
-    pub async fn post(
-        s: Ctx,
-        a: Auth,
-        Path(raw): Path<String>,
-        headers: HeaderMap,
-        body: Bytes,
-    ) -> ApiResult<StatusCode> {
-        members_post(s, a, false, raw, headers, body).await
-    }
-}
+membership_side!(
+    /// `/api/v2/instance_groups/N/instances/`.
+    group_instances, "instance_groups", "instances", true
+);
+membership_side!(
+    /// `/api/v2/instances/N/instance_groups/`: the same membership seen from the instance.
+    instance_groups, "instances", "instance_groups", false
+);
 
 /// POST `{"id": N}` (associate) or `{"id": N, "disassociate": true}` to either side of a
 /// membership: AWX's rules — superusers only, hop and control-only nodes are never moved by
