@@ -25,160 +25,47 @@
 #                        (and keeps them in $RAWX_BENCH_CACHE/perf-<backend>.txt);
 #                        callgraph: with DWARF call graphs, prints inclusive time per function
 set -euo pipefail
-
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(cd "$BENCH_DIR/.." && pwd)
-PY=${PYTHON:-python3}
-HELPER="$BENCH_DIR/rawxbench.py"
-INGEST="$BENCH_DIR/ingestbench.py"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 BACKENDS=${BENCH_BACKENDS:-"sqlite postgres"}
 EVENTS=${BENCH_EVENTS:-100000}
-SAMPLE=${BENCH_SAMPLE:-$REPO/../shared/samples/runner/worker-awxlike.out}
 LAUNCHES=${BENCH_LAUNCHES:-500}
 CLIENTS=${BENCH_LAUNCH_CLIENTS:-8}
 POLL_MS=${BENCH_POLL_MS:-10}
-PG_URL=${BENCH_PG_URL:-postgres://postgres@127.0.0.1:5432}
 CACHE=${RAWX_BENCH_CACHE:-/var/tmp/rawx-bench}
 OUT=${RAWX_BENCH_OUT_INGEST:-/var/tmp/rawx-bench/ingest.json}
-PW=bench-admin-pw
 
-say() { printf '\n== %s\n' "$*"; }
-
-[[ -r $SAMPLE ]] || { echo "no captured stream at $SAMPLE (set BENCH_SAMPLE)" >&2; exit 1; }
-SAMPLE=$(cd "$(dirname "$SAMPLE")" && pwd)/$(basename "$SAMPLE")
-
-# ---------------------------------------------------------------- cleanup
-WORK=$(mktemp -d /var/tmp/rawx-bench-ingest.XXXXXX)
-STANDIN_LOG="$WORK/stand-in.log"
-DBS=()   # PostgreSQL databases created by this run
-SERVER_PID=
+bench_init ingest
 PERF_PID=
-
-stop_pid() { # stop_pid PID: SIGTERM, wait up to 10 s, then SIGKILL; only if it is still rawx
-    local pid=$1 i
-    [[ -n $pid && -r /proc/$pid/cmdline ]] || return 0
-    tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'rawx' || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 100; i++)); do
-        [[ -e /proc/$pid ]] || return 0
-        if ! kill -0 "$pid" 2>/dev/null; then return 0; fi
-        if [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == Z ]]; then
-            wait "$pid" 2>/dev/null || true
-            return 0
-        fi
-        sleep 0.1
-    done
-    echo "rawx pid $pid ignored SIGTERM for 10 s; killing it" >&2
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-}
-
-drop_db() {
-    psql "$PG_URL/postgres" -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$1\" WITH (FORCE)" >/dev/null
-}
-
-cleanup() {
-    local rc=$? db
-    trap - EXIT INT TERM
+bench_cleanup() {
     if [[ -n $PERF_PID ]]; then kill -INT "$PERF_PID" 2>/dev/null || true; fi
-    if [[ -n $SERVER_PID ]]; then stop_pid "$SERVER_PID"; fi
     # A stopped `rawx serve` leaves running units running (by design); end the stand-ins this
     # run started that did not finish (only after an abort).
-    "$PY" "$INGEST" cleanup --log "$STANDIN_LOG" || true
-    for db in "${DBS[@]}"; do
-        [[ -n $db ]] || continue
-        drop_db "$db" 2>/dev/null || echo "warning: could not drop database $db" >&2
-    done
-    if ((rc != 0)); then
-        echo "bench failed (status $rc); server logs kept in $WORK" >&2
-    elif [[ ${BENCH_KEEP:-0} == 1 ]]; then
-        echo "work dir kept (BENCH_KEEP=1): $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-    exit "$rc"
+    "$PY" "$INGEST" cleanup --log "$STANDIN_LOG"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+build_rawx
+if [[ " $BACKENDS " == *" postgres "* ]]; then pg_check; fi
 
-# ---------------------------------------------------------------- prerequisites
-if [[ -n ${RAWX_BENCH_BIN:-} ]]; then
-    SRC_BIN=$RAWX_BENCH_BIN
-else
-    say "building: cargo build --release -p rawx"
-    (cd "$REPO" && cargo build --release -p rawx)
-    TARGET_DIR=$(cd "$REPO" && cargo metadata --format-version 1 --no-deps |
-        "$PY" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-    SRC_BIN=$TARGET_DIR/release/rawx
-fi
-[[ -x $SRC_BIN ]] || { echo "no binary at $SRC_BIN" >&2; exit 1; }
-# A private copy: the target dir is shared, and another build must not swap the binary mid-run.
-BIN="$WORK/rawx"
-cp "$SRC_BIN" "$BIN"
-echo "binary: $BIN ($("$BIN" --version))"
-
-if [[ " $BACKENDS " == *" postgres "* ]]; then
-    command -v psql >/dev/null || { echo "psql is required for the PostgreSQL figures" >&2; exit 1; }
-    psql "$PG_URL/postgres" -q -c 'SELECT 1' >/dev/null ||
-        { echo "cannot reach PostgreSQL at $PG_URL" >&2; exit 1; }
-fi
-
+sample_stream "$EVENTS"
 say "the result stream: $EVENTS events expanded from $SAMPLE"
-stream_json=$("$PY" "$INGEST" make-stream --sample "$SAMPLE" --events "$EVENTS" --cache-dir "$CACHE")
-jget() { # jget JSON KEY
-    "$PY" -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"
-}
-STREAM=$(jget "$stream_json" path)
-STREAM_BYTES=$(jget "$stream_json" bytes)
-echo "$STREAM: $(jget "$stream_json" events) events, $STREAM_BYTES bytes ($(jget "$stream_json" cached | sed 's/True/cached/;s/False/made now/'))"
+echo "$STREAM: $(jget "$STREAM_JSON" events) events, $STREAM_BYTES bytes ($(jget "$STREAM_JSON" cached | sed 's/True/cached/;s/False/made now/'))"
 
-# rawx runs this instead of ansible-runner: it reads the transmit stream to its end (as the
-# worker does), then writes the prepared result stream. Its log (bash's $EPOCHREALTIME, no
-# fork) tells when the unit's process started, finished reading, finished writing.
-STANDIN="$WORK/runner-stand-in"
-cat >"$STANDIN" <<EOF
-#!/bin/bash
-read -r _ _ _ _ pgid _ </proc/\$\$/stat
-printf 'start %s %s %s %s\n' "\$\$" "\${EPOCHREALTIME/,/.}" "\$pgid" "\$*" >>'$STANDIN_LOG'
-cat >/dev/null
-printf 'drained %s %s %s %s\n' "\$\$" "\${EPOCHREALTIME/,/.}" "\$pgid" "\$*" >>'$STANDIN_LOG'
-cat "\$RAWX_BENCH_STREAM"
-rc=\$?
-printf 'end %s %s %s %s\n' "\$\$" "\${EPOCHREALTIME/,/.}" "\$pgid" "\$*" >>'$STANDIN_LOG'
-exit \$rc
-EOF
-chmod 700 "$STANDIN"
-
-export RAWX_ADMIN_PASSWORD=$PW RAWX_PRELOAD_DATA=false RAWX_ANSIBLE_RUNNER=$STANDIN
-export RAWX_LOG_FORMAT=json
-unset RAWX_DATABASE_URL RAWX_DATA_DIR RAWX_BIND RAWX_SECRET_KEY RAWX_REDIS_URL || true
-
-serve() { # serve DATA_DIR LOG STREAM [db args...]: starts rawx, sets SERVER_PID and PORT
-    local data_dir=$1 log=$2 stream=$3
-    shift 3
-    PORT=$("$PY" "$HELPER" free-port)
-    RAWX_BENCH_STREAM=$stream "$BIN" serve --data-dir "$data_dir" --bind "127.0.0.1:$PORT" "$@" >>"$log" 2>&1 &
-    SERVER_PID=$!
-    "$PY" "$HELPER" wait-ready --port "$PORT" --pid "$SERVER_PID" >/dev/null
-    echo "rawx pid $SERVER_PID on 127.0.0.1:$PORT"
-}
+ingest_standin
+bench_env
+export RAWX_ANSIBLE_RUNNER=$STANDIN RAWX_LOG_FORMAT=json
 
 # ---------------------------------------------------------------- one backend
 bench_backend() {
     local backend=$1 data_dir="$WORK/$1" db_args=() db=
     mkdir -p "$data_dir"
     if [[ $backend == postgres ]]; then
-        db="rawx_bench_ingest_$$_$(date +%s)"
-        psql "$PG_URL/postgres" -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$db\"" >/dev/null
-        DBS+=("$db")
+        db=$(pg_create_db rawx_bench_ingest)
         db_args=(--database-url "$PG_URL/$db")
         echo "created database $db"
     fi
 
     say "$backend: ingest of one $EVENTS-event job (stand-in replays $(basename "$STREAM"))"
-    serve "$data_dir" "$data_dir/server-ingest.log" "$STREAM" "${db_args[@]}"
+    RAWX_BENCH_STREAM=$STREAM serve "$data_dir/server-ingest.log" --data-dir "$data_dir" "${db_args[@]}"
     local setup token jt
     setup=$("$PY" "$INGEST" setup --port "$PORT" --password "$PW" --data-dir "$data_dir")
     token=$(jget "$setup" token)
@@ -234,15 +121,14 @@ EOF
         fi
         cp "$data_dir/perf.txt" "$CACHE/perf-$backend.txt"
     fi
-    stop_pid "$SERVER_PID"
-    SERVER_PID=
+    stop_server
     if [[ ${RAWX_LOG:-} == *sqlx=debug* || ${RAWX_LOG:-} == *sqlx=trace* ]]; then
         echo "statement times during the ingest server's life (sqlx's log), by statement:"
         "$PY" "$INGEST" sql-times "$data_dir/server-ingest.log"
     fi
 
     say "$backend: $LAUNCHES launches from $CLIENTS clients (stand-in replays $(basename "$SAMPLE"))"
-    serve "$data_dir" "$data_dir/server-launch.log" "$SAMPLE" "${db_args[@]}"
+    RAWX_BENCH_STREAM=$SAMPLE serve "$data_dir/server-launch.log" --data-dir "$data_dir" "${db_args[@]}"
     "$PY" "$INGEST" launch --port "$PORT" --token "$token" --jt "$jt" --count "$LAUNCHES" \
         --concurrency "$CLIENTS" >"$data_dir/launch.json"
     # the same again with the instances disabled while the requests come in: the launch alone,
@@ -260,14 +146,10 @@ for path in sys.argv[1:]:
           + (f"; {r['held_not_pending']} left pending while held, all final "
              f"{r['release_to_all_final_s']} s after the instances were enabled" if r.get("held") else ""))
 EOF
-    stop_pid "$SERVER_PID"
-    SERVER_PID=
+    stop_server
 
     if [[ -n $db ]]; then
-        drop_db "$db"
-        local kept=() d
-        for d in "${DBS[@]}"; do [[ $d == "$db" ]] || kept+=("$d"); done
-        DBS=("${kept[@]}")
+        pg_drop_db "$db"
         echo "dropped database $db"
     fi
     "$PY" "$INGEST" merge --backend "$backend" "ingest=$data_dir/ingest.json" \
@@ -287,5 +169,5 @@ say "summary ($(nproc) CPUs; the machine is shared: figures move with its load)"
 files=()
 for b in $BACKENDS; do files+=("$WORK/result-$b.json"); done
 "$PY" "$INGEST" report --out "$OUT" \
-    --meta "{\"rawx_version\": \"$("$BIN" --version)\", \"commit\": \"$(cd "$REPO" && git rev-parse --short HEAD 2>/dev/null || echo unknown)\", \"stream\": $stream_json, \"launches\": $LAUNCHES, \"launch_clients\": $CLIENTS}" \
+    --meta "$(bench_meta "stream:=$STREAM_JSON" "launches:=$LAUNCHES" "launch_clients:=$CLIENTS")" \
     "${files[@]}"

@@ -26,7 +26,6 @@ The stand-in appends its own times (start, stdin drained, stream written) to a l
 """
 
 import argparse
-import base64
 import datetime as dt
 import hashlib
 import http.client
@@ -40,6 +39,8 @@ import sys
 import threading
 import time
 import uuid
+
+from benchlib import Api, die, proc_cpu, proc_status, ts
 
 FINAL = {"successful", "failed", "error", "canceled"}
 
@@ -55,18 +56,6 @@ PLAYBOOK = """- hosts: all
 """
 HOST_VARS = {"ansible_connection": "local",
              "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
-
-
-def die(msg):
-    print(f"ingestbench: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def ts(s):
-    """rawx's stored times: RFC 3339 UTC with microseconds."""
-    if not s:
-        return None
-    return dt.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
 
 
 # ---------------------------------------------------------------- the stream
@@ -197,50 +186,8 @@ def cmd_make_stream(a):
 
 # ---------------------------------------------------------------- the API
 
-class Api:
-    def __init__(self, port, auth, timeout=120):
-        self.port = port
-        self.auth = auth
-        self.timeout = timeout
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-
-    def raw(self, method, path, body=None):
-        """(status, body bytes, seconds) for one request; one retry on a closed keep-alive."""
-        headers = {"Authorization": self.auth, "Accept": "application/json"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        for attempt in (1, 2):
-            try:
-                t0 = time.perf_counter()
-                self.conn.request(method, path, body=data, headers=headers)
-                resp = self.conn.getresponse()
-                raw = resp.read()
-                return resp.status, raw, time.perf_counter() - t0
-            except (OSError, http.client.HTTPException):
-                self.conn.close()
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
-
-    def call(self, method, path, body=None, expect=(200,)):
-        status, raw, _ = self.raw(method, path, body)
-        try:
-            payload = json.loads(raw) if raw else None
-        except ValueError:
-            payload = raw.decode(errors="replace")
-        if status not in expect:
-            die(f"{method} {path} answered {status}: {str(payload)[:500]}")
-        return payload
-
-
 def cmd_setup(a):
-    basic = "Basic " + base64.b64encode(f"admin:{a.password}".encode()).decode()
-    tok = Api(a.port, basic).call("POST", "/api/v2/tokens/",
-                                  {"description": "ingestbench", "scope": "write"}, expect=(201,))
-    api = Api(a.port, f"Bearer {tok['token']}")
+    api = Api.login(a.port, a.password, description="ingestbench", timeout=120)
     org = api.call("POST", "/api/v2/organizations/", {"name": "Bench"}, expect=(201,))
     inv = api.call("POST", "/api/v2/inventories/",
                    {"name": "Bench", "organization": org["id"]}, expect=(201,))
@@ -260,29 +207,7 @@ def cmd_setup(a):
                    "project": proj["id"], "playbook": "play.yml",
                    # the launch test queues hundreds of jobs of one template
                    "allow_simultaneous": True}, expect=(201,))
-    print(json.dumps({"token": tok["token"], "jt": jt["id"]}))
-
-
-def proc_status(pid):
-    """VmRSS and VmHWM of pid, KiB."""
-    out = {}
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith(("VmRSS:", "VmHWM:")):
-                    out[line.split(":")[0]] = int(line.split()[1])
-    except FileNotFoundError:
-        pass
-    return out
-
-
-def proc_cpu(pid):
-    """utime + stime of pid (all threads), seconds."""
-    try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    except FileNotFoundError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    print(json.dumps({"token": api.token, "jt": jt["id"]}))
 
 
 def thread_cpu(pid):
@@ -348,7 +273,7 @@ def standin_times(path):
 
 
 def cmd_ingest(a):
-    api = Api(a.port, f"Bearer {a.token}")
+    api = Api(a.port, f"Bearer {a.token}", timeout=120)
     cpu0, mach0 = proc_cpu(a.pid), machine_cpu()
     t_launch = time.time()
     job_id = api.call("POST", f"/api/v2/job_templates/{a.jt}/launch/", {}, expect=(201,))["job"]
@@ -475,7 +400,7 @@ def cmd_launch(a):
     remaining = [a.count]
 
     def client():
-        api = Api(a.port, auth)
+        api = Api(a.port, auth, timeout=120)
         while True:
             with lock:
                 if remaining[0] == 0 or errors:
@@ -494,7 +419,7 @@ def cmd_launch(a):
                 else:
                     errors.append(f"{status} {raw[:300]!r}")
 
-    admin = Api(a.port, auth)
+    admin = Api(a.port, auth, timeout=120)
     instances = []
     if a.hold:
         # The launch alone: the instances disabled (AWX's way to stop a node taking work), so

@@ -29,9 +29,6 @@ data dir each time; copying and removing it are outside the timing).
 """
 
 import argparse
-import base64
-import datetime as dt
-import http.client
 import json
 import os
 import re
@@ -41,6 +38,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+from benchlib import Api, die, ts
 
 FINAL = {"successful", "failed", "error", "canceled"}
 
@@ -66,58 +65,10 @@ all:
 """
 
 
-def die(msg):
-    print(f"jobbench: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def ts(s):
-    """rawx's stored times: RFC 3339 UTC with microseconds, e.g. 2026-11-25T23:59:58.500000Z."""
-    if not s:
-        return None
-    return dt.datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()
-
-
-class Api:
-    def __init__(self, port, auth):
-        self.port = port
-        self.auth = auth
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-
-    def call(self, method, path, body=None, expect=(200,)):
-        headers = {"Authorization": self.auth, "Accept": "application/json"}
-        data = None
-        if body is not None:
-            data = json.dumps(body).encode()
-            headers["Content-Type"] = "application/json"
-        for attempt in (1, 2):
-            try:
-                self.conn.request(method, path, body=data, headers=headers)
-                resp = self.conn.getresponse()
-                raw = resp.read()
-                break
-            except (OSError, http.client.HTTPException):
-                # a keep-alive connection the server closed: once more on a fresh one
-                self.conn.close()
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-                if attempt == 2:
-                    raise
-        try:
-            payload = json.loads(raw) if raw else None
-        except ValueError:
-            payload = raw.decode(errors="replace")
-        if resp.status not in expect:
-            die(f"{method} {path} answered {resp.status}: {payload}")
-        return payload
-
-
 def setup(a):
     """Token, organization, inventory with localhost, manual project, job template; and the
     bare runner's private data dir template. Returns (api, template id, bare template dir)."""
-    basic = "Basic " + base64.b64encode(f"admin:{a.password}".encode()).decode()
-    tok = Api(a.port, basic).call("POST", "/api/v2/tokens/",
-                                  {"description": "jobbench", "scope": "write"}, expect=(201,))
-    api = Api(a.port, f"Bearer {tok['token']}")
+    api = Api.login(a.port, a.password, description="jobbench")
     org = api.call("POST", "/api/v2/organizations/", {"name": "Bench"}, expect=(201,))
     inv = api.call("POST", "/api/v2/inventories/",
                    {"name": "Bench", "organization": org["id"]}, expect=(201,))

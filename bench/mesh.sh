@@ -3,7 +3,8 @@
 # vs a plain pipe, small units per second (one and four clients), and the node's idle RSS.
 # The measurement lives in crates/rawx-mesh/examples/mesh_figures.rs (release build).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO"
+echo "load average: $(load_average)"
 cargo build --quiet --release -p rawx-mesh --bins  # the idle-RSS figure runs the rawx-receptor binary
 exec cargo run --quiet --release -p rawx-mesh --example mesh_figures -- "$@"

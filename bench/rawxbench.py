@@ -16,31 +16,18 @@ so run.sh's trap can end it even if this helper is killed first.
 """
 
 import argparse
-import base64
 import http.client
 import json
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
 
-
-def die(msg):
-    print(f"rawxbench: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+from benchlib import Api, die, free_port
 
 
 def ping_ok(port, timeout=1.0):
@@ -132,46 +119,16 @@ def cmd_rss(a):
     die(f"no VmRSS for {a.pid}")
 
 
-def basic(user, password):
-    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
-
-
-def request(conn, method, path, auth, body=None):
-    headers = {"Authorization": auth, "Accept": "application/json"}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    conn.request(method, path, body=data, headers=headers)
-    resp = conn.getresponse()
-    raw = resp.read()
-    try:
-        payload = json.loads(raw) if raw else None
-    except ValueError:
-        payload = raw.decode(errors="replace")
-    return resp.status, payload
-
-
 def cmd_token(a):
-    conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=30)
-    status, body = request(conn, "POST", "/api/v2/tokens/", basic(a.user, a.password),
-                           {"description": "bench", "scope": "write"})
-    if status != 201 or not isinstance(body, dict) or "token" not in body:
-        die(f"POST /api/v2/tokens/ answered {status}: {body}")
-    print(body["token"])
+    print(Api.login(a.port, a.password, a.user, timeout=30).token)
 
 
 def cmd_load(a):
-    auth = f"Bearer {a.token}"
-    conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=60)
-    status, org = request(conn, "POST", "/api/v2/organizations/", auth, {"name": "Bench"})
-    if status != 201:
-        die(f"creating the organization answered {status}: {org}")
-    status, inv = request(conn, "POST", "/api/v2/inventories/", auth,
-                          {"name": "Bench", "organization": org["id"]})
-    if status != 201:
-        die(f"creating the inventory answered {status}: {inv}")
-    conn.close()
+    api = Api(a.port, f"Bearer {a.token}")
+    org = api.call("POST", "/api/v2/organizations/", {"name": "Bench"}, expect=(201,))
+    inv = api.call("POST", "/api/v2/inventories/", {"name": "Bench", "organization": org["id"]},
+                   expect=(201,))
+    api.close()
     inv_id = inv["id"]
 
     next_i = iter(range(a.hosts))
@@ -180,7 +137,7 @@ def cmd_load(a):
     done = [0]
 
     def worker():
-        c = http.client.HTTPConnection("127.0.0.1", a.port, timeout=60)
+        c = Api(a.port, api.auth)
         while True:
             with lock:
                 if errors:
@@ -191,17 +148,11 @@ def cmd_load(a):
             body = {"name": f"host-{i:05d}.bench.example", "inventory": inv_id,
                     "variables": json.dumps({"ansible_host": f"10.{i // 65536}.{i // 256 % 256}.{i % 256}"})}
             try:
-                status, resp = request(c, "POST", "/api/v2/hosts/", auth, body)
+                status, resp = c.request("POST", "/api/v2/hosts/", body)
             except (OSError, http.client.HTTPException) as e:
-                # one retry on a fresh connection (a keep-alive connection may be closed)
-                c.close()
-                c = http.client.HTTPConnection("127.0.0.1", a.port, timeout=60)
-                try:
-                    status, resp = request(c, "POST", "/api/v2/hosts/", auth, body)
-                except (OSError, http.client.HTTPException) as e2:
-                    with lock:
-                        errors.append(f"host {i}: {e} / {e2}")
-                    return
+                with lock:
+                    errors.append(f"host {i}: {e}")
+                return
             if status != 201:
                 with lock:
                     errors.append(f"host {i}: {status} {resp}")
@@ -221,8 +172,7 @@ def cmd_load(a):
         die(f"loading hosts failed after {done[0]} hosts: {errors[0]}")
 
     # check the list the load test reads
-    conn = http.client.HTTPConnection("127.0.0.1", a.port, timeout=60)
-    status, page = request(conn, "GET", "/api/v2/hosts/?page_size=200", auth)
+    status, page = Api(a.port, api.auth).request("GET", "/api/v2/hosts/?page_size=200")
     if status != 200 or page.get("count") != a.hosts or len(page.get("results", [])) != 200:
         die(f"GET /api/v2/hosts/?page_size=200 answered {status}, count "
             f"{page.get('count') if isinstance(page, dict) else '?'}")

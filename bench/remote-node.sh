@@ -4,7 +4,8 @@
 # crates/rawx-mesh/examples/remote_overhead.rs (release build); knobs BENCH_RUNS (100),
 # BENCH_PAYLOAD_KIB (64, about a small project's transmit stream).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$REPO"
+echo "load average: $(load_average)"
 cargo build --quiet --release -p rawx-mesh --bins
 exec cargo run --quiet --release -p rawx-mesh --example remote_overhead -- "$@"

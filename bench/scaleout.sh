@@ -5,11 +5,8 @@
 #
 # Knobs: BENCH_SCALE_JOBS (40), RAWX_VENV (default: what scripts/setup-venv.sh prints).
 set -euo pipefail
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(cd "$BENCH_DIR/.." && pwd)
-cd "$REPO"
-VENV=${RAWX_VENV:-$(scripts/setup-venv.sh)}
-echo "== building the release binary"
-cargo build --release -p rawx --quiet
-BIN=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/rawx
-exec python3 "$BENCH_DIR/scaleoutbench.py" --rawx "$BIN" --venv "$VENV" --jobs "${BENCH_SCALE_JOBS:-40}"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+VENV=${RAWX_VENV:-$("$REPO/scripts/setup-venv.sh")}
+bench_init scaleout
+build_rawx
+"$PY" "$BENCH_DIR/scaleoutbench.py" --rawx "$BIN" --venv "$VENV" --jobs "${BENCH_SCALE_JOBS:-40}"

@@ -10,7 +10,6 @@ usage: scaleoutbench.py --rawx BIN --venv DIR [--jobs K] [--out FILE]
 """
 
 import argparse
-import base64
 import json
 import os
 import shutil
@@ -19,7 +18,8 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.request
+
+from benchlib import Api, basic
 
 PW = "bench-admin-pw"
 PLAYBOOK = """- hosts: all
@@ -36,17 +36,12 @@ def psql(sql):
                     "-v", "ON_ERROR_STOP=1", "-qtAc", sql], check=True)
 
 
-class Api:
-    def __init__(self, base):
-        self.base = base
-        self.auth = "Basic " + base64.b64encode(f"admin:{PW}".encode()).decode()
+OK = (200, 201, 202, 204)
 
-    def call(self, method, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.base + path, data=data, method=method, headers={
-            "Authorization": self.auth, "Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return json.loads(r.read() or b"null")
+
+def admin(url):
+    """The admin's Api on the web node `url` (http://127.0.0.1:PORT)."""
+    return Api(int(url.rsplit(":", 1)[1]), basic("admin", PW))
 
 
 def start(binary, role, name, env, data):
@@ -87,23 +82,24 @@ def run(binary, venv, tasks, jobs):
             d = os.path.join(work, f"task{i}")
             os.makedirs(d)
             procs.append(start(binary, "task", f"task-{i}", env, d)[0])
-        api = Api(url)
-        org = api.call("POST", "/api/v2/organizations/", {"name": "B"})["id"]
-        inv = api.call("POST", "/api/v2/inventories/", {"name": "I", "organization": org})["id"]
+        api = admin(url)
+        org = api.call("POST", "/api/v2/organizations/", {"name": "B"}, OK)["id"]
+        inv = api.call("POST", "/api/v2/inventories/", {"name": "I", "organization": org}, OK)["id"]
         api.call("POST", "/api/v2/hosts/", {"name": "localhost", "inventory": inv,
                  "variables": json.dumps({"ansible_connection": "local",
-                                          "ansible_python_interpreter": "{{ ansible_playbook_python }}"})})
+                                          "ansible_python_interpreter": "{{ ansible_playbook_python }}"})}, OK)
         proj = api.call("POST", "/api/v2/projects/", {"name": "p", "organization": org,
-                        "scm_type": "", "local_path": "p"})["id"]
+                        "scm_type": "", "local_path": "p"}, OK)["id"]
         jt = api.call("POST", "/api/v2/job_templates/", {"name": "t", "project": proj,
-                      "inventory": inv, "playbook": "play.yml", "allow_simultaneous": True})["id"]
+                      "inventory": inv, "playbook": "play.yml", "allow_simultaneous": True}, OK)["id"]
         t0 = time.monotonic()
         ids = []
         lock = threading.Lock()
 
         def launch(n):
+            own = admin(url)  # a connection per thread
             for _ in range(n):
-                j = api.call("POST", f"/api/v2/job_templates/{jt}/launch/", {})["job"]
+                j = own.call("POST", f"/api/v2/job_templates/{jt}/launch/", {}, OK)["job"]
                 with lock:
                     ids.append(j)
         threads = [threading.Thread(target=launch, args=(jobs // 4,)) for _ in range(4)]

@@ -21,22 +21,10 @@
 #   RAWX_BENCH_CACHE  where the expanded stream is cached (/var/tmp/rawx-bench)
 #   BENCH_KEEP      1: keep the work dir (server logs) even on success
 set -euo pipefail
-
-BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO=$(cd "$BENCH_DIR/.." && pwd)
-PY=${PYTHON:-python3}
-HELPER="$BENCH_DIR/rawxbench.py"
-INGEST="$BENCH_DIR/ingestbench.py"
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 EVENTS=${BENCH_EVENTS:-100000}
 CLIENTS=${BENCH_CLIENTS:-10000}
-SAMPLE=${BENCH_SAMPLE:-$REPO/../shared/samples/runner/worker-awxlike.out}
-CACHE=${RAWX_BENCH_CACHE:-/var/tmp/rawx-bench}
-PW=bench-admin-pw
 
-say() { printf '\n== %s\n' "$*"; }
-
-[[ -r $SAMPLE ]] || { echo "no captured stream at $SAMPLE (set BENCH_SAMPLE)" >&2; exit 1; }
-SAMPLE=$(cd "$(dirname "$SAMPLE")" && pwd)/$(basename "$SAMPLE")
 # The websocket clients need `websockets`: the test venv has it.
 WSPY="$("$REPO/scripts/setup-venv.sh")/bin/python"
 # One fd per client on each side.
@@ -46,93 +34,27 @@ if (($(ulimit -n) < CLIENTS + 500)); then
     exit 1
 fi
 
-WORK=$(mktemp -d /var/tmp/rawx-bench-ws.XXXXXX)
-STANDIN_LOG="$WORK/stand-in.log"
-SERVER_PID=
+bench_init ws
 REDIS_PID=
-
-stop_pid() { # stop_pid PID: SIGTERM, wait up to 10 s, then SIGKILL
-    local pid=$1 i
-    [[ -n $pid && -e /proc/$pid ]] || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for ((i = 0; i < 100; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        if [[ $(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) == Z ]]; then
-            wait "$pid" 2>/dev/null || true
-            return 0
-        fi
-        sleep 0.1
-    done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
+bench_cleanup() {
+    if [[ -n $REDIS_PID ]]; then stop_pid "$REDIS_PID" redis-server; fi
+    "$PY" "$INGEST" cleanup --log "$STANDIN_LOG"
 }
+build_rawx
 
-cleanup() {
-    local rc=$?
-    trap - EXIT INT TERM
-    if [[ -n $SERVER_PID ]]; then stop_pid "$SERVER_PID"; fi
-    if [[ -n $REDIS_PID ]]; then stop_pid "$REDIS_PID"; fi
-    "$PY" "$INGEST" cleanup --log "$STANDIN_LOG" || true
-    if ((rc != 0)); then
-        echo "bench failed (status $rc); server logs kept in $WORK" >&2
-    elif [[ ${BENCH_KEEP:-0} == 1 ]]; then
-        echo "work dir kept (BENCH_KEEP=1): $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+sample_stream "$EVENTS"
+echo "stream: $STREAM ($(jget "$STREAM_JSON" events) events)"
 
-say "building: cargo build --release -p rawx"
-(cd "$REPO" && cargo build --release -p rawx)
-TARGET_DIR=$(cd "$REPO" && cargo metadata --format-version 1 --no-deps |
-    "$PY" -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
-BIN="$WORK/rawx"
-cp "$TARGET_DIR/release/rawx" "$BIN"
-echo "binary: $BIN ($("$BIN" --version))"
-
-jget() { "$PY" -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
-stream_json=$("$PY" "$INGEST" make-stream --sample "$SAMPLE" --events "$EVENTS" --cache-dir "$CACHE")
-STREAM=$(jget "$stream_json" path)
-echo "stream: $STREAM ($(jget "$stream_json" events) events)"
-
-STANDIN="$WORK/runner-stand-in"
-cat >"$STANDIN" <<EOF
-#!/bin/bash
-read -r _ _ _ _ pgid _ </proc/\$\$/stat
-printf 'start %s %s %s %s\n' "\$\$" "\${EPOCHREALTIME/,/.}" "\$pgid" "\$*" >>'$STANDIN_LOG'
-cat >/dev/null
-cat "\$RAWX_BENCH_STREAM"
-rc=\$?
-printf 'end %s %s %s %s\n' "\$\$" "\${EPOCHREALTIME/,/.}" "\$pgid" "\$*" >>'$STANDIN_LOG'
-exit \$rc
-EOF
-chmod 700 "$STANDIN"
-
-export RAWX_ADMIN_PASSWORD=$PW RAWX_PRELOAD_DATA=false RAWX_ANSIBLE_RUNNER=$STANDIN
-export RAWX_LOG_FORMAT=json
-unset RAWX_DATABASE_URL RAWX_DATA_DIR RAWX_BIND RAWX_SECRET_KEY RAWX_REDIS_URL || true
-
-serve() { # serve DATA_DIR STREAM [args...]: starts rawx, sets SERVER_PID and PORT
-    local data_dir=$1 stream=$2
-    shift 2
-    PORT=$("$PY" "$HELPER" free-port)
-    RAWX_BENCH_STREAM=$stream "$BIN" serve --data-dir "$data_dir" --bind "127.0.0.1:$PORT" "$@" \
-        >>"$data_dir/server.log" 2>&1 &
-    SERVER_PID=$!
-    "$PY" "$HELPER" wait-ready --port "$PORT" --pid "$SERVER_PID" >/dev/null
-    echo "rawx pid $SERVER_PID on 127.0.0.1:$PORT $*"
-}
+ingest_standin
+bench_env
+export RAWX_ANSIBLE_RUNNER=$STANDIN RAWX_LOG_FORMAT=json
 
 run_figures() { # run_figures NAME [serve args...]
     local name=$1 data_dir="$WORK/$1"
     shift
     mkdir -p "$data_dir"
     say "$name: one client follows a $EVENTS-event job"
-    serve "$data_dir" "$STREAM" "$@"
+    RAWX_BENCH_STREAM=$STREAM serve "$data_dir/server.log" --data-dir "$data_dir" "$@"
     local setup token jt
     setup=$("$PY" "$INGEST" setup --port "$PORT" --password "$PW" --data-dir "$data_dir")
     token=$(jget "$setup" token)
@@ -142,16 +64,14 @@ run_figures() { # run_figures NAME [serve args...]
     say "$name: a client that reads nothing while the job runs"
     "$WSPY" "$BENCH_DIR/wsbench.py" slow --port "$PORT" --token "$token" --jt "$jt" \
         --events "$EVENTS" | tee "$data_dir/slow.json"
-    stop_pid "$SERVER_PID"
-    SERVER_PID=
+    stop_server
     rm -rf "$data_dir/receptor"
 
     say "$name: $CLIENTS idle clients on one node"
-    serve "$data_dir" "$SAMPLE" "$@"
+    RAWX_BENCH_STREAM=$SAMPLE serve "$data_dir/server.log" --data-dir "$data_dir" "$@"
     "$WSPY" "$BENCH_DIR/wsbench.py" idle --port "$PORT" --token "$token" --jt "$jt" \
         --pid "$SERVER_PID" --clients "$CLIENTS" | tee "$data_dir/idle.json"
-    stop_pid "$SERVER_PID"
-    SERVER_PID=
+    stop_server
     "$PY" - "$name" "$data_dir/stream.json" "$data_dir/idle.json" "$data_dir/slow.json" <<'EOF'
 import json, sys
 name, s, i = sys.argv[1], json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))

@@ -27,41 +27,19 @@ import sys
 import threading
 import time
 
+from benchlib import Api, die, proc_cpu, rss_kib
+
 COUNTER = re.compile(rb'"counter":(\d+)')
 
 
-def die(msg):
-    print(f"wsbench: {msg}", file=sys.stderr)
-    sys.exit(1)
-
-
-def rss_kib(pid):
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
-
-
-def cpu_s(pid):
-    """utime + stime of a process, in seconds."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def api(port, token, method, path, body=None, expect=(200,)):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-    data = None
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    conn.request(method, path, body=data, headers=headers)
-    resp = conn.getresponse()
-    raw = resp.read()
-    conn.close()
-    if resp.status not in expect:
-        die(f"{method} {path} answered {resp.status}: {raw[:300]!r}")
-    return json.loads(raw) if raw else None
+    """One request on a fresh connection, as a browser's poll would make it."""
+    c = Api(port, f"Bearer {token}")
+    try:
+        return c.call(method, path, body, expect)
+    finally:
+        c.close()
+
 
 
 # ---------------------------------------------------------------- stream
@@ -79,10 +57,10 @@ def cmd_stream(a):
     from websockets.asyncio.client import connect
 
     # The same job with nobody watching: how fast the ingest is on this machine right now.
-    cpu0 = cpu_s(a.pid)
+    cpu0 = proc_cpu(a.pid)
     base = api(a.port, a.token, "POST", f"/api/v2/job_templates/{a.jt}/launch/", {}, (201,))["job"]
     base_status, base_elapsed = job_elapsed(a.port, a.token, base)
-    base_cpu = cpu_s(a.pid) - cpu0
+    base_cpu = proc_cpu(a.pid) - cpu0
 
     stored = []       # (time, highest stored counter) from the poller
     stop = threading.Event()
@@ -160,13 +138,13 @@ def cmd_stream(a):
                 poller.join(timeout=5)
             return job, t_launch, recv_at, order_ok, dups, final_counter, status, closed
 
-    cpu0 = cpu_s(a.pid)
+    cpu0 = proc_cpu(a.pid)
     job, t_launch, recv_at, order_ok, dups, final_counter, status, closed = asyncio.run(run())
     n = len(recv_at)
     times = sorted(recv_at.values())
     lags = [recv_at[c] - t for t, c in stored if c in recv_at]
     _, elapsed = job_elapsed(a.port, a.token, job)
-    watched_cpu = cpu_s(a.pid) - cpu0
+    watched_cpu = proc_cpu(a.pid) - cpu0
     out = {
         "unwatched_job_elapsed_s": base_elapsed, "unwatched_status": base_status,
         "watched_job_elapsed_s": elapsed,
