@@ -144,7 +144,8 @@ pub async fn list(
 
 /// Whether the caller may create objects of `res` at all (for OPTIONS).
 fn may_create_some(res: &Resource, actor: &Actor) -> bool {
-    if actor.read_only_token {
+    // OPTIONS offers what the API takes: awxkit's export and import go by it.
+    if actor.read_only_token || res.read_only_api {
         return false;
     }
     match res.scope {
@@ -167,6 +168,7 @@ pub async fn detail_options(
 ) -> ApiResult<Response> {
     let res = resource(&key)?;
     let may_edit = match fetch_visible(&state, &id.actor, res, &raw).await {
+        Ok(_) if res.read_only_api => false,
         Ok(row) => {
             Renderer::new(&state, &id.actor)
                 .may_write(res, &row)
@@ -511,7 +513,10 @@ pub async fn sub_options(
         Err(ApiError::NotFound) => false,
         Err(e) => return Err(e),
     };
-    Ok(options::list(target, may))
+    Ok(match sub.list {
+        SubList::Linked { .. } => options::attach_list(target, may),
+        SubList::Children { .. } => options::list(target, may),
+    })
 }
 
 pub async fn sub_post(

@@ -9,6 +9,7 @@
 //! `tests/permissions.rs` walks every route `routes()` lists as an unprivileged user.
 
 mod adhoc;
+pub mod admin;
 mod auth;
 mod error;
 mod handlers;
@@ -27,6 +28,7 @@ pub mod ws;
 
 pub use auth::{hash_password, AuthMethod, Identity};
 pub use error::{ApiError, ApiResult};
+pub use root::ABSENT as ABSENT_RESOURCES;
 pub use seed::{create_user, preload, seed, set_password, show_execution_environment, Seeded};
 pub use settings::log_config;
 
@@ -216,6 +218,26 @@ fn table() -> Routes {
             get(instances::group_instances::list)
                 .post(instances::group_instances::post)
                 .options(instances::group_instances::options),
+        ),
+        (
+            "/api/v2/notification_templates/",
+            get(root::absent_list).options(root::absent_options),
+        ),
+        (
+            "/api/v2/inventory_sources/",
+            get(root::absent_list).options(root::absent_options),
+        ),
+        (
+            "/api/v2/applications/",
+            get(root::absent_list).options(root::absent_options),
+        ),
+        (
+            "/api/v2/schedules/",
+            get(root::absent_list).options(root::absent_options),
+        ),
+        (
+            "/api/v2/system_job_templates/",
+            get(root::absent_list).options(root::absent_options),
         ),
         (
             "/api/v2/{res}/",

@@ -123,6 +123,30 @@ pub fn list(res: &Resource, may_create: bool) -> Response {
     respond(res, "List", actions, allow)
 }
 
+/// `OPTIONS` of a sub-list that attaches existing objects (`/groups/N/hosts/`): like `list`,
+/// and `POST` also takes the `id` of the object to attach, as AWX says (awxkit's export reads
+/// that `id` to write the members as natural keys).
+pub fn attach_list(res: &Resource, may_attach: bool) -> Response {
+    let mut actions = Map::new();
+    actions.insert("GET".into(), Value::Object(get_actions(res)));
+    if may_attach {
+        let mut post = Map::new();
+        post.insert(
+            "id".into(),
+            json!({"type": "integer", "required": false, "label": "ID",
+                   "help_text": format!("Database ID for this {}.", res.verbose.to_lowercase())}),
+        );
+        post.extend(write_actions(res));
+        actions.insert("POST".into(), Value::Object(post));
+    }
+    let allow = if may_attach {
+        "GET, POST, HEAD, OPTIONS"
+    } else {
+        "GET, HEAD, OPTIONS"
+    };
+    respond(res, "List", actions, allow)
+}
+
 /// `OPTIONS /api/v2/<res>/<id>/`: AWX answers 200 with `Allow` even for an id that does not
 /// exist (the CLI always asks about id 1).
 pub fn detail(res: &Resource, may_edit: bool) -> Response {

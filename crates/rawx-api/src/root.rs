@@ -69,6 +69,9 @@ pub async fn v2_root() -> Json<Value> {
     ] {
         m.insert(k.into(), Value::String(format!("/api/v2/{k}/")));
     }
+    for (k, ..) in ABSENT {
+        m.insert((*k).into(), Value::String(format!("/api/v2/{k}/")));
+    }
     for res in ALL.iter().filter(|r| r.is_public()) {
         // AWX lists inventories under the singular key, and the CLI's `inventory` command
         // and its `--inventory` lookups depend on that.
@@ -80,6 +83,74 @@ pub async fn v2_root() -> Json<Value> {
         m.insert(key.into(), Value::String(format!("/api/v2/{}/", res.key)));
     }
     Json(Value::Object(m))
+}
+
+/// AWX resources rawx does not have (key, type, verbose name). awxkit's `export` and `import`
+/// walk all fourteen of AWX's exportable resources (and `import` the ones schedules depend on,
+/// system job templates) and fail on a key the root does not list, so these are listed, as
+/// what they are in rawx: lists that are always empty, which offer no `POST` (so the CLI's
+/// `create` is refused and `awx export` writes `null` for them).
+pub const ABSENT: &[(&str, &str, &str)] = &[
+    (
+        "notification_templates",
+        "notification_template",
+        "Notification Template",
+    ),
+    ("inventory_sources", "inventory_source", "Inventory Source"),
+    ("applications", "o_auth2_application", "Application"),
+    ("schedules", "schedule", "Schedule"),
+    (
+        "system_job_templates",
+        "system_job_template",
+        "System Job Template",
+    ),
+];
+
+fn absent(uri: &axum::http::Uri) -> ApiResult<(&'static str, &'static str, &'static str)> {
+    let key = uri
+        .path()
+        .trim_start_matches("/api/v2/")
+        .trim_end_matches('/');
+    ABSENT
+        .iter()
+        .find(|(k, ..)| *k == key)
+        .copied()
+        .ok_or(ApiError::NotFound)
+}
+
+pub async fn absent_list(
+    auth::Auth(_): auth::Auth,
+    uri: axum::extract::OriginalUri,
+) -> ApiResult<Json<Value>> {
+    absent(&uri)?;
+    Ok(Json(
+        json!({"count": 0, "next": null, "previous": null, "results": []}),
+    ))
+}
+
+pub async fn absent_options(
+    auth::Auth(_): auth::Auth,
+    uri: axum::extract::OriginalUri,
+) -> ApiResult<Response> {
+    let (key, type_name, verbose) = absent(&uri)?;
+    let v = verbose.to_lowercase();
+    let body = json!({
+        "name": format!("{verbose} List"),
+        "description": format!("# List {key}\n\nrawx has no {v}s: this list is always empty.\n"),
+        "renders": ["application/json", "text/html"],
+        "parses": ["application/json"],
+        "actions": {"GET": {
+            "id": {"type": "integer", "label": "ID", "help_text": format!("Database ID for this {v}."), "filterable": true},
+            "type": {"type": "choice", "label": "Type", "help_text": format!("Data type for this {v}."), "filterable": false, "choices": [[type_name, verbose]]},
+            "url": {"type": "string", "label": "Url", "help_text": format!("URL for this {v}."), "filterable": false},
+            "name": {"type": "string", "label": "Name", "help_text": format!("Name of this {v}."), "filterable": true},
+        }},
+        "types": [type_name],
+        "search_fields": ["name"],
+        "related_search_fields": [],
+        "max_page_size": rawx_model::filter::MAX_PAGE_SIZE,
+    });
+    Ok(([(header::ALLOW, "GET, HEAD, OPTIONS")], Json(body)).into_response())
 }
 
 const LOGIN_PAGE: &str = "<!doctype html><html><head><title>rawx: log in</title></head><body>\

@@ -37,7 +37,9 @@ impl FieldErrors {
 pub enum Mode {
     /// POST: missing fields take their defaults; required ones must be there.
     Create,
-    /// PUT: like create, over an existing object.
+    /// PUT: required fields must be there; others left out keep their stored value, as in
+    /// AWX (Django REST framework's update), so a client that drops a field (awxkit's import
+    /// drops a manual project's `local_path`) does not reset it.
     Replace,
     /// PATCH: only what is given.
     Patch,
@@ -90,13 +92,22 @@ pub fn validate(res: &Resource, input: &Value, mode: Mode) -> Result<Row, FieldE
     let mut out = Map::new();
     for field in res.fields.iter().filter(|f| f.writable()) {
         match obj.get(field.name) {
+            // AWX's blank choices (`blank=True, default=''`, as an execution environment's
+            // `pull`): the empty string its default is, is a valid value.
+            Some(Value::String(s))
+                if s.is_empty()
+                    && matches!(field.kind, Kind::Choice(_))
+                    && field.default == crate::schema::Default::Str("") =>
+            {
+                out.insert(field.name.into(), Value::String(String::new()));
+            }
             Some(v) => match convert(field.kind, field.nullable, field.required, v) {
                 Ok(v) => {
                     out.insert(field.name.into(), v);
                 }
                 Err(msg) => errors.add(field.name, msg),
             },
-            None if mode == Mode::Patch => {}
+            None if mode == Mode::Patch || (mode == Mode::Replace && !field.required) => {}
             None if field.required => errors.add(field.name, "This field is required."),
             None => {
                 out.insert(

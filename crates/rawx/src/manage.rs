@@ -5,6 +5,7 @@ use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
 
 mod export;
+mod import;
 mod instances;
 
 const NODE_TYPE_NAMES: [&str; 4] = ["execution", "hybrid", "control", "hop"];
@@ -81,7 +82,21 @@ enum ManageCommand {
     /// Write organizations, users (no passwords), teams, credential types, credentials (secrets
     /// as `$encrypted$`), projects, inventories with hosts and groups, and job templates as the
     /// JSON `awx export` writes, on stdout.
-    Export,
+    Export {
+        /// Also write each secret sealed as it is stored, and users' password hashes, so that
+        /// `rawx manage import` on an installation with the same secret key restores them.
+        #[arg(long)]
+        with_secrets: bool,
+    },
+    /// Create or update, by natural key, every object of a file `awx export` or `rawx manage
+    /// export` wrote (like `awx import`). The whole file is checked before anything is written.
+    Import {
+        /// The file to read; `-` or none reads stdin.
+        file: Option<std::path::PathBuf>,
+        /// Where manual projects' directories live (default `<data dir>/projects`).
+        #[arg(long, env = "RAWX_PROJECTS_DIR")]
+        projects_dir: Option<std::path::PathBuf>,
+    },
     /// Set a user's password (like `awx-manage update_password`).
     UpdatePassword {
         #[arg(long)]
@@ -120,9 +135,23 @@ pub async fn run(args: ManageArgs) -> anyhow::Result<()> {
             );
         }
         ManageCommand::Check => check(&store, &data_dir).await?,
-        ManageCommand::Export => {
-            let doc = export::export(&store).await?;
+        ManageCommand::Export { with_secrets } => {
+            let doc = export::export(&store, with_secrets).await?;
             println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+        ManageCommand::Import { file, projects_dir } => {
+            let text = match file.as_deref() {
+                None => std::io::read_to_string(std::io::stdin()).context("reading stdin")?,
+                Some(p) if p.as_os_str() == "-" => {
+                    std::io::read_to_string(std::io::stdin()).context("reading stdin")?
+                }
+                Some(p) => std::fs::read_to_string(p)
+                    .with_context(|| format!("reading {}", p.display()))?,
+            };
+            let doc: serde_json::Value = serde_json::from_str(&text)
+                .context("the file is not JSON (what `awx export` writes); nothing was imported")?;
+            let dir = projects_dir.unwrap_or_else(|| data_dir.join("projects"));
+            import::import(store, &data_dir, dir, &doc).await?
         }
         ManageCommand::ListInstances => instances::list(&store).await?,
         ManageCommand::ProvisionInstance {

@@ -7,24 +7,50 @@
 use std::collections::HashMap;
 
 use rawx_model::filter::Filter;
-use rawx_model::resources::{by_key, GROUP_CHILDREN, GROUP_HOSTS, JT_CREDENTIALS};
-use rawx_model::schema::{int, ColumnType, Kind, Resource};
+use rawx_model::resources::by_key;
+use rawx_model::schema::{int, ColumnType, Kind, Resource, SubList};
 use rawx_model::secret::{is_sealed, ENCRYPTED};
 use rawx_model::Row;
 use rawx_store::DynStore;
 use serde_json::{json, Map, Value};
 
-/// `awx export`'s sections (the ones rawx serves), in its order, with the resource behind each.
-pub const SECTIONS: &[(&str, &str)] = &[
-    ("users", "users"),
-    ("organizations", "organizations"),
-    ("teams", "teams"),
-    ("credential_types", "credential_types"),
-    ("credentials", "credentials"),
-    ("projects", "projects"),
-    ("inventory", "inventories"),
-    ("job_templates", "job_templates"),
+/// `awx export`'s sections, in its order, with the resource behind each. `awx export` writes
+/// `null` for AWX's resources rawx does not have (`None`, or a resource not in the schema),
+/// and for execution environments (rawx's describe the environment of this installation, and
+/// the API takes no writes to them).
+pub const SECTIONS: &[(&str, Option<&str>)] = &[
+    ("users", Some("users")),
+    ("organizations", Some("organizations")),
+    ("teams", Some("teams")),
+    ("credential_types", Some("credential_types")),
+    ("credentials", Some("credentials")),
+    ("notification_templates", None),
+    ("projects", Some("projects")),
+    ("inventory", Some("inventories")),
+    ("inventory_sources", None),
+    ("job_templates", Some("job_templates")),
+    ("workflow_job_templates", Some("workflow_job_templates")),
+    ("execution_environments", None),
+    ("applications", None),
+    ("schedules", Some("schedules")),
 ];
+
+/// Sub-lists awxkit exports as whole objects under their parent (its `DEPENDENT_EXPORT`).
+const DEPENDENT: &[(&str, &str)] = &[
+    ("inventories", "hosts"),
+    ("inventories", "groups"),
+    ("job_templates", "schedules"),
+    ("workflow_job_templates", "schedules"),
+];
+
+/// The resource behind a section, when the schema has it.
+pub fn served(key: Option<&str>) -> Option<&'static Resource> {
+    key.and_then(by_key).filter(|r| r.is_public())
+}
+
+/// Linked sub-lists awxkit exports as natural keys: those whose members are of these
+/// resources (its `EXPORTABLE_RELATIONS` that rawx has).
+const LINKED_EXPORTS: &[&str] = &["credentials", "hosts", "groups"];
 
 fn db(e: rawx_store::DbError) -> anyhow::Error {
     anyhow::anyhow!("{e}")
@@ -47,13 +73,16 @@ fn mask(v: &mut Value) {
 pub struct Exporter<'a> {
     store: &'a DynStore,
     keys: HashMap<(&'static str, i64), Value>,
+    /// Sealed values as stored and users' password hashes, instead of leaving them out.
+    with_secrets: bool,
 }
 
 impl<'a> Exporter<'a> {
-    pub fn new(store: &'a DynStore) -> Self {
+    pub fn new(store: &'a DynStore, with_secrets: bool) -> Self {
         Exporter {
             store,
             keys: HashMap::new(),
+            with_secrets,
         }
     }
 
@@ -114,13 +143,27 @@ impl<'a> Exporter<'a> {
                 }
                 (Kind::Json, Value::String(s)) => {
                     let mut parsed = serde_json::from_str(&s).unwrap_or(json!({}));
-                    mask(&mut parsed);
+                    if !self.with_secrets {
+                        mask(&mut parsed);
+                    }
                     out.insert(f.name.into(), parsed);
                 }
                 (_, mut v) => {
-                    mask(&mut v);
+                    if !self.with_secrets {
+                        mask(&mut v);
+                    }
                     out.insert(f.name.into(), v);
                 }
+            }
+        }
+        if self.with_secrets {
+            if let Some(hash) = res
+                .field("password")
+                .filter(|f| f.kind == Kind::Password)
+                .and_then(|_| row.get("password"))
+                .filter(|h| h.as_str().is_some_and(|h| !h.is_empty()))
+            {
+                out.insert("password".into(), hash.clone());
             }
         }
         out.extend(fks);
@@ -166,6 +209,55 @@ impl<'a> Exporter<'a> {
         Ok(out)
     }
 
+    /// What `awx export` writes under an object's `related`: the `DEPENDENT` sub-lists in full
+    /// (an inventory's hosts and groups, a template's schedules), and the members of linked lists (a template's credentials, a group's hosts and
+    /// children, a host's groups) as natural keys.
+    async fn related(
+        &mut self,
+        res: &'static Resource,
+        id: i64,
+    ) -> anyhow::Result<Map<String, Value>> {
+        let mut related = Map::new();
+        for sub in res.subs {
+            match sub.list {
+                SubList::Children { resource, fk } if DEPENDENT.contains(&(res.key, resource)) => {
+                    let child = self::res(resource);
+                    let of_parent = Filter::eq(fk, ColumnType::Int, json!(id));
+                    let mut list = Vec::new();
+                    for row in self.rows(child, of_parent).await? {
+                        let cid = int(&row, "id").unwrap_or_default();
+                        let o = self.object(child, &row).await?;
+                        let rel = Box::pin(self.related(child, cid)).await?;
+                        list.push(self.finish(child, &row, o, rel).await?);
+                    }
+                    related.insert(sub.name.into(), Value::Array(list));
+                }
+                SubList::Linked {
+                    relation,
+                    from_left,
+                } => {
+                    let other = if from_left {
+                        relation.right.0
+                    } else {
+                        relation.left.0
+                    };
+                    if !LINKED_EXPORTS.contains(&other) {
+                        continue;
+                    }
+                    let ids = self
+                        .store
+                        .linked(relation, from_left, id)
+                        .await
+                        .map_err(db)?;
+                    let keys = self.keys_of(self::res(other), ids).await?;
+                    related.insert(sub.name.into(), Value::Array(keys));
+                }
+                SubList::Children { .. } => {}
+            }
+        }
+        Ok(related)
+    }
+
     /// One section: every object of the resource, except those rawx manages itself (built-in
     /// credential types, as `awx export` leaves out `managed` objects).
     pub async fn section(&mut self, key: &str) -> anyhow::Result<Vec<Value>> {
@@ -177,67 +269,24 @@ impl<'a> Exporter<'a> {
             }
             let id = int(&row, "id").unwrap_or_default();
             let obj = self.object(res, &row).await?;
-            let mut related = Map::new();
-            match key {
-                "inventories" => {
-                    let of_inv = || Filter::eq("inventory", ColumnType::Int, json!(id));
-                    let (hosts, groups) = (self::res("hosts"), self::res("groups"));
-                    let mut list = Vec::new();
-                    for h in self.rows(hosts, of_inv()).await? {
-                        let o = self.object(hosts, &h).await?;
-                        list.push(self.finish(hosts, &h, o, Map::new()).await?);
-                    }
-                    related.insert("hosts".into(), Value::Array(list));
-                    let mut list = Vec::new();
-                    for g in self.rows(groups, of_inv()).await? {
-                        let gid = int(&g, "id").unwrap_or_default();
-                        let o = self.object(groups, &g).await?;
-                        let mut rel = Map::new();
-                        let members = self
-                            .store
-                            .linked(&GROUP_HOSTS, true, gid)
-                            .await
-                            .map_err(db)?;
-                        rel.insert(
-                            "hosts".into(),
-                            Value::Array(self.keys_of(hosts, members).await?),
-                        );
-                        let children = self
-                            .store
-                            .linked(&GROUP_CHILDREN, true, gid)
-                            .await
-                            .map_err(db)?;
-                        rel.insert(
-                            "children".into(),
-                            Value::Array(self.keys_of(groups, children).await?),
-                        );
-                        list.push(self.finish(groups, &g, o, rel).await?);
-                    }
-                    related.insert("groups".into(), Value::Array(list));
-                }
-                "job_templates" => {
-                    let creds = self
-                        .store
-                        .linked(&JT_CREDENTIALS, true, id)
-                        .await
-                        .map_err(db)?;
-                    let creds = self.keys_of(self::res("credentials"), creds).await?;
-                    related.insert("credentials".into(), Value::Array(creds));
-                }
-                _ => {}
-            }
+            let related = self.related(res, id).await?;
             out.push(self.finish(res, &row, obj, related).await?);
         }
         Ok(out)
     }
 }
 
-/// Every section `awx export` writes that rawx serves, as one JSON document.
-pub async fn export(store: &DynStore) -> anyhow::Result<Value> {
-    let mut ex = Exporter::new(store);
+/// Every section `awx export` writes, as one JSON document (`null` for resources rawx does
+/// not have, as `awx export` writes them against rawx).
+pub async fn export(store: &DynStore, with_secrets: bool) -> anyhow::Result<Value> {
+    let mut ex = Exporter::new(store, with_secrets);
     let mut doc = Map::new();
     for (section, key) in SECTIONS {
-        doc.insert((*section).into(), Value::Array(ex.section(key).await?));
+        let v = match served(*key) {
+            Some(res) => Value::Array(ex.section(res.key).await?),
+            None => Value::Null,
+        };
+        doc.insert((*section).into(), v);
     }
     Ok(Value::Object(doc))
 }

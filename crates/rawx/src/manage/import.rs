@@ -1,0 +1,805 @@
+//! `rawx manage import`: reads what `awx export` or `rawx manage export` wrote and creates or
+//! updates each object by its natural key, as `awx import` does. Every write is an API request
+//! served in process as a superuser (`rawx_api::admin`), so validation, password hashing and
+//! sealing are the API's own.
+//!
+//! Before anything is written the whole file is checked (sections, fields, references, secrets,
+//! field types), so a bad file changes nothing. The store has no transaction spanning requests:
+//! if the API then refuses an object, the objects before it stay applied and the output lists
+//! them; the refused one is unchanged.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+
+use anyhow::bail;
+use rawx_api::admin::{is_password_hash, Admin, Answer, Method};
+use rawx_model::filter::{Cond, Filter};
+use rawx_model::resources::ALL;
+use rawx_model::schema::{int, ColumnType, Kind, Resource, SubList};
+use rawx_model::secret::{is_sealed, ENCRYPTED};
+use rawx_model::validate::{validate, Mode};
+use serde_json::{json, Map, Value};
+
+/// `awx export`'s sections rawx imports, in the order objects are created (awxkit's dependency
+/// order: what a section refers to comes before it).
+const ORDER: &[(&str, &str)] = &[
+    ("organizations", "organizations"),
+    ("users", "users"),
+    ("teams", "teams"),
+    ("credential_types", "credential_types"),
+    ("credentials", "credentials"),
+    ("projects", "projects"),
+    ("inventory", "inventories"),
+    ("job_templates", "job_templates"),
+    ("workflow_job_templates", "workflow_job_templates"),
+    ("schedules", "schedules"),
+];
+
+fn served(key: &str) -> Option<&'static Resource> {
+    rawx_model::resources::by_key(key).filter(|r| r.is_public())
+}
+
+/// A natural key as text, the same whatever order its fields come in.
+fn canonical(v: &Value) -> String {
+    fn sorted(v: &Value) -> Value {
+        match v {
+            Value::Object(o) => {
+                let mut keys: Vec<&String> = o.keys().collect();
+                keys.sort();
+                Value::Object(
+                    keys.into_iter()
+                        .map(|k| (k.clone(), sorted(&o[k])))
+                        .collect(),
+                )
+            }
+            other => other.clone(),
+        }
+    }
+    sorted(v).to_string()
+}
+
+fn resource_of_type(type_name: &str) -> Option<&'static Resource> {
+    ALL.iter()
+        .copied()
+        .find(|r| r.type_name == type_name && r.is_public())
+}
+
+/// `credential "key" (organization "Ops")`: how an object is named in the output.
+pub fn describe(key: &Value) -> String {
+    let ty = key["type"].as_str().unwrap_or("object");
+    let name = ["name", "username", "hostname"]
+        .iter()
+        .find_map(|k| key[*k].as_str())
+        .unwrap_or_default();
+    let parents: Vec<String> = key
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .filter(|(_, v)| v.is_object())
+                .map(|(_, v)| describe(v))
+                .collect()
+        })
+        .unwrap_or_default();
+    if parents.is_empty() {
+        format!("{ty} {name:?}")
+    } else {
+        format!("{ty} {name:?} ({})", parents.join(", "))
+    }
+}
+
+/// An API error body as `field: message` lines (`inputs.password: …`, `detail: …`).
+fn messages(v: &Value, prefix: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Object(o) => {
+            for (k, v) in o {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                messages(v, &p, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|v| messages(v, prefix, out)),
+        Value::String(s) if prefix.is_empty() => out.push(s.clone()),
+        Value::String(s) => out.push(format!("{prefix}: {s}")),
+        other => out.push(format!("{prefix}: {other}")),
+    }
+}
+
+fn refusal(a: &Answer) -> String {
+    let mut out = Vec::new();
+    messages(&a.body, "", &mut out);
+    format!("{} ({})", out.join("; "), a.status)
+}
+
+/// One thing to do, in the order awxkit does it: objects of each section, then what each
+/// object's `related` holds (objects created under it, then links to existing ones).
+enum Step<'a> {
+    Object {
+        res: &'static Resource,
+        obj: &'a Map<String, Value>,
+        /// For an object listed under another one: its foreign key to that one.
+        parent: Option<(&'static str, &'a Value)>,
+    },
+    Link {
+        res: &'static Resource,
+        owner: &'a Value,
+        sub: &'static str,
+        members: &'a [Value],
+    },
+}
+
+/// The steps of a document, checked for shape: every section and field is one rawx knows.
+fn plan(doc: &Value) -> Result<Vec<Step<'_>>, String> {
+    let Some(sections) = doc.as_object() else {
+        return Err("the file is not a JSON object of sections (what `awx export` writes)".into());
+    };
+    for (name, v) in sections {
+        if ORDER.iter().any(|(s, k)| s == name && served(k).is_some()) {
+            continue;
+        }
+        if name == "execution_environments" {
+            // rawx's are the environment of this installation, not data to carry over.
+            if let Some(n) = v.as_array().map(Vec::len).filter(|n| *n > 0) {
+                println!("skipped   {n} execution environment(s): rawx runs jobs in its own");
+            }
+            continue;
+        }
+        if rawx_api::ABSENT_RESOURCES.iter().any(|(k, ..)| k == name)
+            || ORDER.iter().any(|(s, _)| s == name)
+        {
+            if v.is_null() || v.as_array().is_some_and(Vec::is_empty) {
+                continue;
+            }
+            return Err(format!(
+                "section {name:?}: rawx has no {}; remove them from the file",
+                name.replace('_', " ")
+            ));
+        }
+        return Err(format!("unknown section {name:?}"));
+    }
+    let mut steps = Vec::new();
+    let mut queue = Vec::new();
+    for (section, key) in ORDER {
+        let Some(res) = served(key) else { continue };
+        let list = match sections.get(*section) {
+            None | Some(Value::Null) => continue,
+            Some(Value::Array(a)) => a,
+            Some(_) => return Err(format!("section {section:?} is not a list")),
+        };
+        for o in list {
+            objects(res, o, None, &mut steps, &mut queue)?;
+        }
+    }
+    // Related sets come after every section, as in awxkit, so links find their members;
+    // objects created there may queue more.
+    while !queue.is_empty() {
+        for (res, owner, related) in std::mem::take(&mut queue) {
+            related_steps(res, owner, related, &mut steps, &mut queue)?;
+        }
+    }
+    Ok(steps)
+}
+
+type Queued<'a> = (&'static Resource, &'a Value, &'a Map<String, Value>);
+
+fn objects<'a>(
+    res: &'static Resource,
+    o: &'a Value,
+    parent: Option<(&'static str, &'a Value)>,
+    steps: &mut Vec<Step<'a>>,
+    queue: &mut Vec<Queued<'a>>,
+) -> Result<(), String> {
+    let Some(obj) = o.as_object() else {
+        return Err(format!("a {} that is not an object: {o}", res.type_name));
+    };
+    let Some(key) = obj.get("natural_key").filter(|k| k.is_object()) else {
+        return Err(format!(
+            "a {} without its natural_key: {}",
+            res.type_name,
+            Value::Object(obj.clone())
+        ));
+    };
+    let who = describe(key);
+    if key["type"] != json!(res.type_name) {
+        return Err(format!(
+            "{who}: listed among {} but its natural_key says {}",
+            res.key, key["type"]
+        ));
+    }
+    for (name, v) in obj {
+        match name.as_str() {
+            "natural_key" => {}
+            "related" => {
+                let Some(related) = v.as_object() else {
+                    return Err(format!("{who}: related is not an object"));
+                };
+                queue.push((res, key, related));
+            }
+            "password" if res.key == "users" => {}
+            _ => match res.field(name) {
+                Some(f) if f.writable() && f.shown() => {
+                    if let (Kind::Fk(_), Value::Object(_) | Value::Null) = (f.kind, v) {
+                    } else if let Kind::Fk(_) = f.kind {
+                        return Err(format!(
+                            "{who}: field {name:?} must be a natural key (an object) or null"
+                        ));
+                    }
+                }
+                _ => return Err(format!("{who}: unknown field {name:?}")),
+            },
+        }
+    }
+    steps.push(Step::Object { res, obj, parent });
+    Ok(())
+}
+
+fn related_steps<'a>(
+    res: &'static Resource,
+    owner: &'a Value,
+    related: &'a Map<String, Value>,
+    steps: &mut Vec<Step<'a>>,
+    queue: &mut Vec<Queued<'a>>,
+) -> Result<(), String> {
+    for (name, v) in related {
+        let Some(sub) = res.sub(name) else {
+            return Err(format!("{}: unknown related set {name:?}", describe(owner)));
+        };
+        let Some(list) = v.as_array() else {
+            return Err(format!(
+                "{}: related {name:?} is not a list",
+                describe(owner)
+            ));
+        };
+        match sub.list {
+            SubList::Children { resource, fk } => {
+                let child = rawx_model::resources::by_key(resource).expect("child resource");
+                for o in list {
+                    objects(child, o, Some((fk, owner)), steps, queue)?;
+                }
+            }
+            SubList::Linked { .. } if list.is_empty() => {}
+            SubList::Linked { .. } => steps.push(Step::Link {
+                res,
+                owner,
+                sub: sub.name,
+                members: list,
+            }),
+        }
+    }
+    Ok(())
+}
+
+/// What happened to one object or link.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+pub struct Importer {
+    admin: Admin,
+    /// Natural keys of objects the file creates (a reference to one is not missing).
+    planned: HashSet<String>,
+    applied: Vec<String>,
+    counts: [usize; 3],
+}
+
+impl Importer {
+    pub fn new(admin: Admin) -> Self {
+        Importer {
+            admin,
+            planned: HashSet::new(),
+            applied: Vec::new(),
+            counts: [0; 3],
+        }
+    }
+
+    fn store(&self) -> &rawx_store::DynStore {
+        &self.admin.state().store
+    }
+
+    /// The id of the object a natural key names, `None` when there is none.
+    async fn find(&self, key: &Value) -> anyhow::Result<Option<i64>> {
+        let Some(res) = key["type"].as_str().and_then(resource_of_type) else {
+            return Ok(None);
+        };
+        let Some(name_field) = res.name_field else {
+            return Ok(None);
+        };
+        let mut filter = Filter::eq(name_field, ColumnType::Text, key[name_field].clone());
+        for p in res.named_url_parents {
+            let v = &key[*p];
+            match res.field(p).map(|f| f.kind) {
+                Some(Kind::Fk(_)) if v.is_null() => {
+                    filter = filter.and(Filter::On {
+                        path: vec![],
+                        column: p,
+                        ctype: ColumnType::Int,
+                        cond: Cond::IsNull(true),
+                    })
+                }
+                Some(Kind::Fk(_)) => match Box::pin(self.find(v)).await? {
+                    Some(id) => filter = filter.and(Filter::eq(p, ColumnType::Int, json!(id))),
+                    None => return Ok(None),
+                },
+                _ => filter = filter.and(Filter::eq(p, ColumnType::Text, v.clone())),
+            }
+        }
+        let row = self
+            .store()
+            .find(res, &filter)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(row.and_then(|r| int(&r, "id")))
+    }
+
+    /// Whether a reference can be met: the object exists or the file creates it.
+    async fn reachable(&self, key: &Value) -> anyhow::Result<bool> {
+        Ok(self.planned.contains(&canonical(key)) || self.find(key).await?.is_some())
+    }
+
+    /// Everything that can be known before writing: references, secrets, field types.
+    async fn check(&mut self, steps: &[Step<'_>]) -> anyhow::Result<Vec<String>> {
+        for s in steps {
+            if let Step::Object { obj, .. } = s {
+                self.planned.insert(canonical(&obj["natural_key"]));
+            }
+        }
+        let mut problems = Vec::new();
+        for s in steps {
+            match s {
+                Step::Object { res, obj, parent } => {
+                    let who = describe(&obj["natural_key"]);
+                    let mut probe = Map::new();
+                    for (name, v) in obj.iter() {
+                        let Some(f) = res.field(name) else { continue };
+                        if let Kind::Fk(target) = f.kind {
+                            if v.is_object() {
+                                let want = rawx_model::resources::by_key(target)
+                                    .map(|r| r.type_name)
+                                    .unwrap_or_default();
+                                if v["type"] != json!(want) {
+                                    problems.push(format!(
+                                        "{who}: field {name:?} names a {} where a {want} belongs",
+                                        v["type"]
+                                    ));
+                                } else if !self.reachable(v).await? {
+                                    problems.push(format!(
+                                        "{who}: field {name:?} names {}, which neither exists nor is in the file",
+                                        describe(v)
+                                    ));
+                                }
+                                probe.insert(name.clone(), json!(1));
+                            } else {
+                                probe.insert(name.clone(), Value::Null);
+                            }
+                            continue;
+                        }
+                        let mut v = v.clone();
+                        self.unseal(&mut v, &who, name, &mut problems);
+                        probe.insert(name.clone(), v);
+                    }
+                    if let Some((fk, _)) = parent {
+                        probe.entry(*fk).or_insert(json!(1));
+                    }
+                    // The schema's own type and length checks; the API repeats them on write.
+                    let mode = match self.find(&obj["natural_key"]).await? {
+                        Some(_) => Mode::Patch,
+                        None => Mode::Create,
+                    };
+                    if let Err(e) = validate(res, &Value::Object(probe), mode) {
+                        let mut lines = Vec::new();
+                        messages(&e.to_json(), "", &mut lines);
+                        for l in lines {
+                            problems.push(format!("{who}: {l}"));
+                        }
+                    }
+                }
+                Step::Link {
+                    owner,
+                    sub,
+                    members,
+                    ..
+                } => {
+                    for m in members.iter() {
+                        if !m.is_object() || !self.reachable(m).await? {
+                            problems.push(format!(
+                                "{}: related {sub:?} names {}, which neither exists nor is in the file",
+                                describe(owner),
+                                if m.is_object() { describe(m) } else { m.to_string() }
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(problems)
+    }
+
+    /// Opens every sealed string of `v` in place (a `rawx manage export --with-secrets` file);
+    /// one sealed under another key is a problem named by object and field.
+    fn unseal(&self, v: &mut Value, who: &str, field: &str, problems: &mut Vec<String>) {
+        match v {
+            Value::String(s) if is_sealed(s) => match self.admin.state().key.open(s) {
+                Ok(plain) => *s = plain,
+                Err(e) => problems.push(format!("{who}: field {field:?}: {e}")),
+            },
+            Value::Array(a) => a
+                .iter_mut()
+                .for_each(|v| self.unseal(v, who, field, problems)),
+            Value::Object(o) => o
+                .values_mut()
+                .for_each(|v| self.unseal(v, who, field, problems)),
+            _ => {}
+        }
+    }
+
+    /// The request body for an object: references as ids, sealed secrets opened, and
+    /// `$encrypted$` dropped when there is no stored secret for it to stand for.
+    async fn body(
+        &self,
+        res: &'static Resource,
+        obj: &Map<String, Value>,
+        parent: Option<(&'static str, &Value)>,
+        exists: bool,
+    ) -> anyhow::Result<Map<String, Value>> {
+        let who = describe(&obj["natural_key"]);
+        let mut body = Map::new();
+        for (name, v) in obj {
+            if matches!(name.as_str(), "natural_key" | "related" | "password") {
+                continue;
+            }
+            let Some(f) = res.field(name) else { continue };
+            let v = match (f.kind, v) {
+                (Kind::Fk(_), Value::Object(_)) => match self.find(v).await? {
+                    Some(id) => json!(id),
+                    None => bail!("{who}: {name}: {} does not exist", describe(v)),
+                },
+                _ => {
+                    let mut v = v.clone();
+                    let mut problems = Vec::new();
+                    self.unseal(&mut v, &who, name, &mut problems);
+                    if let Some(p) = problems.pop() {
+                        bail!("{p}");
+                    }
+                    if !exists {
+                        drop_encrypted(&mut v);
+                    }
+                    v
+                }
+            };
+            body.insert(name.clone(), v);
+        }
+        if let Some((fk, owner)) = parent {
+            if !body.contains_key(fk) {
+                match self.find(owner).await? {
+                    Some(id) => body.insert(fk.into(), json!(id)),
+                    None => bail!("{who}: {} does not exist", describe(owner)),
+                };
+            }
+        }
+        Ok(body)
+    }
+
+    /// The fields of `body` that differ from the stored object (as the API shows it; a
+    /// secret is compared with the stored one, opened).
+    async fn changes(
+        &self,
+        res: &'static Resource,
+        id: i64,
+        body: &Map<String, Value>,
+    ) -> anyhow::Result<Map<String, Value>> {
+        let shown = self
+            .admin
+            .call(Method::GET, &format!("/api/v2/{}/{id}/", res.key), None)
+            .await?;
+        if !shown.ok() {
+            bail!("reading {} {id}: {}", res.type_name, refusal(&shown));
+        }
+        let row = self
+            .store()
+            .get(res, id)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut out = Map::new();
+        for (name, want) in body {
+            let same = match res.field(name).map(|f| f.kind) {
+                Some(Kind::Json) => {
+                    let stored: Value = row
+                        .get(name)
+                        .and_then(Value::as_str)
+                        .and_then(|s| serde_json::from_str(s).ok())
+                        .unwrap_or(json!({}));
+                    self.same_secrets(want, &stored) && {
+                        let mut w = want.clone();
+                        mask_like(&mut w, &shown.body[name.as_str()]);
+                        w == shown.body[name.as_str()]
+                    }
+                }
+                _ => &shown.body[name.as_str()] == want,
+            };
+            if !same {
+                out.insert(name.clone(), want.clone());
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether each secret given in `want` (in the clear) is the one `stored` holds sealed.
+    fn same_secrets(&self, want: &Value, stored: &Value) -> bool {
+        match (want, stored) {
+            (Value::Object(w), Value::Object(s)) => w.iter().all(|(k, v)| match s.get(k) {
+                Some(sv) => self.same_secrets(v, sv),
+                None => true,
+            }),
+            (Value::String(w), Value::String(s)) if is_sealed(s) => {
+                w == ENCRYPTED || self.admin.state().key.open(s).is_ok_and(|p| &p == w)
+            }
+            _ => true,
+        }
+    }
+
+    async fn object(
+        &mut self,
+        res: &'static Resource,
+        obj: &Map<String, Value>,
+        parent: Option<(&'static str, &Value)>,
+    ) -> anyhow::Result<(Outcome, String)> {
+        let key = &obj["natural_key"];
+        let existing = self.find(key).await?;
+        let body = self.body(res, obj, parent, existing.is_some()).await?;
+        let hash = obj
+            .get("password")
+            .and_then(Value::as_str)
+            .filter(|p| !p.is_empty());
+        let (id, mut outcome, mut fields) = match existing {
+            None => {
+                let mut body = body;
+                if let Some(p) = hash.filter(|p| !is_password_hash(p)) {
+                    body.insert("password".into(), json!(p));
+                }
+                let a = self
+                    .admin
+                    .call(
+                        Method::POST,
+                        &format!("/api/v2/{}/", res.key),
+                        Some(&Value::Object(body)),
+                    )
+                    .await?;
+                if !a.ok() {
+                    bail!("{}", refusal(&a));
+                }
+                let id = a.body["id"].as_i64().unwrap_or_default();
+                (id, Outcome::Created, Vec::new())
+            }
+            Some(id) => {
+                let mut diff = self.changes(res, id, &body).await?;
+                if let Some(p) = hash.filter(|p| !is_password_hash(p)) {
+                    diff.insert("password".into(), json!(p));
+                }
+                let fields: Vec<String> = diff.keys().cloned().collect();
+                if diff.is_empty() {
+                    (id, Outcome::Unchanged, fields)
+                } else {
+                    let a = self
+                        .admin
+                        .call(
+                            Method::PATCH,
+                            &format!("/api/v2/{}/{id}/", res.key),
+                            Some(&Value::Object(diff)),
+                        )
+                        .await?;
+                    if !a.ok() {
+                        bail!("{}", refusal(&a));
+                    }
+                    (id, Outcome::Updated, fields)
+                }
+            }
+        };
+        if let Some(h) = hash.filter(|p| is_password_hash(p)) {
+            let stored = self
+                .store()
+                .get(res, id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            if stored.get("password").and_then(Value::as_str) != Some(h) {
+                self.admin
+                    .set_password_hash(id, h)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("password: {e}"))?;
+                if outcome == Outcome::Unchanged {
+                    outcome = Outcome::Updated;
+                }
+                fields.push("password".into());
+            }
+        }
+        let mut note = String::new();
+        if !fields.is_empty() && outcome == Outcome::Updated {
+            let _ = write!(note, " ({})", fields.join(", "));
+        }
+        if outcome == Outcome::Created && res.key == "users" && hash.is_none() {
+            note.push_str(" (no password: set one with `rawx manage update-password`)");
+        }
+        Ok((outcome, note))
+    }
+
+    async fn link(
+        &mut self,
+        res: &'static Resource,
+        owner: &Value,
+        sub: &str,
+        members: &[Value],
+    ) -> anyhow::Result<(Outcome, String)> {
+        let Some(id) = self.find(owner).await? else {
+            bail!("{} does not exist", describe(owner));
+        };
+        let Some(SubList::Linked {
+            relation,
+            from_left,
+        }) = res.sub(sub).map(|s| s.list)
+        else {
+            bail!("{sub} is not a list of links");
+        };
+        let have = self
+            .store()
+            .linked(relation, from_left, id)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let mut added = Vec::new();
+        for m in members {
+            let Some(mid) = self.find(m).await? else {
+                bail!("{sub}: {} does not exist", describe(m));
+            };
+            if have.contains(&mid) {
+                continue;
+            }
+            let a = self
+                .admin
+                .call(
+                    Method::POST,
+                    &format!("/api/v2/{}/{id}/{sub}/", res.key),
+                    Some(&json!({"id": mid})),
+                )
+                .await?;
+            if !a.ok() {
+                bail!("{sub}: {}: {}", describe(m), refusal(&a));
+            }
+            added.push(describe(m));
+        }
+        if added.is_empty() {
+            Ok((Outcome::Unchanged, String::new()))
+        } else {
+            Ok((Outcome::Updated, format!(" (linked {})", added.join(", "))))
+        }
+    }
+
+    /// Checks the whole document, then applies it step by step, printing each outcome.
+    pub async fn run(&mut self, doc: &Value) -> anyhow::Result<()> {
+        let steps = plan(doc).map_err(|e| anyhow::anyhow!("{e}; nothing was imported"))?;
+        let problems = self.check(&steps).await?;
+        if !problems.is_empty() {
+            for p in &problems {
+                eprintln!("error: {p}");
+            }
+            bail!(
+                "{} problem(s) in the file; nothing was imported",
+                problems.len()
+            );
+        }
+        for s in &steps {
+            let (what, result) = match s {
+                Step::Object { res, obj, parent } => (
+                    describe(&obj["natural_key"]),
+                    self.object(res, obj, *parent).await,
+                ),
+                Step::Link {
+                    res,
+                    owner,
+                    sub,
+                    members,
+                } => (
+                    format!("{} {sub}", describe(owner)),
+                    self.link(res, owner, sub, members).await,
+                ),
+            };
+            match result {
+                Ok((outcome, note)) => {
+                    let verb = match outcome {
+                        Outcome::Created => "created",
+                        Outcome::Updated => "updated",
+                        Outcome::Unchanged => "unchanged",
+                    };
+                    self.counts[outcome as usize] += 1;
+                    println!("{verb:<9} {what}{note}");
+                    if outcome != Outcome::Unchanged {
+                        self.applied.push(what);
+                    }
+                }
+                Err(e) => {
+                    let before = if self.applied.is_empty() {
+                        "nothing was changed before it".to_string()
+                    } else {
+                        format!(
+                            "{} change(s) before it stay applied: {}",
+                            self.applied.len(),
+                            self.applied.join("; ")
+                        )
+                    };
+                    bail!("{what} was refused, and left as it was: {e}\n{before}");
+                }
+            }
+        }
+        let [c, u, n] = self.counts;
+        println!("{c} created, {u} updated, {n} unchanged.");
+        Ok(())
+    }
+}
+
+/// Drops `$encrypted$` placeholders (a new object has no stored secret for them to keep).
+fn drop_encrypted(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            o.retain(|_, v| v != ENCRYPTED);
+            o.values_mut().for_each(drop_encrypted);
+        }
+        Value::Array(a) => a.iter_mut().for_each(drop_encrypted),
+        _ => {}
+    }
+}
+
+/// Puts `$encrypted$` wherever `shown` has it, so a secret (compared apart) does not count as
+/// a change of the JSON around it.
+fn mask_like(want: &mut Value, shown: &Value) {
+    match (want, shown) {
+        (Value::Object(w), Value::Object(s)) => {
+            for (k, v) in w.iter_mut() {
+                match s.get(k) {
+                    Some(Value::String(m)) if m == ENCRYPTED && v.is_string() => {
+                        *v = json!(ENCRYPTED)
+                    }
+                    Some(sv) => mask_like(v, sv),
+                    None => {}
+                }
+            }
+        }
+        (Value::Array(w), Value::Array(s)) => {
+            for (v, sv) in w.iter_mut().zip(s) {
+                mask_like(v, sv);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `rawx manage import`: seeds a new database (managed credential types, the first superuser),
+/// then imports `doc` as that installation's oldest superuser.
+pub async fn import(
+    store: rawx_store::DynStore,
+    data_dir: &std::path::Path,
+    projects_dir: std::path::PathBuf,
+    doc: &Value,
+) -> anyhow::Result<()> {
+    let seeded = rawx_api::seed(&store, None)
+        .await
+        .map_err(|e| anyhow::anyhow!("seeding the database: {e}"))?;
+    if let Some((user, password)) = &seeded.admin {
+        println!("Created superuser {user} with password: {password}");
+    }
+    let key = crate::serve::secret_key(data_dir)?;
+    let config = rawx_api::Config {
+        node_name: "rawx-manage".into(),
+        projects_dir,
+        install_uuid: seeded.install_uuid,
+    };
+    let state = rawx_api::AppState::new(store, rawx_bus::InProcessBus::new(), key, config);
+    let Some(admin) = Admin::as_superuser(state)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+    else {
+        bail!("there is no superuser to import as: create one with `rawx manage create-superuser`");
+    };
+    Importer::new(admin).run(doc).await
+}
