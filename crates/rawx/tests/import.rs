@@ -371,3 +371,31 @@ fn real_awx_export_without_flags_and_awx_import() {
     );
     assert_eq!(export(&b.data), theirs, "awx import made something else");
 }
+
+#[test]
+fn import_into_postgresql_with_the_server_down() {
+    let Some(db) = common::PgDb::create("import") else {
+        return;
+    };
+    let lab = Lab::start();
+    build(&lab);
+    let src = lab.s.data.clone();
+    let file = src.join("export.json");
+    let out = manage(&src, &["export", "--with-secrets"]);
+    assert_eq!(out.code, 0, "{out}");
+    std::fs::write(&file, &out.stdout).unwrap();
+
+    let dir = fresh_from(&src);
+    let pg = |args: &[&str]| {
+        let mut all = vec!["--database-url", db.url.as_str()];
+        all.extend_from_slice(args);
+        manage(dir.path(), &all)
+    };
+    let out = pg(&["import", file.to_str().unwrap()]);
+    assert_eq!(out.code, 0, "{out}");
+    let out = pg(&["export"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(out.json(), export(&src), "PostgreSQL holds something else");
+    let again = pg(&["import", file.to_str().unwrap()]);
+    assert!(again.stdout.contains("0 created, 0 updated"), "{again}");
+}
