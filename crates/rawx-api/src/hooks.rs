@@ -223,6 +223,7 @@ pub async fn prepare(
             row.insert("user".into(), json!(actor.user_id));
         }
         "ad_hoc_commands" => crate::adhoc::prepare(state, ident, row, existing).await?,
+        "schedules" => crate::schedules::prepare(state, row, existing).await?,
         _ => {}
     }
     Ok(None)

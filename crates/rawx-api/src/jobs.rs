@@ -111,7 +111,16 @@ pub async fn job_fields(
             }
             None => json!({}),
         },
-        None => json!({}),
+        // AWX names the schedule as the launcher of a scheduled job.
+        None => match int(row, "schedule") {
+            Some(sid) => match r.lookup("schedules", sid).await? {
+                Some(s) => {
+                    json!({"id": sid, "name": s["name"], "type": "schedule", "url": format!("/api/v2/schedules/{sid}/")})
+                }
+                None => json!({}),
+            },
+            None => json!({}),
+        },
     };
     out.insert("launched_by".into(), launched_by);
     if text(row, "status") == "running" {
@@ -345,7 +354,28 @@ pub async fn launch_post(
         .as_object()
         .cloned()
         .ok_or_else(|| ApiError::field("__all__", "Invalid data. Expected a dictionary."))?;
+    let (mut job, credentials, ignored) = job_from_template(&state, actor, &jt, &prompts).await?;
+    job.insert("launch_type".into(), json!("manual"));
+    job.insert("launched_by_user".into(), json!(actor.user_id));
+    let id = create_job(&state, actor.user_id, job, &credentials).await?;
+    let stored = state.store.get(&JOBS, id).await?;
+    let mut out = Renderer::new(&state, actor).render(&JOBS, &stored).await?;
+    out["job"] = json!(id);
+    out["ignored_fields"] = Value::Object(ignored);
+    tracing::info!(job = id, template = %jt["id"], user = ident.username(), "job launched");
+    Ok(crate::handlers::created(&JOBS, id, out))
+}
 
+/// The pending job a launch of `jt` with `prompts` makes (AWX's launch rules: prompts the
+/// template does not ask for are returned as ignored), its credentials, and what was ignored.
+/// Every launch path (the launch endpoint, schedules) builds its job here; the caller adds
+/// who launched it and how, then `create_job`.
+pub(crate) async fn job_from_template(
+    state: &AppState,
+    actor: &rawx_model::rbac::Actor,
+    jt: &Row,
+    prompts: &Map<String, Value>,
+) -> ApiResult<(Row, Vec<i64>, Map<String, Value>)> {
     let mut job = Row::new();
     let mut ignored = Map::new();
     let mut errors = FieldErrors::default();
@@ -416,7 +446,7 @@ pub async fn launch_post(
     }
     let mut credentials = state
         .store
-        .linked(&JT_CREDENTIALS, true, int(&jt, "id").unwrap_or_default())
+        .linked(&JT_CREDENTIALS, true, int(jt, "id").unwrap_or_default())
         .await?;
     if let Some(v) = prompts.get("credentials") {
         if jt.get("ask_credential_on_launch") == Some(&json!(true)) {
@@ -438,7 +468,7 @@ pub async fn launch_post(
         ),
         Some(i) => {
             if fetch_visible(
-                &state,
+                state,
                 actor,
                 rawx_model::resources::by_key("inventories").expect("inventories"),
                 &i.to_string(),
@@ -458,7 +488,7 @@ pub async fn launch_post(
     }
     for cid in &credentials {
         let c = fetch_visible(
-            &state,
+            state,
             actor,
             rawx_model::resources::by_key("credentials").expect("credentials"),
             &cid.to_string(),
@@ -484,20 +514,12 @@ pub async fn launch_post(
     );
     job.insert("job_template".into(), jt["id"].clone());
     job.insert("unified_job_template".into(), jt["id"].clone());
-    job.insert("launch_type".into(), json!("manual"));
     job.insert("status".into(), json!("pending"));
-    job.insert("launched_by_user".into(), json!(actor.user_id));
-    let id = create_job(&state, actor.user_id, job, &credentials).await?;
-    let stored = state.store.get(&JOBS, id).await?;
-    let mut out = Renderer::new(&state, actor).render(&JOBS, &stored).await?;
-    out["job"] = json!(id);
-    out["ignored_fields"] = Value::Object(ignored);
-    tracing::info!(job = id, template = %jt["id"], user = ident.username(), "job launched");
-    Ok(crate::handlers::created(&JOBS, id, out))
+    Ok((job, credentials, ignored))
 }
 
 /// Writes a pending job with its credentials and wakes the task manager.
-async fn create_job(
+pub(crate) async fn create_job(
     state: &AppState,
     user: i64,
     mut job: Row,

@@ -20,6 +20,7 @@ mod metrics;
 mod options;
 mod render;
 mod root;
+mod schedules;
 mod seed;
 mod settings;
 mod special;
@@ -30,6 +31,7 @@ pub use auth::{hash_password, AuthMethod, Identity};
 pub use error::{ApiError, ApiResult};
 pub use root::ABSENT as ABSENT_RESOURCES;
 pub use seed::{create_user, preload, seed, set_password, show_execution_environment, Seeded};
+pub use schedules::scheduler;
 pub use settings::log_config;
 
 use axum::http::HeaderValue;
@@ -232,13 +234,14 @@ fn table() -> Routes {
             get(root::absent_list).options(root::absent_options),
         ),
         (
-            "/api/v2/schedules/",
-            get(root::absent_list).options(root::absent_options),
-        ),
-        (
             "/api/v2/system_job_templates/",
             get(root::absent_list).options(root::absent_options),
         ),
+        (
+            "/api/v2/schedules/preview/",
+            get(schedules::preview_get).post(schedules::preview),
+        ),
+        ("/api/v2/schedules/zoneinfo/", get(schedules::zoneinfo)),
         (
             "/api/v2/{res}/",
             get(handlers::list)

@@ -98,7 +98,6 @@ pub const ABSENT: &[(&str, &str, &str)] = &[
     ),
     ("inventory_sources", "inventory_source", "Inventory Source"),
     ("applications", "o_auth2_application", "Application"),
-    ("schedules", "schedule", "Schedule"),
     (
         "system_job_templates",
         "system_job_template",

@@ -282,7 +282,13 @@ pub async fn run(
     let mut serving = None;
     if let Some(listener) = listener {
         serving = Some(listener.local_addr()?);
-        sup.add(Arc::new(WebServer { listener, state }), Restart::Always);
+        sup.add(
+            Arc::new(WebServer {
+                listener,
+                state: state.clone(),
+            }),
+            Restart::Always,
+        );
     }
     if let Some((shared, environment)) = task {
         if environment.is_managed() {
@@ -298,6 +304,7 @@ pub async fn run(
         for component in role.components() {
             sup.add(component, Restart::Always);
         }
+        sup.add(rawx_api::scheduler(state), Restart::Always);
     }
     match serving {
         Some(addr) => println!(

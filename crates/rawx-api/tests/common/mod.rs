@@ -255,6 +255,15 @@ pub async fn world(api: &Api) {
         json!({"name": "flow", "organization": 1}),
     )
     .await;
+    assert_eq!(
+        api.make(
+            "/api/v2/job_templates/1/schedules/",
+            json!({"name": "nightly",
+                "rrule": "DTSTART;TZID=Europe/Paris:20300101T020000 RRULE:FREQ=DAILY;INTERVAL=1"})
+        )
+        .await,
+        1
+    );
     // A job, launched and left pending: no task role runs in these tests.
     assert_eq!(
         api.make("/api/v2/job_templates/1/launch/", json!({})).await,

@@ -6,6 +6,7 @@ mod ee;
 mod instances;
 mod inventory;
 mod jobs;
+mod schedules;
 mod templates;
 
 use crate::schema::{Default as D, Field, Kind, Relation, Resource, Scope, Sub, SubList};
@@ -15,6 +16,7 @@ pub use ee::*;
 pub use instances::*;
 pub use inventory::*;
 pub use jobs::*;
+pub use schedules::*;
 pub use templates::*;
 
 pub(crate) const NAME: Field = Field::new("name", "Name", Kind::Str { max: 512 })
@@ -41,6 +43,8 @@ pub static ALL: &[&Resource] = &[
     &GROUPS,
     &JOB_TEMPLATES,
     &WORKFLOW_JOB_TEMPLATES,
+    // Before jobs: a job's `schedule` refers to it.
+    &SCHEDULES,
     &INSTANCE_GROUPS,
     &EXECUTION_ENVIRONMENTS,
     &INSTANCES,

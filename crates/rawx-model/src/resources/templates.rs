@@ -212,6 +212,10 @@ pub static JOB_TEMPLATES: Resource = Resource {
             name: "instance_groups",
             list: SubList::Linked { relation: &JT_INSTANCE_GROUPS, from_left: true },
         },
+        Sub {
+            name: "schedules",
+            list: SubList::Children { resource: "schedules", fk: "unified_job_template" },
+        },
     ],
     order: "name",
     search_fields: &["name", "description"],
