@@ -90,9 +90,55 @@ pub async fn prepare(state: &AppState, row: &mut Row, existing: Option<&Row>) ->
         .and_then(Value::as_bool)
         .unwrap_or(true);
     put_computed(row, &rule, enabled);
+    if let Some(jt) = int(&merged, "unified_job_template") {
+        let this = existing.and_then(|e| int(e, "id"));
+        template_next_run(state, jt, this, row["next_run"].as_str()).await?;
+    }
     state
         .bus
         .publish(CHANGED, json!({"group_name": "schedules"}));
+    Ok(())
+}
+
+/// AWX shows a template's earliest schedule run as its `next_job_run`. `this` is the schedule
+/// being written, whose new `next_run` (`own`) is not stored yet.
+async fn template_next_run(
+    state: &AppState,
+    jt: i64,
+    this: Option<i64>,
+    own: Option<&str>,
+) -> ApiResult<()> {
+    let mut filter = Filter::eq("unified_job_template", ColumnType::Int, json!(jt))
+        .and(Filter::eq("enabled", ColumnType::Bool, json!(true)))
+        .and(Filter::On {
+            path: vec![],
+            column: "next_run",
+            ctype: ColumnType::Text,
+            cond: Cond::IsNull(false),
+        });
+    if let Some(id) = this {
+        filter = filter.and(Filter::Not(Box::new(Filter::eq(
+            "id",
+            ColumnType::Int,
+            json!(id),
+        ))));
+    }
+    let q = ListQuery {
+        filter,
+        order: vec![("next_run", false), ("id", false)],
+        page: 1,
+        page_size: 1,
+    };
+    let page = state.store.list(&SCHEDULES, &q).await?;
+    let others = page.rows.first().map(|r| text(r, "next_run").to_string());
+    // Stored times are fixed-width UTC text, so text order is time order.
+    let next = match (others, own) {
+        (Some(a), Some(b)) => Some(a.min(b.to_string())),
+        (a, b) => a.or(b.map(str::to_string)),
+    };
+    let mut update = Row::new();
+    update.insert("next_job_run".into(), json!(next));
+    state.store.update(&JOB_TEMPLATES, jt, &update).await?;
     Ok(())
 }
 
@@ -254,6 +300,12 @@ pub async fn run_due(state: &AppState) -> ApiResult<()> {
         state
             .bus
             .publish(CHANGED, json!({"id": id, "group_name": "schedules"}));
+        if let Some(jt) = int(&s, "unified_job_template") {
+            let own = advance.get("next_run").and_then(Value::as_str);
+            if let Err(e) = template_next_run(state, jt, Some(id), own).await {
+                tracing::warn!(schedule = id, error = %e, "template next_job_run not updated");
+            }
+        }
         if rule.is_err() {
             continue;
         }

@@ -195,6 +195,9 @@ fn a_cli_schedule_launches_its_template_once_at_dtstart() {
         start + 60,
         "{after}"
     );
+    // The template shows its earliest schedule run, as AWX's does.
+    let t = s.admin("GET", &format!("/api/v2/job_templates/{jt}/"), None, 200);
+    assert_eq!(t["next_job_run"], after["next_run"], "{t}");
     assert_eq!(jobs_of(s, id).len(), 1, "launched more than once");
     while epoch_now() < off_start + 3 {
         std::thread::sleep(Duration::from_millis(200));
