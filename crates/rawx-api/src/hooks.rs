@@ -467,6 +467,9 @@ pub async fn before_delete(
             json!({"error": "Resource is being used by running jobs.", "active_jobs": jobs}),
         ));
     }
+    if let ("schedules", Some(jt)) = (res.key, int(row, "unified_job_template")) {
+        crate::schedules::template_next_run(state, jt, int(row, "id"), None).await?;
+    }
     if res.key == "credential_types" && row["managed"] == json!(true) {
         return Err(ApiError::Forbidden(
             "Deletion of managed credential types is not allowed.".into(),

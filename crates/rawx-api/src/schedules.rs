@@ -102,7 +102,7 @@ pub async fn prepare(state: &AppState, row: &mut Row, existing: Option<&Row>) ->
 
 /// AWX shows a template's earliest schedule run as its `next_job_run`. `this` is the schedule
 /// being written, whose new `next_run` (`own`) is not stored yet.
-async fn template_next_run(
+pub(crate) async fn template_next_run(
     state: &AppState,
     jt: i64,
     this: Option<i64>,

@@ -368,6 +368,18 @@ fn bad_rules_get_awx_messages_and_preview_lists_occurrences() {
     assert_eq!(made["until"], "2030-06-01T17:00:00");
     assert_eq!(made["dtend"], "2030-06-01T21:00:00.000000Z");
     assert_eq!(made["unified_job_template"], jt);
+    let t = format!("/api/v2/job_templates/{jt}/");
+    assert_eq!(
+        s.admin("GET", &t, None, 200)["next_job_run"],
+        made["next_run"]
+    );
+    s.admin(
+        "DELETE",
+        &format!("/api/v2/schedules/{}/", made["id"]),
+        None,
+        204,
+    );
+    assert_eq!(s.admin("GET", &t, None, 200)["next_job_run"], Value::Null);
 
     // A prompt the template does not ask for is refused, with AWX's message.
     let r = s.http(
