@@ -15,7 +15,7 @@ const HELLO: &str = "\
   gather_facts: false
   tasks:
     - debug:
-        msg: scheduled-hello
+        msg: \"scheduled-hello-{{ marker | default('none') }}\"
 ";
 
 fn epoch_now() -> i64 {
@@ -108,7 +108,7 @@ fn a_cli_schedule_launches_its_template_once_at_dtstart() {
     });
     let s = &server;
     let f = fixture(s, "sched", &[("hello.yml", HELLO)], &["localhost"]);
-    let jt = template(s, "hello", &f, json!({}));
+    let jt = template(s, "hello", &f, json!({"ask_variables_on_launch": true}));
 
     // Far enough ahead for the CLI calls below on a loaded machine.
     let (rrule, start) = every_minute(10);
@@ -121,6 +121,8 @@ fn a_cli_schedule_launches_its_template_once_at_dtstart() {
         &rrule,
         "--unified_job_template",
         &jt.to_string(),
+        "--extra_data",
+        r#"{"marker": "from-schedule"}"#,
     ]);
     let id = created["id"].as_i64().unwrap();
     assert_eq!(created["timezone"], "America/New_York", "{created}");
@@ -186,7 +188,8 @@ fn a_cli_schedule_launches_its_template_once_at_dtstart() {
     );
     assert_eq!(done["status"], "successful", "{done}");
     let stdout = common::lab::stdout_of(s, "jobs", job["id"].as_i64().unwrap());
-    assert!(stdout.contains("scheduled-hello"), "{stdout}");
+    // The schedule's extra_data reached the play, as a launch's extra_vars would.
+    assert!(stdout.contains("scheduled-hello-from-schedule"), "{stdout}");
 
     // next_run has moved one minute on, and no second job came meanwhile.
     let after = s.admin("GET", &format!("/api/v2/schedules/{id}/"), None, 200);
