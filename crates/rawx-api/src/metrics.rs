@@ -168,6 +168,11 @@ async fn render(state: &AppState) -> ApiResult<String> {
             &res::JOB_TEMPLATES,
         ),
         (
+            "awx_schedules_total",
+            "Number of schedules",
+            &res::SCHEDULES,
+        ),
+        (
             "awx_workflow_job_templates_total",
             "Number of workflow job templates",
             &res::WORKFLOW_JOB_TEMPLATES,
@@ -185,7 +190,6 @@ async fn render(state: &AppState) -> ApiResult<String> {
     t.head("awx_hosts_total", "Number of hosts", "gauge");
     t.sample("awx_hosts_total", &[("type", "all")], hosts);
     t.sample("awx_hosts_total", &[("type", "active")], enabled);
-    t.gauge("awx_schedules_total", "Number of schedules", 0.0);
     let sessions = count(state, &res::SESSIONS, &all()).await?;
     t.head("awx_sessions_total", "Number of sessions", "gauge");
     t.sample("awx_sessions_total", &[("type", "all")], sessions);

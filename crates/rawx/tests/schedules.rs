@@ -146,6 +146,12 @@ fn a_cli_schedule_launches_its_template_once_at_dtstart() {
     assert_eq!(listed["count"], 1, "{listed}");
     let got = s.awx_json(&["schedules", "get", &id.to_string()]);
     assert_eq!(got["rrule"], rrule.as_str());
+    let metrics = s.http("GET", "/api/v2/metrics/", Some(("admin", ADMIN_PW)), None);
+    assert!(
+        metrics.body.lines().any(|l| l == "awx_schedules_total 1.0"),
+        "the metric does not count the schedule:\n{}",
+        metrics.body
+    );
 
     // A schedule disabled before its start never launches.
     let (rrule_off, off_start) = every_minute(14);
