@@ -100,6 +100,26 @@ pub async fn prepare(state: &AppState, row: &mut Row, existing: Option<&Row>) ->
     Ok(())
 }
 
+/// The earliest `next_run` of the enabled schedules that match `filter`.
+async fn first_run(state: &AppState, filter: Filter) -> ApiResult<Option<String>> {
+    let filter = filter
+        .and(Filter::eq("enabled", ColumnType::Bool, json!(true)))
+        .and(Filter::On {
+            path: vec![],
+            column: "next_run",
+            ctype: ColumnType::Text,
+            cond: Cond::IsNull(false),
+        });
+    let q = ListQuery {
+        filter,
+        order: vec![("next_run", false), ("id", false)],
+        page: 1,
+        page_size: 1,
+    };
+    let page = state.store.list(&SCHEDULES, &q).await?;
+    Ok(page.rows.first().map(|r| text(r, "next_run").to_string()))
+}
+
 /// AWX shows a template's earliest schedule run as its `next_job_run`. `this` is the schedule
 /// being written, whose new `next_run` (`own`) is not stored yet.
 pub(crate) async fn template_next_run(
@@ -108,14 +128,7 @@ pub(crate) async fn template_next_run(
     this: Option<i64>,
     own: Option<&str>,
 ) -> ApiResult<()> {
-    let mut filter = Filter::eq("unified_job_template", ColumnType::Int, json!(jt))
-        .and(Filter::eq("enabled", ColumnType::Bool, json!(true)))
-        .and(Filter::On {
-            path: vec![],
-            column: "next_run",
-            ctype: ColumnType::Text,
-            cond: Cond::IsNull(false),
-        });
+    let mut filter = Filter::eq("unified_job_template", ColumnType::Int, json!(jt));
     if let Some(id) = this {
         filter = filter.and(Filter::Not(Box::new(Filter::eq(
             "id",
@@ -123,14 +136,7 @@ pub(crate) async fn template_next_run(
             json!(id),
         ))));
     }
-    let q = ListQuery {
-        filter,
-        order: vec![("next_run", false), ("id", false)],
-        page: 1,
-        page_size: 1,
-    };
-    let page = state.store.list(&SCHEDULES, &q).await?;
-    let others = page.rows.first().map(|r| text(r, "next_run").to_string());
+    let others = first_run(state, filter).await?;
     // Stored times are fixed-width UTC text, so text order is time order.
     let next = match (others, own) {
         (Some(a), Some(b)) => Some(a.min(b.to_string())),
@@ -224,20 +230,7 @@ impl Component for Scheduler {
 /// When the earliest enabled schedule is due, as a tokio instant (only if within a tick: the
 /// tick covers the rest, and a schedule written meanwhile).
 async fn earliest(state: &AppState) -> ApiResult<Option<tokio::time::Instant>> {
-    let filter = Filter::eq("enabled", ColumnType::Bool, json!(true)).and(Filter::On {
-        path: vec![],
-        column: "next_run",
-        ctype: ColumnType::Text,
-        cond: Cond::IsNull(false),
-    });
-    let q = ListQuery {
-        filter,
-        order: vec![("next_run", false), ("id", false)],
-        page: 1,
-        page_size: 1,
-    };
-    let page = state.store.list(&SCHEDULES, &q).await?;
-    let Some(at) = page.rows.first().map(|r| text(r, "next_run").to_string()) else {
+    let Some(at) = first_run(state, Filter::All(vec![])).await? else {
         return Ok(None);
     };
     let Ok(at) = time::OffsetDateTime::parse(&at, &time::format_description::well_known::Rfc3339)

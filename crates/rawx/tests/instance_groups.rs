@@ -382,6 +382,17 @@ fn jobs_run_only_in_their_instance_groups() {
     assert_eq!(done["instance_group"], default["id"], "{done}");
 }
 
+/// Registers instances (hostname, node type) with the server down.
+fn provision(data: &std::path::Path, instances: &[(&str, &str)]) {
+    for (h, t) in instances {
+        let out = manage(
+            data,
+            &["provision-instance", "--hostname", h, "--node_type", t],
+        );
+        assert_eq!(out.code, 0, "{out}");
+    }
+}
+
 /// `register-queue` with the server down: `--hostnames` makes members at once,
 /// `--instance_percent` and `--instance_minimum` place instances as AWX's policy task does
 /// (the smallest groups first, instances in the fewest groups first, never a control-only
@@ -391,21 +402,18 @@ fn jobs_run_only_in_their_instance_groups() {
 fn register_queue_and_policies_place_instances_as_awx_does() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    for (h, t) in [
-        ("hyb", "hybrid"),
-        ("e1", "execution"),
-        ("e2", "execution"),
-        ("e3", "execution"),
-        ("e4", "execution"),
-        ("c1", "control"),
-        ("hop1", "hop"),
-    ] {
-        let out = manage(
-            data,
-            &["provision-instance", "--hostname", h, "--node_type", t],
-        );
-        assert_eq!(out.code, 0, "{out}");
-    }
+    provision(
+        data,
+        &[
+            ("hyb", "hybrid"),
+            ("e1", "execution"),
+            ("e2", "execution"),
+            ("e3", "execution"),
+            ("e4", "execution"),
+            ("c1", "control"),
+            ("hop1", "hop"),
+        ],
+    );
     // 5 instances may run jobs: 50% is 3 of them (2 would be 40%), a minimum of 1 is one,
     // and each goes to the instances in the fewest groups.
     let out = manage(
@@ -498,18 +506,15 @@ fn register_queue_and_policies_place_instances_as_awx_does() {
 fn a_database_from_before_keeps_the_membership_it_showed() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path();
-    for (h, t) in [
-        ("hyb", "hybrid"),
-        ("e1", "execution"),
-        ("c1", "control"),
-        ("hop1", "hop"),
-    ] {
-        let out = manage(
-            data,
-            &["provision-instance", "--hostname", h, "--node_type", t],
-        );
-        assert_eq!(out.code, 0, "{out}");
-    }
+    provision(
+        data,
+        &[
+            ("hyb", "hybrid"),
+            ("e1", "execution"),
+            ("c1", "control"),
+            ("hop1", "hop"),
+        ],
+    );
     for g in ["controlplane", "default", "ops"] {
         let out = manage(data, &["register-queue", "--queuename", g]);
         assert_eq!(out.code, 0, "{out}");

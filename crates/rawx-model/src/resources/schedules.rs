@@ -311,30 +311,28 @@ impl Rule {
         lines.parse().unwrap_or_else(|_| self.set.clone())
     }
 
-    /// Up to `n` occurrences strictly after `after`, as stored text (UTC).
-    pub fn occurrences_after(&self, after: time::OffsetDateTime, n: u16) -> Vec<String> {
+    /// Up to `n` occurrences strictly after `after`, in the rule's own zone.
+    fn after(&self, after: time::OffsetDateTime, n: u16) -> Vec<chrono::DateTime<rrule::Tz>> {
         let t = to_tz(after);
         self.fast_forwarded(after)
             .after(t)
             .all(n.saturating_add(1))
             .dates
-            .iter()
-            .filter(|d| **d > t)
+            .into_iter()
+            .filter(|d| *d > t)
             .take(usize::from(n))
-            .map(fmt)
             .collect()
+    }
+
+    /// Up to `n` occurrences strictly after `after`, as stored text (UTC).
+    pub fn occurrences_after(&self, after: time::OffsetDateTime, n: u16) -> Vec<String> {
+        self.after(after, n).iter().map(fmt).collect()
     }
 
     /// The occurrences in the rule's own zone, as AWX's preview shows them (`local`).
     pub fn local_after(&self, after: time::OffsetDateTime, n: u16) -> Vec<String> {
-        let t = to_tz(after);
-        self.fast_forwarded(after)
-            .after(t)
-            .all(n.saturating_add(1))
-            .dates
+        self.after(after, n)
             .iter()
-            .filter(|d| **d > t)
-            .take(usize::from(n))
             .map(|d| d.to_rfc3339())
             .collect()
     }
