@@ -1,7 +1,7 @@
 //! A test-only fault switch, compiled into every build but inert unless configured: the
 //! end-to-end suite needs to make a real `rawx serve` lose a component, and there is no honest
 //! way to do that from outside the process. The binary reads the spec from
-//! `RAWX_TEST_FAULT` (`task:2,web:1`, or `task:always`) and hands it to
+//! `RAWX_TEST_FAULT` (`dispatcher:2,web:1`, or `dispatcher:always`) and hands it to
 //! [`crate::Supervisor::with_faults`].
 //!
 //! A name with an `@` is a point inside a component's work rather than its start
