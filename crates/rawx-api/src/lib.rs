@@ -30,8 +30,8 @@ pub mod ws;
 pub use auth::{hash_password, AuthMethod, Identity};
 pub use error::{ApiError, ApiResult};
 pub use root::ABSENT as ABSENT_RESOURCES;
-pub use seed::{create_user, preload, seed, set_password, show_execution_environment, Seeded};
 pub use schedules::scheduler;
+pub use seed::{create_user, preload, seed, set_password, show_execution_environment, Seeded};
 pub use settings::log_config;
 
 use axum::http::HeaderValue;

@@ -162,7 +162,9 @@ pub static JOBS: Resource = Resource {
             ro_text("webhook_guid", "Webhook guid"),
             ro("host_status_counts", "Host status counts", Kind::Json).nullable(),
             // The schedule that launched it (`launch_type: scheduled`).
-            fk("schedule", "Schedule", "schedules").read_only().nullable(),
+            fk("schedule", "Schedule", "schedules")
+                .read_only()
+                .nullable(),
         ]
     ),
     name_field: None,
