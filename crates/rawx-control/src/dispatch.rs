@@ -130,7 +130,11 @@ impl Dispatcher {
 
     fn start(&self, jobs: &mut Jobs, (kind, id): Claim) {
         let shared = self.shared.clone();
-        jobs.spawn((kind, id), async move { run::run(shared, kind, id).await });
+        let faults = self.faults.clone();
+        jobs.spawn((kind, id), async move {
+            faults.point("dispatcher@job");
+            run::run(shared, kind, id).await
+        });
     }
 
     /// Jobs left `waiting` or `running` by an earlier process, or by this component before it

@@ -125,7 +125,7 @@ impl TaskRole {
     }
 
     /// Test-only failures inside the components' work (`ingester@commit`,
-    /// `dispatcher@busy`; see `rawx_supervisor::Faults`).
+    /// `dispatcher@busy`, `dispatcher@job`; see `rawx_supervisor::Faults`).
     pub fn with_faults(mut self, faults: rawx_supervisor::Faults) -> Self {
         self.faults = faults;
         self

@@ -322,6 +322,24 @@ fn components_crashing_mid_job_lose_and_repeat_no_event() {
     assert_eq!(summaries["count"], 1, "{summaries}");
 }
 
+/// A job's own task that fails (a bug in rawx, made to happen with a fault point) ends that
+/// job in `error` saying so, instead of leaving it `running`; the next job runs.
+#[test]
+fn a_job_task_that_panics_ends_its_job_in_error() {
+    let s = Server::start_with(opts(&[("RAWX_TEST_FAULT", "dispatcher@job:1")]));
+    let lab = lab(&s);
+    let jt = template(&s, &lab, "panicking", "play.yml", json!({"pause_s": 0}));
+    let first = wait_final(&s, launch(&s, jt));
+    assert_eq!(first["status"], "error", "{first}");
+    let why = first["job_explanation"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("rawx failed while running this job") && why.contains("report"),
+        "{first}"
+    );
+    let next = wait_final(&s, launch(&s, jt));
+    assert_eq!(next["status"], "successful", "{next}");
+}
+
 #[test]
 fn a_component_that_keeps_failing_stops_the_process_naming_it() {
     let dir = tempfile::tempdir().unwrap();
