@@ -246,13 +246,13 @@ impl Ingester {
             for b in taken.iter_mut().take(n) {
                 // Host summaries come from the stats event even when it was stored before a
                 // crash of this component (writing them is idempotent).
-                stats.push(
-                    b.rows
-                        .iter()
-                        .find(|e| e.get("event") == Some(&json!("playbook_on_stats")))
-                        .filter(|_| std::ptr::eq(kind, &JOB_KIND))
-                        .cloned(),
-                );
+                let is_stats =
+                    |e: &&Row| e.get("event").and_then(Value::as_str) == Some("playbook_on_stats");
+                stats.push(if std::ptr::eq(kind, &JOB_KIND) {
+                    b.rows.iter().find(is_stats).cloned()
+                } else {
+                    None
+                });
                 // Skip what is already stored (a re-attached job resending, or a replay after
                 // a crash of this component).
                 if let Some(through) = self.shared.ingest.through(crate::key(b.kind, b.job)) {
