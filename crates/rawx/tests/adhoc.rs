@@ -3,10 +3,8 @@
 //! `ansible-runner worker` on the node exactly as jobs are, and read back as a user reads
 //! them: status, stdout, events, cancel, relaunch, AWX's validation and permissions.
 
-mod common;
-
-use common::lab::*;
-use common::ADMIN_PW;
+use rawx_testkit::lab::*;
+use rawx_testkit::ADMIN_PW;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};

@@ -4,9 +4,7 @@
 //! isolated, run in parallel, and a server is always killed when its test ends. Setup that is not
 //! what the test is about goes through the REST API with curl, which is much faster than the CLI.
 
-mod common;
-
-use common::{rawx, yaml_to_json, Opts, PgDb, Server, ADMIN_PW};
+use rawx_testkit::{rawx, yaml_to_json, Opts, PgDb, Server, ADMIN_PW};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -847,7 +845,7 @@ fn manage_instances_and_queues() {
         me["node_type"].as_str().unwrap(),
         env!("CARGO_PKG_VERSION")
     );
-    let section = |out: &common::Out, head: &str| -> String {
+    let section = |out: &rawx_testkit::Out, head: &str| -> String {
         let start = out
             .stdout
             .find(head)
@@ -1245,10 +1243,10 @@ fn session_login_contract() {
     let jar = tmp.path().join("cookies.txt");
     let jar_s = jar.to_str().unwrap();
     let url = |p: &str| format!("{}{p}", s.url);
-    let with_jar = |extra: &[&str]| -> common::Resp {
+    let with_jar = |extra: &[&str]| -> rawx_testkit::Resp {
         let mut args = vec!["-b", jar_s, "-c", jar_s];
         args.extend_from_slice(extra);
-        common::curl(&args)
+        rawx_testkit::curl(&args)
     };
 
     let root = with_jar(&[&url("/api/")]);

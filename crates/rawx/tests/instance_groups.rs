@@ -5,10 +5,8 @@
 //! `ansible-runner`, the real `awx` CLI where it offers the action, and curl where it does not
 //! (awxkit has no `associate --instance_groups`).
 
-mod common;
-
-use common::lab::{fixture, fixture_in, tail};
-use common::{rawx, venv, Opts, Out, PgDb, Server};
+use rawx_testkit::lab::{fixture, fixture_in, tail};
+use rawx_testkit::{manage, venv, Opts, Out, PgDb, Server};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -28,13 +26,6 @@ fn opts() -> Opts {
         )],
         ..Opts::default()
     }
-}
-
-fn manage(data: &std::path::Path, args: &[&str]) -> Out {
-    let data = data.to_str().unwrap();
-    let mut all = vec!["manage", "--data-dir", data];
-    all.extend_from_slice(args);
-    rawx(&all)
 }
 
 /// The lines of `list-instances`' section for `group` (its header first).
@@ -220,7 +211,7 @@ fn jobs_run_only_in_their_instance_groups() {
     let r = s.http(
         "POST",
         &format!("/api/v2/instance_groups/{gid}/instances/"),
-        Some(("admin", common::ADMIN_PW)),
+        Some(("admin", rawx_testkit::ADMIN_PW)),
         Some(&json!({"id": hop})),
     );
     assert_eq!(r.status, 400, "{r:?}");
@@ -250,7 +241,7 @@ fn jobs_run_only_in_their_instance_groups() {
     let r = s.http(
         "POST",
         &format!("/api/v2/instance_groups/{}/instances/", cp["id"]),
-        Some(("admin", common::ADMIN_PW)),
+        Some(("admin", rawx_testkit::ADMIN_PW)),
         Some(&json!({"id": me_id, "disassociate": true})),
     );
     assert_eq!(r.status, 400, "{r:?}");

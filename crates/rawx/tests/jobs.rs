@@ -8,11 +8,9 @@
 //! (they run in parallel), and launches inside a test share one server and are started together
 //! where the scenario allows, so the file stays fast on a busy machine.
 
-mod common;
+use rawx_testkit::lab::*;
 
-use common::lab::*;
-
-use common::{venv, Opts, PgDb, Server, ADMIN_PW};
+use rawx_testkit::{sh, venv, Opts, PgDb, Server, ADMIN_PW};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -858,20 +856,6 @@ const SSHD: &str = "/usr/sbin/sshd";
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     l.local_addr().unwrap().port()
-}
-
-fn sh(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 impl Sshd {
@@ -1920,7 +1904,7 @@ fn machine_credential_keys_are_validated_like_awx() {
 /// A stand-in for `ansible-runner` that reads its input, then writes `lines` of a real worker
 /// capture with a Python warning after the 6th line, then stops there.
 fn replaying_runner(dir: &Path, lines: usize) -> PathBuf {
-    let sample = common::workspace_root().join("crates/rawx-runner/tests/data/worker.out");
+    let sample = rawx_testkit::workspace_root().join("crates/rawx-runner/tests/data/worker.out");
     assert!(sample.is_file(), "{} is missing", sample.display());
     let script = dir.join("runner");
     std::fs::write(

@@ -6,10 +6,8 @@
 //! Faults come from `RAWX_TEST_FAULT`, a switch compiled into every build but inert unless set:
 //! the only honest way to make a real `rawx serve` lose a component.
 
-mod common;
-
-use common::lab::{fixture, Fixture};
-use common::{venv, Opts, Server, ADMIN_PW};
+use rawx_testkit::lab::{fixture, job, wait_final, wait_in_task, Fixture};
+use rawx_testkit::{manage, sqlite, tail, venv, Opts, Server, ADMIN_PW};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
@@ -17,8 +15,6 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-const FINAL: [&str; 4] = ["successful", "failed", "error", "canceled"];
 
 /// Two debug tasks, a pause of `pause_s` seconds (1 unless set), one more task.
 const PLAY: &str = "\
@@ -60,14 +56,6 @@ fn opts(env: &[(&str, &str)]) -> Opts {
     }
 }
 
-fn tail(s: &str, max: usize) -> &str {
-    let mut start = s.len().saturating_sub(max);
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    &s[start..]
-}
-
 /// An organization, a project with `play.yml` and `fail.yml`, an inventory of one local host.
 fn lab(s: &Server) -> Fixture {
     fixture(
@@ -103,56 +91,6 @@ fn launch(s: &Server, jt: i64) -> i64 {
         .unwrap()
 }
 
-fn job(s: &Server, id: i64) -> Value {
-    s.admin("GET", &format!("/api/v2/jobs/{id}/"), None, 200)
-}
-
-fn wait_final(s: &Server, id: i64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        let j = job(s, id);
-        if FINAL.contains(&j["status"].as_str().unwrap_or_default())
-            && j["event_processing_finished"] == json!(true)
-        {
-            return j;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "job {id} not final: {j}\n--- server\n{}",
-            tail(&s.logs(), 4000)
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-/// Waits until the job's pause task has started.
-fn wait_in_pause(s: &Server, id: i64) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let page = s.admin(
-            "GET",
-            &format!("/api/v2/jobs/{id}/job_events/?event=playbook_on_task_start&page_size=50"),
-            None,
-            200,
-        );
-        if page["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["task"] == "wait in the pause")
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "job {id} never reached its pause: {}\n{}",
-            job(s, id),
-            tail(&s.logs(), 4000)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn components(s: &Server) -> Value {
     let r = s.http("GET", "/api/v2/ping/", None, None);
     assert_eq!(r.status, 200, "{r:?}");
@@ -178,13 +116,7 @@ fn wait_components(s: &Server, what: &str, pred: impl Fn(&Value) -> bool) -> Val
 
 /// One column of a job row, read straight from the SQLite file of a stopped server.
 fn db_status(data: &std::path::Path, job: i64) -> String {
-    let out = Command::new("sqlite3")
-        .arg(data.join("rawx.db"))
-        .arg(format!("SELECT status FROM jobs WHERE id = {job}"))
-        .output()
-        .expect("run sqlite3");
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    sqlite(data, &format!("SELECT status FROM jobs WHERE id = {job}"))
 }
 
 /// The task role's components, each supervised on its own.
@@ -292,7 +224,7 @@ fn components_crashing_mid_job_lose_and_repeat_no_event() {
         "the restarted dispatcher did not re-attach:\n{}",
         tail(&logs, 4000)
     );
-    let events = common::lab::all_pages(
+    let events = rawx_testkit::lab::all_pages(
         &s,
         &format!("/api/v2/jobs/{id}/job_events/?order_by=counter"),
     );
@@ -306,7 +238,7 @@ fn components_crashing_mid_job_lose_and_repeat_no_event() {
     uuids.sort();
     uuids.dedup();
     assert_eq!(uuids.len(), events.len(), "an event stored twice");
-    let stdout = common::lab::stdout_of(&s, "jobs", id);
+    let stdout = rawx_testkit::lab::stdout_of(&s, "jobs", id);
     for i in 0..40 {
         for phase in ["before", "after"] {
             let marker = format!("\"msg\": \"{phase}-{i}\"");
@@ -379,7 +311,7 @@ fn sigterm_drains_running_jobs_and_starts_no_new_ones() {
     let lab = lab(&s);
     let jt = template(&s, &lab, "drain", "play.yml", json!({"pause_s": 3}));
     let running = launch(&s, jt);
-    wait_in_pause(&s, running);
+    wait_in_task(&s, running, "wait in the pause");
     // Same template, not simultaneous: it waits for the first, so it is still pending when
     // SIGTERM arrives, and a draining task role must not start it when the first ends.
     let queued = launch(&s, jt);
@@ -416,7 +348,7 @@ fn a_job_longer_than_the_drain_is_handed_back_and_re_attached() {
     let lab = lab(&s);
     let jt = template(&s, &lab, "long", "play.yml", json!({"pause_s": 6}));
     let id = launch(&s, jt);
-    wait_in_pause(&s, id);
+    wait_in_task(&s, id, "wait in the pause");
     let (dir, logs) = s.stop_with_logs();
     assert!(logs.contains("handing them back"), "{}", tail(&logs, 3000));
     assert_eq!(db_status(dir.path(), id), "running");
@@ -1100,22 +1032,6 @@ fn base64_encode(s: &str) -> String {
 
 // ---- rawx manage ------------------------------------------------------------------------
 
-fn manage(data: &std::path::Path, args: &[&str]) -> common::Out {
-    let mut all = vec!["manage", "--data-dir", data.to_str().unwrap()];
-    all.extend_from_slice(args);
-    common::rawx(&all)
-}
-
-fn sqlite(data: &std::path::Path, sql: &str) -> String {
-    let out = Command::new("sqlite3")
-        .arg(data.join("rawx.db"))
-        .arg(sql)
-        .output()
-        .expect("run sqlite3");
-    assert!(out.status.success(), "{out:?}");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 #[test]
 fn manage_check_and_cleanup_jobs() {
     let s = Server::start_with(opts(&[]));
@@ -1182,7 +1098,7 @@ fn manage_deprovision_waits_for_running_jobs() {
     let lab = lab(&s);
     let jt = template(&s, &lab, "long", "play.yml", json!({"pause_s": 6}));
     let id = launch(&s, jt);
-    wait_in_pause(&s, id);
+    wait_in_task(&s, id, "wait in the pause");
     let running = job(&s, id);
     assert_eq!(running["status"], "running", "{running}");
     let node = running["execution_node"].as_str().unwrap().to_string();

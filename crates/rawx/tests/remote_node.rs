@@ -7,10 +7,8 @@
 //! third job wait with an explanation. One node on a Unix socket, one over TLS with work
 //! signing.
 
-mod common;
-
-use common::lab::*;
-use common::{venv, Opts, ADMIN_PW};
+use rawx_testkit::lab::*;
+use rawx_testkit::{venv, Opts, ADMIN_PW};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -746,7 +744,7 @@ fn a_restarted_controller_reattaches_to_the_node() {
     let opts = s.opts();
     let dir = s.stop();
     let lab = Lab {
-        s: common::Server::start_in(dir, opts),
+        s: rawx_testkit::Server::start_in(dir, opts),
         org,
     };
     let job = lab.wait_status(id, "successful");

@@ -1,0 +1,158 @@
+//! Leaving nothing running. Every process the kit starts leads a process group of its own
+//! ([`spawn_group`]); the group is killed when its owner drops it and, should a test panic, at
+//! once by a panic hook (so a panic that aborts, or an owner that is never dropped, still leaves
+//! nothing). Work units outlive the server that started them on purpose (a restarted server
+//! re-attaches to them) and run in groups of their own, so they are found by their data dir
+//! instead: [`DataDir`]'s drop kills every process whose command line names the dir.
+
+use rustix::process::{kill_process, kill_process_group, Pid, Signal};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::{Mutex, Once};
+use std::thread::ThreadId;
+
+/// Live groups and the thread that started each: a panic kills its own thread's groups only,
+/// since other tests of the same binary may run in other threads.
+static GROUPS: Mutex<Vec<(ThreadId, u32)>> = Mutex::new(Vec::new());
+static HOOK: Once = Once::new();
+
+fn install_hook() {
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let me = std::thread::current().id();
+            let mine: Vec<u32> = GROUPS
+                .lock()
+                .map(|g| {
+                    g.iter()
+                        .filter(|(t, _)| *t == me)
+                        .map(|(_, p)| *p)
+                        .collect()
+                })
+                .unwrap_or_default();
+            for pgid in mine {
+                kill_group(pgid);
+            }
+            previous(info)
+        }));
+    });
+}
+
+/// Starts `cmd` as the leader of a new process group, registered for the panic hook. Pair it
+/// with [`release_group`] (or [`kill_group`] + release) when the owner goes.
+pub fn spawn_group(cmd: &mut Command) -> std::io::Result<Child> {
+    use std::os::unix::process::CommandExt;
+    install_hook();
+    let child = cmd.process_group(0).spawn()?;
+    GROUPS
+        .lock()
+        .unwrap()
+        .push((std::thread::current().id(), child.id()));
+    Ok(child)
+}
+
+/// Forgets a group (its owner killed or reaped it).
+pub fn release_group(pgid: u32) {
+    GROUPS.lock().unwrap().retain(|(_, p)| *p != pgid);
+}
+
+/// SIGKILL to every process of the group led by `pgid`.
+pub fn kill_group(pgid: u32) {
+    if let Some(pid) = i32::try_from(pgid).ok().and_then(Pid::from_raw) {
+        // ESRCH only means it is gone already.
+        let _ = kill_process_group(pid, Signal::KILL);
+    }
+}
+
+/// The group a process belongs to, from `/proc/PID/stat`.
+fn pgrp_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// Processes whose command line contains `needle`, except this one.
+pub fn pids_naming(needle: &str) -> Vec<u32> {
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .collect()
+}
+
+/// Kills every process naming `path` in its command line, with its whole group (a work unit's
+/// `sh` wrapper names its unit dir; `ansible-runner worker` its private data dir; the
+/// processes they start share their group). Never this test's own group.
+pub fn kill_naming(path: &Path) {
+    let needle = path.display().to_string();
+    let own = pgrp_of(std::process::id());
+    for pid in pids_naming(&needle) {
+        match pgrp_of(pid) {
+            Some(g) if Some(g) != own && g > 1 => kill_group(g),
+            _ => {
+                if let Some(p) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
+                    let _ = kill_process(p, Signal::KILL);
+                }
+            }
+        }
+    }
+}
+
+/// A server's data dir (a temp dir). Dropping it kills what still runs on it, then removes it.
+/// A stopped server hands it back ([`crate::Server::stop`]) so a test can start again on it.
+pub struct DataDir {
+    dir: Option<tempfile::TempDir>,
+    path: PathBuf,
+    /// Groups of killed servers, whose leftovers go with the dir.
+    groups: Vec<u32>,
+}
+
+impl DataDir {
+    pub fn new() -> DataDir {
+        tempfile::tempdir().expect("temp dir").into()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Takes over a process group (already registered by [`spawn_group`]) to kill on drop.
+    pub fn adopt_group(&mut self, pgid: u32) {
+        self.groups.push(pgid);
+    }
+}
+
+impl Default for DataDir {
+    fn default() -> Self {
+        DataDir::new()
+    }
+}
+
+impl From<tempfile::TempDir> for DataDir {
+    fn from(dir: tempfile::TempDir) -> Self {
+        let path = dir.path().to_path_buf();
+        DataDir {
+            dir: Some(dir),
+            path,
+            groups: Vec::new(),
+        }
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        for g in self.groups.drain(..) {
+            kill_group(g);
+            release_group(g);
+        }
+        kill_naming(&self.path);
+        drop(self.dir.take());
+    }
+}
