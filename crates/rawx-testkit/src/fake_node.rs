@@ -92,6 +92,8 @@ pub struct FakeNode {
     state: Arc<Mutex<State>>,
     /// Bumped on every change, so readers wake up.
     changed: watch::Sender<u64>,
+    /// Whether submissions go through (`false`: each waits, so its job stays `waiting`).
+    open: watch::Sender<bool>,
 }
 
 impl FakeNode {
@@ -106,6 +108,7 @@ impl FakeNode {
             default,
             state: Arc::default(),
             changed: watch::channel(0).0,
+            open: watch::channel(true).0,
         }
     }
 
@@ -142,6 +145,12 @@ impl FakeNode {
             .collect()
     }
 
+    /// Makes submissions wait (`false`) or go through (`true`): a job whose submission waits
+    /// is claimed but has no unit yet, i.e. `waiting`.
+    pub fn accept_submissions(&self, open: bool) {
+        self.open.send_replace(open);
+    }
+
     /// Lets a held unit play the rest of its stream and complete.
     pub fn finish(&self, unit: &str) {
         if let Some(u) = self.state.lock().unwrap().units.get_mut(unit) {
@@ -171,6 +180,10 @@ impl WorkNode for FakeNode {
     ) -> BoxFuture<'a, Result<String, WorkError>> {
         Box::pin(async move {
             let params = req.params.get("params").cloned().unwrap_or_default();
+            if !params.contains("--worker-info") {
+                let mut open = self.open.subscribe();
+                let _ = open.wait_for(|o| *o).await;
+            }
             let id = {
                 let mut st = self.state.lock().unwrap();
                 let script = if params.contains("--worker-info") {
