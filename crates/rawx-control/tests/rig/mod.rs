@@ -47,8 +47,9 @@ pub struct Rig {
 /// How a task node runs.
 #[derive(Clone)]
 pub struct NodeOpts {
-    /// `RAWX_TEST_FAULT`'s syntax: `ingester@commit:1`.
-    pub faults: String,
+    /// Injected failures (`Faults::parse("ingester@commit:1")`); clones share the counts, so
+    /// the test can tell that a failure was injected.
+    pub faults: rawx_supervisor::Faults,
     /// The reaper's patience with other task nodes.
     pub lost_after: Duration,
 }
@@ -56,7 +57,7 @@ pub struct NodeOpts {
 impl Default for NodeOpts {
     fn default() -> Self {
         NodeOpts {
-            faults: String::new(),
+            faults: rawx_supervisor::Faults::default(),
             lost_after: Duration::from_secs(60),
         }
     }
@@ -164,7 +165,7 @@ impl Rig {
             environment: rawx_ee::Environment::external(PathBuf::from("/bin/true")),
             ingest: rawx_control::Ingest::new(),
         };
-        let faults = rawx_supervisor::Faults::parse(&opts.faults).unwrap();
+        let faults = opts.faults;
         let mut sup = Supervisor::new()
             .with_faults(faults.clone())
             .with_backoff(Duration::from_millis(20), Duration::from_millis(200));
