@@ -22,6 +22,7 @@ mod eventually;
 pub mod fake_node;
 pub mod lab;
 mod pg;
+pub mod plays;
 pub mod procs;
 mod server;
 pub mod wsclient;
