@@ -21,6 +21,7 @@ pub mod clients;
 mod eventually;
 pub mod fake_node;
 pub mod lab;
+pub mod ops;
 mod pg;
 pub mod plays;
 pub mod procs;
@@ -32,5 +33,5 @@ pub use eventually::{eventually, eventually_async, Attempt};
 pub use pg::PgDb;
 pub use procs::DataDir;
 pub use server::{
-    curl, rawx_bin, tail, venv, workspace_root, Opts, Resp, Server, ADMIN_PW, PLAYBOOK,
+    curl, names, rawx_bin, tail, venv, workspace_root, Opts, Resp, Server, ADMIN_PW, PLAYBOOK,
 };

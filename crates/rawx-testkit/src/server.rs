@@ -328,6 +328,22 @@ impl Server {
         self.awx_conf(&auth, args)
     }
 
+    /// `awx login` as `user`: the token it prints, or `None` when the CLI says the login
+    /// failed (anything else it prints fails the test).
+    pub fn login_token(&self, user: &str, password: &str) -> Option<String> {
+        let out = self.awx_as(user, password, &["login"]);
+        let token = serde_json::from_str::<Value>(&out.stdout)
+            .ok()
+            .and_then(|v| v["token"].as_str().map(str::to_string));
+        if token.is_none() {
+            assert!(
+                out.all().contains("Error retrieving an OAuth2.0 token"),
+                "awx login neither printed a token nor the CLI's login error:\n{out}"
+            );
+        }
+        token
+    }
+
     /// `awx` with a token instead of a password.
     pub fn awx_token(&self, token: &str, args: &[&str]) -> Out {
         self.awx_conf(&["--conf.token".to_string(), token.to_string()], args)
@@ -429,6 +445,22 @@ impl Drop for Server {
         // The data dir (dropped after this) kills the work units still naming it.
         self.kill_group();
     }
+}
+
+/// The `name` (else `hostname`) of each result of a list page.
+pub fn names(list: &Value) -> Vec<String> {
+    list["results"]
+        .as_array()
+        .unwrap_or_else(|| panic!("not a list: {list}"))
+        .iter()
+        .map(|r| {
+            r["name"]
+                .as_str()
+                .or(r["hostname"].as_str())
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
 }
 
 /// One HTTP response as curl saw it.
