@@ -156,3 +156,55 @@ impl Drop for DataDir {
         drop(self.dir.take());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn alive(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| !s[s.rfind(')').unwrap() + 2..].starts_with('Z'))
+    }
+
+    /// A child that nobody drops (leaked, as when a panic aborts a drop) is killed, with what
+    /// it started, by the panic of the thread that started it.
+    #[test]
+    fn a_panic_kills_the_groups_its_thread_started() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let t = std::thread::spawn(move || {
+            let child =
+                spawn_group(Command::new("sh").args(["-c", "sleep 300 & sleep 300"])).unwrap();
+            tx.send(child.id()).unwrap();
+            std::mem::forget(child);
+            panic!("the test failed");
+        });
+        let pid = rx.recv().unwrap();
+        assert!(t.join().is_err());
+        crate::eventually(Duration::from_secs(10), || {
+            let left = pids_naming("sleep 300")
+                .into_iter()
+                .filter(|p| pgrp_of(*p) == Some(pid) && alive(*p))
+                .count();
+            (left == 0).then_some(())
+        });
+        release_group(pid);
+    }
+
+    /// Work units run in groups of their own, outliving the server; the data dir's drop kills
+    /// every process naming it.
+    #[test]
+    fn dropping_a_data_dir_kills_what_still_runs_on_it() {
+        let dir = DataDir::new();
+        let marker = dir.path().join("exitcode");
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "sleep 300; echo", "unit"]).arg(&marker);
+        let mut child = spawn_group(&mut cmd).unwrap();
+        release_group(child.id());
+        let pid = child.id();
+        drop(dir);
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "the unit ran to its end");
+        assert!(!alive(pid));
+    }
+}
