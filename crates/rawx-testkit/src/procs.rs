@@ -38,8 +38,9 @@ fn install_hook() {
     });
 }
 
-/// Starts `cmd` as the leader of a new process group, registered for the panic hook. Pair it
-/// with [`release_group`] (or [`kill_group`] + release) when the owner goes.
+/// Starts `cmd` as the leader of a new process group, registered for the panic hook. The
+/// owner kills the group (if it must) *before* reaping the leader, and releases it once
+/// reaped: a reaped leader's pid, hence its group id, may be reused by anyone.
 pub fn spawn_group(cmd: &mut Command) -> std::io::Result<Child> {
     use std::os::unix::process::CommandExt;
     install_hook();
@@ -110,8 +111,9 @@ pub fn kill_naming(path: &Path) {
 pub struct DataDir {
     dir: Option<tempfile::TempDir>,
     path: PathBuf,
-    /// Groups of killed servers, whose leftovers go with the dir.
-    groups: Vec<u32>,
+    /// Killed servers, not yet reaped (so their group ids cannot be reused): what is left of
+    /// their groups goes with the dir.
+    adopted: Vec<Child>,
 }
 
 impl DataDir {
@@ -123,9 +125,10 @@ impl DataDir {
         &self.path
     }
 
-    /// Takes over a process group (already registered by [`spawn_group`]) to kill on drop.
-    pub fn adopt_group(&mut self, pgid: u32) {
-        self.groups.push(pgid);
+    /// Takes over a group leader started by [`spawn_group`] (killed or not, but not reaped):
+    /// its group is killed and it is reaped when the dir is dropped.
+    pub fn adopt(&mut self, leader: Child) {
+        self.adopted.push(leader);
     }
 }
 
@@ -141,16 +144,17 @@ impl From<tempfile::TempDir> for DataDir {
         DataDir {
             dir: Some(dir),
             path,
-            groups: Vec::new(),
+            adopted: Vec::new(),
         }
     }
 }
 
 impl Drop for DataDir {
     fn drop(&mut self) {
-        for g in self.groups.drain(..) {
-            kill_group(g);
-            release_group(g);
+        for mut leader in self.adopted.drain(..) {
+            kill_group(leader.id());
+            let _ = leader.wait();
+            release_group(leader.id());
         }
         kill_naming(&self.path);
         drop(self.dir.take());

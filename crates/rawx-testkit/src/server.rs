@@ -281,6 +281,7 @@ impl Server {
                     _ if Instant::now() > deadline => {
                         procs::kill_group(child.id());
                         let _ = child.wait();
+                        procs::release_group(child.id());
                         panic!(
                             "rawx serve did not stop within 15 s of SIGTERM\n{}",
                             tail(&self.logs(), 4000)
@@ -289,8 +290,7 @@ impl Server {
                     _ => std::thread::sleep(Duration::from_millis(50)),
                 }
             }
-            // What the server started in its own group (not work units) goes with it.
-            procs::kill_group(child.id());
+            // Reaped: its pid may be reused, so its group id is never signalled again.
             procs::release_group(child.id());
         }
         for r in self.readers.drain(..) {
@@ -414,11 +414,14 @@ impl Server {
 }
 
 impl Server {
-    /// SIGKILL to the server's whole process group, then reaps it.
+    /// SIGKILL to the server's whole process group, then reaps it. A leader already reaped
+    /// (`try_wait` saw it exit) is not signalled: its pid, hence its group id, may be reused.
     fn kill_group(&mut self) {
         if let Some(mut child) = self.child.take() {
-            procs::kill_group(child.id());
-            let _ = child.wait();
+            if let Ok(None) = child.try_wait() {
+                procs::kill_group(child.id());
+                let _ = child.wait();
+            }
             procs::release_group(child.id());
         }
     }
@@ -429,9 +432,9 @@ impl Server {
         let mut dir = self.dir.take().unwrap();
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
-            let _ = child.wait();
-            // Whatever else was in its group is killed with the data dir.
-            dir.adopt_group(child.id());
+            // Not reaped yet: the zombie keeps its pid, so the group id stays ours until the
+            // data dir kills what is left of the group and reaps it.
+            dir.adopt(child);
         }
         for r in self.readers.drain(..) {
             let _ = r.join();

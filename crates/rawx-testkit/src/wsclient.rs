@@ -158,6 +158,8 @@ impl Py {
     /// What the client printed last: everything it saw.
     pub fn result(mut self, limit: Duration) -> Value {
         let line = self.line(limit);
+        // Its group goes with it before it is reaped (a reaped pid may be reused).
+        procs::kill_group(self.child.id());
         let _ = self.child.wait();
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("client output ({e}): {line}"))
     }
@@ -165,8 +167,11 @@ impl Py {
 
 impl Drop for Py {
     fn drop(&mut self) {
-        procs::kill_group(self.child.id());
-        let _ = self.child.wait();
+        // Not reaped yet (`try_wait` reaps only a leader that has exited): safe to signal.
+        if let Ok(None) = self.child.try_wait() {
+            procs::kill_group(self.child.id());
+            let _ = self.child.wait();
+        }
         procs::release_group(self.child.id());
     }
 }
