@@ -415,7 +415,7 @@ fn start_node(data_dir: &Path, node_id: &str, runner: &Path) -> anyhow::Result<r
     );
     let config =
         rawx_mesh::Config::parse(&yaml, "rawx serve").map_err(|e| anyhow::anyhow!("{e}"))?;
-    rawx_mesh::Node::start(&config, rawx_mesh::WorkOptions::default())
+    rawx_mesh::Node::start(&config, rawx_mesh::WorkOptions::default().with_own_runner())
         .map_err(|e| anyhow::anyhow!("starting the execution node: {e}"))
 }
 

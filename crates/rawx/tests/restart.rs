@@ -163,8 +163,11 @@ fn unit_processes(data: &Path) -> Vec<(String, String)> {
         .filter_map(|p| {
             let cmd = proc_cmdline(&p)?.join(" ");
             let (state, _) = proc_state(&p)?;
-            (state != 'Z' && cmd.contains(&marker) && !cmd.starts_with(env!("CARGO_BIN_EXE_rawx")))
-                .then_some((p, cmd))
+            // The server is rawx; so is each unit's runner (`__rawx-unit-runner`), which is
+            // part of the unit.
+            let server =
+                cmd.starts_with(env!("CARGO_BIN_EXE_rawx")) && !cmd.contains("__rawx-unit-runner");
+            (state != 'Z' && cmd.contains(&marker) && !server).then_some((p, cmd))
         })
         .collect()
 }
