@@ -4,7 +4,7 @@
 
 use rawx_testkit::lab::{wait_final, Fixture};
 use rawx_testkit::ops::*;
-use rawx_testkit::{tail, Server, ADMIN_PW};
+use rawx_testkit::{eventually, tail, Server, ADMIN_PW};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
@@ -37,21 +37,18 @@ impl Received {
 
     /// Waits until `pred` holds of the documents received so far.
     fn wait(&self, s: &Server, what: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(40);
-        loop {
+        eventually(Duration::from_secs(40), || {
             let docs = self.all();
             if pred(&docs) {
-                return docs;
+                return Ok(docs);
             }
-            assert!(
-                Instant::now() < deadline,
+            Err(format!(
                 "{what}: the receiver has {} documents; last: {:?}\n--- server\n{}",
                 docs.len(),
                 docs.last(),
                 tail(&s.logs(), 3000)
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+            ))
+        })
     }
 }
 
@@ -351,15 +348,14 @@ fn logs_ship_over_tcp_and_the_buffer_is_replayed_after_an_outage() {
     let (port, got) = rx.stop();
     let second = launch(&s, jt);
     assert_eq!(wait_final(&s, second)["status"], "successful");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !s.logs().contains("buffering them on disk") {
-        assert!(
-            Instant::now() < deadline,
-            "no outage was noticed:\n{}",
-            tail(&s.logs(), 3000)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually(Duration::from_secs(20), || {
+        let logs = s.logs();
+        if logs.contains("buffering them on disk") {
+            Ok(())
+        } else {
+            Err(format!("no outage was noticed:\n{}", tail(&logs, 3000)))
+        }
+    });
     assert!(
         job_event_docs(&got.all(), second).is_empty(),
         "events reached a receiver that was down"
