@@ -105,7 +105,9 @@ export function Field({ name, meta, value, onInput, error, override }) {
   else if (meta.type === 'boolean') {
     input = html`<input id=${id} type="checkbox" checked=${!!value} aria-describedby=${described} onChange=${(e) => onInput(e.target.checked)} />`;
   } else if (meta.type === 'choice') {
-    input = html`<select id=${id} aria-invalid=${invalid} aria-describedby=${described} onChange=${(e) => onInput(e.target.value)}>
+    // Choices keep their type (verbosity is 0–5, not "0"–"5").
+    const pick = (x) => ((meta.choices || []).find(([v]) => String(v) === x) || [x])[0];
+    input = html`<select id=${id} aria-invalid=${invalid} aria-describedby=${described} onChange=${(e) => onInput(pick(e.target.value))}>
       ${(meta.choices || []).map(([v, l]) => html`<option value=${v} selected=${String(v) === String(value ?? '')}>${l}</option>`)}
     </select>`;
   } else if (meta.type === 'id') {
@@ -172,7 +174,7 @@ export function ResourceForm({ cfg, id, onSaved, initial }) {
     const v = {};
     for (const [n, m] of fields) {
       if (id) v[n] = meta[n];
-      else if (initial && n in initial) v[n] = initial[n];
+      else if (initial && n in initial) v[n] = m.type === 'id' || m.type === 'integer' ? Number(initial[n]) : initial[n];
       else if (m.default !== undefined) v[n] = m.default;
       else if (m.type === 'choice' && m.choices && m.choices.length && m.required) v[n] = m.choices[0][0];
     }
