@@ -10,7 +10,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 // ---- log shipping ------------------------------------------------------------------------
 /// What a receiver got: one entry per document (a line, a datagram, a request body).
@@ -202,8 +202,7 @@ fn logging(s: &Server, body: Value) -> Value {
 /// Posts the logging test until its message reaches the receiver (the shipper picks new
 /// settings up within a second).
 fn connection_test_arrives(s: &Server, got: &Received) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    eventually(Duration::from_secs(20), || {
         let r = s.http(
             "POST",
             "/api/v2/settings/logging/test/",
@@ -212,19 +211,14 @@ fn connection_test_arrives(s: &Server, got: &Received) {
         );
         assert_eq!(r.status, 202, "{r:?}");
         std::thread::sleep(Duration::from_millis(300));
-        if got
+        let arrived = got
             .all()
             .iter()
-            .any(|d| d["message"] == "AWX Connection Test Message")
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the test message never arrived\n{}",
-            tail(&s.logs(), 3000)
-        );
-    }
+            .any(|d| d["message"] == "AWX Connection Test Message");
+        arrived
+            .then_some(())
+            .ok_or_else(|| format!("the test message never arrived\n{}", tail(&s.logs(), 3000)))
+    });
 }
 
 /// A template whose job carries a Machine credential with a password, so a leak would show.
