@@ -18,11 +18,6 @@ static HOOK: Once = Once::new();
 
 fn install_hook() {
     HOOK.call_once(|| {
-        // Orphans of a killed server (its pip, say) become this process's children instead of
-        // init's. Otherwise the server's group turns orphaned when it dies, and the kernel
-        // sends SIGHUP to an orphaned group that holds a stopped process: a test that freezes
-        // an orphan (SIGSTOP) to look at it would find it killed by the test's own setup.
-        let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             let me = std::thread::current().id();
@@ -55,6 +50,17 @@ pub fn spawn_group(cmd: &mut Command) -> std::io::Result<Child> {
         .unwrap()
         .push((std::thread::current().id(), child.id()));
     Ok(child)
+}
+
+/// Makes this test process adopt the orphans of the processes it starts (a child subreaper),
+/// for a test that freezes (SIGSTOP) a process of a server it then kills: the server leads its
+/// own group, which turns orphaned when it dies if its orphans go to init, and the kernel sends
+/// SIGHUP to an orphaned group holding a stopped process. Not the default: a process whose
+/// parent is the test rather than init behaves differently enough to change what other suites
+/// see (safety's kill -9 test leaves its unit running then).
+pub fn adopt_orphans() {
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+        .expect("PR_SET_CHILD_SUBREAPER");
 }
 
 /// Forgets a group (its owner killed or reaped it).
