@@ -38,6 +38,8 @@ struct Batch {
     job: i64,
     rows: Vec<Row>,
     hosts: Arc<HashMap<String, i64>>,
+    /// The job's injected credential values, masked in shipped events.
+    secrets: Arc<[String]>,
     ack: oneshot::Sender<Result<(), String>>,
 }
 
@@ -112,6 +114,7 @@ pub(crate) struct Writer {
     kind: &'static JobKind,
     job: i64,
     hosts: Arc<HashMap<String, i64>>,
+    secrets: Arc<[String]>,
     acks: VecDeque<oneshot::Receiver<Result<(), String>>>,
 }
 
@@ -121,6 +124,7 @@ impl Writer {
         kind: &'static JobKind,
         job: i64,
         hosts: HashMap<String, i64>,
+        secrets: &[String],
     ) -> Writer {
         shared.ingest.inner.writers.fetch_add(1, Ordering::SeqCst);
         Writer {
@@ -128,6 +132,7 @@ impl Writer {
             kind,
             job,
             hosts: Arc::new(hosts),
+            secrets: Arc::from(secrets),
             acks: VecDeque::new(),
         }
     }
@@ -159,6 +164,7 @@ impl Writer {
             job: self.job,
             rows: std::mem::take(batch),
             hosts: self.hosts.clone(),
+            secrets: self.secrets.clone(),
             ack,
         };
         self.ingest
@@ -268,7 +274,7 @@ impl Ingester {
                     Ok(ids) => {
                         let ids = &ids[at..at + b.rows.len()];
                         at += b.rows.len();
-                        self.after_commit(b.kind, b.job, b.rows, ids, stats, &b.hosts)
+                        self.after_commit(b.kind, b.job, b.rows, ids, stats, &b.hosts, &b.secrets)
                             .await
                             .map_err(|e| e.to_string())
                     }
@@ -323,6 +329,7 @@ impl Ingester {
         ids: &[i64],
         stats: Option<Row>,
         hosts: &HashMap<String, i64>,
+        secrets: &Arc<[String]>,
     ) -> anyhow::Result<()> {
         let shared = &self.shared;
         if let Some(last) = rows.iter().map(counter).max() {
@@ -347,7 +354,7 @@ impl Ingester {
         if !rows.is_empty() && rawx_logship::job_events_wanted() {
             // AWX's job_events logger: the stored rows move to the log shipper as they are,
             // rendered there (never on this path) as one document each.
-            rawx_logship::ship_job_events(rows, ids);
+            rawx_logship::ship_job_events(rows, ids, secrets);
         }
         Ok(())
     }
