@@ -146,16 +146,15 @@ async fn lost_after(shared: &Shared, fixed: Option<Duration>) -> Duration {
     if let Some(d) = fixed {
         return d;
     }
-    let int = |v: Option<Value>, default: u64| {
-        v.and_then(|v| v.as_u64())
-            .filter(|n| *n > 0)
-            .unwrap_or(default)
+    use rawx_domain::settings::{
+        CLUSTER_NODE_HEARTBEAT_PERIOD, CLUSTER_NODE_MISSED_HEARTBEAT_TOLERANCE,
     };
-    let period = int(shared.setting("CLUSTER_NODE_HEARTBEAT_PERIOD").await, 60);
-    let tolerance = int(
-        shared
-            .setting("CLUSTER_NODE_MISSED_HEARTBEAT_TOLERANCE")
-            .await,
+    let positive =
+        |n: i64, default: u64| u64::try_from(n).ok().filter(|n| *n > 0).unwrap_or(default);
+    let settings = shared.settings();
+    let period = positive(settings.get(CLUSTER_NODE_HEARTBEAT_PERIOD).await, 60);
+    let tolerance = positive(
+        settings.get(CLUSTER_NODE_MISSED_HEARTBEAT_TOLERANCE).await,
         2,
     );
     // Never below a few of rawx's own beats.

@@ -47,6 +47,7 @@ mod cli;
 mod client;
 pub mod config;
 pub mod control;
+pub mod mesh;
 mod node;
 pub mod signing;
 mod tls;
