@@ -164,12 +164,14 @@ fn gone_within(markers: &[String], limit: Duration) -> Duration {
     }
 }
 
-/// A job's sleeps and everything started with its private data dir (`<data>/jobs/<id>`).
-fn job_markers(nap: &str, id: i64) -> Vec<String> {
+/// A job's sleeps and everything started with its private data dir (`<data>/jobs/<id>`; the
+/// data dir too, since other servers on this machine have a job `id` as well).
+fn job_markers(nap: &str, data: &std::path::Path, id: i64) -> Vec<String> {
+    let data = data.display();
     vec![
         nap.to_string(),
-        format!("/jobs/{id}/"),
-        format!("/jobs/{id} "),
+        format!("{data}/jobs/{id}/"),
+        format!("{data}/jobs/{id} "),
     ]
 }
 
@@ -207,7 +209,7 @@ fn cancel_and_timeout_leave_no_process_of_the_job() {
     );
     let t = Instant::now();
     cancel(s, id);
-    let took = gone_within(&job_markers(&nap_c, id), GONE_LIMIT);
+    let took = gone_within(&job_markers(&nap_c, &s.data, id), GONE_LIMIT);
     eprintln!(
         "FIGURE cancel → last process gone: {:.2} s",
         took.as_secs_f64()
@@ -241,7 +243,7 @@ fn cancel_and_timeout_leave_no_process_of_the_job() {
             .contains("timeout"),
         "{job}"
     );
-    gone_within(&job_markers(&nap_t, timed), Duration::from_secs(5));
+    gone_within(&job_markers(&nap_t, &s.data, timed), Duration::from_secs(5));
 }
 
 /// `kill -9` of the controller while a job runs leaves its unit running (a restart re-attaches);
@@ -278,7 +280,7 @@ fn cancel_after_and_across_a_controller_kill9_leaves_no_process() {
     let lab = Lab { s, org };
 
     cancel(&lab.s, a);
-    let took = gone_within(&job_markers(&nap_a, a), GONE_LIMIT);
+    let took = gone_within(&job_markers(&nap_a, &lab.s.data, a), GONE_LIMIT);
     eprintln!(
         "FIGURE cancel after a restart → last process gone: {:.2} s",
         took.as_secs_f64()
@@ -291,9 +293,10 @@ fn cancel_after_and_across_a_controller_kill9_leaves_no_process() {
     // Long enough for the node to send its SIGINT, far shorter than the grace it then waits.
     std::thread::sleep(Duration::from_millis(300));
     let Lab { s, org } = lab;
+    let data = s.data.clone();
     kill9(&s);
     let dir = s.stop();
-    let took = gone_within(&job_markers(&nap_b, b), GONE_LIMIT);
+    let took = gone_within(&job_markers(&nap_b, &data, b), GONE_LIMIT);
     eprintln!(
         "FIGURE cancel pending across kill -9 → last process gone: {:.2} s",
         took.as_secs_f64()
@@ -861,5 +864,5 @@ fn a_busy_node_is_not_declared_lost_and_a_lost_one_rejoins() {
         "{}",
         tail(&frozen.logs(), 3000)
     );
-    gone_within(&job_markers(&nap, id), GONE_LIMIT);
+    gone_within(&job_markers(&nap, &frozen.data, id), GONE_LIMIT);
 }
