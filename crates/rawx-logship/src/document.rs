@@ -523,8 +523,9 @@ fn mask_values(out: &mut Vec<u8>, start: usize, secrets: &[String]) {
 }
 
 fn replace_from(out: &mut Vec<u8>, start: usize, needle: &[u8], with: &[u8]) {
+    let finder = memchr::memmem::Finder::new(needle);
     let mut at = start;
-    while let Some(i) = out[at..].windows(needle.len()).position(|w| w == needle) {
+    while let Some(i) = finder.find(&out[at..]) {
         let i = at + i;
         out.splice(i..i + needle.len(), with.iter().copied());
         at = i + with.len();
