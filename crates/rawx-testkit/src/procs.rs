@@ -167,7 +167,15 @@ impl Drop for DataDir {
             let _ = leader.wait();
             release_group(leader.id());
         }
-        kill_naming(&self.path);
+        // Again until nothing names the dir: a process may fork while its group is killed.
+        let needle = self.path.display().to_string();
+        for _ in 0..50 {
+            kill_naming(&self.path);
+            if pids_naming(&needle).is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         drop(self.dir.take());
     }
 }
@@ -217,6 +225,10 @@ mod tests {
         let mut child = spawn_group(&mut cmd).unwrap();
         release_group(child.id());
         let pid = child.id();
+        let needle = marker.display().to_string();
+        crate::eventually(Duration::from_secs(10), || {
+            pids_naming(&needle).contains(&pid)
+        });
         drop(dir);
         let status = child.wait().unwrap();
         assert!(!status.success(), "the unit ran to its end");
