@@ -15,6 +15,7 @@
 
 pub mod admin;
 mod auth;
+mod dashboard;
 mod error;
 mod handlers;
 mod metrics;
@@ -202,6 +203,7 @@ fn fixed() -> Routes {
         ("/api/v2/me/", get(special::me)),
         ("/api/v2/metrics/", get(metrics::metrics)),
         ("/api/v2/dashboard/", get(metrics::dashboard)),
+        ("/api/v2/dashboard/graphs/jobs/", get(dashboard::jobs_graph)),
         (
             "/api/v2/settings/",
             get(settings::categories).options(settings::options_categories),

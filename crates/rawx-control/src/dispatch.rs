@@ -201,6 +201,17 @@ impl Dispatcher {
             }
             let last = ingest::highest_counter(&self.shared, kind, id).await?;
             tracing::info!(job = id, unit = %unit, after_event = last, "re-attaching to a running job");
+            // A cancel asked for while no dispatcher listened (the controller was down) is
+            // only in `canceled_on`: act on it now, so the unit stops however it was left.
+            if !job.get("canceled_on").is_none_or(Value::is_null) {
+                let node = self.shared.node.clone();
+                let unit = unit.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = node.cancel(&unit).await {
+                        tracing::warn!(job = id, unit, error = %e, "cannot cancel the work unit");
+                    }
+                });
+            }
             let shared = self.shared.clone();
             jobs.spawn((kind, id), async move {
                 let built = run::rebuild(&shared, kind, &job).await;
@@ -240,9 +251,15 @@ impl Dispatcher {
                     .and_then(Value::as_str)
                     .filter(|u| !u.is_empty())
                 {
-                    if let Err(e) = self.shared.node.cancel(unit).await {
-                        tracing::warn!(job, unit, error = %e, "cannot cancel the work unit");
-                    }
+                    // A cancel waits up to the node's grace for the unit to stop: not in the
+                    // dispatcher's loop, which must go on starting and finishing other jobs.
+                    let node = self.shared.node.clone();
+                    let unit = unit.to_string();
+                    tokio::spawn(async move {
+                        if let Err(e) = node.cancel(&unit).await {
+                            tracing::warn!(job, unit, error = %e, "cannot cancel the work unit");
+                        }
+                    });
                 }
             }
             _ => {}

@@ -415,11 +415,11 @@ fn start_node(data_dir: &Path, node_id: &str, runner: &Path) -> anyhow::Result<r
     );
     let config =
         rawx_mesh::Config::parse(&yaml, "rawx serve").map_err(|e| anyhow::anyhow!("{e}"))?;
-    rawx_mesh::Node::start(&config, rawx_mesh::WorkOptions::default())
+    rawx_mesh::Node::start(&config, rawx_mesh::WorkOptions::default().with_own_runner())
         .map_err(|e| anyhow::anyhow!("starting the execution node: {e}"))
 }
 
-/// The API server as a supervised component. The socket is bound once, before the
+/// The API and web UI server as a supervised component. The socket is bound once, before the
 /// supervisor starts, so a taken port fails the start loudly and a restart keeps the port.
 struct WebServer {
     listener: std::net::TcpListener,
@@ -434,7 +434,9 @@ impl Component for WebServer {
 
     async fn run(&self, mut shutdown: Shutdown) -> anyhow::Result<()> {
         let listener = tokio::net::TcpListener::from_std(self.listener.try_clone()?)?;
-        let router = rawx_api::router(self.state.clone());
+        // The web UI answers `/`, its client routes and `/static/`; every other path is the
+        // API's (its own 404s and the websocket included).
+        let router = rawx_ui::router().fallback_service(rawx_api::router(self.state.clone()));
         rawx_api::serve(listener, router, async move { shutdown.wait().await }).await?;
         Ok(())
     }
