@@ -3,7 +3,8 @@
 #
 # 1. rawx-api's generic files never choose behaviour by a resource's key: what differs by
 #    resource lives in crates/rawx-api/src/resources/ behind `ResourceApi`.
-# 2. The crate graph is one-way: each crate's normal (non-dev) dependencies on rawx crates are
+# 2. Every resource write of rawx-api goes through its one write path (write.rs).
+# 3. The crate graph is one-way: each crate's normal (non-dev) dependencies on rawx crates are
 #    among the ones its layer allows, read from `cargo metadata`; a new crate must be placed.
 #
 # Prints every violation and exits 1 if there is any.
@@ -22,7 +23,26 @@ if hits=$(grep -rnE "$pattern" crates/rawx-api/src --include='*.rs' | grep -v '^
   fail=1
 fi
 
-# --- 2. the crate graph, one way --------------------------------------------------------------
+# --- 2. one write path: rawx-api writes resources only through write.rs ------------------------
+# (sessions and login bookkeeping in auth.rs and root.rs, and the seed, are not resource writes.)
+python3 - <<'PY' || fail=1
+import pathlib, re, sys
+allowed = {"write.rs", "seed.rs", "auth.rs", "root.rs"}
+write = re.compile(r"\.store\s*\.\s*(insert|insert_many|update|update_if|delete|link|unlink)\s*\(")
+bad = []
+for f in sorted(pathlib.Path("crates/rawx-api/src").rglob("*.rs")):
+    if f.name in allowed and f.parent.name == "src":
+        continue
+    text = f.read_text()
+    for m in write.finditer(text):
+        line = text.count("\n", 0, m.start()) + 1
+        bad.append(f"{f}:{line}: store.{m.group(1)} outside write.rs")
+for b in bad:
+    print("check-layout:", b, "(use crate::write, the one write path)")
+sys.exit(1 if bad else 0)
+PY
+
+# --- 3. the crate graph, one way --------------------------------------------------------------
 cargo metadata --format-version 1 --no-deps | python3 -c '
 import json, sys
 
@@ -70,6 +90,6 @@ sys.exit(1 if bad else 0)
 ' || fail=1
 
 if [ "$fail" -eq 0 ]; then
-  echo "check-layout: ok (no resource-key branch in rawx-api's generic files; crate graph one-way)"
+  echo "check-layout: ok (no resource-key branch in rawx-api's generic files; one write path; crate graph one-way)"
 fi
 exit "$fail"

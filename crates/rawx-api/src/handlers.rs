@@ -8,6 +8,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::named::resolve_named;
 use crate::options;
 use crate::view::{url_of, Renderer};
+use crate::write;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, RawQuery, State};
@@ -270,15 +271,12 @@ pub async fn create_row(
     }
     row.insert("created_by".into(), json!(actor.user_id));
     row.insert("modified_by".into(), json!(actor.user_id));
-    let id = state
-        .store
-        .insert(res, &row)
+    let id = write::create(state, ident, res, &row)
         .await
         .map_err(|e| db_write_error(res, e))?;
     api.created(state, id);
     let stored = state.store.get(res, id).await?;
     let body = r.render(res, &stored).await?;
-    tracing::info!(resource = res.key, id, user = ident.username(), "created");
     Ok((id, body))
 }
 
@@ -367,9 +365,7 @@ async fn update(
     }
     let id = existing["id"].as_i64().unwrap_or_default();
     row.insert("modified_by".into(), json!(actor.user_id));
-    state
-        .store
-        .update(res, id, &row)
+    write::update(state, ident, res, id, &row)
         .await
         .map_err(|e| db_write_error(res, e))?;
     let stored = state.store.get(res, id).await?;
@@ -429,11 +425,8 @@ pub async fn destroy(
             ));
         }
     }
-    match state.store.delete(res, id).await {
-        Ok(()) => {
-            tracing::info!(resource = res.key, id, user = ident.username(), "deleted");
-            Ok(StatusCode::NO_CONTENT)
-        }
+    match write::delete(&state, &ident, res, id).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
         Err(DbError::ForeignKey(_)) => Err(api.in_use()),
         Err(e) => Err(e.into()),
     }
@@ -597,11 +590,7 @@ pub async fn sub_post(
             let disassociate = body
                 .get("disassociate")
                 .is_some_and(|v| v.as_bool() != Some(false));
-            if disassociate {
-                state.store.unlink(relation, left, right).await?;
-            } else {
-                state.store.link(relation, left, right).await?;
-            }
+            write::link(&state, &ident, relation, left, right, !disassociate).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
     }
@@ -647,15 +636,13 @@ async fn create_and_link(
     let (id, made) = create_row(state, ident, other, body).await?;
     let parent_id = parent["id"].as_i64().unwrap_or_default();
     let linked = match check_link(state, relation, parent_id, id).await {
-        Ok(()) => state
-            .store
-            .link(relation, parent_id, id)
+        Ok(()) => write::link(state, ident, relation, parent_id, id, true)
             .await
             .map_err(ApiError::from),
         Err(e) => Err(e),
     };
     if let Err(e) = linked {
-        state.store.delete(other, id).await?;
+        write::delete(state, ident, other, id).await?;
         return Err(e);
     }
     Ok(created(other, id, made))

@@ -30,6 +30,7 @@ mod settings;
 mod special;
 mod stdout;
 mod view;
+mod write;
 pub mod ws;
 
 pub use auth::{hash_password, AuthMethod, Identity};

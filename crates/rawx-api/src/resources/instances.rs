@@ -16,6 +16,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::Json;
+use rawx_domain::messages::{publish, Wake};
 use rawx_model::filter::Filter;
 use rawx_model::resources::{INSTANCES, INSTANCE_GROUPS, INSTANCE_GROUP_MEMBERS, JOB_KINDS};
 use rawx_model::schema::Resource;
@@ -165,9 +166,9 @@ pub async fn patch(
     row.insert("capacity".into(), json!(capacity));
     row.insert("modified_by".into(), json!(actor.user_id));
     let id = int(&existing, "id").unwrap_or_default();
-    state.store.update(&INSTANCES, id, &row).await?;
+    crate::write::update(&state, &ident, &INSTANCES, id, &row).await?;
     // The task manager schedules against the new capacity at its next pass.
-    state.bus.publish(rawx_bus::SCHEDULE, json!({}));
+    publish(&*state.bus, &Wake { job: None });
     let stored = state.store.get(&INSTANCES, id).await?;
     Ok(Json(
         Renderer::new(&state, actor)
@@ -233,10 +234,8 @@ pub async fn health_check_post(
         "health_check_started".into(),
         json!(rawx_model::now_string()),
     );
-    state
-        .store
-        .update(&INSTANCES, int(&row, "id").unwrap_or_default(), &r)
-        .await?;
+    let id = int(&row, "id").unwrap_or_default();
+    crate::write::update(&state, &ident, &INSTANCES, id, &r).await?;
     Ok((
         StatusCode::OK,
         Json(json!({"msg": format!("Health check is running for {host}.")})),
@@ -467,16 +466,17 @@ async fn members_post(
             "policy_instance_list".into(),
             json!(serde_json::to_string(&list).unwrap_or_else(|_| "[]".into())),
         );
-        state.store.update(&INSTANCE_GROUPS, gid, &r).await?;
+        crate::write::update(&state, &ident, &INSTANCE_GROUPS, gid, &r).await?;
     }
-    if disassociate {
-        state
-            .store
-            .unlink(&INSTANCE_GROUP_MEMBERS, gid, iid)
-            .await?;
-    } else {
-        state.store.link(&INSTANCE_GROUP_MEMBERS, gid, iid).await?;
-    }
-    state.bus.publish(rawx_bus::SCHEDULE, json!({}));
+    crate::write::link(
+        &state,
+        &ident,
+        &INSTANCE_GROUP_MEMBERS,
+        gid,
+        iid,
+        !disassociate,
+    )
+    .await?;
+    publish(&*state.bus, &Wake { job: None });
     Ok(StatusCode::NO_CONTENT)
 }

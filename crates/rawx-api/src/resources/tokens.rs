@@ -97,7 +97,7 @@ async fn create_token(
     );
     row.insert("created_by".into(), json!(actor.user_id));
     row.insert("modified_by".into(), json!(actor.user_id));
-    let id = state.store.insert(&TOKENS, &row).await?;
+    let id = crate::write::create(state, ident, &TOKENS, &row).await?;
     let stored = state.store.get(&TOKENS, id).await?;
     let mut out = Renderer::new(state, actor).render(&TOKENS, &stored).await?;
     out["token"] = json!(token);
