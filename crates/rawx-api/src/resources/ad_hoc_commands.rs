@@ -172,7 +172,7 @@ async fn prepare(
     for (k, v) in [
         ("module_name", json!(module)),
         ("name", json!(module)),
-        ("status", json!("pending")),
+        ("status", json!(rawx_domain::JobStatus::Pending.as_str())),
         ("launch_type", json!("manual")),
         ("launched_by_user", json!(ident.actor.user_id)),
         (

@@ -18,7 +18,7 @@ use axum::Json;
 use rawx_domain::{launch, JobStatus};
 use rawx_model::filter::Filter;
 use rawx_model::resources::{JobKind, JOBS, JOB_TEMPLATES};
-use rawx_model::schema::{int, text};
+use rawx_model::schema::int;
 use rawx_model::Row;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -96,7 +96,7 @@ pub async fn derived(
         },
     };
     out.insert("launched_by".into(), launched_by);
-    if text(row, "status") == "running" {
+    if JobStatus::of(row) == Some(JobStatus::Running) {
         if let Some(started) = row.get("started").and_then(Value::as_str) {
             out.insert("elapsed".into(), json!(seconds_since(started)));
         }
