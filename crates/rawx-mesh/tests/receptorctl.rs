@@ -73,7 +73,7 @@ fn status_version_ping_traceroute() {
     let out = node.ctl(&["reload"]);
     assert_eq!(out.status.code(), Some(4), "{out:?}");
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("does not run the mesh"),
+        String::from_utf8_lossy(&out.stderr).contains("does not reload the mesh"),
         "{out:?}"
     );
     std::fs::write(&node.config, "- node: [\n").unwrap();

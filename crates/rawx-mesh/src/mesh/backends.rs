@@ -1,0 +1,237 @@
+//! `tcp-listener` and `tcp-peer`, optionally inside TLS, as receptor v1.4.9
+//! `pkg/backends/tcp.go` runs them: a peer redials 5 s after a failure or a closed link,
+//! growing by half each time up to 20 s, and starts again at 5 s after a link that worked.
+//!
+//! TLS is plain X.509, as Go's `crypto/tls` checks it: a peer verifies the listener's chain
+//! against `rootcas` (the system roots without) and its DNS or IP name against the host it
+//! dialed; a listener with `clientcas` verifies a client certificate (required with
+//! `requireclientcert`), the chain only.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{PrivateKeyDer, ServerName};
+use rustls::{ClientConfig, RootCertStore};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::core::{BackendInfo, Mesh};
+use super::session::Session;
+use crate::config::{Backend, Config, TlsClient};
+
+const REDIAL_FIRST: Duration = Duration::from_secs(5);
+const REDIAL_MAX: Duration = Duration::from_secs(20);
+const TLS_HANDSHAKE: Duration = Duration::from_secs(15);
+
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("{kind} {endpoint}: {message}")]
+    Setup {
+        kind: &'static str,
+        endpoint: String,
+        message: String,
+    },
+}
+
+fn info(b: &Backend) -> Arc<BackendInfo> {
+    Arc::new(BackendInfo {
+        cost: b.cost,
+        node_cost: b.node_cost.clone(),
+        allowed_peers: b.allowed_peers.clone(),
+    })
+}
+
+/// Binds a listener and serves it until the mesh stops.
+pub async fn start_tcp_listener(
+    mesh: &Mesh,
+    b: &Backend,
+    config: &Config,
+) -> Result<std::net::SocketAddr, BackendError> {
+    let fail = |message: String| BackendError::Setup {
+        kind: b.kind,
+        endpoint: b.endpoint.clone(),
+        message,
+    };
+    let acceptor = match &b.tls {
+        None => None,
+        Some(name) => {
+            let ts = config
+                .tls_servers
+                .iter()
+                .find(|t| &t.name == name)
+                .ok_or_else(|| fail(format!("unknown TLS config {name}")))?;
+            let cfg = crate::tls::server_config(ts).map_err(|e| fail(e.to_string()))?;
+            Some(tokio_rustls::TlsAcceptor::from(cfg))
+        }
+    };
+    let listener = TcpListener::bind(&b.endpoint)
+        .await
+        .map_err(|e| fail(e.to_string()))?;
+    let addr = listener.local_addr().map_err(|e| fail(e.to_string()))?;
+    tracing::info!("Listening on TCP {addr}");
+    let mesh = mesh.clone();
+    let info = info(b);
+    tokio::spawn(async move {
+        let stop = mesh.stopped();
+        loop {
+            let accepted = tokio::select! {
+                _ = stop.cancelled() => return,
+                a = listener.accept() => a,
+            };
+            let (stream, peer) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::error!("Error accepting connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let mesh = mesh.clone();
+            let info = info.clone();
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let session = match acceptor {
+                    None => Session::from_stream(stream),
+                    Some(acc) => {
+                        match tokio::time::timeout(TLS_HANDSHAKE, acc.accept(stream)).await {
+                            Ok(Ok(tls)) => Session::from_stream(crate::tls::HalfCloseTolerant(tls)),
+                            Ok(Err(e)) => {
+                                tracing::warn!("TLS handshake with {peer} failed: {e}");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::warn!("TLS handshake with {peer} timed out");
+                                return;
+                            }
+                        }
+                    }
+                };
+                mesh.run_session(session, info).await;
+            });
+        }
+    });
+    Ok(addr)
+}
+
+/// Starts dialing a peer, with redial as Go does it.
+pub fn start_tcp_peer(mesh: &Mesh, b: &Backend, config: &Config) -> Result<(), BackendError> {
+    let fail = |message: String| BackendError::Setup {
+        kind: b.kind,
+        endpoint: b.endpoint.clone(),
+        message,
+    };
+    let (host, _) = b
+        .endpoint
+        .rsplit_once(':')
+        .ok_or_else(|| fail("the address must be host:port".into()))?;
+    let host = host
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_string();
+    let tls = match &b.tls {
+        None => None,
+        Some(name) => {
+            let tc = config.tls_clients.iter().find(|t| &t.name == name);
+            let cfg = client_config(tc).map_err(fail)?;
+            let server_name = ServerName::try_from(host.clone())
+                .map_err(|e| fail(format!("{host} is not a host name or IP address: {e}")))?;
+            Some((tokio_rustls::TlsConnector::from(cfg), server_name))
+        }
+    };
+    let mesh = mesh.clone();
+    let info = info(b);
+    let address = b.endpoint.clone();
+    let redial = b.redial;
+    tokio::spawn(async move {
+        let stop = mesh.stopped();
+        let mut delay = REDIAL_FIRST;
+        loop {
+            let dialed = tokio::select! {
+                _ = stop.cancelled() => return,
+                d = dial(&address, tls.as_ref()) => d,
+            };
+            match dialed {
+                Ok(session) => {
+                    delay = REDIAL_FIRST;
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = mesh.run_session(session, info.clone()) => {}
+                    }
+                    if redial {
+                        tracing::warn!("Backend connection to {address} exited (will retry)");
+                    }
+                }
+                Err(e) if redial => {
+                    tracing::warn!("Backend connection to {address} failed (will retry): {e}")
+                }
+                Err(e) => tracing::error!("Backend connection to {address} failed: {e}"),
+            }
+            if !redial {
+                return;
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(delay) => {}
+            }
+            delay = delay.mul_f64(1.5).min(REDIAL_MAX);
+        }
+    });
+    Ok(())
+}
+
+async fn dial(
+    address: &str,
+    tls: Option<&(tokio_rustls::TlsConnector, ServerName<'static>)>,
+) -> Result<Session, String> {
+    let stream = TcpStream::connect(address)
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = stream.set_nodelay(true);
+    match tls {
+        None => Ok(Session::from_stream(stream)),
+        Some((connector, name)) => {
+            let tls = tokio::time::timeout(TLS_HANDSHAKE, connector.connect(name.clone(), stream))
+                .await
+                .map_err(|_| "TLS handshake timed out".to_string())?
+                .map_err(|e| e.to_string())?;
+            Ok(Session::from_stream(crate::tls::HalfCloseTolerant(tls)))
+        }
+    }
+}
+
+/// A `tls-client` as Go builds it; `None` is Go's `default` config: system roots, no
+/// client certificate.
+pub fn client_config(tc: Option<&TlsClient>) -> Result<Arc<ClientConfig>, String> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let builder = if tc.is_some_and(|t| t.insecure_skip_verify) {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(crate::client::NoVerify(provider)))
+    } else {
+        let mut roots = RootCertStore::empty();
+        let system = Path::new("/etc/ssl/certs/ca-certificates.crt");
+        let cas = tc.and_then(|t| t.root_cas.as_deref()).unwrap_or(system);
+        for ca in crate::client::certs(cas)? {
+            roots
+                .add(ca)
+                .map_err(|e| format!("{}: {e}", cas.display()))?;
+        }
+        builder.with_root_certificates(roots)
+    };
+    let config = match tc.map(|t| (&t.cert, &t.key)) {
+        Some((Some(cert), Some(key))) => {
+            let key =
+                PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+            builder
+                .with_client_auth_cert(crate::client::certs(cert)?, key)
+                .map_err(|e| format!("client cert and key do not fit: {e}"))?
+        }
+        _ => builder.with_no_client_auth(),
+    };
+    Ok(Arc::new(config))
+}
