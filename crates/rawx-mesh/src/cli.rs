@@ -89,6 +89,34 @@ pub async fn run(args: ReceptorArgs, mut shutdown: watch::Receiver<bool>) -> any
             ));
         }
     }
+    for cs in &config.control_services {
+        let require_node_id = cs
+            .tls
+            .as_ref()
+            .and_then(|name| config.tls_servers.iter().find(|t| &t.name == name))
+            .is_some_and(|t| t.require_client_cert);
+        let tls = match &cs.tls {
+            None => None,
+            Some(name) => {
+                // Config validation guarantees the name exists.
+                let ts = config
+                    .tls_servers
+                    .iter()
+                    .find(|t| &t.name == name)
+                    .context("control-service tls")?;
+                Some((*crate::tls::server_config(ts)?).clone())
+            }
+        };
+        let listener = mesh
+            .listen_stream(&cs.service, tls)
+            .map_err(|e| anyhow::anyhow!("control service {} on the mesh: {e}", cs.service))?;
+        servers.spawn(crate::control::serve_mesh(
+            node.clone(),
+            listener,
+            require_node_id,
+            shutdown.clone(),
+        ));
+    }
     if servers.is_empty() {
         tracing::warn!("no control service listens: only in-process callers can submit work");
     }

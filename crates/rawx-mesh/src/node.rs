@@ -195,26 +195,32 @@ impl Node {
         verifier.verify(token, &self.inner.id, std::time::SystemTime::now())
     }
 
-    /// The `reload` reply. Receptor reloads only peers and listeners; rawx does not reload
-    /// its mesh yet, so it re-reads the config and says what it would take: ERRORCODE 3 when the file does
-    /// not load, 4 when anything changed.
-    pub fn reload_report(&self) -> Value {
+    /// `reload`, as Receptor does it: the config file is read again; if it does not load,
+    /// ERRORCODE 4; if anything but peers and listeners changed, ERRORCODE 3 and nothing is
+    /// touched; otherwise every backend stops and the configured ones start again.
+    pub async fn reload(&self) -> Value {
         let current = &self.inner.config;
-        match Config::load(std::path::Path::new(&current.origin)) {
-            Err(e) => json!({"Success": false, "Error": format!("{e} ERRORCODE 3")}),
-            Ok(new) if &new == current => json!({"Success": true}),
-            Ok(new) => {
-                let without_mesh = |c: &Config| Config {
-                    backends: Vec::new(),
-                    ..c.clone()
-                };
-                let what = if without_mesh(&new) == without_mesh(current) {
-                    "peers and listeners changed, but rawx does not reload the mesh yet: restart the node"
-                } else {
-                    "only peers and listeners can be reloaded; restart the node for other changes"
-                };
-                json!({"Success": false, "Error": format!("{what} ERRORCODE 4")})
-            }
+        let new = match Config::load(std::path::Path::new(&current.origin))
+            .map_err(|e| e.to_string())
+            .and_then(|c| c.check_files().map(|_| c).map_err(|e| e.to_string()))
+        {
+            Ok(c) => c,
+            Err(e) => return json!({"Success": false, "Error": format!("{e} ERRORCODE 4")}),
+        };
+        let fixed = |c: &Config| Config {
+            backends: Vec::new(),
+            local_only: false,
+            ..c.clone()
+        };
+        if fixed(&new) != fixed(current) {
+            return json!({"Success": false, "Error": "a non-reloadable config action was modified, added or removed (only tcp-peer, tcp-listener and local-only reload). Must restart receptor for these changes to take effect ERRORCODE 3"});
+        }
+        let Some(mesh) = self.mesh() else {
+            return json!({"Success": true});
+        };
+        match mesh.reload_backends(&new).await {
+            Ok(()) => json!({"Success": true}),
+            Err(e) => json!({"Success": false, "Error": format!("{e} ERRORCODE 4")}),
         }
     }
 

@@ -1,6 +1,7 @@
 //! The mesh across real `rawx-receptor` processes on loopback, driven by the real
 //! `receptorctl`: routing over several hops (ping, traceroute, status), a killed node routed
-//! around, firewall rules on a hop, and TLS links that refuse the wrong certificate.
+//! around, firewall rules on a hop, TLS links that refuse the wrong certificate, and the
+//! control service of a node two hops away over QUIC service streams.
 
 mod common;
 
@@ -278,6 +279,81 @@ fn a_killed_node_is_routed_around() {
 }
 
 #[test]
+fn control_service_two_hops_away() {
+    let root = temp_dir("mesh-control");
+    let (a, _b, c) = line_of_three(&root, "");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/mesh_control.py");
+    let size = 4 * 1024 * 1024;
+    let out = Command::new(common::venv().join("bin/python"))
+        .arg(&script)
+        .arg(&a.socket)
+        .arg("c")
+        .arg(size.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        c.log_text()
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["greeting"], "Receptor Control, node c");
+    assert_eq!(v["list"], serde_json::json!({}));
+    assert_eq!(v["status"]["NodeID"], "c");
+    assert!(
+        v["created"]
+            .as_str()
+            .unwrap()
+            .starts_with("Work unit created with ID"),
+        "{v}"
+    );
+    assert_eq!(v["results_intact"], true, "{v}");
+    assert_eq!(v["unit_status"]["State"], 2, "{v}");
+    assert_eq!(v["unit_status"]["StdoutSize"], size, "{v}");
+    assert_eq!(v["released"]["released"], v["unit"]);
+    let secs = v["seconds"].as_f64().unwrap();
+    eprintln!(
+        "4 MiB through cat at c and back over 2 hops: {secs:.2} s ({:.1} MB/s each way, debug build)",
+        size as f64 / secs / 1e6
+    );
+    // The unit ran at c, not at a.
+    let unit = v["unit"].as_str().unwrap();
+    assert!(!a.ctl_ok(&["work", "list"]).contains(unit));
+}
+
+#[test]
+fn reload_adds_and_removes_a_peer() {
+    let root = temp_dir("mesh-reload");
+    let (pa, pz) = (free_port(), free_port());
+    let a = MeshNode::start(&root, "a", &listener(pa, ""));
+    let z = MeshNode::start(&root, "z", &listener(pz, ""));
+    let conf = root.join("z.conf");
+    let original = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(&conf, format!("{original}{}", peer(pa, ""))).unwrap();
+    let out = z.ctl_ok(&["reload"]);
+    assert!(out.contains("Reload successful"), "{out}");
+    eventually(
+        "a to see z after z's reload",
+        Duration::from_secs(20),
+        || (a.route("z").as_deref() == Some("z")).then_some(()),
+    );
+    assert!(a
+        .ctl_ok(&["ping", "z", "--count", "1"])
+        .contains("Reply from z"));
+    // z's listener came back on its port after the reload.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", pz)).is_ok());
+    std::fs::write(&conf, &original).unwrap();
+    assert!(z.ctl_ok(&["reload"]).contains("Reload successful"));
+    eventually(
+        "the link to go with the peer",
+        Duration::from_secs(20),
+        || (a.status()["Connections"] == serde_json::json!([])).then_some(()),
+    );
+}
+
+#[test]
 fn firewall_rules_on_a_hop() {
     let root = temp_dir("mesh-firewall");
     // b (the hop) rejects a's pings to c and drops anything from a to b itself; c's pings to
@@ -394,13 +470,24 @@ mod tls {
         Ca { cert, key, path }
     }
 
-    /// A node certificate as AWX makes them: the node's name as CN and DNS name, plus
-    /// 127.0.0.1, for both server and client use. Returns (cert, key) paths.
+    /// A node certificate as AWX makes them: the node's name as CN, DNS name and (with
+    /// `with_node_id`) Receptor otherName, plus 127.0.0.1, for both server and client use.
+    /// Returns (cert, key) paths.
     fn node_cert(dir: &Path, ca: &Ca, node: &str) -> (PathBuf, PathBuf) {
+        cert_for(dir, ca, node, true)
+    }
+
+    fn cert_for(dir: &Path, ca: &Ca, node: &str, with_node_id: bool) -> (PathBuf, PathBuf) {
         let key = KeyPair::generate().unwrap();
         let mut p = CertificateParams::new(vec![node.to_string()]).unwrap();
         p.subject_alt_names
             .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
+        if with_node_id {
+            p.subject_alt_names.push(SanType::OtherName((
+                vec![1, 3, 6, 1, 4, 1, 2312, 19, 1],
+                rcgen::OtherNameValue::Utf8String(node.to_string()),
+            )));
+        }
         p.distinguished_name.push(DnType::CommonName, node);
         p.extended_key_usages = vec![
             ExtendedKeyUsagePurpose::ServerAuth,
@@ -515,5 +602,88 @@ mod tls {
             "{}",
             a.log_text()
         );
+    }
+
+    #[test]
+    fn tls_service_streams_check_the_node_id() {
+        let root = temp_dir("mesh-tls-streams");
+        let mesh_ca = ca(&root, "mesh-ca");
+        let (pa, pb) = (free_port(), free_port());
+        // a ← b ← c and a ← b ← d; c's and d's control services take TLS clients with
+        // mesh-CA certificates naming them, c's certificate names c, d's names nobody.
+        let a_cert = node_cert(&root, &mesh_ca, "a");
+        let a = MeshNode::start(
+            &root,
+            "a",
+            &format!(
+                "{}- tls-client:\n    name: nodeid\n    cert: {}\n    key: {}\n    rootcas: {}\n",
+                listener(pa, ""),
+                a_cert.0.display(),
+                a_cert.1.display(),
+                mesh_ca.path.display()
+            ),
+        );
+        let _b = MeshNode::start(&root, "b", &format!("{}{}", peer(pa, ""), listener(pb, "")));
+        // A second control service, `tlsctl`, only on the mesh, with TLS.
+        let tls_control = |cert: &(PathBuf, PathBuf)| {
+            format!(
+                "{}- control-service:\n    service: tlsctl\n    tls: srv\n\
+                 - tls-server:\n    name: srv\n    cert: {}\n    key: {}\n    clientcas: {}\n    requireclientcert: true\n",
+                peer(pb, ""),
+                cert.0.display(),
+                cert.1.display(),
+                mesh_ca.path.display()
+            )
+        };
+        let c = MeshNode::start(&root, "c", &tls_control(&node_cert(&root, &mesh_ca, "c")));
+        let _d = MeshNode::start(
+            &root,
+            "d",
+            &tls_control(&cert_for(&root, &mesh_ca, "d", false)),
+        );
+        eventually("a's routes to c and d", Duration::from_secs(20), || {
+            let st = a.status();
+            (st["RoutingTable"]["c"] == "b" && st["RoutingTable"]["d"] == "b").then_some(())
+        });
+        // The TLS service is advertised as such.
+        let ad = eventually("c's tlsctl ad at a", Duration::from_secs(20), || {
+            a.status()["Advertisements"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|ad| ad["NodeID"] == "c" && ad["Service"] == "tlsctl")
+                .cloned()
+        });
+        assert_eq!(ad["ConnType"], 2);
+
+        let ok = connect_service(&a, "c", "tlsctl", "nodeid");
+        assert_eq!(
+            ok.lines().collect::<Vec<_>>(),
+            ["Receptor Control, node c", "c"],
+            "{ok}"
+        );
+        let wrong = connect_service(&a, "d", "tlsctl", "nodeid");
+        assert!(
+            wrong.contains("not valid for any Receptor node IDs, but wanted to match d"),
+            "{wrong}"
+        );
+        // Without a TLS client config, only the insecure certificate is accepted.
+        let insecure = connect_service(&a, "c", "tlsctl", "");
+        assert!(insecure.starts_with("ERROR"), "{insecure}");
+        drop(c);
+    }
+
+    fn connect_service(from: &MeshNode, node: &str, service: &str, tls: &str) -> String {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/mesh_connect.py");
+        let out = Command::new(common::venv().join("bin/python"))
+            .arg(&script)
+            .arg(&from.socket)
+            .arg(node)
+            .arg(service)
+            .arg(tls)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8(out.stdout).unwrap()
     }
 }

@@ -393,14 +393,7 @@ impl Config {
     /// config is ignored silently.
     pub fn not_implemented(&self) -> Vec<String> {
         let mut out = Vec::new();
-        for cs in &self.control_services {
-            if !self.backends.is_empty() || cs.tls.is_some() {
-                out.push(format!(
-                    "control-service {}: advertised on the mesh, but service streams over the mesh (QUIC) are not implemented, so other nodes cannot open it",
-                    cs.service
-                ));
-            }
-        }
+
         for k in &self.work_kubernetes {
             out.push(format!(
                 "work-kubernetes {}: submits are refused",

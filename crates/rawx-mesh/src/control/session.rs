@@ -93,7 +93,7 @@ where
                 None => error(w, "no traceroute target").await?,
                 Some(target) => reply(w, &traceroute(node, &target).await).await?,
             },
-            "reload" => reply(w, &node.reload_report()).await?,
+            "reload" => reply(w, &node.reload().await).await?,
             "connect" => {
                 let target = req.arg(0, "node").unwrap_or_default();
                 let service = req.arg(1, "service").unwrap_or_default();
@@ -108,7 +108,16 @@ where
                     greet(w, node).await?;
                     continue;
                 }
-                error(w, &format!("cannot connect to {target} {service}: the mesh is not implemented, only this node's control service is reachable")).await?
+                let tls = req.arg(2, "tls").filter(|t| !t.is_empty());
+                match connect(node, &target, &service, tls.as_deref()).await {
+                    Ok((stream, connection)) => {
+                        w.write_all(b"Connecting\n").await?;
+                        w.flush().await?;
+                        bridge(r, w, stream, connection).await;
+                        return Ok(());
+                    }
+                    Err(e) => error(w, &e).await?,
+                }
             }
             "work" => {
                 if work(node, &req, r, w, kind).await? == Flow::End {
@@ -118,6 +127,53 @@ where
             _ => error(w, "Unknown command").await?,
         }
     }
+}
+
+/// Opens a stream to a service on another node (Go's `connect`: `Dial` with the named
+/// `tls-client`, or the insecure mode without one).
+async fn connect(
+    node: &Node,
+    target: &str,
+    service: &str,
+    tls: Option<&str>,
+) -> Result<(crate::mesh::quic::ServiceStream, quinn::Connection), String> {
+    let Some(mesh) = node.mesh() else {
+        return Err("no route to node".into());
+    };
+    let tls = match tls {
+        None => None,
+        Some(name) => Some(crate::mesh::receptor_client_config(
+            node.config(),
+            name,
+            target,
+        )?),
+    };
+    mesh.dial_stream(target, service, tls).await
+}
+
+/// Copies both ways until both sides have ended (Go's `BridgeConns`), passing a half-close
+/// on: the client's end of input becomes the stream's FIN, and the service's end closes the
+/// client's side.
+async fn bridge<S>(
+    r: &mut Reader<S>,
+    w: &mut Writer<S>,
+    stream: crate::mesh::quic::ServiceStream,
+    connection: quinn::Connection,
+) where
+    S: AsyncRead + AsyncWrite + Send,
+{
+    let (mut recv, mut send) = stream.into_inner();
+    let up = async {
+        let _ = tokio::io::copy(r, &mut send).await;
+        let _ = send.finish();
+        let _ = send.stopped().await;
+    };
+    let down = async {
+        let _ = tokio::io::copy(&mut recv, w).await;
+        let _ = w.shutdown().await;
+    };
+    tokio::join!(up, down);
+    connection.close(0u32.into(), b"normal close");
 }
 
 #[derive(PartialEq)]

@@ -65,15 +65,24 @@ pub async fn start_tcp_listener(
             Some(tokio_rustls::TlsAcceptor::from(cfg))
         }
     };
-    let listener = TcpListener::bind(&b.endpoint)
-        .await
-        .map_err(|e| fail(e.to_string()))?;
+    // After a reload the old listener may take a moment to let go of the port.
+    let mut tries = 0;
+    let listener = loop {
+        match TcpListener::bind(&b.endpoint).await {
+            Ok(l) => break l,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tries < 20 => {
+                tries += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(fail(e.to_string())),
+        }
+    };
     let addr = listener.local_addr().map_err(|e| fail(e.to_string()))?;
     tracing::info!("Listening on TCP {addr}");
     let mesh = mesh.clone();
     let info = info(b);
+    let stop = mesh.backend_token();
     tokio::spawn(async move {
-        let stop = mesh.stopped();
         loop {
             let accepted = tokio::select! {
                 _ = stop.cancelled() => return,
@@ -91,6 +100,7 @@ pub async fn start_tcp_listener(
             let mesh = mesh.clone();
             let info = info.clone();
             let acceptor = acceptor.clone();
+            let stop = stop.clone();
             tokio::spawn(async move {
                 let session = match acceptor {
                     None => Session::from_stream(stream),
@@ -108,7 +118,7 @@ pub async fn start_tcp_listener(
                         }
                     }
                 };
-                mesh.run_session(session, info).await;
+                mesh.run_session(session, info, stop).await;
             });
         }
     });
@@ -144,8 +154,8 @@ pub fn start_tcp_peer(mesh: &Mesh, b: &Backend, config: &Config) -> Result<(), B
     let info = info(b);
     let address = b.endpoint.clone();
     let redial = b.redial;
+    let stop = mesh.backend_token();
     tokio::spawn(async move {
-        let stop = mesh.stopped();
         let mut delay = REDIAL_FIRST;
         loop {
             let dialed = tokio::select! {
@@ -155,9 +165,9 @@ pub fn start_tcp_peer(mesh: &Mesh, b: &Backend, config: &Config) -> Result<(), B
             match dialed {
                 Ok(session) => {
                     delay = REDIAL_FIRST;
-                    tokio::select! {
-                        _ = stop.cancelled() => return,
-                        _ = mesh.run_session(session, info.clone()) => {}
+                    mesh.run_session(session, info.clone(), stop.clone()).await;
+                    if stop.is_cancelled() {
+                        return;
                     }
                     if redial {
                         tracing::warn!("Backend connection to {address} exited (will retry)");

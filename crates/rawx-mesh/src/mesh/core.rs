@@ -123,6 +123,9 @@ pub(super) struct Inner {
     next_session: AtomicU64,
     /// Cancelled when the mesh stops, or when this node learns it is a duplicate.
     pub stop: CancellationToken,
+    /// The running backends and their sessions (a child of `stop`); `reload` cancels it and
+    /// starts the configured ones again under a new one.
+    backends: Mutex<CancellationToken>,
 }
 
 #[derive(Clone)]
@@ -137,6 +140,7 @@ impl Mesh {
         let epoch = (time::OffsetDateTime::now_utc().unix_timestamp() as u64) * (1 << 24)
             + rand::random::<u64>() % (1 << 24);
         let (unreach, _) = broadcast::channel(64);
+        let stop = CancellationToken::new();
         let inner = Arc::new(Inner {
             node_id: opts.node_id.clone(),
             epoch,
@@ -146,7 +150,8 @@ impl Mesh {
             route_tick: Mutex::new(None),
             unreach,
             next_session: AtomicU64::new(1),
-            stop: CancellationToken::new(),
+            backends: Mutex::new(stop.child_token()),
+            stop,
         });
         let mesh = Mesh { inner };
         mesh.add_name(&mesh.inner.node_id.clone());
@@ -193,6 +198,19 @@ impl Mesh {
 
     pub fn shutdown(&self) {
         self.inner.stop.cancel();
+    }
+
+    /// The token the running backends stop on.
+    pub fn backend_token(&self) -> CancellationToken {
+        self.inner.backends.lock().expect("lock").clone()
+    }
+
+    /// Stops every backend and closes their sessions (Go's `CancelBackends`); backends
+    /// started afterwards run under a fresh token.
+    pub fn cancel_backends(&self) {
+        let mut t = self.inner.backends.lock().expect("lock");
+        t.cancel();
+        *t = self.inner.stop.child_token();
     }
 
     pub(super) fn lock(&self) -> MutexGuard<'_, State> {
@@ -338,7 +356,12 @@ impl Mesh {
     }
 
     /// Runs the protocol on one backend session until it ends (Go's `runProtocol`).
-    pub async fn run_session(&self, mut sess: Session, info: Arc<BackendInfo>) {
+    pub async fn run_session(
+        &self,
+        mut sess: Session,
+        info: Arc<BackendInfo>,
+        stop: CancellationToken,
+    ) {
         let session = self.inner.next_session.fetch_add(1, Ordering::Relaxed);
         let me = self.inner.node_id.clone();
         let cancel = sess.cancel.clone();
@@ -357,7 +380,7 @@ impl Mesh {
         let outcome: Result<(), String> = loop {
             let data = tokio::select! {
                 _ = cancel.cancelled() => break Ok(()),
-                _ = self.inner.stop.cancelled() => break Ok(()),
+                _ = stop.cancelled() => break Ok(()),
                 d = sess.rx.recv() => match d {
                     Some(d) => d,
                     None => break Ok(()),

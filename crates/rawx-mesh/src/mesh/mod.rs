@@ -6,15 +6,18 @@
 //!   messages with the firewall on every hop; [`routing`] computes the next hops.
 //! * backends: `tcp-listener` / `tcp-peer` with TLS.
 //! * [`Mesh::ping`] and [`Mesh::traceroute`]: datagrams to the reserved `ping` service.
+//! * [`quic`]: service streams, QUIC (quinn) over the mesh's datagrams, as Receptor runs
+//!   quic-go: the control service is served to other nodes, and `connect` opens streams.
 //!
-//! Not yet: websocket and UDP backends, and service streams (QUIC over the mesh's
-//! datagrams), so `control` across hops and remote work are still refused.
+//! Not yet: websocket and UDP backends, and remote work units (`work submit --node`).
 
 mod backends;
+mod certs;
 mod core;
 mod datagram;
 pub mod firewall;
 mod ping;
+pub mod quic;
 pub mod routing;
 mod session;
 mod tick;
@@ -96,19 +99,38 @@ pub fn options(
 /// returns, so a taken port fails the start.
 pub async fn start(config: &Config, opts: MeshOptions) -> Result<Mesh, MeshError> {
     let mesh = Mesh::new(opts);
-    for b in &config.backends {
-        match b.kind {
-            "tcp-listener" => {
-                backends::start_tcp_listener(&mesh, b, config).await?;
-            }
-            "tcp-peer" => backends::start_tcp_peer(&mesh, b, config)?,
-            other => {
-                mesh.shutdown();
-                return Err(MeshError::Unsupported(format!("{other} {}", b.endpoint)));
-            }
-        }
+    if let Err(e) = start_backends(&mesh, config).await {
+        mesh.shutdown();
+        return Err(e);
     }
     Ok(mesh)
+}
+
+async fn start_backends(mesh: &Mesh, config: &Config) -> Result<(), MeshError> {
+    if let Some(b) = config
+        .backends
+        .iter()
+        .find(|b| !matches!(b.kind, "tcp-listener" | "tcp-peer"))
+    {
+        return Err(MeshError::Unsupported(format!("{} {}", b.kind, b.endpoint)));
+    }
+    for b in &config.backends {
+        if b.kind == "tcp-listener" {
+            backends::start_tcp_listener(mesh, b, config).await?;
+        } else {
+            backends::start_tcp_peer(mesh, b, config)?;
+        }
+    }
+    Ok(())
+}
+
+impl Mesh {
+    /// Receptor's `reload` of peers and listeners: every backend and its links stop, and
+    /// the ones `config` lists start again.
+    pub async fn reload_backends(&self, config: &Config) -> Result<(), MeshError> {
+        self.cancel_backends();
+        start_backends(self, config).await
+    }
 }
 
 /// Go's `fmt.Sprint(time.Duration)` for the times ping and traceroute report.
@@ -125,4 +147,72 @@ pub fn go_duration(d: Duration) -> String {
         n if n < 1_000_000_000 => format!("{}ms", trim(n as f64 / 1e6)),
         n => format!("{}s", trim(n as f64 / 1e9)),
     }
+}
+
+/// The client TLS config for a service stream to `node` with the named `tls-client`
+/// (Go's `GetClientTLSConfig` with a Receptor node ID expected): the chain against the
+/// `rootcas` (system roots without), then the node ID in the certificate's otherName SAN;
+/// `insecureskipverify` checks nothing. The client certificate goes along.
+pub fn receptor_client_config(
+    config: &Config,
+    name: &str,
+    node: &str,
+) -> Result<rustls::ClientConfig, String> {
+    use rustls::pki_types::pem::PemObject;
+    let tc = config
+        .tls_clients
+        .iter()
+        .find(|t| t.name == name)
+        .ok_or_else(|| format!("unknown TLS config {name}"))?;
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .map_err(|e| e.to_string())?
+        .dangerous();
+    let builder = if tc.insecure_skip_verify {
+        builder.with_custom_certificate_verifier(std::sync::Arc::new(crate::client::NoVerify(
+            provider,
+        )))
+    } else {
+        let system = std::path::Path::new("/etc/ssl/certs/ca-certificates.crt");
+        let cas = tc.root_cas.as_deref().unwrap_or(system);
+        let mut roots = Vec::new();
+        for ca in crate::client::certs(cas)? {
+            roots.push(
+                webpki::anchor_from_trusted_cert(&ca)
+                    .map_err(|e| format!("{}: {e}", cas.display()))?
+                    .to_owned(),
+            );
+        }
+        builder.with_custom_certificate_verifier(std::sync::Arc::new(certs::NodeIdVerifier {
+            roots,
+            node: node.to_string(),
+            provider,
+        }))
+    };
+    match (&tc.cert, &tc.key) {
+        (Some(cert), Some(key)) => {
+            let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key)
+                .map_err(|e| format!("{}: {e}", key.display()))?;
+            builder
+                .with_client_auth_cert(crate::client::certs(cert)?, key)
+                .map_err(|e| format!("client cert and key do not fit: {e}"))
+        }
+        _ => Ok(builder.with_no_client_auth()),
+    }
+}
+
+/// The node IDs in a peer's certificate (its otherName SANs), for a listener that requires
+/// client certificates: Go checks them against the node the datagrams come from.
+pub fn peer_node_ids(connection: &quinn::Connection) -> Vec<String> {
+    let Some(identity) = connection.peer_identity() else {
+        return Vec::new();
+    };
+    let Ok(certs) = identity.downcast::<Vec<rustls::pki_types::CertificateDer<'static>>>() else {
+        return Vec::new();
+    };
+    certs
+        .first()
+        .and_then(|c| certs::receptor_names(c).ok())
+        .unwrap_or_default()
 }
