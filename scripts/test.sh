@@ -32,6 +32,22 @@ else
   skipped+=("PostgreSQL store story and CLI smoke pass (no server on 127.0.0.1:5432)")
 fi
 
+step "Browser for the web UI suite (Debian chromium, playwright-core), cached outside the clone"
+if scripts/setup-ui-test.sh >/dev/null; then
+  unset RAWX_SKIP_UI
+else
+  echo "!!! no Chromium or playwright-core: the web UI suite will be SKIPPED"
+  export RAWX_SKIP_UI=1
+  skipped+=("web UI in Chromium (crates/rawx/tests/ui.rs: no /usr/bin/chromium or playwright-core)")
+fi
+
+step "Web UI unit tests (node --test)"
+if command -v node >/dev/null; then
+  node --test crates/rawx-ui/assets/lib/
+else
+  skipped+=("web UI unit tests (no node)")
+fi
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -11,6 +11,7 @@
 mod adhoc;
 pub mod admin;
 mod auth;
+mod dashboard;
 mod error;
 mod handlers;
 mod hooks;
@@ -30,9 +31,7 @@ pub mod ws;
 pub use auth::{hash_password, AuthMethod, Identity};
 pub use error::{ApiError, ApiResult};
 pub use root::ABSENT as ABSENT_RESOURCES;
-pub use schedules::scheduler;
 pub use seed::{create_user, preload, seed, set_password, show_execution_environment, Seeded};
-pub use settings::log_config;
 
 use axum::http::HeaderValue;
 use axum::response::Response;
@@ -57,14 +56,46 @@ pub struct Config {
     pub install_uuid: String,
 }
 
+/// One supervised component as ping and `/metrics/` show it.
+#[derive(Debug, Clone)]
+pub struct ComponentState {
+    pub name: &'static str,
+    /// `starting`, `running`, `backoff`, `stopped` or `failed`.
+    pub state: &'static str,
+    pub restarts: u32,
+    pub last_error: Option<String>,
+}
+
+/// The supervisor's view of this process's components, as the binary hands it to the API (the
+/// API reads it; it does not supervise anything).
+pub trait Components: Send + Sync {
+    fn snapshot(&self) -> Vec<ComponentState>;
+}
+
+/// No components: the API alone (tests, `rawx manage import`).
+impl Components for () {
+    fn snapshot(&self) -> Vec<ComponentState> {
+        Vec::new()
+    }
+}
+
 /// What the operations endpoints (ping's `components`, `/api/v2/metrics/`) read from the
 /// process around the API; empty when the API runs alone (tests).
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Ops {
     /// The supervisor's view of every component of this process.
-    pub components: rawx_supervisor::StatusHandle,
+    pub components: Arc<dyn Components>,
     /// The process's metrics recorder (counters the other roles keep), rendered at `/metrics/`.
     pub prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
+impl Default for Ops {
+    fn default() -> Self {
+        Ops {
+            components: Arc::new(()),
+            prometheus: None,
+        }
+    }
 }
 
 pub struct AppState {
@@ -103,6 +134,11 @@ impl AppState {
         })
     }
 
+    /// AWX's settings, read through the domain's registry.
+    pub fn settings(&self) -> rawx_domain::settings::Settings<'_> {
+        rawx_domain::settings::Settings::new(&*self.store, &self.config.install_uuid)
+    }
+
     fn stamp(&self, mut resp: Response, started: Instant, authed: bool) -> Response {
         let h = resp.headers_mut();
         h.insert("X-API-Product-Name", HeaderValue::from_static("AWX"));
@@ -138,6 +174,7 @@ fn table() -> Routes {
         ("/api/v2/me/", get(special::me)),
         ("/api/v2/metrics/", get(metrics::metrics)),
         ("/api/v2/dashboard/", get(metrics::dashboard)),
+        ("/api/v2/dashboard/graphs/jobs/", get(dashboard::jobs_graph)),
         (
             "/api/v2/settings/",
             get(settings::categories).options(settings::options_categories),
@@ -289,7 +326,11 @@ pub fn routes() -> Vec<String> {
     let mut out = Vec::new();
     for (path, _) in table() {
         if path.contains("{slug}") {
-            out.extend(settings::SLUGS.iter().map(|s| path.replace("{slug}", s)));
+            out.extend(
+                rawx_domain::settings::SLUGS
+                    .iter()
+                    .map(|s| path.replace("{slug}", s)),
+            );
         } else if path.contains("{sub}") {
             for res in &public {
                 for sub in res.subs {

@@ -1,0 +1,268 @@
+// The web UI in real headless Chromium (Debian's, driven by playwright-core), against a real
+// `rawx serve` started by crates/rawx/tests/ui.rs, which passes:
+//   RAWX_UI_NODE_MODULES  where playwright-core is (scripts/setup-ui-test.sh)
+//   BASE                  http://127.0.0.1:PORT
+//   ADMIN_PW, USER, USER_PW  the superuser's password; a user with no rights
+//   PROJECT_DIR           a manual project directory (with hello.yml and long.yml)
+//   BIG_JOB               a finished job with 100,000 events
+//   ARTIFACTS             where screenshots and figures go
+// Prints `FIGURES {json}` last. Any failed step throws: the exit code says it all.
+import { createRequire } from 'node:module';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+
+const require = createRequire(`${process.env.RAWX_UI_NODE_MODULES}/`);
+const { chromium } = require('playwright-core');
+const env = (k) => {
+  if (!process.env[k]) throw new Error(`${k} is not set`);
+  return process.env[k];
+};
+const BASE = env('BASE');
+const ART = env('ARTIFACTS');
+mkdirSync(ART, { recursive: true });
+const figures = {};
+const T = 30000; // generous: a loaded CI machine runs debug builds
+const step = (s) => console.log(`--- ${s}`);
+
+const browser = await chromium.launch({
+  executablePath: '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+    '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+});
+const errors = [];
+async function newPage(opts = {}) {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...opts });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(T);
+  page.on('pageerror', (e) => errors.push(`${page.url()}: ${e.message}`));
+  return page;
+}
+
+async function login(page, user, pw) {
+  await page.goto(`${BASE}/`);
+  await page.fill('#username', user);
+  await page.fill('#password', pw);
+  await page.click('button[type=submit]');
+  await page.locator('#current-user').waitFor();
+}
+
+/** Picks an option by its text once the related list has loaded into the select. */
+async function choose(page, sel, label) {
+  await page.locator(`${sel} option`, { hasText: label }).first().waitFor({ state: 'attached' });
+  await page.selectOption(sel, { label });
+}
+
+async function save(page, urlPattern) {
+  await page.click('button[type=submit]:has-text("Save")');
+  await page.waitForURL(urlPattern);
+  return Number(page.url().match(/\/(\d+)$/)[1]);
+}
+
+try {
+  // ---- first load: bytes over the wire and time to the dashboard's first paint (cold cache)
+  step('first load of the dashboard');
+  const page = await newPage();
+  let bytes = 0;
+  const pending = [];
+  const count = (r) => pending.push(r.sizes().then((s) => (bytes += s.responseBodySize + s.responseHeadersSize)).catch(() => {}));
+  page.on('requestfinished', count);
+  await login(page, 'admin', env('ADMIN_PW'));
+  await page.locator('.tile .n').first().waitFor();
+  await page.locator('.chart svg').waitFor();
+  await Promise.all(pending);
+  page.off('requestfinished', count);
+  figures.first_load_bytes = bytes;
+  assert.ok(bytes < 300 * 1024, `first load is ${bytes} bytes`);
+  assert.equal(await page.locator('#current-user').textContent(), 'admin (admin)');
+  await page.screenshot({ path: `${ART}/dashboard.png`, fullPage: true });
+  {
+    // A new tab with the session but a cold cache: when does the dashboard paint?
+    const cold = await newPage({ storageState: await page.context().storageState() });
+    const t0 = Date.now();
+    await cold.goto(`${BASE}/dashboard`);
+    await cold.locator('.tile .n').first().waitFor();
+    figures.dashboard_ready_ms = Date.now() - t0;
+    figures.dashboard_first_paint_ms = await cold.evaluate(() => {
+      const p = performance.getEntriesByName('first-contentful-paint')[0];
+      return p ? Math.round(p.startTime) : null;
+    });
+    await cold.context().close();
+  }
+
+  // ---- create an organization, an inventory with a host, a project and a template
+  step('field error on a bad form');
+  await page.click('nav.side a:has-text("Organizations")');
+  await page.click('a.button:has-text("Add")');
+  await page.waitForURL(/\/organizations\/add$/);
+  await page.locator('#f-name').waitFor();
+  await page.click('button[type=submit]:has-text("Save")');
+  const nameErr = page.locator('.field:has(#f-name) .field-error');
+  await nameErr.waitFor();
+  assert.match(await nameErr.textContent(), /required/i);
+  assert.equal(await page.getAttribute('#f-name', 'aria-invalid'), 'true');
+
+  step('organization');
+  await page.fill('#f-name', 'UI Org');
+  const org = await save(page, /\/organizations\/\d+$/);
+  await page.locator('h1', { hasText: 'UI Org' }).waitFor();
+
+  step('inventory and host');
+  await page.goto(`${BASE}/inventories/add`);
+  await page.fill('#f-name', 'UI Inventory');
+  await choose(page, '#f-organization', 'UI Org');
+  const inv = await save(page, /\/inventories\/\d+$/);
+  await page.click(`a.button[href="/hosts/add?inventory=${inv}"]`);
+  await page.fill('#f-name', 'localhost');
+  await page.locator('#f-inventory option:checked', { hasText: 'UI Inventory' }).waitFor({ state: 'attached' });
+  await page.fill('#f-variables', '{"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}');
+  await save(page, /\/hosts\/\d+$/);
+
+  step('project');
+  await page.goto(`${BASE}/projects/add`);
+  await page.fill('#f-name', 'UI Project');
+  await choose(page, '#f-organization', 'UI Org');
+  await page.selectOption('#f-scm_type', { label: 'Manual' });
+  await page.fill('#f-local_path', env('PROJECT_DIR'));
+  await save(page, /\/projects\/\d+$/);
+
+  step('template, with the API refusing a playbook beside its field');
+  await page.goto(`${BASE}/templates/add`);
+  await page.fill('#f-name', 'UI Template');
+  await choose(page, '#f-inventory', 'UI Inventory');
+  await choose(page, '#f-project', 'UI Project');
+  await page.fill('#f-playbook', 'missing.yml');
+  await page.click('button[type=submit]:has-text("Save")');
+  await page.locator('.field:has(#f-playbook) .field-error').waitFor();
+  await page.screenshot({ path: `${ART}/template-form.png`, fullPage: true });
+  await page.fill('#f-playbook', 'hello.yml');
+  const jt = await save(page, /\/templates\/\d+$/);
+
+  // ---- launch and watch the output arrive live, to the final status
+  step('launch; output arrives while running');
+  await page.click('a.button:has-text("Launch")');
+  await page.waitForURL(/\/launch$/);
+  await page.click('button[type=submit]:has-text("Launch")');
+  await page.waitForURL(/\/jobs\/\d+$/);
+  const job = Number(page.url().match(/(\d+)$/)[1]);
+  // The playbook pauses mid-way: lines are on screen while the job still runs.
+  await page.locator('.page-head .status[data-status="running"]').waitFor({ timeout: 90000 });
+  await page.locator('.output .ev', { hasText: 'first half' }).first().waitFor({ timeout: 60000 });
+  assert.equal(await page.locator('.page-head .status').getAttribute('data-status'), 'running', 'output shown before the end');
+  await page.screenshot({ path: `${ART}/job-running.png` });
+  await page.locator('.page-head .status[data-status="successful"]').waitFor({ timeout: 120000 });
+  // Follow mode kept the end in view: the recap is on screen without scrolling.
+  await page.locator('.output .ev', { hasText: 'PLAY RECAP' }).waitFor();
+  // One host, its worst outcome "changed" (the command task), as AWX's recap counts it.
+  await page.locator('.counts [data-count="changed"]', { hasText: '1' }).waitFor();
+  const dl = await page.getAttribute('a:has-text("Download")', 'href');
+  assert.equal(dl, `/api/v2/jobs/${job}/stdout/?format=txt_download`);
+  const stdout = await page.evaluate((u) => fetch(u).then((r) => r.text()), dl);
+  assert.match(stdout, /second half/);
+
+  step('event detail');
+  await page.locator('.output .ev', { hasText: 'first half' }).first().click();
+  await page.locator('dialog .json').waitFor();
+  await page.click('dialog button[aria-label="Close"]');
+
+  step('relaunch');
+  await page.click('button:has-text("Relaunch")');
+  await page.waitForURL((u) => /\/jobs\/\d+$/.test(u.pathname) && !u.pathname.endsWith(`/${job}`));
+  await page.locator('.page-head .status[data-status="successful"]').waitFor({ timeout: 120000 });
+
+  // ---- cancel a long job
+  step('cancel a long job');
+  await page.goto(`${BASE}/templates/${jt}/edit`);
+  await page.locator('#f-playbook').waitFor();
+  await page.fill('#f-name', 'UI Long');
+  await page.fill('#f-playbook', 'long.yml');
+  await save(page, /\/templates\/\d+$/);
+  await page.goto(`${BASE}/templates/${jt}/launch`);
+  await page.click('button[type=submit]:has-text("Launch")');
+  await page.waitForURL(/\/jobs\/\d+$/);
+  await page.locator('.page-head .status[data-status="running"]').waitFor({ timeout: 90000 });
+  await page.locator('.output .ev', { hasText: 'TASK [sleep]' }).waitFor({ timeout: 60000 });
+  await page.click('.page-head button:has-text("Cancel")');
+  await page.locator('.page-head .status[data-status="canceled"]').waitFor({ timeout: 60000 });
+
+  // ---- dashboard after jobs: recent jobs and the chart count them
+  step('dashboard lists the jobs');
+  await page.click('nav.side a:has-text("Dashboard")');
+  await page.locator('.dash table a', { hasText: 'UI Long' }).first().waitFor();
+  // The bulk job, this one and its relaunch succeeded; the long one was canceled.
+  await page.locator('.legend', { hasText: 'Successful 3' }).waitFor();
+  await page.locator('.legend', { hasText: 'Canceled 1' }).waitFor();
+
+  // ---- a job of 100,000 events: paints at once, scrolls to its end
+  step('100,000 events');
+  const big = Number(env('BIG_JOB'));
+  const bp = await newPage({ storageState: await page.context().storageState() });
+  const t0 = Date.now();
+  await bp.goto(`${BASE}/jobs/${big}`);
+  await bp.locator('.output .ev:not(.pending)').first().waitFor();
+  figures.big_job_ready_ms = Date.now() - t0;
+  figures.big_job_first_paint_ms = await bp.evaluate(() => {
+    const p = performance.getEntriesByName('first-contentful-paint')[0];
+    return p ? Math.round(p.startTime) : null;
+  });
+  await bp.locator(`[data-events="${env('BIG_JOB_EVENTS')}"]`).waitFor();
+  const t1 = Date.now();
+  await bp.click('.output-panel button:has-text("End")');
+  await bp.locator('.output .ev', { hasText: 'bulk event 100000' }).waitFor();
+  figures.big_job_scroll_to_end_ms = Date.now() - t1;
+  // Midway by dragging the scroll position: the page there loads on demand.
+  await bp.evaluate(() => {
+    const o = document.querySelector('.output');
+    o.scrollTop = o.scrollHeight / 2;
+  });
+  await bp.locator('.output .ev', { hasText: /bulk event 5\d{4}\b/ }).first().waitFor();
+  const domRows = await bp.locator('.output .ev').count();
+  assert.ok(domRows < 400, `only what is on screen is in the DOM (${domRows} rows)`);
+  await bp.context().close();
+
+  // ---- who sees what: a user without rights
+  step('a user without rights');
+  const up = await newPage();
+  await login(up, env('USER'), env('USER_PW'));
+  assert.equal(await up.locator('#current-user').textContent(), env('USER'));
+  assert.equal(await up.locator('nav.side a:has-text("Settings")').count(), 0, 'no settings for a normal user');
+  await up.locator('.tile', { hasText: 'Templates' }).locator('.n', { hasText: '0' }).waitFor();
+  await up.goto(`${BASE}/templates`);
+  await up.locator('td.empty').waitFor();
+  assert.equal(await up.locator('a.button:has-text("Add")').count(), 0, 'no Add without the right to create');
+  await up.goto(`${BASE}/jobs/${job}`);
+  const denied = up.locator('.alert.error');
+  await denied.waitFor();
+  assert.match(await denied.textContent(), /permission|not found/i);
+  await up.goto(`${BASE}/organizations`);
+  await up.locator('td.empty, table.table').first().waitFor();
+  assert.equal(await up.locator('a.button:has-text("Add")').count(), 0);
+  await up.screenshot({ path: `${ART}/user-dashboard.png` });
+
+  // ---- the session ends: a clear page, then back in
+  step('session expired');
+  await up.context().clearCookies();
+  await up.click('nav.side a:has-text("Jobs")');
+  await up.locator('#session-expired').waitFor();
+  await up.fill('#username', env('USER'));
+  await up.fill('#password', env('USER_PW'));
+  await up.click('button[type=submit]');
+  await up.locator('#current-user').waitFor();
+  await up.context().close();
+
+  step('phone width and log out');
+  await page.setViewportSize({ width: 390, height: 800 });
+  await page.goto(`${BASE}/templates`);
+  await page.click('button.menu-btn');
+  await page.locator('nav.side a:has-text("Templates")').waitFor();
+  await page.screenshot({ path: `${ART}/phone-templates.png` });
+  await page.click('button:has-text("Log out")');
+  await page.locator('#username').waitFor();
+  const me = await page.evaluate(() => fetch('/api/v2/me/').then((r) => r.status));
+  assert.equal(me, 401, 'logged out on the server too');
+
+  assert.deepEqual(errors, [], 'no script errors in any page');
+  writeFileSync(`${ART}/figures.json`, JSON.stringify(figures, null, 2));
+  console.log(`FIGURES ${JSON.stringify(figures)}`);
+} finally {
+  await browser.close();
+}
