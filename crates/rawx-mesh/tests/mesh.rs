@@ -1,135 +1,17 @@
 //! The mesh across real `rawx-receptor` processes on loopback, driven by the real
 //! `receptorctl`: routing over several hops (ping, traceroute, status), a killed node routed
-//! around, firewall rules on a hop, TLS links that refuse the wrong certificate, and the
-//! control service of a node two hops away over QUIC service streams.
+//! around, firewall rules on a hop, reload, the control service of a node two hops away over
+//! QUIC service streams, and an independent Python peer. TLS and websockets: `mesh_tls.rs`.
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::os::unix::net::UnixStream;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{receptorctl_bin, temp_dir, TempDir, NODE_BIN};
+use common::mesh::*;
+use common::{temp_dir, TempDir};
 use serde_json::Value;
-
-/// One node process; killed when dropped, so a failing test leaves nothing behind.
-struct MeshNode {
-    id: String,
-    socket: PathBuf,
-    log: PathBuf,
-    child: Option<Child>,
-}
-
-impl MeshNode {
-    /// Starts node `id` with a control socket, a `cat` work type and the `extra` config
-    /// items; returns once its control socket answers (its listeners are bound by then).
-    fn start(root: &Path, id: &str, extra: &str) -> MeshNode {
-        let socket = root.join(format!("{id}.sock"));
-        let config = root.join(format!("{id}.conf"));
-        std::fs::write(
-            &config,
-            format!(
-                "---\n- node:\n    id: {id}\n    datadir: {}\n- log-level: info\n\
-                 - control-service:\n    service: control\n    filename: {}\n\
-                 - work-command:\n    worktype: cat\n    command: cat\n{extra}",
-                root.join(format!("{id}-data")).display(),
-                socket.display()
-            ),
-        )
-        .unwrap();
-        let text = std::fs::read_to_string(&config).unwrap();
-        start_with_config(root, id, &text)
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().unwrap().id()
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn ctl(&self, args: &[&str]) -> Output {
-        Command::new(receptorctl_bin())
-            .arg("--socket")
-            .arg(&self.socket)
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    fn ctl_ok(&self, args: &[&str]) -> String {
-        let out = self.ctl(args);
-        assert!(
-            out.status.success(),
-            "receptorctl {args:?} at {} failed: {}\n{}",
-            self.id,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    }
-
-    /// `status` as JSON, over the socket as AWX asks for it.
-    fn status(&self) -> Value {
-        let s = UnixStream::connect(&self.socket).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        let mut r = BufReader::new(s.try_clone().unwrap());
-        let mut line = String::new();
-        r.read_line(&mut line).unwrap();
-        (&s).write_all(b"{\"command\":\"status\"}\n").unwrap();
-        line.clear();
-        r.read_line(&mut line).unwrap();
-        serde_json::from_str(&line).unwrap_or_else(|_| panic!("bad status {line}"))
-    }
-
-    fn route(&self, to: &str) -> Option<String> {
-        self.status()["RoutingTable"][to].as_str().map(String::from)
-    }
-}
-
-impl Drop for MeshNode {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-fn eventually<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn listener(port: u16, more: &str) -> String {
-    format!("- tcp-listener:\n    bindaddr: 127.0.0.1\n    port: {port}\n{more}")
-}
-
-fn peer(port: u16, more: &str) -> String {
-    format!("- tcp-peer:\n    address: 127.0.0.1:{port}\n{more}")
-}
 
 /// a ← b ← c: b dials a, c dials b.
 fn line_of_three(root: &TempDir, b_extra: &str) -> (MeshNode, MeshNode, MeshNode) {
@@ -353,6 +235,50 @@ fn reload_adds_and_removes_a_peer() {
     );
 }
 
+/// A peer written from the protocol notes in Python, not from rawx's code, so that rawx is
+/// not only compatible with itself: it joins `a`, exchanges routing updates, pings `b` behind
+/// it, gets an unreachable notice, and opens `b`'s control service over QUIC (aioquic).
+#[test]
+fn an_independent_python_peer_joins_and_opens_a_control_stream() {
+    let python = peer_python();
+    let root = temp_dir("mesh-pypeer");
+    let (pa, pb) = (free_port(), free_port());
+    let a = MeshNode::start(&root, "a", &listener(pa, ""));
+    let _b = MeshNode::start(&root, "b", &format!("{}{}", peer(pa, ""), listener(pb, "")));
+    eventually("a to know b", Duration::from_secs(20), || {
+        (a.route("b").as_deref() == Some("b")).then_some(())
+    });
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/mesh_peer.py");
+    let mut child = KillOnDrop(
+        Command::new(&python)
+            .arg(&script)
+            .args(["127.0.0.1", &pa.to_string(), "b"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // The peer is up: a counts it as a node of the mesh while it runs.
+    let seen = eventually("a to know the Python peer", Duration::from_secs(20), || {
+        let st = a.status();
+        (st["KnownConnectionCosts"]["pypeer"]["a"] == 1).then_some(st)
+    });
+    assert_eq!(seen["RoutingTable"]["pypeer"], "pypeer");
+    let out = wait_output(&mut child.0, Duration::from_secs(60));
+    assert!(out.status.success(), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["remote"], "a");
+    assert_eq!(v["known_nodes"], serde_json::json!(["a", "b"]));
+    assert_eq!(v["ping"]["from"], "b");
+    assert_eq!(v["ping"]["service"], "ping");
+    assert_eq!(v["unreachable"]["Problem"], "service unknown");
+    assert_eq!(v["unreachable"]["ToService"], "nosuch");
+    assert_eq!(v["alpn"], "netceptor");
+    assert_eq!(v["server_cn"], "CN=netceptor-insecure-common-name");
+    assert_eq!(v["greeting"], "Receptor Control, node b");
+    assert_eq!(v["remote_status"]["NodeID"], "b");
+}
+
 #[test]
 fn firewall_rules_on_a_hop() {
     let root = temp_dir("mesh-firewall");
@@ -409,281 +335,4 @@ fn firewall_rules_on_a_hop() {
     );
     assert!(started.elapsed() >= Duration::from_secs(9));
     drop(b);
-}
-
-/// Starts a node from a whole config (its control socket at `<root>/<id>.sock`).
-fn start_with_config(root: &Path, id: &str, config: &str) -> MeshNode {
-    let path = root.join(format!("{id}.conf"));
-    std::fs::write(&path, config).unwrap();
-    let log = root.join(format!("{id}.log"));
-    let socket = root.join(format!("{id}.sock"));
-    let child = Command::new(NODE_BIN)
-        .arg("--config")
-        .arg(&path)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
-    let mut node = MeshNode {
-        id: id.into(),
-        socket,
-        log,
-        child: Some(child),
-    };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while UnixStream::connect(&node.socket).is_err() {
-        if let Some(status) = node.child.as_mut().unwrap().try_wait().unwrap() {
-            panic!("node {id} exited with {status}: {}", node.log_text());
-        }
-        assert!(
-            Instant::now() < deadline,
-            "node {id} did not open its socket"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    node
-}
-
-mod tls {
-    use super::*;
-    use rcgen::{
-        BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
-        SanType,
-    };
-
-    struct Ca {
-        cert: rcgen::Certificate,
-        key: KeyPair,
-        path: PathBuf,
-    }
-
-    fn ca(dir: &Path, name: &str) -> Ca {
-        let key = KeyPair::generate().unwrap();
-        let mut p = CertificateParams::new(Vec::<String>::new()).unwrap();
-        p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        p.distinguished_name.push(DnType::CommonName, name);
-        let cert = p.self_signed(&key).unwrap();
-        let path = dir.join(format!("{name}.crt"));
-        std::fs::write(&path, cert.pem()).unwrap();
-        Ca { cert, key, path }
-    }
-
-    /// A node certificate as AWX makes them: the node's name as CN, DNS name and (with
-    /// `with_node_id`) Receptor otherName, plus 127.0.0.1, for both server and client use.
-    /// Returns (cert, key) paths.
-    fn node_cert(dir: &Path, ca: &Ca, node: &str) -> (PathBuf, PathBuf) {
-        cert_for(dir, ca, node, true)
-    }
-
-    fn cert_for(dir: &Path, ca: &Ca, node: &str, with_node_id: bool) -> (PathBuf, PathBuf) {
-        let key = KeyPair::generate().unwrap();
-        let mut p = CertificateParams::new(vec![node.to_string()]).unwrap();
-        p.subject_alt_names
-            .push(SanType::IpAddress("127.0.0.1".parse().unwrap()));
-        if with_node_id {
-            p.subject_alt_names.push(SanType::OtherName((
-                vec![1, 3, 6, 1, 4, 1, 2312, 19, 1],
-                rcgen::OtherNameValue::Utf8String(node.to_string()),
-            )));
-        }
-        p.distinguished_name.push(DnType::CommonName, node);
-        p.extended_key_usages = vec![
-            ExtendedKeyUsagePurpose::ServerAuth,
-            ExtendedKeyUsagePurpose::ClientAuth,
-        ];
-        let cert = p.signed_by(&key, &ca.cert, &ca.key).unwrap();
-        let tag = format!(
-            "{node}-by-{}",
-            ca.path.file_stem().unwrap().to_string_lossy()
-        );
-        let (c, k) = (
-            dir.join(format!("{tag}.crt")),
-            dir.join(format!("{tag}.key")),
-        );
-        std::fs::write(&c, cert.pem()).unwrap();
-        std::fs::write(&k, key.serialize_pem()).unwrap();
-        (c, k)
-    }
-
-    fn tls_client(name: &str, cert: &(PathBuf, PathBuf), roots: &Path) -> String {
-        format!(
-            "- tls-client:\n    name: {name}\n    cert: {}\n    key: {}\n    rootcas: {}\n",
-            cert.0.display(),
-            cert.1.display(),
-            roots.display()
-        )
-    }
-
-    #[test]
-    fn tls_links_refuse_the_wrong_certificate() {
-        let root = temp_dir("mesh-tls");
-        let mesh_ca = ca(&root, "mesh-ca");
-        let other_ca = ca(&root, "other-ca");
-        let a_cert = node_cert(&root, &mesh_ca, "a");
-        let (open_port, mutual_port) = (free_port(), free_port());
-        // Two listeners: one with server TLS only, one that requires a client certificate
-        // signed by the mesh CA.
-        let a_extra = format!(
-            "- tls-server:\n    name: open\n    cert: {c}\n    key: {k}\n\
-             - tls-server:\n    name: mutual\n    cert: {c}\n    key: {k}\n    requireclientcert: true\n    clientcas: {ca}\n\
-             {}{}",
-            listener(open_port, "    tls: open\n"),
-            listener(mutual_port, "    tls: mutual\n"),
-            c = a_cert.0.display(),
-            k = a_cert.1.display(),
-            ca = mesh_ca.path.display(),
-        );
-        let a = MeshNode::start(&root, "a", &a_extra);
-
-        // good: trusts the mesh CA, presents a mesh certificate.
-        let good_cert = node_cert(&root, &mesh_ca, "good");
-        let good = MeshNode::start(
-            &root,
-            "good",
-            &format!(
-                "{}{}",
-                tls_client("tc", &good_cert, &mesh_ca.path),
-                peer(mutual_port, "    tls: tc\n")
-            ),
-        );
-        // distrustful: a's certificate is not signed by the CA it trusts.
-        let d_cert = node_cert(&root, &other_ca, "distrustful");
-        let distrustful = MeshNode::start(
-            &root,
-            "distrustful",
-            &format!(
-                "{}{}",
-                tls_client("tc", &d_cert, &other_ca.path),
-                peer(open_port, "    tls: tc\n")
-            ),
-        );
-        // stranger: trusts a, but its own certificate is from another CA.
-        let s_cert = node_cert(&root, &other_ca, "stranger");
-        let stranger = MeshNode::start(
-            &root,
-            "stranger",
-            &format!(
-                "{}{}",
-                tls_client("tc", &s_cert, &mesh_ca.path),
-                peer(mutual_port, "    tls: tc\n")
-            ),
-        );
-
-        eventually("good to connect over TLS", Duration::from_secs(20), || {
-            (a.route("good").as_deref() == Some("good")).then_some(())
-        });
-        assert!(good
-            .ctl_ok(&["ping", "a", "--count", "1"])
-            .contains("Reply from a"));
-        // Give the refused ones time to have tried (they dial at start).
-        std::thread::sleep(Duration::from_secs(2));
-        let st = a.status();
-        let conns: Vec<&str> = st["Connections"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c["NodeID"].as_str().unwrap())
-            .collect();
-        assert_eq!(conns, ["good"], "{st}");
-        for refused in [&distrustful, &stranger] {
-            let st = refused.status();
-            assert_eq!(st["Connections"], serde_json::json!([]), "{st}");
-        }
-        assert!(
-            distrustful.log_text().contains("UnknownIssuer")
-                || distrustful.log_text().contains("invalid peer certificate"),
-            "{}",
-            distrustful.log_text()
-        );
-        assert!(
-            a.log_text().contains("TLS handshake with"),
-            "{}",
-            a.log_text()
-        );
-    }
-
-    #[test]
-    fn tls_service_streams_check_the_node_id() {
-        let root = temp_dir("mesh-tls-streams");
-        let mesh_ca = ca(&root, "mesh-ca");
-        let (pa, pb) = (free_port(), free_port());
-        // a ← b ← c and a ← b ← d; c's and d's control services take TLS clients with
-        // mesh-CA certificates naming them, c's certificate names c, d's names nobody.
-        let a_cert = node_cert(&root, &mesh_ca, "a");
-        let a = MeshNode::start(
-            &root,
-            "a",
-            &format!(
-                "{}- tls-client:\n    name: nodeid\n    cert: {}\n    key: {}\n    rootcas: {}\n",
-                listener(pa, ""),
-                a_cert.0.display(),
-                a_cert.1.display(),
-                mesh_ca.path.display()
-            ),
-        );
-        let _b = MeshNode::start(&root, "b", &format!("{}{}", peer(pa, ""), listener(pb, "")));
-        // A second control service, `tlsctl`, only on the mesh, with TLS.
-        let tls_control = |cert: &(PathBuf, PathBuf)| {
-            format!(
-                "{}- control-service:\n    service: tlsctl\n    tls: srv\n\
-                 - tls-server:\n    name: srv\n    cert: {}\n    key: {}\n    clientcas: {}\n    requireclientcert: true\n",
-                peer(pb, ""),
-                cert.0.display(),
-                cert.1.display(),
-                mesh_ca.path.display()
-            )
-        };
-        let c = MeshNode::start(&root, "c", &tls_control(&node_cert(&root, &mesh_ca, "c")));
-        let _d = MeshNode::start(
-            &root,
-            "d",
-            &tls_control(&cert_for(&root, &mesh_ca, "d", false)),
-        );
-        eventually("a's routes to c and d", Duration::from_secs(20), || {
-            let st = a.status();
-            (st["RoutingTable"]["c"] == "b" && st["RoutingTable"]["d"] == "b").then_some(())
-        });
-        // The TLS service is advertised as such.
-        let ad = eventually("c's tlsctl ad at a", Duration::from_secs(20), || {
-            a.status()["Advertisements"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|ad| ad["NodeID"] == "c" && ad["Service"] == "tlsctl")
-                .cloned()
-        });
-        assert_eq!(ad["ConnType"], 2);
-
-        let ok = connect_service(&a, "c", "tlsctl", "nodeid");
-        assert_eq!(
-            ok.lines().collect::<Vec<_>>(),
-            ["Receptor Control, node c", "c"],
-            "{ok}"
-        );
-        let wrong = connect_service(&a, "d", "tlsctl", "nodeid");
-        assert!(
-            wrong.contains("not valid for any Receptor node IDs, but wanted to match d"),
-            "{wrong}"
-        );
-        // Without a TLS client config, only the insecure certificate is accepted.
-        let insecure = connect_service(&a, "c", "tlsctl", "");
-        assert!(insecure.starts_with("ERROR"), "{insecure}");
-        drop(c);
-    }
-
-    fn connect_service(from: &MeshNode, node: &str, service: &str, tls: &str) -> String {
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/mesh_connect.py");
-        let out = Command::new(common::venv().join("bin/python"))
-            .arg(&script)
-            .arg(&from.socket)
-            .arg(node)
-            .arg(service)
-            .arg(tls)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
-        String::from_utf8(out.stdout).unwrap()
-    }
 }

@@ -424,9 +424,9 @@ impl Config {
             }
         }
         for b in &self.backends {
-            if !matches!(b.kind, "tcp-listener" | "tcp-peer") {
+            if b.kind.starts_with("udp-") {
                 out.push(format!(
-                    "{} {}: only tcp backends are implemented; the node will not start",
+                    "{} {}: udp backends are not implemented; the node will not start",
                     b.kind, b.endpoint
                 ));
             }

@@ -34,7 +34,7 @@ pub enum BackendError {
     },
 }
 
-fn info(b: &Backend) -> Arc<BackendInfo> {
+pub(super) fn info(b: &Backend) -> Arc<BackendInfo> {
     Arc::new(BackendInfo {
         cost: b.cost,
         node_cost: b.node_cost.clone(),
@@ -65,64 +65,41 @@ pub async fn start_tcp_listener(
             Some(tokio_rustls::TlsAcceptor::from(cfg))
         }
     };
-    // After a reload the old listener may take a moment to let go of the port.
+    let listener = bind(&b.endpoint).await.map_err(fail)?;
+    let addr = listener.local_addr().map_err(|e| fail(e.to_string()))?;
+    tracing::info!("Listening on TCP {addr}");
+    spawn_listener(mesh, info(b), listener, move |stream, peer| {
+        let acceptor = acceptor.clone();
+        async move {
+            match acceptor {
+                None => Ok(Session::from_stream(stream)),
+                Some(acc) => {
+                    let tls = tokio::time::timeout(TLS_HANDSHAKE, acc.accept(stream))
+                        .await
+                        .map_err(|_| format!("TLS handshake with {peer} timed out"))?
+                        .map_err(|e| format!("TLS handshake with {peer} failed: {e}"))?;
+                    Ok(Session::from_stream(crate::tls::HalfCloseTolerant(tls)))
+                }
+            }
+        }
+    });
+    Ok(addr)
+}
+
+/// Binds a listener's port. After a reload the old listener may take a moment to let go of
+/// it, so a taken port is tried again for two seconds.
+pub(super) async fn bind(endpoint: &str) -> Result<TcpListener, String> {
     let mut tries = 0;
-    let listener = loop {
-        match TcpListener::bind(&b.endpoint).await {
-            Ok(l) => break l,
+    loop {
+        match TcpListener::bind(endpoint).await {
+            Ok(l) => return Ok(l),
             Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && tries < 20 => {
                 tries += 1;
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
-            Err(e) => return Err(fail(e.to_string())),
+            Err(e) => return Err(e.to_string()),
         }
-    };
-    let addr = listener.local_addr().map_err(|e| fail(e.to_string()))?;
-    tracing::info!("Listening on TCP {addr}");
-    let mesh = mesh.clone();
-    let info = info(b);
-    let stop = mesh.backend_token();
-    tokio::spawn(async move {
-        loop {
-            let accepted = tokio::select! {
-                _ = stop.cancelled() => return,
-                a = listener.accept() => a,
-            };
-            let (stream, peer) = match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::error!("Error accepting connection: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                    continue;
-                }
-            };
-            let _ = stream.set_nodelay(true);
-            let mesh = mesh.clone();
-            let info = info.clone();
-            let acceptor = acceptor.clone();
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                let session = match acceptor {
-                    None => Session::from_stream(stream),
-                    Some(acc) => {
-                        match tokio::time::timeout(TLS_HANDSHAKE, acc.accept(stream)).await {
-                            Ok(Ok(tls)) => Session::from_stream(crate::tls::HalfCloseTolerant(tls)),
-                            Ok(Err(e)) => {
-                                tracing::warn!("TLS handshake with {peer} failed: {e}");
-                                return;
-                            }
-                            Err(_) => {
-                                tracing::warn!("TLS handshake with {peer} timed out");
-                                return;
-                            }
-                        }
-                    }
-                };
-                mesh.run_session(session, info, stop).await;
-            });
-        }
-    });
-    Ok(addr)
+    }
 }
 
 /// Starts dialing a peer, with redial as Go does it.
@@ -150,17 +127,75 @@ pub fn start_tcp_peer(mesh: &Mesh, b: &Backend, config: &Config) -> Result<(), B
             Some((tokio_rustls::TlsConnector::from(cfg), server_name))
         }
     };
-    let mesh = mesh.clone();
-    let info = info(b);
     let address = b.endpoint.clone();
-    let redial = b.redial;
+    spawn_dialer(mesh, info(b), b.redial, b.endpoint.clone(), move || {
+        let address = address.clone();
+        let tls = tls.clone();
+        async move { dial(&address, tls.as_ref()).await }
+    });
+    Ok(())
+}
+
+/// Accepts connections until the backends stop; `handshake` turns each into a session
+/// (TLS, a websocket upgrade) on its own task.
+pub(super) fn spawn_listener<F, Fut>(
+    mesh: &Mesh,
+    info: Arc<BackendInfo>,
+    listener: TcpListener,
+    handshake: F,
+) where
+    F: Fn(TcpStream, std::net::SocketAddr) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Session, String>> + Send + 'static,
+{
+    let mesh = mesh.clone();
+    let stop = mesh.backend_token();
+    tokio::spawn(async move {
+        loop {
+            let accepted = tokio::select! {
+                _ = stop.cancelled() => return,
+                a = listener.accept() => a,
+            };
+            let (stream, peer) = match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::error!("Error accepting connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let (mesh, info, stop) = (mesh.clone(), info.clone(), stop.clone());
+            let handshake = handshake(stream, peer);
+            tokio::spawn(async move {
+                match handshake.await {
+                    Ok(session) => mesh.run_session(session, info, stop).await,
+                    Err(e) => tracing::warn!("{e}"),
+                }
+            });
+        }
+    });
+}
+
+/// Dials until the backends stop, with Go's redial: 5 s after a failure or a closed link,
+/// growing by half up to 20 s, back to 5 s after a link that worked.
+pub(super) fn spawn_dialer<F, Fut>(
+    mesh: &Mesh,
+    info: Arc<BackendInfo>,
+    redial: bool,
+    address: String,
+    dial: F,
+) where
+    F: Fn() -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Result<Session, String>> + Send,
+{
+    let mesh = mesh.clone();
     let stop = mesh.backend_token();
     tokio::spawn(async move {
         let mut delay = REDIAL_FIRST;
         loop {
             let dialed = tokio::select! {
                 _ = stop.cancelled() => return,
-                d = dial(&address, tls.as_ref()) => d,
+                d = dial() => d,
             };
             match dialed {
                 Ok(session) => {
@@ -188,7 +223,6 @@ pub fn start_tcp_peer(mesh: &Mesh, b: &Backend, config: &Config) -> Result<(), B
             delay = delay.mul_f64(1.5).min(REDIAL_MAX);
         }
     });
-    Ok(())
 }
 
 async fn dial(

@@ -4,12 +4,12 @@
 //! * [`wire`]: the wire format, pure (framing, message types, node-ID hashes, Go's JSON).
 //! * [`core`](Mesh): sessions, the handshake, routing updates, advertisements, data
 //!   messages with the firewall on every hop; [`routing`] computes the next hops.
-//! * backends: `tcp-listener` / `tcp-peer` with TLS.
+//! * backends: `tcp-listener` / `tcp-peer` and `ws-listener` / `ws-peer`, with TLS.
 //! * [`Mesh::ping`] and [`Mesh::traceroute`]: datagrams to the reserved `ping` service.
 //! * [`quic`]: service streams, QUIC (quinn) over the mesh's datagrams, as Receptor runs
 //!   quic-go: the control service is served to other nodes, and `connect` opens streams.
 //!
-//! Not yet: websocket and UDP backends, and remote work units (`work submit --node`).
+//! Not yet: UDP backends, and remote work units (`work submit --node`).
 
 mod backends;
 mod certs;
@@ -21,6 +21,7 @@ pub mod quic;
 pub mod routing;
 mod session;
 mod tick;
+mod websocket;
 pub mod wire;
 
 use std::collections::BTreeMap;
@@ -107,18 +108,19 @@ pub async fn start(config: &Config, opts: MeshOptions) -> Result<Mesh, MeshError
 }
 
 async fn start_backends(mesh: &Mesh, config: &Config) -> Result<(), MeshError> {
-    if let Some(b) = config
-        .backends
-        .iter()
-        .find(|b| !matches!(b.kind, "tcp-listener" | "tcp-peer"))
-    {
+    if let Some(b) = config.backends.iter().find(|b| b.kind.starts_with("udp-")) {
         return Err(MeshError::Unsupported(format!("{} {}", b.kind, b.endpoint)));
     }
     for b in &config.backends {
-        if b.kind == "tcp-listener" {
-            backends::start_tcp_listener(mesh, b, config).await?;
-        } else {
-            backends::start_tcp_peer(mesh, b, config)?;
+        match b.kind {
+            "tcp-listener" => {
+                backends::start_tcp_listener(mesh, b, config).await?;
+            }
+            "ws-listener" => {
+                websocket::start_ws_listener(mesh, b, config).await?;
+            }
+            "ws-peer" => websocket::start_ws_peer(mesh, b, config)?,
+            _ => backends::start_tcp_peer(mesh, b, config)?,
         }
     }
     Ok(())

@@ -22,6 +22,20 @@ pub struct Session {
 }
 
 impl Session {
+    pub(super) fn from_parts(
+        rx: mpsc::Receiver<Vec<u8>>,
+        tx: mpsc::Sender<Arc<Vec<u8>>>,
+        cancel: CancellationToken,
+        writer: JoinHandle<()>,
+    ) -> Session {
+        Session {
+            rx,
+            tx,
+            cancel,
+            writer,
+        }
+    }
+
     /// Closes the link after what is queued has been written (a reject, say), waiting a
     /// second at most.
     pub async fn close(self) {
