@@ -279,6 +279,77 @@ fn an_independent_python_peer_joins_and_opens_a_control_stream() {
     assert_eq!(v["remote_status"]["NodeID"], "b");
 }
 
+/// `allowedpeers` refuses a node not listed; a link that goes silent is dropped on
+/// Receptor's idle timeout (21 s, checked every 5 s).
+#[test]
+fn allowed_peers_and_a_silent_link() {
+    let python = peer_python();
+    let root = temp_dir("mesh-allowed");
+    let pa = free_port();
+    let a = MeshNode::start(
+        &root,
+        "a",
+        &listener(pa, "    allowedpeers:\n      - b\n      - pypeer\n"),
+    );
+    let _b = MeshNode::start(&root, "b", &peer(pa, ""));
+    let c = MeshNode::start(&root, "c", &peer(pa, ""));
+    eventually("b linked", Duration::from_secs(20), || {
+        (a.route("b").as_deref() == Some("b")).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(a.status()["RoutingTable"].get("c").is_none());
+    assert_eq!(c.status()["Connections"], serde_json::json!([]));
+    assert!(
+        a.log_text().contains(
+            "rejected connection with node c because it is not in the allowed peers list"
+        ),
+        "{}",
+        a.log_text()
+    );
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/mesh_peer.py");
+    let mut child = KillOnDrop(
+        Command::new(&python)
+            .arg(&script)
+            .args(["127.0.0.1", &pa.to_string(), "silent"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let out = wait_output(&mut child.0, Duration::from_secs(70));
+    assert!(out.status.success(), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let after = v["dropped_after"].as_f64().unwrap();
+    eprintln!("silent link dropped after {after:.1} s");
+    assert!((21.0..=28.0).contains(&after), "dropped after {after} s");
+}
+
+#[test]
+fn udp_links() {
+    let root = temp_dir("mesh-udp");
+    let pa = free_port();
+    let a = MeshNode::start(
+        &root,
+        "a",
+        &format!("- udp-listener:\n    bindaddr: 127.0.0.1\n    port: {pa}\n"),
+    );
+    let b = MeshNode::start(
+        &root,
+        "b",
+        &format!("- udp-peer:\n    address: 127.0.0.1:{pa}\n"),
+    );
+    eventually("a UDP link", Duration::from_secs(20), || {
+        (a.route("b").as_deref() == Some("b")).then_some(())
+    });
+    assert!(b
+        .ctl_ok(&["ping", "a", "--count", "1"])
+        .contains("Reply from a"));
+    assert!(a
+        .ctl_ok(&["ping", "b", "--count", "1"])
+        .contains("Reply from b"));
+}
+
 #[test]
 fn firewall_rules_on_a_hop() {
     let root = temp_dir("mesh-firewall");

@@ -423,14 +423,6 @@ impl Config {
                 ));
             }
         }
-        for b in &self.backends {
-            if b.kind.starts_with("udp-") {
-                out.push(format!(
-                    "{} {}: udp backends are not implemented; the node will not start",
-                    b.kind, b.endpoint
-                ));
-            }
-        }
         out
     }
 }

@@ -4,12 +4,13 @@
 //! * [`wire`]: the wire format, pure (framing, message types, node-ID hashes, Go's JSON).
 //! * [`core`](Mesh): sessions, the handshake, routing updates, advertisements, data
 //!   messages with the firewall on every hop; [`routing`] computes the next hops.
-//! * backends: `tcp-listener` / `tcp-peer` and `ws-listener` / `ws-peer`, with TLS.
+//! * backends: `tcp-listener` / `tcp-peer` and `ws-listener` / `ws-peer`, with TLS, and
+//!   `udp-listener` / `udp-peer`.
 //! * [`Mesh::ping`] and [`Mesh::traceroute`]: datagrams to the reserved `ping` service.
 //! * [`quic`]: service streams, QUIC (quinn) over the mesh's datagrams, as Receptor runs
 //!   quic-go: the control service is served to other nodes, and `connect` opens streams.
 //!
-//! Not yet: UDP backends, and remote work units (`work submit --node`).
+//! Not yet: remote work units (`work submit --node`).
 
 mod backends;
 mod certs;
@@ -21,6 +22,7 @@ pub mod quic;
 pub mod routing;
 mod session;
 mod tick;
+mod udp;
 mod websocket;
 pub mod wire;
 
@@ -45,8 +47,6 @@ pub enum MeshError {
     IdleTimeout(String),
     #[error(transparent)]
     Backend(#[from] backends::BackendError),
-    #[error("{0} is not implemented by rawx yet")]
-    Unsupported(String),
 }
 
 /// The mesh options a config gives, checked (firewall rules compile, the idle timeout is a
@@ -108,9 +108,6 @@ pub async fn start(config: &Config, opts: MeshOptions) -> Result<Mesh, MeshError
 }
 
 async fn start_backends(mesh: &Mesh, config: &Config) -> Result<(), MeshError> {
-    if let Some(b) = config.backends.iter().find(|b| b.kind.starts_with("udp-")) {
-        return Err(MeshError::Unsupported(format!("{} {}", b.kind, b.endpoint)));
-    }
     for b in &config.backends {
         match b.kind {
             "tcp-listener" => {
@@ -120,6 +117,10 @@ async fn start_backends(mesh: &Mesh, config: &Config) -> Result<(), MeshError> {
                 websocket::start_ws_listener(mesh, b, config).await?;
             }
             "ws-peer" => websocket::start_ws_peer(mesh, b, config)?,
+            "udp-listener" => {
+                udp::start_udp_listener(mesh, b).await?;
+            }
+            "udp-peer" => udp::start_udp_peer(mesh, b)?,
             _ => backends::start_tcp_peer(mesh, b, config)?,
         }
     }

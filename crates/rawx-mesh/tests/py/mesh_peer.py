@@ -3,6 +3,7 @@ from rawx's code: it joins a node over TCP, exchanges routing updates, pings a n
 and opens that node's control service over QUIC (aioquic) carried in the mesh's datagrams.
 
 usage: mesh_peer.py HOST PORT TARGET
+       mesh_peer.py HOST PORT silent   (joins, then sends nothing and waits to be dropped)
 Prints one JSON object with what it saw.
 """
 
@@ -160,6 +161,23 @@ async def quic_control(peer, target, out):
     out["quic_error"] = "timed out"
 
 
+async def silent(host, port):
+    """Joins, then goes quiet: the node must drop the link on Receptor's idle timeout."""
+    reader, writer = await asyncio.open_connection(host, port)
+    peer = Peer(reader, writer)
+    peer.send_update()
+    reading = asyncio.create_task(peer.read_loop())
+    while not peer.listed_by_remote.is_set():
+        peer.send_update()
+        await asyncio.sleep(0.5)
+    last_sent = time.time()
+    try:
+        await asyncio.wait_for(reading, 60)
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    print(json.dumps({"dropped_after": time.time() - last_sent}))
+
+
 async def main(host, port, target):
     reader, writer = await asyncio.open_connection(host, port)
     peer = Peer(reader, writer)
@@ -193,4 +211,7 @@ async def main(host, port, target):
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3]))
+    if sys.argv[3] == "silent":
+        asyncio.run(silent(sys.argv[1], int(sys.argv[2])))
+    else:
+        asyncio.run(main(sys.argv[1], int(sys.argv[2]), sys.argv[3]))
