@@ -398,7 +398,7 @@ fn tls_connector(
     Ok((tokio_rustls::TlsConnector::from(Arc::new(config)), name))
 }
 
-fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+pub(crate) fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
         .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -411,7 +411,7 @@ fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
 /// receptorctl's `--insecureskipverify`: the signature over the handshake is still checked,
 /// the certificate chain and name are not.
 #[derive(Debug)]
-struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
+pub(crate) struct NoVerify(pub(crate) Arc<rustls::crypto::CryptoProvider>);
 
 impl rustls::client::danger::ServerCertVerifier for NoVerify {
     fn verify_server_cert(
