@@ -73,7 +73,9 @@ fn bulk_events(lab: &Lab, job: i64) -> i64 {
     let url = format!("sqlite://{}", lab.s.data.join("rawx.db").display());
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let store = rawx_store::open(&url).await.expect("open the server's store");
+        let store = rawx_store::open(&url)
+            .await
+            .expect("open the server's store");
         let events = store
             .list_all(
                 &JOB_EVENTS,
@@ -82,7 +84,11 @@ fn bulk_events(lab: &Lab, job: i64) -> i64 {
             )
             .await
             .unwrap();
-        let last = events.iter().filter_map(|e| e["counter"].as_i64()).max().unwrap();
+        let last = events
+            .iter()
+            .filter_map(|e| e["counter"].as_i64())
+            .max()
+            .unwrap();
         let model = events
             .iter()
             .find(|e| e["event"] == "runner_on_ok")
@@ -98,7 +104,9 @@ fn bulk_events(lab: &Lab, job: i64) -> i64 {
             r.insert("end_line".into(), json!(last + i + 1));
             r.insert(
                 "stdout".into(),
-                json!(format!("\u{1b}[0;32mok: [localhost] => bulk event {i}\u{1b}[0m")),
+                json!(format!(
+                    "\u{1b}[0;32mok: [localhost] => bulk event {i}\u{1b}[0m"
+                )),
             );
             rows.push(r);
             if rows.len() == 5000 {

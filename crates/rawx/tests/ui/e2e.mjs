@@ -226,6 +226,9 @@ try {
   assert.equal(await up.locator('#current-user').textContent(), env('USER'));
   assert.equal(await up.locator('nav.side a:has-text("Settings")').count(), 0, 'no settings for a normal user');
   await up.locator('.tile', { hasText: 'Templates' }).locator('.n', { hasText: '0' }).waitFor();
+  // The chart counts only jobs the user may see: none.
+  await up.locator('.legend', { hasText: 'Successful 0' }).waitFor();
+  assert.equal(await up.locator('.dash table').count(), 0, 'no recent jobs listed');
   await up.goto(`${BASE}/templates`);
   await up.locator('td.empty').waitFor();
   assert.equal(await up.locator('a.button:has-text("Add")').count(), 0, 'no Add without the right to create');
