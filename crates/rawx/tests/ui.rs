@@ -39,14 +39,35 @@ const LONG: &str = "- hosts: all
 ";
 const BULK: usize = 100_000;
 
-/// The node process and every browser it started: its own process group, killed on drop.
+/// The node process, in its own process group, stopped on drop if it still runs: SIGTERM first
+/// (Playwright then closes the browsers it started, which live in their own sessions), then
+/// SIGKILL for the group. A child already reaped is never signalled (its id may be reused).
+/// Signals go through rustix, never `/bin/kill`: procps-ng 4.0.2's `kill -KILL -PGID` kills
+/// every process on the machine when the group no longer exists.
 struct Group(std::process::Child);
+impl Group {
+    fn stop(&mut self) {
+        use rustix::process::{kill_process, kill_process_group, Pid, Signal};
+        if !matches!(self.0.try_wait(), Ok(None)) {
+            return;
+        }
+        let Some(pid) = i32::try_from(self.0.id()).ok().and_then(Pid::from_raw) else {
+            return;
+        };
+        let _ = kill_process(pid, Signal::TERM);
+        let until = Instant::now() + Duration::from_secs(10);
+        while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if matches!(self.0.try_wait(), Ok(None)) {
+            let _ = kill_process_group(pid, Signal::KILL);
+            let _ = self.0.wait();
+        }
+    }
+}
 impl Drop for Group {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.0.id())])
-            .status();
-        let _ = self.0.wait();
+        self.stop();
     }
 }
 
@@ -183,11 +204,7 @@ fn web_ui_in_chromium() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let timed_out = child.0.try_wait().unwrap().is_none();
-    if timed_out {
-        let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", child.0.id())])
-            .status();
-    }
+    child.stop();
     let status = child.0.wait().unwrap();
     let out = out_t.join().unwrap();
     let err = err_t.join().unwrap();

@@ -184,12 +184,41 @@ try {
   await page.click('.page-head button:has-text("Cancel")');
   await page.locator('.page-head .status[data-status="canceled"]').waitFor({ timeout: 60000 });
 
+  // ---- an ad hoc command from the inventory, its output live on its own page
+  step('ad hoc command');
+  await page.goto(`${BASE}/inventories/${inv}`);
+  await page.click('a.button:has-text("Run command")');
+  await page.locator('#f-module_args').waitFor();
+  await page.selectOption('#f-module_name', 'command');
+  await page.fill('#f-module_args', 'echo adhoc-from-the-ui');
+  await page.click('button[type=submit]:has-text("Run")');
+  await page.waitForURL(/\/ad_hoc_commands\/\d+$/);
+  await page.locator('.page-head .status[data-status="successful"]').waitFor({ timeout: 120000 });
+  await page.locator('.output .ev', { hasText: 'adhoc-from-the-ui' }).first().waitFor();
+
+  // ---- a credential: its secret is written, never shown again
+  step('credential secrets are write-only');
+  await page.goto(`${BASE}/credentials/add`);
+  await page.fill('#f-name', 'UI Machine');
+  await choose(page, '#f-credential_type', 'Machine');
+  await page.locator('#f-inputs-password').waitFor();
+  await page.fill('#f-inputs-username', 'deploy');
+  await page.fill('#f-inputs-password', 'not-to-be-seen');
+  const cred = await save(page, /\/credentials\/\d+$/);
+  await page.locator('dd', { hasText: '$encrypted$' }).waitFor();
+  assert.equal(await page.locator('text=not-to-be-seen').count(), 0);
+  await page.goto(`${BASE}/credentials/${cred}/edit`);
+  await page.locator('#f-inputs-password').waitFor();
+  assert.equal(await page.inputValue('#f-inputs-password'), '', 'the secret is not sent back to the form');
+  assert.equal(await page.inputValue('#f-inputs-username'), 'deploy');
+
   // ---- dashboard after jobs: recent jobs and the chart count them
   step('dashboard lists the jobs');
   await page.click('nav.side a:has-text("Dashboard")');
   await page.locator('.dash table a', { hasText: 'UI Long' }).first().waitFor();
-  // The bulk job, this one and its relaunch succeeded; the long one was canceled.
-  await page.locator('.legend', { hasText: 'Successful 3' }).waitFor();
+  // The bulk job, the template's job, its relaunch and the ad hoc command succeeded; the long
+  // one was canceled.
+  await page.locator('.legend', { hasText: 'Successful 4' }).waitFor();
   await page.locator('.legend', { hasText: 'Canceled 1' }).waitFor();
 
   // ---- a job of 100,000 events: paints at once, scrolls to its end
@@ -210,6 +239,27 @@ try {
   await bp.locator('.output .ev', { hasText: 'bulk event 100000' }).waitFor();
   figures.big_job_scroll_to_end_ms = Date.now() - t1;
   // Midway by dragging the scroll position: the page there loads on demand.
+  await bp.evaluate(() => {
+    const o = document.querySelector('.output');
+    o.scrollTop = o.scrollHeight / 2;
+  });
+  await bp.locator('.output .ev', { hasText: /bulk event 5\d{4}\b/ }).first().waitFor();
+  // Frames while scrolling through it as fast as the screen refreshes, 2 s long.
+  Object.assign(figures, await bp.evaluate(() => new Promise((done) => {
+    const o = document.querySelector('.output');
+    o.scrollTop = 0;
+    let frames = 0, long = 0, last = performance.now();
+    const end = last + 2000;
+    const tick = (t) => {
+      frames++;
+      if (t - last > 50) long++;
+      last = t;
+      o.scrollTop += 3000;
+      if (t < end) requestAnimationFrame(tick);
+      else done({ scroll_frames_2s: frames, scroll_frames_over_50ms: long });
+    };
+    requestAnimationFrame(tick);
+  })));
   await bp.evaluate(() => {
     const o = document.querySelector('.output');
     o.scrollTop = o.scrollHeight / 2;
