@@ -233,7 +233,7 @@ export function cell(row, col) {
   if (col.render) return col.render(row);
   const v = col.key.split('.').reduce((o, k) => (o == null ? o : o[k]), row);
   if (typeof v === 'boolean') return v ? 'Yes' : 'No';
-  if (col.key === 'created' || col.key === 'modified' || col.key === 'finished' || col.key === 'started') return fmtTime(v);
+  if (['created', 'modified', 'finished', 'started', 'next_run', 'last_job_run', 'last_health_check'].includes(col.key)) return fmtTime(v);
   return v == null ? '' : String(v);
 }
 
