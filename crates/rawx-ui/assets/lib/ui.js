@@ -237,6 +237,11 @@ export function cell(row, col) {
   return v == null ? '' : String(v);
 }
 
+/** What the caller may do with a row: AWX's `summary_fields.user_capabilities`. */
+export function caps(row) {
+  return (row.summary_fields && row.summary_fields.user_capabilities) || { edit: true, delete: true };
+}
+
 /** A paged list with AWX's `search`, filters (`field=value` from `cfg.filters`), `order_by`
  * and `page`, all kept in the URL so a list can be linked and reloaded. */
 export function ResourceList({ cfg, base, path, user, extraActions, createHref }) {
@@ -297,8 +302,8 @@ export function ResourceList({ cfg, base, path, user, extraActions, createHref }
           ${cfg.columns.map((c, i) => html`<td data-label=${c.label}>${i === 0 && !c.render ? html`<a href=${cfg.detailHref ? cfg.detailHref(row) : `${href}/${row.id}`}>${cell(row, c)}</a>` : cell(row, c)}</td>`)}
           ${!cfg.readOnly && html`<td class="row-actions">
             ${cfg.rowActions && cfg.rowActions(row, reload)}
-            <a class="button small" href=${`${href}/${row.id}/edit`} aria-label=${`Edit ${row.name || row.id}`}>Edit</a>
-            <button class="small danger" onClick=${() => del(row)} aria-label=${`Delete ${row.name || row.id}`}>Delete</button></td>`}
+            ${caps(row).edit && html`<a class="button small" href=${`${href}/${row.id}/edit`} aria-label=${`Edit ${row.name || row.id}`}>Edit</a>`}
+            ${caps(row).delete && html`<button class="small danger" onClick=${() => del(row)} aria-label=${`Delete ${row.name || row.id}`}>Delete</button>`}</td>`}
         </tr>`)}
       </tbody></table>
       <nav class="pager" aria-label="Pages">
@@ -321,7 +326,7 @@ export function ResourceDetail({ cfg, id, children, actions }) {
   const sf = row.summary_fields || {};
   return html`<${Page} title=${row.name || row.username || row.hostname || `${cfg.singular} ${id}`}
       crumbs=${[[cfg.base || `/${cfg.key}`, cfg.title]]}
-      actions=${html`${actions && actions(row)}${!cfg.readOnly && html`<a class="button" href=${`${cfg.base || `/${cfg.key}`}/${id}/edit`}>Edit</a>`}`}>
+      actions=${html`${actions && actions(row)}${!cfg.readOnly && caps(row).edit && html`<a class="button" href=${`${cfg.base || `/${cfg.key}`}/${id}/edit`}>Edit</a>`}`}>
     <dl class="detail">
       ${keys.map((k) => {
         let v = row[k];

@@ -106,6 +106,20 @@ try {
   const org = await save(page, /\/organizations\/\d+$/);
   await page.locator('h1', { hasText: 'UI Org' }).waitFor();
 
+  // The user without rights becomes a member of it (what an admin does in AWX's access tab).
+  const alice = await page.evaluate(async (name) => {
+    const r = await fetch(`/api/v2/users/?username=${name}`).then((x) => x.json());
+    return r.results[0].id;
+  }, env('USER'));
+  const added = await page.evaluate(async ([o, u]) => {
+    const csrf = document.cookie.match(/csrftoken=([^;]+)/)[1];
+    const r = await fetch(`/api/v2/organizations/${o}/users/`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRFToken': csrf }, body: JSON.stringify({ id: u }),
+    });
+    return r.status;
+  }, [org, alice]);
+  assert.equal(added, 204);
+
   step('inventory and host');
   await page.goto(`${BASE}/inventories/add`);
   await page.fill('#f-name', 'UI Inventory');
@@ -322,21 +336,33 @@ try {
   await login(up, env('USER'), env('USER_PW'));
   assert.equal(await up.locator('#current-user').textContent(), env('USER'));
   assert.equal(await up.locator('nav.side a:has-text("Settings")').count(), 0, 'no settings for a normal user');
-  await up.locator('.tile', { hasText: 'Templates' }).locator('.n', { hasText: '0' }).waitFor();
-  // The chart counts only jobs the user may see: none.
-  await up.locator('.legend', { hasText: 'Successful 0' }).waitFor();
-  assert.equal(await up.locator('.dash table').count(), 0, 'no recent jobs listed');
+  // The dashboard counts what the API lets her see (as a member of UI Org), the chart too.
+  const mine = await up.evaluate(async () => {
+    const jt = await fetch('/api/v2/job_templates/').then((r) => r.json());
+    const g = await fetch('/api/v2/dashboard/graphs/jobs/').then((r) => r.json());
+    return { templates: jt.count, successful: g.jobs.successful.reduce((s, p) => s + p[1], 0) };
+  });
+  await up.locator('.tile', { hasText: 'Templates' }).locator('.n', { hasText: String(mine.templates) }).waitFor();
+  await up.locator('.legend', { hasText: `Successful ${mine.successful}` }).waitFor();
+  assert.ok(mine.successful < 4, 'jobs of an organization she is not in are not counted');
   await up.goto(`${BASE}/templates`);
-  await up.locator('td.empty').waitFor();
+  await up.locator('table.table').waitFor();
   assert.equal(await up.locator('a.button:has-text("Add")').count(), 0, 'no Add without the right to create');
-  await up.goto(`${BASE}/jobs/${job}`);
+  assert.equal(await up.locator('.row-actions :text-is("Edit"), .row-actions :text-is("Delete")').count(), 0);
+  // A job of an organization she is not in: the API's refusal, shown as such.
+  await up.goto(`${BASE}/jobs/${big}`);
   const denied = up.locator('.alert.error');
   await denied.waitFor();
   assert.match(await denied.textContent(), /permission|not found/i);
+  // A member sees the organization, read-only: no Add, Edit or Delete (AWX's capabilities).
   await up.goto(`${BASE}/organizations`);
-  await up.locator('td.empty, table.table').first().waitFor();
+  await up.locator('td a', { hasText: 'UI Org' }).waitFor();
   assert.equal(await up.locator('a.button:has-text("Add")').count(), 0);
-  await up.screenshot({ path: `${ART}/user-dashboard.png` });
+  assert.equal(await up.locator('.row-actions a, .row-actions button').count(), 0, 'no edit or delete for a member');
+  await up.click('td a:has-text("UI Org")');
+  await up.locator('h1', { hasText: 'UI Org' }).waitFor();
+  assert.equal(await up.locator('.page-head a.button:has-text("Edit")').count(), 0);
+  await up.screenshot({ path: `${ART}/user-organization.png` });
 
   // ---- the session ends: a clear page, then back in
   step('session expired');
