@@ -132,7 +132,7 @@ pub fn drop_client_options(body: &mut Value) {
 
 /// A created ad hoc command starts at once.
 pub fn started(state: &AppState, id: i64) {
-    crate::jobs::pending(state, &AD_HOC_KIND, id, Value::Null);
+    rawx_domain::launch::pending(&*state.bus, &AD_HOC_KIND, id, Value::Null);
 }
 
 /// 201 with the command, and its id under `ad_hoc_command` as AWX adds it.

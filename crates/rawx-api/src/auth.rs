@@ -226,7 +226,11 @@ pub(crate) async fn resolve(state: &AppState, headers: &HeaderMap) -> ApiResult<
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or(ApiError::Unauthenticated)?;
         let (u, p) = decoded.split_once(':').ok_or(ApiError::Unauthenticated)?;
-        if !state.settings_bool("AUTH_BASIC_ENABLED").await {
+        if !state
+            .settings()
+            .get(rawx_domain::settings::AUTH_BASIC_ENABLED)
+            .await
+        {
             return Err(ApiError::Unauthenticated);
         }
         return match check_password(state, u, p).await? {

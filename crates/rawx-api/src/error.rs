@@ -59,6 +59,18 @@ impl From<DbError> for ApiError {
     }
 }
 
+impl From<rawx_domain::DomainError> for ApiError {
+    fn from(e: rawx_domain::DomainError) -> Self {
+        use rawx_domain::DomainError as D;
+        match e {
+            D::NotFound => ApiError::NotFound,
+            D::Forbidden => ApiError::forbidden(),
+            D::Fields(f) => ApiError::Fields(f),
+            D::Db(e) => e.into(),
+        }
+    }
+}
+
 impl From<QueryError> for ApiError {
     fn from(e: QueryError) -> Self {
         match e {

@@ -208,7 +208,7 @@ pub async fn prepare(
                     "Job Template must provide 'inventory' or allow prompting for it.",
                 );
             }
-            let max = state.settings_int("MAX_FORKS").await;
+            let max = state.settings().get(rawx_domain::settings::MAX_FORKS).await;
             if max > 0 && int(&m, "forks").unwrap_or(0) > max {
                 errors.add(
                     "forks",
@@ -421,8 +421,12 @@ pub async fn create_token(
     }
     let mut row = validate(&TOKENS, &body, Mode::Create).map_err(ApiError::Fields)?;
     let token = random_token(30);
-    let ttl = state.setting("OAUTH2_PROVIDER").await["ACCESS_TOKEN_EXPIRE_SECONDS"]
-        .as_i64()
+    let ttl = state
+        .settings()
+        .get(rawx_domain::settings::OAUTH2_PROVIDER)
+        .await
+        .get("ACCESS_TOKEN_EXPIRE_SECONDS")
+        .and_then(Value::as_i64)
         .unwrap_or(31_536_000_000);
     row.insert("user".into(), json!(uid));
     row.insert("token".into(), json!(""));
@@ -468,7 +472,7 @@ pub async fn before_delete(
         ));
     }
     if let ("schedules", Some(jt)) = (res.key, int(row, "unified_job_template")) {
-        crate::schedules::template_next_run(state, jt, int(row, "id"), None).await?;
+        rawx_domain::schedules::template_next_run(&*state.store, jt, int(row, "id"), None).await?;
     }
     if res.key == "credential_types" && row["managed"] == json!(true) {
         return Err(ApiError::Forbidden(

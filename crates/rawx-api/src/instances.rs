@@ -14,8 +14,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use rawx_model::filter::{Cond, Filter};
-use rawx_model::resources::{HOSTS, INSTANCES, INSTANCE_GROUPS, INSTANCE_GROUP_MEMBERS, JOB_KINDS};
+use rawx_model::filter::Filter;
+use rawx_model::resources::{INSTANCES, INSTANCE_GROUPS, INSTANCE_GROUP_MEMBERS, JOB_KINDS};
 use rawx_model::schema::{int, text, ColumnType};
 use rawx_model::validate::{validate, FieldErrors, Mode};
 use serde_json::{json, Value};
@@ -192,50 +192,20 @@ pub async fn group_figures(
         .filter(|i| int(i, "id").is_some_and(|i| members.contains(&i)))
         .filter(|i| i.get("enabled") != Some(&json!(false)) && text(i, "node_state") == "ready")
         .collect();
-    let hostnames: Vec<Value> = counted.iter().map(|i| json!(text(i, "hostname"))).collect();
     let alone = instances.is_empty();
     let capacity = if alone {
         rawx_model::capacity::local_capacity()
     } else {
         counted.iter().filter_map(|i| int(i, "capacity")).sum()
     };
-    let mut on_members = vec![Filter::On {
-        path: vec![],
-        column: "status",
-        ctype: ColumnType::Text,
-        cond: Cond::In(vec![json!("waiting"), json!("running")]),
-    }];
-    if !alone {
-        on_members.push(Filter::On {
-            path: vec![],
-            column: "execution_node",
-            ctype: ColumnType::Text,
-            cond: Cond::In(hostnames),
-        });
-    }
-    let on_members = Filter::All(on_members);
-    let (mut consumed, mut running, mut total) = (0, 0, 0);
-    let mut hosts: std::collections::HashMap<i64, i64> = Default::default();
+    let nodes: Vec<String> = counted
+        .iter()
+        .map(|i| text(i, "hostname").to_string())
+        .collect();
+    let used = rawx_domain::capacity::consumed(&**store, (!alone).then_some(&nodes[..])).await?;
+    let (consumed, running) = (used.capacity, used.jobs);
+    let mut total = 0;
     for kind in JOB_KINDS {
-        let active = store
-            .list_all(kind.resource, &on_members, &[("id", false)])
-            .await?;
-        for j in &active {
-            let n = match int(j, "inventory") {
-                Some(inv) => match hosts.get(&inv) {
-                    Some(n) => *n,
-                    None => {
-                        let f = Filter::eq("inventory", ColumnType::Int, json!(inv));
-                        let n = store.count(&HOSTS, &f).await? as i64;
-                        hosts.insert(inv, n);
-                        n
-                    }
-                },
-                None => 1,
-            };
-            consumed += rawx_model::capacity::job_impact(int(j, "forks").unwrap_or(0), n);
-        }
-        running += active.len();
         if kind.resource.field("instance_group").is_some() {
             let ran_here = Filter::eq("instance_group", ColumnType::Int, json!(id));
             total += store.count(kind.resource, &ran_here).await?;

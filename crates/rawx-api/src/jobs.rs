@@ -12,14 +12,11 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use rawx_model::filter::{Cond, Filter, ListQuery};
-use rawx_model::resources::{
-    JobKind, ACTIVE_STATES, FINAL_STATES, JOBS, JOB_CREDENTIALS, JOB_KIND, JOB_TEMPLATES,
-    JT_CREDENTIALS, VERBOSITY,
-};
+use rawx_domain::{launch, JobStatus};
+use rawx_model::filter::Filter;
+use rawx_model::resources::{JobKind, JOBS, JOB_CREDENTIALS, JOB_TEMPLATES, VERBOSITY};
+use rawx_model::schema::Resource;
 use rawx_model::schema::{int, text};
-use rawx_model::schema::{ColumnType, Resource};
-use rawx_model::validate::{parse_vars, FieldErrors};
 use rawx_model::Row;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -161,25 +158,6 @@ pub fn truncate_event_stdout(out: &mut Map<String, Value>) {
     }
 }
 
-/// The prompts a template may accept at launch: `(launch key, template field, ask flag)`.
-const PROMPTS: &[(&str, &str, &str)] = &[
-    ("inventory", "inventory", "ask_inventory_on_launch"),
-    ("limit", "limit", "ask_limit_on_launch"),
-    ("job_type", "job_type", "ask_job_type_on_launch"),
-    ("job_tags", "job_tags", "ask_tags_on_launch"),
-    ("skip_tags", "skip_tags", "ask_skip_tags_on_launch"),
-    ("verbosity", "verbosity", "ask_verbosity_on_launch"),
-    ("diff_mode", "diff_mode", "ask_diff_mode_on_launch"),
-    ("scm_branch", "scm_branch", "ask_scm_branch_on_launch"),
-    ("forks", "forks", "ask_forks_on_launch"),
-    ("timeout", "timeout", "ask_timeout_on_launch"),
-    (
-        "job_slice_count",
-        "job_slice_count",
-        "ask_job_slice_count_on_launch",
-    ),
-];
-
 fn may_launch(jt_writable: bool) -> ApiResult<()> {
     if jt_writable {
         Ok(())
@@ -210,7 +188,7 @@ pub async fn launch_get(
         json!(!inventory_needed),
     );
     out.insert("passwords_needed_to_start".into(), json!([]));
-    for (_, _, flag) in PROMPTS {
+    for (_, _, flag) in launch::PROMPTS {
         out.insert((*flag).into(), ask(flag));
     }
     out.insert(
@@ -230,7 +208,7 @@ pub async fn launch_get(
         json!({"name": jt["name"], "id": jt["id"], "description": jt["description"]}),
     );
     let mut defaults = Map::new();
-    for (key, field, _) in PROMPTS {
+    for (key, field, _) in launch::PROMPTS {
         defaults.insert(
             (*key).into(),
             jt.get(*field).cloned().unwrap_or(Value::Null),
@@ -326,15 +304,6 @@ pub async fn relaunch_get(
     Ok(Json(json!({"passwords_needed_to_start": []})))
 }
 
-fn vars_map(v: &Value) -> Result<Map<String, Value>, String> {
-    match v {
-        Value::Object(m) => Ok(m.clone()),
-        Value::String(s) => parse_vars(s),
-        Value::Null => Ok(Map::new()),
-        other => Err(format!("Input type `{other}` is not a dictionary")),
-    }
-}
-
 pub async fn launch_post(
     State(state): Ctx,
     Auth(ident): Auth,
@@ -354,213 +323,24 @@ pub async fn launch_post(
         .as_object()
         .cloned()
         .ok_or_else(|| ApiError::field("__all__", "Invalid data. Expected a dictionary."))?;
-    let (mut job, credentials, ignored) = job_from_template(&state, actor, &jt, &prompts).await?;
+    let launch = launch::job_from_template(&*state.store, actor, &jt, &prompts).await?;
+    let (mut job, ignored) = (launch.job, launch.ignored);
     job.insert("launch_type".into(), json!("manual"));
     job.insert("launched_by_user".into(), json!(actor.user_id));
-    let id = create_job(&state, actor.user_id, job, &credentials).await?;
+    let id = launch::create_job(
+        &*state.store,
+        &*state.bus,
+        actor.user_id,
+        job,
+        &launch.credentials,
+    )
+    .await?;
     let stored = state.store.get(&JOBS, id).await?;
     let mut out = Renderer::new(&state, actor).render(&JOBS, &stored).await?;
     out["job"] = json!(id);
     out["ignored_fields"] = Value::Object(ignored);
     tracing::info!(job = id, template = %jt["id"], user = ident.username(), "job launched");
     Ok(crate::handlers::created(&JOBS, id, out))
-}
-
-/// The pending job a launch of `jt` with `prompts` makes (AWX's launch rules: prompts the
-/// template does not ask for are returned as ignored), its credentials, and what was ignored.
-/// Every launch path (the launch endpoint, schedules) builds its job here; the caller adds
-/// who launched it and how, then `create_job`.
-pub(crate) async fn job_from_template(
-    state: &AppState,
-    actor: &rawx_model::rbac::Actor,
-    jt: &Row,
-    prompts: &Map<String, Value>,
-) -> ApiResult<(Row, Vec<i64>, Map<String, Value>)> {
-    let mut job = Row::new();
-    let mut ignored = Map::new();
-    let mut errors = FieldErrors::default();
-    for f in [
-        "name",
-        "description",
-        "job_type",
-        "inventory",
-        "project",
-        "playbook",
-        "scm_branch",
-        "forks",
-        "limit",
-        "verbosity",
-        "job_tags",
-        "skip_tags",
-        "force_handlers",
-        "start_at_task",
-        "timeout",
-        "use_fact_cache",
-        "organization",
-        "allow_simultaneous",
-        "diff_mode",
-        "become_enabled",
-        "job_slice_count",
-        "webhook_service",
-    ] {
-        job.insert(f.into(), jt.get(f).cloned().unwrap_or(Value::Null));
-    }
-    for (key, field, flag) in PROMPTS {
-        let Some(v) = prompts.get(*key) else { continue };
-        if jt.get(*flag) != Some(&json!(true)) {
-            ignored.insert((*key).into(), v.clone());
-            continue;
-        }
-        let f = JOB_TEMPLATES.field(field).expect("prompt field");
-        match rawx_model::validate::validate(
-            &JOB_TEMPLATES,
-            &json!({ *field: v }),
-            rawx_model::validate::Mode::Patch,
-        ) {
-            Ok(row) => {
-                job.insert(
-                    (*field).into(),
-                    row.get(f.name).cloned().unwrap_or(Value::Null),
-                );
-            }
-            Err(e) => {
-                for (k, msgs) in e.0 {
-                    for m in msgs {
-                        errors.add(&k, m);
-                    }
-                }
-            }
-        }
-    }
-    // Extra vars, in AWX's precedence: the template's, then those given at launch.
-    let mut vars = vars_map(&jt["extra_vars"]).unwrap_or_default();
-    if let Some(v) = prompts.get("extra_vars") {
-        if jt.get("ask_variables_on_launch") == Some(&json!(true)) {
-            match vars_map(v) {
-                Ok(m) => vars.extend(m),
-                Err(e) => errors.add("extra_vars", e),
-            }
-        } else {
-            ignored.insert("extra_vars".into(), v.clone());
-        }
-    }
-    let mut credentials = state
-        .store
-        .linked(&JT_CREDENTIALS, true, int(jt, "id").unwrap_or_default())
-        .await?;
-    if let Some(v) = prompts.get("credentials") {
-        if jt.get("ask_credential_on_launch") == Some(&json!(true)) {
-            match v
-                .as_array()
-                .map(|a| a.iter().map(Value::as_i64).collect::<Option<Vec<_>>>())
-            {
-                Some(Some(ids)) => credentials = ids,
-                _ => errors.add("credentials", "Expected a list of credential ids."),
-            }
-        } else {
-            ignored.insert("credentials".into(), v.clone());
-        }
-    }
-    match int(&job, "inventory") {
-        None => errors.add(
-            "inventory",
-            "Job Template 'inventory' is missing or undefined.",
-        ),
-        Some(i) => {
-            if fetch_visible(
-                state,
-                actor,
-                rawx_model::resources::by_key("inventories").expect("inventories"),
-                &i.to_string(),
-            )
-            .await
-            .is_err()
-            {
-                errors.add(
-                    "inventory",
-                    format!("Invalid pk \"{i}\" - object does not exist."),
-                );
-            }
-        }
-    }
-    if int(&job, "project").is_none() {
-        errors.add("project", "A project is required to run a job.");
-    }
-    for cid in &credentials {
-        let c = fetch_visible(
-            state,
-            actor,
-            rawx_model::resources::by_key("credentials").expect("credentials"),
-            &cid.to_string(),
-        )
-        .await;
-        if c.is_err() {
-            errors.add(
-                "credentials",
-                format!("Credential {cid} does not exist or you may not use it."),
-            );
-        }
-    }
-    if !errors.is_empty() {
-        return Err(ApiError::Fields(errors));
-    }
-    job.insert(
-        "extra_vars".into(),
-        json!(if vars.is_empty() {
-            String::new()
-        } else {
-            Value::Object(vars).to_string()
-        }),
-    );
-    job.insert("job_template".into(), jt["id"].clone());
-    job.insert("unified_job_template".into(), jt["id"].clone());
-    job.insert("status".into(), json!("pending"));
-    Ok((job, credentials, ignored))
-}
-
-/// Writes a pending job with its credentials and wakes the task manager.
-pub(crate) async fn create_job(
-    state: &AppState,
-    user: i64,
-    mut job: Row,
-    credentials: &[i64],
-) -> ApiResult<i64> {
-    for f in JOBS.fields.iter() {
-        if !job.contains_key(f.name) {
-            let d = f.default.value();
-            let d = match (f.kind, d) {
-                (rawx_model::Kind::Json, Value::Object(m)) => json!(Value::Object(m).to_string()),
-                (_, d) => d,
-            };
-            job.insert(f.name.into(), d);
-        }
-    }
-    job.insert("created_by".into(), json!(user));
-    job.insert("modified_by".into(), json!(user));
-    let id = state.store.insert(&JOBS, &job).await?;
-    for c in credentials {
-        state.store.link(&JOB_CREDENTIALS, id, *c).await?;
-    }
-    let mut jt_status = Row::new();
-    jt_status.insert("status".into(), json!("pending"));
-    jt_status.insert("last_job_run".into(), json!(rawx_model::now_string()));
-    if let Some(jt) = int(&job, "job_template") {
-        let _ = state.store.update(&JOB_TEMPLATES, jt, &jt_status).await;
-    }
-    pending(state, &JOB_KIND, id, job["job_template"].clone());
-    Ok(id)
-}
-
-/// A job of any kind is pending: wake the task managers and tell live watchers.
-pub fn pending(state: &AppState, kind: &JobKind, id: i64, template: Value) {
-    let type_name = kind.resource.type_name;
-    state
-        .bus
-        .publish(rawx_bus::SCHEDULE, json!({"job": id, "type": type_name}));
-    state.bus.publish(
-        rawx_bus::JOB_STATUS,
-        json!({"unified_job_id": id, "status": "pending", "type": type_name, "group_name": "jobs", "unified_job_template_id": template}),
-    );
 }
 
 pub async fn relaunch(
@@ -580,42 +360,7 @@ pub async fn relaunch(
     } else if !actor.is_superuser {
         return Err(ApiError::forbidden());
     }
-    let mut job = Row::new();
-    for f in JOBS.fields.iter().filter(|f| !f.internal) {
-        if !matches!(
-            f.name,
-            "status"
-                | "failed"
-                | "started"
-                | "finished"
-                | "canceled_on"
-                | "elapsed"
-                | "job_args"
-                | "job_cwd"
-                | "job_env"
-                | "job_explanation"
-                | "execution_node"
-                | "controller_node"
-                | "result_traceback"
-                | "event_processing_finished"
-                | "work_unit_id"
-                | "artifacts"
-                | "host_status_counts"
-        ) {
-            job.insert(
-                f.name.into(),
-                old.get(f.name).cloned().unwrap_or(Value::Null),
-            );
-        }
-    }
-    job.insert("launch_type".into(), json!("relaunch"));
-    job.insert("status".into(), json!("pending"));
-    job.insert("launched_by_user".into(), json!(actor.user_id));
-    let creds = state
-        .store
-        .linked(&JOB_CREDENTIALS, true, int(&old, "id").unwrap_or_default())
-        .await?;
-    let id = create_job(&state, actor.user_id, job, &creds).await?;
+    let id = launch::relaunch_job(&*state.store, &*state.bus, actor.user_id, &old).await?;
     let stored = state.store.get(&JOBS, id).await?;
     let mut out = Renderer::new(&state, actor).render(&JOBS, &stored).await?;
     out["job"] = json!(id);
@@ -629,14 +374,8 @@ pub async fn cancel_get(
     Path(raw): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let job = fetch_visible(&state, &ident.actor, kind.resource, &raw).await?;
-    Ok(Json(json!({"can_cancel": is_active(&job)})))
-}
-
-fn is_active(job: &Row) -> bool {
-    matches!(
-        text(job, "status"),
-        "new" | "pending" | "waiting" | "running"
-    )
+    let can = JobStatus::of(&job).is_some_and(JobStatus::can_cancel);
+    Ok(Json(json!({"can_cancel": can})))
 }
 
 pub async fn cancel_post(
@@ -654,17 +393,10 @@ pub async fn cancel_post(
     {
         return Err(ApiError::forbidden());
     }
-    if !is_active(&job) {
+    if !launch::request_cancel(&*state.store, &*state.bus, kind, &job).await? {
         return Err(ApiError::MethodNotAllowed("POST".into()));
     }
     let id = int(&job, "id").unwrap_or_default();
-    let mut row = Row::new();
-    row.insert("canceled_on".into(), json!(rawx_model::now_string()));
-    state.store.update(kind.resource, id, &row).await?;
-    state.bus.publish(
-        rawx_bus::CANCEL,
-        json!({"job": id, "type": kind.resource.type_name}),
-    );
     tracing::info!(
         job = id,
         kind = kind.resource.type_name,
@@ -682,31 +414,12 @@ pub async fn active_jobs_using(state: &AppState, res: &Resource, id: i64) -> Api
         "inventories" => "inventory",
         _ => return Ok(vec![]),
     };
-    let f = Filter::eq(column, ColumnType::Int, json!(id)).and(Filter::On {
-        path: vec![],
-        column: "status",
-        ctype: ColumnType::Text,
-        cond: Cond::In(ACTIVE_STATES.iter().map(|s| json!(s)).collect()),
-    });
-    let q = ListQuery {
-        filter: f,
-        order: vec![("id", false)],
-        page: 1,
-        page_size: 200,
-    };
-    Ok(state
-        .store
-        .list(&JOBS, &q)
-        .await?
-        .rows
-        .iter()
-        .filter_map(|r| int(r, "id"))
-        .collect())
+    Ok(launch::active_jobs_using(&*state.store, column, id).await?)
 }
 
 /// Whether a status is final (no further change).
 pub fn is_final(status: &str) -> bool {
-    FINAL_STATES.contains(&status)
+    JobStatus::parse(status).is_some_and(JobStatus::is_final)
 }
 
 /// `/api/v2/unified_jobs/`: every kind of job in one list. Jobs are the only kind rawx runs so

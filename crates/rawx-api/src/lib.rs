@@ -31,9 +31,7 @@ pub mod ws;
 pub use auth::{hash_password, AuthMethod, Identity};
 pub use error::{ApiError, ApiResult};
 pub use root::ABSENT as ABSENT_RESOURCES;
-pub use schedules::scheduler;
 pub use seed::{create_user, preload, seed, set_password, show_execution_environment, Seeded};
-pub use settings::log_config;
 
 use axum::http::HeaderValue;
 use axum::response::Response;
@@ -58,14 +56,46 @@ pub struct Config {
     pub install_uuid: String,
 }
 
+/// One supervised component as ping and `/metrics/` show it.
+#[derive(Debug, Clone)]
+pub struct ComponentState {
+    pub name: &'static str,
+    /// `starting`, `running`, `backoff`, `stopped` or `failed`.
+    pub state: &'static str,
+    pub restarts: u32,
+    pub last_error: Option<String>,
+}
+
+/// The supervisor's view of this process's components, as the binary hands it to the API (the
+/// API reads it; it does not supervise anything).
+pub trait Components: Send + Sync {
+    fn snapshot(&self) -> Vec<ComponentState>;
+}
+
+/// No components: the API alone (tests, `rawx manage import`).
+impl Components for () {
+    fn snapshot(&self) -> Vec<ComponentState> {
+        Vec::new()
+    }
+}
+
 /// What the operations endpoints (ping's `components`, `/api/v2/metrics/`) read from the
 /// process around the API; empty when the API runs alone (tests).
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Ops {
     /// The supervisor's view of every component of this process.
-    pub components: rawx_supervisor::StatusHandle,
+    pub components: Arc<dyn Components>,
     /// The process's metrics recorder (counters the other roles keep), rendered at `/metrics/`.
     pub prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
+}
+
+impl Default for Ops {
+    fn default() -> Self {
+        Ops {
+            components: Arc::new(()),
+            prometheus: None,
+        }
+    }
 }
 
 pub struct AppState {
@@ -102,6 +132,11 @@ impl AppState {
             ops,
             basic_cache: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// AWX's settings, read through the domain's registry.
+    pub fn settings(&self) -> rawx_domain::settings::Settings<'_> {
+        rawx_domain::settings::Settings::new(&*self.store, &self.config.install_uuid)
     }
 
     fn stamp(&self, mut resp: Response, started: Instant, authed: bool) -> Response {
@@ -291,7 +326,11 @@ pub fn routes() -> Vec<String> {
     let mut out = Vec::new();
     for (path, _) in table() {
         if path.contains("{slug}") {
-            out.extend(settings::SLUGS.iter().map(|s| path.replace("{slug}", s)));
+            out.extend(
+                rawx_domain::settings::SLUGS
+                    .iter()
+                    .map(|s| path.replace("{slug}", s)),
+            );
         } else if path.contains("{sub}") {
             for res in &public {
                 for sub in res.subs {

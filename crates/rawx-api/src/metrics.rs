@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use rawx_model::filter::{Cond, Filter};
+use rawx_model::filter::Filter;
 use rawx_model::rbac::read_filter;
 use rawx_model::resources::{self as res, JOB_STATUS, LAUNCH_TYPES};
 use rawx_model::schema::{ColumnType, Resource};
@@ -72,38 +72,6 @@ fn status_is(s: &str) -> Filter {
     Filter::eq("status", ColumnType::Text, json!(s))
 }
 
-/// What the jobs holding capacity take of it (AWX's consumed capacity).
-async fn consumed_capacity(state: &AppState) -> ApiResult<i64> {
-    let active = Filter::On {
-        path: vec![],
-        column: "status",
-        ctype: ColumnType::Text,
-        cond: Cond::In(vec![json!("waiting"), json!("running")]),
-    };
-    let jobs = state
-        .store
-        .list_all(&res::JOBS, &active, &[("id", false)])
-        .await?;
-    let mut total = 0;
-    for job in jobs {
-        let forks = job.get("forks").and_then(Value::as_i64).unwrap_or(0);
-        let hosts = match job.get("inventory").and_then(Value::as_i64) {
-            Some(inv) => {
-                state
-                    .store
-                    .count(
-                        &res::HOSTS,
-                        &Filter::eq("inventory", ColumnType::Int, json!(inv)),
-                    )
-                    .await? as i64
-            }
-            None => 1,
-        };
-        total += rawx_model::capacity::job_impact(forks, hosts);
-    }
-    Ok(total)
-}
-
 fn memory_kb() -> f64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
@@ -120,8 +88,11 @@ async fn render(state: &AppState) -> ApiResult<String> {
     let mut t = Text::default();
     let node = state.config.node_name.as_str();
     let uuid = state.config.install_uuid.as_str();
-    let logger_on = state.settings_bool("LOG_AGGREGATOR_ENABLED").await;
-    let logger_type = state.setting("LOG_AGGREGATOR_TYPE").await;
+    let settings = state.settings();
+    use rawx_domain::settings as s;
+    let logger_on = settings.get(s::LOG_AGGREGATOR_ENABLED).await;
+    let logger_type = settings.get(s::LOG_AGGREGATOR_TYPE).await;
+    let url_base = settings.get(s::TOWER_URL_BASE).await;
 
     t.head("awx_system_info", "AWX System Information", "gauge");
     t.sample(
@@ -129,10 +100,7 @@ async fn render(state: &AppState) -> ApiResult<String> {
         &[
             ("install_uuid", uuid),
             ("insights_analytics", "False"),
-            (
-                "tower_url_base",
-                state.setting("TOWER_URL_BASE").await.as_str().unwrap_or(""),
-            ),
+            ("tower_url_base", url_base.as_str()),
             ("tower_version", AWX_VERSION),
             ("license_type", "open"),
             ("license_expiry", "0"),
@@ -143,7 +111,7 @@ async fn render(state: &AppState) -> ApiResult<String> {
             ),
             (
                 "external_logger_type",
-                logger_type.as_str().unwrap_or("None"),
+                logger_type.as_deref().unwrap_or("None"),
             ),
         ],
         1.0,
@@ -222,7 +190,10 @@ async fn render(state: &AppState) -> ApiResult<String> {
     }
 
     let capacity = rawx_model::capacity::local_capacity() as f64;
-    let consumed = consumed_capacity(state).await? as f64;
+    // Every kind of job, as `/api/v2/instances/` counts it.
+    let consumed = rawx_domain::capacity::consumed(&*state.store, None)
+        .await?
+        .capacity as f64;
     let cpu = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     let inst = [
         ("hostname", node),
@@ -332,7 +303,7 @@ async fn render(state: &AppState) -> ApiResult<String> {
     );
     for c in &components {
         for s in ["starting", "running", "backoff", "stopped", "failed"] {
-            let v = if c.state.as_str() == s { 1.0 } else { 0.0 };
+            let v = if c.state == s { 1.0 } else { 0.0 };
             t.sample(
                 "rawx_component_state",
                 &[("node", node), ("component", c.name), ("state", s)],

@@ -212,7 +212,11 @@ pub async fn login(
         ));
     };
     let key = auth::random_token(40);
-    let age = state.settings_int("SESSION_COOKIE_AGE").await.max(60);
+    let age = state
+        .settings()
+        .get(rawx_domain::settings::SESSION_COOKIE_AGE)
+        .await
+        .max(60);
     let expires = rawx_model::time_after(age);
     let mut sess = Row::new();
     sess.insert("key_hash".into(), Value::String(sha256_hex(&key)));

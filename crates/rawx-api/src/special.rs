@@ -29,7 +29,7 @@ pub async fn ping(State(state): State<Arc<AppState>>) -> Json<Value> {
         .map(|c| {
             (
                 c.name.to_string(),
-                json!({"state": c.state.as_str(), "restarts": c.restarts, "last_error": c.last_error}),
+                json!({"state": c.state, "restarts": c.restarts, "last_error": c.last_error}),
             )
         })
         .collect();

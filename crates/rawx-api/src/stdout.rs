@@ -9,35 +9,12 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
-use rawx_model::filter::Filter;
 use rawx_model::resources::JobKind;
-use rawx_model::schema::ColumnType;
-use rawx_model::schema::{int, text};
-use serde_json::{json, Value};
+use rawx_model::schema::int;
+use serde_json::json;
 use std::sync::Arc;
 
 const STDOUT_LIMIT: usize = 1_048_576;
-
-/// The job's output: its stored events' stdout in line order (the runner crate's assembly, the
-/// same that builds it from a live stream).
-async fn stdout_text(state: &AppState, kind: &JobKind, job: i64) -> ApiResult<String> {
-    let by_job = Filter::eq(kind.event_parent, ColumnType::Int, json!(job));
-    let rows = state
-        .store
-        .project(
-            kind.events,
-            &by_job,
-            &["start_line", "stdout"],
-            &[("start_line", false), ("counter", false)],
-        )
-        .await?;
-    Ok(rawx_runner::join_stdout(rows.iter().map(|r| {
-        (
-            r.get("start_line").and_then(Value::as_u64).unwrap_or(0),
-            text(r, "stdout"),
-        )
-    })))
-}
 
 /// `…/stdout/` of a job of `kind`.
 pub async fn stdout(
@@ -55,7 +32,7 @@ pub async fn stdout(
         .unwrap_or_default();
     let param = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let format = param("format").unwrap_or_else(|| "txt".into());
-    let ansi = stdout_text(&state, kind, id).await?;
+    let ansi = rawx_domain::stdout::text(&*state.store, kind, id).await?;
     let too_big = ansi.len() > STDOUT_LIMIT && !format.ends_with("_download");
     if too_big {
         let msg = format!(
@@ -80,10 +57,10 @@ pub async fn stdout(
     };
     Ok(match format.as_str() {
         "ansi" => plain(&ansi),
-        "txt" => plain(&rawx_runner::strip_ansi(&ansi)),
+        "txt" => plain(&rawx_domain::stdout::strip_ansi(&ansi)),
         "txt_download" | "ansi_download" => {
             let (body, name) = if format == "txt_download" {
-                (rawx_runner::strip_ansi(&ansi), format!("job_{id}.txt"))
+                (rawx_domain::stdout::strip_ansi(&ansi), format!("job_{id}.txt"))
             } else {
                 (ansi, format!("job_{id}.ansi.txt"))
             };
@@ -113,7 +90,7 @@ pub async fn stdout(
                 .into_response()
         }
         "html" => {
-            let esc = rawx_runner::strip_ansi(&ansi).replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+            let esc = rawx_domain::stdout::strip_ansi(&ansi).replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
             Html(format!(
                 "<!doctype html><html><head><title>Job {id} output</title></head><body><pre>{esc}</pre></body></html>"
             ))

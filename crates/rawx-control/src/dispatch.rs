@@ -10,6 +10,8 @@
 
 use crate::{ingest, jobs_in, key, run, status_in, JobKey, Shared};
 use rawx_bus::Received;
+use rawx_domain::messages::{publish, CancelRequested, Message, StatusChanged};
+use rawx_domain::JobStatus;
 use rawx_model::resources::JobKind;
 use rawx_model::Row;
 use rawx_supervisor::{Component, Shutdown};
@@ -176,9 +178,9 @@ impl Dispatcher {
                         job = id,
                         "requeued a job that had not started before the restart"
                     );
-                    self.shared.bus.publish(
-                        rawx_bus::JOB_STATUS,
-                        json!({"unified_job_id": id, "status": "pending", "type": kind.resource.type_name, "group_name": "jobs"}),
+                    publish(
+                        &*self.shared.bus,
+                        &StatusChanged::new(kind, id, JobStatus::Pending),
                     );
                 } else {
                     let why = "The controller restarted before this job's work unit was submitted; launch it again.";
@@ -199,6 +201,17 @@ impl Dispatcher {
             }
             let last = ingest::highest_counter(&self.shared, kind, id).await?;
             tracing::info!(job = id, unit = %unit, after_event = last, "re-attaching to a running job");
+            // A cancel asked for while no dispatcher listened (the controller was down) is
+            // only in `canceled_on`: act on it now, so the unit stops however it was left.
+            if !job.get("canceled_on").is_none_or(Value::is_null) {
+                let node = self.shared.node.clone();
+                let unit = unit.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = node.cancel(&unit).await {
+                        tracing::warn!(job = id, unit, error = %e, "cannot cancel the work unit");
+                    }
+                });
+            }
             let shared = self.shared.clone();
             jobs.spawn((kind, id), async move {
                 let built = run::rebuild(&shared, kind, &job).await;
@@ -226,9 +239,9 @@ impl Dispatcher {
                     .update_if(kind.resource, job, &status_in(&["pending", "new"]), &r)
                     .await
                 {
-                    self.shared.bus.publish(
-                        rawx_bus::JOB_STATUS,
-                        json!({"unified_job_id": job, "status": "canceled", "type": kind.resource.type_name, "group_name": "jobs"}),
+                    publish(
+                        &*self.shared.bus,
+                        &StatusChanged::new(kind, job, JobStatus::Canceled),
                     );
                 }
             }
@@ -238,9 +251,15 @@ impl Dispatcher {
                     .and_then(Value::as_str)
                     .filter(|u| !u.is_empty())
                 {
-                    if let Err(e) = self.shared.node.cancel(unit).await {
-                        tracing::warn!(job, unit, error = %e, "cannot cancel the work unit");
-                    }
+                    // A cancel waits up to the node's grace for the unit to stop: not in the
+                    // dispatcher's loop, which must go on starting and finishing other jobs.
+                    let node = self.shared.node.clone();
+                    let unit = unit.to_string();
+                    tokio::spawn(async move {
+                        if let Err(e) = node.cancel(&unit).await {
+                            tracing::warn!(job, unit, error = %e, "cannot cancel the work unit");
+                        }
+                    });
                 }
             }
             _ => {}
@@ -292,11 +311,8 @@ impl Component for Dispatcher {
                 }
                 msg = sub.recv() => match msg {
                     Received::Message(m) => {
-                        let kind = rawx_model::resources::job_kind(
-                            m.payload.get("type").and_then(Value::as_str).unwrap_or("job"),
-                        );
-                        if let (Some(kind), Some(job)) = (kind, m.payload.get("job").and_then(Value::as_i64)) {
-                            self.cancel(kind, job).await;
+                        if let Some(c) = CancelRequested::from_json(&m.payload) {
+                            self.cancel(c.kind, c.job).await;
                         }
                     }
                     // A missed cancel is seen by the job's own task (it checks `canceled_on`).

@@ -13,6 +13,7 @@ mod groups;
 mod health;
 mod ingest;
 mod run;
+mod scheduler;
 
 pub use ingest::Ingest;
 
@@ -20,6 +21,8 @@ pub use groups::apply_policies;
 pub use health::Health;
 
 use rawx_bus::{Bus, Received};
+use rawx_domain::messages::{publish, StatusChanged};
+use rawx_domain::JobStatus;
 use rawx_model::filter::{Cond, Filter};
 use rawx_model::resources::{JobKind, HOSTS, JOB_KINDS};
 use rawx_model::schema::ColumnType;
@@ -62,21 +65,15 @@ pub struct Shared {
 }
 
 impl Shared {
-    async fn setting(&self, name: &str) -> Option<Value> {
-        let f = Filter::eq("key", ColumnType::Text, json!(name));
-        let row = self
-            .store
-            .find(&rawx_model::resources::SETTINGS, &f)
-            .await
-            .ok()??;
-        serde_json::from_str(row.get("value")?.as_str()?).ok()
+    fn settings(&self) -> rawx_domain::settings::Settings<'_> {
+        // The task role reads no setting that is the installation's UUID.
+        rawx_domain::settings::Settings::new(&*self.store, "")
     }
     /// AWX_TASK_ENV: extra environment for every job.
     pub async fn task_env(&self) -> Map<String, Value> {
-        self.setting("AWX_TASK_ENV")
+        self.settings()
+            .get(rawx_domain::settings::AWX_TASK_ENV)
             .await
-            .and_then(|v| v.as_object().cloned())
-            .unwrap_or_default()
             .into_iter()
             .map(|(k, v)| {
                 (
@@ -89,10 +86,9 @@ impl Shared {
             .collect()
     }
     pub async fn url_base(&self) -> String {
-        self.setting("TOWER_URL_BASE")
+        self.settings()
+            .get(rawx_domain::settings::TOWER_URL_BASE)
             .await
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_else(|| "https://towerhost".into())
     }
 }
 
@@ -103,7 +99,8 @@ impl Shared {
 ///   drains on shutdown;
 /// - `task-manager` claims pending jobs by capacity and hands them to the dispatcher;
 /// - `heartbeat` says this node is alive and reaps the jobs of nodes that are not;
-/// - `health` keeps the instances' capacity current.
+/// - `health` keeps the instances' capacity current;
+/// - `scheduler` launches the schedules that are due.
 ///
 /// Each restarts on its own: a crash of one leaves the others' work in place (the
 /// dispatcher's restart re-attaches to its running jobs; the ingester's stores what it held).
@@ -166,6 +163,9 @@ impl TaskRole {
             Arc::new(Heartbeat {
                 shared: self.shared.clone(),
                 lost_after: self.lost_after,
+            }),
+            Arc::new(scheduler::Scheduler {
+                shared: self.shared.clone(),
             }),
             Arc::new(Health::new(self.shared)),
         ]
@@ -379,9 +379,9 @@ impl TaskManager {
             if !claimed {
                 continue;
             }
-            self.shared.bus.publish(
-                rawx_bus::JOB_STATUS,
-                json!({"unified_job_id": id, "status": "waiting", "type": kind.resource.type_name, "group_name": "jobs", "unified_job_template_id": jt}),
+            publish(
+                &*self.shared.bus,
+                &StatusChanged::new(kind, id, JobStatus::Waiting).template(jt.clone()),
             );
             consumed += need;
             busy_templates.push(jt);

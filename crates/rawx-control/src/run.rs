@@ -7,6 +7,8 @@ use crate::build::{self, mask, mask_env, Built};
 use crate::ingest::{Writer, BATCH_SIZE};
 use crate::Shared;
 use anyhow::anyhow;
+use rawx_domain::messages::{publish, EventsSummary, StatusChanged};
+use rawx_domain::JobStatus;
 use rawx_model::filter::Filter;
 use rawx_model::resources::{JobKind, JOB_KIND, JOB_TEMPLATES};
 use rawx_model::schema::text;
@@ -53,7 +55,11 @@ pub async fn set(shared: &Shared, kind: &JobKind, job: i64, fields: Value) -> an
             .await
             .map_err(|e| anyhow!("updating {} {job}: {e}", kind.resource.type_name))?;
     }
-    if let Some(status) = row.get("status") {
+    if let Some(status) = row
+        .get("status")
+        .and_then(Value::as_str)
+        .and_then(JobStatus::parse)
+    {
         let jt = shared
             .store
             .get(kind.resource, job)
@@ -61,14 +67,9 @@ pub async fn set(shared: &Shared, kind: &JobKind, job: i64, fields: Value) -> an
             .ok()
             .and_then(|j| j.get("job_template").cloned())
             .unwrap_or(Value::Null);
-        let mut msg = json!({
-            "unified_job_id": job, "status": status, "type": kind.resource.type_name, "group_name": "jobs",
-            "unified_job_template_id": jt,
-        });
-        if let Some(f) = row.get("finished") {
-            msg["finished"] = f.clone();
-        }
-        shared.bus.publish(rawx_bus::JOB_STATUS, msg);
+        let mut msg = StatusChanged::new(kind, job, status).template(jt);
+        msg.finished = row.get("finished").cloned();
+        publish(&*shared.bus, &msg);
     }
     Ok(())
 }
@@ -388,10 +389,13 @@ pub async fn follow(
         tracing::error!(job = job_id, error = %e, "cannot close job");
     }
     finish_template(&shared, kind, job_id, status, status != "successful").await;
-    shared.bus.publish(
-        rawx_bus::JOB_STATUS,
-        // `job_type` tells the websocket whose read rule applies; it is not sent to clients.
-        json!({"group_name": "jobs", "unified_job_id": job_id, "final_counter": final_counter, "type": "summary", "job_type": kind.resource.type_name}),
+    publish(
+        &*shared.bus,
+        &EventsSummary {
+            kind,
+            job: job_id,
+            final_counter,
+        },
     );
     tracing::info!(
         job = job_id,

@@ -36,7 +36,9 @@ impl ReceptorArgs {
         WorkOptions {
             reap_after: (!self.reap_after.is_zero()).then_some(self.reap_after),
             cancel_grace: self.cancel_grace,
+            unit_runner: None,
         }
+        .with_own_runner()
     }
 }
 

@@ -47,6 +47,7 @@ mod cli;
 mod client;
 pub mod config;
 pub mod control;
+pub mod mesh;
 mod node;
 pub mod signing;
 mod tls;
@@ -59,6 +60,8 @@ pub use client::{Address, ClientError, RemoteNode, RemoteOptions};
 pub use config::{Config, ConfigError};
 pub use node::{Node, NodeError, SubmitRequest, RECEPTOR_VERSION};
 pub use tls::TlsError;
-pub use work::{PendingUnit, ResultsReader, UnitStatus, WorkError, WorkOptions, WorkState};
+pub use work::{
+    unit_runner_main, PendingUnit, ResultsReader, UnitStatus, WorkError, WorkOptions, WorkState,
+};
 pub use work_node::{BoxFuture, ResultsStream, WorkNode};
 pub use worker_info::{worker_info, WorkerInfo};

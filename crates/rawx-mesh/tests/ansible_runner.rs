@@ -64,6 +64,8 @@ async fn awx_job_flow_with_ansible_runner_worker() {
         WorkOptions {
             reap_after: None,
             cancel_grace: Duration::from_secs(5),
+            // The standalone node's binary supervises units, as in production.
+            unit_runner: Some(env!("CARGO_BIN_EXE_rawx-receptor").into()),
         },
     )
     .unwrap();

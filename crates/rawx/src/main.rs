@@ -76,6 +76,10 @@ fn argv() -> Vec<std::ffi::OsString> {
 }
 
 fn main() -> std::process::ExitCode {
+    // Re-executed as a work unit's supervisor (`rawx_mesh`'s unit runner): that and nothing else.
+    if let Some(code) = rawx_mesh::unit_runner_main() {
+        return code;
+    }
     let cli = Cli::parse_from(argv());
     // ansible-runner finds ansible-playbook (and the inventory script its python) on PATH:
     // put a configured runner's directory first, before any thread exists.

@@ -216,8 +216,9 @@ pub async fn run(
             .map_err(|e| anyhow::anyhow!("--redis-url: {e}"))?,
         None => rawx_bus::InProcessBus::new(),
     };
+    let components = rawx_supervisor::StatusHandle::default();
     let ops = rawx_api::Ops {
-        components: rawx_supervisor::StatusHandle::default(),
+        components: Arc::new(Supervised(components.clone())),
         prometheus: install_metrics(&node_name()),
     };
     let state = rawx_api::AppState::with_ops(store.clone(), bus.clone(), key, config, ops);
@@ -265,12 +266,12 @@ pub async fn run(
     };
     // The grace outlasts the task role's drain, so draining jobs are not cut short by abort.
     let mut sup = Supervisor::new()
-        .with_status_handle(state.ops.components.clone())
+        .with_status_handle(components)
         .with_faults(faults.clone())
         .with_grace(drain + std::time::Duration::from_secs(5));
     // Ship from the first line on if external logging is already configured.
     let log_buffer = data_dir.join("logship");
-    shipper.configure(rawx_api::log_config(&state, &log_buffer).await);
+    shipper.configure(log_config(&state, &log_buffer).await);
     sup.add(
         Arc::new(LogShip {
             state: state.clone(),
@@ -304,7 +305,6 @@ pub async fn run(
         for component in role.components() {
             sup.add(component, Restart::Always);
         }
-        sup.add(rawx_api::scheduler(state), Restart::Always);
     }
     match serving {
         Some(addr) => println!(
@@ -415,7 +415,7 @@ fn start_node(data_dir: &Path, node_id: &str, runner: &Path) -> anyhow::Result<r
     );
     let config =
         rawx_mesh::Config::parse(&yaml, "rawx serve").map_err(|e| anyhow::anyhow!("{e}"))?;
-    rawx_mesh::Node::start(&config, rawx_mesh::WorkOptions::default())
+    rawx_mesh::Node::start(&config, rawx_mesh::WorkOptions::default().with_own_runner())
         .map_err(|e| anyhow::anyhow!("starting the execution node: {e}"))
 }
 
@@ -460,7 +460,7 @@ impl Component for LogShip {
         let shipping = self.shipper.component();
         let follow_settings = async {
             loop {
-                let cfg = rawx_api::log_config(&self.state, &self.buffer_dir).await;
+                let cfg = log_config(&self.state, &self.buffer_dir).await;
                 self.shipper.configure(cfg);
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }
@@ -470,4 +470,36 @@ impl Component for LogShip {
             () = follow_settings => Ok(()),
         }
     }
+}
+
+/// The supervisor's component states, as the API shows them (ping, `/api/v2/metrics/`).
+struct Supervised(rawx_supervisor::StatusHandle);
+
+impl rawx_api::Components for Supervised {
+    fn snapshot(&self) -> Vec<rawx_api::ComponentState> {
+        self.0
+            .snapshot()
+            .into_iter()
+            .map(|c| rawx_api::ComponentState {
+                name: c.name,
+                state: c.state.as_str(),
+                restarts: c.restarts,
+                last_error: c.last_error,
+            })
+            .collect()
+    }
+}
+
+/// The stored logging settings as the shipper's configuration.
+async fn log_config(
+    state: &rawx_api::AppState,
+    disk_fallback: &std::path::Path,
+) -> rawx_logship::LogConfig {
+    rawx_domain::settings::log_config(
+        &state.settings(),
+        &state.key,
+        &state.config.node_name,
+        disk_fallback,
+    )
+    .await
 }

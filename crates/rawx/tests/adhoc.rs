@@ -3,10 +3,9 @@
 //! `ansible-runner worker` on the node exactly as jobs are, and read back as a user reads
 //! them: status, stdout, events, cancel, relaunch, AWX's validation and permissions.
 
-mod common;
-
-use common::lab::*;
-use common::ADMIN_PW;
+use rawx_testkit::lab::*;
+use rawx_testkit::plays::whoami;
+use rawx_testkit::ADMIN_PW;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -15,14 +14,6 @@ const RES: &str = "ad_hoc_commands";
 
 fn machine(lab: &Lab) -> i64 {
     lab.credential("Local", "Machine", json!({"username": whoami()}))
-}
-
-fn whoami() -> String {
-    let out = std::process::Command::new("id")
-        .arg("-un")
-        .output()
-        .expect("id -un");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 fn events(lab: &Lab, id: i64) -> Vec<Value> {

@@ -5,10 +5,8 @@
 //! a second start reuses it; a build killed with `kill -9` mid-install is resumed by the next
 //! start; a build that cannot succeed ends the job in `error` saying what to do.
 
-mod common;
-
-use common::lab::fixture;
-use common::{Opts, Server};
+use rawx_testkit::lab::fixture;
+use rawx_testkit::{sh, tail, Opts, Server};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,20 +14,6 @@ use std::time::{Duration, Instant};
 
 /// How long a build may take on a busy 2-core machine (it takes ~10 s when idle).
 const BUILD_LIMIT: Duration = Duration::from_secs(300);
-
-fn sh(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 /// The pinned wheels (and their dependencies) for this machine's `python3`, downloaded once
 /// into a cache under /var/tmp keyed by the pins and the Python version.
@@ -55,7 +39,7 @@ fn wheelhouse() -> PathBuf {
     let tmp = PathBuf::from(format!("{}.tmp-{}", dir.display(), std::process::id()));
     let _ = std::fs::remove_dir_all(&tmp);
     // The test venv's pip (the system Python may have none): same interpreter as python3.
-    sh(Command::new(common::venv().join("bin/python"))
+    sh(Command::new(rawx_testkit::venv().join("bin/python"))
         .args([
             "-m",
             "pip",
@@ -119,7 +103,7 @@ fn template(s: &Server) -> i64 {
     let f = fixture(
         s,
         "demo",
-        &[("hello.yml", common::PLAYBOOK)],
+        &[("hello.yml", rawx_testkit::PLAYBOOK)],
         &["localhost"],
     );
     let jt = s.admin(
@@ -172,14 +156,6 @@ fn follow(s: &Server, id: i64, limit: Duration) -> (Value, Vec<(String, String)>
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn tail(s: &str, max: usize) -> &str {
-    let mut start = s.len().saturating_sub(max);
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    &s[start..]
 }
 
 /// Waits until the server has logged `needle`.

@@ -1,10 +1,8 @@
 //! `rawx manage import` and the real `awx export` / `awx import` against rawx: data built
 //! through the API on one server, exported, imported into a fresh data dir, then used there.
 
-mod common;
-
-use common::lab::{local_vars, Lab};
-use common::{rawx, venv, Opts, Server, ADMIN_PW};
+use rawx_testkit::lab::{local_vars, Lab};
+use rawx_testkit::{manage, venv, Opts, Server, ADMIN_PW};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::Command;
@@ -114,13 +112,6 @@ fn build(lab: &Lab) -> i64 {
     jt
 }
 
-fn manage(data: &Path, args: &[&str]) -> common::Out {
-    let d = data.to_str().unwrap();
-    let mut all = vec!["manage", "--data-dir", d];
-    all.extend_from_slice(args);
-    rawx(&all)
-}
-
 fn export(data: &Path) -> Value {
     let out = manage(data, &["export"]);
     assert_eq!(out.code, 0, "{out}");
@@ -170,7 +161,7 @@ fn export_import_into_a_fresh_data_dir_keeps_secrets_and_passwords() {
     let moved = Server::start_in(
         dir,
         Opts {
-            env: common::lab::runner_env(),
+            env: rawx_testkit::lab::runner_env(),
             ..Opts::default()
         },
     );
@@ -374,7 +365,7 @@ fn real_awx_export_without_flags_and_awx_import() {
 
 #[test]
 fn import_into_postgresql_with_the_server_down() {
-    let Some(db) = common::PgDb::create("import") else {
+    let Some(db) = rawx_testkit::PgDb::create("import") else {
         return;
     };
     let lab = Lab::start();

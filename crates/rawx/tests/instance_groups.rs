@@ -5,12 +5,10 @@
 //! `ansible-runner`, the real `awx` CLI where it offers the action, and curl where it does not
 //! (awxkit has no `associate --instance_groups`).
 
-mod common;
-
-use common::lab::{fixture, fixture_in, tail};
-use common::{rawx, venv, Opts, Out, PgDb, Server};
+use rawx_testkit::lab::{fixture, fixture_in, tail};
+use rawx_testkit::{eventually, manage, names, venv, Opts, Out, PgDb, Server};
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const PLAY: &str = "\
 - hosts: all
@@ -28,13 +26,6 @@ fn opts() -> Opts {
         )],
         ..Opts::default()
     }
-}
-
-fn manage(data: &std::path::Path, args: &[&str]) -> Out {
-    let data = data.to_str().unwrap();
-    let mut all = vec!["manage", "--data-dir", data];
-    all.extend_from_slice(args);
-    rawx(&all)
 }
 
 /// The lines of `list-instances`' section for `group` (its header first).
@@ -67,51 +58,30 @@ fn members(out: &Out, group: &str) -> Vec<String> {
 
 /// This node's instance, once the task role has registered and checked it.
 fn own_instance(s: &Server) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    eventually(Duration::from_secs(30), || {
         let list = s.admin("GET", "/api/v2/instances/", None, 200);
-        if let Some(me) = list["results"]
+        list["results"]
             .as_array()
             .unwrap()
             .iter()
             .find(|i| !i["last_seen"].is_null() && i["capacity"].as_i64() > Some(0))
-        {
-            return me.clone();
-        }
-        assert!(Instant::now() < deadline, "no instance registered: {list}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
+            .cloned()
+            .ok_or(format!("no instance registered: {list}"))
+    })
 }
 
 fn wait_job(s: &Server, id: i64, done: impl Fn(&Value) -> bool, what: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
+    eventually(Duration::from_secs(90), || {
         let j = s.admin("GET", &format!("/api/v2/jobs/{id}/"), None, 200);
         if done(&j) {
-            return j;
+            Ok(j)
+        } else {
+            Err(format!(
+                "job {id}: {what}: {j}\n--- server\n{}",
+                tail(&s.logs(), 4000)
+            ))
         }
-        assert!(
-            Instant::now() < deadline,
-            "job {id}: {what}: {j}\n--- server\n{}",
-            tail(&s.logs(), 4000)
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-fn names(list: &Value) -> Vec<String> {
-    list["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            r["name"]
-                .as_str()
-                .or(r["hostname"].as_str())
-                .unwrap()
-                .to_string()
-        })
-        .collect()
+    })
 }
 
 /// A template whose only group has no member waits, saying why; once this node is
@@ -220,7 +190,7 @@ fn jobs_run_only_in_their_instance_groups() {
     let r = s.http(
         "POST",
         &format!("/api/v2/instance_groups/{gid}/instances/"),
-        Some(("admin", common::ADMIN_PW)),
+        Some(("admin", rawx_testkit::ADMIN_PW)),
         Some(&json!({"id": hop})),
     );
     assert_eq!(r.status, 400, "{r:?}");
@@ -250,7 +220,7 @@ fn jobs_run_only_in_their_instance_groups() {
     let r = s.http(
         "POST",
         &format!("/api/v2/instance_groups/{}/instances/", cp["id"]),
-        Some(("admin", common::ADMIN_PW)),
+        Some(("admin", rawx_testkit::ADMIN_PW)),
         Some(&json!({"id": me_id, "disassociate": true})),
     );
     assert_eq!(r.status, 400, "{r:?}");
@@ -596,8 +566,7 @@ fn a_group_of_one_node_steers_jobs_to_it_across_task_nodes() {
     let alpha = start("serve", "alpha", None);
     let secret = std::fs::read_to_string(alpha.data.join("secret.key")).unwrap();
     let _beta = start("task", "beta", Some(secret.trim()));
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let beta_id = loop {
+    let beta_id = eventually(Duration::from_secs(60), || {
         let list = alpha.admin(
             "GET",
             "/api/v2/instances/?hostname__in=alpha,beta",
@@ -611,16 +580,15 @@ fn a_group_of_one_node_steers_jobs_to_it_across_task_nodes() {
             .filter(|i| !i["last_seen"].is_null() && i["capacity"].as_i64() > Some(0))
             .collect();
         if ready.len() == 2 {
-            break ready.iter().find(|i| i["hostname"] == "beta").unwrap()["id"]
-                .as_i64()
-                .unwrap();
+            Ok(
+                ready.iter().find(|i| i["hostname"] == "beta").unwrap()["id"]
+                    .as_i64()
+                    .unwrap(),
+            )
+        } else {
+            Err(format!("both nodes not registered: {list}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "both nodes not registered: {list}"
-        );
-        std::thread::sleep(Duration::from_millis(300));
-    };
+    });
     let default = alpha.admin(
         "GET",
         "/api/v2/instance_groups/default/instances/",
@@ -753,89 +721,4 @@ fn a_group_of_one_node_steers_jobs_to_it_across_task_nodes() {
         200,
     );
     run("beta", order[1]);
-}
-
-/// AWX's `max_concurrent_jobs`: a group that may run one job at a time keeps the second job
-/// of its template pending, saying why, until the first has finished.
-#[test]
-fn a_group_runs_no_more_jobs_than_its_max_concurrent_jobs() {
-    const SLOW: &str = "\
-- hosts: all
-  gather_facts: false
-  tasks:
-    - pause:
-        seconds: 4
-";
-    let s = Server::start_with(opts());
-    let me = own_instance(&s);
-    let lab = fixture(&s, "limited", &[("slow.yml", SLOW)], &["localhost"]);
-    let gid = s.awx_json(&[
-        "instance_groups",
-        "create",
-        "--name",
-        "one-at-a-time",
-        "--max_concurrent_jobs",
-        "1",
-    ])["id"]
-        .as_i64()
-        .unwrap();
-    s.admin(
-        "POST",
-        &format!("/api/v2/instance_groups/{gid}/instances/"),
-        Some(json!({"id": me["id"]})),
-        204,
-    );
-    let jt = s.admin(
-        "POST",
-        "/api/v2/job_templates/",
-        Some(
-            json!({"name": "slow", "project": lab.project, "inventory": lab.inventory,
-                    "playbook": "slow.yml", "allow_simultaneous": true}),
-        ),
-        201,
-    )["id"]
-        .as_i64()
-        .unwrap();
-    s.admin(
-        "POST",
-        &format!("/api/v2/job_templates/{jt}/instance_groups/"),
-        Some(json!({"id": gid})),
-        204,
-    );
-    let launch = || {
-        s.admin(
-            "POST",
-            &format!("/api/v2/job_templates/{jt}/launch/"),
-            Some(json!({})),
-            201,
-        )["job"]
-            .as_i64()
-            .unwrap()
-    };
-    let first = launch();
-    wait_job(&s, first, |j| j["status"] == "running", "starts");
-    let second = launch();
-    let waiting = wait_job(
-        &s,
-        second,
-        |j| {
-            j["job_explanation"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("one-at-a-time runs 1 of its max_concurrent_jobs (1)")
-        },
-        "waits for the first",
-    );
-    assert_eq!(waiting["status"], "pending", "{waiting}");
-    let a = wait_job(&s, first, |j| j["status"] == "successful", "first ends");
-    let b = wait_job(
-        &s,
-        second,
-        |j| j["status"] == "successful",
-        "second runs after",
-    );
-    assert!(
-        b["started"].as_str().unwrap() >= a["finished"].as_str().unwrap(),
-        "the second started before the first finished:\n{a}\n{b}"
-    );
 }

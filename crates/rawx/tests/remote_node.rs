@@ -7,10 +7,8 @@
 //! third job wait with an explanation. One node on a Unix socket, one over TLS with work
 //! signing.
 
-mod common;
-
-use common::lab::*;
-use common::{venv, Opts, ADMIN_PW};
+use rawx_testkit::lab::*;
+use rawx_testkit::{eventually, procs, venv, DataDir, Opts, ADMIN_PW};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -19,13 +17,15 @@ use std::time::{Duration, Instant};
 /// A `rawx receptor` process, started through a `receptor` symlink; killed on drop.
 struct Receptor {
     child: Child,
-    dir: tempfile::TempDir,
+    /// Dropped after the node: kills the units still running in it.
+    dir: DataDir,
 }
 
 impl Drop for Receptor {
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        procs::kill_group(self.child.id());
         let _ = self.child.wait();
+        procs::release_group(self.child.id());
     }
 }
 
@@ -43,16 +43,15 @@ fn spawn_node(dir: &Path) -> Child {
         venv().join("bin").display(),
         std::env::var("PATH").unwrap_or_default()
     );
-    Command::new(dir.join("receptor"))
-        .arg("--config")
+    let mut cmd = Command::new(dir.join("receptor"));
+    cmd.arg("--config")
         .arg(dir.join("receptor.conf"))
         .env("PATH", path)
         .env("RAWX_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start receptor")
+        .stderr(Stdio::inherit());
+    procs::spawn_group(&mut cmd).expect("start receptor")
 }
 
 impl Receptor {
@@ -60,20 +59,17 @@ impl Receptor {
     fn restart(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        procs::release_group(self.child.id());
         std::thread::sleep(Duration::from_millis(500));
         self.child = spawn_node(self.dir.path());
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while std::os::unix::net::UnixStream::connect(self.socket()).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "the receptor node did not come back"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        eventually(Duration::from_secs(15), || {
+            std::os::unix::net::UnixStream::connect(self.socket())
+                .map_err(|e| format!("the receptor node did not come back: {e}"))
+        });
     }
 
     /// Writes `config` (with `{dir}` replaced by the node's dir) and starts the node.
-    fn start(config: &str, dir: tempfile::TempDir, ready: impl Fn(&Path) -> bool) -> Receptor {
+    fn start(config: &str, dir: DataDir, ready: impl Fn(&Path) -> bool) -> Receptor {
         let conf = dir.path().join("receptor.conf");
         std::fs::write(
             &conf,
@@ -85,14 +81,11 @@ impl Receptor {
         std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_rawx"), &link).unwrap();
         let child = spawn_node(dir.path());
         let rx = Receptor { child, dir };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while !ready(rx.dir.path()) {
-            assert!(
-                Instant::now() < deadline,
-                "the receptor node did not come up"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        eventually(Duration::from_secs(15), || {
+            ready(rx.dir.path())
+                .then_some(())
+                .ok_or("the receptor node did not come up")
+        });
         rx
     }
 
@@ -102,7 +95,7 @@ impl Receptor {
              - control-service:\n    service: control\n    filename: {{dir}}/receptor.sock\n{}",
             work_command(false)
         );
-        Receptor::start(&config, tempfile::tempdir().unwrap(), |d| {
+        Receptor::start(&config, DataDir::new(), |d| {
             std::os::unix::net::UnixStream::connect(d.join("receptor.sock")).is_ok()
         })
     }
@@ -135,8 +128,7 @@ fn lab_on(socket: &str, extra: &[(&str, &str)]) -> Lab {
 
 /// Waits for the execution node's first health check and returns its instance.
 fn checked_instance(lab: &Lab, hostname: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    eventually(Duration::from_secs(60), || {
         let list = lab.s.admin(
             "GET",
             &format!("/api/v2/instances/?hostname={hostname}"),
@@ -145,15 +137,14 @@ fn checked_instance(lab: &Lab, hostname: &str) -> Value {
         );
         let i = &list["results"][0];
         if i["last_health_check"].is_string() {
-            return i.clone();
+            Ok(i.clone())
+        } else {
+            Err(format!(
+                "no health check of {hostname}: {list}\n{}",
+                lab.s.logs()
+            ))
         }
-        assert!(
-            Instant::now() < deadline,
-            "no health check of {hostname}: {list}\n{}",
-            lab.s.logs()
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    })
 }
 
 const STEPS: &str = "\
@@ -229,9 +220,8 @@ fn jobs_run_on_a_separate_receptor_node() {
     lab.jt("steps", p, inv, "steps.yml", json!({}));
     let launched = s.awx_json(&["job_templates", "launch", "steps"]);
     let id = launched["id"].as_i64().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
     // The pause holds the job: step one is stored while it still runs.
-    let unit_on_node = loop {
+    let unit_on_node = eventually(Duration::from_secs(60), || {
         let job = lab.job(id);
         if job["status"] == "running" && lab.events(id).iter().any(|e| e["task"] == "wait") {
             let unit = job["work_unit_id"].as_str().unwrap();
@@ -241,14 +231,14 @@ fn jobs_run_on_a_separate_receptor_node() {
                 "running",
                 "events came only at the end"
             );
-            break listed;
+            return Ok(listed);
         }
         assert!(
-            Instant::now() < deadline && !FINAL.contains(&job["status"].as_str().unwrap()),
+            !FINAL.contains(&job["status"].as_str().unwrap()),
             "no live events: {job}"
         );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+        Err(format!("no live events yet: {job}"))
+    });
     assert!(
         unit_on_node,
         "receptorctl on the node does not list the job's unit"
@@ -260,30 +250,21 @@ fn jobs_run_on_a_separate_receptor_node() {
         out.contains("step one on exec1") && out.contains("step two"),
         "{out}"
     );
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while rx.work_list().as_object().is_some_and(|m| !m.is_empty()) {
-        assert!(
-            Instant::now() < deadline,
-            "the unit was not released: {}",
-            rx.work_list()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually(Duration::from_secs(15), || {
+        let list = rx.work_list();
+        if list.as_object().is_some_and(|m| !m.is_empty()) {
+            Err(format!("the unit was not released: {list}"))
+        } else {
+            Ok(())
+        }
+    });
 
     // Cancel through the API reaches the node.
     lab.jt("long", p, inv, "long.yml", json!({}));
     let id = s.awx_json(&["job_templates", "launch", "long"])["id"]
         .as_i64()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !lab
-        .events_of(id, "playbook_on_task_start")
-        .iter()
-        .any(|e| e["task"] == "wait a long time")
-    {
-        assert!(Instant::now() < deadline, "never started: {}", lab.job(id));
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_in_task(&lab.s, id, "wait a long time");
     let unit = lab.job(id)["work_unit_id"].as_str().unwrap().to_string();
     let t = Instant::now();
     let r = s.http(
@@ -297,11 +278,13 @@ fn jobs_run_on_a_separate_receptor_node() {
     eprintln!("cancel on the separate node took {:?}", t.elapsed());
     assert_eq!(job["status"], "canceled", "{job}");
     assert!(job["elapsed"].as_f64().unwrap() < 40.0, "{job}");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while rx.work_list().get(&unit).is_some() {
-        assert!(Instant::now() < deadline, "unit {unit} left on the node");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually(Duration::from_secs(15), || {
+        rx.work_list()
+            .get(&unit)
+            .is_none()
+            .then_some(())
+            .ok_or(format!("unit {unit} left on the node"))
+    });
 }
 
 #[test]
@@ -384,8 +367,7 @@ fn capacity_adjustment_makes_a_third_job_wait() {
                 .unwrap()
         })
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let third = loop {
+    let third = eventually(Duration::from_secs(60), || {
         let jobs: Vec<Value> = ids.iter().map(|i| lab.job(*i)).collect();
         let active = jobs
             .iter()
@@ -402,16 +384,12 @@ fn capacity_adjustment_makes_a_third_job_wait() {
                 let node = s.admin("GET", &path, None, 200);
                 if node["consumed_capacity"] == json!(2 * k) {
                     assert_eq!(node["jobs_running"], 2, "{node}");
-                    break w.clone();
+                    return Ok(w.clone());
                 }
             }
         }
-        assert!(
-            Instant::now() < deadline,
-            "never two running and one waiting: {jobs:?}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+        Err(format!("never two running and one waiting: {jobs:?}"))
+    });
     let why = third["job_explanation"].as_str().unwrap();
     assert!(
         why.contains("exec2")
@@ -429,20 +407,16 @@ fn capacity_adjustment_makes_a_third_job_wait() {
     let before = checked_instance(&lab, "exec2")["last_health_check"].clone();
     let r = s.admin("POST", &format!("{path}health_check/"), None, 200);
     assert_eq!(r["msg"], "Health check is running for exec2.", "{r}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    let node = eventually(Duration::from_secs(30), || {
         let node = s.admin("GET", &path, None, 200);
         if node["last_health_check"] != before {
-            assert_eq!(node["capacity"], json!(cap), "{node}");
-            assert_eq!(node["node_state"], "ready", "{node}");
-            break;
+            Ok(node)
+        } else {
+            Err(format!("the health check did not run: {node}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "the health check did not run: {node}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    });
+    assert_eq!(node["capacity"], json!(cap), "{node}");
+    assert_eq!(node["node_state"], "ready", "{node}");
     drop(rx);
 }
 
@@ -539,7 +513,7 @@ fn make_pki(dir: &Path) {
 /// through a Receptor config (`tls-client`, `work-signing`) as receptorctl would.
 #[test]
 fn a_node_over_tls_with_signed_work() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = DataDir::new();
     make_pki(dir.path());
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -614,15 +588,7 @@ fn a_job_survives_a_restart_of_its_node() {
     let id = lab.s.awx_json(&["job_templates", "launch", "slow"])["id"]
         .as_i64()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !lab
-        .events_of(id, "playbook_on_task_start")
-        .iter()
-        .any(|e| e["task"] == "wait")
-    {
-        assert!(Instant::now() < deadline, "never started: {}", lab.job(id));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_in_task(&lab.s, id, "wait");
     rx.restart();
     let job = lab.wait_status(id, "successful");
     assert_eq!(job["execution_node"], "exec3");
@@ -656,17 +622,17 @@ fn an_unreachable_node_has_no_capacity_until_checked_again() {
     let path = format!("/api/v2/instances/{}/", node["id"]);
     let _ = rx.child.kill();
     let _ = rx.child.wait();
+    procs::release_group(rx.child.id());
     let checked = |before: &Value| {
         s.admin("POST", &format!("{path}health_check/"), None, 200);
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
+        eventually(Duration::from_secs(30), || {
             let n = s.admin("GET", &path, None, 200);
             if n["last_health_check"] != *before {
-                return n;
+                Ok(n)
+            } else {
+                Err(format!("no health check: {n}"))
             }
-            assert!(Instant::now() < deadline, "no health check: {n}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
+        })
     };
     let down = checked(&node["last_health_check"]);
     assert_eq!(down["capacity"], 0, "{down}");
@@ -682,26 +648,21 @@ fn an_unreachable_node_has_no_capacity_until_checked_again() {
     let id = s.awx_json(&["job_templates", "launch", "steps"])["id"]
         .as_i64()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    eventually(Duration::from_secs(30), || {
         let j = lab.job(id);
         let why = j["job_explanation"].as_str().unwrap_or_default();
         if j["status"] == "pending" && why.contains("exec4 has none") {
-            break;
+            Ok(())
+        } else {
+            Err(format!("the job does not wait for the node: {j}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "the job does not wait for the node: {j}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    });
 
     rx.child = spawn_node(rx.dir.path());
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while std::os::unix::net::UnixStream::connect(rx.socket()).is_err() {
-        assert!(Instant::now() < deadline, "the node did not come back");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually(Duration::from_secs(15), || {
+        std::os::unix::net::UnixStream::connect(rx.socket())
+            .map_err(|e| format!("the node did not come back: {e}"))
+    });
     let up = checked(&down["last_health_check"]);
     assert_eq!(up["node_state"], "ready", "{up}");
     assert_eq!(up["errors"], "", "{up}");
@@ -733,20 +694,12 @@ fn a_restarted_controller_reattaches_to_the_node() {
     let id = lab.s.awx_json(&["job_templates", "launch", "slow"])["id"]
         .as_i64()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !lab
-        .events_of(id, "playbook_on_task_start")
-        .iter()
-        .any(|e| e["task"] == "wait")
-    {
-        assert!(Instant::now() < deadline, "never started: {}", lab.job(id));
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_in_task(&lab.s, id, "wait");
     let Lab { s, org } = lab;
     let opts = s.opts();
     let dir = s.stop();
     let lab = Lab {
-        s: common::Server::start_in(dir, opts),
+        s: rawx_testkit::Server::start_in(dir, opts),
         org,
     };
     let job = lab.wait_status(id, "successful");
@@ -767,13 +720,12 @@ fn a_restarted_controller_reattaches_to_the_node() {
         "each event once, in order"
     );
     assert!(lab.stdout(id).contains("step two"));
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while rx.work_list().as_object().is_some_and(|m| !m.is_empty()) {
-        assert!(
-            Instant::now() < deadline,
-            "unit left on the node: {}",
-            rx.work_list()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually(Duration::from_secs(15), || {
+        let list = rx.work_list();
+        if list.as_object().is_some_and(|m| !m.is_empty()) {
+            Err(format!("unit left on the node: {list}"))
+        } else {
+            Ok(())
+        }
+    });
 }

@@ -6,18 +6,16 @@
 //! `pending` at the crash simply runs after the restart. Every playbook really runs, through
 //! the real `ansible-runner worker`, on local hosts.
 
-mod common;
+use rawx_testkit::lab::{
+    all_pages, fixture, job, stdout_of, tail, wait_final_on, wait_in_task, Fixture,
+};
 
-use common::lab::{all_pages, fixture, stdout_of, tail, wait_final_on, Fixture};
-
-use common::{venv, Opts, Server};
+use rawx_testkit::{venv, Opts, Server};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-use common::lab::FINAL;
 
 /// A few quick tasks, a pause (8 s unless `pause_s` says otherwise), a few more tasks.
 const PLAY: &str = "\
@@ -116,10 +114,6 @@ fn launch(s: &Server, jt: i64, body: Value) -> i64 {
         .unwrap()
 }
 
-fn job(s: &Server, id: i64) -> Value {
-    s.admin("GET", &format!("/api/v2/jobs/{id}/"), None, 200)
-}
-
 fn events(s: &Server, id: i64) -> Vec<Value> {
     all_pages(
         s,
@@ -129,34 +123,6 @@ fn events(s: &Server, id: i64) -> Vec<Value> {
 
 fn stdout(s: &Server, id: i64) -> String {
     stdout_of(s, "jobs", id)
-}
-
-/// Polls until the job is final with all its events stored.
-fn wait_final(s: &Server, id: i64, limit: Duration) -> Value {
-    wait_final_on(s, "jobs", id, limit)
-}
-
-/// Waits until the job's pause task has started (its task-start event is stored).
-fn wait_in_pause(s: &Server, id: i64) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let started = all_pages(
-            s,
-            &format!("/api/v2/jobs/{id}/job_events/?event=playbook_on_task_start&order_by=counter"),
-        )
-        .iter()
-        .any(|e| e["task"] == PAUSE_TASK);
-        if started {
-            return;
-        }
-        let j = job(s, id);
-        assert!(
-            Instant::now() < deadline && !FINAL.contains(&j["status"].as_str().unwrap_or("")),
-            "job {id} never reached its pause: {j}\n--- server\n{}",
-            tail(&s.logs(), 4000)
-        );
-        std::thread::sleep(Duration::from_millis(150));
-    }
 }
 
 fn proc_cmdline(pid: &str) -> Option<Vec<String>> {
@@ -188,40 +154,6 @@ fn pids() -> Vec<String> {
         .collect()
 }
 
-/// The pid of the `rawx serve` child of this test process that serves `data`.
-fn server_pid(data: &Path) -> u32 {
-    let me = std::process::id();
-    let data = data.display().to_string();
-    let found: Vec<u32> = pids()
-        .into_iter()
-        .filter(|p| {
-            let Some(cmd) = proc_cmdline(p) else {
-                return false;
-            };
-            let parent = proc_state(p).map(|(_, pp)| pp);
-            parent == Some(me)
-                && cmd.first().map(String::as_str) == Some(env!("CARGO_BIN_EXE_rawx"))
-                && cmd.iter().any(|a| a == "serve")
-                && cmd.windows(2).any(|w| w[0] == "--data-dir" && w[1] == data)
-        })
-        .filter_map(|p| p.parse().ok())
-        .collect();
-    assert_eq!(found.len(), 1, "rawx serve processes on {data}: {found:?}");
-    found[0]
-}
-
-/// `kill -9` of the server (no graceful shutdown at all); returns its data dir.
-fn kill9(s: Server) -> tempfile::TempDir {
-    let pid = server_pid(&s.data);
-    let st = Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(st.success(), "kill -KILL {pid}: {st}");
-    // `stop` now finds the process dead: its SIGTERM goes to a zombie, and it reaps it.
-    s.stop()
-}
-
 /// Processes (other than the server) whose command line names the data dir: the units' wrappers,
 /// the runners and the playbooks they run.
 fn unit_processes(data: &Path) -> Vec<(String, String)> {
@@ -231,8 +163,11 @@ fn unit_processes(data: &Path) -> Vec<(String, String)> {
         .filter_map(|p| {
             let cmd = proc_cmdline(&p)?.join(" ");
             let (state, _) = proc_state(&p)?;
-            (state != 'Z' && cmd.contains(&marker) && !cmd.starts_with(env!("CARGO_BIN_EXE_rawx")))
-                .then_some((p, cmd))
+            // The server is rawx; so is each unit's runner (`__rawx-unit-runner`), which is
+            // part of the unit.
+            let server =
+                cmd.starts_with(env!("CARGO_BIN_EXE_rawx")) && !cmd.contains("__rawx-unit-runner");
+            (state != 'Z' && cmd.contains(&marker) && !server).then_some((p, cmd))
         })
         .collect()
 }
@@ -364,7 +299,7 @@ fn kill9_during_a_job_reattaches_and_completes() {
     let jt = template(&s, &st, "restart", json!({"ask_variables_on_launch": true}));
     let id = launch(&s, jt, json!({}));
     let queued = launch(&s, jt, json!({"extra_vars": {"pause_s": 1}}));
-    wait_in_pause(&s, id);
+    wait_in_task(&s, id, PAUSE_TASK);
     let before = job(&s, id);
     assert_eq!(before["status"], "running", "{before}");
     let stored_before = events(&s, id).len();
@@ -378,7 +313,7 @@ fn kill9_during_a_job_reattaches_and_completes() {
     let opts = s.opts();
     let data = s.data.clone();
     let t_kill = Instant::now();
-    let dir = kill9(s);
+    let dir = s.kill9();
     let dir_of_unit = unit_dir(&data, &unit)
         .unwrap_or_else(|| panic!("unit {unit} has no dir under {}", data.display()));
     assert!(
@@ -389,7 +324,7 @@ fn kill9_during_a_job_reattaches_and_completes() {
 
     let s = Server::start_in(dir, opts);
     let restarted = t_kill.elapsed();
-    let done = wait_final(&s, id, Duration::from_secs(60));
+    let done = wait_final_on(&s, "jobs", id, Duration::from_secs(60));
     let reattached = t_kill.elapsed();
     assert_eq!(
         done["status"],
@@ -416,7 +351,7 @@ fn kill9_during_a_job_reattaches_and_completes() {
         "no event after the restart was stored"
     );
 
-    let q = wait_final(&s, queued, Duration::from_secs(60));
+    let q = wait_final_on(&s, "jobs", queued, Duration::from_secs(60));
     assert_eq!(
         q["status"],
         "successful",
@@ -446,8 +381,8 @@ fn kill9_with_the_unit_gone_ends_the_job_in_error() {
     let jt = template(&s, &st, "restart", json!({"allow_simultaneous": true}));
     let gone = launch(&s, jt, json!({}));
     let dead = launch(&s, jt, json!({}));
-    wait_in_pause(&s, gone);
-    wait_in_pause(&s, dead);
+    wait_in_task(&s, gone, PAUSE_TASK);
+    wait_in_task(&s, dead, PAUSE_TASK);
     let unit_gone = work_unit(&s, gone);
     let unit_dead = work_unit(&s, dead);
     let stored_gone = events(&s, gone).len();
@@ -456,7 +391,7 @@ fn kill9_with_the_unit_gone_ends_the_job_in_error() {
 
     let opts = s.opts();
     let data = s.data.clone();
-    let dir = kill9(s);
+    let dir = s.kill9();
     // Kill every process of both units until none is left.
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -477,7 +412,7 @@ fn kill9_with_the_unit_gone_ends_the_job_in_error() {
     let t = Instant::now();
     let s = Server::start_in(dir, opts);
     for (id, stored) in [(gone, stored_gone), (dead, stored_dead)] {
-        let j = wait_final(&s, id, Duration::from_secs(30));
+        let j = wait_final_on(&s, "jobs", id, Duration::from_secs(30));
         eprintln!(
             "job {id} final {:?} after the start: {} / {:?}",
             t.elapsed(),
@@ -556,12 +491,12 @@ fn a_reattached_job_keeps_host_links() {
     let st = setup(&s);
     let jt = template(&s, &st, "restart", json!({}));
     let id = launch(&s, jt, json!({}));
-    wait_in_pause(&s, id);
+    wait_in_task(&s, id, PAUSE_TASK);
     let before = job(&s, id);
     let opts = s.opts();
-    let dir = kill9(s);
+    let dir = s.kill9();
     let s = Server::start_in(dir, opts);
-    let done = wait_final(&s, id, Duration::from_secs(60));
+    let done = wait_final_on(&s, "jobs", id, Duration::from_secs(60));
     assert_eq!(done["status"], "successful", "{done}");
 
     let mut wrong = Vec::new();
@@ -615,17 +550,17 @@ fn a_vanished_running_unit_is_explained_accurately() {
     let st = setup(&s);
     let jt = template(&s, &st, "restart", json!({}));
     let id = launch(&s, jt, json!({}));
-    wait_in_pause(&s, id);
+    wait_in_task(&s, id, PAUSE_TASK);
     let unit = work_unit(&s, id);
     let opts = s.opts();
     let data = s.data.clone();
-    let dir = kill9(s);
+    let dir = s.kill9();
     for (pid, _) in unit_processes(&data) {
         let _ = Command::new("kill").args(["-KILL", &pid]).status();
     }
     std::fs::remove_dir_all(unit_dir(&data, &unit).expect("the unit dir")).unwrap();
     let s = Server::start_in(dir, opts);
-    let j = wait_final(&s, id, Duration::from_secs(30));
+    let j = wait_final_on(&s, "jobs", id, Duration::from_secs(30));
     assert_eq!(j["status"], "error", "{j}");
     let why = j["job_explanation"].as_str().unwrap_or_default();
     assert!(
@@ -669,9 +604,9 @@ fn kill9_mid_stream_of_2000_events_stores_each_once() {
     };
     assert_eq!(job(&s, id)["status"], "running");
     let opts = s.opts();
-    let dir = kill9(s);
+    let dir = s.kill9();
     let s = Server::start_in(dir, opts);
-    let done = wait_final(&s, id, Duration::from_secs(120));
+    let done = wait_final_on(&s, "jobs", id, Duration::from_secs(120));
     assert_eq!(
         done["status"],
         "successful",

@@ -2,11 +2,9 @@
 //! on one PostgreSQL database and the machine's Redis — driven by the real `awx` CLI, a Python
 //! websocket client and the real `ansible-runner`.
 
-mod common;
-
-use common::lab::{fixture_in, stdout_of, tail, wait_final_on};
-use common::wsclient::Py;
-use common::{venv, Opts, PgDb, Server, ADMIN_PW};
+use rawx_testkit::lab::{fixture_in, job, stdout_of, tail, wait_final_on};
+use rawx_testkit::wsclient::Py;
+use rawx_testkit::{venv, Opts, PgDb, Server, ADMIN_PW};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -106,10 +104,6 @@ fn setup(c: &Cluster, web: &Server) -> i64 {
     )["id"]
         .as_i64()
         .unwrap()
-}
-
-fn job(s: &Server, id: i64) -> Value {
-    s.admin("GET", &format!("/api/v2/jobs/{id}/"), None, 200)
 }
 
 fn launch(s: &Server, jt: i64, marker: &str) -> i64 {

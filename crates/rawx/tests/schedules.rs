@@ -2,10 +2,8 @@
 //! occurrences (real `ansible-runner`), once; AWX's rrule messages; preview; who sees what; and
 //! two task processes on PostgreSQL launching a due schedule once, not twice.
 
-mod common;
-
-use common::lab::{fixture, fixture_in, runner_env, wait_final_on};
-use common::{venv, Opts, PgDb, Server, ADMIN_PW};
+use rawx_testkit::lab::{fixture, fixture_in, runner_env, wait_final_on};
+use rawx_testkit::{venv, Opts, PgDb, Server, ADMIN_PW};
 use serde_json::{json, Value};
 use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -82,14 +80,14 @@ fn first_job(s: &Server, schedule: i64, limit: Duration) -> Value {
         assert!(
             t.elapsed() < limit,
             "schedule {schedule} launched nothing in {limit:?}:\n{}",
-            common::lab::tail(&s.logs(), 4000)
+            rawx_testkit::lab::tail(&s.logs(), 4000)
         );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
 
-fn template(s: &Server, name: &str, f: &common::lab::Fixture, extra: Value) -> i64 {
-    let body = common::lab::merge(
+fn template(s: &Server, name: &str, f: &rawx_testkit::lab::Fixture, extra: Value) -> i64 {
+    let body = rawx_testkit::lab::merge(
         json!({"name": name, "project": f.project, "inventory": f.inventory, "playbook": "hello.yml"}),
         extra,
     );
@@ -193,7 +191,7 @@ fn a_cli_schedule_launches_its_template_once_at_dtstart() {
         Duration::from_secs(120),
     );
     assert_eq!(done["status"], "successful", "{done}");
-    let stdout = common::lab::stdout_of(s, "jobs", job["id"].as_i64().unwrap());
+    let stdout = rawx_testkit::lab::stdout_of(s, "jobs", job["id"].as_i64().unwrap());
     // The schedule's extra_data reached the play, as a launch's extra_vars would.
     assert!(stdout.contains("scheduled-hello-from-schedule"), "{stdout}");
 
@@ -572,8 +570,8 @@ fn two_task_nodes_launch_a_due_schedule_once() {
             1,
             "schedule {id} launched {} jobs:\n{jobs:#?}\ntask-1:\n{}\ntask-2:\n{}",
             jobs.len(),
-            common::lab::tail(&t1.logs(), 3000),
-            common::lab::tail(&t2.logs(), 3000)
+            rawx_testkit::lab::tail(&t1.logs(), 3000),
+            rawx_testkit::lab::tail(&t2.logs(), 3000)
         );
     }
     let all = web.admin("GET", "/api/v2/jobs/?launch_type=scheduled", None, 200);
@@ -584,7 +582,7 @@ fn two_task_nodes_launch_a_due_schedule_once() {
         assert!(
             logs.contains("scheduler"),
             "{}",
-            common::lab::tail(&logs, 2000)
+            rawx_testkit::lab::tail(&logs, 2000)
         );
     }
 }

@@ -3,14 +3,11 @@
 //! run through the real `ansible-runner`. What the client receives is compared with what the
 //! API serves for the same job.
 
-mod common;
-
-use common::lab::{all_pages, fixture};
-use common::wsclient::Py;
-use common::{venv, Opts, Server, ADMIN_PW};
+use rawx_testkit::lab::{all_pages, fixture, wait_final};
+use rawx_testkit::wsclient::Py;
+use rawx_testkit::{venv, Opts, Redis, Server, ADMIN_PW};
 use serde_json::{json, Value};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Enough tasks and loop items for a stream of events worth checking.
 const PLAYBOOK: &str = "\
@@ -66,20 +63,6 @@ fn launch(s: &Server) -> i64 {
     out.json()["id"]
         .as_i64()
         .expect("the launch prints the job")
-}
-
-fn wait_final(s: &Server, job: i64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(150);
-    loop {
-        let j = s.admin("GET", &format!("/api/v2/jobs/{job}/"), None, 200);
-        if ["successful", "failed", "error", "canceled"].contains(&j["status"].as_str().unwrap())
-            && j["event_processing_finished"] == json!(true)
-        {
-            return j;
-        }
-        assert!(Instant::now() < deadline, "job {job} never finished: {j}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
 }
 
 /// A session client (form login, csrftoken as XRF key) subscribed to `jobs` and, on the job's
@@ -382,47 +365,6 @@ fn handshake_and_subscription_rules() {
         r[2..].iter().all(|m| m["group_name"] == "jobs"),
         "events arrived without a subscription: {r:?}"
     );
-}
-
-/// A private `redis-server` on a free port (nothing on disk), killed on drop: the machine's
-/// Redis is shared and must not be restarted.
-struct Redis {
-    child: Child,
-    port: u16,
-}
-
-impl Redis {
-    fn start_on(port: u16) -> Redis {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        Redis { child, port }
-    }
-
-    fn start() -> Redis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Redis::start_on(port)
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// With `RAWX_REDIS_URL` every live message goes through Redis. Redis restarts between two

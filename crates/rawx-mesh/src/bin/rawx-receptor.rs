@@ -15,8 +15,17 @@ struct Cli {
     args: rawx_mesh::ReceptorArgs,
 }
 
+fn main() -> std::process::ExitCode {
+    // Re-executed as a unit's supervisor: that and nothing else.
+    if let Some(code) = rawx_mesh::unit_runner_main() {
+        return code;
+    }
+    node_main();
+    std::process::ExitCode::SUCCESS
+}
+
 #[tokio::main]
-async fn main() {
+async fn node_main() {
     let cli = Cli::parse();
     init_logging(&cli.args);
     let (tx, rx) = tokio::sync::watch::channel(false);

@@ -5,6 +5,7 @@
 
 mod process;
 mod results;
+mod runner;
 mod status;
 
 use std::collections::{BTreeMap, HashMap};
@@ -19,6 +20,7 @@ use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::sync::watch;
 
 pub use results::ResultsReader;
+pub use runner::run_if_requested as unit_runner_main;
 pub use status::{state_name, UnitStatus, WorkState};
 
 use crate::config::WorkCommand;
@@ -55,8 +57,21 @@ pub enum WorkKind {
 pub struct WorkOptions {
     /// Finished (or never started) units nobody released are deleted after this long.
     pub reap_after: Option<Duration>,
-    /// How long cancel waits after SIGINT before it SIGKILLs the unit's process group.
+    /// How long cancel waits after SIGINT before it SIGKILLs the unit's processes.
     pub cancel_grace: Duration,
+    /// The program that supervises each unit (`runner.rs`): a binary whose `main` first calls
+    /// [`unit_runner_main`]. With one, cancel leaves no process of the unit anywhere; without
+    /// (`None`: library tests), a `sh` wrapper runs the unit and cancel reaches only its
+    /// process group.
+    pub unit_runner: Option<PathBuf>,
+}
+
+impl WorkOptions {
+    /// Units supervised by this very binary, which must call [`unit_runner_main`] first thing.
+    pub fn with_own_runner(mut self) -> Self {
+        self.unit_runner = std::env::current_exe().ok();
+        self
+    }
 }
 
 impl Default for WorkOptions {
@@ -64,6 +79,7 @@ impl Default for WorkOptions {
         WorkOptions {
             reap_after: Some(Duration::from_secs(7 * 24 * 3600)),
             cancel_grace: Duration::from_secs(10),
+            unit_runner: None,
         }
     }
 }
@@ -368,7 +384,13 @@ impl WorkManager {
                 unit.id
             )));
         }
-        let spawned = match process::spawn(&unit.dir, &pending.command.command, &pending.args) {
+        let spawned = match process::spawn(
+            &unit.dir,
+            self.options.unit_runner.as_deref(),
+            self.options.cancel_grace,
+            &pending.command.command,
+            &pending.args,
+        ) {
             Ok(s) => s,
             Err(e) => {
                 self.fail(&unit, &format!("Error: {e}"));

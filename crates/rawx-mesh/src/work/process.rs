@@ -1,9 +1,10 @@
 //! Running a unit's command detached from the node, and finding or stopping it again.
 //!
-//! The command runs under a small `sh` wrapper in a process group of its own. The wrapper, not
-//! the node, records the exit code in the unit dir, so the node may die or restart while work
-//! runs and still learn how it ended. Everything the command starts shares the group, which is
-//! what cancel stops.
+//! The command runs under a unit runner (`runner.rs`: the node's binary re-executed, a child
+//! subreaper) or, when the node has no runner program, a small `sh` wrapper, in a process group
+//! of its own. The runner, not the node, records the exit code in the unit dir, so the node may
+//! die or restart while work runs and still learn how it ended. Cancel sends SIGINT to the
+//! group; the runner then kills everything the command started, wherever it detached to.
 
 use std::fs::File;
 use std::io;
@@ -28,16 +29,35 @@ pub struct Spawned {
 }
 
 /// Starts `command args…` with the unit's stdin file as stdin and its stdout file as stdout
-/// and stderr.
-pub fn spawn(dir: &Path, command: &str, args: &[String]) -> io::Result<Spawned> {
+/// and stderr, under `runner` (the unit runner program) or else the `sh` wrapper.
+pub fn spawn(
+    dir: &Path,
+    runner: Option<&Path>,
+    grace: Duration,
+    command: &str,
+    args: &[String],
+) -> io::Result<Spawned> {
     let stdin = File::open(dir.join("stdin"))?;
     let stdout = open_private(&dir.join("stdout"))?;
     let stderr = stdout.try_clone()?;
-    let child = tokio::process::Command::new("sh")
-        .arg("-c")
-        .arg(WRAPPER)
-        .arg("rawx-unit")
-        .arg(dir.join(EXIT_FILE))
+    let mut cmd = match runner {
+        Some(exe) => {
+            let mut c = tokio::process::Command::new(exe);
+            c.arg(super::runner::RUNNER_ARG)
+                .arg(dir.join(EXIT_FILE))
+                .arg(grace.as_millis().to_string());
+            c
+        }
+        None => {
+            let mut c = tokio::process::Command::new("sh");
+            c.arg("-c")
+                .arg(WRAPPER)
+                .arg("rawx-unit")
+                .arg(dir.join(EXIT_FILE));
+            c
+        }
+    };
+    let child = cmd
         .arg(command)
         .args(args)
         .stdin(Stdio::from(stdin))
@@ -72,14 +92,56 @@ pub fn exit_code(dir: &Path) -> Option<i32> {
 
 /// Fields of `/proc/PID/stat` after the command name: (state, pgrp, starttime).
 fn proc_stat(pid: u32) -> Option<(char, u32, u64)> {
+    proc_stat_ppid(pid).map(|(state, _, pgrp, start)| (state, pgrp, start))
+}
+
+/// (state, ppid, pgrp, starttime) from `/proc/PID/stat`.
+fn proc_stat_ppid(pid: u32) -> Option<(char, u32, u32, u64)> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses; the fields start after the last ')'.
     let rest = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let state = fields.first()?.chars().next()?;
+    let ppid = fields.get(1)?.parse().ok()?;
     let pgrp = fields.get(2)?.parse().ok()?;
     let start = fields.get(19)?.parse().ok()?;
-    Some((state, pgrp, start))
+    Some((state, ppid, pgrp, start))
+}
+
+fn all_pids() -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .collect()
+}
+
+/// Live (non-zombie) descendants of `root`, by parent PID, children before grandchildren.
+pub(crate) fn descendants(root: u32) -> Vec<u32> {
+    let mut children: std::collections::HashMap<u32, Vec<u32>> = Default::default();
+    let mut zombie = std::collections::HashSet::new();
+    for pid in all_pids() {
+        if let Some((state, ppid, _, _)) = proc_stat_ppid(pid) {
+            children.entry(ppid).or_default().push(pid);
+            if state == 'Z' {
+                zombie.insert(pid);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut todo = vec![root];
+    while let Some(p) = todo.pop() {
+        for &c in children.get(&p).map(Vec::as_slice).unwrap_or(&[]) {
+            if c != root && !out.contains(&c) {
+                todo.push(c);
+                if !zombie.contains(&c) {
+                    out.push(c);
+                }
+            }
+        }
+    }
+    out
 }
 
 /// The process's start time, so a later check cannot mistake a recycled PID for the runner.
@@ -97,11 +159,8 @@ pub fn runner_alive(pid: u32, start: Option<u64>) -> bool {
 
 /// Whether any live (non-zombie) process is left in the process group.
 pub fn group_alive(pgid: u32) -> bool {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return false;
-    };
-    entries
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+    all_pids()
+        .into_iter()
         .any(|pid| matches!(proc_stat(pid), Some((state, pgrp, _)) if pgrp == pgid && state != 'Z'))
 }
 
@@ -113,17 +172,21 @@ fn signal_group(pgid: u32, sig: Signal) {
     let _ = kill_process_group(pid, sig);
 }
 
-/// Stops the whole group: SIGINT first (ansible-runner cleans up on it, as under Receptor),
-/// SIGKILL for whatever is left after `grace`. Returns once no live process remains, or
-/// after a final bounded wait.
+/// Stops the unit: SIGINT to its group first (ansible-runner cleans up on it, as under
+/// Receptor). A unit runner then kills everything left after `grace` by itself, even if this
+/// node dies meanwhile; the node only waits for it, a little longer than the grace. What is
+/// still alive after that (a runner killed from outside, or the `sh` wrapper, which cannot
+/// follow processes that left the group) gets SIGKILL here: the leader's descendants, then the
+/// group. Returns once no live process remains, or after a final bounded wait.
 pub async fn stop_group(pgid: u32, grace: Duration) {
     if pgid <= 1 {
         return;
     }
     signal_group(pgid, Signal::INT);
-    if wait_gone(pgid, grace).await {
+    if wait_gone(pgid, grace + Duration::from_secs(3)).await {
         return;
     }
+    super::runner::kill_tree(pgid, Signal::KILL, false);
     signal_group(pgid, Signal::KILL);
     wait_gone(pgid, Duration::from_secs(5)).await;
 }

@@ -48,6 +48,7 @@ fn options() -> WorkOptions {
     WorkOptions {
         reap_after: None,
         cancel_grace: Duration::from_secs(2),
+        unit_runner: None,
     }
 }
 

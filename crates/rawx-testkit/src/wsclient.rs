@@ -1,7 +1,7 @@
 //! A websocket client for the end-to-end suites: Python's `websockets` (the venv's), driven by
 //! a list of steps, printing what it received as one JSON line.
 
-use super::{venv, Server};
+use crate::{procs, venv, Server};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, Command, Stdio};
@@ -114,15 +114,14 @@ impl Py {
         std::fs::write(&script, CLIENT).unwrap();
         let mut cfg = cfg;
         cfg["base"] = json!(s.url);
-        let mut child = Command::new(venv().join("bin/python"))
-            .arg(&script)
+        let mut cmd = Command::new(venv().join("bin/python"));
+        cmd.arg(&script)
             .arg(cfg.to_string())
             .env("NO_PROXY", "127.0.0.1,localhost")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("run the venv's python");
+            .stderr(Stdio::inherit());
+        let mut child = procs::spawn_group(&mut cmd).expect("run the venv's python");
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -159,6 +158,8 @@ impl Py {
     /// What the client printed last: everything it saw.
     pub fn result(mut self, limit: Duration) -> Value {
         let line = self.line(limit);
+        // Its group goes with it before it is reaped (a reaped pid may be reused).
+        procs::kill_group(self.child.id());
         let _ = self.child.wait();
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("client output ({e}): {line}"))
     }
@@ -166,7 +167,11 @@ impl Py {
 
 impl Drop for Py {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        // Not reaped yet (`try_wait` reaps only a leader that has exited): safe to signal.
+        if let Ok(None) = self.child.try_wait() {
+            procs::kill_group(self.child.id());
+            let _ = self.child.wait();
+        }
+        procs::release_group(self.child.id());
     }
 }

@@ -1,11 +1,13 @@
 //! A server that runs jobs, and what tests do with it: organizations, manual projects,
 //! inventories of local hosts, templates, credentials, launching and waiting, reading events.
 
-use super::{venv, Opts, Server, ADMIN_PW};
+use crate::{eventually, venv, Opts, Server, ADMIN_PW};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+pub use crate::tail;
 
 /// Variables that make a host run on this machine with the venv's Python.
 pub fn local_vars() -> Value {
@@ -228,20 +230,69 @@ impl Lab {
 
 /// Polls `/api/v2/<res>/<id>/` (any kind of job) until it is final with all its events.
 pub fn wait_final_on(s: &Server, res: &str, id: i64, limit: Duration) -> Value {
-    let deadline = Instant::now() + limit;
-    loop {
+    let j = eventually(limit, || {
         let j = s.admin("GET", &format!("/api/v2/{res}/{id}/"), None, 200);
         let status = j["status"].as_str().unwrap_or_default();
         if FINAL.contains(&status) && j["event_processing_finished"] == json!(true) {
-            return j;
+            Ok(j)
+        } else {
+            Err(format!(
+                "{res} {id} not final with its events: {j}\n--- server\n{}",
+                tail(&s.logs(), 4000)
+            ))
         }
+    });
+    j
+}
+
+/// How long the job helpers wait for a job to end: generous, the machine may be loaded.
+pub const JOB_LIMIT: Duration = Duration::from_secs(150);
+
+/// `/api/v2/jobs/<id>/`.
+pub fn job(s: &Server, id: i64) -> Value {
+    s.admin("GET", &format!("/api/v2/jobs/{id}/"), None, 200)
+}
+
+/// Polls until the job is final with all its events stored ([`JOB_LIMIT`]).
+pub fn wait_final(s: &Server, id: i64) -> Value {
+    wait_final_on(s, "jobs", id, JOB_LIMIT)
+}
+
+/// `POST /api/v2/job_templates/<jt>/launch/` with `body` → the job's id.
+pub fn launch_jt(s: &Server, jt: i64, body: Value) -> i64 {
+    let r = s.admin(
+        "POST",
+        &format!("/api/v2/job_templates/{jt}/launch/"),
+        Some(body),
+        201,
+    );
+    r["job"].as_i64().unwrap_or_else(|| panic!("no job in {r}"))
+}
+
+/// Waits until the job has started the task named `task` (its task-start event is stored),
+/// failing early if the job ends first: how a test catches a job in the middle.
+pub fn wait_in_task(s: &Server, id: i64, task: &str) {
+    eventually(Duration::from_secs(90), || {
+        let started = all_pages(
+            s,
+            &format!("/api/v2/jobs/{id}/job_events/?event=playbook_on_task_start&order_by=counter"),
+        )
+        .iter()
+        .any(|e| e["task"] == task);
+        if started {
+            return Ok(());
+        }
+        let j = job(s, id);
         assert!(
-            Instant::now() < deadline,
-            "{res} {id} not final with its events within {limit:?}: {j}\n--- server\n{}",
+            !FINAL.contains(&j["status"].as_str().unwrap_or("")),
+            "job {id} ended before its task {task:?}: {j}\n--- server\n{}",
             tail(&s.logs(), 4000)
         );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+        Err(format!(
+            "job {id} has not reached {task:?}: {}",
+            j["status"]
+        ))
+    })
 }
 
 /// `/api/v2/<res>/<id>/stdout/?format=txt` of any kind of job.
@@ -275,14 +326,6 @@ pub fn all_pages(s: &Server, path: &str) -> Vec<Value> {
         next = page["next"].as_str().map(str::to_string);
     }
     out
-}
-
-pub fn tail(s: &str, max: usize) -> &str {
-    let mut start = s.len().saturating_sub(max);
-    while !s.is_char_boundary(start) {
-        start += 1;
-    }
-    &s[start..]
 }
 
 /// The command line that ran, as words. AWX stores a JSON list; a plain command line is

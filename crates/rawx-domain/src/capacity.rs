@@ -1,0 +1,71 @@
+//! What running jobs consume of capacity, computed in one place for every view of it (the
+//! instance groups' figures, `/api/v2/metrics/`). The formula per job is AWX's
+//! (`rawx_model::capacity::job_impact`); this adds which jobs count: every kind of job that is
+//! `waiting` or `running`.
+
+use crate::status::JobStatus;
+use crate::DomainResult;
+use rawx_model::filter::{Cond, Filter};
+use rawx_model::resources::{HOSTS, JOB_KINDS};
+use rawx_model::schema::{int, ColumnType};
+use rawx_store::Store;
+use serde_json::json;
+use std::collections::HashMap;
+
+/// Consumed capacity and the jobs that hold it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Consumed {
+    pub capacity: i64,
+    /// Jobs of every kind holding capacity.
+    pub jobs: usize,
+}
+
+/// What the jobs holding capacity take, over every kind of job, on the named execution nodes
+/// (`None`: wherever they run).
+pub async fn consumed(store: &dyn Store, on_nodes: Option<&[String]>) -> DomainResult<Consumed> {
+    let mut filter = vec![Filter::On {
+        path: vec![],
+        column: "status",
+        ctype: ColumnType::Text,
+        cond: Cond::In(
+            JobStatus::names(JobStatus::holds_capacity)
+                .into_iter()
+                .map(|s| json!(s))
+                .collect(),
+        ),
+    }];
+    if let Some(nodes) = on_nodes {
+        filter.push(Filter::On {
+            path: vec![],
+            column: "execution_node",
+            ctype: ColumnType::Text,
+            cond: Cond::In(nodes.iter().map(|n| json!(n)).collect()),
+        });
+    }
+    let filter = Filter::All(filter);
+    let mut out = Consumed::default();
+    // Jobs on one inventory count its hosts once.
+    let mut hosts: HashMap<i64, i64> = HashMap::new();
+    for kind in JOB_KINDS {
+        let active = store
+            .list_all(kind.resource, &filter, &[("id", false)])
+            .await?;
+        for j in &active {
+            let n = match int(j, "inventory") {
+                Some(inv) => match hosts.get(&inv) {
+                    Some(n) => *n,
+                    None => {
+                        let f = Filter::eq("inventory", ColumnType::Int, json!(inv));
+                        let n = store.count(&HOSTS, &f).await? as i64;
+                        hosts.insert(inv, n);
+                        n
+                    }
+                },
+                None => 1,
+            };
+            out.capacity += rawx_model::capacity::job_impact(int(j, "forks").unwrap_or(0), n);
+        }
+        out.jobs += active.len();
+    }
+    Ok(out)
+}

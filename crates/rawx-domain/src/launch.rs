@@ -1,0 +1,347 @@
+//! Launch: a template and its prompts to a pending job (AWX's launch rules and extra-vars
+//! precedence), writing it and waking the task managers; relaunch; cancel requests. Every path
+//! that makes a job (the launch endpoint, relaunch, schedules) goes through here, so a job is
+//! built one way whoever asks. Permission checks are the caller's: this acts for `actor` only in
+//! what it lets it *see* (the inventory and credentials it names).
+
+use crate::access::visible;
+use crate::messages::{publish, CancelRequested, StatusChanged, Wake};
+use crate::status::JobStatus;
+use crate::{DomainError, DomainResult};
+use rawx_bus::Bus;
+use rawx_model::rbac::Actor;
+use rawx_model::resources::{
+    JobKind, CREDENTIALS, INVENTORIES, JOBS, JOB_CREDENTIALS, JOB_KIND, JOB_TEMPLATES,
+    JT_CREDENTIALS,
+};
+use rawx_model::schema::int;
+use rawx_model::validate::{parse_vars, FieldErrors};
+use rawx_model::Row;
+use rawx_store::Store;
+use serde_json::{json, Map, Value};
+
+/// The prompts a template may accept at launch: `(launch key, template field, ask flag)`.
+pub const PROMPTS: &[(&str, &str, &str)] = &[
+    ("inventory", "inventory", "ask_inventory_on_launch"),
+    ("limit", "limit", "ask_limit_on_launch"),
+    ("job_type", "job_type", "ask_job_type_on_launch"),
+    ("job_tags", "job_tags", "ask_tags_on_launch"),
+    ("skip_tags", "skip_tags", "ask_skip_tags_on_launch"),
+    ("verbosity", "verbosity", "ask_verbosity_on_launch"),
+    ("diff_mode", "diff_mode", "ask_diff_mode_on_launch"),
+    ("scm_branch", "scm_branch", "ask_scm_branch_on_launch"),
+    ("forks", "forks", "ask_forks_on_launch"),
+    ("timeout", "timeout", "ask_timeout_on_launch"),
+    (
+        "job_slice_count",
+        "job_slice_count",
+        "ask_job_slice_count_on_launch",
+    ),
+];
+
+/// The template fields a job copies.
+const COPIED: &[&str] = &[
+    "name",
+    "description",
+    "job_type",
+    "inventory",
+    "project",
+    "playbook",
+    "scm_branch",
+    "forks",
+    "limit",
+    "verbosity",
+    "job_tags",
+    "skip_tags",
+    "force_handlers",
+    "start_at_task",
+    "timeout",
+    "use_fact_cache",
+    "organization",
+    "allow_simultaneous",
+    "diff_mode",
+    "become_enabled",
+    "job_slice_count",
+    "webhook_service",
+];
+
+/// The job fields a relaunch does not copy: what the run itself wrote.
+const RUN_FIELDS: &[&str] = &[
+    "status",
+    "failed",
+    "started",
+    "finished",
+    "canceled_on",
+    "elapsed",
+    "job_args",
+    "job_cwd",
+    "job_env",
+    "job_explanation",
+    "execution_node",
+    "controller_node",
+    "result_traceback",
+    "event_processing_finished",
+    "work_unit_id",
+    "artifacts",
+    "host_status_counts",
+];
+
+/// A pending job not yet written: its row, its credentials, and the prompts the template does
+/// not ask for (AWX answers them as `ignored_fields`).
+pub struct Launch {
+    pub job: Row,
+    pub credentials: Vec<i64>,
+    pub ignored: Map<String, Value>,
+}
+
+fn vars_map(v: &Value) -> Result<Map<String, Value>, String> {
+    match v {
+        Value::Object(m) => Ok(m.clone()),
+        Value::String(s) => parse_vars(s),
+        Value::Null => Ok(Map::new()),
+        other => Err(format!("Input type `{other}` is not a dictionary")),
+    }
+}
+
+/// The pending job a launch of `jt` with `prompts` makes, by AWX's launch rules. The caller
+/// adds who launched it and how, then `create_job`.
+pub async fn job_from_template(
+    store: &dyn Store,
+    actor: &Actor,
+    jt: &Row,
+    prompts: &Map<String, Value>,
+) -> DomainResult<Launch> {
+    let mut job = Row::new();
+    let mut ignored = Map::new();
+    let mut errors = FieldErrors::default();
+    for f in COPIED {
+        job.insert((*f).into(), jt.get(*f).cloned().unwrap_or(Value::Null));
+    }
+    for (key, field, flag) in PROMPTS {
+        let Some(v) = prompts.get(*key) else { continue };
+        if jt.get(*flag) != Some(&json!(true)) {
+            ignored.insert((*key).into(), v.clone());
+            continue;
+        }
+        let f = JOB_TEMPLATES.field(field).expect("prompt field");
+        match rawx_model::validate::validate(
+            &JOB_TEMPLATES,
+            &json!({ *field: v }),
+            rawx_model::validate::Mode::Patch,
+        ) {
+            Ok(row) => {
+                job.insert(
+                    (*field).into(),
+                    row.get(f.name).cloned().unwrap_or(Value::Null),
+                );
+            }
+            Err(e) => {
+                for (k, msgs) in e.0 {
+                    for m in msgs {
+                        errors.add(&k, m);
+                    }
+                }
+            }
+        }
+    }
+    // Extra vars, in AWX's precedence: the template's, then those given at launch.
+    let mut vars = vars_map(&jt["extra_vars"]).unwrap_or_default();
+    if let Some(v) = prompts.get("extra_vars") {
+        if jt.get("ask_variables_on_launch") == Some(&json!(true)) {
+            match vars_map(v) {
+                Ok(m) => vars.extend(m),
+                Err(e) => errors.add("extra_vars", e),
+            }
+        } else {
+            ignored.insert("extra_vars".into(), v.clone());
+        }
+    }
+    let mut credentials = store
+        .linked(&JT_CREDENTIALS, true, int(jt, "id").unwrap_or_default())
+        .await?;
+    if let Some(v) = prompts.get("credentials") {
+        if jt.get("ask_credential_on_launch") == Some(&json!(true)) {
+            match v
+                .as_array()
+                .map(|a| a.iter().map(Value::as_i64).collect::<Option<Vec<_>>>())
+            {
+                Some(Some(ids)) => credentials = ids,
+                _ => errors.add("credentials", "Expected a list of credential ids."),
+            }
+        } else {
+            ignored.insert("credentials".into(), v.clone());
+        }
+    }
+    match int(&job, "inventory") {
+        None => errors.add(
+            "inventory",
+            "Job Template 'inventory' is missing or undefined.",
+        ),
+        Some(i) => {
+            if !matches!(visible(store, actor, &INVENTORIES, i).await, Ok(Some(_))) {
+                errors.add(
+                    "inventory",
+                    format!("Invalid pk \"{i}\" - object does not exist."),
+                );
+            }
+        }
+    }
+    if int(&job, "project").is_none() {
+        errors.add("project", "A project is required to run a job.");
+    }
+    for cid in &credentials {
+        if !matches!(visible(store, actor, &CREDENTIALS, *cid).await, Ok(Some(_))) {
+            errors.add(
+                "credentials",
+                format!("Credential {cid} does not exist or you may not use it."),
+            );
+        }
+    }
+    if !errors.is_empty() {
+        return Err(DomainError::Fields(errors));
+    }
+    job.insert(
+        "extra_vars".into(),
+        json!(if vars.is_empty() {
+            String::new()
+        } else {
+            Value::Object(vars).to_string()
+        }),
+    );
+    job.insert("job_template".into(), jt["id"].clone());
+    job.insert("unified_job_template".into(), jt["id"].clone());
+    job.insert("status".into(), json!(JobStatus::Pending.as_str()));
+    Ok(Launch {
+        job,
+        credentials,
+        ignored,
+    })
+}
+
+/// Writes a pending job with its credentials and wakes the task managers.
+pub async fn create_job(
+    store: &dyn Store,
+    bus: &dyn Bus,
+    user: i64,
+    mut job: Row,
+    credentials: &[i64],
+) -> DomainResult<i64> {
+    for f in JOBS.fields.iter() {
+        if !job.contains_key(f.name) {
+            let d = f.default.value();
+            let d = match (f.kind, d) {
+                (rawx_model::Kind::Json, Value::Object(m)) => json!(Value::Object(m).to_string()),
+                (_, d) => d,
+            };
+            job.insert(f.name.into(), d);
+        }
+    }
+    job.insert("created_by".into(), json!(user));
+    job.insert("modified_by".into(), json!(user));
+    let id = store.insert(&JOBS, &job).await?;
+    for c in credentials {
+        store.link(&JOB_CREDENTIALS, id, *c).await?;
+    }
+    let mut jt_status = Row::new();
+    jt_status.insert("status".into(), json!(JobStatus::Pending.as_str()));
+    jt_status.insert("last_job_run".into(), json!(rawx_model::now_string()));
+    if let Some(jt) = int(&job, "job_template") {
+        let _ = store.update(&JOB_TEMPLATES, jt, &jt_status).await;
+    }
+    pending(bus, &JOB_KIND, id, job["job_template"].clone());
+    Ok(id)
+}
+
+/// A job of any kind is pending: wake the task managers and tell live watchers.
+pub fn pending(bus: &dyn Bus, kind: &JobKind, id: i64, template: Value) {
+    publish(
+        bus,
+        &Wake {
+            job: Some((kind, id)),
+        },
+    );
+    publish(
+        bus,
+        &StatusChanged::new(kind, id, JobStatus::Pending).template(template),
+    );
+}
+
+/// The job a relaunch of `old` makes, launched by `user` with `old`'s credentials.
+pub async fn relaunch_job(
+    store: &dyn Store,
+    bus: &dyn Bus,
+    user: i64,
+    old: &Row,
+) -> DomainResult<i64> {
+    let mut job = Row::new();
+    for f in JOBS
+        .fields
+        .iter()
+        .filter(|f| !f.internal && !RUN_FIELDS.contains(&f.name))
+    {
+        job.insert(
+            f.name.into(),
+            old.get(f.name).cloned().unwrap_or(Value::Null),
+        );
+    }
+    job.insert("launch_type".into(), json!("relaunch"));
+    job.insert("status".into(), json!(JobStatus::Pending.as_str()));
+    job.insert("launched_by_user".into(), json!(user));
+    let creds = store
+        .linked(&JOB_CREDENTIALS, true, int(old, "id").unwrap_or_default())
+        .await?;
+    create_job(store, bus, user, job, &creds).await
+}
+
+/// Asks for a job to be cancelled: stamps `canceled_on` (the job's own task reads it) and
+/// tells the task role. `false` when the job is past cancelling.
+pub async fn request_cancel(
+    store: &dyn Store,
+    bus: &dyn Bus,
+    kind: &JobKind,
+    job: &Row,
+) -> DomainResult<bool> {
+    if !JobStatus::of(job).is_some_and(JobStatus::can_cancel) {
+        return Ok(false);
+    }
+    let id = int(job, "id").unwrap_or_default();
+    let mut row = Row::new();
+    row.insert("canceled_on".into(), json!(rawx_model::now_string()));
+    store.update(kind.resource, id, &row).await?;
+    publish(bus, &CancelRequested { kind, job: id });
+    Ok(true)
+}
+
+/// Active jobs (pending, waiting, running) whose `column` names `id`, for AWX's 409 on delete.
+pub async fn active_jobs_using(
+    store: &dyn Store,
+    column: &'static str,
+    id: i64,
+) -> DomainResult<Vec<i64>> {
+    use rawx_model::filter::{Cond, Filter, ListQuery};
+    use rawx_model::schema::ColumnType;
+    let f = Filter::eq(column, ColumnType::Int, json!(id)).and(Filter::On {
+        path: vec![],
+        column: "status",
+        ctype: ColumnType::Text,
+        cond: Cond::In(
+            JobStatus::names(JobStatus::is_active)
+                .into_iter()
+                .map(|s| json!(s))
+                .collect(),
+        ),
+    });
+    let q = ListQuery {
+        filter: f,
+        order: vec![("id", false)],
+        page: 1,
+        page_size: 200,
+    };
+    Ok(store
+        .list(&JOBS, &q)
+        .await?
+        .rows
+        .iter()
+        .filter_map(|r| int(r, "id"))
+        .collect())
+}

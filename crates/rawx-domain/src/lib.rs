@@ -1,0 +1,26 @@
+//! rawx's domain layer: what a job controller does, apart from how it is asked. Used by the web
+//! role (`rawx-api`) and the task role (`rawx-control`) alike.
+//!
+//! - `launch`: a template (and prompts) to a pending job, relaunch, cancel requests;
+//! - `schedules`: the claim of due schedules and the computed fields of a rule;
+//! - `status`: the job status type; `messages`: typed bus messages (JSON only at the edge);
+//! - `capacity`: what running jobs consume, computed once;
+//! - `settings`: AWX's settings rawx acts on, their one default each, typed reads;
+//! - `access`: whether an actor may see an object (the store's half of a permission check);
+//! - `stdout`: a job's output assembled from its stored events.
+//!
+//! Architecture invariant: no HTTP and no axum; it knows the store, the bus and the schema,
+//! never a request. It runs nothing itself: the task role's components call it.
+
+pub mod access;
+pub mod capacity;
+mod error;
+pub mod launch;
+pub mod messages;
+pub mod schedules;
+pub mod settings;
+pub mod status;
+pub mod stdout;
+
+pub use error::{DomainError, DomainResult};
+pub use status::JobStatus;

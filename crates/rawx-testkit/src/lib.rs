@@ -1,0 +1,37 @@
+//! rawx's test kit (dev-only, never published): what every suite needs and none should write
+//! again.
+//!
+//! - [`Server`] / [`lab::Lab`]: a real `rawx serve` (or one role: `web`, `task`) in a fresh data
+//!   dir, SQLite or a fresh PostgreSQL database ([`PgDb`]), with or without Redis
+//!   ([`Redis`]); [`lab`] builds what jobs need and waits for them.
+//! - The real clients: `awx` ([`Server::awx`]), `receptorctl` ([`clients::receptorctl`]),
+//!   `ansible-playbook` ([`clients::ansible_playbook`]), `rawx manage` ([`manage`]).
+//! - [`eventually`] instead of hand-written poll loops.
+//! - Cleanup that leaves nothing running, even when a test panics: every process the kit
+//!   starts gets a process group of its own, killed on drop and by a panic hook, and a data
+//!   dir ([`DataDir`]) kills every process still naming it (orphaned work units) when dropped.
+//! - [`fake_node::FakeNode`]: a `WorkNode` that replays captured runner result streams, for
+//!   in-process tests of the task role.
+//!
+//! Everything that talks to a server shells out on purpose: end-to-end suites must see exactly
+//! what a user sees, so no in-process shortcuts and no HTTP client crate that might be more
+//! forgiving than the CLI.
+
+pub mod clients;
+mod eventually;
+pub mod fake_node;
+pub mod lab;
+pub mod ops;
+mod pg;
+pub mod plays;
+pub mod procs;
+mod server;
+pub mod wsclient;
+
+pub use clients::{manage, rawx, sh, sqlite, yaml_to_json, Out, Redis};
+pub use eventually::{eventually, eventually_async, Attempt};
+pub use pg::PgDb;
+pub use procs::DataDir;
+pub use server::{
+    curl, names, rawx_bin, tail, venv, workspace_root, Opts, Resp, Server, ADMIN_PW, PLAYBOOK,
+};

@@ -1,0 +1,214 @@
+//! Leaving nothing running. Every process the kit starts leads a process group of its own
+//! ([`spawn_group`]); the group is killed when its owner drops it and, should a test panic, at
+//! once by a panic hook (so a panic that aborts, or an owner that is never dropped, still leaves
+//! nothing). Work units outlive the server that started them on purpose (a restarted server
+//! re-attaches to them) and run in groups of their own, so they are found by their data dir
+//! instead: [`DataDir`]'s drop kills every process whose command line names the dir.
+
+use rustix::process::{kill_process, kill_process_group, Pid, Signal};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::{Mutex, Once};
+use std::thread::ThreadId;
+
+/// Live groups and the thread that started each: a panic kills its own thread's groups only,
+/// since other tests of the same binary may run in other threads.
+static GROUPS: Mutex<Vec<(ThreadId, u32)>> = Mutex::new(Vec::new());
+static HOOK: Once = Once::new();
+
+fn install_hook() {
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let me = std::thread::current().id();
+            let mine: Vec<u32> = GROUPS
+                .lock()
+                .map(|g| {
+                    g.iter()
+                        .filter(|(t, _)| *t == me)
+                        .map(|(_, p)| *p)
+                        .collect()
+                })
+                .unwrap_or_default();
+            for pgid in mine {
+                kill_group(pgid);
+            }
+            previous(info)
+        }));
+    });
+}
+
+/// Starts `cmd` as the leader of a new process group, registered for the panic hook. The
+/// owner kills the group (if it must) *before* reaping the leader, and releases it once
+/// reaped: a reaped leader's pid, hence its group id, may be reused by anyone.
+pub fn spawn_group(cmd: &mut Command) -> std::io::Result<Child> {
+    use std::os::unix::process::CommandExt;
+    install_hook();
+    let child = cmd.process_group(0).spawn()?;
+    GROUPS
+        .lock()
+        .unwrap()
+        .push((std::thread::current().id(), child.id()));
+    Ok(child)
+}
+
+/// Forgets a group (its owner killed or reaped it).
+pub fn release_group(pgid: u32) {
+    GROUPS.lock().unwrap().retain(|(_, p)| *p != pgid);
+}
+
+/// SIGKILL to every process of the group led by `pgid`.
+pub fn kill_group(pgid: u32) {
+    if let Some(pid) = i32::try_from(pgid).ok().and_then(Pid::from_raw) {
+        // ESRCH only means it is gone already.
+        let _ = kill_process_group(pid, Signal::KILL);
+    }
+}
+
+/// The group a process belongs to, from `/proc/PID/stat`.
+fn pgrp_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(2)?.parse().ok()
+}
+
+/// Processes whose command line contains `needle`, except this one.
+pub fn pids_naming(needle: &str) -> Vec<u32> {
+    let me = std::process::id();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != me)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline"))
+                .is_ok_and(|c| String::from_utf8_lossy(&c).contains(needle))
+        })
+        .collect()
+}
+
+/// Kills every process naming `path` in its command line, with its whole group (a work unit's
+/// `sh` wrapper names its unit dir; `ansible-runner worker` its private data dir; the
+/// processes they start share their group). Never this test's own group.
+pub fn kill_naming(path: &Path) {
+    let needle = path.display().to_string();
+    let own = pgrp_of(std::process::id());
+    for pid in pids_naming(&needle) {
+        match pgrp_of(pid) {
+            Some(g) if Some(g) != own && g > 1 => kill_group(g),
+            _ => {
+                if let Some(p) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
+                    let _ = kill_process(p, Signal::KILL);
+                }
+            }
+        }
+    }
+}
+
+/// A server's data dir (a temp dir). Dropping it kills what still runs on it, then removes it.
+/// A stopped server hands it back ([`crate::Server::stop`]) so a test can start again on it.
+pub struct DataDir {
+    dir: Option<tempfile::TempDir>,
+    path: PathBuf,
+    /// Killed servers, not yet reaped (so their group ids cannot be reused): what is left of
+    /// their groups goes with the dir.
+    adopted: Vec<Child>,
+}
+
+impl DataDir {
+    pub fn new() -> DataDir {
+        tempfile::tempdir().expect("temp dir").into()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Takes over a group leader started by [`spawn_group`] (killed or not, but not reaped):
+    /// its group is killed and it is reaped when the dir is dropped.
+    pub fn adopt(&mut self, leader: Child) {
+        self.adopted.push(leader);
+    }
+}
+
+impl Default for DataDir {
+    fn default() -> Self {
+        DataDir::new()
+    }
+}
+
+impl From<tempfile::TempDir> for DataDir {
+    fn from(dir: tempfile::TempDir) -> Self {
+        let path = dir.path().to_path_buf();
+        DataDir {
+            dir: Some(dir),
+            path,
+            adopted: Vec::new(),
+        }
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        for mut leader in self.adopted.drain(..) {
+            kill_group(leader.id());
+            let _ = leader.wait();
+            release_group(leader.id());
+        }
+        kill_naming(&self.path);
+        drop(self.dir.take());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn alive(pid: u32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| !s[s.rfind(')').unwrap() + 2..].starts_with('Z'))
+    }
+
+    /// A child that nobody drops (leaked, as when a panic aborts a drop) is killed, with what
+    /// it started, by the panic of the thread that started it.
+    #[test]
+    fn a_panic_kills_the_groups_its_thread_started() {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let t = std::thread::spawn(move || {
+            let child =
+                spawn_group(Command::new("sh").args(["-c", "sleep 300 & sleep 300"])).unwrap();
+            tx.send(child.id()).unwrap();
+            std::mem::forget(child);
+            panic!("the test failed");
+        });
+        let pid = rx.recv().unwrap();
+        assert!(t.join().is_err());
+        crate::eventually(Duration::from_secs(10), || {
+            let left = pids_naming("sleep 300")
+                .into_iter()
+                .filter(|p| pgrp_of(*p) == Some(pid) && alive(*p))
+                .count();
+            (left == 0).then_some(())
+        });
+        release_group(pid);
+    }
+
+    /// Work units run in groups of their own, outliving the server; the data dir's drop kills
+    /// every process naming it.
+    #[test]
+    fn dropping_a_data_dir_kills_what_still_runs_on_it() {
+        let dir = DataDir::new();
+        let marker = dir.path().join("exitcode");
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "sleep 300; echo", "unit"]).arg(&marker);
+        let mut child = spawn_group(&mut cmd).unwrap();
+        release_group(child.id());
+        let pid = child.id();
+        drop(dir);
+        let status = child.wait().unwrap();
+        assert!(!status.success(), "the unit ran to its end");
+        assert!(!alive(pid));
+    }
+}
