@@ -9,15 +9,13 @@
 //! `scripts/test.sh` runs first). When they cannot be had, `scripts/test.sh` sets
 //! `RAWX_SKIP_UI=1` and lists this suite as SKIPPED; without that flag a missing browser fails.
 
-mod common;
-
-use common::lab::{local_vars, Lab};
-use common::workspace_root;
 use rawx_model::filter::Filter;
 use rawx_model::resources::JOB_EVENTS;
 use rawx_model::schema::ColumnType;
+use rawx_testkit::lab::{local_vars, Lab};
+use rawx_testkit::procs::{kill_group, release_group, spawn_group};
+use rawx_testkit::{workspace_root, ADMIN_PW};
 use serde_json::{json, Value};
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -39,33 +37,33 @@ const LONG: &str = "- hosts: all
 ";
 const BULK: usize = 100_000;
 
-/// The node process, in its own process group, stopped on drop if it still runs: SIGTERM first
-/// (Playwright then closes the browsers it started, which live in their own sessions), then
-/// SIGKILL for the group. A child already reaped is never signalled (its id may be reused).
-/// Signals go through rustix, never `/bin/kill`: procps-ng 4.0.2's `kill -KILL -PGID` kills
-/// every process on the machine when the group no longer exists.
-struct Group(std::process::Child);
-impl Group {
+/// The node process, leading its own process group (the kit's, so a panic kills it too),
+/// stopped on drop if it still runs: SIGTERM first (Playwright then closes the browsers it
+/// started, which live in sessions of their own), then SIGKILL for the group, before reaping.
+struct Node(std::process::Child);
+impl Node {
     fn stop(&mut self) {
-        use rustix::process::{kill_process, kill_process_group, Pid, Signal};
-        if !matches!(self.0.try_wait(), Ok(None)) {
-            return;
-        }
-        let Some(pid) = i32::try_from(self.0.id()).ok().and_then(Pid::from_raw) else {
-            return;
-        };
-        let _ = kill_process(pid, Signal::TERM);
-        let until = Instant::now() + Duration::from_secs(10);
-        while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(100));
-        }
         if matches!(self.0.try_wait(), Ok(None)) {
-            let _ = kill_process_group(pid, Signal::KILL);
-            let _ = self.0.wait();
+            if let Some(pid) = i32::try_from(self.0.id())
+                .ok()
+                .and_then(rustix::process::Pid::from_raw)
+            {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
+            let until = Instant::now() + Duration::from_secs(10);
+            while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            // Only while the leader is unreaped: a reaped leader's group id may be reused.
+            if matches!(self.0.try_wait(), Ok(None)) {
+                kill_group(self.0.id());
+            }
         }
+        let _ = self.0.wait();
+        release_group(self.0.id());
     }
 }
-impl Drop for Group {
+impl Drop for Node {
     fn drop(&mut self) {
         self.stop();
     }
@@ -177,7 +175,7 @@ fn web_ui_in_chromium() {
     cmd.arg(&script)
         .env("RAWX_UI_NODE_MODULES", &modules)
         .env("BASE", &s.url)
-        .env("ADMIN_PW", common::ADMIN_PW)
+        .env("ADMIN_PW", ADMIN_PW)
         .env("USER", "alice")
         .env("USER_PW", "alice-pw-1")
         .env("PROJECT_DIR", "uiproject")
@@ -185,9 +183,8 @@ fn web_ui_in_chromium() {
         .env("BIG_JOB_EVENTS", total.to_string())
         .env("ARTIFACTS", &artifacts)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let mut child = Group(cmd.spawn().expect("run node"));
+        .stderr(Stdio::piped());
+    let mut child = Node(spawn_group(&mut cmd).expect("run node"));
     // Read both pipes as they fill, so a chatty failure cannot stall the browser.
     let reader = |mut r: Box<dyn std::io::Read + Send>| {
         std::thread::spawn(move || {
