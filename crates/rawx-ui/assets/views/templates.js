@@ -134,7 +134,7 @@ export default {
       <${ResourceForm} cfg=${cfg} initial=${query()} onSaved=${(r) => navigate(`/templates/${r.id}`)} /></${Page}>` },
     { path: '/templates/:id', view: ({ id }) => html`<${ResourceDetail} cfg=${cfg} id=${id}
       actions=${() => html`<a class="button primary" href=${`/templates/${id}/launch`}>Launch</a>`}>
-      ${() => html`<h2>Schedules</h2><${ResourceList} cfg=${schedules} base="/schedules" path=${`/api/v2/job_templates/${id}/schedules/`}
+      ${() => html`<h2>Schedules</h2><${ResourceList} cfg=${schedules} prefix="sched_" base="/schedules" path=${`/api/v2/job_templates/${id}/schedules/`}
         createHref=${`/schedules/add?unified_job_template=${id}`} />`}
     </${ResourceDetail}>` },
     { path: '/templates/:id/edit', view: ({ id }) => html`<${Page} title="Edit template" crumbs=${[['/templates', 'Templates']]}>
