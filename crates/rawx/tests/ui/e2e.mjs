@@ -21,7 +21,7 @@ const BASE = env('BASE');
 const ART = env('ARTIFACTS');
 mkdirSync(ART, { recursive: true });
 const figures = {};
-const T = 30000; // generous: a loaded CI machine runs debug builds
+const T = 45000; // generous: a loaded CI machine runs debug builds
 const step = (s) => console.log(`--- ${s}`);
 
 const browser = await chromium.launch({
@@ -238,10 +238,21 @@ try {
 
   // ---- dashboard after jobs: recent jobs and the chart count them
   step('dashboard lists the jobs');
+  // The API first (every job above ended in the page already, but a loaded machine may still
+  // be closing the last one), then the page must show what the API says.
+  const graph = () => page.evaluate(() => fetch('/api/v2/dashboard/graphs/jobs/').then((r) => r.json()));
+  const sum = (g, k) => g.jobs[k].reduce((n, p) => n + p[1], 0);
+  let g;
+  for (const until = Date.now() + 60000; Date.now() < until; await page.waitForTimeout(500)) {
+    g = await graph();
+    // The bulk job, the template's job, its relaunch and the ad hoc command succeeded; the
+    // long one was canceled.
+    if (sum(g, 'successful') >= 4 && sum(g, 'canceled') >= 1) break;
+  }
+  assert.equal(sum(g, 'successful'), 4, JSON.stringify(g));
+  assert.equal(sum(g, 'canceled'), 1);
   await page.click('nav.side a:has-text("Dashboard")');
   await page.locator('.dash table a', { hasText: 'UI Long' }).first().waitFor();
-  // The bulk job, the template's job, its relaunch and the ad hoc command succeeded; the long
-  // one was canceled.
   await page.locator('.legend', { hasText: 'Successful 4' }).waitFor();
   await page.locator('.legend', { hasText: 'Canceled 1' }).waitFor();
 
