@@ -19,6 +19,7 @@ mod instances;
 mod jobs;
 mod metrics;
 mod options;
+mod playbooks;
 mod render;
 mod root;
 mod schedules;
@@ -175,6 +176,7 @@ fn table() -> Routes {
         ("/api/v2/metrics/", get(metrics::metrics)),
         ("/api/v2/dashboard/", get(metrics::dashboard)),
         ("/api/v2/dashboard/graphs/jobs/", get(dashboard::jobs_graph)),
+        ("/api/v2/projects/{id}/playbooks/", get(playbooks::list)),
         (
             "/api/v2/settings/",
             get(settings::categories).options(settings::options_categories),

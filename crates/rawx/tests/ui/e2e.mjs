@@ -139,16 +139,19 @@ try {
   await page.fill('#f-local_path', env('PROJECT_DIR'));
   await save(page, /\/projects\/\d+$/);
 
-  step('template, with the API refusing a playbook beside its field');
+  step('template, with the API\'s error beside the playbook field');
   await page.goto(`${BASE}/templates/add`);
   await page.fill('#f-name', 'UI Template');
   await choose(page, '#f-inventory', 'UI Inventory');
   await choose(page, '#f-project', 'UI Project');
-  await page.fill('#f-playbook', 'missing.yml');
+  // The project's playbooks, as the API lists them (`/projects/N/playbooks/`).
+  await page.locator('#f-playbook option[value="long.yml"]').waitFor({ state: 'attached' });
   await page.click('button[type=submit]:has-text("Save")');
-  await page.locator('.field:has(#f-playbook) .field-error').waitFor();
+  const pbErr = page.locator('.field:has(#f-playbook) .field-error');
+  await pbErr.waitFor();
+  assert.match(await pbErr.textContent(), /required/i);
   await page.screenshot({ path: `${ART}/template-form.png`, fullPage: true });
-  await page.fill('#f-playbook', 'hello.yml');
+  await page.selectOption('#f-playbook', 'hello.yml');
   const jt = await save(page, /\/templates\/\d+$/);
 
   step('a schedule of the template, with its next run');
@@ -198,7 +201,8 @@ try {
   await page.goto(`${BASE}/templates/${jt}/edit`);
   await page.locator('#f-playbook').waitFor();
   await page.fill('#f-name', 'UI Long');
-  await page.fill('#f-playbook', 'long.yml');
+  await page.locator('#f-playbook option[value="long.yml"]').waitFor({ state: 'attached' });
+  await page.selectOption('#f-playbook', 'long.yml');
   await save(page, /\/templates\/\d+$/);
   await page.goto(`${BASE}/templates/${jt}/launch`);
   await page.click('button[type=submit]:has-text("Launch")');
