@@ -83,6 +83,9 @@ fn uuid4() -> String {
     )
 }
 
+/// The database-wide lock seeding holds (the migration's is 727377).
+const SEED_LOCK: i64 = 727378;
+
 /// What seeding a database did.
 #[derive(Debug, Default)]
 pub struct Seeded {
@@ -94,6 +97,9 @@ pub struct Seeded {
 /// Seeds an empty database; a seeded one is left alone. `admin_password` is used for the
 /// first superuser when given, otherwise one is generated (and returned, to print once).
 pub async fn seed(store: &DynStore, admin_password: Option<String>) -> ApiResult<Seeded> {
+    // Replicas start together (that is how orchestrators start them): each find-then-insert
+    // below must see its twin's insert, so one process seeds at a time, database-wide.
+    let _one_at_a_time = store.exclusive(SEED_LOCK).await?;
     for (name, kind, namespace, inputs, injectors) in managed_types() {
         let f = Filter::eq("name", ColumnType::Text, json!(name)).and(Filter::eq(
             "kind",

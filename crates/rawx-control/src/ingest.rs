@@ -33,11 +33,19 @@ const QUEUE: usize = 64;
 /// with storing these.
 const IN_FLIGHT: usize = 2;
 
+/// What every batch of one job shares.
+struct JobInfo {
+    /// Host names to ids, to link events to hosts.
+    hosts: HashMap<String, i64>,
+    /// The job's injected credential values, masked in shipped events.
+    secrets: Arc<[String]>,
+}
+
 struct Batch {
     kind: &'static JobKind,
     job: i64,
     rows: Vec<Row>,
-    hosts: Arc<HashMap<String, i64>>,
+    job_info: Arc<JobInfo>,
     ack: oneshot::Sender<Result<(), String>>,
 }
 
@@ -111,7 +119,7 @@ pub(crate) struct Writer {
     ingest: Ingest,
     kind: &'static JobKind,
     job: i64,
-    hosts: Arc<HashMap<String, i64>>,
+    job_info: Arc<JobInfo>,
     acks: VecDeque<oneshot::Receiver<Result<(), String>>>,
 }
 
@@ -121,13 +129,17 @@ impl Writer {
         kind: &'static JobKind,
         job: i64,
         hosts: HashMap<String, i64>,
+        secrets: &[String],
     ) -> Writer {
         shared.ingest.inner.writers.fetch_add(1, Ordering::SeqCst);
         Writer {
             ingest: shared.ingest.clone(),
             kind,
             job,
-            hosts: Arc::new(hosts),
+            job_info: Arc::new(JobInfo {
+                hosts,
+                secrets: Arc::from(secrets),
+            }),
             acks: VecDeque::new(),
         }
     }
@@ -158,7 +170,7 @@ impl Writer {
             kind: self.kind,
             job: self.job,
             rows: std::mem::take(batch),
-            hosts: self.hosts.clone(),
+            job_info: self.job_info.clone(),
             ack,
         };
         self.ingest
@@ -268,7 +280,7 @@ impl Ingester {
                     Ok(ids) => {
                         let ids = &ids[at..at + b.rows.len()];
                         at += b.rows.len();
-                        self.after_commit(b.kind, b.job, b.rows, ids, stats, &b.hosts)
+                        self.after_commit(b.kind, b.job, b.rows, ids, stats, &b.job_info)
                             .await
                             .map_err(|e| e.to_string())
                     }
@@ -322,7 +334,7 @@ impl Ingester {
         rows: Vec<Row>,
         ids: &[i64],
         stats: Option<Row>,
-        hosts: &HashMap<String, i64>,
+        info: &JobInfo,
     ) -> anyhow::Result<()> {
         let shared = &self.shared;
         if let Some(last) = rows.iter().map(counter).max() {
@@ -342,12 +354,12 @@ impl Ingester {
             }
         }
         if let Some(stats) = stats {
-            summaries(shared, job, &stats, hosts).await?;
+            summaries(shared, job, &stats, &info.hosts).await?;
         }
         if !rows.is_empty() && rawx_logship::job_events_wanted() {
             // AWX's job_events logger: the stored rows move to the log shipper as they are,
             // rendered there (never on this path) as one document each.
-            rawx_logship::ship_job_events(rows, ids);
+            rawx_logship::ship_job_events(rows, ids, &info.secrets);
         }
         Ok(())
     }

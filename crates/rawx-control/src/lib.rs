@@ -11,6 +11,7 @@ mod build;
 mod dispatch;
 mod groups;
 mod health;
+mod heartbeat;
 mod ingest;
 mod run;
 mod scheduler;
@@ -19,6 +20,7 @@ pub use ingest::Ingest;
 
 pub use groups::apply_policies;
 pub use health::Health;
+pub use heartbeat::LOST_ERROR;
 
 use rawx_bus::{Bus, Received};
 use rawx_domain::messages::{publish, StatusChanged};
@@ -107,7 +109,7 @@ impl Shared {
 pub struct TaskRole {
     shared: Shared,
     drain: Duration,
-    lost_after: Duration,
+    lost_after: Option<Duration>,
     faults: rawx_supervisor::Faults,
 }
 
@@ -116,7 +118,7 @@ impl TaskRole {
         TaskRole {
             shared,
             drain: Duration::ZERO,
-            lost_after: Duration::from_secs(60),
+            lost_after: None,
             faults: rawx_supervisor::Faults::default(),
         }
     }
@@ -128,8 +130,9 @@ impl TaskRole {
         self
     }
 
-    /// How long another task node may stay silent before its active jobs are ended.
-    pub fn with_lost_after(mut self, lost_after: Duration) -> Self {
+    /// How long another task node may stay silent before its active jobs are ended; `None`:
+    /// AWX's `CLUSTER_NODE_HEARTBEAT_PERIOD` × `CLUSTER_NODE_MISSED_HEARTBEAT_TOLERANCE`.
+    pub fn with_lost_after(mut self, lost_after: Option<Duration>) -> Self {
         self.lost_after = lost_after;
         self
     }
@@ -160,7 +163,7 @@ impl TaskRole {
                 claims,
                 done,
             }),
-            Arc::new(Heartbeat {
+            Arc::new(heartbeat::Heartbeat {
                 shared: self.shared.clone(),
                 lost_after: self.lost_after,
             }),
@@ -178,32 +181,6 @@ struct TaskManager {
     shared: Shared,
     claims: dispatch::Claims,
     done: Arc<Notify>,
-}
-
-/// The supervised component `heartbeat`.
-struct Heartbeat {
-    shared: Shared,
-    lost_after: Duration,
-}
-
-#[async_trait::async_trait]
-impl Component for Heartbeat {
-    fn name(&self) -> &'static str {
-        "heartbeat"
-    }
-
-    async fn run(&self, mut shutdown: Shutdown) -> anyhow::Result<()> {
-        let mut t = tokio::time::interval(TICK);
-        loop {
-            tokio::select! {
-                _ = shutdown.wait() => return Ok(()),
-                _ = t.tick() => {}
-            }
-            if let Err(e) = heartbeat_and_reap(&self.shared, self.lost_after).await {
-                tracing::warn!(error = %e, "heartbeat or reaper pass failed");
-            }
-        }
-    }
 }
 
 /// A job of any kind: (`type`, id).
@@ -263,52 +240,6 @@ async fn impact(store: &DynStore, hosts: &mut HashMap<i64, i64>, job: &Row) -> i
         None => 1,
     };
     rawx_model::capacity::job_impact(forks, n)
-}
-
-/// Says this task node is alive, then ends the active jobs of task nodes that are not:
-/// their runs are on a node nobody follows any more. (A node that comes back re-attaches
-/// only to jobs still active; these are not.)
-async fn heartbeat_and_reap(shared: &Shared, lost_after: Duration) -> anyhow::Result<()> {
-    let store = &shared.store;
-    let me = &shared.node_name;
-    let now = rawx_model::now_string();
-    if let Some(row) = health::find(store, me).await? {
-        let mut r = Row::new();
-        r.insert("last_seen".into(), json!(now));
-        let id = row.get("id").and_then(Value::as_i64).unwrap_or_default();
-        store
-            .update(&rawx_model::resources::INSTANCES, id, &r)
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-    }
-    let cutoff = rawx_model::time_after(-(lost_after.as_secs() as i64));
-    let mut seen: HashMap<String, Option<String>> = HashMap::new();
-    for (kind, job) in jobs_in(store, &["waiting", "running"]).await? {
-        let ctl = rawx_model::schema::text(&job, "controller_node").to_string();
-        if ctl.is_empty() || &ctl == me {
-            continue;
-        }
-        if !seen.contains_key(&ctl) {
-            let last = health::find(store, &ctl)
-                .await?
-                .map(|r| rawx_model::schema::text(&r, "last_seen").to_string());
-            seen.insert(ctl.clone(), last);
-        }
-        let Some(Some(last)) = seen.get(&ctl) else {
-            continue;
-        };
-        if *last >= cutoff {
-            continue;
-        }
-        let id = job.get("id").and_then(Value::as_i64).unwrap_or_default();
-        let why = format!(
-            "The task node {ctl} that ran this job stopped responding (last seen {last}), so \
-             {me} ended it. The events stored before are kept; launch it again."
-        );
-        tracing::warn!(job = id, lost = %ctl, "reaping a job of a lost task node");
-        run::reap(shared, kind, id, &why).await;
-    }
-    Ok(())
 }
 
 /// A burst of launches wakes the task manager once per this long, not once per launch.

@@ -453,7 +453,7 @@ async fn ingest(
         .await
         .map_err(|e| anyhow!("{e}"))?;
     let mut decoder = ResultDecoder::new();
-    let mut writer = Writer::start(shared, kind, job_id, built.hosts.clone());
+    let mut writer = Writer::start(shared, kind, job_id, built.hosts.clone(), &built.secrets);
     let mut batch: Vec<Row> = Vec::new();
     let mut oldest: Option<Instant> = None;
     let mut out = Outcome {

@@ -137,6 +137,65 @@ async fn prevent_instance_group_fallback_makes_the_job_wait_saying_why() {
     assert!(a.node.job_units().is_empty() && b.node.job_units().is_empty());
 }
 
+/// With no group anywhere a job runs in `default`; an inventory's empty group makes it wait;
+/// a template that prevents the fallback skips its inventory's groups and runs in `default`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_groups_of_its_own_a_job_runs_in_default() {
+    let rig = Rig::new().await;
+    let (_a, _b, _only_b) = two_nodes(&rig).await;
+    let default = rig
+        .call("GET", "/api/v2/instance_groups/default/", None)
+        .await
+        .1["id"]
+        .as_i64()
+        .unwrap();
+    let inv = rig.inventory("inv", 1).await;
+    let plain = rig.template("plain", inv, json!({})).await;
+    let id = rig.launch(plain).await;
+    let j = rig.wait_status(id, "running").await;
+    assert_eq!(j["instance_group"], default, "{j}");
+
+    let empty = rig
+        .make("/api/v2/instance_groups/", json!({"name": "nobody"}))
+        .await;
+    let inv2 = rig.inventory("inv2", 1).await;
+    rig.associate(
+        &format!("/api/v2/inventories/{inv2}/instance_groups/"),
+        empty,
+    )
+    .await;
+    let waits = rig.template("waits", inv2, json!({})).await;
+    let id = rig.launch(waits).await;
+    let j = eventually(LIMIT, || async {
+        let j = rig.job(id).await;
+        if j["job_explanation"] == "" {
+            Err(j)
+        } else {
+            Ok(j)
+        }
+    })
+    .await;
+    assert_eq!(j["status"], "pending", "{j}");
+    assert!(
+        j["job_explanation"]
+            .as_str()
+            .unwrap()
+            .contains("nobody (no instances)"),
+        "{j}"
+    );
+
+    let pinned = rig
+        .template(
+            "pinned",
+            inv2,
+            json!({"prevent_instance_group_fallback": true}),
+        )
+        .await;
+    let id = rig.launch(pinned).await;
+    let j = rig.wait_status(id, "running").await;
+    assert_eq!(j["instance_group"], default, "{j}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_group_runs_no_more_jobs_than_its_max_concurrent_jobs() {
     let rig = Rig::new().await;

@@ -67,6 +67,10 @@ pub static ALL: &[Setting] = &[
     s("TOWER_URL_BASE", "system", SKind::Str, "\"https://towerhost\"", "Base URL of the service",
       "This is used by services like notifications to render a valid url to the service."),
     Setting { read_only: true, ..s("INSTALL_UUID", "system", SKind::Str, "\"\"", "Unique identifier for an installation", "") },
+    s("CLUSTER_NODE_HEARTBEAT_PERIOD", "system", SKind::Int, "60", "Cluster node heartbeat period",
+      "Seconds between a task node's heartbeats as AWX counts them; another node is lost after CLUSTER_NODE_HEARTBEAT_PERIOD × CLUSTER_NODE_MISSED_HEARTBEAT_TOLERANCE seconds without one (judged on the database's clock), and its running jobs are failed."),
+    s("CLUSTER_NODE_MISSED_HEARTBEAT_TOLERANCE", "system", SKind::Int, "2", "Missed heartbeats tolerated",
+      "How many heartbeat periods a task node may miss before another node declares it lost."),
     s("SESSION_COOKIE_AGE", "authentication", SKind::Int, "1800", "Idle Time Force Log Out",
       "Number of seconds that a user is inactive before they will need to login again."),
     s("AUTH_BASIC_ENABLED", "authentication", SKind::Bool, "true", "Enable HTTP Basic Auth",
@@ -222,6 +226,9 @@ impl FromSetting for Vec<String> {
 }
 
 pub const TOWER_URL_BASE: Key<String> = key("TOWER_URL_BASE");
+pub const CLUSTER_NODE_HEARTBEAT_PERIOD: Key<i64> = key("CLUSTER_NODE_HEARTBEAT_PERIOD");
+pub const CLUSTER_NODE_MISSED_HEARTBEAT_TOLERANCE: Key<i64> =
+    key("CLUSTER_NODE_MISSED_HEARTBEAT_TOLERANCE");
 pub const SESSION_COOKIE_AGE: Key<i64> = key("SESSION_COOKIE_AGE");
 pub const AUTH_BASIC_ENABLED: Key<bool> = key("AUTH_BASIC_ENABLED");
 pub const OAUTH2_PROVIDER: Key<Map<String, Value>> = key("OAUTH2_PROVIDER");
@@ -597,6 +604,8 @@ mod tests {
             assert!(T::from_setting(&d).is_some(), "{}", k.name);
         }
         reads(TOWER_URL_BASE);
+        reads(CLUSTER_NODE_HEARTBEAT_PERIOD);
+        reads(CLUSTER_NODE_MISSED_HEARTBEAT_TOLERANCE);
         reads(SESSION_COOKIE_AGE);
         reads(AUTH_BASIC_ENABLED);
         reads(OAUTH2_PROVIDER);

@@ -90,6 +90,7 @@ fn main() -> anyhow::Result<()> {
             // events built beforehand: the clones are the example's cost, not the shipper's
             // (the ingester moves its rows), and a round stays inside the queue's memory bound.
             const CHUNK: usize = 10_000;
+            let no_secrets: std::sync::Arc<[String]> = std::sync::Arc::from(Vec::new());
             let (mut logged, mut total) = (Duration::ZERO, Duration::ZERO);
             let mut i = 0;
             while i < n {
@@ -103,7 +104,7 @@ fn main() -> anyhow::Result<()> {
                     .collect();
                 let t0 = Instant::now();
                 for (rows, ids) in batches {
-                    rawx_logship::ship_job_events(rows, &ids);
+                    rawx_logship::ship_job_events(rows, &ids, &no_secrets);
                 }
                 logged += t0.elapsed();
                 i += m;

@@ -1,7 +1,10 @@
 //! One log record as the JSON document AWX's `LogstashFormatter` ships: `@timestamp`,
 //! `message`, `host`, `type`, `level`, `logger_name`, `tower_uuid`, `cluster_host_id`, then the
-//! record's own fields. A job event (`awx.analytics.job_events`) becomes its stored row with
-//! `event_data` folded in, AWX's skipped fields left out and its clashing names prefixed.
+//! record's own fields. A job event (`awx.analytics.job_events`) becomes its stored row, as
+//! AWX 24's formatter ships every field of the model (`stdout` and `event_data`, an object,
+//! included), with `event_data`'s members also folded in (as AWX's older formatter did, which
+//! dashboards built on it read), clashing names prefixed, and the values of the credentials
+//! rawx injected into the job masked wherever they appear.
 //!
 //! Job events come at the ingester's rate, so [`Renderer`] writes their documents straight
 //! into the batch's output buffer: the settings' part of the header is rendered once, field
@@ -19,9 +22,12 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use crate::config::LogConfig;
-/// Fields AWX never ships from a job event: module results and stdout can hold anything the
-/// play touched, including secrets.
-const JOB_EVENT_SKIP: &[&str] = &["res", "password", "event_data", "stdout"];
+/// Names not folded in from `event_data` (or shipped from the row): `res` stays inside the
+/// shipped `event_data`, once.
+const JOB_EVENT_SKIP: &[&str] = &["res", "password"];
+
+/// What an injected credential's value becomes in a shipped document (as in stored job args).
+pub const MASK: &str = "**********";
 
 /// Names AWX prefixes with `event_` so they cannot clash with the document's own.
 const RENAME: &[&str] = &[
@@ -98,6 +104,9 @@ pub struct JobEvent {
     /// The stored event's id: it travels beside its row (the row is written before it has one).
     pub id: Option<i64>,
     pub row: Map<String, Value>,
+    /// The values of the credentials rawx injected into the job: masked wherever they appear
+    /// in the document (`stdout`, `event_data`, any field).
+    pub secrets: Arc<[String]>,
 }
 
 /// What waits in the shipper's queue.
@@ -401,10 +410,20 @@ impl Renderer {
         }
         self.event += 1;
         self.tail.clear();
+        let start = out.len();
+        // How `event_data` itself is shipped: an object, as AWX's model field is.
+        let mut data_json: Option<Cow<'_, str>> = None;
         match e.row.get("event_data") {
-            Some(Value::String(text)) => self.event_data(text),
+            Some(Value::String(text)) => {
+                // Not an object: shipped as the text it is.
+                data_json = Some(
+                    self.event_data(text)
+                        .unwrap_or_else(|| Cow::Owned(json_str(text))),
+                );
+            }
             // Not as the store keeps it, but as AWX would take it.
             Some(Value::Object(data)) => {
+                data_json = serde_json::to_string(data).ok().map(Cow::Owned);
                 for (pos, (k, v)) in data.iter().enumerate() {
                     let id = self.key(1, pos, k);
                     self.seen[id] = self.event;
@@ -429,17 +448,26 @@ impl Renderer {
             if self.seen[id] == self.event {
                 continue;
             }
+            if k == "event_data" {
+                if let Some(text) = &data_json {
+                    out.extend_from_slice(b",\"event_data\":");
+                    out.extend_from_slice(text.as_bytes());
+                }
+                continue;
+            }
             self.keys[id].write(out, |o| {
                 let _ = serde_json::to_writer(o, v);
             });
         }
         out.extend_from_slice(&self.tail);
         out.push(b'}');
+        mask_values(out, start, &e.secrets);
     }
 
     /// `event_data` as the store keeps it, JSON text: its fields go into `tail` as the raw
     /// JSON they are. Text that is not an object adds nothing (AWX folds only a dict in).
-    fn event_data(&mut self, text: &str) {
+    /// Returns the object as one line of JSON to ship as `event_data`, when it is one.
+    fn event_data<'t>(&mut self, text: &'t str) -> Option<Cow<'t, str>> {
         // A raw newline (whitespace between tokens) would split the document's line: such
         // text is written again, compact, through values.
         if text.contains(['\n', '\r']) {
@@ -451,8 +479,9 @@ impl Renderer {
                         let _ = serde_json::to_writer(o, v);
                     });
                 }
+                return serde_json::to_string(&data).ok().map(Cow::Owned);
             }
-            return;
+            return None;
         }
         let mut de = serde_json::Deserializer::from_str(text);
         let read = DataFields(self)
@@ -462,7 +491,44 @@ impl Renderer {
             // Forget what was read of it: the row's fields stand, none of this text's.
             self.event += 1;
             self.tail.clear();
+            return None;
         }
+        Some(Cow::Borrowed(text))
+    }
+}
+
+/// Replaces each secret in the document `out[start..]` with [`MASK`]: as JSON writes it, and as
+/// Python's `json.dumps` does (`\uXXXX` for anything not ASCII), since `event_data` is shipped
+/// as the text ansible-runner wrote. Costs one search per secret when none is there.
+fn mask_values(out: &mut Vec<u8>, start: usize, secrets: &[String]) {
+    for secret in secrets.iter().filter(|s| s.len() >= 3) {
+        let quoted = json_str(secret);
+        let plain = &quoted[1..quoted.len() - 1];
+        let mut ascii = String::with_capacity(plain.len());
+        for c in plain.chars() {
+            if c.is_ascii() {
+                ascii.push(c);
+            } else {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    ascii.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+        }
+        replace_from(out, start, plain.as_bytes(), MASK.as_bytes());
+        if ascii != plain {
+            replace_from(out, start, ascii.as_bytes(), MASK.as_bytes());
+        }
+    }
+}
+
+fn replace_from(out: &mut Vec<u8>, start: usize, needle: &[u8], with: &[u8]) {
+    let finder = memchr::memmem::Finder::new(needle);
+    let mut at = start;
+    while let Some(i) = finder.find(&out[at..]) {
+        let i = at + i;
+        out.splice(i..i + needle.len(), with.iter().copied());
+        at = i + with.len();
     }
 }
 
@@ -524,16 +590,23 @@ impl<'de> serde::Deserialize<'de> for KeyText<'de> {
 /// [`Renderer`] must render, field for field.
 #[cfg(test)]
 fn job_event_fields(mut row: Map<String, Value>, out: &mut Map<String, Value>) {
-    // The store keeps event_data as JSON text; AWX folds its keys into the document.
+    // The store keeps event_data as JSON text; AWX ships it as an object, and its keys are
+    // also folded into the document.
     let event_data = match row.remove("event_data") {
-        Some(Value::String(s)) => serde_json::from_str::<Value>(&s).ok(),
+        Some(Value::String(s)) => match serde_json::from_str::<Value>(&s) {
+            Ok(Value::Object(o)) => Some(Value::Object(o)),
+            _ => Some(Value::String(s)),
+        },
         Some(v) => Some(v),
         None => None,
     };
-    if let Some(Value::Object(data)) = event_data {
+    if let Some(Value::Object(data)) = &event_data {
         for (k, v) in data {
-            row.insert(k, v);
+            row.insert(k.clone(), v.clone());
         }
+    }
+    if let Some(data) = event_data {
+        out.insert("event_data".into(), data);
     }
     for (k, v) in row {
         if JOB_EVENT_SKIP.contains(&k.as_str()) {
@@ -589,6 +662,7 @@ mod tests {
             time: SystemTime::UNIX_EPOCH,
             id,
             row: serde_json::from_value(row).unwrap(),
+            secrets: Arc::from(Vec::new()),
         })
     }
 
@@ -613,8 +687,38 @@ mod tests {
         assert_eq!(doc["task"], "ping");
         assert_eq!(doc["tower_uuid"], "u-1");
         assert_eq!(doc["cluster_host_id"], "node1");
-        assert!(doc.get("res").is_none() && doc.get("stdout").is_none());
-        assert!(doc.get("event_data").is_none());
+        // As AWX 24's formatter: the output and the whole event_data, `res` inside it once.
+        assert_eq!(doc["stdout"], "ok: [localhost]");
+        assert_eq!(doc["event_data"]["res"], json!({"secret": "x"}));
+        assert!(doc.get("res").is_none());
+    }
+
+    #[test]
+    fn injected_secret_values_are_masked_everywhere() {
+        let row = json!({
+            "job": 3, "event": "runner_on_ok", "counter": 4, "task": "use s3cr\u{e9}t-pw",
+            "stdout": "the password is s3cr\u{e9}t-pw, \"quoted\" too",
+            // As ansible-runner writes it: ASCII only.
+            "event_data": "{\"res\": {\"stdout\": \"s3cr\\u00e9t-pw\"}, \"play\": \"x\\\"y\"}",
+        });
+        let Queued::Event(mut e) = event(row, Some(1)) else {
+            unreachable!()
+        };
+        e.secrets = Arc::from(vec!["s3cr\u{e9}t-pw".to_string(), "x\"y".to_string()]);
+        let mut r = Renderer::new(cfg());
+        let mut out = Lines::default();
+        r.render(Queued::Event(e), &mut out);
+        let text = String::from_utf8(out.doc(0).to_vec()).unwrap();
+        assert!(!text.contains("s3cr"), "{text}");
+        assert!(!text.contains("x\\\"y"), "{text}");
+        let d: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            d["stdout"],
+            format!("the password is {MASK}, \"quoted\" too")
+        );
+        assert_eq!(d["event_data"]["res"]["stdout"], MASK);
+        assert_eq!(d["event_data"]["play"], MASK);
+        assert_eq!(d["task"], format!("use {MASK}"));
     }
 
     #[test]

@@ -172,13 +172,19 @@ impl Inner {
     }
 
     /// Queues stored job events as they are, under one lock.
-    pub(crate) fn push_rows(&self, rows: Vec<serde_json::Map<String, Value>>, ids: &[i64]) {
+    pub(crate) fn push_rows(
+        &self,
+        rows: Vec<serde_json::Map<String, Value>>,
+        ids: &[i64],
+        secrets: &Arc<[String]>,
+    ) {
         let time = std::time::SystemTime::now();
         self.enqueue(rows.into_iter().enumerate().map(|(i, row)| {
             Queued::Event(JobEvent {
                 time,
                 id: ids.get(i).copied(),
                 row,
+                secrets: secrets.clone(),
             })
         }));
     }
@@ -341,7 +347,11 @@ mod tests {
             ..LogConfig::default()
         });
         // By count: AWX's LOG_AGGREGATOR_ACTION_QUEUE_SIZE.
-        inner.push_rows((0..5).map(|_| row(10)).collect(), &[1, 2, 3, 4, 5]);
+        inner.push_rows(
+            (0..5).map(|_| row(10)).collect(),
+            &[1, 2, 3, 4, 5],
+            &Arc::from(Vec::new()),
+        );
         assert_eq!(inner.queued(), 3);
         let mut out = Vec::new();
         inner.take(10, &mut out);
@@ -368,7 +378,11 @@ mod tests {
             ..LogConfig::default()
         });
         let big = QUEUE_BYTES / 2 + 1;
-        inner.push_rows(vec![row(big), row(big), row(10)], &[6, 7, 8]);
+        inner.push_rows(
+            vec![row(big), row(big), row(10)],
+            &[6, 7, 8],
+            &Arc::from(Vec::new()),
+        );
         assert_eq!(
             inner.queued(),
             2,

@@ -42,10 +42,16 @@ pub fn job_events_wanted() -> bool {
 }
 
 /// Hands stored job event rows (with their ids, in the same order) to the shipper: AWX's
-/// `awx.analytics.job_events` logger. Moves the rows; nothing is rendered on this thread.
-pub fn ship_job_events(rows: Vec<serde_json::Map<String, serde_json::Value>>, ids: &[i64]) {
+/// `awx.analytics.job_events` logger. Moves the rows; nothing is rendered (nor masked) on
+/// this thread. `secrets`: the values of the credentials injected into their job, masked in
+/// what is shipped.
+pub fn ship_job_events(
+    rows: Vec<serde_json::Map<String, serde_json::Value>>,
+    ids: &[i64],
+    secrets: &Arc<[String]>,
+) {
     if let Some(inner) = PROCESS.get() {
-        inner.push_rows(rows, ids);
+        inner.push_rows(rows, ids, secrets);
     }
 }
 

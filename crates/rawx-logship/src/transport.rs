@@ -18,7 +18,8 @@ use crate::document::Lines;
 
 /// An open way to the aggregator.
 pub(crate) enum Conn {
-    Tcp(TcpStream),
+    /// With `LOG_AGGREGATOR_TCP_TIMEOUT`, which bounds each write as well as the connect.
+    Tcp(TcpStream, Duration),
     Udp(UdpSocket),
     Http(HttpConn),
 }
@@ -30,6 +31,8 @@ pub(crate) struct HttpConn {
     authority: String,
     path: String,
     auth: Option<String>,
+    /// `LOG_AGGREGATOR_TCP_TIMEOUT`, bounding each request.
+    timeout: Duration,
 }
 
 impl Drop for HttpConn {
@@ -113,7 +116,7 @@ pub(crate) async fn connect(cfg: &LogConfig) -> anyhow::Result<Conn> {
                     })?
                     .with_context(|| format!("connecting to {}:{port}", cfg.host))?;
             stream.set_nodelay(true)?;
-            Ok(Conn::Tcp(stream))
+            Ok(Conn::Tcp(stream, timeout))
         }
         Protocol::Udp => {
             let port = need_port(cfg)?;
@@ -176,6 +179,7 @@ pub(crate) async fn connect(cfg: &LogConfig) -> anyhow::Result<Conn> {
                 authority,
                 path,
                 auth: auth_header(cfg),
+                timeout,
             }))
         }
     }
@@ -253,7 +257,7 @@ impl Conn {
     /// be sent again) and why; the connection is then to be dropped.
     pub(crate) async fn send(&mut self, docs: &Lines) -> Result<(), (usize, anyhow::Error)> {
         match self {
-            Conn::Tcp(stream) => {
+            Conn::Tcp(stream, timeout) => {
                 // A peer that closed shows as a readable EOF: find out before writing into a
                 // connection the kernel would accept bytes for and then lose.
                 let mut probe = [0u8; 256];
@@ -261,10 +265,16 @@ impl Conn {
                     return Err((0, anyhow!("the aggregator closed the connection")));
                 }
                 // The documents are already JSON lines, back to back: one write for the batch.
-                stream
-                    .write_all(docs.from(0))
-                    .await
-                    .map_err(|e| (0, anyhow!("writing to the aggregator: {e}")))
+                // An aggregator that accepts but never reads would hold it forever once the
+                // socket buffers fill: bounded, and the batch goes to the disk buffer (the
+                // start of it may then arrive twice, never lost).
+                match tokio::time::timeout(*timeout, stream.write_all(docs.from(0))).await {
+                    Ok(r) => r.map_err(|e| (0, anyhow!("writing to the aggregator: {e}"))),
+                    Err(_) => Err((
+                        0,
+                        anyhow!("the aggregator took no data for {timeout:?} (LOG_AGGREGATOR_TCP_TIMEOUT)"),
+                    )),
+                }
             }
             Conn::Udp(sock) => {
                 for i in 0..docs.len() {
@@ -276,7 +286,18 @@ impl Conn {
             }
             Conn::Http(http) => {
                 for i in 0..docs.len() {
-                    http.post(docs.doc(i)).await.map_err(|e| (i, e))?;
+                    match tokio::time::timeout(http.timeout, http.post(docs.doc(i))).await {
+                        Ok(r) => r.map_err(|e| (i, e))?,
+                        Err(_) => {
+                            return Err((
+                                i,
+                                anyhow!(
+                                    "the aggregator did not answer within {:?} (LOG_AGGREGATOR_TCP_TIMEOUT)",
+                                    http.timeout
+                                ),
+                            ))
+                        }
+                    }
                 }
                 Ok(())
             }

@@ -3,7 +3,7 @@
 
 use crate::ddl;
 use crate::sql::{self, Dialect, Param, Sql};
-use crate::{DbError, Page, Result, Store};
+use crate::{DbError, Exclusive, Page, Result, Store};
 use async_trait::async_trait;
 use rawx_model::filter::{Filter, ListQuery};
 use rawx_model::schema::ColumnType;
@@ -19,6 +19,8 @@ use std::time::Duration;
 pub struct SqliteStore {
     pool: SqlitePool,
     writes: Option<tokio::sync::Mutex<()>>,
+    /// The database file, beside which `exclusive` keeps its lock files.
+    path: String,
 }
 
 pub struct PostgresStore {
@@ -47,7 +49,45 @@ impl SqliteStore {
         Ok(SqliteStore {
             pool,
             writes: Some(tokio::sync::Mutex::new(())),
+            path: path.to_string(),
         })
+    }
+
+    /// SQLite's clock is the machine's (the database is a local file), as rawx formats it.
+    const NOW_SQL: &'static str = "SELECT strftime('%Y-%m-%dT%H:%M:%f000Z', 'now')";
+
+    async fn separate_pool(&self, connections: u32) -> Result<Self> {
+        let pool = SqlitePoolOptions::new()
+            .max_connections(connections.max(1))
+            .connect_with(self.pool.connect_options().as_ref().clone())
+            .await
+            .map_err(map_err)?;
+        Ok(SqliteStore {
+            pool,
+            writes: Some(tokio::sync::Mutex::new(())),
+            path: self.path.clone(),
+        })
+    }
+
+    /// An advisory `flock` on `<database>.lock-<key>`: processes sharing the file share the
+    /// lock; the kernel drops it with the process, so a crash never leaves it held. (A write
+    /// transaction would also serialize, but would block the holder's own writes on the
+    /// pool's other connections.)
+    async fn take_exclusive(&self, key: i64) -> Result<Exclusive> {
+        let path = format!("{}.lock-{key}", self.path);
+        let file = tokio::task::spawn_blocking(move || {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .write(true)
+                .open(&path)?;
+            f.lock()?;
+            Ok::<_, std::io::Error>(f)
+        })
+        .await
+        .map_err(|e| DbError::Other(e.to_string()))?
+        .map_err(|e| DbError::Other(format!("cannot lock {}.lock-{key}: {e}", self.path)))?;
+        Ok(Exclusive::new(file))
     }
 }
 
@@ -60,6 +100,31 @@ impl PostgresStore {
             .await
             .map_err(|e| DbError::Other(format!("cannot connect to PostgreSQL: {e}")))?;
         Ok(PostgresStore { pool, writes: None })
+    }
+
+    const NOW_SQL: &'static str =
+        "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')";
+
+    async fn separate_pool(&self, connections: u32) -> Result<Self> {
+        let pool = PgPoolOptions::new()
+            .max_connections(connections.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(self.pool.connect_options().as_ref().clone())
+            .await
+            .map_err(map_err)?;
+        Ok(PostgresStore { pool, writes: None })
+    }
+
+    /// A transaction-scoped advisory lock in a transaction kept open by the guard: dropping
+    /// it rolls back, which releases the lock, and a crashed holder's session ends with it.
+    async fn take_exclusive(&self, key: i64) -> Result<Exclusive> {
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(key)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        Ok(Exclusive::new(tx))
     }
 }
 
@@ -155,6 +220,22 @@ macro_rules! store_impl {
         impl Store for $store {
             fn backend(&self) -> &'static str {
                 $name
+            }
+
+            async fn exclusive(&self, key: i64) -> Result<Exclusive> {
+                self.take_exclusive(key).await
+            }
+
+            async fn db_now(&self) -> Result<String> {
+                let t: String = sqlx::query_scalar(Self::NOW_SQL)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(map_err)?;
+                Ok(t)
+            }
+
+            async fn separate(&self, connections: u32) -> Result<crate::DynStore> {
+                Ok(std::sync::Arc::new(self.separate_pool(connections).await?))
             }
 
             async fn migrate(&self) -> Result<()> {

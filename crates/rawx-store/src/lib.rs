@@ -111,6 +111,30 @@ pub trait Store: Send + Sync + 'static {
     async fn linked(&self, rel: &'static Relation, from_left: bool, id: i64) -> Result<Vec<i64>>;
     /// Runs `SELECT 1`: is the database there?
     async fn ping(&self) -> Result<()>;
+    /// Waits for, then holds, the database-wide lock named `key` until the guard is dropped:
+    /// one process at a time across every node sharing the database (a PostgreSQL advisory
+    /// lock in an open transaction; a lock file beside a SQLite database). For work such as
+    /// seeding, which several replicas starting together must not do twice.
+    async fn exclusive(&self, key: i64) -> Result<Exclusive>;
+    /// The database's current time, formatted as `rawx_model::now_string` formats times: the
+    /// one clock every node sharing the database agrees on (heartbeats are judged by it).
+    async fn db_now(&self) -> Result<String>;
+    /// A second handle on the same database with a small pool of its own (`connections`), for
+    /// work that must not queue behind this handle's (the heartbeat).
+    async fn separate(&self, connections: u32) -> Result<DynStore>;
+}
+
+/// Holds a lock taken by [`Store::exclusive`]; dropping it releases the lock.
+pub struct Exclusive {
+    _held: Box<dyn Send>,
+}
+
+impl Exclusive {
+    pub(crate) fn new(held: impl Send + 'static) -> Exclusive {
+        Exclusive {
+            _held: Box::new(held),
+        }
+    }
 }
 
 pub type DynStore = Arc<dyn Store>;

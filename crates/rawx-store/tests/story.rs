@@ -1,7 +1,8 @@
 //! One story, told to every backend: what a controller asks of its store, in the order it asks.
 //! SQLite always runs; PostgreSQL runs against a fresh database on the server named by
-//! `RAWX_TEST_PG` (default `postgres://postgres@127.0.0.1:5432`), and fails loudly when that
-//! server cannot be reached unless `RAWX_SKIP_PG=1` says to skip it.
+//! `RAWX_TEST_PG` (default `postgres://postgres@127.0.0.1:5432`; `rawx_testkit::PgDb`, dropped
+//! afterwards), and fails loudly when that server cannot be reached unless `RAWX_SKIP_PG=1`
+//! says to skip it.
 
 use rawx_model::filter::{parse_list_query, Filter};
 use rawx_model::resources::{
@@ -235,39 +236,11 @@ async fn sqlite_story() {
     story(rawx_store::open(&url).await.unwrap()).await;
 }
 
+/// Against a fresh database on the test server (`RAWX_TEST_PG`), dropped afterwards.
 #[tokio::test]
 async fn postgres_story() {
-    let Some(url) = fresh_pg_database().await else {
+    let Some(db) = rawx_testkit::PgDb::create("story") else {
         return;
     };
-    story(rawx_store::open(&url).await.unwrap()).await;
-}
-
-/// A new, empty database on the test server, or `None` when told to skip.
-async fn fresh_pg_database() -> Option<String> {
-    if std::env::var("RAWX_SKIP_PG").as_deref() == Ok("1") {
-        eprintln!("SKIPPED: PostgreSQL story (RAWX_SKIP_PG=1)");
-        return None;
-    }
-    let base = std::env::var("RAWX_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let admin = sqlx::PgPool::connect(&format!("{base}/postgres"))
-        .await
-        .unwrap_or_else(|e| {
-            panic!("PostgreSQL at {base} is not reachable ({e}); start it or set RAWX_SKIP_PG=1")
-        });
-    let name = format!("rawx_story_{}_{}", std::process::id(), rand_suffix());
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&admin)
-        .await
-        .unwrap();
-    Some(format!("{base}/{name}"))
-}
-
-fn rand_suffix() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        % 1_000_000_007
+    story(rawx_store::open(&db.url).await.unwrap()).await;
 }

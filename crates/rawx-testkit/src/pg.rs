@@ -3,37 +3,44 @@
 use crate::clients::{run, Out};
 use std::process::Command;
 
-/// A fresh PostgreSQL database for one test, dropped afterwards. `None` (after printing
-/// "SKIPPED: …") only when the server is unreachable and `RAWX_SKIP_PG=1` says that is expected.
+/// A fresh PostgreSQL database for one test, dropped afterwards (even when the test panics).
+/// `None` (after printing "SKIPPED: …") only when the server is unreachable and
+/// `RAWX_SKIP_PG=1` says that is expected.
 pub struct PgDb {
     pub name: String,
     pub url: String,
 }
 
-pub const PG_HOST: &str = "127.0.0.1";
+/// The server the suites use: `$RAWX_TEST_PG` (a `postgres://user@host:port` URL without a
+/// database), else the local one on 127.0.0.1:5432 as `postgres`.
+pub fn pg_server() -> String {
+    match std::env::var("RAWX_TEST_PG") {
+        Ok(v) if !v.is_empty() => v.trim_end_matches('/').to_string(),
+        _ => "postgres://postgres@127.0.0.1:5432".to_string(),
+    }
+}
 
 fn psql(sql: &str) -> Out {
     run(Command::new("psql")
-        .args([
-            "-h", PG_HOST, "-p", "5432", "-U", "postgres", "-d", "postgres",
-        ])
+        .arg(format!("{}/postgres", pg_server()))
         .args(["-v", "ON_ERROR_STOP=1", "-tAc", sql])
         .env("PGCONNECT_TIMEOUT", "5"))
 }
 
 impl PgDb {
     pub fn create(tag: &str) -> Option<PgDb> {
+        let server = pg_server();
         let probe = psql("SELECT 1");
         if probe.code != 0 {
             if std::env::var("RAWX_SKIP_PG").as_deref() == Ok("1") {
                 println!(
-                    "SKIPPED: PostgreSQL on {PG_HOST}:5432 is unreachable and RAWX_SKIP_PG=1: {}",
+                    "SKIPPED: PostgreSQL at {server} is unreachable and RAWX_SKIP_PG=1: {}",
                     probe.stderr.trim()
                 );
                 return None;
             }
             panic!(
-                "PostgreSQL on {PG_HOST}:5432 is unreachable (set RAWX_SKIP_PG=1 to skip on purpose):\n{probe}"
+                "PostgreSQL at {server} is unreachable (set RAWX_SKIP_PG=1 to skip on purpose):\n{probe}"
             );
         }
         let nanos = std::time::SystemTime::now()
@@ -43,7 +50,7 @@ impl PgDb {
         let name = format!("rawx_test_{tag}_{}_{nanos}", std::process::id());
         let out = psql(&format!("CREATE DATABASE {name}"));
         assert_eq!(out.code, 0, "CREATE DATABASE {name}:\n{out}");
-        let url = format!("postgres://postgres@{PG_HOST}:5432/{name}");
+        let url = format!("{server}/{name}");
         Some(PgDb { name, url })
     }
 }

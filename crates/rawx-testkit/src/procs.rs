@@ -18,6 +18,11 @@ static HOOK: Once = Once::new();
 
 fn install_hook() {
     HOOK.call_once(|| {
+        // Orphans of a killed server (its pip, say) become this process's children instead of
+        // init's. Otherwise the server's group turns orphaned when it dies, and the kernel
+        // sends SIGHUP to an orphaned group that holds a stopped process: a test that freezes
+        // an orphan (SIGSTOP) to look at it would find it killed by the test's own setup.
+        let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             let me = std::thread::current().id();

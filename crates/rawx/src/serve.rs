@@ -325,20 +325,21 @@ pub async fn run(
 }
 
 /// `RAWX_NODE_LOST_AFTER`: seconds another task node may stay silent before its active jobs
-/// are ended (60, as AWX's heartbeat period).
-fn lost_after() -> anyhow::Result<std::time::Duration> {
+/// are ended. Unset: AWX's settings decide (`CLUSTER_NODE_HEARTBEAT_PERIOD` ×
+/// `CLUSTER_NODE_MISSED_HEARTBEAT_TOLERANCE`, 120 s by default).
+fn lost_after() -> anyhow::Result<Option<std::time::Duration>> {
     match std::env::var("RAWX_NODE_LOST_AFTER") {
         Ok(v) => v
             .parse::<u64>()
             .ok()
             .filter(|s| *s >= 5)
-            .map(std::time::Duration::from_secs)
+            .map(|s| Some(std::time::Duration::from_secs(s)))
             .ok_or_else(|| {
                 anyhow::anyhow!(
                     "RAWX_NODE_LOST_AFTER must be a number of seconds, at least 5 (got {v:?})"
                 )
             }),
-        Err(_) => Ok(std::time::Duration::from_secs(60)),
+        Err(_) => Ok(None),
     }
 }
 

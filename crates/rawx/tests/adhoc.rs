@@ -5,10 +5,10 @@
 
 use rawx_testkit::lab::*;
 use rawx_testkit::plays::whoami;
-use rawx_testkit::ADMIN_PW;
+use rawx_testkit::{eventually, ADMIN_PW};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const RES: &str = "ad_hoc_commands";
 
@@ -346,15 +346,12 @@ fn cancel_a_running_command_leaves_no_process() {
     ]);
     let id = made["id"].as_i64().unwrap();
     // Wait until the command itself runs.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !processes_with(&marker) {
-        assert!(
-            Instant::now() < deadline,
-            "the command never started: {}",
-            s.admin("GET", &format!("/api/v2/ad_hoc_commands/{id}/"), None, 200)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually(Duration::from_secs(60), || {
+        processes_with(&marker).then_some(()).ok_or_else(|| {
+            let c = s.admin("GET", &format!("/api/v2/ad_hoc_commands/{id}/"), None, 200);
+            format!("the command never started: {c}")
+        })
+    });
     let path = format!("/api/v2/ad_hoc_commands/{id}/cancel/");
     assert_eq!(
         s.admin("GET", &path, None, 200),

@@ -6,7 +6,7 @@
 //! start; a build that cannot succeed ends the job in `error` saying what to do.
 
 use rawx_testkit::lab::fixture;
-use rawx_testkit::{sh, tail, Opts, Server};
+use rawx_testkit::{eventually, sh, tail, Opts, Server};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -160,15 +160,17 @@ fn follow(s: &Server, id: i64, limit: Duration) -> (Value, Vec<(String, String)>
 
 /// Waits until the server has logged `needle`.
 fn wait_log(s: &Server, needle: &str, limit: Duration) {
-    let deadline = Instant::now() + limit;
-    while !s.logs().contains(needle) {
-        assert!(
-            Instant::now() < deadline,
-            "the server did not log {needle:?} within {limit:?}\n{}",
-            tail(&s.logs(), 6000)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    eventually(limit, || {
+        let logs = s.logs();
+        if logs.contains(needle) {
+            Ok(())
+        } else {
+            Err(format!(
+                "the server did not log {needle:?}\n{}",
+                tail(&logs, 6000)
+            ))
+        }
+    });
 }
 
 fn mtime(p: &Path) -> std::time::SystemTime {

@@ -37,19 +37,7 @@ fn a_running_job_is_canceled_within_seconds_leaving_nothing_running() {
     );
 
     // Wait until the pause task really runs.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !lab
-        .events_of(id, "playbook_on_task_start")
-        .iter()
-        .any(|e| e["task"] == "wait a long time")
-    {
-        assert!(
-            Instant::now() < deadline,
-            "the pause task never started: {}",
-            lab.job(id)
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_in_task(s, id, "wait a long time");
     assert_eq!(lab.job(id)["status"], "running");
     let del = s.http(
         "DELETE",

@@ -5,11 +5,11 @@
 
 use rawx_testkit::lab::*;
 use rawx_testkit::plays::*;
-use rawx_testkit::{sh, Opts, ADMIN_PW};
+use rawx_testkit::{eventually, sh, Opts, ADMIN_PW};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// An unprivileged `sshd` on a free loopback port that accepts one key, for the current user,
 /// and nothing else (no passwords). Killed on drop.
@@ -78,18 +78,13 @@ impl Sshd {
             passphrase: passphrase.to_string(),
             dir,
         };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        eventually(Duration::from_secs(10), || {
             if let Ok(Some(st)) = sshd.child.try_wait() {
                 panic!("sshd exited ({st}):\n{}", sshd.log());
             }
-            assert!(
-                Instant::now() < deadline,
-                "sshd is not listening:\n{}",
-                sshd.log()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
+            std::net::TcpStream::connect(("127.0.0.1", port))
+                .map_err(|e| format!("sshd is not listening ({e}):\n{}", sshd.log()))
+        });
         sshd
     }
 

@@ -4,13 +4,13 @@
 
 use rawx_testkit::lab::{wait_final, Fixture};
 use rawx_testkit::ops::*;
-use rawx_testkit::{tail, Server, ADMIN_PW};
+use rawx_testkit::{eventually, tail, Server, ADMIN_PW};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 // ---- log shipping ------------------------------------------------------------------------
 /// What a receiver got: one entry per document (a line, a datagram, a request body).
@@ -37,21 +37,18 @@ impl Received {
 
     /// Waits until `pred` holds of the documents received so far.
     fn wait(&self, s: &Server, what: &str, pred: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-        let deadline = Instant::now() + Duration::from_secs(40);
-        loop {
+        eventually(Duration::from_secs(40), || {
             let docs = self.all();
             if pred(&docs) {
-                return docs;
+                return Ok(docs);
             }
-            assert!(
-                Instant::now() < deadline,
+            Err(format!(
                 "{what}: the receiver has {} documents; last: {:?}\n--- server\n{}",
                 docs.len(),
                 docs.last(),
                 tail(&s.logs(), 3000)
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+            ))
+        })
     }
 }
 
@@ -205,8 +202,7 @@ fn logging(s: &Server, body: Value) -> Value {
 /// Posts the logging test until its message reaches the receiver (the shipper picks new
 /// settings up within a second).
 fn connection_test_arrives(s: &Server, got: &Received) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    eventually(Duration::from_secs(20), || {
         let r = s.http(
             "POST",
             "/api/v2/settings/logging/test/",
@@ -215,19 +211,14 @@ fn connection_test_arrives(s: &Server, got: &Received) {
         );
         assert_eq!(r.status, 202, "{r:?}");
         std::thread::sleep(Duration::from_millis(300));
-        if got
+        let arrived = got
             .all()
             .iter()
-            .any(|d| d["message"] == "AWX Connection Test Message")
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the test message never arrived\n{}",
-            tail(&s.logs(), 3000)
-        );
-    }
+            .any(|d| d["message"] == "AWX Connection Test Message");
+        arrived
+            .then_some(())
+            .ok_or_else(|| format!("the test message never arrived\n{}", tail(&s.logs(), 3000)))
+    });
 }
 
 /// A template whose job carries a Machine credential with a password, so a leak would show.
@@ -351,15 +342,14 @@ fn logs_ship_over_tcp_and_the_buffer_is_replayed_after_an_outage() {
     let (port, got) = rx.stop();
     let second = launch(&s, jt);
     assert_eq!(wait_final(&s, second)["status"], "successful");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !s.logs().contains("buffering them on disk") {
-        assert!(
-            Instant::now() < deadline,
-            "no outage was noticed:\n{}",
-            tail(&s.logs(), 3000)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    eventually(Duration::from_secs(20), || {
+        let logs = s.logs();
+        if logs.contains("buffering them on disk") {
+            Ok(())
+        } else {
+            Err(format!("no outage was noticed:\n{}", tail(&logs, 3000)))
+        }
+    });
     assert!(
         job_event_docs(&got.all(), second).is_empty(),
         "events reached a receiver that was down"

@@ -137,18 +137,14 @@ fn manage_instance_commands_write_what_the_api_shows() {
         rawx(&all)
     };
     // The task role registers this node just after start.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    let me = loop {
+    let me = rawx_testkit::eventually(std::time::Duration::from_secs(30), || {
         let list = s.admin("GET", "/api/v2/instances/", None, 200);
         if list["count"].as_u64() > Some(0) && !list["results"][0]["last_seen"].is_null() {
-            break list["results"][0].clone();
+            Ok(list["results"][0].clone())
+        } else {
+            Err(format!("no instance registered: {list}"))
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no instance registered: {list}"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    };
+    });
     let host = me["hostname"].as_str().unwrap().to_string();
 
     let out = manage(&["list-instances"]);

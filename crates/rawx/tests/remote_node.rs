@@ -7,6 +7,7 @@
 //! third job wait with an explanation. One node on a Unix socket, one over TLS with work
 //! signing.
 
+use rawx_testkit::clients::receptorctl;
 use rawx_testkit::lab::*;
 use rawx_testkit::{eventually, procs, venv, DataDir, Opts, ADMIN_PW};
 use serde_json::{json, Value};
@@ -106,14 +107,9 @@ impl Receptor {
 
     /// `receptorctl work list` over the node's Unix socket.
     fn work_list(&self) -> Value {
-        let out = Command::new(venv().join("bin/receptorctl"))
-            .arg("--socket")
-            .arg(self.socket())
-            .args(["work", "list"])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
-        serde_json::from_slice(&out.stdout).unwrap()
+        let out = receptorctl(&self.socket(), &["work", "list"]);
+        assert_eq!(out.code, 0, "{out}");
+        out.json()
     }
 }
 

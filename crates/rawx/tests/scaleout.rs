@@ -2,7 +2,7 @@
 //! on one PostgreSQL database and the machine's Redis — driven by the real `awx` CLI, a Python
 //! websocket client and the real `ansible-runner`.
 
-use rawx_testkit::lab::{fixture_in, job, stdout_of, tail, wait_final_on};
+use rawx_testkit::lab::{fixture_in, job, stdout_of, tail, wait_final_on, wait_in_task};
 use rawx_testkit::wsclient::Py;
 use rawx_testkit::{venv, Opts, PgDb, Server, ADMIN_PW};
 use serde_json::{json, Value};
@@ -267,26 +267,7 @@ fn a_killed_task_node_is_reaped_and_the_other_takes_over() {
     )["job"]
         .as_i64()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let evs = web.admin(
-            "GET",
-            &format!(
-                "/api/v2/jobs/{id}/job_events/?task=wait%20when%20asked&event=playbook_on_task_start"
-            ),
-            None,
-            200,
-        );
-        if evs["count"] == 1 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the job never reached its pause: {}",
-            job(&web, id)
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_in_task(&web, id, "wait when asked");
     assert_eq!(node_of(&job(&web, id)), "task-1");
     let task2 = c.start("task", "task-2");
     let data1 = task1.data.clone();

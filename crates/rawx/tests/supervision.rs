@@ -10,7 +10,7 @@
 
 use rawx_testkit::lab::{fixture, job, wait_final, wait_in_task};
 use rawx_testkit::ops::*;
-use rawx_testkit::{sqlite, tail, Server, ADMIN_PW};
+use rawx_testkit::{eventually, sqlite, tail, Server, ADMIN_PW};
 use serde_json::{json, Value};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -23,19 +23,17 @@ fn components(s: &Server) -> Value {
 
 /// Polls ping until `pred` holds of its `components`.
 fn wait_components(s: &Server, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    eventually(Duration::from_secs(20), || {
         let c = components(s);
         if pred(&c) {
-            return c;
+            Ok(c)
+        } else {
+            Err(format!(
+                "{what}: components are {c}\n{}",
+                tail(&s.logs(), 4000)
+            ))
         }
-        assert!(
-            Instant::now() < deadline,
-            "{what}: components are {c}\n{}",
-            tail(&s.logs(), 4000)
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    })
 }
 
 /// One column of a job row, read straight from the SQLite file of a stopped server.

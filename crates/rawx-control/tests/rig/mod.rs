@@ -170,7 +170,7 @@ impl Rig {
             .with_faults(faults.clone())
             .with_backoff(Duration::from_millis(20), Duration::from_millis(200));
         let role = rawx_control::TaskRole::new(shared)
-            .with_lost_after(opts.lost_after)
+            .with_lost_after(Some(opts.lost_after))
             .with_faults(faults);
         for c in role.components() {
             sup.add(c, Restart::Always);
