@@ -101,6 +101,19 @@ function FilteredEvents({ id, kind, host, outcome, onSelect }) {
   </div>`;
 }
 
+/** The plays and tasks of a job (their start events), to jump to in the output. */
+function Outline({ id, kind, onJump }) {
+  const [items, setItems] = useState(null);
+  useEffect(() => {
+    api(`/api/v2/${kind.api}/${id}/${kind.events}/?event__in=playbook_on_play_start,playbook_on_task_start&order_by=counter&page_size=200`)
+      .then((r) => setItems(r.results), () => setItems([]));
+  }, [id]);
+  if (!items) return html`<p class="loading">Loading…</p>`;
+  if (!items.length) return html`<p class="muted">No plays or tasks yet.</p>`;
+  return html`<ol class="outline">${items.map((e) => html`<li class=${e.event === 'playbook_on_play_start' ? 'play' : 'task'}>
+    <button class="link" onClick=${() => onJump(e.counter)}>${e.event === 'playbook_on_play_start' ? `PLAY ${e.play}` : `TASK ${e.task}`}</button></li>`)}</ol>`;
+}
+
 function Output({ id, kind, job, setLiveCounts }) {
   const el = useRef();
   const view = useRef();
@@ -109,6 +122,7 @@ function Output({ id, kind, job, setLiveCounts }) {
   const [selected, setSelected] = useState(null);
   const [host, setHost] = useState('');
   const [outcome, setOutcome] = useState('');
+  const [outline, setOutline] = useState(false);
   const filtering = !!(host || outcome);
   const active = ACTIVE.includes(job.status);
   const activeRef = useRef(active);
@@ -174,6 +188,7 @@ function Output({ id, kind, job, setLiveCounts }) {
       <button aria-pressed=${follow ? 'true' : 'false'} onClick=${toggle} class=${follow ? 'on' : ''}>Follow</button>
       <button onClick=${() => { view.current.setFollow(false); el.current.scrollTop = 0; }}>Top</button>
       <button onClick=${() => view.current.scrollToEnd()}>End</button>
+      <button aria-expanded=${outline ? 'true' : 'false'} onClick=${() => setOutline(!outline)}>Plays and tasks</button>
       <label class="filter">Show <select id="outcome" onChange=${(e) => setOutcome(e.target.value)}>
         ${OUTCOMES.map(([v, l]) => html`<option value=${v} selected=${v === outcome}>${l}</option>`)}</select></label>
       <label class="filter">Host <input id="host-filter" type="search" size="12" value=${host} onChange=${(e) => setHost(e.target.value.trim())} /></label>
@@ -181,6 +196,8 @@ function Output({ id, kind, job, setLiveCounts }) {
       <span class="muted" aria-live="polite" data-events=${total ?? ''}>${total === null ? '' : `${total} events`}</span>
       <a class="button" href=${`/api/v2/${kind.api}/${id}/stdout/?format=txt_download`} download>Download</a>
     </div>
+    ${outline && html`<nav class="outline-box" aria-label="Plays and tasks"><${Outline} id=${id} kind=${kind}
+      onJump=${(c) => { setHost(''); setOutcome(''); view.current.scrollToCounter(c); }} /></nav>`}
     <div ref=${el} class="output-box" hidden=${filtering}></div>
     ${filtering && html`<${FilteredEvents} id=${id} kind=${kind} host=${host} outcome=${outcome} onSelect=${setSelected} />`}
     ${selected && html`<${EventDetail} ev=${selected} kind=${kind} onClose=${() => setSelected(null)} />`}

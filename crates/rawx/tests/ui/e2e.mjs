@@ -186,6 +186,12 @@ try {
   const stdout = await page.evaluate((u) => fetch(u).then((r) => r.text()), dl);
   assert.match(stdout, /second half/);
 
+  step('plays and tasks: jump to one');
+  await page.click('button:has-text("Plays and tasks")');
+  await page.click('.outline button:has-text("TASK pause")');
+  await page.locator('.output .ev', { hasText: 'TASK [pause]' }).waitFor();
+  assert.equal(await page.locator('.output-panel button:has-text("Follow")').getAttribute('aria-pressed'), 'false');
+
   step('event detail');
   await page.locator('.output .ev', { hasText: 'first half' }).first().click();
   await page.locator('dialog .json').waitFor();
