@@ -21,6 +21,7 @@ mod handlers;
 mod metrics;
 mod named;
 mod options;
+mod playbooks;
 mod render;
 mod resource;
 mod resources;
@@ -205,6 +206,7 @@ fn fixed() -> Routes {
         ("/api/v2/metrics/", get(metrics::metrics)),
         ("/api/v2/dashboard/", get(metrics::dashboard)),
         ("/api/v2/dashboard/graphs/jobs/", get(dashboard::jobs_graph)),
+        ("/api/v2/projects/{id}/playbooks/", get(playbooks::list)),
         (
             "/api/v2/settings/",
             get(settings::categories).options(settings::options_categories),
