@@ -9,15 +9,13 @@
 //! `scripts/test.sh` runs first). When they cannot be had, `scripts/test.sh` sets
 //! `RAWX_SKIP_UI=1` and lists this suite as SKIPPED; without that flag a missing browser fails.
 
-mod common;
-
-use common::lab::{local_vars, Lab};
-use common::workspace_root;
 use rawx_model::filter::Filter;
 use rawx_model::resources::JOB_EVENTS;
 use rawx_model::schema::ColumnType;
+use rawx_testkit::lab::{local_vars, Lab};
+use rawx_testkit::procs::{kill_group, release_group, spawn_group};
+use rawx_testkit::{workspace_root, ADMIN_PW};
 use serde_json::{json, Value};
-use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -39,14 +37,35 @@ const LONG: &str = "- hosts: all
 ";
 const BULK: usize = 100_000;
 
-/// The node process and every browser it started: its own process group, killed on drop.
-struct Group(std::process::Child);
-impl Drop for Group {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.0.id())])
-            .status();
+/// The node process, leading its own process group (the kit's, so a panic kills it too),
+/// stopped on drop if it still runs: SIGTERM first (Playwright then closes the browsers it
+/// started, which live in sessions of their own), then SIGKILL for the group, before reaping.
+struct Node(std::process::Child);
+impl Node {
+    fn stop(&mut self) {
+        if matches!(self.0.try_wait(), Ok(None)) {
+            if let Some(pid) = i32::try_from(self.0.id())
+                .ok()
+                .and_then(rustix::process::Pid::from_raw)
+            {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
+            let until = Instant::now() + Duration::from_secs(10);
+            while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            // Only while the leader is unreaped: a reaped leader's group id may be reused.
+            if matches!(self.0.try_wait(), Ok(None)) {
+                kill_group(self.0.id());
+            }
+        }
         let _ = self.0.wait();
+        release_group(self.0.id());
+    }
+}
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
@@ -156,7 +175,7 @@ fn web_ui_in_chromium() {
     cmd.arg(&script)
         .env("RAWX_UI_NODE_MODULES", &modules)
         .env("BASE", &s.url)
-        .env("ADMIN_PW", common::ADMIN_PW)
+        .env("ADMIN_PW", ADMIN_PW)
         .env("USER", "alice")
         .env("USER_PW", "alice-pw-1")
         .env("PROJECT_DIR", "uiproject")
@@ -164,9 +183,8 @@ fn web_ui_in_chromium() {
         .env("BIG_JOB_EVENTS", total.to_string())
         .env("ARTIFACTS", &artifacts)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    let mut child = Group(cmd.spawn().expect("run node"));
+        .stderr(Stdio::piped());
+    let mut child = Node(spawn_group(&mut cmd).expect("run node"));
     // Read both pipes as they fill, so a chatty failure cannot stall the browser.
     let reader = |mut r: Box<dyn std::io::Read + Send>| {
         std::thread::spawn(move || {
@@ -183,11 +201,7 @@ fn web_ui_in_chromium() {
         std::thread::sleep(Duration::from_millis(200));
     }
     let timed_out = child.0.try_wait().unwrap().is_none();
-    if timed_out {
-        let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", child.0.id())])
-            .status();
-    }
+    child.stop();
     let status = child.0.wait().unwrap();
     let out = out_t.join().unwrap();
     let err = err_t.join().unwrap();

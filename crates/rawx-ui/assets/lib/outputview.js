@@ -140,6 +140,14 @@ export class OutputView {
     });
   }
 
+  /** Brings event `counter` to the top of the screen (follow mode off). */
+  scrollToCounter(counter) {
+    this.setFollow(false);
+    this.ourScroll = true;
+    this.el.scrollTop = this.heights.offset(Math.max(0, counter - 1)) * this.lh;
+    this.schedule();
+  }
+
   scrollToEnd() {
     this.ourScroll = true;
     this.el.scrollTop = this.el.scrollHeight;

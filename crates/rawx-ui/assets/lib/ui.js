@@ -233,14 +233,23 @@ export function cell(row, col) {
   if (col.render) return col.render(row);
   const v = col.key.split('.').reduce((o, k) => (o == null ? o : o[k]), row);
   if (typeof v === 'boolean') return v ? 'Yes' : 'No';
-  if (col.key === 'created' || col.key === 'modified' || col.key === 'finished' || col.key === 'started') return fmtTime(v);
+  if (['created', 'modified', 'finished', 'started', 'next_run', 'last_job_run', 'last_health_check'].includes(col.key)) return fmtTime(v);
   return v == null ? '' : String(v);
+}
+
+/** What the caller may do with a row: AWX's `summary_fields.user_capabilities`. */
+export function caps(row) {
+  return (row.summary_fields && row.summary_fields.user_capabilities) || { edit: true, delete: true };
 }
 
 /** A paged list with AWX's `search`, filters (`field=value` from `cfg.filters`), `order_by`
  * and `page`, all kept in the URL so a list can be linked and reloaded. */
-export function ResourceList({ cfg, base, path, user, extraActions, createHref }) {
-  const q = query();
+export function ResourceList({ cfg, base, path, extraActions, createHref, prefix = '' }) {
+  // `prefix` keeps two lists on one page (an inventory's hosts and groups) apart in the URL.
+  const all = query();
+  const q = {};
+  for (const [k, v] of Object.entries(all)) if (k.startsWith(prefix)) q[k.slice(prefix.length)] = v;
+  const setQ = (changes) => setQuery(Object.fromEntries(Object.entries(changes).map(([k, v]) => [prefix + k, v])));
   const page = Number(q.page || 1);
   const pageSize = Number(q.page_size || 20);
   const order = q.order_by || cfg.order || 'name';
@@ -266,16 +275,16 @@ export function ResourceList({ cfg, base, path, user, extraActions, createHref }
       setMsg({ kind: 'error', text: (e.message || 'Delete failed.') + extra });
     }
   };
-  const sortBy = (key) => setQuery({ order_by: order === key ? `-${key}` : key, page: 1 });
+  const sortBy = (key) => setQ({ order_by: order === key ? `-${key}` : key, page: 1 });
   return html`<div class="list">
     <div class="toolbar">
-      <form role="search" onSubmit=${(e) => { e.preventDefault(); setQuery({ search, page: 1 }); }}>
-        <label class="sr" for="search">Search ${cfg.title}</label>
-        <input id="search" type="search" placeholder="Search" value=${search} onInput=${(e) => setSearch(e.target.value)} />
+      <form role="search" onSubmit=${(e) => { e.preventDefault(); setQ({ search, page: 1 }); }}>
+        <label class="sr" for=${`${prefix}search`}>Search ${cfg.title}</label>
+        <input id=${`${prefix}search`} type="search" placeholder="Search" value=${search} onInput=${(e) => setSearch(e.target.value)} />
         <button type="submit">Search</button>
       </form>
       ${(cfg.filters || []).map((f) => html`<label class="filter">${f.label}
-        <select onChange=${(e) => setQuery({ [f.key]: e.target.value, page: 1 })}>
+        <select onChange=${(e) => setQ({ [f.key]: e.target.value, page: 1 })}>
           <option value="">Any</option>
           ${f.choices.map(([v, l]) => html`<option value=${v} selected=${q[f.key] === String(v)}>${l}</option>`)}
         </select></label>`)}
@@ -297,14 +306,14 @@ export function ResourceList({ cfg, base, path, user, extraActions, createHref }
           ${cfg.columns.map((c, i) => html`<td data-label=${c.label}>${i === 0 && !c.render ? html`<a href=${cfg.detailHref ? cfg.detailHref(row) : `${href}/${row.id}`}>${cell(row, c)}</a>` : cell(row, c)}</td>`)}
           ${!cfg.readOnly && html`<td class="row-actions">
             ${cfg.rowActions && cfg.rowActions(row, reload)}
-            <a class="button small" href=${`${href}/${row.id}/edit`} aria-label=${`Edit ${row.name || row.id}`}>Edit</a>
-            <button class="small danger" onClick=${() => del(row)} aria-label=${`Delete ${row.name || row.id}`}>Delete</button></td>`}
+            ${caps(row).edit && html`<a class="button small" href=${`${href}/${row.id}/edit`} aria-label=${`Edit ${row.name || row.id}`}>Edit</a>`}
+            ${caps(row).delete && html`<button class="small danger" onClick=${() => del(row)} aria-label=${`Delete ${row.name || row.id}`}>Delete</button>`}</td>`}
         </tr>`)}
       </tbody></table>
       <nav class="pager" aria-label="Pages">
-        <button disabled=${!data.previous} onClick=${() => setQuery({ page: page - 1 })}>Previous</button>
+        <button disabled=${!data.previous} onClick=${() => setQ({ page: page - 1 })}>Previous</button>
         <span>Page ${page} of ${Math.max(1, Math.ceil(data.count / pageSize))} (${data.count} items)</span>
-        <button disabled=${!data.next} onClick=${() => setQuery({ page: page + 1 })}>Next</button>
+        <button disabled=${!data.next} onClick=${() => setQ({ page: page + 1 })}>Next</button>
       </nav>`}
   </div>`;
 }
@@ -321,7 +330,7 @@ export function ResourceDetail({ cfg, id, children, actions }) {
   const sf = row.summary_fields || {};
   return html`<${Page} title=${row.name || row.username || row.hostname || `${cfg.singular} ${id}`}
       crumbs=${[[cfg.base || `/${cfg.key}`, cfg.title]]}
-      actions=${html`${actions && actions(row)}${!cfg.readOnly && html`<a class="button" href=${`${cfg.base || `/${cfg.key}`}/${id}/edit`}>Edit</a>`}`}>
+      actions=${html`${actions && actions(row)}${!cfg.readOnly && caps(row).edit && html`<a class="button" href=${`${cfg.base || `/${cfg.key}`}/${id}/edit`}>Edit</a>`}`}>
     <dl class="detail">
       ${keys.map((k) => {
         let v = row[k];

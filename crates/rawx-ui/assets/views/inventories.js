@@ -11,8 +11,8 @@ export const cfg = {
     { key: 'total_hosts', label: 'Hosts' }, { key: 'hosts_with_active_failures', label: 'Failed hosts' }],
   Detail: ({ id }) => html`<${ResourceDetail} cfg=${cfg} id=${id}
       actions=${() => html`<a class="button" href=${`/inventories/${id}/adhoc`}>Run command</a>`}>
-    ${() => html`<h2>Hosts</h2><${ResourceList} cfg=${hosts} base="/hosts" path=${`/api/v2/inventories/${id}/hosts/`} createHref=${`/hosts/add?inventory=${id}`} />
-      <h2>Groups</h2><${ResourceList} cfg=${groups} base="/groups" path=${`/api/v2/inventories/${id}/groups/`} createHref=${`/groups/add?inventory=${id}`} />`}
+    ${() => html`<h2>Hosts</h2><${ResourceList} cfg=${hosts} prefix="host_" base="/hosts" path=${`/api/v2/inventories/${id}/hosts/`} createHref=${`/hosts/add?inventory=${id}`} />
+      <h2>Groups</h2><${ResourceList} cfg=${groups} prefix="group_" base="/groups" path=${`/api/v2/inventories/${id}/groups/`} createHref=${`/groups/add?inventory=${id}`} />`}
   </${ResourceDetail}>`,
 };
 

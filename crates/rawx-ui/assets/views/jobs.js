@@ -5,6 +5,7 @@ import { api } from '../lib/api.js';
 import { navigate } from '../lib/router.js';
 import { OutputView } from '../lib/outputview.js';
 import { pageQuery, tallyHosts, countHosts } from '../lib/output.js';
+import { toHtml } from '../lib/ansi.js';
 import * as live from '../lib/ws.js';
 
 const PAGE = 200; // the API's largest page
@@ -67,12 +68,62 @@ function EventDetail({ ev, kind, onClose }) {
   </dialog>`;
 }
 
+// Event filters: outcome → AWX's event filters.
+const OUTCOMES = [['', 'All events'], ['failed', 'Failed'], ['changed', 'Changed'], ['ok', 'OK'], ['skipped', 'Skipped'], ['unreachable', 'Unreachable']];
+const OUTCOME_QUERY = {
+  failed: 'failed=true', changed: 'changed=true', ok: 'event=runner_on_ok',
+  skipped: 'event=runner_on_skipped', unreachable: 'event=runner_on_unreachable',
+};
+
+/** Events matching a host and an outcome, a page at a time (a filtered view is short). */
+function FilteredEvents({ id, kind, host, outcome, onSelect }) {
+  const [page, setPage] = useState(1);
+  const [data, setData] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => setPage(1), [host, outcome]);
+  useEffect(() => {
+    const q = ['order_by=counter', 'page_size=50', `page=${page}`];
+    if (host) q.push(`host_name__icontains=${encodeURIComponent(host)}`);
+    if (outcome) q.push(OUTCOME_QUERY[outcome]);
+    api(`/api/v2/${kind.api}/${id}/${kind.events}/?${q.join('&')}`).then(setData, setError);
+  }, [host, outcome, page]);
+  if (error) return html`<${Alert} error=${error} />`;
+  if (!data) return html`<p class="loading">Loading…</p>`;
+  return html`<div class="filtered">
+    <table class="table events"><thead><tr><th scope="col">#</th><th scope="col">Host</th><th scope="col">Event</th><th scope="col">Output</th></tr></thead>
+    <tbody>${data.results.length === 0 && html`<tr><td colspan="4" class="empty">No events match.</td></tr>`}
+      ${data.results.map((e) => html`<tr key=${e.id}><td data-label="#"><button class="link" onClick=${() => onSelect(e)}>${e.counter}</button></td>
+        <td data-label="Host">${e.host_name}</td><td data-label="Event">${e.event_display || e.event}</td>
+        <td data-label="Output"><pre class="ansi" dangerouslySetInnerHTML=${{ __html: toHtml(e.stdout || '') }}></pre></td></tr>`)}
+    </tbody></table>
+    <nav class="pager" aria-label="Event pages"><button disabled=${!data.previous} onClick=${() => setPage(page - 1)}>Previous</button>
+      <span>${data.count} events</span><button disabled=${!data.next} onClick=${() => setPage(page + 1)}>Next</button></nav>
+  </div>`;
+}
+
+/** The plays and tasks of a job (their start events), to jump to in the output. */
+function Outline({ id, kind, onJump }) {
+  const [items, setItems] = useState(null);
+  useEffect(() => {
+    api(`/api/v2/${kind.api}/${id}/${kind.events}/?event__in=playbook_on_play_start,playbook_on_task_start&order_by=counter&page_size=200`)
+      .then((r) => setItems(r.results), () => setItems([]));
+  }, [id]);
+  if (!items) return html`<p class="loading">Loading…</p>`;
+  if (!items.length) return html`<p class="muted">No plays or tasks yet.</p>`;
+  return html`<ol class="outline">${items.map((e) => html`<li class=${e.event === 'playbook_on_play_start' ? 'play' : 'task'}>
+    <button class="link" onClick=${() => onJump(e.counter)}>${e.event === 'playbook_on_play_start' ? `PLAY ${e.play}` : `TASK ${e.task}`}</button></li>`)}</ol>`;
+}
+
 function Output({ id, kind, job, setLiveCounts }) {
   const el = useRef();
   const view = useRef();
   const [follow, setFollow] = useState(false);
   const [total, setTotal] = useState(null);
   const [selected, setSelected] = useState(null);
+  const [host, setHost] = useState('');
+  const [outcome, setOutcome] = useState('');
+  const [outline, setOutline] = useState(false);
+  const filtering = !!(host || outcome);
   const active = ACTIVE.includes(job.status);
   const activeRef = useRef(active);
   activeRef.current = active;
@@ -137,11 +188,18 @@ function Output({ id, kind, job, setLiveCounts }) {
       <button aria-pressed=${follow ? 'true' : 'false'} onClick=${toggle} class=${follow ? 'on' : ''}>Follow</button>
       <button onClick=${() => { view.current.setFollow(false); el.current.scrollTop = 0; }}>Top</button>
       <button onClick=${() => view.current.scrollToEnd()}>End</button>
+      <button aria-expanded=${outline ? 'true' : 'false'} onClick=${() => setOutline(!outline)}>Plays and tasks</button>
+      <label class="filter">Show <select id="outcome" onChange=${(e) => setOutcome(e.target.value)}>
+        ${OUTCOMES.map(([v, l]) => html`<option value=${v} selected=${v === outcome}>${l}</option>`)}</select></label>
+      <label class="filter">Host <input id="host-filter" type="search" size="12" value=${host} onChange=${(e) => setHost(e.target.value.trim())} /></label>
       <span class="grow"></span>
       <span class="muted" aria-live="polite" data-events=${total ?? ''}>${total === null ? '' : `${total} events`}</span>
       <a class="button" href=${`/api/v2/${kind.api}/${id}/stdout/?format=txt_download`} download>Download</a>
     </div>
-    <div ref=${el} class="output-box"></div>
+    ${outline && html`<nav class="outline-box" aria-label="Plays and tasks"><${Outline} id=${id} kind=${kind}
+      onJump=${(c) => { setHost(''); setOutcome(''); view.current.scrollToCounter(c); }} /></nav>`}
+    <div ref=${el} class="output-box" hidden=${filtering}></div>
+    ${filtering && html`<${FilteredEvents} id=${id} kind=${kind} host=${host} outcome=${outcome} onSelect=${setSelected} />`}
     ${selected && html`<${EventDetail} ev=${selected} kind=${kind} onClose=${() => setSelected(null)} />`}
   </section>`;
 }

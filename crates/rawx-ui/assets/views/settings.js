@@ -23,7 +23,24 @@ function Category({ slug }) {
     e.preventDefault();
     setMsg(null);
     const body = {};
-    for (const k of Object.keys(meta)) if (!meta[k].read_only && k in values) body[k] = values[k];
+    const bad = {};
+    for (const k of Object.keys(meta)) {
+      if (meta[k].read_only || !(k in values)) continue;
+      let v = values[k];
+      // Lists and objects are edited as JSON text.
+      if (['list', 'nested object', 'json', 'dict'].includes(meta[k].type) && typeof v === 'string') {
+        try {
+          v = JSON.parse(v);
+        } catch {
+          bad[k] = ['Enter valid JSON.'];
+        }
+      }
+      body[k] = v;
+    }
+    if (Object.keys(bad).length) {
+      setErrors(bad);
+      return;
+    }
     try {
       setValues(await api(path, { method: 'PATCH', body }));
       setErrors({});

@@ -3,6 +3,7 @@
 import { html, useState, Page, Alert, ResourceList, ResourceDetail, ResourceForm, Field, useApi, useOptions } from '../lib/ui.js';
 import { api, listAll } from '../lib/api.js';
 import { navigate, query } from '../lib/router.js';
+import { cfg as schedules } from './schedules.js';
 
 const cfg = {
   key: 'job_templates',
@@ -132,7 +133,10 @@ export default {
     { path: '/templates/add', view: () => html`<${Page} title="New template" crumbs=${[['/templates', 'Templates']]}>
       <${ResourceForm} cfg=${cfg} initial=${query()} onSaved=${(r) => navigate(`/templates/${r.id}`)} /></${Page}>` },
     { path: '/templates/:id', view: ({ id }) => html`<${ResourceDetail} cfg=${cfg} id=${id}
-      actions=${() => html`<a class="button primary" href=${`/templates/${id}/launch`}>Launch</a>`} />` },
+      actions=${() => html`<a class="button primary" href=${`/templates/${id}/launch`}>Launch</a>`}>
+      ${() => html`<h2>Schedules</h2><${ResourceList} cfg=${schedules} prefix="sched_" base="/schedules" path=${`/api/v2/job_templates/${id}/schedules/`}
+        createHref=${`/schedules/add?unified_job_template=${id}`} />`}
+    </${ResourceDetail}>` },
     { path: '/templates/:id/edit', view: ({ id }) => html`<${Page} title="Edit template" crumbs=${[['/templates', 'Templates']]}>
       <${ResourceForm} cfg=${cfg} id=${id} onSaved=${() => navigate(`/templates/${id}`)} /></${Page}>` },
     { path: '/templates/:id/launch', view: ({ id }) => html`<${Launch} id=${id} />` },

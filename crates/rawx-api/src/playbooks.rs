@@ -1,0 +1,135 @@
+//! `/api/v2/projects/N/playbooks/`: the playbooks a manual project's directory holds, found as
+//! AWX finds them (`Project.playbooks`, `could_be_playbook`, `skip_directory`): `.yml`/`.yaml`
+//! files with a `hosts:`, `include:` or `import_playbook:` line (or vault-encrypted), outside
+//! `roles`, `tasks`, `group_vars`, `host_vars` and dot directories, symlinked directories not
+//! followed; relative paths sorted case-insensitively. What the UI's template form offers.
+
+use crate::auth::Auth;
+use crate::error::ApiResult;
+use crate::handlers::fetch_visible;
+use crate::AppState;
+use axum::extract::{Path, State};
+use axum::Json;
+use rawx_model::resources::PROJECTS;
+use serde_json::Value;
+use std::path::Path as FsPath;
+use std::sync::Arc;
+
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    auth: Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Vec<String>>> {
+    let project = fetch_visible(&state, &auth.0.actor, &PROJECTS, &raw).await?;
+    let text = |k: &str| {
+        project
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    // rawx keeps no checkout of source-control projects: only manual ones have files here.
+    if !text("scm_type").is_empty() || text("local_path").is_empty() {
+        return Ok(Json(Vec::new()));
+    }
+    let root = state.config.projects_dir.join(text("local_path"));
+    let found = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        walk(&root, &root, &mut out);
+        out.sort_by_key(|p| p.to_lowercase());
+        out
+    })
+    .await
+    .unwrap_or_default();
+    Ok(Json(found))
+}
+
+fn skip_directory(rel: &FsPath) -> bool {
+    rel.components().any(|c| {
+        let s = c.as_os_str().to_string_lossy();
+        s == "roles" || s == "tasks" || s == "group_vars" || s == "host_vars" || s.starts_with('.')
+    })
+}
+
+fn walk(root: &FsPath, dir: &FsPath, out: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let Ok(kind) = e.file_type() else { continue };
+        let rel = path.strip_prefix(root).unwrap_or(&path);
+        if kind.is_dir() {
+            if !skip_directory(rel) {
+                walk(root, &path, out);
+            }
+        } else if could_be_playbook(&path) && !rel.parent().is_some_and(skip_directory) {
+            out.push(rel.to_string_lossy().into_owned());
+        }
+    }
+}
+
+fn could_be_playbook(path: &FsPath) -> bool {
+    if !matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("yml" | "yaml")
+    ) {
+        return false;
+    }
+    let Ok(bytes) = std::fs::read(path) else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    text.lines()
+        .enumerate()
+        .any(|(n, line)| (n == 0 && line.starts_with("$ANSIBLE_VAULT;")) || playbook_line(line))
+}
+
+/// AWX's `^\s*?-?\s*?(?:hosts|(ansible\.builtin\.)?include|(ansible\.builtin\.)?import_playbook):`
+fn playbook_line(line: &str) -> bool {
+    let l = line.trim_start();
+    let l = l.strip_prefix('-').unwrap_or(l).trim_start();
+    let l = l.strip_prefix("ansible.builtin.").unwrap_or(l);
+    ["hosts:", "include:", "import_playbook:"]
+        .iter()
+        .any(|k| l.starts_with(k))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_that_make_a_playbook() {
+        assert!(playbook_line("- hosts: all"));
+        assert!(playbook_line("  hosts: web"));
+        assert!(playbook_line("- import_playbook: other.yml"));
+        assert!(playbook_line("- ansible.builtin.import_playbook: x.yml"));
+        assert!(playbook_line("-   include: x.yml"));
+        assert!(!playbook_line("- name: a task"));
+        assert!(!playbook_line("# hosts: commented"));
+    }
+
+    #[test]
+    fn finds_playbooks_as_awx_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let w = |p: &str, s: &str| {
+            let p = root.join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, s).unwrap();
+        };
+        w("site.yml", "- hosts: all\n  tasks: []\n");
+        w("B/deploy.yaml", "---\n- name: x\n  hosts: web\n");
+        w("vars.yml", "a: 1\n");
+        w("readme.md", "- hosts: all\n");
+        w("roles/r/tasks/main.yml", "- hosts: all\n");
+        w("group_vars/all.yml", "- hosts: all\n");
+        w(".git/x.yml", "- hosts: all\n");
+        w("vault.yml", "$ANSIBLE_VAULT;1.1;AES256\n3030\n");
+        let mut out = Vec::new();
+        walk(root, root, &mut out);
+        out.sort_by_key(|p| p.to_lowercase());
+        assert_eq!(out, ["B/deploy.yaml", "site.yml", "vault.yml"]);
+    }
+}
