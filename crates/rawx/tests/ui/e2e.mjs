@@ -390,11 +390,25 @@ try {
   await up.context().clearCookies();
   await up.click('nav.side a:has-text("Jobs")');
   await up.locator('#session-expired').waitFor();
-  await up.fill('#username', env('USER'));
-  await up.fill('#password', env('USER_PW'));
-  await up.click('button[type=submit]');
+  // Back in with the keyboard only: the username has focus, Tab to the password, Enter.
+  await up.keyboard.type(env('USER'));
+  await up.keyboard.press('Tab');
+  await up.keyboard.type(env('USER_PW'));
+  await up.keyboard.press('Enter');
   await up.locator('#current-user').waitFor();
   await up.context().close();
+
+  step('dark theme follows the system');
+  const dark = await newPage({ colorScheme: 'dark', storageState: await page.context().storageState() });
+  await dark.goto(`${BASE}/dashboard`);
+  await dark.locator('.tile .n').first().waitFor();
+  await dark.locator('.chart svg').waitFor();
+  await dark.locator('.dash table').waitFor();
+  const bg = await dark.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  const [r, g2, b] = bg.match(/\d+/g).map(Number);
+  assert.ok(r + g2 + b < 150, `a dark background (${bg})`);
+  await dark.screenshot({ path: `${ART}/dashboard-dark.png` });
+  await dark.context().close();
 
   step('phone width and log out');
   await page.setViewportSize({ width: 390, height: 800 });
