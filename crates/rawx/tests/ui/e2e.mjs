@@ -215,6 +215,19 @@ try {
   await page.waitForURL(/\/jobs\/\d+$/);
   await page.locator('.page-head .status[data-status="running"]').waitFor({ timeout: 90000 });
   await page.locator('.output .ev', { hasText: 'TASK [sleep]' }).waitFor({ timeout: 60000 });
+  const longJob = Number(page.url().match(/(\d+)$/)[1]);
+
+  step("AWX's delete rule: an inventory a running job uses is refused, saying which job");
+  const other = await page.context().newPage();
+  other.on('dialog', (d) => d.accept());
+  await other.goto(`${BASE}/inventories`);
+  await other.click('button[aria-label="Delete UI Inventory"]');
+  const conflict = other.locator('.alert.error');
+  await conflict.waitFor();
+  assert.match(await conflict.textContent(), new RegExp(`being used by running jobs.*job ${longJob}`));
+  await other.locator('td a', { hasText: 'UI Inventory' }).waitFor();
+  await other.close();
+
   await page.click('.page-head button:has-text("Cancel")');
   await page.locator('.page-head .status[data-status="canceled"]').waitFor({ timeout: 60000 });
 
