@@ -48,6 +48,9 @@ else
   skipped+=("web UI unit tests (no node)")
 fi
 
+step "Layout: no resource-key branch in rawx-api's generic files; the crate graph one-way"
+scripts/check-layout.sh
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 

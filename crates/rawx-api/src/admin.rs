@@ -134,7 +134,7 @@ impl Admin {
         }
         let mut row = Row::new();
         row.insert("password".into(), json!(hash));
-        self.state.store.update(&USERS, user_id, &row).await?;
+        crate::write::update(&self.state, &self.ident, &USERS, user_id, &row).await?;
         tracing::info!(
             user_id,
             by = self.ident.username(),

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rawx_model::filter::{Cond, Filter, Op};
 use rawx_model::rbac::read_filter;
-use rawx_model::resources::JOB_KINDS;
+use rawx_model::resources::{JOB_KIND, JOB_KINDS};
 use rawx_model::schema::ColumnType;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -47,7 +47,7 @@ pub async fn jobs_graph(
     let kinds: Vec<_> = JOB_KINDS
         .iter()
         .filter(|k| match job_type {
-            "playbook_run" => k.resource.key == "jobs",
+            "playbook_run" => std::ptr::eq(**k, &JOB_KIND),
             "inv_sync" | "scm_update" => false,
             _ => true,
         })

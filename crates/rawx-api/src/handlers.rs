@@ -1,12 +1,14 @@
 //! The generic resource handlers: list, create, retrieve, replace, patch, delete, OPTIONS and
-//! related sub-lists for every resource of the schema. What differs by resource lives in
-//! `hooks.rs`; permission checks live here, once, on every path.
+//! related sub-lists for every resource of the schema. What differs by resource is asked of its
+//! `ResourceApi` (`state.api(res)`), never decided here by its key; permission checks are made
+//! here, once, on every path, with the questions that trait answers.
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
-use crate::hooks;
+use crate::named::resolve_named;
 use crate::options;
-use crate::render::{url_of, Renderer};
+use crate::view::{url_of, Renderer};
+use crate::write;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, RawQuery, State};
@@ -16,6 +18,7 @@ use axum::Json;
 use rawx_model::filter::{parse_list_query, Cond, Filter, Step};
 use rawx_model::rbac::{self, Actor};
 use rawx_model::resources::by_key;
+use rawx_model::schema::Relation;
 use rawx_model::schema::{ColumnType, Kind, Resource, Scope, SubList};
 use rawx_model::validate::{validate, FieldErrors, Mode};
 use rawx_model::Row;
@@ -53,8 +56,8 @@ fn query_pairs(raw: &Option<String>) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-fn with_visibility(res: &'static Resource, actor: &Actor, f: Filter) -> Filter {
-    match rbac::read_filter(res, actor) {
+fn with_visibility(state: &AppState, res: &'static Resource, actor: &Actor, f: Filter) -> Filter {
+    match state.api(res).read_filter(actor) {
         Some(v) => f.and(v),
         None => f,
     }
@@ -65,7 +68,7 @@ async fn resolve_id(state: &AppState, res: &'static Resource, raw: &str) -> ApiR
     if let Ok(id) = raw.parse::<i64>() {
         return Ok(id);
     }
-    hooks::resolve_named(state, res, raw)
+    resolve_named(state, res, raw)
         .await?
         .ok_or(ApiError::NotFound)
 }
@@ -81,7 +84,7 @@ pub async fn fetch_visible(
     let by_id = Filter::eq("id", ColumnType::Int, json!(id));
     if let Some(row) = state
         .store
-        .find(res, &with_visibility(res, actor, by_id.clone()))
+        .find(res, &with_visibility(state, res, actor, by_id.clone()))
         .await?
     {
         return Ok(row);
@@ -102,7 +105,7 @@ pub(crate) async fn page_response(
 ) -> ApiResult<Json<Value>> {
     let params = query_pairs(raw);
     let mut q = parse_list_query(res, &params)?;
-    q.filter = with_visibility(res, actor, base.and(q.filter));
+    q.filter = with_visibility(state, res, actor, base.and(q.filter));
     let page = state.store.list(res, &q).await?;
     let last = page.count.div_ceil(q.page_size).max(1);
     if q.page > last {
@@ -170,8 +173,9 @@ pub async fn detail_options(
     let may_edit = match fetch_visible(&state, &id.actor, res, &raw).await {
         Ok(_) if res.read_only_api => false,
         Ok(row) => {
-            Renderer::new(&state, &id.actor)
-                .may_write(res, &row)
+            state
+                .api(res)
+                .can_change(&mut Renderer::new(&state, &id.actor), &row)
                 .await?
         }
         // AWX answers about id 1 even when it does not exist; say what the caller could do
@@ -199,7 +203,7 @@ async fn check_references(
         let f_id = Filter::eq("id", ColumnType::Int, json!(fid));
         if state
             .store
-            .find(tres, &with_visibility(tres, actor, f_id))
+            .find(tres, &with_visibility(state, tres, actor, f_id))
             .await?
             .is_none()
         {
@@ -257,33 +261,22 @@ pub async fn create_row(
     body: Value,
 ) -> ApiResult<(i64, Value)> {
     let actor = &ident.actor;
+    let api = state.api(res);
     let mut row = validate(res, &body, Mode::Create).map_err(ApiError::Fields)?;
     check_references(state, actor, res, &row).await?;
-    let extra = hooks::prepare(state, ident, res, &mut row, None).await?;
+    api.prepare(state, ident, &mut row, None).await?;
     let mut r = Renderer::new(state, actor);
-    let allowed = match res.scope {
-        Scope::Via(_) | Scope::Owner(_) => r.may_write(res, &row).await?,
-        _ => rbac::may_create_top_level(res, actor),
-    };
-    if !allowed {
+    if !api.can_add(&mut r, &row).await? {
         return Err(ApiError::forbidden());
     }
     row.insert("created_by".into(), json!(actor.user_id));
     row.insert("modified_by".into(), json!(actor.user_id));
-    let id = state
-        .store
-        .insert(res, &row)
+    let id = write::create(state, ident, res, &row)
         .await
         .map_err(|e| db_write_error(res, e))?;
-    if res.key == "ad_hoc_commands" {
-        crate::adhoc::started(state, id);
-    }
+    api.created(state, id);
     let stored = state.store.get(res, id).await?;
-    let mut body = r.render(res, &stored).await?;
-    if let (Some(extra), Some(obj)) = (extra, body.as_object_mut()) {
-        obj.extend(extra);
-    }
-    tracing::info!(resource = res.key, id, user = ident.username(), "created");
+    let body = r.render(res, &stored).await?;
     Ok((id, body))
 }
 
@@ -318,13 +311,11 @@ pub async fn create(
     if res.read_only_api {
         return Err(ApiError::MethodNotAllowed("POST".into()));
     }
+    let api = state.api(res);
     let mut body = json_body(&headers, &body)?;
-    if res.key == "ad_hoc_commands" {
-        crate::adhoc::drop_client_options(&mut body);
-    }
-    if res.key == "tokens" {
-        let user = ident.user.clone();
-        return hooks::create_token(&state, &ident, user, body).await;
+    api.clean_body(&mut body);
+    if let Some(made) = api.create(&state, &ident, None, &body).await? {
+        return Ok(made);
     }
     create_object(&state, &ident, res, body).await
 }
@@ -357,25 +348,24 @@ async fn update(
         return Err(ApiError::MethodNotAllowed(m.into()));
     }
     let actor = &ident.actor;
+    let api = state.api(res);
     let existing = fetch_visible(state, actor, res, raw).await?;
     let mut r = Renderer::new(state, actor);
-    if !r.may_write(res, &existing).await? {
+    if !api.can_change(&mut r, &existing).await? {
         return Err(ApiError::forbidden());
     }
     let mut row = validate(res, &body, mode).map_err(ApiError::Fields)?;
     check_references(state, actor, res, &row).await?;
-    hooks::prepare(state, ident, res, &mut row, Some(&existing)).await?;
+    api.prepare(state, ident, &mut row, Some(&existing)).await?;
     // Moving an object to another organization needs rights there too.
     let mut merged = existing.clone();
     merged.extend(row.clone());
-    if !r.may_write(res, &merged).await? {
+    if !api.can_change(&mut r, &merged).await? {
         return Err(ApiError::forbidden());
     }
     let id = existing["id"].as_i64().unwrap_or_default();
     row.insert("modified_by".into(), json!(actor.user_id));
-    state
-        .store
-        .update(res, id, &row)
+    write::update(state, ident, res, id, &row)
         .await
         .map_err(|e| db_write_error(res, e))?;
     let stored = state.store.get(res, id).await?;
@@ -412,21 +402,32 @@ pub async fn destroy(
     Path((key, raw)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let res = resource(&key)?;
+    let api = state.api(res);
     let existing = fetch_visible(&state, &ident.actor, res, &raw).await?;
-    if !Renderer::new(&state, &ident.actor)
-        .may_write(res, &existing)
+    if !api
+        .can_delete(&mut Renderer::new(&state, &ident.actor), &existing)
         .await?
     {
         return Err(ApiError::forbidden());
     }
-    hooks::before_delete(&state, &ident, res, &existing).await?;
     let id = existing["id"].as_i64().unwrap_or_default();
-    match state.store.delete(res, id).await {
-        Ok(()) => {
-            tracing::info!(resource = res.key, id, user = ident.username(), "deleted");
-            Ok(StatusCode::NO_CONTENT)
+    api.before_delete(&state, &ident, &existing).await?;
+    if let Some(column) = api.used_by_jobs_as() {
+        let active = rawx_domain::launch::active_jobs_using(&*state.store, column, id).await?;
+        if !active.is_empty() {
+            let jobs: Vec<Value> = active
+                .iter()
+                .map(|id| json!({"type": "job", "id": id}))
+                .collect();
+            return Err(ApiError::Status(
+                StatusCode::CONFLICT,
+                json!({"error": "Resource is being used by running jobs.", "active_jobs": jobs}),
+            ));
         }
-        Err(DbError::ForeignKey(_)) => Err(hooks::in_use(res)),
+    }
+    match write::delete(&state, &ident, res, id).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Err(DbError::ForeignKey(_)) => Err(api.in_use()),
         Err(e) => Err(e.into()),
     }
 }
@@ -472,12 +473,8 @@ async fn sub_parts(
     let res = resource(key)?;
     let sub = res.sub(sub).ok_or(ApiError::NotFound)?;
     let parent = fetch_visible(state, actor, res, raw).await?;
-    if let SubList::Children {
-        resource: "tokens", ..
-    } = sub.list
-    {
-        // Tokens are their owner's alone, even for an admin of the user's organization.
-        if !actor.is_superuser && parent["id"].as_i64() != Some(actor.user_id) {
+    if let SubList::Children { resource, .. } = sub.list {
+        if !state.api_of(resource).may_list_under(actor, &parent) {
             return Err(ApiError::forbidden());
         }
     }
@@ -506,8 +503,9 @@ pub async fn sub_options(
     let (target, _) = sub_filter(sub.list, 0);
     let may = match fetch_visible(&state, &ident.actor, res, &raw).await {
         Ok(parent) => {
-            Renderer::new(&state, &ident.actor)
-                .may_write(res, &parent)
+            state
+                .api(res)
+                .can_change(&mut Renderer::new(&state, &ident.actor), &parent)
                 .await?
         }
         Err(ApiError::NotFound) => false,
@@ -533,14 +531,13 @@ pub async fn sub_post(
     match sub.list {
         SubList::Children { resource, fk } => {
             let child = by_key(resource).expect("child resource");
-            if child.key == "ad_hoc_commands" {
-                crate::adhoc::drop_client_options(&mut body);
-            }
+            let api = state.api(child);
+            api.clean_body(&mut body);
             if let Some(obj) = body.as_object_mut() {
                 obj.insert(fk.into(), json!(parent_id));
             }
-            if child.key == "tokens" {
-                return hooks::create_token(&state, &ident, parent, body).await;
+            if let Some(made) = api.create(&state, &ident, Some(&parent), &body).await? {
+                return Ok(made);
             }
             create_object(&state, &ident, child, body).await
         }
@@ -577,8 +574,9 @@ pub async fn sub_post(
             } else {
                 (other, &other_row)
             };
-            if !Renderer::new(&state, actor)
-                .may_write(owner_res, owner_row)
+            if !state
+                .api(owner_res)
+                .can_attach(&mut Renderer::new(&state, actor), owner_row, relation)
                 .await?
             {
                 return Err(ApiError::forbidden());
@@ -588,15 +586,11 @@ pub async fn sub_post(
             } else {
                 (other_id, parent_id)
             };
-            hooks::check_link(&state, relation, left, right).await?;
+            check_link(&state, relation, left, right).await?;
             let disassociate = body
                 .get("disassociate")
                 .is_some_and(|v| v.as_bool() != Some(false));
-            if disassociate {
-                state.store.unlink(relation, left, right).await?;
-            } else {
-                state.store.link(relation, left, right).await?;
-            }
+            write::link(&state, &ident, relation, left, right, !disassociate).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
     }
@@ -626,8 +620,9 @@ async fn create_and_link(
             other.verbose.to_lowercase()
         )));
     }
-    if !Renderer::new(state, &ident.actor)
-        .may_write(res, parent)
+    if !state
+        .api(res)
+        .can_attach(&mut Renderer::new(state, &ident.actor), parent, relation)
         .await?
     {
         return Err(ApiError::forbidden());
@@ -640,17 +635,28 @@ async fn create_and_link(
     }
     let (id, made) = create_row(state, ident, other, body).await?;
     let parent_id = parent["id"].as_i64().unwrap_or_default();
-    let linked = match hooks::check_link(state, relation, parent_id, id).await {
-        Ok(()) => state
-            .store
-            .link(relation, parent_id, id)
+    let linked = match check_link(state, relation, parent_id, id).await {
+        Ok(()) => write::link(state, ident, relation, parent_id, id, true)
             .await
             .map_err(ApiError::from),
         Err(e) => Err(e),
     };
     if let Err(e) = linked {
-        state.store.delete(other, id).await?;
+        write::delete(state, ident, other, id).await?;
         return Err(e);
     }
     Ok(created(other, id, made))
+}
+
+/// A link's own rules, asked of the relation's owning (left) side.
+async fn check_link(
+    state: &AppState,
+    relation: &'static Relation,
+    left: i64,
+    right: i64,
+) -> ApiResult<()> {
+    state
+        .api_of(relation.left.0)
+        .check_link(state, relation, left, right)
+        .await
 }

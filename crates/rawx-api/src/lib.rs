@@ -1,32 +1,37 @@
 //! rawx's web role: AWX's REST API (`/api/`, `/api/v2/…`) over the store, in AWX's JSON shapes,
 //! so that AWX's own clients — the `awx` CLI, the `awx.awx` collection — work unchanged.
 //!
-//! API boundary: this crate writes state through `rawx_store::Store` and (later) signals the
-//! bus; it never runs jobs. Every resource route is generic over the schema in `rawx-model`,
-//! so request validation, OPTIONS metadata and filtering come from one description.
+//! API boundary: this crate writes state through `rawx_store::Store` and signals the bus (through
+//! `rawx-domain`, which also does launch, cancel and relaunch); it never runs jobs. Every
+//! resource route is generic over the schema in `rawx-model`, so request validation, OPTIONS
+//! metadata and filtering come from one description; what differs by resource is its
+//! `resource::ResourceApi` (`resources/`), never a branch on its key in the generic files.
+//!
+//! Must never depend on: `rawx-control`, `rawx-supervisor`, `rawx-logship`, `rawx-runner`,
+//! `rawx-mesh`, `rawx-ee` (checked by `scripts/check-layout.sh`).
 //!
 //! Architecture invariant: no handler reads or writes a resource without a permission check —
 //! `tests/permissions.rs` walks every route `routes()` lists as an unprivileged user.
 
-mod adhoc;
 pub mod admin;
 mod auth;
 mod dashboard;
 mod error;
 mod handlers;
-mod hooks;
-mod instances;
-mod jobs;
 mod metrics;
+mod named;
 mod options;
 mod playbooks;
 mod render;
+mod resource;
+mod resources;
 mod root;
-mod schedules;
 mod seed;
 mod settings;
 mod special;
 mod stdout;
+mod view;
+mod write;
 pub mod ws;
 
 pub use auth::{hash_password, AuthMethod, Identity};
@@ -36,10 +41,12 @@ pub use seed::{create_user, preload, seed, set_password, show_execution_environm
 
 use axum::http::HeaderValue;
 use axum::response::Response;
-use axum::routing::{get, MethodRouter};
+use axum::routing::get;
 use axum::Router;
 use rawx_model::secret::SecretKey;
 use rawx_store::DynStore;
+use resource::Routes;
+use resources::unified;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -105,6 +112,7 @@ pub struct AppState {
     pub key: SecretKey,
     pub config: Config,
     pub ops: Ops,
+    resources: &'static resource::Registry,
     basic_cache: Mutex<HashMap<[u8; 32], Instant>>,
 }
 
@@ -131,8 +139,19 @@ impl AppState {
             key,
             config,
             ops,
+            resources: resources::registry(),
             basic_cache: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// What differs for `res`: its access questions, checks, JSON and routes.
+    fn api(&self, res: &rawx_model::schema::Resource) -> &'static dyn resource::ResourceApi {
+        self.resources.get(res.key)
+    }
+
+    /// `api` by the resource's key (foreign-key targets and relation sides name it so).
+    fn api_of(&self, key: &str) -> &'static dyn resource::ResourceApi {
+        self.resources.get(key)
     }
 
     /// AWX's settings, read through the domain's registry.
@@ -159,11 +178,22 @@ impl AppState {
     }
 }
 
-type Routes = Vec<(&'static str, MethodRouter<Arc<AppState>>)>;
-
 /// Every route of the API, in one table: the router is built from it and `routes()` expands
-/// it, so a route added here is served and permission-tested at once.
+/// it, so a route added here or by a resource's `ResourceApi::routes` is served and
+/// permission-tested at once. The generic routes come last.
 fn table() -> Routes {
+    let mut out = fixed();
+    let mut extra: Vec<_> = resources::registry().all().collect();
+    extra.sort_by_key(|api| api.schema().key);
+    for api in extra {
+        out.extend(api.routes());
+    }
+    out.extend(generic());
+    out
+}
+
+/// Routes that belong to no one resource.
+fn fixed() -> Routes {
     vec![
         ("/api/", get(root::api_root)),
         ("/api/login/", get(root::login_form).post(root::login)),
@@ -194,71 +224,12 @@ fn table() -> Routes {
                 .options(settings::options_category),
         ),
         (
-            "/api/v2/job_templates/{id}/launch/",
-            get(jobs::launch_get)
-                .post(jobs::launch_post)
-                .options(jobs::launch_options),
-        ),
-        ("/api/v2/jobs/{id}/stdout/", get(jobs::job::stdout)),
-        (
-            "/api/v2/ad_hoc_commands/{id}/stdout/",
-            get(jobs::ad_hoc::stdout),
-        ),
-        (
-            "/api/v2/ad_hoc_commands/{id}/cancel/",
-            get(jobs::ad_hoc::cancel_get).post(jobs::ad_hoc::cancel_post),
-        ),
-        (
-            "/api/v2/ad_hoc_commands/{id}/relaunch/",
-            get(jobs::ad_hoc::relaunch_get).post(adhoc::relaunch),
-        ),
-        (
-            "/api/v2/hosts/{id}/ad_hoc_commands/",
-            get(adhoc::host::list).post(adhoc::host::create),
-        ),
-        (
-            "/api/v2/groups/{id}/ad_hoc_commands/",
-            get(adhoc::group::list).post(adhoc::group::create),
-        ),
-        (
             "/api/v2/unified_jobs/",
-            get(jobs::unified_jobs).options(jobs::unified_jobs_options),
+            get(unified::unified_jobs).options(unified::unified_jobs_options),
         ),
         (
             "/api/v2/unified_job_templates/",
-            get(jobs::unified_job_templates).options(jobs::unified_job_templates_options),
-        ),
-        (
-            "/api/v2/jobs/{id}/cancel/",
-            get(jobs::job::cancel_get).post(jobs::job::cancel_post),
-        ),
-        (
-            "/api/v2/jobs/{id}/relaunch/",
-            get(jobs::job::relaunch_get).post(jobs::relaunch),
-        ),
-        (
-            "/api/v2/instances/{id}/",
-            get(instances::retrieve)
-                .patch(instances::patch)
-                .put(instances::patch)
-                .delete(instances::delete)
-                .options(instances::options),
-        ),
-        (
-            "/api/v2/instances/{id}/health_check/",
-            get(instances::health_check_get).post(instances::health_check_post),
-        ),
-        (
-            "/api/v2/instances/{id}/instance_groups/",
-            get(instances::instance_groups::list)
-                .post(instances::instance_groups::post)
-                .options(instances::instance_groups::options),
-        ),
-        (
-            "/api/v2/instance_groups/{id}/instances/",
-            get(instances::group_instances::list)
-                .post(instances::group_instances::post)
-                .options(instances::group_instances::options),
+            get(unified::unified_job_templates).options(unified::unified_job_templates_options),
         ),
         (
             "/api/v2/notification_templates/",
@@ -276,11 +247,12 @@ fn table() -> Routes {
             "/api/v2/system_job_templates/",
             get(root::absent_list).options(root::absent_options),
         ),
-        (
-            "/api/v2/schedules/preview/",
-            get(schedules::preview_get).post(schedules::preview),
-        ),
-        ("/api/v2/schedules/zoneinfo/", get(schedules::zoneinfo)),
+    ]
+}
+
+/// The generic resource routes, for every resource of the schema.
+fn generic() -> Routes {
+    vec![
         (
             "/api/v2/{res}/",
             get(handlers::list)

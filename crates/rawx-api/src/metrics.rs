@@ -12,6 +12,7 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use rawx_domain::JobStatus;
 use rawx_model::filter::Filter;
 use rawx_model::rbac::read_filter;
 use rawx_model::resources::{self as res, JOB_STATUS, LAUNCH_TYPES};
@@ -165,7 +166,10 @@ async fn render(state: &AppState) -> ApiResult<String> {
     t.sample("awx_sessions_total", &[("type", "anonymous")], 0.0);
 
     let mut by_status = Vec::new();
-    for (s, _) in JOB_STATUS.iter().filter(|(s, _)| *s != "new") {
+    for (s, _) in JOB_STATUS
+        .iter()
+        .filter(|(s, _)| *s != JobStatus::New.as_str())
+    {
         by_status.push((*s, count(state, &res::JOBS, &status_is(s)).await?));
     }
     let of = |s: &str| {
@@ -177,12 +181,12 @@ async fn render(state: &AppState) -> ApiResult<String> {
     t.gauge(
         "awx_running_jobs_total",
         "Number of running jobs on the system",
-        of("running"),
+        of(JobStatus::Running.as_str()),
     );
     t.gauge(
         "awx_pending_jobs_total",
         "Number of pending jobs on the system",
-        of("pending"),
+        of(JobStatus::Pending.as_str()),
     );
     t.head("awx_status_total", "Status of Job launched", "gauge");
     for (s, n) in &by_status {

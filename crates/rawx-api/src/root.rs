@@ -72,14 +72,9 @@ pub async fn v2_root() -> Json<Value> {
     for (k, ..) in ABSENT {
         m.insert((*k).into(), Value::String(format!("/api/v2/{k}/")));
     }
+    let registry = crate::resources::registry();
     for res in ALL.iter().filter(|r| r.is_public()) {
-        // AWX lists inventories under the singular key, and the CLI's `inventory` command
-        // and its `--inventory` lookups depend on that.
-        let key = if res.key == "inventories" {
-            "inventory"
-        } else {
-            res.key
-        };
+        let key = registry.get(res.key).root_key();
         m.insert(key.into(), Value::String(format!("/api/v2/{}/", res.key)));
     }
     Json(Value::Object(m))

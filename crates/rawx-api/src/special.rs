@@ -2,7 +2,7 @@
 
 use crate::auth::Auth;
 use crate::error::ApiResult;
-use crate::render::Renderer;
+use crate::view::Renderer;
 use crate::{AppState, AWX_VERSION};
 use axum::extract::State;
 use axum::Json;
@@ -48,7 +48,7 @@ pub async fn ping(State(state): State<Arc<AppState>>) -> Json<Value> {
             "capacity": capacity(),
             "version": AWX_VERSION,
         }],
-        "instance_groups": crate::instances::ping_groups(&state).await.unwrap_or_else(|| json!([
+        "instance_groups": crate::resources::ping_groups(&state).await.unwrap_or_else(|| json!([
             {"name": "controlplane", "capacity": capacity(), "instances": [node]},
             {"name": "default", "capacity": capacity(), "instances": [node]},
         ])),

@@ -29,6 +29,7 @@ use axum::routing::get;
 use axum::Router;
 use futures_util::SinkExt;
 use rawx_bus::{Bus, Channels, Received};
+use rawx_domain::messages::{EventsSummary, Message as _, StatusChanged};
 use rawx_model::filter::Filter;
 use rawx_model::rbac::{self, Actor};
 use rawx_model::resources::by_key;
@@ -337,38 +338,29 @@ fn text(v: &Value) -> Utf8Bytes {
 /// A bus message in AWX's shapes, with the groups it goes to.
 fn render(channel: &str, payload: Value) -> Vec<(String, Frame)> {
     if channel == rawx_bus::JOB_STATUS {
-        let job = payload.get("unified_job_id").and_then(Value::as_i64);
-        let kind = payload.get("type").and_then(Value::as_str).unwrap_or("job");
-        if kind == "summary" {
-            let Some(job) = job else { return vec![] };
+        // The bus carries the domain's two messages on this channel; read them as such.
+        if let Some(summary) = EventsSummary::from_json(&payload) {
             let msg = json!({
                 "group_name": "jobs",
-                "unified_job_id": job,
-                "final_counter": payload.get("final_counter").cloned().unwrap_or(json!(0)),
+                "unified_job_id": summary.job,
+                "final_counter": summary.final_counter,
             });
-            // The summary names no job type; it is only ever sent for the `jobs` family.
-            let about = payload
-                .get("job_type")
-                .and_then(Value::as_str)
-                .and_then(resource_of)
-                .unwrap_or("jobs");
             return vec![(
                 SUMMARY_GROUP.to_string(),
                 Frame {
                     text: text(&msg),
-                    about: Some((about, job)),
+                    about: Some((summary.kind.resource.key, summary.job)),
                 },
             )];
         }
-        let Some(job) = job else { return vec![] };
-        let about = resource_of(kind);
-        let mut msg = payload;
-        msg["group_name"] = json!("jobs");
+        let Some(status) = StatusChanged::from_json(&payload) else {
+            return vec![];
+        };
         return vec![(
             STATUS_GROUP.to_string(),
             Frame {
-                text: text(&msg),
-                about: Some((about.unwrap_or("unknown"), job)),
+                text: text(&status.to_json()),
+                about: Some((status.kind.resource.key, status.job)),
             },
         )];
     }
@@ -393,11 +385,6 @@ fn render(channel: &str, payload: Value) -> Vec<(String, Frame)> {
             about: None,
         },
     )]
-}
-
-/// `job` → `jobs`: the resource a status message's `type` names.
-fn resource_of(kind: &str) -> Option<&'static str> {
-    by_key(&format!("{kind}s")).map(|r| r.key)
 }
 
 /// A stored event row as AWX's websocket sends it (`emit_event_detail`): a fixed set of

@@ -130,9 +130,17 @@ impl Membership for RedisMember {
     }
 }
 
+/// The wait before reconnect attempt `attempt`: 50 ms doubling to 1 s.
 async fn backoff(attempt: u32) {
-    let ms = 50u64.saturating_mul(1 << attempt.min(5)).min(1000);
-    tokio::time::sleep(Duration::from_millis(ms)).await;
+    use backon::BackoffBuilder;
+    let delay = backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(50))
+        .with_max_delay(Duration::from_secs(1))
+        .without_max_times()
+        .build()
+        .nth(attempt as usize)
+        .unwrap_or(Duration::from_secs(1));
+    tokio::time::sleep(delay).await;
 }
 
 /// Sends queued messages in pipelines. A failed pipeline is retried once on a fresh

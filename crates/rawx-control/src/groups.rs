@@ -18,11 +18,11 @@ use std::collections::{BTreeMap, HashMap};
 use crate::Shared;
 use rawx_model::filter::Filter;
 use rawx_model::resources::{
-    policy_members, JobKind, CONTROL_PLANE, DEFAULT_GROUP, HOSTS, INSTANCES, INSTANCE_GROUPS,
+    policy_members, JobKind, CONTROL_PLANE, DEFAULT_GROUP, INSTANCES, INSTANCE_GROUPS,
     INSTANCE_GROUP_MEMBERS, INVENTORIES, INVENTORY_INSTANCE_GROUPS, JOB_TEMPLATES,
     JT_INSTANCE_GROUPS, ORG_INSTANCE_GROUPS,
 };
-use rawx_model::schema::{int, text, ColumnType};
+use rawx_model::schema::{int, text};
 use rawx_model::{Relation, Resource, Row};
 use rawx_store::DynStore;
 use serde_json::json;
@@ -108,7 +108,8 @@ pub(crate) struct Placement {
     prefs: HashMap<(&'static str, i64), Vec<i64>>,
     /// `prevent_instance_group_fallback` of templates and inventories.
     prevent: HashMap<(&'static str, i64), bool>,
-    hosts: HashMap<i64, i64>,
+    /// Jobs' impacts; an inventory's host count is read once a pass.
+    impacts: rawx_domain::capacity::Impacts,
     /// The group each job this pass allowed would run in.
     chosen: HashMap<(&'static str, i64), i64>,
 }
@@ -135,7 +136,7 @@ impl Placement {
             me,
             prefs: HashMap::new(),
             prevent: HashMap::new(),
-            hosts: HashMap::new(),
+            impacts: Default::default(),
             chosen: HashMap::new(),
         }
     }
@@ -159,7 +160,7 @@ impl Placement {
             return None;
         };
         let preferred = self.preferred(&shared.store, kind, job).await;
-        let need = self.impact(&shared.store, job).await;
+        let need = self.impacts.of_or_one_host(&*shared.store, job).await;
         let cluster = self.cluster.as_ref()?;
         let cutoff = rawx_model::time_after(-LIVE_SECS);
         let live = |i: &Row| text(i, "last_seen") >= cutoff.as_str();
@@ -343,22 +344,5 @@ impl Placement {
             }
         }
         out
-    }
-
-    async fn impact(&mut self, store: &DynStore, job: &Row) -> i64 {
-        let forks = int(job, "forks").unwrap_or(0);
-        let hosts = match int(job, "inventory") {
-            Some(inv) => match self.hosts.get(&inv) {
-                Some(n) => *n,
-                None => {
-                    let f = Filter::eq("inventory", ColumnType::Int, json!(inv));
-                    let n = store.count(&HOSTS, &f).await.unwrap_or(1) as i64;
-                    self.hosts.insert(inv, n);
-                    n
-                }
-            },
-            None => 1,
-        };
-        rawx_model::capacity::job_impact(forks, hosts)
     }
 }

@@ -26,14 +26,13 @@ use rawx_bus::{Bus, Received};
 use rawx_domain::messages::{publish, StatusChanged};
 use rawx_domain::JobStatus;
 use rawx_model::filter::{Cond, Filter};
-use rawx_model::resources::{JobKind, HOSTS, JOB_KINDS};
+use rawx_model::resources::{JobKind, JOB_KINDS};
 use rawx_model::schema::ColumnType;
 use rawx_model::secret::SecretKey;
 use rawx_model::Row;
 use rawx_store::DynStore;
 use rawx_supervisor::{Component, Shutdown};
 use serde_json::{json, Map, Value};
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -217,31 +216,6 @@ async fn jobs_in(
     Ok(out)
 }
 
-/// What a job takes of the node's capacity (`rawx_model::capacity::job_impact`).
-/// `hosts` caches inventories' host counts for one pass (hundreds of pending jobs usually
-/// share a few inventories).
-async fn impact(store: &DynStore, hosts: &mut HashMap<i64, i64>, job: &Row) -> i64 {
-    let forks = job.get("forks").and_then(Value::as_i64).unwrap_or(0);
-    let n = match job.get("inventory").and_then(Value::as_i64) {
-        Some(inv) => match hosts.get(&inv) {
-            Some(n) => *n,
-            None => {
-                let n = store
-                    .count(
-                        &HOSTS,
-                        &Filter::eq("inventory", ColumnType::Int, json!(inv)),
-                    )
-                    .await
-                    .unwrap_or(1) as i64;
-                hosts.insert(inv, n);
-                n
-            }
-        },
-        None => 1,
-    };
-    rawx_model::capacity::job_impact(forks, n)
-}
-
 /// A burst of launches wakes the task manager once per this long, not once per launch.
 const MIN_PASS_GAP: Duration = Duration::from_millis(25);
 
@@ -253,13 +227,13 @@ impl TaskManager {
         let mut consumed = 0;
         let mut busy_templates: Vec<Value> = Vec::new();
         let me = self.shared.node.node_id();
-        let mut hosts = HashMap::new();
+        let mut impacts = rawx_domain::capacity::Impacts::default();
         let mut mine = 0;
         for (_, j) in &active {
             // Each task node fills its own execution node; a template's one-at-a-time rule
             // holds across all of them.
             if rawx_model::schema::text(j, "execution_node") == me {
-                consumed += impact(store, &mut hosts, j).await;
+                consumed += impacts.of_or_one_host(&**store, j).await;
                 mine += 1;
             }
             busy_templates.push(j.get("job_template").cloned().unwrap_or(Value::Null));
@@ -282,7 +256,7 @@ impl TaskManager {
                 health::explain_wait(&self.shared, kind, &job, why).await;
                 continue;
             }
-            let need = impact(store, &mut hosts, &job).await;
+            let need = impacts.of_or_one_host(&**store, &job).await;
             if !rawx_model::capacity::fits(capacity, consumed, need) {
                 let why = health::wait_explanation(&host, need, consumed, capacity, adjustment);
                 health::explain_wait(&self.shared, kind, &job, why).await;

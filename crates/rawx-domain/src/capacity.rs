@@ -8,6 +8,7 @@ use crate::DomainResult;
 use rawx_model::filter::{Cond, Filter};
 use rawx_model::resources::{HOSTS, JOB_KINDS};
 use rawx_model::schema::{int, ColumnType};
+use rawx_model::Row;
 use rawx_store::Store;
 use serde_json::json;
 use std::collections::HashMap;
@@ -18,6 +19,44 @@ pub struct Consumed {
     pub capacity: i64,
     /// Jobs of every kind holding capacity.
     pub jobs: usize,
+}
+
+/// Jobs' impacts (AWX's `task_impact`: `min(forks, hosts) + 1`) over one pass: an inventory's
+/// host count is read once however many jobs use it.
+#[derive(Debug, Default)]
+pub struct Impacts {
+    hosts: HashMap<i64, i64>,
+}
+
+impl Impacts {
+    /// What `job` takes of a node's capacity.
+    pub async fn of(&mut self, store: &dyn Store, job: &Row) -> DomainResult<i64> {
+        let n = match int(job, "inventory") {
+            Some(inv) => match self.hosts.get(&inv) {
+                Some(n) => *n,
+                None => {
+                    let f = Filter::eq("inventory", ColumnType::Int, json!(inv));
+                    let n = store.count(&HOSTS, &f).await? as i64;
+                    self.hosts.insert(inv, n);
+                    n
+                }
+            },
+            None => 1,
+        };
+        Ok(rawx_model::capacity::job_impact(
+            int(job, "forks").unwrap_or(0),
+            n,
+        ))
+    }
+
+    /// `of`, or the impact of a one-host run when the host count cannot be read (the task
+    /// manager schedules on rather than stop).
+    pub async fn of_or_one_host(&mut self, store: &dyn Store, job: &Row) -> i64 {
+        match self.of(store, job).await {
+            Ok(n) => n,
+            Err(_) => rawx_model::capacity::job_impact(int(job, "forks").unwrap_or(0), 1),
+        }
+    }
 }
 
 /// What the jobs holding capacity take, over every kind of job, on the named execution nodes
@@ -44,26 +83,13 @@ pub async fn consumed(store: &dyn Store, on_nodes: Option<&[String]>) -> DomainR
     }
     let filter = Filter::All(filter);
     let mut out = Consumed::default();
-    // Jobs on one inventory count its hosts once.
-    let mut hosts: HashMap<i64, i64> = HashMap::new();
+    let mut impacts = Impacts::default();
     for kind in JOB_KINDS {
         let active = store
             .list_all(kind.resource, &filter, &[("id", false)])
             .await?;
         for j in &active {
-            let n = match int(j, "inventory") {
-                Some(inv) => match hosts.get(&inv) {
-                    Some(n) => *n,
-                    None => {
-                        let f = Filter::eq("inventory", ColumnType::Int, json!(inv));
-                        let n = store.count(&HOSTS, &f).await? as i64;
-                        hosts.insert(inv, n);
-                        n
-                    }
-                },
-                None => 1,
-            };
-            out.capacity += rawx_model::capacity::job_impact(int(j, "forks").unwrap_or(0), n);
+            out.capacity += impacts.of(store, j).await?;
         }
         out.jobs += active.len();
     }

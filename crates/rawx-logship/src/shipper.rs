@@ -247,7 +247,8 @@ struct State {
     /// The settings `conn` was opened with: new settings mean a new connection.
     conn_cfg: Option<Arc<LogConfig>>,
     retry_at: Instant,
-    backoff: Duration,
+    /// Waits between reconnects: `BACKOFF_MIN` doubling to `BACKOFF_MAX`.
+    backoff: backon::ExponentialBackoff,
     /// Logged once per outage, not once per attempt.
     down_logged: bool,
     batch: Batch,
@@ -255,6 +256,15 @@ struct State {
 
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(10);
+
+fn backoff() -> backon::ExponentialBackoff {
+    use backon::BackoffBuilder;
+    backon::ExponentialBuilder::default()
+        .with_min_delay(BACKOFF_MIN)
+        .with_max_delay(BACKOFF_MAX)
+        .without_max_times()
+        .build()
+}
 
 impl ShipperComponent {
     async fn pump(&self, cfg: &Arc<LogConfig>, st: &mut State) {
@@ -266,7 +276,7 @@ impl ShipperComponent {
             st.conn = None;
             st.conn_cfg = Some(cfg.clone());
             st.retry_at = Instant::now();
-            st.backoff = BACKOFF_MIN;
+            st.backoff = backoff();
         }
         if st.conn.is_none() {
             if Instant::now() < st.retry_at {
@@ -317,13 +327,12 @@ impl ShipperComponent {
             tracing::info!("log aggregator reachable again");
         }
         st.down_logged = false;
-        st.backoff = BACKOFF_MIN;
+        st.backoff = backoff();
     }
 
     fn down(&self, st: &mut State, e: &anyhow::Error) {
         st.conn = None;
-        st.retry_at = Instant::now() + st.backoff;
-        st.backoff = (st.backoff * 2).min(BACKOFF_MAX);
+        st.retry_at = Instant::now() + st.backoff.next().unwrap_or(BACKOFF_MAX);
         if !st.down_logged {
             tracing::warn!(error = %format!("{e:#}"), "cannot ship logs; buffering them on disk until the aggregator is back");
             st.down_logged = true;
@@ -354,7 +363,7 @@ impl Component for ShipperComponent {
             conn: None,
             conn_cfg: None,
             retry_at: Instant::now(),
-            backoff: BACKOFF_MIN,
+            backoff: backoff(),
             down_logged: false,
             batch: Batch::default(),
         };

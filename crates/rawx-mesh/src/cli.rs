@@ -51,6 +51,8 @@ pub async fn run(args: ReceptorArgs, mut shutdown: watch::Receiver<bool>) -> any
         crate::control::tls_acceptor(cs, &config)?;
     }
     crate::node::load_keys(&config)?;
+    // Checked before anything starts, so `--check` reports a bad firewall rule too.
+    let mesh_options = crate::mesh::options(&config, Vec::new())?;
     if args.check {
         println!("{} is valid.", args.config.display());
         for line in plan(&config) {
@@ -73,6 +75,11 @@ pub async fn run(args: ReceptorArgs, mut shutdown: watch::Receiver<bool>) -> any
     }
     let node =
         Node::start(&config, args.work_options()).context("cannot open the work unit store")?;
+    let mut mesh_options = mesh_options;
+    mesh_options.work_commands = node.work_commands();
+    let mesh = crate::mesh::start(&config, mesh_options).await?;
+    node.attach_mesh(mesh.clone());
+    let mesh_stopped = mesh.stopped();
     let mut servers = tokio::task::JoinSet::new();
     for cs in &config.control_services {
         for listener in crate::control::bind(cs, &config).await? {
@@ -84,14 +91,52 @@ pub async fn run(args: ReceptorArgs, mut shutdown: watch::Receiver<bool>) -> any
             ));
         }
     }
+    for cs in &config.control_services {
+        let require_node_id = cs
+            .tls
+            .as_ref()
+            .and_then(|name| config.tls_servers.iter().find(|t| &t.name == name))
+            .is_some_and(|t| t.require_client_cert);
+        let tls = match &cs.tls {
+            None => None,
+            Some(name) => {
+                // Config validation guarantees the name exists.
+                let ts = config
+                    .tls_servers
+                    .iter()
+                    .find(|t| &t.name == name)
+                    .context("control-service tls")?;
+                Some((*crate::tls::server_config(ts)?).clone())
+            }
+        };
+        let listener = mesh
+            .listen_stream(&cs.service, tls)
+            .map_err(|e| anyhow::anyhow!("control service {} on the mesh: {e}", cs.service))?;
+        servers.spawn(crate::control::serve_mesh(
+            node.clone(),
+            listener,
+            require_node_id,
+            shutdown.clone(),
+        ));
+    }
     if servers.is_empty() {
         tracing::warn!("no control service listens: only in-process callers can submit work");
     }
     while !*shutdown.borrow_and_update() {
-        if shutdown.changed().await.is_err() {
-            break;
+        tokio::select! {
+            changed = shutdown.changed() => if changed.is_err() { break },
+            // The mesh stops on its own when it finds another node with our ID.
+            _ = mesh_stopped.cancelled() => break,
         }
     }
+    if mesh_stopped.is_cancelled() && !*shutdown.borrow() {
+        servers.abort_all();
+        anyhow::bail!(
+            "another node with ID {} is on the mesh; stopping",
+            node.id()
+        );
+    }
+    mesh.shutdown();
     while servers.join_next().await.is_some() {}
     tracing::info!(node = %node.id(), "node stopped; running work units keep running");
     Ok(())
@@ -129,6 +174,26 @@ pub fn plan(config: &Config) -> Vec<String> {
             )),
             _ => {}
         }
+    }
+    for (i, rule) in config.node.firewall_rules.iter().enumerate() {
+        let fields: Vec<String> = rule.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        out.push(format!(
+            "Node firewallrules {i}: {} (on every message this node handles)",
+            fields.join(" ")
+        ));
+    }
+    for b in &config.backends {
+        let mut line = format!("Mesh {} {} (cost {})", b.kind, b.endpoint, b.cost);
+        if let Some(tls) = &b.tls {
+            line.push_str(&format!(", TLS `{tls}`"));
+        }
+        if !b.node_cost.is_empty() {
+            line.push_str(&format!(", nodecost {:?}", b.node_cost));
+        }
+        if let Some(peers) = &b.allowed_peers {
+            line.push_str(&format!(", only from {}", peers.join(", ")));
+        }
+        out.push(line);
     }
     for wc in &config.work_commands {
         out.push(format!(

@@ -398,7 +398,7 @@ fn tls_connector(
     Ok((tokio_rustls::TlsConnector::from(Arc::new(config)), name))
 }
 
-fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+pub(crate) fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs = CertificateDer::pem_file_iter(path)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
         .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -411,7 +411,7 @@ fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
 /// receptorctl's `--insecureskipverify`: the signature over the handshake is still checked,
 /// the certificate chain and name are not.
 #[derive(Debug)]
-struct NoVerify(Arc<rustls::crypto::CryptoProvider>);
+pub(crate) struct NoVerify(pub(crate) Arc<rustls::crypto::CryptoProvider>);
 
 impl rustls::client::danger::ServerCertVerifier for NoVerify {
     fn verify_server_cert(
@@ -588,7 +588,14 @@ impl RemoteNode {
     /// outlive it, so the output is still there when it is back.
     async fn resume(&self, unit: &str, offset: u64) -> io::Result<Option<ResultsStream>> {
         let started = std::time::Instant::now();
-        let mut wait = Duration::from_millis(100);
+        let mut waits = {
+            use backon::BackoffBuilder;
+            backon::ExponentialBuilder::default()
+                .with_min_delay(Duration::from_millis(100))
+                .with_max_delay(Duration::from_secs(5))
+                .without_max_times()
+                .build()
+        };
         loop {
             let attempt = async {
                 let st = self.unit_status(unit).await?;
@@ -601,8 +608,8 @@ impl RemoteNode {
                 Ok(r) => return Ok(r),
                 Err(WorkError::Io { .. }) if started.elapsed() < RESUME_FOR => {
                     tracing::warn!(unit, offset, address = %self.address, "the node is unreachable; following the unit's results again when it is back");
+                    let wait = waits.next().unwrap_or(Duration::from_secs(5));
                     tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(5));
                 }
                 Err(e) => return Err(io::Error::other(e.to_string())),
             }

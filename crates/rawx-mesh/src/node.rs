@@ -10,6 +10,8 @@ use serde_json::{json, Map, Value};
 use tokio::io::AsyncRead;
 
 use crate::config::Config;
+use crate::mesh::wire::{ServiceAd, WorkCommand};
+use crate::mesh::Mesh;
 use crate::signing::{Signer, SigningError, Verifier};
 use crate::work::{
     PendingUnit, ResultsReader, UnitStatus, WorkError, WorkKind, WorkManager, WorkOptions,
@@ -84,6 +86,8 @@ struct Inner {
     signer: Option<Signer>,
     verifier: Option<Verifier>,
     monitor: tokio::task::JoinHandle<()>,
+    /// The mesh this node is part of, once started (`rawx receptor` attaches it).
+    mesh: std::sync::OnceLock<Mesh>,
 }
 
 impl Drop for Inner {
@@ -115,12 +119,43 @@ impl Node {
                 signer,
                 verifier,
                 monitor,
+                mesh: std::sync::OnceLock::new(),
             }),
         })
     }
 
     pub fn id(&self) -> &str {
         &self.inner.id
+    }
+
+    /// Attaches the running mesh: `status`, `ping` and `traceroute` then answer for it.
+    pub fn attach_mesh(&self, mesh: Mesh) {
+        let _ = self.inner.mesh.set(mesh);
+    }
+
+    pub fn mesh(&self) -> Option<&Mesh> {
+        self.inner.mesh.get()
+    }
+
+    /// The work types as advertised: name and whether submits must be signed.
+    pub fn work_commands(&self) -> Vec<WorkCommand> {
+        self.inner
+            .work
+            .work_types()
+            .iter()
+            .map(|(name, kind)| WorkCommand {
+                work_type: name.clone(),
+                secure: match kind {
+                    WorkKind::Command(c) => c.verify_signature,
+                    WorkKind::Kubernetes => self
+                        .inner
+                        .config
+                        .work_kubernetes
+                        .iter()
+                        .any(|k| &k.work_type == name && k.verify_signature),
+                },
+            })
+            .collect()
     }
 
     #[cfg(test)]
@@ -160,26 +195,32 @@ impl Node {
         verifier.verify(token, &self.inner.id, std::time::SystemTime::now())
     }
 
-    /// The `reload` reply. Receptor reloads only peers and listeners; rawx has no mesh yet,
-    /// so it re-reads the config and says what it would take: ERRORCODE 3 when the file does
-    /// not load, 4 when anything changed.
-    pub fn reload_report(&self) -> Value {
+    /// `reload`, as Receptor does it: the config file is read again; if it does not load,
+    /// ERRORCODE 4; if anything but peers and listeners changed, ERRORCODE 3 and nothing is
+    /// touched; otherwise every backend stops and the configured ones start again.
+    pub async fn reload(&self) -> Value {
         let current = &self.inner.config;
-        match Config::load(std::path::Path::new(&current.origin)) {
-            Err(e) => json!({"Success": false, "Error": format!("{e} ERRORCODE 3")}),
-            Ok(new) if &new == current => json!({"Success": true}),
-            Ok(new) => {
-                let without_mesh = |c: &Config| Config {
-                    backends: Vec::new(),
-                    ..c.clone()
-                };
-                let what = if without_mesh(&new) == without_mesh(current) {
-                    "peers and listeners changed, but rawx does not run the mesh yet"
-                } else {
-                    "only peers and listeners can be reloaded; restart the node for other changes"
-                };
-                json!({"Success": false, "Error": format!("{what} ERRORCODE 4")})
-            }
+        let new = match Config::load(std::path::Path::new(&current.origin))
+            .map_err(|e| e.to_string())
+            .and_then(|c| c.check_files().map(|_| c).map_err(|e| e.to_string()))
+        {
+            Ok(c) => c,
+            Err(e) => return json!({"Success": false, "Error": format!("{e} ERRORCODE 4")}),
+        };
+        let fixed = |c: &Config| Config {
+            backends: Vec::new(),
+            local_only: false,
+            ..c.clone()
+        };
+        if fixed(&new) != fixed(current) {
+            return json!({"Success": false, "Error": "a non-reloadable config action was modified, added or removed (only tcp-peer, tcp-listener and local-only reload). Must restart receptor for these changes to take effect ERRORCODE 3"});
+        }
+        let Some(mesh) = self.mesh() else {
+            return json!({"Success": true});
+        };
+        match mesh.reload_backends(&new).await {
+            Ok(()) => json!({"Success": true}),
+            Err(e) => json!({"Success": false, "Error": format!("{e} ERRORCODE 4")}),
         }
     }
 
@@ -278,17 +319,31 @@ impl Node {
         if want("Advertisements") {
             out.insert("Advertisements".into(), Value::Array(self.advertisements()));
         }
+        let mesh = self.mesh().map(|m| m.status());
         if want("Connections") {
-            out.insert("Connections".into(), json!([]));
+            let conns: Vec<Value> = mesh
+                .iter()
+                .flat_map(|m| &m.connections)
+                .map(|(n, c)| json!({"NodeID": n, "Cost": c}))
+                .collect();
+            out.insert("Connections".into(), Value::Array(conns));
         }
         if want("KnownConnectionCosts") {
-            out.insert("KnownConnectionCosts".into(), json!({ id.as_str(): {} }));
+            let costs = match &mesh {
+                Some(m) => json!(m.known_connection_costs),
+                None => json!({}),
+            };
+            out.insert("KnownConnectionCosts".into(), costs);
         }
         if want("NodeID") {
             out.insert("NodeID".into(), json!(id));
         }
         if want("RoutingTable") {
-            out.insert("RoutingTable".into(), json!({}));
+            let routes = match &mesh {
+                Some(m) => json!(m.routing_table),
+                None => json!({}),
+            };
+            out.insert("RoutingTable".into(), routes);
         }
         if want("SystemCPUCount") {
             let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -304,49 +359,34 @@ impl Node {
     }
 
     fn advertisements(&self) -> Vec<Value> {
-        let now = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default();
-        let work_commands: Vec<Value> = self
-            .inner
-            .work
-            .work_types()
-            .iter()
-            .map(|(name, kind)| {
-                let secure = match kind {
-                    WorkKind::Command(c) => c.verify_signature,
-                    WorkKind::Kubernetes => self
-                        .inner
-                        .config
-                        .work_kubernetes
-                        .iter()
-                        .any(|k| &k.work_type == name && k.verify_signature),
-                };
-                json!({"WorkType": name, "Secure": secure})
-            })
-            .collect();
+        if let Some(mesh) = self.mesh() {
+            return mesh
+                .status()
+                .advertisements
+                .iter()
+                .map(|a| a.status_json())
+                .collect();
+        }
+        let now = crate::mesh::now_rfc3339();
+        let work_commands = self.work_commands();
         self.inner
             .config
             .control_services
             .iter()
             .map(|cs| {
-                // A struct in Go: fields in declaration order.
-                let mut ad = Map::new();
-                ad.insert("NodeID".into(), json!(self.inner.id));
-                ad.insert("Service".into(), json!(cs.service));
-                ad.insert("Time".into(), json!(now));
-                ad.insert(
-                    "ConnType".into(),
-                    json!(if cs.tls.is_some() { 2 } else { 1 }),
-                );
-                ad.insert("Tags".into(), json!({"type": "Control Service"}));
-                let wc = if work_commands.is_empty() {
-                    Value::Null
-                } else {
-                    Value::Array(work_commands.clone())
-                };
-                ad.insert("WorkCommands".into(), wc);
-                Value::Object(ad)
+                ServiceAd {
+                    node_id: self.inner.id.clone(),
+                    service: cs.service.clone(),
+                    time: now.clone(),
+                    conn_type: if cs.tls.is_some() { 2 } else { 1 },
+                    tags: Some(BTreeMap::from([(
+                        "type".to_string(),
+                        "Control Service".to_string(),
+                    )])),
+                    work_commands: (!work_commands.is_empty()).then(|| work_commands.clone()),
+                    cancel: false,
+                }
+                .status_json()
             })
             .collect()
     }

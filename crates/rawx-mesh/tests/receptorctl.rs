@@ -69,15 +69,25 @@ fn status_version_ping_traceroute() {
     let out = node.ctl_ok(&["reload"]);
     assert!(out.contains("Reload successful"), "{out}");
     let original = std::fs::read_to_string(&node.config).unwrap();
-    std::fs::write(&node.config, format!("{original}- tcp-peer: other:27199\n")).unwrap();
+    // Peers and listeners reload (Receptor's reloadable sections).
+    std::fs::write(&node.config, format!("{original}- tcp-peer: 127.0.0.1:9\n")).unwrap();
+    let out = node.ctl_ok(&["reload"]);
+    assert!(out.contains("Reload successful"), "{out}");
+    // Anything else needs a restart: ERRORCODE 3, as Receptor.
+    std::fs::write(
+        &node.config,
+        format!("{original}- work-command:\n    worktype: extra\n    command: cat\n"),
+    )
+    .unwrap();
     let out = node.ctl(&["reload"]);
-    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("does not run the mesh"),
+        String::from_utf8_lossy(&out.stderr).contains("Must restart receptor"),
         "{out:?}"
     );
+    // A file that does not load: ERRORCODE 4.
     std::fs::write(&node.config, "- node: [\n").unwrap();
-    assert_eq!(node.ctl(&["reload"]).status.code(), Some(3));
+    assert_eq!(node.ctl(&["reload"]).status.code(), Some(4));
     std::fs::write(&node.config, &original).unwrap();
     // The socket has the configured mode, and a second node on it is refused.
     use std::os::unix::fs::PermissionsExt;

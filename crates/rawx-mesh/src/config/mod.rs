@@ -119,13 +119,25 @@ pub struct TlsClient {
     pub insecure_skip_verify: bool,
 }
 
-/// A mesh listener or peer (`tcp-listener`, `ws-peer`, …): parsed and validated, not run yet.
+/// A mesh listener or peer (`tcp-listener`, `ws-peer`, …).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Backend {
     pub kind: &'static str,
-    /// The port or address, as written.
+    /// `bindaddr:port` for a listener, the `address` for a peer, as written.
     pub endpoint: String,
     pub tls: Option<String>,
+    /// `cost` (default 1.0, must be positive).
+    pub cost: f64,
+    /// `nodecost` (listeners): the cost for a link to a given peer.
+    pub node_cost: BTreeMap<String, f64>,
+    /// `allowedpeers`: when set, only these node IDs may connect over this backend.
+    pub allowed_peers: Option<Vec<String>>,
+    /// `redial` (peers; default true).
+    pub redial: bool,
+    /// `path` of a websocket listener (default `/`).
+    pub path: Option<String>,
+    /// `extraheader` of a websocket peer (`Name: value`).
+    pub extra_header: Option<String>,
 }
 
 const SECTIONS: &[&str] = &[
@@ -381,20 +393,7 @@ impl Config {
     /// config is ignored silently.
     pub fn not_implemented(&self) -> Vec<String> {
         let mut out = Vec::new();
-        if !self.node.firewall_rules.is_empty() {
-            out.push(format!(
-                "node firewallrules ({} rules): no mesh traffic to filter yet",
-                self.node.firewall_rules.len()
-            ));
-        }
-        for cs in &self.control_services {
-            if let Some(tls) = &cs.tls {
-                out.push(format!(
-                    "control-service {} tls `{tls}`: the mesh listener is not implemented",
-                    cs.service
-                ));
-            }
-        }
+
         for k in &self.work_kubernetes {
             out.push(format!(
                 "work-kubernetes {}: submits are refused",
@@ -404,18 +403,7 @@ impl Config {
         if self.work_signing.is_some() {
             out.push("work-signing: key loaded, but remote work is not implemented, so nothing is signed yet".into());
         }
-        let tcptls: Vec<&str> = self
-            .control_services
-            .iter()
-            .filter_map(|c| c.tcp_tls.as_deref())
-            .collect();
         for t in &self.tls_servers {
-            if !tcptls.contains(&t.name.as_str()) {
-                out.push(format!(
-                    "tls-server {}: only the control service's tcptls uses TLS yet",
-                    t.name
-                ));
-            }
             if !t.pinned_client_certs.is_empty() {
                 out.push(format!(
                     "tls-server {} pinnedclientcert: not checked",
@@ -424,16 +412,16 @@ impl Config {
             }
         }
         for t in &self.tls_clients {
-            out.push(format!(
-                "tls-client {}: no mesh peer or remote work uses it yet",
-                t.name
-            ));
-        }
-        for b in &self.backends {
-            out.push(format!(
-                "{} {}: the mesh is not implemented",
-                b.kind, b.endpoint
-            ));
+            if !self
+                .backends
+                .iter()
+                .any(|b| b.tls.as_deref() == Some(&t.name))
+            {
+                out.push(format!(
+                    "tls-client {}: no peer uses it, and remote work (which would) is not implemented",
+                    t.name
+                ));
+            }
         }
         out
     }

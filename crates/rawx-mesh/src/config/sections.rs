@@ -1,6 +1,7 @@
 //! One `- section: value` item into its typed part of [`Config`]: the options each section
 //! takes, their types and defaults, as Go receptor defines them.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use super::options::{parse_go_duration, Options};
@@ -318,17 +319,26 @@ impl Config {
                 } else {
                     None
                 };
-                o.float("cost")?;
-                o.float_map("nodecost")?;
-                o.string_list("allowedpeers")?;
-                if allowed.contains(&"path") {
-                    o.string("path")?;
-                }
+                let cost = o.float("cost")?.unwrap_or(1.0);
+                let node_cost = o.float_map("nodecost")?;
+                let allowed_peers = o.string_list("allowedpeers")?;
+                let path = if allowed.contains(&"path") {
+                    o.string("path")?
+                } else {
+                    None
+                };
+                check_costs(&o, value.line(), cost, &node_cost)?;
                 o.finish()?;
                 self.backends.push(Backend {
                     kind: section,
                     endpoint: format!("{bind}:{port}"),
                     tls,
+                    cost,
+                    node_cost,
+                    allowed_peers: (!allowed_peers.is_empty()).then_some(allowed_peers),
+                    redial: false,
+                    path,
+                    extra_header: None,
                 });
                 Ok(())
             }
@@ -348,25 +358,53 @@ impl Config {
                 };
                 let mut o = Options::new(origin, section, value, allowed, Some("address"))?;
                 let endpoint = o.required_string("address")?;
-                o.boolean("redial", true)?;
+                let redial = o.boolean("redial", true)?;
                 let tls = if allowed.contains(&"tls") {
                     o.string("tls")?
                 } else {
                     None
                 };
-                o.float("cost")?;
-                o.string_list("allowedpeers")?;
-                if allowed.contains(&"extraheader") {
-                    o.string("extraheader")?;
-                }
+                let cost = o.float("cost")?.unwrap_or(1.0);
+                let allowed_peers = o.string_list("allowedpeers")?;
+                let extra_header = if allowed.contains(&"extraheader") {
+                    o.string("extraheader")?
+                } else {
+                    None
+                };
+                check_costs(&o, value.line(), cost, &BTreeMap::new())?;
                 o.finish()?;
                 self.backends.push(Backend {
                     kind: section,
                     endpoint,
                     tls,
+                    cost,
+                    node_cost: BTreeMap::new(),
+                    allowed_peers: (!allowed_peers.is_empty()).then_some(allowed_peers),
+                    redial,
+                    path: None,
+                    extra_header,
                 });
                 Ok(())
             }
         }
     }
+}
+
+/// Go's `Prepare`: every cost must be positive.
+fn check_costs(
+    o: &Options<'_>,
+    line: usize,
+    cost: f64,
+    node_cost: &BTreeMap<String, f64>,
+) -> Result<(), ConfigError> {
+    if cost <= 0.0 {
+        return Err(o.error(line, "connection cost must be positive"));
+    }
+    if let Some((node, _)) = node_cost.iter().find(|(_, c)| **c <= 0.0) {
+        return Err(o.error(
+            line,
+            &format!("connection cost must be positive for {node}"),
+        ));
+    }
+    Ok(())
 }

@@ -222,3 +222,55 @@ async fn accept(listener: &Listener) -> io::Result<Conn> {
         }
     }
 }
+
+/// Serves the control service to other nodes, over QUIC streams on the mesh. A request that
+/// arrives this way is a network request: signed work is checked, as on TCP.
+///
+/// With `require_node_id` (a `tls` server config with `requireclientcert`), the client's
+/// certificate must name, in its otherName SAN, the node the stream comes from.
+pub async fn serve_mesh(
+    node: Node,
+    mut listener: crate::mesh::quic::StreamListener,
+    require_node_id: bool,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut sessions = tokio::task::JoinSet::new();
+    loop {
+        tokio::select! {
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    break;
+                }
+            }
+            accepted = listener.accept() => match accepted {
+                Some(acc) => {
+                    if require_node_id && !crate::mesh::peer_node_ids(&acc.connection).contains(&acc.from_node) {
+                        tracing::warn!(from = %acc.from_node, "control stream refused: the client certificate does not name the node it comes from");
+                        acc.connection.close(500u32.into(), b"certificate does not match the node");
+                        continue;
+                    }
+                    let node = node.clone();
+                    sessions.spawn(async move {
+                        tracing::debug!(from = %acc.from_node, "control session over the mesh");
+                        let mut stream = acc.stream;
+                        if let Err(e) = serve_session(&node, &mut stream, ConnKind::Tcp).await {
+                            tracing::debug!(error = %e, "mesh control session ended with an error");
+                        }
+                        let (_, mut send) = stream.into_inner();
+                        let _ = send.finish();
+                        // Let what was written reach the other side before the connection goes.
+                        let wait = async {
+                            let _ = send.stopped().await;
+                            acc.connection.closed().await;
+                        };
+                        let _ = tokio::time::timeout(std::time::Duration::from_secs(10), wait).await;
+                    });
+                }
+                None => break,
+            },
+            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
+        }
+    }
+    listener.close();
+    sessions.shutdown().await;
+}

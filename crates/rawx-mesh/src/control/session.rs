@@ -86,24 +86,14 @@ where
                 reply(w, &node.status_report(fields.as_deref())).await?
             }
             "ping" => match req.arg(0, "target") {
-                None => error(w, "no target node").await?,
-                Some(target) => reply(w, &ping(node, &target)).await?,
+                None => error(w, "no ping target").await?,
+                Some(target) => reply(w, &ping(node, &target).await).await?,
             },
             "traceroute" => match req.arg(0, "target") {
-                None => error(w, "no target node").await?,
-                Some(target) => {
-                    // Go's hop result is a struct: From, Time, TimeStr[, Error].
-                    let p = ping(node, &target);
-                    let mut hop = serde_json::Map::new();
-                    for key in ["From", "Time", "TimeStr", "Error"] {
-                        if let Some(v) = p.get(key) {
-                            hop.insert(key.into(), v.clone());
-                        }
-                    }
-                    reply(w, &json!({ "0": hop })).await?
-                }
+                None => error(w, "no traceroute target").await?,
+                Some(target) => reply(w, &traceroute(node, &target).await).await?,
             },
-            "reload" => reply(w, &node.reload_report()).await?,
+            "reload" => reply(w, &node.reload().await).await?,
             "connect" => {
                 let target = req.arg(0, "node").unwrap_or_default();
                 let service = req.arg(1, "service").unwrap_or_default();
@@ -118,7 +108,16 @@ where
                     greet(w, node).await?;
                     continue;
                 }
-                error(w, &format!("cannot connect to {target} {service}: the mesh is not implemented, only this node's control service is reachable")).await?
+                let tls = req.arg(2, "tls").filter(|t| !t.is_empty());
+                match connect(node, &target, &service, tls.as_deref()).await {
+                    Ok((stream, connection)) => {
+                        w.write_all(b"Connecting\n").await?;
+                        w.flush().await?;
+                        bridge(r, w, stream, connection).await;
+                        return Ok(());
+                    }
+                    Err(e) => error(w, &e).await?,
+                }
             }
             "work" => {
                 if work(node, &req, r, w, kind).await? == Flow::End {
@@ -128,6 +127,53 @@ where
             _ => error(w, "Unknown command").await?,
         }
     }
+}
+
+/// Opens a stream to a service on another node (Go's `connect`: `Dial` with the named
+/// `tls-client`, or the insecure mode without one).
+async fn connect(
+    node: &Node,
+    target: &str,
+    service: &str,
+    tls: Option<&str>,
+) -> Result<(crate::mesh::quic::ServiceStream, quinn::Connection), String> {
+    let Some(mesh) = node.mesh() else {
+        return Err("no route to node".into());
+    };
+    let tls = match tls {
+        None => None,
+        Some(name) => Some(crate::mesh::receptor_client_config(
+            node.config(),
+            name,
+            target,
+        )?),
+    };
+    mesh.dial_stream(target, service, tls).await
+}
+
+/// Copies both ways until both sides have ended (Go's `BridgeConns`), passing a half-close
+/// on: the client's end of input becomes the stream's FIN, and the service's end closes the
+/// client's side.
+async fn bridge<S>(
+    r: &mut Reader<S>,
+    w: &mut Writer<S>,
+    stream: crate::mesh::quic::ServiceStream,
+    connection: quinn::Connection,
+) where
+    S: AsyncRead + AsyncWrite + Send,
+{
+    let (mut recv, mut send) = stream.into_inner();
+    let up = async {
+        let _ = tokio::io::copy(r, &mut send).await;
+        let _ = send.finish();
+        let _ = send.stopped().await;
+    };
+    let down = async {
+        let _ = tokio::io::copy(&mut recv, w).await;
+        let _ = w.shutdown().await;
+    };
+    tokio::join!(up, down);
+    connection.close(0u32.into(), b"normal close");
 }
 
 #[derive(PartialEq)]
@@ -373,14 +419,53 @@ async fn unit_arg<W: AsyncWrite + Unpin>(
     Ok(id)
 }
 
-fn ping(node: &Node, target: &str) -> Value {
+async fn ping(node: &Node, target: &str) -> Value {
     let started = Instant::now();
-    if target == node.id() || target.eq_ignore_ascii_case("localhost") {
-        let ns = started.elapsed().as_nanos().max(1) as u64;
-        json!({"From": node.id(), "Success": true, "Time": ns, "TimeStr": go_duration(ns)})
-    } else {
-        json!({"Error": format!("no route to node {target}: the mesh is not implemented"), "Success": false})
+    let Some(mesh) = node.mesh() else {
+        // An in-process node without a mesh answers for itself only.
+        if target == node.id() || target.eq_ignore_ascii_case("localhost") {
+            let ns = started.elapsed().as_nanos().max(1) as u64;
+            return json!({"From": node.id(), "Success": true, "Time": ns, "TimeStr": go_duration(ns)});
+        }
+        return json!({"Error": "no route to node", "Success": false});
+    };
+    let p = mesh
+        .ping(target, crate::mesh::wire::MAX_FORWARDING_HOPS)
+        .await;
+    let ns = p.time.as_nanos() as u64;
+    // Go fills a map: keys sorted when marshalled.
+    match p.result {
+        Ok(()) => json!({"From": p.from, "Success": true, "Time": ns, "TimeStr": go_duration(ns)}),
+        Err(e) => json!({"Error": e, "Success": false}),
     }
+}
+
+/// One entry per hop, keyed "0", "1", …: From, Time, TimeStr and, on failure, Error.
+async fn traceroute(node: &Node, target: &str) -> Value {
+    let Some(mesh) = node.mesh() else {
+        let p = ping(node, target).await;
+        let mut hop = serde_json::Map::new();
+        for key in ["Error", "From", "Time", "TimeStr"] {
+            if let Some(v) = p.get(key) {
+                hop.insert(key.into(), v.clone());
+            }
+        }
+        return json!({ "0": hop });
+    };
+    let hops = mesh.traceroute(target).await;
+    let mut out = serde_json::Map::new();
+    for (i, h) in hops.into_iter().enumerate() {
+        let ns = h.time.as_nanos() as u64;
+        let mut hop = serde_json::Map::new();
+        if let Some(e) = h.error {
+            hop.insert("Error".into(), json!(e));
+        }
+        hop.insert("From".into(), json!(h.from));
+        hop.insert("Time".into(), json!(ns));
+        hop.insert("TimeStr".into(), json!(go_duration(ns)));
+        out.insert(i.to_string(), Value::Object(hop));
+    }
+    Value::Object(out)
 }
 
 /// Go's `time.Duration.String()` for the short times a ping takes.
@@ -412,7 +497,8 @@ fn peer_hung_up(fd: &OwnedFd) -> bool {
 }
 
 async fn reply<W: AsyncWrite + Unpin>(w: &mut W, v: &Value) -> io::Result<()> {
-    let mut line = serde_json::to_vec(v).expect("JSON serializes");
+    // As Go marshals it: `1` for a float 1.0, `<>&` escaped.
+    let mut line = crate::mesh::wire::go_json::to_vec(v);
     line.push(b'\n');
     w.write_all(&line).await?;
     w.flush().await

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod mesh;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};

@@ -5,21 +5,58 @@
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::handlers::json_body;
-use crate::AppState;
+use crate::resource::{ResourceApi, Routes};
+use crate::{AppState, Identity};
 use axum::body::Bytes;
 use axum::http::HeaderMap;
+use axum::routing::get;
 use axum::Json;
 use rawx_domain::messages::{publish, SchedulesChanged};
 use rawx_domain::schedules as sched;
-use rawx_model::resources::{zone_names, JOB_TEMPLATES};
+use rawx_model::resources::{zone_names, JOB_TEMPLATES, SCHEDULES};
+use rawx_model::schema::Resource;
 use rawx_model::schema::{int, text};
 use rawx_model::validate::FieldErrors;
 use rawx_model::Row;
 use serde_json::{json, Value};
 
+pub struct Schedules;
+
+#[async_trait::async_trait]
+impl ResourceApi for Schedules {
+    fn schema(&self) -> &'static Resource {
+        &SCHEDULES
+    }
+
+    async fn prepare(
+        &self,
+        state: &AppState,
+        _ident: &Identity,
+        row: &mut Row,
+        existing: Option<&Row>,
+    ) -> ApiResult<()> {
+        prepare(state, row, existing).await
+    }
+
+    /// The template's `next_job_run` forgets this schedule.
+    async fn before_delete(&self, state: &AppState, _ident: &Identity, row: &Row) -> ApiResult<()> {
+        if let Some(jt) = int(row, "unified_job_template") {
+            sched::template_next_run(&*state.store, jt, int(row, "id"), None).await?;
+        }
+        Ok(())
+    }
+
+    fn routes(&self) -> Routes {
+        vec![
+            ("/api/v2/schedules/preview/", get(preview_get).post(preview)),
+            ("/api/v2/schedules/zoneinfo/", get(zoneinfo)),
+        ]
+    }
+}
+
 /// The schedule rules on create and update: the rule with AWX's messages, prompts only where
 /// the template asks for them, and the computed fields.
-pub async fn prepare(state: &AppState, row: &mut Row, existing: Option<&Row>) -> ApiResult<()> {
+async fn prepare(state: &AppState, row: &mut Row, existing: Option<&Row>) -> ApiResult<()> {
     let mut merged = existing.cloned().unwrap_or_default();
     merged.extend(row.clone());
     let rule = sched::rule_of(text(&merged, "rrule"))?;

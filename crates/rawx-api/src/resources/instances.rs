@@ -8,20 +8,92 @@
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::handlers::{self, fetch_visible, json_body};
-use crate::render::Renderer;
+use crate::resource::{ResourceApi, Routes};
+use crate::view::Renderer;
 use crate::AppState;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
 use axum::Json;
+use rawx_domain::messages::{publish, Wake};
 use rawx_model::filter::Filter;
 use rawx_model::resources::{INSTANCES, INSTANCE_GROUPS, INSTANCE_GROUP_MEMBERS, JOB_KINDS};
+use rawx_model::schema::Resource;
 use rawx_model::schema::{int, text, ColumnType};
 use rawx_model::validate::{validate, FieldErrors, Mode};
+use rawx_model::Row;
+use serde_json::Map;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
 type Ctx = State<Arc<AppState>>;
+
+pub struct Instances;
+pub struct InstanceGroups;
+
+#[async_trait::async_trait]
+impl ResourceApi for Instances {
+    fn schema(&self) -> &'static Resource {
+        &INSTANCES
+    }
+
+    fn related(&self, row: &Row, related: &mut Map<String, Value>) {
+        let id = int(row, "id").unwrap_or_default();
+        related.insert(
+            "health_check".into(),
+            json!(format!("/api/v2/instances/{id}/health_check/")),
+        );
+    }
+
+    fn routes(&self) -> Routes {
+        vec![
+            (
+                "/api/v2/instances/{id}/",
+                get(retrieve)
+                    .patch(patch)
+                    .put(patch)
+                    .delete(delete)
+                    .options(options),
+            ),
+            (
+                "/api/v2/instances/{id}/health_check/",
+                get(health_check_get).post(health_check_post),
+            ),
+            (
+                "/api/v2/instances/{id}/instance_groups/",
+                get(instance_groups::list)
+                    .post(instance_groups::post)
+                    .options(instance_groups::options),
+            ),
+        ]
+    }
+}
+
+#[async_trait::async_trait]
+impl ResourceApi for InstanceGroups {
+    fn schema(&self) -> &'static Resource {
+        &INSTANCE_GROUPS
+    }
+
+    async fn derived(
+        &self,
+        r: &mut Renderer<'_>,
+        row: &Row,
+        out: &mut Map<String, Value>,
+    ) -> ApiResult<()> {
+        group_figures(r.state, row, out).await
+    }
+
+    fn routes(&self) -> Routes {
+        vec![(
+            "/api/v2/instance_groups/{id}/instances/",
+            get(group_instances::list)
+                .post(group_instances::post)
+                .options(group_instances::options),
+        )]
+    }
+}
 
 pub async fn retrieve(s: Ctx, a: Auth, Path(raw): Path<String>) -> ApiResult<Json<Value>> {
     handlers::retrieve(s, a, Path(("instances".into(), raw))).await
@@ -94,9 +166,9 @@ pub async fn patch(
     row.insert("capacity".into(), json!(capacity));
     row.insert("modified_by".into(), json!(actor.user_id));
     let id = int(&existing, "id").unwrap_or_default();
-    state.store.update(&INSTANCES, id, &row).await?;
+    crate::write::update(&state, &ident, &INSTANCES, id, &row).await?;
     // The task manager schedules against the new capacity at its next pass.
-    state.bus.publish(rawx_bus::SCHEDULE, json!({}));
+    publish(&*state.bus, &Wake { job: None });
     let stored = state.store.get(&INSTANCES, id).await?;
     Ok(Json(
         Renderer::new(&state, actor)
@@ -162,10 +234,8 @@ pub async fn health_check_post(
         "health_check_started".into(),
         json!(rawx_model::now_string()),
     );
-    state
-        .store
-        .update(&INSTANCES, int(&row, "id").unwrap_or_default(), &r)
-        .await?;
+    let id = int(&row, "id").unwrap_or_default();
+    crate::write::update(&state, &ident, &INSTANCES, id, &r).await?;
     Ok((
         StatusCode::OK,
         Json(json!({"msg": format!("Health check is running for {host}.")})),
@@ -396,16 +466,17 @@ async fn members_post(
             "policy_instance_list".into(),
             json!(serde_json::to_string(&list).unwrap_or_else(|_| "[]".into())),
         );
-        state.store.update(&INSTANCE_GROUPS, gid, &r).await?;
+        crate::write::update(&state, &ident, &INSTANCE_GROUPS, gid, &r).await?;
     }
-    if disassociate {
-        state
-            .store
-            .unlink(&INSTANCE_GROUP_MEMBERS, gid, iid)
-            .await?;
-    } else {
-        state.store.link(&INSTANCE_GROUP_MEMBERS, gid, iid).await?;
-    }
-    state.bus.publish(rawx_bus::SCHEDULE, json!({}));
+    crate::write::link(
+        &state,
+        &ident,
+        &INSTANCE_GROUP_MEMBERS,
+        gid,
+        iid,
+        !disassociate,
+    )
+    .await?;
+    publish(&*state.bus, &Wake { job: None });
     Ok(StatusCode::NO_CONTENT)
 }

@@ -6,19 +6,24 @@
 //! need arguments; only a machine credential; no `ansible_*` extra vars; running one on a host
 //! or a group targets that host or group of its inventory.
 
+use super::unified;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::handlers::{create_row, fetch_visible, json_body, page_response};
+use crate::resource::{ResourceApi, Routes};
+use crate::view::Renderer;
 use crate::{AppState, Identity};
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
+use axum::routing::{get, post};
 use axum::Json;
 use rawx_model::filter::Filter;
 use rawx_model::resources::{
     AD_HOC_COMMANDS, AD_HOC_KIND, CREDENTIALS, CREDENTIAL_TYPES, GROUPS, HOSTS, INVENTORIES,
 };
+use rawx_model::schema::Resource;
 use rawx_model::schema::{int, text, ColumnType};
 use rawx_model::validate::{parse_vars, FieldErrors};
 use rawx_model::Row;
@@ -42,9 +47,72 @@ const RELAUNCH_FIELDS: &[&str] = &[
     "diff_mode",
 ];
 
+pub struct AdHocCommands;
+
+#[async_trait::async_trait]
+impl ResourceApi for AdHocCommands {
+    fn schema(&self) -> &'static Resource {
+        &AD_HOC_COMMANDS
+    }
+
+    fn clean_body(&self, body: &mut Value) {
+        drop_client_options(body);
+    }
+
+    async fn prepare(
+        &self,
+        state: &AppState,
+        ident: &Identity,
+        row: &mut Row,
+        existing: Option<&Row>,
+    ) -> ApiResult<()> {
+        prepare(state, ident, row, existing).await
+    }
+
+    /// A created ad hoc command starts at once.
+    fn created(&self, state: &AppState, id: i64) {
+        rawx_domain::launch::pending(&*state.bus, &AD_HOC_KIND, id, Value::Null);
+    }
+
+    async fn before_delete(
+        &self,
+        _state: &AppState,
+        _ident: &Identity,
+        row: &Row,
+    ) -> ApiResult<()> {
+        unified::before_delete(row)
+    }
+
+    fn related(&self, row: &Row, related: &mut Map<String, Value>) {
+        unified::related("/api/v2/ad_hoc_commands/", row, related);
+    }
+
+    async fn derived(
+        &self,
+        r: &mut Renderer<'_>,
+        row: &Row,
+        out: &mut Map<String, Value>,
+    ) -> ApiResult<()> {
+        unified::derived(r, row, out).await
+    }
+
+    fn routes(&self) -> Routes {
+        let mut routes = unified::routes(&AD_HOC_KIND, "/api/v2/ad_hoc_commands/", post(relaunch));
+        routes.push((
+            "/api/v2/hosts/{id}/ad_hoc_commands/",
+            get(host::list).post(host::create),
+        ));
+        routes.push((
+            "/api/v2/groups/{id}/ad_hoc_commands/",
+            get(group::list).post(group::create),
+        ));
+        routes
+    }
+}
+
 /// Rules after schema validation: reject changes, check the module, credential and vars, and
 /// fill what the server sets (status, name, owner organization, who launched it).
-pub async fn prepare(
+async fn prepare(
     state: &AppState,
     ident: &Identity,
     row: &mut Row,
@@ -104,7 +172,7 @@ pub async fn prepare(
     for (k, v) in [
         ("module_name", json!(module)),
         ("name", json!(module)),
-        ("status", json!("pending")),
+        ("status", json!(rawx_domain::JobStatus::Pending.as_str())),
         ("launch_type", json!("manual")),
         ("launched_by_user", json!(ident.actor.user_id)),
         (
@@ -123,16 +191,11 @@ pub async fn prepare(
 /// `awx ad_hoc_commands create --monitor` posts its own polling options (`interval`,
 /// `action_timeout`) in the body; AWX ignores them, and so does rawx — only these, since an
 /// unknown field is otherwise an error.
-pub fn drop_client_options(body: &mut Value) {
+fn drop_client_options(body: &mut Value) {
     if let Some(obj) = body.as_object_mut() {
         obj.remove("interval");
         obj.remove("action_timeout");
     }
-}
-
-/// A created ad hoc command starts at once.
-pub fn started(state: &AppState, id: i64) {
-    rawx_domain::launch::pending(&*state.bus, &AD_HOC_KIND, id, Value::Null);
 }
 
 /// 201 with the command, and its id under `ad_hoc_command` as AWX adds it.

@@ -1,0 +1,200 @@
+//! Credentials: the type decides `kind`, `cloud`, `kubernetes`; a credential without an
+//! organization is its creator's own; inputs are checked against the type's fields, secrets
+//! sealed (`$encrypted$` sent back keeps the stored one), and an encrypted SSH key needs its
+//! passphrase.
+
+use crate::error::{ApiError, ApiResult};
+use crate::resource::ResourceApi;
+use crate::view::Summary;
+use crate::{AppState, Identity};
+use axum::http::StatusCode;
+use rawx_model::resources::{CREDENTIALS, CREDENTIAL_TYPES};
+use rawx_model::schema::{int, text, Resource};
+use rawx_model::secret::{is_sealed, ENCRYPTED};
+use rawx_model::Row;
+use serde_json::{json, Map, Value};
+
+pub struct Credentials;
+
+#[async_trait::async_trait]
+impl ResourceApi for Credentials {
+    fn schema(&self) -> &'static Resource {
+        &CREDENTIALS
+    }
+
+    async fn prepare(
+        &self,
+        state: &AppState,
+        ident: &Identity,
+        row: &mut Row,
+        existing: Option<&Row>,
+    ) -> ApiResult<()> {
+        prepare_credential(state, ident, row, existing).await
+    }
+
+    fn summary(&self) -> Summary {
+        Summary {
+            fields: &["name", "description", "kind", "cloud", "kubernetes"],
+            ids: &[("credential_type_id", "credential_type")],
+        }
+    }
+}
+
+async fn prepare_credential(
+    state: &AppState,
+    ident: &Identity,
+    row: &mut Row,
+    existing: Option<&Row>,
+) -> ApiResult<()> {
+    let actor = &ident.actor;
+    let type_id =
+        int(row, "credential_type").or_else(|| existing.and_then(|e| int(e, "credential_type")));
+    let ctype = state
+        .store
+        .get(&CREDENTIAL_TYPES, type_id.unwrap_or_default())
+        .await?;
+    row.insert("kind".into(), ctype["kind"].clone());
+    row.insert("cloud".into(), json!(ctype["kind"] == json!("cloud")));
+    row.insert(
+        "kubernetes".into(),
+        json!(ctype["namespace"] == json!("kubernetes_bearer_token")),
+    );
+    if existing.is_none() && row.get("organization").is_none_or(Value::is_null) {
+        // Without an organization the credential is someone's own.
+        match int(row, "user") {
+            Some(u) if u != actor.user_id && !actor.is_superuser => {
+                return Err(ApiError::forbidden())
+            }
+            Some(_) => {}
+            None => {
+                row.insert("user".into(), json!(actor.user_id));
+            }
+        }
+    }
+    let Some(inputs) = row.get("inputs").and_then(Value::as_str) else {
+        return Ok(());
+    };
+    let inputs: Map<String, Value> = serde_json::from_str(inputs).unwrap_or_default();
+    let spec: Value = serde_json::from_str(text(&ctype, "inputs")).unwrap_or(json!({}));
+    let fields = spec["fields"].as_array().cloned().unwrap_or_default();
+    let old: Map<String, Value> = existing
+        .and_then(|e| e.get("inputs"))
+        .and_then(Value::as_str)
+        .and_then(|s| serde_json::from_str(s).ok())
+        .unwrap_or_default();
+    let mut errors = Map::new();
+    let mut sealed = Map::new();
+    // Secrets given in this request, in the clear, for checks that need to read them.
+    let mut plain_inputs: std::collections::HashMap<String, String> = Default::default();
+    for (k, v) in inputs {
+        let Some(fspec) = fields.iter().find(|f| f["id"] == json!(k)) else {
+            errors.insert(
+                k.clone(),
+                json!([format!(
+                    "'{k}' is not an input of credential type {}.",
+                    text(&ctype, "name")
+                )]),
+            );
+            continue;
+        };
+        let want_bool = fspec["type"] == json!("boolean");
+        if (want_bool && !v.is_boolean()) || (!want_bool && !v.is_string()) {
+            errors.insert(
+                k.clone(),
+                json!([if want_bool {
+                    "Must be a boolean."
+                } else {
+                    "Must be a string."
+                }]),
+            );
+            continue;
+        }
+        if fspec["secret"] == json!(true) && v.is_string() {
+            let s = v.as_str().unwrap_or_default();
+            if s == ENCRYPTED {
+                // AWX: sending `$encrypted$` back keeps what is stored.
+                match old.get(&k) {
+                    Some(prev) => sealed.insert(k, prev.clone()),
+                    None => {
+                        errors.insert(k.clone(), json!(["$encrypted$ stands for a stored secret, and none is stored yet: send the value."]));
+                        continue;
+                    }
+                };
+            } else if is_sealed(s) {
+                errors.insert(
+                    k.clone(),
+                    json!(["Send the secret itself, not a sealed value."]),
+                );
+            } else {
+                plain_inputs.insert(k.clone(), s.to_string());
+                sealed.insert(k, json!(state.key.seal(s)));
+            }
+        } else {
+            sealed.insert(k, v);
+        }
+    }
+    // A key the job could not use is refused now: an encrypted key without its passphrase
+    // would leave ssh-add waiting at a prompt nobody answers.
+    for f in fields
+        .iter()
+        .filter(|f| f["format"] == json!("ssh_private_key"))
+    {
+        let id = f["id"].as_str().unwrap_or_default();
+        let Some(key) = plain_inputs.get(id) else {
+            continue;
+        };
+        match ssh_key_encrypted(key) {
+            None => {
+                errors.insert(id.into(), json!(["Invalid certificate or key: no private key (-----BEGIN … PRIVATE KEY-----) found."]));
+            }
+            Some(true) if id == "ssh_key_data" && !sealed.contains_key("ssh_key_unlock") => {
+                errors.insert(
+                    "ssh_key_unlock".into(),
+                    json!(["must be set when SSH key is encrypted."]),
+                );
+            }
+            _ => {}
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Status(
+            StatusCode::BAD_REQUEST,
+            json!({"inputs": errors}),
+        ));
+    }
+    row.insert("inputs".into(), json!(Value::Object(sealed).to_string()));
+    Ok(())
+}
+
+/// Whether a private key is passphrase-protected; `None` when the text holds no private key.
+fn ssh_key_encrypted(text: &str) -> Option<bool> {
+    use base64::Engine;
+    let begin = text.find("-----BEGIN ")?;
+    let header_end = text[begin..]
+        .find("-----\n")
+        .or_else(|| text[begin..].find("-----\r\n"))?
+        + begin;
+    let label = &text[begin + 11..header_end];
+    if !label.ends_with("PRIVATE KEY") {
+        return None;
+    }
+    if label == "ENCRYPTED PRIVATE KEY" || text.contains("Proc-Type: 4,ENCRYPTED") {
+        return Some(true);
+    }
+    if label != "OPENSSH PRIVATE KEY" {
+        return Some(false);
+    }
+    // openssh-key-v1: magic, then the cipher name as a length-prefixed string.
+    let body: String = text[header_end + 5..]
+        .lines()
+        .take_while(|l| !l.starts_with("-----END"))
+        .collect();
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .ok()?;
+    let magic = b"openssh-key-v1\0";
+    let rest = raw.strip_prefix(magic.as_slice())?;
+    let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+    let cipher = rest.get(4..4 + len)?;
+    Some(cipher != b"none")
+}

@@ -1,0 +1,63 @@
+//! Inventories: `total_hosts` and `total_groups` counted, AWX's singular `inventory` key in
+//! `/api/v2/`, and active jobs keep one from deletion.
+
+use crate::error::ApiResult;
+use crate::resource::ResourceApi;
+use crate::view::{Renderer, Summary};
+use rawx_model::filter::Filter;
+use rawx_model::resources::{GROUPS, HOSTS, INVENTORIES};
+use rawx_model::schema::{int, ColumnType, Resource};
+use rawx_model::Row;
+use serde_json::{json, Map, Value};
+
+pub struct Inventories;
+
+#[async_trait::async_trait]
+impl ResourceApi for Inventories {
+    fn schema(&self) -> &'static Resource {
+        &INVENTORIES
+    }
+
+    fn used_by_jobs_as(&self) -> Option<&'static str> {
+        Some("inventory")
+    }
+
+    fn summary(&self) -> Summary {
+        Summary {
+            fields: &[
+                "name",
+                "description",
+                "has_active_failures",
+                "total_hosts",
+                "hosts_with_active_failures",
+                "total_groups",
+                "has_inventory_sources",
+                "total_inventory_sources",
+                "inventory_sources_with_failures",
+                "kind",
+            ],
+            ids: &[("organization_id", "organization")],
+        }
+    }
+
+    async fn derived(
+        &self,
+        r: &mut Renderer<'_>,
+        row: &Row,
+        out: &mut Map<String, Value>,
+    ) -> ApiResult<()> {
+        let id = int(row, "id").unwrap_or_default();
+        let by_inv = Filter::eq("inventory", ColumnType::Int, json!(id));
+        let hosts = r.state.store.count(&HOSTS, &by_inv).await?;
+        let groups = r.state.store.count(&GROUPS, &by_inv).await?;
+        out.insert("total_hosts".into(), json!(hosts));
+        out.insert("total_groups".into(), json!(groups));
+        Ok(())
+    }
+
+    /// AWX lists inventories under the singular key, and the CLI's `inventory` command and its
+    /// `--inventory` lookups depend on that.
+    fn root_key(&self) -> &'static str {
+        "inventory"
+    }
+}

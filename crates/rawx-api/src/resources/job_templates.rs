@@ -1,0 +1,345 @@
+//! Job templates: AWX's rules on write (a project, a playbook that project has, an inventory
+//! or the prompt for one, the forks limit), one credential per type on a template (vaults
+//! excepted), the template's credentials in its `summary_fields`, and `launch/`: validate,
+//! write a pending job, signal the task role — nothing runs in the request.
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::handlers::{fetch_visible, json_body};
+use crate::resource::{ResourceApi, Routes};
+use crate::view::Renderer;
+use crate::{AppState, Identity};
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Json;
+use rawx_domain::launch;
+use rawx_model::resources::{
+    CREDENTIALS, CREDENTIAL_TYPES, JOBS, JOB_TEMPLATES, JT_CREDENTIALS, PROJECTS, VERBOSITY,
+};
+use rawx_model::schema::{int, text, Relation, Resource};
+use rawx_model::validate::FieldErrors;
+use rawx_model::Row;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+type Ctx = State<Arc<AppState>>;
+
+pub struct JobTemplates;
+
+#[async_trait::async_trait]
+impl ResourceApi for JobTemplates {
+    fn schema(&self) -> &'static Resource {
+        &JOB_TEMPLATES
+    }
+
+    async fn prepare(
+        &self,
+        state: &AppState,
+        _ident: &Identity,
+        row: &mut Row,
+        existing: Option<&Row>,
+    ) -> ApiResult<()> {
+        let merged = |row: &Row| {
+            let mut m = existing.cloned().unwrap_or_default();
+            m.extend(row.clone());
+            m
+        };
+        let m = merged(row);
+        let mut errors = FieldErrors::default();
+        match int(&m, "project") {
+            None => errors.add("project", "Job Templates must have a project assigned."),
+            Some(pid) => {
+                let project = state.store.get(&PROJECTS, pid).await?;
+                row.insert(
+                    "organization".into(),
+                    project.get("organization").cloned().unwrap_or(Value::Null),
+                );
+                let playbook = text(&m, "playbook");
+                if playbook.is_empty() {
+                    errors.add("playbook", "This field is required.");
+                } else if text(&project, "scm_type").is_empty() {
+                    let dir = state.config.projects_dir.join(text(&project, "local_path"));
+                    if !playbook_in(&dir, playbook) {
+                        errors.add("playbook", "Playbook not found for project.");
+                    }
+                }
+            }
+        }
+        if int(&m, "inventory").is_none() && m.get("ask_inventory_on_launch") != Some(&json!(true))
+        {
+            errors.add(
+                "inventory",
+                "Job Template must provide 'inventory' or allow prompting for it.",
+            );
+        }
+        let max = state.settings().get(rawx_domain::settings::MAX_FORKS).await;
+        if max > 0 && int(&m, "forks").unwrap_or(0) > max {
+            errors.add(
+                "forks",
+                format!("Maximum number of forks ({max}) exceeded."),
+            );
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::Fields(errors));
+        }
+        Ok(())
+    }
+
+    fn used_by_jobs_as(&self) -> Option<&'static str> {
+        Some("job_template")
+    }
+
+    async fn check_link(
+        &self,
+        state: &AppState,
+        relation: &'static Relation,
+        left: i64,
+        right: i64,
+    ) -> ApiResult<()> {
+        if !std::ptr::eq(relation, &JT_CREDENTIALS) {
+            return Ok(());
+        }
+        let new = state.store.get(&CREDENTIALS, right).await?;
+        for cid in state.store.linked(&JT_CREDENTIALS, true, left).await? {
+            if cid == right {
+                continue;
+            }
+            let c = state.store.get(&CREDENTIALS, cid).await?;
+            if c["credential_type"] == new["credential_type"] && c["kind"] != json!("vault") {
+                return Err(ApiError::Msg(format!(
+                    "Cannot assign multiple {} credentials.",
+                    text(
+                        &state
+                            .store
+                            .get(
+                                &CREDENTIAL_TYPES,
+                                int(&c, "credential_type").unwrap_or_default()
+                            )
+                            .await?,
+                        "name"
+                    )
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn related(&self, row: &Row, related: &mut Map<String, Value>) {
+        let id = int(row, "id").unwrap_or_default();
+        related.insert(
+            "launch".into(),
+            json!(format!("/api/v2/job_templates/{id}/launch/")),
+        );
+    }
+
+    async fn summary_fields(
+        &self,
+        r: &mut Renderer<'_>,
+        row: &Row,
+        summary: &mut Map<String, Value>,
+    ) -> ApiResult<()> {
+        let id = int(row, "id").unwrap_or_default();
+        let mut creds = Vec::new();
+        for cid in r.state.store.linked(&JT_CREDENTIALS, true, id).await? {
+            if let Some(s) = r.summary("credentials", cid).await? {
+                creds.push(s);
+            }
+        }
+        summary.insert("credentials".into(), Value::Array(creds));
+        Ok(())
+    }
+
+    fn routes(&self) -> Routes {
+        vec![(
+            "/api/v2/job_templates/{id}/launch/",
+            get(launch_get).post(launch_post).options(launch_options),
+        )]
+    }
+}
+
+/// A playbook path inside a project directory: relative, no `..`, an existing file.
+fn playbook_in(dir: &std::path::Path, playbook: &str) -> bool {
+    let p = std::path::Path::new(playbook);
+    p.is_relative()
+        && !p
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+        && dir.join(p).is_file()
+}
+
+pub(super) fn may_launch(jt_writable: bool) -> ApiResult<()> {
+    if jt_writable {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden())
+    }
+}
+
+pub async fn launch_get(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let jt = fetch_visible(&state, &ident.actor, &JOB_TEMPLATES, &raw).await?;
+    let mut r = Renderer::new(&state, &ident.actor);
+    let inventory = match int(&jt, "inventory") {
+        Some(i) => r
+            .lookup("inventories", i)
+            .await?
+            .map(|inv| json!({"name": inv["name"], "id": i})),
+        None => None,
+    };
+    let ask = |k: &str| jt.get(k).cloned().unwrap_or(json!(false));
+    let mut out = Map::new();
+    let inventory_needed = inventory.is_none();
+    out.insert(
+        "can_start_without_user_input".into(),
+        json!(!inventory_needed),
+    );
+    out.insert("passwords_needed_to_start".into(), json!([]));
+    for (_, _, flag) in launch::PROMPTS {
+        out.insert((*flag).into(), ask(flag));
+    }
+    out.insert(
+        "ask_variables_on_launch".into(),
+        ask("ask_variables_on_launch"),
+    );
+    out.insert(
+        "ask_credential_on_launch".into(),
+        ask("ask_credential_on_launch"),
+    );
+    out.insert("survey_enabled".into(), ask("survey_enabled"));
+    out.insert("variables_needed_to_start".into(), json!([]));
+    out.insert("credential_needed_to_start".into(), json!(false));
+    out.insert("inventory_needed_to_start".into(), json!(inventory_needed));
+    out.insert(
+        "job_template_data".into(),
+        json!({"name": jt["name"], "id": jt["id"], "description": jt["description"]}),
+    );
+    let mut defaults = Map::new();
+    for (key, field, _) in launch::PROMPTS {
+        defaults.insert(
+            (*key).into(),
+            jt.get(*field).cloned().unwrap_or(Value::Null),
+        );
+    }
+    defaults.insert(
+        "inventory".into(),
+        inventory.unwrap_or(json!({"name": null, "id": null})),
+    );
+    defaults.insert("extra_vars".into(), jt["extra_vars"].clone());
+    out.insert("defaults".into(), Value::Object(defaults));
+    Ok(Json(Value::Object(out)))
+}
+
+/// `OPTIONS …/launch/`: the CLI turns `actions.POST` into `launch` flags.
+pub async fn launch_options(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Response> {
+    let jt = fetch_visible(&state, &ident.actor, &JOB_TEMPLATES, &raw).await?;
+    let may = Renderer::new(&state, &ident.actor)
+        .may_write(&JOB_TEMPLATES, &jt)
+        .await?;
+    let choice = |c: Vec<Value>| json!({"type": "choice", "required": false, "choices": c});
+    let mut post = Map::new();
+    post.insert(
+        "extra_vars".into(),
+        json!({"type": "json", "required": false, "label": "Extra vars"}),
+    );
+    post.insert(
+        "inventory".into(),
+        json!({"type": "id", "required": false, "label": "Inventory"}),
+    );
+    post.insert(
+        "limit".into(),
+        json!({"type": "string", "required": false, "label": "Limit"}),
+    );
+    post.insert(
+        "job_type".into(),
+        choice(vec![json!(["run", "Run"]), json!(["check", "Check"])]),
+    );
+    post.insert(
+        "verbosity".into(),
+        choice(VERBOSITY.iter().map(|(v, l)| json!([v, l])).collect()),
+    );
+    for k in ["job_tags", "skip_tags", "scm_branch"] {
+        post.insert(
+            k.into(),
+            json!({"type": "string", "required": false, "label": k}),
+        );
+    }
+    post.insert(
+        "diff_mode".into(),
+        json!({"type": "boolean", "required": false, "label": "Diff mode"}),
+    );
+    for k in ["forks", "timeout", "job_slice_count"] {
+        post.insert(
+            k.into(),
+            json!({"type": "integer", "required": false, "label": k}),
+        );
+    }
+    post.insert(
+        "credentials".into(),
+        json!({"type": "list_of_ids", "required": false, "label": "Credentials"}),
+    );
+    let actions = if may {
+        json!({"POST": post})
+    } else {
+        json!({})
+    };
+    let body = json!({
+        "name": "Job Template Launch", "description": "",
+        "renders": ["application/json", "text/html"], "parses": ["application/json"],
+        "actions": actions,
+    });
+    let allow = if may {
+        "GET, POST, HEAD, OPTIONS"
+    } else {
+        "GET, HEAD, OPTIONS"
+    };
+    Ok(([(header::ALLOW, allow)], Json(body)).into_response())
+}
+
+pub async fn launch_post(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let actor = &ident.actor;
+    let jt = fetch_visible(&state, actor, &JOB_TEMPLATES, &raw).await?;
+    may_launch(
+        Renderer::new(&state, actor)
+            .may_write(&JOB_TEMPLATES, &jt)
+            .await?,
+    )?;
+    let body = json_body(&headers, &body)?;
+    let prompts = body
+        .as_object()
+        .cloned()
+        .ok_or_else(|| ApiError::field("__all__", "Invalid data. Expected a dictionary."))?;
+    let launch = launch::job_from_template(&*state.store, actor, &jt, &prompts).await?;
+    let (mut job, ignored) = (launch.job, launch.ignored);
+    job.insert("launch_type".into(), json!("manual"));
+    job.insert("launched_by_user".into(), json!(actor.user_id));
+    let id = launch::create_job(
+        &*state.store,
+        &*state.bus,
+        actor.user_id,
+        job,
+        &launch.credentials,
+    )
+    .await?;
+    let stored = state.store.get(&JOBS, id).await?;
+    let mut out = Renderer::new(&state, actor).render(&JOBS, &stored).await?;
+    out["job"] = json!(id);
+    out["ignored_fields"] = Value::Object(ignored);
+    tracing::info!(job = id, template = %jt["id"], user = ident.username(), "job launched");
+    Ok(crate::handlers::created(&JOBS, id, out))
+}

@@ -1,0 +1,126 @@
+//! Jobs: a job template's runs. Their shared endpoints and fields are `unified.rs`'s; a job
+//! adds its template as `unified_job_template`, its credentials in `summary_fields`, and its
+//! relaunch (the same job again, as the caller, who must still be allowed to launch the
+//! template).
+
+use super::job_templates::may_launch;
+use super::unified;
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::handlers::fetch_visible;
+use crate::resource::{ResourceApi, Routes};
+use crate::view::Renderer;
+use crate::{AppState, Identity};
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::post;
+use rawx_domain::launch;
+use rawx_model::resources::{JOBS, JOB_CREDENTIALS, JOB_KIND, JOB_TEMPLATES};
+use rawx_model::schema::{int, Resource};
+use rawx_model::Row;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+type Ctx = State<Arc<AppState>>;
+
+pub struct Jobs;
+
+#[async_trait::async_trait]
+impl ResourceApi for Jobs {
+    fn schema(&self) -> &'static Resource {
+        &JOBS
+    }
+
+    async fn before_delete(
+        &self,
+        _state: &AppState,
+        _ident: &Identity,
+        row: &Row,
+    ) -> ApiResult<()> {
+        unified::before_delete(row)
+    }
+
+    fn related(&self, row: &Row, related: &mut Map<String, Value>) {
+        unified::related("/api/v2/jobs/", row, related);
+        if let Some(jt) = int(row, "job_template") {
+            related.insert(
+                "unified_job_template".into(),
+                json!(format!("/api/v2/job_templates/{jt}/")),
+            );
+        }
+    }
+
+    async fn summary_fields(
+        &self,
+        r: &mut Renderer<'_>,
+        row: &Row,
+        summary: &mut Map<String, Value>,
+    ) -> ApiResult<()> {
+        job_summary(r, row, summary).await
+    }
+
+    async fn derived(
+        &self,
+        r: &mut Renderer<'_>,
+        row: &Row,
+        out: &mut Map<String, Value>,
+    ) -> ApiResult<()> {
+        unified::derived(r, row, out).await
+    }
+
+    fn routes(&self) -> Routes {
+        unified::routes(&JOB_KIND, "/api/v2/jobs/", post(relaunch))
+    }
+}
+
+pub async fn job_summary(
+    r: &mut Renderer<'_>,
+    row: &Row,
+    summary: &mut Map<String, Value>,
+) -> ApiResult<()> {
+    if let Some(jt) = int(row, "job_template") {
+        if let Some(t) = r.lookup("job_templates", jt).await? {
+            summary.insert(
+                "unified_job_template".into(),
+                json!({"id": jt, "name": t["name"], "description": t["description"], "unified_job_type": "job"}),
+            );
+        }
+    }
+    let mut creds = Vec::new();
+    for cid in r
+        .state
+        .store
+        .linked(&JOB_CREDENTIALS, true, int(row, "id").unwrap_or_default())
+        .await?
+    {
+        if let Some(c) = r.lookup("credentials", cid).await? {
+            creds.push(json!({"id": cid, "name": c["name"], "description": c["description"], "kind": c["kind"], "cloud": c["cloud"]}));
+        }
+    }
+    summary.insert("credentials".into(), Value::Array(creds));
+    Ok(())
+}
+
+pub async fn relaunch(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Response> {
+    let actor = &ident.actor;
+    let old = fetch_visible(&state, actor, &JOBS, &raw).await?;
+    if let Some(jt) = int(&old, "job_template") {
+        let jt = fetch_visible(&state, actor, &JOB_TEMPLATES, &jt.to_string()).await?;
+        may_launch(
+            Renderer::new(&state, actor)
+                .may_write(&JOB_TEMPLATES, &jt)
+                .await?,
+        )?;
+    } else if !actor.is_superuser {
+        return Err(ApiError::forbidden());
+    }
+    let id = launch::relaunch_job(&*state.store, &*state.bus, actor.user_id, &old).await?;
+    let stored = state.store.get(&JOBS, id).await?;
+    let mut out = Renderer::new(&state, actor).render(&JOBS, &stored).await?;
+    out["job"] = json!(id);
+    Ok(crate::handlers::created(&JOBS, id, out))
+}

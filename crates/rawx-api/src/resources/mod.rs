@@ -1,0 +1,52 @@
+//! One module per resource family with rules of its own, each implementing `ResourceApi`
+//! (`crate::resource`); every other resource of the schema is served as `Plain`. `unified.rs`
+//! holds what every kind of job shares.
+//!
+//! Adding a resource: its schema in `rawx-model`, a module here for what differs, and a line in
+//! `MODULES`.
+
+mod ad_hoc_commands;
+mod credential_types;
+mod credentials;
+mod events;
+mod execution_environments;
+mod groups;
+mod instances;
+mod inventories;
+mod job_templates;
+mod jobs;
+mod projects;
+mod schedules;
+mod tokens;
+pub mod unified;
+mod users;
+
+use crate::resource::{Registry, ResourceApi};
+use std::sync::OnceLock;
+
+pub use instances::ping_groups;
+
+static MODULES: &[&dyn ResourceApi] = &[
+    &ad_hoc_commands::AdHocCommands,
+    &credential_types::CredentialTypes,
+    &credentials::Credentials,
+    &events::AdHocCommandEvents,
+    &events::JobEvents,
+    &execution_environments::ExecutionEnvironments,
+    &groups::Groups,
+    &instances::InstanceGroups,
+    &instances::Instances,
+    &inventories::Inventories,
+    &job_templates::JobTemplates,
+    &jobs::Jobs,
+    &projects::Projects,
+    &schedules::Schedules,
+    &tokens::Tokens,
+    &users::Users,
+];
+
+/// Every resource's `ResourceApi`, built once.
+pub fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| Registry::new(MODULES))
+}

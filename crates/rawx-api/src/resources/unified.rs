@@ -1,0 +1,267 @@
+//! What every kind of unified job shares (jobs and ad hoc commands today; project, inventory,
+//! workflow and system jobs next): `stdout/`, `cancel/`, `relaunch/` (GET), the derived
+//! `launched_by` and `elapsed`, no delete while active, the links AWX adds, and the lists
+//! `/unified_jobs/` and `/unified_job_templates/`. A kind's module wires these with its
+//! `JobKind`; only its relaunch POST is its own.
+
+use crate::auth::Auth;
+use crate::error::{ApiError, ApiResult};
+use crate::handlers::fetch_visible;
+use crate::resource::Routes;
+use crate::view::Renderer;
+use crate::AppState;
+use axum::extract::{OriginalUri, Path, RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, MethodRouter};
+use axum::Json;
+use rawx_domain::{launch, JobStatus};
+use rawx_model::filter::Filter;
+use rawx_model::resources::{JobKind, JOBS, JOB_TEMPLATES};
+use rawx_model::schema::int;
+use rawx_model::Row;
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+type Ctx = State<Arc<AppState>>;
+
+/// `stdout/`, `cancel/` and `relaunch/` of a kind (`relaunch` is its POST).
+pub fn routes(
+    kind: &'static JobKind,
+    base: &'static str,
+    relaunch: MethodRouter<Arc<AppState>>,
+) -> Routes {
+    let path = |tail: &str| -> &'static str {
+        Box::leak(format!("{base}{{id}}/{tail}/").into_boxed_str())
+    };
+    vec![
+        (
+            path("stdout"),
+            get(move |s: Ctx, a: Auth, p: Path<String>, q: RawQuery| {
+                crate::stdout::stdout(kind, s, a, p, q)
+            }),
+        ),
+        (
+            path("cancel"),
+            get(move |s: Ctx, a: Auth, p: Path<String>| cancel_get(kind, s, a, p))
+                .post(move |s: Ctx, a: Auth, p: Path<String>| cancel_post(kind, s, a, p)),
+        ),
+        (
+            path("relaunch"),
+            relaunch.get(move |s: Ctx, a: Auth, p: Path<String>| relaunch_get(kind, s, a, p)),
+        ),
+    ]
+}
+
+/// The links every job has beyond its fields.
+pub fn related(base: &str, row: &Row, related: &mut Map<String, Value>) {
+    let id = int(row, "id").unwrap_or_default();
+    for name in ["stdout", "cancel", "relaunch"] {
+        related.insert(name.into(), json!(format!("{base}{id}/{name}/")));
+    }
+}
+
+/// A job is deleted only once it has ended.
+pub fn before_delete(row: &Row) -> ApiResult<()> {
+    if !JobStatus::of(row).is_some_and(JobStatus::is_final) {
+        return Err(ApiError::Forbidden(
+            "Cannot delete running job resource.".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// AWX's derived job fields: `launched_by`, and `elapsed` counting up while the job runs.
+pub async fn derived(
+    r: &mut Renderer<'_>,
+    row: &Row,
+    out: &mut Map<String, Value>,
+) -> ApiResult<()> {
+    let launched_by = match int(row, "launched_by_user") {
+        Some(uid) => match r.lookup("users", uid).await? {
+            Some(u) => {
+                json!({"id": uid, "name": u["username"], "type": "user", "url": format!("/api/v2/users/{uid}/")})
+            }
+            None => json!({}),
+        },
+        // AWX names the schedule as the launcher of a scheduled job.
+        None => match int(row, "schedule") {
+            Some(sid) => match r.lookup("schedules", sid).await? {
+                Some(s) => {
+                    json!({"id": sid, "name": s["name"], "type": "schedule", "url": format!("/api/v2/schedules/{sid}/")})
+                }
+                None => json!({}),
+            },
+            None => json!({}),
+        },
+    };
+    out.insert("launched_by".into(), launched_by);
+    if JobStatus::of(row) == Some(JobStatus::Running) {
+        if let Some(started) = row.get("started").and_then(Value::as_str) {
+            out.insert("elapsed".into(), json!(seconds_since(started)));
+        }
+    }
+    if out.get("elapsed").is_none_or(Value::is_null) {
+        out.insert("elapsed".into(), json!(0.0));
+    }
+    Ok(())
+}
+
+fn seconds_since(stamp: &str) -> f64 {
+    let parse = |s: &str| {
+        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+    };
+    match parse(stamp) {
+        Some(t) => {
+            ((time::OffsetDateTime::now_utc() - t).as_seconds_f64() * 1000.0).round() / 1000.0
+        }
+        None => 0.0,
+    }
+}
+
+/// `GET …/relaunch/`: what a relaunch would need (rawx asks for no passwords at launch yet).
+pub async fn relaunch_get(
+    kind: &'static JobKind,
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
+    fetch_visible(&state, &ident.actor, kind.resource, &raw).await?;
+    Ok(Json(json!({"passwords_needed_to_start": []})))
+}
+
+pub async fn cancel_get(
+    kind: &'static JobKind,
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let job = fetch_visible(&state, &ident.actor, kind.resource, &raw).await?;
+    let can = JobStatus::of(&job).is_some_and(JobStatus::can_cancel);
+    Ok(Json(json!({"can_cancel": can})))
+}
+
+pub async fn cancel_post(
+    kind: &'static JobKind,
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<StatusCode> {
+    let actor = &ident.actor;
+    let job = fetch_visible(&state, actor, kind.resource, &raw).await?;
+    if !Renderer::new(&state, actor)
+        .may_write(kind.resource, &job)
+        .await?
+        && int(&job, "launched_by_user") != Some(actor.user_id)
+    {
+        return Err(ApiError::forbidden());
+    }
+    if !launch::request_cancel(&*state.store, &*state.bus, kind, &job).await? {
+        return Err(ApiError::MethodNotAllowed("POST".into()));
+    }
+    let id = int(&job, "id").unwrap_or_default();
+    tracing::info!(
+        job = id,
+        kind = kind.resource.type_name,
+        user = ident.username(),
+        "cancel requested"
+    );
+    Ok(StatusCode::ACCEPTED)
+}
+
+/// `/api/v2/unified_jobs/`: every kind of job in one list. Jobs are the only kind rawx runs so
+/// far, so it is the job list under AWX's name (the CLI monitors workflows through it).
+pub async fn unified_jobs(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    uri: OriginalUri,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    crate::handlers::page_response(&state, &ident.actor, &JOBS, Filter::All(vec![]), &uri, &q).await
+}
+
+pub async fn unified_jobs_options(Auth(_): Auth) -> Response {
+    crate::options::list(&JOBS, false)
+}
+
+/// `/api/v2/unified_job_templates/`: job and workflow templates in one list, each in its own
+/// shape. Each kind is filtered by the caller's query and rights, then the two are merged in
+/// the requested order and paged.
+pub async fn unified_job_templates(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    uri: OriginalUri,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<Value>> {
+    use rawx_model::resources::WORKFLOW_JOB_TEMPLATES;
+    let params: Vec<(String, String)> = q
+        .as_deref()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let filters: Vec<(String, String)> = params
+        .iter()
+        .filter(|(k, _)| k != "page" && k != "page_size")
+        .cloned()
+        .collect();
+    let page_q = rawx_model::filter::parse_list_query(&JOB_TEMPLATES, &params)?;
+    let mut merged: Vec<(Value, Value)> = Vec::new();
+    let mut r = Renderer::new(&state, &ident.actor);
+    r.list_view = true;
+    for res in [&JOB_TEMPLATES, &WORKFLOW_JOB_TEMPLATES] {
+        let mut lq = rawx_model::filter::parse_list_query(res, &filters)?;
+        if let Some(v) = rawx_model::rbac::read_filter(res, &ident.actor) {
+            lq.filter = lq.filter.and(v);
+        }
+        lq.page_size = 100_000;
+        for row in state.store.list(res, &lq).await?.rows {
+            let key = row.get(lq.order[0].0).cloned().unwrap_or(Value::Null);
+            merged.push((key, r.render(res, &row).await?));
+        }
+    }
+    let desc = page_q.order.first().is_some_and(|(_, d)| *d);
+    merged.sort_by(|a, b| {
+        let o = match (&a.0, &b.0) {
+            (Value::Number(x), Value::Number(y)) => x
+                .as_f64()
+                .partial_cmp(&y.as_f64())
+                .unwrap_or(std::cmp::Ordering::Equal),
+            (x, y) => x.to_string().cmp(&y.to_string()),
+        };
+        if desc {
+            o.reverse()
+        } else {
+            o
+        }
+    });
+    let count = merged.len() as u64;
+    let size = page_q.page_size;
+    let last = count.div_ceil(size).max(1);
+    if page_q.page > last {
+        return Err(rawx_model::filter::QueryError::InvalidPage.into());
+    }
+    let start = ((page_q.page - 1) * size) as usize;
+    let results: Vec<Value> = merged
+        .into_iter()
+        .skip(start)
+        .take(size as usize)
+        .map(|(_, v)| v)
+        .collect();
+    let link = |n: u64| {
+        let mut s = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in &filters {
+            s.append_pair(k, v);
+        }
+        s.append_pair("page", &n.to_string());
+        json!(format!("{}?{}", uri.path(), s.finish()))
+    };
+    Ok(Json(json!({
+        "count": count,
+        "next": if page_q.page < last { link(page_q.page + 1) } else { Value::Null },
+        "previous": if page_q.page > 1 { link(page_q.page - 1) } else { Value::Null },
+        "results": results,
+    })))
+}
+
+pub async fn unified_job_templates_options(Auth(_): Auth) -> Response {
+    crate::options::list(&JOB_TEMPLATES, false)
+}

@@ -1,0 +1,409 @@
+//! The mesh across real `rawx-receptor` processes on loopback, driven by the real
+//! `receptorctl`: routing over several hops (ping, traceroute, status), a killed node routed
+//! around, firewall rules on a hop, reload, the control service of a node two hops away over
+//! QUIC service streams, and an independent Python peer. TLS and websockets: `mesh_tls.rs`.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::mesh::*;
+use common::{temp_dir, TempDir};
+use serde_json::Value;
+
+/// a ← b ← c: b dials a, c dials b.
+fn line_of_three(root: &TempDir, b_extra: &str) -> (MeshNode, MeshNode, MeshNode) {
+    let (pa, pb) = (free_port(), free_port());
+    let a = MeshNode::start(root, "a", &listener(pa, ""));
+    let b = MeshNode::start(
+        root,
+        "b",
+        &format!("{}{}{b_extra}", peer(pa, ""), listener(pb, "")),
+    );
+    let c = MeshNode::start(root, "c", &peer(pb, ""));
+    eventually("a to learn a route to c", Duration::from_secs(20), || {
+        (a.route("c").as_deref() == Some("b")).then_some(())
+    });
+    eventually("c to learn a route to a", Duration::from_secs(20), || {
+        (c.route("a").as_deref() == Some("b")).then_some(())
+    });
+    (a, b, c)
+}
+
+#[test]
+fn three_nodes_in_a_line_ping_traceroute_and_status() {
+    let root = temp_dir("mesh-line");
+    let (a, b, c) = line_of_three(&root, "");
+
+    let out = a.ctl_ok(&["ping", "c", "--count", "2", "--delay", "0.1"]);
+    assert_eq!(out.matches("Reply from c in ").count(), 2, "{out}");
+    let out = c.ctl_ok(&["ping", "a", "--count", "1"]);
+    assert!(out.contains("Reply from a in "), "{out}");
+
+    let out = a.ctl_ok(&["traceroute", "c"]);
+    let froms: Vec<&str> = out
+        .lines()
+        .map(|l| l.split_whitespace().nth(1).unwrap_or(""))
+        .collect();
+    assert_eq!(froms, ["a", "b", "c"], "{out}");
+    assert!(out.starts_with("0: a in "), "{out}");
+
+    // A node nobody knows: no route, from the node asked.
+    let out = a.ctl(&["ping", "nowhere", "--count", "1"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no route to node"),
+        "{out:?}"
+    );
+
+    let st = a.status();
+    assert_eq!(st["NodeID"], "a");
+    assert_eq!(
+        st["Connections"],
+        serde_json::json!([{"NodeID": "b", "Cost": 1}])
+    );
+    assert_eq!(st["RoutingTable"], serde_json::json!({"b": "b", "c": "b"}));
+    assert_eq!(
+        st["KnownConnectionCosts"],
+        serde_json::json!({"a": {"b": 1}, "b": {"a": 1, "c": 1}, "c": {"b": 1}})
+    );
+    // Every node's control service, c's with its work types, reaches a two hops away.
+    let ads = eventually("c's advertisement at a", Duration::from_secs(20), || {
+        let st = a.status();
+        let ads = st["Advertisements"].as_array().unwrap().clone();
+        (ads.len() == 3).then_some(ads)
+    });
+    let c_ad = ads.iter().find(|ad| ad["NodeID"] == "c").unwrap();
+    assert_eq!(c_ad["Service"], "control");
+    assert_eq!(c_ad["ConnType"], 1);
+    assert_eq!(c_ad["Tags"]["type"], "Control Service");
+    assert_eq!(
+        c_ad["WorkCommands"],
+        serde_json::json!([{"WorkType": "cat", "Secure": false}])
+    );
+    // receptorctl's own rendering of the same.
+    let text = a.ctl_ok(&["status"]);
+    assert!(text.contains("Route        Via"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["c", "b"]),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["c", "cat"]),
+        "{text}"
+    );
+
+    // The hop's memory when idle, for the closing note.
+    std::thread::sleep(Duration::from_secs(2));
+    let rss = std::fs::read_to_string(format!("/proc/{}/status", b.pid()))
+        .unwrap()
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .unwrap()
+        .to_string();
+    eprintln!("hop node b (debug build) {rss}");
+}
+
+#[test]
+fn a_killed_node_is_routed_around() {
+    let root = temp_dir("mesh-reroute");
+    // a ← b ← c and a ← d ← c, where the links through d cost more: c is reached via b
+    // until b dies, then via d. a's listener gives d's link its cost with `nodecost`, and
+    // d's peer says the same (both ends must agree).
+    let (pa, pb, pd) = (free_port(), free_port(), free_port());
+    let a = MeshNode::start(&root, "a", &listener(pa, "    nodecost:\n      d: 2.5\n"));
+    let mut b = MeshNode::start(&root, "b", &format!("{}{}", peer(pa, ""), listener(pb, "")));
+    let d = MeshNode::start(
+        &root,
+        "d",
+        &format!("{}{}", peer(pa, "    cost: 2.5\n"), listener(pd, "")),
+    );
+    let c = MeshNode::start(&root, "c", &format!("{}{}", peer(pb, ""), peer(pd, "")));
+    eventually("a's full view of the mesh", Duration::from_secs(30), || {
+        let st = a.status();
+        let costs = &st["KnownConnectionCosts"];
+        (st["RoutingTable"]["c"] == "b" && costs["d"]["c"] == 1 && costs["c"]["d"] == 1)
+            .then_some(())
+    });
+    assert_eq!(a.status()["KnownConnectionCosts"]["a"]["d"], 2.5);
+    assert!(a
+        .ctl_ok(&["ping", "c", "--count", "1"])
+        .contains("Reply from c"));
+
+    b.kill();
+    let killed = Instant::now();
+    eventually("a to route c through d", Duration::from_secs(10), || {
+        (a.route("c").as_deref() == Some("d")).then_some(())
+    });
+    let reroute = killed.elapsed();
+    eprintln!("reroute after a closed connection: {reroute:?}");
+    assert!(
+        reroute < Duration::from_secs(2),
+        "rerouted after {reroute:?}"
+    );
+    let out = a.ctl_ok(&["traceroute", "c"]);
+    let froms: Vec<&str> = out
+        .lines()
+        .map(|l| l.split_whitespace().nth(1).unwrap_or(""))
+        .collect();
+    assert_eq!(froms, ["a", "d", "c"], "{out}");
+    assert!(c
+        .ctl_ok(&["ping", "a", "--count", "1"])
+        .contains("Reply from a"));
+    assert_eq!(d.route("c").as_deref(), Some("c"));
+    let st = a.status();
+    assert!(st["RoutingTable"].get("b").is_none(), "{st}");
+    assert_eq!(st["Connections"].as_array().unwrap().len(), 1, "{st}");
+}
+
+#[test]
+fn control_service_two_hops_away() {
+    let root = temp_dir("mesh-control");
+    let (a, _b, c) = line_of_three(&root, "");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/mesh_control.py");
+    let size = 4 * 1024 * 1024;
+    let out = Command::new(common::venv().join("bin/python"))
+        .arg(&script)
+        .arg(&a.socket)
+        .arg("c")
+        .arg(size.to_string())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        c.log_text()
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["greeting"], "Receptor Control, node c");
+    assert_eq!(v["list"], serde_json::json!({}));
+    assert_eq!(v["status"]["NodeID"], "c");
+    assert!(
+        v["created"]
+            .as_str()
+            .unwrap()
+            .starts_with("Work unit created with ID"),
+        "{v}"
+    );
+    assert_eq!(v["results_intact"], true, "{v}");
+    assert_eq!(v["unit_status"]["State"], 2, "{v}");
+    assert_eq!(v["unit_status"]["StdoutSize"], size, "{v}");
+    assert_eq!(v["released"]["released"], v["unit"]);
+    let secs = v["seconds"].as_f64().unwrap();
+    eprintln!(
+        "4 MiB through cat at c and back over 2 hops: {secs:.2} s ({:.1} MB/s each way, debug build)",
+        size as f64 / secs / 1e6
+    );
+    // The unit ran at c, not at a.
+    let unit = v["unit"].as_str().unwrap();
+    assert!(!a.ctl_ok(&["work", "list"]).contains(unit));
+}
+
+#[test]
+fn reload_adds_and_removes_a_peer() {
+    let root = temp_dir("mesh-reload");
+    let (pa, pz) = (free_port(), free_port());
+    let a = MeshNode::start(&root, "a", &listener(pa, ""));
+    let z = MeshNode::start(&root, "z", &listener(pz, ""));
+    let conf = root.join("z.conf");
+    let original = std::fs::read_to_string(&conf).unwrap();
+    std::fs::write(&conf, format!("{original}{}", peer(pa, ""))).unwrap();
+    let out = z.ctl_ok(&["reload"]);
+    assert!(out.contains("Reload successful"), "{out}");
+    eventually(
+        "a to see z after z's reload",
+        Duration::from_secs(20),
+        || (a.route("z").as_deref() == Some("z")).then_some(()),
+    );
+    assert!(a
+        .ctl_ok(&["ping", "z", "--count", "1"])
+        .contains("Reply from z"));
+    // z's listener came back on its port after the reload.
+    assert!(std::net::TcpStream::connect(("127.0.0.1", pz)).is_ok());
+    std::fs::write(&conf, &original).unwrap();
+    assert!(z.ctl_ok(&["reload"]).contains("Reload successful"));
+    eventually(
+        "the link to go with the peer",
+        Duration::from_secs(20),
+        || (a.status()["Connections"] == serde_json::json!([])).then_some(()),
+    );
+}
+
+/// A peer written from the protocol notes in Python, not from rawx's code, so that rawx is
+/// not only compatible with itself: it joins `a`, exchanges routing updates, pings `b` behind
+/// it, gets an unreachable notice, and opens `b`'s control service over QUIC (aioquic).
+#[test]
+fn an_independent_python_peer_joins_and_opens_a_control_stream() {
+    let python = peer_python();
+    let root = temp_dir("mesh-pypeer");
+    let (pa, pb) = (free_port(), free_port());
+    let a = MeshNode::start(&root, "a", &listener(pa, ""));
+    let _b = MeshNode::start(&root, "b", &format!("{}{}", peer(pa, ""), listener(pb, "")));
+    eventually("a to know b", Duration::from_secs(20), || {
+        (a.route("b").as_deref() == Some("b")).then_some(())
+    });
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/mesh_peer.py");
+    let mut child = KillOnDrop(
+        Command::new(&python)
+            .arg(&script)
+            .args(["127.0.0.1", &pa.to_string(), "b"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    // The peer is up: a counts it as a node of the mesh while it runs.
+    let seen = eventually("a to know the Python peer", Duration::from_secs(20), || {
+        let st = a.status();
+        (st["KnownConnectionCosts"]["pypeer"]["a"] == 1).then_some(st)
+    });
+    assert_eq!(seen["RoutingTable"]["pypeer"], "pypeer");
+    let out = wait_output(&mut child.0, Duration::from_secs(60));
+    assert!(out.status.success(), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["remote"], "a");
+    assert_eq!(v["known_nodes"], serde_json::json!(["a", "b"]));
+    assert_eq!(v["ping"]["from"], "b");
+    assert_eq!(v["ping"]["service"], "ping");
+    assert_eq!(v["unreachable"]["Problem"], "service unknown");
+    assert_eq!(v["unreachable"]["ToService"], "nosuch");
+    assert_eq!(v["alpn"], "netceptor");
+    assert_eq!(v["server_cn"], "CN=netceptor-insecure-common-name");
+    assert_eq!(v["greeting"], "Receptor Control, node b");
+    assert_eq!(v["remote_status"]["NodeID"], "b");
+}
+
+/// `allowedpeers` refuses a node not listed; a link that goes silent is dropped on
+/// Receptor's idle timeout (21 s, checked every 5 s).
+#[test]
+fn allowed_peers_and_a_silent_link() {
+    let python = peer_python();
+    let root = temp_dir("mesh-allowed");
+    let pa = free_port();
+    let a = MeshNode::start(
+        &root,
+        "a",
+        &listener(pa, "    allowedpeers:\n      - b\n      - pypeer\n"),
+    );
+    let _b = MeshNode::start(&root, "b", &peer(pa, ""));
+    let c = MeshNode::start(&root, "c", &peer(pa, ""));
+    eventually("b linked", Duration::from_secs(20), || {
+        (a.route("b").as_deref() == Some("b")).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(a.status()["RoutingTable"].get("c").is_none());
+    assert_eq!(c.status()["Connections"], serde_json::json!([]));
+    assert!(
+        a.log_text().contains(
+            "rejected connection with node c because it is not in the allowed peers list"
+        ),
+        "{}",
+        a.log_text()
+    );
+
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/mesh_peer.py");
+    let mut child = KillOnDrop(
+        Command::new(&python)
+            .arg(&script)
+            .args(["127.0.0.1", &pa.to_string(), "silent"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let out = wait_output(&mut child.0, Duration::from_secs(70));
+    assert!(out.status.success(), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let after = v["dropped_after"].as_f64().unwrap();
+    eprintln!("silent link dropped after {after:.1} s");
+    assert!((21.0..=28.0).contains(&after), "dropped after {after} s");
+}
+
+#[test]
+fn udp_links() {
+    let root = temp_dir("mesh-udp");
+    let pa = free_port();
+    let a = MeshNode::start(
+        &root,
+        "a",
+        &format!("- udp-listener:\n    bindaddr: 127.0.0.1\n    port: {pa}\n"),
+    );
+    let b = MeshNode::start(
+        &root,
+        "b",
+        &format!("- udp-peer:\n    address: 127.0.0.1:{pa}\n"),
+    );
+    eventually("a UDP link", Duration::from_secs(20), || {
+        (a.route("b").as_deref() == Some("b")).then_some(())
+    });
+    assert!(b
+        .ctl_ok(&["ping", "a", "--count", "1"])
+        .contains("Reply from a"));
+    assert!(a
+        .ctl_ok(&["ping", "b", "--count", "1"])
+        .contains("Reply from b"));
+}
+
+#[test]
+fn firewall_rules_on_a_hop() {
+    let root = temp_dir("mesh-firewall");
+    // b (the hop) rejects a's pings to c and drops anything from a to b itself; c's pings to
+    // a pass, and so do a's answers to them (to c's ephemeral service, not `ping`).
+    let rules = "- node:\n    id: b\n    firewallrules:\n\
+                 \x20     - action: reject\n        fromnode: a\n        tonode: c\n        toservice: ping\n\
+                 \x20     - action: drop\n        fromnode: a\n        tonode: /[b]/\n\
+                 \x20     - action: accept\n";
+    let (pa, pb) = (free_port(), free_port());
+    let a = MeshNode::start(&root, "a", &listener(pa, ""));
+    // The `node` section appears once: b's config is written whole.
+    let b_conf = format!(
+        "---\n{rules}    datadir: {}\n- log-level: info\n- control-service:\n    service: control\n    filename: {}\n{}{}",
+        root.join("b-data").display(),
+        root.join("b.sock").display(),
+        peer(pa, ""),
+        listener(pb, "")
+    );
+    let b = start_with_config(&root, "b", &b_conf);
+    let c = MeshNode::start(&root, "c", &peer(pb, ""));
+    eventually("a route to c", Duration::from_secs(20), || {
+        (a.route("c").as_deref() == Some("b") && c.route("a").as_deref() == Some("b")).then_some(())
+    });
+
+    let out = a.ctl(&["ping", "c", "--count", "1"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("blocked by firewall"),
+        "{out:?}"
+    );
+    // The hop that rejected it says so on the traceroute.
+    let out = a.ctl(&["traceroute", "c"]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(stdout.starts_with("0: a in "), "{stdout}");
+    // receptorctl prints a hop's error on stderr.
+    assert!(
+        stderr.contains("1: Error blocked by firewall from b"),
+        "{stderr}"
+    );
+    assert!(c
+        .ctl_ok(&["ping", "a", "--count", "1"])
+        .contains("Reply from a"));
+    // A drop is silent: the ping times out (Receptor waits 10 s).
+    let started = Instant::now();
+    let out = a.ctl(&["ping", "b", "--count", "1"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("timeout"),
+        "{out:?}"
+    );
+    assert!(started.elapsed() >= Duration::from_secs(9));
+    drop(b);
+}
