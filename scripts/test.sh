@@ -43,7 +43,7 @@ fi
 
 step "Web UI unit tests (node --test)"
 if command -v node >/dev/null; then
-  node --test crates/rawx-ui/assets/lib/
+  node --test crates/rawx-ui/assets/lib/*.test.js
 else
   skipped+=("web UI unit tests (no node)")
 fi

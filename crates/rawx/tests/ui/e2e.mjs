@@ -215,6 +215,19 @@ try {
   await page.waitForURL(/\/jobs\/\d+$/);
   await page.locator('.page-head .status[data-status="running"]').waitFor({ timeout: 90000 });
   await page.locator('.output .ev', { hasText: 'TASK [sleep]' }).waitFor({ timeout: 60000 });
+  const longJob = Number(page.url().match(/(\d+)$/)[1]);
+
+  step("AWX's delete rule: an inventory a running job uses is refused, saying which job");
+  const other = await page.context().newPage();
+  other.on('dialog', (d) => d.accept());
+  await other.goto(`${BASE}/inventories`);
+  await other.click('button[aria-label="Delete UI Inventory"]');
+  const conflict = other.locator('.alert.error');
+  await conflict.waitFor();
+  assert.match(await conflict.textContent(), new RegExp(`being used by running jobs.*job ${longJob}`));
+  await other.locator('td a', { hasText: 'UI Inventory' }).waitFor();
+  await other.close();
+
   await page.click('.page-head button:has-text("Cancel")');
   await page.locator('.page-head .status[data-status="canceled"]').waitFor({ timeout: 60000 });
 
@@ -390,11 +403,25 @@ try {
   await up.context().clearCookies();
   await up.click('nav.side a:has-text("Jobs")');
   await up.locator('#session-expired').waitFor();
-  await up.fill('#username', env('USER'));
-  await up.fill('#password', env('USER_PW'));
-  await up.click('button[type=submit]');
+  // Back in with the keyboard only: the username has focus, Tab to the password, Enter.
+  await up.keyboard.type(env('USER'));
+  await up.keyboard.press('Tab');
+  await up.keyboard.type(env('USER_PW'));
+  await up.keyboard.press('Enter');
   await up.locator('#current-user').waitFor();
   await up.context().close();
+
+  step('dark theme follows the system');
+  const dark = await newPage({ colorScheme: 'dark', storageState: await page.context().storageState() });
+  await dark.goto(`${BASE}/dashboard`);
+  await dark.locator('.tile .n').first().waitFor();
+  await dark.locator('.chart svg').waitFor();
+  await dark.locator('.dash table').waitFor();
+  const bg = await dark.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  const [r, g2, b] = bg.match(/\d+/g).map(Number);
+  assert.ok(r + g2 + b < 150, `a dark background (${bg})`);
+  await dark.screenshot({ path: `${ART}/dashboard-dark.png` });
+  await dark.context().close();
 
   step('phone width and log out');
   await page.setViewportSize({ width: 390, height: 800 });
