@@ -156,14 +156,31 @@ const STEPS: &str = "\
       debug: {msg: step two}
 ";
 
-const LONG: &str = "\
-- name: Long
+/// Leaves an `async` task that is never polled and a background child (both leave the unit's
+/// process group), then waits: what a cancel on the node must still stop.
+const BEHIND: &str = "\
+- name: Leaves things behind
   hosts: all
   gather_facts: false
   tasks:
+    - name: fire and forget
+      shell: sleep {{ nap }}
+      async: 600
+      poll: 0
+    - name: leave a background child
+      shell: (sleep {{ nap }} > /dev/null 2>&1 &)
     - name: wait a long time
       pause: {seconds: 60}
 ";
+
+/// A sleep length no other process on the machine uses, so `sleep <nap>` is findable.
+fn nap() -> String {
+    let n = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!("2998.{:06}{}", n % 1_000_000, std::process::id() % 1000)
+}
 
 #[test]
 fn jobs_run_on_a_separate_receptor_node() {
@@ -211,7 +228,7 @@ fn jobs_run_on_a_separate_receptor_node() {
     );
 
     // A job launched with the awx CLI runs on the node, its events arriving while it runs.
-    let p = lab.project("steps", &[("steps.yml", STEPS), ("long.yml", LONG)]);
+    let p = lab.project("steps", &[("steps.yml", STEPS), ("behind.yml", BEHIND)]);
     let inv = lab.inventory("One", &[("localhost", local_vars())]);
     lab.jt("steps", p, inv, "steps.yml", json!({}));
     let launched = s.awx_json(&["job_templates", "launch", "steps"]);
@@ -255,12 +272,28 @@ fn jobs_run_on_a_separate_receptor_node() {
         }
     });
 
-    // Cancel through the API reaches the node.
-    lab.jt("long", p, inv, "long.yml", json!({}));
+    // Cancel through the API reaches the node, and stops every process the job started
+    // there, also those that left the unit's process group.
+    let nap = nap();
+    // `sleep NAP` itself (argv is NUL-separated), not the shells that started it.
+    let sleeps = || {
+        procs::pids_naming(&nap)
+            .into_iter()
+            .filter(|p| {
+                std::fs::read(format!("/proc/{p}/cmdline")).is_ok_and(|c| c.starts_with(b"sleep\0"))
+            })
+            .count()
+    };
+    let body = json!({"extra_vars": json!({"nap": nap}).to_string()});
+    lab.jt("long", p, inv, "behind.yml", body);
     let id = s.awx_json(&["job_templates", "launch", "long"])["id"]
         .as_i64()
         .unwrap();
     wait_in_task(&lab.s, id, "wait a long time");
+    eventually(Duration::from_secs(30), || match sleeps() {
+        2.. => Ok(()),
+        n => Err(format!("{n} of 2 sleeps started")),
+    });
     let unit = lab.job(id)["work_unit_id"].as_str().unwrap().to_string();
     let t = Instant::now();
     let r = s.http(
@@ -274,6 +307,17 @@ fn jobs_run_on_a_separate_receptor_node() {
     eprintln!("cancel on the separate node took {:?}", t.elapsed());
     assert_eq!(job["status"], "canceled", "{job}");
     assert!(job["elapsed"].as_f64().unwrap() < 40.0, "{job}");
+    // Receptor's bound: SIGINT, then SIGKILL 10 s later.
+    eventually(Duration::from_secs(12), || match sleeps() {
+        0 => Ok(()),
+        n => Err(format!(
+            "{n} sleeps of the canceled job still run on the node"
+        )),
+    });
+    eprintln!(
+        "FIGURE cancel on a separate node → last process gone: {:?}",
+        t.elapsed()
+    );
     eventually(Duration::from_secs(15), || {
         rx.work_list()
             .get(&unit)
