@@ -4,7 +4,7 @@ import { html, useState, useEffect, useRef, Page, Alert, Status, ResourceList, f
 import { api } from '../lib/api.js';
 import { navigate } from '../lib/router.js';
 import { OutputView } from '../lib/outputview.js';
-import { pageQuery, tallyHosts, countHosts } from '../lib/output.js';
+import { pageQuery, tallyHosts, countHosts, OUTLINE_EVENTS } from '../lib/output.js';
 import { toHtml } from '../lib/ansi.js';
 import * as live from '../lib/ws.js';
 
@@ -168,6 +168,17 @@ function Output({ id, kind, job, setLiveCounts }) {
         if (activeRef.current) v.setFollow(true);
       });
     refreshTotal();
+    // Where plays and tasks start and end, all of them (a few pages even for a huge job), so
+    // folding one hides its events whether or not they were loaded. Live heads come with the
+    // events themselves.
+    (async () => {
+      let url = `${base}?event__in=${OUTLINE_EVENTS}&order_by=counter&page_size=${PAGE}`;
+      while (url && !v.destroyed) {
+        const r = await api(url);
+        v.addOutline(r.results);
+        url = r.next;
+      }
+    })().catch(() => {});
     return () => {
       stopWatch();
       stopListen();
