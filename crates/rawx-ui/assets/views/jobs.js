@@ -235,6 +235,9 @@ export function JobPage({ id, kindName = 'job' }) {
   if (!job) return html`<p class="loading">Loading…</p>`;
   const active = ACTIVE.includes(job.status);
   const sf = job.summary_fields || {};
+  // As AWX's UI: Relaunch, and Cancel while it runs, only where `user_capabilities.start` is
+  // true. (Kinds whose API does not serve `start` yet keep both: the API still decides.)
+  const mayStart = (sf.user_capabilities || {}).start ?? true;
   const cancel = async () => {
     try {
       await api(`/api/v2/${kind.api}/${id}/cancel/`, { method: 'POST', body: {} });
@@ -256,8 +259,8 @@ export function JobPage({ id, kindName = 'job' }) {
   const ref = (k, route) => sf[k] && html`<div><dt>${k.replace(/_/g, ' ')}</dt><dd><a href=${`/${route}/${sf[k].id}`}>${sf[k].name}</a></dd></div>`;
   return html`<${Page} title=${`${job.id} — ${job.name}`} crumbs=${[['/jobs', 'Jobs']]}
       actions=${html`<${Status} status=${job.status} />
-        ${active && job.can_cancel !== false && html`<button class="danger" onClick=${cancel}>Cancel</button>`}
-        ${!active && html`<button onClick=${relaunch}>Relaunch</button>`}`}>
+        ${active && mayStart && job.can_cancel !== false && html`<button class="danger" onClick=${cancel}>Cancel</button>`}
+        ${!active && mayStart && html`<button onClick=${relaunch}>Relaunch</button>`}`}>
     ${msg && html`<div class="alert info" role="status">${msg}</div>`}
     <div class="job-top">
       <dl class="detail compact">

@@ -423,6 +423,20 @@ try {
   await up.locator('table.table').waitFor();
   assert.equal(await up.locator('a.button:has-text("Add")').count(), 0, 'no Add without the right to create');
   assert.equal(await up.locator('.row-actions :text-is("Edit"), .row-actions :text-is("Delete")').count(), 0);
+  // A member may read a template but not start it (AWX's `user_capabilities.start`): no Launch,
+  // in the list or on its page.
+  // (UI Template was renamed UI Long when the long job was set up.)
+  await up.locator('td a', { hasText: 'UI Long' }).waitFor();
+  assert.equal(await up.locator('.row-actions :text-is("Launch")').count(), 0, 'no Launch for a member');
+  await up.click('td a:has-text("UI Long")');
+  await up.locator('h1', { hasText: 'UI Long' }).waitFor();
+  await up.locator('.detail').first().waitFor();
+  assert.equal(await up.locator('.page-head :text-is("Launch")').count(), 0, 'no Launch on the page');
+  // Nor Relaunch on a job of it (the job's `user_capabilities.start`, as AWX's UI).
+  await up.goto(`${BASE}/jobs/${job}`);
+  await up.locator('.page-head .status[data-status="successful"]').waitFor();
+  await up.locator('.output .ev', { hasText: 'PLAY RECAP' }).waitFor({ state: 'attached' });
+  assert.equal(await up.locator('.page-head :text-is("Relaunch")').count(), 0, 'no Relaunch for a member');
   // A job of an organization she is not in: the API's refusal, shown as such.
   await up.goto(`${BASE}/jobs/${big}`);
   const denied = up.locator('.alert.error');
