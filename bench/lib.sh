@@ -119,8 +119,11 @@ build_rawx() {
             (cd "$REPO" && cargo build --release "$@")
         fi
     else
-        say "building: cargo build --release -p rawx $*"
-        (cd "$REPO" && cargo build --release -p rawx "$@")
+        # Two builds: a target filter such as `--example` in "$@" would otherwise leave the
+        # rawx binary itself unbuilt.
+        say "building: cargo build --release -p rawx${*:+; cargo build --release $*}"
+        (cd "$REPO" && cargo build --release -p rawx)
+        if (($#)); then (cd "$REPO" && cargo build --release "$@"); fi
         src=$TARGET_DIR/release/rawx
     fi
     [[ -x $src ]] || { echo "no binary at $src" >&2; exit 1; }

@@ -18,11 +18,6 @@ static HOOK: Once = Once::new();
 
 fn install_hook() {
     HOOK.call_once(|| {
-        // Orphans of a killed server (its pip, say) become this process's children instead of
-        // init's. Otherwise the server's group turns orphaned when it dies, and the kernel
-        // sends SIGHUP to an orphaned group that holds a stopped process: a test that freezes
-        // an orphan (SIGSTOP) to look at it would find it killed by the test's own setup.
-        let _ = rustix::process::set_child_subreaper(Some(rustix::process::getpid()));
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             let me = std::thread::current().id();
@@ -55,6 +50,17 @@ pub fn spawn_group(cmd: &mut Command) -> std::io::Result<Child> {
         .unwrap()
         .push((std::thread::current().id(), child.id()));
     Ok(child)
+}
+
+/// Makes this test process adopt the orphans of the processes it starts (a child subreaper),
+/// for a test that freezes (SIGSTOP) a process of a server it then kills: the server leads its
+/// own group, which turns orphaned when it dies if its orphans go to init, and the kernel sends
+/// SIGHUP to an orphaned group holding a stopped process. Not the default: a process whose
+/// parent is the test rather than init behaves differently enough to change what other suites
+/// see (safety's kill -9 test leaves its unit running then).
+pub fn adopt_orphans() {
+    rustix::process::set_child_subreaper(Some(rustix::process::getpid()))
+        .expect("PR_SET_CHILD_SUBREAPER");
 }
 
 /// Forgets a group (its owner killed or reaped it).
@@ -93,19 +99,59 @@ pub fn pids_naming(needle: &str) -> Vec<u32> {
         .collect()
 }
 
-/// Kills every process naming `path` in its command line, with its whole group (a work unit's
-/// `sh` wrapper names its unit dir; `ansible-runner worker` its private data dir; the
-/// processes they start share their group). Never this test's own group.
+/// `/proc/PID/stat`'s parent and group of every process.
+fn process_table() -> Vec<(u32, u32, u32)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let mut f = stat[stat.rfind(')')? + 2..].split_whitespace().skip(1);
+            let ppid = f.next()?.parse().ok()?;
+            let pgrp = f.next()?.parse().ok()?;
+            Some((pid, ppid, pgrp))
+        })
+        .collect()
+}
+
+/// Kills every process naming `path` in its command line, everything descended from them,
+/// and their groups (a unit's runner names its unit dir; `ansible-runner worker` its private
+/// data dir). Descendants go first and by pid, not only by group: what a job detaches
+/// (`setsid`, `sleep 300 &`) leaves the unit's group but stays below the unit's runner, a
+/// child subreaper, and would be re-parented away from it (escaping) if the runner died
+/// first. Never this test's own process or group.
 pub fn kill_naming(path: &Path) {
     let needle = path.display().to_string();
-    let own = pgrp_of(std::process::id());
-    for pid in pids_naming(&needle) {
-        match pgrp_of(pid) {
-            Some(g) if Some(g) != own && g > 1 => kill_group(g),
-            _ => {
-                if let Some(p) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
-                    let _ = kill_process(p, Signal::KILL);
-                }
+    let me = std::process::id();
+    let own = pgrp_of(me);
+    let roots = pids_naming(&needle);
+    if roots.is_empty() {
+        return;
+    }
+    let table = process_table();
+    // Breadth-first from the roots; killed in reverse, the deepest first.
+    let mut order: Vec<u32> = roots.clone();
+    let mut i = 0;
+    while i < order.len() {
+        let parent = order[i];
+        for (pid, ppid, _) in &table {
+            if *ppid == parent && *pid != me && !order.contains(pid) {
+                order.push(*pid);
+            }
+        }
+        i += 1;
+    }
+    for pid in order.iter().rev() {
+        if let Some(p) = i32::try_from(*pid).ok().and_then(Pid::from_raw) {
+            let _ = kill_process(p, Signal::KILL);
+        }
+    }
+    for pid in roots {
+        if let Some(g) = table.iter().find(|(p, _, _)| *p == pid).map(|(_, _, g)| *g) {
+            if Some(g) != own && g > 1 {
+                kill_group(g);
             }
         }
     }
@@ -161,7 +207,15 @@ impl Drop for DataDir {
             let _ = leader.wait();
             release_group(leader.id());
         }
-        kill_naming(&self.path);
+        // Again until nothing names the dir: a process may fork while its group is killed.
+        let needle = self.path.display().to_string();
+        for _ in 0..50 {
+            kill_naming(&self.path);
+            if pids_naming(&needle).is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
         drop(self.dir.take());
     }
 }
@@ -207,13 +261,30 @@ mod tests {
         let dir = DataDir::new();
         let marker = dir.path().join("exitcode");
         let mut cmd = Command::new("sh");
-        cmd.args(["-c", "sleep 300; echo", "unit"]).arg(&marker);
+        // `setsid` leaves the group, as ansible's forks and `async` tasks do.
+        cmd.args(["-c", "setsid sleep 297 & sleep 300; echo", "unit"])
+            .arg(&marker);
         let mut child = spawn_group(&mut cmd).unwrap();
         release_group(child.id());
         let pid = child.id();
+        let needle = marker.display().to_string();
+        crate::eventually(Duration::from_secs(10), || {
+            pids_naming(&needle).contains(&pid)
+        });
         drop(dir);
         let status = child.wait().unwrap();
         assert!(!status.success(), "the unit ran to its end");
         assert!(!alive(pid));
+        crate::eventually(Duration::from_secs(10), || {
+            let left: Vec<u32> = pids_naming("sleep 297")
+                .into_iter()
+                .filter(|p| alive(*p))
+                .collect();
+            if left.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("what the unit detached still runs: {left:?}"))
+            }
+        });
     }
 }

@@ -402,6 +402,8 @@ fn installed(dir: &Path) -> Vec<String> {
 /// (rewriting every package, since one may be half written), and jobs run.
 #[test]
 fn a_build_killed_mid_install_is_resumed_by_the_next_start() {
+    // The pip frozen below must survive its server's death (see `adopt_orphans`).
+    rawx_testkit::procs::adopt_orphans();
     let wheels = wheelhouse();
     let opts = offline_opts(&wheels, &[]);
     let s = Server::start_with(opts.clone());

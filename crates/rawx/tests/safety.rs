@@ -3,10 +3,8 @@
 //! come up; shipped job events carry their output with injected secrets masked; a saturated
 //! machine does not get a live node declared lost.
 
-mod common;
-
-use common::lab::{local_vars, tail, Lab};
-use common::{Opts, Server, ADMIN_PW};
+use rawx_testkit::lab::{local_vars, tail, Lab};
+use rawx_testkit::{Opts, Server, ADMIN_PW};
 use serde_json::{json, Value};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -344,7 +342,7 @@ fn kill9(s: &Server) {
 /// `GET path` as admin until it answers 200. PostgreSQL's 100 connections are shared with every
 /// other suite running at the time: a request that finds none answers 500 after its pool's
 /// 10 s, which says nothing about seeding.
-fn get_ok(s: &Server, path: &str) -> common::Resp {
+fn get_ok(s: &Server, path: &str) -> rawx_testkit::Resp {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         let r = s.http("GET", path, Some(("admin", ADMIN_PW)), None);
@@ -372,12 +370,12 @@ fn five_replicas_started_together_all_come_up_with_one_seed() {
     let key = "5afe".repeat(16);
     let mut failures = Vec::new();
     for round in 1..=ROUNDS {
-        let Some(db) = common::PgDb::create("seedrace") else {
+        let Some(db) = rawx_testkit::PgDb::create("seedrace") else {
             return;
         };
         let scratch = tempfile::tempdir().unwrap();
         let data = scratch.path().display().to_string();
-        let out = common::rawx(&[
+        let out = rawx_testkit::rawx(&[
             "manage",
             "--database-url",
             &db.url,
@@ -404,7 +402,7 @@ fn five_replicas_started_together_all_come_up_with_one_seed() {
                         ),
                         (
                             "RAWX_ANSIBLE_RUNNER".into(),
-                            common::venv()
+                            rawx_testkit::venv()
                                 .join("bin/ansible-runner")
                                 .display()
                                 .to_string(),
@@ -618,7 +616,7 @@ fn an_aggregator_that_never_reads_does_not_hold_the_shipper() {
     let lab = Lab::start();
     let s = &lab.s;
     // A receiver with a tiny receive buffer that never reads.
-    let mut sink = Command::new(common::venv().join("bin/python"))
+    let mut sink = Command::new(rawx_testkit::venv().join("bin/python"))
         .args([
             "-c",
             "import socket, sys, time\n\
@@ -750,7 +748,7 @@ const PAUSE: &str = "\
 /// resumed, the node rejoins (ready again, saying so) and nothing of the failed job runs on.
 #[test]
 fn a_busy_node_is_not_declared_lost_and_a_lost_one_rejoins() {
-    let Some(db) = common::PgDb::create("heartbeat") else {
+    let Some(db) = rawx_testkit::PgDb::create("heartbeat") else {
         return;
     };
     let projects = tempfile::tempdir().unwrap();
@@ -768,7 +766,7 @@ fn a_busy_node_is_not_declared_lost_and_a_lost_one_rejoins() {
                 ),
                 (
                     "RAWX_ANSIBLE_RUNNER".into(),
-                    common::venv()
+                    rawx_testkit::venv()
                         .join("bin/ansible-runner")
                         .display()
                         .to_string(),
@@ -785,7 +783,7 @@ fn a_busy_node_is_not_declared_lost_and_a_lost_one_rejoins() {
     );
     assert_eq!(system["CLUSTER_NODE_HEARTBEAT_PERIOD"], 3, "{system}");
     let nodes = [start("task", "hb-one"), start("task", "hb-two")];
-    let f = common::lab::fixture_in(
+    let f = rawx_testkit::lab::fixture_in(
         &web,
         projects.path(),
         "hb",
@@ -815,7 +813,7 @@ fn a_busy_node_is_not_declared_lost_and_a_lost_one_rejoins() {
             .unwrap()
     };
     let lost_marks = || {
-        common::lab::all_pages(&web, "/api/v2/instances/")
+        rawx_testkit::lab::all_pages(&web, "/api/v2/instances/")
             .into_iter()
             .filter(|i| {
                 i["errors"]
@@ -835,7 +833,7 @@ fn a_busy_node_is_not_declared_lost_and_a_lost_one_rejoins() {
         jobs
     };
     for id in &jobs {
-        let j = common::lab::wait_final_on(&web, "jobs", *id, Duration::from_secs(180));
+        let j = rawx_testkit::lab::wait_final_on(&web, "jobs", *id, Duration::from_secs(180));
         assert_eq!(j["status"], "successful", "{j}");
     }
     assert!(lost_marks().is_empty(), "{:?}", lost_marks());
@@ -868,7 +866,7 @@ fn a_busy_node_is_not_declared_lost_and_a_lost_one_rejoins() {
         .args(["-STOP", &pid.to_string()])
         .status()
         .unwrap();
-    let j = common::lab::wait_final_on(&web, "jobs", id, Duration::from_secs(60));
+    let j = rawx_testkit::lab::wait_final_on(&web, "jobs", id, Duration::from_secs(60));
     assert_eq!(j["status"], "failed", "{j}");
     assert!(
         j["job_explanation"]
@@ -889,7 +887,7 @@ fn a_busy_node_is_not_declared_lost_and_a_lost_one_rejoins() {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-    let inst = common::lab::all_pages(&web, &format!("/api/v2/instances/?hostname={ctl}"));
+    let inst = rawx_testkit::lab::all_pages(&web, &format!("/api/v2/instances/?hostname={ctl}"));
     assert_eq!(inst[0]["node_state"], "ready", "{:?}", inst);
     assert!(
         frozen.logs().contains("rejoining the cluster"),
