@@ -179,7 +179,7 @@ export class Outline {
     for (const ev of events) {
       const kind = HEAD_KIND[ev.event];
       if (!kind || !ev.counter || this.byCounter.has(ev.counter)) continue;
-      const head = { counter: ev.counter, kind };
+      const head = { counter: ev.counter, kind, name: (kind === 'play' ? ev.play : ev.task) || '' };
       this.byCounter.set(ev.counter, head);
       // Nearly always appended (events come in counter order): search only when not.
       const hs = this.heads;

@@ -59,7 +59,7 @@ test('host tally: recap precedence', () => {
 // A job: play 1 at counter 2 with tasks at 3 and 10, play 2 at 20 with a task at 21, recap at 30.
 const heads = () => [
   { counter: 21, event: 'playbook_on_task_start' },
-  { counter: 2, event: 'playbook_on_play_start' },
+  { counter: 2, event: 'playbook_on_play_start', play: 'web', task: '' },
   { counter: 3, event: 'playbook_on_task_start' },
   { counter: 10, event: 'playbook_on_task_start' },
   { counter: 20, event: 'playbook_on_play_start' },
@@ -79,6 +79,7 @@ test('outline: a play spans to the next play, a task to the next task', () => {
   assert.equal(o.foldable(30), undefined, 'the recap does not fold');
   assert.equal(o.foldable(5), undefined);
   assert.equal(o.foldable(20), 'play');
+  assert.equal(o.heads[0].name, 'web', 'a head keeps its play or task name, for the outline list');
 });
 
 test('outline: collapsed heads hide merged ranges; nested state survives', () => {

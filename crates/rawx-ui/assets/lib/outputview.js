@@ -184,6 +184,10 @@ export class OutputView {
     const lh = this.lh;
     const o = this.outline;
     // Re-mask when the folds, the outline or the number of rows changed (O(rows), per frame at most).
+    if (this.opts.onOutline && this.shownVersion !== o.version) {
+      this.shownVersion = o.version;
+      this.opts.onOutline(o.heads.filter((x) => x.kind !== 'end'));
+    }
     if (o.collapsed.size || this.ranges.length) {
       const mk = `${o.version}:${h.n}`;
       if (mk !== this.maskKey) {
