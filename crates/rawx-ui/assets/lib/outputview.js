@@ -7,7 +7,7 @@
 // `addOutline`, plus any seen live) says which counters each spans; a collapsed one gives
 // those rows no height, so they are neither drawn nor fetched.
 import { Heights, lineCount, Outline, hiddenEnd, pagesOfRows } from './output.js';
-import { toHtml } from './ansi.js';
+import { toHtml, escapeHtml } from './ansi.js';
 
 const OVERSCAN = 30; // events rendered beyond each edge of the screen
 const MAX_INFLIGHT = 3;
@@ -231,7 +231,8 @@ export class OutputView {
         if (kind) {
           const shut = o.isCollapsed(i + 1);
           const [a, b] = o.span(i + 1, h.n);
-          const what = `${kind === 'play' ? 'play' : 'task'} at event ${i + 1}`;
+          // Named for screen readers ("Collapse TASK install"); names are the playbook's: escaped.
+          const what = escapeHtml(`${kind === 'play' ? 'PLAY' : 'TASK'} ${o.byCounter.get(i + 1).name || `at event ${i + 1}`}`);
           fold = `<button class="fold" data-fold="${i + 1}" aria-expanded="${!shut}" aria-label="${shut ? 'Expand' : 'Collapse'} ${what}">${shut ? '▸' : '▾'}</button>`;
           if (shut) fold += `<span class="folded" data-hidden="${Math.max(0, b - a + 1)}">${Math.max(0, b - a + 1)} events hidden</span>`;
         }

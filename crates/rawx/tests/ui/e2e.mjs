@@ -353,7 +353,8 @@ try {
   await bp.click('button:has-text("Plays and tasks")');
   await bp.click('.outline button:text-is("TASK bulk task 100")');
   const task100 = bp.locator('.output .ev.head', { hasText: 'TASK [bulk task 100]' });
-  await task100.locator('button.fold').focus();
+  // The toggle is named for what it folds (screen readers say "Collapse TASK bulk task 100").
+  await bp.getByRole('button', { name: 'Collapse TASK bulk task 100', exact: true }).focus();
   await bp.keyboard.press('Enter');
   await task100.locator('.folded[data-hidden="999"]').waitFor();
   await bp.locator('.output .ev', { hasText: 'bulk event 100000' }).waitFor({ state: 'detached' });
