@@ -52,10 +52,11 @@ impl Renderer<'_> {
         api.related(row, &mut related);
         api.summary_fields(self, row, &mut summary).await?;
         let editable = api.can_change(self, row).await?;
-        summary.insert(
-            "user_capabilities".into(),
-            json!({"edit": editable, "delete": editable}),
-        );
+        let mut caps = Map::new();
+        caps.insert("edit".into(), json!(editable));
+        caps.insert("delete".into(), json!(editable));
+        api.user_capabilities(self, row, &mut caps).await?;
+        summary.insert("user_capabilities".into(), Value::Object(caps));
         out.insert("related".into(), Value::Object(related));
         out.insert("summary_fields".into(), Value::Object(summary));
         out.insert(

@@ -163,6 +163,17 @@ pub trait ResourceApi: Send + Sync + 'static {
         Ok(())
     }
 
+    /// `summary_fields.user_capabilities` beyond `edit` and `delete` (AWX's serializer's
+    /// `show_capabilities`: a template's `start`, …), each as AWX's `get_user_capabilities`.
+    async fn user_capabilities(
+        &self,
+        _r: &mut Renderer<'_>,
+        _row: &Row,
+        _caps: &mut Map<String, Value>,
+    ) -> ApiResult<()> {
+        Ok(())
+    }
+
     /// A stored field never shown as stored (a token's string).
     fn masked(&self, _field: &str) -> bool {
         false

@@ -360,3 +360,91 @@ async fn members_read_and_admins_write_within_their_organization() {
         .await;
     assert_eq!(orgs.body["count"], 0);
 }
+
+/// `summary_fields.user_capabilities.start` of a template, as AWX computes it
+/// (`JobTemplateAccess.can_start`): the superuser may start it, a mere member of its
+/// organization may not (and indeed gets 403 on `launch/`), its admin may. `schedule` follows.
+#[tokio::test]
+async fn a_templates_start_capability_follows_who_may_launch_it() {
+    let api = Api::new().await;
+    world(&api).await;
+    let caps = |r: &common::Resp| r.body["summary_fields"]["user_capabilities"].clone();
+
+    let r = api.admin("GET", "/api/v2/job_templates/1/", None).await;
+    assert_eq!(caps(&r)["start"], true, "{}", r.text);
+    assert_eq!(caps(&r)["schedule"], true);
+    let list = api.admin("GET", "/api/v2/job_templates/", None).await;
+    assert_eq!(
+        list.body["results"][0]["summary_fields"]["user_capabilities"]["start"],
+        true
+    );
+
+    let bob = api.user("bob", "bpw").await;
+    let bob_auth = Some(("bob", "bpw"));
+    let r = api
+        .admin(
+            "POST",
+            "/api/v2/organizations/1/users/",
+            Some(json!({"id": bob})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let r = api
+        .call("GET", "/api/v2/job_templates/1/", bob_auth, None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "a member reads the template");
+    assert_eq!(caps(&r)["start"], false, "{}", r.text);
+    assert_eq!(caps(&r)["schedule"], false);
+    let launch = api
+        .call(
+            "POST",
+            "/api/v2/job_templates/1/launch/",
+            bob_auth,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(
+        launch.status,
+        StatusCode::FORBIDDEN,
+        "start false means the launch is refused"
+    );
+
+    // A job of the template: `start` (AWX's UI: Relaunch, Cancel) follows the same rule.
+    let job = api
+        .admin("POST", "/api/v2/job_templates/1/launch/", Some(json!({})))
+        .await;
+    assert_eq!(job.status, StatusCode::CREATED, "{}", job.text);
+    let job_url = format!("/api/v2/jobs/{}/", job.body["id"]);
+    assert_eq!(caps(&job)["start"], true, "{}", job.text);
+    let r = api.call("GET", &job_url, bob_auth, None).await;
+    assert_eq!(r.status, StatusCode::OK, "a member reads the job");
+    assert_eq!(caps(&r)["start"], false, "{}", r.text);
+    let relaunch = api
+        .call(
+            "POST",
+            &format!("{job_url}relaunch/"),
+            bob_auth,
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(relaunch.status, StatusCode::FORBIDDEN);
+
+    let r = api
+        .admin(
+            "POST",
+            "/api/v2/organizations/1/admins/",
+            Some(json!({"id": bob})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
+    let r = api
+        .call("GET", "/api/v2/job_templates/1/", bob_auth, None)
+        .await;
+    assert_eq!(
+        caps(&r)["start"],
+        true,
+        "an organization admin may start it"
+    );
+    let r = api.call("GET", &job_url, bob_auth, None).await;
+    assert_eq!(caps(&r)["start"], true, "and relaunch its jobs");
+}

@@ -87,7 +87,8 @@ fn node_modules() -> Option<String> {
 
 /// Appends `BULK` events to a finished job, through the store as the ingester writes them
 /// (copies of one of its real events, renumbered): a 100,000-event job in seconds, not the
-/// many minutes ansible would take to print one.
+/// many minutes ansible would take to print one. Two plays of 50,000 events, a task every
+/// 1,000, so the UI's outline (plays and tasks collapsible) has real boundaries to fold.
 fn bulk_events(lab: &Lab, job: i64) -> i64 {
     let url = format!("sqlite://{}", lab.s.data.join("rawx.db").display());
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -108,25 +109,42 @@ fn bulk_events(lab: &Lab, job: i64) -> i64 {
             .filter_map(|e| e["counter"].as_i64())
             .max()
             .unwrap();
-        let model = events
-            .iter()
-            .find(|e| e["event"] == "runner_on_ok")
-            .expect("an ok event")
-            .clone();
+        let model = |kind: &str| {
+            events
+                .iter()
+                .find(|e| e["event"] == kind)
+                .unwrap_or_else(|| panic!("a {kind} event"))
+                .clone()
+        };
+        let (ok, play, task) = (
+            model("runner_on_ok"),
+            model("playbook_on_play_start"),
+            model("playbook_on_task_start"),
+        );
         let mut rows = Vec::with_capacity(5000);
         for i in 1..=BULK as i64 {
-            let mut r = model.clone();
+            let (mut r, stdout) = if (i - 1) % 50_000 == 0 {
+                let k = (i - 1) / 50_000 + 1;
+                let mut r = play.clone();
+                r.insert("play".into(), json!(format!("bulk play {k}")));
+                (r, format!("\r\nPLAY [bulk play {k}] ****\r\n"))
+            } else if (i - 1) % 1000 == 0 {
+                let k = (i - 1) / 1000 + 1;
+                let mut r = task.clone();
+                r.insert("task".into(), json!(format!("bulk task {k}")));
+                (r, format!("\r\nTASK [bulk task {k}] ****\r\n"))
+            } else {
+                (
+                    ok.clone(),
+                    format!("\u{1b}[0;32mok: [localhost] => bulk event {i}\u{1b}[0m"),
+                )
+            };
             r.remove("id");
             r.insert("counter".into(), json!(last + i));
             r.insert("uuid".into(), json!(format!("bulk-{i}")));
             r.insert("start_line".into(), json!(last + i));
             r.insert("end_line".into(), json!(last + i + 1));
-            r.insert(
-                "stdout".into(),
-                json!(format!(
-                    "\u{1b}[0;32mok: [localhost] => bulk event {i}\u{1b}[0m"
-                )),
-            );
+            r.insert("stdout".into(), json!(stdout));
             rows.push(r);
             if rows.len() == 5000 {
                 store.insert_many(&JOB_EVENTS, &rows).await.unwrap();

@@ -127,6 +127,26 @@ impl ResourceApi for JobTemplates {
         Ok(())
     }
 
+    /// `start` (and `schedule`, which AWX copies from it) as AWX's `get_user_capabilities`
+    /// computes them for a template: false while the template could not start whatever the
+    /// user (its `validation_errors`: no project, or no inventory and no prompt for one),
+    /// else `JobTemplateAccess.can_start`: a superuser, or a member of its `execute_role` —
+    /// in rawx's organization model, whoever may launch it (`launch_post`'s own check).
+    async fn user_capabilities(
+        &self,
+        r: &mut Renderer<'_>,
+        row: &Row,
+        caps: &mut Map<String, Value>,
+    ) -> ApiResult<()> {
+        let startable = int(row, "project").is_some()
+            && (int(row, "inventory").is_some()
+                || row.get("ask_inventory_on_launch") == Some(&json!(true)));
+        let start = startable && r.may_write(&JOB_TEMPLATES, row).await?;
+        caps.insert("start".into(), json!(start));
+        caps.insert("schedule".into(), json!(start));
+        Ok(())
+    }
+
     fn related(&self, row: &Row, related: &mut Map<String, Value>) {
         let id = int(row, "id").unwrap_or_default();
         related.insert(

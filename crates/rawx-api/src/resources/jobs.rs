@@ -68,6 +68,27 @@ impl ResourceApi for Jobs {
         unified::derived(r, row, out).await
     }
 
+    /// `start` (AWX's UnifiedJobSerializer `show_capabilities`), as `JobAccess.can_start`
+    /// answers it in rawx's organization model and as `relaunch` below enforces it: whoever
+    /// may launch the job's template (a superuser; an orphaned job only a superuser). AWX's
+    /// UI shows Relaunch, and Cancel while the job runs, only where it is true.
+    async fn user_capabilities(
+        &self,
+        r: &mut Renderer<'_>,
+        row: &Row,
+        caps: &mut Map<String, Value>,
+    ) -> ApiResult<()> {
+        let start = match int(row, "job_template") {
+            Some(jt) => match r.state.store.get(&JOB_TEMPLATES, jt).await {
+                Ok(jt) => r.may_write(&JOB_TEMPLATES, &jt).await?,
+                Err(_) => false,
+            },
+            None => r.actor.is_superuser && !r.actor.read_only_token,
+        };
+        caps.insert("start".into(), json!(start));
+        Ok(())
+    }
+
     fn routes(&self) -> Routes {
         unified::routes(&JOB_KIND, "/api/v2/jobs/", post(relaunch))
     }

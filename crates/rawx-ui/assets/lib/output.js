@@ -11,6 +11,7 @@ export class Heights {
     this.tree = new Float64Array(1);
     this.h = new Float64Array(0);
     this.known = new Uint8Array(0);
+    this.hid = new Uint8Array(0); // rows inside a collapsed play or task: height 0
     this.total = 0;
   }
 
@@ -24,10 +25,13 @@ export class Heights {
       h.set(this.h.subarray(0, this.n));
       const k = new Uint8Array(cap);
       k.set(this.known.subarray(0, this.n));
+      const x = new Uint8Array(cap);
+      x.set(this.hid.subarray(0, this.n));
       this.h = h;
       this.known = k;
+      this.hid = x;
       this.tree = new Float64Array(cap + 1);
-      for (let i = 0; i < this.n; i++) this._add(i, this.h[i]);
+      this._build();
     }
     for (let i = this.n; i < n; i++) {
       this.h[i] = this.estimate;
@@ -35,6 +39,18 @@ export class Heights {
     }
     this.total += (n - this.n) * this.estimate;
     this.n = n;
+  }
+
+  /** The tree from scratch in O(n) (each node passes its sum to its parent). */
+  _build() {
+    const t = this.tree;
+    t.fill(0);
+    for (let i = 0; i < this.n; i++) {
+      const j = i + 1;
+      t[j] += this.hid[i] ? 0 : this.h[i];
+      const up = j + (j & -j);
+      if (up < t.length) t[up] += t[j];
+    }
   }
 
   _add(i, d) {
@@ -46,12 +62,28 @@ export class Heights {
     if (i >= this.n) this.grow(i + 1);
     const d = lines - this.h[i];
     this.known[i] = 1;
-    if (d !== 0) {
-      this.h[i] = lines;
-      this._add(i, d);
-      this.total += d;
-    }
+    this.h[i] = lines;
+    if (d === 0 || this.hid[i]) return 0;
+    this._add(i, d);
+    this.total += d;
     return d;
+  }
+
+  isHidden(i) {
+    return i < this.n && this.hid[i] === 1;
+  }
+
+  /** Hides exactly the rows of `ranges` (sorted, merged [from, to] counters; row = counter - 1)
+   * and shows all others, keeping every row's own height for when it shows again. O(n). */
+  mask(ranges) {
+    this.hid.fill(0);
+    for (const [from, to] of ranges) {
+      const a = Math.max(0, from - 1);
+      const b = Math.min(this.n, to);
+      if (a < b) this.hid.fill(1, a, b);
+    }
+    this._build();
+    this.total = this.offset(this.n);
   }
 
   isKnown(i) {
@@ -92,17 +124,6 @@ export function lineCount(stdout) {
   return n;
 }
 
-/** Page numbers (0-based, `size` events each: counters p*size+1 … (p+1)*size) covering rows
- * first…last, nearest the middle first, so what is on screen arrives first. */
-export function pagesFor(first, last, size) {
-  const a = Math.floor(first / size);
-  const b = Math.floor(last / size);
-  const mid = Math.floor((first + last) / 2 / size);
-  const out = [];
-  for (let p = a; p <= b; p++) out.push(p);
-  return out.sort((x, y) => Math.abs(x - mid) - Math.abs(y - mid));
-}
-
 /** The job events query for page p: AWX's filters, ordered by counter. */
 export function pageQuery(p, size) {
   return `order_by=counter&counter__gt=${p * size}&counter__lte=${(p + 1) * size}&page_size=${size}`;
@@ -130,4 +151,120 @@ export function countHosts(hosts) {
   const c = { ok: 0, changed: 0, failures: 0, dark: 0, skipped: 0 };
   for (const v of hosts.values()) c[v]++;
   return c;
+}
+
+// Plays and tasks, collapsible. Their boundaries come from the job's play/task start events (and
+// the recap), fetched on their own as an outline, so a collapsed play hides the counters it spans
+// even where the events in between were never loaded. A play runs to the next play (or the
+// recap, or the end of the job so far); a task to the next task, play or recap.
+const HEAD_KIND = {
+  playbook_on_play_start: 'play',
+  playbook_on_task_start: 'task',
+  playbook_on_handler_task_start: 'task',
+  playbook_on_stats: 'end',
+};
+export const OUTLINE_EVENTS = Object.keys(HEAD_KIND).join(',');
+
+export class Outline {
+  constructor() {
+    this.heads = []; // {counter, kind}, sorted by counter
+    this.byCounter = new Map();
+    this.collapsed = new Set(); // counters of collapsed heads
+    this.version = 0; // bumps on every change, so views know to re-mask
+  }
+
+  /** Takes the heads among `events` (any order, duplicates fine); returns whether any was new. */
+  add(events) {
+    let changed = false;
+    for (const ev of events) {
+      const kind = HEAD_KIND[ev.event];
+      if (!kind || !ev.counter || this.byCounter.has(ev.counter)) continue;
+      const head = { counter: ev.counter, kind, name: (kind === 'play' ? ev.play : ev.task) || '' };
+      this.byCounter.set(ev.counter, head);
+      // Nearly always appended (events come in counter order): search only when not.
+      const hs = this.heads;
+      if (!hs.length || hs[hs.length - 1].counter < ev.counter) hs.push(head);
+      else hs.splice(lowerBound(hs, ev.counter), 0, head);
+      changed = true;
+    }
+    if (changed) this.version++;
+    return changed;
+  }
+
+  /** The kind of head at `counter` that can fold ('play' | 'task'), or undefined. */
+  foldable(counter) {
+    const h = this.byCounter.get(counter);
+    return h && h.kind !== 'end' ? h.kind : undefined;
+  }
+
+  isCollapsed(counter) {
+    return this.collapsed.has(counter);
+  }
+
+  toggle(counter) {
+    if (!this.foldable(counter)) return false;
+    if (this.collapsed.has(counter)) this.collapsed.delete(counter);
+    else this.collapsed.add(counter);
+    this.version++;
+    return true;
+  }
+
+  /** The counters a head spans below itself: [counter + 1, end], `end` capped at `total`. */
+  span(counter, total) {
+    const hs = this.heads;
+    const i = lowerBound(hs, counter);
+    const kind = hs[i].kind;
+    let end = total;
+    for (let j = i + 1; j < hs.length; j++) {
+      if (kind === 'task' || hs[j].kind !== 'task') {
+        end = hs[j].counter - 1;
+        break;
+      }
+    }
+    return [counter + 1, Math.min(end, total)];
+  }
+
+  /** What the collapsed heads hide, as sorted, merged [from, to] counter ranges. */
+  hidden(total) {
+    const spans = [...this.collapsed].sort((a, b) => a - b).map((c) => this.span(c, total)).filter(([a, b]) => a <= b);
+    const out = [];
+    for (const [a, b] of spans) {
+      const last = out[out.length - 1];
+      if (last && a <= last[1] + 1) last[1] = Math.max(last[1], b);
+      else out.push([a, b]);
+    }
+    return out;
+  }
+}
+
+function lowerBound(heads, counter) {
+  let lo = 0;
+  let hi = heads.length;
+  while (lo < hi) {
+    const m = (lo + hi) >> 1;
+    if (heads[m].counter < counter) lo = m + 1;
+    else hi = m;
+  }
+  return lo;
+}
+
+/** The last counter of the hidden range holding `counter`, or 0 if it is not hidden. */
+export function hiddenEnd(ranges, counter) {
+  let lo = 0;
+  let hi = ranges.length - 1;
+  while (lo <= hi) {
+    const m = (lo + hi) >> 1;
+    if (ranges[m][1] < counter) lo = m + 1;
+    else if (ranges[m][0] > counter) hi = m - 1;
+    else return ranges[m][1];
+  }
+  return 0;
+}
+
+/** Pages (as `pageQuery` numbers) holding the given rows, nearest the middle one first. */
+export function pagesOfRows(rows, size) {
+  if (!rows.length) return [];
+  const mid = Math.floor(rows[rows.length >> 1] / size);
+  const set = new Set(rows.map((r) => Math.floor(r / size)));
+  return [...set].sort((x, y) => Math.abs(x - mid) - Math.abs(y - mid));
 }

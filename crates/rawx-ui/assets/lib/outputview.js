@@ -3,8 +3,11 @@
 // a short one. Pages of events load on demand as they come into view; live events from the
 // websocket go straight in. Rendering happens at most once per animation frame, however fast
 // events arrive, which is what keeps a job emitting thousands of events a second smooth.
-import { Heights, lineCount, pagesFor } from './output.js';
-import { toHtml } from './ansi.js';
+// Plays and tasks fold: the job's outline (its play/task start events, loaded apart with
+// `addOutline`, plus any seen live) says which counters each spans; a collapsed one gives
+// those rows no height, so they are neither drawn nor fetched.
+import { Heights, lineCount, Outline, hiddenEnd, pagesOfRows } from './output.js';
+import { toHtml, escapeHtml } from './ansi.js';
 
 const OVERSCAN = 30; // events rendered beyond each edge of the screen
 const MAX_INFLIGHT = 3;
@@ -29,6 +32,9 @@ export class OutputView {
     this.drawn = '';
     this.raf = 0;
     this.ourScroll = false;
+    this.outline = new Outline();
+    this.ranges = []; // what the collapsed heads hide, as applied to `heights`
+    this.maskKey = '';
     el.classList.add('output');
     el.tabIndex = 0;
     el.setAttribute('role', 'log');
@@ -57,6 +63,11 @@ export class OutputView {
     };
     el.addEventListener('scroll', this.onScroll, { passive: true });
     this.onClick = (e) => {
+      const fold = e.target.closest('.fold');
+      if (fold) {
+        this.toggle(Number(fold.dataset.fold));
+        return;
+      }
       const row = e.target.closest('.ev');
       if (row && this.opts.onSelect) {
         const ev = this.events.get(Number(row.dataset.c));
@@ -99,9 +110,23 @@ export class OutputView {
     return this.heights.n;
   }
 
+  /** Play/task start events (and the recap): where each play and task starts and ends. */
+  addOutline(list) {
+    if (this.outline.add(list)) this.schedule();
+  }
+
+  /** Collapses or expands the play or task starting at `counter`. */
+  toggle(counter) {
+    if (this.outline.toggle(counter)) {
+      this.setFollow(false);
+      this.schedule();
+    }
+  }
+
   /** Adds events (a loaded page or live ones); keeps what is on screen where it is. */
   add(list) {
     if (!list.length) return;
+    this.outline.add(list);
     const firstShown = this.heights.rowAt(this.el.scrollTop / this.lh);
     let above = 0;
     for (const ev of list) {
@@ -157,6 +182,20 @@ export class OutputView {
   render() {
     const h = this.heights;
     const lh = this.lh;
+    const o = this.outline;
+    // Re-mask when the folds, the outline or the number of rows changed (O(rows), per frame at most).
+    if (this.opts.onOutline && this.shownVersion !== o.version) {
+      this.shownVersion = o.version;
+      this.opts.onOutline(o.heads.filter((x) => x.kind !== 'end'));
+    }
+    if (o.collapsed.size || this.ranges.length) {
+      const mk = `${o.version}:${h.n}`;
+      if (mk !== this.maskKey) {
+        this.maskKey = mk;
+        this.ranges = o.hidden(h.n);
+        h.mask(this.ranges);
+      }
+    }
     this.spacer.style.height = `${Math.ceil(h.total * lh) + lh}px`;
     if (this.follow) {
       const bottom = this.spacer.offsetHeight - this.el.clientHeight;
@@ -174,29 +213,53 @@ export class OutputView {
     const bottom = top + this.el.clientHeight / lh;
     const first = Math.max(0, h.rowAt(top) - OVERSCAN);
     const last = Math.min(h.n - 1, h.rowAt(bottom) + OVERSCAN);
-    this.request(first, last);
     let out = '';
-    let key = `${first}:${last}:`;
+    let key = `${first}:${last}:${o.version}:`;
+    const pending = [];
     for (let i = first; i <= last; i++) {
+      if (h.isHidden(i)) {
+        // Jump over a collapsed play or task at once, however many events it holds.
+        i = hiddenEnd(this.ranges, i + 1) - 1;
+        continue;
+      }
       const ev = this.events.get(i + 1);
       if (ev) {
         if (!ev.html) continue;
         key += `${i},`;
-        out += `<div class="ev${ev.failed ? ' failed' : ''}" data-c="${i + 1}" style="top:${h.offset(i) * lh}px">${ev.html}</div>`;
+        const kind = o.foldable(i + 1);
+        let fold = '';
+        if (kind) {
+          const shut = o.isCollapsed(i + 1);
+          const [a, b] = o.span(i + 1, h.n);
+          // Named for screen readers ("Collapse TASK install"); names are the playbook's: escaped.
+          const what = escapeHtml(`${kind === 'play' ? 'PLAY' : 'TASK'} ${o.byCounter.get(i + 1).name || `at event ${i + 1}`}`);
+          fold = `<button class="fold" data-fold="${i + 1}" aria-expanded="${!shut}" aria-label="${shut ? 'Expand' : 'Collapse'} ${what}">${shut ? '▸' : '▾'}</button>`;
+          if (shut) fold += `<span class="folded" data-hidden="${Math.max(0, b - a + 1)}">${Math.max(0, b - a + 1)} events hidden</span>`;
+        }
+        out += `<div class="ev${ev.failed ? ' failed' : ''}${kind ? ' head' : ''}" data-c="${i + 1}" style="top:${h.offset(i) * lh}px">${fold}${ev.html}</div>`;
       } else if (!h.isKnown(i)) {
         key += `-${i},`;
+        pending.push(i);
         out += `<div class="ev pending" style="top:${h.offset(i) * lh}px" aria-hidden="true">…</div>`;
       }
     }
+    this.request(pending);
     if (key !== this.drawn) {
+      // Keep keyboard focus on a fold button across the redraw.
+      const act = document.activeElement;
+      const focused = act && this.rows.contains(act) && act.dataset.fold;
       this.rows.innerHTML = out;
       this.drawn = key;
+      if (focused) {
+        const again = this.rows.querySelector(`[data-fold="${focused}"]`);
+        if (again) again.focus({ preventScroll: true });
+      }
     }
   }
 
-  /** Asks for the pages covering rows first…last that are neither loaded nor loading. */
-  request(first, last) {
-    this.wanted = pagesFor(first, last, this.pageSize).filter((p) => !this.pages.has(p) && !this.fullyKnown(p));
+  /** Asks for the pages holding the rows on screen not yet loaded (nor loading). */
+  request(rows) {
+    this.wanted = pagesOfRows(rows, this.pageSize).filter((p) => !this.pages.has(p) && !this.fullyKnown(p));
     this.pump();
   }
 

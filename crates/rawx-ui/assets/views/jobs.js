@@ -4,7 +4,7 @@ import { html, useState, useEffect, useRef, Page, Alert, Status, ResourceList, f
 import { api } from '../lib/api.js';
 import { navigate } from '../lib/router.js';
 import { OutputView } from '../lib/outputview.js';
-import { pageQuery, tallyHosts, countHosts } from '../lib/output.js';
+import { pageQuery, tallyHosts, countHosts, OUTLINE_EVENTS } from '../lib/output.js';
 import { toHtml } from '../lib/ansi.js';
 import * as live from '../lib/ws.js';
 
@@ -101,17 +101,12 @@ function FilteredEvents({ id, kind, host, outcome, onSelect }) {
   </div>`;
 }
 
-/** The plays and tasks of a job (their start events), to jump to in the output. */
-function Outline({ id, kind, onJump }) {
-  const [items, setItems] = useState(null);
-  useEffect(() => {
-    api(`/api/v2/${kind.api}/${id}/${kind.events}/?event__in=playbook_on_play_start,playbook_on_task_start&order_by=counter&page_size=200`)
-      .then((r) => setItems(r.results), () => setItems([]));
-  }, [id]);
-  if (!items) return html`<p class="loading">Loading…</p>`;
+/** The plays and tasks of a job (the output view's outline: all of them, live ones too), to
+ * jump to in the output. */
+function Outline({ items, onJump }) {
   if (!items.length) return html`<p class="muted">No plays or tasks yet.</p>`;
-  return html`<ol class="outline">${items.map((e) => html`<li class=${e.event === 'playbook_on_play_start' ? 'play' : 'task'}>
-    <button class="link" onClick=${() => onJump(e.counter)}>${e.event === 'playbook_on_play_start' ? `PLAY ${e.play}` : `TASK ${e.task}`}</button></li>`)}</ol>`;
+  return html`<ol class="outline">${items.map((e) => html`<li key=${e.counter} class=${e.kind}>
+    <button class="link" onClick=${() => onJump(e.counter)}>${e.kind === 'play' ? `PLAY ${e.name}` : `TASK ${e.name}`}</button></li>`)}</ol>`;
 }
 
 function Output({ id, kind, job, setLiveCounts }) {
@@ -123,6 +118,7 @@ function Output({ id, kind, job, setLiveCounts }) {
   const [host, setHost] = useState('');
   const [outcome, setOutcome] = useState('');
   const [outline, setOutline] = useState(false);
+  const [heads, setHeads] = useState([]);
   const filtering = !!(host || outcome);
   const active = ACTIVE.includes(job.status);
   const activeRef = useRef(active);
@@ -136,6 +132,7 @@ function Output({ id, kind, job, setLiveCounts }) {
       loadPage: (p) => api(`${base}?${pageQuery(p, PAGE)}`).then((r) => r.results),
       onSelect: setSelected,
       onFollow: setFollow,
+      onOutline: setHeads,
       live: () => activeRef.current,
     });
     view.current = v;
@@ -168,6 +165,17 @@ function Output({ id, kind, job, setLiveCounts }) {
         if (activeRef.current) v.setFollow(true);
       });
     refreshTotal();
+    // Where plays and tasks start and end, all of them (a few pages even for a huge job), so
+    // folding one hides its events whether or not they were loaded. Live heads come with the
+    // events themselves.
+    (async () => {
+      let url = `${base}?event__in=${OUTLINE_EVENTS}&order_by=counter&page_size=${PAGE}`;
+      while (url && !v.destroyed) {
+        const r = await api(url);
+        v.addOutline(r.results);
+        url = r.next;
+      }
+    })().catch(() => {});
     return () => {
       stopWatch();
       stopListen();
@@ -196,7 +204,7 @@ function Output({ id, kind, job, setLiveCounts }) {
       <span class="muted" aria-live="polite" data-events=${total ?? ''}>${total === null ? '' : `${total} events`}</span>
       <a class="button" href=${`/api/v2/${kind.api}/${id}/stdout/?format=txt_download`} download>Download</a>
     </div>
-    ${outline && html`<nav class="outline-box" aria-label="Plays and tasks"><${Outline} id=${id} kind=${kind}
+    ${outline && html`<nav class="outline-box" aria-label="Plays and tasks"><${Outline} items=${heads}
       onJump=${(c) => { setHost(''); setOutcome(''); view.current.scrollToCounter(c); }} /></nav>`}
     <div ref=${el} class="output-box" hidden=${filtering}></div>
     ${filtering && html`<${FilteredEvents} id=${id} kind=${kind} host=${host} outcome=${outcome} onSelect=${setSelected} />`}
@@ -224,6 +232,9 @@ export function JobPage({ id, kindName = 'job' }) {
   if (!job) return html`<p class="loading">Loading…</p>`;
   const active = ACTIVE.includes(job.status);
   const sf = job.summary_fields || {};
+  // As AWX's UI: Relaunch, and Cancel while it runs, only where `user_capabilities.start` is
+  // true. (Kinds whose API does not serve `start` yet keep both: the API still decides.)
+  const mayStart = (sf.user_capabilities || {}).start ?? true;
   const cancel = async () => {
     try {
       await api(`/api/v2/${kind.api}/${id}/cancel/`, { method: 'POST', body: {} });
@@ -245,8 +256,8 @@ export function JobPage({ id, kindName = 'job' }) {
   const ref = (k, route) => sf[k] && html`<div><dt>${k.replace(/_/g, ' ')}</dt><dd><a href=${`/${route}/${sf[k].id}`}>${sf[k].name}</a></dd></div>`;
   return html`<${Page} title=${`${job.id} — ${job.name}`} crumbs=${[['/jobs', 'Jobs']]}
       actions=${html`<${Status} status=${job.status} />
-        ${active && job.can_cancel !== false && html`<button class="danger" onClick=${cancel}>Cancel</button>`}
-        ${!active && html`<button onClick=${relaunch}>Relaunch</button>`}`}>
+        ${active && mayStart && job.can_cancel !== false && html`<button class="danger" onClick=${cancel}>Cancel</button>`}
+        ${!active && mayStart && html`<button onClick=${relaunch}>Relaunch</button>`}`}>
     ${msg && html`<div class="alert info" role="status">${msg}</div>`}
     <div class="job-top">
       <dl class="detail compact">

@@ -1,6 +1,6 @@
 // Job templates: list, detail with Launch, create/edit (generic form), and the launch page:
 // the prompts the template asks for (`GET …/launch/`), errors beside the field they concern.
-import { html, useState, Page, Alert, ResourceList, ResourceDetail, ResourceForm, Field, useApi, useOptions } from '../lib/ui.js';
+import { html, useState, Page, Alert, ResourceList, ResourceDetail, ResourceForm, Field, useApi, useOptions, caps } from '../lib/ui.js';
 import { api, listAll } from '../lib/api.js';
 import { navigate, query } from '../lib/router.js';
 import { cfg as schedules } from './schedules.js';
@@ -20,7 +20,8 @@ const cfg = {
     { key: 'summary_fields.inventory.name', label: 'Inventory', sort: false },
     { key: 'last_job_run', label: 'Last run' },
   ],
-  rowActions: (row) => html`<a class="button small" href=${`/templates/${row.id}/launch`} aria-label=${`Launch ${row.name}`}>Launch</a>`,
+  // Launch only where AWX's `user_capabilities.start` says the caller may start it.
+  rowActions: (row) => caps(row).start && html`<a class="button small" href=${`/templates/${row.id}/launch`} aria-label=${`Launch ${row.name}`}>Launch</a>`,
   overrides: {
     // The playbooks the chosen project holds, as AWX's UI offers them.
     playbook: ({ id, value, onInput, invalid, described, values }) => html`<${PlaybookSelect} id=${id} value=${value} onInput=${onInput}
@@ -133,7 +134,7 @@ export default {
     { path: '/templates/add', view: () => html`<${Page} title="New template" crumbs=${[['/templates', 'Templates']]}>
       <${ResourceForm} cfg=${cfg} initial=${query()} onSaved=${(r) => navigate(`/templates/${r.id}`)} /></${Page}>` },
     { path: '/templates/:id', view: ({ id }) => html`<${ResourceDetail} cfg=${cfg} id=${id}
-      actions=${() => html`<a class="button primary" href=${`/templates/${id}/launch`}>Launch</a>`}>
+      actions=${(row) => caps(row).start && html`<a class="button primary" href=${`/templates/${id}/launch`}>Launch</a>`}>
       ${() => html`<h2>Schedules</h2><${ResourceList} cfg=${schedules} prefix="sched_" base="/schedules" path=${`/api/v2/job_templates/${id}/schedules/`}
         createHref=${`/schedules/add?unified_job_template=${id}`} />`}
     </${ResourceDetail}>` },

@@ -303,7 +303,7 @@ try {
   });
   await bp.locator('.output .ev', { hasText: /bulk event 5\d{4}\b/ }).first().waitFor();
   // Frames while scrolling through it as fast as the screen refreshes, 2 s long.
-  Object.assign(figures, await bp.evaluate(() => new Promise((done) => {
+  const scrollFrames = (suffix) => bp.evaluate((suffix) => new Promise((done) => {
     const o = document.querySelector('.output');
     o.scrollTop = 0;
     let frames = 0, long = 0, last = performance.now();
@@ -314,10 +314,11 @@ try {
       last = t;
       o.scrollTop += 3000;
       if (t < end) requestAnimationFrame(tick);
-      else done({ scroll_frames_2s: frames, scroll_frames_over_50ms: long });
+      else done({ [`scroll_frames_2s${suffix}`]: frames, [`scroll_frames_over_50ms${suffix}`]: long });
     };
     requestAnimationFrame(tick);
-  })));
+  }), suffix);
+  Object.assign(figures, await scrollFrames(''));
   await bp.evaluate(() => {
     const o = document.querySelector('.output');
     o.scrollTop = o.scrollHeight / 2;
@@ -325,6 +326,46 @@ try {
   await bp.locator('.output .ev', { hasText: /bulk event 5\d{4}\b/ }).first().waitFor();
   const domRows = await bp.locator('.output .ev').count();
   assert.ok(domRows < 400, `only what is on screen is in the DOM (${domRows} rows)`);
+
+  // Plays and tasks fold, with boundaries from the job's outline (its play/task start events),
+  // not from what happens to be loaded: play 1's 49,999 events vanish, play 2's head follows.
+  step('100,000 events: a play and a task collapse');
+  await bp.click('.output-panel button:has-text("Top")');
+  const play1 = bp.locator('.output .ev.head', { hasText: 'PLAY [bulk play 1]' });
+  const t2 = Date.now();
+  await play1.locator('button.fold[aria-expanded="true"]').click();
+  await play1.locator('.folded[data-hidden="49999"]').waitFor();
+  await bp.locator('.output .ev.head', { hasText: 'PLAY [bulk play 2]' }).waitFor();
+  figures.big_job_fold_play_ms = Date.now() - t2;
+  const shown = await bp.evaluate(() => [...document.querySelectorAll('.output .ev')]
+    .map((e) => e.textContent.match(/bulk (event|task) (\d+)/)).filter((m) => m).map((m) => `${m[1]} ${m[2]}`));
+  // Play 2 starts at bulk event 50001; its first task is bulk task 52.
+  assert.ok(shown.length && shown.every((t) => Number(t.split(' ')[1]) > (t.startsWith('task') ? 51 : 50000)),
+    `nothing of play 1 shows: ${shown.slice(0, 5)}`);
+  assert.equal(await play1.locator('button.fold').getAttribute('aria-expanded'), 'false');
+  // The end, with play 1 folded: the last task's events load on demand as before.
+  const t3 = Date.now();
+  await bp.click('.output-panel button:has-text("End")');
+  await bp.locator('.output .ev', { hasText: 'bulk event 100000' }).waitFor();
+  figures.big_job_scroll_to_end_folded_ms = Date.now() - t3;
+  // The last task (open to the end of the job), reached from the outline, folds from the
+  // keyboard, and opens again.
+  await bp.click('button:has-text("Plays and tasks")');
+  await bp.click('.outline button:text-is("TASK bulk task 100")');
+  const task100 = bp.locator('.output .ev.head', { hasText: 'TASK [bulk task 100]' });
+  // The toggle is named for what it folds (screen readers say "Collapse TASK bulk task 100").
+  await bp.getByRole('button', { name: 'Collapse TASK bulk task 100', exact: true }).focus();
+  await bp.keyboard.press('Enter');
+  await task100.locator('.folded[data-hidden="999"]').waitFor();
+  await bp.locator('.output .ev', { hasText: 'bulk event 100000' }).waitFor({ state: 'detached' });
+  assert.equal(await bp.evaluate(() => document.activeElement?.dataset.fold !== undefined), true, 'focus stays on the toggle');
+  await bp.keyboard.press('Enter');
+  await bp.locator('.output .ev', { hasText: 'bulk event 99002' }).waitFor();
+  Object.assign(figures, await scrollFrames('_folded'));
+  // Open play 1 again: its events are back where they were.
+  await bp.click('.output-panel button:has-text("Top")');
+  await play1.locator('button.fold[aria-expanded="false"]').click();
+  await bp.locator('.output .ev', { hasText: /bulk event 2\b/ }).waitFor();
   // Following a job that emits 2,000 events a second: the page's own output view, fed events
   // at that rate for 3 s (no server can be made to print that fast with a real ansible; this
   // measures what the browser does with them: one render per frame, whatever the rate).
@@ -383,6 +424,20 @@ try {
   await up.locator('table.table').waitFor();
   assert.equal(await up.locator('a.button:has-text("Add")').count(), 0, 'no Add without the right to create');
   assert.equal(await up.locator('.row-actions :text-is("Edit"), .row-actions :text-is("Delete")').count(), 0);
+  // A member may read a template but not start it (AWX's `user_capabilities.start`): no Launch,
+  // in the list or on its page.
+  // (UI Template was renamed UI Long when the long job was set up.)
+  await up.locator('td a', { hasText: 'UI Long' }).waitFor();
+  assert.equal(await up.locator('.row-actions :text-is("Launch")').count(), 0, 'no Launch for a member');
+  await up.click('td a:has-text("UI Long")');
+  await up.locator('h1', { hasText: 'UI Long' }).waitFor();
+  await up.locator('.detail').first().waitFor();
+  assert.equal(await up.locator('.page-head :text-is("Launch")').count(), 0, 'no Launch on the page');
+  // Nor Relaunch on a job of it (the job's `user_capabilities.start`, as AWX's UI).
+  await up.goto(`${BASE}/jobs/${job}`);
+  await up.locator('.page-head .status[data-status="successful"]').waitFor();
+  await up.locator('.output .ev', { hasText: 'PLAY RECAP' }).waitFor({ state: 'attached' });
+  assert.equal(await up.locator('.page-head :text-is("Relaunch")').count(), 0, 'no Relaunch for a member');
   // A job of an organization she is not in: the API's refusal, shown as such.
   await up.goto(`${BASE}/jobs/${big}`);
   const denied = up.locator('.alert.error');
