@@ -74,7 +74,16 @@ pub static RELATIONS: &[&Relation] = &[
     &JT_INSTANCE_GROUPS,
     &INVENTORY_INSTANCE_GROUPS,
     &ORG_INSTANCE_GROUPS,
+    &ORG_GALAXY_CREDENTIALS,
 ];
+
+/// The Galaxy servers an organization's project updates install content from (AWX keeps
+/// their order; rawx lists them by id, see ARCHITECTURE.md).
+pub static ORG_GALAXY_CREDENTIALS: Relation = Relation {
+    table: "organization_galaxy_credentials",
+    left: ("organizations", "organization_id"),
+    right: ("credentials", "credential_id"),
+};
 
 pub static ORG_MEMBERS: Relation = Relation {
     table: "organization_members",
@@ -130,6 +139,13 @@ pub static ORGANIZATIONS: Resource = Resource {
         )
         .help("Maximum number of hosts allowed to be managed by this organization.")
         .default(D::Int(0)),
+        fk(
+            "default_environment",
+            "Default Execution Environment",
+            "execution_environments",
+        )
+        .help("The default execution environment for jobs run by this organization.")
+        .nullable(),
         Field::new(
             "custom_virtualenv",
             "Custom virtualenv",
@@ -196,6 +212,13 @@ pub static ORGANIZATIONS: Resource = Resource {
             name: "instance_groups",
             list: SubList::Linked {
                 relation: &ORG_INSTANCE_GROUPS,
+                from_left: true,
+            },
+        },
+        Sub {
+            name: "galaxy_credentials",
+            list: SubList::Linked {
+                relation: &ORG_GALAXY_CREDENTIALS,
                 from_left: true,
             },
         },
