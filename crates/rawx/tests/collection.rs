@@ -94,8 +94,19 @@ fn ok(out: &Out, tasks: &[Task]) -> Vec<(String, bool)> {
 /// The playbook's resources, `desc` in every description so a change is an update.
 fn present(desc: &str) -> String {
     format!(
-        r#"    - name: organization
-      awx.awx.organization: {{name: Org, description: "{desc}", max_hosts: 10}}
+        r#"    - name: galaxy
+      awx.awx.credential:
+        name: Galaxy
+        credential_type: Ansible Galaxy/Automation Hub API Token
+        description: "{desc}"
+        inputs: {{url: "https://galaxy.example.com/"}}
+    - name: organization
+      awx.awx.organization:
+        name: Org
+        description: "{desc}"
+        max_hosts: 10
+        default_environment: AWX EE (latest)
+        galaxy_credentials: [Galaxy]
     - name: inventory
       awx.awx.inventory: {{name: Inv, organization: Org, description: "{desc}"}}
     - name: host
@@ -148,9 +159,12 @@ const ABSENT: &str = r#"    - name: job_template
       awx.awx.inventory: {name: Inv, organization: Org, state: absent}
     - name: organization
       awx.awx.organization: {name: Org, state: absent}
+    - name: galaxy
+      awx.awx.credential: {name: Galaxy, credential_type: Ansible Galaxy/Automation Hub API Token, state: absent}
 "#;
 
-const NAMES: [&str; 7] = [
+const NAMES: [&str; 8] = [
+    "galaxy",
     "organization",
     "inventory",
     "host",
@@ -188,7 +202,23 @@ fn the_collection_creates_updates_launches_and_deletes() {
     let (out, tasks) = play(&srv, dir, &present("one"), &[]);
     assert_eq!(ok(&out, &tasks), all(false), "a second run changes nothing");
     let org = srv.admin("GET", "/api/v2/organizations/?name=Org", None, 200);
-    assert_eq!(org["results"][0]["max_hosts"], 10);
+    let org = &org["results"][0];
+    assert_eq!(org["max_hosts"], 10);
+    // rawx's execution environments are its own (read-only): the module may name one.
+    let ee = srv.admin(
+        "GET",
+        "/api/v2/execution_environments/?name=AWX+EE+(latest)",
+        None,
+        200,
+    );
+    assert_eq!(org["default_environment"], ee["results"][0]["id"]);
+    let galaxy = srv.admin(
+        "GET",
+        &format!("/api/v2/organizations/{}/galaxy_credentials/", org["id"]),
+        None,
+        200,
+    );
+    assert_eq!(rawx_testkit::names(&galaxy), ["Galaxy"]);
 
     // Check mode reports the change and makes none.
     let (out, tasks) = play(&srv, dir, &present("two"), &["--check"]);
@@ -206,6 +236,7 @@ fn the_collection_creates_updates_launches_and_deletes() {
         "/api/v2/credentials/?name=Cred",
         "/api/v2/projects/?name=Proj",
         "/api/v2/job_templates/?name=JT",
+        "/api/v2/credentials/?name=Galaxy",
     ] {
         assert_eq!(description(&srv, path), "two", "{path}");
     }
@@ -254,8 +285,9 @@ fn the_collection_creates_updates_launches_and_deletes() {
 
     // Delete, then delete again: nothing left to delete. The job stays (as in AWX).
     let (out, tasks) = play(&srv, dir, ABSENT, &[]);
-    let mut names = NAMES.to_vec();
+    let mut names = NAMES[1..].to_vec();
     names.reverse();
+    names.push("galaxy");
     let want =
         |c: bool| -> Vec<(String, bool)> { names.iter().map(|n| (n.to_string(), c)).collect() };
     assert_eq!(ok(&out, &tasks), want(true));
