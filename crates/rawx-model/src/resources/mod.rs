@@ -56,6 +56,7 @@ pub static ALL: &[&Resource] = &[
     &SETTINGS,
     &AD_HOC_COMMANDS,
     &AD_HOC_COMMAND_EVENTS,
+    &LABELS,
 ];
 
 pub fn by_key(key: &str) -> Option<&'static Resource> {
@@ -75,7 +76,43 @@ pub static RELATIONS: &[&Relation] = &[
     &INVENTORY_INSTANCE_GROUPS,
     &ORG_INSTANCE_GROUPS,
     &ORG_GALAXY_CREDENTIALS,
+    &JT_LABELS,
+    &JOB_LABELS,
 ];
+
+/// Tags of an organization, put on templates and copied to the jobs they launch (AWX's
+/// `Label`: no description, name unique within the organization).
+pub static LABELS: Resource = Resource {
+    key: "labels",
+    type_name: "label",
+    verbose: "Label",
+    fields: &[
+        NAME,
+        fk("organization", "Organization", "organizations")
+            .help("Organization this label belongs to.")
+            .required(),
+    ],
+    name_field: Some("name"),
+    unique: &[&["name", "organization"]],
+    scope: Scope::Via(&["organization"]),
+    subs: &[],
+    order: "name",
+    search_fields: &["name"],
+    named_url_parents: &["organization"],
+    read_only_api: false,
+};
+
+pub static JT_LABELS: Relation = Relation {
+    table: "job_template_labels",
+    left: ("job_templates", "job_template_id"),
+    right: ("labels", "label_id"),
+};
+
+pub static JOB_LABELS: Relation = Relation {
+    table: "job_labels",
+    left: ("jobs", "job_id"),
+    right: ("labels", "label_id"),
+};
 
 /// The Galaxy servers an organization's project updates install content from (AWX keeps
 /// their order; rawx lists them by id, see ARCHITECTURE.md).
