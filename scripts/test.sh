@@ -16,6 +16,11 @@ RAWX_VENV="$(scripts/setup-venv.sh)"
 export RAWX_VENV
 echo "venv: $RAWX_VENV"
 
+step "The awx.awx collection 24.6.1 (from the PyPI ansible wheel), cached outside the clone"
+RAWX_COLLECTIONS="$(scripts/setup-collection.sh)"
+export RAWX_COLLECTIONS
+echo "collections: $RAWX_COLLECTIONS"
+
 step "PostgreSQL on 127.0.0.1:5432"
 pg_up() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
 if ! pg_up && command -v pg_ctlcluster >/dev/null; then

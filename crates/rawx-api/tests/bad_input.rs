@@ -85,7 +85,6 @@ async fn refusals_name_the_problem_and_write_nothing() {
         json!({"forks": -1, "verbosity": 9, "bogus": true}),
         bad,
         json!({
-            "bogus": ["Unknown field: Job Template has no field named 'bogus'."],
             "forks": ["Ensure this value is greater than or equal to 0."],
             "verbosity": ["\"9\" is not a valid choice."]
         }),
@@ -137,6 +136,24 @@ async fn refusals_name_the_problem_and_write_nothing() {
         json!({}),
         StatusCode::FORBIDDEN,
         json!({"detail": "Deletion of managed credential types is not allowed."}),
+    )
+    .await;
+    refused(
+        &api,
+        "POST",
+        "/api/v2/organizations/1/galaxy_credentials/",
+        json!({"id": 1}),
+        bad,
+        json!({"msg": "Credential must be a Galaxy credential, not Machine."}),
+    )
+    .await;
+    refused(
+        &api,
+        "PATCH",
+        "/api/v2/organizations/1/",
+        json!({"default_environment": 99}),
+        bad,
+        json!({"default_environment": ["Invalid pk \"99\" - object does not exist."]}),
     )
     .await;
     refused(
@@ -219,6 +236,89 @@ async fn refusals_name_the_problem_and_write_nothing() {
         .call("GET", "/api/v2/hosts/", Some(("admin", "wrong")), None)
         .await;
     assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+}
+
+/// What AWX's serializers take: keys that are no writable field are ignored, `null` is the
+/// empty string for text and blank choices (what the awx.awx collection sends) and false for
+/// booleans.
+#[tokio::test]
+async fn input_awx_takes_is_taken() {
+    let api = Api::new().await;
+    world(&api).await;
+    let r = api
+        .admin(
+            "POST",
+            "/api/v2/inventories/",
+            Some(
+                json!({"name": "Inv", "organization": 1, "kind": null, "host_filter": null,
+                        "description": null, "total_hosts": 5, "bogus": true}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["kind"], "");
+    assert_eq!(r.body["host_filter"], Value::Null);
+    assert_eq!(r.body["description"], "");
+    assert_eq!(r.body["total_hosts"], 0);
+    assert!(r.body.get("bogus").is_none());
+    let r = api
+        .admin(
+            "PATCH",
+            "/api/v2/hosts/1/",
+            Some(json!({"enabled": null, "id": 42, "url": "/elsewhere/"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(
+        (r.body["id"].clone(), r.body["enabled"].clone()),
+        (json!(1), json!(false))
+    );
+
+    // An organization's Galaxy credentials and default execution environment.
+    let galaxy_type = api
+        .admin(
+            "GET",
+            "/api/v2/credential_types/?namespace=galaxy_api_token",
+            None,
+        )
+        .await;
+    let r = api
+        .admin(
+            "POST",
+            "/api/v2/credentials/",
+            Some(json!({"name": "hub", "organization": 1,
+                        "credential_type": galaxy_type.body["results"][0]["id"],
+                        "inputs": {"url": "https://hub.example.com/"}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let hub = r.body["id"].clone();
+    let r = api
+        .admin(
+            "POST",
+            "/api/v2/organizations/1/galaxy_credentials/",
+            Some(json!({"id": hub})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let r = api
+        .admin("GET", "/api/v2/organizations/1/galaxy_credentials/", None)
+        .await;
+    assert_eq!(r.body["results"][0]["name"], "hub", "{}", r.text);
+    let r = api
+        .admin(
+            "PATCH",
+            "/api/v2/organizations/1/",
+            Some(json!({"default_environment": 1, "max_hosts": 3})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.body["default_environment"], 1);
+    assert_eq!(r.body["max_hosts"], 3);
+    assert_eq!(
+        r.body["related"]["galaxy_credentials"],
+        "/api/v2/organizations/1/galaxy_credentials/"
+    );
 }
 
 #[tokio::test]

@@ -15,6 +15,7 @@ fn body_for(res: &str) -> Value {
         "organizations" => json!({"name": "Evil"}),
         "users" => json!({"username": "evil", "password": "x"}),
         "teams" => json!({"name": "t2", "organization": 1}),
+        "labels" => json!({"name": "l2", "organization": 1}),
         "projects" => json!({"name": "p2", "organization": 1, "local_path": "demo"}),
         "credentials" => json!({"name": "c2", "organization": 1, "credential_type": 1}),
         "credential_types" => json!({"name": "ct", "kind": "cloud"}),

@@ -11,8 +11,8 @@ use crate::{DomainError, DomainResult};
 use rawx_bus::Bus;
 use rawx_model::rbac::Actor;
 use rawx_model::resources::{
-    JobKind, CREDENTIALS, INVENTORIES, JOBS, JOB_CREDENTIALS, JOB_KIND, JOB_TEMPLATES,
-    JT_CREDENTIALS,
+    JobKind, CREDENTIALS, INVENTORIES, JOBS, JOB_CREDENTIALS, JOB_KIND, JOB_LABELS, JOB_TEMPLATES,
+    JT_CREDENTIALS, JT_LABELS,
 };
 use rawx_model::schema::int;
 use rawx_model::validate::{parse_vars, FieldErrors};
@@ -241,6 +241,12 @@ pub async fn create_job(
     let id = store.insert(&JOBS, &job).await?;
     for c in credentials {
         store.link(&JOB_CREDENTIALS, id, *c).await?;
+    }
+    // The template's labels go with the job (AWX's `_update_unified_job_kwargs`).
+    if let Some(jt) = int(&job, "job_template") {
+        for label in store.linked(&JT_LABELS, true, jt).await? {
+            store.link(&JOB_LABELS, id, label).await?;
+        }
     }
     let mut jt_status = Row::new();
     jt_status.insert("status".into(), json!(JobStatus::Pending.as_str()));

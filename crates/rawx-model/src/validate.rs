@@ -45,18 +45,6 @@ pub enum Mode {
     Patch,
 }
 
-/// Keys of AWX's object envelope: a client that PUTs back what it GOT sends them, and AWX
-/// ignores them, as it ignores every read-only field.
-const ENVELOPE: &[&str] = &[
-    "id",
-    "type",
-    "url",
-    "related",
-    "summary_fields",
-    "created",
-    "modified",
-];
-
 /// Checks `input` and returns the columns to write. Foreign keys are only checked for form;
 /// whether the target exists is the caller's question (it needs the store).
 pub fn validate(res: &Resource, input: &Value, mode: Mode) -> Result<Row, FieldErrors> {
@@ -74,34 +62,30 @@ pub fn validate(res: &Resource, input: &Value, mode: Mode) -> Result<Row, FieldE
             format!("Invalid data. Expected a dictionary, but got {got}."),
         ));
     };
-    for key in obj.keys() {
-        if ENVELOPE.contains(&key.as_str()) {
-            continue;
-        }
-        match res.field(key) {
-            Some(f) if !f.internal => {}
-            _ => errors.add(
-                key,
-                format!(
-                    "Unknown field: {} has no field named '{}'.",
-                    res.verbose, key
-                ),
-            ),
-        }
-    }
+    // Keys that are no writable field (unknown ones, read-only ones, the envelope a client
+    // PUTs back from a GET) are ignored, as Django REST framework's serializers ignore them:
+    // the awx.awx collection and awxkit send whatever they were given.
     let mut out = Map::new();
     for field in res.fields.iter().filter(|f| f.writable()) {
         match obj.get(field.name) {
             // AWX's blank choices (`blank=True, default=''`, as an execution environment's
             // `pull`): the empty string its default is, is a valid value.
-            Some(Value::String(s))
-                if s.is_empty()
+            // `null` comes here too: AWX's `ChoiceNullField` turns it into `""` first (the
+            // collection's inventory module sends `"kind": null`).
+            Some(v @ (Value::String(_) | Value::Null))
+                if v.as_str().unwrap_or_default().is_empty()
+                    && !field.nullable
                     && matches!(field.kind, Kind::Choice(_))
                     && field.default == crate::schema::Default::Str("") =>
             {
                 out.insert(field.name.into(), Value::String(String::new()));
             }
-            Some(v) => match convert(field.kind, field.nullable, field.required, v) {
+            Some(v) => match convert(
+                field.kind,
+                field.nullable,
+                field.required,
+                &coerce_null(field, v),
+            ) {
                 Ok(v) => {
                     out.insert(field.name.into(), v);
                 }
@@ -129,6 +113,22 @@ pub fn validate(res: &Resource, input: &Value, mode: Mode) -> Result<Row, FieldE
         Ok(out)
     } else {
         Err(errors)
+    }
+}
+
+/// AWX's serializers (`build_standard_field` in `awx/api/serializers.py`, the fields of
+/// `awx/api/fields.py`) take `null` for every writable boolean (`BooleanNullField`: false) and
+/// every text field (`CharNullField`, `ChoiceNullField`: the empty string), whatever the
+/// model allows; `""` for a boolean is false too. Other kinds keep DRF's "may not be null".
+fn coerce_null(field: &crate::schema::Field, v: &Value) -> Value {
+    match (field.kind, v) {
+        (_, Value::Null) if field.nullable => Value::Null,
+        (Kind::Bool, Value::Null) => Value::Bool(false),
+        (Kind::Bool, Value::String(s)) if s.is_empty() => Value::Bool(false),
+        (Kind::Str { .. } | Kind::Text | Kind::Vars | Kind::Choice(_), Value::Null) => {
+            Value::String(String::new())
+        }
+        _ => v.clone(),
     }
 }
 
@@ -338,7 +338,6 @@ mod tests {
                 Mode::Create
             )),
             json!({
-                "bogus": ["Unknown field: Job Template has no field named 'bogus'."],
                 "forks": ["A valid integer is required."],
                 "job_type": ["\"go\" is not a valid choice."],
             })
@@ -366,6 +365,40 @@ mod tests {
         )
         .unwrap();
         assert_eq!(Value::Object(row), json!({"enabled": false}));
+    }
+
+    #[test]
+    fn nulls_and_unknown_keys_are_taken_as_awx_takes_them() {
+        use crate::resources::INVENTORIES;
+        // What the awx.awx collection's inventory module sends.
+        let row = validate(
+            &INVENTORIES,
+            &json!({"name": "i", "organization": 1, "kind": null, "host_filter": null,
+                    "description": null, "variables": null, "total_hosts": 7, "bogus": 1}),
+            Mode::Create,
+        )
+        .unwrap();
+        assert_eq!(row["kind"], json!(""));
+        assert_eq!(row["host_filter"], json!(null));
+        assert_eq!(row["description"], json!(""));
+        assert_eq!(row["variables"], json!(""));
+        assert_eq!(
+            row["total_hosts"],
+            json!(0),
+            "read-only: the client's value is ignored"
+        );
+        assert!(!row.contains_key("bogus"));
+        let row = validate(&HOSTS, &json!({"enabled": null}), Mode::Patch).unwrap();
+        assert_eq!(row["enabled"], json!(false));
+        // Not a blank choice, not a nullable integer: refused as AWX refuses them.
+        assert_eq!(
+            errs(validate(
+                &JOB_TEMPLATES,
+                &json!({"job_type": null, "forks": null}),
+                Mode::Patch
+            )),
+            json!({"job_type": ["\"\" is not a valid choice."], "forks": ["This field may not be null."]})
+        );
     }
 
     #[test]

@@ -246,8 +246,12 @@ macro_rules! store_impl {
                 if let Some(lock) = $lock_sql {
                     sqlx::query(lock).execute(&mut *tx).await.map_err(map_err)?;
                 }
+                // Every table first, then the columns they lack: a column may name a table
+                // created after its own (`ddl::deferred`).
                 for res in ddl::creation_order() {
                     sqlx::query(&ddl::create_table(d, res)).execute(&mut *tx).await.map_err(map_err)?;
+                }
+                for res in ddl::creation_order() {
                     let existing: Vec<String> = sqlx::query_scalar($columns_sql)
                         .bind(res.key)
                         .fetch_all(&mut *tx)

@@ -111,7 +111,12 @@ pub fn create_table(d: Dialect, res: &Resource) -> String {
         format!("\"created_by\" {int}"),
         format!("\"modified_by\" {int}"),
     ];
-    cols.extend(res.fields.iter().map(|f| column_def(d, f)));
+    cols.extend(
+        res.fields
+            .iter()
+            .filter(|f| !deferred(res, f))
+            .map(|f| column_def(d, f)),
+    );
     format!(
         "CREATE TABLE IF NOT EXISTS {} (\n  {}\n)",
         quote(res.key),
@@ -174,29 +179,45 @@ pub fn create_link_table(d: Dialect, rel: &Relation) -> Vec<String> {
 }
 
 /// Resources in an order where every foreign key's target comes first (PostgreSQL checks
-/// `REFERENCES` at creation).
+/// `REFERENCES` at creation). A cycle (an organization's default execution environment, an
+/// execution environment's organization) is broken at a nullable foreign key: that column is
+/// left out of `CREATE TABLE` ([`deferred`]) and added once every table exists.
 pub fn creation_order() -> Vec<&'static Resource> {
     let mut done: Vec<&'static Resource> = Vec::new();
+    let ready = |res: &Resource, done: &[&Resource], nullable_ok: bool| {
+        res.fields.iter().all(|f| match f.kind {
+            Kind::Fk(t) => {
+                t == res.key || (nullable_ok && f.nullable) || done.iter().any(|d| d.key == t)
+            }
+            _ => true,
+        })
+    };
     while done.len() < ALL.len() {
         let before = done.len();
         for res in ALL {
-            if done.iter().any(|d| d.key == res.key) {
-                continue;
-            }
-            let ready = res.fields.iter().all(|f| match f.kind {
-                Kind::Fk(t) => t == res.key || done.iter().any(|d| d.key == t),
-                _ => true,
-            });
-            if ready {
+            if !done.iter().any(|d| d.key == res.key) && ready(res, &done, false) {
                 done.push(res);
             }
         }
-        assert!(
-            done.len() > before,
-            "foreign keys of the schema form a cycle"
-        );
+        if done.len() == before {
+            let next = ALL
+                .iter()
+                .find(|res| !done.iter().any(|d| d.key == res.key) && ready(res, &done, true))
+                .expect("foreign keys of the schema form a cycle of required keys");
+            done.push(next);
+        }
     }
     done
+}
+
+/// Whether `f` of `res` names a table created after `res` (see [`creation_order`]).
+pub fn deferred(res: &Resource, f: &Field) -> bool {
+    let Kind::Fk(target) = f.kind else {
+        return false;
+    };
+    let order = creation_order();
+    let pos = |k: &str| order.iter().position(|r| r.key == k);
+    pos(target) > pos(res.key)
 }
 
 pub fn relations() -> &'static [&'static Relation] {
@@ -215,6 +236,18 @@ mod tests {
         assert!(pos("credentials") < pos("projects"));
         assert!(pos("projects") < pos("job_templates"));
         assert_eq!(order.len(), ALL.len());
+        // The one cycle: broken at the organization's nullable default environment.
+        let org = order.iter().position(|k| *k == "organizations").unwrap();
+        let ee = pos("execution_environments");
+        assert!(org < ee);
+        let f = rawx_model::resources::ORGANIZATIONS
+            .field("default_environment")
+            .unwrap();
+        assert!(deferred(&rawx_model::resources::ORGANIZATIONS, f));
+        assert!(
+            !create_table(Dialect::Sqlite, &rawx_model::resources::ORGANIZATIONS)
+                .contains("default_environment")
+        );
     }
 
     #[test]

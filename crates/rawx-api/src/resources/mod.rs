@@ -15,6 +15,7 @@ mod instances;
 mod inventories;
 mod job_templates;
 mod jobs;
+mod organizations;
 mod projects;
 mod schedules;
 mod tokens;
@@ -39,6 +40,7 @@ static MODULES: &[&dyn ResourceApi] = &[
     &inventories::Inventories,
     &job_templates::JobTemplates,
     &jobs::Jobs,
+    &organizations::Organizations,
     &projects::Projects,
     &schedules::Schedules,
     &tokens::Tokens,

@@ -226,6 +226,14 @@ pub async fn world(api: &Api) {
     );
     assert_eq!(
         api.make(
+            "/api/v2/labels/",
+            json!({"name": "prod", "organization": 1})
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        api.make(
             "/api/v2/job_templates/",
             json!({"name": "hello", "project": 1, "inventory": 1, "playbook": "hello.yml"})
         )

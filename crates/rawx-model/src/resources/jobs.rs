@@ -1,7 +1,7 @@
 //! What ran: jobs, their events and per-host summaries. Made by rawx (launch, the task role,
 //! the event ingester), never written by clients.
 
-use super::{fk, DESCRIPTION, JOB_CREDENTIALS, NAME};
+use super::{fk, DESCRIPTION, JOB_CREDENTIALS, JOB_LABELS, NAME};
 use crate::schema::{Default as D, Field, Kind, Resource, Scope, Sub, SubList};
 
 pub const JOB_STATUS: &[(&str, &str)] = &[
@@ -171,6 +171,13 @@ pub static JOBS: Resource = Resource {
     unique: &[],
     scope: Scope::Via(&["organization"]),
     subs: &[
+        Sub {
+            name: "labels",
+            list: SubList::Linked {
+                relation: &JOB_LABELS,
+                from_left: true,
+            },
+        },
         Sub {
             name: "job_events",
             list: SubList::Children {

@@ -56,6 +56,7 @@ pub static ALL: &[&Resource] = &[
     &SETTINGS,
     &AD_HOC_COMMANDS,
     &AD_HOC_COMMAND_EVENTS,
+    &LABELS,
 ];
 
 pub fn by_key(key: &str) -> Option<&'static Resource> {
@@ -74,7 +75,52 @@ pub static RELATIONS: &[&Relation] = &[
     &JT_INSTANCE_GROUPS,
     &INVENTORY_INSTANCE_GROUPS,
     &ORG_INSTANCE_GROUPS,
+    &ORG_GALAXY_CREDENTIALS,
+    &JT_LABELS,
+    &JOB_LABELS,
 ];
+
+/// Tags of an organization, put on templates and copied to the jobs they launch (AWX's
+/// `Label`: no description, name unique within the organization).
+pub static LABELS: Resource = Resource {
+    key: "labels",
+    type_name: "label",
+    verbose: "Label",
+    fields: &[
+        NAME,
+        fk("organization", "Organization", "organizations")
+            .help("Organization this label belongs to.")
+            .required(),
+    ],
+    name_field: Some("name"),
+    unique: &[&["name", "organization"]],
+    scope: Scope::Via(&["organization"]),
+    subs: &[],
+    order: "name",
+    search_fields: &["name"],
+    named_url_parents: &["organization"],
+    read_only_api: false,
+};
+
+pub static JT_LABELS: Relation = Relation {
+    table: "job_template_labels",
+    left: ("job_templates", "job_template_id"),
+    right: ("labels", "label_id"),
+};
+
+pub static JOB_LABELS: Relation = Relation {
+    table: "job_labels",
+    left: ("jobs", "job_id"),
+    right: ("labels", "label_id"),
+};
+
+/// The Galaxy servers an organization's project updates install content from (AWX keeps
+/// their order; rawx lists them by id, see ARCHITECTURE.md).
+pub static ORG_GALAXY_CREDENTIALS: Relation = Relation {
+    table: "organization_galaxy_credentials",
+    left: ("organizations", "organization_id"),
+    right: ("credentials", "credential_id"),
+};
 
 pub static ORG_MEMBERS: Relation = Relation {
     table: "organization_members",
@@ -130,6 +176,13 @@ pub static ORGANIZATIONS: Resource = Resource {
         )
         .help("Maximum number of hosts allowed to be managed by this organization.")
         .default(D::Int(0)),
+        fk(
+            "default_environment",
+            "Default Execution Environment",
+            "execution_environments",
+        )
+        .help("The default execution environment for jobs run by this organization.")
+        .nullable(),
         Field::new(
             "custom_virtualenv",
             "Custom virtualenv",
@@ -196,6 +249,13 @@ pub static ORGANIZATIONS: Resource = Resource {
             name: "instance_groups",
             list: SubList::Linked {
                 relation: &ORG_INSTANCE_GROUPS,
+                from_left: true,
+            },
+        },
+        Sub {
+            name: "galaxy_credentials",
+            list: SubList::Linked {
+                relation: &ORG_GALAXY_CREDENTIALS,
                 from_left: true,
             },
         },

@@ -1,6 +1,6 @@
 //! What: projects (where playbooks live) and job templates (what to run, where, how).
 
-use super::{fk, DESCRIPTION, JT_CREDENTIALS, JT_INSTANCE_GROUPS, NAME};
+use super::{fk, DESCRIPTION, JT_CREDENTIALS, JT_INSTANCE_GROUPS, JT_LABELS, NAME};
 use crate::schema::{Default as D, Field, Kind, Resource, Scope, Sub, SubList};
 
 pub const SCM_TYPES: &[(&str, &str)] = &[
@@ -208,6 +208,7 @@ pub static JOB_TEMPLATES: Resource = Resource {
     subs: &[
         Sub { name: "credentials", list: SubList::Linked { relation: &JT_CREDENTIALS, from_left: true } },
         Sub { name: "jobs", list: SubList::Children { resource: "jobs", fk: "job_template" } },
+        Sub { name: "labels", list: SubList::Linked { relation: &JT_LABELS, from_left: true } },
         Sub {
             name: "instance_groups",
             list: SubList::Linked { relation: &JT_INSTANCE_GROUPS, from_left: true },

@@ -1,0 +1,335 @@
+//! The real `awx.awx` collection (24.6.1, the release awxkit 24.6.1 matches) driving a real
+//! `rawx serve` from playbooks, as most AWX users drive their controller: every module whose
+//! resource rawx serves creates, reports `changed: false` on a second run, updates, honours
+//! check mode, deletes with `state: absent`, and names a missing dependency.
+//!
+//! The collection comes from `scripts/setup-collection.sh` (or `$RAWX_COLLECTIONS`).
+
+use rawx_testkit::clients::ansible_playbook;
+use rawx_testkit::{workspace_root, Opts, Out, Server, ADMIN_PW};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+fn collections() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let script = workspace_root().join("scripts/setup-collection.sh");
+        let out = Command::new("bash")
+            .arg(&script)
+            .output()
+            .expect("run setup-collection.sh");
+        assert!(
+            out.status.success(),
+            "setup-collection.sh failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+    })
+}
+
+/// One task's outcome as the `json` callback reports it.
+#[derive(Debug)]
+struct Task {
+    name: String,
+    changed: bool,
+    failed: bool,
+    result: Value,
+}
+
+/// Runs `tasks` (YAML, indented for a play's `tasks:`) on localhost against `srv` through
+/// the collection; `extra` are more ansible-playbook arguments (`--check`).
+fn play(srv: &Server, dir: &Path, tasks: &str, extra: &[&str]) -> (Out, Vec<Task>) {
+    let book = format!("- hosts: localhost\n  gather_facts: false\n  tasks:\n{tasks}");
+    std::fs::write(dir.join("play.yml"), book).unwrap();
+    std::fs::write(
+        dir.join("inventory"),
+        "localhost ansible_connection=local ansible_python_interpreter=\"{{ ansible_playbook_python }}\"\n",
+    )
+    .unwrap();
+    let mut args = vec!["-i", "inventory", "play.yml"];
+    args.extend_from_slice(extra);
+    let out = ansible_playbook(
+        dir,
+        &args,
+        &[
+            ("ANSIBLE_COLLECTIONS_PATH", collections().to_str().unwrap()),
+            ("ANSIBLE_STDOUT_CALLBACK", "ansible.posix.json"),
+            ("ANSIBLE_LOCALHOST_WARNING", "false"),
+            ("CONTROLLER_HOST", &srv.url),
+            ("CONTROLLER_USERNAME", "admin"),
+            ("CONTROLLER_PASSWORD", ADMIN_PW),
+        ],
+    );
+    let doc: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("json callback output ({e}):\n{out}"));
+    let tasks = doc["plays"][0]["tasks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| {
+            let result = t["hosts"]["localhost"].clone();
+            Task {
+                name: t["task"]["name"].as_str().unwrap_or_default().to_string(),
+                changed: result["changed"].as_bool().unwrap_or(false),
+                failed: result["failed"].as_bool().unwrap_or(false),
+                result,
+            }
+        })
+        .collect();
+    (out, tasks)
+}
+
+/// Every task succeeded; returns `(name, changed)` for each.
+fn ok(out: &Out, tasks: &[Task]) -> Vec<(String, bool)> {
+    for t in tasks {
+        assert!(!t.failed, "task {} failed: {}\n{out}", t.name, t.result);
+    }
+    assert_eq!(out.code, 0, "{out}");
+    tasks.iter().map(|t| (t.name.clone(), t.changed)).collect()
+}
+
+/// The playbook's resources, `desc` in every description so a change is an update.
+fn present(desc: &str) -> String {
+    format!(
+        r#"    - name: galaxy
+      awx.awx.credential:
+        name: Galaxy
+        credential_type: Ansible Galaxy/Automation Hub API Token
+        description: "{desc}"
+        inputs: {{url: "https://galaxy.example.com/"}}
+    - name: organization
+      awx.awx.organization:
+        name: Org
+        description: "{desc}"
+        max_hosts: 10
+        default_environment: AWX EE (latest)
+        galaxy_credentials: [Galaxy]
+    - name: inventory
+      awx.awx.inventory: {{name: Inv, organization: Org, description: "{desc}"}}
+    - name: host
+      awx.awx.host:
+        name: h1
+        inventory: Inv
+        description: "{desc}"
+        variables:
+          ansible_connection: local
+          ansible_python_interpreter: !unsafe '{{{{ ansible_playbook_python }}}}'
+    - name: group
+      awx.awx.group: {{name: g1, inventory: Inv, description: "{desc}", hosts: [h1]}}
+    - name: credential
+      awx.awx.credential:
+        name: Cred
+        organization: Org
+        credential_type: Machine
+        description: "{desc}"
+        inputs: {{username: deploy}}
+    - name: project
+      awx.awx.project:
+        name: Proj
+        organization: Org
+        scm_type: manual
+        local_path: demo
+        description: "{desc}"
+    - name: label
+      awx.awx.label: {{name: L, organization: Org}}
+    - name: job_template
+      awx.awx.job_template:
+        name: JT
+        project: Proj
+        inventory: Inv
+        playbook: hello.yml
+        credentials: [Cred]
+        labels: [L]
+        description: "{desc}"
+"#
+    )
+}
+
+const ABSENT: &str = r#"    - name: job_template
+      awx.awx.job_template: {name: JT, state: absent}
+    - name: project
+      awx.awx.project: {name: Proj, state: absent}
+    - name: credential
+      awx.awx.credential: {name: Cred, credential_type: Machine, state: absent}
+    - name: group
+      awx.awx.group: {name: g1, inventory: Inv, state: absent}
+    - name: host
+      awx.awx.host: {name: h1, inventory: Inv, state: absent}
+    - name: inventory
+      awx.awx.inventory: {name: Inv, organization: Org, state: absent}
+    - name: organization
+      awx.awx.organization: {name: Org, state: absent}
+    - name: galaxy
+      awx.awx.credential: {name: Galaxy, credential_type: Ansible Galaxy/Automation Hub API Token, state: absent}
+"#;
+
+const NAMES: [&str; 9] = [
+    "galaxy",
+    "organization",
+    "inventory",
+    "host",
+    "group",
+    "credential",
+    "project",
+    "label",
+    "job_template",
+];
+
+fn all(changed: bool) -> Vec<(String, bool)> {
+    NAMES.iter().map(|n| (n.to_string(), changed)).collect()
+}
+
+/// A new description changes everything but the label (which has none).
+fn redescribed() -> Vec<(String, bool)> {
+    NAMES
+        .iter()
+        .map(|n| (n.to_string(), *n != "label"))
+        .collect()
+}
+
+fn description(srv: &Server, path: &str) -> String {
+    let list = srv.admin("GET", path, None, 200);
+    assert_eq!(list["count"], 1, "{path}: {list}");
+    list["results"][0]["description"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn the_collection_creates_updates_launches_and_deletes() {
+    let srv = Server::start_with(Opts {
+        env: rawx_testkit::lab::runner_env(),
+        ..Opts::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+
+    // Create, then the same again: nothing to change.
+    let (out, tasks) = play(&srv, dir, &present("one"), &[]);
+    assert_eq!(ok(&out, &tasks), all(true));
+    let (out, tasks) = play(&srv, dir, &present("one"), &[]);
+    assert_eq!(ok(&out, &tasks), all(false), "a second run changes nothing");
+    let org = srv.admin("GET", "/api/v2/organizations/?name=Org", None, 200);
+    let org = &org["results"][0];
+    assert_eq!(org["max_hosts"], 10);
+    // rawx's execution environments are its own (read-only): the module may name one.
+    let ee = srv.admin(
+        "GET",
+        "/api/v2/execution_environments/?name=AWX+EE+(latest)",
+        None,
+        200,
+    );
+    assert_eq!(org["default_environment"], ee["results"][0]["id"]);
+    let galaxy = srv.admin(
+        "GET",
+        &format!("/api/v2/organizations/{}/galaxy_credentials/", org["id"]),
+        None,
+        200,
+    );
+    assert_eq!(rawx_testkit::names(&galaxy), ["Galaxy"]);
+
+    // Check mode reports the change and makes none.
+    let (out, tasks) = play(&srv, dir, &present("two"), &["--check"]);
+    assert_eq!(ok(&out, &tasks), redescribed());
+    assert_eq!(description(&srv, "/api/v2/job_templates/?name=JT"), "one");
+
+    // Update.
+    let (out, tasks) = play(&srv, dir, &present("two"), &[]);
+    assert_eq!(ok(&out, &tasks), redescribed());
+    for path in [
+        "/api/v2/organizations/?name=Org",
+        "/api/v2/inventories/?name=Inv",
+        "/api/v2/hosts/?name=h1",
+        "/api/v2/groups/?name=g1",
+        "/api/v2/credentials/?name=Cred",
+        "/api/v2/projects/?name=Proj",
+        "/api/v2/job_templates/?name=JT",
+        "/api/v2/credentials/?name=Galaxy",
+    ] {
+        assert_eq!(description(&srv, path), "two", "{path}");
+    }
+    let group = srv.admin("GET", "/api/v2/groups/?name=g1", None, 200);
+    let hosts = srv.admin(
+        "GET",
+        &format!("/api/v2/groups/{}/hosts/", group["results"][0]["id"]),
+        None,
+        200,
+    );
+    assert_eq!(rawx_testkit::names(&hosts), ["h1"]);
+
+    // Launch and wait through the collection.
+    let (out, tasks) = play(
+        &srv,
+        dir,
+        r#"    - name: launch
+      awx.awx.job_launch: {job_template: JT}
+      register: job
+    - name: wait
+      awx.awx.job_wait: {job_id: "{{ job.id }}", timeout: 300}
+"#,
+        &[],
+    );
+    let done = ok(&out, &tasks);
+    assert_eq!(done[0], ("launch".to_string(), true));
+    assert_eq!(
+        tasks[1].result["status"], "successful",
+        "{}",
+        tasks[1].result
+    );
+
+    // A missing dependency: the user is told which lookup found nothing.
+    let (out, tasks) = play(
+        &srv,
+        dir,
+        "    - name: inventory\n      awx.awx.inventory: {name: Other, organization: Nope}\n",
+        &[],
+    );
+    assert_ne!(out.code, 0, "{out}");
+    let msg = tasks[0].result["msg"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("returned 0 items, expected 1") && msg.contains("organizations"),
+        "{msg}"
+    );
+
+    // Delete, then delete again: nothing left to delete. The job stays (as in AWX).
+    let (out, tasks) = play(&srv, dir, ABSENT, &[]);
+    // Labels cannot be deleted through the collection: they go with their organization.
+    let mut names: Vec<&str> = NAMES[1..]
+        .iter()
+        .copied()
+        .filter(|n| *n != "label")
+        .collect();
+    names.reverse();
+    names.push("galaxy");
+    let want =
+        |c: bool| -> Vec<(String, bool)> { names.iter().map(|n| (n.to_string(), c)).collect() };
+    assert_eq!(ok(&out, &tasks), want(true));
+    // Again: nothing left to delete. Hosts, groups and inventories are looked up in their
+    // parent, gone now (the collection fails then, against AWX too), so they are left out.
+    let again: String = ABSENT
+        .split("    - name: ")
+        .filter(|t| {
+            ["job_template", "project", "credential", "organization"]
+                .iter()
+                .any(|n| t.starts_with(&format!("{n}\n")))
+        })
+        .map(|t| format!("    - name: {t}"))
+        .collect();
+    let (out, tasks) = play(&srv, dir, &again, &[]);
+    assert_eq!(
+        ok(&out, &tasks),
+        [
+            ("job_template", false),
+            ("project", false),
+            ("credential", false),
+            ("organization", false)
+        ]
+        .map(|(n, c)| (n.to_string(), c))
+    );
+    let orgs = srv.admin("GET", "/api/v2/organizations/?name=Org", None, 200);
+    assert_eq!(orgs["count"], 0);
+}
