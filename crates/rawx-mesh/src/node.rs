@@ -308,6 +308,12 @@ impl Node {
     /// another node is a remote unit (`work/remote.rs`), which runs there.
     pub fn create_unit(&self, req: &SubmitRequest) -> Result<PendingUnit, WorkError> {
         if let Some(node) = req.node.as_deref().filter(|n| !self.is_local(Some(n))) {
+            if self.mesh().is_none() {
+                return Err(WorkError::Refused(format!(
+                    "node {node} is not this node ({}), and this node is not part of a mesh: it cannot run remote work",
+                    self.inner.id
+                )));
+            }
             return self.inner.work.create_remote(&RemoteRequest {
                 node,
                 work_type: &req.work_type,
