@@ -336,3 +336,42 @@ fn a_restarted_mid_run_and_a_restarted_hop_still_give_all_the_output() {
     assert_eq!(unit_status(&line.a, &id)["StateName"], "Succeeded");
     let _ = &line.c;
 }
+
+#[test]
+fn a_submit_to_an_unreachable_node_waits_for_it() {
+    let root = temp_dir("remote-later");
+    let (pa, pb) = (free_port(), free_port());
+    let a = start_with_config(&root, "a", &node_config(&root, "a", &listener(pa, "")));
+    let _b = start_with_config(
+        &root,
+        "b",
+        &node_config(&root, "b", &format!("{}{}", peer(pa, ""), listener(pb, ""))),
+    );
+    // c is not up yet: the submit is accepted and waits ("Job Submitted"), as Receptor's.
+    let out = a.ctl_ok(&[
+        "work",
+        "submit",
+        "cat",
+        "--node",
+        "c",
+        "--payload-literal",
+        "late but whole",
+    ]);
+    assert!(out.contains("Result: Job Submitted"), "{out}");
+    let id = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Unit ID: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let st = unit_status(&a, &id);
+    assert_eq!(st["StateName"], "Pending", "{st}");
+    assert_eq!(st["ExtraData"]["RemoteStarted"], false, "{st}");
+    let _c = start_with_config(&root, "c", &node_config(&root, "c", &peer(pb, "")));
+    eventually(
+        "the unit to complete once c is up",
+        Duration::from_secs(120),
+        || (unit_status(&a, &id)["StateName"] == "Succeeded").then_some(()),
+    );
+    assert_eq!(results(&a, &id), b"late but whole\n");
+}

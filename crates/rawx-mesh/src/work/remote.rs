@@ -14,7 +14,6 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
@@ -128,8 +127,6 @@ pub enum Outcome {
 #[derive(Default)]
 pub(crate) struct RemoteState {
     task: Mutex<Option<tokio::task::AbortHandle>>,
-    /// Set while a cancel or release owns the unit: the monitor must not be restarted.
-    closing: AtomicBool,
 }
 
 enum Failure {
@@ -238,7 +235,6 @@ impl WorkManager {
         force: bool,
     ) -> Result<Outcome, WorkError> {
         let remote = unit.remote.as_ref().expect("a remote unit");
-        remote.closing.store(true, Ordering::SeqCst);
         let mut started = false;
         self.update_remote(&unit, |_, ed| {
             ed.local_cancelled = true;
@@ -306,9 +302,6 @@ impl WorkManager {
         }
         let driver = Driver::new(self, unit.clone(), link);
         if ed.local_released || ed.local_cancelled {
-            if let Some(r) = &unit.remote {
-                r.closing.store(true, Ordering::SeqCst);
-            }
             driver.spawn(if ed.local_released {
                 Plan::Release
             } else {
