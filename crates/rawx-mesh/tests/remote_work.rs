@@ -375,3 +375,47 @@ fn a_submit_to_an_unreachable_node_waits_for_it() {
     );
     assert_eq!(results(&a, &id), b"late but whole\n");
 }
+
+/// What `rawx serve --receptor-work-node c` drives: a [`rawx_mesh::RemoteNode`] on a's socket
+/// whose work runs at c, two hops away, and which reports c as its node.
+#[test]
+fn a_client_of_a_runs_its_work_at_c() {
+    let root = temp_dir("remote-client");
+    let line = line_of_three(&root, "", "");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use rawx_mesh::{RemoteNode, RemoteOptions, SubmitRequest, WorkNode};
+        use tokio::io::AsyncReadExt;
+        let node = RemoteNode::connect(RemoteOptions {
+            address: Some(line.a.socket.display().to_string().parse().unwrap()),
+            work_node: Some("c".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        assert_eq!(node.node_id(), "c");
+        let id = node
+            .submit(&SubmitRequest::new("cat"), b"through the hop\n")
+            .await
+            .unwrap();
+        let mut out = Vec::new();
+        node.results(&id, 0)
+            .await
+            .unwrap()
+            .read_to_end(&mut out)
+            .await
+            .unwrap();
+        assert_eq!(out, b"through the hop\n");
+        let st = node.status(&id).await.unwrap();
+        assert_eq!(st.work_type, "remote");
+        assert_eq!(st.extra_data["RemoteNode"], "c");
+        let remote_id = st.extra_data["RemoteUnitID"].as_str().unwrap().to_string();
+        node.release(&id).await.unwrap();
+        eventually("released at c", LONG, || {
+            list(&line.c).get(&remote_id).is_none().then_some(())
+        });
+    });
+}
