@@ -367,6 +367,34 @@ fn a_submit_to_an_unreachable_node_waits_for_it() {
     let st = unit_status(&a, &id);
     assert_eq!(st["StateName"], "Pending", "{st}");
     assert_eq!(st["ExtraData"]["RemoteStarted"], false, "{st}");
+    // With a `ttl` the unit gives up once it has passed without c answering.
+    let out = a.ctl_ok(&[
+        "work",
+        "submit",
+        "cat",
+        "--node",
+        "c",
+        "--ttl",
+        "1s",
+        "--no-payload",
+    ]);
+    let expiring = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Unit ID: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let st = eventually("the unit to expire", LONG, || {
+        let st = unit_status(&a, &expiring);
+        (st["StateName"] == "Failed").then_some(st)
+    });
+    assert!(
+        st["Detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("Work unit expired on "),
+        "{st}"
+    );
     let _c = start_with_config(&root, "c", &node_config(&root, "c", &peer(pb, "")));
     eventually(
         "the unit to complete once c is up",
