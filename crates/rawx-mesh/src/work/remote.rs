@@ -678,9 +678,9 @@ impl Driver {
         }
     }
 
-    /// Go's `monitorRemoteStdout`: while the far unit has more output than we hold, `work
-    /// results` from our size, appended to our `stdout`. Ends once the unit is complete and
-    /// we hold all of it.
+    /// Go's `monitorRemoteStdout`: `work results` from the size we hold, appended to our
+    /// `stdout`, again whenever a stream ends early. Ends once the unit is complete and we
+    /// hold all of it.
     async fn follow_stdout(&self) {
         let path = self.unit.dir.join("stdout");
         if let Err(e) = process::open_append(&path) {
@@ -698,9 +698,8 @@ impl Driver {
             if st.is_final() && have >= st.stdout_size {
                 return;
             }
-            if have >= st.stdout_size {
-                continue;
-            }
+            // Go asks only once the mirrored size is ahead of ours, a status round (1 s)
+            // late; the results stream is live, so it is opened at once and simply waits.
             let Some(mut s) = self.until_connected().await else {
                 return;
             };
