@@ -74,6 +74,9 @@ pub struct RemoteOptions {
     pub key: Option<PathBuf>,
     pub insecure_skip_verify: bool,
     pub signer: Option<Signer>,
+    /// Run work on this node of the mesh, reached through the node at `address` (Receptor's
+    /// remote work units, as AWX reaches execution nodes behind hops). `None`: that node.
+    pub work_node: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -101,8 +104,11 @@ pub struct RemoteNode {
     tls: Option<(tokio_rustls::TlsConnector, ServerName<'static>)>,
     signer: Option<Arc<Signer>>,
     node_id: String,
-    /// Work types the node advertises as `Secure` (verifysignature): their requests are signed.
+    /// Work types the node that runs the work advertises as `Secure` (verifysignature): their
+    /// requests are signed.
     secure_types: BTreeSet<String>,
+    /// The node work runs on when it is not `node_id` (the control node relays it).
+    work_node: Option<String>,
 }
 
 impl std::fmt::Debug for RemoteNode {
@@ -128,6 +134,7 @@ impl RemoteNode {
             signer: options.signer.map(Arc::new),
             node_id: String::new(),
             secure_types: BTreeSet::new(),
+            work_node: None,
         };
         let status = node
             .request(
@@ -140,11 +147,16 @@ impl RemoteNode {
             .and_then(Value::as_str)
             .ok_or_else(|| node.protocol("the status reply has no NodeID".into()))?
             .to_string();
+        node.work_node = options
+            .work_node
+            .filter(|w| !w.is_empty() && *w != node.node_id);
+        let runs_work = node.work_node.clone().unwrap_or(node.node_id.clone());
         for ad in status
             .get("Advertisements")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
+            .filter(|ad| ad.get("NodeID").and_then(Value::as_str) == Some(runs_work.as_str()))
         {
             for wc in ad
                 .get("WorkCommands")
@@ -239,7 +251,16 @@ impl RemoteNode {
     /// Adds `signature` when the node verifies this work type and the link is not a Unix
     /// socket (where Receptor checks none and refuses an unexpected one).
     fn sign(&self, m: &mut Map<String, Value>, work_type: &str) -> Result<(), WorkError> {
-        if matches!(self.address, Address::Unix(_)) || !self.secure_types.contains(work_type) {
+        // The local half of a remote unit needs one only when it is signed work (below).
+        let secure = self.work_node.is_none() && self.secure_types.contains(work_type);
+        if matches!(self.address, Address::Unix(_)) || !secure {
+            return Ok(());
+        }
+        self.add_signature(m, work_type)
+    }
+
+    fn add_signature(&self, m: &mut Map<String, Value>, work_type: &str) -> Result<(), WorkError> {
+        if matches!(self.address, Address::Unix(_)) {
             return Ok(());
         }
         let Some(signer) = &self.signer else {
@@ -270,9 +291,18 @@ impl RemoteNode {
             m.insert(k.into(), v);
         }
         let mut status = None;
-        if !matches!(self.address, Address::Unix(_)) && !self.secure_types.is_empty() {
+        if !matches!(self.address, Address::Unix(_))
+            && (!self.secure_types.is_empty() || self.work_node.is_some())
+        {
             let st = self.unit_status(unit_id).await?;
-            self.sign(&mut m, &st.work_type)?;
+            if self.work_node.is_some() {
+                // A remote unit at the control node, verified there when it is signed work.
+                if crate::work::RemoteExtra::from_status(&st).sign_work {
+                    self.add_signature(&mut m, &st.work_type)?;
+                }
+            } else {
+                self.sign(&mut m, &st.work_type)?;
+            }
             status = Some(st);
         }
         Ok((m, status))
@@ -460,7 +490,7 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
 
 impl WorkNode for RemoteNode {
     fn node_id(&self) -> &str {
-        &self.node_id
+        self.work_node.as_deref().unwrap_or(&self.node_id)
     }
 
     fn submit<'a>(
@@ -476,10 +506,11 @@ impl WorkNode for RemoteNode {
             }
             m.insert("command".into(), json!("work"));
             m.insert("subcommand".into(), json!("submit"));
-            m.insert(
-                "node".into(),
-                json!(req.node.clone().unwrap_or_else(|| self.node_id.clone())),
-            );
+            let target = req
+                .node
+                .clone()
+                .unwrap_or_else(|| WorkNode::node_id(self).to_string());
+            m.insert("node".into(), json!(target));
             m.insert("worktype".into(), json!(req.work_type));
             if let Some(t) = &req.tls_client {
                 m.insert("tlsclient".into(), json!(t));
@@ -487,10 +518,16 @@ impl WorkNode for RemoteNode {
             if let Some(t) = &req.ttl {
                 m.insert("ttl".into(), json!(t));
             }
-            if req.sign_work {
+            if target == self.node_id {
+                if req.sign_work {
+                    m.insert("signwork".into(), json!("true"));
+                }
+                self.sign(&mut m, &req.work_type)?;
+            } else if req.sign_work || self.secure_types.contains(&req.work_type) {
+                // Work for another node is signed by the control node, with its own key,
+                // for the node that runs it (Go's `signwork`).
                 m.insert("signwork".into(), json!("true"));
             }
-            self.sign(&mut m, &req.work_type)?;
             let mut s = self.open().await?;
             let io = |what| move |e| self.io_error(what, e);
             send(&mut s, &Value::Object(m))

@@ -14,8 +14,10 @@ use crate::mesh::wire::{ServiceAd, WorkCommand};
 use crate::mesh::Mesh;
 use crate::signing::{Signer, SigningError, Verifier};
 use crate::work::{
-    PendingUnit, ResultsReader, UnitStatus, WorkError, WorkKind, WorkManager, WorkOptions,
+    ControlConn, Outcome, PendingUnit, RemoteExtra, RemoteLink, RemoteRequest, ResultsReader,
+    UnitStatus, WorkError, WorkKind, WorkManager, WorkOptions, REMOTE_WORK_TYPE,
 };
+use crate::work_node::BoxFuture;
 
 /// The Receptor version this node reports. receptorctl warns when it differs from its own,
 /// and rawx is tested against the receptorctl pinned in `scripts/requirements-test.txt`.
@@ -83,11 +85,60 @@ struct Inner {
     id: String,
     config: Config,
     work: Arc<WorkManager>,
-    signer: Option<Signer>,
+    signer: Option<Arc<Signer>>,
     verifier: Option<Verifier>,
     monitor: tokio::task::JoinHandle<()>,
-    /// The mesh this node is part of, once started (`rawx receptor` attaches it).
-    mesh: std::sync::OnceLock<Mesh>,
+    /// The mesh this node is part of, once started (`rawx receptor` attaches it); shared
+    /// with the remote units' [`MeshLink`].
+    mesh: Arc<std::sync::OnceLock<Mesh>>,
+}
+
+/// How remote units reach other nodes' control services: service streams over the mesh,
+/// once it is attached (until then a dial fails and the unit tries again later).
+struct MeshLink {
+    mesh: Arc<std::sync::OnceLock<Mesh>>,
+    config: Config,
+    signer: Option<Arc<Signer>>,
+}
+
+impl RemoteLink for MeshLink {
+    fn dial<'a>(
+        &'a self,
+        node: &'a str,
+        tls_client: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Box<dyn ControlConn>, String>> {
+        Box::pin(async move {
+            let Some(mesh) = self.mesh.get() else {
+                return Err("the mesh is not started yet".to_string());
+            };
+            let tls = match tls_client {
+                None => None,
+                Some(name) => Some(crate::mesh::receptor_client_config(
+                    &self.config,
+                    name,
+                    node,
+                )?),
+            };
+            let (stream, connection) = mesh.dial_stream(node, "control", tls).await?;
+            Ok(
+                Box::new(crate::mesh::quic::OwnedStream::new(stream, connection))
+                    as Box<dyn ControlConn>,
+            )
+        })
+    }
+
+    fn sign(&self, node: &str) -> Result<String, String> {
+        let Some(signer) = &self.signer else {
+            return Err("cannot sign work: signing key is empty".into());
+        };
+        signer
+            .sign(node, std::time::SystemTime::now())
+            .map_err(|e| e.to_string())
+    }
+
+    fn has_tls_client(&self, name: &str) -> bool {
+        self.config.tls_clients.iter().any(|t| t.name == name)
+    }
 }
 
 impl Drop for Inner {
@@ -101,6 +152,13 @@ impl Node {
     /// (running ones keep running) and starts the monitor. Needs a tokio runtime.
     pub fn start(config: &Config, options: WorkOptions) -> Result<Node, NodeError> {
         let (signer, verifier) = load_keys(config)?;
+        let signer = signer.map(Arc::new);
+        let mesh = Arc::new(std::sync::OnceLock::new());
+        let link = Arc::new(MeshLink {
+            mesh: mesh.clone(),
+            config: config.clone(),
+            signer: signer.clone(),
+        });
         let mut types = BTreeMap::new();
         for wc in &config.work_commands {
             types.insert(wc.work_type.clone(), WorkKind::Command(wc.clone()));
@@ -109,7 +167,7 @@ impl Node {
             types.insert(wk.work_type.clone(), WorkKind::Kubernetes);
         }
         let root = config.node.datadir.join(&config.node.id);
-        let work = WorkManager::open(root, types, options)?;
+        let work = WorkManager::open(root, types, options, Some(link))?;
         let monitor = tokio::spawn(monitor(Arc::downgrade(&work)));
         Ok(Node {
             inner: Arc::new(Inner {
@@ -119,7 +177,7 @@ impl Node {
                 signer,
                 verifier,
                 monitor,
-                mesh: std::sync::OnceLock::new(),
+                mesh,
             }),
         })
     }
@@ -226,7 +284,17 @@ impl Node {
 
     /// The `work-signing` key, for signing requests to other nodes.
     pub fn signer(&self) -> Option<&Signer> {
-        self.inner.signer.as_ref()
+        self.inner.signer.as_deref()
+    }
+
+    /// Whether requests about this unit must be signed off the Unix socket: its work type's
+    /// `verifysignature`, or for a remote unit whether it was submitted with `signwork` (Go's
+    /// `ShouldVerifySignature`).
+    pub fn unit_requires_signature(&self, st: &UnitStatus) -> bool {
+        if st.work_type == REMOTE_WORK_TYPE {
+            return RemoteExtra::from_status(st).sign_work;
+        }
+        self.requires_signature(&st.work_type)
     }
 
     fn is_local(&self, node: Option<&str>) -> bool {
@@ -236,14 +304,24 @@ impl Node {
         }
     }
 
-    /// Step one of a submit: checks the request and creates the unit (Pending).
+    /// Step one of a submit: checks the request and creates the unit (Pending). A unit for
+    /// another node is a remote unit (`work/remote.rs`), which runs there.
     pub fn create_unit(&self, req: &SubmitRequest) -> Result<PendingUnit, WorkError> {
-        if !self.is_local(req.node.as_deref()) {
-            return Err(WorkError::Refused(format!(
-                "remote work is not implemented yet: node {} is not this node ({})",
-                req.node.as_deref().unwrap_or(""),
-                self.inner.id
-            )));
+        if let Some(node) = req.node.as_deref().filter(|n| !self.is_local(Some(n))) {
+            if self.mesh().is_none() {
+                return Err(WorkError::Refused(format!(
+                    "node {node} is not this node ({}), and this node is not part of a mesh: it cannot run remote work",
+                    self.inner.id
+                )));
+            }
+            return self.inner.work.create_remote(&RemoteRequest {
+                node,
+                work_type: &req.work_type,
+                tls_client: req.tls_client.as_deref(),
+                ttl: req.ttl.as_deref(),
+                sign_work: req.sign_work,
+                params: &req.params,
+            });
         }
         if req.ttl.as_deref().is_some_and(|t| !t.is_empty()) {
             return Err(WorkError::Refused(
@@ -269,6 +347,15 @@ impl Node {
 
     /// Step three: starts the unit's command, detached from this process.
     pub async fn start_unit(&self, pending: PendingUnit) -> Result<String, WorkError> {
+        Ok(self.start_unit_reporting(pending).await?.0)
+    }
+
+    /// As [`Node::start_unit`], also saying whether the unit started (`false`: a remote unit
+    /// whose node cannot be reached yet; it goes on trying).
+    pub async fn start_unit_reporting(
+        &self,
+        pending: PendingUnit,
+    ) -> Result<(String, bool), WorkError> {
         self.inner.work.start(pending).await
     }
 
@@ -297,17 +384,32 @@ impl Node {
     }
 
     pub async fn cancel(&self, unit_id: &str) -> Result<(), WorkError> {
-        self.inner.work.cancel(unit_id).await
+        self.inner.work.cancel(unit_id).await.map(drop)
     }
 
     /// Cancels the unit if it runs, then deletes it.
     pub async fn release(&self, unit_id: &str) -> Result<(), WorkError> {
-        self.inner.work.release(unit_id, false).await
+        self.inner.work.release(unit_id, false).await.map(drop)
     }
 
     /// As [`Node::release`], ignoring errors on the way.
     pub async fn force_release(&self, unit_id: &str) -> Result<(), WorkError> {
-        self.inner.work.release(unit_id, true).await
+        self.inner.work.release(unit_id, true).await.map(drop)
+    }
+
+    /// Cancel or release (`force`: ignoring errors), saying whether it is done or, for a
+    /// remote unit whose node cannot be reached now, pending.
+    pub async fn stop_unit(
+        &self,
+        unit_id: &str,
+        release: bool,
+        force: bool,
+    ) -> Result<Outcome, WorkError> {
+        if release {
+            self.inner.work.release(unit_id, force).await
+        } else {
+            self.inner.work.cancel(unit_id).await
+        }
     }
 
     /// The `status` reply: every field, or only `requested` ones.

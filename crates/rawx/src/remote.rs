@@ -33,6 +33,10 @@ pub struct RemoteArgs {
     /// `work-signing`).
     #[arg(long, env = "RAWX_RECEPTOR_SIGNING_KEY", value_name = "PEM")]
     receptor_signing_key: Option<PathBuf>,
+    /// Run jobs on this node of the mesh, through the node at `--receptor-socket` (Receptor's
+    /// remote work: an execution node behind hops). Its capacity is checked there too.
+    #[arg(long, env = "RAWX_RECEPTOR_WORK_NODE", value_name = "NODE_ID")]
+    receptor_work_node: Option<String>,
 }
 
 impl RemoteArgs {
@@ -49,7 +53,10 @@ impl RemoteArgs {
                 .map(|p| p.display().to_string())
         });
         let Some(socket) = self.receptor_socket.clone().or(from_config_socket) else {
-            if self.receptor_tls_client.is_some() || self.receptor_signing_key.is_some() {
+            if self.receptor_tls_client.is_some()
+                || self.receptor_signing_key.is_some()
+                || self.receptor_work_node.is_some()
+            {
                 anyhow::bail!("--receptor-* options need --receptor-socket (or a --receptor-config with a control-service filename)");
             }
             return Ok(None);
@@ -62,6 +69,7 @@ impl RemoteArgs {
             root_cas: self.receptor_rootcas.clone(),
             cert: self.receptor_cert.clone(),
             key: self.receptor_key.clone(),
+            work_node: self.receptor_work_node.clone(),
             ..Default::default()
         };
         if let Some(name) = &self.receptor_tls_client {

@@ -400,25 +400,10 @@ impl Config {
                 k.work_type
             ));
         }
-        if self.work_signing.is_some() {
-            out.push("work-signing: key loaded, but remote work is not implemented, so nothing is signed yet".into());
-        }
         for t in &self.tls_servers {
             if !t.pinned_client_certs.is_empty() {
                 out.push(format!(
                     "tls-server {} pinnedclientcert: not checked",
-                    t.name
-                ));
-            }
-        }
-        for t in &self.tls_clients {
-            if !self
-                .backends
-                .iter()
-                .any(|b| b.tls.as_deref() == Some(&t.name))
-            {
-                out.push(format!(
-                    "tls-client {}: no peer uses it, and remote work (which would) is not implemented",
                     t.name
                 ));
             }

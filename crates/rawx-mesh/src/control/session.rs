@@ -11,7 +11,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 use super::lines::{read_line, Line, Request, MAX_LINE};
 use crate::node::{Node, SubmitRequest};
-use crate::work::WorkError;
+use crate::work::{Outcome, WorkError};
 
 /// How the client reached us. Receptor checks work signatures on every connection but a
 /// Unix socket, whose file mode already says who may connect.
@@ -205,15 +205,17 @@ where
         error(w, "work: no subcommand").await?;
         return Ok(Flow::Continue);
     };
+    // Go checks signatures on these, not on `status` or `list` (a remote unit's node asks
+    // `work status` unsigned).
     if matches!(
         sub.as_str(),
-        "status" | "results" | "cancel" | "release" | "force-release"
+        "results" | "cancel" | "release" | "force-release"
     ) {
-        let work_type = arg(0, "unitid")
+        let required = arg(0, "unitid")
             .and_then(|id| node.status(&id).ok())
-            .map(|st| st.work_type);
-        if let Some(work_type) = work_type {
-            if let Err(e) = authorize(node, req, kind, &work_type) {
+            .map(|st| node.unit_requires_signature(&st));
+        if let Some(required) = required {
+            if let Err(e) = authorize(node, req, kind, required) {
                 error(w, &e).await?;
                 return Ok(Flow::Continue);
             }
@@ -278,13 +280,16 @@ where
             let Some(id) = unit_arg(w, arg(0, "unitid")).await? else {
                 return Ok(Flow::Continue);
             };
-            let (result, key) = match sub.as_str() {
-                "cancel" => (node.cancel(&id).await, "cancelled"),
-                "release" => (node.release(&id).await, "released"),
-                _ => (node.force_release(&id).await, "released"),
+            let release = sub != "cancel";
+            let result = node.stop_unit(&id, release, sub == "force-release").await;
+            let key = match (release, result.as_ref().ok()) {
+                (false, Some(Outcome::Pending)) => "cancel pending",
+                (false, _) => "cancelled",
+                (true, Some(Outcome::Pending)) => "release pending",
+                (true, _) => "released",
             };
             match result {
-                Ok(()) => reply(w, &json!({ key: id })).await?,
+                Ok(_) => reply(w, &json!({ key: id })).await?,
                 Err(e) => error(w, &e.to_string()).await?,
             }
         }
@@ -314,7 +319,7 @@ where
             return Ok(Flow::Continue);
         }
     };
-    if let Err(e) = authorize(node, req, kind, &sub.work_type) {
+    if let Err(e) = authorize(node, req, kind, node.requires_signature(&sub.work_type)) {
         error(w, &e).await?;
         return Ok(Flow::Continue);
     }
@@ -344,8 +349,10 @@ where
             return Ok(Flow::End);
         }
     }
-    match node.start_unit(pending).await {
-        Ok(id) => reply(w, &json!({"result": "Job Started", "unitid": id})).await?,
+    match node.start_unit_reporting(pending).await {
+        Ok((id, true)) => reply(w, &json!({"result": "Job Started", "unitid": id})).await?,
+        // A remote unit whose node cannot be reached yet: it goes on trying.
+        Ok((id, false)) => reply(w, &json!({"result": "Job Submitted", "unitid": id})).await?,
         Err(e) => error(w, &e.to_string()).await?,
     }
     Ok(Flow::Continue)
@@ -353,7 +360,7 @@ where
 
 /// Receptor checks signatures on every connection but the Unix socket, whose file mode
 /// already says who may connect.
-fn authorize(node: &Node, req: &Request, kind: &ConnKind, work_type: &str) -> Result<(), String> {
+fn authorize(node: &Node, req: &Request, kind: &ConnKind, required: bool) -> Result<(), String> {
     if matches!(kind, ConnKind::Unix(_)) {
         return Ok(());
     }
@@ -362,7 +369,7 @@ fn authorize(node: &Node, req: &Request, kind: &ConnKind, work_type: &str) -> Re
         .as_ref()
         .and_then(|m| m.get("signature"))
         .and_then(Value::as_str);
-    if node.requires_signature(work_type) {
+    if required {
         node.verify_signature(signature).map_err(|e| e.to_string())
     } else if signature.is_some_and(|s| !s.is_empty()) {
         Err("work type did not expect a signature".into())

@@ -10,7 +10,7 @@
 //! * [`quic`]: service streams, QUIC (quinn) over the mesh's datagrams, as Receptor runs
 //!   quic-go: the control service is served to other nodes, and `connect` opens streams.
 //!
-//! Not yet: remote work units (`work submit --node`).
+//! Remote work units (`work submit --node`) use these streams from `work/remote.rs`.
 
 mod backends;
 mod certs;

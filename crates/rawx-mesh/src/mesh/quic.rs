@@ -489,3 +489,50 @@ impl rustls::client::danger::ServerCertVerifier for InsecureCn {
         self.0.signature_verification_algorithms.supported_schemes()
     }
 }
+
+/// A service stream that owns its QUIC connection, closed when the stream is dropped: what a
+/// remote work unit holds for one control session with another node.
+pub struct OwnedStream {
+    stream: ServiceStream,
+    connection: quinn::Connection,
+}
+
+impl OwnedStream {
+    pub fn new(stream: ServiceStream, connection: quinn::Connection) -> OwnedStream {
+        OwnedStream { stream, connection }
+    }
+}
+
+impl Drop for OwnedStream {
+    fn drop(&mut self) {
+        self.connection.close(0u32.into(), b"normal close");
+    }
+}
+
+impl tokio::io::AsyncRead for OwnedStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for OwnedStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}

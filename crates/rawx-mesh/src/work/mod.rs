@@ -4,6 +4,7 @@
 //! what it finds and carries on.
 
 mod process;
+pub mod remote;
 mod results;
 mod runner;
 mod status;
@@ -19,6 +20,7 @@ use serde_json::{json, Value};
 use tokio::io::{AsyncRead, AsyncWriteExt};
 use tokio::sync::watch;
 
+pub use remote::{ControlConn, Outcome, RemoteExtra, RemoteLink, RemoteRequest, REMOTE_WORK_TYPE};
 pub use results::ResultsReader;
 pub use runner::run_if_requested as unit_runner_main;
 pub use status::{state_name, UnitStatus, WorkState};
@@ -92,12 +94,36 @@ pub(crate) struct Unit {
     runner: Mutex<Option<(u32, Option<u64>)>>,
     cancel_requested: AtomicBool,
     released: AtomicBool,
+    /// Set for a remote unit (`remote.rs`): its command runs on another node.
+    remote: Option<remote::RemoteState>,
 }
 
 impl Unit {
+    fn new(
+        id: String,
+        dir: PathBuf,
+        status: UnitStatus,
+        runner: Option<(u32, Option<u64>)>,
+    ) -> Unit {
+        let remote = (status.work_type == REMOTE_WORK_TYPE).then(remote::RemoteState::default);
+        Unit {
+            id,
+            dir,
+            status: Mutex::new(status),
+            runner: Mutex::new(runner),
+            cancel_requested: AtomicBool::new(false),
+            released: AtomicBool::new(false),
+            remote,
+        }
+    }
+
+    /// The status as `work status` shows it: a running command's output size read from its
+    /// file; a remote unit's mirrored from the far node, its secret params left out.
     pub fn snapshot(&self) -> UnitStatus {
         let mut st = self.status.lock().expect("unit lock").clone();
-        if !st.is_final() {
+        if self.remote.is_some() {
+            st.extra_data = RemoteExtra::from_status(&st).redacted();
+        } else if !st.is_final() {
             st.stdout_size = file_size(&self.dir.join("stdout"));
         }
         st
@@ -105,6 +131,17 @@ impl Unit {
 
     fn is_final(&self) -> bool {
         self.released.load(Ordering::SeqCst) || self.status.lock().expect("unit lock").is_final()
+    }
+
+    /// Whether a results reader at `offset` has everything: the unit is complete and, for a
+    /// remote unit whose output is still being copied here, the bytes have all arrived (Go's
+    /// `IsComplete(state) && filePos >= StdoutSize`).
+    fn results_complete(&self, offset: u64) -> bool {
+        if self.released.load(Ordering::SeqCst) {
+            return true;
+        }
+        let st = self.status.lock().expect("unit lock");
+        st.is_final() && (self.remote.is_none() || offset >= st.stdout_size)
     }
 }
 
@@ -117,13 +154,16 @@ pub(crate) struct WorkManager {
     /// Bumped on every state change so results readers waiting at EOF wake up at once.
     changes: watch::Sender<u64>,
     myself: Weak<WorkManager>,
+    /// How remote units reach other nodes; `None` for a node without a mesh.
+    link: Option<Arc<dyn RemoteLink>>,
 }
 
 /// A submitted unit waiting for its payload: the control service replies with the ID before
 /// it reads the payload, so submit is split into create → payload → start.
 pub struct PendingUnit {
     unit: Arc<Unit>,
-    command: WorkCommand,
+    /// `None` for a remote unit.
+    command: Option<WorkCommand>,
     args: Vec<String>,
     params_text: String,
     handed_to_start: bool,
@@ -157,6 +197,7 @@ impl WorkManager {
         root: PathBuf,
         types: BTreeMap<String, WorkKind>,
         options: WorkOptions,
+        link: Option<Arc<dyn RemoteLink>>,
     ) -> Result<Arc<WorkManager>, WorkError> {
         create_private_dir(&root).map_err(|source| WorkError::Io {
             id: String::new(),
@@ -170,6 +211,7 @@ impl WorkManager {
             units: Mutex::new(HashMap::new()),
             changes: watch::channel(0).0,
             myself: myself.clone(),
+            link,
         });
         manager.adopt_existing();
         Ok(manager)
@@ -199,7 +241,9 @@ impl WorkManager {
             };
             let _ = tighten_dir(&dir);
             let mut runner = None;
+            let is_remote = status.work_type == REMOTE_WORK_TYPE;
             match status.work_state() {
+                _ if is_remote => {}
                 Some(WorkState::Pending) => {
                     status.state = WorkState::Failed.code();
                     status.detail = "Pending at restart".into();
@@ -214,16 +258,15 @@ impl WorkManager {
                 }
                 _ => {}
             }
-            let unit = Arc::new(Unit {
-                id: id.clone(),
-                dir,
-                status: Mutex::new(status),
-                runner: Mutex::new(runner),
-                cancel_requested: AtomicBool::new(false),
-                released: AtomicBool::new(false),
-            });
+            let unit = Arc::new(Unit::new(id.clone(), dir, status, runner));
             tracing::info!(unit = %id, "adopted work unit");
-            self.units.lock().expect("units lock").insert(id, unit);
+            self.units
+                .lock()
+                .expect("units lock")
+                .insert(id, unit.clone());
+            if is_remote {
+                self.restart_remote(&unit);
+            }
         }
     }
 
@@ -268,8 +311,19 @@ impl WorkManager {
         let args = shlex::split(&params_text).ok_or_else(|| {
             WorkError::Refused(format!("cannot split params shell-style: {params_text}"))
         })?;
-        let (id, dir) = self.new_unit_dir()?;
         let status = UnitStatus::new(work_type, WorkState::Pending, "Waiting for Input Data");
+        self.create_with(status, Some(command), args, params_text)
+    }
+
+    /// Creates the unit dir with its first status and an empty `stdin`.
+    fn create_with(
+        &self,
+        status: UnitStatus,
+        command: Option<WorkCommand>,
+        args: Vec<String>,
+        params_text: String,
+    ) -> Result<PendingUnit, WorkError> {
+        let (id, dir) = self.new_unit_dir()?;
         let io_err = |what, source| WorkError::Io {
             id: id.clone(),
             what,
@@ -277,14 +331,7 @@ impl WorkManager {
         };
         write_status(&dir, &status).map_err(|e| io_err("write status", e))?;
         process::open_private(&dir.join("stdin")).map_err(|e| io_err("create stdin", e))?;
-        let unit = Arc::new(Unit {
-            id: id.clone(),
-            dir,
-            status: Mutex::new(status),
-            runner: Mutex::new(None),
-            cancel_requested: AtomicBool::new(false),
-            released: AtomicBool::new(false),
-        });
+        let unit = Arc::new(Unit::new(id.clone(), dir, status, None));
         self.units
             .lock()
             .expect("units lock")
@@ -374,8 +421,10 @@ impl WorkManager {
         self.bump();
     }
 
-    /// Starts the unit's command, detached from this process.
-    pub async fn start(&self, mut pending: PendingUnit) -> Result<String, WorkError> {
+    /// Starts the unit's command, detached from this process. Returns the unit ID and
+    /// whether it started (`false`: a remote unit whose node is not reachable yet, which
+    /// goes on trying; Receptor's "Job Submitted").
+    pub async fn start(&self, mut pending: PendingUnit) -> Result<(String, bool), WorkError> {
         pending.handed_to_start = true;
         let unit = pending.unit.clone();
         if unit.cancel_requested.load(Ordering::SeqCst) || unit.is_final() {
@@ -384,11 +433,15 @@ impl WorkManager {
                 unit.id
             )));
         }
+        let Some(command) = pending.command.take() else {
+            let started = self.start_remote(unit.clone()).await?;
+            return Ok((unit.id.clone(), started));
+        };
         let spawned = match process::spawn(
             &unit.dir,
             self.options.unit_runner.as_deref(),
             self.options.cancel_grace,
-            &pending.command.command,
+            &command.command,
             &pending.args,
         ) {
             Ok(s) => s,
@@ -436,12 +489,15 @@ impl WorkManager {
                 m.check_exited(&id);
             }
         });
-        Ok(unit.id.clone())
+        Ok((unit.id.clone(), true))
     }
 
     /// Records how a running unit ended, if its runner has exited.
     pub(crate) fn check_exited(&self, id: &str) {
         let Ok(unit) = self.get(id) else { return };
+        if unit.remote.is_some() {
+            return;
+        }
         let runner = *unit.runner.lock().expect("unit lock");
         let code = process::exit_code(&unit.dir);
         let alive = runner.is_some_and(|(pid, start)| process::runner_alive(pid, start));
@@ -494,10 +550,14 @@ impl WorkManager {
     }
 
     /// Stops the unit's command and everything it started, then records `Canceled`.
-    /// A unit that has already finished keeps its final state.
-    pub async fn cancel(&self, id: &str) -> Result<(), WorkError> {
+    /// A unit that has already finished keeps its final state. A remote unit is canceled at
+    /// its node (`Pending` while that node cannot be reached).
+    pub async fn cancel(&self, id: &str) -> Result<Outcome, WorkError> {
         let unit = self.get(id)?;
         unit.cancel_requested.store(true, Ordering::SeqCst);
+        if unit.remote.is_some() {
+            return self.stop_remote(unit, false, false).await;
+        }
         let mut stopped = None;
         let runner = *unit.runner.lock().expect("unit lock");
         if let Some((pgid, _)) = runner {
@@ -528,17 +588,28 @@ impl WorkManager {
             process::stop_group(pgid, self.options.cancel_grace).await;
         }
         self.bump();
-        Ok(())
+        Ok(Outcome::Done)
     }
 
-    /// Cancels the unit and deletes its dir; `force` ignores errors on the way.
-    pub async fn release(&self, id: &str, force: bool) -> Result<(), WorkError> {
+    /// Cancels the unit and deletes its dir; `force` ignores errors on the way. A remote
+    /// unit is released at its node first (`Pending` while that node cannot be reached).
+    pub async fn release(&self, id: &str, force: bool) -> Result<Outcome, WorkError> {
         let unit = self.get(id)?;
+        if unit.remote.is_some() {
+            return self.stop_remote(unit, true, force).await;
+        }
         if let Err(e) = self.cancel(id).await {
             if !force {
                 return Err(e);
             }
         }
+        self.forget(&unit, force)?;
+        Ok(Outcome::Done)
+    }
+
+    /// Deletes the unit's dir and forgets it.
+    fn forget(&self, unit: &Unit, force: bool) -> Result<(), WorkError> {
+        let id = &unit.id;
         match std::fs::remove_dir_all(&unit.dir) {
             Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -570,7 +641,9 @@ impl WorkManager {
         let now = SystemTime::now();
         for unit in units {
             let st = unit.snapshot();
-            if st.work_state() == Some(WorkState::Running) {
+            if st.work_state() == Some(WorkState::Running)
+                || (unit.remote.is_some() && !st.is_final())
+            {
                 self.check_exited(&unit.id);
                 continue;
             }

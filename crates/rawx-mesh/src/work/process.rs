@@ -81,6 +81,16 @@ pub fn open_private(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// Opens (creating, 0600) a file to append to: a remote unit's copy of the far output.
+pub fn open_append(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .open(path)
+}
+
 /// The recorded exit code, once the wrapper has written it.
 pub fn exit_code(dir: &Path) -> Option<i32> {
     std::fs::read_to_string(dir.join(EXIT_FILE))

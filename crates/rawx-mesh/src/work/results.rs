@@ -133,7 +133,7 @@ impl AsyncRead for ResultsReader {
                 return Poll::Ready(Ok(()));
             }
             this.changes.borrow_and_update();
-            if this.unit.is_final() {
+            if this.unit.results_complete(this.offset) {
                 // The command is done writing; one more read catches its last bytes.
                 this.draining = true;
                 if this.file.is_none() {
