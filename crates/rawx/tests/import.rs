@@ -109,6 +109,19 @@ fn build(lab: &Lab) -> i64 {
     );
     lab.attach(jt, machine);
     lab.attach(jt, vault);
+    // A label: awx export writes a template's labels as whole objects, not natural keys.
+    let label = id(&s.admin(
+        "POST",
+        "/api/v2/labels/",
+        Some(json!({"name": "nightly", "organization": org})),
+        201,
+    ));
+    s.admin(
+        "POST",
+        &format!("/api/v2/job_templates/{jt}/labels/"),
+        Some(json!({"id": label})),
+        204,
+    );
     jt
 }
 
@@ -324,6 +337,7 @@ fn real_awx_export_without_flags_and_awx_import() {
         2,
         "{jt}"
     );
+    assert_eq!(jt["related"]["labels"][0]["name"], "nightly", "{jt}");
 
     // The real `awx import` of that file into another rawx recreates the same objects.
     let dir = fresh_from(&a.data);

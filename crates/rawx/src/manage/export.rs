@@ -52,6 +52,10 @@ pub fn served(key: Option<&str>) -> Option<&'static Resource> {
 /// resources (its `EXPORTABLE_RELATIONS` that rawx has).
 const LINKED_EXPORTS: &[&str] = &["credentials", "hosts", "groups"];
 
+/// Linked sub-lists awxkit exports as whole objects, not natural keys (its `DEPENDENT_EXPORT`
+/// pairs whose child is linked rather than owned: a template's labels).
+const LINKED_IN_FULL: &[&str] = &["labels"];
+
 fn db(e: rawx_store::DbError) -> anyhow::Error {
     anyhow::anyhow!("{e}")
 }
@@ -241,7 +245,8 @@ impl<'a> Exporter<'a> {
                     } else {
                         relation.left.0
                     };
-                    if !LINKED_EXPORTS.contains(&other) {
+                    let in_full = LINKED_IN_FULL.contains(&other);
+                    if !LINKED_EXPORTS.contains(&other) && !in_full {
                         continue;
                     }
                     let ids = self
@@ -249,8 +254,19 @@ impl<'a> Exporter<'a> {
                         .linked(relation, from_left, id)
                         .await
                         .map_err(db)?;
-                    let keys = self.keys_of(self::res(other), ids).await?;
-                    related.insert(sub.name.into(), Value::Array(keys));
+                    let list = if in_full {
+                        let member = self::res(other);
+                        let mut list = Vec::new();
+                        for mid in ids {
+                            let row = self.store.get(member, mid).await.map_err(db)?;
+                            let o = self.object(member, &row).await?;
+                            list.push(self.finish(member, &row, o, Map::new()).await?);
+                        }
+                        list
+                    } else {
+                        self.keys_of(self::res(other), ids).await?
+                    };
+                    related.insert(sub.name.into(), Value::Array(list));
                 }
                 SubList::Children { .. } => {}
             }

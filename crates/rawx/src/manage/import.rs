@@ -54,6 +54,11 @@ impl Importer {
 
     /// The id of the object a natural key names, `None` when there is none.
     async fn find(&self, key: &Value) -> anyhow::Result<Option<i64>> {
+        // A whole object (a label exported in full) is found by its natural key.
+        let key = match key.get("natural_key") {
+            Some(k) if k.is_object() => k,
+            _ => key,
+        };
         let Some(res) = key["type"].as_str().and_then(resource_of_type) else {
             return Ok(None);
         };
@@ -89,6 +94,10 @@ impl Importer {
 
     /// Whether a reference can be met: the object exists or the file creates it.
     async fn reachable(&self, key: &Value) -> anyhow::Result<bool> {
+        let key = match key.get("natural_key") {
+            Some(k) if k.is_object() => k,
+            _ => key,
+        };
         Ok(self.planned.contains(&canonical(key)) || self.find(key).await?.is_some())
     }
 

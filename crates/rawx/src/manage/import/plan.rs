@@ -246,12 +246,32 @@ fn related_steps<'a>(
                 }
             }
             SubList::Linked { .. } if list.is_empty() => {}
-            SubList::Linked { .. } => steps.push(Step::Link {
-                res,
-                owner,
-                sub: sub.name,
-                members: list,
-            }),
+            SubList::Linked {
+                relation,
+                from_left,
+            } => {
+                // Members exported in full (a template's labels) are objects of their own:
+                // made or updated before the link, which then finds them by natural key.
+                let other = if from_left {
+                    relation.right.0
+                } else {
+                    relation.left.0
+                };
+                if list.iter().any(|m| m.get("natural_key").is_some()) {
+                    let member = served(other).ok_or_else(|| {
+                        format!("{}: {name:?} cannot be imported", describe(owner))
+                    })?;
+                    for o in list {
+                        objects(member, o, None, steps, queue)?;
+                    }
+                }
+                steps.push(Step::Link {
+                    res,
+                    owner,
+                    sub: sub.name,
+                    members: list,
+                })
+            }
         }
     }
     Ok(())
