@@ -295,6 +295,15 @@ mod tls {
             let st = a.status();
             (st["RoutingTable"]["b"] == "b" && st["RoutingTable"]["c"] == "c").then_some(())
         });
+        // a's routing update reaches b and c a moment after a has both links.
+        eventually(
+            "b and c route to each other",
+            Duration::from_secs(20),
+            || {
+                (b.status()["RoutingTable"]["c"] == "a" && c.status()["RoutingTable"]["b"] == "a")
+                    .then_some(())
+            },
+        );
         assert!(b
             .ctl_ok(&["ping", "c", "--count", "1"])
             .contains("Reply from c"));
