@@ -339,8 +339,9 @@ fn udp_links() {
         "b",
         &format!("- udp-peer:\n    address: 127.0.0.1:{pa}\n"),
     );
+    // Both ends must know the route: a learns it a moment before b does.
     eventually("a UDP link", Duration::from_secs(20), || {
-        (a.route("b").as_deref() == Some("b")).then_some(())
+        (a.route("b").as_deref() == Some("b") && b.route("a").as_deref() == Some("a")).then_some(())
     });
     assert!(b
         .ctl_ok(&["ping", "a", "--count", "1"])
