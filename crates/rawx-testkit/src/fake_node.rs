@@ -13,11 +13,12 @@ use std::sync::{Arc, Mutex};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
-/// The captured streams shipped with the project's facts.
+/// The captured runner streams: the copies the repository keeps beside rawx-runner's own
+/// tests (a clean clone has no `../shared/`), or `RAWX_SAMPLES`.
 pub fn sample_dir() -> PathBuf {
     match std::env::var("RAWX_SAMPLES") {
         Ok(d) if !d.is_empty() => PathBuf::from(d),
-        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/samples/runner"),
+        _ => Path::new(env!("CARGO_MANIFEST_DIR")).join("../rawx-runner/tests/data"),
     }
 }
 
