@@ -477,7 +477,11 @@ pub async fn build(ctx: &Context_<'_>, kind: &JobKind, job: &Row) -> anyhow::Res
         dir = dir.ssh_key(k);
     }
     for f in injected.files {
-        dir = dir.file(rawx_runner::ZipEntry::file(f.path, f.mode, f.data.into_bytes()));
+        dir = dir.file(rawx_runner::ZipEntry::file(
+            f.path,
+            f.mode,
+            f.data.into_bytes(),
+        ));
     }
     for f in dir_files {
         dir = dir.file(f);

@@ -91,7 +91,10 @@ impl TypeDef {
     }
 
     pub fn fields(&self) -> Vec<Value> {
-        self.inputs["fields"].as_array().cloned().unwrap_or_default()
+        self.inputs["fields"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn field(&self, id: &str) -> Option<Value> {
@@ -267,10 +270,7 @@ pub fn inject(def: &TypeDef, values: &Map<String, Value>, dir: &Path, out: &mut 
             );
         }
     }
-    let has_injectors = def
-        .injectors
-        .as_object()
-        .is_some_and(|m| !m.is_empty());
+    let has_injectors = def.injectors.as_object().is_some_and(|m| !m.is_empty());
     if !has_injectors {
         if def.managed {
             builtin(&cred, dir, out);
@@ -329,7 +329,11 @@ fn builtin(cred: &Inputs<'_>, dir: &Path, out: &mut Injected) {
                 set(out, "AZURE_PASSWORD", cred.str("password"));
             }
             if cred.has("cloud_environment") {
-                set(out, "AZURE_CLOUD_ENVIRONMENT", cred.str("cloud_environment"));
+                set(
+                    out,
+                    "AZURE_CLOUD_ENVIRONMENT",
+                    cred.str("cloud_environment"),
+                );
             }
         }
         "vmware" => {
@@ -354,7 +358,9 @@ fn builtin(cred: &Inputs<'_>, dir: &Path, out: &mut Injected) {
             if cred.has("domain") {
                 auth.insert("domain_name".into(), json!(cred.str("domain")));
             }
-            let verify = cred.get("verify_ssl", Some(json!(true))).unwrap_or(json!(true));
+            let verify = cred
+                .get("verify_ssl", Some(json!(true)))
+                .unwrap_or(json!(true));
             let mut devstack = Map::new();
             devstack.insert("auth".into(), Value::Object(auth));
             devstack.insert("verify".into(), verify);
@@ -592,10 +598,7 @@ fn unsafe_yaml(v: &Value) -> String {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
-            Value::Array(a) => format!(
-                "[{}]",
-                a.iter().map(scalar).collect::<Vec<_>>().join(", ")
-            ),
+            Value::Array(a) => format!("[{}]", a.iter().map(scalar).collect::<Vec<_>>().join(", ")),
             other => other.to_string(),
         }
     }
@@ -637,10 +640,9 @@ pub fn passwords_needed(def: &TypeDef, values: &Map<String, Value>) -> Vec<Strin
 /// or a vault type with its `vault_id`), as its error messages name it.
 pub fn unique_hash(def: &TypeDef, type_id: i64, values: &Map<String, Value>) -> (String, String) {
     match values.get("vault_id").and_then(Value::as_str) {
-        Some(id) if def.kind == "vault" && !id.is_empty() => (
-            format!("{type_id}_{id}"),
-            format!("{} (id={id})", def.name),
-        ),
+        Some(id) if def.kind == "vault" && !id.is_empty() => {
+            (format!("{type_id}_{id}"), format!("{} (id={id})", def.name))
+        }
         _ => (type_id.to_string(), def.name.clone()),
     }
 }
@@ -726,7 +728,10 @@ fn validate_inputs(inputs: &Value) -> Vec<String> {
             Some(a) => {
                 for (i, x) in a.iter().enumerate() {
                     if !x.is_string() {
-                        errors.push(format!("{} provided in relative path ['required', {i}], expected string", py_type(x)));
+                        errors.push(format!(
+                            "{} provided in relative path ['required', {i}], expected string",
+                            py_type(x)
+                        ));
                     }
                 }
             }
@@ -860,9 +865,7 @@ fn validate_inputs(inputs: &Value) -> Vec<String> {
         }
         for key in ["choices", "multiline", "format", "secret"] {
             if f.get(key).is_some() && ty != "string" {
-                return vec![format!(
-                    "{key} not allowed for {ty} type ({id})"
-                )];
+                return vec![format!("{key} not allowed for {ty} type ({id})")];
             }
         }
     }
@@ -889,10 +892,7 @@ fn validate_injectors(inputs: &Value, injectors: &Value) -> Vec<String> {
         for (name, val) in m {
             let name_ok = match k.as_str() {
                 "file" => {
-                    name == "template"
-                        || name
-                            .strip_prefix("template.")
-                            .is_some_and(is_identifier)
+                    name == "template" || name.strip_prefix("template.").is_some_and(is_identifier)
                 }
                 "env" => is_identifier(name),
                 _ => {
@@ -1078,7 +1078,13 @@ mod tests {
         assert_eq!(out.env["OFF"], "False");
         assert!(!out.env.contains_key("ANSIBLE_X"));
         assert_eq!(out.files[2].mode, 0o400);
-        assert!(out.files[2].data.starts_with("!unsafe \"api_True\": !unsafe "), "{}", out.files[2].data);
+        assert!(
+            out.files[2]
+                .data
+                .starts_with("!unsafe \"api_True\": !unsafe "),
+            "{}",
+            out.files[2].data
+        );
         let parsed: Value =
             serde_norway::from_str(&out.files[2].data.replace("!unsafe ", "")).unwrap();
         assert_eq!(
@@ -1087,7 +1093,10 @@ mod tests {
             "{}",
             out.files[2].data
         );
-        assert_eq!(out.args, vec!["-e".to_string(), format!("@/pd/{}", out.files[2].path)]);
+        assert_eq!(
+            out.args,
+            vec!["-e".to_string(), format!("@/pd/{}", out.files[2].path)]
+        );
     }
 
     #[test]
@@ -1110,7 +1119,13 @@ mod tests {
             assert_eq!(e[field], json!([msg]), "{inputs} {injectors}: {e:?}");
         }
         let e = validate_type(&ok, &json!({"env": {"X": "{{ a "}})).unwrap_err();
-        assert!(e["injectors"][0].as_str().unwrap().starts_with("Syntax error rendering template for X inside of env ("), "{e:?}");
+        assert!(
+            e["injectors"][0]
+                .as_str()
+                .unwrap()
+                .starts_with("Syntax error rendering template for X inside of env ("),
+            "{e:?}"
+        );
         validate_type(&ok, &json!({"file": {"template.x": "{{ a }}"}, "env": {"F": "{{ tower.filename.x }}"}, "extra_vars": {"v": "{{ a }}"}})).unwrap();
     }
 }

@@ -11,8 +11,8 @@ use crate::{DomainError, DomainResult};
 use rawx_bus::Bus;
 use rawx_model::rbac::Actor;
 use rawx_model::resources::{
-    JobKind, CREDENTIALS, CREDENTIAL_TYPES, INVENTORIES, JOBS, JOB_CREDENTIALS, JOB_KIND, JOB_LABELS, JOB_TEMPLATES,
-    JT_CREDENTIALS, JT_LABELS,
+    JobKind, CREDENTIALS, CREDENTIAL_TYPES, INVENTORIES, JOBS, JOB_CREDENTIALS, JOB_KIND,
+    JOB_LABELS, JOB_TEMPLATES, JT_CREDENTIALS, JT_LABELS,
 };
 use rawx_model::schema::int;
 use rawx_model::validate::{parse_vars, FieldErrors};
@@ -108,7 +108,10 @@ impl CredentialView {
     pub async fn load(store: &dyn Store, id: i64) -> DomainResult<CredentialView> {
         let row = store.get(&CREDENTIALS, id).await?;
         let ctype = store
-            .get(&CREDENTIAL_TYPES, int(&row, "credential_type").unwrap_or_default())
+            .get(
+                &CREDENTIAL_TYPES,
+                int(&row, "credential_type").unwrap_or_default(),
+            )
             .await?;
         let inputs = match row.get("inputs") {
             Some(Value::String(t)) => serde_json::from_str(t).unwrap_or_default(),
@@ -219,7 +222,13 @@ pub async fn job_from_template(
             {
                 Some(Some(ids)) => {
                     credentials = ids;
-                    check_prompted_credentials(store, &template_credentials, &credentials, &mut errors).await?;
+                    check_prompted_credentials(
+                        store,
+                        &template_credentials,
+                        &credentials,
+                        &mut errors,
+                    )
+                    .await?;
                 }
                 _ => errors.add("credentials", "Expected a list of credential ids."),
             }

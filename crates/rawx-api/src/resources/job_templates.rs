@@ -11,15 +11,13 @@ use crate::view::Renderer;
 use crate::{AppState, Identity};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Json;
-use axum::http::StatusCode;
 use rawx_domain::launch::{self, CredentialView};
-use rawx_model::resources::{
-    JOBS, JOB_TEMPLATES, JT_CREDENTIALS, PROJECTS, VERBOSITY,
-};
+use rawx_model::resources::{JOBS, JOB_TEMPLATES, JT_CREDENTIALS, PROJECTS, VERBOSITY};
 use rawx_model::schema::{int, text, Relation, Resource};
 use rawx_model::validate::FieldErrors;
 use rawx_model::Row;
@@ -112,7 +110,12 @@ impl ResourceApi for JobTemplates {
             if cid == right {
                 continue;
             }
-            if CredentialView::load(&*state.store, cid).await?.unique_hash().0 == key {
+            if CredentialView::load(&*state.store, cid)
+                .await?
+                .unique_hash()
+                .0
+                == key
+            {
                 return Err(bad(format!(
                     "Cannot assign multiple {display} credentials."
                 )));
@@ -228,7 +231,13 @@ pub async fn launch_get(
             "id": cid, "name": view.row["name"], "credential_type": view.row["credential_type"],
             "passwords_needed": pw,
         });
-        if view.def.managed && view.def.fields().iter().any(|f| f["id"] == json!("vault_id")) {
+        if view.def.managed
+            && view
+                .def
+                .fields()
+                .iter()
+                .any(|f| f["id"] == json!("vault_id"))
+        {
             d["vault_id"] = view.inputs.get("vault_id").cloned().unwrap_or(Value::Null);
         }
         cred_defaults.push(d);
