@@ -38,6 +38,7 @@ impl Attempt<()> for bool {
 ///
 /// `f` returns an `Option`, a `bool`, or a `Result` whose error says what it saw, e.g.
 /// `eventually(secs(60), || if j["status"] == "running" { Ok(j) } else { Err(j) })`.
+#[track_caller]
 pub fn eventually<T, A: Attempt<T>>(limit: Duration, mut f: impl FnMut() -> A) -> T {
     let deadline = Instant::now() + limit;
     let mut pause = Duration::from_millis(50);
