@@ -261,8 +261,8 @@ fn an_independent_python_peer_joins_and_opens_a_control_stream() {
             .stderr(Stdio::piped()),
     );
     // The peer is up: a counts it as a node of the mesh while it runs.
-    // Until a to know the Python peer.
-    let seen = eventually(Duration::from_secs(20), || {
+    // Until a knows the Python peer, which stays only while its checks run (a moment).
+    let seen = eventually_every(Duration::from_secs(20), Duration::from_millis(20), || {
         let st = a.status();
         (st["KnownConnectionCosts"]["pypeer"]["a"] == 1).then_some(st)
     });

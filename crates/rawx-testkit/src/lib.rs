@@ -25,6 +25,7 @@ pub mod clients;
 mod eventually;
 pub mod fake_node;
 pub mod lab;
+pub mod leftovers;
 pub mod ops;
 mod pg;
 pub mod plays;
@@ -33,7 +34,7 @@ mod server;
 pub mod wsclient;
 
 pub use clients::{manage, rawx, sh, sqlite, yaml_to_json, Out, Redis};
-pub use eventually::{eventually, eventually_async, Attempt};
+pub use eventually::{eventually, eventually_async, eventually_every, Attempt};
 pub use pg::PgDb;
 pub use procs::{free_port, DataDir, Proc};
 pub use server::{

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-pub use super::{eventually, free_port, Proc};
+pub use super::{eventually, eventually_every, free_port, Proc};
 use super::{receptorctl_bin, NODE_BIN};
 
 /// One node process; killed when dropped, so a failing test leaves nothing behind.

@@ -13,7 +13,9 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 pub use rawx_testkit::procs::pids_naming;
-pub use rawx_testkit::{eventually, eventually_async, free_port, venv, venv_path, DataDir, Proc};
+pub use rawx_testkit::{
+    eventually, eventually_async, eventually_every, free_port, venv, venv_path, DataDir, Proc,
+};
 
 pub const NODE_BIN: &str = env!("CARGO_BIN_EXE_rawx-receptor");
 
