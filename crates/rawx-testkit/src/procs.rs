@@ -204,8 +204,10 @@ impl Proc {
         let deadline = std::time::Instant::now() + limit;
         loop {
             if let Some(status) = self.child().try_wait().expect("wait") {
-                let c = self.child.take().unwrap();
-                release_group(c.id());
+                // Reaped by `try_wait` above: only the group's bookkeeping is left.
+                let pid = self.child().id();
+                self.child = None;
+                release_group(pid);
                 return status;
             }
             if std::time::Instant::now() > deadline {

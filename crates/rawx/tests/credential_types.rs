@@ -968,6 +968,19 @@ fn custom_types_are_checked_like_awx() {
         r.json(),
         json!({"inputs": ["$encrypted$ is a reserved keyword, and cannot be used for password."]})
     );
+    // The Network type's `dependencies`.
+    let net = type_id(&lab, "Network");
+    let r = lab.s.http(
+        "POST",
+        "/api/v2/credentials/",
+        Some(("admin", ADMIN_PW)),
+        Some(&json!({"name": "n", "organization": lab.org["id"], "credential_type": net, "inputs": {"username": "u", "authorize_password": "x"}})),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json(),
+        json!({"inputs": {"authorize_password": ["cannot be set unless \"Authorize\" is set"]}})
+    );
 }
 
 /// Passwords a credential asks for at launch: listed by the launch GET, refused when missing
