@@ -968,6 +968,21 @@ fn custom_types_are_checked_like_awx() {
         r.json(),
         json!({"inputs": ["$encrypted$ is a reserved keyword, and cannot be used for password."]})
     );
+    // A passphrase for a key that has none (AWX refuses it too).
+    let dir = tempfile::tempdir().unwrap();
+    let plain_key = keygen(dir.path(), "plain", &["-t", "ed25519"]);
+    let machine = type_id(&lab, "Machine");
+    let r = lab.s.http(
+        "POST",
+        "/api/v2/credentials/",
+        Some(("admin", ADMIN_PW)),
+        Some(&json!({"name": "m", "organization": lab.org["id"], "credential_type": machine, "inputs": {"username": "u", "ssh_key_data": plain_key, "ssh_key_unlock": "nope"}})),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json(),
+        json!({"inputs": {"ssh_key_unlock": ["should not be set when SSH key is not encrypted."]}})
+    );
     // The Network type's `dependencies`.
     let net = type_id(&lab, "Network");
     let r = lab.s.http(
