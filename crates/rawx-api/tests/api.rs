@@ -461,7 +461,7 @@ async fn deletes_follow_awx_rules() {
         (r.status, r.body),
         (
             StatusCode::FORBIDDEN,
-            json!({"detail": "Credential types that are in use cannot be deleted."})
+            json!({"detail": "Credential types that are in use cannot be deleted"})
         )
     );
     assert_eq!(

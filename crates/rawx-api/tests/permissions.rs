@@ -372,7 +372,7 @@ async fn members_read_and_admins_write_within_their_organization() {
 async fn a_templates_start_capability_follows_who_may_launch_it() {
     let api = Api::new().await;
     world(&api).await;
-    let caps = |r: &common::Resp| r.body["summary_fields"]["user_capabilities"].clone();
+    let caps = |r: &rawx_testkit::api::Resp| r.body["summary_fields"]["user_capabilities"].clone();
 
     let r = api.admin("GET", "/api/v2/job_templates/1/", None).await;
     assert_eq!(caps(&r)["start"], true, "{}", r.text);

@@ -125,15 +125,21 @@ fn seconds_since(stamp: &str) -> f64 {
     }
 }
 
-/// `GET …/relaunch/`: what a relaunch would need (rawx asks for no passwords at launch yet).
+/// `GET …/relaunch/`: what a relaunch would need: the passwords the job's credentials ask at
+/// launch, as stored with the job.
 pub async fn relaunch_get(
     kind: &'static JobKind,
     State(state): Ctx,
     Auth(ident): Auth,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    fetch_visible(&state, &ident.actor, kind.resource, &raw).await?;
-    Ok(Json(json!({"passwords_needed_to_start": []})))
+    let job = fetch_visible(&state, &ident.actor, kind.resource, &raw).await?;
+    let needed = match job.get("passwords_needed_to_start") {
+        Some(Value::String(s)) => serde_json::from_str(s).unwrap_or(json!([])),
+        Some(v @ Value::Array(_)) => v.clone(),
+        _ => json!([]),
+    };
+    Ok(Json(json!({ "passwords_needed_to_start": needed })))
 }
 
 pub async fn cancel_get(

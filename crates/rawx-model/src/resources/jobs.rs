@@ -98,6 +98,9 @@ macro_rules! unified_job_fields {
         Field::new("rc", "", INT).internal().nullable(),
         // The highest event counter stored: the ingester resumes after it.
         Field::new("final_counter", "", INT).internal().nullable(),
+        // Passwords given at launch for credentials that ask for them (AWX's `start_args`),
+        // sealed; the task role reads them when it builds the job and blanks them at its end.
+        Field::new("start_args", "", Kind::Text).internal().default(D::Str("")),
             $($post,)*
         ]
     };
