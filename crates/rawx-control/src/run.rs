@@ -196,7 +196,7 @@ pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
             // AWX's task manager: `failed`, with the check's reason.
             let why = format!("{e} Task failed pre-start check.");
             tracing::warn!(job = job_id, explanation = %why, "job failed its pre-start check");
-            return end(&shared, kind, job_id, "failed", &why, "").await;
+            return end(&shared, kind, job_id, JobStatus::Failed, &why, "").await;
         }
         Err(e) => {
             return fail(
