@@ -216,6 +216,10 @@ async fn jobs_in(
     Ok(out)
 }
 
+/// The `Store::exclusive` key under which task managers claim jobs of templates that run one
+/// at a time (`allow_simultaneous` false).
+const ONE_AT_A_TIME_LOCK: i64 = 727_379;
+
 /// A burst of launches wakes the task manager once per this long, not once per launch.
 const MIN_PASS_GAP: Duration = Duration::from_millis(25);
 
@@ -246,10 +250,9 @@ impl TaskManager {
         for (kind, job) in jobs_in(store, &[JobStatus::Pending]).await? {
             let id = job.get("id").and_then(Value::as_i64).unwrap_or_default();
             let jt = job.get("job_template").cloned().unwrap_or(Value::Null);
-            if job.get("allow_simultaneous") != Some(&json!(true))
-                && !jt.is_null()
-                && busy_templates.contains(&jt)
-            {
+            let one_at_a_time =
+                job.get("allow_simultaneous") != Some(&json!(true)) && !jt.is_null();
+            if one_at_a_time && busy_templates.contains(&jt) {
                 continue;
             }
             if let Some(why) = placement.refuses(&self.shared, kind, &job).await {
@@ -265,6 +268,27 @@ impl TaskManager {
             // Claim it: only one task manager moves a job out of pending. The dispatcher is
             // told first, so a restart of it meanwhile takes the job as a claim to start, not
             // as one an earlier process left behind.
+            // The claim of a job whose template runs one at a time is serialized across task
+            // managers, and the template's active jobs are read again under the lock: two
+            // managers that each saw the template idle would otherwise claim two of its jobs
+            // (each compare-and-set is on its own job, so both succeed).
+            let _serial = if one_at_a_time {
+                let lock = store
+                    .exclusive(ONE_AT_A_TIME_LOCK)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let busy = jobs_in(store, &["waiting", "running"])
+                    .await?
+                    .iter()
+                    .any(|(_, j)| j.get("job_template") == Some(&jt));
+                if busy {
+                    busy_templates.push(jt);
+                    continue;
+                }
+                Some(lock)
+            } else {
+                None
+            };
             let ticket = self.claims.reserve(kind, id);
             let mut row = Row::new();
             row.insert("status".into(), json!(JobStatus::Waiting.as_str()));
