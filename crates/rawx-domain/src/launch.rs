@@ -427,6 +427,17 @@ pub async fn relaunch_job(
     user: i64,
     old: &Row,
 ) -> DomainResult<i64> {
+    relaunch_job_with(store, bus, user, old, Row::new()).await
+}
+
+/// `relaunch_job` with fields of the new job's own (the sealed launch-time passwords).
+pub async fn relaunch_job_with(
+    store: &dyn Store,
+    bus: &dyn Bus,
+    user: i64,
+    old: &Row,
+    own: Row,
+) -> DomainResult<i64> {
     let mut job = Row::new();
     for f in JOBS
         .fields
@@ -438,6 +449,7 @@ pub async fn relaunch_job(
             old.get(f.name).cloned().unwrap_or(Value::Null),
         );
     }
+    job.extend(own);
     job.insert("launch_type".into(), json!("relaunch"));
     job.insert("status".into(), json!(JobStatus::Pending.as_str()));
     job.insert("launched_by_user".into(), json!(user));
