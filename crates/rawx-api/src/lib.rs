@@ -301,9 +301,9 @@ pub fn routes() -> Vec<String> {
     for (path, _) in table() {
         if path.contains("{slug}") {
             out.extend(
-                rawx_domain::settings::SLUGS
-                    .iter()
-                    .map(|s| path.replace("{slug}", s)),
+                rawx_domain::settings::categories()
+                    .into_iter()
+                    .map(|(s, _)| path.replace("{slug}", s)),
             );
         } else if path.contains("{sub}") {
             for res in &public {
