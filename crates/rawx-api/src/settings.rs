@@ -176,7 +176,8 @@ pub async fn options_category(auth: Auth, Path(slug): Path<String>) -> ApiResult
             m["choices"] = json!(choices);
         }
         if s.kind == Kind::List && s.field.starts_with("StringList") {
-            m["child"] = json!({"type": "string", "required": true, "hidden": false, "read_only": false});
+            m["child"] =
+                json!({"type": "string", "required": true, "hidden": false, "read_only": false});
         }
         m
     };

@@ -86,7 +86,9 @@ async fn writes_are_validated_with_awx_messages() {
     let bad = |body: Value| {
         let api = &api;
         async move {
-            let r = api.admin("PATCH", "/api/v2/settings/all/", Some(body)).await;
+            let r = api
+                .admin("PATCH", "/api/v2/settings/all/", Some(body))
+                .await;
             assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
             r.body
         }
@@ -123,12 +125,11 @@ async fn writes_are_validated_with_awx_messages() {
         bad(json!({"DEFAULT_EXECUTION_ENVIRONMENT": 999})).await,
         json!({"DEFAULT_EXECUTION_ENVIRONMENT": ["Invalid pk \"999\" - object does not exist."]})
     );
-    assert_eq!(
+    assert!(
         bad(json!({"CSRF_TRUSTED_ORIGINS": ["example.com"]})).await["non_field_errors"][0]
             .as_str()
             .unwrap()
-            .contains("must start with a scheme"),
-        true
+            .contains("must start with a scheme")
     );
     // Nothing was written by the refused requests.
     let all = api.admin("GET", "/api/v2/settings/changed/", None).await;
@@ -190,7 +191,10 @@ async fn options_say_what_rawx_acts_on() {
     assert_eq!(put["SESSION_COOKIE_AGE"]["min_value"], 60);
     assert_eq!(put["SESSION_COOKIE_AGE"]["unit"], "seconds");
     assert_eq!(put["TOWER_URL_BASE"]["type"], "url");
-    assert_eq!(put["LOG_AGGREGATOR_TYPE"]["choices"][0], json!([null, "---------"]));
+    assert_eq!(
+        put["LOG_AGGREGATOR_TYPE"]["choices"][0],
+        json!([null, "---------"])
+    );
     assert_eq!(put["BULK_HOST_MAX_CREATE"]["hidden"], true);
     assert_eq!(put["REMOTE_HOST_HEADERS"]["child"]["type"], "string");
     let acted = put["MAX_FORKS"]["help_text"].as_str().unwrap();
@@ -200,6 +204,9 @@ async fn options_say_what_rawx_acts_on() {
         stored.contains("rawx stores this setting") && stored.contains("does not act on it"),
         "{stored}"
     );
-    assert!(put.get("INSTALL_UUID").is_none(), "read-only keys are not in PUT");
+    assert!(
+        put.get("INSTALL_UUID").is_none(),
+        "read-only keys are not in PUT"
+    );
     assert_eq!(r.body["actions"]["GET"]["INSTALL_UUID"]["read_only"], true);
 }

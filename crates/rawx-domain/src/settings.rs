@@ -347,9 +347,11 @@ impl<'a> Settings<'a> {
             .stored(TOWER_URL_BASE.name)
             .await
             .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_else(|| def(TOWER_URL_BASE.name).map_or_else(String::new, |d| {
-                d.default.as_str().unwrap_or_default().to_string()
-            }));
+            .unwrap_or_else(|| {
+                def(TOWER_URL_BASE.name).map_or_else(String::new, |d| {
+                    d.default.as_str().unwrap_or_default().to_string()
+                })
+            });
         let path = if setting.name.ends_with("_METADATA_URL") {
             "/sso/metadata/saml/".to_string()
         } else {
@@ -391,11 +393,15 @@ pub fn check(s: &Setting, v: &Value) -> Result<Value, String> {
         };
     }
     match s.kind {
-        Kind::Bool => as_bool(v).map(Value::Bool).ok_or_else(|| "Must be a valid boolean.".into()),
+        Kind::Bool => as_bool(v)
+            .map(Value::Bool)
+            .ok_or_else(|| "Must be a valid boolean.".into()),
         Kind::Int => {
             let n = as_int(v).ok_or("A valid integer is required.")?;
             if let Some(min) = s.min_value.filter(|m| n < *m) {
-                return Err(format!("Ensure this value is greater than or equal to {min}."));
+                return Err(format!(
+                    "Ensure this value is greater than or equal to {min}."
+                ));
             }
             if let Some(max) = s.max_value.filter(|m| n > *m) {
                 return Err(format!("Ensure this value is less than or equal to {max}."));
@@ -423,7 +429,10 @@ pub fn check(s: &Setting, v: &Value) -> Result<Value, String> {
             if s.is_choice(v) {
                 Ok(v.clone())
             } else {
-                Err(format!("\"{}\" is not a valid choice.", as_text(v).unwrap_or_else(|| v.to_string())))
+                Err(format!(
+                    "\"{}\" is not a valid choice.",
+                    as_text(v).unwrap_or_else(|| v.to_string())
+                ))
             }
         }
         Kind::Dict => match v {
@@ -434,7 +443,10 @@ pub fn check(s: &Setting, v: &Value) -> Result<Value, String> {
             )),
         },
         Kind::List => match v {
-            Value::Array(items) if s.field.starts_with("StringList") || s.field == "AuthenticationBackendsField" => {
+            Value::Array(items)
+                if s.field.starts_with("StringList")
+                    || s.field == "AuthenticationBackendsField" =>
+            {
                 let mut out = Vec::new();
                 for i in items {
                     match as_text(i) {
@@ -443,7 +455,11 @@ pub fn check(s: &Setting, v: &Value) -> Result<Value, String> {
                     }
                 }
                 if s.field == "StringListIsolatedPathField" {
-                    if let Some(bad) = out.iter().filter_map(Value::as_str).find(|p| !p.starts_with('/')) {
+                    if let Some(bad) = out
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .find(|p| !p.starts_with('/'))
+                    {
                         return Err(format!(
                             "{bad} is not a valid path choice. You must provide an absolute path."
                         ));
@@ -452,8 +468,13 @@ pub fn check(s: &Setting, v: &Value) -> Result<Value, String> {
                 Ok(Value::Array(out))
             }
             Value::Array(_) => Ok(v.clone()),
-            v if s.field.starts_with("StringListPath") || s.field == "StringListIsolatedPathField" => {
-                Err(format!("Expected list of strings but got <class '{}'> instead.", type_name(v)))
+            v if s.field.starts_with("StringListPath")
+                || s.field == "StringListIsolatedPathField" =>
+            {
+                Err(format!(
+                    "Expected list of strings but got <class '{}'> instead.",
+                    type_name(v)
+                ))
             }
             v => Err(format!(
                 "Expected a list of items but got type \"{}\".",
@@ -587,7 +608,8 @@ pub async fn write(
         let name = s.name.as_str();
         match obj.get(name) {
             // Writing back what a read showed keeps the stored secret.
-            Some(Value::String(p)) if s.encrypted && p.starts_with(rawx_model::secret::ENCRYPTED) => {}
+            Some(Value::String(p))
+                if s.encrypted && p.starts_with(rawx_model::secret::ENCRYPTED) => {}
             Some(v) => match check(s, v) {
                 Ok(Value::String(plain)) if s.encrypted => {
                     let sealed = if plain.is_empty() {
@@ -872,8 +894,23 @@ mod tests {
             assert!(names.contains(n), "{n} is acted on but not registered");
         }
         let slugs: Vec<_> = categories().into_iter().map(|(s, _)| s).collect();
-        for s in ["all", "changed", "system", "jobs", "logging", "ui", "authentication",
-                  "ldap", "saml", "github", "oidc", "radius", "tacacsplus", "bulk", "debug"] {
+        for s in [
+            "all",
+            "changed",
+            "system",
+            "jobs",
+            "logging",
+            "ui",
+            "authentication",
+            "ldap",
+            "saml",
+            "github",
+            "oidc",
+            "radius",
+            "tacacsplus",
+            "bulk",
+            "debug",
+        ] {
             assert!(slugs.contains(&s), "{s}");
         }
         // Every default is a value its own check takes back unchanged (AWX shows `null` for
@@ -891,12 +928,18 @@ mod tests {
     #[test]
     fn values_are_checked_as_awx_s_fields() {
         let s = |n| def(n).unwrap();
-        assert_eq!(check(s("SESSION_COOKIE_AGE"), &json!("120")), Ok(json!(120)));
+        assert_eq!(
+            check(s("SESSION_COOKIE_AGE"), &json!("120")),
+            Ok(json!(120))
+        );
         assert_eq!(
             check(s("SESSION_COOKIE_AGE"), &json!(5)),
             Err("Ensure this value is greater than or equal to 60.".into())
         );
-        assert_eq!(check(s("ACTIVITY_STREAM_ENABLED"), &json!("yes")), Ok(json!(true)));
+        assert_eq!(
+            check(s("ACTIVITY_STREAM_ENABLED"), &json!("yes")),
+            Ok(json!(true))
+        );
         assert_eq!(
             check(s("ACTIVITY_STREAM_ENABLED"), &json!("maybe")),
             Err("Must be a valid boolean.".into())
@@ -922,7 +965,10 @@ mod tests {
             check(s("MAX_FORKS"), &Value::Null),
             Err("This field may not be null.".into())
         );
-        assert_eq!(check(s("LOG_AGGREGATOR_HOST"), &Value::Null), Ok(Value::Null));
+        assert_eq!(
+            check(s("LOG_AGGREGATOR_HOST"), &Value::Null),
+            Ok(Value::Null)
+        );
         assert_eq!(
             check(s("AUTOMATION_ANALYTICS_URL"), &json!("")),
             Err("This field may not be blank.".into())

@@ -22,6 +22,10 @@ impl ResourceApi for Credentials {
         &CREDENTIALS
     }
 
+    fn routes(&self) -> crate::resource::Routes {
+        super::copy::routes(&COPY)
+    }
+
     async fn prepare(
         &self,
         state: &AppState,
@@ -198,3 +202,12 @@ fn ssh_key_encrypted(text: &str) -> Option<bool> {
     let cipher = rest.get(4..4 + len)?;
     Some(cipher != b"none")
 }
+
+/// Credentials: inputs copied as stored (secrets stay sealed); `input_sources` are not served yet.
+static COPY: super::copy::CopySpec = super::copy::CopySpec {
+    res: &CREDENTIALS,
+    path: "/api/v2/credentials/{id}/copy/",
+    discard: &[],
+    links: &[],
+    hosts_and_groups: false,
+};

@@ -18,6 +18,10 @@ impl ResourceApi for Inventories {
         &INVENTORIES
     }
 
+    fn routes(&self) -> crate::resource::Routes {
+        super::copy::routes(&COPY)
+    }
+
     fn used_by_jobs_as(&self) -> Option<&'static str> {
         Some("inventory")
     }
@@ -61,3 +65,12 @@ impl ResourceApi for Inventories {
         "inventory"
     }
 }
+
+/// Inventories: their instance groups, hosts and groups.
+static COPY: super::copy::CopySpec = super::copy::CopySpec {
+    res: &INVENTORIES,
+    path: "/api/v2/inventories/{id}/copy/",
+    discard: &[],
+    links: &[&rawx_model::resources::INVENTORY_INSTANCE_GROUPS],
+    hosts_and_groups: true,
+};

@@ -173,10 +173,12 @@ impl ResourceApi for JobTemplates {
     }
 
     fn routes(&self) -> Routes {
-        vec![(
+        let mut routes = vec![(
             "/api/v2/job_templates/{id}/launch/",
             get(launch_get).post(launch_post).options(launch_options),
-        )]
+        )];
+        routes.extend(super::copy::routes(&COPY));
+        routes
     }
 }
 
@@ -363,3 +365,16 @@ pub async fn launch_post(
     tracing::info!(job = id, template = %jt["id"], user = ident.username(), "job launched");
     Ok(crate::handlers::created(&JOBS, id, out))
 }
+
+/// Job templates: their credentials, labels and instance groups (awx/main/models/jobs.py).
+static COPY: super::copy::CopySpec = super::copy::CopySpec {
+    res: &JOB_TEMPLATES,
+    path: "/api/v2/job_templates/{id}/copy/",
+    discard: &["vault_credential", "credential"],
+    links: &[
+        &rawx_model::resources::JT_CREDENTIALS,
+        &rawx_model::resources::JT_LABELS,
+        &rawx_model::resources::JT_INSTANCE_GROUPS,
+    ],
+    hosts_and_groups: false,
+};

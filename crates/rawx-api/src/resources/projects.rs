@@ -18,6 +18,10 @@ impl ResourceApi for Projects {
         &PROJECTS
     }
 
+    fn routes(&self) -> crate::resource::Routes {
+        super::copy::routes(&COPY)
+    }
+
     async fn prepare(
         &self,
         state: &AppState,
@@ -105,3 +109,12 @@ fn check_local_path(state: &AppState, path: &str) -> ApiResult<()> {
     };
     Err(ApiError::field("local_path", msg))
 }
+
+/// Projects: AWX discards `local_path` (a copy of a manual project names its own directory).
+static COPY: super::copy::CopySpec = super::copy::CopySpec {
+    res: &PROJECTS,
+    path: "/api/v2/projects/{id}/copy/",
+    discard: &["local_path"],
+    links: &[],
+    hosts_and_groups: false,
+};
