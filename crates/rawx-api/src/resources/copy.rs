@@ -65,6 +65,16 @@ pub fn routes(spec: &'static CopySpec) -> Routes {
     ]
 }
 
+/// `related.copy`, which the collection's `copy_from` follows.
+pub fn related(spec: &CopySpec, row: &Row, related: &mut serde_json::Map<String, Value>) {
+    if let Some(id) = row.get("id").and_then(Value::as_i64) {
+        related.insert(
+            "copy".into(),
+            json!(spec.path.replace("{id}", &id.to_string())),
+        );
+    }
+}
+
 /// The fields a copy takes from `row` (AWX's `_build_create_dict` and `copy_model_obj`).
 fn copied_fields(res: &'static Resource, spec: &CopySpec, row: &Row) -> Row {
     let mut out = Row::new();

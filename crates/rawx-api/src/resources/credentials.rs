@@ -26,6 +26,10 @@ impl ResourceApi for Credentials {
         super::copy::routes(&COPY)
     }
 
+    fn related(&self, row: &Row, related: &mut serde_json::Map<String, serde_json::Value>) {
+        super::copy::related(&COPY, row, related);
+    }
+
     async fn prepare(
         &self,
         state: &AppState,

@@ -22,6 +22,10 @@ impl ResourceApi for Inventories {
         super::copy::routes(&COPY)
     }
 
+    fn related(&self, row: &Row, related: &mut serde_json::Map<String, serde_json::Value>) {
+        super::copy::related(&COPY, row, related);
+    }
+
     fn used_by_jobs_as(&self) -> Option<&'static str> {
         Some("inventory")
     }

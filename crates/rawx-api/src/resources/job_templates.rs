@@ -153,6 +153,7 @@ impl ResourceApi for JobTemplates {
             "launch".into(),
             json!(format!("/api/v2/job_templates/{id}/launch/")),
         );
+        super::copy::related(&COPY, row, related);
     }
 
     async fn summary_fields(
