@@ -254,6 +254,20 @@ pub async fn launch_get(
         inventory.unwrap_or(json!({"name": null, "id": null})),
     );
     defaults.insert("extra_vars".into(), jt["extra_vars"].clone());
+    // AWX lists the template's labels as `{id, name}`, and leaves the key out when it has none.
+    let jt_id = int(&jt, "id").unwrap_or_default();
+    let mut labels = Vec::new();
+    for id in state
+        .store
+        .linked(&rawx_model::resources::JT_LABELS, true, jt_id)
+        .await?
+    {
+        let label = state.store.get(&rawx_model::resources::LABELS, id).await?;
+        labels.push(json!({"id": id, "name": label["name"]}));
+    }
+    if !labels.is_empty() {
+        defaults.insert("labels".into(), json!(labels));
+    }
     out.insert("defaults".into(), Value::Object(defaults));
     Ok(Json(Value::Object(out)))
 }
@@ -310,6 +324,10 @@ pub async fn launch_options(
         "credentials".into(),
         json!({"type": "list_of_ids", "required": false, "label": "Credentials"}),
     );
+    post.insert(
+        "labels".into(),
+        json!({"type": "list_of_ids", "required": false, "label": "Labels"}),
+    );
     let actions = if may {
         json!({"POST": post})
     } else {
@@ -357,6 +375,7 @@ pub async fn launch_post(
         actor.user_id,
         job,
         &launch.credentials,
+        launch.labels.as_deref(),
     )
     .await?;
     let stored = state.store.get(&JOBS, id).await?;
