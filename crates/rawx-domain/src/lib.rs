@@ -17,6 +17,7 @@ pub mod capacity;
 mod error;
 pub mod launch;
 pub mod messages;
+pub mod roles;
 pub mod schedules;
 pub mod settings;
 pub mod status;

@@ -17,6 +17,7 @@ mod job_templates;
 mod jobs;
 mod organizations;
 mod projects;
+pub(crate) mod roles;
 mod schedules;
 mod tokens;
 pub mod unified;
@@ -42,6 +43,7 @@ static MODULES: &[&dyn ResourceApi] = &[
     &jobs::Jobs,
     &organizations::Organizations,
     &projects::Projects,
+    &roles::Roles,
     &schedules::Schedules,
     &tokens::Tokens,
     &users::Users,
