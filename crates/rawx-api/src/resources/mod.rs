@@ -19,6 +19,7 @@ mod organizations;
 mod projects;
 pub(crate) mod roles;
 mod schedules;
+mod teams;
 mod tokens;
 pub mod unified;
 mod users;
@@ -45,6 +46,7 @@ static MODULES: &[&dyn ResourceApi] = &[
     &projects::Projects,
     &roles::Roles,
     &schedules::Schedules,
+    &teams::Teams,
     &tokens::Tokens,
     &users::Users,
 ];
