@@ -232,6 +232,7 @@ impl Dispatcher {
                 r.insert("failed".into(), json!(true));
                 r.insert("finished".into(), json!(rawx_model::now_string()));
                 r.insert("job_explanation".into(), json!("Job canceled by request."));
+                r.insert("start_args".into(), json!(""));
                 r.insert("event_processing_finished".into(), json!(true));
                 if let Ok(true) = self
                     .shared

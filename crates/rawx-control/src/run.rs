@@ -89,7 +89,7 @@ async fn end(
         kind,
         job,
         json!({
-            "status": status, "failed": true, "finished": rawx_model::now_string(),
+            "status": status, "failed": true, "finished": rawx_model::now_string(), "start_args": "",
             "job_explanation": explanation, "result_traceback": traceback,
             "event_processing_finished": true,
         }),
@@ -189,6 +189,12 @@ pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
     let ctx = context(&shared, job_id).await;
     let built = match build::build(&ctx, kind, &job).await {
         Ok(b) => b,
+        Err(e) if e.downcast_ref::<build::PreStart>().is_some() => {
+            // AWX's task manager: `failed`, with the check's reason.
+            let why = format!("{e} Task failed pre-start check.");
+            tracing::warn!(job = job_id, explanation = %why, "job failed its pre-start check");
+            return end(&shared, kind, job_id, "failed", &why, "").await;
+        }
         Err(e) => {
             return fail(
                 &shared,
@@ -378,7 +384,7 @@ pub async fn follow(
         kind,
         job_id,
         json!({
-            "status": status, "failed": status != "successful", "finished": finished, "elapsed": elapsed,
+            "status": status, "failed": status != "successful", "finished": finished, "elapsed": elapsed, "start_args": "",
             "job_explanation": explanation, "result_traceback": traceback.unwrap_or_default(), "rc": rc,
             "host_status_counts": Value::Object(counts).to_string(), "final_counter": final_counter,
             "event_processing_finished": true,

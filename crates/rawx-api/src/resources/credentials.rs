@@ -53,11 +53,15 @@ async fn prepare_credential(
         .store
         .get(&CREDENTIAL_TYPES, type_id.unwrap_or_default())
         .await?;
-    row.insert("kind".into(), ctype["kind"].clone());
+    // AWX's `Credential.kind` is the type's namespace (a custom type has none).
+    row.insert(
+        "kind".into(),
+        json!(ctype["namespace"].as_str().unwrap_or_default()),
+    );
     row.insert("cloud".into(), json!(ctype["kind"] == json!("cloud")));
     row.insert(
         "kubernetes".into(),
-        json!(ctype["namespace"] == json!("kubernetes_bearer_token")),
+        json!(ctype["kind"] == json!("kubernetes")),
     );
     if existing.is_none() && row.get("organization").is_none_or(Value::is_null) {
         // Without an organization the credential is someone's own.
@@ -109,9 +113,30 @@ async fn prepare_credential(
             );
             continue;
         }
-        if fspec["secret"] == json!(true) && v.is_string() {
+        if let (Some(choices), Some(s)) = (fspec["choices"].as_array(), v.as_str()) {
+            if !choices.iter().any(|c| c == &json!(s)) {
+                let listed: Vec<String> = choices
+                    .iter()
+                    .map(|c| format!("'{}'", c.as_str().unwrap_or_default()))
+                    .collect();
+                errors.insert(
+                    k.clone(),
+                    json!([format!("'{s}' is not one of [{}]", listed.join(", "))]),
+                );
+                continue;
+            }
+        }
+        if fspec["ask_at_runtime"] == json!(true) && v == json!("ASK") {
+            // Asked at launch (`passwords_needed_to_start`): kept as the marker, as AWX does.
+            sealed.insert(k, v);
+        } else if fspec["secret"] == json!(true) && v.is_string() {
             let s = v.as_str().unwrap_or_default();
-            if s == ENCRYPTED {
+            if s == ENCRYPTED && existing.is_none() {
+                return Err(ApiError::Status(
+                    StatusCode::BAD_REQUEST,
+                    json!({"inputs": [format!("$encrypted$ is a reserved keyword, and cannot be used for {k}.")]}),
+                ));
+            } else if s == ENCRYPTED {
                 // AWX: sending `$encrypted$` back keeps what is stored.
                 match old.get(&k) {
                     Some(prev) => sealed.insert(k, prev.clone()),
@@ -154,6 +179,15 @@ async fn prepare_credential(
                 );
             }
             _ => {}
+        }
+    }
+    if let Some(e) = existing.filter(|_| ctype["kind"] == json!("vault")) {
+        let before = old.get("vault_id").cloned().unwrap_or(json!(""));
+        if sealed.get("vault_id").is_some_and(|v| v != &before) && e.get("id").is_some() {
+            return Err(ApiError::Status(
+                StatusCode::BAD_REQUEST,
+                json!({"inputs": ["Vault IDs cannot be changed once they have been created."]}),
+            ));
         }
     }
     if !errors.is_empty() {

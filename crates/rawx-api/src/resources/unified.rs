@@ -16,11 +16,14 @@ use axum::response::Response;
 use axum::routing::{get, MethodRouter};
 use axum::Json;
 use rawx_domain::{launch, JobStatus};
+use rawx_model::filter::Cond;
 use rawx_model::filter::Filter;
-use rawx_model::resources::{JobKind, JOBS, JOB_TEMPLATES};
+use rawx_model::resources::{JobKind, JOB_KINDS, JOB_TEMPLATES, TYPE_COLUMN, UNIFIED_JOBS};
 use rawx_model::schema::int;
+use rawx_model::schema::ColumnType;
 use rawx_model::Row;
 use serde_json::{json, Map, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 type Ctx = State<Arc<AppState>>;
@@ -119,15 +122,21 @@ fn seconds_since(stamp: &str) -> f64 {
     }
 }
 
-/// `GET …/relaunch/`: what a relaunch would need (rawx asks for no passwords at launch yet).
+/// `GET …/relaunch/`: what a relaunch would need: the passwords the job's credentials ask at
+/// launch, as stored with the job.
 pub async fn relaunch_get(
     kind: &'static JobKind,
     State(state): Ctx,
     Auth(ident): Auth,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    fetch_visible(&state, &ident.actor, kind.resource, &raw).await?;
-    Ok(Json(json!({"passwords_needed_to_start": []})))
+    let job = fetch_visible(&state, &ident.actor, kind.resource, &raw).await?;
+    let needed = match job.get("passwords_needed_to_start") {
+        Some(Value::String(s)) => serde_json::from_str(s).unwrap_or(json!([])),
+        Some(v @ Value::Array(_)) => v.clone(),
+        _ => json!([]),
+    };
+    Ok(Json(json!({ "passwords_needed_to_start": needed })))
 }
 
 pub async fn cancel_get(
@@ -172,19 +181,61 @@ pub async fn cancel_post(
     Ok(StatusCode::ACCEPTED)
 }
 
-/// `/api/v2/unified_jobs/`: every kind of job in one list. Jobs are the only kind rawx runs so
-/// far, so it is the job list under AWX's name (the CLI monitors workflows through it).
+/// `/api/v2/unified_jobs/`: every kind of job in one list, as AWX's `UnifiedJobList`: the
+/// parent table is filtered, ordered and paged (its columns are the ones every kind shares),
+/// then each row is rendered as its kind (`UnifiedJobListSerializer.get_sub_serializer`),
+/// with one query per kind on the page.
 pub async fn unified_jobs(
     State(state): Ctx,
     Auth(ident): Auth,
     uri: OriginalUri,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    crate::handlers::page_response(&state, &ident.actor, &JOBS, Filter::All(vec![]), &uri, &q).await
+    let actor = &ident.actor;
+    let (params, lq, page) =
+        crate::handlers::page_rows(&state, actor, &UNIFIED_JOBS, Filter::All(vec![]), &q).await?;
+    let mut children: HashMap<i64, (&'static JobKind, Row)> = HashMap::new();
+    for kind in JOB_KINDS {
+        let ids: Vec<Value> = page
+            .rows
+            .iter()
+            .filter(|r| r.get(TYPE_COLUMN).and_then(Value::as_str) == Some(kind.resource.type_name))
+            .filter_map(|r| r.get("id").cloned())
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let f = Filter::On {
+            path: vec![],
+            column: "id",
+            ctype: ColumnType::Int,
+            cond: Cond::In(ids),
+        };
+        for row in state
+            .store
+            .list_all(kind.resource, &f, &[("id", false)])
+            .await?
+        {
+            children.insert(int(&row, "id").unwrap_or_default(), (*kind, row));
+        }
+    }
+    let mut r = Renderer::new(&state, actor);
+    r.list_view = true;
+    r.truncate_stdout = !params.iter().any(|(k, _)| k == "no_truncate");
+    let mut results = Vec::with_capacity(page.rows.len());
+    for row in &page.rows {
+        // A row whose kind's row went between the two reads is left out of this page.
+        if let Some((kind, child)) = children.get(&int(row, "id").unwrap_or_default()) {
+            results.push(r.render(kind.resource, child).await?);
+        }
+    }
+    Ok(crate::handlers::page_json(
+        &uri, &params, &lq, page.count, results,
+    ))
 }
 
 pub async fn unified_jobs_options(Auth(_): Auth) -> Response {
-    crate::options::list(&JOBS, false)
+    crate::options::list(&UNIFIED_JOBS, false)
 }
 
 /// `/api/v2/unified_job_templates/`: job and workflow templates in one list, each in its own
