@@ -161,10 +161,13 @@ pub async fn cancel_post(
 ) -> ApiResult<StatusCode> {
     let actor = &ident.actor;
     let job = fetch_visible(&state, actor, kind.resource, &raw).await?;
-    if !Renderer::new(&state, actor)
-        .may_write(kind.resource, &job)
-        .await?
-        && int(&job, "launched_by_user") != Some(actor.user_id)
+    // `JobAccess.can_cancel`: its launcher, or who the kind says.
+    let own = int(&job, "launched_by_user") == Some(actor.user_id) && !actor.read_only_token;
+    if !own
+        && !state
+            .api(kind.resource)
+            .can_cancel(&mut Renderer::new(&state, actor), &job)
+            .await?
     {
         return Err(ApiError::forbidden());
     }

@@ -6,6 +6,7 @@ mod ee;
 mod instances;
 mod inventory;
 mod jobs;
+mod roles;
 mod schedules;
 mod templates;
 
@@ -16,6 +17,7 @@ pub use ee::*;
 pub use instances::*;
 pub use inventory::*;
 pub use jobs::*;
+pub use roles::*;
 pub use schedules::*;
 pub use templates::*;
 
@@ -57,6 +59,9 @@ pub static ALL: &[&Resource] = &[
     &AD_HOC_COMMANDS,
     &AD_HOC_COMMAND_EVENTS,
     &LABELS,
+    &ROLES,
+    &ROLE_PARENTS,
+    &ROLE_ANCESTORS,
 ];
 
 /// The column of a parent table ([`PARENT_TABLES`]) naming the kind of each row: the child
@@ -126,6 +131,7 @@ pub static RELATIONS: &[&Relation] = &[
     &ORG_GALAXY_CREDENTIALS,
     &JT_LABELS,
     &JOB_LABELS,
+    &ROLE_USERS,
 ];
 
 /// Tags of an organization, put on templates and copied to the jobs they launch (AWX's
@@ -170,6 +176,8 @@ pub static ORG_GALAXY_CREDENTIALS: Relation = Relation {
     right: ("credentials", "credential_id"),
 };
 
+// Organization and team membership before roles (issue 19): `rawx_domain::roles::backfill`
+// moves what these tables hold into member and admin role grants, then empties them.
 pub static ORG_MEMBERS: Relation = Relation {
     table: "organization_members",
     left: ("organizations", "organization_id"),
@@ -246,16 +254,18 @@ pub static ORGANIZATIONS: Resource = Resource {
     subs: &[
         Sub {
             name: "users",
-            list: SubList::Linked {
-                relation: &ORG_MEMBERS,
-                from_left: true,
+            list: SubList::Role {
+                content_type: "organizations",
+                role_field: "member_role",
+                on_object: true,
             },
         },
         Sub {
             name: "admins",
-            list: SubList::Linked {
-                relation: &ORG_ADMINS,
-                from_left: true,
+            list: SubList::Role {
+                content_type: "organizations",
+                role_field: "admin_role",
+                on_object: true,
             },
         },
         Sub {
