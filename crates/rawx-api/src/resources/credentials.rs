@@ -22,6 +22,14 @@ impl ResourceApi for Credentials {
         &CREDENTIALS
     }
 
+    fn routes(&self) -> crate::resource::Routes {
+        super::copy::routes(&COPY)
+    }
+
+    fn related(&self, row: &Row, related: &mut serde_json::Map<String, serde_json::Value>) {
+        super::copy::related(&COPY, row, related);
+    }
+
     async fn prepare(
         &self,
         state: &AppState,
@@ -271,3 +279,12 @@ fn ssh_key_encrypted(text: &str) -> Option<bool> {
     let cipher = rest.get(4..4 + len)?;
     Some(cipher != b"none")
 }
+
+/// Credentials: inputs copied as stored (secrets stay sealed); `input_sources` are not served yet.
+static COPY: super::copy::CopySpec = super::copy::CopySpec {
+    res: &CREDENTIALS,
+    path: "/api/v2/credentials/{id}/copy/",
+    discard: &[],
+    links: &[],
+    hosts_and_groups: false,
+};

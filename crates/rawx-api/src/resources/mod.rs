@@ -6,6 +6,8 @@
 //! `MODULES`.
 
 mod ad_hoc_commands;
+pub mod bulk;
+mod copy;
 mod credential_types;
 mod credentials;
 mod events;
@@ -17,7 +19,9 @@ mod job_templates;
 mod jobs;
 mod organizations;
 mod projects;
+pub(crate) mod roles;
 mod schedules;
+mod teams;
 mod tokens;
 pub mod unified;
 mod users;
@@ -42,7 +46,9 @@ static MODULES: &[&dyn ResourceApi] = &[
     &jobs::Jobs,
     &organizations::Organizations,
     &projects::Projects,
+    &roles::Roles,
     &schedules::Schedules,
+    &teams::Teams,
     &tokens::Tokens,
     &users::Users,
 ];
