@@ -204,8 +204,9 @@ impl Proc {
         let deadline = std::time::Instant::now() + limit;
         loop {
             if let Some(status) = self.child().try_wait().expect("wait") {
-                let c = self.child.take().unwrap();
-                release_group(c.id());
+                // Reaped by `try_wait`.
+                release_group(self.pid());
+                self.child = None;
                 return status;
             }
             if std::time::Instant::now() > deadline {
