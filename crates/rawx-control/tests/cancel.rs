@@ -63,9 +63,14 @@ async fn a_waiting_job_is_stopped_as_soon_as_its_unit_exists() {
     node.accept_submissions(true);
     let j = rig.wait_final(id).await;
     assert_eq!(j["status"], "canceled", "{j}");
+    // The job's task may see the cancel before it submits (no unit at all) or after (its unit
+    // is canceled at once); either way nothing of it is left running.
     let units = node.job_units();
-    assert_eq!(units.len(), 1);
-    assert!(units[0].canceled, "the unit was left running");
+    assert!(units.len() <= 1, "{units:?}");
+    assert!(
+        units.iter().all(|u| u.canceled),
+        "the unit was left running: {units:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -276,6 +276,22 @@ impl Server {
         )
     }
 
+    /// Waits until the server has logged `needle` (failing with the log's tail).
+    #[track_caller]
+    pub fn wait_logged(&self, needle: &str, limit: Duration) {
+        crate::eventually(limit, || {
+            let logs = self.logs();
+            if logs.contains(needle) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "the server did not log {needle:?}\n{}",
+                    tail(&logs, 6000)
+                ))
+            }
+        });
+    }
+
     /// SIGTERM, wait for the graceful shutdown, and return the data dir so the caller can
     /// inspect the database or start again on it. Work units the server leaves running stay
     /// (a restart re-attaches to them) until the returned dir is dropped.

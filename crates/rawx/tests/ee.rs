@@ -6,7 +6,7 @@
 //! start; a build that cannot succeed ends the job in `error` saying what to do.
 
 use rawx_testkit::lab::fixture;
-use rawx_testkit::{eventually, sh, tail, Opts, Server};
+use rawx_testkit::{sh, tail, Opts, Server};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -158,21 +158,6 @@ fn follow(s: &Server, id: i64, limit: Duration) -> (Value, Vec<(String, String)>
     }
 }
 
-/// Waits until the server has logged `needle`.
-fn wait_log(s: &Server, needle: &str, limit: Duration) {
-    eventually(limit, || {
-        let logs = s.logs();
-        if logs.contains(needle) {
-            Ok(())
-        } else {
-            Err(format!(
-                "the server did not log {needle:?}\n{}",
-                tail(&logs, 6000)
-            ))
-        }
-    });
-}
-
 fn mtime(p: &Path) -> std::time::SystemTime {
     std::fs::metadata(p)
         .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
@@ -186,8 +171,7 @@ fn a_job_waits_for_the_build_runs_in_it_and_a_restart_reuses_it() {
     let opts = offline_opts(&wheels, &[]);
     let s = Server::start_with(opts.clone());
     let dir = ee_dir(&s.data);
-    wait_log(
-        &s,
+    s.wait_logged(
         "will be built when a job first needs it",
         Duration::from_secs(10),
     );
@@ -289,7 +273,7 @@ fn a_job_waits_for_the_build_runs_in_it_and_a_restart_reuses_it() {
     // A second start finds it built: no rebuild, and a job runs at once.
     let data = s.stop();
     let s = Server::start_in(data, opts);
-    wait_log(&s, "already built; not rebuilding", Duration::from_secs(10));
+    s.wait_logged("already built; not rebuilding", Duration::from_secs(10));
     let t1 = Instant::now();
     let out = s.awx(&["job_templates", "launch", &jt.to_string(), "--monitor"]);
     let second = t1.elapsed();
@@ -453,8 +437,7 @@ fn a_build_killed_mid_install_is_resumed_by_the_next_start() {
 
     // The next start resumes the interrupted build, but first waits for the orphan's lock.
     let s = Server::start_in(data, opts);
-    wait_log(
-        &s,
+    s.wait_logged(
         "another process is building the managed execution environment; waiting for it",
         Duration::from_secs(30),
     );
@@ -467,7 +450,7 @@ fn a_build_killed_mid_install_is_resumed_by_the_next_start() {
     // The orphan dies too, its install half written.
     let partial = installed(&dir);
     signal("-KILL", &tree);
-    wait_log(&s, "managed execution environment ready", BUILD_LIMIT);
+    s.wait_logged("managed execution environment ready", BUILD_LIMIT);
     let logs = s.logs();
     assert!(
         logs.contains("was interrupted; resuming it"),

@@ -342,14 +342,8 @@ fn logs_ship_over_tcp_and_the_buffer_is_replayed_after_an_outage() {
     let (port, got) = rx.stop();
     let second = launch(&s, jt);
     assert_eq!(wait_final(&s, second)["status"], "successful");
-    eventually(Duration::from_secs(20), || {
-        let logs = s.logs();
-        if logs.contains("buffering them on disk") {
-            Ok(())
-        } else {
-            Err(format!("no outage was noticed:\n{}", tail(&logs, 3000)))
-        }
-    });
+    // The outage is noticed.
+    s.wait_logged("buffering them on disk", Duration::from_secs(20));
     assert!(
         job_event_docs(&got.all(), second).is_empty(),
         "events reached a receiver that was down"
