@@ -17,7 +17,7 @@ use base64::Engine;
 use rand::distributions::{Alphanumeric, DistString};
 use rawx_model::filter::Filter;
 use rawx_model::rbac::Actor;
-use rawx_model::resources::{ORG_ADMINS, ORG_MEMBERS, SESSIONS, TOKENS, USERS};
+use rawx_model::resources::{SESSIONS, TOKENS, USERS};
 use rawx_model::schema::ColumnType;
 use rawx_model::Row;
 use serde_json::Value;
@@ -116,9 +116,11 @@ pub async fn identity_for(
     read_only: bool,
 ) -> ApiResult<Identity> {
     let id = user["id"].as_i64().unwrap_or_default();
-    let mut member_of = state.store.linked(&ORG_MEMBERS, false, id).await?;
-    let admin_of = state.store.linked(&ORG_ADMINS, false, id).await?;
-    member_of.retain(|o| !admin_of.contains(o));
+    let store = &*state.store;
+    let member_of =
+        rawx_domain::roles::objects_held(store, id, "organizations", &["member_role"]).await?;
+    let admin_of =
+        rawx_domain::roles::objects_held(store, id, "organizations", &["admin_role"]).await?;
     let actor = Actor {
         user_id: id,
         is_superuser: user["is_superuser"].as_bool().unwrap_or(false),

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use rawx_model::filter::{parse_list_query, Cond, Filter, ListQuery, Step};
 use rawx_model::rbac::{self, Actor};
-use rawx_model::resources::by_key;
+use rawx_model::resources::{by_key, ROLES};
 use rawx_model::schema::Relation;
 use rawx_model::schema::{ColumnType, Kind, Resource, Scope, SubList};
 use rawx_model::validate::{validate, FieldErrors, Mode};
@@ -485,6 +485,22 @@ fn sub_filter(list: SubList, parent_id: i64) -> (&'static Resource, Filter) {
             };
             (other, f)
         }
+        SubList::Role {
+            content_type,
+            role_field,
+            on_object: true,
+        } => (
+            &rawx_model::resources::USERS,
+            rbac::holders_of(content_type, role_field, parent_id),
+        ),
+        SubList::Role {
+            content_type,
+            role_field,
+            on_object: false,
+        } => (
+            by_key(content_type).expect("role content type"),
+            rbac::directly_held(content_type, role_field, parent_id),
+        ),
     }
 }
 
@@ -537,7 +553,7 @@ pub async fn sub_options(
         Err(e) => return Err(e),
     };
     Ok(match sub.list {
-        SubList::Linked { .. } => options::attach_list(target, may),
+        SubList::Linked { .. } | SubList::Role { .. } => options::attach_list(target, may),
         SubList::Children { .. } => options::list(target, may),
     })
 }
@@ -601,7 +617,12 @@ pub async fn sub_post(
             };
             if !state
                 .api(owner_res)
-                .can_attach(&mut Renderer::new(&state, actor), owner_row, relation)
+                .can_attach(
+                    &mut Renderer::new(&state, actor),
+                    owner_row,
+                    relation,
+                    Some(if from_left { &other_row } else { &parent }),
+                )
                 .await?
             {
                 return Err(ApiError::forbidden());
@@ -612,13 +633,94 @@ pub async fn sub_post(
                 (other_id, parent_id)
             };
             check_link(&state, relation, left, right).await?;
-            let disassociate = body
-                .get("disassociate")
-                .is_some_and(|v| v.as_bool() != Some(false));
-            write::link(&state, &ident, relation, left, right, !disassociate).await?;
+            write::link(&state, &ident, relation, left, right, !disassociate(&body)).await?;
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        SubList::Role {
+            content_type,
+            role_field,
+            on_object,
+        } => {
+            let (target, _) = sub_filter(sub.list, parent_id);
+            if on_object && body.get("id").is_none() {
+                // A new user made and granted in one request (`/organizations/N/users/`),
+                // all or nothing.
+                let (id, made) = create_row(&state, &ident, target, body).await?;
+                let role =
+                    rawx_domain::roles::role_of(&*state.store, content_type, parent_id, role_field)
+                        .await?
+                        .ok_or(ApiError::NotFound)?;
+                let role_row = state.store.get(&ROLES, role).await?;
+                let user_row = state.store.get(target, id).await?;
+                if let Err(e) = grant_user(&state, &ident, &role_row, &user_row, true).await {
+                    write::delete(&state, &ident, target, id).await?;
+                    return Err(e);
+                }
+                return Ok(created(target, id, made));
+            }
+            let other_id = body["id"].as_i64().ok_or_else(|| {
+                ApiError::Msg(format!(
+                    "Send {{\"id\": N}} to associate an existing {} (add \"disassociate\": true to remove it).",
+                    target.verbose.to_lowercase()
+                ))
+            })?;
+            let other_row = fetch_visible(&state, actor, target, &other_id.to_string())
+                .await
+                .map_err(|e| match e {
+                    ApiError::NotFound | ApiError::Forbidden(_) => ApiError::Msg(format!(
+                        "{} with id {other_id} does not exist.",
+                        target.verbose
+                    )),
+                    e => e,
+                })?;
+            let (object, user_row) = if on_object {
+                (parent_id, &other_row)
+            } else {
+                (other_id, &parent)
+            };
+            let role = rawx_domain::roles::role_of(&*state.store, content_type, object, role_field)
+                .await?
+                .ok_or(ApiError::NotFound)?;
+            let role_row = state.store.get(&ROLES, role).await?;
+            grant_user(&state, &ident, &role_row, user_row, !disassociate(&body)).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
     }
+}
+
+fn disassociate(body: &Value) -> bool {
+    body.get("disassociate")
+        .is_some_and(|v| v.as_bool() != Some(false))
+}
+
+/// Grants a role to a user or revokes it, if the caller may (`RoleAccess.can_attach`, asked
+/// of the roles' `ResourceApi`).
+pub(crate) async fn grant_user(
+    state: &AppState,
+    ident: &crate::Identity,
+    role: &Row,
+    user: &Row,
+    on: bool,
+) -> ApiResult<()> {
+    let relation = &rawx_model::resources::ROLE_USERS;
+    if !state
+        .api(&ROLES)
+        .can_attach(
+            &mut Renderer::new(state, &ident.actor),
+            role,
+            relation,
+            Some(user),
+        )
+        .await?
+    {
+        return Err(ApiError::forbidden());
+    }
+    let (r, u) = (
+        role["id"].as_i64().unwrap_or_default(),
+        user["id"].as_i64().unwrap_or_default(),
+    );
+    write::link(state, ident, relation, r, u, on).await?;
+    Ok(())
 }
 
 /// POST of a new object to a linked sub-list (`/groups/N/hosts/ {"name": …}`): AWX creates it
@@ -647,7 +749,12 @@ async fn create_and_link(
     }
     if !state
         .api(res)
-        .can_attach(&mut Renderer::new(state, &ident.actor), parent, relation)
+        .can_attach(
+            &mut Renderer::new(state, &ident.actor),
+            parent,
+            relation,
+            None,
+        )
         .await?
     {
         return Err(ApiError::forbidden());

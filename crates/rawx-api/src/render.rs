@@ -48,6 +48,15 @@ impl Renderer<'_> {
                 json!(format!("/api/v2/{}/{}/{}/", res.key, id, sub.name)),
             );
         }
+        if let Some(roles) = self.object_roles_summary(res, id).await? {
+            summary.insert("object_roles".into(), roles);
+            for sub in ["object_roles", "access_list"] {
+                related.insert(
+                    sub.into(),
+                    json!(format!("/api/v2/{}/{}/{}/", res.key, id, sub)),
+                );
+            }
+        }
         let api = self.state.api(res);
         api.related(row, &mut related);
         api.summary_fields(self, row, &mut summary).await?;

@@ -18,7 +18,7 @@ use axum::response::Response;
 use axum::routing::MethodRouter;
 use rawx_model::filter::Filter;
 use rawx_model::rbac::{self, Actor};
-use rawx_model::schema::{Relation, Resource, Scope};
+use rawx_model::schema::{Relation, Resource};
 use rawx_model::Row;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -47,11 +47,7 @@ pub trait ResourceApi: Send + Sync + 'static {
 
     /// `can_add`: may the caller create `row` (validated and prepared)?
     async fn can_add(&self, r: &mut Renderer<'_>, row: &Row) -> ApiResult<bool> {
-        let res = self.schema();
-        Ok(match res.scope {
-            Scope::Via(_) | Scope::Owner(_) => r.may_write(res, row).await?,
-            _ => rbac::may_create_top_level(res, r.actor),
-        })
+        r.may_add(self.schema(), row).await
     }
 
     /// `can_change`: may the caller change `row` (the stored object, or it as the change
@@ -65,13 +61,21 @@ pub trait ResourceApi: Send + Sync + 'static {
         r.may_write(self.schema(), row).await
     }
 
+    /// `can_cancel` of a job of this kind, beyond its launcher (who always may): by default
+    /// whoever may change it.
+    async fn can_cancel(&self, r: &mut Renderer<'_>, job: &Row) -> ApiResult<bool> {
+        r.may_write(self.schema(), job).await
+    }
+
     /// `can_attach` / `can_unattach`: may the caller change the members of `relation` of
-    /// `owner` (this resource is the relation's owning, left side)?
+    /// `owner` (this resource is the relation's owning, left side), here by `other` (`None`
+    /// when it is made by the same request)?
     async fn can_attach(
         &self,
         r: &mut Renderer<'_>,
         owner: &Row,
         _relation: &'static Relation,
+        _other: Option<&Row>,
     ) -> ApiResult<bool> {
         r.may_write(self.schema(), owner).await
     }

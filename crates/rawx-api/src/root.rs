@@ -271,6 +271,28 @@ pub async fn logout(State(state): State<Arc<AppState>>, headers: HeaderMap) -> A
     Ok(resp)
 }
 
-pub async fn not_found() -> ApiError {
-    ApiError::NotFound
+/// No route: Django's `APPEND_SLASH` first — a GET of an API path without its trailing slash
+/// is redirected (301) to the path with it, as AWX answers (awxkit's `grant`/`revoke` read
+/// `/api/v2/job_templates/3` so, and follow the redirect); anything else is 404.
+pub async fn not_found(
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let path = uri.path();
+    if matches!(method, axum::http::Method::GET | axum::http::Method::HEAD)
+        && path.starts_with("/api/")
+        && !path.ends_with('/')
+    {
+        let to = match uri.query() {
+            Some(q) => format!("{path}/?{q}"),
+            None => format!("{path}/"),
+        };
+        return Ok((
+            axum::http::StatusCode::MOVED_PERMANENTLY,
+            [(axum::http::header::LOCATION, to)],
+        )
+            .into_response());
+    }
+    Err(ApiError::NotFound)
 }

@@ -123,6 +123,8 @@ pub async fn seed(store: &DynStore, admin_password: Option<String>) -> ApiResult
         create_user(store, "admin", &password, true).await?;
         out.admin = Some(("admin".into(), password));
     }
+    // Every object's roles, and memberships from before roles, as grants.
+    rawx_domain::roles::backfill(&**store).await?;
     Ok(out)
 }
 
@@ -282,5 +284,6 @@ pub async fn preload(store: &DynStore, projects_dir: &std::path::Path) -> ApiRes
         let jt = store.insert(&JOB_TEMPLATES, &row).await?;
         store.link(&JT_CREDENTIALS, jt, cred).await?;
     }
+    rawx_domain::roles::backfill(&**store).await?;
     Ok(())
 }

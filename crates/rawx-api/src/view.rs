@@ -5,7 +5,7 @@
 
 use crate::error::ApiResult;
 use crate::AppState;
-use rawx_model::rbac::{self, Actor};
+use rawx_model::rbac::{self, Actor, Need};
 use rawx_model::resources::by_key;
 use rawx_model::schema::int;
 use rawx_model::schema::{Kind, Resource, Scope};
@@ -25,6 +25,8 @@ pub struct Renderer<'a> {
     /// inventory builds each once.
     summaries: HashMap<(&'static str, i64), Option<Value>>,
     named: HashMap<(&'static str, i64), Option<String>>,
+    /// Role answers: `(content type, object, fields)` → held.
+    held: HashMap<(&'static str, i64, String), bool>,
     /// Rendering a list: fields AWX shows on detail views only are left out.
     pub list_view: bool,
     /// Cut event stdout to 1024 characters, as AWX's event lists do without `no_truncate`.
@@ -58,6 +60,7 @@ impl<'a> Renderer<'a> {
             cache: HashMap::new(),
             summaries: HashMap::new(),
             named: HashMap::new(),
+            held: HashMap::new(),
             list_view: false,
             truncate_stdout: false,
         }
@@ -77,36 +80,6 @@ impl<'a> Renderer<'a> {
         Ok(row)
     }
 
-    /// The organization an object belongs to, following its scope's foreign keys.
-    pub async fn org_of(&mut self, res: &Resource, row: &Row) -> ApiResult<Option<i64>> {
-        match res.scope {
-            Scope::Organization => Ok(int(row, "id")),
-            Scope::Via(path) => {
-                let mut current: Option<Arc<Row>> = None;
-                let mut current_res: &Resource = res;
-                for (i, col) in path.iter().enumerate() {
-                    let from = current.as_deref().unwrap_or(row);
-                    let Some(next) = int(from, col) else {
-                        return Ok(None);
-                    };
-                    if i + 1 == path.len() {
-                        return Ok(Some(next));
-                    }
-                    let Some(Kind::Fk(target)) = current_res.field(col).map(|f| f.kind) else {
-                        return Ok(None);
-                    };
-                    let Some(r) = self.lookup(target, next).await? else {
-                        return Ok(None);
-                    };
-                    current = Some(r);
-                    current_res = by_key(target).expect("fk target");
-                }
-                Ok(None)
-            }
-            _ => Ok(None),
-        }
-    }
-
     /// The user an object is owned by, for user-scoped permission answers.
     pub fn owner_of(res: &Resource, row: &Row) -> Option<i64> {
         match res.scope {
@@ -116,14 +89,182 @@ impl<'a> Renderer<'a> {
         }
     }
 
-    pub async fn may_write(&mut self, res: &Resource, row: &Row) -> ApiResult<bool> {
-        let org = self.org_of(res, row).await?;
-        Ok(rbac::may_write(
-            res,
-            self.actor,
-            org,
-            Self::owner_of(res, row),
-        ))
+    /// Does the caller hold one of `fields` roles of the object (superusers hold every role)?
+    pub async fn holds(
+        &mut self,
+        content_type: &'static str,
+        id: i64,
+        fields: &[&'static str],
+    ) -> ApiResult<bool> {
+        if self.actor.is_superuser {
+            return Ok(true);
+        }
+        let key = (content_type, id, fields.join(","));
+        if let Some(hit) = self.held.get(&key) {
+            return Ok(*hit);
+        }
+        let held = rawx_domain::roles::holds(
+            &*self.state.store,
+            self.actor.user_id,
+            content_type,
+            id,
+            fields,
+        )
+        .await?;
+        self.held.insert(key, held);
+        Ok(held)
+    }
+
+    /// Does the caller hold `field` on the object `row[column]` names?
+    async fn holds_fk(
+        &mut self,
+        res: &Resource,
+        row: &Row,
+        column: &str,
+        field: &'static str,
+    ) -> ApiResult<bool> {
+        let (Some(Kind::Fk(target)), Some(id)) =
+            (res.field(column).map(|f| f.kind), int(row, column))
+        else {
+            return Ok(false);
+        };
+        self.holds(target, id, &[field]).await
+    }
+
+    /// `can_change` and `can_delete` (AWX's `access.py`): the object's admin role (or the
+    /// admin role of what it belongs to, for hosts, groups, labels, schedules, jobs); a
+    /// foreign key moved to another object needs the role creating there needs (an
+    /// inventory moved to another organization: its inventory admin role). Users change
+    /// themselves; organization admins change the users of their organizations.
+    pub async fn may_write(&mut self, res: &'static Resource, row: &Row) -> ApiResult<bool> {
+        if self.actor.read_only_token {
+            return Ok(false);
+        }
+        if self.actor.is_superuser {
+            return Ok(true);
+        }
+        let Some(id) = int(row, "id") else {
+            return Ok(false);
+        };
+        let stored = self.lookup(res.key, id).await?;
+        let moved = |col: &str| {
+            stored
+                .as_deref()
+                .is_some_and(|s| s.get(col) != row.get(col) && int(row, col).is_some())
+        };
+        let allowed = match rbac::change_needs(res) {
+            Some(Need::Own(field)) => self.holds(res.key, id, &[field]).await?,
+            Some(Need::Fk(col, field)) => {
+                let now = self.holds_fk(res, row, col, field).await?;
+                match stored.as_deref() {
+                    Some(s) if moved(col) => now && self.holds_fk(res, s, col, field).await?,
+                    _ => now,
+                }
+            }
+            None => match res.scope {
+                Scope::User => self.may_admin_user(row, false).await?,
+                Scope::Owner(_) => Self::owner_of(res, row) == Some(self.actor.user_id),
+                _ => false,
+            },
+        };
+        if !allowed {
+            return Ok(false);
+        }
+        for (col, field) in rbac::add_needs(res) {
+            if moved(col) && !self.holds_fk(res, row, col, field).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// `UserAccess.can_change`: themselves; otherwise an admin of every organization the
+    /// user is a member of (not superusers nor system auditors). A user of no organization
+    /// only when `allow_orphans` (granting them a first membership: AWX's `can_admin(...,
+    /// allow_orphans=True)`, which also compares the roles both hold).
+    pub async fn may_admin_user(&mut self, row: &Row, allow_orphans: bool) -> ApiResult<bool> {
+        let Some(id) = int(row, "id") else {
+            return Ok(false);
+        };
+        if id == self.actor.user_id {
+            return Ok(true);
+        }
+        if self.actor.admin_of.is_empty()
+            || row.get("is_superuser") == Some(&json!(true))
+            || row.get("is_system_auditor") == Some(&json!(true))
+        {
+            return Ok(false);
+        }
+        let orgs = rawx_domain::roles::objects_held(
+            &*self.state.store,
+            id,
+            "organizations",
+            &["member_role"],
+        )
+        .await?;
+        if orgs.is_empty() {
+            return Ok(allow_orphans);
+        }
+        Ok(orgs.iter().all(|o| self.actor.admin_of.contains(o)))
+    }
+
+    /// `can_add`: the roles each foreign key of the new object must allow
+    /// (`rbac::add_needs`: a project's organization's project admin role, a template's
+    /// project and inventory use roles, …). A credential of no organization is its owner's.
+    pub async fn may_add(&mut self, res: &'static Resource, row: &Row) -> ApiResult<bool> {
+        if self.actor.read_only_token {
+            return Ok(false);
+        }
+        if self.actor.is_superuser {
+            return Ok(true);
+        }
+        let needs = rbac::add_needs(res);
+        if needs.is_empty() {
+            return Ok(rbac::may_create_top_level(res, self.actor));
+        }
+        let mut any = false;
+        for (col, field) in needs {
+            if int(row, col).is_none() {
+                continue;
+            }
+            any = true;
+            if !self.holds_fk(res, row, col, field).await? {
+                return Ok(false);
+            }
+        }
+        if !any {
+            // No organization: a personal credential, its creator's or the named user's.
+            return Ok(res.field("user").is_some()
+                && Self::owner_of(res, row).is_none_or(|u| u == self.actor.user_id));
+        }
+        Ok(true)
+    }
+
+    /// `summary_fields.object_roles` of an object with roles: each role's id, name and
+    /// description (`role_summary_fields_generator`).
+    pub async fn object_roles_summary(
+        &mut self,
+        res: &'static Resource,
+        id: i64,
+    ) -> ApiResult<Option<Value>> {
+        if !rbac::has_roles(res) {
+            return Ok(None);
+        }
+        let ids = rawx_domain::roles::object_roles(&*self.state.store, res.key, id).await?;
+        let model = rbac::model_name(res);
+        let mut out = Map::new();
+        for field in rbac::object_roles(res.key) {
+            let Some(rid) = ids.get(field) else { continue };
+            out.insert(
+                field.into(),
+                json!({
+                    "description": rbac::role_description(field, Some(&model)),
+                    "name": rbac::role_name(field),
+                    "id": rid,
+                }),
+            );
+        }
+        Ok(Some(Value::Object(out)))
     }
 
     pub async fn summary(&mut self, target: &'static str, id: i64) -> ApiResult<Option<Value>> {

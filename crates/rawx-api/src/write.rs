@@ -7,6 +7,8 @@
 //! the seed, and what the domain writes for a launch or a cancel (`rawx_domain::launch`).
 
 use crate::{AppState, Identity};
+use rawx_domain::roles;
+use rawx_model::resources::ROLE_USERS;
 use rawx_model::schema::{Relation, Resource};
 use rawx_model::Row;
 use rawx_store::DbError;
@@ -48,6 +50,17 @@ pub async fn create(
 ) -> Result<i64, DbError> {
     let id = state.store.insert(res, row).await?;
     record(ident, Change::Create { res, id });
+    roles_follow(state, res, id).await?;
+    // A credential made for a user (`user` on create) is that user's: AWX adds them to its
+    // admin role.
+    if let Some(owner) = rawx_model::schema::int(row, "user") {
+        if let Some(admin) = roles::role_of(&*state.store, res.key, id, "admin_role")
+            .await
+            .map_err(domain_db)?
+        {
+            state.store.link(&ROLE_USERS, admin, owner).await?;
+        }
+    }
     Ok(id)
 }
 
@@ -61,7 +74,7 @@ pub async fn update(
 ) -> Result<(), DbError> {
     state.store.update(res, id, row).await?;
     record(ident, Change::Update { res, id, row });
-    Ok(())
+    roles_follow(state, res, id).await
 }
 
 pub async fn delete(
@@ -72,7 +85,45 @@ pub async fn delete(
 ) -> Result<(), DbError> {
     state.store.delete(res, id).await?;
     record(ident, Change::Delete { res, id });
+    roles::delete_object(&*state.store, res, id)
+        .await
+        .map_err(domain_db)
+}
+
+/// An object's roles follow it: made with it, their implicit parents set from its foreign
+/// keys again after every change (a template moved to another organization).
+async fn roles_follow(state: &AppState, res: &'static Resource, id: i64) -> Result<(), DbError> {
+    if !rawx_model::rbac::has_roles(res) {
+        return Ok(());
+    }
+    let row = state.store.get(res, id).await?;
+    roles::sync_object(&*state.store, res, &row)
+        .await
+        .map_err(domain_db)
+}
+
+/// Grants `role` to a team or revokes it (`on`): recorded as the association of the team's
+/// member role as the role's parent, as AWX records `member_role.parents`.
+pub async fn grant_team(
+    state: &AppState,
+    ident: &Identity,
+    role: i64,
+    team: i64,
+    on: bool,
+) -> Result<(), DbError> {
+    roles::grant_team(&*state.store, role, team, on)
+        .await
+        .map_err(domain_db)?;
+    let user = ident.username();
+    tracing::debug!(role, team, user, granted = on, "team role");
     Ok(())
+}
+
+fn domain_db(e: rawx_domain::DomainError) -> DbError {
+    match e {
+        rawx_domain::DomainError::Db(e) => e,
+        other => DbError::Other(other.to_string()),
+    }
 }
 
 /// Links `right` to `left` (`associate`), or removes the link (`disassociate`).

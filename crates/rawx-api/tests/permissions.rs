@@ -34,6 +34,7 @@ fn body_for(res: &str) -> Value {
             json!({"name": "forged"})
         }
         "ad_hoc_commands" => json!({"inventory": 1, "credential": 1, "module_name": "ping"}),
+        "roles" => json!({"name": "r2"}),
         "schedules" => json!({"name": "s2", "unified_job_template": 1,
             "rrule": "DTSTART:20300101T090000Z RRULE:FREQ=DAILY;INTERVAL=1"}),
         other => panic!("no body for {other}: add one (a new resource joined the router)"),
@@ -56,6 +57,14 @@ fn sub_target(res: &str, sub: &str) -> Option<(String, bool)> {
             };
             (other.to_string(), true)
         }
+        rawx_model::schema::SubList::Role {
+            content_type,
+            on_object,
+            ..
+        } => (
+            if on_object { "users" } else { content_type }.to_string(),
+            true,
+        ),
     })
 }
 
@@ -67,7 +76,10 @@ fn check_visible(path: &str, nobody: i64, body: &Value) {
         .unwrap_or_else(|| panic!("{path}: not a list: {body}"));
     for item in results {
         let ok = match item["type"].as_str().unwrap_or_default() {
-            "user" => item["id"] == json!(nobody),
+            // AWX shows everyone the superusers (`UserAccess.filtered_queryset`).
+            "user" => item["id"] == json!(nobody) || item["is_superuser"] == json!(true),
+            // And the two system roles (`RoleAccess.filtered_queryset`).
+            "role" => item["summary_fields"].get("resource_id").is_none(),
             "credential_type" => item["managed"] == json!(true),
             // The node's instance groups are global, as credential types are.
             "instance_group" => true,
@@ -142,6 +154,10 @@ async fn an_outsider_sees_nothing_and_changes_nothing_on_any_route() {
                             "/api/v2/instances/1/",
                             "/api/v2/instances/1/health_check/",
                             "/api/v2/schedules/zoneinfo/",
+                            // User 1 is the superuser, whom AWX shows everyone.
+                            "/api/v2/users/1/",
+                            // Role 1 is System Administrator, which AWX shows everyone.
+                            "/api/v2/roles/1/",
                         ];
                         assert!(global.contains(&path.as_str()), "detail shown: {who}");
                     } else if path.starts_with("/api/v2/settings") {
@@ -233,7 +249,7 @@ async fn every_route_is_served_for_a_superuser_and_anonymous_callers_get_401() {
 }
 
 #[tokio::test]
-async fn members_read_and_admins_write_within_their_organization() {
+async fn members_see_their_organization_and_admins_write_within_it() {
     let api = Api::new().await;
     world(&api).await;
     let bob = api.user("bob", "bpw").await;
@@ -253,24 +269,26 @@ async fn members_read_and_admins_write_within_their_organization() {
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    // AWX: an organization's member role reads the organization (and its teams and
+    // members), not its inventories: those need their own roles or the auditor role.
+    let orgs = api
+        .call("GET", "/api/v2/organizations/", bob_auth, None)
+        .await;
+    assert_eq!(orgs.body["count"], 1, "{}", orgs.text);
     let inv = api
         .call("GET", "/api/v2/inventories/", bob_auth, None)
         .await;
-    assert_eq!(inv.body["count"], 1);
-    assert_eq!(
-        inv.body["results"][0]["summary_fields"]["user_capabilities"]["edit"],
-        false
-    );
+    assert_eq!(inv.body["count"], 0, "{}", inv.text);
     assert_eq!(
         api.call("GET", "/api/v2/hosts/1/", bob_auth, None)
             .await
             .status,
-        StatusCode::OK
+        StatusCode::FORBIDDEN
     );
     let users = api.call("GET", "/api/v2/users/", bob_auth, None).await;
     assert_eq!(
-        users.body["count"], 1,
-        "bob sees only the members of his organizations: {}",
+        users.body["count"], 2,
+        "bob sees the members of his organizations and the superusers: {}",
         users.text
     );
     let r = api
@@ -366,8 +384,9 @@ async fn members_read_and_admins_write_within_their_organization() {
 }
 
 /// `summary_fields.user_capabilities.start` of a template, as AWX computes it
-/// (`JobTemplateAccess.can_start`): the superuser may start it, a mere member of its
-/// organization may not (and indeed gets 403 on `launch/`), its admin may. `schedule` follows.
+/// (`JobTemplateAccess.can_start`): the superuser may start it, a holder of its read role
+/// may not (and indeed gets 403 on `launch/`), its organization's admin may. `schedule`
+/// follows.
 #[tokio::test]
 async fn a_templates_start_capability_follows_who_may_launch_it() {
     let api = Api::new().await;
@@ -385,18 +404,19 @@ async fn a_templates_start_capability_follows_who_may_launch_it() {
 
     let bob = api.user("bob", "bpw").await;
     let bob_auth = Some(("bob", "bpw"));
+    let read_role = r.body["summary_fields"]["object_roles"]["read_role"]["id"].clone();
     let r = api
         .admin(
             "POST",
-            "/api/v2/organizations/1/users/",
-            Some(json!({"id": bob})),
+            &format!("/api/v2/users/{bob}/roles/"),
+            Some(json!({"id": read_role})),
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     let r = api
         .call("GET", "/api/v2/job_templates/1/", bob_auth, None)
         .await;
-    assert_eq!(r.status, StatusCode::OK, "a member reads the template");
+    assert_eq!(r.status, StatusCode::OK, "a reader reads the template");
     assert_eq!(caps(&r)["start"], false, "{}", r.text);
     assert_eq!(caps(&r)["schedule"], false);
     let launch = api
@@ -421,7 +441,11 @@ async fn a_templates_start_capability_follows_who_may_launch_it() {
     let job_url = format!("/api/v2/jobs/{}/", job.body["id"]);
     assert_eq!(caps(&job)["start"], true, "{}", job.text);
     let r = api.call("GET", &job_url, bob_auth, None).await;
-    assert_eq!(r.status, StatusCode::OK, "a member reads the job");
+    assert_eq!(
+        r.status,
+        StatusCode::OK,
+        "a reader of the template reads its jobs"
+    );
     assert_eq!(caps(&r)["start"], false, "{}", r.text);
     let relaunch = api
         .call(

@@ -160,6 +160,17 @@ fn vars_map(v: &Value) -> Result<Map<String, Value>, String> {
     }
 }
 
+/// Whether `actor` holds the use role of a prompted inventory or credential.
+async fn may_use(
+    store: &dyn Store,
+    actor: &Actor,
+    content_type: &'static str,
+    id: i64,
+) -> DomainResult<bool> {
+    Ok(actor.is_superuser
+        || crate::roles::holds(store, actor.user_id, content_type, id, &["use_role"]).await?)
+}
+
 /// The pending job a launch of `jt` with `prompts` makes, by AWX's launch rules. The caller
 /// adds who launched it and how, then `create_job`.
 pub async fn job_from_template(
@@ -276,6 +287,13 @@ pub async fn job_from_template(
             ignored.insert("labels".into(), v.clone());
         }
     }
+    // Executing a template needs no rights on its own inventory and credentials; what is
+    // prompted for needs `use` of it (`JobLaunchConfigAccess.can_add`), else 403.
+    let template_creds = store
+        .linked(&JT_CREDENTIALS, true, int(jt, "id").unwrap_or_default())
+        .await?;
+    let prompted_inventory = int(&job, "inventory").filter(|i| int(jt, "inventory") != Some(*i));
+    let mut forbidden = false;
     // Passwords the credentials ask for at launch (AWX's `passwords_needed_to_start`).
     let given = prompts
         .get("credential_passwords")
@@ -307,25 +325,31 @@ pub async fn job_from_template(
             "inventory",
             "Job Template 'inventory' is missing or undefined.",
         ),
-        Some(i) => {
-            if !matches!(visible(store, actor, &INVENTORIES, i).await, Ok(Some(_))) {
-                errors.add(
-                    "inventory",
-                    format!("Invalid pk \"{i}\" - object does not exist."),
-                );
-            }
-        }
+        Some(i) if prompted_inventory.is_some() => match store.get(&INVENTORIES, i).await {
+            Ok(_) => forbidden |= !may_use(store, actor, "inventories", i).await?,
+            Err(rawx_store::DbError::NotFound) => errors.add(
+                "inventory",
+                format!("Invalid pk \"{i}\" - object does not exist."),
+            ),
+            Err(e) => return Err(e.into()),
+        },
+        Some(_) => {}
     }
     if int(&job, "project").is_none() {
         errors.add("project", "A project is required to run a job.");
     }
-    for cid in &credentials {
-        if !matches!(visible(store, actor, &CREDENTIALS, *cid).await, Ok(Some(_))) {
-            errors.add(
+    for cid in credentials.iter().filter(|c| !template_creds.contains(c)) {
+        match store.get(&CREDENTIALS, *cid).await {
+            Ok(_) => forbidden |= !may_use(store, actor, "credentials", *cid).await?,
+            Err(rawx_store::DbError::NotFound) => errors.add(
                 "credentials",
                 format!("Credential {cid} does not exist or you may not use it."),
-            );
+            ),
+            Err(e) => return Err(e.into()),
         }
+    }
+    if forbidden && errors.is_empty() {
+        return Err(DomainError::Forbidden);
     }
     if !errors.is_empty() {
         return Err(DomainError::Fields(errors));
@@ -473,6 +497,17 @@ pub async fn relaunch_job(
     user: i64,
     old: &Row,
 ) -> DomainResult<i64> {
+    relaunch_job_with(store, bus, user, old, Row::new()).await
+}
+
+/// `relaunch_job` with fields of the new job's own (the sealed launch-time passwords).
+pub async fn relaunch_job_with(
+    store: &dyn Store,
+    bus: &dyn Bus,
+    user: i64,
+    old: &Row,
+    own: Row,
+) -> DomainResult<i64> {
     let mut job = Row::new();
     for f in JOBS
         .fields
@@ -484,6 +519,7 @@ pub async fn relaunch_job(
             old.get(f.name).cloned().unwrap_or(Value::Null),
         );
     }
+    job.extend(own);
     job.insert("launch_type".into(), json!("relaunch"));
     job.insert("status".into(), json!(JobStatus::Pending.as_str()));
     job.insert("launched_by_user".into(), json!(user));

@@ -19,6 +19,7 @@ pub mod credentials;
 mod error;
 pub mod launch;
 pub mod messages;
+pub mod roles;
 pub mod schedules;
 pub mod settings;
 pub mod status;

@@ -85,6 +85,14 @@ pub enum Cond {
         where_col: &'static str,
         value: i64,
     },
+    /// The column's value is among `SELECT column FROM table WHERE filter` (the filter's columns
+    /// are `table`'s): how role rules say "an object whose read role this user holds" in one
+    /// statement, nested as deep as the rule needs.
+    InSelect {
+        table: &'static str,
+        column: &'static str,
+        filter: Box<Filter>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

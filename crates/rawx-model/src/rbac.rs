@@ -1,10 +1,17 @@
-//! Who may see and change what. The rule of this first model: superusers do everything;
-//! system auditors read everything; everyone else reads what belongs to an organization they
-//! are a member or admin of, and changes what belongs to an organization they administer.
-//! (AWX's per-object roles come later; they will refine, not replace, these answers.)
+//! Who may see and change what: AWX's role model (`awx/main/models/rbac.py`, the
+//! `ImplicitRoleField`s of each model, `awx/main/access.py`). Every organization, team,
+//! project, inventory, credential, job template, workflow and instance group has AWX's named
+//! roles (`admin_role`, `execute_role`, `read_role`, …); each role inherits from the parents
+//! its object's fields declare (`role_defs`), so an organization's admin holds every role of
+//! everything in it. Users hold roles directly or through a team granted them. Superusers do
+//! everything; system auditors read everything.
+//!
+//! The answers here are filters (one SQL statement with nested sub-selects over
+//! `roles`/`role_ancestors`/`role_users`) and declarations; `rawx_domain::roles` stores the
+//! roles and answers the single-object questions.
 
 use crate::filter::{Cond, Filter, Step};
-use crate::resources::{by_key, ORG_MEMBERS};
+use crate::resources::by_key;
 use crate::schema::{ColumnType, Kind, Resource, Scope};
 use serde_json::Value;
 
@@ -14,8 +21,10 @@ pub struct Actor {
     pub user_id: i64,
     pub is_superuser: bool,
     pub is_system_auditor: bool,
-    /// Organizations the user is a member of (admins count as members too).
+    /// Organizations whose member role the user holds (directly, through a team, or as an
+    /// admin): AWX's `Organization.accessible_objects(user, 'member_role')`.
     pub member_of: Vec<i64>,
+    /// Organizations whose admin role the user holds.
     pub admin_of: Vec<i64>,
     /// A token with `read` scope cannot write, whatever the user may do.
     pub read_only_token: bool,
@@ -25,136 +34,565 @@ impl Actor {
     fn sees_all(&self) -> bool {
         self.is_superuser || self.is_system_auditor
     }
-    fn orgs(&self) -> Vec<Value> {
-        self.member_of
-            .iter()
-            .chain(&self.admin_of)
-            .map(|i| Value::from(*i))
-            .collect()
+}
+
+/// Where a role inherits from: another role of the same object, or a role of the object a
+/// chain of foreign keys names (`organization.auditor_role`, `inventory.organization.…`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parent {
+    Own(&'static str),
+    Via(&'static [&'static str], &'static str),
+}
+
+/// One role of a resource and its implicit parents, as AWX's `ImplicitRoleField`. The system
+/// singletons AWX also lists as parents are left out: superusers and system auditors are
+/// answered by their flags before any role is looked at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleDef {
+    pub field: &'static str,
+    pub parents: &'static [Parent],
+}
+
+const fn role(field: &'static str, parents: &'static [Parent]) -> RoleDef {
+    RoleDef { field, parents }
+}
+
+use Parent::{Own, Via};
+const ORG: &[&str] = &["organization"];
+
+static ORGANIZATION_ROLES: &[RoleDef] = &[
+    role("admin_role", &[]),
+    role("execute_role", &[Own("admin_role")]),
+    role("project_admin_role", &[Own("admin_role")]),
+    role("inventory_admin_role", &[Own("admin_role")]),
+    role("credential_admin_role", &[Own("admin_role")]),
+    role("workflow_admin_role", &[Own("admin_role")]),
+    role("notification_admin_role", &[Own("admin_role")]),
+    role("job_template_admin_role", &[Own("admin_role")]),
+    role("execution_environment_admin_role", &[Own("admin_role")]),
+    role("auditor_role", &[]),
+    role("member_role", &[Own("admin_role")]),
+    role(
+        "read_role",
+        &[
+            Own("member_role"),
+            Own("auditor_role"),
+            Own("execute_role"),
+            Own("project_admin_role"),
+            Own("inventory_admin_role"),
+            Own("workflow_admin_role"),
+            Own("notification_admin_role"),
+            Own("credential_admin_role"),
+            Own("job_template_admin_role"),
+            Own("approval_role"),
+            Own("execution_environment_admin_role"),
+        ],
+    ),
+    role("approval_role", &[Own("admin_role")]),
+];
+
+static TEAM_ROLES: &[RoleDef] = &[
+    role("admin_role", &[Via(ORG, "admin_role")]),
+    role("member_role", &[Own("admin_role")]),
+    role("read_role", &[Via(ORG, "auditor_role"), Own("member_role")]),
+];
+
+static PROJECT_ROLES: &[RoleDef] = &[
+    role("admin_role", &[Via(ORG, "project_admin_role")]),
+    role("use_role", &[Own("admin_role")]),
+    role("update_role", &[Own("admin_role")]),
+    role(
+        "read_role",
+        &[
+            Via(ORG, "auditor_role"),
+            Own("use_role"),
+            Own("update_role"),
+        ],
+    ),
+];
+
+static INVENTORY_ROLES: &[RoleDef] = &[
+    role("admin_role", &[Via(ORG, "inventory_admin_role")]),
+    role("update_role", &[Own("admin_role")]),
+    role("adhoc_role", &[Own("admin_role")]),
+    role("use_role", &[Own("adhoc_role")]),
+    role(
+        "read_role",
+        &[
+            Via(ORG, "auditor_role"),
+            Own("update_role"),
+            Own("use_role"),
+            Own("admin_role"),
+        ],
+    ),
+];
+
+static JOB_TEMPLATE_ROLES: &[RoleDef] = &[
+    role("admin_role", &[Via(ORG, "job_template_admin_role")]),
+    role(
+        "execute_role",
+        &[Own("admin_role"), Via(ORG, "execute_role")],
+    ),
+    role(
+        "read_role",
+        &[
+            Via(ORG, "auditor_role"),
+            // AWX: "partial support for old inheritance via inventory".
+            Via(&["inventory", "organization"], "auditor_role"),
+            Own("execute_role"),
+            Own("admin_role"),
+        ],
+    ),
+];
+
+static WORKFLOW_ROLES: &[RoleDef] = &[
+    role("admin_role", &[Via(ORG, "workflow_admin_role")]),
+    role(
+        "execute_role",
+        &[Own("admin_role"), Via(ORG, "execute_role")],
+    ),
+    role(
+        "read_role",
+        &[
+            Via(ORG, "auditor_role"),
+            Own("execute_role"),
+            Own("admin_role"),
+            Own("approval_role"),
+        ],
+    ),
+    role(
+        "approval_role",
+        &[Via(ORG, "approval_role"), Own("admin_role")],
+    ),
+];
+
+static CREDENTIAL_ROLES: &[RoleDef] = &[
+    role("admin_role", &[Via(ORG, "credential_admin_role")]),
+    role("use_role", &[Own("admin_role")]),
+    role(
+        "read_role",
+        &[Via(ORG, "auditor_role"), Own("use_role"), Own("admin_role")],
+    ),
+];
+
+static INSTANCE_GROUP_ROLES: &[RoleDef] = &[
+    role("admin_role", &[]),
+    role("use_role", &[Own("admin_role")]),
+    role("read_role", &[Own("use_role"), Own("admin_role")]),
+];
+
+/// The roles each object of a resource has, in AWX's order (OPTIONS `object_roles`, what
+/// `awx users grant --role …` offers, `summary_fields.object_roles`). Parents come before
+/// the roles that name them as `Own`, so they can be made in this order… except the
+/// organization's `read_role`/`approval_role` pair, which `rawx_domain::roles` orders itself.
+pub fn role_defs(key: &str) -> &'static [RoleDef] {
+    match key {
+        "organizations" => ORGANIZATION_ROLES,
+        "teams" => TEAM_ROLES,
+        "projects" => PROJECT_ROLES,
+        "inventories" => INVENTORY_ROLES,
+        "job_templates" => JOB_TEMPLATE_ROLES,
+        "workflow_job_templates" => WORKFLOW_ROLES,
+        "credentials" => CREDENTIAL_ROLES,
+        "instance_groups" => INSTANCE_GROUP_ROLES,
+        _ => &[],
     }
 }
 
-/// Steps from `res` across every foreign key of a scope path but the last, which names the
-/// organization column.
-fn org_path(res: &'static Resource, path: &[&'static str]) -> Vec<Step> {
-    let mut steps = Vec::new();
-    let mut current = res;
-    for col in &path[..path.len() - 1] {
-        let Some(Kind::Fk(target)) = current.field(col).map(|f| f.kind) else {
-            panic!("scope path {col} of {} is not a foreign key", current.key)
-        };
-        steps.push(Step::Fk {
-            column: col,
-            target,
-        });
-        current = by_key(target).expect("foreign key target exists");
-    }
-    steps
+/// The names of `role_defs`.
+pub fn object_roles(key: &str) -> Vec<&'static str> {
+    role_defs(key).iter().map(|d| d.field).collect()
 }
 
-/// The condition that limits a list to what `actor` may read; `None` means everything.
+pub fn has_roles(res: &Resource) -> bool {
+    !role_defs(res.key).is_empty()
+}
+
+/// The system-wide roles AWX lists beside the object roles.
+pub const SINGLETONS: &[&str] = &["system_administrator", "system_auditor"];
+
+/// AWX's `role_names`.
+pub fn role_name(field: &str) -> &'static str {
+    match field {
+        "system_administrator" => "System Administrator",
+        "system_auditor" => "System Auditor",
+        "adhoc_role" => "Ad Hoc",
+        "admin_role" => "Admin",
+        "project_admin_role" => "Project Admin",
+        "inventory_admin_role" => "Inventory Admin",
+        "credential_admin_role" => "Credential Admin",
+        "job_template_admin_role" => "Job Template Admin",
+        "execution_environment_admin_role" => "Execution Environment Admin",
+        "workflow_admin_role" => "Workflow Admin",
+        "notification_admin_role" => "Notification Admin",
+        "auditor_role" => "Auditor",
+        "execute_role" => "Execute",
+        "member_role" => "Member",
+        "read_role" => "Read",
+        "update_role" => "Update",
+        "use_role" => "Use",
+        "approval_role" => "Approve",
+        _ => "",
+    }
+}
+
+/// AWX's `role_descriptions`, `%s` filled with the model's name in lower case ("job
+/// template"); `model` is `None` for the singletons.
+pub fn role_description(field: &str, model: Option<&str>) -> String {
+    let d = match field {
+        "system_administrator" => "Can manage all aspects of the system",
+        "system_auditor" => "Can view all aspects of the system",
+        "adhoc_role" => "May run ad hoc commands on the %s",
+        "admin_role" => "Can manage all aspects of the %s",
+        "project_admin_role" => "Can manage all projects of the %s",
+        "inventory_admin_role" => "Can manage all inventories of the %s",
+        "credential_admin_role" => "Can manage all credentials of the %s",
+        "job_template_admin_role" => "Can manage all job templates of the %s",
+        "execution_environment_admin_role" => "Can manage all execution environments of the %s",
+        "workflow_admin_role" => "Can manage all workflows of the %s",
+        "notification_admin_role" => "Can manage all notifications of the %s",
+        "auditor_role" => "Can view all aspects of the %s",
+        "execute_role" if model == Some("organization") => {
+            "May run any executable resources in the organization"
+        }
+        "execute_role" => "May run the %s",
+        "member_role" => "User is a member of the %s",
+        "read_role" => "May view settings for the %s",
+        "update_role" => "May update the %s",
+        "use_role" => "Can use the %s in a job template",
+        "approval_role" => "Can approve or deny a workflow approval node",
+        _ => "",
+    };
+    match model {
+        Some(m) => d.replace("%s", m),
+        None => d.to_string(),
+    }
+}
+
+/// AWX's model name of a resource in lower case, words apart ("job template").
+pub fn model_name(res: &Resource) -> String {
+    res.type_name.replace('_', " ")
+}
+
+// ---- filters ----
+
+fn int_eq(column: &'static str, v: i64) -> Filter {
+    Filter::eq(column, ColumnType::Int, Value::from(v))
+}
+
+fn text_eq(column: &'static str, v: &str) -> Filter {
+    Filter::eq(column, ColumnType::Text, Value::from(v))
+}
+
+/// On `roles`: the roles `user` holds, directly or through any ancestor (a team's member
+/// role, an organization's admin role): `role_ancestors` joined to `role_users`.
+pub fn held_roles(user: i64) -> Filter {
+    Filter::On {
+        path: vec![],
+        column: "id",
+        ctype: ColumnType::Int,
+        cond: Cond::InSelect {
+            table: "role_ancestors",
+            column: "descendent",
+            filter: Box::new(Filter::On {
+                path: vec![],
+                column: "ancestor",
+                ctype: ColumnType::Int,
+                cond: Cond::InSelect {
+                    table: "role_users",
+                    column: "role_id",
+                    filter: Box::new(int_eq("user_id", user)),
+                },
+            }),
+        },
+    }
+}
+
+/// On `roles`: the roles named `fields` of `content_type` objects.
+pub fn roles_named(content_type: &'static str, fields: &[&'static str]) -> Filter {
+    Filter::All(vec![
+        text_eq("content_type", content_type),
+        Filter::On {
+            path: vec![],
+            column: "role_field",
+            ctype: ColumnType::Text,
+            cond: Cond::In(fields.iter().map(|f| Value::from(*f)).collect()),
+        },
+    ])
+}
+
+/// `column` (ids of `content_type` objects) names an object one of whose `fields` roles
+/// `user` holds: AWX's `accessible_pk_qs(user, field)`.
+pub fn holds(
+    column: &'static str,
+    content_type: &'static str,
+    fields: &[&'static str],
+    user: i64,
+) -> Filter {
+    Filter::On {
+        path: vec![],
+        column,
+        ctype: ColumnType::Int,
+        cond: Cond::InSelect {
+            table: "roles",
+            column: "object_id",
+            filter: Box::new(roles_named(content_type, fields).and(held_roles(user))),
+        },
+    }
+}
+
+/// On `users`: the direct holders of the `field` roles of `content_type` objects whose ids
+/// `objects` (a filter on `roles.object_id`'s objects) selects.
+fn direct_holders(content_type: &'static str, field: &'static str, objects: Filter) -> Filter {
+    Filter::On {
+        path: vec![],
+        column: "id",
+        ctype: ColumnType::Int,
+        cond: Cond::InSelect {
+            table: "role_users",
+            column: "user_id",
+            filter: Box::new(Filter::On {
+                path: vec![],
+                column: "role_id",
+                ctype: ColumnType::Int,
+                cond: Cond::InSelect {
+                    table: "roles",
+                    column: "id",
+                    filter: Box::new(roles_named(content_type, &[field]).and(objects)),
+                },
+            }),
+        },
+    }
+}
+
+/// On `users`: the direct holders of the `field` role of one object.
+pub fn holders_of(content_type: &'static str, field: &'static str, object: i64) -> Filter {
+    direct_holders(content_type, field, int_eq("object_id", object))
+}
+
+/// On `content_type`'s table: the objects whose `field` role `user` holds directly.
+pub fn directly_held(content_type: &'static str, field: &'static str, user: i64) -> Filter {
+    Filter::On {
+        path: vec![],
+        column: "id",
+        ctype: ColumnType::Int,
+        cond: Cond::InSelect {
+            table: "roles",
+            column: "object_id",
+            filter: Box::new(roles_named(content_type, &[field]).and(Filter::On {
+                path: vec![],
+                column: "id",
+                ctype: ColumnType::Int,
+                cond: Cond::InSelect {
+                    table: "role_users",
+                    column: "role_id",
+                    filter: Box::new(int_eq("user_id", user)),
+                },
+            })),
+        },
+    }
+}
+
+/// `column` of `res` names an object of `target` that the filter `inner` (on `target`)
+/// selects.
+fn fk_in(column: &'static str, target: &'static str, inner: Filter) -> Filter {
+    Filter::On {
+        path: vec![],
+        column,
+        ctype: ColumnType::Int,
+        cond: Cond::InSelect {
+            table: target,
+            column: "id",
+            filter: Box::new(inner),
+        },
+    }
+}
+
+/// The condition that limits a list to what `actor` may read (AWX's `filtered_queryset`);
+/// `None` means everything.
 pub fn read_filter(res: &'static Resource, actor: &Actor) -> Option<Filter> {
     if actor.sees_all() {
         return None;
     }
-    let uid = Value::from(actor.user_id);
-    let in_orgs = |path: Vec<Step>, column: &'static str| Filter::On {
-        path,
-        column,
-        ctype: ColumnType::Int,
-        cond: Cond::In(actor.orgs()),
-    };
-    Some(match res.scope {
-        Scope::Global => return None,
-        Scope::Organization => in_orgs(vec![], "id"),
-        Scope::Via(path) => {
-            let f = in_orgs(org_path(res, path), path[path.len() - 1]);
-            // A credential without an organization is its owner's alone.
-            if res.field("user").is_some() {
-                Filter::Any(vec![f, Filter::eq("user", ColumnType::Int, uid)])
-            } else {
-                f
-            }
-        }
-        Scope::User => Filter::Any(vec![
-            Filter::eq("id", ColumnType::Int, uid),
-            Filter::On {
-                path: vec![Step::Link {
-                    relation: &ORG_MEMBERS,
-                    from_left: false,
-                }],
-                column: "id",
-                ctype: ColumnType::Int,
-                cond: Cond::In(actor.orgs()),
-            },
+    let uid = actor.user_id;
+    let read = |column: &'static str, ct: &'static str| holds(column, ct, &["read_role"], uid);
+    Some(match res.key {
+        // Organization admins and auditors see every job of their organization; everyone
+        // else the jobs of templates they may read (`JobAccess.filtered_queryset`).
+        "jobs" => Filter::Any(vec![
+            read("job_template", "job_templates"),
+            holds(
+                "organization",
+                "organizations",
+                &["admin_role", "auditor_role"],
+                uid,
+            ),
         ]),
-        Scope::Owner(col) => Filter::eq(col, ColumnType::Int, uid),
-        Scope::Internal => Filter::Any(vec![]),
+        // `AdHocCommandAccess`: read access to the inventory.
+        "ad_hoc_commands" => read("inventory", "inventories"),
+        // Events and summaries: those of the jobs the user may read.
+        "job_events" | "job_host_summaries" => {
+            fk_in("job", "jobs", read_filter(by_key("jobs")?, actor)?)
+        }
+        "ad_hoc_command_events" => fk_in(
+            "ad_hoc_command",
+            "ad_hoc_commands",
+            read_filter(by_key("ad_hoc_commands")?, actor)?,
+        ),
+        // `TeamAccess`: members of the organization see its teams.
+        "teams" => Filter::Any(vec![
+            holds("organization", "organizations", &["member_role"], uid),
+            read("id", "teams"),
+        ]),
+        // Instance groups are global objects with roles: readable with their read role.
+        _ if has_roles(res) && res.scope == Scope::Global => read("id", res.key),
+        _ => match res.scope {
+            Scope::Global => return None,
+            Scope::Internal => Filter::Any(vec![]),
+            Scope::Owner(col) => int_eq(col, uid),
+            // `UserAccess`: themselves, superusers, and the members of organizations they
+            // may read; organization admins see every user (ORG_ADMINS_CAN_SEE_ALL_USERS).
+            Scope::User if !actor.admin_of.is_empty() => return None,
+            Scope::User => Filter::Any(vec![
+                int_eq("id", uid),
+                Filter::eq("is_superuser", ColumnType::Bool, Value::Bool(true)),
+                direct_holders(
+                    "organizations",
+                    "member_role",
+                    holds("object_id", "organizations", &["read_role"], uid),
+                ),
+            ]),
+            _ if has_roles(res) => {
+                let f = read("id", res.key);
+                // A credential without an organization is its owner's.
+                if res.field("user").is_some() {
+                    Filter::Any(vec![f, int_eq("user", uid)])
+                } else {
+                    f
+                }
+            }
+            Scope::Organization => read("id", res.key),
+            // Hosts, groups, labels, schedules: readable with the first object up their
+            // chain of foreign keys that has roles.
+            Scope::Via(path) => via_read(res, path, uid)?,
+        },
     })
 }
 
-/// Whether `actor` may create, change or delete an object of `res` that belongs to `org`
-/// (`None`: no organization), or, for users and owned objects, is `owner`.
-pub fn may_write(res: &Resource, actor: &Actor, org: Option<i64>, owner: Option<i64>) -> bool {
+/// A filter reaching, across `path`'s foreign keys, the first object with roles and asking
+/// for its read role.
+fn via_read(res: &'static Resource, path: &[&'static str], uid: i64) -> Option<Filter> {
+    let mut steps = Vec::new();
+    let mut current = res;
+    for col in path {
+        let Some(Kind::Fk(target)) = current.field(col).map(|f| f.kind) else {
+            panic!("scope path {col} of {} is not a foreign key", current.key)
+        };
+        let tres = by_key(target).expect("foreign key target exists");
+        if has_roles(tres) {
+            let mut f = holds(col, tres.key, &["read_role"], uid);
+            if let Filter::On { path: p, .. } = &mut f {
+                *p = steps;
+            }
+            return Some(f);
+        }
+        steps.push(Step::Fk {
+            column: col,
+            target,
+        });
+        current = tres;
+    }
+    Some(Filter::Any(vec![]))
+}
+
+/// What a write to an object of a resource asks: a role on the object itself, or on the
+/// object one of its foreign keys names. `None`: superusers only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    Own(&'static str),
+    Fk(&'static str, &'static str),
+}
+
+/// `can_change`/`can_delete` (AWX's `access.py`): the object's admin role; for objects
+/// without roles of their own, the admin role of what their first foreign key with roles
+/// names (a host's inventory, a label's organization, a schedule's template, a job's
+/// organization).
+pub fn change_needs(res: &'static Resource) -> Option<Need> {
+    if has_roles(res) {
+        return Some(Need::Own("admin_role"));
+    }
+    let Scope::Via(path) = res.scope else {
+        return None;
+    };
+    let col = path[0];
+    let Some(Kind::Fk(target)) = res.field(col).map(|f| f.kind) else {
+        return None;
+    };
+    has_roles(by_key(target)?).then_some(Need::Fk(col, "admin_role"))
+}
+
+/// `can_add`: what each foreign key of a new object must allow (all of them; a null key is
+/// skipped). AWX's `check_related` calls, per access class.
+pub fn add_needs(res: &'static Resource) -> &'static [(&'static str, &'static str)] {
+    match res.key {
+        "projects" => &[("organization", "project_admin_role")],
+        "inventories" => &[("organization", "inventory_admin_role")],
+        "credentials" => &[("organization", "credential_admin_role")],
+        "workflow_job_templates" => &[("organization", "workflow_admin_role")],
+        "teams" => &[("organization", "admin_role")],
+        "job_templates" => &[("project", "use_role"), ("inventory", "use_role")],
+        "hosts" | "groups" => &[("inventory", "admin_role")],
+        "labels" => &[("organization", "member_role")],
+        "schedules" => &[("unified_job_template", "execute_role")],
+        "ad_hoc_commands" => &[("inventory", "adhoc_role"), ("credential", "use_role")],
+        _ => &[],
+    }
+}
+
+/// Creating organizations and instance groups is for superusers; users for superusers and
+/// organization admins (`UserAccess.can_add`); tokens for anyone (their own).
+pub fn may_create_top_level(res: &Resource, actor: &Actor) -> bool {
     if actor.read_only_token {
         return false;
     }
-    if actor.is_superuser {
-        return true;
-    }
     match res.scope {
-        Scope::Global | Scope::Internal => false,
-        Scope::Organization => org.is_some_and(|o| actor.admin_of.contains(&o)),
-        Scope::Via(_) => match org {
-            Some(o) => actor.admin_of.contains(&o),
-            None => res.field("user").is_some() && owner.is_none_or(|u| u == actor.user_id),
-        },
-        Scope::User | Scope::Owner(_) => owner == Some(actor.user_id),
+        Scope::Owner(_) => true,
+        Scope::User => actor.is_superuser || !actor.admin_of.is_empty(),
+        _ => actor.is_superuser,
     }
 }
 
-/// Creating organizations and users is for superusers (AWX also lets organization admins
-/// create users; that comes with the role model).
-pub fn may_create_top_level(res: &Resource, actor: &Actor) -> bool {
-    match res.scope {
-        Scope::Organization | Scope::User => actor.is_superuser && !actor.read_only_token,
-        Scope::Owner(_) => !actor.read_only_token,
-        _ => actor.is_superuser && !actor.read_only_token,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The per-object roles AWX lists for a resource (OPTIONS `object_roles`, and what
-/// `awx users grant --role …` offers). Granting them arrives with the role model; the names
-/// are AWX's so clients that read them work today.
-pub fn object_roles(key: &str) -> &'static [&'static str] {
-    match key {
-        "organizations" => &[
-            "admin_role",
-            "execute_role",
-            "project_admin_role",
-            "inventory_admin_role",
-            "credential_admin_role",
-            "workflow_admin_role",
-            "notification_admin_role",
-            "job_template_admin_role",
-            "execution_environment_admin_role",
-            "auditor_role",
-            "member_role",
-            "read_role",
-            "approval_role",
-        ],
-        "teams" => &["admin_role", "member_role", "read_role"],
-        "projects" => &["admin_role", "use_role", "update_role", "read_role"],
-        "inventories" => &[
-            "admin_role",
-            "update_role",
-            "adhoc_role",
-            "use_role",
-            "read_role",
-        ],
-        "credentials" | "instance_groups" => &["admin_role", "use_role", "read_role"],
-        "job_templates" => &["admin_role", "execute_role", "read_role"],
-        "workflow_job_templates" => &["admin_role", "execute_role", "read_role", "approval_role"],
-        _ => &[],
+    #[test]
+    fn every_own_parent_is_a_role_of_the_same_object() {
+        for res in crate::resources::ALL {
+            let defs = role_defs(res.key);
+            for d in defs {
+                for p in d.parents {
+                    match p {
+                        Own(f) => assert!(
+                            defs.iter().any(|x| x.field == *f),
+                            "{}.{} names {f}",
+                            res.key,
+                            d.field
+                        ),
+                        Via(path, f) => {
+                            let mut cur: &Resource = res;
+                            for col in *path {
+                                let Some(Kind::Fk(t)) = cur.field(col).map(|f| f.kind) else {
+                                    panic!("{}.{}: {col} is no foreign key", res.key, d.field)
+                                };
+                                cur = by_key(t).unwrap();
+                            }
+                            assert!(object_roles(cur.key).contains(f), "{}: {f}", cur.key);
+                        }
+                    }
+                }
+                assert!(!role_name(d.field).is_empty(), "{}", d.field);
+            }
+        }
     }
 }

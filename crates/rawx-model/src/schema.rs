@@ -209,6 +209,16 @@ pub enum SubList {
         relation: &'static Relation,
         from_left: bool,
     },
+    /// Direct holders of a role, stored as grants (`role_users`): on the object
+    /// (`on_object`), the users holding its `role_field` (an organization's `users` are its
+    /// member role's); on a user, the `content_type` objects whose `role_field` it holds
+    /// (`/users/N/organizations/`). POST `{"id": N}` grants, with `"disassociate": true`
+    /// revokes, as AWX's `member_role.members` sub-lists do.
+    Role {
+        content_type: &'static str,
+        role_field: &'static str,
+        on_object: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -453,6 +453,13 @@ macro_rules! store_impl {
                 Ok(())
             }
 
+            async fn delete_where(&self, res: &'static Resource, filter: &Filter) -> Result<u64> {
+                let _writing = self.writing().await;
+                let sql = sql::delete_where($dialect, res, filter);
+                let done = Self::query(&sql).execute(&self.pool).await.map_err(map_err)?;
+                Ok(done.rows_affected())
+            }
+
             async fn link(&self, rel: &'static Relation, left: i64, right: i64) -> Result<()> {
                 let _writing = self.writing().await;
                 let mut sql = Sql::new($dialect);

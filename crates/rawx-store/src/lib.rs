@@ -103,6 +103,8 @@ pub trait Store: Send + Sync + 'static {
         row: &Row,
     ) -> Result<bool>;
     async fn delete(&self, res: &'static Resource, id: i64) -> Result<()>;
+    /// Deletes every row matching `filter` in one statement; how many went.
+    async fn delete_where(&self, res: &'static Resource, filter: &Filter) -> Result<u64>;
     /// Links two rows; linking twice is not an error.
     async fn link(&self, rel: &'static Relation, left: i64, right: i64) -> Result<()>;
     async fn unlink(&self, rel: &'static Relation, left: i64, right: i64) -> Result<()>;

@@ -137,6 +137,13 @@ pub fn count(d: Dialect, res: &'static Resource, filter: &Filter) -> Sql {
     sql
 }
 
+pub fn delete_where(d: Dialect, res: &'static Resource, filter: &Filter) -> Sql {
+    let mut sql = Sql::new(d);
+    sql.push(&format!("DELETE FROM {} WHERE ", quote(res.key)));
+    render(&mut sql, res.key, filter);
+    sql
+}
+
 /// Multi-row `INSERT … RETURNING "id"`s for `rows`: one statement per run of rows with the
 /// same columns, each as large as the dialect's parameter limit allows, so storing a batch of
 /// events is a few statements instead of one per event. `created`/`modified` default to `now`.
@@ -475,6 +482,19 @@ fn render_cond(sql: &mut Sql, col: &str, ctype: ColumnType, cond: &Cond) {
                 quote(where_col)
             ));
             sql.bind(Param::Int(*value));
+            sql.push(")");
+        }
+        Cond::InSelect {
+            table,
+            column,
+            filter,
+        } => {
+            sql.push(&format!(
+                "{col} IN (SELECT {t}.{} FROM {t} WHERE ",
+                quote(column),
+                t = quote(table)
+            ));
+            render(sql, table, filter);
             sql.push(")");
         }
     }

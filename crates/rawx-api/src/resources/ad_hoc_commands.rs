@@ -55,6 +55,16 @@ impl ResourceApi for AdHocCommands {
         &AD_HOC_COMMANDS
     }
 
+    /// `AdHocCommandAccess.can_cancel`: the inventory's admins.
+    async fn can_cancel(&self, r: &mut Renderer<'_>, job: &Row) -> ApiResult<bool> {
+        match int(job, "inventory") {
+            Some(inv) if !r.actor.read_only_token => {
+                r.holds("inventories", inv, &["admin_role"]).await
+            }
+            _ => Ok(false),
+        }
+    }
+
     fn clean_body(&self, body: &mut Value) {
         drop_client_options(body);
     }

@@ -166,6 +166,33 @@ async fn prepare_credential(
             sealed.insert(k, v);
         }
     }
+    // The type's `dependencies` (Network: `authorize_password` needs `authorize`), with AWX's
+    // message naming the field depended on by its label.
+    if let Some(deps) = spec["dependencies"].as_object() {
+        for (field, needs) in deps {
+            if !sealed.contains_key(field) {
+                continue;
+            }
+            for need in needs
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                if !sealed.contains_key(need) {
+                    let label = fields
+                        .iter()
+                        .find(|f| f["id"] == json!(need))
+                        .and_then(|f| f["label"].as_str())
+                        .unwrap_or(need);
+                    errors.insert(
+                        field.clone(),
+                        json!([format!("cannot be set unless \"{label}\" is set")]),
+                    );
+                }
+            }
+        }
+    }
     // A key the job could not use is refused now: an encrypted key without its passphrase
     // would leave ssh-add waiting at a prompt nobody answers.
     for f in fields

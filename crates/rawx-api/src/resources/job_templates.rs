@@ -133,8 +133,8 @@ impl ResourceApi for JobTemplates {
     /// `start` (and `schedule`, which AWX copies from it) as AWX's `get_user_capabilities`
     /// computes them for a template: false while the template could not start whatever the
     /// user (its `validation_errors`: no project, or no inventory and no prompt for one),
-    /// else `JobTemplateAccess.can_start`: a superuser, or a member of its `execute_role` —
-    /// in rawx's organization model, whoever may launch it (`launch_post`'s own check).
+    /// else `JobTemplateAccess.can_start`: a superuser, or a holder of its `execute_role`
+    /// (`launch_post`'s own check).
     async fn user_capabilities(
         &self,
         r: &mut Renderer<'_>,
@@ -144,7 +144,7 @@ impl ResourceApi for JobTemplates {
         let startable = int(row, "project").is_some()
             && (int(row, "inventory").is_some()
                 || row.get("ask_inventory_on_launch") == Some(&json!(true)));
-        let start = startable && r.may_write(&JOB_TEMPLATES, row).await?;
+        let start = startable && may_execute(r, row).await?;
         caps.insert("start".into(), json!(start));
         caps.insert("schedule".into(), json!(start));
         Ok(())
@@ -194,6 +194,21 @@ fn playbook_in(dir: &std::path::Path, playbook: &str) -> bool {
             .components()
             .any(|c| matches!(c, std::path::Component::ParentDir))
         && dir.join(p).is_file()
+}
+
+/// `JobTemplateAccess.can_start`: the template's execute role (which its admins, its
+/// organization's admins and executors hold). Rights on its inventory and credentials are not
+/// needed; a read-only token may not.
+pub(super) async fn may_execute(r: &mut Renderer<'_>, jt: &Row) -> ApiResult<bool> {
+    if r.actor.read_only_token {
+        return Ok(false);
+    }
+    r.holds(
+        "job_templates",
+        int(jt, "id").unwrap_or_default(),
+        &["execute_role"],
+    )
+    .await
 }
 
 pub(super) fn may_launch(jt_writable: bool) -> ApiResult<()> {
@@ -310,9 +325,7 @@ pub async fn launch_options(
     Path(raw): Path<String>,
 ) -> ApiResult<Response> {
     let jt = fetch_visible(&state, &ident.actor, &JOB_TEMPLATES, &raw).await?;
-    let may = Renderer::new(&state, &ident.actor)
-        .may_write(&JOB_TEMPLATES, &jt)
-        .await?;
+    let may = may_execute(&mut Renderer::new(&state, &ident.actor), &jt).await?;
     let choice = |c: Vec<Value>| json!({"type": "choice", "required": false, "choices": c});
     let mut post = Map::new();
     post.insert(
@@ -390,11 +403,7 @@ pub async fn launch_post(
 ) -> ApiResult<Response> {
     let actor = &ident.actor;
     let jt = fetch_visible(&state, actor, &JOB_TEMPLATES, &raw).await?;
-    may_launch(
-        Renderer::new(&state, actor)
-            .may_write(&JOB_TEMPLATES, &jt)
-            .await?,
-    )?;
+    may_launch(may_execute(&mut Renderer::new(&state, actor), &jt).await?)?;
     let body = json_body(&headers, &body)?;
     let prompts = body
         .as_object()

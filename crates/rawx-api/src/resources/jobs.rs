@@ -68,25 +68,39 @@ impl ResourceApi for Jobs {
         unified::derived(r, row, out).await
     }
 
-    /// `start` (AWX's UnifiedJobSerializer `show_capabilities`), as `JobAccess.can_start`
-    /// answers it in rawx's organization model and as `relaunch` below enforces it: whoever
-    /// may launch the job's template (a superuser; an orphaned job only a superuser). AWX's
-    /// UI shows Relaunch, and Cancel while the job runs, only where it is true.
+    /// `start` (AWX's UnifiedJobSerializer `show_capabilities`), as
+    /// `JobAccess.get_method_capability` answers it: the execute role of the job's template
+    /// (a job of no template: true, and `relaunch` decides). AWX's UI shows Relaunch only
+    /// where it is true.
     async fn user_capabilities(
         &self,
         r: &mut Renderer<'_>,
         row: &Row,
         caps: &mut Map<String, Value>,
     ) -> ApiResult<()> {
-        let start = match int(row, "job_template") {
-            Some(jt) => match r.state.store.get(&JOB_TEMPLATES, jt).await {
-                Ok(jt) => r.may_write(&JOB_TEMPLATES, &jt).await?,
-                Err(_) => false,
-            },
-            None => r.actor.is_superuser && !r.actor.read_only_token,
-        };
+        let start = !r.actor.read_only_token
+            && match int(row, "job_template") {
+                Some(jt) => r.holds("job_templates", jt, &["execute_role"]).await?,
+                None => true,
+            };
         caps.insert("start".into(), json!(start));
         Ok(())
+    }
+
+    /// `JobAccess.can_cancel`: the template's admins; a job whose template is gone, the
+    /// organization's job template admins.
+    async fn can_cancel(&self, r: &mut Renderer<'_>, job: &Row) -> ApiResult<bool> {
+        if r.actor.read_only_token {
+            return Ok(false);
+        }
+        match (int(job, "job_template"), int(job, "organization")) {
+            (Some(jt), _) => r.holds("job_templates", jt, &["admin_role"]).await,
+            (None, Some(org)) => {
+                r.holds("organizations", org, &["job_template_admin_role"])
+                    .await
+            }
+            _ => Ok(r.actor.is_superuser),
+        }
     }
 
     fn routes(&self) -> Routes {
@@ -126,20 +140,67 @@ pub async fn relaunch(
     State(state): Ctx,
     Auth(ident): Auth,
     Path(raw): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let actor = &ident.actor;
     let old = fetch_visible(&state, actor, &JOBS, &raw).await?;
-    if let Some(jt) = int(&old, "job_template") {
-        let jt = fetch_visible(&state, actor, &JOB_TEMPLATES, &jt.to_string()).await?;
-        may_launch(
-            Renderer::new(&state, actor)
-                .may_write(&JOB_TEMPLATES, &jt)
-                .await?,
-        )?;
-    } else if !actor.is_superuser {
-        return Err(ApiError::forbidden());
+    // `JobAccess.can_start`: the template's execute role; a job whose template is gone, the
+    // execute role of its organization.
+    let mut r = Renderer::new(&state, actor);
+    let may = match (int(&old, "job_template"), int(&old, "organization")) {
+        _ if actor.read_only_token => false,
+        (Some(jt), _) if state.store.get(&JOB_TEMPLATES, jt).await.is_ok() => {
+            r.holds("job_templates", jt, &["execute_role"]).await?
+        }
+        (_, Some(org)) => r.holds("organizations", org, &["execute_role"]).await?,
+        _ => actor.is_superuser,
+    };
+    may_launch(may)?;
+    // The passwords the job's credentials ask at launch are asked again (AWX's
+    // `JobRelaunchSerializer.validate_credential_passwords`).
+    let needed: Vec<String> = match old.get("passwords_needed_to_start") {
+        Some(Value::String(s)) => serde_json::from_str(s).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let mut own = Row::new();
+    if !needed.is_empty() {
+        let body = if body.is_empty() {
+            json!({})
+        } else {
+            crate::handlers::json_body(&headers, &body)?
+        };
+        let given = body["credential_passwords"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let missing: Vec<&str> = needed
+            .iter()
+            .filter(|p| {
+                given
+                    .get(*p)
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
+            })
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            return Err(ApiError::Status(
+                axum::http::StatusCode::BAD_REQUEST,
+                json!({"credential_passwords": [format!("Missing passwords needed to start: {}", missing.join(", "))]}),
+            ));
+        }
+        let plain = Value::Object(
+            given
+                .into_iter()
+                .filter(|(k, _)| needed.contains(k))
+                .collect(),
+        )
+        .to_string();
+        own.insert("start_args".into(), json!(state.key.seal(&plain)));
     }
-    let id = launch::relaunch_job(&*state.store, &*state.bus, actor.user_id, &old).await?;
+    let id =
+        launch::relaunch_job_with(&*state.store, &*state.bus, actor.user_id, &old, own).await?;
     let stored = state.store.get(&JOBS, id).await?;
     let mut out = Renderer::new(&state, actor).render(&JOBS, &stored).await?;
     out["job"] = json!(id);

@@ -19,7 +19,9 @@ mod job_templates;
 mod jobs;
 mod organizations;
 mod projects;
+pub(crate) mod roles;
 mod schedules;
+mod teams;
 mod tokens;
 pub mod unified;
 mod users;
@@ -44,7 +46,9 @@ static MODULES: &[&dyn ResourceApi] = &[
     &jobs::Jobs,
     &organizations::Organizations,
     &projects::Projects,
+    &roles::Roles,
     &schedules::Schedules,
+    &teams::Teams,
     &tokens::Tokens,
     &users::Users,
 ];

@@ -1,6 +1,6 @@
 //! Who: users, teams, tokens and sessions; and the secrets they use: credentials and their types.
 
-use super::{fk, DESCRIPTION, NAME, ORG_ADMINS, ORG_MEMBERS, TEAM_MEMBERS};
+use super::{fk, DESCRIPTION, NAME};
 use crate::schema::{Default as D, Field, Kind, Resource, Scope, Sub, SubList};
 
 pub static USERS: Resource = Resource {
@@ -45,22 +45,32 @@ pub static USERS: Resource = Resource {
     subs: &[
         Sub {
             name: "organizations",
-            list: SubList::Linked {
-                relation: &ORG_MEMBERS,
-                from_left: false,
+            list: SubList::Role {
+                content_type: "organizations",
+                role_field: "member_role",
+                on_object: false,
             },
         },
         Sub {
             name: "admin_of_organizations",
-            list: SubList::Linked {
-                relation: &ORG_ADMINS,
-                from_left: false,
+            list: SubList::Role {
+                content_type: "organizations",
+                role_field: "admin_role",
+                on_object: false,
             },
         },
         Sub {
             name: "teams",
+            list: SubList::Role {
+                content_type: "teams",
+                role_field: "member_role",
+                on_object: false,
+            },
+        },
+        Sub {
+            name: "roles",
             list: SubList::Linked {
-                relation: &TEAM_MEMBERS,
+                relation: &super::ROLE_USERS,
                 from_left: false,
             },
         },
@@ -106,9 +116,10 @@ pub static TEAMS: Resource = Resource {
     scope: Scope::Via(&["organization"]),
     subs: &[Sub {
         name: "users",
-        list: SubList::Linked {
-            relation: &TEAM_MEMBERS,
-            from_left: true,
+        list: SubList::Role {
+            content_type: "teams",
+            role_field: "member_role",
+            on_object: true,
         },
     }],
     order: "name",

@@ -6,6 +6,7 @@ mod ee;
 mod instances;
 mod inventory;
 mod jobs;
+mod roles;
 mod schedules;
 mod templates;
 
@@ -16,6 +17,7 @@ pub use ee::*;
 pub use instances::*;
 pub use inventory::*;
 pub use jobs::*;
+pub use roles::*;
 pub use schedules::*;
 pub use templates::*;
 
@@ -57,6 +59,9 @@ pub static ALL: &[&Resource] = &[
     &AD_HOC_COMMANDS,
     &AD_HOC_COMMAND_EVENTS,
     &LABELS,
+    &ROLES,
+    &ROLE_PARENTS,
+    &ROLE_ANCESTORS,
 ];
 
 /// The column of a parent table ([`PARENT_TABLES`]) naming the kind of each row: the child
@@ -65,15 +70,27 @@ pub const TYPE_COLUMN: &str = "polymorphic_type";
 
 /// Tables that are no resource of their own in the API's sense but the parent of several
 /// (AWX's multi-table inheritance). Created with the others; listed by their own endpoints.
-pub static PARENT_TABLES: &[&Resource] = &[&UNIFIED_JOBS];
+pub static PARENT_TABLES: &[&Resource] = &[&UNIFIED_JOBS, &UNIFIED_JOB_TEMPLATES];
 
 /// `(child, parent)`: the child's row shares its id with a parent row, which repeats the
 /// child's columns of the same names ([`inherited_columns`]). The store inserts the parent row
 /// first (its id is the child's), writes those columns to both in one transaction, and a
 /// trigger deletes the parent row with the child (also when a cascade takes the child).
 /// A new kind of job is one more line here and one [`JobKind`].
-pub static PARENTS: &[(&Resource, &Resource)] =
-    &[(&JOBS, &UNIFIED_JOBS), (&AD_HOC_COMMANDS, &UNIFIED_JOBS)];
+pub static PARENTS: &[(&Resource, &Resource)] = &[
+    (&JOBS, &UNIFIED_JOBS),
+    (&AD_HOC_COMMANDS, &UNIFIED_JOBS),
+    (&JOB_TEMPLATES, &UNIFIED_JOB_TEMPLATES),
+    (&WORKFLOW_JOB_TEMPLATES, &UNIFIED_JOB_TEMPLATES),
+];
+
+/// The kinds whose parent is `parent`, in [`PARENTS`] order.
+pub fn children_of(parent: &Resource) -> impl Iterator<Item = &'static Resource> + '_ {
+    PARENTS
+        .iter()
+        .filter(move |(_, p)| p.key == parent.key)
+        .map(|(c, _)| *c)
+}
 
 /// The parent table of `res`, if it has one.
 pub fn parent_of(res: &Resource) -> Option<&'static Resource> {
@@ -114,6 +131,7 @@ pub static RELATIONS: &[&Relation] = &[
     &ORG_GALAXY_CREDENTIALS,
     &JT_LABELS,
     &JOB_LABELS,
+    &ROLE_USERS,
 ];
 
 /// Tags of an organization, put on templates and copied to the jobs they launch (AWX's
@@ -158,6 +176,8 @@ pub static ORG_GALAXY_CREDENTIALS: Relation = Relation {
     right: ("credentials", "credential_id"),
 };
 
+// Organization and team membership before roles (issue 19): `rawx_domain::roles::backfill`
+// moves what these tables hold into member and admin role grants, then empties them.
 pub static ORG_MEMBERS: Relation = Relation {
     table: "organization_members",
     left: ("organizations", "organization_id"),
@@ -234,16 +254,18 @@ pub static ORGANIZATIONS: Resource = Resource {
     subs: &[
         Sub {
             name: "users",
-            list: SubList::Linked {
-                relation: &ORG_MEMBERS,
-                from_left: true,
+            list: SubList::Role {
+                content_type: "organizations",
+                role_field: "member_role",
+                on_object: true,
             },
         },
         Sub {
             name: "admins",
-            list: SubList::Linked {
-                relation: &ORG_ADMINS,
-                from_left: true,
+            list: SubList::Role {
+                content_type: "organizations",
+                role_field: "admin_role",
+                on_object: true,
             },
         },
         Sub {

@@ -268,7 +268,8 @@ impl<'a> Exporter<'a> {
                     };
                     related.insert(sub.name.into(), Value::Array(list));
                 }
-                SubList::Children { .. } => {}
+                // Grants are not exported (as rawx never exported memberships).
+                SubList::Children { .. } | SubList::Role { .. } => {}
             }
         }
         Ok(related)

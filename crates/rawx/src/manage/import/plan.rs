@@ -246,6 +246,8 @@ fn related_steps<'a>(
                 }
             }
             SubList::Linked { .. } if list.is_empty() => {}
+            // Role grants are neither exported nor imported.
+            SubList::Role { .. } => {}
             SubList::Linked {
                 relation,
                 from_left,

@@ -1,0 +1,97 @@
+//! AWX's object roles (`main_rbac_roles`), stored as AWX stores them: one row per role of
+//! each object (`content_type` is the object's resource key), who holds each directly
+//! (`role_users`, AWX's `main_rbac_roles_members`), each role's parents (the implicit ones
+//! its object's fields imply, and a team's member role for a role granted to that team), and
+//! the closure of that graph (`role_ancestors`, AWX's `main_rbac_role_ancestors`), which turns
+//! "may this user read this" into one indexed sub-select. `rbac.rs` says which roles each
+//! resource has and who inherits what; `rawx_domain::roles` keeps these tables in step.
+
+use super::fk;
+use crate::schema::{Field, Kind, Relation, Resource, Scope, Sub, SubList};
+
+pub static ROLES: Resource = Resource {
+    key: "roles",
+    type_name: "role",
+    verbose: "Role",
+    fields: &[
+        Field::new("role_field", "", Kind::Str { max: 64 }).internal(),
+        // The object's resource key (`job_templates`); empty for the system singletons.
+        Field::new("content_type", "", Kind::Str { max: 64 }).internal(),
+        Field::new(
+            "object_id",
+            "",
+            Kind::Int {
+                min: None,
+                max: None,
+            },
+        )
+        .internal()
+        .nullable(),
+        Field::new("singleton_name", "", Kind::Str { max: 64 })
+            .internal()
+            .nullable(),
+    ],
+    name_field: None,
+    unique: &[&["content_type", "object_id", "role_field"]],
+    scope: Scope::Global,
+    subs: &[Sub {
+        name: "users",
+        list: SubList::Linked {
+            relation: &ROLE_USERS,
+            from_left: true,
+        },
+    }],
+    order: "id",
+    search_fields: &["role_field", "content_type"],
+    named_url_parents: &[],
+    read_only_api: true,
+};
+
+/// Users holding a role directly.
+pub static ROLE_USERS: Relation = Relation {
+    table: "role_users",
+    left: ("roles", "role_id"),
+    right: ("users", "user_id"),
+};
+
+/// `role` inherits from `parent`: whoever holds `parent` holds `role`. `implicit` rows come
+/// from the object's fields (a template's organization); the others are grants to a team
+/// (`parent` is the team's member role), which only a revoke removes.
+pub static ROLE_PARENTS: Resource = Resource {
+    key: "role_parents",
+    type_name: "role_parent",
+    verbose: "Role parent",
+    fields: &[
+        fk("role", "", "roles").internal().required(),
+        fk("parent", "", "roles").internal().required(),
+        Field::new("implicit", "", Kind::Bool).internal(),
+    ],
+    name_field: None,
+    unique: &[&["role", "parent"]],
+    scope: Scope::Internal,
+    subs: &[],
+    order: "id",
+    search_fields: &[],
+    named_url_parents: &[],
+    read_only_api: true,
+};
+
+/// The closure of `role_parents`: a row `(descendent, ancestor)` for every role and every
+/// role whose holders hold it, itself included.
+pub static ROLE_ANCESTORS: Resource = Resource {
+    key: "role_ancestors",
+    type_name: "role_ancestor",
+    verbose: "Role ancestor",
+    fields: &[
+        fk("descendent", "", "roles").internal().required(),
+        fk("ancestor", "", "roles").internal().required(),
+    ],
+    name_field: None,
+    unique: &[&["descendent", "ancestor"]],
+    scope: Scope::Internal,
+    subs: &[],
+    order: "id",
+    search_fields: &[],
+    named_url_parents: &[],
+    read_only_api: true,
+};
