@@ -150,12 +150,15 @@ async fn credential_and_project_copies_follow_awx_rules() {
 async fn copy_needs_the_right_to_create_it() {
     let api = Api::new().await;
     world(&api).await;
+    // Bob may read the inventory (its read role), not create one.
     let bob = api.user("bob", "bobpw12345").await;
+    let inv = api.admin("GET", "/api/v2/inventories/1/", None).await;
+    let read_role = inv.body["summary_fields"]["object_roles"]["read_role"]["id"].clone();
     let r = api
         .admin(
             "POST",
-            "/api/v2/organizations/1/users/",
-            Some(json!({"id": bob})),
+            &format!("/api/v2/users/{bob}/roles/"),
+            Some(json!({"id": read_role})),
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
