@@ -78,7 +78,15 @@ fn a_user_sees_an_organization_once_a_member() {
     // granted its read role.
     let invs = bob_ok(&["inventory", "list"]);
     assert_eq!(invs["count"], 0, "{invs}");
-    let out = s.awx(&["users", "grant", "--inventory", "Lab", "--role", "read", "bob"]);
+    let out = s.awx(&[
+        "users",
+        "grant",
+        "--inventory",
+        "Lab",
+        "--role",
+        "read",
+        "bob",
+    ]);
     assert_eq!(out.code, 0, "{out}");
     let invs = bob_ok(&["inventory", "list"]);
     assert_eq!(names(&invs), ["Lab"], "{invs}");

@@ -432,8 +432,12 @@ fn schedules_follow_their_templates_permissions() {
     let admin = user("orgadmin");
     // "member" reads everything of the organization and runs nothing: its auditor role
     // (AWX's member role alone would not show the template's schedules).
-    let auditor = s.admin("GET", &format!("/api/v2/organizations/{}/", f.org), None, 200)
-        ["summary_fields"]["object_roles"]["auditor_role"]["id"]
+    let auditor = s.admin(
+        "GET",
+        &format!("/api/v2/organizations/{}/", f.org),
+        None,
+        200,
+    )["summary_fields"]["object_roles"]["auditor_role"]["id"]
         .clone();
     s.admin(
         "POST",
