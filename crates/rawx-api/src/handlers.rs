@@ -267,7 +267,7 @@ fn unique_error(res: &Resource, cols: &[String]) -> ApiError {
     }
 }
 
-fn db_write_error(res: &Resource, e: DbError) -> ApiError {
+pub(crate) fn db_write_error(res: &Resource, e: DbError) -> ApiError {
     match e {
         DbError::Unique(cols) => unique_error(res, &cols),
         DbError::ForeignKey(m) => ApiError::field(

@@ -34,12 +34,20 @@ pub struct ManagedType {
     pub injectors: Value,
 }
 
-/// AWX's managed credential types, in AWX's order of definition.
+/// AWX's managed credential types, in AWX's order of definition: the 21 of
+/// `awx/main/models/credential/__init__.py`, then the 9 lookup plugins' (`kind: external`,
+/// `awx/main/credential_plugins/`, registered as managed types the same way; their `inputs`
+/// carry the `metadata` an input source gives).
 pub fn managed_types() -> &'static [ManagedType] {
     static TYPES: OnceLock<Vec<ManagedType>> = OnceLock::new();
     TYPES.get_or_init(|| {
-        let raw: Vec<Value> = serde_json::from_str(include_str!("credentials/managed_types.json"))
-            .expect("managed_types.json is valid");
+        let mut raw: Vec<Value> =
+            serde_json::from_str(include_str!("credentials/managed_types.json"))
+                .expect("managed_types.json is valid");
+        let lookups: Vec<Value> =
+            serde_json::from_str(include_str!("credentials/lookup_types.json"))
+                .expect("lookup_types.json is valid");
+        raw.extend(lookups);
         raw.into_iter()
             .map(|t| ManagedType {
                 namespace: t["namespace"].as_str().unwrap_or_default().into(),
@@ -1039,11 +1047,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn awx_has_21_managed_types_with_unique_namespaces() {
+    fn awx_has_21_managed_types_and_9_lookups_with_unique_namespaces() {
         let t = managed_types();
-        assert_eq!(t.len(), 21);
+        assert_eq!(t.iter().filter(|t| t.kind != "external").count(), 21);
+        assert_eq!(t.iter().filter(|t| t.kind == "external").count(), 9);
         let ns: BTreeSet<_> = t.iter().map(|t| t.namespace.as_str()).collect();
-        assert_eq!(ns.len(), 21);
+        assert_eq!(ns.len(), 30);
         assert_eq!(managed("aws").unwrap().name, "Amazon Web Services");
     }
 

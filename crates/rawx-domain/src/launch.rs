@@ -4,6 +4,7 @@
 //! built one way whoever asks. Permission checks are the caller's: this acts for `actor` only in
 //! what it lets it *see* (the inventory and credentials it names).
 
+use crate::access::visible;
 use crate::messages::{publish, CancelRequested, StatusChanged, Wake};
 use crate::status::JobStatus;
 use crate::{DomainError, DomainResult};
@@ -11,7 +12,7 @@ use rawx_bus::Bus;
 use rawx_model::rbac::Actor;
 use rawx_model::resources::{
     JobKind, CREDENTIALS, CREDENTIAL_TYPES, INVENTORIES, JOBS, JOB_CREDENTIALS, JOB_KIND,
-    JOB_LABELS, JOB_TEMPLATES, JT_CREDENTIALS, JT_LABELS,
+    JOB_LABELS, JOB_TEMPLATES, JT_CREDENTIALS, JT_LABELS, LABELS,
 };
 use rawx_model::schema::int;
 use rawx_model::validate::{parse_vars, FieldErrors};
@@ -90,6 +91,9 @@ const RUN_FIELDS: &[&str] = &[
 pub struct Launch {
     pub job: Row,
     pub credentials: Vec<i64>,
+    /// The labels given at launch when the template asks for them (`ask_labels_on_launch`);
+    /// `None`: the job takes the template's.
+    pub labels: Option<Vec<i64>>,
     pub ignored: Map<String, Value>,
     /// Launch-time passwords (`credential_passwords`) the credentials ask for, in the clear:
     /// the caller seals them into the job's `start_args`.
@@ -253,6 +257,43 @@ pub async fn job_from_template(
         .await?;
     let prompted_inventory = int(&job, "inventory").filter(|i| int(jt, "inventory") != Some(*i));
     let mut forbidden = false;
+    // AWX's JobLaunchSerializer: `labels` is a list of label ids the launcher can see, taken
+    // in place of the template's when it asks for them.
+    let mut labels = None;
+    if let Some(v) = prompts.get("labels") {
+        if jt.get("ask_labels_on_launch") == Some(&json!(true)) {
+            let ids = match v {
+                Value::Array(a) => a.iter().map(Value::as_i64).collect::<Option<Vec<_>>>(),
+                _ => None,
+            };
+            match ids {
+                Some(ids) => {
+                    for id in &ids {
+                        if !matches!(visible(store, actor, &LABELS, *id).await, Ok(Some(_))) {
+                            errors.add(
+                                "labels",
+                                format!("Invalid pk \"{id}\" - object does not exist."),
+                            );
+                        }
+                    }
+                    labels = Some(ids);
+                }
+                None => errors.add(
+                    "labels",
+                    format!(
+                        "Expected a list of items but got type \"{}\".",
+                        match v {
+                            Value::String(_) => "str",
+                            Value::Object(_) => "dict",
+                            _ => "int",
+                        }
+                    ),
+                ),
+            }
+        } else {
+            ignored.insert("labels".into(), v.clone());
+        }
+    }
     // Passwords the credentials ask for at launch (AWX's `passwords_needed_to_start`).
     let given = prompts
         .get("credential_passwords")
@@ -327,6 +368,7 @@ pub async fn job_from_template(
     Ok(Launch {
         job,
         credentials,
+        labels,
         ignored,
         passwords,
     })
@@ -389,13 +431,15 @@ async fn check_prompted_credentials(
     Ok(())
 }
 
-/// Writes a pending job with its credentials and wakes the task managers.
+/// Writes a pending job with its credentials and labels (`None`: its template's) and wakes
+/// the task managers.
 pub async fn create_job(
     store: &dyn Store,
     bus: &dyn Bus,
     user: i64,
     mut job: Row,
     credentials: &[i64],
+    labels: Option<&[i64]>,
 ) -> DomainResult<i64> {
     for f in JOBS.fields.iter() {
         if !job.contains_key(f.name) {
@@ -413,11 +457,14 @@ pub async fn create_job(
     for c in credentials {
         store.link(&JOB_CREDENTIALS, id, *c).await?;
     }
-    // The template's labels go with the job (AWX's `_update_unified_job_kwargs`).
-    if let Some(jt) = int(&job, "job_template") {
-        for label in store.linked(&JT_LABELS, true, jt).await? {
-            store.link(&JOB_LABELS, id, label).await?;
-        }
+    // The labels given, else the template's (AWX's `_update_unified_job_kwargs`).
+    let labels = match (labels, int(&job, "job_template")) {
+        (Some(given), _) => given.to_vec(),
+        (None, Some(jt)) => store.linked(&JT_LABELS, true, jt).await?,
+        (None, None) => Vec::new(),
+    };
+    for label in labels {
+        store.link(&JOB_LABELS, id, label).await?;
     }
     let mut jt_status = Row::new();
     jt_status.insert("status".into(), json!(JobStatus::Pending.as_str()));
@@ -450,6 +497,17 @@ pub async fn relaunch_job(
     user: i64,
     old: &Row,
 ) -> DomainResult<i64> {
+    relaunch_job_with(store, bus, user, old, Row::new()).await
+}
+
+/// `relaunch_job` with fields of the new job's own (the sealed launch-time passwords).
+pub async fn relaunch_job_with(
+    store: &dyn Store,
+    bus: &dyn Bus,
+    user: i64,
+    old: &Row,
+    own: Row,
+) -> DomainResult<i64> {
     let mut job = Row::new();
     for f in JOBS
         .fields
@@ -461,13 +519,15 @@ pub async fn relaunch_job(
             old.get(f.name).cloned().unwrap_or(Value::Null),
         );
     }
+    job.extend(own);
     job.insert("launch_type".into(), json!("relaunch"));
     job.insert("status".into(), json!(JobStatus::Pending.as_str()));
     job.insert("launched_by_user".into(), json!(user));
-    let creds = store
-        .linked(&JOB_CREDENTIALS, true, int(old, "id").unwrap_or_default())
-        .await?;
-    create_job(store, bus, user, job, &creds).await
+    let old_id = int(old, "id").unwrap_or_default();
+    let creds = store.linked(&JOB_CREDENTIALS, true, old_id).await?;
+    // A relaunch keeps the job's own labels, prompted ones included.
+    let labels = store.linked(&JOB_LABELS, true, old_id).await?;
+    create_job(store, bus, user, job, &creds, Some(&labels)).await
 }
 
 /// Asks for a job to be cancelled: stamps `canceled_on` (the job's own task reads it) and

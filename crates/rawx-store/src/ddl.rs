@@ -64,6 +64,20 @@ pub const DATA_MIGRATIONS: &[DataMigration] = &[
             )
         },
     },
+    // The same for templates (AWX's `unified_job_templates`): job templates keep their ids,
+    // workflow templates move after them (nothing refers to a workflow template yet).
+    DataMigration {
+        version: 5,
+        name: "unified job templates: one id space for job and workflow templates",
+        statements: |d| {
+            unify(
+                d,
+                &rawx_model::resources::UNIFIED_JOB_TEMPLATES,
+                &rawx_model::resources::JOB_TEMPLATES,
+                &[(&rawx_model::resources::WORKFLOW_JOB_TEMPLATES, &[])],
+            )
+        },
+    },
 ];
 
 const IG_INSTALLER_POLICY: &str = "UPDATE instance_groups SET policy_instance_percentage = 100 \
@@ -78,9 +92,10 @@ const IG_MEMBERS: &str = "INSERT INTO instance_group_instances (instancegroup_id
 /// each of `moved` gets new ids above every id either had (so no new id meets an old one while
 /// rows move), with the rows of `(table, column)` that refer to it following; then every row
 /// of every kind gets its parent row, and the parent's sequence continues after the highest.
-/// The move copies each row to its new id, repoints the references and deletes the old row,
-/// because the references' foreign keys cannot follow an `UPDATE` of the id (they are not
-/// `ON UPDATE CASCADE`, nor deferrable on PostgreSQL).
+/// A kind something refers to is moved by copying each row to its new id, repointing the
+/// references and deleting the old row, because the references' foreign keys cannot follow an
+/// `UPDATE` of the id (they are not `ON UPDATE CASCADE`, nor deferrable on PostgreSQL); such a
+/// kind must have no unique set of its own (the copy would meet it).
 fn unify(
     d: Dialect,
     parent: &'static Resource,
@@ -103,6 +118,15 @@ fn unify(
              (SELECT COALESCE(MAX(m), 0) FROM ({}) AS highest) FROM {t}",
             highest.join(" UNION ALL ")
         ));
+        if refs.is_empty() {
+            // Nothing refers to it: the ids change in place (a copy would meet the kind's own
+            // unique sets, `name` + `organization`, before the old row went).
+            out.push(format!(
+                "UPDATE {t} SET \"id\" = (SELECT new_id FROM rawx_id_moves WHERE old_id = {t}.\"id\")"
+            ));
+            out.push("DROP TABLE rawx_id_moves".into());
+            continue;
+        }
         let cols: Vec<String> = kind
             .columns()
             .map(|(c, _)| c)

@@ -622,8 +622,35 @@ fn each_type_injects_what_awx_injects() {
 fn managed_types_and_one_per_type_rules() {
     let lab = Lab::start();
     let types = lab.all("/api/v2/credential_types/?managed=true");
+    let mut lookups: Vec<String> = types
+        .iter()
+        .filter(|t| t["kind"] == "external")
+        .map(|t| {
+            format!(
+                "{} ({})",
+                t["name"].as_str().unwrap(),
+                t["namespace"].as_str().unwrap()
+            )
+        })
+        .collect();
+    lookups.sort();
+    assert_eq!(
+        lookups,
+        [
+            "AWS Secrets Manager lookup (aws_secretsmanager_credential)",
+            "Centrify Vault Credential Provider Lookup (centrify_vault_kv)",
+            "CyberArk Central Credential Provider Lookup (aim)",
+            "CyberArk Conjur Secrets Manager Lookup (conjur)",
+            "HashiCorp Vault Secret Lookup (hashivault_kv)",
+            "HashiCorp Vault Signed SSH (hashivault_ssh)",
+            "Microsoft Azure Key Vault (azure_kv)",
+            "Thycotic DevOps Secrets Vault (thycotic_dsv)",
+            "Thycotic Secret Server (thycotic_tss)",
+        ]
+    );
     let mut got: Vec<(String, String, String)> = types
         .iter()
+        .filter(|t| t["kind"] != "external")
         .map(|t| {
             (
                 t["name"].as_str().unwrap().to_string(),
@@ -697,6 +724,12 @@ fn managed_types_and_one_per_type_rules() {
         by_name("Amazon Web Services")["inputs"]["required"],
         json!(["username", "password"])
     );
+    let kv = by_name("HashiCorp Vault Secret Lookup");
+    assert_eq!(
+        kv["inputs"]["required"],
+        json!(["url", "secret_path", "api_version", "secret_key"])
+    );
+    assert_eq!(kv["inputs"]["metadata"][0]["id"], "secret_backend");
 
     // Read-only, as AWX answers.
     let aws = by_name("Amazon Web Services")["id"].as_i64().unwrap();
@@ -935,6 +968,19 @@ fn custom_types_are_checked_like_awx() {
         r.json(),
         json!({"inputs": ["$encrypted$ is a reserved keyword, and cannot be used for password."]})
     );
+    // The Network type's `dependencies`.
+    let net = type_id(&lab, "Network");
+    let r = lab.s.http(
+        "POST",
+        "/api/v2/credentials/",
+        Some(("admin", ADMIN_PW)),
+        Some(&json!({"name": "n", "organization": lab.org["id"], "credential_type": net, "inputs": {"username": "u", "authorize_password": "x"}})),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json(),
+        json!({"inputs": {"authorize_password": ["cannot be set unless \"Authorize\" is set"]}})
+    );
 }
 
 /// Passwords a credential asks for at launch: listed by the launch GET, refused when missing
@@ -1040,11 +1086,33 @@ fn ask_at_runtime_passwords_are_prompted_at_launch() {
         args.contains("--ask-pass") && args.contains("--vault-id prod@prompt"),
         "{args}"
     );
+    // A relaunch asks again.
+    let r = lab.s.http(
+        "POST",
+        &format!("/api/v2/jobs/{id}/relaunch/"),
+        Some(("admin", ADMIN_PW)),
+        Some(&json!({"credential_passwords": {"ssh_password": ssh_pw}})),
+    );
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(
+        r.json(),
+        json!({"credential_passwords": ["Missing passwords needed to start: vault_password.prod"]})
+    );
+    let again = lab.s.admin(
+        "POST",
+        &format!("/api/v2/jobs/{id}/relaunch/"),
+        Some(json!({"credential_passwords": {"ssh_password": ssh_pw, "vault_password.prod": vault_pw}})),
+        201,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    lab.wait_status(again, "successful");
+    assert!(lab.stdout(again).contains("plain=decrypted-asked-31"));
     let secrets = [
         ("asked ssh password".to_string(), ssh_pw.to_string()),
         ("asked vault password".to_string(), vault_pw.to_string()),
     ];
-    scan(&lab, &[id], &secrets);
+    scan(&lab, &[id, again], &secrets);
     let (dir, logs) = lab.s.stop_with_logs();
     assert_clean("rawx's log", logs.as_bytes(), &secrets);
     let mut db = Vec::new();

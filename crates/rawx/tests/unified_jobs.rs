@@ -2,7 +2,8 @@
 //! previous release — jobs and ad hoc commands with ids of their own that collide, with events
 //! — is migrated by `rawx serve` on SQLite and on PostgreSQL; afterwards every id is unique
 //! across kinds, `/api/v2/unified_jobs/` lists both kinds each in its own shape, each one's
-//! events and stdout read as before, and new launches of both kinds take distinct ids.
+//! events and stdout read as before, and new launches of both kinds take distinct ids. The
+//! same for templates (`unified_job_templates`: job and workflow templates).
 
 use rawx_testkit::lab::*;
 use rawx_testkit::plays::whoami;
@@ -18,18 +19,31 @@ use std::time::Duration;
 /// the previous release stored them: jobs 1–3 and ad hoc commands 1–2, each with events.
 fn previous_release_rows(pg: bool, inv: i64, org: i64, project: i64, jt: i64) -> String {
     let mut sql = String::new();
-    if pg {
-        sql.push_str(
-            "DROP TRIGGER rawx_jobs_parent_delete ON jobs; \
-             DROP TRIGGER rawx_ad_hoc_commands_parent_delete ON ad_hoc_commands; \
-             DROP FUNCTION rawx_delete_parent_row; ",
-        );
-    } else {
-        sql.push_str(
-            "DROP TRIGGER rawx_jobs_parent_delete; DROP TRIGGER rawx_ad_hoc_commands_parent_delete; ",
-        );
+    for child in [
+        "jobs",
+        "ad_hoc_commands",
+        "job_templates",
+        "workflow_job_templates",
+    ] {
+        let on = if pg {
+            format!(" ON {child}")
+        } else {
+            String::new()
+        };
+        sql.push_str(&format!("DROP TRIGGER rawx_{child}_parent_delete{on}; "));
     }
-    sql.push_str("DROP TABLE unified_jobs; DELETE FROM rawx_migrations WHERE version = 4; ");
+    if pg {
+        sql.push_str("DROP FUNCTION rawx_delete_parent_row; ");
+    }
+    sql.push_str(
+        "DROP TABLE unified_jobs; DROP TABLE unified_job_templates; \
+         DELETE FROM rawx_migrations WHERE version IN (4, 5); ",
+    );
+    // A workflow template with the job template's id, as the previous release numbered them.
+    sql.push_str(&format!(
+        "INSERT INTO workflow_job_templates (id, created, modified, name, organization) \
+         VALUES ({jt}, '2026-01-01T00:00:00.000000Z', '2026-01-01T00:00:00.000000Z', 'Flow', {org}); "
+    ));
     let t = |s: u32| format!("'2026-01-01T00:00:{s:02}.000000Z'");
     for n in 1..=3 {
         sql.push_str(&format!(
@@ -191,6 +205,36 @@ fn migrates_the_previous_release(pg: Option<&PgDb>) {
     assert_eq!(failed_ids, want, "{failed}");
     let named = s.admin("GET", "/api/v2/unified_jobs/?search=old%20job", None, 200);
     assert_eq!(named["count"], 3, "{named}");
+
+    // Templates: the job template keeps its id, the workflow template moved after it.
+    let templates = all_pages(s, "/api/v2/unified_job_templates/?order_by=id");
+    let kinds: Vec<(i64, &str, &str)> = templates
+        .iter()
+        .map(|t| {
+            (
+                id(t),
+                t["type"].as_str().unwrap(),
+                t["name"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(kinds.len(), 2, "{templates:?}");
+    assert_eq!(kinds[0], (jt, "job_template", "Hello"));
+    assert!(kinds[1].0 > jt && kinds[1].1 == "workflow_job_template" && kinds[1].2 == "Flow");
+    let flow = s.admin(
+        "GET",
+        &format!("/api/v2/workflow_job_templates/{}/", kinds[1].0),
+        None,
+        200,
+    );
+    assert_eq!(flow["organization"], org, "{flow}");
+    let made = s.admin(
+        "POST",
+        "/api/v2/workflow_job_templates/",
+        Some(json!({"name": "Flow 2", "organization": org})),
+        201,
+    );
+    assert!(id(&made) > kinds[1].0, "{made}");
 
     // New launches of both kinds take ids from the one sequence, above every old one.
     let highest = *ids.iter().max().unwrap();

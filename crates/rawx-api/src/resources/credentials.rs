@@ -22,6 +22,14 @@ impl ResourceApi for Credentials {
         &CREDENTIALS
     }
 
+    fn routes(&self) -> crate::resource::Routes {
+        super::copy::routes(&COPY)
+    }
+
+    fn related(&self, row: &Row, related: &mut serde_json::Map<String, serde_json::Value>) {
+        super::copy::related(&COPY, row, related);
+    }
+
     async fn prepare(
         &self,
         state: &AppState,
@@ -158,6 +166,33 @@ async fn prepare_credential(
             sealed.insert(k, v);
         }
     }
+    // The type's `dependencies` (Network: `authorize_password` needs `authorize`), with AWX's
+    // message naming the field depended on by its label.
+    if let Some(deps) = spec["dependencies"].as_object() {
+        for (field, needs) in deps {
+            if !sealed.contains_key(field) {
+                continue;
+            }
+            for need in needs
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                if !sealed.contains_key(need) {
+                    let label = fields
+                        .iter()
+                        .find(|f| f["id"] == json!(need))
+                        .and_then(|f| f["label"].as_str())
+                        .unwrap_or(need);
+                    errors.insert(
+                        field.clone(),
+                        json!([format!("cannot be set unless \"{label}\" is set")]),
+                    );
+                }
+            }
+        }
+    }
     // A key the job could not use is refused now: an encrypted key without its passphrase
     // would leave ssh-add waiting at a prompt nobody answers.
     for f in fields
@@ -232,3 +267,12 @@ fn ssh_key_encrypted(text: &str) -> Option<bool> {
     let cipher = rest.get(4..4 + len)?;
     Some(cipher != b"none")
 }
+
+/// Credentials: inputs copied as stored (secrets stay sealed); `input_sources` are not served yet.
+static COPY: super::copy::CopySpec = super::copy::CopySpec {
+    res: &CREDENTIALS,
+    path: "/api/v2/credentials/{id}/copy/",
+    discard: &[],
+    links: &[],
+    hosts_and_groups: false,
+};

@@ -156,6 +156,7 @@ impl ResourceApi for JobTemplates {
             "launch".into(),
             json!(format!("/api/v2/job_templates/{id}/launch/")),
         );
+        super::copy::related(&COPY, row, related);
     }
 
     async fn summary_fields(
@@ -176,10 +177,12 @@ impl ResourceApi for JobTemplates {
     }
 
     fn routes(&self) -> Routes {
-        vec![(
+        let mut routes = vec![(
             "/api/v2/job_templates/{id}/launch/",
             get(launch_get).post(launch_post).options(launch_options),
-        )]
+        )];
+        routes.extend(super::copy::routes(&COPY));
+        routes
     }
 }
 
@@ -297,6 +300,20 @@ pub async fn launch_get(
     if !cred_defaults.is_empty() {
         defaults.insert("credentials".into(), Value::Array(cred_defaults));
     }
+    // AWX lists the template's labels as `{id, name}`, and leaves the key out when it has none.
+    let jt_id = int(&jt, "id").unwrap_or_default();
+    let mut labels = Vec::new();
+    for id in state
+        .store
+        .linked(&rawx_model::resources::JT_LABELS, true, jt_id)
+        .await?
+    {
+        let label = state.store.get(&rawx_model::resources::LABELS, id).await?;
+        labels.push(json!({"id": id, "name": label["name"]}));
+    }
+    if !labels.is_empty() {
+        defaults.insert("labels".into(), json!(labels));
+    }
     out.insert("defaults".into(), Value::Object(defaults));
     Ok(Json(Value::Object(out)))
 }
@@ -352,6 +369,10 @@ pub async fn launch_options(
         json!({"type": "list_of_ids", "required": false, "label": "Credentials"}),
     );
     post.insert(
+        "labels".into(),
+        json!({"type": "list_of_ids", "required": false, "label": "Labels"}),
+    );
+    post.insert(
         "credential_passwords".into(),
         json!({"type": "field", "required": false, "label": "Credential passwords"}),
     );
@@ -403,6 +424,7 @@ pub async fn launch_post(
         actor.user_id,
         job,
         &launch.credentials,
+        launch.labels.as_deref(),
     )
     .await?;
     let stored = state.store.get(&JOBS, id).await?;
@@ -412,3 +434,16 @@ pub async fn launch_post(
     tracing::info!(job = id, template = %jt["id"], user = ident.username(), "job launched");
     Ok(crate::handlers::created(&JOBS, id, out))
 }
+
+/// Job templates: their credentials, labels and instance groups (awx/main/models/jobs.py).
+static COPY: super::copy::CopySpec = super::copy::CopySpec {
+    res: &JOB_TEMPLATES,
+    path: "/api/v2/job_templates/{id}/copy/",
+    discard: &["vault_credential", "credential"],
+    links: &[
+        &rawx_model::resources::JT_CREDENTIALS,
+        &rawx_model::resources::JT_LABELS,
+        &rawx_model::resources::JT_INSTANCE_GROUPS,
+    ],
+    hosts_and_groups: false,
+};

@@ -9,19 +9,25 @@ use serde_json::json;
 
 /// The world's ad hoc command: after its job (one id space for every kind of job).
 pub const AD_HOC_ID: i64 = 2;
+/// The world's workflow template: after its job template (one id space for templates).
+pub const WORKFLOW_ID: i64 = 2;
 
 /// `path` of `rawx_api::routes()` (which puts `1` for every id) aimed at the world's object:
-/// its ad hoc command is not 1.
+/// its ad hoc command and workflow template are not 1.
 #[allow(dead_code)]
 pub fn in_world(path: String) -> String {
     path.replace(
         "/api/v2/ad_hoc_commands/1/",
         &format!("/api/v2/ad_hoc_commands/{AD_HOC_ID}/"),
     )
+    .replace(
+        "/api/v2/workflow_job_templates/1/",
+        &format!("/api/v2/workflow_job_templates/{WORKFLOW_ID}/"),
+    )
 }
 
-/// Org "Ops" (id 1) with one of everything, all with id 1 but the ad hoc command
-/// ([`AD_HOC_ID`]); returns nothing, ids are known.
+/// Org "Ops" (id 1) with one of everything, all with id 1 but the ad hoc command and the
+/// workflow template ([`AD_HOC_ID`], [`WORKFLOW_ID`]); returns nothing, ids are known.
 pub async fn world(api: &Api) {
     assert_eq!(
         api.make("/api/v2/organizations/", json!({"name": "Ops"}))
@@ -100,11 +106,14 @@ pub async fn world(api: &Api) {
             .await,
         1
     );
-    api.make(
-        "/api/v2/workflow_job_templates/",
-        json!({"name": "flow", "organization": 1}),
-    )
-    .await;
+    assert_eq!(
+        api.make(
+            "/api/v2/workflow_job_templates/",
+            json!({"name": "flow", "organization": 1}),
+        )
+        .await,
+        WORKFLOW_ID
+    );
     assert_eq!(
         api.make(
             "/api/v2/job_templates/1/schedules/",
