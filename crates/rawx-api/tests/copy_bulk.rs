@@ -151,11 +151,16 @@ async fn copy_needs_the_right_to_create_it() {
     let api = Api::new().await;
     world(&api).await;
     let bob = api.user("bob", "bobpw12345").await;
+    // Bob reads the inventory (its read role: AWX's organization member role would not show
+    // it) but may not create one in its organization.
+    let read = api.admin("GET", "/api/v2/inventories/1/", None).await.body["summary_fields"]
+        ["object_roles"]["read_role"]["id"]
+        .clone();
     let r = api
         .admin(
             "POST",
-            "/api/v2/organizations/1/users/",
-            Some(json!({"id": bob})),
+            &format!("/api/v2/users/{bob}/roles/"),
+            Some(json!({"id": read})),
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
