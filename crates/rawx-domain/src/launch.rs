@@ -250,13 +250,6 @@ pub async fn job_from_template(
             ignored.insert("credentials".into(), v.clone());
         }
     }
-    // Executing a template needs no rights on its own inventory and credentials; what is
-    // prompted for needs `use` of it (`JobLaunchConfigAccess.can_add`), else 403.
-    let template_creds = store
-        .linked(&JT_CREDENTIALS, true, int(jt, "id").unwrap_or_default())
-        .await?;
-    let prompted_inventory = int(&job, "inventory").filter(|i| int(jt, "inventory") != Some(*i));
-    let mut forbidden = false;
     // AWX's JobLaunchSerializer: `labels` is a list of label ids the launcher can see, taken
     // in place of the template's when it asks for them.
     let mut labels = None;
@@ -294,6 +287,13 @@ pub async fn job_from_template(
             ignored.insert("labels".into(), v.clone());
         }
     }
+    // Executing a template needs no rights on its own inventory and credentials; what is
+    // prompted for needs `use` of it (`JobLaunchConfigAccess.can_add`), else 403.
+    let template_creds = store
+        .linked(&JT_CREDENTIALS, true, int(jt, "id").unwrap_or_default())
+        .await?;
+    let prompted_inventory = int(&job, "inventory").filter(|i| int(jt, "inventory") != Some(*i));
+    let mut forbidden = false;
     // Passwords the credentials ask for at launch (AWX's `passwords_needed_to_start`).
     let given = prompts
         .get("credential_passwords")
