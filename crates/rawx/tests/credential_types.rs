@@ -846,6 +846,50 @@ fn managed_types_and_one_per_type_rules() {
         .s
         .admin("GET", &format!("/api/v2/credentials/{aws1}/"), None, 200);
     assert_eq!(shown["kind"], "aws");
+
+    // The same rules for credentials given at launch (AWX's `JobLaunchSerializer`).
+    let prompted = lab.jt(
+        "prompted",
+        p,
+        inv,
+        "report.yml",
+        json!({"ask_credential_on_launch": true}),
+    );
+    lab.attach(prompted, aws1);
+    let token = cred(
+        &lab,
+        "tok",
+        "GitHub Personal Access Token",
+        json!({"token": "t"}),
+    );
+    let launch = |creds: Value| {
+        lab.s.http(
+            "POST",
+            &format!("/api/v2/job_templates/{prompted}/launch/"),
+            Some(("admin", ADMIN_PW)),
+            Some(&json!({ "credentials": creds })),
+        )
+    };
+    let r = launch(json!([aws1, aws2]));
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(
+        r.json(),
+        json!({"credentials": ["Cannot assign multiple Amazon Web Services credentials."]})
+    );
+    let r = launch(json!([aws1, token]));
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(
+        r.json(),
+        json!({"credentials": ["Cannot assign a Credential of kind `token`"]})
+    );
+    let r = launch(json!([vmw]));
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(
+        r.json(),
+        json!({"credentials": ["Removing Amazon Web Services credential at launch time without replacement is not supported. Provided list lacked credential(s): aws1."]})
+    );
+    let r = launch(json!([aws2, vmw]));
+    assert_eq!(r.status, 201, "replacing aws1 by aws2 is allowed: {r:?}");
     assert_eq!(shown["cloud"], true);
 }
 
@@ -967,6 +1011,21 @@ fn custom_types_are_checked_like_awx() {
     assert_eq!(
         r.json(),
         json!({"inputs": ["$encrypted$ is a reserved keyword, and cannot be used for password."]})
+    );
+    // A passphrase for a key that has none (AWX refuses it too).
+    let dir = tempfile::tempdir().unwrap();
+    let plain_key = keygen(dir.path(), "plain", &["-t", "ed25519"]);
+    let machine = type_id(&lab, "Machine");
+    let r = lab.s.http(
+        "POST",
+        "/api/v2/credentials/",
+        Some(("admin", ADMIN_PW)),
+        Some(&json!({"name": "m", "organization": lab.org["id"], "credential_type": machine, "inputs": {"username": "u", "ssh_key_data": plain_key, "ssh_key_unlock": "nope"}})),
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json(),
+        json!({"inputs": {"ssh_key_unlock": ["should not be set when SSH key is not encrypted."]}})
     );
     // The Network type's `dependencies`.
     let net = type_id(&lab, "Network");

@@ -213,6 +213,18 @@ async fn prepare_credential(
                     json!(["must be set when SSH key is encrypted."]),
                 );
             }
+            Some(false)
+                if id == "ssh_key_data"
+                    && ctype["managed"] == json!(true)
+                    && sealed
+                        .get("ssh_key_unlock")
+                        .is_some_and(|v| v != &json!("")) =>
+            {
+                errors.insert(
+                    "ssh_key_unlock".into(),
+                    json!(["should not be set when SSH key is not encrypted."]),
+                );
+            }
             _ => {}
         }
     }
