@@ -25,8 +25,8 @@ pub struct Renderer<'a> {
     /// inventory builds each once.
     summaries: HashMap<(&'static str, i64), Option<Value>>,
     named: HashMap<(&'static str, i64), Option<String>>,
-    /// Role answers: `(content type, object, fields)` → held.
-    held: HashMap<(&'static str, i64, String), bool>,
+    /// The roles the caller holds (content type, object, role field), read on first use.
+    held: Option<std::collections::HashSet<(String, i64, String)>>,
     /// Rendering a list: fields AWX shows on detail views only are left out.
     pub list_view: bool,
     /// Cut event stdout to 1024 characters, as AWX's event lists do without `no_truncate`.
@@ -60,7 +60,7 @@ impl<'a> Renderer<'a> {
             cache: HashMap::new(),
             summaries: HashMap::new(),
             named: HashMap::new(),
-            held: HashMap::new(),
+            held: None,
             list_view: false,
             truncate_stdout: false,
         }
@@ -99,20 +99,35 @@ impl<'a> Renderer<'a> {
         if self.actor.is_superuser {
             return Ok(true);
         }
-        let key = (content_type, id, fields.join(","));
-        if let Some(hit) = self.held.get(&key) {
-            return Ok(*hit);
+        if self.held.is_none() {
+            // Every role the caller holds, read once per request: a page of 200 hosts across
+            // 50 inventories asks 50 questions and costs one query.
+            let rows = self
+                .state
+                .store
+                .project(
+                    &rawx_model::resources::ROLES,
+                    &rbac::held_roles(self.actor.user_id),
+                    &["content_type", "object_id", "role_field"],
+                    &[("id", false)],
+                )
+                .await?;
+            self.held = Some(
+                rows.iter()
+                    .filter_map(|r| {
+                        Some((
+                            rawx_model::schema::text(r, "content_type").to_string(),
+                            int(r, "object_id")?,
+                            rawx_model::schema::text(r, "role_field").to_string(),
+                        ))
+                    })
+                    .collect(),
+            );
         }
-        let held = rawx_domain::roles::holds(
-            &*self.state.store,
-            self.actor.user_id,
-            content_type,
-            id,
-            fields,
-        )
-        .await?;
-        self.held.insert(key, held);
-        Ok(held)
+        let held = self.held.as_ref().expect("loaded above");
+        Ok(fields
+            .iter()
+            .any(|f| held.contains(&(content_type.to_string(), id, (*f).to_string()))))
     }
 
     /// Does the caller hold `field` on the object `row[column]` names?

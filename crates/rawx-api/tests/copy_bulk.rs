@@ -150,15 +150,17 @@ async fn credential_and_project_copies_follow_awx_rules() {
 async fn copy_needs_the_right_to_create_it() {
     let api = Api::new().await;
     world(&api).await;
-    // Bob may read the inventory (its read role), not create one.
     let bob = api.user("bob", "bobpw12345").await;
-    let inv = api.admin("GET", "/api/v2/inventories/1/", None).await;
-    let read_role = inv.body["summary_fields"]["object_roles"]["read_role"]["id"].clone();
+    // Bob reads the inventory (its read role: AWX's organization member role would not show
+    // it) but may not create one in its organization.
+    let read = api.admin("GET", "/api/v2/inventories/1/", None).await.body["summary_fields"]
+        ["object_roles"]["read_role"]["id"]
+        .clone();
     let r = api
         .admin(
             "POST",
             &format!("/api/v2/users/{bob}/roles/"),
-            Some(json!({"id": read_role})),
+            Some(json!({"id": read})),
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);

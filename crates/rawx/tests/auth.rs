@@ -74,6 +74,20 @@ fn a_user_sees_an_organization_once_a_member() {
     let list = bob_ok(&["organizations", "list"]);
     assert_eq!(list["count"], 1, "{list}");
     assert_eq!(names(&list), ["Ops"]);
+    // AWX's member role reads the organization, not its inventories: bob reads Lab once
+    // granted its read role.
+    let invs = bob_ok(&["inventory", "list"]);
+    assert_eq!(invs["count"], 0, "{invs}");
+    let out = s.awx(&[
+        "users",
+        "grant",
+        "--inventory",
+        "Lab",
+        "--role",
+        "read",
+        "bob",
+    ]);
+    assert_eq!(out.code, 0, "{out}");
     let invs = bob_ok(&["inventory", "list"]);
     assert_eq!(names(&invs), ["Lab"], "{invs}");
     let modify = s.awx_as(

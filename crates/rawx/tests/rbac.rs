@@ -4,6 +4,7 @@
 //! take it away (`revoke`), then the same through a team (`awx teams grant`).
 
 use rawx_testkit::lab::{local_vars, Lab};
+use rawx_testkit::{Opts, PgDb};
 use serde_json::{json, Value};
 
 fn names(list: &Value) -> Vec<String> {
@@ -17,7 +18,22 @@ fn names(list: &Value) -> Vec<String> {
 
 #[test]
 fn a_user_granted_execute_on_one_template_runs_it_and_sees_nothing_else() {
-    let lab = Lab::start();
+    grant_execute_and_revoke(Lab::start());
+}
+
+/// The same on PostgreSQL: the role filters are nested sub-selects both dialects must run.
+#[test]
+fn grants_and_revokes_work_the_same_on_postgresql() {
+    let Some(db) = PgDb::create("rbac") else {
+        return;
+    };
+    grant_execute_and_revoke(Lab::start_with(Opts {
+        database_url: Some(db.url.clone()),
+        ..Opts::default()
+    }));
+}
+
+fn grant_execute_and_revoke(lab: Lab) {
     let s = &lab.s;
     let project = lab.project(
         "demo",

@@ -430,10 +430,19 @@ fn schedules_follow_their_templates_permissions() {
     user("outsider");
     let member = user("member");
     let admin = user("orgadmin");
+    // "member" reads everything of the organization and runs nothing: its auditor role
+    // (AWX's member role alone would not show the template's schedules).
+    let auditor = s.admin(
+        "GET",
+        &format!("/api/v2/organizations/{}/", f.org),
+        None,
+        200,
+    )["summary_fields"]["object_roles"]["auditor_role"]["id"]
+        .clone();
     s.admin(
         "POST",
-        &format!("/api/v2/organizations/{}/users/", f.org),
-        Some(json!({"id": member})),
+        &format!("/api/v2/users/{member}/roles/"),
+        Some(json!({"id": auditor})),
         204,
     );
     s.admin(
