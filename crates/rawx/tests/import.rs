@@ -40,12 +40,12 @@ fn id(v: &Value) -> i64 {
 fn build(lab: &Lab) -> i64 {
     let s = &lab.s;
     let org = id(&lab.org);
-    s.admin(
+    let bob = id(&s.admin(
         "POST",
         "/api/v2/users/",
         Some(json!({"username": "bob", "password": "bobs-pw", "email": "bob@example.com"})),
         201,
-    );
+    ));
     s.admin(
         "POST",
         "/api/v2/teams/",
@@ -108,6 +108,17 @@ fn build(lab: &Lab) -> i64 {
                "survey_enabled": false, "verbosity": 1}),
     );
     lab.attach(jt, machine);
+    // Bob may run the template (its execute role): `awx export` writes the grant under the
+    // user's `related.roles`, and an import grants it again.
+    let execute = s.admin("GET", &format!("/api/v2/job_templates/{jt}/"), None, 200)
+        ["summary_fields"]["object_roles"]["execute_role"]["id"]
+        .clone();
+    s.admin(
+        "POST",
+        &format!("/api/v2/users/{bob}/roles/"),
+        Some(json!({"id": execute})),
+        204,
+    );
     lab.attach(jt, vault);
     // A label: awx export writes a template's labels as whole objects, not natural keys.
     let label = id(&s.admin(
@@ -195,6 +206,20 @@ fn export_import_into_a_fresh_data_dir_keeps_secrets_and_passwords() {
         s: moved,
         org: json!({}),
     };
+    // Bob's grant came along: he sees the template and may launch it, nothing else.
+    let seen = moved_lab.s.http(
+        "GET",
+        "/api/v2/job_templates/",
+        Some(("bob", "bobs-pw")),
+        None,
+    );
+    assert_eq!(seen.status, 200, "{seen:?}");
+    assert_eq!(seen.json()["count"], 1, "{seen:?}");
+    assert_eq!(
+        seen.json()["results"][0]["summary_fields"]["user_capabilities"]["start"],
+        true,
+        "{seen:?}"
+    );
     let job = moved_lab.launch(id(&new_jt));
     moved_lab.wait_status(job, "successful");
     let _ = jt;

@@ -49,8 +49,9 @@ pub fn served(key: Option<&str>) -> Option<&'static Resource> {
 }
 
 /// Linked sub-lists awxkit exports as natural keys: those whose members are of these
-/// resources (its `EXPORTABLE_RELATIONS` that rawx has).
-const LINKED_EXPORTS: &[&str] = &["credentials", "hosts", "groups"];
+/// resources (its `EXPORTABLE_RELATIONS` that rawx has). `roles` is a user's direct grants
+/// (`/users/N/roles/`, which awxkit exports because its POST takes an `id`).
+const LINKED_EXPORTS: &[&str] = &["credentials", "hosts", "groups", "roles"];
 
 /// Linked sub-lists awxkit exports as whole objects, not natural keys (its `DEPENDENT_EXPORT`
 /// pairs whose child is linked rather than owned: a template's labels).
@@ -107,6 +108,9 @@ impl<'a> Exporter<'a> {
     }
 
     async fn key_of(&mut self, res: &'static Resource, row: &Row) -> anyhow::Result<Value> {
+        if res.key == "roles" {
+            return self.role_key(row).await;
+        }
         let mut key = Map::new();
         let parts = res
             .name_field
@@ -124,6 +128,28 @@ impl<'a> Exporter<'a> {
             key.insert(name.into(), v);
         }
         key.insert("type".into(), json!(res.type_name));
+        Ok(Value::Object(key))
+    }
+
+    /// A role's natural key as awxkit's `Role.get_natural_key` makes it: AWX's role name,
+    /// `type`, and the natural key of the object it is a role of (none for the singletons).
+    async fn role_key(&mut self, row: &Row) -> anyhow::Result<Value> {
+        let field = match row.get("singleton_name").and_then(Value::as_str) {
+            Some(s) if !s.is_empty() => s,
+            _ => row.get("role_field").and_then(Value::as_str).unwrap_or(""),
+        };
+        let mut key = Map::new();
+        key.insert("name".into(), json!(rawx_model::rbac::role_name(field)));
+        key.insert("type".into(), json!("role"));
+        let object = row
+            .get("content_type")
+            .and_then(Value::as_str)
+            .and_then(by_key)
+            .zip(int(row, "object_id"));
+        if let Some((res, id)) = object {
+            let obj = Box::pin(self.natural_key(res, id)).await?;
+            key.insert("content_object".into(), obj);
+        }
         Ok(Value::Object(key))
     }
 

@@ -59,6 +59,9 @@ impl Importer {
             Some(k) if k.is_object() => k,
             _ => key,
         };
+        if key["type"] == "role" {
+            return self.find_role(key).await;
+        }
         let Some(res) = key["type"].as_str().and_then(resource_of_type) else {
             return Ok(None);
         };
@@ -92,12 +95,61 @@ impl Importer {
         Ok(row.and_then(|r| int(&r, "id")))
     }
 
-    /// Whether a reference can be met: the object exists or the file creates it.
+    /// The role a natural key names (awxkit's `{"name": "Execute", "content_object": {…},
+    /// "type": "role"}`): the object's role whose AWX name matches, or a system role.
+    async fn find_role(&self, key: &Value) -> anyhow::Result<Option<i64>> {
+        let name = key["name"].as_str().unwrap_or("");
+        let roles = rawx_model::resources::by_key("roles").expect("roles resource");
+        let filter = match key.get("content_object").filter(|o| o.is_object()) {
+            Some(obj) => {
+                let Some(res) = obj["type"].as_str().and_then(resource_of_type) else {
+                    return Ok(None);
+                };
+                let Some(field) = rawx_model::rbac::object_roles(res.key)
+                    .into_iter()
+                    .find(|f| rawx_model::rbac::role_name(f) == name)
+                else {
+                    return Ok(None);
+                };
+                let Some(id) = Box::pin(self.find(obj)).await? else {
+                    return Ok(None);
+                };
+                Filter::eq("content_type", ColumnType::Text, json!(res.key))
+                    .and(Filter::eq("object_id", ColumnType::Int, json!(id)))
+                    .and(Filter::eq("role_field", ColumnType::Text, json!(field)))
+            }
+            None => {
+                let Some(single) = rawx_model::rbac::SINGLETONS
+                    .iter()
+                    .find(|f| rawx_model::rbac::role_name(f) == name)
+                else {
+                    return Ok(None);
+                };
+                Filter::eq("singleton_name", ColumnType::Text, json!(single))
+            }
+        };
+        let row = self
+            .store()
+            .find(roles, &filter)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(row.and_then(|r| int(&r, "id")))
+    }
+
+    /// Whether a reference can be met: the object exists or the file creates it (a role:
+    /// its object does, and the role comes with it).
     async fn reachable(&self, key: &Value) -> anyhow::Result<bool> {
         let key = match key.get("natural_key") {
             Some(k) if k.is_object() => k,
             _ => key,
         };
+        if key["type"] == "role" {
+            if let Some(obj) = key.get("content_object").filter(|o| o.is_object()) {
+                if Box::pin(self.reachable(obj)).await? {
+                    return Ok(true);
+                }
+            }
+        }
         Ok(self.planned.contains(&canonical(key)) || self.find(key).await?.is_some())
     }
 
