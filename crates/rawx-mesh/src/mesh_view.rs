@@ -113,6 +113,94 @@ impl MeshView {
     }
 }
 
+/// One listener a node advertises (`protocol://address:port[/path]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ViewListener {
+    /// `tcp`, `ws` or `wss`, as AWX's `ReceptorAddress.protocol`.
+    pub protocol: String,
+    pub address: String,
+    pub port: u16,
+    pub path: String,
+}
+
+impl MeshView {
+    /// Of the link between `a` and `b`, which end dialed: `Some((source, target))` when the
+    /// ads say (one end dials an address the other listens on), else the end that listens
+    /// when only one does.
+    pub fn direction<'a>(&self, a: &'a str, b: &'a str) -> Option<(&'a str, &'a str)> {
+        if self.dials(a, b) {
+            return Some((a, b));
+        }
+        if self.dials(b, a) {
+            return Some((b, a));
+        }
+        match (self.listeners(a).is_empty(), self.listeners(b).is_empty()) {
+            (true, false) => Some((a, b)),
+            (false, true) => Some((b, a)),
+            _ => None,
+        }
+    }
+
+    /// Whether `from` advertises dialing an address `to` listens on (same port, and the same
+    /// host or a host naming `to`).
+    fn dials(&self, from: &str, to: &str) -> bool {
+        let targets = self.listeners(to);
+        self.advertisements
+            .iter()
+            .filter(|ad| ad.node_id == from)
+            .filter_map(|ad| ad.tags.get(crate::mesh::PEERS_TAG))
+            .flat_map(|t| t.split_whitespace())
+            .filter_map(|p| {
+                let rest = p.split_once("://").map_or(p, |(_, r)| r);
+                let hostport = rest.split('/').next()?;
+                let (host, port) = hostport.rsplit_once(':')?;
+                Some((
+                    host.trim_matches(['[', ']']).to_string(),
+                    port.parse::<u16>().ok()?,
+                ))
+            })
+            .any(|(host, port)| {
+                targets
+                    .iter()
+                    .any(|l| l.port == port && (l.address == host || l.address == to || host == to))
+            })
+    }
+
+    /// The listeners `node` advertises (the `listeners` tag of rawx nodes' ads; Receptor's own
+    /// nodes advertise none).
+    pub fn listeners(&self, node: &str) -> Vec<ViewListener> {
+        let mut out = Vec::new();
+        for ad in self.advertisements.iter().filter(|a| a.node_id == node) {
+            let Some(tag) = ad.tags.get(crate::mesh::LISTENERS_TAG) else {
+                continue;
+            };
+            for l in tag.split_whitespace() {
+                let Some((protocol, rest)) = l.split_once("://") else {
+                    continue;
+                };
+                let (hostport, path) = match rest.split_once('/') {
+                    Some((h, p)) => (h, p.to_string()),
+                    None => (rest, String::new()),
+                };
+                let Some((address, port)) = hostport.rsplit_once(':') else {
+                    continue;
+                };
+                let Ok(port) = port.parse() else { continue };
+                let l = ViewListener {
+                    protocol: protocol.to_string(),
+                    address: address.to_string(),
+                    port,
+                    path,
+                };
+                if !out.contains(&l) {
+                    out.push(l);
+                }
+            }
+        }
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -128,7 +216,9 @@ mod tests {
                 {"NodeID": "exec", "Service": "control", "Time": "2026-01-01T00:00:00Z", "ConnType": 1,
                  "Tags": {"type": "Control Service"}, "WorkCommands": [{"WorkType": "ansible-runner", "Secure": false}]},
                 {"NodeID": "hop", "Service": "control", "Time": "2026-01-01T00:00:00Z", "ConnType": 1,
-                 "Tags": null, "WorkCommands": null}
+                 "Tags": {"type": "Control Service", "listeners": "tcp://10.0.0.5:27199 wss://hop:443/mesh", "peers": "tcp://ctl.example:27199"}, "WorkCommands": null},
+                {"NodeID": "ctl", "Service": "control", "Time": "2026-01-01T00:00:00Z", "ConnType": 1,
+                 "Tags": {"type": "Control Service", "listeners": "tcp://ctl.example:27199"}, "WorkCommands": null}
             ],
             "SystemCPUCount": 2
         });
@@ -144,6 +234,24 @@ mod tests {
             [("ctl", "hop"), ("exec", "hop")]
         );
         assert!(m.runs_work("exec") && !m.runs_work("hop"));
+        assert!(m.listeners("exec").is_empty());
+        let hop = m.listeners("hop");
+        assert_eq!(hop.len(), 2, "{hop:?}");
+        assert_eq!(
+            (
+                hop[0].protocol.as_str(),
+                hop[0].address.as_str(),
+                hop[0].port
+            ),
+            ("tcp", "10.0.0.5", 27199)
+        );
+        assert_eq!(
+            (hop[1].protocol.as_str(), hop[1].path.as_str()),
+            ("wss", "mesh")
+        );
+        // hop dials ctl's listener; exec listens on nothing, so it dialed hop.
+        assert_eq!(m.direction("ctl", "hop"), Some(("hop", "ctl")));
+        assert_eq!(m.direction("hop", "exec"), Some(("exec", "hop")));
         let empty = MeshView::from_status(
             &serde_json::json!({"NodeID": "a", "RoutingTable": null, "KnownConnectionCosts": null}),
         )

@@ -11,12 +11,14 @@ mod credentials;
 mod events;
 mod execution_environments;
 mod groups;
+mod install_bundle;
 mod instances;
 mod inventories;
 mod job_templates;
 mod jobs;
 mod organizations;
 mod projects;
+pub mod receptor_addresses;
 mod schedules;
 mod tokens;
 pub mod unified;
@@ -42,6 +44,7 @@ static MODULES: &[&dyn ResourceApi] = &[
     &jobs::Jobs,
     &organizations::Organizations,
     &projects::Projects,
+    &receptor_addresses::ReceptorAddresses,
     &schedules::Schedules,
     &tokens::Tokens,
     &users::Users,
