@@ -61,7 +61,8 @@ ALLOWED = {
     "rawx-ui": set(),
     "rawx-control": {"rawx-model", "rawx-store", "rawx-bus", "rawx-domain", "rawx-runner",
                      "rawx-mesh", "rawx-ee", "rawx-supervisor", "rawx-logship"},
-    "rawx-testkit": {"rawx-mesh"},
+    # Dev-only (every crate takes it as a dev-dependency); `api` adds the in-process API.
+    "rawx-testkit": {"rawx-mesh", "rawx-api", "rawx-store", "rawx-bus", "rawx-model"},
     "rawx": None,  # the binary wires everything
 }
 # Crates that must not know HTTP (the web role is rawx-api and rawx-ui).

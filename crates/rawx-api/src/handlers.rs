@@ -15,7 +15,7 @@ use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use rawx_model::filter::{parse_list_query, Cond, Filter, Step};
+use rawx_model::filter::{parse_list_query, Cond, Filter, ListQuery, Step};
 use rawx_model::rbac::{self, Actor};
 use rawx_model::resources::by_key;
 use rawx_model::schema::Relation;
@@ -103,6 +103,26 @@ pub(crate) async fn page_response(
     uri: &OriginalUri,
     raw: &Option<String>,
 ) -> ApiResult<Json<Value>> {
+    let (params, q, page) = page_rows(state, actor, res, base, raw).await?;
+    let mut r = Renderer::new(state, actor);
+    r.list_view = true;
+    r.truncate_stdout = !params.iter().any(|(k, _)| k == "no_truncate");
+    let mut results = Vec::with_capacity(page.rows.len());
+    for row in &page.rows {
+        results.push(r.render(res, row).await?);
+    }
+    Ok(page_json(uri, &params, &q, page.count, results))
+}
+
+/// The page of `res` a list request asks for: its query parameters, the parsed query and the
+/// rows (filtered by the caller's query, `base` and the resource's read filter).
+pub(crate) async fn page_rows(
+    state: &AppState,
+    actor: &Actor,
+    res: &'static Resource,
+    base: Filter,
+    raw: &Option<String>,
+) -> ApiResult<(Vec<(String, String)>, ListQuery, rawx_store::Page)> {
     let params = query_pairs(raw);
     let mut q = parse_list_query(res, &params)?;
     q.filter = with_visibility(state, res, actor, base.and(q.filter));
@@ -111,13 +131,18 @@ pub(crate) async fn page_response(
     if q.page > last {
         return Err(rawx_model::filter::QueryError::InvalidPage.into());
     }
-    let mut r = Renderer::new(state, actor);
-    r.list_view = true;
-    r.truncate_stdout = !params.iter().any(|(k, _)| k == "no_truncate");
-    let mut results = Vec::with_capacity(page.rows.len());
-    for row in &page.rows {
-        results.push(r.render(res, row).await?);
-    }
+    Ok((params, q, page))
+}
+
+/// A list answer in AWX's shape: `count`, `next`/`previous` links keeping the query, results.
+pub(crate) fn page_json(
+    uri: &OriginalUri,
+    params: &[(String, String)],
+    q: &ListQuery,
+    count: u64,
+    results: Vec<Value>,
+) -> Json<Value> {
+    let last = count.div_ceil(q.page_size).max(1);
     let link = |n: u64| {
         let mut s = form_urlencoded::Serializer::new(String::new());
         for (k, v) in params.iter().filter(|(k, _)| k != "page") {
@@ -126,12 +151,12 @@ pub(crate) async fn page_response(
         s.append_pair("page", &n.to_string());
         json!(format!("{}?{}", uri.path(), s.finish()))
     };
-    Ok(Json(json!({
-        "count": page.count,
+    Json(json!({
+        "count": count,
         "next": if q.page < last { link(q.page + 1) } else { Value::Null },
         "previous": if q.page > 1 { link(q.page - 1) } else { Value::Null },
         "results": results,
-    })))
+    }))
 }
 
 pub async fn list(
@@ -242,7 +267,7 @@ fn unique_error(res: &Resource, cols: &[String]) -> ApiError {
     }
 }
 
-fn db_write_error(res: &Resource, e: DbError) -> ApiError {
+pub(crate) fn db_write_error(res: &Resource, e: DbError) -> ApiError {
     match e {
         DbError::Unique(cols) => unique_error(res, &cols),
         DbError::ForeignKey(m) => ApiError::field(

@@ -227,6 +227,19 @@ fn fixed() -> Routes {
                 .delete(settings::reset_category)
                 .options(settings::options_category),
         ),
+        ("/api/v2/bulk/", get(resources::bulk::root)),
+        (
+            "/api/v2/bulk/host_create/",
+            get(resources::bulk::host_create_get).post(resources::bulk::host_create),
+        ),
+        (
+            "/api/v2/bulk/host_delete/",
+            get(resources::bulk::host_delete_get).post(resources::bulk::host_delete),
+        ),
+        (
+            "/api/v2/bulk/job_launch/",
+            get(resources::bulk::job_launch_get),
+        ),
         (
             "/api/v2/unified_jobs/",
             get(unified::unified_jobs).options(unified::unified_jobs_options),
@@ -305,9 +318,9 @@ pub fn routes() -> Vec<String> {
     for (path, _) in table() {
         if path.contains("{slug}") {
             out.extend(
-                rawx_domain::settings::SLUGS
-                    .iter()
-                    .map(|s| path.replace("{slug}", s)),
+                rawx_domain::settings::categories()
+                    .into_iter()
+                    .map(|(s, _)| path.replace("{slug}", s)),
             );
         } else if path.contains("{sub}") {
             for res in &public {

@@ -215,11 +215,13 @@ impl ResourceApi for Plain {
 pub struct Registry(std::collections::HashMap<&'static str, &'static dyn ResourceApi>);
 
 impl Registry {
-    /// `modules`, and `Plain` for every other resource of the schema.
+    /// `modules`, and `Plain` for every other resource of the schema (the parent tables
+    /// among them: `/unified_jobs/` lists one with its default rules).
     pub fn new(modules: &[&'static dyn ResourceApi]) -> Registry {
         let mut map: std::collections::HashMap<&'static str, &'static dyn ResourceApi> =
             modules.iter().map(|m| (m.schema().key, *m)).collect();
-        for res in rawx_model::resources::ALL {
+        let parents = rawx_model::resources::PARENT_TABLES;
+        for res in rawx_model::resources::ALL.iter().chain(parents) {
             map.entry(res.key)
                 .or_insert_with(|| Box::leak(Box::new(Plain(res))));
         }

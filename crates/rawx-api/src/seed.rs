@@ -1,4 +1,5 @@
-//! What a new database starts with: AWX's managed credential types, the install UUID and the
+//! What a new database starts with: AWX's managed credential types (brought up to date on an
+//! existing one), the install UUID and the
 //! first superuser.
 
 use crate::auth::{hash_password, random_token};
@@ -12,61 +13,6 @@ use rawx_model::validate::{validate, Mode};
 use rawx_model::Row;
 use rawx_store::DynStore;
 use serde_json::{json, Value};
-
-/// `(name, kind, namespace, inputs, injectors)` of the managed types, as AWX defines them.
-fn managed_types() -> Vec<(&'static str, &'static str, &'static str, Value, Value)> {
-    vec![
-        (
-            "Machine",
-            "ssh",
-            "ssh",
-            json!({"fields": [
-                {"id": "username", "label": "Username", "type": "string"},
-                {"id": "password", "label": "Password", "type": "string", "secret": true, "ask_at_runtime": true},
-                {"id": "ssh_key_data", "label": "SSH Private Key", "type": "string", "format": "ssh_private_key", "secret": true, "multiline": true},
-                {"id": "ssh_public_key_data", "label": "Signed SSH Certificate", "type": "string", "multiline": true, "secret": true},
-                {"id": "ssh_key_unlock", "label": "Private Key Passphrase", "type": "string", "secret": true, "ask_at_runtime": true},
-                {"id": "become_method", "label": "Privilege Escalation Method", "type": "string", "help_text": "Specify a method for \"become\" operations. This is equivalent to specifying the --become-method Ansible parameter."},
-                {"id": "become_username", "label": "Privilege Escalation Username", "type": "string"},
-                {"id": "become_password", "label": "Privilege Escalation Password", "type": "string", "secret": true, "ask_at_runtime": true}
-            ]}),
-            json!({}),
-        ),
-        (
-            "Source Control",
-            "scm",
-            "scm",
-            json!({"fields": [
-                {"id": "username", "label": "Username", "type": "string"},
-                {"id": "password", "label": "Password", "type": "string", "secret": true},
-                {"id": "ssh_key_data", "label": "SCM Private Key", "type": "string", "format": "ssh_private_key", "secret": true, "multiline": true},
-                {"id": "ssh_key_unlock", "label": "Private Key Passphrase", "type": "string", "secret": true}
-            ]}),
-            json!({}),
-        ),
-        (
-            "Vault",
-            "vault",
-            "vault",
-            json!({"fields": [
-                {"id": "vault_password", "label": "Vault Password", "type": "string", "secret": true, "ask_at_runtime": true},
-                {"id": "vault_id", "label": "Vault Identifier", "type": "string", "format": "vault_id", "help_text": "Specify an (optional) Vault ID. This is equivalent to specifying the --vault-id Ansible parameter for providing multiple Vault passwords."}
-            ], "required": ["vault_password"]}),
-            json!({}),
-        ),
-        (
-            "Ansible Galaxy/Automation Hub API Token",
-            "galaxy",
-            "galaxy_api_token",
-            json!({"fields": [
-                {"id": "url", "label": "Galaxy Server URL", "type": "string", "help_text": "The URL of the Galaxy instance to connect to."},
-                {"id": "auth_url", "label": "Auth Server URL", "type": "string", "help_text": "The URL of a Keycloak server token_endpoint, if using SSO auth."},
-                {"id": "token", "label": "API Token", "type": "string", "secret": true, "help_text": "A token to use for authentication against the Galaxy instance."}
-            ], "required": ["url"]}),
-            json!({}),
-        ),
-    ]
-}
 
 fn uuid4() -> String {
     let mut b: [u8; 16] = rand::random();
@@ -100,24 +46,38 @@ pub async fn seed(store: &DynStore, admin_password: Option<String>) -> ApiResult
     // Replicas start together (that is how orchestrators start them): each find-then-insert
     // below must see its twin's insert, so one process seeds at a time, database-wide.
     let _one_at_a_time = store.exclusive(SEED_LOCK).await?;
-    for (name, kind, namespace, inputs, injectors) in managed_types() {
-        let f = Filter::eq("name", ColumnType::Text, json!(name)).and(Filter::eq(
+    // AWX's 21 managed types, from rawx-domain's table; an existing one (an older rawx, whose
+    // definitions were shorter) takes the current definition, as AWX's
+    // `setup_tower_managed_defaults` does on upgrade.
+    for t in rawx_domain::credentials::managed_types() {
+        let f = Filter::eq("name", ColumnType::Text, json!(t.name)).and(Filter::eq(
             "kind",
             ColumnType::Text,
-            json!(kind),
+            json!(t.kind),
         ));
-        if store.find(&CREDENTIAL_TYPES, &f).await?.is_some() {
+        let mut row = Row::new();
+        row.insert("namespace".into(), json!(t.namespace));
+        row.insert("inputs".into(), json!(t.inputs.to_string()));
+        row.insert("injectors".into(), json!(t.injectors.to_string()));
+        row.insert("managed".into(), json!(true));
+        if let Some(existing) = store.find(&CREDENTIAL_TYPES, &f).await? {
+            let same = ["namespace", "inputs", "injectors", "managed"]
+                .iter()
+                .all(|k| existing.get(*k) == row.get(*k));
+            if !same {
+                let id = existing["id"].as_i64().unwrap_or_default();
+                store.update(&CREDENTIAL_TYPES, id, &row).await?;
+            }
             continue;
         }
-        let mut row = validate(
+        let mut valid = validate(
             &CREDENTIAL_TYPES,
-            &json!({"name": name, "kind": kind, "inputs": inputs, "injectors": injectors}),
+            &json!({"name": t.name, "kind": t.kind}),
             Mode::Create,
         )
-        .map_err(|e| crate::ApiError::Internal(format!("seed type {name}: {e:?}")))?;
-        row.insert("managed".into(), json!(true));
-        row.insert("namespace".into(), json!(namespace));
-        store.insert(&CREDENTIAL_TYPES, &row).await?;
+        .map_err(|e| crate::ApiError::Internal(format!("seed type {}: {e:?}", t.name)))?;
+        valid.extend(row);
+        store.insert(&CREDENTIAL_TYPES, &valid).await?;
     }
     // As AWX's installer registers them: every node of their kind, by a 100% policy.
     for name in ["controlplane", "default"] {

@@ -1,6 +1,6 @@
-//! `/api/v2/settings/`: AWX's settings by category, with AWX's names, for the settings rawx
-//! acts on. The registry, the write rules and the reads are the domain's
-//! (`rawx_domain::settings`); this is their HTTP face.
+//! `/api/v2/settings/`: every setting AWX serves, by category (`all` and `changed` too), with
+//! AWX's names, defaults and OPTIONS. The registry, the write rules and the reads are the
+//! domain's (`rawx_domain::settings`); this is their HTTP face.
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
@@ -11,7 +11,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use rawx_domain::settings::{self as registry, default_of, slug_name, SKind, Setting, SLUGS};
+use rawx_domain::settings::{self as registry, categories as slugs, default_of, Kind, Setting};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
@@ -40,9 +40,12 @@ fn may_write(auth: &Auth) -> ApiResult<()> {
 
 pub async fn categories(auth: Auth) -> ApiResult<Json<Value>> {
     may_read(&auth)?;
-    let results: Vec<Value> = SLUGS
+    // AWX sorts them by slug.
+    let mut all = slugs();
+    all.sort_by_key(|(slug, _)| *slug);
+    let results: Vec<Value> = all
         .iter()
-        .map(|s| json!({"url": format!("/api/v2/settings/{s}/"), "slug": s, "name": slug_name(s)}))
+        .map(|(s, n)| json!({"url": format!("/api/v2/settings/{s}/"), "slug": s, "name": n}))
         .collect();
     Ok(Json(
         json!({"count": results.len(), "next": null, "previous": null, "results": results}),
@@ -50,13 +53,22 @@ pub async fn categories(auth: Auth) -> ApiResult<Json<Value>> {
 }
 
 async fn render(state: &AppState, slug: &str) -> ApiResult<Value> {
+    let settings = in_slug(slug)?;
     let mut out = Map::new();
-    for s in in_slug(slug)? {
-        let mut v = state.settings().value(s.name).await;
-        if s.kind == SKind::Password && v.as_str().is_some_and(|p| !p.is_empty()) {
-            v = Value::String(rawx_model::secret::ENCRYPTED.into());
+    if slug == "changed" {
+        // Only what was stored (AWX's `changed` skips the defaults).
+        out = state.settings().changed().await;
+    } else {
+        for s in settings {
+            out.insert(s.name.clone(), state.settings().value(&s.name).await);
         }
-        out.insert(s.name.into(), v);
+    }
+    for s in in_slug(slug)?.iter().filter(|s| s.encrypted) {
+        if let Some(v) = out.get_mut(&s.name) {
+            if v.as_str().is_some_and(|p| !p.is_empty()) {
+                *v = Value::String(rawx_model::secret::ENCRYPTED.into());
+            }
+        }
     }
     Ok(Value::Object(out))
 }
@@ -118,41 +130,60 @@ pub async fn reset_category(
 pub async fn options_category(auth: Auth, Path(slug): Path<String>) -> ApiResult<Response> {
     may_read(&auth)?;
     let settings = in_slug(&slug)?;
-    let meta = |s: &Setting, write: bool| {
+    let meta = |s: &Setting, _write: bool| {
+        // AWX's Metadata.get_field_info, with DRF's label_lookup for the type.
         let t = match s.kind {
-            SKind::Bool => "boolean",
-            SKind::Int => "integer",
-            SKind::Str => "string",
-            SKind::Dict => "nested object",
-            SKind::OptStr | SKind::Password => "string",
-            SKind::OptInt => "integer",
-            SKind::Choice(..) => "choice",
-            SKind::List(_) => "list",
+            Kind::Bool => "boolean",
+            Kind::Int => "integer",
+            Kind::Str => "string",
+            Kind::Url => "url",
+            Kind::Choice => "choice",
+            Kind::Dict => "nested object",
+            Kind::List => "list",
+            Kind::Datetime => "datetime",
+            Kind::Pk => "field",
         };
         let mut m = json!({
-            "type": t, "label": s.label, "help_text": s.help,
-            "category": slug_name(s.slug), "category_slug": s.slug, "defined_in_file": false,
+            "type": t, "required": false, "hidden": s.hidden, "read_only": s.read_only,
+            "label": s.label, "help_text": s.help_text(),
+            "category": s.category, "category_slug": s.slug, "defined_in_file": false,
         });
-        if write {
-            m["required"] = json!(false);
+        if let Some(u) = &s.unit {
+            m["unit"] = json!(u);
+        }
+        if let Some(v) = s.min_value {
+            m["min_value"] = json!(v);
+        }
+        if let Some(v) = s.max_value {
+            m["max_value"] = json!(v);
+        }
+        if let Some(p) = &s.placeholder {
+            m["placeholder"] = p.clone();
+        }
+        if !s.callback_url && s.name != "INSTALL_UUID" {
             m["default"] = default_of(s);
         }
-        match s.kind {
-            SKind::Choice(c, nullable) => {
-                m["choices"] = json!(c.iter().map(|c| [c, c]).collect::<Vec<_>>());
-                m["allow_null"] = json!(nullable);
+        if let Some(c) = &s.choices {
+            let mut choices: Vec<Value> = c.iter().map(|(v, n)| json!([v, n])).collect();
+            if !c.iter().any(|(v, _)| v.is_null() || v == "") {
+                if s.allow_blank {
+                    choices.insert(0, json!(["", "---------"]));
+                }
+                if s.allow_null {
+                    choices.insert(0, json!([null, "---------"]));
+                }
             }
-            SKind::List(c) => {
-                m["child"] = json!({"type": "choice", "choices": c.iter().map(|c| [c, c]).collect::<Vec<_>>()});
-            }
-            SKind::OptStr | SKind::OptInt => m["allow_null"] = json!(true),
-            _ => {}
+            m["choices"] = json!(choices);
+        }
+        if s.kind == Kind::List && s.field.starts_with("StringList") {
+            m["child"] =
+                json!({"type": "string", "required": true, "hidden": false, "read_only": false});
         }
         m
     };
     let get: Map<String, Value> = settings
         .iter()
-        .map(|s| (s.name.to_string(), meta(s, false)))
+        .map(|s| (s.name.clone(), meta(s, false)))
         .collect();
     let mut actions = json!({"GET": get});
     let superuser = auth.0.actor.is_superuser;
@@ -160,7 +191,7 @@ pub async fn options_category(auth: Auth, Path(slug): Path<String>) -> ApiResult
         let put: Map<String, Value> = settings
             .iter()
             .filter(|s| !s.read_only)
-            .map(|s| (s.name.to_string(), meta(s, true)))
+            .map(|s| (s.name.clone(), meta(s, true)))
             .collect();
         actions["PUT"] = Value::Object(put);
     }

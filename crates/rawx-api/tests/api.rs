@@ -461,7 +461,7 @@ async fn deletes_follow_awx_rules() {
         (r.status, r.body),
         (
             StatusCode::FORBIDDEN,
-            json!({"detail": "Credential types that are in use cannot be deleted."})
+            json!({"detail": "Credential types that are in use cannot be deleted"})
         )
     );
     assert_eq!(
@@ -626,8 +626,21 @@ async fn unified_lists_mix_the_kinds_and_respect_rights() {
         .admin("GET", "/api/v2/unified_job_templates/?name=hello", None)
         .await;
     assert_eq!(one.body["count"], 1);
+    // Every kind of job, each in its own shape, in AWX's order (id).
     let jobs = api.admin("GET", "/api/v2/unified_jobs/", None).await;
-    assert_eq!(jobs.body["count"], 1);
+    let kinds: Vec<(i64, &str)> = jobs.body["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| (j["id"].as_i64().unwrap(), j["type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kinds, [(1, "job"), (common::AD_HOC_ID, "ad_hoc_command")]);
+    let adhoc = &jobs.body["results"][1];
+    assert_eq!(adhoc["module_name"], "ping", "{adhoc}");
+    let filtered = api
+        .admin("GET", "/api/v2/unified_jobs/?name=ping&order_by=-id", None)
+        .await;
+    assert_eq!(filtered.body["count"], 1, "{}", filtered.text);
     api.user("eve", "epw").await;
     let hidden = api
         .call(
@@ -638,6 +651,10 @@ async fn unified_lists_mix_the_kinds_and_respect_rights() {
         )
         .await;
     assert_eq!(hidden.body["count"], 0);
+    let hidden = api
+        .call("GET", "/api/v2/unified_jobs/", Some(("eve", "epw")), None)
+        .await;
+    assert_eq!(hidden.body["count"], 0, "{}", hidden.text);
 }
 
 #[tokio::test]

@@ -135,7 +135,7 @@ async fn refusals_name_the_problem_and_write_nothing() {
         "/api/v2/credential_types/1/",
         json!({}),
         StatusCode::FORBIDDEN,
-        json!({"detail": "Deletion of managed credential types is not allowed."}),
+        json!({"detail": "Deletion not allowed for managed credential types"}),
     )
     .await;
     refused(

@@ -1,11 +1,10 @@
 //! One suite, run against the in-process bus and against a real Redis: what a subscriber may
-//! rely on. The Redis cases start their own `redis-server` on a free port (nothing kept on
-//! disk), so they can restart it without touching anyone else's Redis.
+//! rely on. The Redis cases start their own `redis-server` on a free port (the kit's `Redis`:
+//! nothing kept on disk), so they can restart it without touching anyone else's Redis.
 
 use rawx_bus::{Bus, InProcessBus, Received, RedisBus, QUEUE};
+use rawx_testkit::{eventually_async, free_port, Redis};
 use serde_json::{json, Value};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -145,76 +144,6 @@ async fn in_process_bus_keeps_the_contract() {
     suite(InProcessBus::new()).await;
 }
 
-/// A private `redis-server` on a free port, killed on drop.
-struct Redis {
-    child: Option<Child>,
-    port: u16,
-}
-
-impl Redis {
-    fn start_on(port: u16) -> Redis {
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("redis-server must be installed (Debian: apt-get install redis-server)");
-        let r = Redis {
-            child: Some(child),
-            port,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not listen on {port}"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        r
-    }
-
-    fn start() -> Redis {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Redis::start_on(port)
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    /// `PUBSUB NUMSUB channel` through redis-cli: how many connections Redis would send it to.
-    fn subscribers(&self, channel: &str) -> u64 {
-        let out = Command::new("redis-cli")
-            .args(["-p", &self.port.to_string(), "PUBSUB", "NUMSUB", channel])
-            .output()
-            .expect("redis-cli");
-        let text = String::from_utf8_lossy(&out.stdout);
-        text.lines()
-            .nth(1)
-            .and_then(|l| l.trim().parse().ok())
-            .unwrap_or_else(|| panic!("unexpected PUBSUB NUMSUB answer: {text:?}"))
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        self.stop();
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_bus_keeps_the_contract() {
     let redis = Redis::start();
@@ -224,11 +153,7 @@ async fn redis_bus_keeps_the_contract() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_bus_connects_loudly_to_nothing() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let err = RedisBus::connect(&format!("redis://:hunter2@127.0.0.1:{port}/"), "x")
         .await
         .err()
@@ -269,20 +194,17 @@ async fn redis_nodes_receive_only_what_they_subscribed() {
     assert_eq!(redis.subscribers("rawx:nodes:job_events-2"), 1);
     on_b.leave("job_events-2");
     drop(stranger);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while redis.subscribers("rawx:nodes:job_events-2") != 0 {
-        assert!(Instant::now() < deadline, "leave did not UNSUBSCRIBE");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // Until leave UNSUBSCRIBEs.
+    eventually_async(Duration::from_secs(5), || async {
+        redis.subscribers("rawx:nodes:job_events-2") == 0
+    })
+    .await;
     drop(on_b);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while redis.subscribers("rawx:nodes:job_events-1") != 0 {
-        assert!(
-            Instant::now() < deadline,
-            "a dropped subscription kept its Redis subscription"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // Until the dropped subscription's Redis subscription goes.
+    eventually_async(Duration::from_secs(5), || async {
+        redis.subscribers("rawx:nodes:job_events-1") == 0
+    })
+    .await;
 }
 
 /// Redis restarts under a running bus: publishing never blocks meanwhile, the subscription is

@@ -1,9 +1,11 @@
 //! A job's private data dir, built from the store as AWX builds it: the inventory rendered as
 //! AWX renders it, extra vars with AWX's job variables, the environment AWX sets, the command
-//! line from the job's options, and credentials injected (Machine, Vault). Secrets found on
+//! line from the job's options, and credentials injected (Machine and Vault as options and
+//! prompts, every other type through `rawx_domain::credentials::inject`). Secrets found on
 //! the way are collected so that everything stored afterwards can be masked.
 
 use anyhow::{anyhow, bail, Context};
+use rawx_domain::credentials;
 use rawx_model::filter::Filter;
 use rawx_model::resources::{
     JobKind, CREDENTIALS, CREDENTIAL_TYPES, GROUPS, GROUP_CHILDREN, GROUP_HOSTS, HOSTS,
@@ -19,6 +21,18 @@ use rawx_store::DynStore;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+
+/// A job that may not start (AWX's `pre_start`): it ends `failed` with this explanation.
+#[derive(Debug)]
+pub struct PreStart(pub String);
+
+impl std::fmt::Display for PreStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for PreStart {}
 
 pub struct Built {
     pub kwargs: Map<String, Value>,
@@ -184,6 +198,7 @@ pub async fn build(ctx: &Context_<'_>, kind: &JobKind, job: &Row) -> anyhow::Res
 
     let mut secrets = Vec::new();
     let mut passwords = Map::new();
+    let mut dir_files: Vec<rawx_runner::ZipEntry> = Vec::new();
     let mut opts = CmdlineOptions {
         check: text(job, "job_type") == "check",
         become_enabled: job.get("become_enabled") == Some(&json!(true)),
@@ -211,6 +226,22 @@ pub async fn build(ctx: &Context_<'_>, kind: &JobKind, job: &Row) -> anyhow::Res
             .await
             .map_err(|e| anyhow!("{e}"))?
     };
+    // Passwords given at launch for credentials that ask for them (sealed with the job).
+    let runtime: Map<String, Value> = match job.get("start_args").and_then(Value::as_str) {
+        Some(s) if rawx_model::secret::is_sealed(s) => {
+            let plain = ctx
+                .key
+                .open(s)
+                .map_err(|e| anyhow!("the job's launch-time passwords: {e}"))?;
+            serde_json::from_str(&plain).unwrap_or_default()
+        }
+        _ => Map::new(),
+    };
+    for v in runtime.values().filter_map(Value::as_str) {
+        secrets.push(v.to_string());
+    }
+    let mut injected = credentials::Injected::default();
+    let mut net_unlock = None;
     let mut ssh_key = None;
     for cid in credentials {
         let cred = store
@@ -240,6 +271,53 @@ pub async fn build(ctx: &Context_<'_>, kind: &JobKind, job: &Row) -> anyhow::Res
                 _ => v,
             };
             inputs.insert(k, v);
+        }
+        let def = credentials::TypeDef::from_row(&ctype);
+        let missing = credentials::missing_required(&def, &inputs);
+        if !missing.is_empty() {
+            return Err(PreStart(format!(
+                "{} cannot start because Credential {} does not provide one or more required fields ({}).",
+                if ad_hoc { "Ad Hoc Command" } else { "Job" },
+                text(&cred, "name"),
+                missing.join(", ")
+            ))
+            .into());
+        }
+        // An `ASK` input takes the password given at launch (AWX's `build_passwords`).
+        let needed = credentials::passwords_needed(&def, &inputs);
+        let mut lacking = Vec::new();
+        for name in &needed {
+            let field = match name.as_str() {
+                "ssh_password" => "password",
+                n if n.starts_with("vault_password") => "vault_password",
+                n => n,
+            };
+            match runtime.get(name).and_then(Value::as_str) {
+                Some(v) if !v.is_empty() => {
+                    inputs.insert(field.into(), json!(v));
+                }
+                _ => lacking.push(name.clone()),
+            }
+        }
+        if !lacking.is_empty() {
+            return Err(PreStart(format!("Missing needed fields: {}.", lacking.join(", "))).into());
+        }
+        if let Some(cert) = inputs.get("ssh_public_key_data").and_then(Value::as_str) {
+            if !cert.is_empty() {
+                dir_files.push(rawx_runner::ZipEntry::file(
+                    format!("artifacts/{job_id}/ssh_key_data-cert.pub"),
+                    0o600,
+                    cert.as_bytes(),
+                ));
+            }
+        }
+        credentials::inject(&def, &inputs, &ctx.job_dir, &mut injected);
+        if def.kind == "net" && net_unlock.is_none() {
+            net_unlock = inputs
+                .get("ssh_key_unlock")
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string);
         }
         let get = |k: &str| {
             inputs
@@ -290,7 +368,18 @@ pub async fn build(ctx: &Context_<'_>, kind: &JobKind, job: &Row) -> anyhow::Res
             _ => {}
         }
     }
-    let cmdline = rawx_runner::build_cmdline(&opts).map_err(|e| anyhow!("{e}"))?;
+    // Only one answer per prompt: a machine key's passphrase wins over a network one's.
+    if let Some(p) = net_unlock {
+        let re = r"^Enter passphrase for .*:\s*?$";
+        if !passwords.contains_key(re) {
+            prompt(&mut passwords, re, &p);
+        }
+    }
+    let mut cmdline = rawx_runner::build_cmdline(&opts).map_err(|e| anyhow!("{e}"))?;
+    for a in &injected.args {
+        cmdline.push(' ');
+        cmdline.push_str(&rawx_runner::quote(a));
+    }
 
     let launched_by = match int(job, "launched_by_user") {
         Some(u) => store.get(&USERS, u).await.ok(),
@@ -362,6 +451,8 @@ pub async fn build(ctx: &Context_<'_>, kind: &JobKind, job: &Row) -> anyhow::Res
     ] {
         env.insert(k.into(), v);
     }
+    // Credentials go after the job's own variables, as AWX injects them after `build_env`.
+    env.extend(injected.env);
     let timeout = int(job, "timeout").unwrap_or(0);
     let mut settings = Map::new();
     settings.insert("suppress_ansible_output".into(), json!(true));
@@ -384,6 +475,16 @@ pub async fn build(ctx: &Context_<'_>, kind: &JobKind, job: &Row) -> anyhow::Res
         .cmdline(cmdline);
     if let Some(k) = ssh_key {
         dir = dir.ssh_key(k);
+    }
+    for f in injected.files {
+        dir = dir.file(rawx_runner::ZipEntry::file(
+            f.path,
+            f.mode,
+            f.data.into_bytes(),
+        ));
+    }
+    for f in dir_files {
+        dir = dir.file(f);
     }
     let mut kwargs = Map::new();
     kwargs.insert("ident".into(), json!(job_id));

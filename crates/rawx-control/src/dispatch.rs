@@ -143,7 +143,12 @@ impl Dispatcher {
     /// restarted: re-attach to their work unit
     /// when it still exists, else end them in `error` with the reason.
     async fn recover(&self, jobs: &mut Jobs) -> anyhow::Result<()> {
-        for (kind, job) in jobs_in(&self.shared.store, &["waiting", "running"]).await? {
+        for (kind, job) in jobs_in(
+            &self.shared.store,
+            &[JobStatus::Waiting, JobStatus::Running],
+        )
+        .await?
+        {
             let id = job.get("id").and_then(Value::as_i64).unwrap_or_default();
             // Claimed by this process's task manager and on its way here: started, not
             // recovered.
@@ -163,14 +168,14 @@ impl Dispatcher {
                 // Claimed but never started (waiting for the execution environment, say):
                 // nothing ran, so it goes back in the queue instead of failing.
                 let mut r = Row::new();
-                r.insert("status".into(), json!("pending"));
+                r.insert("status".into(), json!(JobStatus::Pending.as_str()));
                 r.insert("execution_node".into(), json!(""));
                 r.insert("controller_node".into(), json!(""));
                 r.insert("job_explanation".into(), json!(""));
                 let requeued = self
                     .shared
                     .store
-                    .update_if(kind.resource, id, &status_in(&["waiting"]), &r)
+                    .update_if(kind.resource, id, &status_in([JobStatus::Waiting]), &r)
                     .await
                     .unwrap_or(false);
                 if requeued {
@@ -225,18 +230,24 @@ impl Dispatcher {
         let Ok(row) = self.shared.store.get(kind.resource, job).await else {
             return;
         };
-        match row.get("status").and_then(Value::as_str) {
-            Some("pending") | Some("new") => {
+        match JobStatus::of(&row) {
+            Some(JobStatus::Pending | JobStatus::New) => {
                 let mut r = Row::new();
-                r.insert("status".into(), json!("canceled"));
+                r.insert("status".into(), json!(JobStatus::Canceled.as_str()));
                 r.insert("failed".into(), json!(true));
                 r.insert("finished".into(), json!(rawx_model::now_string()));
                 r.insert("job_explanation".into(), json!("Job canceled by request."));
+                r.insert("start_args".into(), json!(""));
                 r.insert("event_processing_finished".into(), json!(true));
                 if let Ok(true) = self
                     .shared
                     .store
-                    .update_if(kind.resource, job, &status_in(&["pending", "new"]), &r)
+                    .update_if(
+                        kind.resource,
+                        job,
+                        &status_in([JobStatus::Pending, JobStatus::New]),
+                        &r,
+                    )
                     .await
                 {
                     publish(
@@ -245,7 +256,7 @@ impl Dispatcher {
                     );
                 }
             }
-            Some("waiting") | Some("running") => {
+            Some(JobStatus::Waiting | JobStatus::Running) => {
                 if let Some(unit) = row
                     .get("work_unit_id")
                     .and_then(Value::as_str)

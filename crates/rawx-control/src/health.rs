@@ -7,6 +7,7 @@
 
 use std::time::{Duration, Instant};
 
+use rawx_domain::JobStatus;
 use rawx_model::capacity;
 use rawx_model::filter::Filter;
 use rawx_model::resources::INSTANCES;
@@ -317,7 +318,11 @@ pub async fn explain_wait(
     let id = job.get("id").and_then(Value::as_i64).unwrap_or_default();
     let mut r = Row::new();
     r.insert("job_explanation".into(), json!(why));
-    let pending = Filter::eq("status", ColumnType::Text, json!("pending"));
+    let pending = Filter::eq(
+        "status",
+        ColumnType::Text,
+        json!(JobStatus::Pending.as_str()),
+    );
     if let Err(e) = shared
         .store
         .update_if(kind.resource, id, &pending, &r)

@@ -18,6 +18,7 @@
 //!   were failed meanwhile, so nothing of them runs on.
 
 use crate::{health, jobs_in, run, Shared, TICK};
+use rawx_domain::JobStatus;
 use rawx_model::filter::Filter;
 use rawx_model::resources::{INSTANCES, JOB_KINDS};
 use rawx_model::schema::{text, ColumnType};
@@ -179,7 +180,7 @@ async fn reap(shared: &Shared, fixed: Option<Duration>) -> anyhow::Result<()> {
     let now = store.db_now().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let cutoff = shift(&now, -(lost_after.as_secs_f64()))?;
     let mut seen: HashMap<String, Option<Row>> = HashMap::new();
-    for (kind, job) in jobs_in(store, &["waiting", "running"]).await? {
+    for (kind, job) in jobs_in(store, &[JobStatus::Waiting, JobStatus::Running]).await? {
         let ctl = text(&job, "controller_node").to_string();
         if ctl.is_empty() || &ctl == me {
             continue;
@@ -252,7 +253,11 @@ async fn stop_reaped_units(shared: &Shared) {
     let marker = format!("The task node {me} that ran this job stopped responding");
     for kind in JOB_KINDS {
         let f = Filter::eq("controller_node", ColumnType::Text, json!(me))
-            .and(Filter::eq("status", ColumnType::Text, json!("failed")))
+            .and(Filter::eq(
+                "status",
+                ColumnType::Text,
+                json!(JobStatus::Failed.as_str()),
+            ))
             .and(Filter::eq(
                 "execution_node",
                 ColumnType::Text,

@@ -191,23 +191,23 @@ fn key(kind: &JobKind, id: i64) -> JobKey {
     (kind.resource.type_name, id)
 }
 
-pub(crate) fn status_in(states: &[&str]) -> Filter {
+pub(crate) fn status_in(states: impl IntoIterator<Item = JobStatus>) -> Filter {
     Filter::On {
         path: vec![],
         column: "status",
         ctype: ColumnType::Text,
-        cond: Cond::In(states.iter().map(|s| json!(s)).collect()),
+        cond: Cond::In(states.into_iter().map(|s| json!(s.as_str())).collect()),
     }
 }
 
 /// Jobs of every kind in these states, oldest first.
 async fn jobs_in(
     store: &DynStore,
-    states: &[&str],
+    states: &[JobStatus],
 ) -> anyhow::Result<Vec<(&'static JobKind, Row)>> {
     let mut out = Vec::new();
     for kind in JOB_KINDS {
-        for row in build::all_rows(store, kind.resource, status_in(states)).await? {
+        for row in build::all_rows(store, kind.resource, status_in(states.iter().copied())).await? {
             out.push((*kind, row));
         }
     }
@@ -218,6 +218,10 @@ async fn jobs_in(
     Ok(out)
 }
 
+/// The `Store::exclusive` key under which task managers claim jobs of templates that run one
+/// at a time (`allow_simultaneous` false).
+const ONE_AT_A_TIME_LOCK: i64 = 727_379;
+
 /// A burst of launches wakes the task manager once per this long, not once per launch.
 const MIN_PASS_GAP: Duration = Duration::from_millis(25);
 
@@ -225,7 +229,7 @@ impl TaskManager {
     /// One pass of the task manager: start what fits, in launch order.
     async fn schedule(&self) -> anyhow::Result<()> {
         let store = &self.shared.store;
-        let active = jobs_in(store, &["waiting", "running"]).await?;
+        let active = jobs_in(store, &[JobStatus::Waiting, JobStatus::Running]).await?;
         let mut consumed = 0;
         let mut busy_templates: Vec<Value> = Vec::new();
         let me = self.shared.node.node_id();
@@ -245,13 +249,12 @@ impl TaskManager {
             .await
             .unwrap_or_else(|| (self.shared.node_name.clone(), self.shared.capacity, 1.0));
         let mut placement = groups::Placement::load(&self.shared, &host).await;
-        for (kind, job) in jobs_in(store, &["pending"]).await? {
+        for (kind, job) in jobs_in(store, &[JobStatus::Pending]).await? {
             let id = job.get("id").and_then(Value::as_i64).unwrap_or_default();
             let jt = job.get("job_template").cloned().unwrap_or(Value::Null);
-            if job.get("allow_simultaneous") != Some(&json!(true))
-                && !jt.is_null()
-                && busy_templates.contains(&jt)
-            {
+            let one_at_a_time =
+                job.get("allow_simultaneous") != Some(&json!(true)) && !jt.is_null();
+            if one_at_a_time && busy_templates.contains(&jt) {
                 continue;
             }
             if let Some(why) = placement.refuses(&self.shared, kind, &job).await {
@@ -267,9 +270,30 @@ impl TaskManager {
             // Claim it: only one task manager moves a job out of pending. The dispatcher is
             // told first, so a restart of it meanwhile takes the job as a claim to start, not
             // as one an earlier process left behind.
+            // The claim of a job whose template runs one at a time is serialized across task
+            // managers, and the template's active jobs are read again under the lock: two
+            // managers that each saw the template idle would otherwise claim two of its jobs
+            // (each compare-and-set is on its own job, so both succeed).
+            let _serial = if one_at_a_time {
+                let lock = store
+                    .exclusive(ONE_AT_A_TIME_LOCK)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let busy = jobs_in(store, &["waiting", "running"])
+                    .await?
+                    .iter()
+                    .any(|(_, j)| j.get("job_template") == Some(&jt));
+                if busy {
+                    busy_templates.push(jt);
+                    continue;
+                }
+                Some(lock)
+            } else {
+                None
+            };
             let ticket = self.claims.reserve(kind, id);
             let mut row = Row::new();
-            row.insert("status".into(), json!("waiting"));
+            row.insert("status".into(), json!(JobStatus::Waiting.as_str()));
             row.insert("execution_node".into(), json!(me));
             row.insert("job_explanation".into(), json!(""));
             row.insert("controller_node".into(), json!(self.shared.node_name));
@@ -280,7 +304,7 @@ impl TaskManager {
                 }
             }
             let claimed = store
-                .update_if(kind.resource, id, &status_in(&["pending"]), &row)
+                .update_if(kind.resource, id, &status_in([JobStatus::Pending]), &row)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             if !claimed {

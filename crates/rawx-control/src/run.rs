@@ -31,12 +31,9 @@ const ENDED_CHECK: Duration = Duration::from_secs(2);
 /// started, the reaper on another node) gets there first.
 pub async fn set(shared: &Shared, kind: &JobKind, job: i64, fields: Value) -> anyhow::Result<()> {
     let row: Row = fields.as_object().cloned().unwrap_or_default();
-    let ending = row
-        .get("status")
-        .and_then(Value::as_str)
-        .is_some_and(|s| rawx_model::resources::FINAL_STATES.contains(&s));
+    let ending = JobStatus::of(&row).is_some_and(JobStatus::is_final);
     if ending {
-        let active = crate::status_in(&["new", "pending", "waiting", "running"]);
+        let active = crate::status_in(JobStatus::ALL.into_iter().filter(|s| !s.is_final()));
         let ended = shared
             .store
             .update_if(kind.resource, job, &active, &row)
@@ -82,7 +79,7 @@ async fn end(
     shared: &Shared,
     kind: &JobKind,
     job: i64,
-    status: &str,
+    status: JobStatus,
     explanation: &str,
     traceback: &str,
 ) {
@@ -91,14 +88,14 @@ async fn end(
         kind,
         job,
         json!({
-            "status": status, "failed": true, "finished": rawx_model::now_string(),
+            "status": status.as_str(), "failed": true, "finished": rawx_model::now_string(), "start_args": "",
             "job_explanation": explanation, "result_traceback": traceback,
             "event_processing_finished": true,
         }),
     )
     .await;
     if let Err(e) = r {
-        tracing::error!(job, status, error = %e, "cannot record the job's end");
+        tracing::error!(job, %status, error = %e, "cannot record the job's end");
     }
     finish_template(shared, kind, job, status, true).await;
 }
@@ -111,15 +108,21 @@ pub async fn fail(shared: &Shared, kind: &JobKind, job: i64, explanation: &str, 
         explanation,
         "job error"
     );
-    end(shared, kind, job, "error", explanation, traceback).await;
+    end(shared, kind, job, JobStatus::Error, explanation, traceback).await;
 }
 
 /// Ends a job of a lost task node `failed`, as AWX's reaper does, with the reason.
 pub async fn reap(shared: &Shared, kind: &JobKind, job: i64, explanation: &str) {
-    end(shared, kind, job, "failed", explanation, "").await;
+    end(shared, kind, job, JobStatus::Failed, explanation, "").await;
 }
 
-async fn finish_template(shared: &Shared, kind: &JobKind, job: i64, status: &str, failed: bool) {
+async fn finish_template(
+    shared: &Shared,
+    kind: &JobKind,
+    job: i64,
+    status: JobStatus,
+    failed: bool,
+) {
     if !std::ptr::eq(kind, &JOB_KIND) {
         return;
     }
@@ -130,7 +133,7 @@ async fn finish_template(shared: &Shared, kind: &JobKind, job: i64, status: &str
         return;
     };
     let mut row = Row::new();
-    row.insert("status".into(), json!(status));
+    row.insert("status".into(), json!(status.as_str()));
     row.insert("last_job_failed".into(), json!(failed));
     row.insert("last_job_run".into(), json!(rawx_model::now_string()));
     let _ = shared.store.update(&JOB_TEMPLATES, jt, &row).await;
@@ -191,6 +194,12 @@ pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
     let ctx = context(&shared, job_id).await;
     let built = match build::build(&ctx, kind, &job).await {
         Ok(b) => b,
+        Err(e) if e.downcast_ref::<build::PreStart>().is_some() => {
+            // AWX's task manager: `failed`, with the check's reason.
+            let why = format!("{e} Task failed pre-start check.");
+            tracing::warn!(job = job_id, explanation = %why, "job failed its pre-start check");
+            return end(&shared, kind, job_id, JobStatus::Failed, &why, "").await;
+        }
         Err(e) => {
             return fail(
                 &shared,
@@ -225,7 +234,7 @@ pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
             &shared,
             kind,
             job_id,
-            "canceled",
+            JobStatus::Canceled,
             "Job canceled by request.",
             "",
         )
@@ -255,7 +264,7 @@ pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
         &shared,
         kind,
         job_id,
-        json!({"status": "running", "started": now, "work_unit_id": unit, "execution_node": shared.node.node_id(),
+        json!({"status": JobStatus::Running.as_str(), "started": now, "work_unit_id": unit, "execution_node": shared.node.node_id(),
                "controller_node": shared.node_name}),
     )
     .await;
@@ -264,7 +273,7 @@ pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
     }
     if let Some(jt) = job.get("job_template").and_then(Value::as_i64) {
         let mut r = Row::new();
-        r.insert("status".into(), json!("running"));
+        r.insert("status".into(), json!(JobStatus::Running.as_str()));
         let _ = shared.store.update(&JOB_TEMPLATES, jt, &r).await;
     }
     tracing::info!(job = job_id, unit = %unit, submit_ms = t0.elapsed().as_millis() as u64, "job submitted");
@@ -349,15 +358,19 @@ pub async fn follow(
     let cancel_requested = canceled(&job);
     let (status, explanation) = match runner_status.as_deref() {
         _ if cancel_requested => (
-            "canceled",
+            JobStatus::Canceled,
             explanation.unwrap_or_else(|| "Job canceled by request.".into()),
         ),
-        Some("successful") => ("successful", explanation.unwrap_or_default()),
-        Some("failed") => ("failed", explanation.unwrap_or_default()),
-        Some("timeout") => ("failed", "Job terminated due to timeout".to_string()),
-        Some("canceled") => ("canceled", explanation.unwrap_or_default()),
+        // The runner's own statuses (`status_handler`'s), mapped to the job's.
+        Some("successful") => (JobStatus::Successful, explanation.unwrap_or_default()),
+        Some("failed") => (JobStatus::Failed, explanation.unwrap_or_default()),
+        Some("timeout") => (
+            JobStatus::Failed,
+            "Job terminated due to timeout".to_string(),
+        ),
+        Some("canceled") => (JobStatus::Canceled, explanation.unwrap_or_default()),
         Some(other) => (
-            "error",
+            JobStatus::Error,
             explanation.unwrap_or_else(|| format!("The runner ended with status {other}.")),
         ),
         None => {
@@ -373,7 +386,7 @@ pub async fn follow(
                 ),
                 None => "The job ended without a final status from ansible-runner.".into(),
             };
-            ("error", format!("{why} (work unit: {detail})"))
+            (JobStatus::Error, format!("{why} (work unit: {detail})"))
         }
     };
     let finished = rawx_model::now_string();
@@ -390,7 +403,7 @@ pub async fn follow(
         kind,
         job_id,
         json!({
-            "status": status, "failed": status != "successful", "finished": finished, "elapsed": elapsed,
+            "status": status.as_str(), "failed": status != JobStatus::Successful, "finished": finished, "elapsed": elapsed, "start_args": "",
             "job_explanation": explanation, "result_traceback": traceback.unwrap_or_default(), "rc": rc,
             "host_status_counts": Value::Object(counts).to_string(), "final_counter": final_counter,
             "event_processing_finished": true,
@@ -400,7 +413,14 @@ pub async fn follow(
     if let Err(e) = r {
         tracing::error!(job = job_id, error = %e, "cannot close job");
     }
-    finish_template(&shared, kind, job_id, status, status != "successful").await;
+    finish_template(
+        &shared,
+        kind,
+        job_id,
+        status,
+        status != JobStatus::Successful,
+    )
+    .await;
     publish(
         &*shared.bus,
         &EventsSummary {
@@ -411,7 +431,7 @@ pub async fn follow(
     );
     tracing::info!(
         job = job_id,
-        status,
+        %status,
         rc,
         events = final_counter,
         "job finished"

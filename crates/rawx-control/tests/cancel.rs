@@ -1,6 +1,7 @@
 //! Cancel at every state: a pending job ends at once and never runs; a waiting one (claimed,
 //! its unit not yet submitted) is stopped as soon as its unit exists; a running one is stopped
-//! and keeps the events it had; a finished one cannot be canceled.
+//! and keeps the events it had; a finished one (successful, failed, error or canceled) cannot
+//! be canceled.
 
 mod rig;
 
@@ -83,15 +84,58 @@ async fn a_running_job_is_stopped_and_keeps_its_events() {
     assert_each_once(&events, events.len());
 }
 
+/// How a job reaches each final state on the fake node.
+enum End {
+    /// The whole capture replayed.
+    Replay(&'static str),
+    /// The node refuses the unit.
+    Refused,
+    /// Canceled while running.
+    Canceled,
+}
+
+/// A job in any final state cannot be canceled (AWX's 405, `can_cancel` false): its status
+/// and `canceled_on` stay as they were.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_finished_job_cannot_be_canceled() {
+async fn a_finished_job_cannot_be_canceled_whatever_its_end() {
+    let cases: [(&str, End); 4] = [
+        ("successful", End::Replay("worker-awxlike.out")),
+        ("failed", End::Replay("worker-syntax-error.out")),
+        ("error", End::Refused),
+        ("canceled", End::Canceled),
+    ];
     let rig = Rig::new().await;
     let node = FakeNode::with_script("node-a", Script::replay(good_run()));
     let (_t, jt) = setup(&rig, &node).await;
-    let id = rig.launch(jt).await;
-    assert_eq!(rig.wait_final(id).await["status"], "successful");
-    assert_eq!(rig.cancel(id).await, StatusCode::METHOD_NOT_ALLOWED);
-    let j = rig.job(id).await;
-    assert_eq!(j["status"], "successful");
-    assert!(j["canceled_on"].is_null(), "{j}");
+    for (want, end) in cases {
+        let script = match &end {
+            End::Replay(name) => Script::replay(sample(name)),
+            End::Refused => Script {
+                refuse: Some("no such work type".into()),
+                ..Script::replay(good_run())
+            },
+            End::Canceled => held(),
+        };
+        node.push_script(script);
+        let id = rig.launch(jt).await;
+        if let End::Canceled = end {
+            rig.wait_status(id, "running").await;
+            assert_eq!(rig.cancel(id).await, StatusCode::ACCEPTED);
+        }
+        let before = rig.wait_final(id).await;
+        assert_eq!(before["status"], want, "{before}");
+        assert_eq!(
+            rig.cancel(id).await,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "cancel of a {want} job"
+        );
+        let (status, can) = rig
+            .call("GET", &format!("/api/v2/jobs/{id}/cancel/"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(can["can_cancel"], false, "{want}: {can}");
+        let after = rig.job(id).await;
+        assert_eq!(after["status"], want);
+        assert_eq!(after["canceled_on"], before["canceled_on"], "{want}");
+    }
 }

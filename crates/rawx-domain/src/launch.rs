@@ -11,8 +11,8 @@ use crate::{DomainError, DomainResult};
 use rawx_bus::Bus;
 use rawx_model::rbac::Actor;
 use rawx_model::resources::{
-    JobKind, CREDENTIALS, INVENTORIES, JOBS, JOB_CREDENTIALS, JOB_KIND, JOB_LABELS, JOB_TEMPLATES,
-    JT_CREDENTIALS, JT_LABELS,
+    JobKind, CREDENTIALS, CREDENTIAL_TYPES, INVENTORIES, JOBS, JOB_CREDENTIALS, JOB_KIND,
+    JOB_LABELS, JOB_TEMPLATES, JT_CREDENTIALS, JT_LABELS, LABELS,
 };
 use rawx_model::schema::int;
 use rawx_model::validate::{parse_vars, FieldErrors};
@@ -91,7 +91,64 @@ const RUN_FIELDS: &[&str] = &[
 pub struct Launch {
     pub job: Row,
     pub credentials: Vec<i64>,
+    /// The labels given at launch when the template asks for them (`ask_labels_on_launch`);
+    /// `None`: the job takes the template's.
+    pub labels: Option<Vec<i64>>,
     pub ignored: Map<String, Value>,
+    /// Launch-time passwords (`credential_passwords`) the credentials ask for, in the clear:
+    /// the caller seals them into the job's `start_args`.
+    pub passwords: Map<String, Value>,
+}
+
+/// A credential with its type, as the launch rules read it.
+pub struct CredentialView {
+    pub row: Row,
+    pub def: crate::credentials::TypeDef,
+    pub inputs: Map<String, Value>,
+}
+
+impl CredentialView {
+    pub async fn load(store: &dyn Store, id: i64) -> DomainResult<CredentialView> {
+        let row = store.get(&CREDENTIALS, id).await?;
+        let ctype = store
+            .get(
+                &CREDENTIAL_TYPES,
+                int(&row, "credential_type").unwrap_or_default(),
+            )
+            .await?;
+        let inputs = match row.get("inputs") {
+            Some(Value::String(t)) => serde_json::from_str(t).unwrap_or_default(),
+            Some(Value::Object(m)) => m.clone(),
+            _ => Map::new(),
+        };
+        Ok(CredentialView {
+            def: crate::credentials::TypeDef::from_row(&ctype),
+            row,
+            inputs,
+        })
+    }
+
+    pub fn passwords_needed(&self) -> Vec<String> {
+        crate::credentials::passwords_needed(&self.def, &self.inputs)
+    }
+
+    /// `(key, display)` of AWX's `unique_hash`.
+    pub fn unique_hash(&self) -> (String, String) {
+        crate::credentials::unique_hash(
+            &self.def,
+            int(&self.row, "credential_type").unwrap_or_default(),
+            &self.inputs,
+        )
+    }
+}
+
+/// The launch-time passwords `credentials` need, in AWX's order (per credential).
+pub async fn passwords_needed(store: &dyn Store, credentials: &[i64]) -> DomainResult<Vec<String>> {
+    let mut out = Vec::new();
+    for c in credentials {
+        out.extend(CredentialView::load(store, *c).await?.passwords_needed());
+    }
+    Ok(out)
 }
 
 fn vars_map(v: &Value) -> Result<Map<String, Value>, String> {
@@ -156,22 +213,95 @@ pub async fn job_from_template(
             ignored.insert("extra_vars".into(), v.clone());
         }
     }
-    let mut credentials = store
+    let template_credentials = store
         .linked(&JT_CREDENTIALS, true, int(jt, "id").unwrap_or_default())
         .await?;
+    let mut credentials = template_credentials.clone();
     if let Some(v) = prompts.get("credentials") {
         if jt.get("ask_credential_on_launch") == Some(&json!(true)) {
             match v
                 .as_array()
                 .map(|a| a.iter().map(Value::as_i64).collect::<Option<Vec<_>>>())
             {
-                Some(Some(ids)) => credentials = ids,
+                Some(Some(ids)) => {
+                    credentials = ids;
+                    check_prompted_credentials(
+                        store,
+                        &template_credentials,
+                        &credentials,
+                        &mut errors,
+                    )
+                    .await?;
+                }
                 _ => errors.add("credentials", "Expected a list of credential ids."),
             }
         } else {
             ignored.insert("credentials".into(), v.clone());
         }
     }
+    // AWX's JobLaunchSerializer: `labels` is a list of label ids the launcher can see, taken
+    // in place of the template's when it asks for them.
+    let mut labels = None;
+    if let Some(v) = prompts.get("labels") {
+        if jt.get("ask_labels_on_launch") == Some(&json!(true)) {
+            let ids = match v {
+                Value::Array(a) => a.iter().map(Value::as_i64).collect::<Option<Vec<_>>>(),
+                _ => None,
+            };
+            match ids {
+                Some(ids) => {
+                    for id in &ids {
+                        if !matches!(visible(store, actor, &LABELS, *id).await, Ok(Some(_))) {
+                            errors.add(
+                                "labels",
+                                format!("Invalid pk \"{id}\" - object does not exist."),
+                            );
+                        }
+                    }
+                    labels = Some(ids);
+                }
+                None => errors.add(
+                    "labels",
+                    format!(
+                        "Expected a list of items but got type \"{}\".",
+                        match v {
+                            Value::String(_) => "str",
+                            Value::Object(_) => "dict",
+                            _ => "int",
+                        }
+                    ),
+                ),
+            }
+        } else {
+            ignored.insert("labels".into(), v.clone());
+        }
+    }
+    // Passwords the credentials ask for at launch (AWX's `passwords_needed_to_start`).
+    let given = prompts
+        .get("credential_passwords")
+        .and_then(Value::as_object)
+        .cloned()
+        .unwrap_or_default();
+    let mut passwords = Map::new();
+    let mut needed_all = Vec::new();
+    for cid in &credentials {
+        let Ok(view) = CredentialView::load(store, *cid).await else {
+            continue;
+        };
+        for p in view.passwords_needed() {
+            match given.get(&p) {
+                Some(v) => {
+                    passwords.insert(p.clone(), v.clone());
+                }
+                None => errors.add("passwords_needed_to_start", p.clone()),
+            }
+            needed_all.push(json!(p));
+        }
+    }
+    job.insert(
+        "passwords_needed_to_start".into(),
+        json!(Value::Array(needed_all).to_string()),
+    );
     match int(&job, "inventory") {
         None => errors.add(
             "inventory",
@@ -214,17 +344,78 @@ pub async fn job_from_template(
     Ok(Launch {
         job,
         credentials,
+        labels,
         ignored,
+        passwords,
     })
 }
 
-/// Writes a pending job with its credentials and wakes the task managers.
+/// AWX's launch rules for prompted credentials (`JobLaunchSerializer.validate`): one per type
+/// (vaults per `vault_id`), only the kinds a job takes, and no template credential dropped
+/// without one of its type in its place.
+async fn check_prompted_credentials(
+    store: &dyn Store,
+    template: &[i64],
+    given: &[i64],
+    errors: &mut FieldErrors,
+) -> DomainResult<()> {
+    let mut seen = Vec::new();
+    let mut provided = std::collections::HashSet::new();
+    for cid in given {
+        let Ok(view) = CredentialView::load(store, *cid).await else {
+            continue;
+        };
+        let (key, display) = view.unique_hash();
+        if seen.contains(&key) {
+            errors.add(
+                "credentials",
+                format!("Cannot assign multiple {display} credentials."),
+            );
+        }
+        if !crate::credentials::JOB_KINDS.contains(&view.def.kind.as_str()) {
+            errors.add(
+                "credentials",
+                format!("Cannot assign a Credential of kind `{}`", view.def.kind),
+            );
+        }
+        seen.push(key.clone());
+        provided.insert(key);
+    }
+    let removed: Vec<i64> = template
+        .iter()
+        .filter(|c| !given.contains(c))
+        .copied()
+        .collect();
+    let mut names = Vec::new();
+    for cid in &removed {
+        if let Ok(v) = CredentialView::load(store, *cid).await {
+            names.push(rawx_model::schema::text(&v.row, "name").to_string());
+        }
+    }
+    for cid in &removed {
+        let Ok(view) = CredentialView::load(store, *cid).await else {
+            continue;
+        };
+        let (key, display) = view.unique_hash();
+        if !provided.contains(&key) {
+            errors.add(
+                "credentials",
+                format!("Removing {display} credential at launch time without replacement is not supported. Provided list lacked credential(s): {}.", names.join(", ")),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Writes a pending job with its credentials and labels (`None`: its template's) and wakes
+/// the task managers.
 pub async fn create_job(
     store: &dyn Store,
     bus: &dyn Bus,
     user: i64,
     mut job: Row,
     credentials: &[i64],
+    labels: Option<&[i64]>,
 ) -> DomainResult<i64> {
     for f in JOBS.fields.iter() {
         if !job.contains_key(f.name) {
@@ -242,11 +433,14 @@ pub async fn create_job(
     for c in credentials {
         store.link(&JOB_CREDENTIALS, id, *c).await?;
     }
-    // The template's labels go with the job (AWX's `_update_unified_job_kwargs`).
-    if let Some(jt) = int(&job, "job_template") {
-        for label in store.linked(&JT_LABELS, true, jt).await? {
-            store.link(&JOB_LABELS, id, label).await?;
-        }
+    // The labels given, else the template's (AWX's `_update_unified_job_kwargs`).
+    let labels = match (labels, int(&job, "job_template")) {
+        (Some(given), _) => given.to_vec(),
+        (None, Some(jt)) => store.linked(&JT_LABELS, true, jt).await?,
+        (None, None) => Vec::new(),
+    };
+    for label in labels {
+        store.link(&JOB_LABELS, id, label).await?;
     }
     let mut jt_status = Row::new();
     jt_status.insert("status".into(), json!(JobStatus::Pending.as_str()));
@@ -279,6 +473,17 @@ pub async fn relaunch_job(
     user: i64,
     old: &Row,
 ) -> DomainResult<i64> {
+    relaunch_job_with(store, bus, user, old, Row::new()).await
+}
+
+/// `relaunch_job` with fields of the new job's own (the sealed launch-time passwords).
+pub async fn relaunch_job_with(
+    store: &dyn Store,
+    bus: &dyn Bus,
+    user: i64,
+    old: &Row,
+    own: Row,
+) -> DomainResult<i64> {
     let mut job = Row::new();
     for f in JOBS
         .fields
@@ -290,13 +495,15 @@ pub async fn relaunch_job(
             old.get(f.name).cloned().unwrap_or(Value::Null),
         );
     }
+    job.extend(own);
     job.insert("launch_type".into(), json!("relaunch"));
     job.insert("status".into(), json!(JobStatus::Pending.as_str()));
     job.insert("launched_by_user".into(), json!(user));
-    let creds = store
-        .linked(&JOB_CREDENTIALS, true, int(old, "id").unwrap_or_default())
-        .await?;
-    create_job(store, bus, user, job, &creds).await
+    let old_id = int(old, "id").unwrap_or_default();
+    let creds = store.linked(&JOB_CREDENTIALS, true, old_id).await?;
+    // A relaunch keeps the job's own labels, prompted ones included.
+    let labels = store.linked(&JOB_LABELS, true, old_id).await?;
+    create_job(store, bus, user, job, &creds, Some(&labels)).await
 }
 
 /// Asks for a job to be cancelled: stamps `canceled_on` (the job's own task reads it) and

@@ -7,6 +7,7 @@
 //! - `capacity`: what running jobs consume, computed once;
 //! - `settings`: AWX's settings rawx acts on, their one default each, typed reads;
 //! - `access`: whether an actor may see an object (the store's half of a permission check);
+//! - `credentials`: AWX's managed credential types as data, injection, custom types' checks;
 //! - `stdout`: a job's output assembled from its stored events.
 //!
 //! Architecture invariant: no HTTP and no axum; it knows the store, the bus and the schema,
@@ -14,6 +15,7 @@
 
 pub mod access;
 pub mod capacity;
+pub mod credentials;
 mod error;
 pub mod launch;
 pub mod messages;

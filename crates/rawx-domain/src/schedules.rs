@@ -213,11 +213,16 @@ async fn launch(store: &dyn Store, bus: &dyn Bus, s: &Row) -> DomainResult<i64> 
         read_only_token: false,
     };
     let launch = job_from_template(store, &system, &jt, &prompts).await?;
-    let (mut job, credentials, ignored) = (launch.job, launch.credentials, launch.ignored);
+    let (mut job, credentials, labels, ignored) = (
+        launch.job,
+        launch.credentials,
+        launch.labels,
+        launch.ignored,
+    );
     if !ignored.is_empty() {
         tracing::info!(schedule = %s["id"], ignored = ?ignored.keys().collect::<Vec<_>>(), "schedule prompts the template does not ask for were ignored");
     }
     job.insert("launch_type".into(), json!("scheduled"));
     job.insert("schedule".into(), s["id"].clone());
-    create_job(store, bus, owner, job, &credentials).await
+    create_job(store, bus, owner, job, &credentials, labels.as_deref()).await
 }

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{pgrep, temp_dir, venv};
+use common::{eventually_async, pids_naming, venv, DataDir};
 use rawx_mesh::{Config, Node, SubmitRequest, WorkOptions, WorkState};
 
 fn write_project(pdd: &Path, playbook: &str) {
@@ -52,7 +52,7 @@ async fn awx_job_flow_with_ansible_runner_worker() {
         std::env::var("PATH").unwrap_or_default()
     );
     std::env::set_var("PATH", path);
-    let dir = temp_dir("runner");
+    let dir = DataDir::new();
     let conf = format!(
         "- node:\n    id: ctl1\n    datadir: {}\n- local-only: null\n\
          - work-command:\n    worktype: local\n    command: ansible-runner\n    params: worker\n    allowruntimeparams: true\n",
@@ -151,19 +151,20 @@ async fn awx_job_flow_with_ansible_runner_worker() {
         &format!("--private-data-dir={}", dir.join("worker2").display()),
     );
     let id = node.submit(&req, &mut stream.as_slice()).await.unwrap();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while pgrep(&marker).is_empty() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the playbook never started its task"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    // Until the playbook started its task.
+    eventually_async(Duration::from_secs(30), || async {
+        !pids_naming(&marker).is_empty()
+    })
+    .await;
     node.cancel(&id).await.unwrap();
     assert_eq!(
         node.status(&id).unwrap().work_state(),
         Some(WorkState::Canceled)
     );
-    assert_eq!(pgrep(&marker), "", "cancel left processes of the job alive");
+    assert_eq!(
+        pids_naming(&marker),
+        Vec::<u32>::new(),
+        "cancel left processes of the job alive"
+    );
     node.release(&id).await.unwrap();
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 #[test]
 fn awx_receptor_job_flow_through_the_socket() {
-    let node = TestNode::start("awx");
+    let node = TestNode::start();
     let pdd = node.dir.join("pdd");
     std::fs::create_dir_all(pdd.join("project")).unwrap();
     std::fs::create_dir_all(pdd.join("inventory")).unwrap();
@@ -35,7 +35,7 @@ fn awx_receptor_job_flow_through_the_socket() {
         .arg(&node.socket)
         .arg(&pdd)
         .arg(node.dir.join("work"))
-        .env("PATH", common::path_with_venv())
+        .env("PATH", common::venv_path())
         // Keep the clone free of __pycache__.
         .env("PYTHONDONTWRITEBYTECODE", "1")
         .output()

@@ -4,7 +4,7 @@ mod common;
 
 use std::process::{Command, Output};
 
-use common::{temp_dir, NODE_BIN};
+use common::{DataDir, NODE_BIN};
 
 const AWX_SAMPLE: &str = include_str!("data/receptor.conf.sample");
 
@@ -23,7 +23,7 @@ fn text(b: &[u8]) -> String {
 
 #[test]
 fn awx_sample_passes_check_with_its_files_in_place() {
-    let dir = temp_dir("check-ok");
+    let dir = DataDir::new();
     let mut conf = AWX_SAMPLE.to_string();
     for path in [
         "/etc/receptor/signing/work-private-key.pem",
@@ -78,7 +78,7 @@ fn awx_sample_passes_check_with_its_files_in_place() {
 
 #[test]
 fn awx_sample_as_is_names_every_missing_file() {
-    let dir = temp_dir("check-missing");
+    let dir = DataDir::new();
     let file = dir.join("receptor.conf");
     std::fs::write(&file, AWX_SAMPLE).unwrap();
     let out = check(&file);
@@ -96,7 +96,7 @@ fn awx_sample_as_is_names_every_missing_file() {
 
 #[test]
 fn broken_configs_are_clear_errors() {
-    let dir = temp_dir("check-bad");
+    let dir = DataDir::new();
     let cases = [
         ("- node:\n    id: n1\n  - [oops\n", "malformed YAML"),
         (

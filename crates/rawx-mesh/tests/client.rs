@@ -6,10 +6,10 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{temp_dir, TestNode, NODE_BIN, NODE_ID};
+use common::{eventually, eventually_async, free_port, DataDir, Proc, TestNode, NODE_BIN, NODE_ID};
 use rawx_mesh::signing::Signer;
 use rawx_mesh::{RemoteNode, RemoteOptions, SubmitRequest, WorkError, WorkNode};
 use rcgen::{
@@ -26,24 +26,22 @@ async fn connect_unix(node: &TestNode) -> RemoteNode {
     .expect("connect over the unix socket")
 }
 
-async fn wait_final(node: &RemoteNode, unit: &str) -> rawx_mesh::UnitStatus {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+/// The unit's status once it is final.
+async fn final_status(node: &RemoteNode, unit: &str) -> rawx_mesh::UnitStatus {
+    eventually_async(Duration::from_secs(20), || async {
         let st = node.status(unit).await.unwrap();
         if st.is_final() {
-            return st;
+            Ok(st)
+        } else {
+            Err(format!("unit {unit} is not final: {st:?}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "unit {unit} never finished: {st:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    })
+    .await
 }
 
 #[tokio::test]
 async fn remote_node_over_the_unix_socket() {
-    let node = TestNode::start("client-unix");
+    let node = TestNode::start();
     let remote = connect_unix(&node).await;
     assert_eq!(remote.node_id(), NODE_ID);
 
@@ -58,7 +56,7 @@ async fn remote_node_over_the_unix_socket() {
     results.read_to_end(&mut out).await.unwrap();
     assert_eq!(out.len(), payload.len());
     assert!(out == payload, "cat's output differs from its input");
-    let st = wait_final(&remote, &unit).await;
+    let st = final_status(&remote, &unit).await;
     assert_eq!((st.state, st.detail.as_str()), (2, "exit status 0"));
     assert_eq!(st.stdout_size, payload.len() as u64);
 
@@ -101,7 +99,7 @@ async fn remote_node_over_the_unix_socket() {
         .await
         .expect("the results of a canceled unit end")
         .unwrap();
-    let st = wait_final(&remote, &unit3).await;
+    let st = final_status(&remote, &unit3).await;
     assert_eq!(st.state, 4, "{st:?}");
 
     // Release deletes; the node then says it does not know the unit, as the in-process node does.
@@ -160,23 +158,11 @@ fn make_pki(dir: &Path) -> Pki {
     }
 }
 
-struct Kill(Child);
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn remote_node_over_tls_signs_work_the_node_verifies() {
-    let dir = temp_dir("client-tls");
+    let dir = DataDir::new();
     let pki = make_pki(&dir);
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let config = dir.join("receptor.conf");
     std::fs::write(
         &config,
@@ -195,21 +181,17 @@ async fn remote_node_over_tls_signs_work_the_node_verifies() {
         ),
     )
     .unwrap();
-    let _node = Kill(
+    let _node = Proc::spawn(
         Command::new(NODE_BIN)
             .arg("--config")
             .arg(&config)
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .stdout(Stdio::null()),
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the node did not listen");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    eventually(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port))
+    });
     let private = common::signing_key_file(&dir, "RSA PRIVATE KEY");
     let options = |signer: Option<Signer>, client_cert: bool| RemoteOptions {
         address: Some(format!("tls://localhost:{port}").parse().unwrap()),
@@ -232,14 +214,14 @@ async fn remote_node_over_tls_signs_work_the_node_verifies() {
     let mut results = remote.results(&unit, 0).await.unwrap();
     results.read_to_string(&mut out).await.unwrap();
     assert_eq!(out, "signed payload\n");
-    assert_eq!(wait_final(&remote, &unit).await.state, 2);
+    assert_eq!(final_status(&remote, &unit).await.state, 2);
     remote.release(&unit).await.unwrap();
     // Work types without verification get no signature (the node would refuse one).
     let unit = remote
         .submit(&SubmitRequest::new("cat"), b"plain\n")
         .await
         .unwrap();
-    assert_eq!(wait_final(&remote, &unit).await.state, 2);
+    assert_eq!(final_status(&remote, &unit).await.state, 2);
     remote.release(&unit).await.unwrap();
 
     // Unsigned: the client says what is missing before the node has to.
@@ -277,7 +259,7 @@ async fn remote_node_over_tls_signs_work_the_node_verifies() {
 /// the same config (it adopts the unit), and the reader goes on from the byte it had reached.
 #[tokio::test]
 async fn results_resume_across_a_node_restart() {
-    let mut node = TestNode::start("client-restart");
+    let mut node = TestNode::start();
     let remote = connect_unix(&node).await;
     let req = SubmitRequest::new("sh").param("params", "'echo one; sleep 3; echo two'");
     let unit = remote.submit(&req, b"").await.unwrap();
@@ -294,7 +276,7 @@ async fn results_resume_across_a_node_restart() {
         .expect("the stream ends once the unit is done")
         .unwrap();
     assert_eq!(rest, "two\n", "each byte once, in order");
-    let st = wait_final(&remote, &unit).await;
+    let st = final_status(&remote, &unit).await;
     assert_eq!(st.state, 2, "{st:?}");
     remote.release(&unit).await.unwrap();
 }

@@ -10,11 +10,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::mesh::*;
-use common::{temp_dir, TempDir};
+use common::DataDir;
 use serde_json::Value;
 
 /// a ← b ← c: b dials a, c dials b.
-fn line_of_three(root: &TempDir, b_extra: &str) -> (MeshNode, MeshNode, MeshNode) {
+fn line_of_three(root: &DataDir, b_extra: &str) -> (MeshNode, MeshNode, MeshNode) {
     let (pa, pb) = (free_port(), free_port());
     let a = MeshNode::start(root, "a", &listener(pa, ""));
     let b = MeshNode::start(
@@ -23,10 +23,12 @@ fn line_of_three(root: &TempDir, b_extra: &str) -> (MeshNode, MeshNode, MeshNode
         &format!("{}{}{b_extra}", peer(pa, ""), listener(pb, "")),
     );
     let c = MeshNode::start(root, "c", &peer(pb, ""));
-    eventually("a to learn a route to c", Duration::from_secs(20), || {
+    // Until a to learn a route to c.
+    eventually(Duration::from_secs(20), || {
         (a.route("c").as_deref() == Some("b")).then_some(())
     });
-    eventually("c to learn a route to a", Duration::from_secs(20), || {
+    // Until c to learn a route to a.
+    eventually(Duration::from_secs(20), || {
         (c.route("a").as_deref() == Some("b")).then_some(())
     });
     (a, b, c)
@@ -34,7 +36,7 @@ fn line_of_three(root: &TempDir, b_extra: &str) -> (MeshNode, MeshNode, MeshNode
 
 #[test]
 fn three_nodes_in_a_line_ping_traceroute_and_status() {
-    let root = temp_dir("mesh-line");
+    let root = DataDir::new();
     let (a, b, c) = line_of_three(&root, "");
 
     let out = a.ctl_ok(&["ping", "c", "--count", "2", "--delay", "0.1"]);
@@ -70,7 +72,8 @@ fn three_nodes_in_a_line_ping_traceroute_and_status() {
         serde_json::json!({"a": {"b": 1}, "b": {"a": 1, "c": 1}, "c": {"b": 1}})
     );
     // Every node's control service, c's with its work types, reaches a two hops away.
-    let ads = eventually("c's advertisement at a", Duration::from_secs(20), || {
+    // Until c's advertisement at a.
+    let ads = eventually(Duration::from_secs(20), || {
         let st = a.status();
         let ads = st["Advertisements"].as_array().unwrap().clone();
         (ads.len() == 3).then_some(ads)
@@ -110,7 +113,7 @@ fn three_nodes_in_a_line_ping_traceroute_and_status() {
 
 #[test]
 fn a_killed_node_is_routed_around() {
-    let root = temp_dir("mesh-reroute");
+    let root = DataDir::new();
     // a ← b ← c and a ← d ← c, where the links through d cost more: c is reached via b
     // until b dies, then via d. a's listener gives d's link its cost with `nodecost`, and
     // d's peer says the same (both ends must agree).
@@ -123,7 +126,8 @@ fn a_killed_node_is_routed_around() {
         &format!("{}{}", peer(pa, "    cost: 2.5\n"), listener(pd, "")),
     );
     let c = MeshNode::start(&root, "c", &format!("{}{}", peer(pb, ""), peer(pd, "")));
-    eventually("a's full view of the mesh", Duration::from_secs(30), || {
+    // Until a's full view of the mesh.
+    eventually(Duration::from_secs(30), || {
         let st = a.status();
         let costs = &st["KnownConnectionCosts"];
         (st["RoutingTable"]["c"] == "b" && costs["d"]["c"] == 1 && costs["c"]["d"] == 1)
@@ -136,7 +140,8 @@ fn a_killed_node_is_routed_around() {
 
     b.kill();
     let killed = Instant::now();
-    eventually("a to route c through d", Duration::from_secs(10), || {
+    // Until a to route c through d.
+    eventually(Duration::from_secs(10), || {
         (a.route("c").as_deref() == Some("d")).then_some(())
     });
     let reroute = killed.elapsed();
@@ -162,7 +167,7 @@ fn a_killed_node_is_routed_around() {
 
 #[test]
 fn control_service_two_hops_away() {
-    let root = temp_dir("mesh-control");
+    let root = DataDir::new();
     let (a, _b, c) = line_of_three(&root, "");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/mesh_control.py");
     let size = 4 * 1024 * 1024;
@@ -207,7 +212,7 @@ fn control_service_two_hops_away() {
 
 #[test]
 fn reload_adds_and_removes_a_peer() {
-    let root = temp_dir("mesh-reload");
+    let root = DataDir::new();
     let (pa, pz) = (free_port(), free_port());
     let a = MeshNode::start(&root, "a", &listener(pa, ""));
     let z = MeshNode::start(&root, "z", &listener(pz, ""));
@@ -216,11 +221,10 @@ fn reload_adds_and_removes_a_peer() {
     std::fs::write(&conf, format!("{original}{}", peer(pa, ""))).unwrap();
     let out = z.ctl_ok(&["reload"]);
     assert!(out.contains("Reload successful"), "{out}");
-    eventually(
-        "a to see z after z's reload",
-        Duration::from_secs(20),
-        || (a.route("z").as_deref() == Some("z")).then_some(()),
-    );
+    // Until a to see z after z's reload.
+    eventually(Duration::from_secs(20), || {
+        (a.route("z").as_deref() == Some("z")).then_some(())
+    });
     assert!(a
         .ctl_ok(&["ping", "z", "--count", "1"])
         .contains("Reply from z"));
@@ -228,11 +232,10 @@ fn reload_adds_and_removes_a_peer() {
     assert!(std::net::TcpStream::connect(("127.0.0.1", pz)).is_ok());
     std::fs::write(&conf, &original).unwrap();
     assert!(z.ctl_ok(&["reload"]).contains("Reload successful"));
-    eventually(
-        "the link to go with the peer",
-        Duration::from_secs(20),
-        || (a.status()["Connections"] == serde_json::json!([])).then_some(()),
-    );
+    // Until the link to go with the peer.
+    eventually(Duration::from_secs(20), || {
+        (a.status()["Connections"] == serde_json::json!([])).then_some(())
+    });
 }
 
 /// A peer written from the protocol notes in Python, not from rawx's code, so that rawx is
@@ -241,30 +244,30 @@ fn reload_adds_and_removes_a_peer() {
 #[test]
 fn an_independent_python_peer_joins_and_opens_a_control_stream() {
     let python = peer_python();
-    let root = temp_dir("mesh-pypeer");
+    let root = DataDir::new();
     let (pa, pb) = (free_port(), free_port());
     let a = MeshNode::start(&root, "a", &listener(pa, ""));
     let _b = MeshNode::start(&root, "b", &format!("{}{}", peer(pa, ""), listener(pb, "")));
-    eventually("a to know b", Duration::from_secs(20), || {
+    // Until a to know b.
+    eventually(Duration::from_secs(20), || {
         (a.route("b").as_deref() == Some("b")).then_some(())
     });
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/mesh_peer.py");
-    let mut child = KillOnDrop(
+    let child = Proc::spawn(
         Command::new(&python)
             .arg(&script)
             .args(["127.0.0.1", &pa.to_string(), "b"])
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
+            .stderr(Stdio::piped()),
     );
     // The peer is up: a counts it as a node of the mesh while it runs.
-    let seen = eventually("a to know the Python peer", Duration::from_secs(20), || {
+    // Until a knows the Python peer, which stays only while its checks run (a moment).
+    let seen = eventually_every(Duration::from_secs(20), Duration::from_millis(20), || {
         let st = a.status();
         (st["KnownConnectionCosts"]["pypeer"]["a"] == 1).then_some(st)
     });
     assert_eq!(seen["RoutingTable"]["pypeer"], "pypeer");
-    let out = wait_output(&mut child.0, Duration::from_secs(60));
+    let out = child.output(Duration::from_secs(60));
     assert!(out.status.success(), "{out:?}");
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["remote"], "a");
@@ -284,7 +287,7 @@ fn an_independent_python_peer_joins_and_opens_a_control_stream() {
 #[test]
 fn allowed_peers_and_a_silent_link() {
     let python = peer_python();
-    let root = temp_dir("mesh-allowed");
+    let root = DataDir::new();
     let pa = free_port();
     let a = MeshNode::start(
         &root,
@@ -293,7 +296,8 @@ fn allowed_peers_and_a_silent_link() {
     );
     let _b = MeshNode::start(&root, "b", &peer(pa, ""));
     let c = MeshNode::start(&root, "c", &peer(pa, ""));
-    eventually("b linked", Duration::from_secs(20), || {
+    // Until b linked.
+    eventually(Duration::from_secs(20), || {
         (a.route("b").as_deref() == Some("b")).then_some(())
     });
     std::thread::sleep(Duration::from_secs(1));
@@ -308,16 +312,14 @@ fn allowed_peers_and_a_silent_link() {
     );
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/mesh_peer.py");
-    let mut child = KillOnDrop(
+    let child = Proc::spawn(
         Command::new(&python)
             .arg(&script)
             .args(["127.0.0.1", &pa.to_string(), "silent"])
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
+            .stderr(Stdio::piped()),
     );
-    let out = wait_output(&mut child.0, Duration::from_secs(70));
+    let out = child.output(Duration::from_secs(70));
     assert!(out.status.success(), "{out:?}");
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let after = v["dropped_after"].as_f64().unwrap();
@@ -327,7 +329,7 @@ fn allowed_peers_and_a_silent_link() {
 
 #[test]
 fn udp_links() {
-    let root = temp_dir("mesh-udp");
+    let root = DataDir::new();
     let pa = free_port();
     let a = MeshNode::start(
         &root,
@@ -340,7 +342,8 @@ fn udp_links() {
         &format!("- udp-peer:\n    address: 127.0.0.1:{pa}\n"),
     );
     // Both ends must know the route: a learns it a moment before b does.
-    eventually("a UDP link", Duration::from_secs(20), || {
+    // Until a UDP link.
+    eventually(Duration::from_secs(20), || {
         (a.route("b").as_deref() == Some("b") && b.route("a").as_deref() == Some("a")).then_some(())
     });
     assert!(b
@@ -353,7 +356,7 @@ fn udp_links() {
 
 #[test]
 fn firewall_rules_on_a_hop() {
-    let root = temp_dir("mesh-firewall");
+    let root = DataDir::new();
     // b (the hop) rejects a's pings to c and drops anything from a to b itself; c's pings to
     // a pass, and so do a's answers to them (to c's ephemeral service, not `ping`).
     let rules = "- node:\n    id: b\n    firewallrules:\n\
@@ -372,7 +375,8 @@ fn firewall_rules_on_a_hop() {
     );
     let b = start_with_config(&root, "b", &b_conf);
     let c = MeshNode::start(&root, "c", &peer(pb, ""));
-    eventually("a route to c", Duration::from_secs(20), || {
+    // Until a route to c.
+    eventually(Duration::from_secs(20), || {
         (a.route("c").as_deref() == Some("b") && c.route("a").as_deref() == Some("b")).then_some(())
     });
 

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use common::mesh::*;
-use common::temp_dir;
+use common::DataDir;
 
 mod tls {
     use super::*;
@@ -83,7 +83,7 @@ mod tls {
 
     #[test]
     fn tls_links_refuse_the_wrong_certificate() {
-        let root = temp_dir("mesh-tls");
+        let root = DataDir::new();
         let mesh_ca = ca(&root, "mesh-ca");
         let other_ca = ca(&root, "other-ca");
         let a_cert = node_cert(&root, &mesh_ca, "a");
@@ -136,7 +136,8 @@ mod tls {
             ),
         );
 
-        eventually("good to connect over TLS", Duration::from_secs(20), || {
+        // Until good to connect over TLS.
+        eventually(Duration::from_secs(20), || {
             (a.route("good").as_deref() == Some("good")).then_some(())
         });
         assert!(good
@@ -171,7 +172,7 @@ mod tls {
 
     #[test]
     fn tls_service_streams_check_the_node_id() {
-        let root = temp_dir("mesh-tls-streams");
+        let root = DataDir::new();
         let mesh_ca = ca(&root, "mesh-ca");
         let (pa, pb) = (free_port(), free_port());
         // a ← b ← c and a ← b ← d; c's and d's control services take TLS clients with
@@ -206,12 +207,14 @@ mod tls {
             "d",
             &tls_control(&cert_for(&root, &mesh_ca, "d", false)),
         );
-        eventually("a's routes to c and d", Duration::from_secs(20), || {
+        // Until a's routes to c and d.
+        eventually(Duration::from_secs(20), || {
             let st = a.status();
             (st["RoutingTable"]["c"] == "b" && st["RoutingTable"]["d"] == "b").then_some(())
         });
         // The TLS service is advertised as such.
-        let ad = eventually("c's tlsctl ad at a", Duration::from_secs(20), || {
+        // Until c's tlsctl ad at a.
+        let ad = eventually(Duration::from_secs(20), || {
             a.status()["Advertisements"]
                 .as_array()
                 .unwrap()
@@ -254,7 +257,7 @@ mod tls {
 
     #[test]
     fn websocket_links_plain_and_tls() {
-        let root = temp_dir("mesh-ws");
+        let root = DataDir::new();
         let mesh_ca = ca(&root, "mesh-ca");
         let a_cert = node_cert(&root, &mesh_ca, "a");
         let (plain, secure) = (free_port(), free_port());
@@ -291,19 +294,17 @@ mod tls {
             "d",
             &format!("- ws-peer:\n    address: ws://127.0.0.1:{plain}/other\n"),
         );
-        eventually("b and c linked to a", Duration::from_secs(20), || {
+        // Until b and c linked to a.
+        eventually(Duration::from_secs(20), || {
             let st = a.status();
             (st["RoutingTable"]["b"] == "b" && st["RoutingTable"]["c"] == "c").then_some(())
         });
         // a's routing update reaches b and c a moment after a has both links.
-        eventually(
-            "b and c route to each other",
-            Duration::from_secs(20),
-            || {
-                (b.status()["RoutingTable"]["c"] == "a" && c.status()["RoutingTable"]["b"] == "a")
-                    .then_some(())
-            },
-        );
+        // Until b and c route to each other.
+        eventually(Duration::from_secs(20), || {
+            (b.status()["RoutingTable"]["c"] == "a" && c.status()["RoutingTable"]["b"] == "a")
+                .then_some(())
+        });
         assert!(b
             .ctl_ok(&["ping", "c", "--count", "1"])
             .contains("Reply from c"));

@@ -5,12 +5,12 @@ mod common;
 use std::io::{BufRead, Write};
 use std::time::Duration;
 
-use common::{pgrep, read_all, TestNode, NODE_ID};
+use common::{eventually, pids_naming, read_all, TestNode, NODE_ID};
 use serde_json::Value;
 
 #[test]
 fn status_version_ping_traceroute() {
-    let node = TestNode::start("status");
+    let node = TestNode::start();
     let out = node.ctl_ok(&["status"]);
     assert!(out.contains(&format!("Node ID: {NODE_ID}")), "{out}");
     assert!(out.contains("Work Types"), "{out}");
@@ -118,7 +118,7 @@ fn status_version_ping_traceroute() {
 
 #[test]
 fn work_submit_list_results_release() {
-    let node = TestNode::start("work");
+    let node = TestNode::start();
     // --payload-literal, --follow and --rm
     let out = node.ctl_ok(&[
         "work",
@@ -223,17 +223,14 @@ fn work_submit_list_results_release() {
 
 #[test]
 fn results_follow_from_an_offset_and_cancel_leaves_nothing_running() {
-    let node = TestNode::start("cancel");
+    let node = TestNode::start();
     let marker = format!("rxm-marker-{}", std::process::id());
     let script =
         format!("\"echo started; sh -c 'sleep 300; :' {marker} & sh -c 'sleep 301; :' {marker}\"");
     let id = node.submit(&["sh", "--no-payload", "-a", &format!("params={script}")]);
     node.wait_state(&id, 1);
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(
-        !pgrep(&marker).is_empty(),
-        "the unit's processes should be running"
-    );
+    // Until the unit's processes run.
+    eventually(Duration::from_secs(10), || !pids_naming(&marker).is_empty());
 
     // A raw follower from offset 3, started before the cancel.
     let (mut r, mut w) = node.raw();
@@ -247,8 +244,8 @@ fn results_follow_from_an_offset_and_cancel_leaves_nothing_running() {
     let out = node.ctl_ok(&["work", "cancel", &id]);
     assert!(out.contains(&format!("({id}, cancelled)")), "{out}");
     assert_eq!(
-        pgrep(&marker),
-        "",
+        pids_naming(&marker),
+        Vec::<u32>::new(),
         "cancel left processes of the unit alive"
     );
     let st = node.status(&id);
@@ -273,7 +270,7 @@ fn results_follow_from_an_offset_and_cancel_leaves_nothing_running() {
 
 #[test]
 fn fifty_megabytes_through_cat_come_back_byte_for_byte() {
-    let node = TestNode::start("big");
+    let node = TestNode::start();
     let mut payload = Vec::with_capacity(50 << 20);
     let mut x: u64 = 0x9e3779b97f4a7c15;
     while payload.len() < 50 << 20 {
@@ -310,7 +307,7 @@ fn fifty_megabytes_through_cat_come_back_byte_for_byte() {
 
 #[test]
 fn kill_9_and_restart_while_a_unit_runs() {
-    let mut node = TestNode::start("restart");
+    let mut node = TestNode::start();
     let id = node.submit(&[
         "sh",
         "--no-payload",
@@ -355,7 +352,7 @@ fn kill_9_and_restart_while_a_unit_runs() {
 
 #[test]
 fn bad_input_on_the_socket_is_an_error_and_the_node_keeps_serving() {
-    let node = TestNode::start("bad");
+    let node = TestNode::start();
     let (mut r, mut w) = node.raw();
     let mut line = String::new();
     let mut next = |r: &mut std::io::BufReader<_>| {
@@ -396,18 +393,14 @@ fn bad_input_on_the_socket_is_an_error_and_the_node_keeps_serving() {
         .to_string();
     w.write_all(b"half a payl").unwrap();
     drop((r, w));
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let st = loop {
+    let st = eventually(Duration::from_secs(10), || {
         let st = node.status(&id);
         if st["State"] != 0 {
-            break st;
+            Ok(st)
+        } else {
+            Err(format!("the truncated unit stays pending: {st}"))
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "truncated unit stayed pending"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    });
     assert_eq!(st["State"], 3, "{st}");
     assert!(st["Detail"].as_str().unwrap().contains("payload"), "{st}");
 

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::mesh::*;
-use common::{signing_key_file, temp_dir, TempDir};
+use common::{signing_key_file, DataDir};
 use serde_json::Value;
 
 const LONG: Duration = Duration::from_secs(60);
@@ -33,7 +33,7 @@ fn node_config(root: &Path, id: &str, extra: &str) -> String {
     )
 }
 
-fn line_of_three(root: &TempDir, a_extra: &str, c_extra: &str) -> Line {
+fn line_of_three(root: &DataDir, a_extra: &str, c_extra: &str) -> Line {
     let (pa, pb) = (free_port(), free_port());
     let a_config = node_config(root, "a", &format!("{}{a_extra}", listener(pa, "")));
     let b_config = node_config(root, "b", &format!("{}{}", peer(pa, ""), listener(pb, "")));
@@ -44,10 +44,12 @@ fn line_of_three(root: &TempDir, a_extra: &str, c_extra: &str) -> Line {
         "c",
         &node_config(root, "c", &format!("{}{c_extra}", peer(pb, ""))),
     );
-    eventually("a to learn a route to c", LONG, || {
+    // Until a to learn a route to c.
+    eventually(LONG, || {
         (a.route("c").as_deref() == Some("b")).then_some(())
     });
-    eventually("c's control service advertised at a", LONG, || {
+    // Until c's control service advertised at a.
+    eventually(LONG, || {
         let st = a.status();
         st["Advertisements"]
             .as_array()?
@@ -117,7 +119,7 @@ fn alive(pid: u32) -> bool {
 
 #[test]
 fn work_submitted_at_a_runs_at_c_two_hops_away() {
-    let root = temp_dir("remote-work");
+    let root = DataDir::new();
     let line = line_of_three(&root, "", "");
     let (a, c) = (&line.a, &line.c);
     // Half a megabyte of numbered lines: many QUIC packets each way.
@@ -143,7 +145,8 @@ fn work_submitted_at_a_runs_at_c_two_hops_away() {
     );
 
     // a lists its remote unit, mirroring c's; c lists the unit that ran there.
-    let st = eventually("the unit at a to be Succeeded", LONG, || {
+    // Until the unit at a to be Succeeded.
+    let st = eventually(LONG, || {
         let st = unit_status(a, &id);
         (st["StateName"] == "Succeeded").then_some(st)
     });
@@ -163,7 +166,8 @@ fn work_submitted_at_a_runs_at_c_two_hops_away() {
     // Release at a releases at c.
     let out = a.ctl_ok(&["work", "release", &id]);
     assert!(out.contains("Released"), "{out}");
-    eventually("the unit gone at a and at c", LONG, || {
+    // Until the unit gone at a and at c.
+    eventually(LONG, || {
         (list(a).get(&id).is_none() && list(c).get(&remote_id).is_none()).then_some(())
     });
 
@@ -180,14 +184,15 @@ fn work_submitted_at_a_runs_at_c_two_hops_away() {
         "--rm",
     ]);
     assert!(out.contains("hello from a"), "{out}");
-    eventually("--rm to release at a and at c", LONG, || {
+    // Until --rm to release at a and at c.
+    eventually(LONG, || {
         (list(a).as_object()?.is_empty() && list(c).as_object()?.is_empty()).then_some(())
     });
 }
 
 #[test]
 fn cancel_at_a_stops_the_process_at_c() {
-    let root = temp_dir("remote-cancel");
+    let root = DataDir::new();
     let pid_file = root.join("sleeper.pid");
     let _guard = KillPidFile(pid_file.clone());
     let script = root.join("sleeper.sh");
@@ -207,7 +212,8 @@ fn cancel_at_a_stops_the_process_at_c() {
     let (a, c) = (&line.a, &line.c);
 
     let id = submit(a, &["sleeper", "--node", "c", "--no-payload"]);
-    let st = eventually("the unit to run at c, mirrored at a", LONG, || {
+    // Until the unit to run at c, mirrored at a.
+    let st = eventually(LONG, || {
         let st = unit_status(a, &id);
         (st["StateName"] == "Running" && st["StdoutSize"].as_u64()? > 0).then_some(st)
     });
@@ -215,32 +221,35 @@ fn cancel_at_a_stops_the_process_at_c() {
         .as_str()
         .unwrap()
         .to_string();
-    let pid = eventually("the command's PID", LONG, || pid_in(&pid_file));
+    // Until the command's PID.
+    let pid = eventually(LONG, || pid_in(&pid_file));
     assert!(alive(pid));
 
     let out = a.ctl_ok(&["work", "cancel", &id]);
     assert!(out.contains("ancel"), "{out}");
-    eventually("the process at c to be gone", LONG, || {
-        (!alive(pid)).then_some(())
-    });
-    eventually("Canceled at c", LONG, || {
+    // Until the process at c to be gone.
+    eventually(LONG, || (!alive(pid)).then_some(()));
+    // Until Canceled at c.
+    eventually(LONG, || {
         (unit_status(c, &remote_id)["StateName"] == "Canceled").then_some(())
     });
-    eventually("Canceled mirrored at a", LONG, || {
+    // Until Canceled mirrored at a.
+    eventually(LONG, || {
         (unit_status(a, &id)["StateName"] == "Canceled").then_some(())
     });
     // The output up to the cancel is at a, and its results end.
     assert_eq!(results(a, &id), b"started\n");
 
     a.ctl_ok(&["work", "release", &id]);
-    eventually("released at a and at c", LONG, || {
+    // Until released at a and at c.
+    eventually(LONG, || {
         (list(a).get(&id).is_none() && list(c).get(&remote_id).is_none()).then_some(())
     });
 }
 
 #[test]
 fn signed_work_is_verified_at_c() {
-    let root = temp_dir("remote-signed");
+    let root = DataDir::new();
     let a_extra = format!(
         "- work-signing:\n    privatekey: {}\n",
         signing_key_file(&root, "RSA PRIVATE KEY").display()
@@ -299,7 +308,7 @@ fn signed_work_is_verified_at_c() {
 
 #[test]
 fn a_restarted_mid_run_and_a_restarted_hop_still_give_all_the_output() {
-    let root = temp_dir("remote-restart");
+    let root = DataDir::new();
     let script = root.join("slow.sh");
     // About 30 s of output, one numbered line every quarter second.
     std::fs::write(
@@ -314,14 +323,16 @@ fn a_restarted_mid_run_and_a_restarted_hop_still_give_all_the_output() {
     let mut line = line_of_three(&root, "", &c_extra);
 
     let id = submit(&line.a, &["slow", "--node", "c", "--no-payload"]);
-    eventually("some output at a", LONG, || {
+    // Until some output at a.
+    eventually(LONG, || {
         (unit_status(&line.a, &id)["StdoutSize"].as_u64()? > 20).then_some(())
     });
     // a dies hard and comes back: the unit is adopted and resumes from what a holds.
     line.a.kill();
     std::thread::sleep(Duration::from_secs(1));
     line.a = start_with_config(&root, "a", &line.a_config);
-    eventually("the output at a to grow again", LONG, || {
+    // Until the output at a to grow again.
+    eventually(LONG, || {
         let st = unit_status(&line.a, &id);
         (st["StateName"] == "Running" && st["StdoutSize"].as_u64()? > 200).then_some(())
     });
@@ -339,7 +350,7 @@ fn a_restarted_mid_run_and_a_restarted_hop_still_give_all_the_output() {
 
 #[test]
 fn a_submit_to_an_unreachable_node_waits_for_it() {
-    let root = temp_dir("remote-later");
+    let root = DataDir::new();
     let (pa, pb) = (free_port(), free_port());
     let a = start_with_config(&root, "a", &node_config(&root, "a", &listener(pa, "")));
     let _b = start_with_config(
@@ -384,7 +395,8 @@ fn a_submit_to_an_unreachable_node_waits_for_it() {
         .unwrap()
         .trim()
         .to_string();
-    let st = eventually("the unit to expire", LONG, || {
+    // Until the unit to expire.
+    let st = eventually(LONG, || {
         let st = unit_status(&a, &expiring);
         (st["StateName"] == "Failed").then_some(st)
     });
@@ -396,11 +408,10 @@ fn a_submit_to_an_unreachable_node_waits_for_it() {
         "{st}"
     );
     let _c = start_with_config(&root, "c", &node_config(&root, "c", &peer(pb, "")));
-    eventually(
-        "the unit to complete once c is up",
-        Duration::from_secs(120),
-        || (unit_status(&a, &id)["StateName"] == "Succeeded").then_some(()),
-    );
+    // Until the unit to complete once c is up.
+    eventually(Duration::from_secs(120), || {
+        (unit_status(&a, &id)["StateName"] == "Succeeded").then_some(())
+    });
     assert_eq!(results(&a, &id), b"late but whole\n");
 }
 
@@ -408,7 +419,7 @@ fn a_submit_to_an_unreachable_node_waits_for_it() {
 /// whose work runs at c, two hops away, and which reports c as its node.
 #[test]
 fn a_client_of_a_runs_its_work_at_c() {
-    let root = temp_dir("remote-client");
+    let root = DataDir::new();
     let line = line_of_three(&root, "", "");
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -442,7 +453,8 @@ fn a_client_of_a_runs_its_work_at_c() {
         assert_eq!(st.extra_data["RemoteNode"], "c");
         let remote_id = st.extra_data["RemoteUnitID"].as_str().unwrap().to_string();
         node.release(&id).await.unwrap();
-        eventually("released at c", LONG, || {
+        // Until released at c.
+        eventually(LONG, || {
             list(&line.c).get(&remote_id).is_none().then_some(())
         });
     });

@@ -5,9 +5,9 @@ mod common;
 
 use std::path::Path;
 use std::process::{Command, Output};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{receptorctl_bin, temp_dir, NODE_BIN};
+use common::{eventually, free_port, receptorctl_bin, DataDir, Proc, NODE_BIN};
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, SanType,
 };
@@ -70,14 +70,6 @@ fn make_pki(dir: &Path) -> Pki {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn ctl(port: u16, pki: &Pki, client: &(String, String), args: &[&str]) -> Output {
     Command::new(receptorctl_bin())
         .arg("--socket")
@@ -97,7 +89,7 @@ fn ctl(port: u16, pki: &Pki, client: &(String, String), args: &[&str]) -> Output
 
 #[test]
 fn receptorctl_over_tls_with_client_certificates() {
-    let dir = temp_dir("tls");
+    let dir = DataDir::new();
     let pki = make_pki(&dir);
     let port = free_port();
     let config = dir.join("receptor.conf");
@@ -132,17 +124,16 @@ fn receptorctl_over_tls_with_client_certificates() {
     assert!(String::from_utf8_lossy(&check.stdout)
         .contains(&format!("TLS on 127.0.0.1:{port} (tls-server ctl_tls)")));
 
-    let mut node = Command::new(NODE_BIN)
-        .arg("--config")
-        .arg(&config)
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "the TLS listener never opened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut node = Proc::spawn(
+        Command::new(NODE_BIN)
+            .arg("--config")
+            .arg(&config)
+            .env("RUST_LOG", "warn"),
+    );
+    // Until the TLS listener opens.
+    eventually(Duration::from_secs(10), || {
+        std::net::TcpStream::connect(("127.0.0.1", port))
+    });
 
     let out = ctl(port, &pki, &pki.client, &["status"]);
     assert!(
@@ -313,13 +304,12 @@ fn receptorctl_over_tls_with_client_certificates() {
         String::from_utf8_lossy(&out.stderr)
     );
 
-    node.kill().unwrap();
-    node.wait().unwrap();
+    node.kill();
 }
 
 #[test]
 fn check_reports_unusable_tls_files() {
-    let dir = temp_dir("tls-bad");
+    let dir = DataDir::new();
     let bogus = dir.join("bogus.pem");
     std::fs::write(&bogus, "not a certificate\n").unwrap();
     let config = dir.join("receptor.conf");

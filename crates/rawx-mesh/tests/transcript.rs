@@ -138,7 +138,7 @@ fn assert_same_shape(title: &str, want: &[u8], got: &[u8], unit: &Option<String>
 
 #[test]
 fn replays_the_receptorctl_transcript() {
-    let node = TestNode::start("transcript");
+    let node = TestNode::start();
     let mut unit: Option<String> = None;
     let mut replayed = 0;
     for (title, convs) in conversations() {

@@ -279,15 +279,21 @@ macro_rules! store_impl {
                     .fetch_all(&mut *tx)
                     .await
                     .map_err(map_err)?;
-                for (version, name, lite, pg) in ddl::DATA_MIGRATIONS.iter().filter(|m| !done.contains(&m.0)) {
-                    let stmt = if d == Dialect::Sqlite { lite } else { pg };
-                    sqlx::query(stmt).execute(&mut *tx).await.map_err(map_err)?;
+                for m in ddl::DATA_MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
+                    tracing::info!(version = m.version, name = m.name, "data migration");
+                    for stmt in (m.statements)(d) {
+                        sqlx::query(&stmt).execute(&mut *tx).await.map_err(map_err)?;
+                    }
                     let mut ins = Sql::new(d);
                     ins.push("INSERT INTO rawx_migrations (version, name, applied) VALUES (");
-                    ins.bind(Param::Int(*version)).push(", ");
-                    ins.bind(Param::Text(name.to_string())).push(", ");
+                    ins.bind(Param::Int(m.version)).push(", ");
+                    ins.bind(Param::Text(m.name.to_string())).push(", ");
                     ins.bind(Param::Text(rawx_model::now_string())).push(")");
                     Self::query(&ins).execute(&mut *tx).await.map_err(map_err)?;
+                }
+                // After the data migrations: a move deletes rows whose parent rows it then makes.
+                for stmt in ddl::parent_triggers(d) {
+                    sqlx::query(&stmt).execute(&mut *tx).await.map_err(map_err)?;
                 }
                 tx.commit().await.map_err(map_err)
             }
@@ -344,6 +350,9 @@ macro_rules! store_impl {
             }
 
             async fn insert(&self, res: &'static Resource, row: &Row) -> Result<i64> {
+                if rawx_model::resources::parent_of(res).is_some() {
+                    return Ok(self.insert_many(res, std::slice::from_ref(row)).await?.remove(0));
+                }
                 let _writing = self.writing().await;
                 let now = Value::String(rawx_model::now_string());
                 let sql = sql::insert_rows($dialect, res, std::slice::from_ref(row), &now).remove(0);
@@ -359,6 +368,25 @@ macro_rules! store_impl {
                 let now = Value::String(rawx_model::now_string());
                 let mut ids = Vec::with_capacity(rows.len());
                 let mut tx = self.pool.begin().await.map_err(map_err)?;
+                if let Some(parent) = rawx_model::resources::parent_of(res) {
+                    // The parent row first: its id is the child's (one sequence for every kind).
+                    for row in rows {
+                        let up = sql::insert_rows($dialect, parent, &[sql::parent_row(parent, res, row, true)], &now).remove(0);
+                        let got = Self::query(&up).fetch_all(&mut *tx).await.map_err(map_err)?;
+                        let id: i64 = got
+                            .first()
+                            .ok_or_else(|| DbError::Other("INSERT returned no id".into()))?
+                            .try_get(0)
+                            .map_err(map_err)?;
+                        let mut child = row.clone();
+                        child.insert("id".into(), Value::from(id));
+                        let down = sql::insert_rows($dialect, res, &[child], &now).remove(0);
+                        Self::query(&down).fetch_all(&mut *tx).await.map_err(map_err)?;
+                        ids.push(id);
+                    }
+                    tx.commit().await.map_err(map_err)?;
+                    return Ok(ids);
+                }
                 for sql in sql::insert_rows($dialect, res, rows, &now) {
                     let mut got: Vec<i64> = Self::query(&sql)
                         .fetch_all(&mut *tx)
@@ -378,6 +406,12 @@ macro_rules! store_impl {
             }
 
             async fn update(&self, res: &'static Resource, id: i64, row: &Row) -> Result<()> {
+                if rawx_model::resources::parent_of(res).is_some() {
+                    return match self.update_if(res, id, &Filter::All(vec![]), row).await? {
+                        true => Ok(()),
+                        false => Err(DbError::NotFound),
+                    };
+                }
                 let _writing = self.writing().await;
                 let sql = sql::update($dialect, res, id, &modified_now(row));
                 let done = Self::query(&sql).execute(&self.pool).await.map_err(map_err)?;
@@ -389,9 +423,22 @@ macro_rules! store_impl {
 
             async fn update_if(&self, res: &'static Resource, id: i64, guard: &Filter, row: &Row) -> Result<bool> {
                 let _writing = self.writing().await;
-                let sql = sql::update_guarded($dialect, res, id, &modified_now(row), Some(guard));
-                let done = Self::query(&sql).execute(&self.pool).await.map_err(map_err)?;
-                Ok(done.rows_affected() == 1)
+                let row = modified_now(row);
+                let sql = sql::update_guarded($dialect, res, id, &row, Some(guard));
+                let Some(parent) = rawx_model::resources::parent_of(res) else {
+                    let done = Self::query(&sql).execute(&self.pool).await.map_err(map_err)?;
+                    return Ok(done.rows_affected() == 1);
+                };
+                // The columns the parent repeats change with the child's, in one transaction.
+                let mut tx = self.pool.begin().await.map_err(map_err)?;
+                let done = Self::query(&sql).execute(&mut *tx).await.map_err(map_err)?;
+                if done.rows_affected() != 1 {
+                    return Ok(false);
+                }
+                let up = sql::update($dialect, parent, id, &sql::parent_row(parent, res, &row, false));
+                Self::query(&up).execute(&mut *tx).await.map_err(map_err)?;
+                tx.commit().await.map_err(map_err)?;
+                Ok(true)
             }
 
             async fn delete(&self, res: &'static Resource, id: i64) -> Result<()> {

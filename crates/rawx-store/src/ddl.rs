@@ -4,38 +4,80 @@
 //! `DATA_MIGRATIONS`, numbered, run once each, written for both dialects.
 
 use crate::sql::{quote, Dialect};
-use rawx_model::resources::{ALL, RELATIONS};
+use rawx_model::resources::{ALL, PARENT_TABLES, RELATIONS};
 use rawx_model::schema::{ColumnType, Default, Field, Kind};
 use rawx_model::{Relation, Resource};
 
-/// `(version, what it does, SQLite statement, PostgreSQL statement)`.
-pub const DATA_MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+/// One numbered data migration: what it does, and its statements for a dialect (run in order,
+/// in the migrating transaction, after every table and column of the schema exists).
+pub struct DataMigration {
+    pub version: i64,
+    pub name: &'static str,
+    pub statements: fn(Dialect) -> Vec<String>,
+}
+
+pub const DATA_MIGRATIONS: &[DataMigration] = &[
     // Instance group membership became stored (AWX's policies): a database from before keeps
     // what it showed — controlplane the control and hybrid nodes, default the execution and
     // hybrid ones (both by AWX's installer policy of 100%), any other group every node that
     // runs jobs (named in its list, as an admin's associations are).
-    (
-        1,
-        "instance groups: controlplane and default take nodes by a 100% policy",
-        IG_INSTALLER_POLICY,
-        IG_INSTALLER_POLICY,
-    ),
-    (
-        2,
-        "instance groups: other groups name the nodes they held",
-        "UPDATE instance_groups SET policy_instance_list = (SELECT json_group_array(hostname) FROM \
-         (SELECT hostname FROM instances WHERE node_type IN ('execution', 'hybrid') ORDER BY id)) \
-         WHERE name NOT IN ('controlplane', 'default')",
-        "UPDATE instance_groups SET policy_instance_list = COALESCE((SELECT json_agg(hostname ORDER BY id)::text \
-         FROM instances WHERE node_type IN ('execution', 'hybrid')), '[]') \
-         WHERE name NOT IN ('controlplane', 'default')",
-    ),
-    (
-        3,
-        "instance groups: store the membership shown so far",
-        IG_MEMBERS,
-        IG_MEMBERS,
-    ),
+    DataMigration {
+        version: 1,
+        name: "instance groups: controlplane and default take nodes by a 100% policy",
+        statements: |_| vec![IG_INSTALLER_POLICY.into()],
+    },
+    DataMigration {
+        version: 2,
+        name: "instance groups: other groups name the nodes they held",
+        statements: |d| {
+            vec![match d {
+                Dialect::Sqlite => "UPDATE instance_groups SET policy_instance_list = (SELECT json_group_array(hostname) FROM \
+                 (SELECT hostname FROM instances WHERE node_type IN ('execution', 'hybrid') ORDER BY id)) \
+                 WHERE name NOT IN ('controlplane', 'default')",
+                Dialect::Postgres => "UPDATE instance_groups SET policy_instance_list = COALESCE((SELECT json_agg(hostname ORDER BY id)::text \
+                 FROM instances WHERE node_type IN ('execution', 'hybrid')), '[]') \
+                 WHERE name NOT IN ('controlplane', 'default')",
+            }
+            .into()]
+        },
+    },
+    DataMigration {
+        version: 3,
+        name: "instance groups: store the membership shown so far",
+        statements: |_| vec![IG_MEMBERS.into()],
+    },
+    // One id space for every kind of job (AWX's `unified_jobs`): jobs keep their ids, each ad
+    // hoc command moves to a new id after the highest job id, its events follow, and every
+    // job of either kind gets its parent row.
+    DataMigration {
+        version: 4,
+        name: "unified jobs: one id space for jobs and ad hoc commands",
+        statements: |d| {
+            unify(
+                d,
+                &rawx_model::resources::UNIFIED_JOBS,
+                &rawx_model::resources::JOBS,
+                &[(
+                    &rawx_model::resources::AD_HOC_COMMANDS,
+                    &[("ad_hoc_command_events", "ad_hoc_command")],
+                )],
+            )
+        },
+    },
+    // The same for templates (AWX's `unified_job_templates`): job templates keep their ids,
+    // workflow templates move after them (nothing refers to a workflow template yet).
+    DataMigration {
+        version: 5,
+        name: "unified job templates: one id space for job and workflow templates",
+        statements: |d| {
+            unify(
+                d,
+                &rawx_model::resources::UNIFIED_JOB_TEMPLATES,
+                &rawx_model::resources::JOB_TEMPLATES,
+                &[(&rawx_model::resources::WORKFLOW_JOB_TEMPLATES, &[])],
+            )
+        },
+    },
 ];
 
 const IG_INSTALLER_POLICY: &str = "UPDATE instance_groups SET policy_instance_percentage = 100 \
@@ -45,6 +87,134 @@ const IG_MEMBERS: &str = "INSERT INTO instance_group_instances (instancegroup_id
      WHERE (g.name = 'controlplane' AND i.node_type IN ('control', 'hybrid')) \
      OR (g.name <> 'controlplane' AND i.node_type IN ('execution', 'hybrid')) \
      ON CONFLICT DO NOTHING";
+
+/// Puts tables that had ids of their own under one `parent` table: `first` keeps its ids;
+/// each of `moved` gets new ids above every id either had (so no new id meets an old one while
+/// rows move), with the rows of `(table, column)` that refer to it following; then every row
+/// of every kind gets its parent row, and the parent's sequence continues after the highest.
+/// A kind something refers to is moved by copying each row to its new id, repointing the
+/// references and deleting the old row, because the references' foreign keys cannot follow an
+/// `UPDATE` of the id (they are not `ON UPDATE CASCADE`, nor deferrable on PostgreSQL); such a
+/// kind must have no unique set of its own (the copy would meet it).
+fn unify(
+    d: Dialect,
+    parent: &'static Resource,
+    first: &'static Resource,
+    moved: &[(&'static Resource, &[(&str, &str)])],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let q = quote;
+    for (kind, refs) in moved {
+        let t = q(kind.key);
+        out.push(
+            "CREATE TABLE rawx_id_moves (old_id BIGINT PRIMARY KEY, new_id BIGINT NOT NULL)".into(),
+        );
+        // Above every id the kind, the kinds before it and the parent table have.
+        let mut highest = vec![format!("SELECT MAX(\"id\") AS m FROM {}", q(first.key))];
+        highest.push(format!("SELECT MAX(\"id\") FROM {t}"));
+        highest.push(format!("SELECT MAX(\"id\") FROM {}", q(parent.key)));
+        out.push(format!(
+            "INSERT INTO rawx_id_moves (old_id, new_id) SELECT \"id\", \"id\" + \
+             (SELECT COALESCE(MAX(m), 0) FROM ({}) AS highest) FROM {t}",
+            highest.join(" UNION ALL ")
+        ));
+        if refs.is_empty() {
+            // Nothing refers to it: the ids change in place (a copy would meet the kind's own
+            // unique sets, `name` + `organization`, before the old row went).
+            out.push(format!(
+                "UPDATE {t} SET \"id\" = (SELECT new_id FROM rawx_id_moves WHERE old_id = {t}.\"id\")"
+            ));
+            out.push("DROP TABLE rawx_id_moves".into());
+            continue;
+        }
+        let cols: Vec<String> = kind
+            .columns()
+            .map(|(c, _)| c)
+            .filter(|c| *c != "id")
+            .map(quote)
+            .collect();
+        out.push(format!(
+            "INSERT INTO {t} (\"id\", {c}) SELECT m.new_id, {a} FROM {t} AS k \
+             JOIN rawx_id_moves AS m ON k.\"id\" = m.old_id",
+            c = cols.join(", "),
+            a = cols
+                .iter()
+                .map(|c| format!("k.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        for (table, column) in *refs {
+            let (table, column) = (q(table), q(column));
+            out.push(format!(
+                "UPDATE {table} SET {column} = (SELECT new_id FROM rawx_id_moves WHERE old_id = {table}.{column}) \
+                 WHERE {column} IN (SELECT old_id FROM rawx_id_moves)"
+            ));
+        }
+        out.push(format!(
+            "DELETE FROM {t} WHERE \"id\" IN (SELECT old_id FROM rawx_id_moves)"
+        ));
+        out.push("DROP TABLE rawx_id_moves".into());
+    }
+    for kind in std::iter::once(first).chain(moved.iter().map(|(k, _)| *k)) {
+        let cols: Vec<&str> = rawx_model::resources::inherited_columns(parent, kind).collect();
+        let names: Vec<String> = cols.iter().map(|c| quote(c)).collect();
+        out.push(format!(
+            "INSERT INTO {p} ({n}, {ty}) SELECT {n}, '{kt}' FROM {t} \
+             WHERE \"id\" NOT IN (SELECT \"id\" FROM {p})",
+            p = q(parent.key),
+            n = names.join(", "),
+            ty = q(rawx_model::resources::TYPE_COLUMN),
+            kt = kind.type_name,
+            t = q(kind.key),
+        ));
+    }
+    if d == Dialect::Postgres {
+        // Rows were inserted with their ids: the identity continues after the highest.
+        out.push(format!(
+            "SELECT setval(pg_get_serial_sequence('{p}', 'id'), (SELECT COALESCE(MAX(\"id\"), 0) + 1 FROM {qp}), false)",
+            p = parent.key,
+            qp = q(parent.key)
+        ));
+    }
+    out
+}
+
+/// Keeps a parent table ([`rawx_model::resources::PARENTS`]) free of rows whose child is gone,
+/// however it went (a delete, or a cascade: an inventory takes its ad hoc commands with it).
+pub fn parent_triggers(d: Dialect) -> Vec<String> {
+    let mut out = Vec::new();
+    if d == Dialect::Postgres {
+        out.push(
+            "CREATE OR REPLACE FUNCTION rawx_delete_parent_row() RETURNS trigger LANGUAGE plpgsql AS $$ \
+             BEGIN EXECUTE format('DELETE FROM %I WHERE id = $1', TG_ARGV[0]) USING OLD.id; RETURN OLD; END $$"
+                .into(),
+        );
+    }
+    for (child, parent) in rawx_model::resources::PARENTS {
+        let name = quote(&format!("rawx_{}_parent_delete", child.key));
+        match d {
+            Dialect::Sqlite => out.push(format!(
+                "CREATE TRIGGER IF NOT EXISTS {name} AFTER DELETE ON {c} \
+                 BEGIN DELETE FROM {p} WHERE \"id\" = OLD.\"id\"; END",
+                c = quote(child.key),
+                p = quote(parent.key)
+            )),
+            Dialect::Postgres => {
+                out.push(format!(
+                    "DROP TRIGGER IF EXISTS {name} ON {}",
+                    quote(child.key)
+                ));
+                out.push(format!(
+                    "CREATE TRIGGER {name} AFTER DELETE ON {c} FOR EACH ROW \
+                     EXECUTE FUNCTION rawx_delete_parent_row('{p}')",
+                    c = quote(child.key),
+                    p = parent.key
+                ));
+            }
+        }
+    }
+    out
+}
 
 fn sql_type(d: Dialect, t: ColumnType) -> &'static str {
     match (d, t) {
@@ -183,6 +353,7 @@ pub fn create_link_table(d: Dialect, rel: &Relation) -> Vec<String> {
 /// execution environment's organization) is broken at a nullable foreign key: that column is
 /// left out of `CREATE TABLE` ([`deferred`]) and added once every table exists.
 pub fn creation_order() -> Vec<&'static Resource> {
+    let all: Vec<&'static Resource> = ALL.iter().chain(PARENT_TABLES).copied().collect();
     let mut done: Vec<&'static Resource> = Vec::new();
     let ready = |res: &Resource, done: &[&Resource], nullable_ok: bool| {
         res.fields.iter().all(|f| match f.kind {
@@ -192,16 +363,17 @@ pub fn creation_order() -> Vec<&'static Resource> {
             _ => true,
         })
     };
-    while done.len() < ALL.len() {
+    while done.len() < all.len() {
         let before = done.len();
-        for res in ALL {
+        for res in all.iter().copied() {
             if !done.iter().any(|d| d.key == res.key) && ready(res, &done, false) {
                 done.push(res);
             }
         }
         if done.len() == before {
-            let next = ALL
+            let next = all
                 .iter()
+                .copied()
                 .find(|res| !done.iter().any(|d| d.key == res.key) && ready(res, &done, true))
                 .expect("foreign keys of the schema form a cycle of required keys");
             done.push(next);
@@ -235,7 +407,7 @@ mod tests {
         assert!(pos("organizations") < pos("inventories"));
         assert!(pos("credentials") < pos("projects"));
         assert!(pos("projects") < pos("job_templates"));
-        assert_eq!(order.len(), ALL.len());
+        assert_eq!(order.len(), ALL.len() + PARENT_TABLES.len());
         // The one cycle: broken at the organization's nullable default environment.
         let org = order.iter().position(|k| *k == "organizations").unwrap();
         let ee = pos("execution_environments");

@@ -198,6 +198,26 @@ pub fn insert_rows(d: Dialect, res: &'static Resource, rows: &[Row], now: &Value
     out
 }
 
+/// The part of `child`'s `row` that its `parent` table repeats (the columns of the same
+/// names), plus, for an insert, the kind of the row.
+pub fn parent_row(
+    parent: &'static Resource,
+    child: &'static Resource,
+    row: &Row,
+    insert: bool,
+) -> Row {
+    let mut out: Row = rawx_model::resources::inherited_columns(parent, child)
+        .filter_map(|c| row.get(c).map(|v| (c.to_string(), v.clone())))
+        .collect();
+    if insert {
+        out.insert(
+            rawx_model::resources::TYPE_COLUMN.into(),
+            Value::String(child.type_name.into()),
+        );
+    }
+    out
+}
+
 pub fn update(d: Dialect, res: &'static Resource, id: i64, row: &Row) -> Sql {
     update_guarded(d, res, id, row, None)
 }

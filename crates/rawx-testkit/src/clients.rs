@@ -166,25 +166,43 @@ impl Redis {
     }
 
     pub fn start() -> Redis {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Redis::start_on(port)
+        Redis::start_on(procs::free_port())
     }
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}", self.port)
     }
-}
 
-impl Drop for Redis {
-    fn drop(&mut self) {
+    /// Stops it (Redis going away under its clients); [`Redis::start_on`] the same port
+    /// brings one back.
+    pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             procs::kill_group(c.id());
             let _ = c.wait();
             procs::release_group(c.id());
         }
+    }
+
+    /// `PUBSUB NUMSUB channel` through `redis-cli`: how many connections Redis would send a
+    /// message of `channel` to.
+    pub fn subscribers(&self, channel: &str) -> u64 {
+        let out = run(Command::new("redis-cli").args([
+            "-p",
+            &self.port.to_string(),
+            "PUBSUB",
+            "NUMSUB",
+            channel,
+        ]));
+        out.stdout
+            .lines()
+            .nth(1)
+            .and_then(|l| l.trim().parse().ok())
+            .unwrap_or_else(|| panic!("unexpected PUBSUB NUMSUB answer:\n{out}"))
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        self.stop();
     }
 }

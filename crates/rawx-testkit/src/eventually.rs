@@ -38,9 +38,26 @@ impl Attempt<()> for bool {
 ///
 /// `f` returns an `Option`, a `bool`, or a `Result` whose error says what it saw, e.g.
 /// `eventually(secs(60), || if j["status"] == "running" { Ok(j) } else { Err(j) })`.
-pub fn eventually<T, A: Attempt<T>>(limit: Duration, mut f: impl FnMut() -> A) -> T {
+#[track_caller]
+pub fn eventually<T, A: Attempt<T>>(limit: Duration, f: impl FnMut() -> A) -> T {
+    look(limit, Duration::from_millis(500), f)
+}
+
+/// [`eventually`] looking at least every `every`: for a state that lasts only a moment (a peer
+/// that connects, checks and leaves), which the back-off could step over.
+#[track_caller]
+pub fn eventually_every<T, A: Attempt<T>>(
+    limit: Duration,
+    every: Duration,
+    f: impl FnMut() -> A,
+) -> T {
+    look(limit, every, f)
+}
+
+#[track_caller]
+fn look<T, A: Attempt<T>>(limit: Duration, longest: Duration, mut f: impl FnMut() -> A) -> T {
     let deadline = Instant::now() + limit;
-    let mut pause = Duration::from_millis(50);
+    let mut pause = Duration::from_millis(50).min(longest);
     loop {
         match f().attempt() {
             Ok(v) => return v,
@@ -52,7 +69,7 @@ pub fn eventually<T, A: Attempt<T>>(limit: Duration, mut f: impl FnMut() -> A) -
             }
         }
         std::thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(500));
+        pause = (pause * 2).min(longest);
     }
 }
 

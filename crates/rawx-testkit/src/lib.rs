@@ -10,6 +10,8 @@
 //! - Cleanup that leaves nothing running, even when a test panics: every process the kit
 //!   starts gets a process group of its own, killed on drop and by a panic hook, and a data
 //!   dir ([`DataDir`]) kills every process still naming it (orphaned work units) when dropped.
+//! - `api::Api` (feature `api`): AWX's API in process over a fresh seeded SQLite store, called
+//!   through its router (the API's own suites, the task role's fast tests).
 //! - [`fake_node::FakeNode`]: a `WorkNode` that replays captured runner result streams, for
 //!   in-process tests of the task role.
 //!
@@ -17,10 +19,13 @@
 //! what a user sees, so no in-process shortcuts and no HTTP client crate that might be more
 //! forgiving than the CLI.
 
+#[cfg(feature = "api")]
+pub mod api;
 pub mod clients;
 mod eventually;
 pub mod fake_node;
 pub mod lab;
+pub mod leftovers;
 pub mod ops;
 mod pg;
 pub mod plays;
@@ -29,9 +34,10 @@ mod server;
 pub mod wsclient;
 
 pub use clients::{manage, rawx, sh, sqlite, yaml_to_json, Out, Redis};
-pub use eventually::{eventually, eventually_async, Attempt};
+pub use eventually::{eventually, eventually_async, eventually_every, Attempt};
 pub use pg::PgDb;
-pub use procs::DataDir;
+pub use procs::{free_port, DataDir, Proc};
 pub use server::{
-    curl, names, rawx_bin, tail, venv, workspace_root, Opts, Resp, Server, ADMIN_PW, PLAYBOOK,
+    curl, names, rawx_bin, tail, venv, venv_path, workspace_root, Opts, Resp, Server, ADMIN_PW,
+    PLAYBOOK,
 };

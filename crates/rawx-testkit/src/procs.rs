@@ -157,7 +157,113 @@ pub fn kill_naming(path: &Path) {
     }
 }
 
-/// A server's data dir (a temp dir). Dropping it kills what still runs on it, then removes it.
+/// A child process leading a group of its own (see [`spawn_group`]): the whole group is killed
+/// when it is dropped, and by the panic hook should the test panic. For the processes a suite
+/// starts itself (a node, a peer written in Python, an `sshd`).
+pub struct Proc {
+    child: Option<Child>,
+}
+
+impl Proc {
+    /// Starts `cmd` in a group of its own.
+    pub fn spawn(cmd: &mut Command) -> Proc {
+        let child = spawn_group(cmd).unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        Proc { child: Some(child) }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("still running").id()
+    }
+
+    /// The process itself, for its pipes or `try_wait`.
+    pub fn child(&mut self) -> &mut Child {
+        self.child.as_mut().expect("still running")
+    }
+
+    /// Whether it is still running (reaps it if it ended).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
+    /// `kill -9` of the process alone (a crash: what it started in other groups keeps running),
+    /// reaped.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+            release_group(c.id());
+        }
+    }
+
+    /// SIGTERM to the process; waits up to `limit` for it to exit (then kills its group and
+    /// panics) and returns how it ended.
+    pub fn terminate(&mut self, limit: std::time::Duration) -> std::process::ExitStatus {
+        if let Some(pid) = i32::try_from(self.pid()).ok().and_then(Pid::from_raw) {
+            let _ = kill_process(pid, Signal::TERM);
+        }
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child().try_wait().expect("wait") {
+                // Reaped by `try_wait` above (clippy's zombie lint does not see that).
+                release_group(self.child.take().map(|c| c.id()).unwrap_or_default());
+                return status;
+            }
+            if std::time::Instant::now() > deadline {
+                self.kill();
+                panic!("process did not exit within {limit:?} of SIGTERM");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Waits up to `limit` for the process to end by itself and returns what it printed on
+    /// the pipes it was given; past the limit its group is killed first (so a hung helper
+    /// fails its test, not the suite).
+    pub fn output(mut self, limit: std::time::Duration) -> std::process::Output {
+        let deadline = std::time::Instant::now() + limit;
+        while self.is_running() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let mut c = self.child.take().expect("started");
+        let pid = c.id();
+        if matches!(c.try_wait(), Ok(None)) {
+            kill_group(pid);
+        }
+        let out = c.wait_with_output().expect("wait");
+        release_group(pid);
+        out
+    }
+
+    /// Kills the group and reaps the leader.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // Killed before the reap: until then the group id cannot belong to anyone else.
+            // A leader already reaped (it ended by itself) is left alone for that reason.
+            if matches!(c.try_wait(), Ok(None)) {
+                kill_group(c.id());
+            }
+            let _ = c.wait();
+            release_group(c.id());
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A TCP port free on 127.0.0.1 a moment ago (for a process the test configures to listen).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A server's data dir (a temp dir). Dropping it kills what still runs on it, then removes it
+/// (keeps it when the test is failing, for a look).
 /// A stopped server hands it back ([`crate::Server::stop`]) so a test can start again on it.
 pub struct DataDir {
     dir: Option<tempfile::TempDir>,
@@ -180,6 +286,13 @@ impl DataDir {
     /// its group is killed and it is reaped when the dir is dropped.
     pub fn adopt(&mut self, leader: Child) {
         self.adopted.push(leader);
+    }
+}
+
+impl std::ops::Deref for DataDir {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.path
     }
 }
 
@@ -216,7 +329,13 @@ impl Drop for DataDir {
             }
             std::thread::sleep(std::time::Duration::from_millis(100));
         }
-        drop(self.dir.take());
+        match self.dir.take() {
+            // Kept for a look when the test failed (what ran in it is gone all the same).
+            Some(dir) if std::thread::panicking() => {
+                eprintln!("kept the failed test's dir {}", dir.keep().display());
+            }
+            dir => drop(dir),
+        }
     }
 }
 

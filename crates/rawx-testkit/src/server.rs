@@ -87,6 +87,16 @@ pub fn venv() -> &'static Path {
     })
 }
 
+/// `PATH` with the venv's tools first, for a process whose children need them (a node's
+/// work units inherit its environment: `ansible-runner`, `ansible-playbook`).
+pub fn venv_path() -> String {
+    format!(
+        "{}:{}",
+        venv().join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
 /// Options for starting a server.
 #[derive(Default, Clone)]
 pub struct Opts {

@@ -333,3 +333,199 @@ fn the_collection_creates_updates_launches_and_deletes() {
     let orgs = srv.admin("GET", "/api/v2/organizations/?name=Org", None, 200);
     assert_eq!(orgs["count"], 0);
 }
+
+/// The value of a task's `msg` and `response`, for failure messages.
+fn failure(t: &Task) -> String {
+    format!("{} {}", t.result["msg"], t.result["response"])
+}
+
+#[test]
+fn settings_copy_and_bulk_through_the_collection() {
+    let srv = Server::start_with(Opts {
+        env: rawx_testkit::lab::runner_env(),
+        ..Opts::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+
+    // Settings: one by name, several at once (keys rawx acts on and keys it only stores).
+    let settings = |age: u32, level: &str| {
+        format!(
+            r#"    - name: one
+      awx.awx.settings: {{name: SESSION_COOKIE_AGE, value: {age}}}
+    - name: many
+      awx.awx.settings:
+        settings:
+          AUTH_LDAP_SERVER_URI: "ldaps://ldap.example.com:636"
+          SOCIAL_AUTH_GITHUB_KEY: abc
+          AD_HOC_COMMANDS: [shell, command]
+          LOG_AGGREGATOR_LEVEL: {level}
+"#
+        )
+    };
+    let (out, tasks) = play(&srv, dir, &settings(600, "WARNING"), &[]);
+    assert_eq!(
+        ok(&out, &tasks),
+        [("one", true), ("many", true)].map(|(n, c)| (n.to_string(), c))
+    );
+    let (out, tasks) = play(&srv, dir, &settings(600, "WARNING"), &[]);
+    assert_eq!(
+        ok(&out, &tasks),
+        [("one", false), ("many", false)].map(|(n, c)| (n.to_string(), c)),
+        "a second run changes nothing"
+    );
+    let all = srv.admin("GET", "/api/v2/settings/all/", None, 200);
+    assert_eq!(all["SESSION_COOKIE_AGE"], 600);
+    assert_eq!(all["AUTH_LDAP_SERVER_URI"], "ldaps://ldap.example.com:636");
+    assert_eq!(all["SOCIAL_AUTH_GITHUB_KEY"], "abc");
+    assert_eq!(
+        all["AD_HOC_COMMANDS"],
+        serde_json::json!(["shell", "command"])
+    );
+    // Check mode (the module needs --diff for it) reports and keeps.
+    let (out, tasks) = play(&srv, dir, &settings(900, "ERROR"), &["--check", "--diff"]);
+    assert_eq!(
+        ok(&out, &tasks),
+        [("one", true), ("many", true)].map(|(n, c)| (n.to_string(), c))
+    );
+    let all = srv.admin("GET", "/api/v2/settings/all/", None, 200);
+    assert_eq!(all["SESSION_COOKIE_AGE"], 600);
+    assert_eq!(all["LOG_AGGREGATOR_LEVEL"], "WARNING");
+    // A value AWX refuses: the user sees AWX's message.
+    let (out, tasks) = play(
+        &srv,
+        dir,
+        "    - name: bad\n      awx.awx.settings: {name: SESSION_COOKIE_AGE, value: 5}\n",
+        &[],
+    );
+    assert_ne!(out.code, 0, "{out}");
+    assert!(
+        failure(&tasks[0]).contains("Ensure this value is greater than or equal to 60."),
+        "{}",
+        failure(&tasks[0])
+    );
+
+    // Copy: `copy_from` on the modules whose resources AWX copies.
+    let (out, tasks) = play(&srv, dir, &present("one"), &[]);
+    ok(&out, &tasks);
+    let copies = r#"    - name: inventory
+      awx.awx.inventory: {name: Inv2, organization: Org, copy_from: Inv}
+    - name: job_template
+      awx.awx.job_template: {name: JT2, copy_from: JT}
+    - name: credential
+      awx.awx.credential: {name: Cred2, copy_from: Cred, organization: Org, credential_type: Machine}
+"#;
+    let (out, tasks) = play(&srv, dir, copies, &[]);
+    assert_eq!(
+        ok(&out, &tasks),
+        [
+            ("inventory", true),
+            ("job_template", true),
+            ("credential", true)
+        ]
+        .map(|(n, c)| (n.to_string(), c))
+    );
+    for t in &tasks {
+        assert_eq!(t.result["copied"], true, "{}", t.result);
+    }
+    let (out, tasks) = play(&srv, dir, copies, &[]);
+    assert_eq!(
+        ok(&out, &tasks),
+        [
+            ("inventory", false),
+            ("job_template", false),
+            ("credential", false)
+        ]
+        .map(|(n, c)| (n.to_string(), c)),
+        "a second run finds the copies"
+    );
+    let inv2 = srv.admin("GET", "/api/v2/inventories/?name=Inv2", None, 200);
+    let inv2 = inv2["results"][0]["id"].as_i64().unwrap();
+    let hosts = srv.admin(
+        "GET",
+        &format!("/api/v2/inventories/{inv2}/hosts/"),
+        None,
+        200,
+    );
+    assert_eq!(rawx_testkit::names(&hosts), ["h1"]);
+    let jt2 = srv.admin("GET", "/api/v2/job_templates/?name=JT2", None, 200);
+    let jt2 = &jt2["results"][0];
+    assert_eq!(jt2["playbook"], "hello.yml");
+    let creds = srv.admin(
+        "GET",
+        &format!("/api/v2/job_templates/{}/credentials/", jt2["id"]),
+        None,
+        200,
+    );
+    assert_eq!(rawx_testkit::names(&creds), ["Cred"]);
+    let (out, tasks) = play(
+        &srv,
+        dir,
+        "    - name: missing\n      awx.awx.inventory: {name: Inv3, organization: Org, copy_from: Nope}\n",
+        &[],
+    );
+    assert_ne!(out.code, 0, "{out}");
+    assert!(
+        failure(&tasks[0]).contains("Nope was not able to be found"),
+        "{}",
+        failure(&tasks[0])
+    );
+
+    // Bulk host create and delete.
+    let create = r#"    - name: create
+      awx.awx.bulk_host_create:
+        inventory: Inv
+        hosts:
+          - {name: b1, variables: {x: 1}}
+          - {name: b2, enabled: false, description: second}
+"#;
+    let (out, tasks) = play(&srv, dir, create, &[]);
+    assert_eq!(ok(&out, &tasks), [("create".to_string(), true)]);
+    let b2 = srv.admin("GET", "/api/v2/hosts/?name=b2", None, 200);
+    assert_eq!(b2["results"][0]["enabled"], false);
+    assert_eq!(b2["results"][0]["description"], "second");
+    let b1 = srv.admin("GET", "/api/v2/hosts/?name=b1", None, 200);
+    assert!(
+        b1["results"][0]["variables"]
+            .as_str()
+            .unwrap()
+            .contains("\"x\": 1"),
+        "{b1}"
+    );
+    // Again: AWX refuses duplicates, and the user is told which.
+    let (out, tasks) = play(&srv, dir, create, &[]);
+    assert_ne!(out.code, 0, "{out}");
+    assert!(
+        failure(&tasks[0]).contains("Duplicates found: ['b1', 'b2']"),
+        "{}",
+        failure(&tasks[0])
+    );
+    let ids = [&b1, &b2].map(|h| h["results"][0]["id"].as_i64().unwrap());
+    let delete = format!(
+        "    - name: delete\n      awx.awx.bulk_host_delete: {{hosts: [{}, {}]}}\n",
+        ids[0], ids[1]
+    );
+    let (out, tasks) = play(&srv, dir, &delete, &[]);
+    assert_eq!(ok(&out, &tasks), [("delete".to_string(), true)]);
+    let left = srv.admin("GET", "/api/v2/hosts/?name__startswith=b", None, 200);
+    assert_eq!(left["count"], 0, "{left}");
+    let (out, tasks) = play(&srv, dir, &delete, &[]);
+    assert_ne!(out.code, 0, "{out}");
+    assert!(
+        failure(&tasks[0]).contains("Hosts do not exist"),
+        "{}",
+        failure(&tasks[0])
+    );
+    let (out, tasks) = play(
+        &srv,
+        dir,
+        "    - name: missing\n      awx.awx.bulk_host_create: {inventory: Nope, hosts: [{name: x}]}\n",
+        &[],
+    );
+    assert_ne!(out.code, 0, "{out}");
+    assert!(
+        failure(&tasks[0]).contains("returned 0 items, expected 1"),
+        "{}",
+        failure(&tasks[0])
+    );
+}

@@ -3,6 +3,7 @@
 //! really used, and their secrets end up nowhere a user or an attacker with the data dir could
 //! look; jobs never share SSH connections; AWX's validation of machine keys.
 
+use rawx_testkit::free_port;
 use rawx_testkit::lab::*;
 use rawx_testkit::plays::*;
 use rawx_testkit::{eventually, sh, Opts, ADMIN_PW};
@@ -23,11 +24,6 @@ struct Sshd {
 }
 
 const SSHD: &str = "/usr/sbin/sshd";
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
 
 impl Sshd {
     fn start(passphrase: &str) -> Sshd {

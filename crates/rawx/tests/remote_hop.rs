@@ -4,21 +4,13 @@
 mod receptor_node;
 
 use rawx_testkit::clients::receptorctl;
-use rawx_testkit::eventually;
 use rawx_testkit::lab::*;
 use rawx_testkit::DataDir;
+use rawx_testkit::{eventually, free_port};
 use receptor_node::*;
 use serde_json::json;
 use std::path::Path;
 use std::time::Duration;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The AWX mesh shape: the controller's own node `ctl`, a hop, and the execution node `exec2`
 /// two hops away (`ctl ← hop ← exec2`). The controller submits through `ctl`

@@ -10,6 +10,7 @@
 mod receptor_node;
 
 use rawx_testkit::lab::*;
+use rawx_testkit::leftovers::unique_nap;
 use rawx_testkit::{eventually, procs, DataDir, ADMIN_PW};
 use receptor_node::*;
 use serde_json::{json, Value};
@@ -33,15 +34,6 @@ const BEHIND: &str = "\
     - name: wait a long time
       pause: {seconds: 60}
 ";
-
-/// A sleep length no other process on the machine uses, so `sleep <nap>` is findable.
-fn nap() -> String {
-    let n = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .subsec_nanos();
-    format!("2998.{:06}{}", n % 1_000_000, std::process::id() % 1000)
-}
 
 #[test]
 fn jobs_run_on_a_separate_receptor_node() {
@@ -135,7 +127,7 @@ fn jobs_run_on_a_separate_receptor_node() {
 
     // Cancel through the API reaches the node, and stops every process the job started
     // there, also those that left the unit's process group.
-    let nap = nap();
+    let nap = unique_nap();
     // `sleep NAP` itself (argv is NUL-separated), not the shells that started it.
     let sleeps = || {
         procs::pids_naming(&nap)

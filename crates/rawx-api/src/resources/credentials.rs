@@ -22,6 +22,14 @@ impl ResourceApi for Credentials {
         &CREDENTIALS
     }
 
+    fn routes(&self) -> crate::resource::Routes {
+        super::copy::routes(&COPY)
+    }
+
+    fn related(&self, row: &Row, related: &mut serde_json::Map<String, serde_json::Value>) {
+        super::copy::related(&COPY, row, related);
+    }
+
     async fn prepare(
         &self,
         state: &AppState,
@@ -53,11 +61,15 @@ async fn prepare_credential(
         .store
         .get(&CREDENTIAL_TYPES, type_id.unwrap_or_default())
         .await?;
-    row.insert("kind".into(), ctype["kind"].clone());
+    // AWX's `Credential.kind` is the type's namespace (a custom type has none).
+    row.insert(
+        "kind".into(),
+        json!(ctype["namespace"].as_str().unwrap_or_default()),
+    );
     row.insert("cloud".into(), json!(ctype["kind"] == json!("cloud")));
     row.insert(
         "kubernetes".into(),
-        json!(ctype["namespace"] == json!("kubernetes_bearer_token")),
+        json!(ctype["kind"] == json!("kubernetes")),
     );
     if existing.is_none() && row.get("organization").is_none_or(Value::is_null) {
         // Without an organization the credential is someone's own.
@@ -109,9 +121,30 @@ async fn prepare_credential(
             );
             continue;
         }
-        if fspec["secret"] == json!(true) && v.is_string() {
+        if let (Some(choices), Some(s)) = (fspec["choices"].as_array(), v.as_str()) {
+            if !choices.iter().any(|c| c == &json!(s)) {
+                let listed: Vec<String> = choices
+                    .iter()
+                    .map(|c| format!("'{}'", c.as_str().unwrap_or_default()))
+                    .collect();
+                errors.insert(
+                    k.clone(),
+                    json!([format!("'{s}' is not one of [{}]", listed.join(", "))]),
+                );
+                continue;
+            }
+        }
+        if fspec["ask_at_runtime"] == json!(true) && v == json!("ASK") {
+            // Asked at launch (`passwords_needed_to_start`): kept as the marker, as AWX does.
+            sealed.insert(k, v);
+        } else if fspec["secret"] == json!(true) && v.is_string() {
             let s = v.as_str().unwrap_or_default();
-            if s == ENCRYPTED {
+            if s == ENCRYPTED && existing.is_none() {
+                return Err(ApiError::Status(
+                    StatusCode::BAD_REQUEST,
+                    json!({"inputs": [format!("$encrypted$ is a reserved keyword, and cannot be used for {k}.")]}),
+                ));
+            } else if s == ENCRYPTED {
                 // AWX: sending `$encrypted$` back keeps what is stored.
                 match old.get(&k) {
                     Some(prev) => sealed.insert(k, prev.clone()),
@@ -131,6 +164,33 @@ async fn prepare_credential(
             }
         } else {
             sealed.insert(k, v);
+        }
+    }
+    // The type's `dependencies` (Network: `authorize_password` needs `authorize`), with AWX's
+    // message naming the field depended on by its label.
+    if let Some(deps) = spec["dependencies"].as_object() {
+        for (field, needs) in deps {
+            if !sealed.contains_key(field) {
+                continue;
+            }
+            for need in needs
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                if !sealed.contains_key(need) {
+                    let label = fields
+                        .iter()
+                        .find(|f| f["id"] == json!(need))
+                        .and_then(|f| f["label"].as_str())
+                        .unwrap_or(need);
+                    errors.insert(
+                        field.clone(),
+                        json!([format!("cannot be set unless \"{label}\" is set")]),
+                    );
+                }
+            }
         }
     }
     // A key the job could not use is refused now: an encrypted key without its passphrase
@@ -154,6 +214,15 @@ async fn prepare_credential(
                 );
             }
             _ => {}
+        }
+    }
+    if let Some(e) = existing.filter(|_| ctype["kind"] == json!("vault")) {
+        let before = old.get("vault_id").cloned().unwrap_or(json!(""));
+        if sealed.get("vault_id").is_some_and(|v| v != &before) && e.get("id").is_some() {
+            return Err(ApiError::Status(
+                StatusCode::BAD_REQUEST,
+                json!({"inputs": ["Vault IDs cannot be changed once they have been created."]}),
+            ));
         }
     }
     if !errors.is_empty() {
@@ -198,3 +267,12 @@ fn ssh_key_encrypted(text: &str) -> Option<bool> {
     let cipher = rest.get(4..4 + len)?;
     Some(cipher != b"none")
 }
+
+/// Credentials: inputs copied as stored (secrets stay sealed); `input_sources` are not served yet.
+static COPY: super::copy::CopySpec = super::copy::CopySpec {
+    res: &CREDENTIALS,
+    path: "/api/v2/credentials/{id}/copy/",
+    discard: &[],
+    links: &[],
+    hosts_and_groups: false,
+};

@@ -18,6 +18,14 @@ impl ResourceApi for Inventories {
         &INVENTORIES
     }
 
+    fn routes(&self) -> crate::resource::Routes {
+        super::copy::routes(&COPY)
+    }
+
+    fn related(&self, row: &Row, related: &mut serde_json::Map<String, serde_json::Value>) {
+        super::copy::related(&COPY, row, related);
+    }
+
     fn used_by_jobs_as(&self) -> Option<&'static str> {
         Some("inventory")
     }
@@ -61,3 +69,12 @@ impl ResourceApi for Inventories {
         "inventory"
     }
 }
+
+/// Inventories: their instance groups, hosts and groups.
+static COPY: super::copy::CopySpec = super::copy::CopySpec {
+    res: &INVENTORIES,
+    path: "/api/v2/inventories/{id}/copy/",
+    discard: &[],
+    links: &[&rawx_model::resources::INVENTORY_INSTANCE_GROUPS],
+    hosts_and_groups: true,
+};

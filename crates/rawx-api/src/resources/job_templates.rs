@@ -1,6 +1,6 @@
 //! Job templates: AWX's rules on write (a project, a playbook that project has, an inventory
-//! or the prompt for one, the forks limit), one credential per type on a template (vaults
-//! excepted), the template's credentials in its `summary_fields`, and `launch/`: validate,
+//! or the prompt for one, the forks limit), one credential per type on a template (a vault per
+//! `vault_id`), only the kinds a job takes, the passwords its credentials ask at launch, the template's credentials in its `summary_fields`, and `launch/`: validate,
 //! write a pending job, signal the task role — nothing runs in the request.
 
 use crate::auth::Auth;
@@ -11,14 +11,13 @@ use crate::view::Renderer;
 use crate::{AppState, Identity};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
+use axum::http::StatusCode;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Json;
-use rawx_domain::launch;
-use rawx_model::resources::{
-    CREDENTIALS, CREDENTIAL_TYPES, JOBS, JOB_TEMPLATES, JT_CREDENTIALS, PROJECTS, VERBOSITY,
-};
+use rawx_domain::launch::{self, CredentialView};
+use rawx_model::resources::{JOBS, JOB_TEMPLATES, JT_CREDENTIALS, PROJECTS, VERBOSITY};
 use rawx_model::schema::{int, text, Relation, Resource};
 use rawx_model::validate::FieldErrors;
 use rawx_model::Row;
@@ -102,27 +101,31 @@ impl ResourceApi for JobTemplates {
         if !std::ptr::eq(relation, &JT_CREDENTIALS) {
             return Ok(());
         }
-        let new = state.store.get(&CREDENTIALS, right).await?;
+        // AWX's `JobTemplateCredentialsList.is_valid_relation`: one per type (a vault per
+        // `vault_id`), and only the kinds a job takes.
+        let bad = |m: String| ApiError::Status(StatusCode::BAD_REQUEST, json!({ "error": m }));
+        let new = CredentialView::load(&*state.store, right).await?;
+        let (key, display) = new.unique_hash();
         for cid in state.store.linked(&JT_CREDENTIALS, true, left).await? {
             if cid == right {
                 continue;
             }
-            let c = state.store.get(&CREDENTIALS, cid).await?;
-            if c["credential_type"] == new["credential_type"] && c["kind"] != json!("vault") {
-                return Err(ApiError::Msg(format!(
-                    "Cannot assign multiple {} credentials.",
-                    text(
-                        &state
-                            .store
-                            .get(
-                                &CREDENTIAL_TYPES,
-                                int(&c, "credential_type").unwrap_or_default()
-                            )
-                            .await?,
-                        "name"
-                    )
+            if CredentialView::load(&*state.store, cid)
+                .await?
+                .unique_hash()
+                .0
+                == key
+            {
+                return Err(bad(format!(
+                    "Cannot assign multiple {display} credentials."
                 )));
             }
+        }
+        if !rawx_domain::credentials::JOB_KINDS.contains(&new.def.kind.as_str()) {
+            return Err(bad(format!(
+                "Cannot assign a Credential of kind `{}`.",
+                new.def.kind
+            )));
         }
         Ok(())
     }
@@ -153,6 +156,7 @@ impl ResourceApi for JobTemplates {
             "launch".into(),
             json!(format!("/api/v2/job_templates/{id}/launch/")),
         );
+        super::copy::related(&COPY, row, related);
     }
 
     async fn summary_fields(
@@ -173,10 +177,12 @@ impl ResourceApi for JobTemplates {
     }
 
     fn routes(&self) -> Routes {
-        vec![(
+        let mut routes = vec![(
             "/api/v2/job_templates/{id}/launch/",
             get(launch_get).post(launch_post).options(launch_options),
-        )]
+        )];
+        routes.extend(super::copy::routes(&COPY));
+        routes
     }
 }
 
@@ -215,11 +221,36 @@ pub async fn launch_get(
     let ask = |k: &str| jt.get(k).cloned().unwrap_or(json!(false));
     let mut out = Map::new();
     let inventory_needed = inventory.is_none();
+    let cred_ids = state
+        .store
+        .linked(&JT_CREDENTIALS, true, int(&jt, "id").unwrap_or_default())
+        .await?;
+    let mut needed = Vec::new();
+    let mut cred_defaults = Vec::new();
+    for cid in &cred_ids {
+        let view = CredentialView::load(&*state.store, *cid).await?;
+        let pw = view.passwords_needed();
+        let mut d = json!({
+            "id": cid, "name": view.row["name"], "credential_type": view.row["credential_type"],
+            "passwords_needed": pw,
+        });
+        if view.def.managed
+            && view
+                .def
+                .fields()
+                .iter()
+                .any(|f| f["id"] == json!("vault_id"))
+        {
+            d["vault_id"] = view.inputs.get("vault_id").cloned().unwrap_or(Value::Null);
+        }
+        cred_defaults.push(d);
+        needed.extend(pw);
+    }
     out.insert(
         "can_start_without_user_input".into(),
-        json!(!inventory_needed),
+        json!(!inventory_needed && needed.is_empty()),
     );
-    out.insert("passwords_needed_to_start".into(), json!([]));
+    out.insert("passwords_needed_to_start".into(), json!(needed));
     for (_, _, flag) in launch::PROMPTS {
         out.insert((*flag).into(), ask(flag));
     }
@@ -251,6 +282,23 @@ pub async fn launch_get(
         inventory.unwrap_or(json!({"name": null, "id": null})),
     );
     defaults.insert("extra_vars".into(), jt["extra_vars"].clone());
+    if !cred_defaults.is_empty() {
+        defaults.insert("credentials".into(), Value::Array(cred_defaults));
+    }
+    // AWX lists the template's labels as `{id, name}`, and leaves the key out when it has none.
+    let jt_id = int(&jt, "id").unwrap_or_default();
+    let mut labels = Vec::new();
+    for id in state
+        .store
+        .linked(&rawx_model::resources::JT_LABELS, true, jt_id)
+        .await?
+    {
+        let label = state.store.get(&rawx_model::resources::LABELS, id).await?;
+        labels.push(json!({"id": id, "name": label["name"]}));
+    }
+    if !labels.is_empty() {
+        defaults.insert("labels".into(), json!(labels));
+    }
     out.insert("defaults".into(), Value::Object(defaults));
     Ok(Json(Value::Object(out)))
 }
@@ -307,6 +355,14 @@ pub async fn launch_options(
         "credentials".into(),
         json!({"type": "list_of_ids", "required": false, "label": "Credentials"}),
     );
+    post.insert(
+        "labels".into(),
+        json!({"type": "list_of_ids", "required": false, "label": "Labels"}),
+    );
+    post.insert(
+        "credential_passwords".into(),
+        json!({"type": "field", "required": false, "label": "Credential passwords"}),
+    );
     let actions = if may {
         json!({"POST": post})
     } else {
@@ -346,6 +402,11 @@ pub async fn launch_post(
         .ok_or_else(|| ApiError::field("__all__", "Invalid data. Expected a dictionary."))?;
     let launch = launch::job_from_template(&*state.store, actor, &jt, &prompts).await?;
     let (mut job, ignored) = (launch.job, launch.ignored);
+    if !launch.passwords.is_empty() {
+        // Sealed until the task role builds the job (AWX's encrypted `start_args`).
+        let plain = Value::Object(launch.passwords).to_string();
+        job.insert("start_args".into(), json!(state.key.seal(&plain)));
+    }
     job.insert("launch_type".into(), json!("manual"));
     job.insert("launched_by_user".into(), json!(actor.user_id));
     let id = launch::create_job(
@@ -354,6 +415,7 @@ pub async fn launch_post(
         actor.user_id,
         job,
         &launch.credentials,
+        launch.labels.as_deref(),
     )
     .await?;
     let stored = state.store.get(&JOBS, id).await?;
@@ -363,3 +425,16 @@ pub async fn launch_post(
     tracing::info!(job = id, template = %jt["id"], user = ident.username(), "job launched");
     Ok(crate::handlers::created(&JOBS, id, out))
 }
+
+/// Job templates: their credentials, labels and instance groups (awx/main/models/jobs.py).
+static COPY: super::copy::CopySpec = super::copy::CopySpec {
+    res: &JOB_TEMPLATES,
+    path: "/api/v2/job_templates/{id}/copy/",
+    discard: &["vault_credential", "credential"],
+    links: &[
+        &rawx_model::resources::JT_CREDENTIALS,
+        &rawx_model::resources::JT_LABELS,
+        &rawx_model::resources::JT_INSTANCE_GROUPS,
+    ],
+    hosts_and_groups: false,
+};

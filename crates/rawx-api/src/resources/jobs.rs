@@ -126,6 +126,8 @@ pub async fn relaunch(
     State(state): Ctx,
     Auth(ident): Auth,
     Path(raw): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let actor = &ident.actor;
     let old = fetch_visible(&state, actor, &JOBS, &raw).await?;
@@ -139,7 +141,50 @@ pub async fn relaunch(
     } else if !actor.is_superuser {
         return Err(ApiError::forbidden());
     }
-    let id = launch::relaunch_job(&*state.store, &*state.bus, actor.user_id, &old).await?;
+    // The passwords the job's credentials ask at launch are asked again (AWX's
+    // `JobRelaunchSerializer.validate_credential_passwords`).
+    let needed: Vec<String> = match old.get("passwords_needed_to_start") {
+        Some(Value::String(s)) => serde_json::from_str(s).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let mut own = Row::new();
+    if !needed.is_empty() {
+        let body = if body.is_empty() {
+            json!({})
+        } else {
+            crate::handlers::json_body(&headers, &body)?
+        };
+        let given = body["credential_passwords"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let missing: Vec<&str> = needed
+            .iter()
+            .filter(|p| {
+                given
+                    .get(*p)
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
+            })
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            return Err(ApiError::Status(
+                axum::http::StatusCode::BAD_REQUEST,
+                json!({"credential_passwords": [format!("Missing passwords needed to start: {}", missing.join(", "))]}),
+            ));
+        }
+        let plain = Value::Object(
+            given
+                .into_iter()
+                .filter(|(k, _)| needed.contains(k))
+                .collect(),
+        )
+        .to_string();
+        own.insert("start_args".into(), json!(state.key.seal(&plain)));
+    }
+    let id =
+        launch::relaunch_job_with(&*state.store, &*state.bus, actor.user_id, &old, own).await?;
     let stored = state.store.get(&JOBS, id).await?;
     let mut out = Renderer::new(&state, actor).render(&JOBS, &stored).await?;
     out["job"] = json!(id);

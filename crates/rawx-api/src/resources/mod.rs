@@ -6,6 +6,8 @@
 //! `MODULES`.
 
 mod ad_hoc_commands;
+pub mod bulk;
+mod copy;
 mod credential_types;
 mod credentials;
 mod events;

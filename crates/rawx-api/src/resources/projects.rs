@@ -18,6 +18,14 @@ impl ResourceApi for Projects {
         &PROJECTS
     }
 
+    fn routes(&self) -> crate::resource::Routes {
+        super::copy::routes(&COPY)
+    }
+
+    fn related(&self, row: &Row, related: &mut serde_json::Map<String, serde_json::Value>) {
+        super::copy::related(&COPY, row, related);
+    }
+
     async fn prepare(
         &self,
         state: &AppState,
@@ -105,3 +113,12 @@ fn check_local_path(state: &AppState, path: &str) -> ApiResult<()> {
     };
     Err(ApiError::field("local_path", msg))
 }
+
+/// Projects: AWX discards `local_path` (a copy of a manual project names its own directory).
+static COPY: super::copy::CopySpec = super::copy::CopySpec {
+    res: &PROJECTS,
+    path: "/api/v2/projects/{id}/copy/",
+    discard: &["local_path"],
+    links: &[],
+    hosts_and_groups: false,
+};

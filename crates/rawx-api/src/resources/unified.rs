@@ -16,11 +16,17 @@ use axum::response::Response;
 use axum::routing::{get, MethodRouter};
 use axum::Json;
 use rawx_domain::{launch, JobStatus};
+use rawx_model::filter::Cond;
 use rawx_model::filter::Filter;
-use rawx_model::resources::{JobKind, JOBS, JOB_TEMPLATES};
+use rawx_model::rbac::Actor;
+use rawx_model::resources::{
+    children_of, JobKind, TYPE_COLUMN, UNIFIED_JOBS, UNIFIED_JOB_TEMPLATES,
+};
 use rawx_model::schema::int;
+use rawx_model::schema::{ColumnType, Resource};
 use rawx_model::Row;
 use serde_json::{json, Map, Value};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 type Ctx = State<Arc<AppState>>;
@@ -119,15 +125,21 @@ fn seconds_since(stamp: &str) -> f64 {
     }
 }
 
-/// `GET …/relaunch/`: what a relaunch would need (rawx asks for no passwords at launch yet).
+/// `GET …/relaunch/`: what a relaunch would need: the passwords the job's credentials ask at
+/// launch, as stored with the job.
 pub async fn relaunch_get(
     kind: &'static JobKind,
     State(state): Ctx,
     Auth(ident): Auth,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    fetch_visible(&state, &ident.actor, kind.resource, &raw).await?;
-    Ok(Json(json!({"passwords_needed_to_start": []})))
+    let job = fetch_visible(&state, &ident.actor, kind.resource, &raw).await?;
+    let needed = match job.get("passwords_needed_to_start") {
+        Some(Value::String(s)) => serde_json::from_str(s).unwrap_or(json!([])),
+        Some(v @ Value::Array(_)) => v.clone(),
+        _ => json!([]),
+    };
+    Ok(Json(json!({ "passwords_needed_to_start": needed })))
 }
 
 pub async fn cancel_get(
@@ -169,99 +181,79 @@ pub async fn cancel_post(
     Ok(StatusCode::ACCEPTED)
 }
 
-/// `/api/v2/unified_jobs/`: every kind of job in one list. Jobs are the only kind rawx runs so
-/// far, so it is the job list under AWX's name (the CLI monitors workflows through it).
+/// `/api/v2/unified_jobs/`: every kind of job in one list, as AWX's `UnifiedJobList`.
 pub async fn unified_jobs(
     State(state): Ctx,
     Auth(ident): Auth,
     uri: OriginalUri,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    crate::handlers::page_response(&state, &ident.actor, &JOBS, Filter::All(vec![]), &uri, &q).await
+    list_kinds(&state, &ident.actor, &UNIFIED_JOBS, &uri, &q).await
 }
 
 pub async fn unified_jobs_options(Auth(_): Auth) -> Response {
-    crate::options::list(&JOBS, false)
+    crate::options::list(&UNIFIED_JOBS, false)
 }
 
-/// `/api/v2/unified_job_templates/`: job and workflow templates in one list, each in its own
-/// shape. Each kind is filtered by the caller's query and rights, then the two are merged in
-/// the requested order and paged.
+/// `/api/v2/unified_job_templates/`: job and workflow templates in one list, as AWX's
+/// `UnifiedJobTemplateList`.
 pub async fn unified_job_templates(
     State(state): Ctx,
     Auth(ident): Auth,
     uri: OriginalUri,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    use rawx_model::resources::WORKFLOW_JOB_TEMPLATES;
-    let params: Vec<(String, String)> = q
-        .as_deref()
-        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default();
-    let filters: Vec<(String, String)> = params
-        .iter()
-        .filter(|(k, _)| k != "page" && k != "page_size")
-        .cloned()
-        .collect();
-    let page_q = rawx_model::filter::parse_list_query(&JOB_TEMPLATES, &params)?;
-    let mut merged: Vec<(Value, Value)> = Vec::new();
-    let mut r = Renderer::new(&state, &ident.actor);
-    r.list_view = true;
-    for res in [&JOB_TEMPLATES, &WORKFLOW_JOB_TEMPLATES] {
-        let mut lq = rawx_model::filter::parse_list_query(res, &filters)?;
-        if let Some(v) = rawx_model::rbac::read_filter(res, &ident.actor) {
-            lq.filter = lq.filter.and(v);
-        }
-        lq.page_size = 100_000;
-        for row in state.store.list(res, &lq).await?.rows {
-            let key = row.get(lq.order[0].0).cloned().unwrap_or(Value::Null);
-            merged.push((key, r.render(res, &row).await?));
-        }
-    }
-    let desc = page_q.order.first().is_some_and(|(_, d)| *d);
-    merged.sort_by(|a, b| {
-        let o = match (&a.0, &b.0) {
-            (Value::Number(x), Value::Number(y)) => x
-                .as_f64()
-                .partial_cmp(&y.as_f64())
-                .unwrap_or(std::cmp::Ordering::Equal),
-            (x, y) => x.to_string().cmp(&y.to_string()),
-        };
-        if desc {
-            o.reverse()
-        } else {
-            o
-        }
-    });
-    let count = merged.len() as u64;
-    let size = page_q.page_size;
-    let last = count.div_ceil(size).max(1);
-    if page_q.page > last {
-        return Err(rawx_model::filter::QueryError::InvalidPage.into());
-    }
-    let start = ((page_q.page - 1) * size) as usize;
-    let results: Vec<Value> = merged
-        .into_iter()
-        .skip(start)
-        .take(size as usize)
-        .map(|(_, v)| v)
-        .collect();
-    let link = |n: u64| {
-        let mut s = form_urlencoded::Serializer::new(String::new());
-        for (k, v) in &filters {
-            s.append_pair(k, v);
-        }
-        s.append_pair("page", &n.to_string());
-        json!(format!("{}?{}", uri.path(), s.finish()))
-    };
-    Ok(Json(json!({
-        "count": count,
-        "next": if page_q.page < last { link(page_q.page + 1) } else { Value::Null },
-        "previous": if page_q.page > 1 { link(page_q.page - 1) } else { Value::Null },
-        "results": results,
-    })))
+    list_kinds(&state, &ident.actor, &UNIFIED_JOB_TEMPLATES, &uri, &q).await
 }
 
 pub async fn unified_job_templates_options(Auth(_): Auth) -> Response {
-    crate::options::list(&JOB_TEMPLATES, false)
+    crate::options::list(&UNIFIED_JOB_TEMPLATES, false)
+}
+
+/// A parent table's list: the parent is filtered, ordered and paged (its columns are the ones
+/// every kind shares, its read filter every kind's: the organization's), then each row is
+/// rendered as its kind (AWX's `get_sub_serializer`), with one query per kind on the page.
+async fn list_kinds(
+    state: &AppState,
+    actor: &Actor,
+    parent: &'static Resource,
+    uri: &OriginalUri,
+    q: &Option<String>,
+) -> ApiResult<Json<Value>> {
+    let (params, lq, page) =
+        crate::handlers::page_rows(state, actor, parent, Filter::All(vec![]), q).await?;
+    let mut children: HashMap<i64, (&'static Resource, Row)> = HashMap::new();
+    for kind in children_of(parent) {
+        let ids: Vec<Value> = page
+            .rows
+            .iter()
+            .filter(|r| r.get(TYPE_COLUMN).and_then(Value::as_str) == Some(kind.type_name))
+            .filter_map(|r| r.get("id").cloned())
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let f = Filter::On {
+            path: vec![],
+            column: "id",
+            ctype: ColumnType::Int,
+            cond: Cond::In(ids),
+        };
+        for row in state.store.list_all(kind, &f, &[("id", false)]).await? {
+            children.insert(int(&row, "id").unwrap_or_default(), (kind, row));
+        }
+    }
+    let mut r = Renderer::new(state, actor);
+    r.list_view = true;
+    r.truncate_stdout = !params.iter().any(|(k, _)| k == "no_truncate");
+    let mut results = Vec::with_capacity(page.rows.len());
+    for row in &page.rows {
+        // A row whose kind's row went between the two reads is left out of this page.
+        if let Some((kind, child)) = children.get(&int(row, "id").unwrap_or_default()) {
+            results.push(r.render(kind, child).await?);
+        }
+    }
+    Ok(crate::handlers::page_json(
+        uri, &params, &lq, page.count, results,
+    ))
 }

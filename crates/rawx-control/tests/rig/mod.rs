@@ -1,28 +1,24 @@
-//! The task role in process, for fast tests: a real SQLite store in a temp dir, AWX's API over
-//! it (in process, through the router: objects are made and jobs launched and canceled exactly
-//! as users do), the in-process bus, and task nodes — each the real `TaskRole` components under
+//! The task role in process, for fast tests: the kit's in-process API (`rawx_testkit::api`: a
+//! real SQLite store in a temp dir, AWX's API over it through the router, so objects are made
+//! and jobs launched and canceled exactly as users do, and the in-process bus), and task nodes — each the real `TaskRole` components under
 //! the real supervisor — whose execution node is a `FakeNode` replaying captured runner
 //! streams. No child process, no ansible: a test takes well under a second of work.
 
 #![allow(dead_code)]
 
-use axum::body::Body;
-use axum::http::{header, Method, Request, StatusCode};
-use base64::Engine;
-use http_body_util::BodyExt;
-use rawx_bus::{Bus, InProcessBus};
+use axum::http::StatusCode;
+use rawx_bus::Bus;
 use rawx_model::resources::INSTANCES;
 use rawx_model::secret::SecretKey;
 use rawx_model::Row;
-use rawx_store::DynStore;
 use rawx_supervisor::{Restart, ShutdownHandle, Supervisor};
+use rawx_testkit::api::Api;
 pub use rawx_testkit::eventually_async as eventually;
 pub use rawx_testkit::fake_node::{sample, FakeNode, Script};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use tower::ServiceExt;
 
 /// Generous: both cores may be busy with other builds.
 pub const LIMIT: Duration = Duration::from_secs(30);
@@ -35,11 +31,8 @@ pub fn good_run() -> Vec<u8> {
 }
 
 pub struct Rig {
-    pub dir: tempfile::TempDir,
-    pub store: DynStore,
-    pub bus: Arc<InProcessBus>,
-    router: axum::Router,
-    key: String,
+    /// The database, the bus and the API the task nodes share.
+    pub api: Api,
     pub org: i64,
     pub project: i64,
 }
@@ -98,37 +91,8 @@ impl Rig {
     /// A seeded database (admin/pw, AWX's instance groups), an organization and a manual
     /// project `demo` holding `hello.yml`.
     pub async fn new() -> Rig {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("rawx.db").display());
-        let store = rawx_store::open(&url).await.unwrap();
-        store.migrate().await.unwrap();
-        let seeded = rawx_api::seed(&store, Some("pw".into())).await.unwrap();
-        let projects = dir.path().join("projects");
-        std::fs::create_dir_all(projects.join("demo")).unwrap();
-        std::fs::write(
-            projects.join("demo/hello.yml"),
-            "- hosts: all\n  gather_facts: false\n  tasks: []\n",
-        )
-        .unwrap();
-        let key = SecretKey::generate();
-        let bus = InProcessBus::new();
-        let config = rawx_api::Config {
-            node_name: "web".into(),
-            projects_dir: projects,
-            install_uuid: seeded.install_uuid,
-        };
-        let state = rawx_api::AppState::new(
-            store.clone(),
-            bus.clone() as Arc<dyn Bus>,
-            SecretKey::from_text(&key).unwrap(),
-            config,
-        );
         let mut rig = Rig {
-            dir,
-            store,
-            bus,
-            router: rawx_api::router(state),
-            key,
+            api: Api::named("web").await,
             org: 0,
             project: 0,
         };
@@ -144,21 +108,17 @@ impl Rig {
         rig
     }
 
-    pub fn projects_dir(&self) -> PathBuf {
-        self.dir.path().join("projects")
-    }
-
     /// Starts a task node called `name` on `node` (whose id must be `name`: the execution
     /// node is this process's own) and waits until it registered its instance.
     pub async fn task_node(&self, name: &str, node: FakeNode, opts: NodeOpts) -> TaskNode {
         assert_eq!(rawx_mesh::WorkNode::node_id(&node), name);
         let shared = rawx_control::Shared {
-            store: self.store.clone(),
-            bus: self.bus.clone() as Arc<dyn Bus>,
+            store: self.api.store.clone(),
+            bus: self.api.bus.clone() as Arc<dyn Bus>,
             node: Arc::new(node.clone()),
-            key: SecretKey::from_text(&self.key).unwrap(),
-            projects_dir: self.projects_dir(),
-            jobs_dir: self.dir.path().join("jobs"),
+            key: SecretKey::from_text(&self.api.key).unwrap(),
+            projects_dir: self.api.projects_dir(),
+            jobs_dir: self.api.dir.path().join("jobs"),
             node_name: name.to_string(),
             capacity: 100,
             // Never spawned: the fake node runs nothing.
@@ -194,7 +154,7 @@ impl Rig {
             rawx_model::schema::ColumnType::Text,
             json!(hostname),
         );
-        self.store.find(&INSTANCES, &f).await.unwrap()
+        self.api.store.find(&INSTANCES, &f).await.unwrap()
     }
 
     /// Sets an instance's capacity (in forks) behind the health checks' back, so a test
@@ -203,47 +163,23 @@ impl Rig {
         let row = self.instance(hostname).await.expect("registered");
         let id = row["id"].as_i64().unwrap();
         let r: Row = fields.as_object().unwrap().clone();
-        self.store.update(&INSTANCES, id, &r).await.unwrap();
+        self.api.store.update(&INSTANCES, id, &r).await.unwrap();
     }
 
+    /// `method path body` as admin.
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        let b = base64::engine::general_purpose::STANDARD.encode("admin:pw");
-        let mut req = Request::builder()
-            .method(Method::from_bytes(method.as_bytes()).unwrap())
-            .uri(path)
-            .header(header::AUTHORIZATION, format!("Basic {b}"));
-        let body = match body {
-            Some(v) => {
-                req = req.header(header::CONTENT_TYPE, "application/json");
-                Body::from(v.to_string())
-            }
-            None => Body::empty(),
-        };
-        let resp = self
-            .router
-            .clone()
-            .oneshot(req.body(body).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+        let r = self.api.admin(method, path, body).await;
+        (r.status, r.body)
     }
 
     /// `POST path body` that must create; returns the id.
     pub async fn make(&self, path: &str, body: Value) -> i64 {
-        let (status, v) = self.call("POST", path, Some(body.clone())).await;
-        assert_eq!(status, StatusCode::CREATED, "POST {path} {body}: {v}");
-        v["id"].as_i64().unwrap()
+        self.api.make(path, body).await
     }
 
     /// `POST path {"id": id}` (associate).
     pub async fn associate(&self, path: &str, id: i64) {
-        let (status, v) = self.call("POST", path, Some(json!({ "id": id }))).await;
-        assert_eq!(status, StatusCode::NO_CONTENT, "POST {path} id {id}: {v}");
+        self.api.associate(path, id).await
     }
 
     /// An inventory of `hosts` local hosts.

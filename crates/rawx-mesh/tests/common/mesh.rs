@@ -1,14 +1,18 @@
 //! Mesh test helpers: real `rawx-receptor` nodes on loopback, each with a control socket, and
-//! receptorctl against them. Every node and helper process is killed when dropped.
+//! receptorctl against them. Every node and helper process is the kit's `Proc`, killed with
+//! its group when dropped or when the test panics.
+
+#![allow(unused_imports)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
 
 use serde_json::Value;
 
+pub use super::{eventually, eventually_every, free_port, Proc};
 use super::{receptorctl_bin, NODE_BIN};
 
 /// One node process; killed when dropped, so a failing test leaves nothing behind.
@@ -16,7 +20,7 @@ pub struct MeshNode {
     pub id: String,
     pub socket: PathBuf,
     pub log: PathBuf,
-    pub child: Option<Child>,
+    pub proc: Option<Proc>,
 }
 
 impl MeshNode {
@@ -45,13 +49,13 @@ impl MeshNode {
     }
 
     pub fn pid(&self) -> u32 {
-        self.child.as_ref().unwrap().id()
+        self.proc.as_ref().unwrap().pid()
     }
 
+    /// `kill -9` of the node (a node lost to its peers).
     pub fn kill(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
+        if let Some(mut p) = self.proc.take() {
+            p.kill9();
         }
     }
 
@@ -95,31 +99,6 @@ impl MeshNode {
     }
 }
 
-impl Drop for MeshNode {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-pub fn eventually<T>(what: &str, timeout: Duration, mut f: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(v) = f() {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 pub fn listener(port: u16, more: &str) -> String {
     format!("- tcp-listener:\n    bindaddr: 127.0.0.1\n    port: {port}\n{more}")
 }
@@ -134,32 +113,28 @@ pub fn start_with_config(root: &Path, id: &str, config: &str) -> MeshNode {
     std::fs::write(&path, config).unwrap();
     let log = root.join(format!("{id}.log"));
     let socket = root.join(format!("{id}.sock"));
-    let child = Command::new(NODE_BIN)
-        .arg("--config")
-        .arg(&path)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .unwrap();
+    let proc = Proc::spawn(
+        Command::new(NODE_BIN)
+            .arg("--config")
+            .arg(&path)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap()),
+    );
     let mut node = MeshNode {
         id: id.into(),
         socket,
         log,
-        child: Some(child),
+        proc: Some(proc),
     };
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while UnixStream::connect(&node.socket).is_err() {
-        if let Some(status) = node.child.as_mut().unwrap().try_wait().unwrap() {
-            panic!("node {id} exited with {status}: {}", node.log_text());
+    eventually(Duration::from_secs(15), || {
+        let proc = node.proc.as_mut().unwrap();
+        if !proc.is_running() {
+            panic!("node {id} exited: {}", node.log_text());
         }
-        assert!(
-            Instant::now() < deadline,
-            "node {id} did not open its socket"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+        UnixStream::connect(&node.socket).map_err(|e| format!("node {id}'s socket: {e}"))
+    });
     node
 }
 
@@ -174,40 +149,4 @@ pub fn peer_python() -> PathBuf {
         .expect("run setup-peer-venv.sh");
     assert!(out.status.success(), "setup-peer-venv.sh failed");
     PathBuf::from(String::from_utf8(out.stdout).unwrap().trim()).join("bin/python")
-}
-
-/// A helper process killed when the test ends, even by a panic.
-pub struct KillOnDrop(pub Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Waits for a child, killing it past `limit` (so a hung peer fails the test, not the suite).
-pub fn wait_output(child: &mut Child, limit: Duration) -> Output {
-    let deadline = Instant::now() + limit;
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let mut stdout = Vec::new();
-    let mut stderr = Vec::new();
-    use std::io::Read;
-    if let Some(mut s) = child.stdout.take() {
-        let _ = s.read_to_end(&mut stdout);
-    }
-    if let Some(mut s) = child.stderr.take() {
-        let _ = s.read_to_end(&mut stderr);
-    }
-    Output {
-        status: child.wait().unwrap(),
-        stdout,
-        stderr,
-    }
 }

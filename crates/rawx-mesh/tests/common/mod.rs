@@ -1,80 +1,33 @@
-//! Shared helpers: a real `rawx-receptor` process and the real `receptorctl` from the test venv.
+//! What the node's suites share beyond the kit (`rawx_testkit`: scratch dirs that kill what
+//! still runs in them, processes killed with their group even on panic, `eventually`, the venv
+//! with the real receptorctl): a real `rawx-receptor` process and the sample signing keys.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod mesh;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+pub use rawx_testkit::procs::pids_naming;
+pub use rawx_testkit::{
+    eventually, eventually_async, eventually_every, free_port, venv, venv_path, DataDir, Proc,
+};
 
 pub const NODE_BIN: &str = env!("CARGO_BIN_EXE_rawx-receptor");
 
-/// The venv with receptorctl: `$RAWX_VENV`, else whatever `scripts/setup-venv.sh` builds.
-/// Never skips: without receptorctl these tests fail.
-pub fn venv() -> &'static Path {
-    static VENV: OnceLock<PathBuf> = OnceLock::new();
-    VENV.get_or_init(|| {
-        if let Some(v) = std::env::var_os("RAWX_VENV").filter(|v| !v.is_empty()) {
-            return PathBuf::from(v);
-        }
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let out = Command::new("bash")
-            .arg(root.join("scripts/setup-venv.sh"))
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run scripts/setup-venv.sh");
-        assert!(out.status.success(), "scripts/setup-venv.sh failed");
-        PathBuf::from(String::from_utf8(out.stdout).unwrap().trim())
-    })
-}
-
 pub fn receptorctl_bin() -> PathBuf {
-    let bin = venv().join("bin/receptorctl");
-    assert!(
-        bin.exists(),
-        "{} is missing: rebuild the venv",
-        bin.display()
-    );
-    bin
-}
-
-/// A scratch dir, removed when the test passes (kept for a look when it fails).
-pub struct TempDir(PathBuf);
-
-impl std::ops::Deref for TempDir {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-pub fn temp_dir(tag: &str) -> TempDir {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let n = N.fetch_add(1, Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!("rxm-{tag}-{}-{n}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    TempDir(dir)
+    venv().join("bin/receptorctl")
 }
 
 pub struct TestNode {
-    pub dir: TempDir,
+    pub dir: DataDir,
     pub config: PathBuf,
     pub socket: PathBuf,
-    pub child: Option<Child>,
+    pub proc: Option<Proc>,
 }
 
 pub const NODE_ID: &str = "node1";
@@ -82,8 +35,8 @@ pub const NODE_ID: &str = "node1";
 impl TestNode {
     /// Writes a config with work types `cat`, `sh -c` and AWX's `local` (ansible-runner
     /// worker), runtime params allowed for the last two, and starts the node.
-    pub fn start(tag: &str) -> TestNode {
-        let dir = temp_dir(tag);
+    pub fn start() -> TestNode {
+        let dir = DataDir::new();
         let socket = dir.join("ctl.sock");
         let config = dir.join("receptor.conf");
         std::fs::write(
@@ -103,7 +56,7 @@ impl TestNode {
             dir,
             config,
             socket,
-            child: None,
+            proc: None,
         };
         node.spawn();
         node
@@ -111,42 +64,34 @@ impl TestNode {
 
     pub fn spawn(&mut self) {
         let _ = std::fs::remove_file(&self.socket);
-        let child = Command::new(NODE_BIN)
-            .args(["--config".as_ref(), self.config.as_os_str()])
-            .args(["--cancel-grace", "1s"])
-            .env("RUST_LOG", "warn")
-            // Units inherit the node's environment; `local` needs the venv's ansible tools.
-            .env("PATH", path_with_venv())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start rawx-receptor");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while UnixStream::connect(&self.socket).is_err() {
-            assert!(Instant::now() < deadline, "node did not open its socket");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let proc = Proc::spawn(
+            Command::new(NODE_BIN)
+                .args(["--config".as_ref(), self.config.as_os_str()])
+                .args(["--cancel-grace", "1s"])
+                .env("RUST_LOG", "warn")
+                // Units inherit the node's environment; `local` needs the venv's ansible tools.
+                .env("PATH", venv_path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit()),
+        );
+        self.proc = Some(proc);
+        eventually(Duration::from_secs(10), || {
+            UnixStream::connect(&self.socket).map_err(|e| format!("node socket: {e}"))
+        });
     }
 
-    /// `kill -9`.
+    /// `kill -9` of the node alone (its units keep running, in groups of their own).
     pub fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            c.kill().unwrap();
-            c.wait().unwrap();
+        if let Some(mut p) = self.proc.take() {
+            p.kill9();
         }
     }
 
     /// A graceful stop (SIGTERM); the node must exit 0.
     pub fn terminate(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let status = Command::new("kill")
-                .args(["-TERM", &c.id().to_string()])
-                .status()
-                .unwrap();
-            assert!(status.success());
-            let exit = c.wait().unwrap();
+        if let Some(mut p) = self.proc.take() {
+            let exit = p.terminate(Duration::from_secs(20));
             assert!(exit.success(), "node exited with {exit}");
         }
     }
@@ -222,27 +167,14 @@ impl TestNode {
     }
 
     pub fn wait_state(&self, unit: &str, state: i64) -> serde_json::Value {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
+        eventually(Duration::from_secs(20), || {
             let st = self.status(unit);
             if st["State"] == state {
-                return st;
+                Ok(st)
+            } else {
+                Err(format!("unit {unit} is not in state {state}: {st}"))
             }
-            assert!(
-                Instant::now() < deadline,
-                "unit {unit} never reached state {state}: {st}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for TestNode {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        })
     }
 }
 
@@ -250,15 +182,6 @@ pub fn read_all(r: &mut impl Read) -> Vec<u8> {
     let mut v = Vec::new();
     r.read_to_end(&mut v).unwrap();
     v
-}
-
-/// Processes whose command line contains `marker`.
-pub fn pgrep(marker: &str) -> String {
-    let out = Command::new("pgrep")
-        .args(["-af", marker])
-        .output()
-        .expect("run pgrep");
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Writes one PEM block (by label) of the sample work-signing key pair into `dir`.
@@ -271,12 +194,4 @@ pub fn signing_key_file(dir: &Path, label: &str) -> PathBuf {
     let path = dir.join(label.replace(' ', "-").to_lowercase() + ".pem");
     std::fs::write(&path, format!("{}\n", &vectors[start..stop])).unwrap();
     path
-}
-
-pub fn path_with_venv() -> String {
-    format!(
-        "{}:{}",
-        venv().join("bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    )
 }

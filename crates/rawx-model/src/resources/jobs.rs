@@ -98,6 +98,9 @@ macro_rules! unified_job_fields {
         Field::new("rc", "", INT).internal().nullable(),
         // The highest event counter stored: the ingester resumes after it.
         Field::new("final_counter", "", INT).internal().nullable(),
+        // Passwords given at launch for credentials that ask for them (AWX's `start_args`),
+        // sealed; the task role reads them when it builds the job and blanks them at its end.
+        Field::new("start_args", "", Kind::Text).internal().default(D::Str("")),
             $($post,)*
         ]
     };
@@ -379,6 +382,52 @@ pub static AD_HOC_COMMAND_EVENTS: Resource = Resource {
     subs: &[],
     order: "counter",
     search_fields: &["stdout"],
+    named_url_parents: &[],
+    read_only_api: true,
+};
+
+/// AWX's `UnifiedJob`: one row per job of every kind, whose id the kind's own row shares
+/// (`jobs.id`, `ad_hoc_commands.id`; project, inventory, workflow and system jobs next), so
+/// every kind takes its ids from one sequence and `/api/v2/unified_jobs/` lists, filters and
+/// orders them in one query. It holds the columns every kind lists and filters by, with the
+/// same names as the kind's; the store writes them with the kind's row in one transaction
+/// (see [`PARENTS`](super::PARENTS)), and [`super::TYPE_COLUMN`] says which kind a row is.
+pub static UNIFIED_JOBS: Resource = Resource {
+    key: "unified_jobs",
+    type_name: "unified_job",
+    verbose: "Unified Job",
+    fields: &[
+        NAME,
+        DESCRIPTION,
+        Field::new(super::TYPE_COLUMN, "", Kind::Text)
+            .internal()
+            .default(D::Str("")),
+        ro("unified_job_template", "unified job template", INT).nullable(),
+        ro("launch_type", "Launch type", Kind::Choice(LAUNCH_TYPES)).default(D::Str("manual")),
+        ro("status", "Status", Kind::Choice(JOB_STATUS)).default(D::Str("new")),
+        ro("execution_environment", "Execution environment", INT).nullable(),
+        ro_bool("failed", "Failed"),
+        ro("started", "Started", Kind::DateTime).nullable(),
+        ro("finished", "Finished", Kind::DateTime).nullable(),
+        ro("canceled_on", "Canceled on", Kind::DateTime).nullable(),
+        ro("elapsed", "Elapsed", Kind::Float),
+        ro_text("job_explanation", "Job explanation"),
+        ro_text("execution_node", "Execution node"),
+        ro_text("controller_node", "Controller node"),
+        ro_text("work_unit_id", "Work unit id"),
+        fk("launched_by_user", "", "users").internal().nullable(),
+        // Who may see it: the kind's organization, copied as every kind's row has it.
+        fk("organization", "", "organizations")
+            .internal()
+            .nullable(),
+    ],
+    name_field: None,
+    unique: &[],
+    scope: Scope::Via(&["organization"]),
+    subs: &[],
+    // AWX's `UnifiedJob.Meta.ordering`.
+    order: "id",
+    search_fields: &["name", "description"],
     named_url_parents: &[],
     read_only_api: true,
 };

@@ -60,6 +60,54 @@ pub static ALL: &[&Resource] = &[
     &LABELS,
 ];
 
+/// The column of a parent table ([`PARENT_TABLES`]) naming the kind of each row: the child
+/// resource's `type_name` (AWX's `polymorphic_ctype`).
+pub const TYPE_COLUMN: &str = "polymorphic_type";
+
+/// Tables that are no resource of their own in the API's sense but the parent of several
+/// (AWX's multi-table inheritance). Created with the others; listed by their own endpoints.
+pub static PARENT_TABLES: &[&Resource] = &[&UNIFIED_JOBS, &UNIFIED_JOB_TEMPLATES];
+
+/// `(child, parent)`: the child's row shares its id with a parent row, which repeats the
+/// child's columns of the same names ([`inherited_columns`]). The store inserts the parent row
+/// first (its id is the child's), writes those columns to both in one transaction, and a
+/// trigger deletes the parent row with the child (also when a cascade takes the child).
+/// A new kind of job is one more line here and one [`JobKind`].
+pub static PARENTS: &[(&Resource, &Resource)] = &[
+    (&JOBS, &UNIFIED_JOBS),
+    (&AD_HOC_COMMANDS, &UNIFIED_JOBS),
+    (&JOB_TEMPLATES, &UNIFIED_JOB_TEMPLATES),
+    (&WORKFLOW_JOB_TEMPLATES, &UNIFIED_JOB_TEMPLATES),
+];
+
+/// The kinds whose parent is `parent`, in [`PARENTS`] order.
+pub fn children_of(parent: &Resource) -> impl Iterator<Item = &'static Resource> + '_ {
+    PARENTS
+        .iter()
+        .filter(move |(_, p)| p.key == parent.key)
+        .map(|(c, _)| *c)
+}
+
+/// The parent table of `res`, if it has one.
+pub fn parent_of(res: &Resource) -> Option<&'static Resource> {
+    PARENTS
+        .iter()
+        .find(|(c, _)| c.key == res.key)
+        .map(|(_, p)| *p)
+}
+
+/// The stored columns `child` shares with `parent` (base columns included), which the parent
+/// row repeats: every parent column but the type.
+pub fn inherited_columns(
+    parent: &'static Resource,
+    child: &'static Resource,
+) -> impl Iterator<Item = &'static str> {
+    parent
+        .columns()
+        .map(|(c, _)| c)
+        .filter(move |c| *c != TYPE_COLUMN && child.column_type(c).is_some())
+}
+
 pub fn by_key(key: &str) -> Option<&'static Resource> {
     ALL.iter().copied().find(|r| r.key == key)
 }

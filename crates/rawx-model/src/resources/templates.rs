@@ -269,3 +269,39 @@ pub static WORKFLOW_JOB_TEMPLATES: Resource = Resource {
     named_url_parents: &["organization"],
     read_only_api: false,
 };
+
+/// AWX's `UnifiedJobTemplate`: one row per template of every kind (job templates and workflow
+/// templates today; projects and inventory sources when rawx runs them), whose id the kind's
+/// row shares, so `/api/v2/unified_job_templates/` lists, filters and orders them in one query.
+/// Written by the store with the kind's row, as [`super::UNIFIED_JOBS`] is.
+pub static UNIFIED_JOB_TEMPLATES: Resource = Resource {
+    key: "unified_job_templates",
+    type_name: "unified_job_template",
+    verbose: "Unified Job Template",
+    fields: &[
+        NAME,
+        DESCRIPTION,
+        Field::new(super::TYPE_COLUMN, "", Kind::Text)
+            .internal()
+            .default(D::Str("")),
+        ro_time("last_job_run", "Last job run"),
+        flag("last_job_failed", "Last job failed").read_only(),
+        ro_time("next_job_run", "Next job run"),
+        Field::new("status", "Status", Kind::Choice(TEMPLATE_STATUS))
+            .read_only()
+            .default(D::Str("never updated")),
+        // Who may see it: the kind's organization (every kind's read rule).
+        fk("organization", "", "organizations")
+            .internal()
+            .nullable(),
+    ],
+    name_field: None,
+    unique: &[],
+    scope: Scope::Via(&["organization"]),
+    subs: &[],
+    // AWX's `UnifiedJobTemplate.Meta.ordering`.
+    order: "name",
+    search_fields: &["name", "description"],
+    named_url_parents: &[],
+    read_only_api: true,
+};

@@ -5,7 +5,7 @@
 
 use rawx_testkit::clients::receptorctl;
 use rawx_testkit::lab::*;
-use rawx_testkit::{eventually, procs, venv, DataDir, Opts};
+use rawx_testkit::{eventually, procs, venv, venv_path, DataDir, Opts};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -35,15 +35,10 @@ pub fn work_command(verify: bool) -> String {
 
 /// `receptor --config receptor.conf` in `dir`, the venv's tools first on PATH (units inherit it).
 pub fn spawn_node(dir: &Path) -> Child {
-    let path = format!(
-        "{}:{}",
-        venv().join("bin").display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
     let mut cmd = Command::new(dir.join("receptor"));
     cmd.arg("--config")
         .arg(dir.join("receptor.conf"))
-        .env("PATH", path)
+        .env("PATH", venv_path())
         .env("RAWX_LOG", "warn")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
