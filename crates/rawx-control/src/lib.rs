@@ -279,7 +279,7 @@ impl TaskManager {
                     .exclusive(ONE_AT_A_TIME_LOCK)
                     .await
                     .map_err(|e| anyhow::anyhow!("{e}"))?;
-                let busy = jobs_in(store, &["waiting", "running"])
+                let busy = jobs_in(store, &[JobStatus::Waiting, JobStatus::Running])
                     .await?
                     .iter()
                     .any(|(_, j)| j.get("job_template") == Some(&jt));

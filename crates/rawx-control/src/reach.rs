@@ -120,7 +120,15 @@ impl Watch {
             _ => String::new(),
         };
         let me = &shared.node_name;
-        for (kind, job) in jobs_in(store, &["waiting", "running"]).await? {
+        for (kind, job) in jobs_in(
+            store,
+            &[
+                rawx_domain::JobStatus::Waiting,
+                rawx_domain::JobStatus::Running,
+            ],
+        )
+        .await?
+        {
             if text(&job, "execution_node") != exec || text(&job, "controller_node") != me {
                 continue;
             }
