@@ -7,4 +7,9 @@ set -euo pipefail
 cd "$REPO"
 echo "load average: $(load_average)"
 cargo build --quiet --release -p rawx-mesh --bins  # the idle-RSS figure runs the rawx-receptor binary
+if [ "${1:-}" = hops ]; then
+  # A 100 MiB work result across 1 and 3 hops (`work submit --node`) beside a pipe, idle hop RSS.
+  shift
+  exec cargo run --quiet --release -p rawx-mesh --example mesh_hops -- "$@"
+fi
 exec cargo run --quiet --release -p rawx-mesh --example mesh_figures -- "$@"

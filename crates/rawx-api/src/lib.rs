@@ -206,6 +206,10 @@ fn fixed() -> Routes {
         ("/api/v2/metrics/", get(metrics::metrics)),
         ("/api/v2/dashboard/", get(metrics::dashboard)),
         ("/api/v2/dashboard/graphs/jobs/", get(dashboard::jobs_graph)),
+        (
+            "/api/v2/mesh_visualizer/",
+            get(resources::receptor_addresses::mesh_visualizer),
+        ),
         ("/api/v2/projects/{id}/playbooks/", get(playbooks::list)),
         (
             "/api/v2/settings/",

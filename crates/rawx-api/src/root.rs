@@ -66,6 +66,7 @@ pub async fn v2_root() -> Json<Value> {
         "unified_job_templates",
         "metrics",
         "dashboard",
+        "mesh_visualizer",
     ] {
         m.insert(k.into(), Value::String(format!("/api/v2/{k}/")));
     }

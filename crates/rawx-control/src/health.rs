@@ -39,7 +39,7 @@ pub(crate) async fn find(store: &DynStore, hostname: &str) -> anyhow::Result<Opt
 }
 
 /// Creates or updates the row of `hostname` with `values`; returns its id.
-async fn upsert(store: &DynStore, hostname: &str, values: Value) -> anyhow::Result<i64> {
+pub(crate) async fn upsert(store: &DynStore, hostname: &str, values: Value) -> anyhow::Result<i64> {
     let mut row: Row = values.as_object().cloned().unwrap_or_default();
     match find(store, hostname).await? {
         Some(existing) => {

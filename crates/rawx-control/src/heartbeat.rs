@@ -38,6 +38,8 @@ pub(crate) struct Heartbeat {
     pub(crate) shared: Shared,
     /// `RAWX_NODE_LOST_AFTER`, when set; else AWX's settings decide.
     pub(crate) lost_after: Option<Duration>,
+    /// The execution node behind the mesh (`reach.rs`).
+    pub(crate) watch: crate::reach::Watch,
 }
 
 #[async_trait::async_trait]
@@ -64,6 +66,13 @@ impl Component for Heartbeat {
                 _ = t.tick() => {
                     if let Err(e) = reap(&self.shared, self.lost_after).await {
                         tracing::warn!(error = %e, "reaper pass failed");
+                    }
+                    let window = crate::reach::window(
+                        lost_after(&self.shared, self.lost_after).await,
+                        self.lost_after.is_some(),
+                    );
+                    if let Err(e) = self.watch.pass(&self.shared, window).await {
+                        tracing::warn!(error = %e, "mesh reachability pass failed");
                     }
                 }
                 _ = rejoined.notified() => stop_reaped_units(&self.shared).await,
@@ -229,7 +238,7 @@ async fn mark_lost(store: &DynStore, inst: &Row) {
 }
 
 /// `t` (as the store formats times) moved by `secs`.
-fn shift(t: &str, secs: f64) -> anyhow::Result<String> {
+pub(crate) fn shift(t: &str, secs: f64) -> anyhow::Result<String> {
     let parsed = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
         .map_err(|e| anyhow::anyhow!("the database's time {t:?}: {e}"))?;
     Ok(rawx_model::format_time(

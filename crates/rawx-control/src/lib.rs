@@ -13,6 +13,7 @@ mod groups;
 mod health;
 mod heartbeat;
 mod ingest;
+mod reach;
 mod run;
 mod scheduler;
 
@@ -165,6 +166,7 @@ impl TaskRole {
             Arc::new(heartbeat::Heartbeat {
                 shared: self.shared.clone(),
                 lost_after: self.lost_after,
+                watch: Default::default(),
             }),
             Arc::new(scheduler::Scheduler {
                 shared: self.shared.clone(),

@@ -23,6 +23,8 @@ use tokio::io::AsyncReadExt;
 /// Events are handed to the ingester when `BATCH_SIZE` are buffered, or when the oldest has
 /// waited this long.
 const BATCH_WAIT: Duration = Duration::from_millis(100);
+/// How long the output may be quiet before the job's status is read again.
+const ENDED_CHECK: Duration = Duration::from_secs(2);
 
 /// Writes `fields` to the job and publishes a status change. A final status is written only
 /// while the job is still active: a job ends once, whoever (its task node, a cancel before it
@@ -317,6 +319,7 @@ pub async fn follow(
         stats,
         final_counter,
         broken,
+        ended_elsewhere,
     } = match outcome {
         Ok(o) => o,
         Err(e) => {
@@ -338,6 +341,15 @@ pub async fn follow(
             return;
         }
     };
+    if ended_elsewhere {
+        // Its unit is stopped and deleted wherever it is; for a remote unit whose node cannot
+        // be reached, the control node does that once the node is back.
+        tracing::info!(job = job_id, unit = %unit, "the job was ended elsewhere; releasing its unit");
+        if let Err(e) = shared.node.release(&unit).await {
+            tracing::warn!(job = job_id, unit = %unit, error = %e, "cannot release the work unit");
+        }
+        return;
+    }
     let job = shared
         .store
         .get(kind.resource, job_id)
@@ -457,6 +469,8 @@ struct Outcome {
     stats: Option<Value>,
     final_counter: i64,
     broken: Option<String>,
+    /// The job was ended by someone else while its output was quiet.
+    ended_elsewhere: bool,
 }
 
 async fn ingest(
@@ -484,6 +498,7 @@ async fn ingest(
         stats: None,
         final_counter: skip_through,
         broken: None,
+        ended_elsewhere: false,
     };
     // Lines that are not JSON become `verbose` events numbered in sequence with the runner's
     // own: every later counter moves up by one per such line. Replaying the same durable
@@ -492,6 +507,11 @@ async fn ingest(
     let mut last_counter = 0u64;
     let mut last_line = 0u64;
     let mut buf = vec![0u8; 64 * 1024];
+    // While the output is quiet, whether someone else ended the job (the reaper, when its
+    // execution node was lost): then nothing more of it is stored.
+    let mut quiet = tokio::time::interval(ENDED_CHECK);
+    quiet.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    quiet.reset();
     'read: loop {
         let wait = oldest
             .map(|t| BATCH_WAIT.saturating_sub(t.elapsed()))
@@ -503,7 +523,19 @@ async fn ingest(
                 oldest = None;
                 continue;
             }
+            _ = quiet.tick() => {
+                let status = shared.store.get(kind.resource, job_id).await.ok()
+                    .map(|j| text(&j, "status").to_string());
+                if status.is_some_and(|s| rawx_model::resources::FINAL_STATES.contains(&s.as_str())) {
+                    writer.send(&mut batch).await?;
+                    writer.finish().await?;
+                    out.ended_elsewhere = true;
+                    return Ok(out);
+                }
+                continue;
+            }
         };
+        quiet.reset();
         if n == 0 {
             break;
         }

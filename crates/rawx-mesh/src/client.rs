@@ -17,6 +17,7 @@ use serde_json::{json, Map, Value};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::{TcpStream, UnixStream};
 
+use crate::mesh_view::MeshView;
 use crate::node::SubmitRequest;
 use crate::signing::Signer;
 use crate::work::{UnitStatus, WorkError};
@@ -587,6 +588,16 @@ impl WorkNode for RemoteNode {
         Box::pin(async move {
             let (m, _) = self.unit_command("release", unit_id, None).await?;
             self.request(&Value::Object(m)).await.map(drop)
+        })
+    }
+
+    fn mesh_view(&self) -> BoxFuture<'_, Option<Result<MeshView, WorkError>>> {
+        Box::pin(async move {
+            Some(
+                self.status_report()
+                    .await
+                    .and_then(|s| MeshView::from_status(&s).map_err(WorkError::Refused)),
+            )
         })
     }
 }

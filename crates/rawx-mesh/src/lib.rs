@@ -48,6 +48,7 @@ mod client;
 pub mod config;
 pub mod control;
 pub mod mesh;
+mod mesh_view;
 mod node;
 pub mod signing;
 mod tls;
@@ -58,6 +59,7 @@ mod worker_info;
 pub use cli::{plan, run, ReceptorArgs};
 pub use client::{Address, ClientError, RemoteNode, RemoteOptions};
 pub use config::{Config, ConfigError};
+pub use mesh_view::{MeshView, ViewAd, ViewConnection, ViewListener};
 pub use node::{Node, NodeError, SubmitRequest, RECEPTOR_VERSION};
 pub use tls::TlsError;
 pub use work::{

@@ -8,6 +8,7 @@ use std::pin::Pin;
 
 use tokio::io::AsyncRead;
 
+use crate::mesh_view::MeshView;
 use crate::node::{Node, SubmitRequest};
 use crate::work::{UnitStatus, WorkError};
 
@@ -37,6 +38,11 @@ pub trait WorkNode: Send + Sync {
     fn cancel<'a>(&'a self, unit_id: &'a str) -> BoxFuture<'a, Result<(), WorkError>>;
     /// Cancels the unit if it runs, then deletes it.
     fn release<'a>(&'a self, unit_id: &'a str) -> BoxFuture<'a, Result<(), WorkError>>;
+    /// The mesh as the node this controller talks to sees it (Receptor's `status`); `None`
+    /// for a node that is part of no mesh.
+    fn mesh_view(&self) -> BoxFuture<'_, Option<Result<MeshView, WorkError>>> {
+        Box::pin(async { None })
+    }
 }
 
 impl WorkNode for Node {
@@ -76,5 +82,12 @@ impl WorkNode for Node {
 
     fn release<'a>(&'a self, unit_id: &'a str) -> BoxFuture<'a, Result<(), WorkError>> {
         Box::pin(Node::release(self, unit_id))
+    }
+
+    fn mesh_view(&self) -> BoxFuture<'_, Option<Result<MeshView, WorkError>>> {
+        Box::pin(async move {
+            self.mesh()?;
+            Some(MeshView::from_status(&self.status_report(None)).map_err(WorkError::Refused))
+        })
     }
 }

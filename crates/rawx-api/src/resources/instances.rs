@@ -18,7 +18,10 @@ use axum::routing::get;
 use axum::Json;
 use rawx_domain::messages::{publish, Wake};
 use rawx_model::filter::Filter;
-use rawx_model::resources::{INSTANCES, INSTANCE_GROUPS, INSTANCE_GROUP_MEMBERS, JOB_KINDS};
+use rawx_model::resources::{
+    INSTANCES, INSTANCE_GROUPS, INSTANCE_GROUP_MEMBERS, INSTANCE_PEERS, JOB_KINDS,
+    RECEPTOR_ADDRESSES,
+};
 use rawx_model::schema::Resource;
 use rawx_model::schema::{int, text, ColumnType};
 use rawx_model::validate::{validate, FieldErrors, Mode};
@@ -44,6 +47,66 @@ impl ResourceApi for Instances {
             "health_check".into(),
             json!(format!("/api/v2/instances/{id}/health_check/")),
         );
+        // AWX offers a bundle for execution and hop nodes it does not manage itself.
+        let node_type = text(row, "node_type");
+        if (node_type == "execution" || node_type == "hop")
+            && row.get("managed") != Some(&json!(true))
+        {
+            related.insert(
+                "install_bundle".into(),
+                json!(format!("/api/v2/instances/{id}/install_bundle/")),
+            );
+        }
+    }
+
+    /// AWX's `peers` (the addresses this node dials), `reverse_peers` (the instances that dial
+    /// one of its addresses), and its canonical address's `protocol` and
+    /// `peers_from_control_nodes`.
+    async fn derived(
+        &self,
+        r: &mut Renderer<'_>,
+        row: &Row,
+        out: &mut Map<String, Value>,
+    ) -> ApiResult<()> {
+        let store = &r.state.store;
+        let id = int(row, "id").unwrap_or_default();
+        let mut peers = store.linked(&INSTANCE_PEERS, true, id).await?;
+        peers.sort_unstable();
+        let mine = store
+            .list_all(
+                &RECEPTOR_ADDRESSES,
+                &Filter::eq("instance", ColumnType::Int, json!(id)),
+                &[("id", false)],
+            )
+            .await?;
+        let mut reverse = Vec::new();
+        for a in &mine {
+            for i in store
+                .linked(&INSTANCE_PEERS, false, int(a, "id").unwrap_or_default())
+                .await?
+            {
+                if !reverse.contains(&i) {
+                    reverse.push(i);
+                }
+            }
+        }
+        reverse.sort_unstable();
+        let canonical = mine
+            .iter()
+            .find(|a| a.get("canonical") == Some(&json!(true)));
+        out.insert("peers".into(), json!(peers));
+        out.insert("reverse_peers".into(), json!(reverse));
+        out.insert(
+            "protocol".into(),
+            json!(canonical.map(|a| text(a, "protocol")).unwrap_or("")),
+        );
+        out.insert(
+            "peers_from_control_nodes".into(),
+            json!(
+                canonical.is_some_and(|a| a.get("peers_from_control_nodes") == Some(&json!(true)))
+            ),
+        );
+        Ok(())
     }
 
     fn routes(&self) -> Routes {
@@ -55,6 +118,10 @@ impl ResourceApi for Instances {
                     .put(patch)
                     .delete(delete)
                     .options(options),
+            ),
+            (
+                "/api/v2/instances/{id}/install_bundle/",
+                get(super::install_bundle::get),
             ),
             (
                 "/api/v2/instances/{id}/health_check/",

@@ -13,12 +13,14 @@ mod credentials;
 mod events;
 mod execution_environments;
 mod groups;
+mod install_bundle;
 mod instances;
 mod inventories;
 mod job_templates;
 mod jobs;
 mod organizations;
 mod projects;
+pub mod receptor_addresses;
 pub(crate) mod roles;
 mod schedules;
 mod teams;
@@ -46,6 +48,7 @@ static MODULES: &[&dyn ResourceApi] = &[
     &jobs::Jobs,
     &organizations::Organizations,
     &projects::Projects,
+    &receptor_addresses::ReceptorAddresses,
     &roles::Roles,
     &schedules::Schedules,
     &teams::Teams,

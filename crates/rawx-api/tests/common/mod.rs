@@ -216,4 +216,19 @@ pub async fn world(api: &Api) {
             .await
             .unwrap();
     }
+    // Where its Receptor listens (the task role learns that from the mesh).
+    let mut addr = rawx_model::Row::new();
+    for (k, v) in [
+        ("address", json!("node1")),
+        ("port", json!(27199)),
+        ("protocol", json!("tcp")),
+        ("canonical", json!(true)),
+        ("instance", json!(node)),
+    ] {
+        addr.insert(k.into(), v);
+    }
+    api.store
+        .insert(&rawx_model::resources::RECEPTOR_ADDRESSES, &addr)
+        .await
+        .unwrap();
 }

@@ -84,7 +84,7 @@ pub fn options(
             } else {
                 wire::CONN_TYPE_STREAM
             },
-            tags: BTreeMap::from([("type".to_string(), "Control Service".to_string())]),
+            tags: control_tags(config),
         })
         .collect();
     Ok(MeshOptions {
@@ -95,6 +95,59 @@ pub fn options(
         work_commands,
     })
 }
+
+/// The tags of a control service's advertisement: Receptor's `type`, and (rawx's addition,
+/// which other nodes keep as an opaque tag) `listeners`, where this node takes links, so a
+/// controller can show its receptor addresses.
+fn control_tags(config: &Config) -> BTreeMap<String, String> {
+    let mut tags = BTreeMap::from([("type".to_string(), "Control Service".to_string())]);
+    let listeners: Vec<String> = config
+        .backends
+        .iter()
+        .filter_map(|b| {
+            let scheme = match (b.kind, b.tls.is_some()) {
+                ("tcp-listener", _) => "tcp",
+                ("ws-listener", false) => "ws",
+                ("ws-listener", true) => "wss",
+                _ => return None,
+            };
+            let (host, port) = b.endpoint.rsplit_once(':')?;
+            // A wildcard bind is reached by the node's name, as AWX's canonical address is.
+            let host = match host.trim_matches(['[', ']']) {
+                "" | "0.0.0.0" | "::" => config.node.id.as_str(),
+                h => h,
+            };
+            let path = match b.path.as_deref() {
+                Some(p) if scheme != "tcp" => format!("/{}", p.trim_start_matches('/')),
+                _ => String::new(),
+            };
+            Some(format!("{scheme}://{host}:{port}{path}"))
+        })
+        .collect();
+    if !listeners.is_empty() {
+        tags.insert(LISTENERS_TAG.to_string(), listeners.join(" "));
+    }
+    // And the addresses it dials, so the controller knows which end of a link is the peer.
+    let peers: Vec<String> = config
+        .backends
+        .iter()
+        .filter_map(|b| match b.kind {
+            "tcp-peer" => Some(format!("tcp://{}", b.endpoint)),
+            "ws-peer" => Some(b.endpoint.clone()),
+            _ => None,
+        })
+        .collect();
+    if !peers.is_empty() {
+        tags.insert(PEERS_TAG.to_string(), peers.join(" "));
+    }
+    tags
+}
+
+/// The tag a rawx node lists the addresses it dials in.
+pub const PEERS_TAG: &str = "peers";
+
+/// The tag a rawx node lists its listeners in.
+pub const LISTENERS_TAG: &str = "listeners";
 
 /// Starts the mesh with the config's listeners and peers. Listeners are bound before this
 /// returns, so a taken port fails the start.

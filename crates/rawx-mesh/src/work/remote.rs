@@ -740,9 +740,41 @@ impl Driver {
                 out.flush().await?;
                 r
             };
-            if let Err(e) = copied.await {
-                tracing::warn!(unit = %self.unit.id, error = %e, "results stream from the remote node broke; resuming");
+            match copied.await {
+                // The far node ends a results stream once its unit is complete: its final
+                // state is read now rather than at the next status round (up to 1 s later),
+                // so a local `work results` ends as soon as the last byte is here.
+                Ok(_) => self.status_now().await,
+                Err(e) => {
+                    tracing::warn!(unit = %self.unit.id, error = %e, "results stream from the remote node broke; resuming")
+                }
             }
+        }
+    }
+
+    /// One `work status` at the far node, mirrored here (as a status round does).
+    async fn status_now(&self) {
+        let ed = self.extra();
+        let Ok(mut s) = self.connect().await else {
+            return;
+        };
+        let asked = async {
+            s.get_mut()
+                .write_all(format!("work status {}\n", ed.remote_unit_id).as_bytes())
+                .await?;
+            s.get_mut().flush().await?;
+            read_reply(&mut s).await
+        };
+        let Ok(Ok(line)) = tokio::time::timeout(REPLY_TIMEOUT, asked).await else {
+            return;
+        };
+        let Ok(remote) = serde_json::from_str::<UnitStatus>(&line) else {
+            return;
+        };
+        if let Some(state) = remote.work_state() {
+            self.with_manager(|m| {
+                m.set_state(&self.unit, state, &remote.detail, Some(remote.stdout_size))
+            });
         }
     }
 }

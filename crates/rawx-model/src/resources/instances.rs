@@ -100,10 +100,17 @@ pub static INSTANCES: Resource = Resource {
     name_field: Some("hostname"),
     unique: &[&["hostname"]],
     scope: Scope::Global,
-    subs: &[Sub {
-        name: "instance_groups",
-        list: SubList::Linked { relation: &INSTANCE_GROUP_MEMBERS, from_left: false },
-    }],
+    subs: &[
+        Sub {
+            name: "instance_groups",
+            list: SubList::Linked { relation: &INSTANCE_GROUP_MEMBERS, from_left: false },
+        },
+        Sub {
+            name: "receptor_addresses",
+            list: SubList::Children { resource: "receptor_addresses", fk: "instance" },
+        },
+        Sub { name: "peers", list: SubList::Linked { relation: &INSTANCE_PEERS, from_left: true } },
+    ],
     order: "hostname",
     search_fields: &["hostname"],
     named_url_parents: &[],
@@ -298,6 +305,67 @@ pub fn policy_members(instances: &[Row], groups: &[Row]) -> BTreeMap<i64, Vec<i6
         })
         .collect()
 }
+
+pub const RECEPTOR_PROTOCOLS: &[(&str, &str)] = &[("tcp", "TCP"), ("ws", "WS"), ("wss", "WSS")];
+
+/// The addresses a node's Receptor listens on (AWX's `ReceptorAddress`). AWX's admins write
+/// them; rawx learns them from the mesh (each rawx node advertises its listeners with its
+/// control service), so the API only reads them.
+pub static RECEPTOR_ADDRESSES: Resource = Resource {
+    key: "receptor_addresses",
+    type_name: "receptor_address",
+    verbose: "Receptor Address",
+    fields: &[
+        ro("address", "Address", Kind::Str { max: 255 })
+            .help("Routable address for this instance.")
+            .required(),
+        ro(
+            "port",
+            "Port",
+            Kind::Int {
+                min: Some(0),
+                max: Some(65535),
+            },
+        )
+        .help("Port for the address.")
+        .default(D::Int(27199)),
+        ro("websocket_path", "Websocket path", Kind::Str { max: 255 })
+            .help("Websocket path.")
+            .default(D::Str("")),
+        ro("protocol", "Protocol", Kind::Choice(RECEPTOR_PROTOCOLS))
+            .help("Protocol to use for the Receptor listener, 'tcp', 'wss', or 'ws'.")
+            .default(D::Str("tcp")),
+        ro("is_internal", "Is internal", Kind::Bool)
+            .help("If True, only routable within the Kubernetes cluster.")
+            .default(D::Bool(false)),
+        ro("canonical", "Canonical", Kind::Bool)
+            .help("If True, this address is the canonical address for the instance.")
+            .default(D::Bool(false)),
+        ro(
+            "peers_from_control_nodes",
+            "Peers from control nodes",
+            Kind::Bool,
+        )
+        .help("If True, control plane cluster nodes should automatically peer to it.")
+        .default(D::Bool(false)),
+        ro("instance", "Instance", Kind::Fk("instances")).required(),
+    ],
+    name_field: None,
+    unique: &[&["address", "port", "protocol"]],
+    scope: Scope::Global,
+    subs: &[],
+    order: "id",
+    search_fields: &["address"],
+    named_url_parents: &[],
+    read_only_api: true,
+};
+
+/// Who dials whom on the mesh (AWX's `InstanceLink`: source instance → target address).
+pub static INSTANCE_PEERS: Relation = Relation {
+    table: "instance_peers",
+    left: ("instances", "instance_id"),
+    right: ("receptor_addresses", "receptoraddress_id"),
+};
 
 #[cfg(test)]
 mod tests {

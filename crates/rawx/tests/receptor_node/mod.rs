@@ -49,10 +49,15 @@ pub fn spawn_node(dir: &Path) -> Child {
 impl Receptor {
     /// `kill -9` of the node, then a new node process on the same config.
     pub fn restart(&mut self) {
+        self.restart_after(Duration::from_millis(500));
+    }
+
+    /// `kill -9` of the node, `away` without it, then a new node process on the same config.
+    pub fn restart_after(&mut self, away: Duration) {
         let _ = self.child.kill();
         let _ = self.child.wait();
         procs::release_group(self.child.id());
-        std::thread::sleep(Duration::from_millis(500));
+        std::thread::sleep(away);
         self.child = spawn_node(self.dir.path());
         eventually(Duration::from_secs(15), || {
             std::os::unix::net::UnixStream::connect(self.socket())
