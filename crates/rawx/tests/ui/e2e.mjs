@@ -407,11 +407,24 @@ try {
 
   // ---- who sees what: a user without rights
   step('a user without rights');
+  // As in AWX, an organization's member sees the organization, not its templates: the admin
+  // gives her the template's Read role (what AWX's access tab does), not Execute.
+  const granted = await page.evaluate(async ([t, u]) => {
+    const csrf = document.cookie.match(/csrftoken=([^;]+)/)[1];
+    const tpl = await fetch(`/api/v2/job_templates/${t}/`).then((x) => x.json());
+    const r = await fetch(`/api/v2/users/${u}/roles/`, {
+      method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRFToken': csrf },
+      body: JSON.stringify({ id: tpl.summary_fields.object_roles.read_role.id }),
+    });
+    return r.status;
+  }, [jt, alice]);
+  assert.equal(granted, 204);
   const up = await newPage();
   await login(up, env('USER'), env('USER_PW'));
   assert.equal(await up.locator('#current-user').textContent(), env('USER'));
   assert.equal(await up.locator('nav.side a:has-text("Settings")').count(), 0, 'no settings for a normal user');
-  // The dashboard counts what the API lets her see (as a member of UI Org), the chart too.
+  // The dashboard counts what the API lets her see (the template she may read and its jobs),
+  // the chart too.
   const mine = await up.evaluate(async () => {
     const jt = await fetch('/api/v2/job_templates/').then((r) => r.json());
     const g = await fetch('/api/v2/dashboard/graphs/jobs/').then((r) => r.json());
@@ -424,7 +437,7 @@ try {
   await up.locator('table.table').waitFor();
   assert.equal(await up.locator('a.button:has-text("Add")').count(), 0, 'no Add without the right to create');
   assert.equal(await up.locator('.row-actions :text-is("Edit"), .row-actions :text-is("Delete")').count(), 0);
-  // A member may read a template but not start it (AWX's `user_capabilities.start`): no Launch,
+  // With Read on a template she sees it but not start it (AWX's `user_capabilities.start`): no Launch,
   // in the list or on its page.
   // (UI Template was renamed UI Long when the long job was set up.)
   await up.locator('td a', { hasText: 'UI Long' }).waitFor();
