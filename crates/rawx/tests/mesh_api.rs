@@ -9,7 +9,6 @@ use rawx_testkit::clients::receptorctl;
 use rawx_testkit::{eventually, DataDir};
 use receptor_node::*;
 use serde_json::Value;
-use std::path::Path;
 use std::time::Duration;
 
 fn free_port() -> u16 {
@@ -18,17 +17,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-fn node(id: &str, extra: &str) -> String {
-    format!(
-        "- node:\n    id: {id}\n    datadir: {{dir}}/data\n\
-         - control-service:\n    service: control\n    filename: {{dir}}/receptor.sock\n{extra}"
-    )
-}
-
-fn ready(d: &Path) -> bool {
-    std::os::unix::net::UnixStream::connect(d.join("receptor.sock")).is_ok()
 }
 
 #[test]

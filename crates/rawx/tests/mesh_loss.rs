@@ -11,7 +11,6 @@ use rawx_testkit::lab::*;
 use rawx_testkit::{eventually, DataDir};
 use receptor_node::*;
 use serde_json::{json, Value};
-use std::path::Path;
 use std::time::Duration;
 
 fn free_port() -> u16 {
@@ -40,17 +39,6 @@ struct Mesh {
     ctl: Receptor,
     hops: Vec<Receptor>,
     exec: Receptor,
-}
-
-fn node(id: &str, extra: &str) -> String {
-    format!(
-        "- node:\n    id: {id}\n    datadir: {{dir}}/data\n\
-         - control-service:\n    service: control\n    filename: {{dir}}/receptor.sock\n{extra}"
-    )
-}
-
-fn ready(d: &Path) -> bool {
-    std::os::unix::net::UnixStream::connect(d.join("receptor.sock")).is_ok()
 }
 
 /// `ctl ← hop1 … hopN ← exec2`: every hop dials ctl, exec2 dials every hop.

@@ -9,7 +9,6 @@ use rawx_testkit::DataDir;
 use rawx_testkit::{eventually, free_port};
 use receptor_node::*;
 use serde_json::json;
-use std::path::Path;
 use std::time::Duration;
 
 /// The AWX mesh shape: the controller's own node `ctl`, a hop, and the execution node `exec2`
@@ -19,13 +18,6 @@ use std::time::Duration;
 #[test]
 fn a_job_runs_on_an_execution_node_two_hops_away() {
     let (p_ctl, p_hop) = (free_port(), free_port());
-    let node = |id: &str, extra: &str| {
-        format!(
-            "- node:\n    id: {id}\n    datadir: {{dir}}/data\n\
-             - control-service:\n    service: control\n    filename: {{dir}}/receptor.sock\n{extra}"
-        )
-    };
-    let ready = |d: &Path| std::os::unix::net::UnixStream::connect(d.join("receptor.sock")).is_ok();
     let ctl = Receptor::start(
         &node(
             "ctl",

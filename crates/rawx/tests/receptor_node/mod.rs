@@ -26,6 +26,20 @@ impl Drop for Receptor {
     }
 }
 
+/// A node's config: its id, its data dir and control socket in `{dir}` (what
+/// `Receptor::start` fills in), then `extra` (backends, work commands).
+pub fn node(id: &str, extra: &str) -> String {
+    format!(
+        "- node:\n    id: {id}\n    datadir: {{dir}}/data\n\
+         - control-service:\n    service: control\n    filename: {{dir}}/receptor.sock\n{extra}"
+    )
+}
+
+/// Whether the node in `d` answers on its control socket (`Receptor::start`'s readiness).
+pub fn ready(d: &Path) -> bool {
+    std::os::unix::net::UnixStream::connect(d.join("receptor.sock")).is_ok()
+}
+
 pub fn work_command(verify: bool) -> String {
     format!(
         "- work-command:\n    worktype: ansible-runner\n    command: {}\n    params: worker\n    allowruntimeparams: true\n    verifysignature: {verify}\n",
