@@ -118,9 +118,16 @@ pub async fn register(shared: &Shared) -> anyhow::Result<()> {
     upsert(store, &shared.node_name, values).await?;
     if remote(shared) {
         let id = shared.node.node_id().to_string();
+        // The node this controller is configured with is managed by it, even when the mesh
+        // view (reach) saw it first and recorded it as a node learned from the mesh.
         let row = find(store, &id).await?;
-        if row.is_none() {
-            upsert(store, &id, json!({"node_type": "execution"})).await?;
+        if row.is_none_or(|r| r.get("managed") != Some(&json!(true))) {
+            upsert(
+                store,
+                &id,
+                json!({"node_type": "execution", "managed": true}),
+            )
+            .await?;
         }
         check(shared, &id).await?;
     }
