@@ -8,7 +8,9 @@
 //! - `settings`: AWX's settings rawx acts on, their one default each, typed reads;
 //! - `access`: whether an actor may see an object (the store's half of a permission check);
 //! - `credentials`: AWX's managed credential types as data, injection, custom types' checks;
-//! - `stdout`: a job's output assembled from its stored events.
+//! - `stdout`: a job's output assembled from its stored events;
+//! - `projects`: project updates (made on create, SCM change, request, launch) and a project's
+//!   status from them.
 //!
 //! Architecture invariant: no HTTP and no axum; it knows the store, the bus and the schema,
 //! never a request. It runs nothing itself: the task role's components call it.
@@ -19,6 +21,7 @@ pub mod credentials;
 mod error;
 pub mod launch;
 pub mod messages;
+pub mod projects;
 pub mod roles;
 pub mod schedules;
 pub mod settings;

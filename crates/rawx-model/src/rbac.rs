@@ -430,6 +430,13 @@ pub fn read_filter(res: &'static Resource, actor: &Actor) -> Option<Filter> {
         ]),
         // `AdHocCommandAccess`: read access to the inventory.
         "ad_hoc_commands" => read("inventory", "inventories"),
+        // `ProjectUpdateAccess`: read access to the project.
+        "project_updates" => read("project", "projects"),
+        "project_update_events" => fk_in(
+            "project_update",
+            "project_updates",
+            read_filter(by_key("project_updates")?, actor)?,
+        ),
         // Events and summaries: those of the jobs the user may read.
         "job_events" | "job_host_summaries" => {
             fk_in("job", "jobs", read_filter(by_key("jobs")?, actor)?)

@@ -19,6 +19,7 @@ mod inventories;
 mod job_templates;
 mod jobs;
 mod organizations;
+mod project_updates;
 mod projects;
 pub mod receptor_addresses;
 pub(crate) mod roles;
@@ -39,6 +40,7 @@ static MODULES: &[&dyn ResourceApi] = &[
     &credentials::Credentials,
     &events::AdHocCommandEvents,
     &events::JobEvents,
+    &events::ProjectUpdateEvents,
     &execution_environments::ExecutionEnvironments,
     &groups::Groups,
     &instances::InstanceGroups,
@@ -47,6 +49,7 @@ static MODULES: &[&dyn ResourceApi] = &[
     &job_templates::JobTemplates,
     &jobs::Jobs,
     &organizations::Organizations,
+    &project_updates::ProjectUpdates,
     &projects::Projects,
     &receptor_addresses::ReceptorAddresses,
     &roles::Roles,
