@@ -13,6 +13,7 @@ mod groups;
 mod health;
 mod heartbeat;
 mod ingest;
+mod lookup;
 mod reach;
 mod run;
 mod scheduler;
