@@ -273,7 +273,16 @@ pub async fn build(ctx: &Context_<'_>, kind: &JobKind, job: &Row) -> anyhow::Res
             inputs.insert(k, v);
         }
         let def = credentials::TypeDef::from_row(&ctype);
-        let missing = credentials::missing_required(&def, &inputs);
+        // Fields filled by a lookup count as given (AWX's `has_input` of a dynamic field).
+        let sources = crate::lookup::sources_of(store, cid).await?;
+        let dynamic: Vec<&str> = sources
+            .iter()
+            .map(|s| text(s, "input_field_name"))
+            .collect();
+        let missing: Vec<String> = credentials::missing_required(&def, &inputs)
+            .into_iter()
+            .filter(|m| !dynamic.contains(&m.as_str()))
+            .collect();
         if !missing.is_empty() {
             return Err(PreStart(format!(
                 "{} cannot start because Credential {} does not provide one or more required fields ({}).",
@@ -282,6 +291,11 @@ pub async fn build(ctx: &Context_<'_>, kind: &JobKind, job: &Row) -> anyhow::Res
                 missing.join(", ")
             ))
             .into());
+        }
+        for source in &sources {
+            let value =
+                crate::lookup::resolve(store, &ctx.key, &cred, source, &mut secrets).await?;
+            inputs.insert(text(source, "input_field_name").to_string(), json!(value));
         }
         // An `ASK` input takes the password given at launch (AWX's `build_passwords`).
         let needed = credentials::passwords_needed(&def, &inputs);

@@ -14,6 +14,7 @@ mod groups;
 mod health;
 mod heartbeat;
 mod ingest;
+mod lookup;
 mod reach;
 mod run;
 mod scheduler;

@@ -545,6 +545,11 @@ pub fn add_needs(res: &'static Resource) -> &'static [(&'static str, &'static st
         "projects" => &[("organization", "project_admin_role")],
         "inventories" => &[("organization", "inventory_admin_role")],
         "credentials" => &[("organization", "credential_admin_role")],
+        // `CredentialInputSourceAccess`: admin of the target, use of the source.
+        "credential_input_sources" => &[
+            ("target_credential", "admin_role"),
+            ("source_credential", "use_role"),
+        ],
         "workflow_job_templates" => &[("organization", "workflow_admin_role")],
         "teams" => &[("organization", "admin_role")],
         "job_templates" => &[("project", "use_role"), ("inventory", "use_role")],

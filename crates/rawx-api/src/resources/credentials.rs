@@ -23,7 +23,9 @@ impl ResourceApi for Credentials {
     }
 
     fn routes(&self) -> crate::resource::Routes {
-        super::copy::routes(&COPY)
+        let mut routes = super::copy::routes(&COPY);
+        routes.extend(super::credential_input_sources::credential_test_routes());
+        routes
     }
 
     fn related(&self, row: &Row, related: &mut serde_json::Map<String, serde_json::Value>) {

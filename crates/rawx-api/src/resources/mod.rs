@@ -8,6 +8,7 @@
 mod ad_hoc_commands;
 pub mod bulk;
 mod copy;
+mod credential_input_sources;
 mod credential_types;
 mod credentials;
 mod events;
@@ -36,6 +37,7 @@ pub use instances::ping_groups;
 
 static MODULES: &[&dyn ResourceApi] = &[
     &ad_hoc_commands::AdHocCommands,
+    &credential_input_sources::CredentialInputSources,
     &credential_types::CredentialTypes,
     &credentials::Credentials,
     &events::AdHocCommandEvents,

@@ -40,6 +40,7 @@ pub static ALL: &[&Resource] = &[
     &PROJECTS,
     &CREDENTIALS,
     &CREDENTIAL_TYPES,
+    &CREDENTIAL_INPUT_SOURCES,
     &INVENTORIES,
     &HOSTS,
     &GROUPS,
