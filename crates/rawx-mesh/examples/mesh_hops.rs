@@ -28,7 +28,10 @@ impl Drop for Nodes {
                 let _ = c.wait();
             }
         }
-        let _ = std::fs::remove_dir_all(&self.dir);
+        // KEEP=1 keeps the nodes' dirs and logs.
+        if std::env::var_os("KEEP").is_none() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 
@@ -78,12 +81,19 @@ impl Nodes {
 
     fn start(&mut self, i: usize) -> anyhow::Result<()> {
         let d = self.dir.join(&self.nodes[i].0);
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(d.join("node.log"))?;
         let child = Command::new(&self.bin)
             .arg("--config")
             .arg(d.join("receptor.conf"))
-            .env("RAWX_LOG", "warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdin(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log)
             .spawn()?;
         self.nodes[i].1 = Some(child);
         Ok(())
@@ -302,55 +312,71 @@ fn throughput(bin: &Path, hops: usize, runs: usize, floor: Duration) -> anyhow::
 }
 
 /// A diamond `a ← b, c ← d`: a reaches d through b or c. The hop a's route goes through is
-/// killed (its links close); measured: until a routes d through the other hop, and until a's
-/// first ping reaches d that way. The killed hop comes back before the next trial.
+/// killed (its links close); measured: until both a and d route around it, and until a ping
+/// from a reaches d and comes back the other way. A ping in flight while the links close can
+/// be lost (a datagram, as with Receptor), so one is started every 50 ms until one answers.
+/// The killed hop comes back before the next trial.
 fn reroute(bin: &Path, trials: usize) -> anyhow::Result<()> {
     let mut m = Nodes::new(bin, "reroute")?;
     let (pa, pb, pc) = (free_port(), free_port(), free_port());
     let a = m.add("a", &listener(pa))?;
     m.add("b", &format!("{}{}", peer(pa), listener(pb)))?;
     m.add("c", &format!("{}{}", peer(pa), listener(pc)))?;
-    m.add("d", &format!("{}{}", peer(pb), peer(pc)))?;
+    let d = m.add("d", &format!("{}{}", peer(pb), peer(pc)))?;
     let both = |v: &serde_json::Value| {
         v["KnownConnectionCosts"]["d"]
             .as_object()
             .is_some_and(|c| c.len() == 2)
             && v["RoutingTable"].get("d").is_some()
     };
+    let route = |m: &Nodes, i: usize, to: &str| {
+        m.status(i)
+            .and_then(|v| v["RoutingTable"][to].as_str().map(String::from))
+    };
     let mut worst = Duration::ZERO;
     let mut figures = Vec::new();
     for _ in 0..trials {
         m.wait_status(a, "both paths from a to d", both)?;
-        let via = m.status(a).unwrap()["RoutingTable"]["d"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        m.wait_status(d, "a route from d to a", |v| {
+            v["RoutingTable"].get("a").is_some()
+        })?;
+        let via = route(&m, a, "d").unwrap_or_default();
         let hop = m.index(&via);
         let killed = Instant::now();
         m.kill(hop);
-        let mut routed = None;
-        loop {
+        let routed = loop {
             anyhow::ensure!(
                 killed.elapsed() < Duration::from_secs(30),
-                "a did not route around {via} within 30 s"
+                "a and d did not route around {via} within 30 s"
             );
-            let Some(v) = m.status(a) else { continue };
-            match v["RoutingTable"]["d"].as_str() {
-                Some(next) if next != via => {
-                    routed.get_or_insert(killed.elapsed());
-                    let reply = request(&m.socket(a), "{\"command\":\"ping\",\"target\":\"d\"}")?;
-                    if reply.contains("\"Success\":true") {
-                        break;
-                    }
-                }
-                _ => std::thread::sleep(Duration::from_millis(5)),
+            let there = route(&m, a, "d").is_some_and(|n| n != via);
+            let back = route(&m, d, "a").is_some_and(|n| n != via);
+            if there && back {
+                break killed.elapsed();
             }
-        }
-        let pinged = killed.elapsed();
-        let routed = routed.unwrap_or(pinged);
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        let pinged = loop {
+            let (socket, tx) = (m.socket(a), tx.clone());
+            std::thread::spawn(move || {
+                let ok = request(&socket, "{\"command\":\"ping\",\"target\":\"d\"}")
+                    .is_ok_and(|r| r.contains("\"Success\":true"));
+                if ok {
+                    let _ = tx.send(killed.elapsed());
+                }
+            });
+            if let Ok(t) = rx.recv_timeout(Duration::from_millis(50)) {
+                break t;
+            }
+            anyhow::ensure!(
+                killed.elapsed() < Duration::from_secs(30),
+                "no ping from a reached d within 30 s"
+            );
+        };
         worst = worst.max(pinged);
         figures.push(format!(
-            "route {:.0} ms, ping {:.0} ms",
+            "routed {:.0} ms, ping {:.0} ms",
             routed.as_secs_f64() * 1e3,
             pinged.as_secs_f64() * 1e3
         ));

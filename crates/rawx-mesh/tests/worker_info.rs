@@ -9,22 +9,24 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::mesh::{start_with_config, MeshNode};
-use common::{eventually, DataDir};
+use common::mesh::{listener, start_with_config, MeshNode};
+use common::{eventually, free_port, DataDir};
 use rawx_mesh::{worker_info, RemoteNode, RemoteOptions, WorkNode};
 
 const LIMIT: Duration = Duration::from_secs(2);
 /// What a call may take past its limit: the status asked for the message (5 s at most).
 const SLACK: Duration = Duration::from_secs(6);
 
-/// Node `exec` whose `ansible-runner` prints a line and then hangs, whatever its arguments.
+/// Node `exec` whose `ansible-runner` prints a line and then hangs, whatever its arguments;
+/// a mesh node (with a listener nobody dials), so it can take remote work too.
 fn hanging_node(dir: &DataDir) -> MeshNode {
     let config = format!(
-        "---\n- node:\n    id: exec\n    datadir: {}\n- log-level: info\n\
+        "---\n- node:\n    id: exec\n    datadir: {}\n- log-level: info\n{}\
          - control-service:\n    service: control\n    filename: {}\n\
          - work-command:\n    worktype: ansible-runner\n    command: sh\n\
          \x20   params: \"-c 'echo starting; exec sleep 600'\"\n    allowruntimeparams: true\n",
         dir.join("exec-data").display(),
+        listener(free_port(), ""),
         dir.join("exec.sock").display()
     );
     start_with_config(dir.path(), "exec", &config)

@@ -300,6 +300,11 @@ impl Mesh {
         } else {
             node.to_string()
         };
+        // Go's dial fails at its first packet when there is no route (the mesh refuses the
+        // write); quinn would wait out the handshake timeout for a lost packet instead.
+        if node != self.node_id() && !self.lock().routes.next_hop.contains_key(&node) {
+            return Err("no route to node".into());
+        }
         self.add_name(&node);
         let listener = self.listen(None)?;
         let socket = Arc::new(MeshSocket::new(self, listener));
