@@ -144,7 +144,14 @@ pub async fn check(shared: &Shared, hostname: &str) -> anyhow::Result<()> {
     let is_exec_node = remote(shared) && hostname == shared.node.node_id();
     let started = Instant::now();
     let mut values = if is_exec_node {
-        match rawx_mesh::worker_info(shared.node.as_ref(), crate::WORK_TYPE).await {
+        // Bounded (AWX's 20 s): a node that does not answer gets an error on its row and
+        // the next check its turn, rather than holding this component for good.
+        let info = rawx_mesh::worker_info(
+            shared.node.clone(),
+            crate::WORK_TYPE,
+            rawx_mesh::WORKER_INFO_TIMEOUT,
+        );
+        match info.await {
             Ok(info) => {
                 let mut v = figures(
                     row.as_ref(),
