@@ -10,6 +10,7 @@ pub mod bulk;
 mod copy;
 mod credential_types;
 mod credentials;
+mod dab;
 mod events;
 mod execution_environments;
 mod groups;
@@ -37,6 +38,7 @@ static MODULES: &[&dyn ResourceApi] = &[
     &ad_hoc_commands::AdHocCommands,
     &credential_types::CredentialTypes,
     &credentials::Credentials,
+    &dab::RoleDefinitions,
     &events::AdHocCommandEvents,
     &events::JobEvents,
     &execution_environments::ExecutionEnvironments,
