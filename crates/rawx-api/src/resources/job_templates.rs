@@ -161,6 +161,8 @@ impl ResourceApi for JobTemplates {
         let start = startable && may_execute(r, row).await?;
         caps.insert("start".into(), json!(start));
         caps.insert("schedule".into(), json!(start));
+        let copy = startable && super::copy::may_copy(r, &COPY, row).await?;
+        caps.insert("copy".into(), json!(copy));
         Ok(())
     }
 

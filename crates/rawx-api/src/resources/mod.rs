@@ -11,6 +11,7 @@ mod copy;
 mod credential_input_sources;
 mod credential_types;
 mod credentials;
+mod dab;
 mod events;
 mod execution_environments;
 mod groups;
@@ -40,6 +41,7 @@ static MODULES: &[&dyn ResourceApi] = &[
     &credential_input_sources::CredentialInputSources,
     &credential_types::CredentialTypes,
     &credentials::Credentials,
+    &dab::RoleDefinitions,
     &events::AdHocCommandEvents,
     &events::JobEvents,
     &events::ProjectUpdateEvents,

@@ -64,6 +64,25 @@ impl ResourceApi for Projects {
         }
     }
 
+    /// `start`/`schedule`: the update role, for a project with a source (a manual project
+    /// is never updated, nor copied, as AWX's `get_user_capabilities` says).
+    async fn user_capabilities(
+        &self,
+        r: &mut Renderer<'_>,
+        row: &Row,
+        caps: &mut Map<String, Value>,
+    ) -> ApiResult<()> {
+        let scm = !text(row, "scm_type").is_empty();
+        let id = row.get("id").and_then(Value::as_i64).unwrap_or_default();
+        let start =
+            scm && !r.actor.read_only_token && r.holds("projects", id, &["update_role"]).await?;
+        caps.insert("start".into(), json!(start));
+        caps.insert("schedule".into(), json!(start));
+        let copy = scm && super::copy::may_copy(r, &COPY, row).await?;
+        caps.insert("copy".into(), json!(copy));
+        Ok(())
+    }
+
     async fn prepare(
         &self,
         state: &AppState,

@@ -66,6 +66,9 @@ pub static ALL: &[&Resource] = &[
     &ROLES,
     &ROLE_PARENTS,
     &ROLE_ANCESTORS,
+    &ROLE_DEFINITIONS,
+    &ROLE_USER_ASSIGNMENTS,
+    &ROLE_TEAM_ASSIGNMENTS,
 ];
 
 /// The column of a parent table ([`PARENT_TABLES`]) naming the kind of each row: the child
