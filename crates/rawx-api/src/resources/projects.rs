@@ -275,20 +275,6 @@ impl ResourceApi for Projects {
         Ok(())
     }
 
-    /// `start` and `schedule`: the project's update role (AWX's `ProjectAccess.can_start`).
-    async fn user_capabilities(
-        &self,
-        r: &mut Renderer<'_>,
-        row: &Row,
-        caps: &mut Map<String, Value>,
-    ) -> ApiResult<()> {
-        let id = int(row, "id").unwrap_or_default();
-        let start = !r.actor.read_only_token && r.holds("projects", id, &["update_role"]).await?;
-        caps.insert("start".into(), json!(start));
-        caps.insert("schedule".into(), json!(start));
-        Ok(())
-    }
-
     async fn derived(
         &self,
         r: &mut Renderer<'_>,
