@@ -576,6 +576,8 @@ async fn steps(ctx: &Ctx<'_>, out: &mut Out, update: &Row) -> Result<String, Sto
 
 async fn git(ctx: &Ctx<'_>, out: &mut Out, update: &Row) -> Result<String, Stop> {
     out.task("Update project using git", "ansible.builtin.git");
+    // What has happened so far is shown while git works (a fetch may take long).
+    let _ = out.flush().await;
     let url = text(update, "scm_url");
     let branch = text(update, "scm_branch");
     let refspec = text(update, "scm_refspec");
@@ -828,6 +830,7 @@ async fn requirements(ctx: &Ctx<'_>, out: &mut Out, update: &Row, rev: &str) -> 
     for (name, what, file) in steps {
         let Some(file) = file else { continue };
         out.task(name, "ansible.builtin.command");
+        let _ = out.flush().await;
         let mut args: Vec<&str> = Vec::new();
         if !what.is_empty() {
             args.push(what);
@@ -962,6 +965,7 @@ print("%d files unpacked" % written)
 /// `scm_clean`), older archives removed; the revision is its SHA-1.
 async fn archive(ctx: &Ctx<'_>, out: &mut Out, update: &Row) -> Result<String, Stop> {
     out.task("Get archive from url", "ansible.builtin.get_url");
+    let _ = out.flush().await;
     let url = text(update, "scm_url");
     let store = ctx.dir.join(".archive");
     std::fs::create_dir_all(&store)

@@ -366,12 +366,37 @@ fn a_canceled_update_ends_canceled() {
     let uid = p["summary_fields"]["current_update"]["id"]
         .as_i64()
         .unwrap();
+    // A websocket client watching the update as AWX's UI does.
+    let mut ws = rawx_testkit::wsclient::Py::start(
+        s,
+        json!({"login": ["admin", rawx_testkit::ADMIN_PW], "steps": [
+            ["send", {"xrftoken": "$XRF", "groups": {"jobs": ["status_changed"], "project_update_events": [uid]}}],
+            ["recv"],
+            ["ready"],
+            ["listen"],
+        ]}),
+    );
+    ws.ready();
     eventually(Duration::from_secs(30), || {
         let u = s.admin("GET", &format!("/api/v2/project_updates/{uid}/"), None, 200);
         if u["status"] == "running" {
             Ok(())
         } else {
             Err(u.to_string())
+        }
+    });
+    // Its first events are stored (and sent) while git still waits.
+    eventually(Duration::from_secs(30), || {
+        let e = s.admin(
+            "GET",
+            &format!("/api/v2/project_updates/{uid}/events/?event=playbook_on_task_start"),
+            None,
+            200,
+        );
+        if e["count"] == 1 {
+            Ok(())
+        } else {
+            Err(e.to_string())
         }
     });
     let can = s.admin(
@@ -389,7 +414,24 @@ fn a_canceled_update_ends_canceled() {
     );
     let u = update_of(s, uid);
     assert_eq!(u["status"], "canceled", "{u}");
+    assert_eq!(u["job_explanation"], "Job canceled by request.");
     assert_eq!(project(s, pid_of(&p))["status"], "canceled");
+    ws.stop_listening();
+    let seen = ws.result(Duration::from_secs(30));
+    let got = seen["received"].as_array().unwrap();
+    assert!(
+        got.iter().any(|m| m["event"] == "playbook_on_stats"
+            && m["project_update"] == uid
+            && m["group_name"] == "project_update_events"),
+        "{seen}"
+    );
+    assert!(
+        got.iter().any(|m| m["group_name"] == "jobs"
+            && m["unified_job_id"] == uid
+            && m["status"] == "canceled"
+            && m["type"] == "project_update"),
+        "{seen}"
+    );
 }
 
 fn pid_of(p: &Value) -> i64 {
