@@ -78,6 +78,7 @@ fn cli_creates_a_git_project_updates_it_and_a_job_runs_its_checkout() {
     let first = repo.commit(
         &[
             ("site.yml", &play("one")),
+            ("inventories/lab.ini", "[web]\nh1\n"),
             ("roles/x/tasks/main.yml", "- debug: {}\n"),
         ],
         "one",
@@ -122,6 +123,17 @@ fn cli_creates_a_git_project_updates_it_and_a_job_runs_its_checkout() {
         200,
     ))
     .unwrap();
+    let invs = s.admin(
+        "GET",
+        &format!("/api/v2/projects/{pid}/inventories/"),
+        None,
+        200,
+    );
+    assert_eq!(
+        invs,
+        json!(["inventories/lab.ini"]),
+        "inventory files of the checkout"
+    );
     assert_eq!(
         books,
         vec!["site.yml".to_string()],
@@ -218,6 +230,26 @@ fn cli_creates_a_git_project_updates_it_and_a_job_runs_its_checkout() {
     let j2 = lab.launch(jt);
     lab.wait_status(j2, "successful");
     assert!(lab.stdout(j2).contains("git-play says two"));
+
+    // A copy of a git project is updated into a directory of its own.
+    let copy = s.admin(
+        "POST",
+        &format!("/api/v2/projects/{pid}/copy/"),
+        Some(json!({"name": "Site copy"})),
+        201,
+    );
+    let cid = copy["id"].as_i64().unwrap();
+    eventually(Duration::from_secs(60), || {
+        let c = project(s, cid);
+        if c["status"] == "successful" {
+            Ok(c)
+        } else {
+            Err(c.to_string())
+        }
+    });
+    let c = project(s, cid);
+    assert_eq!(c["scm_revision"], second.as_str());
+    assert_eq!(c["local_path"], format!("_{cid}__site_copy"));
 
     // A manual project cannot be updated.
     let demo = lab.project("manual", &[("x.yml", PLAY)]);
