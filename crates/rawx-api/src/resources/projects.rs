@@ -52,6 +52,10 @@ impl ResourceApi for Projects {
         for name in ["update", "playbooks"] {
             related.insert(name.into(), json!(format!("/api/v2/projects/{id}/{name}/")));
         }
+        related.insert(
+            "inventory_files".into(),
+            json!(format!("/api/v2/projects/{id}/inventories/")),
+        );
         if let Some(u) = int(row, "current_job") {
             let url = json!(format!("/api/v2/project_updates/{u}/"));
             related.insert("current_update".into(), url.clone());
