@@ -13,9 +13,11 @@ mod credentials;
 mod events;
 mod execution_environments;
 mod groups;
+mod hosts;
 mod install_bundle;
 mod instances;
 mod inventories;
+mod inventory_views;
 mod job_templates;
 mod jobs;
 mod organizations;
@@ -41,6 +43,7 @@ static MODULES: &[&dyn ResourceApi] = &[
     &events::JobEvents,
     &execution_environments::ExecutionEnvironments,
     &groups::Groups,
+    &hosts::Hosts,
     &instances::InstanceGroups,
     &instances::Instances,
     &inventories::Inventories,
