@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use rawx_model::resources::HOSTS;
 use rawx_testkit::api::Api;
-use rawx_testkit::server::ADMIN_PW;
+use rawx_testkit::ADMIN_PW;
 use serde_json::{json, Value};
 
 fn names(body: &Value) -> Vec<String> {
@@ -56,9 +56,7 @@ async fn world(api: &Api) -> Value {
             json!({"name": "Far", "organization": other}),
         )
         .await;
-    let host = |name: &str, inv: i64, vars: &str| {
-        json!({"name": name, "inventory": inv, "variables": vars})
-    };
+    let host = |name: &str, inv: i64, vars: &str| json!({"name": name, "inventory": inv, "variables": vars});
     let web1 = api
         .make("/api/v2/hosts/", host("web1", lab, "{\"port\": 80}"))
         .await;
@@ -130,9 +128,15 @@ async fn a_smart_inventory_answers_its_filter_in_its_organization_one_host_per_n
             "name=db1 or name=edge1 and inventory__name=Edge",
             vec!["db1", "edge1"],
         ),
-        ("(name=db1 or name=edge1) and inventory__name=Edge", vec!["edge1"]),
+        (
+            "(name=db1 or name=edge1) and inventory__name=Edge",
+            vec!["edge1"],
+        ),
         ("groups__name=\"web\"", vec!["web1"]),
-        ("groups__name=web or groups__name=frontend", vec!["web1", "web2"]),
+        (
+            "groups__name=web or groups__name=frontend",
+            vec!["web1", "web2"],
+        ),
         ("search=\"DB\"", vec!["db1"]),
         ("groups__search=front", vec!["web2"]),
         ("name__icontains=EDGE and enabled=true", vec!["edge1"]),
@@ -152,6 +156,14 @@ async fn a_smart_inventory_answers_its_filter_in_its_organization_one_host_per_n
     }
 
     // The host's side.
+    let r = api
+        .admin(
+            "PATCH",
+            &format!("/api/v2/inventories/{s}/"),
+            Some(json!({"host_filter": "name__startswith=web"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
     let mine = api
         .admin(
             "GET",
@@ -189,14 +201,22 @@ async fn facts_are_filtered_by_containment() {
                "ansible_lo": {"ipv6": [{"scope": "link"}]}}),
     )
     .await;
-    let s = smart(&api, id(&w, "ops"), "centos", "ansible_facts__ansible_distribution=CentOS")
-        .await;
+    let s = smart(
+        &api,
+        id(&w, "ops"),
+        "centos",
+        "ansible_facts__ansible_distribution=CentOS",
+    )
+    .await;
     let path = format!("/api/v2/inventories/{s}/hosts/");
     assert_eq!(names(&api.admin("GET", &path, None).await.body), ["web1"]);
     for (filter, want) in [
         ("ansible_facts__ansible_processor_vcpus=2", vec!["db1"]),
         ("ansible_facts__ansible_processor_vcpus=\"2\"", vec![]),
-        ("ansible_facts__ansible_lo__ipv6[]__scope=host", vec!["web1"]),
+        (
+            "ansible_facts__ansible_lo__ipv6[]__scope=host",
+            vec!["web1"],
+        ),
         (
             "ansible_facts__ansible_lo__ipv6[]__scope=link or name=web2",
             vec!["db1", "web2"],
@@ -292,8 +312,9 @@ async fn bad_filters_and_smart_rules_get_awx_answers_and_change_nothing() {
         r.body,
         json!({"host_filter": ["Smart inventories must specify host_filter"]})
     );
-    let r = post(json!({"name": "s", "organization": ops, "kind": "smart", "host_filter": "name=(a"}))
-        .await;
+    let r =
+        post(json!({"name": "s", "organization": ops, "kind": "smart", "host_filter": "name=(a"}))
+            .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert_eq!(r.body, json!({"host_filter": ["Invalid query name=(a"]}));
     for lookup in ["icontains", "has_keys"] {
@@ -309,19 +330,40 @@ async fn bad_filters_and_smart_rules_get_awx_answers_and_change_nothing() {
             r.text
         );
     }
-    let r = post(json!({"name": "s", "organization": ops, "kind": "smart", "host_filter": "nosuch=1"}))
-        .await;
+    let r =
+        post(json!({"name": "s", "organization": ops, "kind": "smart", "host_filter": "nosuch=1"}))
+            .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert_eq!(api.snapshot().await, before, "refused writes change nothing");
+    assert_eq!(
+        api.snapshot().await,
+        before,
+        "refused writes change nothing"
+    );
 
     // No hosts or groups in a smart inventory; the kind does not change.
     let s = smart(&api, ops, "s", "name=web1").await;
     let before = api.snapshot().await;
     for (path, body, what) in [
-        ("/api/v2/hosts/".to_string(), json!({"name": "x", "inventory": s}), "Host"),
-        (format!("/api/v2/inventories/{s}/hosts/"), json!({"name": "x"}), "Host"),
-        ("/api/v2/groups/".to_string(), json!({"name": "g", "inventory": s}), "Group"),
-        (format!("/api/v2/inventories/{s}/groups/"), json!({"name": "g"}), "Group"),
+        (
+            "/api/v2/hosts/".to_string(),
+            json!({"name": "x", "inventory": s}),
+            "Host",
+        ),
+        (
+            format!("/api/v2/inventories/{s}/hosts/"),
+            json!({"name": "x"}),
+            "Host",
+        ),
+        (
+            "/api/v2/groups/".to_string(),
+            json!({"name": "g", "inventory": s}),
+            "Group",
+        ),
+        (
+            format!("/api/v2/inventories/{s}/groups/"),
+            json!({"name": "g"}),
+            "Group",
+        ),
     ] {
         let r = api.admin("POST", &path, Some(body)).await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}");
@@ -376,7 +418,11 @@ async fn a_smart_inventorys_hosts_are_shown_to_whoever_reads_it() {
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     // Read on the smart inventory alone (none on Lab, whose hosts these are).
     let roles = api
-        .admin("GET", &format!("/api/v2/inventories/{s}/object_roles/"), None)
+        .admin(
+            "GET",
+            &format!("/api/v2/inventories/{s}/object_roles/"),
+            None,
+        )
         .await;
     let read = roles.body["results"]
         .as_array()
@@ -476,18 +522,31 @@ async fn script_tree_and_group_views_answer_as_awx() {
         )
         .await;
     assert_eq!(script.body["all"]["hosts"], json!(["web1", "web2"]));
-    assert_eq!(script.body["_meta"]["hostvars"]["web1"], json!({"port": 80}));
+    assert_eq!(
+        script.body["_meta"]["hostvars"]["web1"],
+        json!({"port": 80})
+    );
 
     let tree = api
         .admin("GET", &format!("/api/v2/inventories/{lab}/tree/"), None)
         .await;
-    let roots: Vec<&str> = tree.body.as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
+    let roots: Vec<&str> = tree
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
     assert_eq!(roots, ["db", "web"]);
     assert_eq!(tree.body[1]["children"][0]["name"], "frontend");
     assert_eq!(tree.body[1]["children"][0]["children"], json!([]));
     assert_eq!(tree.body[1]["type"], "group");
     let roots = api
-        .admin("GET", &format!("/api/v2/inventories/{lab}/root_groups/"), None)
+        .admin(
+            "GET",
+            &format!("/api/v2/inventories/{lab}/root_groups/"),
+            None,
+        )
         .await;
     assert_eq!(names(&roots.body), ["db", "web"]);
 
@@ -518,7 +577,12 @@ async fn script_tree_and_group_views_answer_as_awx() {
     let host = api
         .admin("GET", &format!("/api/v2/hosts/{}/", id(&w, "web2")), None)
         .await;
-    for link in ["all_groups", "smart_inventories", "ansible_facts", "variable_data"] {
+    for link in [
+        "all_groups",
+        "smart_inventories",
+        "ansible_facts",
+        "variable_data",
+    ] {
         assert_eq!(
             host.body["related"][link],
             format!("/api/v2/hosts/{}/{link}/", id(&w, "web2"))
@@ -547,7 +611,13 @@ async fn variable_data_reads_and_writes_json_and_yaml() {
 
     let hpath = format!("/api/v2/hosts/{}/variable_data/", id(&w, "web2"));
     let r = api
-        .raw("PATCH", &hpath, ("admin", ADMIN_PW), "application/yaml", "a: 1\nb: [x, y]\n")
+        .raw(
+            "PATCH",
+            &hpath,
+            ("admin", ADMIN_PW),
+            "application/yaml",
+            "a: 1\nb: [x, y]\n",
+        )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let yaml = api
@@ -566,7 +636,12 @@ async fn variable_data_reads_and_writes_json_and_yaml() {
         json!({"variables": ["Input type `list` is not a dictionary"]})
     );
     let r = api
-        .call("PUT", &gpath, Some(("bob", "pw-bob")), Some(json!({"x": 1})))
+        .call(
+            "PUT",
+            &gpath,
+            Some(("bob", "pw-bob")),
+            Some(json!({"x": 1})),
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert_eq!(api.snapshot().await, before);

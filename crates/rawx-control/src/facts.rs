@@ -140,7 +140,11 @@ mod tests {
         let (files, cache) = start(7, &hosts, 60);
         let paths: Vec<_> = files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["artifacts/7/fact_cache/web1"]);
-        assert_eq!(cache.hosts.len(), 3, "the unsafe name is not the job's to change");
+        assert_eq!(
+            cache.hosts.len(),
+            3,
+            "the unsafe name is not the job's to change"
+        );
         let (files, _) = start(7, &hosts, 0);
         assert_eq!(files.len(), 2, "no timeout: every host with facts");
     }

@@ -400,7 +400,13 @@ pub async fn follow(
     if let (Some(cache), Some(returned)) = (&built.facts, &fact_cache) {
         match crate::facts::finish(&shared.store, cache, returned).await {
             Ok((updated, cleared, unchanged)) => {
-                tracing::info!(job = job_id, updated, cleared, unchanged, "host facts stored")
+                tracing::info!(
+                    job = job_id,
+                    updated,
+                    cleared,
+                    unchanged,
+                    "host facts stored"
+                )
             }
             Err(e) => tracing::warn!(job = job_id, error = %e, "cannot store host facts"),
         }

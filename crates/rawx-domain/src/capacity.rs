@@ -39,7 +39,10 @@ impl Impacts {
                     // A smart inventory's hosts are its filter's (AWX's `total_hosts`).
                     let row = store.get(&rawx_model::resources::INVENTORIES, inv).await?;
                     if row.get("kind").and_then(|k| k.as_str()) == Some("smart") {
-                        let hf = row.get("host_filter").and_then(|h| h.as_str()).unwrap_or("");
+                        let hf = row
+                            .get("host_filter")
+                            .and_then(|h| h.as_str())
+                            .unwrap_or("");
                         let org = int(&row, "organization");
                         f = rawx_model::smart::inventory_hosts(hf, org)
                             .unwrap_or(Filter::Any(vec![]));

@@ -473,7 +473,9 @@ mod tests {
             "ansible_facts does not support searching with __icontains"
         );
         assert_eq!(
-            parse("ansible_facts__a__has_keys=x").unwrap_err().to_string(),
+            parse("ansible_facts__a__has_keys=x")
+                .unwrap_err()
+                .to_string(),
             "ansible_facts does not support searching with __has_keys"
         );
         for bad in ["name=", "(name=a", "name=a or", "name a", "name=\"x", "and"] {

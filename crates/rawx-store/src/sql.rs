@@ -611,7 +611,10 @@ fn json_contains_sqlite(sql: &mut Sql, doc: &str, path: &str, pat: &Value, depth
         scalar => {
             sql.push("(");
             json_type(sql);
-            sql.push(&format!(" IN ({}) AND json_extract({doc}, ", json_type_of(scalar)));
+            sql.push(&format!(
+                " IN ({}) AND json_extract({doc}, ",
+                json_type_of(scalar)
+            ));
             sql.bind(Param::Text(path.to_string()));
             sql.push(") = ");
             bind_scalar(sql, scalar);

@@ -99,9 +99,12 @@ fn a_smart_inventory_made_by_the_cli_and_the_collection_runs_a_job_on_its_hosts(
     let sid = smart["id"].as_i64().unwrap();
     let got = lab.s.awx_json(&["inventory", "get", "webs"]);
     assert_eq!(got["total_hosts"], 3, "{got}");
-    let hosts = lab
-        .s
-        .admin("GET", &format!("/api/v2/inventories/{sid}/hosts/"), None, 200);
+    let hosts = lab.s.admin(
+        "GET",
+        &format!("/api/v2/inventories/{sid}/hosts/"),
+        None,
+        200,
+    );
     assert_eq!(names_of(&hosts), ["web1", "web2", "web3"]);
     let bad = lab.s.awx(&[
         "inventory",
@@ -148,9 +151,12 @@ fn a_smart_inventory_made_by_the_cli_and_the_collection_runs_a_job_on_its_hosts(
         "groups__name=edge or name=web1 or inventory__name=Edge",
     ]);
     assert_eq!(modified.code, 0, "{modified}");
-    let hosts = lab
-        .s
-        .admin("GET", &format!("/api/v2/inventories/{sid}/hosts/"), None, 200);
+    let hosts = lab.s.admin(
+        "GET",
+        &format!("/api/v2/inventories/{sid}/hosts/"),
+        None,
+        200,
+    );
     assert_eq!(names_of(&hosts), ["web1", "web3"]);
 
     // The collection's `inventory` module, twice (the second run changes nothing).
@@ -224,9 +230,12 @@ fn facts_stored_by_one_job_feed_the_next_and_are_cleared_as_awx_clears_them() {
     assert_eq!(host("h1")["ansible_facts_modified"], Value::Null);
 
     lab.wait_status(lab.launch(remember), "successful");
-    let facts = lab
-        .s
-        .admin("GET", &format!("/api/v2/hosts/{h1}/ansible_facts/"), None, 200);
+    let facts = lab.s.admin(
+        "GET",
+        &format!("/api/v2/hosts/{h1}/ansible_facts/"),
+        None,
+        200,
+    );
     assert_eq!(facts["color"], "h1-blue", "{facts}");
     let first_stamp = host("h1")["ansible_facts_modified"].clone();
     assert!(first_stamp.is_string());
@@ -256,7 +265,10 @@ fn facts_stored_by_one_job_feed_the_next_and_are_cleared_as_awx_clears_them() {
     let job = lab.launch(recall);
     lab.wait_status(job, "successful");
     let out = lab.stdout(job);
-    assert!(out.contains("h1 color=h1-blue") && out.contains("h2 color=h2-blue"), "{out}");
+    assert!(
+        out.contains("h1 color=h1-blue") && out.contains("h2 color=h2-blue"),
+        "{out}"
+    );
     assert_eq!(
         host("h1")["ansible_facts_modified"],
         first_stamp,
@@ -276,10 +288,17 @@ fn facts_stored_by_one_job_feed_the_next_and_are_cleared_as_awx_clears_them() {
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let job = lab.launch(recall);
     lab.wait_status(job, "successful");
-    assert!(lab.stdout(job).contains("h1 color=none"), "{}", lab.stdout(job));
-    let facts = lab
-        .s
-        .admin("GET", &format!("/api/v2/hosts/{h1}/ansible_facts/"), None, 200);
+    assert!(
+        lab.stdout(job).contains("h1 color=none"),
+        "{}",
+        lab.stdout(job)
+    );
+    let facts = lab.s.admin(
+        "GET",
+        &format!("/api/v2/hosts/{h1}/ansible_facts/"),
+        None,
+        200,
+    );
     assert_eq!(facts, json!({}));
     lab.s.admin(
         "PATCH",
@@ -291,14 +310,21 @@ fn facts_stored_by_one_job_feed_the_next_and_are_cleared_as_awx_clears_them() {
     // Facts again, then `clear_facts` removes the files: the facts are cleared.
     lab.wait_status(lab.launch(remember), "successful");
     assert_eq!(
-        lab.s
-            .admin("GET", &format!("/api/v2/hosts/{h1}/ansible_facts/"), None, 200)["color"],
+        lab.s.admin(
+            "GET",
+            &format!("/api/v2/hosts/{h1}/ansible_facts/"),
+            None,
+            200
+        )["color"],
         "h1-blue"
     );
     lab.wait_status(lab.launch(forget), "successful");
-    let facts = lab
-        .s
-        .admin("GET", &format!("/api/v2/hosts/{h1}/ansible_facts/"), None, 200);
+    let facts = lab.s.admin(
+        "GET",
+        &format!("/api/v2/hosts/{h1}/ansible_facts/"),
+        None,
+        200,
+    );
     assert_eq!(facts, json!({}));
     let hosts = lab.s.admin(
         "GET",

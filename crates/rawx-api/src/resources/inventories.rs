@@ -53,8 +53,7 @@ impl ResourceApi for Inventories {
             if hf.is_empty() {
                 row.insert("host_filter".into(), Value::Null);
             } else {
-                rawx_model::smart::parse(&hf)
-                    .map_err(super::inventory_views::host_filter_error)?;
+                rawx_model::smart::parse(&hf).map_err(super::inventory_views::host_filter_error)?;
                 let decoded = percent_encoding::percent_decode_str(&hf)
                     .decode_utf8_lossy()
                     .into_owned();

@@ -62,8 +62,7 @@ pub(crate) fn smart_hosts(inv: &Row) -> Option<ApiResult<Filter>> {
         return Some(Ok(Filter::Any(vec![])));
     }
     Some(
-        rawx_model::smart::inventory_hosts(hf, int(inv, "organization"))
-            .map_err(host_filter_error),
+        rawx_model::smart::inventory_hosts(hf, int(inv, "organization")).map_err(host_filter_error),
     )
 }
 
@@ -119,9 +118,11 @@ async fn inventory_hosts(
     let inv = fetch_visible(&state, &ident.actor, &INVENTORIES, &raw).await?;
     match smart_hosts(&inv) {
         // AWX's `InventoryHostsList` does not filter by the hosts' own read permission.
-        Some(f) => Ok(page_response_as(&state, &ident.actor, &HOSTS, f?, &uri, &q, false)
-            .await?
-            .into_response()),
+        Some(f) => Ok(
+            page_response_as(&state, &ident.actor, &HOSTS, f?, &uri, &q, false)
+                .await?
+                .into_response(),
+        ),
         None => Ok(handlers::sub_list(
             State(state),
             Auth(ident),
@@ -156,7 +157,12 @@ async fn inventory_hosts_options(
     auth: Auth,
     Path(raw): Path<String>,
 ) -> ApiResult<Response> {
-    handlers::sub_options(state, auth, Path(("inventories".into(), raw, "hosts".into()))).await
+    handlers::sub_options(
+        state,
+        auth,
+        Path(("inventories".into(), raw, "hosts".into())),
+    )
+    .await
 }
 
 /// Groups of the inventory that are no other group's child (`Inventory.root_groups`).
@@ -212,7 +218,12 @@ async fn inventory_root_groups_options(
     auth: Auth,
     Path(raw): Path<String>,
 ) -> ApiResult<Response> {
-    handlers::sub_options(state, auth, Path(("inventories".into(), raw, "groups".into()))).await
+    handlers::sub_options(
+        state,
+        auth,
+        Path(("inventories".into(), raw, "groups".into())),
+    )
+    .await
 }
 
 /// `/inventories/N/script/`: AWX's `get_script_data` (`?hostvars=1`, `?towervars=1`,
@@ -239,7 +250,11 @@ async fn inventory_script(
     }
     if let Some(name) = p.get("host").filter(|h| !h.is_empty()) {
         let f = hosts_f.and(Filter::eq("name", ColumnType::Text, json!(name)));
-        let host = state.store.find(&HOSTS, &f).await?.ok_or(ApiError::NotFound)?;
+        let host = state
+            .store
+            .find(&HOSTS, &f)
+            .await?
+            .ok_or(ApiError::NotFound)?;
         return Ok(Json(Value::Object(vars_of(&host))));
     }
     let data = script_data(
@@ -345,7 +360,10 @@ pub(crate) async fn script_data(
             if towervars {
                 let enabled = h.get("enabled") != Some(&json!(false));
                 for prefix in ["host", "tower"] {
-                    v.insert(format!("remote_{prefix}_enabled"), json!(enabled.to_string()));
+                    v.insert(
+                        format!("remote_{prefix}_enabled"),
+                        json!(enabled.to_string()),
+                    );
                     v.insert(format!("remote_{prefix}_id"), h["id"].clone());
                 }
             }
@@ -375,12 +393,19 @@ async fn inventory_tree(
     let mut children: HashMap<i64, Vec<i64>> = HashMap::new();
     for g in &groups {
         let gid = int(g, "id").unwrap_or_default();
-        rendered.insert(gid, (text(g, "name").to_string(), r.render(&GROUPS, g).await?));
+        rendered.insert(
+            gid,
+            (text(g, "name").to_string(), r.render(&GROUPS, g).await?),
+        );
         children.insert(gid, state.store.linked(&GROUP_CHILDREN, true, gid).await?);
     }
     let roots = state
         .store
-        .list_all(&GROUPS, &root_groups(inv_id), &[("name", false), ("id", false)])
+        .list_all(
+            &GROUPS,
+            &root_groups(inv_id),
+            &[("name", false), ("id", false)],
+        )
         .await?;
     fn build(
         gid: i64,
@@ -394,7 +419,12 @@ async fn inventory_tree(
         let mut v = v.clone();
         let mut kids: Vec<i64> = children
             .get(&gid)
-            .map(|k| k.iter().copied().filter(|k| rendered.contains_key(k)).collect())
+            .map(|k| {
+                k.iter()
+                    .copied()
+                    .filter(|k| rendered.contains_key(k))
+                    .collect()
+            })
             .unwrap_or_default();
         kids.sort_by(|a, b| rendered[a].0.cmp(&rendered[b].0));
         path.push(gid);
@@ -471,14 +501,19 @@ async fn host_list(
 ) -> ApiResult<Response> {
     let p = params(&q);
     let Some(hf) = p.get("host_filter").filter(|h| !h.is_empty()) else {
-        return Ok(handlers::list(state, auth, Path("hosts".into()), uri, RawQuery(q))
-            .await?
-            .into_response());
+        return Ok(
+            handlers::list(state, auth, Path("hosts".into()), uri, RawQuery(q))
+                .await?
+                .into_response(),
+        );
     };
     let f = match rawx_model::smart::parse(hf) {
         Ok(f) => f,
         Err(e) => {
-            return Ok((StatusCode::BAD_REQUEST, Json(json!({"error": e.to_string()})))
+            return Ok((
+                StatusCode::BAD_REQUEST,
+                Json(json!({"error": e.to_string()})),
+            )
                 .into_response())
         }
     };
@@ -494,9 +529,11 @@ async fn host_list(
             filter: Box::new(f),
         },
     };
-    Ok(page_response(&state, &ident.actor, &HOSTS, distinct, &uri, &q)
-        .await?
-        .into_response())
+    Ok(
+        page_response(&state, &ident.actor, &HOSTS, distinct, &uri, &q)
+            .await?
+            .into_response(),
+    )
 }
 
 async fn host_create(
@@ -547,7 +584,11 @@ pub(crate) async fn smart_inventories_of(state: &AppState, host: &Row) -> ApiRes
         inv["organization"].clone(),
     ));
     let mut out = Vec::new();
-    for s in state.store.list_all(&INVENTORIES, &smart, &[("id", false)]).await? {
+    for s in state
+        .store
+        .list_all(&INVENTORIES, &smart, &[("id", false)])
+        .await?
+    {
         let Some(Ok(f)) = smart_hosts(&s) else {
             continue;
         };
@@ -748,7 +789,10 @@ pub(crate) fn group_routes() -> Routes {
             get(group_potential_children),
         ),
     ];
-    r.extend(variable_data_route(&GROUPS, "/api/v2/groups/{id}/variable_data/"));
+    r.extend(variable_data_route(
+        &GROUPS,
+        "/api/v2/groups/{id}/variable_data/",
+    ));
     r
 }
 
@@ -766,7 +810,10 @@ pub(crate) fn host_routes() -> Routes {
         ),
         ("/api/v2/hosts/{id}/ansible_facts/", get(host_ansible_facts)),
     ];
-    r.extend(variable_data_route(&HOSTS, "/api/v2/hosts/{id}/variable_data/"));
+    r.extend(variable_data_route(
+        &HOSTS,
+        "/api/v2/hosts/{id}/variable_data/",
+    ));
     r
 }
 
@@ -807,6 +854,11 @@ pub(crate) fn host_related(row: &Row, related: &mut Map<String, Value>) {
         &HOSTS,
         row,
         related,
-        &["variable_data", "all_groups", "smart_inventories", "ansible_facts"],
+        &[
+            "variable_data",
+            "all_groups",
+            "smart_inventories",
+            "ansible_facts",
+        ],
     );
 }
