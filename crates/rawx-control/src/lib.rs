@@ -10,6 +10,7 @@
 mod build;
 mod deps;
 mod dispatch;
+mod facts;
 mod groups;
 mod health;
 mod heartbeat;
@@ -70,7 +71,7 @@ pub struct Shared {
 }
 
 impl Shared {
-    fn settings(&self) -> rawx_domain::settings::Settings<'_> {
+    pub(crate) fn settings(&self) -> rawx_domain::settings::Settings<'_> {
         // The task role reads no setting that is the installation's UUID.
         rawx_domain::settings::Settings::new(&*self.store, "")
     }

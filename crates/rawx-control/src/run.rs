@@ -149,6 +149,10 @@ async fn context(shared: &Shared, job_id: i64) -> build::Context_<'_> {
         task_env: shared.task_env().await,
         url_base: shared.url_base().await,
         job_dir: shared.jobs_dir.join(job_id.to_string()),
+        fact_cache_timeout: shared
+            .settings()
+            .get(rawx_domain::settings::ANSIBLE_FACT_CACHE_TIMEOUT)
+            .await,
     }
 }
 
@@ -179,6 +183,7 @@ pub async fn rebuild(shared: &Shared, kind: &JobKind, job: &Row) -> Built {
                 dir: rawx_runner::PrivateDataDir::new(),
                 secrets: Vec::new(),
                 hosts,
+                facts: None,
             }
         }
     }
@@ -324,6 +329,7 @@ pub async fn follow(
         final_counter,
         broken,
         ended_elsewhere,
+        fact_cache,
     } = match outcome {
         Ok(o) => o,
         Err(e) => {
@@ -393,6 +399,22 @@ pub async fn follow(
             (JobStatus::Error, format!("{why} (work unit: {detail})"))
         }
     };
+    // AWX's `post_run_hook`: the facts are stored before the job closes, when the artifacts
+    // came back.
+    if let (Some(cache), Some(returned)) = (&built.facts, &fact_cache) {
+        match crate::facts::finish(&shared.store, cache, returned).await {
+            Ok((updated, cleared, unchanged)) => {
+                tracing::info!(
+                    job = job_id,
+                    updated,
+                    cleared,
+                    unchanged,
+                    "host facts stored"
+                )
+            }
+            Err(e) => tracing::warn!(job = job_id, error = %e, "cannot store host facts"),
+        }
+    }
     let finished = rawx_model::now_string();
     let started = text(&job, "started").to_string();
     let elapsed = elapsed_between(&started, &finished);
@@ -475,6 +497,8 @@ struct Outcome {
     broken: Option<String>,
     /// The job was ended by someone else while its output was quiet.
     ended_elsewhere: bool,
+    /// The `fact_cache/` files of the artifacts (host name → content), for a job keeping one.
+    fact_cache: Option<HashMap<String, Vec<u8>>>,
 }
 
 async fn ingest(
@@ -503,6 +527,7 @@ async fn ingest(
         final_counter: skip_through,
         broken: None,
         ended_elsewhere: false,
+        fact_cache: None,
     };
     // Lines that are not JSON become `verbose` events numbered in sequence with the runner's
     // own: every later counter moves up by one per such line. Replaying the same durable
@@ -589,7 +614,16 @@ async fn ingest(
                 }
                 Ok(Frame::Artifacts(zip)) => {
                     match rawx_runner::Artifacts::from_zip(&zip) {
-                        Ok(a) => out.rc = a.rc.map(i64::from),
+                        Ok(a) => {
+                            out.rc = a.rc.map(i64::from);
+                            if built.facts.is_some() {
+                                out.fact_cache = Some(
+                                    a.fact_cache()
+                                        .map(|(h, b)| (h.to_string(), b.to_vec()))
+                                        .collect(),
+                                );
+                            }
+                        }
                         Err(e) => tracing::warn!(job = job_id, error = %e, "unreadable artifacts"),
                     }
                     continue;
