@@ -69,7 +69,7 @@ pub struct Shared {
 }
 
 impl Shared {
-    fn settings(&self) -> rawx_domain::settings::Settings<'_> {
+    pub(crate) fn settings(&self) -> rawx_domain::settings::Settings<'_> {
         // The task role reads no setting that is the installation's UUID.
         rawx_domain::settings::Settings::new(&*self.store, "")
     }
