@@ -743,18 +743,27 @@ fn first_found(dir: &Path, names: &[&str]) -> Option<String> {
 /// `requirements.yml`, installed with `ansible-galaxy` into the revision's cache (kept: the
 /// next update of the same revision, and every job of it, reuse it).
 async fn requirements(ctx: &Ctx<'_>, out: &mut Out, update: &Row, rev: &str) -> Result<(), Stop> {
+    // AWX's `AWX_ROLES_ENABLED` / `AWX_COLLECTIONS_ENABLED`: a root `requirements.yml` needs both.
+    let settings = ctx.shared.settings();
+    let roles_on = settings.get(rawx_domain::settings::AWX_ROLES_ENABLED).await;
+    let collections_on = settings
+        .get(rawx_domain::settings::AWX_COLLECTIONS_ENABLED)
+        .await;
     let roles = first_found(
         &ctx.dir,
         &["roles/requirements.yml", "roles/requirements.yaml"],
-    );
+    )
+    .filter(|_| roles_on);
     let collections = first_found(
         &ctx.dir,
         &[
             "collections/requirements.yml",
             "collections/requirements.yaml",
         ],
-    );
-    let both = first_found(&ctx.dir, &["requirements.yaml", "requirements.yml"]);
+    )
+    .filter(|_| collections_on);
+    let both = first_found(&ctx.dir, &["requirements.yaml", "requirements.yml"])
+        .filter(|_| roles_on && collections_on);
     if roles.is_none() && collections.is_none() && both.is_none() {
         return Ok(());
     }

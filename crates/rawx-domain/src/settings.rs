@@ -114,6 +114,8 @@ const STORED_ONLY: &str =
 pub static ACTED_ON: &[&str] = &[
     "TOWER_URL_BASE",
     "ANSIBLE_FACT_CACHE_TIMEOUT",
+    "AWX_ROLES_ENABLED",
+    "AWX_COLLECTIONS_ENABLED",
     "INSTALL_UUID",
     "CLUSTER_NODE_HEARTBEAT_PERIOD",
     "CLUSTER_NODE_MISSED_HEARTBEAT_TOLERANCE",
@@ -278,6 +280,10 @@ pub const OAUTH2_PROVIDER: Key<Map<String, Value>> = key("OAUTH2_PROVIDER");
 pub const MAX_FORKS: Key<i64> = key("MAX_FORKS");
 /// How long stored facts are handed to jobs with a fact cache (0: always).
 pub const ANSIBLE_FACT_CACHE_TIMEOUT: Key<i64> = key("ANSIBLE_FACT_CACHE_TIMEOUT");
+/// Whether project updates install `roles/requirements.yml` (and jobs get those roles).
+pub const AWX_ROLES_ENABLED: Key<bool> = key("AWX_ROLES_ENABLED");
+/// Whether project updates install `collections/requirements.yml` (and jobs get them).
+pub const AWX_COLLECTIONS_ENABLED: Key<bool> = key("AWX_COLLECTIONS_ENABLED");
 pub const AWX_TASK_ENV: Key<Map<String, Value>> = key("AWX_TASK_ENV");
 pub const LOG_AGGREGATOR_HOST: Key<Option<String>> = key("LOG_AGGREGATOR_HOST");
 pub const LOG_AGGREGATOR_PORT: Key<Option<u64>> = key("LOG_AGGREGATOR_PORT");

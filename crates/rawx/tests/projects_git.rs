@@ -1208,6 +1208,42 @@ fn requirements_from_local_sources_are_installed_once_per_revision_and_reach_the
         "{out}"
     );
 
+    // With AWX_ROLES_ENABLED off, roles are not installed (collections still are).
+    s.admin(
+        "PATCH",
+        "/api/v2/settings/jobs/",
+        Some(json!({"AWX_ROLES_ENABLED": false})),
+        200,
+    );
+    let off = repo.commit(&[("README.md", "roles off\n")], "off");
+    let u = s.admin(
+        "POST",
+        &format!("/api/v2/projects/{pid}/update/"),
+        None,
+        202,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(update_of(s, u)["status"], "successful");
+    let out = lab.stdout_on("project_updates", u);
+    assert!(
+        !out.contains("Fetch galaxy roles") && out.contains("Fetch galaxy collections"),
+        "{out}"
+    );
+    let cache = s
+        .data
+        .join(format!("projects/.__awx_cache/_{pid}__reqs/{off}"));
+    assert!(
+        !cache.join("requirements_roles").exists()
+            && cache.join("requirements_collections").is_dir()
+    );
+    s.admin(
+        "PATCH",
+        "/api/v2/settings/jobs/",
+        Some(json!({"AWX_ROLES_ENABLED": true})),
+        200,
+    );
+
     // A source that cannot be reached fails the update, naming it.
     let bad = repo.commit(
         &[(
