@@ -8,11 +8,14 @@
 //! one tick). Jobs it runs are tasks it owns and watches, never detached.
 
 mod build;
+mod constructed;
 mod dispatch;
 mod groups;
 mod health;
 mod heartbeat;
 mod ingest;
+mod inventory_build;
+mod inventory_run;
 mod reach;
 mod run;
 mod scheduler;

@@ -8,7 +8,8 @@
 //! - `settings`: AWX's settings rawx acts on, their one default each, typed reads;
 //! - `access`: whether an actor may see an object (the store's half of a permission check);
 //! - `credentials`: AWX's managed credential types as data, injection, custom types' checks;
-//! - `stdout`: a job's output assembled from its stored events.
+//! - `stdout`: a job's output assembled from its stored events;
+//! - `inventory_import`: `ansible-inventory --list` JSON applied to an inventory (AWX's import).
 //!
 //! Architecture invariant: no HTTP and no axum; it knows the store, the bus and the schema,
 //! never a request. It runs nothing itself: the task role's components call it.
@@ -17,6 +18,8 @@ pub mod access;
 pub mod capacity;
 pub mod credentials;
 mod error;
+pub mod inventory_import;
+pub mod inventory_updates;
 pub mod launch;
 pub mod messages;
 pub mod roles;

@@ -16,6 +16,7 @@ mod groups;
 mod install_bundle;
 mod instances;
 mod inventories;
+mod inventory_sources;
 mod job_templates;
 mod jobs;
 mod organizations;
@@ -44,6 +45,9 @@ static MODULES: &[&dyn ResourceApi] = &[
     &instances::InstanceGroups,
     &instances::Instances,
     &inventories::Inventories,
+    &inventory_sources::InventorySources,
+    &inventory_sources::InventoryUpdates,
+    &inventory_sources::InventoryUpdateEvents,
     &job_templates::JobTemplates,
     &jobs::Jobs,
     &organizations::Organizations,

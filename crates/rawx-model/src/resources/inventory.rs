@@ -1,6 +1,9 @@
 //! Where: inventories, their hosts and groups.
 
-use super::{fk, DESCRIPTION, GROUP_CHILDREN, GROUP_HOSTS, INVENTORY_INSTANCE_GROUPS, NAME};
+use super::{
+    fk, DESCRIPTION, GROUP_CHILDREN, GROUP_HOSTS, INVENTORY_INSTANCE_GROUPS,
+    INVENTORY_SOURCE_GROUPS, INVENTORY_SOURCE_HOSTS, NAME,
+};
 use crate::schema::{Default as D, Field, Kind, Resource, Scope, Sub, SubList};
 
 const VARIABLES: Field = Field::new("variables", "Variables", Kind::Vars)
@@ -82,6 +85,10 @@ pub static INVENTORIES: Resource = Resource {
             name: "instance_groups",
             list: SubList::Linked { relation: &INVENTORY_INSTANCE_GROUPS, from_left: true },
         },
+        Sub {
+            name: "inventory_sources",
+            list: SubList::Children { resource: "inventory_sources", fk: "inventory" },
+        },
     ],
     order: "name",
     search_fields: &["name", "description"],
@@ -160,6 +167,13 @@ pub static HOSTS: Resource = Resource {
                 fk: "host",
             },
         },
+        Sub {
+            name: "inventory_sources",
+            list: SubList::Linked {
+                relation: &INVENTORY_SOURCE_HOSTS,
+                from_left: false,
+            },
+        },
     ],
     order: "name",
     search_fields: &["name", "description"],
@@ -193,6 +207,13 @@ pub static GROUPS: Resource = Resource {
             list: SubList::Linked {
                 relation: &GROUP_CHILDREN,
                 from_left: true,
+            },
+        },
+        Sub {
+            name: "inventory_sources",
+            list: SubList::Linked {
+                relation: &INVENTORY_SOURCE_GROUPS,
+                from_left: false,
             },
         },
     ],

@@ -105,6 +105,7 @@ macro_rules! unified_job_fields {
         ]
     };
 }
+pub(crate) use unified_job_fields;
 
 pub static JOBS: Resource = Resource {
     key: "jobs",
@@ -458,7 +459,7 @@ pub static AD_HOC_KIND: JobKind = JobKind {
     events_group: "ad_hoc_command_events",
 };
 
-pub static JOB_KINDS: &[&JobKind] = &[&JOB_KIND, &AD_HOC_KIND];
+pub static JOB_KINDS: &[&JobKind] = &[&JOB_KIND, &AD_HOC_KIND, &super::INVENTORY_UPDATE_KIND];
 
 /// The kind whose `type` (`job`, `ad_hoc_command`) this is.
 pub fn job_kind(type_name: &str) -> Option<&'static JobKind> {
