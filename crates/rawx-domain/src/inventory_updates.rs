@@ -178,3 +178,47 @@ pub fn import_options(update: &Row) -> ImportOptions {
     }
     o
 }
+
+/// AWX's `Inventory._enforce_constructed_source`: a constructed inventory always has exactly
+/// one source, `constructed`, made with it. Returns the source's id.
+pub async fn ensure_constructed_source(
+    store: &dyn Store,
+    inventory: &Row,
+    user: Option<i64>,
+) -> DomainResult<i64> {
+    use rawx_model::filter::Filter;
+    use rawx_model::schema::ColumnType;
+    let inv = int(inventory, "id").unwrap_or_default();
+    let by_inv = Filter::eq("inventory", ColumnType::Int, json!(inv));
+    if let Some(s) = store.find(&INVENTORY_SOURCES, &by_inv).await? {
+        return Ok(int(&s, "id").unwrap_or_default());
+    }
+    let name: String = format!("Auto-created source for: {}", text(inventory, "name"))
+        .chars()
+        .take(512)
+        .collect();
+    let mut row = Row::new();
+    for f in INVENTORY_SOURCES.fields.iter() {
+        row.insert(f.name.into(), f.default.value());
+    }
+    for (k, v) in [
+        ("name", json!(name)),
+        ("source", json!("constructed")),
+        ("overwrite", json!(true)),
+        ("overwrite_vars", json!(true)),
+        ("update_on_launch", json!(true)),
+        ("inventory", json!(inv)),
+        (
+            "organization",
+            inventory
+                .get("organization")
+                .cloned()
+                .unwrap_or(Value::Null),
+        ),
+        ("created_by", json!(user)),
+        ("modified_by", json!(user)),
+    ] {
+        row.insert(k.into(), v);
+    }
+    Ok(store.insert(&INVENTORY_SOURCES, &row).await?)
+}

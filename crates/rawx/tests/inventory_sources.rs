@@ -677,3 +677,137 @@ fn the_collection_makes_a_source_and_syncs_it() {
         2
     );
 }
+
+#[test]
+fn a_constructed_inventory_groups_its_inputs_hosts() {
+    let lab = Lab::start();
+    let s = &lab.s;
+    lab.inventory(
+        "InA",
+        &[
+            ("a1", json!({"role": "web"})),
+            ("a2", json!({"role": "db"})),
+        ],
+    );
+    lab.inventory("InB", &[("b1", json!({"role": "web", "port": 81}))]);
+    let work = tempfile::tempdir().unwrap();
+    let src = "Auto-created source for: Built";
+    let tasks = format!(
+        r#"
+    - name: constructed
+      awx.awx.inventory:
+        name: Built
+        organization: Ops
+        kind: constructed
+        input_inventories: [InA, InB]
+    - name: its source's variables and limit
+      awx.awx.inventory_source:
+        name: "{src}"
+        inventory: Built
+        organization: Ops
+        limit: webservers
+        source_vars:
+          plugin: constructed
+          strict: true
+          groups:
+            webservers: role == "web"
+          compose:
+            web_port: port | default(80)
+    - name: sync
+      awx.awx.inventory_source_update:
+        name: "{src}"
+        inventory: Built
+        organization: Ops
+        wait: true
+        interval: 1
+        timeout: 120
+"#
+    );
+    let res = play(s, work.path(), &tasks);
+    assert_eq!(res.len(), 3, "{res:?}");
+    assert!(res.iter().all(|(_, failed, _)| !failed), "{res:?}");
+    assert_eq!(res[2].2["status"], "successful", "{res:?}");
+    let built = one(&lab, "/api/v2/inventories/?name=Built");
+    assert_eq!(built["kind"], "constructed");
+    let bid = built["id"].as_i64().unwrap();
+    assert_eq!(
+        names(
+            &lab,
+            &format!("/api/v2/inventories/{bid}/input_inventories/")
+        ),
+        set(&["InA", "InB"])
+    );
+    let source = one(
+        &lab,
+        &format!("/api/v2/inventories/{bid}/inventory_sources/"),
+    );
+    assert_eq!(source["source"], "constructed");
+    assert_eq!(source["overwrite"], true);
+    assert_eq!(source["update_on_launch"], true);
+    // The limit kept the web hosts; the groups and composed variables are the plugin's.
+    assert_eq!(
+        names(&lab, &format!("/api/v2/inventories/{bid}/hosts/")),
+        set(&["a1", "b1"])
+    );
+    let web = one(
+        &lab,
+        &format!("/api/v2/inventories/{bid}/groups/?name=webservers"),
+    );
+    let wid = web["id"].as_i64().unwrap();
+    assert_eq!(
+        names(&lab, &format!("/api/v2/groups/{wid}/hosts/")),
+        set(&["a1", "b1"])
+    );
+    let b1 = one(&lab, &format!("/api/v2/inventories/{bid}/hosts/?name=b1"));
+    // Composed without Jinja's native types, as AWX runs the plugin: a string.
+    assert_eq!(vars(&b1)["web_port"], "81", "{b1}");
+    assert!(
+        vars(&b1).get("remote_tower_id").is_none(),
+        "AWX strips the input's ids: {b1}"
+    );
+    let input_b1 = one(&lab, "/api/v2/hosts/?name=b1&inventory__name=InB");
+    assert_eq!(
+        b1["instance_id"],
+        input_b1["id"].to_string(),
+        "the input host's id is the instance id"
+    );
+    // Sources cannot be added by hand to a constructed inventory, nor a constructed one used
+    // as an input.
+    let e = s.admin(
+        "POST",
+        "/api/v2/inventory_sources/",
+        Some(json!({"name": "x", "inventory": bid, "source": "ec2"})),
+        400,
+    );
+    assert_eq!(
+        e,
+        json!({"inventory": {"detail": ["Cannot create Inventory Source for Smart or Constructed Inventories"]}})
+    );
+    let other = s.admin(
+        "POST",
+        "/api/v2/inventories/",
+        Some(json!({"name": "Built2", "organization": lab.org["id"], "kind": "constructed"})),
+        201,
+    );
+    let e = s.admin(
+        "POST",
+        &format!("/api/v2/inventories/{}/input_inventories/", other["id"]),
+        Some(json!({"id": bid})),
+        400,
+    );
+    assert_eq!(
+        e,
+        json!({"error": "You cannot add a constructed inventory to another constructed inventory."})
+    );
+    let sid = source["id"].as_i64().unwrap();
+    let e = s.admin(
+        "PATCH",
+        &format!("/api/v2/inventory_sources/{sid}/"),
+        Some(json!({"overwrite": false})),
+        400,
+    );
+    assert_eq!(
+        e,
+        json!({"error": "Cannot change field 'overwrite' on a constructed inventory source."})
+    );
+}

@@ -1,8 +1,8 @@
 //! Where: inventories, their hosts and groups.
 
 use super::{
-    fk, DESCRIPTION, GROUP_CHILDREN, GROUP_HOSTS, INVENTORY_INSTANCE_GROUPS,
-    INVENTORY_SOURCE_GROUPS, INVENTORY_SOURCE_HOSTS, NAME,
+    fk, DESCRIPTION, GROUP_CHILDREN, GROUP_HOSTS, INVENTORY_INPUT_INVENTORIES,
+    INVENTORY_INSTANCE_GROUPS, INVENTORY_SOURCE_GROUPS, INVENTORY_SOURCE_HOSTS, NAME,
 };
 use crate::schema::{Default as D, Field, Kind, Resource, Scope, Sub, SubList};
 
@@ -88,6 +88,10 @@ pub static INVENTORIES: Resource = Resource {
         Sub {
             name: "inventory_sources",
             list: SubList::Children { resource: "inventory_sources", fk: "inventory" },
+        },
+        Sub {
+            name: "input_inventories",
+            list: SubList::Linked { relation: &INVENTORY_INPUT_INVENTORIES, from_left: true },
         },
     ],
     order: "name",
