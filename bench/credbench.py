@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Launch time of a job template with five credentials against one with none (issue 18).
+"""Launch time of a job template with five credentials against one with none (issue 18), and
+of one whose Machine password comes from an external lookup (HashiCorp Vault KV, answered by a
+local server in this script that speaks Vault's KV v1 API: no Vault can run here).
 
 Makes a local inventory, a manual project with a one-task playbook, five credentials of types
 whose injectors write files, environment and extra vars (Amazon Web Services, Google Compute
@@ -8,7 +10,8 @@ files and extra vars), and two templates (none, five); then launches them in tur
 each, measuring the launch POST and launch -> final (the job's own `elapsed` too).
 Prints the medians and writes them as JSON."""
 
-import argparse, json, os, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, statistics, subprocess, sys, tempfile, threading, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import Api, die  # noqa: E402
@@ -16,6 +19,22 @@ from benchlib import Api, die  # noqa: E402
 
 def ids(results):
     return results["results"][0]["id"]
+
+
+class FakeVault(BaseHTTPRequestHandler):
+    """Vault's `GET /v1/<mount>/<path>` for one token and one secret."""
+
+    def do_GET(self):
+        ok = self.headers.get("X-Vault-Token") == "bench-token" and self.path == "/v1/kv/db"
+        body = json.dumps({"data": {"password": "bench-secret"}} if ok else {"errors": ["permission denied"]}).encode()
+        self.send_response(200 if ok else 403)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
 
 
 def main():
@@ -63,8 +82,20 @@ def main():
         creds.append(api.call("POST", "/api/v2/credentials/", {"name": name, "organization": org,
                                                                 "credential_type": tid, "inputs": inputs},
                               expect=(201,))["id"])
+    vault = ThreadingHTTPServer(("127.0.0.1", 0), FakeVault)
+    threading.Thread(target=vault.serve_forever, daemon=True).start()
+    lookup = api.call("POST", "/api/v2/credentials/", {
+        "name": "vault", "organization": org, "credential_type": type_id("HashiCorp Vault Secret Lookup"),
+        "inputs": {"url": f"http://127.0.0.1:{vault.server_address[1]}", "token": "bench-token",
+                   "api_version": "v1"}}, expect=(201,))["id"]
+    machine = api.call("POST", "/api/v2/credentials/", {"name": "machine", "organization": org,
+                                                         "credential_type": type_id("Machine"),
+                                                         "inputs": {"username": "bench"}}, expect=(201,))["id"]
+    api.call("POST", f"/api/v2/credentials/{machine}/input_sources/", {
+        "source_credential": lookup, "input_field_name": "password",
+        "metadata": {"secret_backend": "kv", "secret_path": "db", "secret_key": "password"}}, expect=(201,))
     jts = {}
-    for label, attach in [("none", []), ("five", creds)]:
+    for label, attach in [("none", []), ("five", creds), ("lookup", [machine])]:
         jt = api.call("POST", "/api/v2/job_templates/", {"name": label, "project": proj, "inventory": inv,
                                                           "playbook": "ping.yml"}, expect=(201,))["id"]
         for c in attach:
@@ -87,16 +118,17 @@ def main():
         return {"post_ms": post_s * 1000, "final_ms": (time.perf_counter() - t0) * 1000,
                 "elapsed_ms": float(j["elapsed"]) * 1000}
 
-    run("none"), run("five")  # warm-up
-    samples = {"none": [], "five": []}
+    run("none"), run("five"), run("lookup")  # warm-up
+    samples = {"none": [], "five": [], "lookup": []}
     for _ in range(a.runs):
-        for label in ("none", "five"):
+        for label in ("none", "five", "lookup"):
             samples[label].append(run(label))
     out = {}
     for label, rows in samples.items():
         out[label] = {k: round(statistics.median(r[k] for r in rows), 1) for k in rows[0]}
     out["runs"] = a.runs
     out["added_final_ms"] = round(out["five"]["final_ms"] - out["none"]["final_ms"], 1)
+    out["lookup_added_final_ms"] = round(out["lookup"]["final_ms"] - out["none"]["final_ms"], 1)
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     json.dump(out, open(a.out, "w"), indent=2)
     print(json.dumps(out, indent=2))

@@ -8,7 +8,9 @@ cd "$REPO"
 echo "load average: $(load_average)"
 cargo build --quiet --release -p rawx-mesh --bins  # the idle-RSS figure runs the rawx-receptor binary
 if [ "${1:-}" = hops ]; then
-  # A 100 MiB work result across 1 and 3 hops (`work submit --node`) beside a pipe, idle hop RSS.
+  # A 100 MiB work result across 1 and 3 hops (`work submit --node`) beside a pipe, with each
+  # node's CPU time; idle hop RSS; the reroute time when a hop's links close (`reroute`); a node
+  # with 100 idle peers (`peers`). `hops 1 reroute` runs only those; no argument runs all.
   shift
   exec cargo run --quiet --release -p rawx-mesh --example mesh_hops -- "$@"
 fi

@@ -53,14 +53,17 @@ ALLOWED = {
     "rawx-mesh": set(),
     "rawx-supervisor": set(),
     "rawx-bus": set(),
+    # An HTTP client for the external secret lookups, used by the API (`…/test/`) and the task
+    # role (at launch); it knows no other rawx crate.
+    "rawx-lookup": set(),
     "rawx-store": {"rawx-model"},
     "rawx-logship": {"rawx-supervisor"},
     "rawx-ee": {"rawx-supervisor"},
     "rawx-domain": {"rawx-model", "rawx-store", "rawx-bus", "rawx-runner", "rawx-logship"},
-    "rawx-api": {"rawx-model", "rawx-store", "rawx-bus", "rawx-domain"},
+    "rawx-api": {"rawx-model", "rawx-store", "rawx-bus", "rawx-domain", "rawx-lookup"},
     "rawx-ui": set(),
     "rawx-control": {"rawx-model", "rawx-store", "rawx-bus", "rawx-domain", "rawx-runner",
-                     "rawx-mesh", "rawx-ee", "rawx-supervisor", "rawx-logship"},
+                     "rawx-mesh", "rawx-ee", "rawx-supervisor", "rawx-logship", "rawx-lookup"},
     # Dev-only (every crate takes it as a dev-dependency); `api` adds the in-process API.
     "rawx-testkit": {"rawx-mesh", "rawx-api", "rawx-store", "rawx-bus", "rawx-model"},
     "rawx": None,  # the binary wires everything

@@ -300,6 +300,7 @@ pub async fn create_row(
         .await
         .map_err(|e| db_write_error(res, e))?;
     api.created(state, id);
+    api.saved(state, ident, id, None).await?;
     let stored = state.store.get(res, id).await?;
     let body = r.render(res, &stored).await?;
     Ok((id, body))
@@ -393,6 +394,7 @@ async fn update(
     write::update(state, ident, res, id, &row)
         .await
         .map_err(|e| db_write_error(res, e))?;
+    api.saved(state, ident, id, Some(&existing)).await?;
     let stored = state.store.get(res, id).await?;
     Ok(Json(
         Renderer::new(state, actor).render(res, &stored).await?,

@@ -1,4 +1,4 @@
-//! `/api/v2/projects/N/playbooks/`: the playbooks a manual project's directory holds, found as
+//! `/api/v2/projects/N/playbooks/`: the playbooks a project's directory (or checkout) holds, found as
 //! AWX finds them (`Project.playbooks`, `could_be_playbook`, `skip_directory`): `.yml`/`.yaml`
 //! files with a `hosts:`, `include:` or `import_playbook:` line (or vault-encrypted), outside
 //! `roles`, `tasks`, `group_vars`, `host_vars` and dot directories, symlinked directories not
@@ -28,8 +28,9 @@ pub async fn list(
             .unwrap_or("")
             .to_string()
     };
-    // rawx keeps no checkout of source-control projects: only manual ones have files here.
-    if !text("scm_type").is_empty() || text("local_path").is_empty() {
+    // A manual project's directory, or a source-control project's checkout (its updates'
+    // `.git` is a dot directory, skipped by the walk).
+    if text("local_path").is_empty() {
         return Ok(Json(Vec::new()));
     }
     let root = state.config.projects_dir.join(text("local_path"));

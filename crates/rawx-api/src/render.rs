@@ -65,6 +65,9 @@ impl Renderer<'_> {
         caps.insert("edit".into(), json!(editable));
         caps.insert("delete".into(), json!(editable));
         api.user_capabilities(self, row, &mut caps).await?;
+        if let Some(shown) = show_capabilities(res.key) {
+            caps.retain(|k, _| shown.contains(&k.as_str()));
+        }
         summary.insert("user_capabilities".into(), Value::Object(caps));
         out.insert("related".into(), Value::Object(related));
         out.insert("summary_fields".into(), Value::Object(summary));
@@ -97,4 +100,22 @@ impl Renderer<'_> {
         api.derived(self, row, &mut out).await?;
         Ok(Value::Object(out))
     }
+}
+
+/// The capabilities each of AWX's serializers shows (`show_capabilities` in
+/// awx/api/serializers.py); `None` for AWX's default (`edit`, `delete`).
+fn show_capabilities(key: &str) -> Option<&'static [&'static str]> {
+    Some(match key {
+        // `UnifiedJobSerializer`: a job is relaunched or deleted, never edited.
+        "jobs" | "ad_hoc_commands" => &["start", "delete"],
+        "projects" | "job_templates" | "workflow_job_templates" => {
+            &["start", "schedule", "copy", "edit", "delete"]
+        }
+        "inventories" => &["edit", "delete", "adhoc", "copy"],
+        "groups" => &["copy", "edit", "delete"],
+        "credentials" => &["edit", "delete", "copy", "use"],
+        "execution_environments" => &["edit", "delete", "copy"],
+        "instances" => &["edit"],
+        _ => return None,
+    })
 }

@@ -112,6 +112,19 @@ pub trait ResourceApi: Send + Sync + 'static {
     /// After a create is stored (an ad hoc command starts).
     fn created(&self, _state: &AppState, _id: i64) {}
 
+    /// After a create or an update is stored, before it is answered: what AWX's model `save`
+    /// does next (a project from source control starts its update). `existing` is the row
+    /// before an update, `None` after a create.
+    async fn saved(
+        &self,
+        _state: &AppState,
+        _ident: &Identity,
+        _id: i64,
+        _existing: Option<&Row>,
+    ) -> ApiResult<()> {
+        Ok(())
+    }
+
     /// Rules before a delete, after the permission check.
     async fn before_delete(
         &self,

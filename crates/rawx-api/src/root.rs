@@ -67,6 +67,9 @@ pub async fn v2_root() -> Json<Value> {
         "metrics",
         "dashboard",
         "mesh_visualizer",
+        "role_definitions",
+        "role_user_assignments",
+        "role_team_assignments",
     ] {
         m.insert(k.into(), Value::String(format!("/api/v2/{k}/")));
     }

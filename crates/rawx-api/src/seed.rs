@@ -168,7 +168,10 @@ pub async fn create_user(
     )
     .map_err(crate::ApiError::Fields)?;
     row.insert("password".into(), json!(hash_password(password)));
-    Ok(store.insert(&USERS, &row).await?)
+    let id = store.insert(&USERS, &row).await?;
+    // A superuser holds the system administrator role, as AWX shows it.
+    rawx_domain::roles::sync_user_flags(&**store, id).await?;
+    Ok(id)
 }
 
 /// Sets a user's password (`manage update-password`); `NotFound` when there is no such user.

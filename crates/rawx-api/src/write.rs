@@ -51,6 +51,7 @@ pub async fn create(
     let id = state.store.insert(res, row).await?;
     record(ident, Change::Create { res, id });
     roles_follow(state, res, id).await?;
+    user_flags_follow(state, res, id).await?;
     // A credential made for a user (`user` on create) is that user's: AWX adds them to its
     // admin role.
     if let Some(owner) = rawx_model::schema::int(row, "user") {
@@ -58,7 +59,9 @@ pub async fn create(
             .await
             .map_err(domain_db)?
         {
-            state.store.link(&ROLE_USERS, admin, owner).await?;
+            roles::set_user(&*state.store, admin, owner, true, Some(ident.actor.user_id))
+                .await
+                .map_err(domain_db)?;
         }
     }
     Ok(id)
@@ -74,7 +77,25 @@ pub async fn update(
 ) -> Result<(), DbError> {
     state.store.update(res, id, row).await?;
     record(ident, Change::Update { res, id, row });
-    roles_follow(state, res, id).await
+    roles_follow(state, res, id).await?;
+    roles::sync_dependents(&*state.store, res, id)
+        .await
+        .map_err(domain_db)?;
+    user_flags_follow(state, res, id).await
+}
+
+/// A user's system roles follow the flags (`is_superuser`, `is_system_auditor`).
+async fn user_flags_follow(
+    state: &AppState,
+    res: &'static Resource,
+    id: i64,
+) -> Result<(), DbError> {
+    if res.key != rawx_model::resources::USERS.key {
+        return Ok(());
+    }
+    roles::sync_user_flags(&*state.store, id)
+        .await
+        .map_err(domain_db)
 }
 
 pub async fn delete(
@@ -111,7 +132,7 @@ pub async fn grant_team(
     team: i64,
     on: bool,
 ) -> Result<(), DbError> {
-    roles::grant_team(&*state.store, role, team, on)
+    roles::grant_team_by(&*state.store, role, team, on, Some(ident.actor.user_id))
         .await
         .map_err(domain_db)?;
     let user = ident.username();
@@ -135,6 +156,19 @@ pub async fn link(
     right: i64,
     associate: bool,
 ) -> Result<(), DbError> {
+    // A user's direct grant: through the domain, which also keeps DAB's assignment (and the
+    // system roles' flags) in step.
+    if relation.table == ROLE_USERS.table {
+        roles::set_user(
+            &*state.store,
+            left,
+            right,
+            associate,
+            Some(ident.actor.user_id),
+        )
+        .await
+        .map_err(domain_db)?;
+    }
     if associate {
         state.store.link(relation, left, right).await?;
         record(

@@ -196,6 +196,65 @@ const ACTIONS: &[(Act, &str, &[&str])] = &[
     ),
 ];
 
+/// The role definition AWX 24.6.1 lists for an old role (DAB RBAC): its managed twin
+/// (`setup_managed_role_definitions` in awx/main/migrations/_dab_rbac.py) or the "… Compat"
+/// definition `get_role_definition` makes (awx/main/models/rbac.py), which
+/// `get_role_from_object_role` maps back to the old role by its name.
+fn dab_name(role: &str) -> String {
+    let (prefix, field) = role.split_once('.').unwrap();
+    let class = match prefix {
+        "org" => "Organization",
+        "team" => "Team",
+        "project" => "Project",
+        "inventory" => "Inventory",
+        "jt" => "JobTemplate",
+        "credential" => "Credential",
+        _ => "InstanceGroup",
+    };
+    let children = [
+        ("project_admin_role", "Project"),
+        ("inventory_admin_role", "Inventory"),
+        ("credential_admin_role", "Credential"),
+        ("workflow_admin_role", "WorkflowJobTemplate"),
+        ("notification_admin_role", "NotificationTemplate"),
+        ("job_template_admin_role", "JobTemplate"),
+        ("execution_environment_admin_role", "ExecutionEnvironment"),
+    ];
+    if let Some((_, c)) = children.iter().find(|(f, _)| *f == field) {
+        return format!("Organization {c} Admin");
+    }
+    match (prefix, field) {
+        ("org", "auditor_role") => "Organization Audit".into(),
+        ("org", "execute_role") => "Organization Execute Compat".into(),
+        ("org", "approval_role") => "Organization Approval Compat".into(),
+        (_, "read_role") => format!("{class} Read Compat"),
+        (_, "admin_role") => format!("{class} Admin"),
+        (_, "member_role") => format!("{class} Member"),
+        (_, "execute_role") => format!("{class} Execute"),
+        (_, "use_role") => format!("{class} Use"),
+        (_, "update_role") => format!("{class} Update"),
+        (_, "adhoc_role") => format!("{class} Adhoc"),
+        _ => panic!("no definition for {role}"),
+    }
+}
+
+/// The id of the role definition named `name`.
+async fn definition_id(api: &Api, name: &str) -> i64 {
+    let r = api
+        .admin(
+            "GET",
+            &format!(
+                "/api/v2/role_definitions/?name={}",
+                name.replace(' ', "%20")
+            ),
+            None,
+        )
+        .await;
+    r.body["results"][0]["id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no role definition {name}: {}", r.text))
+}
+
 /// Every role held by whoever holds `grant`: the roles with `grant` among their ancestors.
 fn held_by(grant: &str) -> BTreeSet<String> {
     let parents: BTreeMap<&str, &[&str]> = AWX_PARENTS.iter().copied().collect();
@@ -316,6 +375,41 @@ async fn every_role_allows_what_awx_allows_and_nothing_more() {
         let (n, w) = check_all(&api, &name, grant, "user").await;
         checks += n;
         wrong.extend(w);
+
+        // The same role through AWX 24's role definitions: an assignment of the old role's
+        // definition on the object.
+        let dname = format!("d{i}");
+        let duid = api.user(&dname, "pw").await;
+        let def = definition_id(&api, &dab_name(grant)).await;
+        let (prefix, _) = grant.split_once('.').unwrap();
+        let (_, _, oid) = OBJECTS.iter().find(|(p, _, _)| *p == prefix).unwrap();
+        let r = api
+            .admin(
+                "POST",
+                "/api/v2/role_user_assignments/",
+                Some(json!({"role_definition": def, "user": duid, "object_id": oid})),
+            )
+            .await;
+        // AWX's `Credential.validate_role_assignment`: through a definition, a credential's
+        // roles go only to its organization's admins.
+        if prefix == "credential" {
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.text);
+            assert_eq!(
+                r.body["detail"],
+                "You cannot grant credential access to a User not in the credentials' organization"
+            );
+        } else {
+            assert_eq!(
+                r.status,
+                StatusCode::CREATED,
+                "assign {}: {}",
+                dab_name(grant),
+                r.text
+            );
+            let (n, w) = check_all(&api, &dname, grant, "role definition").await;
+            checks += n;
+            wrong.extend(w);
+        }
 
         // Through a team of their own (AWX refuses organization membership roles and the
         // team's own roles to a team).

@@ -276,7 +276,16 @@ pub async fn build(ctx: &Context_<'_>, kind: &JobKind, job: &Row) -> anyhow::Res
             inputs.insert(k, v);
         }
         let def = credentials::TypeDef::from_row(&ctype);
-        let missing = credentials::missing_required(&def, &inputs);
+        // Fields filled by a lookup count as given (AWX's `has_input` of a dynamic field).
+        let sources = crate::lookup::sources_of(store, cid).await?;
+        let dynamic: Vec<&str> = sources
+            .iter()
+            .map(|s| text(s, "input_field_name"))
+            .collect();
+        let missing: Vec<String> = credentials::missing_required(&def, &inputs)
+            .into_iter()
+            .filter(|m| !dynamic.contains(&m.as_str()))
+            .collect();
         if !missing.is_empty() {
             return Err(PreStart(format!(
                 "{} cannot start because Credential {} does not provide one or more required fields ({}).",
@@ -285,6 +294,11 @@ pub async fn build(ctx: &Context_<'_>, kind: &JobKind, job: &Row) -> anyhow::Res
                 missing.join(", ")
             ))
             .into());
+        }
+        for source in &sources {
+            let value =
+                crate::lookup::resolve(store, &ctx.key, &cred, source, &mut secrets).await?;
+            inputs.insert(text(source, "input_field_name").to_string(), json!(value));
         }
         // An `ASK` input takes the password given at launch (AWX's `build_passwords`).
         let needed = credentials::passwords_needed(&def, &inputs);
@@ -454,6 +468,49 @@ pub async fn build(ctx: &Context_<'_>, kind: &JobKind, job: &Row) -> anyhow::Res
     ] {
         env.insert(k.into(), v);
     }
+    // The roles and collections the revision's requirements installed (`scm.rs`), copied into
+    // the job and first on ansible's paths (AWX's `make_local_copy` and `build_env`).
+    let revision = if ad_hoc {
+        None
+    } else {
+        job_revision(job, &project)
+    };
+    let cache = revision
+        .as_deref()
+        .map(|rev| {
+            crate::scm::requirements_cache(ctx.projects_dir, text(&project, "local_path"), rev)
+        })
+        .filter(|c| c.join(".complete").exists());
+    let mut requirements = Vec::new();
+    if let Some(cache) = &cache {
+        for (folder, vars, defaults) in [
+            (
+                "requirements_roles",
+                &["ANSIBLE_ROLES_PATH"][..],
+                "~/.ansible/roles:/usr/share/ansible/roles:/etc/ansible/roles",
+            ),
+            (
+                "requirements_collections",
+                &["ANSIBLE_COLLECTIONS_PATHS", "ANSIBLE_COLLECTIONS_PATH"][..],
+                "~/.ansible/collections:/usr/share/ansible/collections",
+            ),
+        ] {
+            let src = cache.join(folder);
+            if !src.is_dir() {
+                continue;
+            }
+            for mut e in rawx_runner::entries_from_dir(&src)
+                .with_context(|| format!("reading {}", src.display()))?
+            {
+                e.path = format!("{folder}/{}", e.path);
+                requirements.push(e);
+            }
+            let path = format!("{}:{defaults}", ctx.job_dir.join(folder).display());
+            for v in vars {
+                env.insert((*v).into(), json!(path));
+            }
+        }
+    }
     // Credentials go after the job's own variables, as AWX injects them after `build_env`.
     env.extend(injected.env);
     let timeout = int(job, "timeout").unwrap_or(0);
@@ -465,9 +522,22 @@ pub async fn build(ctx: &Context_<'_>, kind: &JobKind, job: &Row) -> anyhow::Res
 
     let mut dir = PrivateDataDir::new();
     if !ad_hoc {
-        dir = dir
-            .project_dir(&project_dir)
-            .with_context(|| format!("reading the project directory {}", project_dir.display()))?;
+        // A project from source control: the job's own copy of the revision its update checked
+        // out (AWX's per-job copy), however the checkout has moved on since.
+        let copy = match &revision {
+            Some(rev) if project_dir.join(".git").exists() => {
+                let dest = ctx.job_dir.with_extension("src");
+                export_revision(&project_dir, rev, &dest).await?;
+                Some(dest)
+            }
+            _ => None,
+        };
+        let src = copy.clone().unwrap_or_else(|| project_dir.clone());
+        let read = dir.project_dir(&src);
+        if let Some(c) = &copy {
+            let _ = std::fs::remove_dir_all(c);
+        }
+        dir = read.with_context(|| format!("reading the project directory {}", src.display()))?;
     }
     let mut dir = dir
         .inventory_json(inv_json)
@@ -486,7 +556,7 @@ pub async fn build(ctx: &Context_<'_>, kind: &JobKind, job: &Row) -> anyhow::Res
             f.data.into_bytes(),
         ));
     }
-    for f in dir_files {
+    for f in dir_files.into_iter().chain(requirements) {
         dir = dir.file(f);
     }
     let mut kwargs = Map::new();
@@ -504,6 +574,60 @@ pub async fn build(ctx: &Context_<'_>, kind: &JobKind, job: &Row) -> anyhow::Res
         secrets,
         hosts,
     })
+}
+
+/// The revision a job of a source-control project runs: the one its update checked out (the
+/// task manager wrote it to the job), else the project's.
+fn job_revision(job: &Row, project: &Row) -> Option<String> {
+    if text(project, "scm_type") != "git" {
+        return None;
+    }
+    [text(job, "scm_revision"), text(project, "scm_revision")]
+        .into_iter()
+        .find(|r| !r.is_empty())
+        .map(str::to_string)
+}
+
+/// Writes the tree of `rev` of the checkout `repo` into `dest` (`git archive | tar -x`): the
+/// checkout's own files and index are not touched, so an update may run meanwhile.
+async fn export_revision(repo: &Path, rev: &str, dest: &Path) -> anyhow::Result<()> {
+    use std::process::Stdio;
+    let _ = std::fs::remove_dir_all(dest);
+    std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
+    let mut git = tokio::process::Command::new("git")
+        .arg("-C")
+        .arg(repo)
+        .args(["archive", "--format=tar", rev])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .context("running git archive")?;
+    let pipe: Stdio = git
+        .stdout
+        .take()
+        .context("git archive's output")?
+        .try_into()
+        .context("git archive's output")?;
+    let tar = tokio::process::Command::new("tar")
+        .arg("-x")
+        .arg("-C")
+        .arg(dest)
+        .stdin(pipe)
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .output();
+    let (git, tar) = tokio::join!(git.wait_with_output(), tar);
+    let (git, tar) = (git.context("git archive")?, tar.context("tar")?);
+    if !git.status.success() || !tar.status.success() {
+        bail!(
+            "the project's revision {rev} cannot be read from its checkout {}: {}{}",
+            repo.display(),
+            String::from_utf8_lossy(&git.stderr).trim(),
+            String::from_utf8_lossy(&tar.stderr).trim()
+        );
+    }
+    Ok(())
 }
 
 /// Masks what a stored copy of the job's environment or command line must not show.

@@ -118,9 +118,16 @@ pub async fn register(shared: &Shared) -> anyhow::Result<()> {
     upsert(store, &shared.node_name, values).await?;
     if remote(shared) {
         let id = shared.node.node_id().to_string();
+        // The node this controller is configured with is managed by it, even when the mesh
+        // view (reach) saw it first and recorded it as a node learned from the mesh.
         let row = find(store, &id).await?;
-        if row.is_none() {
-            upsert(store, &id, json!({"node_type": "execution"})).await?;
+        if row.is_none_or(|r| r.get("managed") != Some(&json!(true))) {
+            upsert(
+                store,
+                &id,
+                json!({"node_type": "execution", "managed": true}),
+            )
+            .await?;
         }
         check(shared, &id).await?;
     }
@@ -137,7 +144,14 @@ pub async fn check(shared: &Shared, hostname: &str) -> anyhow::Result<()> {
     let is_exec_node = remote(shared) && hostname == shared.node.node_id();
     let started = Instant::now();
     let mut values = if is_exec_node {
-        match rawx_mesh::worker_info(shared.node.as_ref(), crate::WORK_TYPE).await {
+        // Bounded (AWX's 20 s): a node that does not answer gets an error on its row and
+        // the next check its turn, rather than holding this component for good.
+        let info = rawx_mesh::worker_info(
+            shared.node.clone(),
+            crate::WORK_TYPE,
+            rawx_mesh::WORKER_INFO_TIMEOUT,
+        );
+        match info.await {
             Ok(info) => {
                 let mut v = figures(
                     row.as_ref(),

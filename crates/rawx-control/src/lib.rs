@@ -9,6 +9,7 @@
 
 mod build;
 mod constructed;
+mod deps;
 mod dispatch;
 mod groups;
 mod health;
@@ -16,9 +17,11 @@ mod heartbeat;
 mod ingest;
 mod inventory_build;
 mod inventory_run;
+mod lookup;
 mod reach;
 mod run;
 mod scheduler;
+mod scm;
 
 pub use ingest::Ingest;
 
@@ -30,7 +33,7 @@ use rawx_bus::{Bus, Received};
 use rawx_domain::messages::{publish, StatusChanged};
 use rawx_domain::JobStatus;
 use rawx_model::filter::{Cond, Filter};
-use rawx_model::resources::{JobKind, JOB_KINDS};
+use rawx_model::resources::{JobKind, JOB_KINDS, PROJECT_UPDATE_KIND};
 use rawx_model::schema::ColumnType;
 use rawx_model::secret::SecretKey;
 use rawx_model::Row;
@@ -252,6 +255,13 @@ impl TaskManager {
             .await
             .unwrap_or_else(|| (self.shared.node_name.clone(), self.shared.capacity, 1.0));
         let mut placement = groups::Placement::load(&self.shared, &host).await;
+        // AWX's dependency graph: an update of a project blocks the project's other updates
+        // and the jobs that would run it.
+        let mut updating: Vec<Value> = active
+            .iter()
+            .filter(|(k, _)| std::ptr::eq(*k, &PROJECT_UPDATE_KIND))
+            .map(|(_, j)| j.get("project").cloned().unwrap_or(Value::Null))
+            .collect();
         for (kind, job) in jobs_in(store, &[JobStatus::Pending]).await? {
             let id = job.get("id").and_then(Value::as_i64).unwrap_or_default();
             let jt = job.get("job_template").cloned().unwrap_or(Value::Null);
@@ -260,11 +270,27 @@ impl TaskManager {
             if one_at_a_time && busy_templates.contains(&jt) {
                 continue;
             }
-            if let Some(why) = placement.refuses(&self.shared, kind, &job).await {
-                health::explain_wait(&self.shared, kind, &job, why).await;
+            let is_update = std::ptr::eq(kind, &PROJECT_UPDATE_KIND);
+            let project = job.get("project").cloned().unwrap_or(Value::Null);
+            if !project.is_null() && updating.contains(&project) {
                 continue;
             }
-            let need = impacts.of_or_one_host(&**store, &job).await;
+            if !is_update && !deps::ready(&self.shared, kind, &job).await? {
+                continue;
+            }
+            // A project update runs in this process (`scm.rs`), wherever the node's groups are.
+            if !is_update {
+                if let Some(why) = placement.refuses(&self.shared, kind, &job).await {
+                    health::explain_wait(&self.shared, kind, &job, why).await;
+                    continue;
+                }
+            }
+            // AWX's `ProjectUpdate._get_task_impact`: 1 for a check.
+            let need = if is_update {
+                1
+            } else {
+                impacts.of_or_one_host(&**store, &job).await
+            };
             if !rawx_model::capacity::fits(capacity, consumed, need) {
                 let why = health::wait_explanation(&host, need, consumed, capacity, adjustment);
                 health::explain_wait(&self.shared, kind, &job, why).await;
@@ -319,6 +345,9 @@ impl TaskManager {
             );
             consumed += need;
             busy_templates.push(jt);
+            if is_update {
+                updating.push(project);
+            }
             ticket.send();
         }
         Ok(())

@@ -10,7 +10,7 @@ use anyhow::anyhow;
 use rawx_domain::messages::{publish, EventsSummary, StatusChanged};
 use rawx_domain::JobStatus;
 use rawx_model::filter::Filter;
-use rawx_model::resources::{JobKind, JOB_KIND, JOB_TEMPLATES};
+use rawx_model::resources::{JobKind, JOB_KIND, JOB_TEMPLATES, PROJECT_UPDATE_KIND};
 use rawx_model::schema::text;
 use rawx_model::schema::ColumnType;
 use rawx_model::Row;
@@ -75,7 +75,7 @@ pub async fn set(shared: &Shared, kind: &JobKind, job: i64, fields: Value) -> an
 
 /// Ends a job that did not run to its own end (it could not run, its run was lost, it was
 /// canceled before it started, its task node died) in `status`, with the reason.
-async fn end(
+pub(crate) async fn end(
     shared: &Shared,
     kind: &JobKind,
     job: i64,
@@ -189,6 +189,10 @@ pub async fn rebuild(shared: &Shared, kind: &JobKind, job: &Row) -> Built {
 
 /// Runs a job the task manager moved to `waiting`.
 pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
+    // A project update runs git in this process, not a playbook (see `scm.rs`).
+    if std::ptr::eq(kind, &PROJECT_UPDATE_KIND) {
+        return crate::scm::run(shared, job_id).await;
+    }
     let t0 = Instant::now();
     let job = match shared.store.get(kind.resource, job_id).await {
         Ok(j) => j,
@@ -671,7 +675,12 @@ async fn ingest(
     Ok(out)
 }
 
-fn event_row(kind: &JobKind, job: i64, ev: &RunnerEvent, hosts: &HashMap<String, i64>) -> Row {
+pub(crate) fn event_row(
+    kind: &JobKind,
+    job: i64,
+    ev: &RunnerEvent,
+    hosts: &HashMap<String, i64>,
+) -> Row {
     let host_name = ev.host_name();
     let mut r = Row::new();
     // When the event happened, as the runner saw it (AWX keeps this, not the time of storing).

@@ -1042,9 +1042,205 @@ fn validate_injectors(inputs: &Value, injectors: &Value) -> Vec<String> {
     Vec::new()
 }
 
+/// Python's `repr` of a JSON value, as jsonschema's messages quote it.
+fn py_repr(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("'{s}'"),
+        Value::Bool(b) => py_bool(*b).into(),
+        Value::Null => "None".into(),
+        Value::Array(a) => format!("[{}]", a.iter().map(py_repr).collect::<Vec<_>>().join(", ")),
+        Value::Object(o) => format!(
+            "{{{}}}",
+            o.iter()
+                .map(|(k, v)| format!("'{k}': {}", py_repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Value::Number(n) => n.to_string(),
+    }
+}
+
+/// AWX's `DynamicCredentialInputField`: an input source's `metadata` checked against the
+/// lookup type's `inputs.metadata`. `Err` is the value of the `metadata` key of the 400: a
+/// list for a fault of the whole (a key the type does not define), else messages by field
+/// (a wrong type, a value outside `choices`, a `required` one missing).
+pub fn validate_metadata(source: &TypeDef, metadata: &Value) -> Result<(), Value> {
+    let Some(given) = metadata.as_object() else {
+        return Err(json!([format!(
+            "{} is not of type 'object'",
+            py_repr(metadata)
+        )]));
+    };
+    let defined: Vec<Value> = source.inputs["metadata"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let spec = |k: &str| defined.iter().find(|f| f["id"] == json!(k));
+    let mut errors = Map::new();
+    for (k, v) in given {
+        let Some(f) = spec(k) else { continue };
+        let want_bool = f["type"] == json!("boolean");
+        let msg = if want_bool && !v.is_boolean() {
+            Some(format!("{} is not of type 'boolean'", py_repr(v)))
+        } else if !want_bool && f.get("type").is_some() && !v.is_string() {
+            Some(format!("{} is not of type 'string'", py_repr(v)))
+        } else if let Some(choices) = f["choices"].as_array().filter(|c| !c.is_empty()) {
+            (!choices.contains(v)).then(|| {
+                format!(
+                    "{} is not one of [{}]",
+                    py_repr(v),
+                    choices.iter().map(py_repr).collect::<Vec<_>>().join(", ")
+                )
+            })
+        } else {
+            None
+        };
+        if let Some(m) = msg {
+            errors.insert(k.clone(), json!([m]));
+        }
+    }
+    // jsonschema's `additionalProperties` fault is about the whole and is raised at once.
+    let unexpected: Vec<String> = given
+        .keys()
+        .filter(|k| spec(k).is_none())
+        .map(|k| format!("'{k}'"))
+        .collect();
+    if !unexpected.is_empty() {
+        return Err(json!([format!(
+            "Additional properties are not allowed ({} {} unexpected)",
+            unexpected.join(", "),
+            if unexpected.len() == 1 { "was" } else { "were" }
+        )]));
+    }
+    for r in source.inputs["required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        let falsy = match given.get(r) {
+            None | Some(Value::Null) | Some(Value::Bool(false)) => true,
+            Some(Value::String(s)) => s.is_empty(),
+            _ => false,
+        };
+        if spec(r).is_some() && falsy {
+            errors.insert(r.into(), json!([format!("required for {}", source.name)]));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Value::Object(errors))
+    }
+}
+
+/// AWX's `get_input_value`'s arguments for a lookup: the source credential's inputs (secrets
+/// opened by `open`) with the fields' defaults for those it lacks, then the metadata over
+/// them (AWX's `backend(**kwargs)`).
+pub fn lookup_kwargs<E>(
+    source: &TypeDef,
+    stored: &Map<String, Value>,
+    metadata: &Map<String, Value>,
+    open: impl Fn(&str) -> Result<String, E>,
+) -> Result<Map<String, Value>, E> {
+    let mut kwargs = Map::new();
+    for f in source.fields() {
+        if let (Some(id), Some(d)) = (f["id"].as_str(), f.get("default")) {
+            kwargs.insert(id.into(), d.clone());
+        }
+    }
+    for f in source.inputs["metadata"].as_array().into_iter().flatten() {
+        if let (Some(id), Some(d)) = (f["id"].as_str(), f.get("default")) {
+            kwargs.insert(id.into(), d.clone());
+        }
+    }
+    for (k, v) in stored {
+        let v = match v.as_str() {
+            Some(s) if rawx_model::secret::is_sealed(s) => Value::String(open(s)?),
+            _ => v.clone(),
+        };
+        kwargs.insert(k.clone(), v);
+    }
+    for (k, v) in metadata {
+        kwargs.insert(k.clone(), v.clone());
+    }
+    Ok(kwargs)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn lookup_type(ns: &str) -> TypeDef {
+        let t = managed(ns).expect("a lookup type");
+        TypeDef {
+            name: t.name.clone(),
+            kind: t.kind.clone(),
+            namespace: ns.into(),
+            managed: true,
+            inputs: t.inputs.clone(),
+            injectors: t.injectors.clone(),
+        }
+    }
+
+    /// jsonschema's messages as AWX's `DynamicCredentialInputField` gives them.
+    #[test]
+    fn metadata_is_checked_against_the_lookup_type() {
+        let dsv = lookup_type("thycotic_dsv");
+        assert_eq!(
+            validate_metadata(
+                &dsv,
+                &json!({"path": "/a", "secret_field": "f", "secret_decoding": "No Decoding"})
+            ),
+            Ok(())
+        );
+        assert_eq!(
+            validate_metadata(&dsv, &json!({"path": "/a", "x": 1, "y": 2})),
+            Err(json!([
+                "Additional properties are not allowed ('x', 'y' were unexpected)"
+            ]))
+        );
+        assert_eq!(
+            validate_metadata(
+                &dsv,
+                &json!({"path": true, "secret_field": "f", "secret_decoding": "Maybe"})
+            ),
+            Err(json!({
+                "path": ["True is not of type 'string'"],
+                "secret_decoding": ["'Maybe' is not one of ['No Decoding', 'Decode Base64']"],
+            }))
+        );
+        assert_eq!(
+            validate_metadata(
+                &dsv,
+                &json!({"path": "", "secret_field": "f", "secret_decoding": "No Decoding"})
+            ),
+            Err(json!({"path": ["required for Thycotic DevOps Secrets Vault"]}))
+        );
+        assert_eq!(
+            validate_metadata(&dsv, &json!("path")),
+            Err(json!(["'path' is not of type 'object'"]))
+        );
+    }
+
+    /// The lookup's arguments: defaults, opened secrets, then the metadata over them.
+    #[test]
+    fn lookup_kwargs_open_secrets_and_take_the_metadata() {
+        let aim = lookup_type("aim");
+        let stored = json!({"url": "https://ccp", "app_id": "$encrypted$AESGCM$c2VhbGVk"});
+        let kw = lookup_kwargs(
+            &aim,
+            stored.as_object().unwrap(),
+            json!({"object_query": "Safe=A"}).as_object().unwrap(),
+            |s: &str| Ok::<_, ()>(format!("opened:{s}")),
+        )
+        .unwrap();
+        assert_eq!(kw["url"], "https://ccp");
+        assert_eq!(kw["object_query"], "Safe=A");
+        assert_eq!(kw["verify"], true, "the field's default");
+        assert_eq!(kw["object_query_format"], "Exact", "the metadata's default");
+        assert_eq!(kw["app_id"], "opened:$encrypted$AESGCM$c2VhbGVk");
+    }
 
     #[test]
     fn awx_has_21_managed_types_and_9_lookups_with_unique_namespaces() {

@@ -9,7 +9,9 @@
 //! - `access`: whether an actor may see an object (the store's half of a permission check);
 //! - `credentials`: AWX's managed credential types as data, injection, custom types' checks;
 //! - `stdout`: a job's output assembled from its stored events;
-//! - `inventory_import`: `ansible-inventory --list` JSON applied to an inventory (AWX's import).
+//! - `inventory_import`: `ansible-inventory --list` JSON applied to an inventory (AWX's import);
+//! - `projects`: project updates (made on create, SCM change, request, launch) and a project's
+//!   status from them.
 //!
 //! Architecture invariant: no HTTP and no axum; it knows the store, the bus and the schema,
 //! never a request. It runs nothing itself: the task role's components call it.
@@ -22,6 +24,7 @@ pub mod inventory_import;
 pub mod inventory_updates;
 pub mod launch;
 pub mod messages;
+pub mod projects;
 pub mod roles;
 pub mod schedules;
 pub mod settings;

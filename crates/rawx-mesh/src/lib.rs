@@ -66,4 +66,4 @@ pub use work::{
     unit_runner_main, PendingUnit, ResultsReader, UnitStatus, WorkError, WorkOptions, WorkState,
 };
 pub use work_node::{BoxFuture, ResultsStream, WorkNode};
-pub use worker_info::{worker_info, WorkerInfo};
+pub use worker_info::{worker_info, WorkerInfo, WORKER_INFO_TIMEOUT};

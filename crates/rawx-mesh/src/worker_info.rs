@@ -2,11 +2,23 @@
 //! run as a work unit on that node (so the figures are the node's, wherever it is), its one
 //! YAML mapping read back.
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use tokio::io::AsyncReadExt;
 use yaml_rust2::{Yaml, YamlLoader};
 
 use crate::node::SubmitRequest;
+use crate::work::state_name;
 use crate::work_node::WorkNode;
+
+/// How long a health check's unit may take, submission to last byte: AWX's
+/// `run_until_complete` gives up after 20 s ("Receptor job timeout on NODE after N seconds,
+/// state remains in STATE"), so a node that does not answer never holds the check.
+pub const WORKER_INFO_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// How long the status of an overrun unit is waited for, for the error message.
+const STATUS_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// `--worker-info`'s mapping. `errors` are the worker's own complaints (AWX keeps them on the
 /// instance and gives it no capacity).
@@ -21,26 +33,60 @@ pub struct WorkerInfo {
 
 /// Runs `work_type` (whose command is `ansible-runner worker`) with `--worker-info` on `node`.
 /// A unit that cannot run, or output that lacks a figure, is an `Err` naming what was wrong:
-/// AWX records that as the instance's errors.
-pub async fn worker_info(node: &dyn WorkNode, work_type: &str) -> Result<WorkerInfo, String> {
+/// AWX records that as the instance's errors. So is a unit not done within `limit`
+/// ([`WORKER_INFO_TIMEOUT`] as AWX has it), or a node that does not answer the submission in
+/// that time; the unit is then released in the background (its cancel may take the node's
+/// grace period), so the caller gets its answer at the limit.
+pub async fn worker_info(
+    node: Arc<dyn WorkNode>,
+    work_type: &str,
+    limit: Duration,
+) -> Result<WorkerInfo, String> {
+    let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + limit;
+    let timeout = |what: &str| {
+        format!(
+            "Receptor job timeout on {} after {:.1} seconds, {what}",
+            node.node_id(),
+            started.elapsed().as_secs_f64()
+        )
+    };
     let req = SubmitRequest::new(work_type).param("params", "--worker-info");
-    let unit = node
-        .submit(&req, b"")
-        .await
-        .map_err(|e| format!("cannot run {work_type} --worker-info: {e}"))?;
+    let unit = match tokio::time::timeout_at(deadline, node.submit(&req, b"")).await {
+        Ok(r) => r.map_err(|e| format!("cannot run {work_type} --worker-info: {e}"))?,
+        // Nothing to release: the node never said which unit it made.
+        Err(_) => return Err(timeout("the work submission was not answered")),
+    };
     let mut out = Vec::new();
-    let read = async {
+    let read = tokio::time::timeout_at(deadline, async {
         let mut results = node.results(&unit, 0).await?;
         results
             .read_to_end(&mut out)
             .await
             .map_err(|e| crate::WorkError::Refused(e.to_string()))
+    })
+    .await;
+    let status = tokio::time::timeout(STATUS_TIMEOUT, node.status(&unit)).await;
+    tokio::spawn({
+        let (node, unit) = (node.clone(), unit.clone());
+        async move {
+            if let Err(e) = node.release(&unit).await {
+                tracing::warn!(unit = %unit, error = %e, "cannot release the worker-info unit");
+            }
+        }
+    });
+    let read = match read {
+        Ok(r) => r,
+        Err(_) => {
+            let state = match status {
+                Ok(Ok(st)) => state_name(st.state),
+                Ok(Err(e)) => format!("unknown ({e})"),
+                Err(_) => "unknown (the node did not answer)".to_string(),
+            };
+            return Err(timeout(&format!("state remains in {state}")));
+        }
     };
-    let read = read.await;
-    let status = node.status(&unit).await;
-    if let Err(e) = node.release(&unit).await {
-        tracing::warn!(unit = %unit, error = %e, "cannot release the worker-info unit");
-    }
+    let status = status.map_err(|_| ()).and_then(|s| s.map_err(|_| ()));
     read.map_err(|e| format!("reading --worker-info output: {e}"))?;
     let text = String::from_utf8_lossy(&out);
     parse(&text).map_err(|e| match status {

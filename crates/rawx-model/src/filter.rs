@@ -181,7 +181,11 @@ pub fn parse_list_query(
                         .iter()
                         .map(|f| Filter::On {
                             path: vec![],
-                            column: own_column(res, f).expect("search field is a column"),
+                            // A search field the schema names may be internal (a role's
+                            // `role_field`): searching it is what the schema declares.
+                            column: own_column(res, f)
+                                .or_else(|| res.field(f).map(|x| x.name))
+                                .expect("search field is a column"),
                             ctype: ColumnType::Text,
                             cond: Cond::Op(Op::IContains, Value::String(term.to_string())),
                         })

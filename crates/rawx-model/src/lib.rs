@@ -7,6 +7,7 @@
 //! metadata, filtering and the store's columns, so the four can never disagree.
 
 pub mod capacity;
+pub mod dab;
 pub mod filter;
 pub mod rbac;
 pub mod resources;

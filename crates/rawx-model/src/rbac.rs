@@ -430,6 +430,13 @@ pub fn read_filter(res: &'static Resource, actor: &Actor) -> Option<Filter> {
         ]),
         // `AdHocCommandAccess`: read access to the inventory.
         "ad_hoc_commands" => read("inventory", "inventories"),
+        // `ProjectUpdateAccess`: read access to the project.
+        "project_updates" => read("project", "projects"),
+        "project_update_events" => fk_in(
+            "project_update",
+            "project_updates",
+            read_filter(by_key("project_updates")?, actor)?,
+        ),
         // Events and summaries: those of the jobs the user may read.
         "job_events" | "job_host_summaries" => {
             fk_in("job", "jobs", read_filter(by_key("jobs")?, actor)?)
@@ -538,6 +545,11 @@ pub fn add_needs(res: &'static Resource) -> &'static [(&'static str, &'static st
         "projects" => &[("organization", "project_admin_role")],
         "inventories" => &[("organization", "inventory_admin_role")],
         "credentials" => &[("organization", "credential_admin_role")],
+        // `CredentialInputSourceAccess`: admin of the target, use of the source.
+        "credential_input_sources" => &[
+            ("target_credential", "admin_role"),
+            ("source_credential", "use_role"),
+        ],
         "workflow_job_templates" => &[("organization", "workflow_admin_role")],
         "teams" => &[("organization", "admin_role")],
         "job_templates" => &[("project", "use_role"), ("inventory", "use_role")],

@@ -143,10 +143,18 @@ pub fn kill_naming(path: &Path) {
         }
         i += 1;
     }
-    for pid in order.iter().rev() {
-        if let Some(p) = i32::try_from(*pid).ok().and_then(Pid::from_raw) {
-            let _ = kill_process(p, Signal::KILL);
-        }
+    // Frozen first, parents before children, then killed: a parent that saw its child die
+    // before its own SIGKILL arrived could otherwise carry on (a shell runs its next command
+    // and exits 0).
+    let pids: Vec<Pid> = order
+        .iter()
+        .filter_map(|pid| i32::try_from(*pid).ok().and_then(Pid::from_raw))
+        .collect();
+    for p in &pids {
+        let _ = kill_process(*p, Signal::STOP);
+    }
+    for p in pids.iter().rev() {
+        let _ = kill_process(*p, Signal::KILL);
     }
     for pid in roots {
         if let Some(g) = table.iter().find(|(p, _, _)| *p == pid).map(|(_, _, g)| *g) {

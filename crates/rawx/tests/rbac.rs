@@ -150,3 +150,236 @@ fn grant_execute_and_revoke(lab: Lab) {
     let out = op(&["job_templates", "list"]);
     assert!(names(&out.json()).is_empty(), "team revoked: {out}");
 }
+
+// ---- AWX 24's role definitions through the real awx.awx collection ----
+
+/// The collection's directory (`scripts/setup-collection.sh` installs or finds it).
+fn collections() -> std::path::PathBuf {
+    let script = rawx_testkit::workspace_root().join("scripts/setup-collection.sh");
+    let out = std::process::Command::new("bash")
+        .arg(&script)
+        .output()
+        .expect("run setup-collection.sh");
+    assert!(out.status.success(), "setup-collection.sh failed");
+    std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
+}
+
+/// Runs `tasks` through the collection as the admin; each task's `(name, changed, failed,
+/// msg)` from the `json` callback.
+fn play(
+    s: &rawx_testkit::Server,
+    dir: &std::path::Path,
+    tasks: &str,
+    extra: &[&str],
+) -> Vec<(String, bool, bool, String)> {
+    let book = format!("- hosts: localhost\n  gather_facts: false\n  tasks:\n{tasks}");
+    std::fs::write(dir.join("play.yml"), book).unwrap();
+    std::fs::write(
+        dir.join("inventory"),
+        "localhost ansible_connection=local ansible_python_interpreter=\"{{ ansible_playbook_python }}\"\n",
+    )
+    .unwrap();
+    let mut args = vec!["-i", "inventory", "play.yml"];
+    args.extend_from_slice(extra);
+    let cols = collections();
+    let out = rawx_testkit::clients::ansible_playbook(
+        dir,
+        &args,
+        &[
+            ("ANSIBLE_COLLECTIONS_PATH", cols.to_str().unwrap()),
+            ("ANSIBLE_STDOUT_CALLBACK", "ansible.posix.json"),
+            ("ANSIBLE_LOCALHOST_WARNING", "false"),
+            ("CONTROLLER_HOST", &s.url),
+            ("CONTROLLER_USERNAME", "admin"),
+            ("CONTROLLER_PASSWORD", rawx_testkit::ADMIN_PW),
+        ],
+    );
+    let doc: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("json callback output ({e}):\n{out}"));
+    doc["plays"][0]["tasks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| {
+            let r = &t["hosts"]["localhost"];
+            (
+                t["task"]["name"].as_str().unwrap_or_default().to_string(),
+                r["changed"].as_bool().unwrap_or(false),
+                r["failed"].as_bool().unwrap_or(false),
+                r["msg"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn changes(tasks: &[(String, bool, bool, String)]) -> Vec<(String, bool)> {
+    for (name, _, failed, msg) in tasks {
+        assert!(!failed, "task {name} failed: {msg}");
+    }
+    tasks.iter().map(|(n, c, ..)| (n.clone(), *c)).collect()
+}
+
+/// An administrator gives one user a custom role ("view and run this template") and a team
+/// a managed one with the collection's `role_definition`, `role_user_assignment` and
+/// `role_team_assignment` modules; the user runs the template with the `awx` CLI; a second
+/// run changes nothing; `state: absent` takes it all back.
+#[test]
+fn the_collection_defines_and_assigns_roles() {
+    let lab = Lab::start();
+    let s = &lab.s;
+    let project = lab.project(
+        "demo",
+        &[(
+            "hello.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg=hi\n",
+        )],
+    );
+    let inv = lab.inventory("Lab", &[("localhost", local_vars())]);
+    let hello = lab.jt("hello", project, inv, "hello.yml", json!({}));
+    lab.jt("other", project, inv, "hello.yml", json!({}));
+    s.admin(
+        "POST",
+        "/api/v2/users/",
+        Some(json!({"username": "op", "password": "op-pw"})),
+        201,
+    );
+    let team = s.admin(
+        "POST",
+        "/api/v2/teams/",
+        Some(json!({"name": "runners", "organization": lab.org["id"]})),
+        201,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let grant = format!(
+        r#"    - name: define
+      awx.awx.role_definition:
+        name: run one template
+        description: view and execute
+        content_type: awx.jobtemplate
+        permissions:
+          - awx.view_jobtemplate
+          - awx.execute_jobtemplate
+    - name: assign to op
+      awx.awx.role_user_assignment:
+        role_definition: run one template
+        object_id: {hello}
+        user: op
+    - name: assign to the team
+      awx.awx.role_team_assignment:
+        role_definition: JobTemplate Execute
+        object_id: {hello}
+        team: runners
+"#
+    );
+    let t = play(s, dir.path(), &grant, &[]);
+    assert_eq!(
+        changes(&t),
+        [
+            ("define".to_string(), true),
+            ("assign to op".to_string(), true),
+            ("assign to the team".to_string(), true)
+        ]
+    );
+    let t = play(s, dir.path(), &grant, &[]);
+    assert!(
+        changes(&t).iter().all(|(_, c)| !c),
+        "a second run changes nothing: {t:?}"
+    );
+
+    // op reads and runs that template and nothing else.
+    let op = |args: &[&str]| s.awx_as("op", "op-pw", args);
+    let out = op(&["job_templates", "list"]);
+    assert_eq!(names(&out.json()), vec!["hello"], "{out}");
+    let out = op(&["job_templates", "launch", "hello", "--monitor"]);
+    assert_eq!(out.code, 0, "op launches hello:\n{out}");
+    let out = op(&["job_templates", "launch", "other"]);
+    assert_ne!(out.code, 0, "but not another template:\n{out}");
+
+    // The team's grant is the old view's too.
+    let jt = s.admin("GET", &format!("/api/v2/job_templates/{hello}/"), None, 200);
+    let exec = jt["summary_fields"]["object_roles"]["execute_role"]["id"].clone();
+    let teams = s.admin("GET", &format!("/api/v2/roles/{exec}/teams/"), None, 200);
+    assert_eq!(names(&teams), vec!["runners"]);
+
+    // The definitions through the awx CLI.
+    let out = s.awx(&["role_definitions", "list", "--name", "run one template"]);
+    assert_eq!(out.code, 0, "{out}");
+    assert_eq!(out.json()["count"], 1, "{out}");
+
+    // Check mode reports a change and makes none; a changed description is an update.
+    let revoke = format!(
+        r#"    - name: unassign op
+      awx.awx.role_user_assignment:
+        role_definition: run one template
+        object_id: {hello}
+        user: op
+        state: absent
+    - name: unassign the team
+      awx.awx.role_team_assignment:
+        role_definition: JobTemplate Execute
+        object_id: {hello}
+        team: runners
+        state: absent
+"#
+    );
+    let t = play(s, dir.path(), &revoke, &["--check"]);
+    assert!(changes(&t).iter().all(|(_, c)| *c), "{t:?}");
+    let out = op(&["job_templates", "list"]);
+    assert_eq!(
+        names(&out.json()),
+        vec!["hello"],
+        "check mode changed nothing: {out}"
+    );
+    let t = play(s, dir.path(), &revoke, &[]);
+    assert!(changes(&t).iter().all(|(_, c)| *c), "{t:?}");
+    let out = op(&["job_templates", "list"]);
+    assert!(names(&out.json()).is_empty(), "revoked: {out}");
+    let teams = s.admin("GET", &format!("/api/v2/roles/{exec}/teams/"), None, 200);
+    assert!(names(&teams).is_empty(), "{teams}");
+    let _ = team;
+
+    let gone = r#"    - name: redescribe
+      awx.awx.role_definition:
+        name: run one template
+        description: changed
+        content_type: awx.jobtemplate
+        permissions:
+          - awx.view_jobtemplate
+          - awx.execute_jobtemplate
+    - name: remove
+      awx.awx.role_definition:
+        name: run one template
+        content_type: awx.jobtemplate
+        permissions: []
+        state: absent
+"#;
+    let t = play(s, dir.path(), gone, &[]);
+    assert_eq!(
+        changes(&t),
+        [
+            ("redescribe".to_string(), true),
+            ("remove".to_string(), true)
+        ]
+    );
+    let defs = s.admin(
+        "GET",
+        "/api/v2/role_definitions/?name=run%20one%20template",
+        None,
+        200,
+    );
+    assert_eq!(defs["count"], 0, "{defs}");
+
+    // A user who is no admin of the template is refused, with the module's message.
+    let bad = format!(
+        r#"    - name: assign a missing definition
+      awx.awx.role_user_assignment:
+        role_definition: no such definition
+        object_id: {hello}
+        user: op
+"#
+    );
+    let t = play(s, dir.path(), &bad, &[]);
+    assert!(t[0].2, "a missing definition fails: {t:?}");
+    assert!(t[0].3.contains("no such definition"), "{t:?}");
+}

@@ -564,6 +564,50 @@ fn an_unreachable_node_has_no_capacity_until_checked_again() {
     assert_eq!(job["execution_node"], "exec4");
 }
 
+/// A node whose worker never answers `--worker-info` (it hangs) does not hold the health check:
+/// at AWX's 20 s limit the instance gets AWX's timeout error, no capacity and `unavailable`,
+/// the hung unit is released at the node, and the next check (asked for) runs too.
+#[test]
+fn a_health_check_that_hangs_ends_at_awxs_limit() {
+    let hang = "- local-only: null\n- work-command:\n    worktype: ansible-runner\n    command: sh\n    params: \"-c 'exec sleep 600'\"\n    allowruntimeparams: true\n";
+    let rx = Receptor::start(&node("exec6", hang), DataDir::new(), ready);
+    let lab = lab_on(&rx.socket().display().to_string(), &[]);
+    let s = &lab.s;
+    let first = eventually(Duration::from_secs(60), || {
+        let n = &s.admin("GET", "/api/v2/instances/?hostname=exec6", None, 200)["results"][0];
+        if n["errors"].as_str().is_some_and(|e| !e.is_empty()) {
+            Ok(n.clone())
+        } else {
+            Err(format!("no failed check of exec6 yet: {n}"))
+        }
+    });
+    let errors = first["errors"].as_str().unwrap();
+    assert!(
+        errors.starts_with("Receptor job timeout on exec6 after 2")
+            && errors.ends_with("seconds, state remains in Running"),
+        "{first}"
+    );
+    assert_eq!(first["capacity"], 0, "{first}");
+    assert_eq!(first["node_state"], "unavailable", "{first}");
+    eventually(Duration::from_secs(30), || {
+        let units = rx.work_list();
+        units
+            .as_object()
+            .is_some_and(|u| u.is_empty())
+            .then_some(())
+            .ok_or(format!("the hung unit is still at the node: {units}"))
+    });
+    // The component goes on: a check asked for now is done (and times out the same way).
+    let path = format!("/api/v2/instances/{}/", first["id"]);
+    s.admin("POST", &format!("{path}health_check/"), None, 200);
+    eventually(Duration::from_secs(40), || {
+        let n = s.admin("GET", &path, None, 200);
+        (n["last_health_check"] != first["last_health_check"])
+            .then_some(())
+            .ok_or(format!("no second check: {n}"))
+    });
+}
+
 /// The controller stops while its job runs on the separate node (SIGTERM with no drain: the
 /// job is handed back) and starts again: it re-attaches to the unit on the node and the job
 /// ends `successful` with each event once.

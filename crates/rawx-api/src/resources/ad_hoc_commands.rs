@@ -65,6 +65,27 @@ impl ResourceApi for AdHocCommands {
         }
     }
 
+    /// `start` (relaunch): `AdHocCommandAccess.can_add` of the same command, the inventory's
+    /// ad hoc role and the credential's use role.
+    async fn user_capabilities(
+        &self,
+        r: &mut Renderer<'_>,
+        row: &Row,
+        caps: &mut Map<String, Value>,
+    ) -> ApiResult<()> {
+        let inv = rawx_model::schema::int(row, "inventory");
+        let cred = rawx_model::schema::int(row, "credential");
+        let mut start = !r.actor.read_only_token && inv.is_some();
+        if let (true, Some(i)) = (start, inv) {
+            start = r.holds("inventories", i, &["adhoc_role"]).await?;
+        }
+        if let (true, Some(c)) = (start, cred) {
+            start = r.holds("credentials", c, &["use_role"]).await?;
+        }
+        caps.insert("start".into(), json!(start));
+        Ok(())
+    }
+
     fn clean_body(&self, body: &mut Value) {
         drop_client_options(body);
     }

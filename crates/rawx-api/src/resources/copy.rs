@@ -97,6 +97,19 @@ fn copied_fields(res: &'static Resource, spec: &CopySpec, row: &Row) -> Row {
     out
 }
 
+/// `can_copy` for `summary_fields.user_capabilities.copy`: may the caller create the copy.
+pub(crate) async fn may_copy(
+    r: &mut Renderer<'_>,
+    spec: &'static CopySpec,
+    row: &Row,
+) -> ApiResult<bool> {
+    if r.actor.read_only_token {
+        return Ok(false);
+    }
+    let fields = copied_fields(spec.res, spec, row);
+    r.state.api(spec.res).can_add(r, &fields).await
+}
+
 async fn can_copy(
     state: &AppState,
     ident: &Identity,

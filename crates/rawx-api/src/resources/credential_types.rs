@@ -119,6 +119,10 @@ impl ResourceApi for CredentialTypes {
         Ok(())
     }
 
+    fn routes(&self) -> crate::resource::Routes {
+        super::credential_input_sources::credential_type_test_routes()
+    }
+
     fn in_use(&self) -> ApiError {
         ApiError::Forbidden("Credential types that are in use cannot be deleted".into())
     }

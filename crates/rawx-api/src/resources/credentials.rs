@@ -23,11 +23,35 @@ impl ResourceApi for Credentials {
     }
 
     fn routes(&self) -> crate::resource::Routes {
-        super::copy::routes(&COPY)
+        let mut routes = super::copy::routes(&COPY);
+        routes.extend(super::credential_input_sources::credential_test_routes());
+        routes
     }
 
     fn related(&self, row: &Row, related: &mut serde_json::Map<String, serde_json::Value>) {
         super::copy::related(&COPY, row, related);
+    }
+
+    /// `CredentialAccess.get_user_capabilities`: `use` (the use role, or the owner of a
+    /// credential without an organization), `copy`; a managed credential is never edited.
+    async fn user_capabilities(
+        &self,
+        r: &mut crate::view::Renderer<'_>,
+        row: &Row,
+        caps: &mut Map<String, Value>,
+    ) -> ApiResult<()> {
+        let id = int(row, "id").unwrap_or_default();
+        let owner = int(row, "user").is_some_and(|u| u == r.actor.user_id);
+        let usable = !r.actor.read_only_token
+            && (owner || r.holds("credentials", id, &["use_role"]).await?);
+        caps.insert("use".into(), json!(usable));
+        let copy = super::copy::may_copy(r, &COPY, row).await?;
+        caps.insert("copy".into(), json!(copy));
+        if row.get("managed").and_then(Value::as_bool).unwrap_or(false) {
+            caps.insert("edit".into(), json!(false));
+            caps.insert("delete".into(), json!(false));
+        }
+        Ok(())
     }
 
     async fn prepare(

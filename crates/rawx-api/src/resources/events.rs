@@ -1,17 +1,37 @@
-//! Job events and ad hoc command events: what the ingester stored, read-only. A job event
+//! Job, ad hoc command and project update events: what the ingester stored, read-only. A job event
 //! summarizes its job; both cut a long `stdout` in lists, as AWX's event lists do without
 //! `no_truncate`.
 
 use crate::error::ApiResult;
 use crate::resource::ResourceApi;
 use crate::view::Renderer;
-use rawx_model::resources::{AD_HOC_COMMAND_EVENTS, JOB_EVENTS};
+use rawx_model::resources::{AD_HOC_COMMAND_EVENTS, JOB_EVENTS, PROJECT_UPDATE_EVENTS};
 use rawx_model::schema::{int, Resource};
 use rawx_model::Row;
 use serde_json::{json, Map, Value};
 
 pub struct JobEvents;
 pub struct AdHocCommandEvents;
+pub struct ProjectUpdateEvents;
+
+#[async_trait::async_trait]
+impl ResourceApi for ProjectUpdateEvents {
+    fn schema(&self) -> &'static Resource {
+        &PROJECT_UPDATE_EVENTS
+    }
+
+    async fn derived(
+        &self,
+        r: &mut Renderer<'_>,
+        _row: &Row,
+        out: &mut Map<String, Value>,
+    ) -> ApiResult<()> {
+        if r.truncate_stdout {
+            truncate_event_stdout(out);
+        }
+        Ok(())
+    }
+}
 
 #[async_trait::async_trait]
 impl ResourceApi for JobEvents {

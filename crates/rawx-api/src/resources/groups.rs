@@ -14,6 +14,21 @@ impl ResourceApi for Groups {
         &GROUPS
     }
 
+    /// AWX: a group's `copy` is its `edit`.
+    async fn user_capabilities(
+        &self,
+        _r: &mut crate::view::Renderer<'_>,
+        _row: &rawx_model::Row,
+        caps: &mut serde_json::Map<String, serde_json::Value>,
+    ) -> ApiResult<()> {
+        let edit = caps
+            .get("edit")
+            .cloned()
+            .unwrap_or(serde_json::Value::Bool(false));
+        caps.insert("copy".into(), edit);
+        Ok(())
+    }
+
     async fn check_link(
         &self,
         state: &AppState,

@@ -81,6 +81,22 @@ impl ResourceApi for Inventories {
         Ok(())
     }
 
+    /// `adhoc`: the inventory's ad hoc role (`can_run_ad_hoc_commands`); `copy`: the right
+    /// to create the copy.
+    async fn user_capabilities(
+        &self,
+        r: &mut Renderer<'_>,
+        row: &Row,
+        caps: &mut Map<String, Value>,
+    ) -> ApiResult<()> {
+        let id = int(row, "id").unwrap_or_default();
+        let adhoc = !r.actor.read_only_token && r.holds("inventories", id, &["adhoc_role"]).await?;
+        caps.insert("adhoc".into(), json!(adhoc));
+        let copy = super::copy::may_copy(r, &COPY, row).await?;
+        caps.insert("copy".into(), json!(copy));
+        Ok(())
+    }
+
     fn summary(&self) -> Summary {
         Summary {
             fields: &[

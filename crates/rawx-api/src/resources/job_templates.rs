@@ -57,12 +57,26 @@ impl ResourceApi for JobTemplates {
                     project.get("organization").cloned().unwrap_or(Value::Null),
                 );
                 let playbook = text(&m, "playbook");
+                // AWX's `JobOptionsSerializer.validate`: a project from source control is
+                // checked against its checkout, unless a launch may choose another branch.
+                let allow_override = project.get("allow_override") == Some(&json!(true));
                 if playbook.is_empty() {
                     errors.add("playbook", "This field is required.");
-                } else if text(&project, "scm_type").is_empty() {
+                } else if text(&project, "scm_type").is_empty() || !allow_override {
                     let dir = state.config.projects_dir.join(text(&project, "local_path"));
                     if !playbook_in(&dir, playbook) {
                         errors.add("playbook", "Playbook not found for project.");
+                    }
+                }
+                if !allow_override {
+                    if !text(&m, "scm_branch").is_empty() {
+                        errors.add("scm_branch", "Project does not allow overriding branch.");
+                    }
+                    if m.get("ask_scm_branch_on_launch") == Some(&json!(true)) {
+                        errors.add(
+                            "ask_scm_branch_on_launch",
+                            "Project does not allow overriding branch.",
+                        );
                     }
                 }
             }
@@ -147,6 +161,8 @@ impl ResourceApi for JobTemplates {
         let start = startable && may_execute(r, row).await?;
         caps.insert("start".into(), json!(start));
         caps.insert("schedule".into(), json!(start));
+        let copy = startable && super::copy::may_copy(r, &COPY, row).await?;
+        caps.insert("copy".into(), json!(copy));
         Ok(())
     }
 

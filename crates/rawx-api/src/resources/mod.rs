@@ -8,8 +8,10 @@
 mod ad_hoc_commands;
 pub mod bulk;
 mod copy;
+mod credential_input_sources;
 mod credential_types;
 mod credentials;
+mod dab;
 mod events;
 mod execution_environments;
 mod groups;
@@ -20,6 +22,7 @@ mod inventory_sources;
 mod job_templates;
 mod jobs;
 mod organizations;
+mod project_updates;
 mod projects;
 pub mod receptor_addresses;
 pub(crate) mod roles;
@@ -36,10 +39,13 @@ pub use instances::ping_groups;
 
 static MODULES: &[&dyn ResourceApi] = &[
     &ad_hoc_commands::AdHocCommands,
+    &credential_input_sources::CredentialInputSources,
     &credential_types::CredentialTypes,
     &credentials::Credentials,
+    &dab::RoleDefinitions,
     &events::AdHocCommandEvents,
     &events::JobEvents,
+    &events::ProjectUpdateEvents,
     &execution_environments::ExecutionEnvironments,
     &groups::Groups,
     &instances::InstanceGroups,
@@ -51,6 +57,7 @@ static MODULES: &[&dyn ResourceApi] = &[
     &job_templates::JobTemplates,
     &jobs::Jobs,
     &organizations::Organizations,
+    &project_updates::ProjectUpdates,
     &projects::Projects,
     &receptor_addresses::ReceptorAddresses,
     &roles::Roles,

@@ -116,6 +116,17 @@ pub(crate) async fn may_grant(
 
 const ORGS: &str = "organizations";
 
+/// On `roles`: the old model's roles, not the roles of custom definitions (`rd:N`), which only
+/// DAB's assignment views show.
+fn old_roles() -> Filter {
+    Filter::Not(Box::new(Filter::On {
+        path: vec![],
+        column: "role_field",
+        ctype: ColumnType::Text,
+        cond: Cond::Op(rawx_model::filter::Op::StartsWith, json!("rd:")),
+    }))
+}
+
 #[async_trait::async_trait]
 impl ResourceApi for Roles {
     fn schema(&self) -> &'static Resource {
@@ -126,7 +137,7 @@ impl ResourceApi for Roles {
     /// may read, and the two system roles (which AWX always shows).
     fn read_filter(&self, actor: &Actor) -> Option<Filter> {
         if actor.is_superuser || actor.is_system_auditor {
-            return None;
+            return Some(old_roles());
         }
         let mut any = vec![Filter::On {
             path: vec![],
@@ -148,7 +159,7 @@ impl ResourceApi for Roles {
                 },
             }));
         }
-        Some(Filter::Any(any))
+        Some(Filter::Any(any).and(old_roles()))
     }
 
     async fn can_change(&self, _r: &mut Renderer<'_>, _row: &Row) -> ApiResult<bool> {
@@ -267,11 +278,9 @@ async fn object_roles_list(
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
     let (res, row) = parent_of(&state, &ident.actor, &uri, &raw).await?;
-    let f = text_eq("content_type", res.key).and(Filter::eq(
-        "object_id",
-        ColumnType::Int,
-        row["id"].clone(),
-    ));
+    let f = text_eq("content_type", res.key)
+        .and(Filter::eq("object_id", ColumnType::Int, row["id"].clone()))
+        .and(old_roles());
     page_response(&state, &ident.actor, &ROLES, f, &uri, &q).await
 }
 
@@ -288,7 +297,8 @@ async fn access_list_get(
     let (res, row) = parent_of(&state, &ident.actor, &uri, &raw).await?;
     let oid = int(&row, "id").unwrap_or_default();
     let store = &*state.store;
-    let own = roles::object_roles(store, res.key, oid).await?;
+    let mut own = roles::object_roles(store, res.key, oid).await?;
+    own.retain(|f, _| roles::is_old_field(f));
     let own_ids: Vec<i64> = own.values().copied().collect();
     // Every role whose holders hold one of the object's roles.
     let ancestors = store

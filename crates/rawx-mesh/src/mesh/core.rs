@@ -387,6 +387,13 @@ impl Mesh {
                 },
             };
             last_rx.store(self.now_ms(), Ordering::Relaxed);
+            if established && data.first() == Some(&wire::MSG_DATA) {
+                // The bulk of the traffic: passed on or delivered without a decode.
+                if let Err(e) = self.handle_data_bytes(data) {
+                    tracing::debug!(error = %e, "data message not handled");
+                }
+                continue;
+            }
             let msg = match Message::decode(&data) {
                 Ok(m) => m,
                 Err(e) => {
@@ -450,7 +457,7 @@ impl Mesh {
                 continue;
             }
             match msg {
-                Message::Data(d) => match self.translate(&d) {
+                Message::Data(d) => match self.translate(d) {
                     Ok(md) => {
                         if let Err(e) = self.handle_message_data(md) {
                             tracing::debug!(error = %e, "data message not handled");

@@ -12,22 +12,93 @@ use super::firewall::{self, Action, Packet};
 use super::wire::{self, DataMessage, UnreachableMessage};
 
 impl Mesh {
-    pub(super) fn translate(&self, d: &DataMessage) -> Result<MessageData, String> {
-        let st = self.lock();
-        let name = |h: u64| {
-            st.names
-                .get(&h)
-                .cloned()
-                .ok_or_else(|| format!("hash {h:016x} not found"))
+    /// Names the two ends of a data message; the payload moves, uncopied.
+    pub(super) fn translate(&self, d: DataMessage) -> Result<MessageData, String> {
+        let (from_node, to_node) = {
+            let st = self.lock();
+            let name = |h: u64| {
+                st.names
+                    .get(&h)
+                    .cloned()
+                    .ok_or_else(|| format!("hash {h:016x} not found"))
+            };
+            (name(d.from_node)?, name(d.to_node)?)
         };
         Ok(MessageData {
-            from_node: name(d.from_node)?,
-            to_node: name(d.to_node)?,
-            from_service: d.from_service.clone(),
-            to_service: d.to_service.clone(),
+            from_node,
+            to_node,
+            from_service: d.from_service,
+            to_service: d.to_service,
             hops_to_live: d.hops_to_live,
-            data: d.payload.clone(),
+            data: d.payload,
         })
+    }
+
+    /// A data message as a link delivered it (Go's `handleMessageData` of a received message).
+    /// It is forwarded as it came, one hop less to live, without being decoded and encoded
+    /// again; a local service gets its payload with one copy. A service stream's every QUIC
+    /// packet passes here on every hop.
+    pub(super) fn handle_data_bytes(&self, mut raw: Vec<u8>) -> Result<(), String> {
+        let md = self.translate(DataMessage::decode_header(&raw).map_err(|e| e.to_string())?)?;
+        if !self.passes_firewall(&md) {
+            return Ok(());
+        }
+        if md.to_node == self.inner.node_id {
+            raw.drain(..wire::DATA_HEADER_LEN);
+            return self.deliver(MessageData { data: raw, ..md });
+        }
+        if md.hops_to_live == 0 {
+            if md.from_service != "unreach" {
+                self.send_unreachable(&md, wire::PROBLEM_EXPIRED);
+            }
+            return Ok(());
+        }
+        // As Go re-encodes it: one hop less, the two spare bytes zero.
+        raw[1] = md.hops_to_live - 1;
+        raw[2] = 0;
+        raw[3] = 0;
+        self.to_next_hop(&md.to_node, raw)
+    }
+
+    /// Sends `payload` from a local service to a service on another node with the most hops
+    /// to live, building the message with one copy (the QUIC packets of service streams).
+    pub fn send_datagram(
+        &self,
+        from_service: &str,
+        to_node: &str,
+        to_service: &str,
+        payload: &[u8],
+    ) -> Result<(), String> {
+        if to_node == self.inner.node_id || to_node.eq_ignore_ascii_case("localhost") {
+            return self.send_message(
+                from_service,
+                to_node,
+                to_service,
+                payload.to_vec(),
+                wire::MAX_FORWARDING_HOPS,
+            );
+        }
+        let head = MessageData {
+            from_node: self.inner.node_id.clone(),
+            from_service: from_service.into(),
+            to_node: to_node.into(),
+            to_service: to_service.into(),
+            hops_to_live: wire::MAX_FORWARDING_HOPS,
+            data: Vec::new(),
+        };
+        if !self.passes_firewall(&head) {
+            return Ok(());
+        }
+        let bytes = DataMessage::encode_parts(
+            wire::MAX_FORWARDING_HOPS,
+            wire::name_hash(&self.inner.node_id),
+            wire::name_hash(to_node),
+            from_service,
+            to_service,
+            payload,
+        )
+        .map_err(|e| e.to_string())?;
+        self.to_next_hop(to_node, bytes)
     }
 
     /// Sends a data message from a local service (Go's `SendMessageWithHopsToLive`).
@@ -59,6 +130,20 @@ impl Mesh {
 
     /// Go's `handleMessageData`: the firewall, then local delivery or forwarding.
     pub(super) fn handle_message_data(&self, md: MessageData) -> Result<(), String> {
+        if !self.passes_firewall(&md) {
+            return Ok(());
+        }
+        if md.to_node != self.inner.node_id {
+            return self.forward(md);
+        }
+        self.deliver(md)
+    }
+
+    /// The firewall's verdict; a rejected message gets an unreachable notice back.
+    fn passes_firewall(&self, md: &MessageData) -> bool {
+        if self.inner.opts.firewall.is_empty() {
+            return true;
+        }
         let action = firewall::decide(
             &self.inner.opts.firewall,
             &Packet {
@@ -69,18 +154,19 @@ impl Mesh {
             },
         );
         match action {
-            Action::Accept => {}
-            Action::Drop => return Ok(()),
+            Action::Accept => true,
+            Action::Drop => false,
             Action::Reject => {
                 if md.from_service != "unreach" {
-                    self.send_unreachable(&md, wire::PROBLEM_REJECTED);
+                    self.send_unreachable(md, wire::PROBLEM_REJECTED);
                 }
-                return Ok(());
+                false
             }
         }
-        if md.to_node != self.inner.node_id {
-            return self.forward(md);
-        }
+    }
+
+    /// A message for this node: the reserved `ping` and `unreach`, or a listening service.
+    fn deliver(&self, md: MessageData) -> Result<(), String> {
         match md.to_service.as_str() {
             "ping" => {
                 return self.send_message(
@@ -150,26 +236,26 @@ impl Mesh {
         }
         let from = self.add_name(&md.from_node);
         let to = self.add_name(&md.to_node);
+        let bytes = DataMessage::encode_parts(
+            md.hops_to_live - 1,
+            from,
+            to,
+            &md.from_service,
+            &md.to_service,
+            &md.data,
+        )
+        .map_err(|e| e.to_string())?;
+        self.to_next_hop(&md.to_node, bytes)
+    }
+
+    /// Queues an encoded message on the link the routing table names for `to_node`.
+    fn to_next_hop(&self, to_node: &str, bytes: Vec<u8>) -> Result<(), String> {
         let st = self.lock();
-        let next = st
-            .routes
-            .next_hop
-            .get(&md.to_node)
-            .ok_or("no route to node")?;
+        let next = st.routes.next_hop.get(to_node).ok_or("no route to node")?;
         let conn = st
             .connections
             .get(next)
             .ok_or("no connection to next hop")?;
-        let bytes = DataMessage {
-            hops_to_live: md.hops_to_live - 1,
-            from_node: from,
-            to_node: to,
-            from_service: md.from_service,
-            to_service: md.to_service,
-            payload: md.data,
-        }
-        .encode()
-        .map_err(|e| e.to_string())?;
         conn.tx
             .try_send(Arc::new(bytes))
             .map_err(|_| "the link to the next hop is full or closed".to_string())

@@ -24,7 +24,6 @@ use tokio::sync::mpsc;
 
 use super::core::{Datagram, Mesh};
 use super::datagram::PacketListener;
-use super::wire::MAX_FORWARDING_HOPS;
 
 pub const ALPN: &[u8] = b"netceptor";
 pub const INSECURE_COMMON_NAME: &str = "netceptor-insecure-common-name";
@@ -32,6 +31,8 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 const ACCEPT_STREAM_TIMEOUT: Duration = Duration::from_secs(60);
+/// Packets per transmit (see `max_transmit_segments`).
+const TRANSMIT_SEGMENTS: usize = 10;
 
 /// A bidirectional service stream: what a control session or a remote work unit reads and
 /// writes. Dropping it closes the QUIC connection.
@@ -40,21 +41,25 @@ pub type ServiceStream = tokio::io::Join<quinn::RecvStream, quinn::SendStream>;
 /// Maps `(node, service)` pairs to made-up addresses (`fd00::N`), both ways.
 #[derive(Default)]
 struct AddrBook {
-    by_pair: HashMap<(String, String), SocketAddr>,
+    /// By node, then service: looked up with borrowed names for every packet received.
+    by_pair: HashMap<String, HashMap<String, SocketAddr>>,
     by_addr: HashMap<SocketAddr, (String, String)>,
 }
 
 impl AddrBook {
     fn addr(&mut self, node: &str, service: &str) -> SocketAddr {
-        let key = (node.to_string(), service.to_string());
-        if let Some(a) = self.by_pair.get(&key) {
+        if let Some(a) = self.by_pair.get(node).and_then(|m| m.get(service)) {
             return *a;
         }
-        let n = self.by_pair.len() as u128 + 1;
+        let n = self.by_addr.len() as u128 + 1;
         let ip = Ipv6Addr::from((0xfd00u128 << 112) | n);
         let addr = SocketAddr::new(IpAddr::V6(ip), 1);
-        self.by_pair.insert(key.clone(), addr);
-        self.by_addr.insert(addr, key);
+        self.by_pair
+            .entry(node.to_string())
+            .or_default()
+            .insert(service.to_string(), addr);
+        self.by_addr
+            .insert(addr, (node.to_string(), service.to_string()));
         addr
     }
 }
@@ -127,13 +132,10 @@ impl AsyncUdpSocket for MeshSocket {
             .max(1);
         for chunk in transmit.contents.chunks(size) {
             // A datagram that cannot go on is lost, as on a network; QUIC sends it again.
-            if let Err(e) = self.mesh.send_message(
-                &self.service,
-                &node,
-                &service,
-                chunk.to_vec(),
-                MAX_FORWARDING_HOPS,
-            ) {
+            if let Err(e) = self
+                .mesh
+                .send_datagram(&self.service, &node, &service, chunk)
+            {
                 tracing::debug!(to = %node, service = %service, error = %e, "QUIC datagram dropped");
             }
         }
@@ -183,7 +185,26 @@ impl AsyncUdpSocket for MeshSocket {
     fn may_fragment(&self) -> bool {
         false
     }
+
+    /// quinn hands over a burst of same-size packets at once (as for GSO); each still goes
+    /// as a mesh message of its own, but the connection is driven once per burst.
+    fn max_transmit_segments(&self) -> usize {
+        TRANSMIT_SEGMENTS
+    }
 }
+
+/// The largest QUIC packet rawx sends between rawx nodes: a whole data message (header and
+/// packet) within Receptor's 16 KiB netceptor MTU, which Go's hops forward as they are. Each
+/// packet costs a mesh message on every hop, so the packet size bounds a stream's throughput;
+/// quinn starts at 1200 bytes and finds the size by path MTU discovery, as quic-go does. A
+/// Receptor end advertises quic-go's 1452-byte `max_udp_payload_size`, which quinn honours,
+/// so its streams keep packets it can read.
+pub const MAX_QUIC_PACKET: u16 = (super::wire::MTU - super::wire::DATA_HEADER_LEN) as u16;
+
+/// How much of one stream may be in flight: the mesh's round trip is short, but a busy node
+/// delays acknowledgements by milliseconds, and quinn's 1.25 MB default window then caps a
+/// result stream well below what a hop can carry. quic-go grows its windows up to 6 MB.
+const STREAM_WINDOW: u32 = 8 << 20;
 
 fn transport() -> quinn::TransportConfig {
     let mut t = quinn::TransportConfig::default();
@@ -192,7 +213,22 @@ fn transport() -> quinn::TransportConfig {
             .try_into()
             .expect("30 s is a valid idle timeout"),
     ));
+    let mut mtu = quinn::MtuDiscoveryConfig::default();
+    mtu.upper_bound(MAX_QUIC_PACKET);
+    // A queue that overflowed on a busy hop looks like a black hole; search again soon.
+    mtu.black_hole_cooldown(Duration::from_secs(5));
+    t.mtu_discovery_config(Some(mtu));
+    t.stream_receive_window(STREAM_WINDOW.into());
+    t.send_window(2 * STREAM_WINDOW as u64);
     t
+}
+
+/// The endpoint accepts packets up to [`MAX_QUIC_PACKET`] (and says so to the other end).
+fn endpoint_config() -> EndpointConfig {
+    let mut c = EndpointConfig::default();
+    c.max_udp_payload_size(MAX_QUIC_PACKET)
+        .expect("a valid UDP payload size");
+    c
 }
 
 /// A service listening for streams on this node.
@@ -231,7 +267,7 @@ impl Mesh {
         let listener = self.listen(Some(service))?;
         let socket = Arc::new(MeshSocket::new(self, listener));
         let endpoint = Endpoint::new_with_abstract_socket(
-            EndpointConfig::default(),
+            endpoint_config(),
             Some(server),
             socket.clone(),
             Arc::new(quinn::TokioRuntime),
@@ -264,6 +300,11 @@ impl Mesh {
         } else {
             node.to_string()
         };
+        // Go's dial fails at its first packet when there is no route (the mesh refuses the
+        // write); quinn would wait out the handshake timeout for a lost packet instead.
+        if node != self.node_id() && !self.lock().routes.next_hop.contains_key(&node) {
+            return Err("no route to node".into());
+        }
         self.add_name(&node);
         let listener = self.listen(None)?;
         let socket = Arc::new(MeshSocket::new(self, listener));
@@ -280,7 +321,7 @@ impl Mesh {
         t.keep_alive_interval(Some(KEEP_ALIVE));
         client.transport_config(Arc::new(t));
         let mut endpoint = Endpoint::new_with_abstract_socket(
-            EndpointConfig::default(),
+            endpoint_config(),
             None,
             socket,
             Arc::new(quinn::TokioRuntime),

@@ -9,7 +9,17 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::wire::{frame, Deframer, MTU};
+use super::wire::{Deframer, MTU};
+
+/// How much queued traffic one write of a link carries at most.
+const WRITE_BATCH: usize = 128 * 1024;
+
+/// Appends one frame (Receptor's: a `u16` LE length, then the message) to `buf`.
+fn push_frame(buf: &mut Vec<u8>, m: &[u8]) {
+    // Go truncates the length to 16 bits; messages never exceed the MTU, so it fits.
+    buf.extend_from_slice(&(m.len() as u16).to_le_bytes());
+    buf.extend_from_slice(m);
+}
 
 pub struct Session {
     /// Messages from the peer; ends when the link does.
@@ -65,7 +75,8 @@ impl Session {
         let c = cancel.clone();
         tokio::spawn(async move {
             let mut d = Deframer::default();
-            let mut buf = vec![0u8; MTU + 2];
+            // Several full-size messages per read: one syscall for a burst.
+            let mut buf = vec![0u8; 4 * (MTU + 2)];
             loop {
                 while let Some(m) = d.next_message() {
                     if m.is_empty() {
@@ -91,6 +102,7 @@ impl Session {
         });
         let c = cancel.clone();
         let writer = tokio::spawn(async move {
+            let mut buf = Vec::with_capacity(WRITE_BATCH + MTU + 2);
             loop {
                 let m = tokio::select! {
                     m = out_rx.recv() => m,
@@ -99,10 +111,11 @@ impl Session {
                 let Some(m) = m else { break };
                 // What else is queued goes in the same write: one syscall for a burst of
                 // QUIC packets rather than one each.
-                let mut buf = frame(&m);
-                while buf.len() < 64 * 1024 {
+                buf.clear();
+                push_frame(&mut buf, &m);
+                while buf.len() < WRITE_BATCH {
                     match out_rx.try_recv() {
-                        Ok(m) => buf.extend_from_slice(&frame(&m)),
+                        Ok(m) => push_frame(&mut buf, &m),
                         Err(_) => break,
                     }
                 }

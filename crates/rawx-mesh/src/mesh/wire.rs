@@ -197,6 +197,13 @@ fn typed_json<T: Serialize>(kind: u8, value: &T) -> Vec<u8> {
 
 impl DataMessage {
     pub fn decode(data: &[u8]) -> Result<DataMessage, WireError> {
+        let mut d = DataMessage::decode_header(data)?;
+        d.payload = data[DATA_HEADER_LEN..].to_vec();
+        Ok(d)
+    }
+
+    /// The header alone (the payload left empty): what a hop needs to pass a message on.
+    pub fn decode_header(data: &[u8]) -> Result<DataMessage, WireError> {
         if data.len() < DATA_HEADER_LEN {
             return Err(WireError::Short);
         }
@@ -207,24 +214,43 @@ impl DataMessage {
             to_node: u64_at(12),
             from_service: fixed_string(&data[20..28]),
             to_service: fixed_string(&data[28..36]),
-            payload: data[DATA_HEADER_LEN..].to_vec(),
+            payload: Vec::new(),
         })
     }
 
     pub fn encode(&self) -> Result<Vec<u8>, WireError> {
-        let mut out = Vec::with_capacity(DATA_HEADER_LEN + self.payload.len());
-        out.extend_from_slice(&[MSG_DATA, self.hops_to_live, 0, 0]);
-        out.extend_from_slice(&self.from_node.to_be_bytes());
-        out.extend_from_slice(&self.to_node.to_be_bytes());
-        for s in [&self.from_service, &self.to_service] {
+        DataMessage::encode_parts(
+            self.hops_to_live,
+            self.from_node,
+            self.to_node,
+            &self.from_service,
+            &self.to_service,
+            &self.payload,
+        )
+    }
+
+    /// Encodes a data message from its parts, the payload copied once.
+    pub fn encode_parts(
+        hops_to_live: u8,
+        from_node: u64,
+        to_node: u64,
+        from_service: &str,
+        to_service: &str,
+        payload: &[u8],
+    ) -> Result<Vec<u8>, WireError> {
+        let mut out = Vec::with_capacity(DATA_HEADER_LEN + payload.len());
+        out.extend_from_slice(&[MSG_DATA, hops_to_live, 0, 0]);
+        out.extend_from_slice(&from_node.to_be_bytes());
+        out.extend_from_slice(&to_node.to_be_bytes());
+        for s in [from_service, to_service] {
             if s.len() > 8 {
-                return Err(WireError::ServiceTooLong(s.clone()));
+                return Err(WireError::ServiceTooLong(s.to_string()));
             }
             let mut field = [0u8; 8];
             field[..s.len()].copy_from_slice(s.as_bytes());
             out.extend_from_slice(&field);
         }
-        out.extend_from_slice(&self.payload);
+        out.extend_from_slice(payload);
         Ok(out)
     }
 }
@@ -248,23 +274,31 @@ pub fn frame(message: &[u8]) -> Vec<u8> {
 #[derive(Default)]
 pub struct Deframer {
     buf: Vec<u8>,
+    /// Where the next frame starts in `buf`: taken frames are dropped in one move when the
+    /// buffer is next refilled, not shifted out one by one.
+    start: usize,
 }
 
 impl Deframer {
     pub fn push(&mut self, data: &[u8]) {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
         self.buf.extend_from_slice(data);
     }
 
     pub fn next_message(&mut self) -> Option<Vec<u8>> {
-        if self.buf.len() < 2 {
+        let b = &self.buf[self.start..];
+        if b.len() < 2 {
             return None;
         }
-        let len = u16::from_le_bytes([self.buf[0], self.buf[1]]) as usize;
-        if self.buf.len() < len + 2 {
+        let len = u16::from_le_bytes([b[0], b[1]]) as usize;
+        if b.len() < len + 2 {
             return None;
         }
-        let msg = self.buf[2..len + 2].to_vec();
-        self.buf.drain(..len + 2);
+        let msg = b[2..len + 2].to_vec();
+        self.start += len + 2;
         Some(msg)
     }
 }

@@ -96,6 +96,9 @@ pub(crate) struct Unit {
     released: AtomicBool,
     /// Set for a remote unit (`remote.rs`): its command runs on another node.
     remote: Option<remote::RemoteState>,
+    /// Bumped when this node appends to the unit's `stdout` itself (a remote unit's copy), so
+    /// its results readers go on at once rather than at their next poll.
+    grown: watch::Sender<u64>,
 }
 
 impl Unit {
@@ -114,6 +117,7 @@ impl Unit {
             cancel_requested: AtomicBool::new(false),
             released: AtomicBool::new(false),
             remote,
+            grown: watch::channel(0).0,
         }
     }
 

@@ -28,6 +28,8 @@ pub struct ResultsReader {
     offset: u64,
     file: Option<File>,
     changes: watch::Receiver<u64>,
+    /// The unit's own output notices (a remote unit's copy growing).
+    grown: watch::Receiver<u64>,
     /// Set once the unit was seen complete; the next empty read then ends the stream.
     draining: bool,
     waiting: Option<Pin<Box<dyn Future<Output = ()> + Send>>>,
@@ -37,6 +39,7 @@ pub struct ResultsReader {
 impl ResultsReader {
     pub(super) fn new(unit: Arc<Unit>, offset: u64, changes: watch::Receiver<u64>) -> Self {
         ResultsReader {
+            grown: unit.grown.subscribe(),
             unit,
             offset,
             file: None,
@@ -133,6 +136,7 @@ impl AsyncRead for ResultsReader {
                 return Poll::Ready(Ok(()));
             }
             this.changes.borrow_and_update();
+            this.grown.borrow_and_update();
             if this.unit.results_complete(this.offset) {
                 // The command is done writing; one more read catches its last bytes.
                 this.draining = true;
@@ -142,6 +146,7 @@ impl AsyncRead for ResultsReader {
                 continue;
             }
             let mut changes = this.changes.clone();
+            let mut grown = this.grown.clone();
             let delay = POLL_MIN
                 .saturating_mul(1 << this.quiet_polls.min(5))
                 .min(POLL_MAX);
@@ -149,6 +154,7 @@ impl AsyncRead for ResultsReader {
             this.waiting = Some(Box::pin(async move {
                 tokio::select! {
                     _ = changes.changed() => {}
+                    _ = grown.changed() => {}
                     _ = tokio::time::sleep(delay) => {}
                 }
             }));

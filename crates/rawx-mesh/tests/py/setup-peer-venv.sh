@@ -7,6 +7,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 req="$here/requirements-peer.txt"
 key="$(sha256sum "$req" | cut -c1-12)"
 venv="${RAWX_PEER_VENV:-/var/tmp/rawx-mesh-peer-$key}"
+# Tests that need the peer run in parallel: the first builds, the others wait for it.
+exec 9>"$venv.lock"
+flock 9
 if [ ! -f "$venv/.complete" ]; then
   echo "setup-peer-venv: building $venv (first run only)" >&2
   rm -rf "$venv"

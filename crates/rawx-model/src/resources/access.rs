@@ -267,9 +267,45 @@ pub static CREDENTIALS: Resource = Resource {
     name_field: Some("name"),
     unique: &[&["name", "organization", "credential_type"]],
     scope: Scope::Via(&["organization"]),
-    subs: &[],
+    subs: &[Sub {
+        name: "input_sources",
+        list: SubList::Children {
+            resource: "credential_input_sources",
+            fk: "target_credential",
+        },
+    }],
     order: "name",
     search_fields: &["name", "description"],
     named_url_parents: &["credential_type", "organization"],
+    read_only_api: false,
+};
+
+/// A field of one credential filled at launch by a lookup credential (AWX's
+/// `CredentialInputSource`): `metadata` says what to look up (a path, a key), checked against
+/// the lookup type's `inputs.metadata`. Readable with the target credential; written by its
+/// admins who may use the source (`rbac::add_needs`); goes with either credential.
+pub static CREDENTIAL_INPUT_SOURCES: Resource = Resource {
+    key: "credential_input_sources",
+    type_name: "credential_input_source",
+    verbose: "Credential Input Source",
+    fields: &[
+        DESCRIPTION,
+        Field::new(
+            "input_field_name",
+            "Input field name",
+            Kind::Str { max: 1024 },
+        )
+        .required(),
+        Field::new("metadata", "Metadata", Kind::Json).default(D::EmptyObject),
+        fk("target_credential", "Target credential", "credentials").required(),
+        fk("source_credential", "Source credential", "credentials").required(),
+    ],
+    name_field: None,
+    unique: &[&["target_credential", "input_field_name"]],
+    scope: Scope::Via(&["target_credential"]),
+    subs: &[],
+    order: "target_credential",
+    search_fields: &["description"],
+    named_url_parents: &[],
     read_only_api: false,
 };

@@ -165,6 +165,9 @@ pub static JOBS: Resource = Resource {
             ro("webhook_credential", "Webhook credential", INT).nullable(),
             ro_text("webhook_guid", "Webhook guid"),
             ro("host_status_counts", "Host status counts", Kind::Json).nullable(),
+            // The project update this job waited for (`dependent_jobs` from the other side),
+            // whose revision it runs.
+            Field::new("project_update", "", INT).internal().nullable(),
             // The schedule that launched it (`launch_type: scheduled`).
             fk("schedule", "Schedule", "schedules")
                 .read_only()
@@ -387,6 +390,107 @@ pub static AD_HOC_COMMAND_EVENTS: Resource = Resource {
     read_only_api: true,
 };
 
+/// A project update (AWX's `ProjectUpdate`): one checkout of a project's source into its
+/// directory, run by the task role. It copies the project's SCM options when it is made, so
+/// what it ran stays readable after the project changes.
+pub static PROJECT_UPDATES: Resource = Resource {
+    key: "project_updates",
+    type_name: "project_update",
+    verbose: "Project Update",
+    fields: unified_job_fields!(
+        [
+            NAME,
+            DESCRIPTION,
+            ro("unified_job_template", "unified job template", INT).nullable(),
+        ],
+        [
+            ro_text("local_path", "Local path")
+                .help("Local path (relative to PROJECTS_ROOT) containing playbooks and related files for this project."),
+            ro("scm_type", "Source Control Type", Kind::Choice(super::SCM_TYPES))
+                .help("Specifies the source control system used to store the project.")
+                .default(D::Str("")),
+            ro_text("scm_url", "Source Control URL").help("The location where the project is stored."),
+            ro_text("scm_branch", "Source Control Branch").help("Specific branch, tag or commit to checkout."),
+            ro_text("scm_refspec", "Source Control Refspec").help("For git projects, an additional refspec to fetch."),
+            ro_bool("scm_clean", "Scm clean").help("Discard any local changes before syncing the project."),
+            ro_bool("scm_track_submodules", "Scm track submodules")
+                .help("Track submodules latest commits on defined branch."),
+            ro_bool("scm_delete_on_update", "Scm delete on update").help("Delete the project before syncing."),
+            fk("credential", "Credential", "credentials").read_only().nullable(),
+            ro_int("timeout", "Timeout")
+                .help("The amount of time (in seconds) to run before the task is canceled."),
+            ro_text("scm_revision", "SCM Revision")
+                .help("The SCM Revision discovered by this update for the given project and branch."),
+            fk("project", "Project", "projects").read_only(),
+            ro(
+                "job_type",
+                "Job type",
+                Kind::Choice(&[("run", "Run"), ("check", "Check")])
+            )
+            .default(D::Str("check")),
+            ro_text("job_tags", "Job tags").help("Parts of the project update playbook that will be run."),
+            ro("host_status_counts", "Host status counts", Kind::Json)
+                .nullable()
+                .detail_only(),
+            // The project's organization, copied when the update is made: who may see it.
+            fk("organization", "", "organizations")
+                .internal()
+                .nullable(),
+            // The job this update was made for (`launch_type: dependency`), AWX's
+            // `dependent_jobs` read from the other side.
+            Field::new("dependent_job", "", INT).internal().nullable(),
+        ]
+    ),
+    name_field: None,
+    unique: &[],
+    scope: Scope::Via(&["organization"]),
+    subs: &[Sub {
+        name: "events",
+        list: SubList::Children {
+            resource: "project_update_events",
+            fk: "project_update",
+        },
+    }],
+    order: "-id",
+    search_fields: &["name", "description"],
+    named_url_parents: &[],
+    read_only_api: true,
+};
+
+pub static PROJECT_UPDATE_EVENTS: Resource = Resource {
+    key: "project_update_events",
+    type_name: "project_update_event",
+    verbose: "Project Update Event",
+    fields: &[
+        fk("project_update", "Project update", "project_updates").read_only(),
+        ro_text("event", "Event"),
+        ro_int("counter", "Counter"),
+        ro_text("event_display", "Event display"),
+        ro("event_data", "Event data", Kind::Json).default(D::EmptyObject),
+        ro_int("event_level", "Event level"),
+        ro_bool("failed", "Failed"),
+        ro_bool("changed", "Changed"),
+        ro_text("uuid", "Uuid"),
+        ro_text("host_name", "Host name"),
+        ro_text("playbook", "Playbook"),
+        ro_text("play", "Play"),
+        ro_text("task", "Task"),
+        ro_text("role", "Role"),
+        ro_text("stdout", "Stdout"),
+        ro_int("start_line", "Start line"),
+        ro_int("end_line", "End line"),
+        ro_int("verbosity", "Verbosity"),
+    ],
+    name_field: None,
+    unique: &[&["project_update", "counter"]],
+    scope: Scope::Via(&["project_update", "organization"]),
+    subs: &[],
+    order: "counter",
+    search_fields: &["stdout"],
+    named_url_parents: &[],
+    read_only_api: true,
+};
+
 /// AWX's `UnifiedJob`: one row per job of every kind, whose id the kind's own row shares
 /// (`jobs.id`, `ad_hoc_commands.id`; project, inventory, workflow and system jobs next), so
 /// every kind takes its ids from one sequence and `/api/v2/unified_jobs/` lists, filters and
@@ -459,7 +563,19 @@ pub static AD_HOC_KIND: JobKind = JobKind {
     events_group: "ad_hoc_command_events",
 };
 
-pub static JOB_KINDS: &[&JobKind] = &[&JOB_KIND, &AD_HOC_KIND, &super::INVENTORY_UPDATE_KIND];
+pub static PROJECT_UPDATE_KIND: JobKind = JobKind {
+    resource: &PROJECT_UPDATES,
+    events: &PROJECT_UPDATE_EVENTS,
+    event_parent: "project_update",
+    events_group: "project_update_events",
+};
+
+pub static JOB_KINDS: &[&JobKind] = &[
+    &JOB_KIND,
+    &AD_HOC_KIND,
+    &PROJECT_UPDATE_KIND,
+    &super::INVENTORY_UPDATE_KIND,
+];
 
 /// The kind whose `type` (`job`, `ad_hoc_command`) this is.
 pub fn job_kind(type_name: &str) -> Option<&'static JobKind> {

@@ -42,6 +42,7 @@ pub static ALL: &[&Resource] = &[
     &PROJECTS,
     &CREDENTIALS,
     &CREDENTIAL_TYPES,
+    &CREDENTIAL_INPUT_SOURCES,
     &INVENTORIES,
     &HOSTS,
     &GROUPS,
@@ -61,6 +62,8 @@ pub static ALL: &[&Resource] = &[
     &SETTINGS,
     &AD_HOC_COMMANDS,
     &AD_HOC_COMMAND_EVENTS,
+    &PROJECT_UPDATES,
+    &PROJECT_UPDATE_EVENTS,
     &INVENTORY_SOURCES,
     &INVENTORY_UPDATES,
     &INVENTORY_UPDATE_EVENTS,
@@ -68,6 +71,9 @@ pub static ALL: &[&Resource] = &[
     &ROLES,
     &ROLE_PARENTS,
     &ROLE_ANCESTORS,
+    &ROLE_DEFINITIONS,
+    &ROLE_USER_ASSIGNMENTS,
+    &ROLE_TEAM_ASSIGNMENTS,
 ];
 
 /// The column of a parent table ([`PARENT_TABLES`]) naming the kind of each row: the child
@@ -86,6 +92,7 @@ pub static PARENT_TABLES: &[&Resource] = &[&UNIFIED_JOBS, &UNIFIED_JOB_TEMPLATES
 pub static PARENTS: &[(&Resource, &Resource)] = &[
     (&JOBS, &UNIFIED_JOBS),
     (&AD_HOC_COMMANDS, &UNIFIED_JOBS),
+    (&PROJECT_UPDATES, &UNIFIED_JOBS),
     (&INVENTORY_UPDATES, &UNIFIED_JOBS),
     (&JOB_TEMPLATES, &UNIFIED_JOB_TEMPLATES),
     (&WORKFLOW_JOB_TEMPLATES, &UNIFIED_JOB_TEMPLATES),

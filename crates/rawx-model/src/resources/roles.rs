@@ -95,3 +95,96 @@ pub static ROLE_ANCESTORS: Resource = Resource {
     named_url_parents: &[],
     read_only_api: true,
 };
+
+/// DAB's `RoleDefinition` (AWX 24's `/api/v2/role_definitions/`): a named list of permissions
+/// on a content type. `old_role` names the old role a managed or compat definition is (see
+/// `dab.rs`); a custom definition has none.
+pub static ROLE_DEFINITIONS: Resource = Resource {
+    key: "role_definitions",
+    type_name: "role_definition",
+    verbose: "Role definition",
+    fields: &[
+        Field::new("name", "Name", Kind::Text).required(),
+        Field::new("description", "Description", Kind::Text),
+        Field::new("managed", "Managed", Kind::Bool),
+        // `awx.jobtemplate`; null for the system-wide definitions.
+        Field::new("content_type", "Content type", Kind::Str { max: 64 }).nullable(),
+        // The permissions, a JSON list of `awx.view_jobtemplate`.
+        Field::new("permissions", "Permissions", Kind::Text),
+        Field::new("old_role", "", Kind::Str { max: 64 })
+            .internal()
+            .nullable(),
+    ],
+    name_field: Some("name"),
+    unique: &[&["name"]],
+    scope: Scope::Internal,
+    subs: &[],
+    order: "id",
+    search_fields: &["name", "description"],
+    named_url_parents: &[],
+    read_only_api: true,
+};
+
+/// DAB's `RoleUserAssignment`: one row per direct grant of a role to a user, whichever view
+/// made it (`rawx_domain::roles` writes both with `role_users`). `object_role` is the role
+/// granted (the system auditor singleton for the System Auditor definition).
+pub static ROLE_USER_ASSIGNMENTS: Resource = Resource {
+    key: "role_user_assignments",
+    type_name: "role_user_assignment",
+    verbose: "Role user assignment",
+    fields: &[
+        fk("role_definition", "Role definition", "role_definitions").required(),
+        fk("user", "User", "users").required(),
+        fk("object_role", "", "roles").required(),
+        // The object's resource key; null for system-wide assignments.
+        Field::new("content_type", "Content type", Kind::Str { max: 64 }).nullable(),
+        Field::new(
+            "object_id",
+            "Object id",
+            Kind::Int {
+                min: None,
+                max: None,
+            },
+        )
+        .nullable(),
+    ],
+    name_field: None,
+    unique: &[&["user", "object_role"]],
+    scope: Scope::Internal,
+    subs: &[],
+    order: "id",
+    search_fields: &[],
+    named_url_parents: &[],
+    read_only_api: true,
+};
+
+/// DAB's `RoleTeamAssignment`: a grant to a team (the team's member role made a parent of
+/// `object_role`).
+pub static ROLE_TEAM_ASSIGNMENTS: Resource = Resource {
+    key: "role_team_assignments",
+    type_name: "role_team_assignment",
+    verbose: "Role team assignment",
+    fields: &[
+        fk("role_definition", "Role definition", "role_definitions").required(),
+        fk("team", "Team", "teams").required(),
+        fk("object_role", "", "roles").required(),
+        Field::new("content_type", "Content type", Kind::Str { max: 64 }).nullable(),
+        Field::new(
+            "object_id",
+            "Object id",
+            Kind::Int {
+                min: None,
+                max: None,
+            },
+        )
+        .nullable(),
+    ],
+    name_field: None,
+    unique: &[&["team", "object_role"]],
+    scope: Scope::Internal,
+    subs: &[],
+    order: "id",
+    search_fields: &[],
+    named_url_parents: &[],
+    read_only_api: true,
+};

@@ -110,14 +110,30 @@ pub static PROJECTS: Resource = Resource {
             .nullable(),
         flag("last_update_failed", "Last update failed").read_only(),
         ro_time("last_updated", "Last updated"),
+        fk("default_environment", "Default Execution Environment", "execution_environments")
+            .help("The default execution environment for jobs run using this project.")
+            .nullable(),
+        fk("signature_validation_credential", "Signature validation credential", "credentials")
+            .help("An optional credential used for validating files in the project against unexpected changes.")
+            .nullable(),
+        // The update running now and the last one that ended (AWX's `current_job`/`last_job`),
+        // kept by the task role as its updates start and end.
+        Field::new("current_job", "", Kind::Int { min: None, max: None }).internal().nullable(),
+        Field::new("last_job", "", Kind::Int { min: None, max: None }).internal().nullable(),
     ],
     name_field: Some("name"),
     unique: &[&["name", "organization"]],
     scope: Scope::Via(&["organization"]),
-    subs: &[Sub {
-        name: "job_templates",
-        list: SubList::Children { resource: "job_templates", fk: "project" },
-    }],
+    subs: &[
+        Sub {
+            name: "job_templates",
+            list: SubList::Children { resource: "job_templates", fk: "project" },
+        },
+        Sub {
+            name: "project_updates",
+            list: SubList::Children { resource: "project_updates", fk: "project" },
+        },
+    ],
     order: "name",
     search_fields: &["name", "description"],
     named_url_parents: &["organization"],

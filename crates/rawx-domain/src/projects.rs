@@ -1,0 +1,304 @@
+//! Projects from source control and their updates (AWX's `Project`/`ProjectUpdate` models):
+//! the update a project's creation, an SCM change, `POST …/update/` or a launch needs, the
+//! project's status as AWX computes it from its updates, and the launch-time rule of
+//! `scm_update_on_launch` with `scm_update_cache_timeout`.
+
+use crate::launch::pending;
+use crate::{DomainResult, JobStatus};
+use rawx_bus::Bus;
+use rawx_model::filter::{Cond, Filter, ListQuery};
+use rawx_model::resources::{PROJECTS, PROJECT_UPDATES, PROJECT_UPDATE_KIND};
+use rawx_model::schema::{int, text, ColumnType};
+use rawx_model::Row;
+use rawx_store::Store;
+use serde_json::{json, Value};
+
+/// The fields whose change starts an update (AWX's `Project.FIELDS_TRIGGER_UPDATE`).
+pub const FIELDS_TRIGGER_UPDATE: &[&str] = &["scm_url", "scm_branch", "scm_type", "scm_refspec"];
+
+/// The project options an update copies (AWX's `ProjectOptions`).
+const OPTIONS: &[&str] = &[
+    "local_path",
+    "scm_type",
+    "scm_url",
+    "scm_branch",
+    "scm_refspec",
+    "scm_clean",
+    "scm_track_submodules",
+    "scm_delete_on_update",
+    "credential",
+    "timeout",
+];
+
+/// The directory (under the projects root) of a project from source control, as AWX names it:
+/// `_<id>__<name as a slug with underscores>`.
+pub fn scm_local_path(id: i64, name: &str) -> String {
+    let mut slug = String::new();
+    let mut dash = false;
+    for c in name.trim().to_lowercase().chars() {
+        if c.is_alphanumeric() || c == '_' {
+            slug.push(c);
+            dash = false;
+        } else if (c.is_whitespace() || c == '-') && !dash && !slug.is_empty() {
+            slug.push('_');
+            dash = true;
+        }
+    }
+    let slug = slug.trim_end_matches('_');
+    format!("_{id}__{slug}")
+}
+
+/// Whether a change of `project` from `old` needs an update (AWX's `Project.save`).
+pub fn change_needs_update(old: &Row, new: &Row) -> bool {
+    !text(new, "scm_type").is_empty()
+        && FIELDS_TRIGGER_UPDATE
+            .iter()
+            .any(|f| old.get(*f).unwrap_or(&Value::Null) != new.get(*f).unwrap_or(&Value::Null))
+}
+
+/// After a project is stored (AWX's `Project.save`): a project from source control gets its
+/// directory (`_<id>__<name>`), and its creation or a change of its SCM fields starts an
+/// update. The update's id when one started.
+pub async fn saved(
+    store: &dyn Store,
+    bus: &dyn Bus,
+    id: i64,
+    before: Option<&Row>,
+    user: Option<i64>,
+) -> DomainResult<Option<i64>> {
+    let mut project = store.get(&PROJECTS, id).await?;
+    if text(&project, "scm_type").is_empty() {
+        return Ok(None);
+    }
+    if !text(&project, "local_path").starts_with('_') {
+        let path = scm_local_path(id, text(&project, "name"));
+        let mut r = Row::new();
+        r.insert("local_path".into(), json!(path));
+        store.update(&PROJECTS, id, &r).await?;
+        project.insert("local_path".into(), json!(path));
+    }
+    let start = match before {
+        None => true,
+        Some(old) => change_needs_update(old, &project),
+    };
+    if !start {
+        return Ok(None);
+    }
+    let req = UpdateRequest {
+        launch_type: "manual",
+        user,
+        dependent_job: None,
+    };
+    Ok(Some(start_update(store, bus, &project, req).await?))
+}
+
+/// How an update was asked for.
+pub struct UpdateRequest {
+    /// `manual`, `dependency`, `scheduled`, …
+    pub launch_type: &'static str,
+    pub user: Option<i64>,
+    /// The job this update runs for (`launch_type: dependency`).
+    pub dependent_job: Option<i64>,
+}
+
+/// Makes a pending update of `project` (AWX's `Project.update()` → `create_unified_job`) and
+/// wakes the task managers. Its options are the project's as they are now.
+pub async fn start_update(
+    store: &dyn Store,
+    bus: &dyn Bus,
+    project: &Row,
+    req: UpdateRequest,
+) -> DomainResult<i64> {
+    let pid = int(project, "id").unwrap_or_default();
+    let mut row = Row::new();
+    for f in OPTIONS {
+        row.insert((*f).into(), project.get(*f).cloned().unwrap_or(Value::Null));
+    }
+    for (k, v) in [
+        ("name", json!(text(project, "name"))),
+        ("description", json!(text(project, "description"))),
+        ("project", json!(pid)),
+        ("unified_job_template", json!(pid)),
+        (
+            "organization",
+            project.get("organization").cloned().unwrap_or(Value::Null),
+        ),
+        ("job_type", json!("check")),
+        ("job_tags", json!(job_tags(project))),
+        ("status", json!(JobStatus::Pending.as_str())),
+        ("launch_type", json!(req.launch_type)),
+        ("launched_by_user", json!(req.user)),
+        ("dependent_job", json!(req.dependent_job)),
+    ] {
+        row.insert(k.into(), v);
+    }
+    let id = store.insert(&PROJECT_UPDATES, &row).await?;
+    let mut p = Row::new();
+    p.insert("current_job".into(), json!(id));
+    store.update(&PROJECTS, pid, &p).await?;
+    pending(bus, &PROJECT_UPDATE_KIND, id, Value::Null);
+    Ok(id)
+}
+
+/// AWX's `ProjectUpdate.save`: the parts of its playbook an update runs.
+fn job_tags(project: &Row) -> String {
+    let mut tags = vec![
+        format!("update_{}", text(project, "scm_type")),
+        "install_roles".into(),
+        "install_collections".into(),
+    ];
+    if project.get("scm_delete_on_update") == Some(&json!(true)) {
+        tags.push("delete".into());
+    }
+    tags.join(",")
+}
+
+/// The newest update of a project, and the newest that ended.
+pub struct Updates {
+    pub newest: Option<Row>,
+    pub last_finished: Option<Row>,
+}
+
+pub async fn updates_of(store: &dyn Store, project: i64) -> DomainResult<Updates> {
+    let of_project = Filter::eq("project", ColumnType::Int, json!(project));
+    let newest = |filter: Filter| ListQuery {
+        filter,
+        order: vec![("id", true)],
+        page: 1,
+        page_size: 1,
+    };
+    let n = store
+        .list(&PROJECT_UPDATES, &newest(of_project.clone()))
+        .await?
+        .rows
+        .into_iter()
+        .next();
+    let done = match &n {
+        Some(r) if JobStatus::of(r).is_some_and(JobStatus::is_final) => n.clone(),
+        None => None,
+        Some(_) => {
+            let finals = Filter::On {
+                path: vec![],
+                column: "status",
+                ctype: ColumnType::Text,
+                cond: Cond::In(
+                    JobStatus::names(JobStatus::is_final)
+                        .into_iter()
+                        .map(|s| json!(s))
+                        .collect(),
+                ),
+            };
+            store
+                .list(&PROJECT_UPDATES, &newest(of_project.and(finals)))
+                .await?
+                .rows
+                .into_iter()
+                .next()
+        }
+    };
+    Ok(Updates {
+        newest: n,
+        last_finished: done,
+    })
+}
+
+impl Updates {
+    /// AWX's `Project._get_current_status` for a project from source control: the running
+    /// update's status, else the last one's, else `never updated`.
+    pub fn status(&self) -> String {
+        match (&self.newest, &self.last_finished) {
+            (Some(n), _) if JobStatus::of(n).is_some_and(JobStatus::is_active) => {
+                text(n, "status").to_string()
+            }
+            (_, Some(l)) => text(l, "status").to_string(),
+            _ => "never updated".into(),
+        }
+    }
+    /// The update running now (AWX's `current_job`).
+    pub fn current(&self) -> Option<&Row> {
+        self.newest
+            .as_ref()
+            .filter(|n| JobStatus::of(n).is_some_and(JobStatus::is_active))
+    }
+}
+
+/// Whether a job launched on a project with `scm_update_on_launch` needs a new update, given
+/// the project's newest update (AWX's `DependencyManager.should_update_again`): none yet, or
+/// the last one failed, or it finished more than `cache_timeout` seconds ago. An update that
+/// is still active is waited for instead.
+pub fn should_update_again(
+    latest: Option<&Row>,
+    cache_timeout: i64,
+    now: time::OffsetDateTime,
+) -> bool {
+    let Some(latest) = latest else {
+        return true;
+    };
+    match JobStatus::of(latest) {
+        Some(JobStatus::Failed | JobStatus::Canceled | JobStatus::Error) | None => return true,
+        Some(s) if s.is_active() => return false,
+        _ => {}
+    }
+    let finished = latest
+        .get("finished")
+        .and_then(Value::as_str)
+        .and_then(|s| {
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+        });
+    match finished {
+        Some(f) => f + time::Duration::seconds(cache_timeout) < now,
+        None => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_path_is_awx_slug() {
+        assert_eq!(scm_local_path(8, "My Git Project"), "_8__my_git_project");
+        assert_eq!(scm_local_path(12, "a-b  c!"), "_12__a_b_c");
+    }
+
+    #[test]
+    fn cache_timeout_decides_update_on_launch() {
+        let done: Row = serde_json::from_value(
+            json!({"status": "successful", "finished": "2026-01-01T00:00:00Z"}),
+        )
+        .unwrap();
+        let failed: Row =
+            serde_json::from_value(json!({"status": "failed", "finished": "2026-01-01T00:00:00Z"}))
+                .unwrap();
+        let running: Row = serde_json::from_value(json!({"status": "running"})).unwrap();
+        let t = |s: &str| {
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap()
+        };
+        assert!(!should_update_again(
+            Some(&done),
+            60,
+            t("2026-01-01T00:01:00Z")
+        ));
+        assert!(should_update_again(
+            Some(&done),
+            60,
+            t("2026-01-01T00:01:01Z")
+        ));
+        assert!(should_update_again(
+            Some(&failed),
+            60,
+            t("2026-01-01T00:00:01Z")
+        ));
+        assert!(!should_update_again(
+            Some(&running),
+            0,
+            t("2026-01-01T00:00:01Z")
+        ));
+        assert!(should_update_again(None, 60, t("2026-01-01T00:00:00Z")));
+        let never = Updates {
+            newest: None,
+            last_finished: None,
+        };
+        assert_eq!(never.status(), "never updated");
+    }
+}
