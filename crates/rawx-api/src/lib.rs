@@ -257,10 +257,6 @@ fn fixed() -> Routes {
             get(root::absent_list).options(root::absent_options),
         ),
         (
-            "/api/v2/inventory_sources/",
-            get(root::absent_list).options(root::absent_options),
-        ),
-        (
             "/api/v2/applications/",
             get(root::absent_list).options(root::absent_options),
         ),

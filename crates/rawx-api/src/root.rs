@@ -95,7 +95,6 @@ pub const ABSENT: &[(&str, &str, &str)] = &[
         "notification_template",
         "Notification Template",
     ),
-    ("inventory_sources", "inventory_source", "Inventory Source"),
     ("applications", "o_auth2_application", "Application"),
     (
         "system_job_templates",

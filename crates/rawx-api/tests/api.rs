@@ -622,6 +622,7 @@ async fn unified_lists_mix_the_kinds_and_respect_rights() {
     assert_eq!(
         kinds,
         vec![
+            ("cloud".to_string(), "inventory_source".to_string()),
             ("flow".to_string(), "workflow_job_template".to_string()),
             ("hello".to_string(), "job_template".to_string())
         ]
@@ -638,7 +639,14 @@ async fn unified_lists_mix_the_kinds_and_respect_rights() {
         .iter()
         .map(|j| (j["id"].as_i64().unwrap(), j["type"].as_str().unwrap()))
         .collect();
-    assert_eq!(kinds, [(1, "job"), (common::AD_HOC_ID, "ad_hoc_command")]);
+    assert_eq!(
+        kinds,
+        [
+            (1, "job"),
+            (common::AD_HOC_ID, "ad_hoc_command"),
+            (common::UPDATE_ID, "inventory_update")
+        ]
+    );
     let adhoc = &jobs.body["results"][1];
     assert_eq!(adhoc["module_name"], "ping", "{adhoc}");
     let filtered = api

@@ -31,7 +31,13 @@ fn body_for(res: &str) -> Value {
         "instances" => json!({"hostname": "evil", "capacity_adjustment": "0"}),
         "execution_environments" => json!({"name": "e2", "image": "quay.io/x"}),
         "receptor_addresses" => json!({"address": "evil", "port": 1, "instance": 1}),
-        "jobs" | "job_events" | "job_host_summaries" | "ad_hoc_command_events" => {
+        "inventory_sources" => json!({"name": "s2", "inventory": 1, "source": "ec2"}),
+        "jobs"
+        | "job_events"
+        | "job_host_summaries"
+        | "ad_hoc_command_events"
+        | "inventory_updates"
+        | "inventory_update_events" => {
             json!({"name": "forged"})
         }
         "ad_hoc_commands" => json!({"inventory": 1, "credential": 1, "module_name": "ping"}),

@@ -209,6 +209,9 @@ pub struct Context_<'a> {
 }
 
 pub async fn build(ctx: &Context_<'_>, kind: &JobKind, job: &Row) -> anyhow::Result<Built> {
+    if std::ptr::eq(kind, &rawx_model::resources::INVENTORY_UPDATE_KIND) {
+        return crate::inventory_build::build(ctx, job).await;
+    }
     let store = ctx.store;
     let job_id = int(job, "id").context("job without id")?;
     let ad_hoc = !std::ptr::eq(kind, &JOB_KIND);

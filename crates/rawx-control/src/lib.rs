@@ -8,6 +8,7 @@
 //! one tick). Jobs it runs are tasks it owns and watches, never detached.
 
 mod build;
+mod constructed;
 mod deps;
 mod dispatch;
 mod facts;
@@ -15,6 +16,8 @@ mod groups;
 mod health;
 mod heartbeat;
 mod ingest;
+mod inventory_build;
+mod inventory_run;
 mod lookup;
 mod reach;
 mod run;

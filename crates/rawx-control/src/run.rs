@@ -123,6 +123,9 @@ async fn finish_template(
     status: JobStatus,
     failed: bool,
 ) {
+    if std::ptr::eq(kind, &rawx_model::resources::INVENTORY_UPDATE_KIND) {
+        return crate::inventory_run::finish_source(shared, job, status, failed).await;
+    }
     if !std::ptr::eq(kind, &JOB_KIND) {
         return;
     }
@@ -285,6 +288,14 @@ pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
         r.insert("status".into(), json!(JobStatus::Running.as_str()));
         let _ = shared.store.update(&JOB_TEMPLATES, jt, &r).await;
     }
+    if let Some(src) = job.get("inventory_source").and_then(Value::as_i64) {
+        let mut r = Row::new();
+        r.insert("status".into(), json!(JobStatus::Running.as_str()));
+        let _ = shared
+            .store
+            .update(&rawx_model::resources::INVENTORY_SOURCES, src, &r)
+            .await;
+    }
     tracing::info!(job = job_id, unit = %unit, submit_ms = t0.elapsed().as_millis() as u64, "job submitted");
     // A cancel that arrived while the unit was being submitted found no unit to stop; the unit
     // id is stored now, so any later cancel finds it.
@@ -326,10 +337,12 @@ pub async fn follow(
         traceback,
         rc,
         stats,
-        final_counter,
+        mut final_counter,
         broken,
         ended_elsewhere,
         fact_cache,
+        artifacts,
+        last_line,
     } = match outcome {
         Ok(o) => o,
         Err(e) => {
@@ -415,6 +428,27 @@ pub async fn follow(
             Err(e) => tracing::warn!(job = job_id, error = %e, "cannot store host facts"),
         }
     }
+    // An inventory update's import, once `ansible-inventory` succeeded (AWX's
+    // `post_run_hook`): its log lines follow the command's output as events.
+    let (status, explanation, traceback) = if status == JobStatus::Successful
+        && std::ptr::eq(kind, &rawx_model::resources::INVENTORY_UPDATE_KIND)
+    {
+        let imported = crate::inventory_run::import(
+            &shared,
+            kind,
+            &job,
+            artifacts.as_ref(),
+            &mut final_counter,
+            last_line,
+        )
+        .await;
+        match imported {
+            Ok(()) => (status, explanation, traceback),
+            Err((why, tb)) => (JobStatus::Error, why, Some(tb)),
+        }
+    } else {
+        (status, explanation, traceback)
+    };
     let finished = rawx_model::now_string();
     let started = text(&job, "started").to_string();
     let elapsed = elapsed_between(&started, &finished);
@@ -499,6 +533,10 @@ struct Outcome {
     ended_elsewhere: bool,
     /// The `fact_cache/` files of the artifacts (host name → content), for a job keeping one.
     fact_cache: Option<HashMap<String, Vec<u8>>>,
+    /// The artifacts the runner sent back (an inventory update's `output.json` is there).
+    artifacts: Option<rawx_runner::Artifacts>,
+    /// The last stdout line number of the stored events.
+    last_line: u64,
 }
 
 async fn ingest(
@@ -528,6 +566,8 @@ async fn ingest(
         broken: None,
         ended_elsewhere: false,
         fact_cache: None,
+        artifacts: None,
+        last_line: 0,
     };
     // Lines that are not JSON become `verbose` events numbered in sequence with the runner's
     // own: every later counter moves up by one per such line. Replaying the same durable
@@ -623,6 +663,7 @@ async fn ingest(
                                         .collect(),
                                 );
                             }
+                            out.artifacts = Some(a);
                         }
                         Err(e) => tracing::warn!(job = job_id, error = %e, "unreadable artifacts"),
                     }
@@ -656,6 +697,7 @@ async fn ingest(
     }
     writer.send(&mut batch).await?;
     writer.finish().await?;
+    out.last_line = last_line;
     if let Err(e) = decoder.finish() {
         if out.status.is_none() {
             tracing::warn!(job = job_id, error = %e, "result stream ended early");

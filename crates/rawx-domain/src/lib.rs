@@ -9,6 +9,7 @@
 //! - `access`: whether an actor may see an object (the store's half of a permission check);
 //! - `credentials`: AWX's managed credential types as data, injection, custom types' checks;
 //! - `stdout`: a job's output assembled from its stored events;
+//! - `inventory_import`: `ansible-inventory --list` JSON applied to an inventory (AWX's import);
 //! - `projects`: project updates (made on create, SCM change, request, launch) and a project's
 //!   status from them.
 //!
@@ -19,6 +20,8 @@ pub mod access;
 pub mod capacity;
 pub mod credentials;
 mod error;
+pub mod inventory_import;
+pub mod inventory_updates;
 pub mod launch;
 pub mod messages;
 pub mod projects;

@@ -557,6 +557,12 @@ pub fn add_needs(res: &'static Resource) -> &'static [(&'static str, &'static st
         "labels" => &[("organization", "member_role")],
         "schedules" => &[("unified_job_template", "execute_role")],
         "ad_hoc_commands" => &[("inventory", "adhoc_role"), ("credential", "use_role")],
+        // `InventorySourceAccess.can_add`, and the serializer's check of the credential.
+        "inventory_sources" => &[
+            ("inventory", "admin_role"),
+            ("source_project", "use_role"),
+            ("credential", "use_role"),
+        ],
         _ => &[],
     }
 }

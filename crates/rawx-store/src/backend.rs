@@ -501,6 +501,132 @@ macro_rules! store_impl {
                 rows.iter().map(|r| r.try_get::<i64, _>(0).map_err(map_err)).collect()
             }
 
+            async fn pairs(&self, rel: &'static Relation, left: &Filter) -> Result<Vec<(i64, i64)>> {
+                let left_res = rawx_model::resources::by_key(rel.left.0)
+                    .ok_or_else(|| DbError::Other(format!("{} is no resource", rel.left.0)))?;
+                let mut sql = Sql::new($dialect);
+                sql.push(&format!(
+                    "SELECT {}, {} FROM {} WHERE {} IN (SELECT \"id\" FROM {} WHERE ",
+                    sql::quote(rel.left.1),
+                    sql::quote(rel.right.1),
+                    sql::quote(rel.table),
+                    sql::quote(rel.left.1),
+                    sql::quote(left_res.key),
+                ));
+                sql::render_filter(&mut sql, left_res.key, left);
+                sql.push(")");
+                let rows = Self::query(&sql).fetch_all(&self.pool).await.map_err(map_err)?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get::<i64, _>(0).map_err(map_err)?, r.try_get::<i64, _>(1).map_err(map_err)?)))
+                    .collect()
+            }
+
+            async fn apply(&self, steps: &[crate::Write]) -> Result<Vec<Vec<i64>>> {
+                use crate::{Key, Write};
+                // Rows per statement for id lists and link pairs (far below both databases'
+                // parameter limits).
+                const CHUNK: usize = 5000;
+                let _writing = self.writing().await;
+                let now = Value::String(rawx_model::now_string());
+                let mut made: Vec<Vec<i64>> = Vec::with_capacity(steps.len());
+                let mut tx = self.pool.begin().await.map_err(map_err)?;
+                for step in steps {
+                    let mut ids = Vec::new();
+                    match step {
+                        Write::Insert(res, rows) => {
+                            if rawx_model::resources::parent_of(res).is_some() {
+                                return Err(DbError::Other(format!("apply: {} has a parent table", res.key)));
+                            }
+                            for sql in sql::insert_rows($dialect, res, rows, &now) {
+                                let mut got: Vec<i64> = Self::query(&sql)
+                                    .fetch_all(&mut *tx)
+                                    .await
+                                    .map_err(map_err)?
+                                    .iter()
+                                    .map(|r| r.try_get::<i64, _>(0))
+                                    .collect::<std::result::Result<_, _>>()
+                                    .map_err(map_err)?;
+                                // Ids are drawn in VALUES order, whatever order RETURNING uses.
+                                got.sort_unstable();
+                                ids.extend(got);
+                            }
+                        }
+                        Write::Update(res, id, row) => {
+                            let sql = sql::update($dialect, res, *id, &modified_now(row));
+                            Self::query(&sql).execute(&mut *tx).await.map_err(map_err)?;
+                        }
+                        Write::Delete(res, del) => {
+                            for chunk in del.chunks(CHUNK) {
+                                let mut sql = Sql::new($dialect);
+                                sql.push(&format!("DELETE FROM {} WHERE \"id\" IN (", sql::quote(res.key)));
+                                for (i, id) in chunk.iter().enumerate() {
+                                    if i > 0 {
+                                        sql.push(", ");
+                                    }
+                                    sql.bind(Param::Int(*id));
+                                }
+                                sql.push(")");
+                                Self::query(&sql).execute(&mut *tx).await.map_err(map_err)?;
+                            }
+                        }
+                        Write::Link(rel, pairs) => {
+                            let resolve = |k: &Key| -> Result<i64> {
+                                match k {
+                                    Key::Id(i) => Ok(*i),
+                                    Key::New(s, i) => made
+                                        .get(*s)
+                                        .and_then(|m| m.get(*i))
+                                        .copied()
+                                        .ok_or_else(|| DbError::Other(format!("apply: no row {i} made by step {s}"))),
+                                }
+                            };
+                            for chunk in pairs.chunks(CHUNK) {
+                                let mut sql = Sql::new($dialect);
+                                sql.push(&format!(
+                                    "INSERT INTO {} ({}, {}) VALUES ",
+                                    sql::quote(rel.table),
+                                    sql::quote(rel.left.1),
+                                    sql::quote(rel.right.1)
+                                ));
+                                for (i, (l, r)) in chunk.iter().enumerate() {
+                                    sql.push(if i == 0 { "(" } else { ", (" });
+                                    sql.bind(Param::Int(resolve(l)?)).push(", ");
+                                    sql.bind(Param::Int(resolve(r)?)).push(")");
+                                }
+                                sql.push(" ON CONFLICT DO NOTHING");
+                                Self::query(&sql).execute(&mut *tx).await.map_err(map_err)?;
+                            }
+                        }
+                        Write::Unlink(rel, pairs) => {
+                            // Grouped by left row: `left = ? AND right IN (…)`.
+                            let mut by_left: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+                            for (l, r) in pairs {
+                                by_left.entry(*l).or_default().push(*r);
+                            }
+                            for (l, rights) in by_left {
+                                for chunk in rights.chunks(CHUNK) {
+                                    let mut sql = Sql::new($dialect);
+                                    sql.push(&format!("DELETE FROM {} WHERE {} = ", sql::quote(rel.table), sql::quote(rel.left.1)));
+                                    sql.bind(Param::Int(l));
+                                    sql.push(&format!(" AND {} IN (", sql::quote(rel.right.1)));
+                                    for (i, r) in chunk.iter().enumerate() {
+                                        if i > 0 {
+                                            sql.push(", ");
+                                        }
+                                        sql.bind(Param::Int(*r));
+                                    }
+                                    sql.push(")");
+                                    Self::query(&sql).execute(&mut *tx).await.map_err(map_err)?;
+                                }
+                            }
+                        }
+                    }
+                    made.push(ids);
+                }
+                tx.commit().await.map_err(map_err)?;
+                Ok(made)
+            }
+
             async fn ping(&self) -> Result<()> {
                 sqlx::query("SELECT 1").execute(&self.pool).await.map_err(map_err)?;
                 Ok(())

@@ -33,6 +33,29 @@ pub enum DbError {
 
 pub type Result<T> = std::result::Result<T, DbError>;
 
+/// A row a [`Write`] names: one that exists, or one an earlier `Insert` step of the same
+/// batch makes (`New(step, index)`: the `index`-th row of step `step`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Key {
+    Id(i64),
+    New(usize, usize),
+}
+
+/// One step of a [`Store::apply`] batch. Steps run in order in one transaction.
+#[derive(Debug, Clone)]
+pub enum Write {
+    /// Inserts rows (multi-row statements; `created`/`modified` stamped when absent).
+    Insert(&'static Resource, Vec<Row>),
+    /// Sets the given columns of one row (`modified` stamped).
+    Update(&'static Resource, i64, Row),
+    /// Deletes these rows (cascades as the schema says).
+    Delete(&'static Resource, Vec<i64>),
+    /// Links pairs (left, right); a pair already linked stays as it is.
+    Link(&'static Relation, Vec<(Key, Key)>),
+    /// Unlinks pairs (left, right).
+    Unlink(&'static Relation, Vec<(i64, i64)>),
+}
+
 /// A page of a list and the number of rows matching overall.
 #[derive(Debug, Default)]
 pub struct Page {
@@ -111,6 +134,12 @@ pub trait Store: Send + Sync + 'static {
     /// The right-side ids linked to `left` (or left-side ids linked to `right` when
     /// `from_left` is false).
     async fn linked(&self, rel: &'static Relation, from_left: bool, id: i64) -> Result<Vec<i64>>;
+    /// Every `(left, right)` pair of `rel` whose left row matches `left` (a filter on the
+    /// left resource), in one query: an inventory's group memberships at once.
+    async fn pairs(&self, rel: &'static Relation, left: &Filter) -> Result<Vec<(i64, i64)>>;
+    /// Runs `steps` in one transaction, all or none (AWX's `transaction.atomic` around an
+    /// inventory import). Returns the ids each `Insert` step made, per step (empty for others).
+    async fn apply(&self, steps: &[Write]) -> Result<Vec<Vec<i64>>>;
     /// Runs `SELECT 1`: is the database there?
     async fn ping(&self) -> Result<()>;
     /// Waits for, then holds, the database-wide lock named `key` until the guard is dropped:

@@ -258,6 +258,11 @@ pub fn update_guarded(
     sql
 }
 
+/// `f` as a condition on `table`'s rows, appended to `sql`.
+pub fn render_filter(sql: &mut Sql, table: &str, f: &Filter) {
+    render(sql, table, f)
+}
+
 fn render(sql: &mut Sql, table: &str, f: &Filter) {
     match f {
         Filter::All(v) | Filter::Any(v) if v.is_empty() => {

@@ -7,9 +7,12 @@ use crate::resource::ResourceApi;
 use crate::view::{Renderer, Summary};
 use crate::{AppState, Identity};
 use axum::http::StatusCode;
+use axum::response::Response;
 use rawx_model::filter::Filter;
-use rawx_model::resources::{GROUPS, HOSTS, INVENTORIES};
-use rawx_model::schema::{int, ColumnType, Resource};
+use rawx_model::resources::{
+    GROUPS, HOSTS, INVENTORIES, INVENTORY_INPUT_INVENTORIES, INVENTORY_SOURCES,
+};
+use rawx_model::schema::{int, text, ColumnType, Relation, Resource};
 use rawx_model::Row;
 use serde_json::{json, Map, Value};
 
@@ -83,6 +86,52 @@ impl ResourceApi for Inventories {
         Some("inventory")
     }
 
+    /// A constructed inventory is made with its one `constructed` source (AWX's
+    /// `_enforce_constructed_source`).
+    async fn create(
+        &self,
+        state: &AppState,
+        ident: &Identity,
+        parent: Option<&Row>,
+        body: &Value,
+    ) -> ApiResult<Option<Response>> {
+        if parent.is_some() || body.get("kind").and_then(Value::as_str) != Some("constructed") {
+            return Ok(None);
+        }
+        let (id, _) = crate::handlers::create_row(state, ident, &INVENTORIES, body.clone()).await?;
+        let inv = state.store.get(&INVENTORIES, id).await?;
+        rawx_domain::inventory_updates::ensure_constructed_source(
+            &*state.store,
+            &inv,
+            Some(ident.actor.user_id),
+        )
+        .await?;
+        let out = Renderer::new(state, &ident.actor)
+            .render(&INVENTORIES, &inv)
+            .await?;
+        Ok(Some(crate::handlers::created(&INVENTORIES, id, out)))
+    }
+
+    /// `InventoryInputInventoriesList.is_valid_relation`.
+    async fn check_link(
+        &self,
+        state: &AppState,
+        relation: &'static Relation,
+        _left: i64,
+        right: i64,
+    ) -> ApiResult<()> {
+        if std::ptr::eq(relation, &INVENTORY_INPUT_INVENTORIES) {
+            let input = state.store.get(&INVENTORIES, right).await?;
+            if text(&input, "kind") == "constructed" {
+                return Err(ApiError::Status(
+                    StatusCode::BAD_REQUEST,
+                    json!({"error": "You cannot add a constructed inventory to another constructed inventory."}),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// `adhoc`: the inventory's ad hoc role (`can_run_ad_hoc_commands`); `copy`: the right
     /// to create the copy.
     async fn user_capabilities(
@@ -139,6 +188,9 @@ impl ResourceApi for Inventories {
         };
         out.insert("total_hosts".into(), json!(hosts));
         out.insert("total_groups".into(), json!(groups));
+        let sources = r.state.store.count(&INVENTORY_SOURCES, &by_inv).await?;
+        out.insert("total_inventory_sources".into(), json!(sources));
+        out.insert("has_inventory_sources".into(), json!(sources > 0));
         Ok(())
     }
 

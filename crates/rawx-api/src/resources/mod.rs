@@ -20,6 +20,7 @@ mod install_bundle;
 mod instances;
 mod inventories;
 mod inventory_views;
+mod inventory_sources;
 mod job_templates;
 mod jobs;
 mod organizations;
@@ -53,6 +54,9 @@ static MODULES: &[&dyn ResourceApi] = &[
     &instances::InstanceGroups,
     &instances::Instances,
     &inventories::Inventories,
+    &inventory_sources::InventorySources,
+    &inventory_sources::InventoryUpdates,
+    &inventory_sources::InventoryUpdateEvents,
     &job_templates::JobTemplates,
     &jobs::Jobs,
     &organizations::Organizations,

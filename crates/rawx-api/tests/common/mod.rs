@@ -12,6 +12,11 @@ pub const AD_HOC_ID: i64 = 2;
 /// The world's workflow template: after its job template (one id space for templates).
 pub const WORKFLOW_ID: i64 = 2;
 
+/// The world's inventory source: after the job and workflow templates (one id space for
+/// templates); its update after the job and the ad hoc command.
+pub const SOURCE_ID: i64 = 3;
+pub const UPDATE_ID: i64 = 3;
+
 /// `path` of `rawx_api::routes()` (which puts `1` for every id) aimed at the world's object:
 /// its ad hoc command and workflow template are not 1.
 #[allow(dead_code)]
@@ -23,6 +28,14 @@ pub fn in_world(path: String) -> String {
     .replace(
         "/api/v2/workflow_job_templates/1/",
         &format!("/api/v2/workflow_job_templates/{WORKFLOW_ID}/"),
+    )
+    .replace(
+        "/api/v2/inventory_sources/1/",
+        &format!("/api/v2/inventory_sources/{SOURCE_ID}/"),
+    )
+    .replace(
+        "/api/v2/inventory_updates/1/",
+        &format!("/api/v2/inventory_updates/{UPDATE_ID}/"),
     )
 }
 
@@ -175,6 +188,40 @@ pub async fn world(api: &Api) {
     }
     api.store
         .insert(&rawx_model::resources::AD_HOC_COMMAND_EVENTS, &aev)
+        .await
+        .unwrap();
+    // An inventory source and its update, pending, with one stored event.
+    assert_eq!(
+        api.make(
+            "/api/v2/inventory_sources/",
+            json!({"name": "cloud", "inventory": 1, "source": "ec2"})
+        )
+        .await,
+        SOURCE_ID
+    );
+    let r = api
+        .admin(
+            "POST",
+            &format!("/api/v2/inventory_sources/{SOURCE_ID}/update/"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::ACCEPTED, "{}", r.text);
+    let mut iev = rawx_model::Row::new();
+    for (k, v) in [
+        ("inventory_update", json!(UPDATE_ID)),
+        ("event", json!("verbose")),
+        ("counter", json!(1)),
+        ("stdout", json!("Loaded 0 groups, 0 hosts")),
+        ("start_line", json!(0)),
+        ("end_line", json!(1)),
+        ("event_data", json!("{}")),
+        ("uuid", json!("i-1")),
+    ] {
+        iev.insert(k.into(), v);
+    }
+    api.store
+        .insert(&rawx_model::resources::INVENTORY_UPDATE_EVENTS, &iev)
         .await
         .unwrap();
     let mut hs = rawx_model::Row::new();

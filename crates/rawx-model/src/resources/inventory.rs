@@ -1,6 +1,9 @@
 //! Where: inventories, their hosts and groups.
 
-use super::{fk, DESCRIPTION, GROUP_CHILDREN, GROUP_HOSTS, INVENTORY_INSTANCE_GROUPS, NAME};
+use super::{
+    fk, DESCRIPTION, GROUP_CHILDREN, GROUP_HOSTS, INVENTORY_INPUT_INVENTORIES,
+    INVENTORY_INSTANCE_GROUPS, INVENTORY_SOURCE_GROUPS, INVENTORY_SOURCE_HOSTS, NAME,
+};
 use crate::schema::{Default as D, Field, Kind, Resource, Scope, Sub, SubList};
 
 const VARIABLES: Field = Field::new("variables", "Variables", Kind::Vars)
@@ -81,6 +84,14 @@ pub static INVENTORIES: Resource = Resource {
         Sub {
             name: "instance_groups",
             list: SubList::Linked { relation: &INVENTORY_INSTANCE_GROUPS, from_left: true },
+        },
+        Sub {
+            name: "inventory_sources",
+            list: SubList::Children { resource: "inventory_sources", fk: "inventory" },
+        },
+        Sub {
+            name: "input_inventories",
+            list: SubList::Linked { relation: &INVENTORY_INPUT_INVENTORIES, from_left: true },
         },
     ],
     order: "name",
@@ -165,6 +176,13 @@ pub static HOSTS: Resource = Resource {
                 fk: "host",
             },
         },
+        Sub {
+            name: "inventory_sources",
+            list: SubList::Linked {
+                relation: &INVENTORY_SOURCE_HOSTS,
+                from_left: false,
+            },
+        },
     ],
     order: "name",
     search_fields: &["name", "description"],
@@ -198,6 +216,13 @@ pub static GROUPS: Resource = Resource {
             list: SubList::Linked {
                 relation: &GROUP_CHILDREN,
                 from_left: true,
+            },
+        },
+        Sub {
+            name: "inventory_sources",
+            list: SubList::Linked {
+                relation: &INVENTORY_SOURCE_GROUPS,
+                from_left: false,
             },
         },
     ],

@@ -105,6 +105,7 @@ macro_rules! unified_job_fields {
         ]
     };
 }
+pub(crate) use unified_job_fields;
 
 pub static JOBS: Resource = Resource {
     key: "jobs",
@@ -569,7 +570,12 @@ pub static PROJECT_UPDATE_KIND: JobKind = JobKind {
     events_group: "project_update_events",
 };
 
-pub static JOB_KINDS: &[&JobKind] = &[&JOB_KIND, &AD_HOC_KIND, &PROJECT_UPDATE_KIND];
+pub static JOB_KINDS: &[&JobKind] = &[
+    &JOB_KIND,
+    &AD_HOC_KIND,
+    &PROJECT_UPDATE_KIND,
+    &super::INVENTORY_UPDATE_KIND,
+];
 
 /// The kind whose `type` (`job`, `ad_hoc_command`) this is.
 pub fn job_kind(type_name: &str) -> Option<&'static JobKind> {

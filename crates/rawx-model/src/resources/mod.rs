@@ -5,6 +5,7 @@ mod access;
 mod ee;
 mod instances;
 mod inventory;
+mod inventory_sources;
 mod jobs;
 mod roles;
 mod schedules;
@@ -16,6 +17,7 @@ pub use access::*;
 pub use ee::*;
 pub use instances::*;
 pub use inventory::*;
+pub use inventory_sources::*;
 pub use jobs::*;
 pub use roles::*;
 pub use schedules::*;
@@ -62,6 +64,9 @@ pub static ALL: &[&Resource] = &[
     &AD_HOC_COMMAND_EVENTS,
     &PROJECT_UPDATES,
     &PROJECT_UPDATE_EVENTS,
+    &INVENTORY_SOURCES,
+    &INVENTORY_UPDATES,
+    &INVENTORY_UPDATE_EVENTS,
     &LABELS,
     &ROLES,
     &ROLE_PARENTS,
@@ -88,8 +93,10 @@ pub static PARENTS: &[(&Resource, &Resource)] = &[
     (&JOBS, &UNIFIED_JOBS),
     (&AD_HOC_COMMANDS, &UNIFIED_JOBS),
     (&PROJECT_UPDATES, &UNIFIED_JOBS),
+    (&INVENTORY_UPDATES, &UNIFIED_JOBS),
     (&JOB_TEMPLATES, &UNIFIED_JOB_TEMPLATES),
     (&WORKFLOW_JOB_TEMPLATES, &UNIFIED_JOB_TEMPLATES),
+    (&INVENTORY_SOURCES, &UNIFIED_JOB_TEMPLATES),
 ];
 
 /// The kinds whose parent is `parent`, in [`PARENTS`] order.
@@ -141,6 +148,11 @@ pub static RELATIONS: &[&Relation] = &[
     &JT_LABELS,
     &JOB_LABELS,
     &ROLE_USERS,
+    &INVENTORY_SOURCE_HOSTS,
+    &INVENTORY_SOURCE_GROUPS,
+    &INVENTORY_SOURCE_CREDENTIALS,
+    &INVENTORY_UPDATE_CREDENTIALS,
+    &INVENTORY_INPUT_INVENTORIES,
 ];
 
 /// Tags of an organization, put on templates and copied to the jobs they launch (AWX's
