@@ -276,9 +276,15 @@ pub(crate) async fn script_data(
     towervars: bool,
 ) -> ApiResult<Value> {
     let inv_id = int(inv, "id").unwrap_or_default();
+    // Only what the script shows: a host row also carries its facts.
     let hosts = state
         .store
-        .list_all(&HOSTS, &hosts_f, &[("name", false), ("id", false)])
+        .project(
+            &HOSTS,
+            &hosts_f,
+            &["id", "name", "variables", "enabled"],
+            &[("name", false), ("id", false)],
+        )
         .await?;
     let mut data = Map::new();
     let mut all = Map::new();
