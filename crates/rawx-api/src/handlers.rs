@@ -103,7 +103,32 @@ pub(crate) async fn page_response(
     uri: &OriginalUri,
     raw: &Option<String>,
 ) -> ApiResult<Json<Value>> {
-    let (params, q, page) = page_rows(state, actor, res, base, raw).await?;
+    page_response_as(state, actor, res, base, uri, raw, true).await
+}
+
+/// `page_response`, with the resource's read filter (`visible`) or without it: a list AWX shows
+/// to whoever may see its parent (a smart inventory's hosts, `filter_read_permission = False`).
+pub(crate) async fn page_response_as(
+    state: &AppState,
+    actor: &Actor,
+    res: &'static Resource,
+    base: Filter,
+    uri: &OriginalUri,
+    raw: &Option<String>,
+    visible: bool,
+) -> ApiResult<Json<Value>> {
+    let (params, q, page) = if visible {
+        page_rows(state, actor, res, base, raw).await?
+    } else {
+        let params = query_pairs(raw);
+        let mut q = parse_list_query(res, &params)?;
+        q.filter = base.and(q.filter);
+        let page = state.store.list(res, &q).await?;
+        if q.page > page.count.div_ceil(q.page_size).max(1) {
+            return Err(rawx_model::filter::QueryError::InvalidPage.into());
+        }
+        (params, q, page)
+    };
     let mut r = Renderer::new(state, actor);
     r.list_view = true;
     r.truncate_stdout = !params.iter().any(|(k, _)| k == "no_truncate");

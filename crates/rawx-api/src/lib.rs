@@ -212,6 +212,10 @@ fn fixed() -> Routes {
         ),
         ("/api/v2/projects/{id}/playbooks/", get(playbooks::list)),
         (
+            "/api/v2/projects/{id}/inventories/",
+            get(playbooks::inventories),
+        ),
+        (
             "/api/v2/settings/",
             get(settings::categories).options(settings::options_categories),
         ),

@@ -45,6 +45,62 @@ pub async fn list(
     Ok(Json(found))
 }
 
+/// `/api/v2/projects/N/inventories/`: files of the project's directory or checkout that could be
+/// an inventory, as AWX's `Project.inventories` and `could_be_inventory` find them (named
+/// `inventory` or `hosts`, `.ini`, executable, or extension-less with an inventory-looking line
+/// among the first eleven); at most 51, as AWX stops after 50. What an SCM inventory source's
+/// `source_path` offers.
+pub async fn inventories(
+    State(state): State<Arc<AppState>>,
+    auth: Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Vec<String>>> {
+    let project = fetch_visible(&state, &auth.0.actor, &PROJECTS, &raw).await?;
+    let local = project
+        .get("local_path")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
+    if local.is_empty() {
+        return Ok(Json(Vec::new()));
+    }
+    let root = state.config.projects_dir.join(local);
+    let found = tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        walk_with(&root, &root, &mut out, &could_be_inventory);
+        out.truncate(51);
+        out.sort_by_key(|p| p.to_lowercase());
+        out
+    })
+    .await
+    .unwrap_or_default();
+    Ok(Json(found))
+}
+
+fn could_be_inventory(path: &FsPath) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name == "inventory" || name == "hosts" {
+        return true;
+    }
+    let executable = std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
+    if path.extension().and_then(|e| e.to_str()) == Some("ini") || executable {
+        return true;
+    }
+    if path.extension().is_some() {
+        return false;
+    }
+    let Ok(bytes) = std::fs::read(path) else {
+        return false;
+    };
+    // AWX's `^[a-zA-Z0-9_.=\[\]]` on one of the first eleven lines.
+    String::from_utf8_lossy(&bytes).lines().take(11).any(|l| {
+        l.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || "_.=[]".contains(c))
+    })
+}
+
 fn skip_directory(rel: &FsPath) -> bool {
     rel.components().any(|c| {
         let s = c.as_os_str().to_string_lossy();
@@ -53,6 +109,10 @@ fn skip_directory(rel: &FsPath) -> bool {
 }
 
 fn walk(root: &FsPath, dir: &FsPath, out: &mut Vec<String>) {
+    walk_with(root, dir, out, &could_be_playbook)
+}
+
+fn walk_with(root: &FsPath, dir: &FsPath, out: &mut Vec<String>, keep: &dyn Fn(&FsPath) -> bool) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
@@ -62,9 +122,9 @@ fn walk(root: &FsPath, dir: &FsPath, out: &mut Vec<String>) {
         let rel = path.strip_prefix(root).unwrap_or(&path);
         if kind.is_dir() {
             if !skip_directory(rel) {
-                walk(root, &path, out);
+                walk_with(root, &path, out, keep);
             }
-        } else if could_be_playbook(&path) && !rel.parent().is_some_and(skip_directory) {
+        } else if keep(&path) && !rel.parent().is_some_and(skip_directory) {
             out.push(rel.to_string_lossy().into_owned());
         }
     }
@@ -109,6 +169,41 @@ mod tests {
         assert!(playbook_line("-   include: x.yml"));
         assert!(!playbook_line("- name: a task"));
         assert!(!playbook_line("# hosts: commented"));
+    }
+
+    #[test]
+    fn finds_inventories_as_awx_does() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let w = |p: &str, s: &str| {
+            let p = root.join(p);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, s).unwrap();
+        };
+        w("inventory", "");
+        w("envs/prod/hosts", "");
+        w("lab.ini", "[web]\n");
+        w("staging", "[web]\nh1\n");
+        w("README", "# not one\n");
+        w("site.yml", "- hosts: all\n");
+        w("roles/r/inventory", "");
+        w("dyn.py", "#!/usr/bin/env python\n");
+        std::fs::set_permissions(root.join("dyn.py"), std::fs::Permissions::from_mode(0o755))
+            .unwrap();
+        let mut out = Vec::new();
+        walk_with(root, root, &mut out, &could_be_inventory);
+        out.sort_by_key(|p| p.to_lowercase());
+        assert_eq!(
+            out,
+            [
+                "dyn.py",
+                "envs/prod/hosts",
+                "inventory",
+                "lab.ini",
+                "staging"
+            ]
+        );
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub struct Built {
     pub secrets: Vec<String>,
     /// Host name → host id in the job's inventory, to link events and summaries.
     pub hosts: HashMap<String, i64>,
+    /// The fact cache the job started with, when its template keeps one.
+    pub facts: Option<crate::facts::FactCache>,
 }
 
 pub async fn all_rows(
@@ -58,15 +60,60 @@ fn vars(s: &str) -> Map<String, Value> {
     parse_vars(s).unwrap_or_default()
 }
 
+/// The hosts an inventory answers with: its own, or a smart inventory's filter (within its
+/// organization, one per name).
+pub async fn inventory_hosts(store: &DynStore, inventory: &Row) -> anyhow::Result<Vec<Row>> {
+    let inv_id = int(inventory, "id").context("inventory without id")?;
+    let f = if text(inventory, "kind") == "smart" {
+        let hf = inventory
+            .get("host_filter")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        if hf.is_empty() {
+            return Ok(Vec::new());
+        }
+        rawx_model::smart::inventory_hosts(hf, int(inventory, "organization"))
+            .map_err(|e| anyhow!("the smart inventory's host_filter: {e}"))?
+    } else {
+        Filter::eq("inventory", ColumnType::Int, json!(inv_id))
+    };
+    all_rows(store, &HOSTS, f).await
+}
+
+/// A smart inventory's script (AWX's `get_script_data` for `kind == 'smart'`): every enabled
+/// host under `all`, no groups.
+fn render_smart(inventory: &Row, hosts: &[Row]) -> (Value, HashMap<String, i64>) {
+    let mut names = HashMap::new();
+    let mut listed = Vec::new();
+    let mut hostvars = Map::new();
+    for h in hosts {
+        let name = text(h, "name").to_string();
+        names.insert(name.clone(), int(h, "id").unwrap_or_default());
+        if h.get("enabled") == Some(&json!(false)) {
+            continue;
+        }
+        listed.push(json!(name));
+        hostvars.insert(name, Value::Object(vars(text(h, "variables"))));
+    }
+    let inv = json!({
+        "all": {"hosts": listed, "vars": Value::Object(vars(text(inventory, "variables")))},
+        "_meta": {"hostvars": hostvars},
+    });
+    (inv, names)
+}
+
 /// AWX's inventory script JSON: `all` with its children and vars, each group with its enabled
 /// hosts, children and vars, `ungrouped`, and `_meta.hostvars`. Disabled hosts are left out.
 pub async fn render_inventory(
     store: &DynStore,
     inventory: &Row,
+    hosts: &[Row],
 ) -> anyhow::Result<(Value, HashMap<String, i64>)> {
+    if text(inventory, "kind") == "smart" {
+        return Ok(render_smart(inventory, hosts));
+    }
     let inv_id = int(inventory, "id").context("inventory without id")?;
     let by_inv = Filter::eq("inventory", ColumnType::Int, json!(inv_id));
-    let hosts = all_rows(store, &HOSTS, by_inv.clone()).await?;
     let groups = all_rows(store, &GROUPS, by_inv).await?;
     let enabled: BTreeMap<i64, &Row> = hosts
         .iter()
@@ -156,6 +203,9 @@ pub struct Context_<'a> {
     /// The directory the worker unpacks this job into (removed when it ends): per-job state
     /// such as ssh's control sockets lives there, never shared between jobs.
     pub job_dir: std::path::PathBuf,
+    /// `ANSIBLE_FACT_CACHE_TIMEOUT`: facts older than this many seconds are not handed to a
+    /// job (0: no limit).
+    pub fact_cache_timeout: i64,
 }
 
 pub async fn build(ctx: &Context_<'_>, kind: &JobKind, job: &Row) -> anyhow::Result<Built> {
@@ -197,7 +247,17 @@ pub async fn build(ctx: &Context_<'_>, kind: &JobKind, job: &Row) -> anyhow::Res
             );
         }
     }
-    let (inv_json, hosts) = render_inventory(store, &inventory).await?;
+    let host_rows = inventory_hosts(store, &inventory).await?;
+    let (inv_json, hosts) = render_inventory(store, &inventory, &host_rows).await?;
+    // AWX's `fact_cache_type`: `jsonfile` with the stored facts, else none at all (the
+    // runner's own default would be `jsonfile`).
+    let (fact_files, facts) = if !ad_hoc && job.get("use_fact_cache") == Some(&json!(true)) {
+        let (files, cache) = crate::facts::start(job_id, &host_rows, ctx.fact_cache_timeout);
+        (files, Some(cache))
+    } else {
+        (Vec::new(), None)
+    };
+    drop(host_rows);
 
     let mut secrets = Vec::new();
     let mut passwords = Map::new();
@@ -296,8 +356,7 @@ pub async fn build(ctx: &Context_<'_>, kind: &JobKind, job: &Row) -> anyhow::Res
             .into());
         }
         for source in &sources {
-            let value =
-                crate::lookup::resolve(store, &ctx.key, &cred, source, &mut secrets).await?;
+            let value = crate::lookup::resolve(store, ctx.key, &cred, source, &mut secrets).await?;
             inputs.insert(text(source, "input_field_name").to_string(), json!(value));
         }
         // An `ASK` input takes the password given at launch (AWX's `build_passwords`).
@@ -556,7 +615,7 @@ pub async fn build(ctx: &Context_<'_>, kind: &JobKind, job: &Row) -> anyhow::Res
             f.data.into_bytes(),
         ));
     }
-    for f in dir_files.into_iter().chain(requirements) {
+    for f in dir_files.into_iter().chain(requirements).chain(fact_files) {
         dir = dir.file(f);
     }
     let mut kwargs = Map::new();
@@ -568,11 +627,16 @@ pub async fn build(ctx: &Context_<'_>, kind: &JobKind, job: &Row) -> anyhow::Res
         kwargs.insert("playbook".into(), json!(playbook));
     }
     kwargs.insert("inventory".into(), json!(rawx_runner::INVENTORY_PATH));
+    kwargs.insert(
+        "fact_cache_type".into(),
+        json!(if facts.is_some() { "jsonfile" } else { "" }),
+    );
     Ok(Built {
         kwargs,
         dir,
         secrets,
         hosts,
+        facts,
     })
 }
 

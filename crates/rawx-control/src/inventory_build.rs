@@ -201,7 +201,9 @@ pub async fn build(ctx: &Context_<'_>, update: &Row) -> anyhow::Result<Built> {
     if text(&inventory, "kind") == "constructed" {
         for input in crate::constructed::input_inventories(store, &inventory).await? {
             let iid = int(&input, "id").unwrap_or_default();
-            let (mut inv_json, _) = crate::build::render_inventory(store, &input).await?;
+            let host_rows = crate::build::inventory_hosts(store, &input).await?;
+            let (mut inv_json, _) =
+                crate::build::render_inventory(store, &input, &host_rows).await?;
             crate::constructed::add_towervars(store, &input, &mut inv_json).await?;
             let rel = format!("inventory/hosts_{iid}");
             dir = dir.file(ZipEntry::file(
@@ -330,6 +332,7 @@ pub async fn build(ctx: &Context_<'_>, update: &Row) -> anyhow::Result<Built> {
         dir,
         secrets,
         hosts: HashMap::new(),
+        facts: None,
     })
 }
 

@@ -11,6 +11,7 @@ mod build;
 mod constructed;
 mod deps;
 mod dispatch;
+mod facts;
 mod groups;
 mod health;
 mod heartbeat;
@@ -73,7 +74,7 @@ pub struct Shared {
 }
 
 impl Shared {
-    fn settings(&self) -> rawx_domain::settings::Settings<'_> {
+    pub(crate) fn settings(&self) -> rawx_domain::settings::Settings<'_> {
         // The task role reads no setting that is the installation's UUID.
         rawx_domain::settings::Settings::new(&*self.store, "")
     }

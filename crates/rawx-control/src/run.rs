@@ -152,6 +152,10 @@ async fn context(shared: &Shared, job_id: i64) -> build::Context_<'_> {
         task_env: shared.task_env().await,
         url_base: shared.url_base().await,
         job_dir: shared.jobs_dir.join(job_id.to_string()),
+        fact_cache_timeout: shared
+            .settings()
+            .get(rawx_domain::settings::ANSIBLE_FACT_CACHE_TIMEOUT)
+            .await,
     }
 }
 
@@ -182,6 +186,7 @@ pub async fn rebuild(shared: &Shared, kind: &JobKind, job: &Row) -> Built {
                 dir: rawx_runner::PrivateDataDir::new(),
                 secrets: Vec::new(),
                 hosts,
+                facts: None,
             }
         }
     }
@@ -335,6 +340,7 @@ pub async fn follow(
         mut final_counter,
         broken,
         ended_elsewhere,
+        fact_cache,
         artifacts,
         last_line,
     } = match outcome {
@@ -406,6 +412,22 @@ pub async fn follow(
             (JobStatus::Error, format!("{why} (work unit: {detail})"))
         }
     };
+    // AWX's `post_run_hook`: the facts are stored before the job closes, when the artifacts
+    // came back.
+    if let (Some(cache), Some(returned)) = (&built.facts, &fact_cache) {
+        match crate::facts::finish(&shared.store, cache, returned).await {
+            Ok((updated, cleared, unchanged)) => {
+                tracing::info!(
+                    job = job_id,
+                    updated,
+                    cleared,
+                    unchanged,
+                    "host facts stored"
+                )
+            }
+            Err(e) => tracing::warn!(job = job_id, error = %e, "cannot store host facts"),
+        }
+    }
     // An inventory update's import, once `ansible-inventory` succeeded (AWX's
     // `post_run_hook`): its log lines follow the command's output as events.
     let (status, explanation, traceback) = if status == JobStatus::Successful
@@ -509,6 +531,8 @@ struct Outcome {
     broken: Option<String>,
     /// The job was ended by someone else while its output was quiet.
     ended_elsewhere: bool,
+    /// The `fact_cache/` files of the artifacts (host name → content), for a job keeping one.
+    fact_cache: Option<HashMap<String, Vec<u8>>>,
     /// The artifacts the runner sent back (an inventory update's `output.json` is there).
     artifacts: Option<rawx_runner::Artifacts>,
     /// The last stdout line number of the stored events.
@@ -541,6 +565,7 @@ async fn ingest(
         final_counter: skip_through,
         broken: None,
         ended_elsewhere: false,
+        fact_cache: None,
         artifacts: None,
         last_line: 0,
     };
@@ -631,6 +656,13 @@ async fn ingest(
                     match rawx_runner::Artifacts::from_zip(&zip) {
                         Ok(a) => {
                             out.rc = a.rc.map(i64::from);
+                            if built.facts.is_some() {
+                                out.fact_cache = Some(
+                                    a.fact_cache()
+                                        .map(|(h, b)| (h.to_string(), b.to_vec()))
+                                        .collect(),
+                                );
+                            }
                             out.artifacts = Some(a);
                         }
                         Err(e) => tracing::warn!(job = job_id, error = %e, "unreadable artifacts"),

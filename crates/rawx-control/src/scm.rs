@@ -245,7 +245,8 @@ impl Ctx<'_> {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .env("GIT_TERMINAL_PROMPT", "0")
-            .env("LC_ALL", "C");
+            // English messages (parsed by nobody, read by users), UTF-8 as ansible-galaxy needs.
+            .env("LC_ALL", "C.UTF-8");
         for (k, v) in self.env.iter().chain(extra) {
             c.env(k, v);
         }
@@ -560,6 +561,7 @@ async fn steps(ctx: &Ctx<'_>, out: &mut Out, update: &Row) -> Result<String, Sto
     }
     let rev = match text(update, "scm_type") {
         "git" => git(ctx, out, update).await?,
+        "archive" => archive(ctx, out, update).await?,
         other => {
             out.task(&format!("Update project using {other}"), other);
             return Err(Stop::Failed(format!(
@@ -574,6 +576,8 @@ async fn steps(ctx: &Ctx<'_>, out: &mut Out, update: &Row) -> Result<String, Sto
 
 async fn git(ctx: &Ctx<'_>, out: &mut Out, update: &Row) -> Result<String, Stop> {
     out.task("Update project using git", "ansible.builtin.git");
+    // What has happened so far is shown while git works (a fetch may take long).
+    let _ = out.flush().await;
     let url = text(update, "scm_url");
     let branch = text(update, "scm_branch");
     let refspec = text(update, "scm_refspec");
@@ -826,6 +830,7 @@ async fn requirements(ctx: &Ctx<'_>, out: &mut Out, update: &Row, rev: &str) -> 
     for (name, what, file) in steps {
         let Some(file) = file else { continue };
         out.task(name, "ansible.builtin.command");
+        let _ = out.flush().await;
         let mut args: Vec<&str> = Vec::new();
         if !what.is_empty() {
             args.push(what);
@@ -916,6 +921,184 @@ async fn galaxy_env(
         env.push(("ANSIBLE_GALAXY_SERVER_LIST".into(), names.join(",")));
     }
     Ok(env)
+}
+
+/// Unpacks a zip or tar archive into a directory as AWX's `project_archive` action does: a
+/// single top directory is stripped, files present are kept unless forced, nothing may land
+/// outside the directory.
+const UNPACK: &str = r#"
+import os, sys, tarfile, zipfile
+src, dest, force = sys.argv[1], os.path.abspath(sys.argv[2]), sys.argv[3] == "1"
+try:
+    if zipfile.is_zipfile(src):
+        a = zipfile.ZipFile(src)
+        members = [(i.filename.rstrip("/"), i.is_dir(), (lambda i=i: a.open(i))) for i in a.infolist()]
+    else:
+        a = tarfile.open(src)
+        members = [(m.name, m.isdir(), (lambda m=m: a.extractfile(m))) for m in a.getmembers() if m.isdir() or m.isfile()]
+except (tarfile.ReadError, zipfile.BadZipFile):
+    sys.exit("%s is not a valid archive" % os.path.basename(src))
+roots = {n.split("/")[0] for n, _, _ in members}
+cut = len(next(iter(roots))) + 1 if len(roots) == 1 else 0
+written = 0
+for name, is_dir, open_member in members:
+    rel = name[cut:]
+    if not rel:
+        continue
+    path = os.path.normpath(os.path.join(dest, rel))
+    if not path.startswith(dest + os.sep):
+        sys.exit("unsafe path in the archive: %s" % name)
+    if is_dir:
+        os.makedirs(path, exist_ok=True)
+        continue
+    if os.path.exists(path) and not force:
+        continue
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open_member() as f, open(path, "wb") as o:
+        o.write(f.read())
+    written += 1
+print("%d files unpacked" % written)
+"#;
+
+/// AWX's `Update project using archive`: the archive at `scm_url` (basic auth from the
+/// credential, through a netrc file) into `.archive/`, unpacked when it changed (or
+/// `scm_clean`), older archives removed; the revision is its SHA-1.
+async fn archive(ctx: &Ctx<'_>, out: &mut Out, update: &Row) -> Result<String, Stop> {
+    out.task("Get archive from url", "ansible.builtin.get_url");
+    let _ = out.flush().await;
+    let url = text(update, "scm_url");
+    let store = ctx.dir.join(".archive");
+    std::fs::create_dir_all(&store)
+        .map_err(|e| Stop::Failed(format!("cannot create {}: {e}", store.display())))?;
+    let name = url
+        .split(['?', '#'])
+        .next()
+        .and_then(|u| u.rsplit('/').next())
+        .filter(|n| !n.is_empty())
+        .unwrap_or("archive")
+        .to_string();
+    let dest = store.join(&name);
+    let part = store.join(format!(".{name}.part"));
+    let mut args = vec!["-sS", "-f", "-L", "-o"];
+    let part_s = part.display().to_string();
+    args.push(&part_s);
+    let netrc = ctx
+        .env
+        .iter()
+        .find(|(k, _)| k == "RAWX_NETRC")
+        .map(|(_, v)| v.clone());
+    if let Some(n) = &netrc {
+        args.extend(["--netrc-file", n]);
+    }
+    args.push(url);
+    let got = ctx.cmd("curl", &args, &ctx.dir).await?;
+    if !got.ok {
+        let _ = std::fs::remove_file(&part);
+        return Err(Stop::Failed(format!(
+            "Request failed: {}",
+            got.stderr.trim()
+        )));
+    }
+    let sum = |p: &Path| -> Option<String> {
+        let bytes = std::fs::read(p).ok()?;
+        Some(sha1_hex(&bytes))
+    };
+    let new =
+        sum(&part).ok_or_else(|| Stop::Failed("the downloaded archive cannot be read".into()))?;
+    let changed = sum(&dest).as_deref() != Some(new.as_str());
+    std::fs::rename(&part, &dest)
+        .map_err(|e| Stop::Failed(format!("cannot keep the archive: {e}")))?;
+    out.result(
+        "ansible.builtin.get_url",
+        json!({"dest": dest.display().to_string(), "checksum_src": new}),
+        changed,
+    );
+    out.task("Unpack archive", "project_archive");
+    let force = update.get("scm_clean") == Some(&json!(true));
+    if changed || force {
+        let python = ctx
+            .shared
+            .environment
+            .runner_command()
+            .with_file_name("python");
+        let d = dest.display().to_string();
+        let to = ctx.dir.display().to_string();
+        let r = ctx
+            .cmd(
+                &python.display().to_string(),
+                &["-c", UNPACK, &d, &to, if force { "1" } else { "0" }],
+                &ctx.dir,
+            )
+            .await?;
+        if !r.ok {
+            return Err(Stop::Failed(r.stderr.trim().to_string()));
+        }
+        out.verbose(&r.stdout);
+        out.result("project_archive", json!({}), true);
+        // Older archives go (AWX's `Remove previous archives`).
+        for e in std::fs::read_dir(&store).into_iter().flatten().flatten() {
+            if e.path() != dest {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    } else {
+        out.result("project_archive", json!({}), false);
+    }
+    out.task(
+        "Set scm_version to archive sha1 checksum",
+        "ansible.builtin.set_fact",
+    );
+    out.result(
+        "ansible.builtin.set_fact",
+        json!({"ansible_facts": {"scm_version": new}}),
+        false,
+    );
+    Ok(new)
+}
+
+/// SHA-1 of `data` in hex (the archive's revision, as `get_url`'s `checksum_src`).
+fn sha1_hex(data: &[u8]) -> String {
+    let mut h: [u32; 5] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0];
+    let mut msg = data.to_vec();
+    let bits = (data.len() as u64).wrapping_mul(8);
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&bits.to_be_bytes());
+    for chunk in msg.chunks(64) {
+        let mut w = [0u32; 80];
+        for (i, word) in chunk.chunks(4).enumerate() {
+            w[i] = u32::from_be_bytes([word[0], word[1], word[2], word[3]]);
+        }
+        for i in 16..80 {
+            w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e] = h;
+        for (i, wi) in w.iter().enumerate() {
+            let (f, k) = match i {
+                0..=19 => ((b & c) | (!b & d), 0x5A827999),
+                20..=39 => (b ^ c ^ d, 0x6ED9EBA1),
+                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1BBCDC),
+                _ => (b ^ c ^ d, 0xCA62C1D6),
+            };
+            let t = a
+                .rotate_left(5)
+                .wrapping_add(f)
+                .wrapping_add(e)
+                .wrapping_add(k)
+                .wrapping_add(*wi);
+            e = d;
+            d = c;
+            c = b.rotate_left(30);
+            b = a;
+            a = t;
+        }
+        for (x, y) in h.iter_mut().zip([a, b, c, d, e]) {
+            *x = x.wrapping_add(y);
+        }
+    }
+    h.iter().map(|x| format!("{x:08x}")).collect()
 }
 
 fn remove_contents(dir: &Path) -> std::io::Result<()> {
@@ -1011,6 +1194,21 @@ fn askpass(
         env.push(("DISPLAY".into(), ":0".into()));
     }
     env.push(("GIT_SSH_COMMAND".into(), ssh));
+    // An archive's download (curl) reads the same user and password from a netrc file.
+    if !user.is_empty() || !password.is_empty() {
+        let netrc = dir.join("netrc");
+        let quote = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+        write_private(
+            &netrc,
+            &format!(
+                "default login {} password {}\n",
+                quote(user),
+                quote(password)
+            ),
+            0o600,
+        )?;
+        env.push(("RAWX_NETRC".into(), netrc.display().to_string()));
+    }
     Ok(())
 }
 
@@ -1028,5 +1226,13 @@ mod tests {
             "ssh://bob@h:22/r"
         );
         assert_eq!(super::with_ssh_user("ssh://al@h/r", "bob"), "ssh://al@h/r");
+        assert_eq!(
+            super::sha1_hex(b"abc"),
+            "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
+        assert_eq!(
+            super::sha1_hex(b""),
+            "da39a3ee5e6b4b0d3255bfef95601890afd80709"
+        );
     }
 }

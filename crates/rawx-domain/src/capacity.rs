@@ -39,7 +39,18 @@ impl Impacts {
             Some(inv) => match self.hosts.get(&inv) {
                 Some(n) => *n,
                 None => {
-                    let f = Filter::eq("inventory", ColumnType::Int, json!(inv));
+                    let mut f = Filter::eq("inventory", ColumnType::Int, json!(inv));
+                    // A smart inventory's hosts are its filter's (AWX's `total_hosts`).
+                    let row = store.get(&rawx_model::resources::INVENTORIES, inv).await?;
+                    if row.get("kind").and_then(|k| k.as_str()) == Some("smart") {
+                        let hf = row
+                            .get("host_filter")
+                            .and_then(|h| h.as_str())
+                            .unwrap_or("");
+                        let org = int(&row, "organization");
+                        f = rawx_model::smart::inventory_hosts(hf, org)
+                            .unwrap_or(Filter::Any(vec![]));
+                    }
                     let n = store.count(&HOSTS, &f).await? as i64;
                     self.hosts.insert(inv, n);
                     n

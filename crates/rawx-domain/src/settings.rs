@@ -113,6 +113,7 @@ const STORED_ONLY: &str =
 /// README lists both).
 pub static ACTED_ON: &[&str] = &[
     "TOWER_URL_BASE",
+    "ANSIBLE_FACT_CACHE_TIMEOUT",
     "INSTALL_UUID",
     "CLUSTER_NODE_HEARTBEAT_PERIOD",
     "CLUSTER_NODE_MISSED_HEARTBEAT_TOLERANCE",
@@ -275,6 +276,8 @@ pub const SESSION_COOKIE_AGE: Key<i64> = key("SESSION_COOKIE_AGE");
 pub const AUTH_BASIC_ENABLED: Key<bool> = key("AUTH_BASIC_ENABLED");
 pub const OAUTH2_PROVIDER: Key<Map<String, Value>> = key("OAUTH2_PROVIDER");
 pub const MAX_FORKS: Key<i64> = key("MAX_FORKS");
+/// How long stored facts are handed to jobs with a fact cache (0: always).
+pub const ANSIBLE_FACT_CACHE_TIMEOUT: Key<i64> = key("ANSIBLE_FACT_CACHE_TIMEOUT");
 pub const AWX_TASK_ENV: Key<Map<String, Value>> = key("AWX_TASK_ENV");
 pub const LOG_AGGREGATOR_HOST: Key<Option<String>> = key("LOG_AGGREGATOR_HOST");
 pub const LOG_AGGREGATOR_PORT: Key<Option<u64>> = key("LOG_AGGREGATOR_PORT");

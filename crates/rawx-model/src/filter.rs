@@ -93,6 +93,17 @@ pub enum Cond {
         column: &'static str,
         filter: Box<Filter>,
     },
+    /// The column's value is among `SELECT MIN(id) FROM table WHERE filter GROUP BY group_by`:
+    /// one row per value of `group_by`, the oldest (a smart inventory's hosts are distinct by
+    /// name, AWX's `order_by('name', 'pk').distinct('name')`).
+    FirstPer {
+        table: &'static str,
+        group_by: &'static str,
+        filter: Box<Filter>,
+    },
+    /// The column holds a JSON document that contains this one (PostgreSQL's `@>`: objects by
+    /// their keys, arrays by any element, scalars equal), AWX's `ansible_facts__contains`.
+    JsonContains(Value),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -279,6 +290,11 @@ fn lookup(name: &str) -> Option<Result<Op, bool>> {
         "isnull" => return Some(Err(false)),
         _ => return None,
     }))
+}
+
+/// One `key=value` term of the query language (`groups__name__icontains=web`) on `res`.
+pub fn condition(res: &'static Resource, key: &str, value: &str) -> Result<Filter, QueryError> {
+    parse_condition(res, key, value)
 }
 
 fn parse_condition(res: &'static Resource, key: &str, value: &str) -> Result<Filter, QueryError> {

@@ -13,6 +13,7 @@ pub mod rbac;
 pub mod resources;
 pub mod schema;
 pub mod secret;
+pub mod smart;
 pub mod validate;
 
 pub use schema::{Field, Kind, Relation, Resource, Row};

@@ -502,6 +502,129 @@ fn render_cond(sql: &mut Sql, col: &str, ctype: ColumnType, cond: &Cond) {
             render(sql, table, filter);
             sql.push(")");
         }
+        Cond::FirstPer {
+            table,
+            group_by,
+            filter,
+        } => {
+            sql.push(&format!(
+                "{col} IN (SELECT MIN({t}.\"id\") FROM {t} WHERE ",
+                t = quote(table)
+            ));
+            render(sql, table, filter);
+            sql.push(&format!(" GROUP BY {}.{})", quote(table), quote(group_by)));
+        }
+        Cond::JsonContains(doc) => match sql.dialect {
+            Dialect::Postgres => {
+                sql.push(&format!("CAST({col} AS jsonb) @> CAST("));
+                sql.bind(Param::Text(doc.to_string()));
+                sql.push(" AS jsonb)");
+            }
+            Dialect::Sqlite => {
+                let mut depth = 0;
+                json_contains_sqlite(sql, col, "$", doc, &mut depth);
+            }
+        },
+    }
+}
+
+/// A JSON path step for SQLite's JSON functions: `."key"` (quoted, so any key works).
+fn path_key(path: &str, key: &str) -> String {
+    format!("{path}.\"{}\"", key.replace('"', "\\\""))
+}
+
+/// SQLite's `json_type` of a JSON scalar, for a typed comparison.
+fn json_type_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "'null'",
+        Value::Bool(true) => "'true'",
+        Value::Bool(false) => "'false'",
+        Value::Number(_) => "'integer','real'",
+        _ => "'text'",
+    }
+}
+
+fn bind_scalar(sql: &mut Sql, v: &Value) {
+    match v {
+        Value::Number(n) if n.is_i64() => sql.bind(Param::Int(n.as_i64().unwrap_or_default())),
+        Value::Number(n) => sql.bind(Param::Float(n.as_f64().unwrap_or_default())),
+        Value::String(s) => sql.bind(Param::Text(s.clone())),
+        other => sql.bind(Param::Text(other.to_string())),
+    };
+}
+
+/// PostgreSQL's `@>` written with SQLite's JSON functions: every key of an object pattern
+/// present with a containing value, every element of an array pattern contained in some
+/// element (`EXISTS … json_each`), a scalar equal and of the same JSON type. Paths are bound
+/// as parameters: fact names come from users.
+fn json_contains_sqlite(sql: &mut Sql, doc: &str, path: &str, pat: &Value, depth: &mut u32) {
+    let json_type = |sql: &mut Sql| {
+        sql.push(&format!("json_type({doc}, "));
+        sql.bind(Param::Text(path.to_string()));
+        sql.push(")");
+    };
+    match pat {
+        Value::Object(m) if m.is_empty() => {
+            json_type(sql);
+            sql.push(" = 'object'");
+        }
+        Value::Object(m) => {
+            sql.push("(");
+            for (i, (k, v)) in m.iter().enumerate() {
+                if i > 0 {
+                    sql.push(" AND ");
+                }
+                json_contains_sqlite(sql, doc, &path_key(path, k), v, depth);
+            }
+            sql.push(")");
+        }
+        Value::Array(items) => {
+            sql.push("(");
+            json_type(sql);
+            sql.push(" = 'array'");
+            for item in items {
+                *depth += 1;
+                let j = format!("rawx_je{depth}");
+                sql.push(&format!(" AND EXISTS (SELECT 1 FROM json_each({doc}, "));
+                sql.bind(Param::Text(path.to_string()));
+                sql.push(&format!(") AS {j} WHERE "));
+                match item {
+                    Value::Object(_) | Value::Array(_) => {
+                        let ty = if item.is_object() { "object" } else { "array" };
+                        sql.push(&format!("{j}.type = '{ty}' AND "));
+                        json_contains_sqlite(sql, &format!("{j}.value"), "$", item, depth);
+                    }
+                    Value::Null | Value::Bool(_) => {
+                        sql.push(&format!("{j}.type IN ({})", json_type_of(item)));
+                    }
+                    scalar => {
+                        sql.push(&format!(
+                            "{j}.type IN ({}) AND {j}.value = ",
+                            json_type_of(scalar)
+                        ));
+                        bind_scalar(sql, scalar);
+                    }
+                }
+                sql.push(")");
+            }
+            sql.push(")");
+        }
+        Value::Null | Value::Bool(_) => {
+            json_type(sql);
+            sql.push(&format!(" IN ({})", json_type_of(pat)));
+        }
+        scalar => {
+            sql.push("(");
+            json_type(sql);
+            sql.push(&format!(
+                " IN ({}) AND json_extract({doc}, ",
+                json_type_of(scalar)
+            ));
+            sql.bind(Param::Text(path.to_string()));
+            sql.push(") = ");
+            bind_scalar(sql, scalar);
+            sql.push(")");
+        }
     }
 }
 

@@ -170,6 +170,8 @@ async fn copy(
     if spec.hosts_and_groups {
         copy_hosts_and_groups(state, ident, old, new).await?;
     }
+    // What the model's save does next, as for any create (a copied git project updates).
+    state.api(res).saved(state, ident, new, None).await?;
     let stored = state.store.get(res, new).await?;
     let out = r.render(res, &stored).await?;
     Ok(created(res, new, out))

@@ -433,9 +433,7 @@ async fn save_definition(
                 json!(model.map(|m| m.content_type())),
             );
             row.insert("created_by".into(), json!(ident.actor.user_id));
-            state
-                .store
-                .insert(&ROLE_DEFINITIONS, &row)
+            crate::write::create(state, ident, &ROLE_DEFINITIONS, &row)
                 .await
                 .map_err(|e| match e {
                     DbError::Unique(_) => {
@@ -447,7 +445,7 @@ async fn save_definition(
         Some(e) => {
             let id = int(e, "id").unwrap_or_default();
             row.insert("modified".into(), json!(rawx_model::now_string()));
-            state.store.update(&ROLE_DEFINITIONS, id, &row).await?;
+            crate::write::update(state, ident, &ROLE_DEFINITIONS, id, &row).await?;
             if roles::definition_permissions(e) != perms {
                 roles::definition_changed(&*state.store, id).await?;
             }

@@ -1,10 +1,14 @@
-//! Groups: a host joins only groups of its own inventory.
+//! Groups: a host joins only groups of its own inventory; none is made in a smart or
+//! constructed inventory; the views over a group's hosts, children and variables
+//! (`inventory_views`).
 
 use crate::error::{ApiError, ApiResult};
 use crate::resource::ResourceApi;
-use crate::AppState;
+use crate::{AppState, Identity};
 use rawx_model::resources::{GROUPS, GROUP_HOSTS, HOSTS};
 use rawx_model::schema::{Relation, Resource};
+use rawx_model::Row;
+use serde_json::{Map, Value};
 
 pub struct Groups;
 
@@ -27,6 +31,24 @@ impl ResourceApi for Groups {
             .unwrap_or(serde_json::Value::Bool(false));
         caps.insert("copy".into(), edit);
         Ok(())
+    }
+
+    fn routes(&self) -> crate::resource::Routes {
+        super::inventory_views::group_routes()
+    }
+
+    fn related(&self, row: &Row, related: &mut Map<String, Value>) {
+        super::inventory_views::group_related(row, related);
+    }
+
+    async fn prepare(
+        &self,
+        state: &AppState,
+        _ident: &Identity,
+        row: &mut Row,
+        existing: Option<&Row>,
+    ) -> ApiResult<()> {
+        super::hosts::refuse_generated_inventory(state, row, existing, "Group").await
     }
 
     async fn check_link(

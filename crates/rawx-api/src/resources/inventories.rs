@@ -1,5 +1,6 @@
 //! Inventories: `total_hosts` and `total_groups` counted, AWX's singular `inventory` key in
-//! `/api/v2/`, and active jobs keep one from deletion.
+//! `/api/v2/`, and active jobs keep one from deletion. A smart inventory's `host_filter` is
+//! checked as AWX's serializer checks it; its hosts are the filter's (`inventory_views`).
 
 use crate::error::{ApiError, ApiResult};
 use crate::resource::ResourceApi;
@@ -24,11 +25,61 @@ impl ResourceApi for Inventories {
     }
 
     fn routes(&self) -> crate::resource::Routes {
-        super::copy::routes(&COPY)
+        let mut r = super::copy::routes(&COPY);
+        r.extend(super::inventory_views::inventory_routes());
+        r
     }
 
     fn related(&self, row: &Row, related: &mut serde_json::Map<String, serde_json::Value>) {
         super::copy::related(&COPY, row, related);
+        super::inventory_views::inventory_related(row, related);
+    }
+
+    /// AWX's `InventorySerializer.validate_host_filter`/`validate`, `SmartFilterField`
+    /// (stored percent-decoded, blank as null) and `InventoryDetail.update` (no change of kind).
+    async fn prepare(
+        &self,
+        _state: &AppState,
+        _ident: &Identity,
+        row: &mut Row,
+        existing: Option<&Row>,
+    ) -> ApiResult<()> {
+        if let (Some(old), Some(new)) = (existing, row.get("kind").and_then(Value::as_str)) {
+            if rawx_model::schema::text(old, "kind") != new {
+                return Err(ApiError::Status(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    json!({"error": "You cannot turn a regular inventory into a \"smart\" or \"constructed\" inventory."}),
+                ));
+            }
+        }
+        if let Some(Value::String(hf)) = row.get("host_filter").cloned() {
+            if hf.is_empty() {
+                row.insert("host_filter".into(), Value::Null);
+            } else {
+                rawx_model::smart::parse(&hf).map_err(super::inventory_views::host_filter_error)?;
+                let decoded = percent_encoding::percent_decode_str(&hf)
+                    .decode_utf8_lossy()
+                    .into_owned();
+                rawx_model::smart::parse(&decoded)
+                    .map_err(super::inventory_views::host_filter_error)?;
+                row.insert("host_filter".into(), json!(decoded));
+            }
+        }
+        let pick = |f: &str| {
+            row.get(f)
+                .or_else(|| existing.and_then(|e| e.get(f)))
+                .cloned()
+                .unwrap_or(Value::Null)
+        };
+        let kind = pick("kind");
+        let hf = pick("host_filter");
+        if kind == json!("smart") && hf.as_str().is_none_or(str::is_empty) {
+            return Err(ApiError::field(
+                "host_filter",
+                "Smart inventories must specify host_filter",
+            ));
+        }
+        Ok(())
     }
 
     fn used_by_jobs_as(&self) -> Option<&'static str> {
@@ -123,8 +174,18 @@ impl ResourceApi for Inventories {
     ) -> ApiResult<()> {
         let id = int(row, "id").unwrap_or_default();
         let by_inv = Filter::eq("inventory", ColumnType::Int, json!(id));
-        let hosts = r.state.store.count(&HOSTS, &by_inv).await?;
-        let groups = r.state.store.count(&GROUPS, &by_inv).await?;
+        let (hosts, groups) = match super::inventory_views::smart_hosts(row) {
+            // A smart inventory counts what its filter answers and has no groups; a filter
+            // stored before it was checked counts nothing rather than failing the object.
+            Some(f) => match f {
+                Ok(f) => (r.state.store.count(&HOSTS, &f).await?, 0),
+                Err(_) => (0, 0),
+            },
+            None => (
+                r.state.store.count(&HOSTS, &by_inv).await?,
+                r.state.store.count(&GROUPS, &by_inv).await?,
+            ),
+        };
         out.insert("total_hosts".into(), json!(hosts));
         out.insert("total_groups".into(), json!(groups));
         let sources = r.state.store.count(&INVENTORY_SOURCES, &by_inv).await?;

@@ -15,10 +15,12 @@ mod dab;
 mod events;
 mod execution_environments;
 mod groups;
+mod hosts;
 mod install_bundle;
 mod instances;
 mod inventories;
 mod inventory_sources;
+mod inventory_views;
 mod job_templates;
 mod jobs;
 mod organizations;
@@ -48,6 +50,7 @@ static MODULES: &[&dyn ResourceApi] = &[
     &events::ProjectUpdateEvents,
     &execution_environments::ExecutionEnvironments,
     &groups::Groups,
+    &hosts::Hosts,
     &instances::InstanceGroups,
     &instances::Instances,
     &inventories::Inventories,

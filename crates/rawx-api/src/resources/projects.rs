@@ -52,6 +52,10 @@ impl ResourceApi for Projects {
         for name in ["update", "playbooks"] {
             related.insert(name.into(), json!(format!("/api/v2/projects/{id}/{name}/")));
         }
+        related.insert(
+            "inventory_files".into(),
+            json!(format!("/api/v2/projects/{id}/inventories/")),
+        );
         if let Some(u) = int(row, "current_job") {
             let url = json!(format!("/api/v2/project_updates/{u}/"));
             related.insert("current_update".into(), url.clone());
@@ -272,20 +276,6 @@ impl ResourceApi for Projects {
                 );
             }
         }
-        Ok(())
-    }
-
-    /// `start` and `schedule`: the project's update role (AWX's `ProjectAccess.can_start`).
-    async fn user_capabilities(
-        &self,
-        r: &mut Renderer<'_>,
-        row: &Row,
-        caps: &mut Map<String, Value>,
-    ) -> ApiResult<()> {
-        let id = int(row, "id").unwrap_or_default();
-        let start = !r.actor.read_only_token && r.holds("projects", id, &["update_role"]).await?;
-        caps.insert("start".into(), json!(start));
-        caps.insert("schedule".into(), json!(start));
         Ok(())
     }
 

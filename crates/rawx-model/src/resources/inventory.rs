@@ -145,6 +145,11 @@ pub static HOSTS: Resource = Resource {
         .help("The date and time ansible_facts was last modified.")
         .read_only()
         .nullable(),
+        // Shown only at `/hosts/N/ansible_facts/` (AWX's serializer leaves it out); written by
+        // the jobs that keep a fact cache, read by smart inventories' filters.
+        Field::new("ansible_facts", "Ansible facts", Kind::Json)
+            .internal()
+            .default(D::EmptyObject),
     ],
     name_field: Some("name"),
     unique: &[&["name", "inventory"]],
