@@ -17,21 +17,68 @@ use std::time::Duration;
 
 const UPDATES: &str = "inventory_updates";
 
-/// An SCM project whose files a test writes itself (as a project update would check them
-/// out) under the server's projects dir.
+/// A git project: a repository the test commits `files` to, checked out by the project's
+/// first update (waited for). Returns the project and the repository's directory.
 fn scm_project(lab: &Lab, name: &str, files: &[(&str, &str, u32)]) -> (i64, PathBuf) {
-    let dir = lab.s.data.join("projects").join(name);
-    write_files(&dir, files);
+    let dir = lab.s.data.join("repos").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    git(&dir, &["init", "--quiet", "--initial-branch=main"]);
+    commit(&dir, files);
     let p = lab.s.admin(
         "POST",
         "/api/v2/projects/",
         Some(
             json!({"name": name, "organization": lab.org["id"], "scm_type": "git",
-                    "scm_url": format!("file://{}", dir.display()), "local_path": name}),
+                    "scm_url": format!("file://{}", dir.display())}),
         ),
         201,
     );
-    (p["id"].as_i64().unwrap(), dir)
+    let id = p["id"].as_i64().unwrap();
+    wait_project(lab, id);
+    (id, dir)
+}
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn commit(dir: &Path, files: &[(&str, &str, u32)]) {
+    write_files(dir, files);
+    git(dir, &["add", "-A"]);
+    git(dir, &["commit", "--quiet", "-m", "change"]);
+}
+
+/// Waits for the project's latest update to succeed.
+fn wait_project(lab: &Lab, id: i64) {
+    rawx_testkit::eventually(Duration::from_secs(120), || {
+        let p = lab
+            .s
+            .admin("GET", &format!("/api/v2/projects/{id}/"), None, 200);
+        (p["status"] == "successful").then_some(())
+    });
+}
+
+/// A new commit checked out: the project updated before the next sync.
+fn update_project(lab: &Lab, id: i64) {
+    let u = lab.s.admin(
+        "POST",
+        &format!("/api/v2/projects/{id}/update/"),
+        Some(json!({})),
+        202,
+    );
+    let uid = u["id"].as_i64().unwrap();
+    let done = wait_final_on(&lab.s, "project_updates", uid, Duration::from_secs(120));
+    assert_eq!(done["status"], "successful", "{done}");
 }
 
 fn write_files(dir: &Path, files: &[(&str, &str, u32)]) {
@@ -270,7 +317,8 @@ fn an_scm_source_syncs_through_the_cli_and_overwrite_removes_what_left_it() {
 
     // The file changes: overwrite removes web2, the db group and db1, and web1's new value
     // replaces the old; what was typed by hand stays.
-    write_files(&dir, &[("hosts.ini", INI_V2, 0o644)]);
+    commit(&dir, &[("hosts.ini", INI_V2, 0o644)]);
+    update_project(&lab, project);
     let again = s.admin(
         "POST",
         &format!("/api/v2/inventory_sources/{src}/update/"),
@@ -328,8 +376,12 @@ fn an_scm_source_syncs_through_the_cli_and_overwrite_removes_what_left_it() {
     let u3 = lab.wait_on(UPDATES, uid3, Duration::from_secs(120));
     assert_eq!(u3["status"], "successful", "{u3}");
     // The updates are unified jobs: listed with the others.
-    let unified = lab.all("/api/v2/unified_jobs/?type=inventory_update");
-    assert_eq!(unified.len(), 3, "{unified:?}");
+    let unified = lab.all("/api/v2/unified_jobs/");
+    let updates = unified
+        .iter()
+        .filter(|j| j["type"] == "inventory_update")
+        .count();
+    assert_eq!(updates, 3, "{unified:?}");
 }
 
 #[test]
