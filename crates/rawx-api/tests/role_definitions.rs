@@ -509,7 +509,7 @@ async fn both_views_show_one_set_of_grants() {
     let r = api
         .admin(
             "POST",
-            &format!("/api/v2/teams/1/roles/"),
+            "/api/v2/teams/1/roles/",
             Some(json!({"id": exec, "disassociate": true})),
         )
         .await;
