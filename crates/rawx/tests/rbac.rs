@@ -370,7 +370,7 @@ fn the_collection_defines_and_assigns_roles() {
     );
     assert_eq!(defs["count"], 0, "{defs}");
 
-    // A user who is no admin of the template is refused, with the module's message.
+    // A definition that does not exist: the module's lookup error.
     let bad = format!(
         r#"    - name: assign a missing definition
       awx.awx.role_user_assignment:
@@ -381,5 +381,9 @@ fn the_collection_defines_and_assigns_roles() {
     );
     let t = play(s, dir.path(), &bad, &[]);
     assert!(t[0].2, "a missing definition fails: {t:?}");
-    assert!(t[0].3.contains("no such definition"), "{t:?}");
+    assert!(
+        t[0].3
+            .contains("role_definitions/?name=no+such+definition returned 0 items"),
+        "{t:?}"
+    );
 }

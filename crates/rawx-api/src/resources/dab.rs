@@ -66,7 +66,9 @@ impl ResourceApi for RoleDefinitions {
             ),
             (
                 "/api/v2/role_user_assignments/",
-                get(user_assignments_list).post(user_assignment_create),
+                get(user_assignments_list)
+                    .post(user_assignment_create)
+                    .options(user_assignments_options),
             ),
             (
                 "/api/v2/role_user_assignments/{id}/",
@@ -74,7 +76,9 @@ impl ResourceApi for RoleDefinitions {
             ),
             (
                 "/api/v2/role_team_assignments/",
-                get(team_assignments_list).post(team_assignment_create),
+                get(team_assignments_list)
+                    .post(team_assignment_create)
+                    .options(team_assignments_options),
             ),
             (
                 "/api/v2/role_team_assignments/{id}/",
@@ -565,14 +569,14 @@ async fn definitions_options(Auth(ident): Auth) -> ApiResult<Json<Value>> {
                 .collect();
             v.sort();
             v.into_iter()
-                .map(|(value, display_name)| json!({"value": value, "display_name": display_name}))
+                .map(|(value, display_name)| json!([value, display_name]))
                 .collect()
         };
         out["actions"]["POST"] = json!({
             "name": {"type": "string", "required": true, "label": "Name"},
             "description": {"type": "string", "required": false, "label": "Description"},
             "permissions": {"type": "list", "required": true, "label": "Permissions",
-                "child": {"type": "choice", "choices": dab::all_permissions().iter().map(|p| json!({"value": p, "display_name": p})).collect::<Vec<_>>()}},
+                "child": {"type": "choice", "choices": dab::all_permissions().iter().map(|p| json!([p, p])).collect::<Vec<_>>()}},
             "content_type": {"type": "choice", "required": false, "label": "Content type",
                 "help_text": "The type of resource this applies to", "choices": cts},
         });
@@ -1128,4 +1132,45 @@ async fn team_assignment_delete(
     Path(raw): Path<String>,
 ) -> ApiResult<Response> {
     assignment_delete(&state, &ident, TEAM_KIND, &raw).await
+}
+
+/// OPTIONS of an assignment list, for awxkit's CLI: the list's filters and what a create
+/// takes. DAB offers the create to anyone signed in (the object's admin role decides); here
+/// only to those who administer something (superusers, organization admins), so an outsider
+/// is offered no write.
+fn assignments_options(kind: Kind, actor: &Actor) -> Json<Value> {
+    let mut get = json!({
+        "id": {"type": "integer", "label": "ID"},
+        "role_definition": {"type": "id", "label": "Role definition"},
+        "object_id": {"type": "string", "label": "Object id"},
+        "content_type": {"type": "string", "label": "Content type"},
+        "created": {"type": "datetime", "label": "Created"},
+    });
+    get[kind.actor] = json!({"type": "id", "label": kind.actor_res.verbose});
+    let mut out = json!({
+        "name": if kind.actor == "user" { "Role User Assignment List" } else { "Role Team Assignment List" },
+        "renders": ["application/json"],
+        "parses": ["application/json"],
+        "actions": {"GET": get},
+    });
+    if !actor.read_only_token && (actor.is_superuser || !actor.admin_of.is_empty()) {
+        let mut post = json!({
+            "role_definition": {"type": "id", "required": true, "label": "Role definition",
+                "help_text": "The role definition which defines permissions conveyed by this assignment"},
+            "object_id": {"type": "string", "required": false, "label": "Object id",
+                "help_text": "Primary key of the object this assignment applies to, null value indicates system-wide assignment"},
+        });
+        post[kind.actor] =
+            json!({"type": "id", "required": false, "label": kind.actor_res.verbose});
+        out["actions"]["POST"] = post;
+    }
+    Json(out)
+}
+
+async fn user_assignments_options(Auth(ident): Auth) -> Json<Value> {
+    assignments_options(USER_KIND, &ident.actor)
+}
+
+async fn team_assignments_options(Auth(ident): Auth) -> Json<Value> {
+    assignments_options(TEAM_KIND, &ident.actor)
 }
