@@ -186,8 +186,10 @@ async fn secrets_are_sealed_masked_and_kept_on_write_back() {
         )
         .await;
     assert_eq!(r.body["inputs"]["password"], "$encrypted$");
+    // The world's two (the machine key and the lookup credential filling its password): the
+    // write made none.
     let f = Filter::All(vec![]);
-    assert_eq!(api.store.count(&CREDENTIALS, &f).await.unwrap(), 1);
+    assert_eq!(api.store.count(&CREDENTIALS, &f).await.unwrap(), 2);
     let newer = api.store.get(&CREDENTIALS, 1).await.unwrap();
     assert_ne!(sealed(newer["inputs"].as_str().unwrap()), sealed(&raw));
 }
@@ -644,7 +646,8 @@ async fn unified_lists_mix_the_kinds_and_respect_rights() {
         [
             (1, "job"),
             (common::AD_HOC_ID, "ad_hoc_command"),
-            (common::UPDATE_ID, "inventory_update")
+            (common::UPDATE_ID, "inventory_update"),
+            (common::PROJECT_UPDATE_ID, "project_update")
         ]
     );
     let adhoc = &jobs.body["results"][1];

@@ -19,6 +19,8 @@ fn body_for(res: &str) -> Value {
         "projects" => json!({"name": "p2", "organization": 1, "local_path": "demo"}),
         "credentials" => json!({"name": "c2", "organization": 1, "credential_type": 1}),
         "credential_types" => json!({"name": "ct", "kind": "cloud"}),
+        "credential_input_sources" => json!({"target_credential": 1, "source_credential": 2,
+            "input_field_name": "become_password", "metadata": {"secret_path": "kv/db", "secret_key": "k"}}),
         "inventories" => json!({"name": "i2", "organization": 1}),
         "hosts" => json!({"name": "h2", "inventory": 1}),
         "groups" => json!({"name": "g2", "inventory": 1}),
@@ -37,7 +39,9 @@ fn body_for(res: &str) -> Value {
         | "job_host_summaries"
         | "ad_hoc_command_events"
         | "inventory_updates"
-        | "inventory_update_events" => {
+        | "inventory_update_events"
+        | "project_updates"
+        | "project_update_events" => {
             json!({"name": "forged"})
         }
         "ad_hoc_commands" => json!({"inventory": 1, "credential": 1, "module_name": "ping"}),
@@ -158,6 +162,9 @@ async fn an_outsider_sees_nothing_and_changes_nothing_on_any_route() {
                     } else if s.is_success() && is_resource {
                         let global = [
                             "/api/v2/credential_types/1/",
+                            // AWX's external test view answers GET `{}` to whoever reads the
+                            // type (every user reads credential types).
+                            "/api/v2/credential_types/1/test/",
                             "/api/v2/instance_groups/1/",
                             "/api/v2/execution_environments/1/",
                             "/api/v2/instances/1/",

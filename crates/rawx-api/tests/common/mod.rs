@@ -16,6 +16,8 @@ pub const WORKFLOW_ID: i64 = 2;
 /// templates); its update after the job and the ad hoc command.
 pub const SOURCE_ID: i64 = 3;
 pub const UPDATE_ID: i64 = 3;
+/// The world's project update: after the inventory update (one id space for every kind).
+pub const PROJECT_UPDATE_ID: i64 = 4;
 
 /// `path` of `rawx_api::routes()` (which puts `1` for every id) aimed at the world's object:
 /// its ad hoc command and workflow template are not 1.
@@ -36,6 +38,10 @@ pub fn in_world(path: String) -> String {
     .replace(
         "/api/v2/inventory_updates/1/",
         &format!("/api/v2/inventory_updates/{UPDATE_ID}/"),
+    )
+    .replace(
+        "/api/v2/project_updates/1/",
+        &format!("/api/v2/project_updates/{PROJECT_UPDATE_ID}/"),
     )
 }
 
@@ -224,6 +230,70 @@ pub async fn world(api: &Api) {
         .insert(&rawx_model::resources::INVENTORY_UPDATE_EVENTS, &iev)
         .await
         .unwrap();
+    // A finished project update of the world's project, as the task role leaves one (the
+    // world's project is manual, so nothing starts one).
+    let mut pu = rawx_model::Row::new();
+    for (k, v) in [
+        ("name", json!("Ops project")),
+        ("project", json!(1)),
+        ("unified_job_template", json!(1)),
+        ("organization", json!(1)),
+        ("job_type", json!("check")),
+        ("status", json!("successful")),
+        ("launch_type", json!("manual")),
+    ] {
+        pu.insert(k.into(), v);
+    }
+    let pu_id = api
+        .store
+        .insert(&rawx_model::resources::PROJECT_UPDATES, &pu)
+        .await
+        .unwrap();
+    assert_eq!(pu_id, PROJECT_UPDATE_ID);
+    let mut pev = rawx_model::Row::new();
+    for (k, v) in [
+        ("project_update", json!(PROJECT_UPDATE_ID)),
+        ("event", json!("verbose")),
+        ("counter", json!(1)),
+        ("stdout", json!("Updating project")),
+        ("start_line", json!(0)),
+        ("end_line", json!(1)),
+        ("event_data", json!("{}")),
+        ("uuid", json!("p-1")),
+    ] {
+        pev.insert(k.into(), v);
+    }
+    api.store
+        .insert(&rawx_model::resources::PROJECT_UPDATE_EVENTS, &pev)
+        .await
+        .unwrap();
+    // A lookup credential (id 2) filling the machine credential's password: input source 1.
+    let r = api
+        .admin(
+            "GET",
+            "/api/v2/credential_types/?namespace=hashivault_kv",
+            None,
+        )
+        .await;
+    let vault_type = r.body["results"][0]["id"].clone();
+    assert_eq!(
+        api.make(
+            "/api/v2/credentials/",
+            json!({"name": "vault", "organization": 1, "credential_type": vault_type,
+                "inputs": {"url": "https://vault.example", "token": "hvs.world"}})
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        api.make(
+            "/api/v2/credentials/1/input_sources/",
+            json!({"source_credential": 2, "input_field_name": "password",
+                "metadata": {"secret_path": "kv/db", "secret_key": "password"}})
+        )
+        .await,
+        1
+    );
     let mut hs = rawx_model::Row::new();
     for (k, v) in [
         ("job", json!(1)),

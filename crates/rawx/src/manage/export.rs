@@ -27,7 +27,7 @@ pub const SECTIONS: &[(&str, Option<&str>)] = &[
     ("notification_templates", None),
     ("projects", Some("projects")),
     ("inventory", Some("inventories")),
-    ("inventory_sources", None),
+    ("inventory_sources", Some("inventory_sources")),
     ("job_templates", Some("job_templates")),
     ("workflow_job_templates", Some("workflow_job_templates")),
     ("execution_environments", None),
