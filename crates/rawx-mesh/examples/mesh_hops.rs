@@ -356,16 +356,26 @@ fn reroute(bin: &Path, trials: usize) -> anyhow::Result<()> {
         let killed = Instant::now();
         m.kill(hop);
         let routed = loop {
-            anyhow::ensure!(
-                killed.elapsed() < Duration::from_secs(30),
-                "a and d did not route around {via} within 30 s"
-            );
+            if killed.elapsed() > Duration::from_secs(30) {
+                break None;
+            }
             let there = route(&m, a, "d").is_some_and(|n| n != via);
             let back = route(&m, d, "a").is_some_and(|n| n != via);
             if there && back {
-                break killed.elapsed();
+                break Some(killed.elapsed());
             }
             std::thread::sleep(Duration::from_millis(2));
+        };
+        let Some(routed) = routed else {
+            // Reported, not fatal: the other figures still run (KEEP=1 keeps the logs).
+            figures.push(format!(
+                "NOT routed around {via} within 30 s (a: {:?}, d: {:?})",
+                route(&m, a, "d"),
+                route(&m, d, "a")
+            ));
+            worst = Duration::MAX;
+            m.start(hop)?;
+            continue;
         };
         let (tx, rx) = std::sync::mpsc::channel();
         let pinged = loop {
@@ -393,10 +403,14 @@ fn reroute(bin: &Path, trials: usize) -> anyhow::Result<()> {
         ));
         m.start(hop)?;
     }
+    let worst = if worst == Duration::MAX {
+        "a trial failed".to_string()
+    } else {
+        format!("{:.3} s", worst.as_secs_f64())
+    };
     println!(
-        "reroute after a hop's links close: {} (worst {:.3} s; goal < 2 s)",
+        "reroute after a hop's links close: {} (worst {worst}; goal < 2 s)",
         figures.join("; "),
-        worst.as_secs_f64()
     );
     Ok(())
 }
