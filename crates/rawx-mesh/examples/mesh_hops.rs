@@ -323,11 +323,15 @@ fn reroute(bin: &Path, trials: usize) -> anyhow::Result<()> {
     m.add("b", &format!("{}{}", peer(pa), listener(pb)))?;
     m.add("c", &format!("{}{}", peer(pa), listener(pc)))?;
     let d = m.add("d", &format!("{}{}", peer(pb), peer(pc)))?;
-    let both = |v: &serde_json::Value| {
-        v["KnownConnectionCosts"]["d"]
-            .as_object()
-            .is_some_and(|c| c.len() == 2)
-            && v["RoutingTable"].get("d").is_some()
+    // Both hops linked at both ends, as each end sees its own links (what a learns of d's
+    // links lags a routing update behind, so a trial could start before the last one's hop
+    // was back, and measure d's redial instead).
+    let linked_to_both = |v: &serde_json::Value| {
+        let links: Vec<&str> = v["Connections"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|c| c["NodeID"].as_str()).collect())
+            .unwrap_or_default();
+        links.contains(&"b") && links.contains(&"c")
     };
     let route = |m: &Nodes, i: usize, to: &str| {
         m.status(i)
@@ -336,7 +340,14 @@ fn reroute(bin: &Path, trials: usize) -> anyhow::Result<()> {
     let mut worst = Duration::ZERO;
     let mut figures = Vec::new();
     for _ in 0..trials {
-        m.wait_status(a, "both paths from a to d", both)?;
+        m.wait_status(d, "d linked to b and c", linked_to_both)?;
+        m.wait_status(a, "a linked to b and c, a route to d", |v| {
+            linked_to_both(v)
+                && v["RoutingTable"].get("d").is_some()
+                && v["KnownConnectionCosts"]["d"]
+                    .as_object()
+                    .is_some_and(|c| c.len() == 2)
+        })?;
         m.wait_status(d, "a route from d to a", |v| {
             v["RoutingTable"].get("a").is_some()
         })?;
@@ -345,16 +356,26 @@ fn reroute(bin: &Path, trials: usize) -> anyhow::Result<()> {
         let killed = Instant::now();
         m.kill(hop);
         let routed = loop {
-            anyhow::ensure!(
-                killed.elapsed() < Duration::from_secs(30),
-                "a and d did not route around {via} within 30 s"
-            );
+            if killed.elapsed() > Duration::from_secs(30) {
+                break None;
+            }
             let there = route(&m, a, "d").is_some_and(|n| n != via);
             let back = route(&m, d, "a").is_some_and(|n| n != via);
             if there && back {
-                break killed.elapsed();
+                break Some(killed.elapsed());
             }
             std::thread::sleep(Duration::from_millis(2));
+        };
+        let Some(routed) = routed else {
+            // Reported, not fatal: the other figures still run (KEEP=1 keeps the logs).
+            figures.push(format!(
+                "NOT routed around {via} within 30 s (a: {:?}, d: {:?})",
+                route(&m, a, "d"),
+                route(&m, d, "a")
+            ));
+            worst = Duration::MAX;
+            m.start(hop)?;
+            continue;
         };
         let (tx, rx) = std::sync::mpsc::channel();
         let pinged = loop {
@@ -382,10 +403,14 @@ fn reroute(bin: &Path, trials: usize) -> anyhow::Result<()> {
         ));
         m.start(hop)?;
     }
+    let worst = if worst == Duration::MAX {
+        "a trial failed".to_string()
+    } else {
+        format!("{:.3} s", worst.as_secs_f64())
+    };
     println!(
-        "reroute after a hop's links close: {} (worst {:.3} s; goal < 2 s)",
+        "reroute after a hop's links close: {} (worst {worst}; goal < 2 s)",
         figures.join("; "),
-        worst.as_secs_f64()
     );
     Ok(())
 }
