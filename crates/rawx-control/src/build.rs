@@ -293,8 +293,7 @@ pub async fn build(ctx: &Context_<'_>, kind: &JobKind, job: &Row) -> anyhow::Res
             .into());
         }
         for source in &sources {
-            let value =
-                crate::lookup::resolve(store, &ctx.key, &cred, source, &mut secrets).await?;
+            let value = crate::lookup::resolve(store, ctx.key, &cred, source, &mut secrets).await?;
             inputs.insert(text(source, "input_field_name").to_string(), json!(value));
         }
         // An `ASK` input takes the password given at launch (AWX's `build_passwords`).

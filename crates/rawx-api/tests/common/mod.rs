@@ -231,4 +231,31 @@ pub async fn world(api: &Api) {
         .insert(&rawx_model::resources::RECEPTOR_ADDRESSES, &addr)
         .await
         .unwrap();
+    // A lookup credential (id 2) filling the machine credential's password: input source 1.
+    let r = api
+        .admin(
+            "GET",
+            "/api/v2/credential_types/?namespace=hashivault_kv",
+            None,
+        )
+        .await;
+    let vault_type = r.body["results"][0]["id"].clone();
+    assert_eq!(
+        api.make(
+            "/api/v2/credentials/",
+            json!({"name": "vault", "organization": 1, "credential_type": vault_type,
+                "inputs": {"url": "https://vault.example", "token": "hvs.world"}})
+        )
+        .await,
+        2
+    );
+    assert_eq!(
+        api.make(
+            "/api/v2/credentials/1/input_sources/",
+            json!({"source_credential": 2, "input_field_name": "password",
+                "metadata": {"secret_path": "kv/db", "secret_key": "password"}})
+        )
+        .await,
+        1
+    );
 }
