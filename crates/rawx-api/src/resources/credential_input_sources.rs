@@ -87,8 +87,7 @@ impl ResourceApi for CredentialInputSources {
             Some(s) => Some(type_of(state, s).await?),
             None => None,
         };
-        if let Some(t) = target_type.as_ref().filter(|t| t.kind == "external") {
-            let _ = t;
+        if target_type.as_ref().is_some_and(|t| t.kind == "external") {
             errors.insert(
                 "target_credential".into(),
                 json!(["Target must be a non-external credential"]),
