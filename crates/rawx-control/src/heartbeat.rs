@@ -284,37 +284,6 @@ pub(crate) fn shift(t: &str, secs: f64) -> anyhow::Result<String> {
     ))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::Awake;
-    use std::time::Duration;
-    use time::macros::datetime;
-
-    #[test]
-    fn the_reaper_judges_only_a_window_it_watched_without_a_gap() {
-        let lost_after = Duration::from_secs(6);
-        let at = |s: i64| datetime!(2026-12-07 16:25:00 UTC) + time::Duration::seconds(s);
-        let mut awake = Awake::default();
-        // A fresh reaper waits one whole window.
-        assert!(!awake.watched(at(0), lost_after));
-        assert!(!awake.watched(at(2), lost_after));
-        assert!(!awake.watched(at(4), lost_after));
-        assert!(awake.watched(at(6), lost_after));
-        assert!(
-            awake.watched(at(9), lost_after),
-            "a 3 s gap is within half the window"
-        );
-        // Stalled itself (or the clock jumped): everyone looks silent; no judgement until it
-        // has watched a whole window again.
-        assert!(!awake.watched(at(40), lost_after));
-        assert!(!awake.watched(at(42), lost_after));
-        assert!(!awake.watched(at(44), lost_after));
-        assert!(awake.watched(at(46), lost_after));
-        // The clock going back restarts the watch too.
-        assert!(!awake.watched(at(30), lost_after));
-    }
-}
-
 /// After this node was declared lost: its jobs were failed by another node, but their units
 /// may still run here. Nothing of a failed job may go on changing hosts.
 async fn stop_reaped_units(shared: &Shared) {
@@ -356,5 +325,36 @@ async fn stop_reaped_units(shared: &Shared) {
                 let _ = node.cancel(&unit).await;
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Awake;
+    use std::time::Duration;
+    use time::macros::datetime;
+
+    #[test]
+    fn the_reaper_judges_only_a_window_it_watched_without_a_gap() {
+        let lost_after = Duration::from_secs(6);
+        let at = |s: i64| datetime!(2026-12-07 16:25:00 UTC) + time::Duration::seconds(s);
+        let mut awake = Awake::default();
+        // A fresh reaper waits one whole window.
+        assert!(!awake.watched(at(0), lost_after));
+        assert!(!awake.watched(at(2), lost_after));
+        assert!(!awake.watched(at(4), lost_after));
+        assert!(awake.watched(at(6), lost_after));
+        assert!(
+            awake.watched(at(9), lost_after),
+            "a 3 s gap is within half the window"
+        );
+        // Stalled itself (or the clock jumped): everyone looks silent; no judgement until it
+        // has watched a whole window again.
+        assert!(!awake.watched(at(40), lost_after));
+        assert!(!awake.watched(at(42), lost_after));
+        assert!(!awake.watched(at(44), lost_after));
+        assert!(awake.watched(at(46), lost_after));
+        // The clock going back restarts the watch too.
+        assert!(!awake.watched(at(30), lost_after));
     }
 }
