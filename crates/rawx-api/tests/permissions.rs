@@ -47,7 +47,7 @@ fn body_for(res: &str) -> Value {
         }
         "ad_hoc_commands" => json!({"inventory": 1, "credential": 1, "module_name": "ping"}),
         "roles" => json!({"name": "r2"}),
-        "schedules" => json!({"name": "s2", "unified_job_template": 1,
+        "schedules" => json!({"name": "s2", "unified_job_template": 2,
             "rrule": "DTSTART:20300101T090000Z RRULE:FREQ=DAILY;INTERVAL=1"}),
         other => panic!("no body for {other}: add one (a new resource joined the router)"),
     }
@@ -444,7 +444,7 @@ async fn a_templates_start_capability_follows_who_may_launch_it() {
     world(&api).await;
     let caps = |r: &rawx_testkit::api::Resp| r.body["summary_fields"]["user_capabilities"].clone();
 
-    let r = api.admin("GET", "/api/v2/job_templates/1/", None).await;
+    let r = api.admin("GET", "/api/v2/job_templates/2/", None).await;
     assert_eq!(caps(&r)["start"], true, "{}", r.text);
     assert_eq!(caps(&r)["schedule"], true);
     let list = api.admin("GET", "/api/v2/job_templates/", None).await;
@@ -465,7 +465,7 @@ async fn a_templates_start_capability_follows_who_may_launch_it() {
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     let r = api
-        .call("GET", "/api/v2/job_templates/1/", bob_auth, None)
+        .call("GET", "/api/v2/job_templates/2/", bob_auth, None)
         .await;
     assert_eq!(r.status, StatusCode::OK, "a reader reads the template");
     assert_eq!(caps(&r)["start"], false, "{}", r.text);
@@ -473,7 +473,7 @@ async fn a_templates_start_capability_follows_who_may_launch_it() {
     let launch = api
         .call(
             "POST",
-            "/api/v2/job_templates/1/launch/",
+            "/api/v2/job_templates/2/launch/",
             bob_auth,
             Some(json!({})),
         )
@@ -486,7 +486,7 @@ async fn a_templates_start_capability_follows_who_may_launch_it() {
 
     // A job of the template: `start` (AWX's UI: Relaunch, Cancel) follows the same rule.
     let job = api
-        .admin("POST", "/api/v2/job_templates/1/launch/", Some(json!({})))
+        .admin("POST", "/api/v2/job_templates/2/launch/", Some(json!({})))
         .await;
     assert_eq!(job.status, StatusCode::CREATED, "{}", job.text);
     let job_url = format!("/api/v2/jobs/{}/", job.body["id"]);
@@ -517,7 +517,7 @@ async fn a_templates_start_capability_follows_who_may_launch_it() {
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = api
-        .call("GET", "/api/v2/job_templates/1/", bob_auth, None)
+        .call("GET", "/api/v2/job_templates/2/", bob_auth, None)
         .await;
     assert_eq!(
         caps(&r)["start"],
