@@ -10,6 +10,7 @@
 //! - `credentials`: AWX's managed credential types as data, injection, custom types' checks;
 //! - `stdout`: a job's output assembled from its stored events;
 //! - `inventory_import`: `ansible-inventory --list` JSON applied to an inventory (AWX's import);
+//! - `survey`: a template's survey spec, its validation, launch answers to extra vars;
 //! - `projects`: project updates (made on create, SCM change, request, launch) and a project's
 //!   status from them.
 //!
@@ -30,6 +31,7 @@ pub mod schedules;
 pub mod settings;
 pub mod status;
 pub mod stdout;
+pub mod survey;
 
 pub use error::{DomainError, DomainResult};
 pub use status::JobStatus;

@@ -29,6 +29,7 @@ mod projects;
 pub mod receptor_addresses;
 pub(crate) mod roles;
 mod schedules;
+pub(crate) mod surveys;
 mod teams;
 mod tokens;
 pub mod unified;

@@ -199,6 +199,9 @@ pub static JOB_TEMPLATES: Resource = Resource {
         ask("ask_timeout_on_launch", "Ask timeout on launch"),
         ask("ask_instance_groups_on_launch", "Ask instance groups on launch"),
         flag("survey_enabled", "Survey enabled"),
+        // Served at `survey_spec/`, never in the template's own representation (AWX's
+        // `prevent_search`): it may hold sealed password defaults.
+        Field::new("survey_spec", "", Kind::Json).internal().default(D::EmptyObject),
         flag("become_enabled", "Become enabled"),
         flag("diff_mode", "Diff mode")
             .help("If enabled, textual changes made to any templated files on the host are shown in the standard output"),
@@ -254,6 +257,9 @@ pub static WORKFLOW_JOB_TEMPLATES: Resource = Resource {
             .help("The organization used to determine access to this template.")
             .nullable(),
         flag("survey_enabled", "Survey enabled"),
+        Field::new("survey_spec", "", Kind::Json)
+            .internal()
+            .default(D::EmptyObject),
         flag("allow_simultaneous", "Allow simultaneous"),
         ask("ask_variables_on_launch", "Ask variables on launch"),
         fk("inventory", "Inventory", "inventories")
