@@ -45,6 +45,10 @@ fn body_for(res: &str) -> Value {
             json!({"name": "forged"})
         }
         "ad_hoc_commands" => json!({"inventory": 1, "credential": 1, "module_name": "ping"}),
+        "notification_templates" => json!({"name": "n2", "organization": 1,
+            "notification_type": "webhook",
+            "notification_configuration": {"url": "http://127.0.0.1:9/", "headers": {}}}),
+        "notifications" => json!({"subject": "forged"}),
         "roles" => json!({"name": "r2"}),
         "schedules" => json!({"name": "s2", "unified_job_template": 1,
             "rrule": "DTSTART:20300101T090000Z RRULE:FREQ=DAILY;INTERVAL=1"}),

@@ -23,6 +23,7 @@ mod inventory_sources;
 mod inventory_views;
 mod job_templates;
 mod jobs;
+mod notification_templates;
 mod organizations;
 mod project_updates;
 mod projects;
@@ -60,6 +61,8 @@ static MODULES: &[&dyn ResourceApi] = &[
     &inventory_sources::InventoryUpdateEvents,
     &job_templates::JobTemplates,
     &jobs::Jobs,
+    &notification_templates::NotificationTemplates,
+    &notification_templates::Notifications,
     &organizations::Organizations,
     &project_updates::ProjectUpdates,
     &projects::Projects,

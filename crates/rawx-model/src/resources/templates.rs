@@ -126,6 +126,18 @@ pub static PROJECTS: Resource = Resource {
     scope: Scope::Via(&["organization"]),
     subs: &[
         Sub {
+            name: "notification_templates_started",
+            list: SubList::Linked { relation: &super::PROJECT_NT_STARTED, from_left: true },
+        },
+        Sub {
+            name: "notification_templates_success",
+            list: SubList::Linked { relation: &super::PROJECT_NT_SUCCESS, from_left: true },
+        },
+        Sub {
+            name: "notification_templates_error",
+            list: SubList::Linked { relation: &super::PROJECT_NT_ERROR, from_left: true },
+        },
+        Sub {
             name: "job_templates",
             list: SubList::Children { resource: "job_templates", fk: "project" },
         },
@@ -225,6 +237,18 @@ pub static JOB_TEMPLATES: Resource = Resource {
     unique: &[&["name", "organization"]],
     scope: Scope::Via(&["organization"]),
     subs: &[
+        Sub {
+            name: "notification_templates_started",
+            list: SubList::Linked { relation: &super::JT_NT_STARTED, from_left: true },
+        },
+        Sub {
+            name: "notification_templates_success",
+            list: SubList::Linked { relation: &super::JT_NT_SUCCESS, from_left: true },
+        },
+        Sub {
+            name: "notification_templates_error",
+            list: SubList::Linked { relation: &super::JT_NT_ERROR, from_left: true },
+        },
         Sub { name: "credentials", list: SubList::Linked { relation: &JT_CREDENTIALS, from_left: true } },
         Sub { name: "jobs", list: SubList::Children { resource: "jobs", fk: "job_template" } },
         Sub { name: "labels", list: SubList::Linked { relation: &JT_LABELS, from_left: true } },
