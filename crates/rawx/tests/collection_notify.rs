@@ -90,6 +90,9 @@ fn ok(out: &Out, tasks: &[Task]) -> Vec<(String, bool)> {
     tasks.iter().map(|t| (t.name.clone(), t.changed)).collect()
 }
 
+/// The whole configuration and every event's messages: AWX stores the type's defaults and
+/// `null` events, and the collection compares dictionaries key for key, so a second run is
+/// unchanged only when the play names them all (as against AWX).
 fn tasks(url: &str) -> String {
     format!(
         r#"    - name: hook
@@ -101,9 +104,16 @@ fn tasks(url: &str) -> String {
           url: "{url}"
           headers:
             X-Rawx: "yes"
+          http_method: POST
+          disable_ssl_verification: false
+          username: ""
+          password: ""
         messages:
+          started: null
+          error: null
+          workflow_approval: null
           success:
-            message: "{{{{ job_friendly_name }}}} {{{{ job.id }}}} ok"
+            message: !unsafe "{{{{ job_friendly_name }}}} {{{{ job.id }}}} ok"
     - name: template
       awx.awx.job_template:
         name: surveyed
