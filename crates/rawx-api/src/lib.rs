@@ -254,10 +254,6 @@ fn fixed() -> Routes {
             get(unified::unified_job_templates).options(unified::unified_job_templates_options),
         ),
         (
-            "/api/v2/notification_templates/",
-            get(root::absent_list).options(root::absent_options),
-        ),
-        (
             "/api/v2/applications/",
             get(root::absent_list).options(root::absent_options),
         ),

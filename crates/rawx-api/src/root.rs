@@ -90,11 +90,6 @@ pub async fn v2_root() -> Json<Value> {
 /// what they are in rawx: lists that are always empty, which offer no `POST` (so the CLI's
 /// `create` is refused and `awx export` writes `null` for them).
 pub const ABSENT: &[(&str, &str, &str)] = &[
-    (
-        "notification_templates",
-        "notification_template",
-        "Notification Template",
-    ),
     ("applications", "o_auth2_application", "Application"),
     (
         "system_job_templates",

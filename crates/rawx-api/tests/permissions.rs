@@ -46,6 +46,10 @@ fn body_for(res: &str) -> Value {
             json!({"name": "forged"})
         }
         "ad_hoc_commands" => json!({"inventory": 1, "credential": 1, "module_name": "ping"}),
+        "notification_templates" => json!({"name": "n2", "organization": 1,
+            "notification_type": "webhook",
+            "notification_configuration": {"url": "http://127.0.0.1:9/", "headers": {}}}),
+        "notifications" => json!({"subject": "forged"}),
         "roles" => json!({"name": "r2"}),
         "schedules" => json!({"name": "s2", "unified_job_template": 2,
             "rrule": "DTSTART:20300101T090000Z RRULE:FREQ=DAILY;INTERVAL=1"}),
@@ -261,8 +265,9 @@ async fn every_route_is_served_for_a_superuser_and_anonymous_callers_get_401() {
     world(&api).await;
     for path in rawx_api::routes().into_iter().map(common::in_world) {
         let r = api.admin("GET", &path, None).await;
-        // AWX's schedule preview answers POST only.
-        let post_only = path == "/api/v2/schedules/preview/";
+        // AWX's schedule preview and notification test answer POST only.
+        let post_only = path == "/api/v2/schedules/preview/"
+            || path == "/api/v2/notification_templates/1/test/";
         // AWX makes bundles only for execution and hop nodes; the world's instance is neither.
         let no_bundle = path.ends_with("/install_bundle/") && r.status == StatusCode::BAD_REQUEST;
         // The world grants no role to anyone, so there is no assignment 1.

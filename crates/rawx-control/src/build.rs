@@ -462,6 +462,25 @@ pub async fn build(ctx: &Context_<'_>, kind: &JobKind, job: &Row) -> anyhow::Res
         None => None,
     };
     let mut extravars = vars(text(job, "extra_vars"));
+    // Survey password answers: sealed with the job, `$encrypted$` in its stored extra vars;
+    // the run gets them in the clear, and what it prints is masked like any secret.
+    if let Some(sealed) = job
+        .get(rawx_domain::survey::PASSWORDS_FIELD)
+        .and_then(Value::as_str)
+        .filter(|s| rawx_model::secret::is_sealed(s))
+    {
+        let plain = ctx
+            .key
+            .open(sealed)
+            .map_err(|e| anyhow!("the job's survey passwords: {e}"))?;
+        let answers: Map<String, Value> = serde_json::from_str(&plain).unwrap_or_default();
+        for (k, v) in answers {
+            if let Some(t) = v.as_str() {
+                secrets.push(t.to_string());
+            }
+            extravars.insert(k, v);
+        }
+    }
     let mut job_vars = Map::new();
     let username = launched_by
         .as_ref()

@@ -37,7 +37,8 @@ const IN_FLIGHT: usize = 2;
 struct JobInfo {
     /// Host names to ids, to link events to hosts.
     hosts: HashMap<String, i64>,
-    /// The job's injected credential values, masked in shipped events.
+    /// The job's secrets (injected credential values, survey passwords), masked in the
+    /// events stored and shipped.
     secrets: Arc<[String]>,
 }
 
@@ -164,6 +165,19 @@ impl Writer {
         }
         while self.acks.len() >= IN_FLIGHT {
             self.settle_one().await?;
+        }
+        // Every secret the job was given (credential values, survey passwords) is masked
+        // before its events are stored: a play that prints one shows `**********`.
+        if !self.job_info.secrets.is_empty() {
+            for row in batch.iter_mut() {
+                for v in row.values_mut() {
+                    if let Value::String(t) = v {
+                        if self.job_info.secrets.iter().any(|s| t.contains(s.as_str())) {
+                            *t = crate::build::mask(t, &self.job_info.secrets);
+                        }
+                    }
+                }
+            }
         }
         let (ack, acked) = oneshot::channel();
         let b = Batch {

@@ -19,10 +19,12 @@ mod ingest;
 mod inventory_build;
 mod inventory_run;
 mod lookup;
+mod notify;
 mod reach;
 mod run;
 mod scheduler;
 mod scm;
+mod smtp;
 
 pub use ingest::Ingest;
 
@@ -176,6 +178,9 @@ impl TaskRole {
                 watch: Default::default(),
             }),
             Arc::new(scheduler::Scheduler {
+                shared: self.shared.clone(),
+            }),
+            Arc::new(notify::Notifier {
                 shared: self.shared.clone(),
             }),
             Arc::new(Health::new(self.shared)),

@@ -69,6 +69,7 @@ pub async fn set(shared: &Shared, kind: &JobKind, job: i64, fields: Value) -> an
         let mut msg = StatusChanged::new(kind, job, status).template(jt);
         msg.finished = row.get("finished").cloned();
         publish(&*shared.bus, &msg);
+        crate::notify::job_status(shared, kind, job, status).await;
     }
     Ok(())
 }

@@ -36,7 +36,7 @@ impl Component for Scheduler {
                     }
                 }
             }
-            if let Err(e) = run_due(store, bus).await {
+            if let Err(e) = run_due(store, bus, &self.shared.key).await {
                 tracing::warn!(error = %e, "scheduler pass failed");
             }
             next = match earliest(store).await {

@@ -15,6 +15,7 @@ use rawx_model::resources::{
     JOB_LABELS, JOB_TEMPLATES, JT_CREDENTIALS, JT_LABELS, LABELS,
 };
 use rawx_model::schema::int;
+use rawx_model::secret::SecretKey;
 use rawx_model::validate::{parse_vars, FieldErrors};
 use rawx_model::Row;
 use rawx_store::Store;
@@ -178,6 +179,7 @@ pub async fn job_from_template(
     actor: &Actor,
     jt: &Row,
     prompts: &Map<String, Value>,
+    key: &SecretKey,
 ) -> DomainResult<Launch> {
     let mut job = Row::new();
     let mut ignored = Map::new();
@@ -212,17 +214,30 @@ pub async fn job_from_template(
             }
         }
     }
-    // Extra vars, in AWX's precedence: the template's, then those given at launch.
-    let mut vars = vars_map(&jt["extra_vars"]).unwrap_or_default();
-    if let Some(v) = prompts.get("extra_vars") {
-        if jt.get("ask_variables_on_launch") == Some(&json!(true)) {
-            match vars_map(v) {
-                Ok(m) => vars.extend(m),
-                Err(e) => errors.add("extra_vars", e),
-            }
-        } else {
-            ignored.insert("extra_vars".into(), v.clone());
-        }
+    // Extra vars, in AWX's precedence: the template's, the survey's defaults, then those given
+    // at launch — survey answers even when the template does not ask for variables.
+    let template_vars = vars_map(&jt["extra_vars"]).unwrap_or_default();
+    let runtime = match prompts.get("extra_vars") {
+        Some(v) => vars_map(v).unwrap_or_else(|e| {
+            errors.add("extra_vars", e);
+            Map::new()
+        }),
+        None => Map::new(),
+    };
+    let ask_variables = jt.get("ask_variables_on_launch") == Some(&json!(true));
+    let applied = crate::survey::apply(jt, template_vars, runtime, ask_variables, key);
+    for e in applied.errors {
+        errors.add("variables_needed_to_start", e);
+    }
+    if !applied.ignored.is_empty() {
+        ignored.insert("extra_vars".into(), Value::Object(applied.ignored));
+    }
+    let vars = applied.extra_vars;
+    if !applied.passwords.is_empty() {
+        job.insert(
+            crate::survey::PASSWORDS_FIELD.into(),
+            json!(key.seal(&Value::Object(applied.passwords).to_string())),
+        );
     }
     let template_credentials = store
         .linked(&JT_CREDENTIALS, true, int(jt, "id").unwrap_or_default())

@@ -10,11 +10,16 @@
 //! - `credentials`: AWX's managed credential types as data, injection, custom types' checks;
 //! - `stdout`: a job's output assembled from its stored events;
 //! - `inventory_import`: `ansible-inventory --list` JSON applied to an inventory (AWX's import);
+//! - `notify`: notification types, their checks, which templates a job notifies, messages;
+//! - `survey`: a template's survey spec, its validation, launch answers to extra vars;
 //! - `projects`: project updates (made on create, SCM change, request, launch) and a project's
 //!   status from them.
 //!
 //! Architecture invariant: no HTTP and no axum; it knows the store, the bus and the schema,
 //! never a request. It runs nothing itself: the task role's components call it.
+
+// `notify::context_stub` is one large `json!` literal (AWX's stub, kept in its shape).
+#![recursion_limit = "256"]
 
 pub mod access;
 pub mod capacity;
@@ -24,12 +29,14 @@ pub mod inventory_import;
 pub mod inventory_updates;
 pub mod launch;
 pub mod messages;
+pub mod notify;
 pub mod projects;
 pub mod roles;
 pub mod schedules;
 pub mod settings;
 pub mod status;
 pub mod stdout;
+pub mod survey;
 
 pub use error::{DomainError, DomainResult};
 pub use status::JobStatus;

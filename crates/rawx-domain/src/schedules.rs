@@ -10,6 +10,7 @@ use rawx_model::filter::{Cond, Filter, ListQuery, Op};
 use rawx_model::rbac::Actor;
 use rawx_model::resources::{parse_rule, Rule, JOB_TEMPLATES, SCHEDULES};
 use rawx_model::schema::{int, text, ColumnType};
+use rawx_model::secret::SecretKey;
 use rawx_model::validate::FieldErrors;
 use rawx_model::Row;
 use rawx_store::Store;
@@ -134,7 +135,7 @@ fn next_run_is(v: &Value) -> Filter {
 
 /// One pass: claim each due schedule by moving its `next_run` on with a compare-and-set on the
 /// value read (the way task managers claim jobs), and launch only what this process claimed.
-pub async fn run_due(store: &dyn Store, bus: &dyn Bus) -> DomainResult<()> {
+pub async fn run_due(store: &dyn Store, bus: &dyn Bus, key: &SecretKey) -> DomainResult<()> {
     let now = rawx_model::now_string();
     let due = Filter::eq("enabled", ColumnType::Bool, json!(true)).and(Filter::On {
         path: vec![],
@@ -173,7 +174,7 @@ pub async fn run_due(store: &dyn Store, bus: &dyn Bus) -> DomainResult<()> {
         if rule.is_err() {
             continue;
         }
-        match launch(store, bus, &s).await {
+        match launch(store, bus, key, &s).await {
             Ok(job) => {
                 tracing::info!(schedule = id, job, due = %s["next_run"], "scheduled job launched")
             }
@@ -184,7 +185,7 @@ pub async fn run_due(store: &dyn Store, bus: &dyn Bus) -> DomainResult<()> {
 }
 
 /// Launches the schedule's template with its prompts, as the launch endpoint would.
-async fn launch(store: &dyn Store, bus: &dyn Bus, s: &Row) -> DomainResult<i64> {
+async fn launch(store: &dyn Store, bus: &dyn Bus, key: &SecretKey, s: &Row) -> DomainResult<i64> {
     let jt_id = int(s, "unified_job_template").ok_or(DomainError::NotFound)?;
     let jt = store.get(&JOB_TEMPLATES, jt_id).await?;
     let mut prompts = Map::new();
@@ -212,7 +213,7 @@ async fn launch(store: &dyn Store, bus: &dyn Bus, s: &Row) -> DomainResult<i64> 
         admin_of: vec![],
         read_only_token: false,
     };
-    let launch = job_from_template(store, &system, &jt, &prompts).await?;
+    let launch = job_from_template(store, &system, &jt, &prompts, key).await?;
     let (mut job, credentials, labels, ignored) = (
         launch.job,
         launch.credentials,

@@ -526,6 +526,10 @@ pub enum Need {
 /// names (a host's inventory, a label's organization, a schedule's template, a job's
 /// organization).
 pub fn change_needs(res: &'static Resource) -> Option<Need> {
+    // `NotificationTemplateAccess.can_change`: its organization's notification admins.
+    if res.key == "notification_templates" {
+        return Some(Need::Fk("organization", "notification_admin_role"));
+    }
     if has_roles(res) {
         return Some(Need::Own("admin_role"));
     }
@@ -556,6 +560,7 @@ pub fn add_needs(res: &'static Resource) -> &'static [(&'static str, &'static st
         "job_templates" => &[("project", "use_role"), ("inventory", "use_role")],
         "hosts" | "groups" => &[("inventory", "admin_role")],
         "labels" => &[("organization", "member_role")],
+        "notification_templates" => &[("organization", "notification_admin_role")],
         "schedules" => &[("unified_job_template", "execute_role")],
         "ad_hoc_commands" => &[("inventory", "adhoc_role"), ("credential", "use_role")],
         // `InventorySourceAccess.can_add`, and the serializer's check of the credential.

@@ -173,6 +173,7 @@ impl ResourceApi for JobTemplates {
             json!(format!("/api/v2/job_templates/{id}/launch/")),
         );
         super::copy::related(&COPY, row, related);
+        super::surveys::related(&JOB_TEMPLATES, row, related);
     }
 
     async fn summary_fields(
@@ -189,6 +190,7 @@ impl ResourceApi for JobTemplates {
             }
         }
         summary.insert("credentials".into(), Value::Array(creds));
+        super::surveys::summary(row, summary);
         Ok(())
     }
 
@@ -198,6 +200,7 @@ impl ResourceApi for JobTemplates {
             get(launch_get).post(launch_post).options(launch_options),
         )];
         routes.extend(super::copy::routes(&COPY));
+        routes.extend(super::surveys::routes(&JOB_TEMPLATES));
         routes
     }
 }
@@ -277,9 +280,10 @@ pub async fn launch_get(
         cred_defaults.push(d);
         needed.extend(pw);
     }
+    let variables_needed = rawx_domain::survey::variables_needed(&jt);
     out.insert(
         "can_start_without_user_input".into(),
-        json!(!inventory_needed && needed.is_empty()),
+        json!(!inventory_needed && needed.is_empty() && variables_needed.is_empty()),
     );
     out.insert("passwords_needed_to_start".into(), json!(needed));
     for (_, _, flag) in launch::PROMPTS {
@@ -293,8 +297,11 @@ pub async fn launch_get(
         "ask_credential_on_launch".into(),
         ask("ask_credential_on_launch"),
     );
-    out.insert("survey_enabled".into(), ask("survey_enabled"));
-    out.insert("variables_needed_to_start".into(), json!([]));
+    out.insert(
+        "survey_enabled".into(),
+        json!(rawx_domain::survey::enabled(&jt)),
+    );
+    out.insert("variables_needed_to_start".into(), json!(variables_needed));
     out.insert("credential_needed_to_start".into(), json!(false));
     out.insert("inventory_needed_to_start".into(), json!(inventory_needed));
     out.insert(
@@ -432,7 +439,7 @@ pub async fn launch_post(
         .as_object()
         .cloned()
         .ok_or_else(|| ApiError::field("__all__", "Invalid data. Expected a dictionary."))?;
-    let launch = launch::job_from_template(&*state.store, actor, &jt, &prompts).await?;
+    let launch = launch::job_from_template(&*state.store, actor, &jt, &prompts, &state.key).await?;
     let (mut job, ignored) = (launch.job, launch.ignored);
     if !launch.passwords.is_empty() {
         // Sealed until the task role builds the job (AWX's encrypted `start_args`).

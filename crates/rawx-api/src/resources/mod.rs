@@ -24,12 +24,14 @@ mod inventory_sources;
 mod inventory_views;
 mod job_templates;
 mod jobs;
+mod notification_templates;
 mod organizations;
 mod project_updates;
 mod projects;
 pub mod receptor_addresses;
 pub(crate) mod roles;
 mod schedules;
+pub(crate) mod surveys;
 mod teams;
 mod tokens;
 pub mod unified;
@@ -62,6 +64,8 @@ static MODULES: &[&dyn ResourceApi] = &[
     &inventory_sources::InventoryUpdateEvents,
     &job_templates::JobTemplates,
     &jobs::Jobs,
+    &notification_templates::NotificationTemplates,
+    &notification_templates::Notifications,
     &organizations::Organizations,
     &project_updates::ProjectUpdates,
     &projects::Projects,

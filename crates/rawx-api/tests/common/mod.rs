@@ -108,6 +108,15 @@ pub async fn world(api: &Api) {
     );
     assert_eq!(
         api.make(
+            "/api/v2/notification_templates/",
+            json!({"name": "hook", "organization": 1, "notification_type": "webhook",
+                   "notification_configuration": {"url": "http://127.0.0.1:9/", "headers": {}}})
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        api.make(
             "/api/v2/job_templates/",
             json!({"name": "hello", "project": 1, "inventory": 1, "playbook": "hello.yml"})
         )
@@ -353,6 +362,23 @@ pub async fn world(api: &Api) {
     }
     api.store
         .insert(&rawx_model::resources::RECEPTOR_ADDRESSES, &addr)
+        .await
+        .unwrap();
+    // A notification of template 1, as the task role records one.
+    let mut n = rawx_model::Row::new();
+    for (k, v) in [
+        ("notification_template", json!(1)),
+        ("organization", json!(1)),
+        ("notification_type", json!("webhook")),
+        ("status", json!("successful")),
+        ("recipients", json!("http://127.0.0.1:9/")),
+        ("subject", json!("Job #1 'hello' successful")),
+        ("body", json!("{}")),
+    ] {
+        n.insert(k.into(), v);
+    }
+    api.store
+        .insert(&rawx_model::resources::NOTIFICATIONS, &n)
         .await
         .unwrap();
 }

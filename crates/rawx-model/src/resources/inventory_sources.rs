@@ -171,6 +171,27 @@ pub static INVENTORY_SOURCES: Resource = Resource {
     subs: &[
         super::ACTIVITY_SUB,
         Sub {
+            name: "notification_templates_started",
+            list: SubList::Linked {
+                relation: &super::INVSRC_NT_STARTED,
+                from_left: true,
+            },
+        },
+        Sub {
+            name: "notification_templates_success",
+            list: SubList::Linked {
+                relation: &super::INVSRC_NT_SUCCESS,
+                from_left: true,
+            },
+        },
+        Sub {
+            name: "notification_templates_error",
+            list: SubList::Linked {
+                relation: &super::INVSRC_NT_ERROR,
+                from_left: true,
+            },
+        },
+        Sub {
             name: "credentials",
             list: SubList::Linked {
                 relation: &INVENTORY_SOURCE_CREDENTIALS,

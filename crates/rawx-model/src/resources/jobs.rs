@@ -101,6 +101,10 @@ macro_rules! unified_job_fields {
         // Passwords given at launch for credentials that ask for them (AWX's `start_args`),
         // sealed; the task role reads them when it builds the job and blanks them at its end.
         Field::new("start_args", "", Kind::Text).internal().default(D::Str("")),
+        // Survey password answers (AWX's `survey_passwords`), sealed as one JSON object; the
+        // job's `extra_vars` holds `$encrypted$` in their place. Kept after the run, so a
+        // relaunch asks nothing again.
+        Field::new("survey_passwords", "", Kind::Text).internal().default(D::Str("")),
             $($post,)*
         ]
     };

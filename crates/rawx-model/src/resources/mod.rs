@@ -8,6 +8,7 @@ mod instances;
 mod inventory;
 mod inventory_sources;
 mod jobs;
+mod notifications;
 mod roles;
 mod schedules;
 mod templates;
@@ -21,6 +22,7 @@ pub use instances::*;
 pub use inventory::*;
 pub use inventory_sources::*;
 pub use jobs::*;
+pub use notifications::*;
 pub use roles::*;
 pub use schedules::*;
 pub use templates::*;
@@ -77,6 +79,8 @@ pub static ALL: &[&Resource] = &[
     &ROLE_USER_ASSIGNMENTS,
     &ROLE_TEAM_ASSIGNMENTS,
     &ACTIVITY_STREAM,
+    &NOTIFICATION_TEMPLATES,
+    &NOTIFICATIONS,
 ];
 
 /// The column of a parent table ([`PARENT_TABLES`]) naming the kind of each row: the child
@@ -157,6 +161,19 @@ pub static RELATIONS: &[&Relation] = &[
     &INVENTORY_SOURCE_CREDENTIALS,
     &INVENTORY_UPDATE_CREDENTIALS,
     &INVENTORY_INPUT_INVENTORIES,
+    &JT_NT_STARTED,
+    &JT_NT_SUCCESS,
+    &JT_NT_ERROR,
+    &PROJECT_NT_STARTED,
+    &PROJECT_NT_SUCCESS,
+    &PROJECT_NT_ERROR,
+    &INVSRC_NT_STARTED,
+    &INVSRC_NT_SUCCESS,
+    &INVSRC_NT_ERROR,
+    &ORG_NT_STARTED,
+    &ORG_NT_SUCCESS,
+    &ORG_NT_ERROR,
+    &ORG_NT_APPROVALS,
 ];
 
 /// Tags of an organization, put on templates and copied to the jobs they launch (AWX's
@@ -278,6 +295,34 @@ pub static ORGANIZATIONS: Resource = Resource {
     scope: Scope::Organization,
     subs: &[
         ACTIVITY_SUB,
+        Sub {
+            name: "notification_templates_started",
+            list: SubList::Linked {
+                relation: &ORG_NT_STARTED,
+                from_left: true,
+            },
+        },
+        Sub {
+            name: "notification_templates_success",
+            list: SubList::Linked {
+                relation: &ORG_NT_SUCCESS,
+                from_left: true,
+            },
+        },
+        Sub {
+            name: "notification_templates_error",
+            list: SubList::Linked {
+                relation: &ORG_NT_ERROR,
+                from_left: true,
+            },
+        },
+        Sub {
+            name: "notification_templates_approvals",
+            list: SubList::Linked {
+                relation: &ORG_NT_APPROVALS,
+                from_left: true,
+            },
+        },
         Sub {
             name: "users",
             list: SubList::Role {

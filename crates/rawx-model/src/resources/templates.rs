@@ -127,6 +127,18 @@ pub static PROJECTS: Resource = Resource {
     subs: &[
         super::ACTIVITY_SUB,
         Sub {
+            name: "notification_templates_started",
+            list: SubList::Linked { relation: &super::PROJECT_NT_STARTED, from_left: true },
+        },
+        Sub {
+            name: "notification_templates_success",
+            list: SubList::Linked { relation: &super::PROJECT_NT_SUCCESS, from_left: true },
+        },
+        Sub {
+            name: "notification_templates_error",
+            list: SubList::Linked { relation: &super::PROJECT_NT_ERROR, from_left: true },
+        },
+        Sub {
             name: "job_templates",
             list: SubList::Children { resource: "job_templates", fk: "project" },
         },
@@ -200,6 +212,9 @@ pub static JOB_TEMPLATES: Resource = Resource {
         ask("ask_timeout_on_launch", "Ask timeout on launch"),
         ask("ask_instance_groups_on_launch", "Ask instance groups on launch"),
         flag("survey_enabled", "Survey enabled"),
+        // Served at `survey_spec/`, never in the template's own representation (AWX's
+        // `prevent_search`): it may hold sealed password defaults.
+        Field::new("survey_spec", "", Kind::Json).internal().default(D::EmptyObject),
         flag("become_enabled", "Become enabled"),
         flag("diff_mode", "Diff mode")
             .help("If enabled, textual changes made to any templated files on the host are shown in the standard output"),
@@ -224,6 +239,18 @@ pub static JOB_TEMPLATES: Resource = Resource {
     scope: Scope::Via(&["organization"]),
     subs: &[
         super::ACTIVITY_SUB,
+        Sub {
+            name: "notification_templates_started",
+            list: SubList::Linked { relation: &super::JT_NT_STARTED, from_left: true },
+        },
+        Sub {
+            name: "notification_templates_success",
+            list: SubList::Linked { relation: &super::JT_NT_SUCCESS, from_left: true },
+        },
+        Sub {
+            name: "notification_templates_error",
+            list: SubList::Linked { relation: &super::JT_NT_ERROR, from_left: true },
+        },
         Sub { name: "credentials", list: SubList::Linked { relation: &JT_CREDENTIALS, from_left: true } },
         Sub { name: "jobs", list: SubList::Children { resource: "jobs", fk: "job_template" } },
         Sub { name: "labels", list: SubList::Linked { relation: &JT_LABELS, from_left: true } },
@@ -256,6 +283,9 @@ pub static WORKFLOW_JOB_TEMPLATES: Resource = Resource {
             .help("The organization used to determine access to this template.")
             .nullable(),
         flag("survey_enabled", "Survey enabled"),
+        Field::new("survey_spec", "", Kind::Json)
+            .internal()
+            .default(D::EmptyObject),
         flag("allow_simultaneous", "Allow simultaneous"),
         ask("ask_variables_on_launch", "Ask variables on launch"),
         fk("inventory", "Inventory", "inventories")

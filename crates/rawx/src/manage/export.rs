@@ -24,7 +24,7 @@ pub const SECTIONS: &[(&str, Option<&str>)] = &[
     ("teams", Some("teams")),
     ("credential_types", Some("credential_types")),
     ("credentials", Some("credentials")),
-    ("notification_templates", None),
+    ("notification_templates", Some("notification_templates")),
     ("projects", Some("projects")),
     ("inventory", Some("inventories")),
     ("inventory_sources", Some("inventory_sources")),
@@ -51,7 +51,13 @@ pub fn served(key: Option<&str>) -> Option<&'static Resource> {
 /// Linked sub-lists awxkit exports as natural keys: those whose members are of these
 /// resources (its `EXPORTABLE_RELATIONS` that rawx has). `roles` is a user's direct grants
 /// (`/users/N/roles/`, which awxkit exports because its POST takes an `id`).
-const LINKED_EXPORTS: &[&str] = &["credentials", "hosts", "groups", "roles"];
+const LINKED_EXPORTS: &[&str] = &[
+    "credentials",
+    "hosts",
+    "groups",
+    "roles",
+    "notification_templates",
+];
 
 /// Linked sub-lists awxkit exports as whole objects, not natural keys (its `DEPENDENT_EXPORT`
 /// pairs whose child is linked rather than owned: a template's labels).

@@ -14,6 +14,7 @@ pub(super) const ORDER: &[(&str, &str)] = &[
     ("teams", "teams"),
     ("credential_types", "credential_types"),
     ("credentials", "credentials"),
+    ("notification_templates", "notification_templates"),
     ("projects", "projects"),
     ("inventory", "inventories"),
     ("job_templates", "job_templates"),
