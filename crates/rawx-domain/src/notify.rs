@@ -818,9 +818,10 @@ mod tests {
         assert!(validate_messages(&json!({"started": {"message": "{{ job.name }}"}})).is_empty());
         assert_eq!(
             validate_messages(&json!({"started": {"message": "{{ job.nope }}"}, "bogus": null})),
+            // In the order they were given, as AWX walks the dict.
             vec![
-                "Event 'bogus' invalid, must be one of 'started', 'success', 'error', or 'workflow_approval'",
-                "Field 'job.nope' unavailable"
+                "Field 'job.nope' unavailable",
+                "Event 'bogus' invalid, must be one of 'started', 'success', 'error', or 'workflow_approval'"
             ]
         );
         let ctx = json!({"job": {"id": 7, "name": "n"}, "url": "u"});
