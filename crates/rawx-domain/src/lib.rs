@@ -30,6 +30,7 @@ pub mod schedules;
 pub mod settings;
 pub mod status;
 pub mod stdout;
+pub mod workflows;
 
 pub use error::{DomainError, DomainResult};
 pub use status::JobStatus;

@@ -10,6 +10,7 @@ mod jobs;
 mod roles;
 mod schedules;
 mod templates;
+mod workflows;
 
 use crate::schema::{Default as D, Field, Kind, Relation, Resource, Scope, Sub, SubList};
 
@@ -22,6 +23,7 @@ pub use jobs::*;
 pub use roles::*;
 pub use schedules::*;
 pub use templates::*;
+pub use workflows::*;
 
 pub(crate) const NAME: Field = Field::new("name", "Name", Kind::Str { max: 512 })
     .help("Name of this object.")
@@ -74,6 +76,9 @@ pub static ALL: &[&Resource] = &[
     &ROLE_DEFINITIONS,
     &ROLE_USER_ASSIGNMENTS,
     &ROLE_TEAM_ASSIGNMENTS,
+    &WORKFLOW_JOB_TEMPLATE_NODES,
+    &WORKFLOW_JOBS,
+    &WORKFLOW_JOB_NODES,
 ];
 
 /// The column of a parent table ([`PARENT_TABLES`]) naming the kind of each row: the child
@@ -94,6 +99,7 @@ pub static PARENTS: &[(&Resource, &Resource)] = &[
     (&AD_HOC_COMMANDS, &UNIFIED_JOBS),
     (&PROJECT_UPDATES, &UNIFIED_JOBS),
     (&INVENTORY_UPDATES, &UNIFIED_JOBS),
+    (&WORKFLOW_JOBS, &UNIFIED_JOBS),
     (&JOB_TEMPLATES, &UNIFIED_JOB_TEMPLATES),
     (&WORKFLOW_JOB_TEMPLATES, &UNIFIED_JOB_TEMPLATES),
     (&INVENTORY_SOURCES, &UNIFIED_JOB_TEMPLATES),
@@ -153,6 +159,14 @@ pub static RELATIONS: &[&Relation] = &[
     &INVENTORY_SOURCE_CREDENTIALS,
     &INVENTORY_UPDATE_CREDENTIALS,
     &INVENTORY_INPUT_INVENTORIES,
+    &WFJT_NODE_SUCCESS,
+    &WFJT_NODE_FAILURE,
+    &WFJT_NODE_ALWAYS,
+    &WFJT_NODE_CREDENTIALS,
+    &WFJ_NODE_SUCCESS,
+    &WFJ_NODE_FAILURE,
+    &WFJ_NODE_ALWAYS,
+    &WFJ_NODE_CREDENTIALS,
 ];
 
 /// Tags of an organization, put on templates and copied to the jobs they launch (AWX's

@@ -1,0 +1,433 @@
+//! End-to-end: workflow templates, their nodes and edges, and workflow jobs run by the task
+//! role's workflow engine, with real playbooks through the real `ansible-runner worker` on
+//! local hosts. What a user checks: which nodes ran, which were marked not to run, each job's
+//! status, the workflow's final status and explanation, cancel, a restart mid-workflow, and
+//! the real `awx` CLI's `launch --monitor`.
+
+use rawx_testkit::lab::{fixture, runner_env, tail, Fixture};
+use rawx_testkit::{eventually, Opts, Server};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+const OK: &str = "\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - debug:
+        msg: \"fine {{ wf_marker | default('none') }}\"
+";
+const FAIL: &str = "\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - fail:
+        msg: planned failure
+";
+const SLOW: &str = "\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: wait in the pause
+      pause:
+        seconds: \"{{ pause_s | default(8) }}\"
+";
+
+fn opts() -> Opts {
+    Opts {
+        env: runner_env(),
+        ..Opts::default()
+    }
+}
+
+fn setup(s: &Server) -> Fixture {
+    fixture(
+        s,
+        "wf",
+        &[("ok.yml", OK), ("fail.yml", FAIL), ("slow.yml", SLOW)],
+        &["localhost"],
+    )
+}
+
+fn id(v: &Value) -> i64 {
+    v["id"].as_i64().unwrap_or_else(|| panic!("no id in {v}"))
+}
+
+fn jt(s: &Server, f: &Fixture, name: &str, playbook: &str) -> i64 {
+    id(&s.admin(
+        "POST",
+        "/api/v2/job_templates/",
+        Some(
+            json!({"name": name, "project": f.project, "inventory": f.inventory,
+            "playbook": playbook, "ask_variables_on_launch": true}),
+        ),
+        201,
+    ))
+}
+
+fn wfjt(s: &Server, f: &Fixture, name: &str) -> i64 {
+    id(&s.admin(
+        "POST",
+        "/api/v2/workflow_job_templates/",
+        Some(json!({"name": name, "organization": f.org})),
+        201,
+    ))
+}
+
+fn node(s: &Server, wf: i64, ujt: i64, extra: Value) -> i64 {
+    let mut body = json!({"unified_job_template": ujt});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    id(&s.admin(
+        "POST",
+        &format!("/api/v2/workflow_job_templates/{wf}/workflow_nodes/"),
+        Some(body),
+        201,
+    ))
+}
+
+fn link(s: &Server, from: i64, kind: &str, to: i64) {
+    s.admin(
+        "POST",
+        &format!("/api/v2/workflow_job_template_nodes/{from}/{kind}/"),
+        Some(json!({"id": to})),
+        204,
+    );
+}
+
+fn launch(s: &Server, wf: i64, body: Value) -> i64 {
+    let out = s.admin(
+        "POST",
+        &format!("/api/v2/workflow_job_templates/{wf}/launch/"),
+        Some(body),
+        201,
+    );
+    out["workflow_job"].as_i64().unwrap()
+}
+
+const FINAL: [&str; 4] = ["successful", "failed", "error", "canceled"];
+
+fn wait_workflow(s: &Server, wj: i64, limit: Duration) -> Value {
+    eventually(limit, || {
+        let j = s.admin("GET", &format!("/api/v2/workflow_jobs/{wj}/"), None, 200);
+        if FINAL.contains(&j["status"].as_str().unwrap_or_default()) {
+            Ok(j)
+        } else {
+            Err(format!(
+                "workflow job {wj} not final: {j}\n--- server\n{}",
+                tail(&s.logs(), 4000)
+            ))
+        }
+    })
+}
+
+/// The workflow job's nodes by their template node's identifier.
+fn job_nodes(s: &Server, wj: i64) -> std::collections::HashMap<String, Value> {
+    s.admin(
+        "GET",
+        &format!("/api/v2/workflow_jobs/{wj}/workflow_nodes/?page_size=100"),
+        None,
+        200,
+    )["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| (n["identifier"].as_str().unwrap().to_string(), n.clone()))
+        .collect()
+}
+
+fn job_of(s: &Server, n: &Value) -> Value {
+    let j = n["job"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("node ran no job: {n}"));
+    s.admin("GET", &format!("/api/v2/jobs/{j}/"), None, 200)
+}
+
+#[test]
+fn failure_and_always_paths_run_and_the_success_path_does_not() {
+    let s = Server::start_with(opts());
+    let f = setup(&s);
+    let ok = jt(&s, &f, "ok", "ok.yml");
+    let bad = jt(&s, &f, "bad", "fail.yml");
+    let wf = wfjt(&s, &f, "branches");
+    let root = node(&s, wf, bad, json!({"identifier": "root"}));
+    let on_ok = node(&s, wf, ok, json!({"identifier": "on-success"}));
+    let on_fail = node(
+        &s,
+        wf,
+        ok,
+        json!({"identifier": "on-failure", "extra_data": {"wf_marker": "from-node"}}),
+    );
+    let always = node(&s, wf, ok, json!({"identifier": "always"}));
+    link(&s, root, "success_nodes", on_ok);
+    link(&s, root, "failure_nodes", on_fail);
+    link(&s, root, "always_nodes", always);
+
+    // AWX's refusals of edges: a node to itself, the same pair by another kind, a cycle.
+    let bad_edge = |from: i64, kind: &str, to: i64, msg: &str| {
+        let r = s.admin(
+            "POST",
+            &format!("/api/v2/workflow_job_template_nodes/{from}/{kind}/"),
+            Some(json!({"id": to})),
+            400,
+        );
+        assert_eq!(r, json!({"Error": msg}));
+    };
+    bad_edge(root, "success_nodes", root, "Cycle detected.");
+    bad_edge(root, "always_nodes", on_ok, "Relationship not allowed.");
+    bad_edge(always, "success_nodes", root, "Cycle detected.");
+    let shown = s.admin(
+        "GET",
+        &format!("/api/v2/workflow_job_template_nodes/{root}/"),
+        None,
+        200,
+    );
+    assert_eq!(shown["success_nodes"], json!([on_ok]), "{shown}");
+    assert_eq!(shown["failure_nodes"], json!([on_fail]));
+    assert_eq!(
+        shown["summary_fields"]["unified_job_template"]["name"],
+        "bad"
+    );
+
+    let wj = launch(&s, wf, json!({}));
+    let done = wait_workflow(&s, wj, Duration::from_secs(240));
+    assert_eq!(
+        done["status"], "successful",
+        "a failure with a failure path: {done}"
+    );
+    let nodes = job_nodes(&s, wj);
+    assert_eq!(job_of(&s, &nodes["root"])["status"], "failed");
+    assert_eq!(
+        nodes["on-success"]["do_not_run"], true,
+        "{}",
+        nodes["on-success"]
+    );
+    assert!(nodes["on-success"]["job"].is_null());
+    let handled = job_of(&s, &nodes["on-failure"]);
+    assert_eq!(handled["status"], "successful");
+    assert_eq!(handled["launch_type"], "workflow");
+    assert_eq!(handled["summary_fields"]["source_workflow_job"]["id"], wj);
+    assert!(
+        handled["extra_vars"]
+            .as_str()
+            .unwrap()
+            .contains("from-node"),
+        "the node's extra_data reaches the job: {handled}"
+    );
+    assert_eq!(job_of(&s, &nodes["always"])["status"], "successful");
+
+    // The workflow job is a unified job like the others.
+    let listed = s.admin("GET", &format!("/api/v2/unified_jobs/?id={wj}"), None, 200);
+    assert_eq!(listed["results"][0]["type"], "workflow_job", "{listed}");
+    let spawned = s.admin(
+        "GET",
+        &format!("/api/v2/unified_jobs/?unified_job_node__workflow_job={wj}"),
+        None,
+        200,
+    );
+    assert_eq!(spawned["count"], 3, "{spawned}");
+    let t = s.admin(
+        "GET",
+        &format!("/api/v2/workflow_job_templates/{wf}/"),
+        None,
+        200,
+    );
+    assert_eq!(t["status"], "successful");
+
+    // A failure with no failure or always path fails the workflow, saying why.
+    let wf2 = wfjt(&s, &f, "unhandled");
+    let first = node(&s, wf2, ok, json!({"identifier": "first"}));
+    let second = node(&s, wf2, bad, json!({"identifier": "second"}));
+    link(&s, first, "success_nodes", second);
+    let wj2 = launch(&s, wf2, json!({}));
+    let done = wait_workflow(&s, wj2, Duration::from_secs(240));
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(
+        done["job_explanation"],
+        "No error handling paths found, marking workflow as failed"
+    );
+    let nodes = job_nodes(&s, wj2);
+    assert_eq!(job_of(&s, &nodes["first"])["status"], "successful");
+    assert_eq!(job_of(&s, &nodes["second"])["status"], "failed");
+}
+
+#[test]
+fn a_converging_node_runs_only_when_every_parent_reached_it() {
+    let s = Server::start_with(opts());
+    let f = setup(&s);
+    let ok = jt(&s, &f, "ok", "ok.yml");
+    let bad = jt(&s, &f, "bad", "fail.yml");
+    // Both parents succeed: the join runs.
+    let wf = wfjt(&s, &f, "join");
+    let a = node(&s, wf, ok, json!({"identifier": "a"}));
+    let b = node(&s, wf, ok, json!({"identifier": "b"}));
+    let j = node(
+        &s,
+        wf,
+        ok,
+        json!({"identifier": "join", "all_parents_must_converge": true}),
+    );
+    link(&s, a, "success_nodes", j);
+    link(&s, b, "success_nodes", j);
+    let wj = launch(&s, wf, json!({}));
+    assert_eq!(
+        wait_workflow(&s, wj, Duration::from_secs(240))["status"],
+        "successful"
+    );
+    let nodes = job_nodes(&s, wj);
+    let (ja, jb, jj) = (
+        job_of(&s, &nodes["a"]),
+        job_of(&s, &nodes["b"]),
+        job_of(&s, &nodes["join"]),
+    );
+    assert!(
+        jj["started"].as_str() >= ja["finished"].as_str()
+            && jj["started"].as_str() >= jb["finished"].as_str(),
+        "the join starts after both parents: {ja} {jb} {jj}"
+    );
+
+    // One parent fails: the join is marked not to run, and the failure fails the workflow.
+    let wf = wfjt(&s, &f, "broken join");
+    let a = node(&s, wf, ok, json!({"identifier": "a"}));
+    let b = node(&s, wf, bad, json!({"identifier": "b"}));
+    let j = node(
+        &s,
+        wf,
+        ok,
+        json!({"identifier": "join", "all_parents_must_converge": true}),
+    );
+    link(&s, a, "success_nodes", j);
+    link(&s, b, "success_nodes", j);
+    let wj = launch(&s, wf, json!({}));
+    assert_eq!(
+        wait_workflow(&s, wj, Duration::from_secs(240))["status"],
+        "failed"
+    );
+    let nodes = job_nodes(&s, wj);
+    assert_eq!(nodes["join"]["do_not_run"], true, "{}", nodes["join"]);
+    assert!(nodes["join"]["job"].is_null());
+}
+
+#[test]
+fn cancel_stops_the_running_job_and_nothing_after_it_runs() {
+    let s = Server::start_with(opts());
+    let f = setup(&s);
+    let slow = jt(&s, &f, "slow", "slow.yml");
+    let ok = jt(&s, &f, "ok", "ok.yml");
+    let wf = wfjt(&s, &f, "to cancel");
+    let first = node(
+        &s,
+        wf,
+        slow,
+        json!({"identifier": "slow", "extra_data": {"pause_s": 60}}),
+    );
+    let next = node(&s, wf, ok, json!({"identifier": "next"}));
+    link(&s, first, "always_nodes", next);
+    let wj = launch(&s, wf, json!({}));
+    let running = eventually(Duration::from_secs(120), || {
+        let n = job_nodes(&s, wj);
+        match n["slow"]["job"].as_i64() {
+            Some(j) => {
+                let job = s.admin("GET", &format!("/api/v2/jobs/{j}/"), None, 200);
+                if job["status"] == "running" {
+                    Ok(j)
+                } else {
+                    Err(format!("job {j} not running yet: {}", job["status"]))
+                }
+            }
+            None => Err("no job yet".to_string()),
+        }
+    });
+    let can = s.admin(
+        "GET",
+        &format!("/api/v2/workflow_jobs/{wj}/cancel/"),
+        None,
+        200,
+    );
+    assert_eq!(can["can_cancel"], true);
+    s.admin(
+        "POST",
+        &format!("/api/v2/workflow_jobs/{wj}/cancel/"),
+        None,
+        202,
+    );
+    let done = wait_workflow(&s, wj, Duration::from_secs(120));
+    assert_eq!(done["status"], "canceled", "{done}");
+    let job = s.admin("GET", &format!("/api/v2/jobs/{running}/"), None, 200);
+    assert_eq!(job["status"], "canceled", "{job}");
+    let nodes = job_nodes(&s, wj);
+    assert!(nodes["next"]["job"].is_null(), "{}", nodes["next"]);
+    assert_eq!(nodes["next"]["do_not_run"], true);
+}
+
+#[test]
+fn a_workflow_resumes_after_the_server_is_killed() {
+    let s = Server::start_with(opts());
+    let f = setup(&s);
+    let slow = jt(&s, &f, "slow", "slow.yml");
+    let ok = jt(&s, &f, "ok", "ok.yml");
+    let wf = wfjt(&s, &f, "survivor");
+    let first = node(
+        &s,
+        wf,
+        slow,
+        json!({"identifier": "slow", "extra_data": {"pause_s": 6}}),
+    );
+    let next = node(&s, wf, ok, json!({"identifier": "next"}));
+    link(&s, first, "success_nodes", next);
+    let wj = launch(&s, wf, json!({}));
+    eventually(Duration::from_secs(120), || {
+        let n = job_nodes(&s, wj);
+        match n["slow"]["job"].as_i64() {
+            Some(j)
+                if s.admin("GET", &format!("/api/v2/jobs/{j}/"), None, 200)["status"]
+                    == "running" =>
+            {
+                Ok(())
+            }
+            _ => Err("slow job not running yet".to_string()),
+        }
+    });
+    let o = s.opts();
+    let dir = s.kill9();
+    let s = Server::start_in(dir, o);
+    let done = wait_workflow(&s, wj, Duration::from_secs(240));
+    assert_eq!(done["status"], "successful", "{done}");
+    let nodes = job_nodes(&s, wj);
+    assert_eq!(job_of(&s, &nodes["slow"])["status"], "successful");
+    assert_eq!(job_of(&s, &nodes["next"])["status"], "successful");
+}
+
+#[test]
+fn the_awx_cli_launches_a_workflow_and_monitors_it() {
+    let s = Server::start_with(opts());
+    let f = setup(&s);
+    let ok = jt(&s, &f, "ok", "ok.yml");
+    let wf = wfjt(&s, &f, "cli workflow");
+    let a = node(&s, wf, ok, json!({"identifier": "a"}));
+    let b = node(&s, wf, ok, json!({"identifier": "b"}));
+    link(&s, a, "success_nodes", b);
+    let out = s.awx(&[
+        "workflow_job_templates",
+        "launch",
+        "cli workflow",
+        "--monitor",
+        "-f",
+        "json",
+    ]);
+    assert_eq!(out.code, 0, "{}", out.all());
+    let wjs = s.admin(
+        "GET",
+        &format!("/api/v2/workflow_job_templates/{wf}/workflow_jobs/"),
+        None,
+        200,
+    );
+    assert_eq!(wjs["count"], 1, "{wjs}");
+    assert_eq!(
+        wjs["results"][0]["status"],
+        "successful",
+        "{}\n{}",
+        wjs,
+        out.all()
+    );
+}
