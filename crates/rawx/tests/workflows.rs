@@ -431,3 +431,168 @@ fn the_awx_cli_launches_a_workflow_and_monitors_it() {
         out.all()
     );
 }
+
+#[test]
+fn bulk_job_launch_runs_each_job_as_a_node_of_one_workflow_job() {
+    let s = Server::start_with(opts());
+    let f = setup(&s);
+    let ok = jt(&s, &f, "ok", "ok.yml");
+    let bad = jt(&s, &f, "bad", "fail.yml");
+    let out = s.admin(
+        "POST",
+        "/api/v2/bulk/job_launch/",
+        Some(json!({"name": "nightly", "jobs": [
+            {"unified_job_template": ok, "identifier": "good", "extra_data": {"wf_marker": "bulk"}},
+            {"unified_job_template": bad, "identifier": "bad"}]})),
+        201,
+    );
+    assert_eq!(out["type"], "workflow_job", "{out}");
+    let wj = id(&out);
+    let done = wait_workflow(&s, wj, Duration::from_secs(240));
+    // The nodes are independent roots; the failed one has no handler.
+    assert_eq!(done["status"], "failed", "{done}");
+    let nodes = job_nodes(&s, wj);
+    assert_eq!(job_of(&s, &nodes["good"])["status"], "successful");
+    assert_eq!(job_of(&s, &nodes["bad"])["status"], "failed");
+
+    // AWX's refusals: an empty list, twice the same identifier, a template that is not there.
+    let refused = |body: Value| s.admin("POST", "/api/v2/bulk/job_launch/", Some(body), 400);
+    assert_eq!(
+        refused(json!({"jobs": []})),
+        json!({"jobs": ["This list may not be empty."]})
+    );
+    assert_eq!(
+        refused(
+            json!({"jobs": [{"unified_job_template": ok, "identifier": "x"},
+            {"unified_job_template": ok, "identifier": "x"}]})
+        ),
+        json!({"non_field_errors": ["Identifier x not unique"]})
+    );
+    assert_eq!(
+        refused(json!({"jobs": [{"unified_job_template": 99999}]})),
+        json!({"non_field_errors": ["Unified Job Templates {99999} not found or you don't have permissions to access it"]})
+    );
+}
+
+/// Runs `tasks` on localhost through the real `awx.awx` collection against `s`.
+fn collection_play(s: &Server, tasks: &str) -> rawx_testkit::Out {
+    let dir = tempfile::tempdir().unwrap();
+    let book = format!("- hosts: localhost\n  gather_facts: false\n  tasks:\n{tasks}");
+    std::fs::write(dir.path().join("play.yml"), book).unwrap();
+    std::fs::write(
+        dir.path().join("inventory"),
+        "localhost ansible_connection=local ansible_python_interpreter=\"{{ ansible_playbook_python }}\"\n",
+    )
+    .unwrap();
+    let collections = std::env::var("RAWX_COLLECTIONS").unwrap_or_else(|_| {
+        let out = std::process::Command::new("bash")
+            .arg(rawx_testkit::workspace_root().join("scripts/setup-collection.sh"))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    });
+    rawx_testkit::clients::ansible_playbook(
+        dir.path(),
+        &["-i", "inventory", "play.yml"],
+        &[
+            ("ANSIBLE_COLLECTIONS_PATH", &collections),
+            ("ANSIBLE_LOCALHOST_WARNING", "false"),
+            ("CONTROLLER_HOST", &s.url),
+            ("CONTROLLER_USERNAME", "admin"),
+            ("CONTROLLER_PASSWORD", rawx_testkit::ADMIN_PW),
+        ],
+    )
+}
+
+#[test]
+fn the_collection_builds_and_launches_workflows() {
+    let s = Server::start_with(opts());
+    let f = setup(&s);
+    let ok = jt(&s, &f, "ok", "ok.yml");
+    let org = s.admin(
+        "GET",
+        &format!("/api/v2/organizations/{}/", f.org),
+        None,
+        200,
+    );
+    let org = org["name"].as_str().unwrap().to_string();
+    let out = collection_play(
+        &s,
+        &format!(
+            "    - awx.awx.workflow_job_template:
+        name: built
+        organization: {org}
+        workflow_nodes:
+          - identifier: one
+            unified_job_template: {{name: ok, type: job_template}}
+            related:
+              success_nodes: [{{identifier: two}}]
+          - identifier: two
+            unified_job_template: {{name: ok, type: job_template}}
+    - awx.awx.workflow_job_template_node:
+        identifier: three
+        workflow_job_template: built
+        organization: {org}
+        unified_job_template: ok
+    - awx.awx.workflow_launch:
+        name: built
+        organization: {org}
+        wait: true
+        timeout: 240
+    - awx.awx.bulk_job_launch:
+        name: bulk through the collection
+        jobs:
+          - unified_job_template: {ok}
+        wait: true
+"
+        ),
+    );
+    assert_eq!(
+        out.code,
+        0,
+        "{}\n--- server\n{}",
+        out.all(),
+        tail(&s.logs(), 4000)
+    );
+    let wf = s.admin(
+        "GET",
+        "/api/v2/workflow_job_templates/?name=built",
+        None,
+        200,
+    );
+    let wf = id(&wf["results"][0]);
+    let nodes = s.admin(
+        "GET",
+        &format!("/api/v2/workflow_job_templates/{wf}/workflow_nodes/"),
+        None,
+        200,
+    );
+    assert_eq!(nodes["count"], 3, "{nodes}");
+    let one = nodes["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["identifier"] == "one")
+        .unwrap()
+        .clone();
+    assert_eq!(one["success_nodes"].as_array().unwrap().len(), 1, "{one}");
+    let wjs = s.admin(
+        "GET",
+        &format!("/api/v2/workflow_job_templates/{wf}/workflow_jobs/"),
+        None,
+        200,
+    );
+    assert_eq!(wjs["results"][0]["status"], "successful", "{wjs}");
+    let wj = id(&wjs["results"][0]);
+    let nodes = job_nodes(&s, wj);
+    for n in ["one", "two", "three"] {
+        assert_eq!(job_of(&s, &nodes[n])["status"], "successful", "{n}");
+    }
+    let bulk = s.admin(
+        "GET",
+        "/api/v2/workflow_jobs/?name=bulk+through+the+collection",
+        None,
+        200,
+    );
+    assert_eq!(bulk["results"][0]["status"], "successful", "{bulk}");
+}
