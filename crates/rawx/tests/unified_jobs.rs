@@ -19,13 +19,14 @@ use std::time::Duration;
 /// the previous release stored them: jobs 1–3 and ad hoc commands 1–2, each with events.
 fn previous_release_rows(pg: bool, inv: i64, org: i64, project: i64, jt: i64) -> String {
     let mut sql = String::new();
-    // Kinds added since (project and inventory updates, inventory sources) keep their tables,
-    // without the triggers that would hold the parent table.
+    // Kinds added since (project and inventory updates, inventory sources, workflow jobs) keep
+    // their tables, without the triggers that would hold the parent table.
     for child in [
         "jobs",
         "ad_hoc_commands",
         "project_updates",
         "inventory_updates",
+        "workflow_jobs",
         "job_templates",
         "workflow_job_templates",
         "inventory_sources",
