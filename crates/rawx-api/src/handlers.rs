@@ -485,8 +485,12 @@ pub async fn destroy(
 }
 
 /// The filter selecting the members of a sub-list of `parent`.
-fn sub_filter(list: SubList, parent_id: i64) -> (&'static Resource, Filter) {
+fn sub_filter(parent: &Resource, list: SubList, parent_id: i64) -> (&'static Resource, Filter) {
     match list {
+        SubList::Activity => (
+            &rawx_model::resources::ACTIVITY_STREAM,
+            crate::resources::activity_of(parent, parent_id),
+        ),
         SubList::Children { resource, fk } => {
             let child = by_key(resource).expect("child resource");
             (child, Filter::eq(fk, ColumnType::Int, json!(parent_id)))
@@ -556,8 +560,8 @@ pub async fn sub_list(
     uri: OriginalUri,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    let (_, parent, sub) = sub_parts(&state, &ident.actor, &key, &raw, &sub).await?;
-    let (target, f) = sub_filter(sub.list, parent["id"].as_i64().unwrap_or_default());
+    let (res, parent, sub) = sub_parts(&state, &ident.actor, &key, &raw, &sub).await?;
+    let (target, f) = sub_filter(res, sub.list, parent["id"].as_i64().unwrap_or_default());
     page_response(&state, &ident.actor, target, f, &uri, &q).await
 }
 
@@ -568,7 +572,7 @@ pub async fn sub_options(
 ) -> ApiResult<Response> {
     let res = resource(&key)?;
     let sub = res.sub(&sub).ok_or(ApiError::NotFound)?;
-    let (target, _) = sub_filter(sub.list, 0);
+    let (target, _) = sub_filter(res, sub.list, 0);
     let may = match fetch_visible(&state, &ident.actor, res, &raw).await {
         Ok(parent) => {
             state
@@ -582,6 +586,7 @@ pub async fn sub_options(
     Ok(match sub.list {
         SubList::Linked { .. } | SubList::Role { .. } => options::attach_list(target, may),
         SubList::Children { .. } => options::list(target, may),
+        SubList::Activity => options::list(target, false),
     })
 }
 
@@ -597,6 +602,7 @@ pub async fn sub_post(
     let parent_id = parent["id"].as_i64().unwrap_or_default();
     let mut body = json_body(&headers, &body)?;
     match sub.list {
+        SubList::Activity => Err(ApiError::MethodNotAllowed("POST".into())),
         SubList::Children { resource, fk } => {
             let child = by_key(resource).expect("child resource");
             let api = state.api(child);
@@ -668,7 +674,7 @@ pub async fn sub_post(
             role_field,
             on_object,
         } => {
-            let (target, _) = sub_filter(sub.list, parent_id);
+            let (target, _) = sub_filter(res, sub.list, parent_id);
             if on_object && body.get("id").is_none() {
                 // A new user made and granted in one request (`/organizations/N/users/`),
                 // all or nothing.

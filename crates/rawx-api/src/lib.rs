@@ -13,6 +13,7 @@
 //! Architecture invariant: no handler reads or writes a resource without a permission check —
 //! `tests/permissions.rs` walks every route `routes()` lists as an unprivileged user.
 
+mod activity;
 pub mod admin;
 mod auth;
 mod dashboard;

@@ -1,14 +1,15 @@
 //! The one write path: every create, update, delete, associate and disassociate the API makes
 //! to a resource passes here, after its permission check and its resource's rules, as a
-//! `Change`. `record` is the one place that sees them all: today a log line (creates and
-//! deletes at INFO, as before; the rest at DEBUG); AWX's activity stream hooks in here.
+//! `Change`. `record` is the one place that sees them all: a log line (creates and deletes at
+//! INFO; the rest at DEBUG) and an activity stream entry (`activity.rs`).
 //!
 //! Not through here: sessions and the caller's own login bookkeeping (`auth.rs`, `root.rs`),
 //! the seed, and what the domain writes for a launch or a cancel (`rawx_domain::launch`).
 
+use crate::activity::{self, Activity};
 use crate::{AppState, Identity};
 use rawx_domain::roles;
-use rawx_model::resources::ROLE_USERS;
+use rawx_model::resources::{ACTIVITY_STREAM, ROLE_USERS};
 use rawx_model::schema::{Relation, Resource};
 use rawx_model::Row;
 use rawx_store::DbError;
@@ -50,6 +51,11 @@ pub async fn create(
 ) -> Result<i64, DbError> {
     let id = state.store.insert(res, row).await?;
     record(ident, Change::Create { res, id });
+    if activity::enabled(state).await {
+        if let Ok(after) = state.store.get(res, id).await {
+            record_activity(state, ident, Activity::Create { res, after: &after }).await;
+        }
+    }
     roles_follow(state, res, id).await?;
     user_flags_follow(state, res, id).await?;
     // A credential made for a user (`user` on create) is that user's: AWX adds them to its
@@ -75,8 +81,22 @@ pub async fn update(
     id: i64,
     row: &Row,
 ) -> Result<(), DbError> {
+    let before = match activity::enabled(state).await {
+        true => state.store.get(res, id).await.ok(),
+        false => None,
+    };
     state.store.update(res, id, row).await?;
     record(ident, Change::Update { res, id, row });
+    if let Some(before) = before {
+        if let Ok(after) = state.store.get(res, id).await {
+            let what = Activity::Update {
+                res,
+                before: &before,
+                after: &after,
+            };
+            record_activity(state, ident, what).await;
+        }
+    }
     roles_follow(state, res, id).await?;
     roles::sync_dependents(&*state.store, res, id)
         .await
@@ -104,8 +124,23 @@ pub async fn delete(
     res: &'static Resource,
     id: i64,
 ) -> Result<(), DbError> {
+    let before = match activity::enabled(state).await {
+        true => state.store.get(res, id).await.ok(),
+        false => None,
+    };
     state.store.delete(res, id).await?;
     record(ident, Change::Delete { res, id });
+    if let Some(before) = before {
+        record_activity(
+            state,
+            ident,
+            Activity::Delete {
+                res,
+                before: &before,
+            },
+        )
+        .await;
+    }
     roles::delete_object(&*state.store, res, id)
         .await
         .map_err(domain_db)
@@ -137,6 +172,7 @@ pub async fn grant_team(
         .map_err(domain_db)?;
     let user = ident.username();
     tracing::debug!(role, team, user, granted = on, "team role");
+    record_activity(state, ident, Activity::TeamRole { role, team, on }).await;
     Ok(())
 }
 
@@ -169,6 +205,12 @@ pub async fn link(
         .await
         .map_err(domain_db)?;
     }
+    let what = Activity::Link {
+        relation,
+        left,
+        right,
+        associate,
+    };
     if associate {
         state.store.link(relation, left, right).await?;
         record(
@@ -190,7 +232,19 @@ pub async fn link(
             },
         );
     }
+    record_activity(state, ident, what).await;
     Ok(())
+}
+
+/// The activity stream's entry of a change, stored after it; one that cannot be stored is
+/// logged and never fails the change.
+async fn record_activity(state: &AppState, ident: &Identity, what: Activity<'_>) {
+    let Some(entry) = activity::entry_for(state, ident, what).await else {
+        return;
+    };
+    if let Err(e) = state.store.insert(&ACTIVITY_STREAM, &entry).await {
+        tracing::warn!(error = %e, "cannot record an activity stream entry");
+    }
 }
 
 /// Every stored change, once.

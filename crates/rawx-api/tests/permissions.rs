@@ -46,7 +46,8 @@ fn body_for(res: &str) -> Value {
         | "project_updates"
         | "project_update_events"
         | "workflow_jobs"
-        | "workflow_job_nodes" => {
+        | "workflow_job_nodes"
+        | "activity_stream" => {
             json!({"name": "forged"})
         }
         "ad_hoc_commands" => json!({"inventory": 1, "credential": 1, "module_name": "ping"}),
@@ -73,6 +74,7 @@ fn sub_target(res: &str, sub: &str) -> Option<(String, bool)> {
             };
             (other.to_string(), true)
         }
+        rawx_model::schema::SubList::Activity => ("activity_stream".to_string(), false),
         rawx_model::schema::SubList::Role {
             content_type,
             on_object,
@@ -106,6 +108,14 @@ fn check_visible(path: &str, nobody: i64, body: &Value) {
             // AWX's global execution environments (no organization) are everyone's.
             "execution_environment" => true,
             "o_auth2_access_token" => item["user"] == json!(nobody),
+            // Entries about nobody itself (AWX: `Q(user=self.user)`) and its own doings
+            // (its token).
+            "activity_stream" => {
+                item["summary_fields"]["actor"]["id"] == json!(nobody)
+                    || item["summary_fields"]["user"]
+                        .as_array()
+                        .is_some_and(|users| users.iter().any(|u| u["id"] == json!(nobody)))
+            }
             _ => false,
         };
         assert!(
@@ -226,6 +236,24 @@ async fn an_outsider_sees_nothing_and_changes_nothing_on_any_route() {
     assert!(!new.is_empty(), "the outsider may issue itself a token");
     assert!(new.iter().all(|t| t["user"] == json!(nobody)), "{new:?}");
     after["tokens"] = before["tokens"].clone();
+    // And the activity stream's entries of it.
+    let old = before["activity_stream"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let new: Vec<Value> = after["activity_stream"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| !old.contains(e))
+        .collect();
+    assert!(
+        new.iter()
+            .all(|e| e["actor"] == json!(nobody) && e["object1"] == "o_auth2_access_token"),
+        "{new:?}"
+    );
+    after["activity_stream"] = before["activity_stream"].clone();
     assert!(
         after == before,
         "an outsider's requests changed the database"

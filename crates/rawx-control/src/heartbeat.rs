@@ -12,6 +12,12 @@
 //!   a runtime busy ingesting nor a pool drained by long queries delays it; it needs a few
 //!   milliseconds of CPU every two seconds, which a fair scheduler gives even a saturated
 //!   machine;
+//! - **a judge that was awake:** a silence counts only over a window the reaper itself watched
+//!   without a gap (`Awake`). When the reaper's own passes stop for a while — its machine or
+//!   VM stalled, the clock stepped forward — every node looks silent at once on the first
+//!   pass after; judging then would fail the jobs of nodes that were exactly as stalled as the
+//!   judge and beat again a moment later. So a gap restarts the window (CI saw this: a VM
+//!   stall of about 20 s, wall time jumping past the limit between two passes);
 //! - **told so:** the reaper marks the node it declared lost (`errors`, `node_state`
 //!   unavailable, as AWX's `mark_offline`); a node that comes back sees that at its next beat,
 //!   says so in its log, clears it (it is ready again) and cancels the units of its jobs that
@@ -60,11 +66,12 @@ impl Component for Heartbeat {
                 .spawn(move || beat_thread(store, me, rejoined, stopped))?
         };
         let mut t = tokio::time::interval(TICK);
+        let mut awake = Awake::default();
         let result = loop {
             tokio::select! {
                 _ = shutdown.wait() => break Ok(()),
                 _ = t.tick() => {
-                    if let Err(e) = reap(&self.shared, self.lost_after).await {
+                    if let Err(e) = reap(&self.shared, self.lost_after, &mut awake).await {
                         tracing::warn!(error = %e, "reaper pass failed");
                     }
                     let window = crate::reach::window(
@@ -171,13 +178,40 @@ async fn lost_after(shared: &Shared, fixed: Option<Duration>) -> Duration {
     Duration::from_secs((period * tolerance).max(3 * TICK.as_secs()))
 }
 
+/// The reaper's watch over itself: since when it has been passing without a gap.
+#[derive(Default)]
+struct Awake {
+    since: Option<time::OffsetDateTime>,
+    last: Option<time::OffsetDateTime>,
+}
+
+impl Awake {
+    /// Records a pass at `now` (the database's time); true once the reaper has passed for a
+    /// whole `lost_after` with no gap over half of it (nor the clock going back), so that a
+    /// silence it judges is one it watched. A fresh node waits one window before judging.
+    fn watched(&mut self, now: time::OffsetDateTime, lost_after: Duration) -> bool {
+        let gap_limit = lost_after / 2;
+        let steady = self
+            .last
+            .is_some_and(|last| now >= last && (now - last) <= gap_limit);
+        if !steady || self.since.is_none() {
+            self.since = Some(now);
+        }
+        self.last = Some(now);
+        self.since.is_some_and(|since| now - since >= lost_after)
+    }
+}
+
 /// Ends the active jobs of task nodes that are not alive: their runs are on a node nobody
 /// follows any more. (A node that comes back stops their units; see `stop_reaped_units`.)
-async fn reap(shared: &Shared, fixed: Option<Duration>) -> anyhow::Result<()> {
+async fn reap(shared: &Shared, fixed: Option<Duration>, awake: &mut Awake) -> anyhow::Result<()> {
     let store = &shared.store;
     let me = &shared.node_name;
     let lost_after = lost_after(shared, fixed).await;
     let now = store.db_now().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !awake.watched(parse(&now)?, lost_after) {
+        return Ok(());
+    }
     let cutoff = shift(&now, -(lost_after.as_secs_f64()))?;
     let mut seen: HashMap<String, Option<Row>> = HashMap::new();
     for (kind, job) in jobs_in(store, &[JobStatus::Waiting, JobStatus::Running]).await? {
@@ -237,12 +271,16 @@ async fn mark_lost(store: &DynStore, inst: &Row) {
     }
 }
 
+/// `t` as the store formats times.
+fn parse(t: &str) -> anyhow::Result<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        .map_err(|e| anyhow::anyhow!("the database's time {t:?}: {e}"))
+}
+
 /// `t` (as the store formats times) moved by `secs`.
 pub(crate) fn shift(t: &str, secs: f64) -> anyhow::Result<String> {
-    let parsed = time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-        .map_err(|e| anyhow::anyhow!("the database's time {t:?}: {e}"))?;
     Ok(rawx_model::format_time(
-        parsed + time::Duration::seconds_f64(secs),
+        parse(t)? + time::Duration::seconds_f64(secs),
     ))
 }
 
@@ -287,5 +325,36 @@ async fn stop_reaped_units(shared: &Shared) {
                 let _ = node.cancel(&unit).await;
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Awake;
+    use std::time::Duration;
+    use time::macros::datetime;
+
+    #[test]
+    fn the_reaper_judges_only_a_window_it_watched_without_a_gap() {
+        let lost_after = Duration::from_secs(6);
+        let at = |s: i64| datetime!(2026-12-07 16:25:00 UTC) + time::Duration::seconds(s);
+        let mut awake = Awake::default();
+        // A fresh reaper waits one whole window.
+        assert!(!awake.watched(at(0), lost_after));
+        assert!(!awake.watched(at(2), lost_after));
+        assert!(!awake.watched(at(4), lost_after));
+        assert!(awake.watched(at(6), lost_after));
+        assert!(
+            awake.watched(at(9), lost_after),
+            "a 3 s gap is within half the window"
+        );
+        // Stalled itself (or the clock jumped): everyone looks silent; no judgement until it
+        // has watched a whole window again.
+        assert!(!awake.watched(at(40), lost_after));
+        assert!(!awake.watched(at(42), lost_after));
+        assert!(!awake.watched(at(44), lost_after));
+        assert!(awake.watched(at(46), lost_after));
+        // The clock going back restarts the watch too.
+        assert!(!awake.watched(at(30), lost_after));
     }
 }

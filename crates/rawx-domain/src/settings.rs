@@ -276,6 +276,8 @@ pub const CLUSTER_NODE_MISSED_HEARTBEAT_TOLERANCE: Key<i64> =
     key("CLUSTER_NODE_MISSED_HEARTBEAT_TOLERANCE");
 pub const SESSION_COOKIE_AGE: Key<i64> = key("SESSION_COOKIE_AGE");
 pub const AUTH_BASIC_ENABLED: Key<bool> = key("AUTH_BASIC_ENABLED");
+/// Whether the API records its changes in the activity stream.
+pub const ACTIVITY_STREAM_ENABLED: Key<bool> = key("ACTIVITY_STREAM_ENABLED");
 pub const OAUTH2_PROVIDER: Key<Map<String, Value>> = key("OAUTH2_PROVIDER");
 pub const MAX_FORKS: Key<i64> = key("MAX_FORKS");
 /// How long stored facts are handed to jobs with a fact cache (0: always).

@@ -31,7 +31,8 @@ pub struct Actor {
 }
 
 impl Actor {
-    fn sees_all(&self) -> bool {
+    /// System administrators and auditors: every object is readable.
+    pub fn sees_all(&self) -> bool {
         self.is_superuser || self.is_system_auditor
     }
 }

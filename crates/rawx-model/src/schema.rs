@@ -219,6 +219,8 @@ pub enum SubList {
         role_field: &'static str,
         on_object: bool,
     },
+    /// The activity stream entries naming this object (`activity_stream`): read only.
+    Activity,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -141,9 +141,17 @@ fn a_busy_node_is_not_declared_lost_and_a_lost_one_rejoins() {
         std::thread::sleep(Duration::from_secs(20));
         jobs
     };
+    // What both task nodes said, for a failure: whichever ran the job and whichever judged it.
+    let node_logs = || {
+        nodes
+            .iter()
+            .map(|n| tail(&n.logs(), 6000).to_string())
+            .collect::<Vec<_>>()
+            .join("\n=====\n")
+    };
     for id in &jobs {
         let j = rawx_testkit::lab::wait_final_on(&web, "jobs", *id, Duration::from_secs(180));
-        assert_eq!(j["status"], "successful", "{j}");
+        assert_eq!(j["status"], "successful", "{j}\n{}", node_logs());
     }
     assert!(lost_marks().is_empty(), "{:?}", lost_marks());
     for n in &nodes {

@@ -5,6 +5,7 @@
 //! Adding a resource: its schema in `rawx-model`, a module here for what differs, and a line in
 //! `MODULES`.
 
+mod activity_stream;
 mod ad_hoc_commands;
 pub mod bulk;
 mod copy;
@@ -38,9 +39,11 @@ mod workflows;
 use crate::resource::{Registry, ResourceApi};
 use std::sync::OnceLock;
 
+pub use activity_stream::activity_of;
 pub use instances::ping_groups;
 
 static MODULES: &[&dyn ResourceApi] = &[
+    &activity_stream::ActivityStream,
     &ad_hoc_commands::AdHocCommands,
     &credential_input_sources::CredentialInputSources,
     &credential_types::CredentialTypes,

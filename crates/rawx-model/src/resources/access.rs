@@ -43,6 +43,7 @@ pub static USERS: Resource = Resource {
     unique: &[&["username"]],
     scope: Scope::User,
     subs: &[
+        super::ACTIVITY_SUB,
         Sub {
             name: "organizations",
             list: SubList::Role {
@@ -114,14 +115,17 @@ pub static TEAMS: Resource = Resource {
     name_field: Some("name"),
     unique: &[&["name", "organization"]],
     scope: Scope::Via(&["organization"]),
-    subs: &[Sub {
-        name: "users",
-        list: SubList::Role {
-            content_type: "teams",
-            role_field: "member_role",
-            on_object: true,
+    subs: &[
+        super::ACTIVITY_SUB,
+        Sub {
+            name: "users",
+            list: SubList::Role {
+                content_type: "teams",
+                role_field: "member_role",
+                on_object: true,
+            },
         },
-    }],
+    ],
     order: "name",
     search_fields: &["name", "description"],
     named_url_parents: &["organization"],
@@ -151,7 +155,7 @@ pub static TOKENS: Resource = Resource {
     name_field: None,
     unique: &[&["token_hash"]],
     scope: Scope::Owner("user"),
-    subs: &[],
+    subs: &[super::ACTIVITY_SUB],
     order: "id",
     search_fields: &["description"],
     named_url_parents: &[],
@@ -219,7 +223,8 @@ pub static CREDENTIAL_TYPES: Resource = Resource {
     name_field: Some("name"),
     unique: &[&["name", "kind"]],
     scope: Scope::Global,
-    subs: &[Sub {
+    subs: &[
+        super::ACTIVITY_SUB,Sub {
         name: "credentials",
         list: SubList::Children { resource: "credentials", fk: "credential_type" },
     }],
@@ -267,7 +272,8 @@ pub static CREDENTIALS: Resource = Resource {
     name_field: Some("name"),
     unique: &[&["name", "organization", "credential_type"]],
     scope: Scope::Via(&["organization"]),
-    subs: &[Sub {
+    subs: &[
+        super::ACTIVITY_SUB,Sub {
         name: "input_sources",
         list: SubList::Children {
             resource: "credential_input_sources",

@@ -45,7 +45,7 @@ pub static EXECUTION_ENVIRONMENTS: Resource = Resource {
     name_field: Some("name"),
     unique: &[],
     scope: Scope::Global,
-    subs: &[],
+    subs: &[super::ACTIVITY_SUB],
     order: "-created",
     search_fields: &["name", "description"],
     named_url_parents: &[],

@@ -71,6 +71,7 @@ pub static INVENTORIES: Resource = Resource {
     unique: &[&["name", "organization"]],
     scope: Scope::Via(&["organization"]),
     subs: &[
+        super::ACTIVITY_SUB,
         Sub { name: "hosts", list: SubList::Children { resource: "hosts", fk: "inventory" } },
         Sub { name: "groups", list: SubList::Children { resource: "groups", fk: "inventory" } },
         Sub {
@@ -155,6 +156,7 @@ pub static HOSTS: Resource = Resource {
     unique: &[&["name", "inventory"]],
     scope: Scope::Via(&["inventory", "organization"]),
     subs: &[
+        super::ACTIVITY_SUB,
         Sub {
             name: "groups",
             list: SubList::Linked {
@@ -204,6 +206,7 @@ pub static GROUPS: Resource = Resource {
     unique: &[&["name", "inventory"]],
     scope: Scope::Via(&["inventory", "organization"]),
     subs: &[
+        super::ACTIVITY_SUB,
         Sub {
             name: "hosts",
             list: SubList::Linked {

@@ -169,6 +169,7 @@ pub static INVENTORY_SOURCES: Resource = Resource {
     unique: &[&["name", "inventory"]],
     scope: Scope::Via(&["inventory", "organization"]),
     subs: &[
+        super::ACTIVITY_SUB,
         Sub {
             name: "credentials",
             list: SubList::Linked {

@@ -178,6 +178,7 @@ pub static JOBS: Resource = Resource {
     unique: &[],
     scope: Scope::Via(&["organization"]),
     subs: &[
+        super::ACTIVITY_SUB,
         Sub {
             name: "labels",
             list: SubList::Linked {
@@ -347,13 +348,16 @@ pub static AD_HOC_COMMANDS: Resource = Resource {
     name_field: None,
     unique: &[],
     scope: Scope::Via(&["organization"]),
-    subs: &[Sub {
-        name: "events",
-        list: SubList::Children {
-            resource: "ad_hoc_command_events",
-            fk: "ad_hoc_command",
+    subs: &[
+        super::ACTIVITY_SUB,
+        Sub {
+            name: "events",
+            list: SubList::Children {
+                resource: "ad_hoc_command_events",
+                fk: "ad_hoc_command",
+            },
         },
-    }],
+    ],
     order: "-id",
     search_fields: &["name"],
     named_url_parents: &[],

@@ -2,6 +2,7 @@
 //! AWX 24.6 so that AWX's clients, which build their flags from OPTIONS, work unchanged.
 
 mod access;
+mod activity_stream;
 mod ee;
 mod instances;
 mod inventory;
@@ -15,6 +16,7 @@ mod workflows;
 use crate::schema::{Default as D, Field, Kind, Relation, Resource, Scope, Sub, SubList};
 
 pub use access::*;
+pub use activity_stream::*;
 pub use ee::*;
 pub use instances::*;
 pub use inventory::*;
@@ -79,6 +81,7 @@ pub static ALL: &[&Resource] = &[
     &WORKFLOW_JOB_TEMPLATE_NODES,
     &WORKFLOW_JOBS,
     &WORKFLOW_JOB_NODES,
+    &ACTIVITY_STREAM,
 ];
 
 /// The column of a parent table ([`PARENT_TABLES`]) naming the kind of each row: the child
@@ -287,6 +290,7 @@ pub static ORGANIZATIONS: Resource = Resource {
     unique: &[&["name"]],
     scope: Scope::Organization,
     subs: &[
+        ACTIVITY_SUB,
         Sub {
             name: "users",
             list: SubList::Role {

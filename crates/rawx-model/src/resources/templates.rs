@@ -125,6 +125,7 @@ pub static PROJECTS: Resource = Resource {
     unique: &[&["name", "organization"]],
     scope: Scope::Via(&["organization"]),
     subs: &[
+        super::ACTIVITY_SUB,
         Sub {
             name: "job_templates",
             list: SubList::Children { resource: "job_templates", fk: "project" },
@@ -222,6 +223,7 @@ pub static JOB_TEMPLATES: Resource = Resource {
     unique: &[&["name", "organization"]],
     scope: Scope::Via(&["organization"]),
     subs: &[
+        super::ACTIVITY_SUB,
         Sub { name: "credentials", list: SubList::Linked { relation: &JT_CREDENTIALS, from_left: true } },
         Sub { name: "jobs", list: SubList::Children { resource: "jobs", fk: "job_template" } },
         Sub { name: "labels", list: SubList::Linked { relation: &JT_LABELS, from_left: true } },
@@ -280,6 +282,7 @@ pub static WORKFLOW_JOB_TEMPLATES: Resource = Resource {
     unique: &[&["name", "organization"]],
     scope: Scope::Via(&["organization"]),
     subs: &[
+        super::ACTIVITY_SUB,
         Sub {
             name: "workflow_nodes",
             list: SubList::Children {

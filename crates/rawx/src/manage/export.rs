@@ -295,7 +295,7 @@ impl<'a> Exporter<'a> {
                     related.insert(sub.name.into(), Value::Array(list));
                 }
                 // Grants are not exported (as rawx never exported memberships).
-                SubList::Children { .. } | SubList::Role { .. } => {}
+                SubList::Children { .. } | SubList::Role { .. } | SubList::Activity => {}
             }
         }
         Ok(related)

@@ -257,7 +257,7 @@ fn related_steps<'a>(
             }
             SubList::Linked { .. } if list.is_empty() => {}
             // Role grants are neither exported nor imported.
-            SubList::Role { .. } => {}
+            SubList::Role { .. } | SubList::Activity => {}
             SubList::Linked {
                 relation,
                 from_left,
