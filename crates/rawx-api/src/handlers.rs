@@ -478,7 +478,10 @@ pub async fn destroy(
         }
     }
     match write::delete(&state, &ident, res, id).await {
-        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        Ok(()) => {
+            api.deleted(&state, &existing);
+            Ok(StatusCode::NO_CONTENT)
+        }
         Err(DbError::ForeignKey(_)) => Err(api.in_use()),
         Err(e) => Err(e.into()),
     }

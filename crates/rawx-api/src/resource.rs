@@ -135,6 +135,10 @@ pub trait ResourceApi: Send + Sync + 'static {
         Ok(())
     }
 
+    /// After a delete is stored (`row` as it was): what AWX's model `delete` does next (a
+    /// project from source control has its checkout removed).
+    fn deleted(&self, _state: &AppState, _row: &Row) {}
+
     /// The jobs' column naming this resource, for AWX's 409 when active jobs use it.
     fn used_by_jobs_as(&self) -> Option<&'static str> {
         None

@@ -128,7 +128,7 @@ async fn lists_page_filter_and_resolve_names() {
     let inv = api.admin("GET", "/api/v2/inventories/1/", None).await;
     assert_eq!(inv.body["total_hosts"], 31);
     assert_eq!(inv.body["total_groups"], 1);
-    let jt = api.admin("GET", "/api/v2/job_templates/1/", None).await;
+    let jt = api.admin("GET", "/api/v2/job_templates/2/", None).await;
     assert_eq!(
         jt.body["organization"], 1,
         "a template's organization is its project's"
@@ -384,7 +384,7 @@ async fn settings_read_write_reset_and_take_effect() {
     let r = api
         .admin(
             "PATCH",
-            "/api/v2/job_templates/1/",
+            "/api/v2/job_templates/2/",
             Some(json!({"forks": 11})),
         )
         .await;
@@ -477,7 +477,7 @@ async fn deletes_follow_awx_rules() {
         0,
         "hosts go with their inventory"
     );
-    let jt = api.admin("GET", "/api/v2/job_templates/1/", None).await;
+    let jt = api.admin("GET", "/api/v2/job_templates/2/", None).await;
     assert_eq!(
         jt.body["inventory"],
         json!(null),
@@ -590,7 +590,7 @@ async fn a_launched_job_is_pending_shown_and_guarded() {
             json!({"detail": "Cannot delete running job resource."})
         )
     );
-    let r = api.admin("DELETE", "/api/v2/job_templates/1/", None).await;
+    let r = api.admin("DELETE", "/api/v2/job_templates/2/", None).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert_eq!(
         r.body,
@@ -625,6 +625,7 @@ async fn unified_lists_mix_the_kinds_and_respect_rights() {
         kinds,
         vec![
             ("cloud".to_string(), "inventory_source".to_string()),
+            ("demo".to_string(), "project".to_string()),
             ("flow".to_string(), "workflow_job_template".to_string()),
             ("hello".to_string(), "job_template".to_string())
         ]

@@ -81,7 +81,7 @@ async fn refusals_name_the_problem_and_write_nothing() {
     refused(
         &api,
         "PATCH",
-        "/api/v2/job_templates/1/",
+        "/api/v2/job_templates/2/",
         json!({"forks": -1, "verbosity": 9, "bogus": true}),
         bad,
         json!({
@@ -93,7 +93,7 @@ async fn refusals_name_the_problem_and_write_nothing() {
     refused(
         &api,
         "PATCH",
-        "/api/v2/job_templates/1/",
+        "/api/v2/job_templates/2/",
         json!({"playbook": "../etc/passwd"}),
         bad,
         json!({"playbook": ["Playbook not found for project."]}),
@@ -123,7 +123,7 @@ async fn refusals_name_the_problem_and_write_nothing() {
     refused(
         &api,
         "POST",
-        "/api/v2/job_templates/1/credentials/",
+        "/api/v2/job_templates/2/credentials/",
         json!({"id": 42}),
         bad,
         json!({"msg": "Credential with id 42 does not exist."}),

@@ -26,17 +26,17 @@ async fn a_job_template_copy_keeps_its_fields_and_links() {
     let r = api
         .admin(
             "POST",
-            "/api/v2/job_templates/1/labels/",
+            "/api/v2/job_templates/2/labels/",
             Some(json!({"id": 1})),
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     let r = api
-        .admin("GET", "/api/v2/job_templates/1/copy/", None)
+        .admin("GET", "/api/v2/job_templates/2/copy/", None)
         .await;
     assert_eq!(r.body, json!({"can_copy": true}));
     let r = api
-        .admin("POST", "/api/v2/job_templates/1/copy/", Some(json!({})))
+        .admin("POST", "/api/v2/job_templates/2/copy/", Some(json!({})))
         .await;
     assert_eq!(
         (r.status, r.body),
@@ -48,7 +48,7 @@ async fn a_job_template_copy_keeps_its_fields_and_links() {
     let r = api
         .admin(
             "POST",
-            "/api/v2/job_templates/1/copy/",
+            "/api/v2/job_templates/2/copy/",
             Some(json!({"name": "hello"})),
         )
         .await;
@@ -59,7 +59,7 @@ async fn a_job_template_copy_keeps_its_fields_and_links() {
     let r = api
         .admin(
             "POST",
-            "/api/v2/job_templates/1/copy/",
+            "/api/v2/job_templates/2/copy/",
             Some(json!({"name": "hello again"})),
         )
         .await;
@@ -75,7 +75,7 @@ async fn a_job_template_copy_keeps_its_fields_and_links() {
     let labels = names(&api, &format!("/api/v2/job_templates/{id}/labels/")).await;
     assert_eq!(labels, vec!["prod"]);
     // The original is untouched.
-    let r = api.admin("GET", "/api/v2/job_templates/1/", None).await;
+    let r = api.admin("GET", "/api/v2/job_templates/2/", None).await;
     assert_eq!(r.body["name"], "hello");
 }
 

@@ -19,7 +19,7 @@ fn total(body: &Value, status: &str) -> u64 {
 
 async fn finished_job(api: &Api, status: &str, days_ago: i64) {
     let r = api
-        .admin("POST", "/api/v2/job_templates/1/launch/", Some(json!({})))
+        .admin("POST", "/api/v2/job_templates/2/launch/", Some(json!({})))
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let id = r.body["id"].as_i64().unwrap();

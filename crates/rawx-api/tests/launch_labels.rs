@@ -32,7 +32,7 @@ async fn labels_prompted_at_launch() {
         .await;
     api.admin(
         "POST",
-        "/api/v2/job_templates/1/labels/",
+        "/api/v2/job_templates/2/labels/",
         Some(json!({"id": 1})),
     )
     .await;
@@ -40,7 +40,7 @@ async fn labels_prompted_at_launch() {
     let r = api
         .admin(
             "POST",
-            "/api/v2/job_templates/1/launch/",
+            "/api/v2/job_templates/2/launch/",
             Some(json!({"labels": [canary]})),
         )
         .await;
@@ -51,12 +51,12 @@ async fn labels_prompted_at_launch() {
 
     api.admin(
         "PATCH",
-        "/api/v2/job_templates/1/",
+        "/api/v2/job_templates/2/",
         Some(json!({"ask_labels_on_launch": true})),
     )
     .await;
     let r = api
-        .admin("GET", "/api/v2/job_templates/1/launch/", None)
+        .admin("GET", "/api/v2/job_templates/2/launch/", None)
         .await;
     assert_eq!(
         r.body["defaults"]["labels"],
@@ -65,7 +65,7 @@ async fn labels_prompted_at_launch() {
     let r = api
         .admin(
             "POST",
-            "/api/v2/job_templates/1/launch/",
+            "/api/v2/job_templates/2/launch/",
             Some(json!({"labels": [99]})),
         )
         .await;
@@ -79,7 +79,7 @@ async fn labels_prompted_at_launch() {
     let r = api
         .admin(
             "POST",
-            "/api/v2/job_templates/1/launch/",
+            "/api/v2/job_templates/2/launch/",
             Some(json!({"labels": [canary]})),
         )
         .await;
@@ -88,7 +88,7 @@ async fn labels_prompted_at_launch() {
     assert_eq!(job_labels(&api, job).await, ["canary"]);
     // A launch without the prompt still takes the template's.
     let r = api
-        .admin("POST", "/api/v2/job_templates/1/launch/", Some(json!({})))
+        .admin("POST", "/api/v2/job_templates/2/launch/", Some(json!({})))
         .await;
     assert_eq!(
         job_labels(&api, r.body["id"].as_i64().unwrap()).await,

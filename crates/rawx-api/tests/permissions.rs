@@ -30,7 +30,7 @@ fn body_for(res: &str) -> Value {
         "tokens" => json!({"description": "mine"}),
         "workflow_job_templates" => json!({"name": "w2", "organization": 1}),
         "workflow_job_template_nodes" => {
-            json!({"workflow_job_template": common::WORKFLOW_ID, "unified_job_template": 1})
+            json!({"workflow_job_template": common::WORKFLOW_ID, "unified_job_template": common::JT_ID})
         }
         "instance_groups" => json!({"name": "ig2"}),
         "instances" => json!({"hostname": "evil", "capacity_adjustment": "0"}),
@@ -52,7 +52,7 @@ fn body_for(res: &str) -> Value {
         }
         "ad_hoc_commands" => json!({"inventory": 1, "credential": 1, "module_name": "ping"}),
         "roles" => json!({"name": "r2"}),
-        "schedules" => json!({"name": "s2", "unified_job_template": 1,
+        "schedules" => json!({"name": "s2", "unified_job_template": 2,
             "rrule": "DTSTART:20300101T090000Z RRULE:FREQ=DAILY;INTERVAL=1"}),
         other => panic!("no body for {other}: add one (a new resource joined the router)"),
     }
@@ -449,7 +449,7 @@ async fn a_templates_start_capability_follows_who_may_launch_it() {
     world(&api).await;
     let caps = |r: &rawx_testkit::api::Resp| r.body["summary_fields"]["user_capabilities"].clone();
 
-    let r = api.admin("GET", "/api/v2/job_templates/1/", None).await;
+    let r = api.admin("GET", "/api/v2/job_templates/2/", None).await;
     assert_eq!(caps(&r)["start"], true, "{}", r.text);
     assert_eq!(caps(&r)["schedule"], true);
     let list = api.admin("GET", "/api/v2/job_templates/", None).await;
@@ -470,7 +470,7 @@ async fn a_templates_start_capability_follows_who_may_launch_it() {
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     let r = api
-        .call("GET", "/api/v2/job_templates/1/", bob_auth, None)
+        .call("GET", "/api/v2/job_templates/2/", bob_auth, None)
         .await;
     assert_eq!(r.status, StatusCode::OK, "a reader reads the template");
     assert_eq!(caps(&r)["start"], false, "{}", r.text);
@@ -478,7 +478,7 @@ async fn a_templates_start_capability_follows_who_may_launch_it() {
     let launch = api
         .call(
             "POST",
-            "/api/v2/job_templates/1/launch/",
+            "/api/v2/job_templates/2/launch/",
             bob_auth,
             Some(json!({})),
         )
@@ -491,7 +491,7 @@ async fn a_templates_start_capability_follows_who_may_launch_it() {
 
     // A job of the template: `start` (AWX's UI: Relaunch, Cancel) follows the same rule.
     let job = api
-        .admin("POST", "/api/v2/job_templates/1/launch/", Some(json!({})))
+        .admin("POST", "/api/v2/job_templates/2/launch/", Some(json!({})))
         .await;
     assert_eq!(job.status, StatusCode::CREATED, "{}", job.text);
     let job_url = format!("/api/v2/jobs/{}/", job.body["id"]);
@@ -522,7 +522,7 @@ async fn a_templates_start_capability_follows_who_may_launch_it() {
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT);
     let r = api
-        .call("GET", "/api/v2/job_templates/1/", bob_auth, None)
+        .call("GET", "/api/v2/job_templates/2/", bob_auth, None)
         .await;
     assert_eq!(
         caps(&r)["start"],

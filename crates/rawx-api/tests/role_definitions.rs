@@ -36,7 +36,7 @@ async fn can(api: &Api, user: &str) -> [bool; 5] {
     let launch = api
         .call(
             "POST",
-            "/api/v2/job_templates/1/launch/",
+            "/api/v2/job_templates/2/launch/",
             auth,
             Some(json!({})),
         )
@@ -44,13 +44,13 @@ async fn can(api: &Api, user: &str) -> [bool; 5] {
     let change = api
         .call(
             "PATCH",
-            "/api/v2/job_templates/1/",
+            "/api/v2/job_templates/2/",
             auth,
             Some(json!({"description": "x"})),
         )
         .await;
     [
-        get("/api/v2/job_templates/1/").await,
+        get("/api/v2/job_templates/2/").await,
         launch.status == StatusCode::CREATED,
         change.status == StatusCode::OK,
         get("/api/v2/projects/1/").await,
@@ -221,13 +221,13 @@ async fn a_custom_definition_grants_what_it_lists() {
         (
             &["awx.view_jobtemplate", "awx.execute_jobtemplate"],
             "awx.jobtemplate",
-            1,
+            2,
             [true, true, false, false, false],
         ),
         (
             &["awx.view_jobtemplate"],
             "awx.jobtemplate",
-            1,
+            2,
             [true, false, false, false, false],
         ),
         (
@@ -238,7 +238,7 @@ async fn a_custom_definition_grants_what_it_lists() {
                 "awx.delete_jobtemplate",
             ],
             "awx.jobtemplate",
-            1,
+            2,
             [true, true, true, false, false],
         ),
         // On the organization, for every template in it.
@@ -368,14 +368,14 @@ async fn a_custom_definition_follows_new_objects_and_its_own_changes() {
     let r = api
         .call(
             "POST",
-            "/api/v2/job_templates/1/launch/",
+            "/api/v2/job_templates/2/launch/",
             auth,
             Some(json!({})),
         )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     let r = api
-        .call("GET", "/api/v2/job_templates/1/", auth, None)
+        .call("GET", "/api/v2/job_templates/2/", auth, None)
         .await;
     assert_eq!(r.status, StatusCode::OK, "still reads it");
 
@@ -385,7 +385,7 @@ async fn a_custom_definition_follows_new_objects_and_its_own_changes() {
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     let r = api
-        .call("GET", "/api/v2/job_templates/1/", auth, None)
+        .call("GET", "/api/v2/job_templates/2/", auth, None)
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
     let a = api
@@ -405,7 +405,7 @@ async fn both_views_show_one_set_of_grants() {
     let api = Api::new().await;
     world(&api).await;
     let exec = api
-        .admin("GET", "/api/v2/job_templates/1/", None)
+        .admin("GET", "/api/v2/job_templates/2/", None)
         .await
         .body["summary_fields"]["object_roles"]["execute_role"]["id"]
         .as_i64()
@@ -424,7 +424,7 @@ async fn both_views_show_one_set_of_grants() {
         )
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
-    let q = format!("/api/v2/role_user_assignments/?user={op}&role_definition={def}&object_id=1");
+    let q = format!("/api/v2/role_user_assignments/?user={op}&role_definition={def}&object_id=2");
     let a = api.admin("GET", &q, None).await;
     assert_eq!(a.body["count"], 1, "{}", a.text);
     assert_eq!(a.body["results"][0]["created_by"], 1);
@@ -451,7 +451,7 @@ async fn both_views_show_one_set_of_grants() {
         .admin(
             "POST",
             "/api/v2/role_user_assignments/",
-            Some(json!({"role_definition": def, "user": op, "object_id": 1})),
+            Some(json!({"role_definition": def, "user": op, "object_id": 2})),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -488,7 +488,7 @@ async fn both_views_show_one_set_of_grants() {
         .admin(
             "POST",
             "/api/v2/role_team_assignments/",
-            Some(json!({"role_definition": def, "team": 1, "object_id": 1})),
+            Some(json!({"role_definition": def, "team": 1, "object_id": 2})),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
@@ -500,7 +500,7 @@ async fn both_views_show_one_set_of_grants() {
     let r = api
         .call(
             "POST",
-            "/api/v2/job_templates/1/launch/",
+            "/api/v2/job_templates/2/launch/",
             Some(("m", "pw")),
             Some(json!({})),
         )
@@ -559,7 +559,7 @@ async fn both_views_show_one_set_of_grants() {
         .admin(
             "POST",
             "/api/v2/role_user_assignments/",
-            Some(json!({"role_definition": def, "object_id": 1})),
+            Some(json!({"role_definition": def, "object_id": 2})),
         )
         .await;
     assert_eq!(
@@ -588,7 +588,7 @@ async fn only_an_objects_admin_assigns_its_roles() {
         .await;
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     // op may not even see the template: it "does not exist" for them.
-    let body = json!({"role_definition": def, "user": op, "object_id": 1});
+    let body = json!({"role_definition": def, "user": op, "object_id": 2});
     let r = api
         .call(
             "POST",
@@ -750,8 +750,8 @@ async fn user_capabilities_follow_awx() {
             json!({"edit": true, "delete": true, "copy": true, "use": true}),
         ),
         (
-            "job_templates/1 execute_role",
-            "/api/v2/job_templates/1/",
+            "job_templates/2 execute_role",
+            "/api/v2/job_templates/2/",
             json!({"start": true, "schedule": true, "copy": false, "edit": false, "delete": false}),
         ),
         // A manual project is neither updated nor copied.
@@ -814,7 +814,7 @@ async fn roles_follow_moves_and_cascades() {
     assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
     let auth = Some(("aud", "pw"));
     let r = api
-        .call("GET", "/api/v2/job_templates/1/", auth, None)
+        .call("GET", "/api/v2/job_templates/2/", auth, None)
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     let r = api
@@ -826,7 +826,7 @@ async fn roles_follow_moves_and_cascades() {
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     let r = api
-        .call("GET", "/api/v2/job_templates/1/", auth, None)
+        .call("GET", "/api/v2/job_templates/2/", auth, None)
         .await;
     assert_eq!(
         r.status,

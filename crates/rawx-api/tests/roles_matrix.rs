@@ -101,7 +101,7 @@ const OBJECTS: &[(&str, &str, i64)] = &[
     ("team", "teams", 1),
     ("project", "projects", 1),
     ("inventory", "inventories", 1),
-    ("jt", "job_templates", 1),
+    ("jt", "job_templates", 2),
     ("credential", "credentials", 1),
     ("ig", "instance_groups", 1),
 ];
@@ -157,13 +157,17 @@ const ACTIONS: &[(Act, &str, &[&str])] = &[
     (Act::Read, "/api/v2/hosts/1/", &["inventory.read_role"]),
     (Act::Listed, "/api/v2/hosts/", &["inventory.read_role"]),
     (Act::Change, "/api/v2/hosts/1/", &["inventory.admin_role"]),
-    (Act::Read, "/api/v2/job_templates/1/", &["jt.read_role"]),
-    (Act::Listed, "/api/v2/job_templates/", &["jt.read_role"]),
-    (Act::Change, "/api/v2/job_templates/1/", &["jt.admin_role"]),
+    (Act::Read, "/api/v2/job_templates/2/", &["jt.read_role"]),
+    (
+        Act::Listed,
+        "/api/v2/job_templates/?id=2",
+        &["jt.read_role"],
+    ),
+    (Act::Change, "/api/v2/job_templates/2/", &["jt.admin_role"]),
     // `JobTemplateAccess.can_start`: execute, without any role on the inventory or credential.
     (
         Act::Launch,
-        "/api/v2/job_templates/1/launch/",
+        "/api/v2/job_templates/2/launch/",
         &["jt.execute_role"],
     ),
     // `JobAccess.filtered_queryset`: the template's readers, the organization's admins and
@@ -299,7 +303,13 @@ async fn check_all(api: &Api, user: &str, grant: &str, how: &str) -> (usize, Vec
                 (r.status.as_u16() == want, format!("GET -> {}", r.status))
             }
             Act::Listed => {
-                let r = api.call("GET", &format!("{path}?id=1"), auth, None).await;
+                // The world's object is 1 unless the path names it (`?id=`).
+                let url = if path.contains('?') {
+                    path.to_string()
+                } else {
+                    format!("{path}?id=1")
+                };
+                let r = api.call("GET", &url, auth, None).await;
                 let listed = r.body["count"] == json!(1);
                 (listed == allowed, format!("listed {listed}"))
             }
@@ -321,7 +331,7 @@ async fn check_all(api: &Api, user: &str, grant: &str, how: &str) -> (usize, Vec
                 let r = api.call("POST", path, auth, Some(json!({}))).await;
                 let want = if allowed { 201 } else { 403 };
                 let jt = api
-                    .call("GET", "/api/v2/job_templates/1/", auth, None)
+                    .call("GET", "/api/v2/job_templates/2/", auth, None)
                     .await;
                 let cap = &jt.body["summary_fields"]["user_capabilities"]["start"];
                 let cap_ok = jt.status != StatusCode::OK || cap == &json!(allowed);
@@ -345,7 +355,7 @@ async fn check_all(api: &Api, user: &str, grant: &str, how: &str) -> (usize, Vec
 async fn every_role_allows_what_awx_allows_and_nothing_more() {
     let api = Api::new().await;
     world(&api).await;
-    let jt = api.admin("GET", "/api/v2/job_templates/1/", None).await;
+    let jt = api.admin("GET", "/api/v2/job_templates/2/", None).await;
     assert_eq!(
         jt.body["organization"], 1,
         "the template is the organization's"
@@ -500,7 +510,7 @@ async fn a_revoke_takes_the_rights_away() {
     let r = api
         .call(
             "POST",
-            "/api/v2/job_templates/1/launch/",
+            "/api/v2/job_templates/2/launch/",
             Some(("op", "pw")),
             Some(json!({})),
         )
@@ -529,14 +539,14 @@ async fn a_revoke_takes_the_rights_away() {
     let r = api
         .call(
             "POST",
-            "/api/v2/job_templates/1/launch/",
+            "/api/v2/job_templates/2/launch/",
             Some(("op", "pw")),
             Some(json!({})),
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let access = api
-        .admin("GET", "/api/v2/job_templates/1/access_list/", None)
+        .admin("GET", "/api/v2/job_templates/2/access_list/", None)
         .await;
     let names: Vec<&str> = access.body["results"]
         .as_array()
@@ -555,7 +565,7 @@ async fn a_revoke_takes_the_rights_away() {
     let r = api
         .call(
             "POST",
-            "/api/v2/job_templates/1/launch/",
+            "/api/v2/job_templates/2/launch/",
             Some(("op", "pw")),
             Some(json!({})),
         )
@@ -670,7 +680,7 @@ async fn prompts_need_use_of_what_is_prompted() {
     let r = api
         .admin(
             "PATCH",
-            "/api/v2/job_templates/1/",
+            "/api/v2/job_templates/2/",
             Some(json!({"ask_inventory_on_launch": true})),
         )
         .await;
@@ -695,7 +705,7 @@ async fn prompts_need_use_of_what_is_prompted() {
     let r = api
         .call(
             "POST",
-            "/api/v2/job_templates/1/launch/",
+            "/api/v2/job_templates/2/launch/",
             me,
             Some(json!({})),
         )
@@ -704,7 +714,7 @@ async fn prompts_need_use_of_what_is_prompted() {
     let r = api
         .call(
             "POST",
-            "/api/v2/job_templates/1/launch/",
+            "/api/v2/job_templates/2/launch/",
             me,
             Some(json!({"inventory": inv2})),
         )
@@ -726,7 +736,7 @@ async fn prompts_need_use_of_what_is_prompted() {
     let r = api
         .call(
             "POST",
-            "/api/v2/job_templates/1/launch/",
+            "/api/v2/job_templates/2/launch/",
             me,
             Some(json!({"inventory": inv2})),
         )

@@ -92,6 +92,33 @@ pub async fn saved(
     Ok(Some(start_update(store, bus, &project, req).await?))
 }
 
+/// Removes a deleted project's checkout and its requirements cache under `projects_dir`
+/// (AWX's `Project.delete` → `delete_project_files`). Only a directory rawx named
+/// (`_<id>__<name>`, one path component) is removed: a manual project's directory is its
+/// owner's.
+pub fn delete_checkout(projects_dir: &std::path::Path, local_path: &str) {
+    let mut parts = std::path::Path::new(local_path).components();
+    let single = matches!(
+        (parts.next(), parts.next()),
+        (Some(std::path::Component::Normal(_)), None)
+    );
+    if !single || !local_path.starts_with('_') {
+        return;
+    }
+    for dir in [
+        projects_dir.join(local_path),
+        projects_dir.join(".__awx_cache").join(local_path),
+    ] {
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => tracing::info!(path = %dir.display(), "deleted project's files removed"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                tracing::warn!(path = %dir.display(), error = %e, "cannot remove a deleted project's files")
+            }
+        }
+    }
+}
+
 /// How an update was asked for.
 pub struct UpdateRequest {
     /// `manual`, `dependency`, `scheduled`, …

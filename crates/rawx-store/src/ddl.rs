@@ -78,7 +78,98 @@ pub const DATA_MIGRATIONS: &[DataMigration] = &[
             )
         },
     },
+    // Projects join the templates' id space (AWX's `Project` is a `UnifiedJobTemplate`, so a
+    // schedule, a workflow node or `/unified_job_templates/` names one by its id alone).
+    DataMigration {
+        version: 20,
+        name: "unified job templates: projects take ids in the templates' id space",
+        statements: |d| {
+            let mut out = move_projects();
+            out.extend(unify(
+                d,
+                &rawx_model::resources::UNIFIED_JOB_TEMPLATES,
+                &rawx_model::resources::PROJECTS,
+                &[],
+            ));
+            out
+        },
+    },
 ];
+
+/// Moves every project to a new id above every template's (and project's) id, with every
+/// reference to it: each column declared as a reference to projects, the `unified_job_template`
+/// of its updates (in their table and in `unified_jobs`), and its roles and grants (by
+/// `content_type`). A project is copied to its new id under a provisional name (its name is
+/// unique within its organization), the references repointed, the old row deleted, then its
+/// name given back: the references' foreign keys cannot follow an `UPDATE` of the id.
+fn move_projects() -> Vec<String> {
+    use rawx_model::resources::{PROJECTS, UNIFIED_JOB_TEMPLATES};
+    let q = quote;
+    let p = q(PROJECTS.key);
+    let mut out = vec![
+        "CREATE TABLE rawx_id_moves (old_id BIGINT PRIMARY KEY, new_id BIGINT NOT NULL, name TEXT NOT NULL)".into(),
+        format!(
+            "INSERT INTO rawx_id_moves (old_id, new_id, name) SELECT \"id\", \"id\" + \
+             (SELECT COALESCE(MAX(m), 0) FROM (SELECT MAX(\"id\") AS m FROM {p} UNION ALL \
+             SELECT MAX(\"id\") FROM {u}) AS highest), \"name\" FROM {p}",
+            u = q(UNIFIED_JOB_TEMPLATES.key)
+        ),
+    ];
+    let cols: Vec<&str> = PROJECTS
+        .columns()
+        .map(|(c, _)| c)
+        .filter(|c| *c != "id" && *c != "name")
+        .collect();
+    let quoted: Vec<String> = cols.iter().map(|c| q(c)).collect();
+    out.push(format!(
+        "INSERT INTO {p} (\"id\", \"name\", {c}) SELECT m.new_id, \
+         'rawx-moving-' || CAST(m.new_id AS TEXT), {a} FROM {p} AS k \
+         JOIN rawx_id_moves AS m ON k.\"id\" = m.old_id",
+        c = quoted.join(", "),
+        a = quoted
+            .iter()
+            .map(|c| format!("k.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let repoint = |table: &str, column: &str, when: &str| {
+        let (t, c) = (q(table), q(column));
+        format!(
+            "UPDATE {t} SET {c} = (SELECT new_id FROM rawx_id_moves WHERE old_id = {t}.{c}) \
+             WHERE {c} IN (SELECT old_id FROM rawx_id_moves){when}"
+        )
+    };
+    for res in ALL {
+        for f in res.fields {
+            if matches!(f.kind, Kind::Fk(target) if target == PROJECTS.key) {
+                out.push(repoint(res.key, f.name, ""));
+            }
+        }
+    }
+    // An update's template is its project; in `unified_jobs` only the project updates' rows
+    // (a job's template id may equal an old project id).
+    out.push(repoint("project_updates", "unified_job_template", ""));
+    out.push(repoint(
+        "unified_jobs",
+        "unified_job_template",
+        " AND \"polymorphic_type\" = 'project_update'",
+    ));
+    for table in ["roles", "role_user_assignments", "role_team_assignments"] {
+        out.push(repoint(
+            table,
+            "object_id",
+            " AND \"content_type\" = 'projects'",
+        ));
+    }
+    out.push(format!(
+        "DELETE FROM {p} WHERE \"id\" IN (SELECT old_id FROM rawx_id_moves)"
+    ));
+    out.push(format!(
+        "UPDATE {p} SET \"name\" = (SELECT name FROM rawx_id_moves WHERE new_id = {p}.\"id\")"
+    ));
+    out.push("DROP TABLE rawx_id_moves".into());
+    out
+}
 
 const IG_INSTALLER_POLICY: &str = "UPDATE instance_groups SET policy_instance_percentage = 100 \
      WHERE name IN ('controlplane', 'default') AND policy_instance_percentage = 0";

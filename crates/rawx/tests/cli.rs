@@ -108,6 +108,27 @@ fn a_first_session_with_the_cli_works_and_logs_no_secret() {
     let jt: Value = serde_json::from_str(&ok(&["job_templates", "get", "hello"])).unwrap();
     assert_eq!(jt["forks"], 5, "{jt}");
     assert_eq!(jt["name"], "hello");
+    // Who changed what, as the activity stream tells it.
+    let changed: Value = serde_json::from_str(&ok(&[
+        "activity_stream",
+        "list",
+        "--operation",
+        "update",
+        "--object1",
+        "job_template",
+    ]))
+    .unwrap();
+    assert_eq!(changed["count"], 1, "{changed}");
+    let entry = &changed["results"][0];
+    assert_eq!(
+        entry["summary_fields"]["actor"]["username"], "admin",
+        "{entry}"
+    );
+    assert_eq!(
+        entry["changes"]["forks"],
+        serde_json::json!([0, 5]),
+        "{entry}"
+    );
 
     let cred: Value = serde_json::from_str(&ok(&["credentials", "get", "key"])).unwrap();
     assert_eq!(cred["inputs"]["password"], "$encrypted$", "{cred}");

@@ -863,3 +863,153 @@ fn a_constructed_inventory_groups_its_inputs_hosts() {
         json!({"error": "Cannot change field 'overwrite' on a constructed inventory source."})
     );
 }
+
+const ON_LAUNCH_V1: &str = "\
+[web]
+h1
+
+[all:vars]
+ansible_connection=local
+ansible_python_interpreter='{{ ansible_playbook_python }}'
+";
+
+const ON_LAUNCH_V2: &str = "\
+[web]
+h1
+h2
+
+[all:vars]
+ansible_connection=local
+ansible_python_interpreter='{{ ansible_playbook_python }}'
+";
+
+/// AWX's dependencies for inventories: a launch whose inventory has a source with
+/// `update_on_launch` waits for a sync of it (one within `update_cache_timeout` is reused),
+/// the sync of an SCM source first updates its project when the project updates on launch,
+/// and a failing sync fails the job that waited for it, naming the sync.
+#[test]
+fn a_launch_syncs_its_inventory_first_and_fails_when_the_sync_fails() {
+    let lab = Lab::start();
+    let s = &lab.s;
+    let broken = "#!/bin/sh\necho 'this source is broken' >&2\nexit 3\n";
+    let (project, dir) = scm_project(
+        &lab,
+        "onlaunch",
+        &[
+            ("hosts.ini", ON_LAUNCH_V1, 0o644),
+            ("broken.sh", broken, 0o755),
+        ],
+    );
+    s.admin(
+        "PATCH",
+        &format!("/api/v2/projects/{project}/"),
+        Some(json!({"scm_update_on_launch": true, "scm_update_cache_timeout": 0})),
+        200,
+    );
+    let project_updates = || lab.all(&format!("/api/v2/projects/{project}/project_updates/"));
+    assert_eq!(project_updates().len(), 1, "only the first checkout so far");
+    let inv = lab.inventory("Synced on launch", &[]);
+    let made = s.awx_json(&[
+        "inventory_sources",
+        "create",
+        "--name",
+        "on-launch",
+        "--inventory",
+        &inv.to_string(),
+        "--source",
+        "scm",
+        "--source_project",
+        &project.to_string(),
+        "--source_path",
+        "hosts.ini",
+        "--overwrite",
+        "true",
+        "--update_on_launch",
+        "true",
+        "--update_cache_timeout",
+        "3600",
+    ]);
+    let src = made["id"].as_i64().expect("id");
+    assert_eq!(made["update_on_launch"], true, "{made}");
+    // A commit after the project's last update: only an update before the sync brings h2.
+    commit(&dir, &[("hosts.ini", ON_LAUNCH_V2, 0o644)]);
+
+    let play = lab.project(
+        "plays",
+        &[(
+            "hello.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: msg=hi\n",
+        )],
+    );
+    let jt = lab.jt("on launch", play, inv, "hello.yml", json!({}));
+    let job = lab.launch(jt);
+    let done = lab.wait_for(job, Duration::from_secs(180));
+    assert_eq!(done["status"], "successful", "{done}");
+    let ran: BTreeSet<String> = lab.summaries(job).into_keys().collect();
+    assert_eq!(ran, set(&["h1", "h2"]), "the job ran on the synced hosts");
+    assert_eq!(
+        names(&lab, &format!("/api/v2/inventories/{inv}/hosts/")),
+        set(&["h1", "h2"])
+    );
+    let syncs = lab.all(&format!(
+        "/api/v2/inventory_sources/{src}/inventory_updates/"
+    ));
+    assert_eq!(syncs.len(), 1, "{syncs:?}");
+    let sync = s.admin(
+        "GET",
+        &format!("/api/v2/inventory_updates/{}/", syncs[0]["id"]),
+        None,
+        200,
+    );
+    assert_eq!(sync["launch_type"], "dependency", "{sync}");
+    assert_eq!(sync["status"], "successful", "{sync}");
+    // The sync waited for an update of its project (which updates on launch).
+    let pu = sync["source_project_update"]
+        .as_i64()
+        .expect("source_project_update");
+    let pu = s.admin("GET", &format!("/api/v2/project_updates/{pu}/"), None, 200);
+    assert_eq!(pu["launch_type"], "dependency", "{pu}");
+    assert_eq!(pu["project"], project, "{pu}");
+    assert_eq!(sync["scm_revision"], pu["scm_revision"], "{sync}");
+    assert_eq!(project_updates().len(), 2);
+
+    // Within the cache timeout the last sync stands: the next launch makes none.
+    let again = lab.launch(jt);
+    let done = lab.wait_for(again, Duration::from_secs(180));
+    assert_eq!(done["status"], "successful", "{done}");
+    let syncs = lab.all(&format!(
+        "/api/v2/inventory_sources/{src}/inventory_updates/"
+    ));
+    assert_eq!(syncs.len(), 1, "the cached sync is reused: {syncs:?}");
+
+    // A source that fails: the launch fails, naming the sync it waited for.
+    s.admin(
+        "PATCH",
+        &format!("/api/v2/inventory_sources/{src}/"),
+        Some(json!({"source_path": "broken.sh", "update_cache_timeout": 0})),
+        200,
+    );
+    let failing = lab.launch(jt);
+    let done = lab.wait_for(failing, Duration::from_secs(180));
+    assert_eq!(done["status"], "failed", "{done}");
+    let syncs = lab.all(&format!(
+        "/api/v2/inventory_sources/{src}/inventory_updates/?order_by=-id"
+    ));
+    assert_eq!(syncs.len(), 2, "{syncs:?}");
+    assert_eq!(syncs[0]["status"], "failed", "{syncs:?}");
+    let why = done["job_explanation"].as_str().unwrap_or_default();
+    assert_eq!(
+        why,
+        format!(
+            "Previous Task Failed: {{\"job_type\": \"inventory_update\", \"job_name\": \"Synced on launch - on-launch\", \"job_id\": \"{}\"}}",
+            syncs[0]["id"]
+        ),
+        "{done}"
+    );
+    assert!(lab.summaries(failing).is_empty(), "the job did not run");
+    assert_eq!(
+        names(&lab, &format!("/api/v2/inventories/{inv}/hosts/")),
+        set(&["h1", "h2"]),
+        "the failed sync changed nothing"
+    );
+}

@@ -1377,3 +1377,43 @@ fn an_archive_project_from_a_local_http_server() {
         "SCM branch cannot be used with archive projects."
     );
 }
+
+/// AWX's `Project.delete`: a deleted git project's checkout goes from the projects directory
+/// (a manual project's directory, its owner's, stays); `/unified_job_templates/` lists
+/// projects as AWX's does.
+#[test]
+fn a_deleted_project_takes_its_checkout_with_it() {
+    let lab = Lab::start();
+    let s = &lab.s;
+    let repo = Repo::new(&s.data, "repos/gone");
+    repo.commit(&[("site.yml", &play("r1"))], "r1");
+    let pid = git_project(&lab, "Gone", &repo, json!({}));
+    let local = project(s, pid)["local_path"].as_str().unwrap().to_string();
+    let checkout = s.data.join("projects").join(&local);
+    assert!(
+        checkout.join("site.yml").is_file(),
+        "{}",
+        checkout.display()
+    );
+    let manual = lab.project("kept", &[("site.yml", &play("m"))]);
+    let listed = all_pages(s, "/api/v2/unified_job_templates/");
+    let ids: Vec<(i64, &str)> = listed
+        .iter()
+        .map(|t| (t["id"].as_i64().unwrap(), t["type"].as_str().unwrap()))
+        .collect();
+    assert!(
+        ids.contains(&(pid, "project")) && ids.contains(&(manual, "project")),
+        "{listed:?}"
+    );
+
+    s.admin("DELETE", &format!("/api/v2/projects/{pid}/"), None, 204);
+    eventually(Duration::from_secs(30), || {
+        (!checkout.exists()).then_some(())
+    });
+    s.admin("DELETE", &format!("/api/v2/projects/{manual}/"), None, 204);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        s.data.join("projects/kept/site.yml").is_file(),
+        "a manual project's directory stays"
+    );
+}

@@ -14,13 +14,32 @@ use std::process::Command;
 use std::time::Duration;
 
 /// Turns a database made by this release back into the previous release's shape: no parent
-/// table, no triggers keeping it, migration 4 not applied. (The previous release's tables are
-/// this one's otherwise: the change added only these.) Then writes old rows through SQL, as
-/// the previous release stored them: jobs 1–3 and ad hoc commands 1–2, each with events.
+/// table, no triggers keeping it, migrations 4, 5 and 20 not applied, and the project numbered
+/// apart from the templates (it takes the job template's id, as the previous release's
+/// own sequence gave it), with its template, grants and roles pointing at that id. (The
+/// previous release's tables are this one's otherwise: the change added only these.) Then
+/// writes old rows through SQL, as the previous release stored them: jobs 1–3 and ad hoc
+/// commands 1–2, each with events.
 fn previous_release_rows(pg: bool, inv: i64, org: i64, project: i64, jt: i64) -> String {
-    let mut sql = String::new();
-    // Kinds added since (project and inventory updates, inventory sources, workflow jobs) keep
-    // their tables, without the triggers that would hold the parent table.
+    // Foreign keys stand aside while the project takes its old id (sqlite3's shell does not
+    // enforce them).
+    let mut sql = if pg {
+        "SET session_replication_role = replica; ".to_string()
+    } else {
+        String::new()
+    };
+    sql.push_str(&format!(
+        "UPDATE projects SET id = {jt} WHERE id = {project}; \
+         UPDATE job_templates SET project = {jt} WHERE project = {project}; "
+    ));
+    for t in ["roles", "role_user_assignments", "role_team_assignments"] {
+        sql.push_str(&format!(
+            "UPDATE {t} SET object_id = {jt} WHERE content_type = 'projects' AND object_id = {project}; "
+        ));
+    }
+    let project = jt;
+    // Kinds added since (project and inventory updates, inventory sources) keep their tables,
+    // without the triggers that would hold the parent table.
     for child in [
         "jobs",
         "ad_hoc_commands",
@@ -29,6 +48,7 @@ fn previous_release_rows(pg: bool, inv: i64, org: i64, project: i64, jt: i64) ->
         "workflow_jobs",
         "job_templates",
         "workflow_job_templates",
+        "projects",
         "inventory_sources",
     ] {
         let on = if pg {
@@ -43,7 +63,7 @@ fn previous_release_rows(pg: bool, inv: i64, org: i64, project: i64, jt: i64) ->
     }
     sql.push_str(
         "DROP TABLE unified_jobs; DROP TABLE unified_job_templates; \
-         DELETE FROM rawx_migrations WHERE version IN (4, 5); ",
+         DELETE FROM rawx_migrations WHERE version IN (4, 5, 20); ",
     );
     // A workflow template with the job template's id, as the previous release numbered them.
     sql.push_str(&format!(
@@ -109,6 +129,23 @@ fn migrates_the_previous_release(pg: Option<&PgDb>) {
     let project = lab.project("demo", &[]);
     let jt = lab.jt("Hello", project, inv, "hello.yml", json!({}));
     let org = id(&lab.org);
+    // A grant on the project, to follow it to its new id.
+    let dev = id(&lab.s.admin(
+        "POST",
+        "/api/v2/users/",
+        Some(json!({"username": "dev", "password": "Dev-pass-1234"})),
+        201,
+    ));
+    let p = lab
+        .s
+        .admin("GET", &format!("/api/v2/projects/{project}/"), None, 200);
+    let use_role = &p["summary_fields"]["object_roles"]["use_role"]["id"];
+    lab.s.admin(
+        "POST",
+        &format!("/api/v2/users/{dev}/roles/"),
+        Some(json!({"id": use_role})),
+        204,
+    );
     let Lab { s, org: org_row } = lab;
     let dir: DataDir = s.stop();
 
@@ -224,9 +261,50 @@ fn migrates_the_previous_release(pg: Option<&PgDb>) {
             )
         })
         .collect();
-    assert_eq!(kinds.len(), 2, "{templates:?}");
+    assert_eq!(kinds.len(), 3, "{templates:?}");
     assert_eq!(kinds[0], (jt, "job_template", "Hello"));
     assert!(kinds[1].0 > jt && kinds[1].1 == "workflow_job_template" && kinds[1].2 == "Flow");
+    // The project (whose old id was the job template's) moved after every template, and
+    // everything that named it follows: its template, the old jobs, its grants.
+    let moved = kinds[2].0;
+    assert!(
+        moved > kinds[1].0 && kinds[2].1 == "project" && kinds[2].2 == "demo",
+        "{kinds:?}"
+    );
+    let project = s.admin("GET", &format!("/api/v2/projects/{moved}/"), None, 200);
+    assert_eq!(project["local_path"], "demo", "{project}");
+    assert_eq!(project["organization"], org, "{project}");
+    let template = s.admin("GET", &format!("/api/v2/job_templates/{jt}/"), None, 200);
+    assert_eq!(template["project"], moved, "{template}");
+    assert_eq!(
+        template["summary_fields"]["project"]["name"], "demo",
+        "{template}"
+    );
+    s.admin("GET", &format!("/api/v2/projects/{jt}/"), None, 404);
+    for n in 1..=3 {
+        assert_eq!(lab.job(n)["project"], moved);
+    }
+    let roles = lab.all(&format!("/api/v2/users/{dev}/roles/"));
+    assert!(
+        roles.iter().any(|r| r["name"] == "Use"
+            && r["summary_fields"]["resource_type"] == "project"
+            && r["summary_fields"]["resource_id"] == moved),
+        "the grant follows the project: {roles:?}"
+    );
+    let seen = s.http(
+        "GET",
+        &format!("/api/v2/projects/{moved}/"),
+        Some(("dev", "Dev-pass-1234")),
+        None,
+    );
+    assert_eq!(seen.status, 200, "dev still sees the project");
+    let newer = s.admin(
+        "POST",
+        "/api/v2/projects/",
+        Some(json!({"name": "newer", "organization": org, "scm_type": "", "local_path": "demo"})),
+        201,
+    );
+    assert!(id(&newer) > moved, "{newer}");
     let flow = s.admin(
         "GET",
         &format!("/api/v2/workflow_job_templates/{}/", kinds[1].0),

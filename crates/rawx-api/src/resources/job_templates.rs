@@ -340,8 +340,15 @@ pub async fn launch_options(
     Auth(ident): Auth,
     Path(raw): Path<String>,
 ) -> ApiResult<Response> {
-    let jt = fetch_visible(&state, &ident.actor, &JOB_TEMPLATES, &raw).await?;
-    let may = may_execute(&mut Renderer::new(&state, &ident.actor), &jt).await?;
+    // AWX's metadata describes the POST without the object (`determine_actions` looks one up
+    // for PUT only), and the awx CLI reads the launch flags of every template from
+    // `job_templates/1/launch/`, which need not be a template (ids are shared with projects,
+    // workflow templates and inventory sources).
+    let may = match fetch_visible(&state, &ident.actor, &JOB_TEMPLATES, &raw).await {
+        Ok(jt) => may_execute(&mut Renderer::new(&state, &ident.actor), &jt).await?,
+        Err(ApiError::NotFound) => true,
+        Err(e) => return Err(e),
+    };
     let choice = |c: Vec<Value>| json!({"type": "choice", "required": false, "choices": c});
     let mut post = Map::new();
     post.insert(

@@ -228,6 +228,17 @@ impl ResourceApi for Projects {
         Ok(())
     }
 
+    fn deleted(&self, state: &AppState, row: &Row) {
+        if text(row, "scm_type").is_empty() {
+            return;
+        }
+        // In the background, as AWX's `delete_project_files.delay`: the answer does not wait
+        // for a large tree to go.
+        let root = state.config.projects_dir.clone();
+        let local = text(row, "local_path").to_string();
+        tokio::task::spawn_blocking(move || projects::delete_checkout(&root, &local));
+    }
+
     fn used_by_jobs_as(&self) -> Option<&'static str> {
         Some("project")
     }

@@ -9,12 +9,15 @@ use serde_json::json;
 
 /// The world's ad hoc command: after its job (one id space for every kind of job).
 pub const AD_HOC_ID: i64 = 2;
-/// The world's workflow template: after its job template (one id space for templates).
-pub const WORKFLOW_ID: i64 = 2;
+/// The world's job template: after its project (projects, templates and inventory sources
+/// share one id space, AWX's unified job templates).
+pub const JT_ID: i64 = 2;
+/// The world's workflow template: after its job template.
+pub const WORKFLOW_ID: i64 = 3;
 
-/// The world's inventory source: after the job and workflow templates (one id space for
-/// templates); its update after the job and the ad hoc command.
-pub const SOURCE_ID: i64 = 3;
+/// The world's inventory source: after the project and the job and workflow templates; its
+/// update after the job and the ad hoc command.
+pub const SOURCE_ID: i64 = 4;
 pub const UPDATE_ID: i64 = 3;
 /// The world's project update: after the inventory update (one id space for every kind).
 pub const PROJECT_UPDATE_ID: i64 = 4;
@@ -26,6 +29,10 @@ pub const WORKFLOW_JOB_ID: i64 = 5;
 #[allow(dead_code)]
 pub fn in_world(path: String) -> String {
     path.replace(
+        "/api/v2/job_templates/1/",
+        &format!("/api/v2/job_templates/{JT_ID}/"),
+    )
+    .replace(
         "/api/v2/ad_hoc_commands/1/",
         &format!("/api/v2/ad_hoc_commands/{AD_HOC_ID}/"),
     )
@@ -51,8 +58,8 @@ pub fn in_world(path: String) -> String {
     )
 }
 
-/// Org "Ops" (id 1) with one of everything, all with id 1 but the ad hoc command and the
-/// workflow template ([`AD_HOC_ID`], [`WORKFLOW_ID`]); returns nothing, ids are known.
+/// Org "Ops" (id 1) with one of everything, all with id 1 but the templates, the source and
+/// the ad hoc command ([`AD_HOC_ID`], [`WORKFLOW_ID`]); returns nothing, ids are known.
 pub async fn world(api: &Api) {
     assert_eq!(
         api.make("/api/v2/organizations/", json!({"name": "Ops"}))
@@ -111,12 +118,12 @@ pub async fn world(api: &Api) {
             json!({"name": "hello", "project": 1, "inventory": 1, "playbook": "hello.yml"})
         )
         .await,
-        1
+        JT_ID
     );
     let r = api
         .admin(
             "POST",
-            "/api/v2/job_templates/1/credentials/",
+            "/api/v2/job_templates/2/credentials/",
             Some(json!({"id": 1})),
         )
         .await;
@@ -141,7 +148,7 @@ pub async fn world(api: &Api) {
     );
     assert_eq!(
         api.make(
-            "/api/v2/job_templates/1/schedules/",
+            "/api/v2/job_templates/2/schedules/",
             json!({"name": "nightly",
                 "rrule": "DTSTART;TZID=Europe/Paris:20300101T020000 RRULE:FREQ=DAILY;INTERVAL=1"})
         )
@@ -150,7 +157,7 @@ pub async fn world(api: &Api) {
     );
     // A job, launched and left pending: no task role runs in these tests.
     assert_eq!(
-        api.make("/api/v2/job_templates/1/launch/", json!({})).await,
+        api.make("/api/v2/job_templates/2/launch/", json!({})).await,
         1
     );
     // What the event ingester would have stored for it.
@@ -359,7 +366,7 @@ pub async fn world(api: &Api) {
     for ident in ["first", "second"] {
         api.make(
             &format!("/api/v2/workflow_job_templates/{WORKFLOW_ID}/workflow_nodes/"),
-            json!({"unified_job_template": 1, "identifier": ident}),
+            json!({"unified_job_template": JT_ID, "identifier": ident}),
         )
         .await;
     }

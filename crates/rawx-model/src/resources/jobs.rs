@@ -168,6 +168,12 @@ pub static JOBS: Resource = Resource {
             // The project update this job waited for (`dependent_jobs` from the other side),
             // whose revision it runs.
             Field::new("project_update", "", INT).internal().nullable(),
+            // The inventory updates it waits for (AWX's `dependent_jobs` of kind inventory
+            // update), a JSON list of ids; null until the task manager gave it them
+            // (`dependencies_processed`).
+            Field::new("inventory_dependencies", "", Kind::Text)
+                .internal()
+                .nullable(),
             // The schedule that launched it (`launch_type: scheduled`).
             fk("schedule", "Schedule", "schedules")
                 .read_only()
