@@ -215,13 +215,16 @@ pub static WORKFLOW_JOBS: Resource = Resource {
     name_field: None,
     unique: &[],
     scope: Scope::Via(&["organization"]),
-    subs: &[Sub {
-        name: "workflow_nodes",
-        list: SubList::Children {
-            resource: "workflow_job_nodes",
-            fk: "workflow_job",
+    subs: &[
+        Sub {
+            name: "workflow_nodes",
+            list: SubList::Children {
+                resource: "workflow_job_nodes",
+                fk: "workflow_job",
+            },
         },
-    }],
+        super::ACTIVITY_SUB,
+    ],
     order: "-id",
     search_fields: &["name", "description"],
     named_url_parents: &[],
