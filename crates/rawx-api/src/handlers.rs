@@ -795,10 +795,13 @@ async fn create_and_link(
     {
         return Err(ApiError::forbidden());
     }
-    // Hosts and groups made under a group belong to the group's inventory.
-    if let (Some(obj), Some(inv)) = (body.as_object_mut(), parent.get("inventory")) {
-        if other.field("inventory").is_some() && !obj.contains_key("inventory") {
-            obj.insert("inventory".into(), inv.clone());
+    // AWX's `EnforceParentRelationshipMixin`: hosts and groups made under a group belong to
+    // the group's inventory, nodes made under a node to its workflow.
+    for owner in ["inventory", "workflow_job_template"] {
+        if let (Some(obj), Some(v)) = (body.as_object_mut(), parent.get(owner)) {
+            if other.field(owner).is_some() && !obj.contains_key(owner) {
+                obj.insert(owner.into(), v.clone());
+            }
         }
     }
     let (id, made) = create_row(state, ident, other, body).await?;

@@ -243,7 +243,7 @@ fn fixed() -> Routes {
         ),
         (
             "/api/v2/bulk/job_launch/",
-            get(resources::bulk::job_launch_get),
+            get(resources::bulk::job_launch_get).post(resources::bulk::job_launch),
         ),
         (
             "/api/v2/unified_jobs/",

@@ -648,7 +648,8 @@ async fn unified_lists_mix_the_kinds_and_respect_rights() {
             (1, "job"),
             (common::AD_HOC_ID, "ad_hoc_command"),
             (common::UPDATE_ID, "inventory_update"),
-            (common::PROJECT_UPDATE_ID, "project_update")
+            (common::PROJECT_UPDATE_ID, "project_update"),
+            (common::WORKFLOW_JOB_ID, "workflow_job")
         ]
     );
     let adhoc = &jobs.body["results"][1];

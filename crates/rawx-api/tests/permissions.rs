@@ -29,6 +29,9 @@ fn body_for(res: &str) -> Value {
         }
         "tokens" => json!({"description": "mine"}),
         "workflow_job_templates" => json!({"name": "w2", "organization": 1}),
+        "workflow_job_template_nodes" => {
+            json!({"workflow_job_template": common::WORKFLOW_ID, "unified_job_template": common::JT_ID})
+        }
         "instance_groups" => json!({"name": "ig2"}),
         "instances" => json!({"hostname": "evil", "capacity_adjustment": "0"}),
         "execution_environments" => json!({"name": "e2", "image": "quay.io/x"}),
@@ -42,6 +45,8 @@ fn body_for(res: &str) -> Value {
         | "inventory_update_events"
         | "project_updates"
         | "project_update_events"
+        | "workflow_jobs"
+        | "workflow_job_nodes"
         | "activity_stream" => {
             json!({"name": "forged"})
         }

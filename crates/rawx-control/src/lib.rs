@@ -25,6 +25,7 @@ mod run;
 mod scheduler;
 mod scm;
 mod smtp;
+mod workflow;
 
 pub use ingest::Ingest;
 
@@ -111,7 +112,8 @@ impl Shared {
 /// - `task-manager` claims pending jobs by capacity and hands them to the dispatcher;
 /// - `heartbeat` says this node is alive and reaps the jobs of nodes that are not;
 /// - `health` keeps the instances' capacity current;
-/// - `scheduler` launches the schedules that are due.
+/// - `scheduler` launches the schedules that are due;
+/// - `workflow-manager` runs workflow jobs: spawns their nodes' jobs, ends them.
 ///
 /// Each restarts on its own: a crash of one leaves the others' work in place (the
 /// dispatcher's restart re-attaches to its running jobs; the ingester's stores what it held).
@@ -181,6 +183,9 @@ impl TaskRole {
                 shared: self.shared.clone(),
             }),
             Arc::new(notify::Notifier {
+                shared: self.shared.clone(),
+            }),
+            Arc::new(workflow::WorkflowManager {
                 shared: self.shared.clone(),
             }),
             Arc::new(Health::new(self.shared)),

@@ -37,6 +37,7 @@ pub mod settings;
 pub mod status;
 pub mod stdout;
 pub mod survey;
+pub mod workflows;
 
 pub use error::{DomainError, DomainResult};
 pub use status::JobStatus;

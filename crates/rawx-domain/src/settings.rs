@@ -305,6 +305,7 @@ pub const LOG_AGGREGATOR_MAX_DISK_USAGE_PATH: Key<String> =
     key("LOG_AGGREGATOR_MAX_DISK_USAGE_PATH");
 pub const BULK_HOST_MAX_CREATE: Key<i64> = key("BULK_HOST_MAX_CREATE");
 pub const BULK_HOST_MAX_DELETE: Key<i64> = key("BULK_HOST_MAX_DELETE");
+pub const BULK_JOB_MAX_LAUNCH: Key<i64> = key("BULK_JOB_MAX_LAUNCH");
 
 /// Reads settings from the store: stored overrides, else the registry's default.
 pub struct Settings<'a> {

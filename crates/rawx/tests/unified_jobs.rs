@@ -45,6 +45,7 @@ fn previous_release_rows(pg: bool, inv: i64, org: i64, project: i64, jt: i64) ->
         "ad_hoc_commands",
         "project_updates",
         "inventory_updates",
+        "workflow_jobs",
         "job_templates",
         "workflow_job_templates",
         "projects",

@@ -1,9 +1,9 @@
 //! `/api/v2/bulk/`: AWX's bulk host create and delete (awx/api/views/bulk.py and the
 //! `BulkHostCreateSerializer` / `BulkHostDeleteSerializer` of awx/api/serializers.py), with
 //! their limits (the `BULK_HOST_MAX_CREATE` / `BULK_HOST_MAX_DELETE` settings), messages and
-//! answers. Each host is written through the one write path. `job_launch` is listed, as AWX
-//! lists it, but AWX runs a bulk launch as a workflow job, which rawx does not have: its POST
-//! is refused (405).
+//! answers. Each host is written through the one write path. `job_launch` is AWX's
+//! `BulkJobLaunchSerializer`: a workflow job whose nodes are the jobs, run by the workflow
+//! engine.
 
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
@@ -304,4 +304,216 @@ pub async fn host_delete(
         );
     }
     Ok((StatusCode::CREATED, Json(json!({"hosts": result}))))
+}
+
+/// The node fields a bulk job may set (AWX's `BulkJobNodeSerializer`), beyond its template.
+const BULK_NODE_FIELDS: &[&str] = &[
+    "identifier",
+    "extra_data",
+    "inventory",
+    "scm_branch",
+    "job_type",
+    "job_tags",
+    "skip_tags",
+    "limit",
+    "diff_mode",
+    "verbosity",
+    "forks",
+    "job_slice_count",
+    "timeout",
+    "all_parents_must_converge",
+];
+
+/// `POST /api/v2/bulk/job_launch/` (AWX's `BulkJobLaunchSerializer`): checks the list, each
+/// template's type and the caller's right to run it (`execute_role`, `update_role` for
+/// projects and inventory sources), the inventories and credentials it may use, then makes
+/// one workflow job with a node per job and answers it.
+pub async fn job_launch(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    use rawx_model::resources::{CREDENTIALS, TYPE_COLUMN, UNIFIED_JOB_TEMPLATES, WORKFLOW_JOBS};
+    let actor = &ident.actor;
+    let body = json_body(&headers, &body)?;
+    let jobs = list_of(&body, "jobs")?;
+    let max = state.settings().get(settings::BULK_JOB_MAX_LAUNCH).await;
+    if jobs.len() as i64 > max {
+        return Err(non_field(
+            "Number of requested jobs exceeds system setting BULK_JOB_MAX_LAUNCH",
+        ));
+    }
+    let mut r = Renderer::new(&state, actor);
+    let mut identifiers = std::collections::HashSet::new();
+    let mut nodes = Vec::new();
+    let mut not_allowed: std::collections::BTreeMap<&str, Vec<i64>> = Default::default();
+    for (i, job) in jobs.iter().enumerate() {
+        let Some(obj) = job.as_object() else {
+            return Err(bad(
+                json!({"jobs": [format!("Item {i}: Invalid data. Expected a dictionary.")]}),
+            ));
+        };
+        let Some(ujt) = obj.get("unified_job_template").and_then(Value::as_i64) else {
+            return Err(bad(
+                json!({"jobs": [{"unified_job_template": ["This field is required."]}]}),
+            ));
+        };
+        let mut node = Row::new();
+        for f in BULK_NODE_FIELDS {
+            if let Some(v) = obj.get(*f) {
+                node.insert((*f).into(), v.clone());
+            }
+        }
+        if let Some(Value::Object(m)) = node.get("extra_data") {
+            let s = Value::Object(m.clone()).to_string();
+            node.insert("extra_data".into(), json!(s));
+        }
+        match obj.get("identifier").and_then(Value::as_str) {
+            Some(id) => {
+                if !identifiers.insert(id.to_string()) {
+                    return Err(non_field(format!("Identifier {id} not unique")));
+                }
+            }
+            None => {
+                node.insert(
+                    "identifier".into(),
+                    json!(format!("bulk-{i}-{}", rand::random::<u64>())),
+                );
+            }
+        }
+        node.insert("unified_job_template".into(), json!(ujt));
+        // The template: a kind bulk jobs run, that the caller may run.
+        let allowed = match state.store.get(&UNIFIED_JOB_TEMPLATES, ujt).await {
+            Ok(t) => {
+                let (ct, role) = match rawx_model::schema::text(&t, TYPE_COLUMN) {
+                    "job_template" => ("job_templates", "execute_role"),
+                    "workflow_job_template" => ("workflow_job_templates", "execute_role"),
+                    "project" => ("projects", "update_role"),
+                    "inventory_source" => ("inventories", "update_role"),
+                    other => {
+                        return Err(non_field(format!(
+                            "Template types {} not allowed in bulk jobs",
+                            other.replace('_', " ")
+                        )))
+                    }
+                };
+                let on = if ct == "inventories" {
+                    rawx_model::schema::int(
+                        &state
+                            .store
+                            .get(&rawx_model::resources::INVENTORY_SOURCES, ujt)
+                            .await?,
+                        "inventory",
+                    )
+                    .unwrap_or_default()
+                } else {
+                    ujt
+                };
+                !actor.read_only_token && r.holds(ct, on, &[role]).await?
+            }
+            Err(_) => false,
+        };
+        if !allowed {
+            not_allowed
+                .entry("Unified Job Templates")
+                .or_default()
+                .push(ujt);
+        }
+        if let Some(inv) = obj.get("inventory").and_then(Value::as_i64) {
+            if state.store.get(&INVENTORIES, inv).await.is_err()
+                || !r.holds("inventories", inv, &["use_role"]).await?
+            {
+                not_allowed.entry("Inventories").or_default().push(inv);
+            }
+        }
+        let mut creds = Vec::new();
+        for c in obj
+            .get("credentials")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_i64)
+        {
+            if state.store.get(&CREDENTIALS, c).await.is_err()
+                || !r.holds("credentials", c, &["use_role"]).await?
+            {
+                not_allowed.entry("Credentials").or_default().push(c);
+            }
+            creds.push(c);
+        }
+        nodes.push((node, creds));
+    }
+    if let Some((model, ids)) = not_allowed.into_iter().next() {
+        let set: Vec<String> = ids.iter().map(i64::to_string).collect();
+        return Err(non_field(format!(
+            "{model} {{{}}} not found or you don't have permissions to access it",
+            set.join(", ")
+        )));
+    }
+    // The organization whose permissions the job inherits: the one given, else one the
+    // caller belongs to (AWX's `check_organization_permission`).
+    let org = match body.get("organization").and_then(Value::as_i64) {
+        Some(o) => {
+            if !actor.is_superuser && !actor.member_of.contains(&o) {
+                return Err(non_field(format!(
+                    "Organizations {{{o}}} not found or you don't have permissions to access it"
+                )));
+            }
+            Some(o)
+        }
+        None if actor.is_superuser => None,
+        None => match actor.member_of.first() {
+            Some(o) => Some(*o),
+            None => {
+                return Err(non_field(
+                    "User not part of any organization, please assign an organization to assign to the job",
+                ))
+            }
+        },
+    };
+    let mut wj = Row::new();
+    let name = body
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .unwrap_or("Bulk Job Launch");
+    wj.insert("name".into(), json!(name));
+    wj.insert(
+        "description".into(),
+        body.get("description").cloned().unwrap_or(json!("")),
+    );
+    wj.insert("organization".into(), json!(org));
+    for k in ["inventory", "limit", "scm_branch", "skip_tags", "job_tags"] {
+        if let Some(v) = body.get(k) {
+            wj.insert(k.into(), v.clone());
+        }
+    }
+    let vars = match body.get("extra_vars") {
+        Some(Value::Object(m)) => Value::Object(m.clone()).to_string(),
+        Some(Value::String(s)) if !s.trim().is_empty() => {
+            match rawx_model::validate::parse_vars(s) {
+                Ok(m) => Value::Object(m).to_string(),
+                Err(e) => return Err(bad(json!({"extra_vars": [e]}))),
+            }
+        }
+        _ => String::new(),
+    };
+    wj.insert("extra_vars".into(), json!(vars));
+    wj.insert("launch_type".into(), json!("manual"));
+    wj.insert("launched_by_user".into(), json!(actor.user_id));
+    wj.insert("created_by".into(), json!(actor.user_id));
+    let id =
+        rawx_domain::workflows::create_bulk_workflow_job(&*state.store, &*state.bus, wj, nodes)
+            .await?;
+    let stored = state.store.get(&WORKFLOW_JOBS, id).await?;
+    let out = Renderer::new(&state, actor)
+        .render(&WORKFLOW_JOBS, &stored)
+        .await?;
+    tracing::info!(
+        workflow_job = id,
+        user = ident.username(),
+        "bulk job launch"
+    );
+    Ok((StatusCode::CREATED, Json(out)))
 }

@@ -133,7 +133,7 @@ pub async fn job_summary(
         }
     }
     summary.insert("credentials".into(), Value::Array(creds));
-    Ok(())
+    super::workflows::source_workflow_job(r, row, summary).await
 }
 
 pub async fn relaunch(

@@ -36,6 +36,7 @@ mod teams;
 mod tokens;
 pub mod unified;
 mod users;
+mod workflows;
 
 use crate::resource::{Registry, ResourceApi};
 use std::sync::OnceLock;
@@ -75,6 +76,10 @@ static MODULES: &[&dyn ResourceApi] = &[
     &teams::Teams,
     &tokens::Tokens,
     &users::Users,
+    &workflows::WorkflowJobTemplates,
+    &workflows::WorkflowJobTemplateNodes,
+    &workflows::WorkflowJobs,
+    &workflows::WorkflowJobNodes,
 ];
 
 /// Every resource's `ResourceApi`, built once.

@@ -191,7 +191,57 @@ pub async fn unified_jobs(
     uri: OriginalUri,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    list_kinds(&state, &ident.actor, &UNIFIED_JOBS, &uri, &q).await
+    // `unified_job_node__workflow_job=N` (awxkit's workflow monitor): the jobs a workflow
+    // job's nodes spawned, a span over a reverse relation the filter language does not know.
+    let pairs: Vec<(String, String)> = q
+        .as_deref()
+        .map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default();
+    let key = "unified_job_node__workflow_job";
+    let Some((_, wj)) = pairs.iter().find(|(k, _)| k == key) else {
+        return list_kinds(
+            &state,
+            &ident.actor,
+            &UNIFIED_JOBS,
+            &uri,
+            &q,
+            Filter::All(vec![]),
+        )
+        .await;
+    };
+    let wj: i64 = wj
+        .parse()
+        .map_err(|_| ApiError::field(key, "Enter a whole number."))?;
+    let nodes = state
+        .store
+        .list_all(
+            &rawx_model::resources::WORKFLOW_JOB_NODES,
+            &Filter::eq("workflow_job", ColumnType::Int, json!(wj)),
+            &[("id", false)],
+        )
+        .await?;
+    let mut ids: Vec<Value> = nodes
+        .iter()
+        .filter_map(|n| n.get("job").cloned())
+        .filter(|v| !v.is_null())
+        .collect();
+    if ids.is_empty() {
+        ids.push(json!(-1));
+    }
+    let base = Filter::On {
+        path: vec![],
+        column: "id",
+        ctype: ColumnType::Int,
+        cond: Cond::In(ids),
+    };
+    let rest = {
+        let mut rest = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in pairs.iter().filter(|(k, _)| k != key) {
+            rest.append_pair(k, v);
+        }
+        Some(rest.finish())
+    };
+    list_kinds(&state, &ident.actor, &UNIFIED_JOBS, &uri, &rest, base).await
 }
 
 pub async fn unified_jobs_options(Auth(_): Auth) -> Response {
@@ -206,7 +256,15 @@ pub async fn unified_job_templates(
     uri: OriginalUri,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    list_kinds(&state, &ident.actor, &UNIFIED_JOB_TEMPLATES, &uri, &q).await
+    list_kinds(
+        &state,
+        &ident.actor,
+        &UNIFIED_JOB_TEMPLATES,
+        &uri,
+        &q,
+        Filter::All(vec![]),
+    )
+    .await
 }
 
 pub async fn unified_job_templates_options(Auth(_): Auth) -> Response {
@@ -222,9 +280,9 @@ async fn list_kinds(
     parent: &'static Resource,
     uri: &OriginalUri,
     q: &Option<String>,
+    base: Filter,
 ) -> ApiResult<Json<Value>> {
-    let (params, lq, page) =
-        crate::handlers::page_rows(state, actor, parent, Filter::All(vec![]), q).await?;
+    let (params, lq, page) = crate::handlers::page_rows(state, actor, parent, base, q).await?;
     let mut children: HashMap<i64, (&'static Resource, Row)> = HashMap::new();
     for kind in children_of(parent) {
         let ids: Vec<Value> = page

@@ -21,6 +21,8 @@ pub const SOURCE_ID: i64 = 4;
 pub const UPDATE_ID: i64 = 3;
 /// The world's project update: after the inventory update (one id space for every kind).
 pub const PROJECT_UPDATE_ID: i64 = 4;
+/// The world's workflow job: after the project update (one id space for every kind).
+pub const WORKFLOW_JOB_ID: i64 = 5;
 
 /// `path` of `rawx_api::routes()` (which puts `1` for every id) aimed at the world's object:
 /// its ad hoc command and workflow template are not 1.
@@ -49,6 +51,10 @@ pub fn in_world(path: String) -> String {
     .replace(
         "/api/v2/project_updates/1/",
         &format!("/api/v2/project_updates/{PROJECT_UPDATE_ID}/"),
+    )
+    .replace(
+        "/api/v2/workflow_jobs/1/",
+        &format!("/api/v2/workflow_jobs/{WORKFLOW_JOB_ID}/"),
     )
 }
 
@@ -381,4 +387,30 @@ pub async fn world(api: &Api) {
         .insert(&rawx_model::resources::NOTIFICATIONS, &n)
         .await
         .unwrap();
+    // The workflow template's two nodes (1 runs the job template, then 2 on success), and a
+    // workflow job launched and left pending (no task role runs), with its copies of them.
+    for ident in ["first", "second"] {
+        api.make(
+            &format!("/api/v2/workflow_job_templates/{WORKFLOW_ID}/workflow_nodes/"),
+            json!({"unified_job_template": JT_ID, "identifier": ident}),
+        )
+        .await;
+    }
+    let r = api
+        .admin(
+            "POST",
+            "/api/v2/workflow_job_template_nodes/1/success_nodes/",
+            Some(json!({"id": 2})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let r = api
+        .admin(
+            "POST",
+            &format!("/api/v2/workflow_job_templates/{WORKFLOW_ID}/launch/"),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["workflow_job"], json!(WORKFLOW_JOB_ID));
 }

@@ -12,6 +12,7 @@ mod notifications;
 mod roles;
 mod schedules;
 mod templates;
+mod workflows;
 
 use crate::schema::{Default as D, Field, Kind, Relation, Resource, Scope, Sub, SubList};
 
@@ -26,6 +27,7 @@ pub use notifications::*;
 pub use roles::*;
 pub use schedules::*;
 pub use templates::*;
+pub use workflows::*;
 
 pub(crate) const NAME: Field = Field::new("name", "Name", Kind::Str { max: 512 })
     .help("Name of this object.")
@@ -78,6 +80,9 @@ pub static ALL: &[&Resource] = &[
     &ROLE_DEFINITIONS,
     &ROLE_USER_ASSIGNMENTS,
     &ROLE_TEAM_ASSIGNMENTS,
+    &WORKFLOW_JOB_TEMPLATE_NODES,
+    &WORKFLOW_JOBS,
+    &WORKFLOW_JOB_NODES,
     &ACTIVITY_STREAM,
     &NOTIFICATION_TEMPLATES,
     &NOTIFICATIONS,
@@ -101,6 +106,7 @@ pub static PARENTS: &[(&Resource, &Resource)] = &[
     (&AD_HOC_COMMANDS, &UNIFIED_JOBS),
     (&PROJECT_UPDATES, &UNIFIED_JOBS),
     (&INVENTORY_UPDATES, &UNIFIED_JOBS),
+    (&WORKFLOW_JOBS, &UNIFIED_JOBS),
     (&JOB_TEMPLATES, &UNIFIED_JOB_TEMPLATES),
     (&WORKFLOW_JOB_TEMPLATES, &UNIFIED_JOB_TEMPLATES),
     (&PROJECTS, &UNIFIED_JOB_TEMPLATES),
@@ -174,6 +180,14 @@ pub static RELATIONS: &[&Relation] = &[
     &ORG_NT_SUCCESS,
     &ORG_NT_ERROR,
     &ORG_NT_APPROVALS,
+    &WFJT_NODE_SUCCESS,
+    &WFJT_NODE_FAILURE,
+    &WFJT_NODE_ALWAYS,
+    &WFJT_NODE_CREDENTIALS,
+    &WFJ_NODE_SUCCESS,
+    &WFJ_NODE_FAILURE,
+    &WFJ_NODE_ALWAYS,
+    &WFJ_NODE_CREDENTIALS,
 ];
 
 /// Tags of an organization, put on templates and copied to the jobs they launch (AWX's

@@ -269,8 +269,8 @@ pub static JOB_TEMPLATES: Resource = Resource {
     read_only_api: false,
 };
 
-/// Workflow templates are stored and served (CRUD, lookups, roles); running them comes with
-/// the workflow engine.
+/// Workflow templates: their nodes (`workflow_nodes/`) and the workflow jobs a launch makes,
+/// run by the task role's workflow engine.
 pub static WORKFLOW_JOB_TEMPLATES: Resource = Resource {
     key: "workflow_job_templates",
     type_name: "workflow_job_template",
@@ -311,7 +311,23 @@ pub static WORKFLOW_JOB_TEMPLATES: Resource = Resource {
     name_field: Some("name"),
     unique: &[&["name", "organization"]],
     scope: Scope::Via(&["organization"]),
-    subs: &[super::ACTIVITY_SUB],
+    subs: &[
+        super::ACTIVITY_SUB,
+        Sub {
+            name: "workflow_nodes",
+            list: SubList::Children {
+                resource: "workflow_job_template_nodes",
+                fk: "workflow_job_template",
+            },
+        },
+        Sub {
+            name: "workflow_jobs",
+            list: SubList::Children {
+                resource: "workflow_jobs",
+                fk: "workflow_job_template",
+            },
+        },
+    ],
     order: "name",
     search_fields: &["name", "description"],
     named_url_parents: &["organization"],

@@ -1,0 +1,863 @@
+//! Workflows: a workflow template and its prompts to a pending workflow job (its nodes and
+//! edges copied, AWX's `WorkflowJobTemplate.create_unified_job`), the graph rules that decide
+//! which node runs next (AWX 24.6.1's `awx/main/scheduler/dag_workflow.py`, rule for rule),
+//! and the job a node spawns (`WorkflowJobNode.get_job_kwargs`). The task role's workflow
+//! engine calls these; so do the launch endpoint and bulk launch.
+
+use crate::launch::{self, CredentialView};
+use crate::messages::{publish, StatusChanged};
+use crate::status::JobStatus;
+use crate::{DomainError, DomainResult};
+use rawx_bus::Bus;
+use rawx_model::filter::Filter;
+use rawx_model::rbac::Actor;
+use rawx_model::resources::{
+    INVENTORIES, INVENTORY_SOURCES, JOBS, JOB_TEMPLATES, JT_CREDENTIALS, PROJECTS, TYPE_COLUMN,
+    UNIFIED_JOBS, UNIFIED_JOB_TEMPLATES, WFJT_EDGES, WFJT_NODE_CREDENTIALS, WFJ_EDGES,
+    WFJ_NODE_CREDENTIALS, WORKFLOW_JOBS, WORKFLOW_JOB_KIND, WORKFLOW_JOB_NODES,
+    WORKFLOW_JOB_TEMPLATES, WORKFLOW_JOB_TEMPLATE_NODES,
+};
+use rawx_model::schema::{int, text, ColumnType};
+use rawx_model::validate::parse_vars;
+use rawx_model::{Relation, Row};
+use rawx_store::Store;
+use serde_json::{json, Map, Value};
+use std::collections::{HashMap, HashSet};
+
+/// The launch-config fields a node saves and a spawned job takes (when its template asks).
+pub const NODE_PROMPTS: &[&str] = &[
+    "inventory",
+    "scm_branch",
+    "job_type",
+    "job_tags",
+    "skip_tags",
+    "limit",
+    "diff_mode",
+    "verbosity",
+    "forks",
+    "job_slice_count",
+    "timeout",
+];
+
+/// The prompts a workflow template may accept at launch: `(key, ask flag)`.
+pub const WORKFLOW_PROMPTS: &[(&str, &str)] = &[
+    ("inventory", "ask_inventory_on_launch"),
+    ("limit", "ask_limit_on_launch"),
+    ("scm_branch", "ask_scm_branch_on_launch"),
+    ("job_tags", "ask_tags_on_launch"),
+    ("skip_tags", "ask_skip_tags_on_launch"),
+];
+
+/// AWX's explanation of a workflow that failed for want of an error path.
+pub const NO_ERROR_PATH: &str = "No error handling paths found, marking workflow as failed";
+
+/// An edge's kind: which outcome of the parent lets the child run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Edge {
+    Success,
+    Failure,
+    Always,
+}
+
+impl Edge {
+    /// In the order of [`WFJT_EDGES`] and [`WFJ_EDGES`].
+    pub const ALL: [Edge; 3] = [Edge::Success, Edge::Failure, Edge::Always];
+}
+
+/// One node of a workflow job as the graph rules read it.
+#[derive(Clone, Debug, Default)]
+pub struct Node {
+    pub id: i64,
+    pub has_template: bool,
+    pub job: Option<i64>,
+    /// The status of its job (when it has one).
+    pub status: Option<JobStatus>,
+    pub do_not_run: bool,
+    pub converge: bool,
+}
+
+impl Node {
+    fn finished(&self) -> bool {
+        self.status.is_some_and(JobStatus::is_final)
+    }
+}
+
+/// A workflow job's graph: nodes and `(from, to, kind)` edges.
+#[derive(Default, Debug)]
+pub struct Dag {
+    pub nodes: Vec<Node>,
+    pub edges: Vec<(i64, i64, Edge)>,
+}
+
+impl Dag {
+    fn node(&self, id: i64) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.id == id)
+    }
+    fn parents(&self, id: i64, kind: Option<Edge>) -> Vec<&Node> {
+        self.edges
+            .iter()
+            .filter(|(_, to, k)| *to == id && kind.is_none_or(|x| x == *k))
+            .filter_map(|(from, _, _)| self.node(*from))
+            .collect()
+    }
+    fn children(&self, id: i64, kind: Edge) -> Vec<i64> {
+        self.edges
+            .iter()
+            .filter(|(from, _, k)| *from == id && *k == kind)
+            .map(|(_, to, _)| *to)
+            .collect()
+    }
+    fn roots(&self) -> Vec<i64> {
+        self.nodes
+            .iter()
+            .filter(|n| !self.edges.iter().any(|(_, to, _)| *to == n.id))
+            .map(|n| n.id)
+            .collect()
+    }
+
+    /// `_are_relevant_parents_finished`.
+    fn relevant_parents_finished(&self, id: i64) -> bool {
+        self.parents(id, None)
+            .iter()
+            .all(|p| p.do_not_run || !p.has_template || (p.job.is_some() && p.finished()))
+    }
+
+    /// `_all_parents_met_convergence_criteria`: no parent ended in a way whose edge does
+    /// not lead here.
+    fn convergence_met(&self, id: i64) -> bool {
+        let by = |kind| -> Vec<i64> { self.parents(id, Some(kind)).iter().map(|p| p.id).collect() };
+        let (ok, bad, always) = (by(Edge::Success), by(Edge::Failure), by(Edge::Always));
+        self.parents(id, None).iter().all(|p| match p.status {
+            Some(JobStatus::Successful) if p.job.is_some() => {
+                ok.contains(&p.id) || always.contains(&p.id)
+            }
+            Some(JobStatus::Failed) if p.job.is_some() => {
+                bad.contains(&p.id) || always.contains(&p.id)
+            }
+            _ => true,
+        })
+    }
+
+    /// `bfs_nodes_to_run`: the nodes whose job should be made now.
+    pub fn nodes_to_run(&self) -> Vec<i64> {
+        let mut queue = self.roots();
+        let mut seen = HashSet::new();
+        let mut found = Vec::new();
+        let mut i = 0;
+        while i < queue.len() {
+            let id = queue[i];
+            i += 1;
+            if !seen.insert(id) {
+                continue;
+            }
+            let Some(n) = self.node(id) else { continue };
+            if n.do_not_run {
+                continue;
+            }
+            if n.job.is_some() {
+                match n.status {
+                    Some(JobStatus::Failed | JobStatus::Error | JobStatus::Canceled) => {
+                        queue.extend(self.children(id, Edge::Failure));
+                        queue.extend(self.children(id, Edge::Always));
+                    }
+                    Some(JobStatus::Successful) => {
+                        queue.extend(self.children(id, Edge::Success));
+                        queue.extend(self.children(id, Edge::Always));
+                    }
+                    _ => {}
+                }
+            } else if !n.has_template {
+                queue.extend(self.children(id, Edge::Failure));
+                queue.extend(self.children(id, Edge::Always));
+            } else if self.relevant_parents_finished(id)
+                && (!n.converge || self.convergence_met(id))
+            {
+                found.push(id);
+            }
+        }
+        found
+    }
+
+    /// The nodes in an order where each comes after its parents (Kahn's).
+    fn topological(&self) -> Vec<i64> {
+        let mut indeg: HashMap<i64, usize> = self.nodes.iter().map(|n| (n.id, 0)).collect();
+        for (_, to, _) in &self.edges {
+            *indeg.entry(*to).or_default() += 1;
+        }
+        let mut ready: Vec<i64> = self
+            .nodes
+            .iter()
+            .filter(|n| indeg[&n.id] == 0)
+            .map(|n| n.id)
+            .collect();
+        let mut out = Vec::new();
+        while let Some(id) = ready.pop() {
+            out.push(id);
+            for (from, to, _) in &self.edges {
+                if *from == id {
+                    let d = indeg.get_mut(to).expect("edge to a node");
+                    *d -= 1;
+                    if *d == 0 {
+                        ready.push(*to);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Whether the edges of `edges` plus this graph's make a cycle (AWX's `has_cycle`).
+    pub fn has_cycle(&self) -> bool {
+        self.topological().len() < self.nodes.len()
+    }
+
+    /// `_should_mark_node_dnr`.
+    fn should_mark_dnr(&self, id: i64) -> bool {
+        let leads = |p: &Node, kinds: [Edge; 2]| {
+            kinds.iter().any(|k| self.children(p.id, *k).contains(&id))
+        };
+        for p in self.parents(id, None) {
+            if p.do_not_run {
+                continue;
+            }
+            if p.job.is_some() {
+                match p.status {
+                    Some(JobStatus::Successful) => {
+                        if leads(p, [Edge::Success, Edge::Always]) {
+                            return false;
+                        }
+                    }
+                    Some(JobStatus::Failed | JobStatus::Error | JobStatus::Canceled) => {
+                        if leads(p, [Edge::Failure, Edge::Always]) {
+                            return false;
+                        }
+                    }
+                    _ => return false,
+                }
+            } else if !p.has_template {
+                if leads(p, [Edge::Failure, Edge::Always]) {
+                    return false;
+                }
+            } else {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// `mark_dnr_nodes`: marks (in this graph) and returns the nodes that will decidedly not
+    /// run.
+    pub fn mark_do_not_run(&mut self) -> Vec<i64> {
+        let roots = self.roots();
+        let mut marked = Vec::new();
+        for id in self.topological() {
+            let Some(n) = self.node(id) else { continue };
+            if n.do_not_run || n.job.is_some() || roots.contains(&id) {
+                continue;
+            }
+            let parents = self.parents(id, None);
+            let mark = if n.converge {
+                parents.iter().any(|p| p.do_not_run) || !self.convergence_met(id)
+            } else {
+                let decided = parents
+                    .iter()
+                    .all(|p| p.do_not_run || p.job.is_some() || !p.has_template);
+                decided && self.should_mark_dnr(id)
+            };
+            if mark {
+                if let Some(n) = self.nodes.iter_mut().find(|n| n.id == id) {
+                    n.do_not_run = true;
+                }
+                marked.push(id);
+            }
+        }
+        marked
+    }
+
+    /// `is_workflow_done`.
+    pub fn is_done(&self) -> bool {
+        self.nodes.iter().all(|n| {
+            if !n.do_not_run && n.job.is_none() && n.has_template {
+                return false;
+            }
+            n.job.is_none() || n.finished()
+        })
+    }
+
+    /// `has_workflow_failed`: a node that failed (or has no template and was to run) with no
+    /// failure or always path out of it.
+    pub fn has_failed(&self) -> bool {
+        self.nodes.iter().any(|n| {
+            let failed = (!n.do_not_run && !n.has_template)
+                || (n.job.is_some()
+                    && matches!(
+                        n.status,
+                        Some(JobStatus::Failed | JobStatus::Canceled | JobStatus::Error)
+                    ));
+            failed
+                && self.children(n.id, Edge::Failure).is_empty()
+                && self.children(n.id, Edge::Always).is_empty()
+        })
+    }
+}
+
+fn id_filter(column: &'static str, id: i64) -> Filter {
+    Filter::eq(column, ColumnType::Int, json!(id))
+}
+
+/// The edges of the nodes whose `column` is `owner` (a template's or a job's nodes).
+async fn edges_of(
+    store: &dyn Store,
+    relations: &[(&str, &'static Relation); 3],
+    column: &'static str,
+    owner: i64,
+) -> DomainResult<Vec<(i64, i64, Edge)>> {
+    let mut out = Vec::new();
+    for (kind, (_, rel)) in Edge::ALL.iter().zip(relations.iter()) {
+        for (from, to) in store.pairs(rel, &id_filter(column, owner)).await? {
+            out.push((from, to, *kind));
+        }
+    }
+    Ok(out)
+}
+
+/// A workflow template's graph (for the cycle check of a new edge).
+pub async fn template_dag(store: &dyn Store, wfjt: i64) -> DomainResult<Dag> {
+    let rows = store
+        .list_all(
+            &WORKFLOW_JOB_TEMPLATE_NODES,
+            &id_filter("workflow_job_template", wfjt),
+            &[("id", false)],
+        )
+        .await?;
+    Ok(Dag {
+        nodes: rows
+            .iter()
+            .map(|r| Node {
+                id: int(r, "id").unwrap_or_default(),
+                has_template: int(r, "unified_job_template").is_some(),
+                ..Node::default()
+            })
+            .collect(),
+        edges: edges_of(store, &WFJT_EDGES, "workflow_job_template", wfjt).await?,
+    })
+}
+
+/// A workflow job's graph with its nodes' jobs' statuses, and the node rows by id.
+pub async fn job_dag(store: &dyn Store, wj: i64) -> DomainResult<(Dag, HashMap<i64, Row>)> {
+    let rows = store
+        .list_all(
+            &WORKFLOW_JOB_NODES,
+            &id_filter("workflow_job", wj),
+            &[("id", false)],
+        )
+        .await?;
+    let job_ids: Vec<Value> = rows
+        .iter()
+        .filter_map(|r| r.get("job").cloned())
+        .filter(|v| !v.is_null())
+        .collect();
+    let mut statuses = HashMap::new();
+    if !job_ids.is_empty() {
+        let f = Filter::On {
+            path: vec![],
+            column: "id",
+            ctype: ColumnType::Int,
+            cond: rawx_model::filter::Cond::In(job_ids),
+        };
+        for j in store.list_all(&UNIFIED_JOBS, &f, &[("id", false)]).await? {
+            statuses.insert(int(&j, "id").unwrap_or_default(), JobStatus::of(&j));
+        }
+    }
+    let nodes = rows
+        .iter()
+        .map(|r| {
+            let job = int(r, "job");
+            Node {
+                id: int(r, "id").unwrap_or_default(),
+                has_template: int(r, "unified_job_template").is_some(),
+                job,
+                // A job that is gone counts as failed (its node cannot say otherwise).
+                status: job.map(|j| {
+                    statuses
+                        .get(&j)
+                        .copied()
+                        .flatten()
+                        .unwrap_or(JobStatus::Failed)
+                }),
+                do_not_run: r.get("do_not_run") == Some(&json!(true)),
+                converge: r.get("all_parents_must_converge") == Some(&json!(true)),
+            }
+        })
+        .collect();
+    let by_id = rows
+        .into_iter()
+        .map(|r| (int(&r, "id").unwrap_or_default(), r))
+        .collect();
+    Ok((
+        Dag {
+            nodes,
+            edges: edges_of(store, &WFJ_EDGES, "workflow_job", wj).await?,
+        },
+        by_id,
+    ))
+}
+
+fn vars_of(v: Option<&Value>) -> Map<String, Value> {
+    match v {
+        Some(Value::Object(m)) => m.clone(),
+        Some(Value::String(s)) if !s.trim().is_empty() => parse_vars(s).unwrap_or_default(),
+        _ => Map::new(),
+    }
+}
+
+/// Fills every field of `res` the row does not set with its default, as stored.
+fn with_defaults(res: &'static rawx_model::Resource, row: &mut Row) {
+    for f in res.fields.iter() {
+        if !row.contains_key(f.name) {
+            let d = match (f.kind, f.default.value()) {
+                (rawx_model::Kind::Json, Value::Object(m)) => json!(Value::Object(m).to_string()),
+                (_, d) => d,
+            };
+            row.insert(f.name.into(), d);
+        }
+    }
+}
+
+/// What a workflow job is launched with beyond its template.
+#[derive(Default)]
+pub struct WorkflowLaunch {
+    /// Prompts the template accepted (`inventory`, `limit`, …), already checked.
+    pub prompts: Map<String, Value>,
+    /// Extra vars given at launch and accepted (over the template's).
+    pub extra_vars: Map<String, Value>,
+    pub launch_type: &'static str,
+    pub user: Option<i64>,
+}
+
+/// Writes a pending workflow job of `wfjt` with a copy of its nodes and edges (AWX's
+/// `create_unified_job` + `create_relaunch_workflow_job`'s node copy), marks the template
+/// pending and wakes the task role.
+pub async fn create_workflow_job(
+    store: &dyn Store,
+    bus: &dyn Bus,
+    wfjt: &Row,
+    launch: WorkflowLaunch,
+) -> DomainResult<i64> {
+    let wfjt_id = int(wfjt, "id").unwrap_or_default();
+    let mut vars = vars_of(wfjt.get("extra_vars"));
+    vars.extend(launch.extra_vars);
+    let mut row = Row::new();
+    for f in [
+        "name",
+        "description",
+        "allow_simultaneous",
+        "organization",
+        "inventory",
+        "limit",
+        "scm_branch",
+        "job_tags",
+        "skip_tags",
+    ] {
+        row.insert(f.into(), wfjt.get(f).cloned().unwrap_or(Value::Null));
+    }
+    row.extend(launch.prompts);
+    row.insert("workflow_job_template".into(), json!(wfjt_id));
+    row.insert("unified_job_template".into(), json!(wfjt_id));
+    row.insert(
+        "extra_vars".into(),
+        json!(if vars.is_empty() {
+            String::new()
+        } else {
+            Value::Object(vars).to_string()
+        }),
+    );
+    row.insert("status".into(), json!(JobStatus::Pending.as_str()));
+    row.insert("launch_type".into(), json!(launch.launch_type));
+    row.insert("launched_by_user".into(), json!(launch.user));
+    row.insert("created_by".into(), json!(launch.user));
+    row.insert("modified_by".into(), json!(launch.user));
+    with_defaults(&WORKFLOW_JOBS, &mut row);
+    let id = store.insert(&WORKFLOW_JOBS, &row).await?;
+    copy_nodes(store, wfjt_id, id, &row).await?;
+    let mut status = Row::new();
+    status.insert("status".into(), json!(JobStatus::Pending.as_str()));
+    status.insert("last_job_run".into(), json!(rawx_model::now_string()));
+    let _ = store
+        .update(&WORKFLOW_JOB_TEMPLATES, wfjt_id, &status)
+        .await;
+    launch::pending(bus, &WORKFLOW_JOB_KIND, id, json!(wfjt_id));
+    Ok(id)
+}
+
+/// The workflow job's nodes: one per template node, same prompts, edges and credentials.
+async fn copy_nodes(store: &dyn Store, wfjt: i64, wj: i64, wj_row: &Row) -> DomainResult<()> {
+    let nodes = store
+        .list_all(
+            &WORKFLOW_JOB_TEMPLATE_NODES,
+            &id_filter("workflow_job_template", wfjt),
+            &[("id", false)],
+        )
+        .await?;
+    let mut ids = HashMap::new();
+    for n in &nodes {
+        let mut row = Row::new();
+        for f in WORKFLOW_JOB_NODES
+            .fields
+            .iter()
+            .filter(|f| !f.read_only || f.name == "unified_job_template")
+        {
+            if let Some(v) = n.get(f.name) {
+                row.insert(f.name.into(), v.clone());
+            }
+        }
+        row.insert(
+            "unified_job_template".into(),
+            n.get("unified_job_template")
+                .cloned()
+                .unwrap_or(Value::Null),
+        );
+        row.insert("workflow_job".into(), json!(wj));
+        row.insert(
+            "organization".into(),
+            wj_row.get("organization").cloned().unwrap_or(Value::Null),
+        );
+        row.insert("do_not_run".into(), json!(false));
+        with_defaults(&WORKFLOW_JOB_NODES, &mut row);
+        let old = int(n, "id").unwrap_or_default();
+        let new = store.insert(&WORKFLOW_JOB_NODES, &row).await?;
+        ids.insert(old, new);
+        for c in store.linked(&WFJT_NODE_CREDENTIALS, true, old).await? {
+            store.link(&WFJ_NODE_CREDENTIALS, new, c).await?;
+        }
+    }
+    for ((_, from_rel), (_, to_rel)) in WFJT_EDGES.iter().zip(WFJ_EDGES.iter()) {
+        for (a, b) in store
+            .pairs(from_rel, &id_filter("workflow_job_template", wfjt))
+            .await?
+        {
+            if let (Some(a), Some(b)) = (ids.get(&a), ids.get(&b)) {
+                store.link(to_rel, *a, *b).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Creates a workflow job whose nodes are given directly, not copied from a template (AWX's
+/// bulk job launch): `nodes` are rows of `workflow_job_nodes` fields with their credentials.
+pub async fn create_bulk_workflow_job(
+    store: &dyn Store,
+    bus: &dyn Bus,
+    mut row: Row,
+    nodes: Vec<(Row, Vec<i64>)>,
+) -> DomainResult<i64> {
+    row.insert("status".into(), json!(JobStatus::Pending.as_str()));
+    with_defaults(&WORKFLOW_JOBS, &mut row);
+    let id = store.insert(&WORKFLOW_JOBS, &row).await?;
+    for (mut n, creds) in nodes {
+        n.insert("workflow_job".into(), json!(id));
+        n.insert(
+            "organization".into(),
+            row.get("organization").cloned().unwrap_or(Value::Null),
+        );
+        with_defaults(&WORKFLOW_JOB_NODES, &mut n);
+        let nid = store.insert(&WORKFLOW_JOB_NODES, &n).await?;
+        for c in creds {
+            store.link(&WFJ_NODE_CREDENTIALS, nid, c).await?;
+        }
+    }
+    launch::pending(bus, &WORKFLOW_JOB_KIND, id, Value::Null);
+    Ok(id)
+}
+
+/// The job a node spawns, made pending (or, when it cannot start, made `failed` with AWX's
+/// explanation, so the workflow follows its failure path). Returns its id.
+pub async fn spawn_node_job(
+    store: &dyn Store,
+    bus: &dyn Bus,
+    key: &rawx_model::secret::SecretKey,
+    wj: &Row,
+    node: &Row,
+) -> DomainResult<Option<i64>> {
+    let Some(ujt) = int(node, "unified_job_template") else {
+        return Ok(None);
+    };
+    let user = int(wj, "launched_by_user");
+    let parent = match store.get(&UNIFIED_JOB_TEMPLATES, ujt).await {
+        Ok(p) => p,
+        Err(rawx_store::DbError::NotFound) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    match text(&parent, TYPE_COLUMN) {
+        "job_template" => spawn_job(store, bus, key, wj, node, ujt, user)
+            .await
+            .map(Some),
+        "project" => {
+            let project = store.get(&PROJECTS, ujt).await?;
+            let req = crate::projects::UpdateRequest {
+                launch_type: "workflow",
+                user,
+                dependent_job: None,
+            };
+            crate::projects::start_update(store, bus, &project, req)
+                .await
+                .map(Some)
+        }
+        "inventory_source" => {
+            let source = store.get(&INVENTORY_SOURCES, ujt).await?;
+            let inv = store
+                .get(&INVENTORIES, int(&source, "inventory").unwrap_or_default())
+                .await?;
+            crate::inventory_updates::create_update(
+                store,
+                bus,
+                &source,
+                user,
+                "workflow",
+                text(&inv, "name"),
+            )
+            .await
+            .map(Some)
+        }
+        "workflow_job_template" => {
+            let wfjt = store.get(&WORKFLOW_JOB_TEMPLATES, ujt).await?;
+            let launch = WorkflowLaunch {
+                prompts: Map::new(),
+                extra_vars: vars_of(wj.get("extra_vars")),
+                launch_type: "workflow",
+                user,
+            };
+            create_workflow_job(store, bus, &wfjt, launch)
+                .await
+                .map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// The node's prompts, then the workflow job's own (which win: AWX's `get_job_kwargs`),
+/// through the template's launch rules; the workflow job's extra vars over everything.
+async fn spawn_job(
+    store: &dyn Store,
+    bus: &dyn Bus,
+    key: &rawx_model::secret::SecretKey,
+    wj: &Row,
+    node: &Row,
+    jt_id: i64,
+    user: Option<i64>,
+) -> DomainResult<i64> {
+    let jt = store.get(&JOB_TEMPLATES, jt_id).await?;
+    let mut prompts = Map::new();
+    for k in NODE_PROMPTS {
+        match node.get(*k) {
+            None | Some(Value::Null) => {}
+            Some(v) => {
+                prompts.insert((*k).into(), v.clone());
+            }
+        }
+    }
+    for (k, _) in WORKFLOW_PROMPTS {
+        match wj.get(*k) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) if s.is_empty() => {}
+            Some(v) => {
+                prompts.insert((*k).into(), v.clone());
+            }
+        }
+    }
+    let data = vars_of(node.get("extra_data"));
+    if !data.is_empty() {
+        prompts.insert("extra_vars".into(), Value::Object(data));
+    }
+    let node_id = int(node, "id").unwrap_or_default();
+    let node_creds = store.linked(&WFJ_NODE_CREDENTIALS, true, node_id).await?;
+    if !node_creds.is_empty() {
+        // A node's credential replaces the template's of the same type (AWX's prompted
+        // credentials on a node).
+        let mut hashes = Vec::new();
+        for c in &node_creds {
+            hashes.push(CredentialView::load(store, *c).await?.unique_hash().0);
+        }
+        let mut creds = Vec::new();
+        for c in store.linked(&JT_CREDENTIALS, true, jt_id).await? {
+            if !hashes.contains(&CredentialView::load(store, c).await?.unique_hash().0) {
+                creds.push(c);
+            }
+        }
+        creds.extend(node_creds);
+        prompts.insert("credentials".into(), json!(creds));
+    }
+    // What runs was decided when the node was saved; the spawn acts for the system, as
+    // AWX's workflow manager does.
+    let system = Actor {
+        user_id: user.unwrap_or_default(),
+        is_superuser: true,
+        is_system_auditor: false,
+        member_of: vec![],
+        admin_of: vec![],
+        read_only_token: false,
+    };
+    let made = launch::job_from_template(store, &system, &jt, &prompts, key).await;
+    let mut l = match made {
+        Ok(l) => l,
+        Err(DomainError::Fields(_)) | Err(DomainError::Forbidden) => {
+            return failed_job(store, bus, &jt, user).await;
+        }
+        Err(e) => return Err(e),
+    };
+    let mut vars = vars_of(l.job.get("extra_vars"));
+    vars.extend(vars_of(wj.get("extra_vars")));
+    if !vars.is_empty() {
+        l.job
+            .insert("extra_vars".into(), json!(Value::Object(vars).to_string()));
+    }
+    l.job.insert("launch_type".into(), json!("workflow"));
+    l.job.insert("launched_by_user".into(), json!(user));
+    launch::create_job(
+        store,
+        bus,
+        user.unwrap_or_default(),
+        l.job,
+        &l.credentials,
+        l.labels.as_deref(),
+    )
+    .await
+}
+
+/// A job that could not start (AWX marks the job it made `failed`, so the failure path runs).
+async fn failed_job(
+    store: &dyn Store,
+    bus: &dyn Bus,
+    jt: &Row,
+    user: Option<i64>,
+) -> DomainResult<i64> {
+    let mut job = Row::new();
+    for f in [
+        "name",
+        "description",
+        "organization",
+        "project",
+        "inventory",
+        "playbook",
+    ] {
+        job.insert(f.into(), jt.get(f).cloned().unwrap_or(Value::Null));
+    }
+    job.insert("job_template".into(), jt["id"].clone());
+    job.insert("unified_job_template".into(), jt["id"].clone());
+    job.insert("launch_type".into(), json!("workflow"));
+    job.insert("launched_by_user".into(), json!(user));
+    job.insert("status".into(), json!(JobStatus::Failed.as_str()));
+    job.insert("failed".into(), json!(true));
+    job.insert("finished".into(), json!(rawx_model::now_string()));
+    job.insert(
+        "job_explanation".into(),
+        json!("Job spawned from workflow could not start because it was missing a related resource such as project or inventory"),
+    );
+    with_defaults(&JOBS, &mut job);
+    let id = store.insert(&JOBS, &job).await?;
+    publish(
+        bus,
+        &StatusChanged::new(&rawx_model::resources::JOB_KIND, id, JobStatus::Failed)
+            .template(jt["id"].clone()),
+    );
+    Ok(id)
+}
+
+/// The workflow job that spawned job `id` (any kind), if one did: AWX's
+/// `summary_fields.source_workflow_job`.
+pub async fn source_workflow_job(store: &dyn Store, id: i64) -> DomainResult<Option<Row>> {
+    let Some(node) = store
+        .find(&WORKFLOW_JOB_NODES, &id_filter("job", id))
+        .await?
+    else {
+        return Ok(None);
+    };
+    match store
+        .get(
+            &WORKFLOW_JOBS,
+            int(&node, "workflow_job").unwrap_or_default(),
+        )
+        .await
+    {
+        Ok(wj) => Ok(Some(wj)),
+        Err(rawx_store::DbError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: i64) -> Node {
+        Node {
+            id,
+            has_template: true,
+            ..Node::default()
+        }
+    }
+    fn ran(id: i64, s: JobStatus) -> Node {
+        Node {
+            id,
+            has_template: true,
+            job: Some(100 + id),
+            status: Some(s),
+            ..Node::default()
+        }
+    }
+
+    #[test]
+    fn failure_path_runs_and_success_path_is_skipped() {
+        // 1 fails; 2 on success, 3 on failure, 4 always.
+        let mut dag = Dag {
+            nodes: vec![ran(1, JobStatus::Failed), node(2), node(3), node(4)],
+            edges: vec![
+                (1, 2, Edge::Success),
+                (1, 3, Edge::Failure),
+                (1, 4, Edge::Always),
+            ],
+        };
+        assert_eq!(dag.mark_do_not_run(), vec![2]);
+        let mut run = dag.nodes_to_run();
+        run.sort();
+        assert_eq!(run, vec![3, 4]);
+        assert!(!dag.is_done());
+        assert!(!dag.has_failed(), "1 has a failure path");
+    }
+
+    #[test]
+    fn failed_leaf_fails_the_workflow() {
+        let dag = Dag {
+            nodes: vec![ran(1, JobStatus::Successful), ran(2, JobStatus::Failed)],
+            edges: vec![(1, 2, Edge::Success)],
+        };
+        assert!(dag.is_done());
+        assert!(dag.has_failed());
+    }
+
+    #[test]
+    fn convergence_waits_for_every_parent() {
+        let mut c = node(3);
+        c.converge = true;
+        let mut dag = Dag {
+            nodes: vec![ran(1, JobStatus::Successful), ran(2, JobStatus::Running), c],
+            edges: vec![(1, 3, Edge::Success), (2, 3, Edge::Success)],
+        };
+        assert!(dag.mark_do_not_run().is_empty());
+        assert!(dag.nodes_to_run().is_empty());
+        dag.nodes[1].status = Some(JobStatus::Successful);
+        assert_eq!(dag.nodes_to_run(), vec![3]);
+        dag.nodes[1].status = Some(JobStatus::Failed);
+        assert_eq!(dag.mark_do_not_run(), vec![3]);
+    }
+
+    #[test]
+    fn cycle_is_found() {
+        let dag = Dag {
+            nodes: vec![node(1), node(2)],
+            edges: vec![(1, 2, Edge::Success), (2, 1, Edge::Always)],
+        };
+        assert!(dag.has_cycle());
+    }
+}
