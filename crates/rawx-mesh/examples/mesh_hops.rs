@@ -163,6 +163,8 @@ fn chain(bin: &Path, hops: usize) -> anyhow::Result<Nodes> {
             conf += &format!(
                 "- work-command:\n    worktype: gen\n    command: head\n    params: -c {SIZE} /dev/zero\n"
             );
+            // One byte: what a result costs besides its bytes (submit, streams, status).
+            conf += "- work-command:\n    worktype: one\n    command: head\n    params: -c 1 /dev/zero\n";
         }
         c.add(&format!("n{i}"), &conf)?;
     }
@@ -192,12 +194,13 @@ fn request(socket: &Path, line: &str) -> std::io::Result<String> {
     Ok(reply)
 }
 
-/// Submit at n0 for the last node, read the results at n0 to the end, release.
-fn remote_result(c: &Nodes, hops: usize) -> anyhow::Result<Duration> {
+/// Submit `worktype` at n0 for the last node, read the results at n0 to the end (`size`
+/// bytes), release.
+fn remote_result(c: &Nodes, hops: usize, worktype: &str, size: usize) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let (mut r, mut w) = session(&c.socket(0))?;
     w.write_all(
-        format!("{{\"command\":\"work\",\"subcommand\":\"submit\",\"node\":\"n{hops}\",\"worktype\":\"gen\"}}\n").as_bytes(),
+        format!("{{\"command\":\"work\",\"subcommand\":\"submit\",\"node\":\"n{hops}\",\"worktype\":\"{worktype}\"}}\n").as_bytes(),
     )?;
     let mut line = String::new();
     r.read_line(&mut line)?;
@@ -222,7 +225,7 @@ fn remote_result(c: &Nodes, hops: usize) -> anyhow::Result<Duration> {
         got += n;
     }
     let elapsed = started.elapsed();
-    anyhow::ensure!(got == SIZE, "got {got} bytes of {SIZE}");
+    anyhow::ensure!(got == size, "got {got} bytes of {size}");
     request(&c.socket(0), &format!("work release {id}"))?;
     Ok(elapsed)
 }
@@ -288,7 +291,7 @@ fn throughput(bin: &Path, hops: usize, runs: usize, floor: Duration) -> anyhow::
     let mut best_cpu = Vec::new();
     for _ in 0..runs {
         let before: Vec<Duration> = (0..=hops).map(|i| cpu(c.pid(i))).collect();
-        let t = remote_result(&c, hops)?;
+        let t = remote_result(&c, hops, "gen", SIZE)?;
         if t < best {
             best = t;
             best_cpu = (0..=hops)
@@ -301,6 +304,16 @@ fn throughput(bin: &Path, hops: usize, runs: usize, floor: Duration) -> anyhow::
         best.as_secs_f64(),
         100.0 / best.as_secs_f64(),
         floor.as_secs_f64() / best.as_secs_f64()
+    );
+    let one = (0..runs)
+        .map(|_| remote_result(&c, hops, "one", 1))
+        .collect::<anyhow::Result<Vec<_>>>()?
+        .into_iter()
+        .min()
+        .unwrap_or_default();
+    println!(
+        "  a 1-byte result takes {:.0} ms (the fixed part of each result)",
+        one.as_secs_f64() * 1e3
     );
     let cpus: Vec<String> = best_cpu
         .iter()

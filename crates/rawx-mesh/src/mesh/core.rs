@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
 
@@ -61,7 +62,7 @@ pub struct MessageData {
     pub to_node: String,
     pub to_service: String,
     pub hops_to_live: u8,
-    pub data: Vec<u8>,
+    pub data: Bytes,
 }
 
 /// A datagram delivered to a local service.
@@ -69,7 +70,7 @@ pub struct MessageData {
 pub struct Datagram {
     pub from_node: String,
     pub from_service: String,
-    pub data: Vec<u8>,
+    pub data: Bytes,
 }
 
 #[derive(Debug, Clone)]
@@ -90,7 +91,7 @@ pub struct MeshStatus {
 
 pub(super) struct Conn {
     pub(super) session: u64,
-    pub(super) tx: mpsc::Sender<Arc<Vec<u8>>>,
+    pub(super) tx: mpsc::Sender<Bytes>,
     pub(super) cost: f64,
     /// Milliseconds since the mesh started, when a message last arrived.
     pub(super) last_rx: Arc<AtomicU64>,
@@ -286,7 +287,7 @@ impl Mesh {
             let Ok(bytes) = Message::ServiceAd(ad).encode() else {
                 continue;
             };
-            send_to(&st, only, None, Arc::new(bytes));
+            send_to(&st, only, None, Bytes::from(bytes));
         }
     }
 
@@ -299,7 +300,7 @@ impl Mesh {
         };
         for ad in st.ads.values().flat_map(|m| m.values()) {
             if let Ok(b) = Message::ServiceAd(ad.clone()).encode() {
-                let _ = conn.tx.try_send(Arc::new(b));
+                let _ = conn.tx.try_send(Bytes::from(b));
             }
         }
     }
@@ -329,7 +330,7 @@ impl Mesh {
         let ru = self.make_routing_update(&mut st, suspected_duplicate);
         tracing::debug!(id = %ru.update_id, connections = ?ru.connections, "sending routing update");
         if let Ok(bytes) = Message::Route(ru).encode() {
-            send_to(&st, None, None, Arc::new(bytes));
+            send_to(&st, None, None, Bytes::from(bytes));
         }
     }
 
@@ -514,7 +515,7 @@ impl Mesh {
             Err(reason) => {
                 tracing::error!("{me}: rejected connection with node {remote} because {reason}");
                 if let Ok(b) = Message::Reject.encode() {
-                    let _ = sess.tx.try_send(Arc::new(b));
+                    let _ = sess.tx.try_send(Bytes::from(b));
                 }
             }
         }
@@ -601,13 +602,13 @@ impl Mesh {
         }
         ru.forwarding_node = self.inner.node_id.clone();
         if let Ok(b) = Message::Route(ru).encode() {
-            send_to(&st, None, Some(recv_conn), Arc::new(b));
+            send_to(&st, None, Some(recv_conn), Bytes::from(b));
         }
     }
 
     /// Go's `handleServiceAdvertisement`: a newer `Time` replaces, `Cancel` removes, and
     /// what changed is flooded on exactly as received.
-    fn handle_service_ad(&self, raw: Vec<u8>, ad: ServiceAd, recv_conn: &str) {
+    fn handle_service_ad(&self, raw: bytes::BytesMut, ad: ServiceAd, recv_conn: &str) {
         if ad.node_id == self.inner.node_id {
             // Ours, come back around a loop; our own advertisements come from the config.
             return;
@@ -635,7 +636,7 @@ impl Mesh {
                 .or_default()
                 .insert(ad.service.clone(), ad);
         }
-        send_to(&st, None, Some(recv_conn), Arc::new(raw));
+        send_to(&st, None, Some(recv_conn), raw.freeze());
     }
 
     /// Drops links silent for longer than the idle limit.
@@ -664,7 +665,7 @@ pub(super) fn upgrade(w: &Weak<Inner>) -> Option<Mesh> {
 }
 
 /// Queues a message for every neighbour (or one), except `exclude`, never waiting.
-fn send_to(st: &State, only: Option<&str>, exclude: Option<&str>, msg: Arc<Vec<u8>>) {
+fn send_to(st: &State, only: Option<&str>, exclude: Option<&str>, msg: Bytes) {
     for (node, c) in &st.connections {
         if only.is_some_and(|o| o != node) || exclude == Some(node.as_str()) {
             continue;
@@ -679,7 +680,7 @@ fn send_to(st: &State, only: Option<&str>, exclude: Option<&str>, msg: Arc<Vec<u
 /// itself; after 11 tries the session is given up.
 async fn initial_updates(
     mesh: Weak<Inner>,
-    tx: mpsc::Sender<Arc<Vec<u8>>>,
+    tx: mpsc::Sender<Bytes>,
     cancel: CancellationToken,
     done: CancellationToken,
 ) {
@@ -695,7 +696,7 @@ async fn initial_updates(
             return;
         };
         tokio::select! {
-            r = tx.send(Arc::new(bytes)) => if r.is_err() { return },
+            r = tx.send(Bytes::from(bytes)) => if r.is_err() { return },
             _ = cancel.cancelled() => return,
             _ = done.cancelled() => return,
         }

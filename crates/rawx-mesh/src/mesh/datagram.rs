@@ -5,6 +5,7 @@
 
 use std::sync::{Arc, Weak};
 
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::sync::{broadcast, mpsc};
 
 use super::core::{random_string, Datagram, Inner, Mesh, MessageData, Unreachable, QUEUE};
@@ -30,22 +31,25 @@ impl Mesh {
             from_service: d.from_service,
             to_service: d.to_service,
             hops_to_live: d.hops_to_live,
-            data: d.payload,
+            data: Bytes::from(d.payload),
         })
     }
 
     /// A data message as a link delivered it (Go's `handleMessageData` of a received message).
     /// It is forwarded as it came, one hop less to live, without being decoded and encoded
-    /// again; a local service gets its payload with one copy. A service stream's every QUIC
-    /// packet passes here on every hop.
-    pub(super) fn handle_data_bytes(&self, mut raw: Vec<u8>) -> Result<(), String> {
+    /// again; a local service gets its payload uncopied (a view past the header). A service
+    /// stream's every QUIC packet passes here on every hop.
+    pub(super) fn handle_data_bytes(&self, mut raw: BytesMut) -> Result<(), String> {
         let md = self.translate(DataMessage::decode_header(&raw).map_err(|e| e.to_string())?)?;
         if !self.passes_firewall(&md) {
             return Ok(());
         }
         if md.to_node == self.inner.node_id {
-            raw.drain(..wire::DATA_HEADER_LEN);
-            return self.deliver(MessageData { data: raw, ..md });
+            raw.advance(wire::DATA_HEADER_LEN);
+            return self.deliver(MessageData {
+                data: raw.freeze(),
+                ..md
+            });
         }
         if md.hops_to_live == 0 {
             if md.from_service != "unreach" {
@@ -57,7 +61,7 @@ impl Mesh {
         raw[1] = md.hops_to_live - 1;
         raw[2] = 0;
         raw[3] = 0;
-        self.to_next_hop(&md.to_node, raw)
+        self.to_next_hop(&md.to_node, raw.freeze())
     }
 
     /// Sends `payload` from a local service to a service on another node with the most hops
@@ -84,7 +88,7 @@ impl Mesh {
             to_node: to_node.into(),
             to_service: to_service.into(),
             hops_to_live: wire::MAX_FORWARDING_HOPS,
-            data: Vec::new(),
+            data: Bytes::new(),
         };
         if !self.passes_firewall(&head) {
             return Ok(());
@@ -98,7 +102,7 @@ impl Mesh {
             payload,
         )
         .map_err(|e| e.to_string())?;
-        self.to_next_hop(to_node, bytes)
+        self.to_next_hop(to_node, Bytes::from(bytes))
     }
 
     /// Sends a data message from a local service (Go's `SendMessageWithHopsToLive`).
@@ -124,7 +128,7 @@ impl Mesh {
             to_node,
             to_service: to_service.into(),
             hops_to_live,
-            data,
+            data: Bytes::from(data),
         })
     }
 
@@ -245,11 +249,11 @@ impl Mesh {
             &md.data,
         )
         .map_err(|e| e.to_string())?;
-        self.to_next_hop(&md.to_node, bytes)
+        self.to_next_hop(&md.to_node, Bytes::from(bytes))
     }
 
     /// Queues an encoded message on the link the routing table names for `to_node`.
-    fn to_next_hop(&self, to_node: &str, bytes: Vec<u8>) -> Result<(), String> {
+    fn to_next_hop(&self, to_node: &str, bytes: Bytes) -> Result<(), String> {
         let st = self.lock();
         let next = st.routes.next_hop.get(to_node).ok_or("no route to node")?;
         let conn = st
@@ -257,7 +261,7 @@ impl Mesh {
             .get(next)
             .ok_or("no connection to next hop")?;
         conn.tx
-            .try_send(Arc::new(bytes))
+            .try_send(bytes)
             .map_err(|_| "the link to the next hop is full or closed".to_string())
     }
 

@@ -544,6 +544,12 @@ impl OwnedStream {
     }
 }
 
+impl crate::work::ControlConn for OwnedStream {
+    fn quic_recv(&mut self) -> Option<&mut quinn::RecvStream> {
+        Some(self.stream.reader_mut())
+    }
+}
+
 impl Drop for OwnedStream {
     fn drop(&mut self) {
         self.connection.close(0u32.into(), b"normal close");

@@ -1,9 +1,10 @@
 //! A backend session as the core sees it: whole messages in, whole messages out, whatever
 //! the link (a framed TCP or TLS stream, a websocket).
 
-use std::sync::Arc;
+use std::io::IoSlice;
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -12,7 +13,12 @@ use tokio_util::sync::CancellationToken;
 use super::wire::{Deframer, MTU};
 
 /// How much queued traffic one write of a link carries at most.
-const WRITE_BATCH: usize = 128 * 1024;
+const WRITE_BATCH: usize = 256 * 1024;
+/// Messages per vectored write: two slices each (length, message) within Linux's `IOV_MAX`.
+const WRITE_MESSAGES: usize = 512;
+/// Room made in the read buffer before each read: several full-size messages, so a burst
+/// costs one syscall.
+const READ_ROOM: usize = 8 * (MTU + 2);
 
 /// Appends one frame (Receptor's: a `u16` LE length, then the message) to `buf`.
 fn push_frame(buf: &mut Vec<u8>, m: &[u8]) {
@@ -23,9 +29,9 @@ fn push_frame(buf: &mut Vec<u8>, m: &[u8]) {
 
 pub struct Session {
     /// Messages from the peer; ends when the link does.
-    pub rx: mpsc::Receiver<Vec<u8>>,
+    pub rx: mpsc::Receiver<BytesMut>,
     /// Messages to the peer.
-    pub tx: mpsc::Sender<Arc<Vec<u8>>>,
+    pub tx: mpsc::Sender<Bytes>,
     /// Cancelling closes the link at once.
     pub cancel: CancellationToken,
     writer: JoinHandle<()>,
@@ -33,8 +39,8 @@ pub struct Session {
 
 impl Session {
     pub(super) fn from_parts(
-        rx: mpsc::Receiver<Vec<u8>>,
-        tx: mpsc::Sender<Arc<Vec<u8>>>,
+        rx: mpsc::Receiver<BytesMut>,
+        tx: mpsc::Sender<Bytes>,
         cancel: CancellationToken,
         writer: JoinHandle<()>,
     ) -> Session {
@@ -70,13 +76,11 @@ impl Session {
     {
         let (mut r, mut w) = tokio::io::split(stream);
         let cancel = CancellationToken::new();
-        let (in_tx, in_rx) = mpsc::channel::<Vec<u8>>(64);
-        let (out_tx, mut out_rx) = mpsc::channel::<Arc<Vec<u8>>>(1024);
+        let (in_tx, in_rx) = mpsc::channel::<BytesMut>(64);
+        let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(1024);
         let c = cancel.clone();
         tokio::spawn(async move {
             let mut d = Deframer::default();
-            // Several full-size messages per read: one syscall for a burst.
-            let mut buf = vec![0u8; 4 * (MTU + 2)];
             loop {
                 while let Some(m) = d.next_message() {
                     if m.is_empty() {
@@ -88,21 +92,23 @@ impl Session {
                     }
                 }
                 let n = tokio::select! {
-                    n = r.read(&mut buf) => n,
+                    n = r.read_buf(d.buffer(READ_ROOM)) => n,
                     _ = c.cancelled() => return,
                 };
-                match n {
-                    Ok(0) | Err(_) => {
-                        c.cancel();
-                        return;
-                    }
-                    Ok(n) => d.push(&buf[..n]),
+                if !matches!(n, Ok(n) if n > 0) {
+                    c.cancel();
+                    return;
                 }
             }
         });
         let c = cancel.clone();
         let writer = tokio::spawn(async move {
-            let mut buf = Vec::with_capacity(WRITE_BATCH + MTU + 2);
+            // A TCP link takes a burst of queued messages in one `writev` of their own
+            // buffers; a link that cannot gather (none of rawx's today) gets them copied
+            // into one buffer instead.
+            let vectored = w.is_write_vectored();
+            let mut batch: Vec<Bytes> = Vec::with_capacity(WRITE_MESSAGES);
+            let mut buf = Vec::new();
             loop {
                 let m = tokio::select! {
                     m = out_rx.recv() => m,
@@ -111,15 +117,28 @@ impl Session {
                 let Some(m) = m else { break };
                 // What else is queued goes in the same write: one syscall for a burst of
                 // QUIC packets rather than one each.
-                buf.clear();
-                push_frame(&mut buf, &m);
-                while buf.len() < WRITE_BATCH {
+                let mut size = m.len() + 2;
+                batch.clear();
+                batch.push(m);
+                while size < WRITE_BATCH && batch.len() < WRITE_MESSAGES {
                     match out_rx.try_recv() {
-                        Ok(m) => push_frame(&mut buf, &m),
+                        Ok(m) => {
+                            size += m.len() + 2;
+                            batch.push(m);
+                        }
                         Err(_) => break,
                     }
                 }
-                if w.write_all(&buf).await.is_err() || w.flush().await.is_err() {
+                let written = if vectored {
+                    write_frames(&mut w, &batch).await
+                } else {
+                    buf.clear();
+                    for m in &batch {
+                        push_frame(&mut buf, m);
+                    }
+                    w.write_all(&buf).await
+                };
+                if written.is_err() || w.flush().await.is_err() {
                     c.cancel();
                     break;
                 }
@@ -133,4 +152,27 @@ impl Session {
             writer,
         }
     }
+}
+
+/// Writes `messages` framed, gathered from their own buffers (no copy into one).
+async fn write_frames<W: AsyncWrite + Unpin>(w: &mut W, messages: &[Bytes]) -> std::io::Result<()> {
+    // Go truncates the length to 16 bits; messages never exceed the MTU, so it fits.
+    let heads: Vec<[u8; 2]> = messages
+        .iter()
+        .map(|m| (m.len() as u16).to_le_bytes())
+        .collect();
+    let mut slices: Vec<IoSlice<'_>> = heads
+        .iter()
+        .zip(messages)
+        .flat_map(|(h, m)| [IoSlice::new(h), IoSlice::new(m)])
+        .collect();
+    let mut rest = &mut slices[..];
+    while !rest.is_empty() {
+        let n = w.write_vectored(rest).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        IoSlice::advance_slices(&mut rest, n);
+    }
+    Ok(())
 }

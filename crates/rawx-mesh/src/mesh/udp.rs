@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
+use bytes::{Bytes, BytesMut};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -32,7 +33,7 @@ pub async fn start_udp_listener(mesh: &Mesh, b: &Backend) -> Result<SocketAddr, 
     let addr = socket.local_addr().map_err(|e| fail(e.to_string()))?;
     tracing::info!("Listening on UDP {addr}");
     let (mesh, info, stop) = (mesh.clone(), info(b), mesh.backend_token());
-    let sessions: Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>>> = Arc::default();
+    let sessions: Arc<Mutex<HashMap<SocketAddr, mpsc::Sender<BytesMut>>>> = Arc::default();
     tokio::spawn(async move {
         let mut buf = vec![0u8; BUFFER];
         loop {
@@ -69,16 +70,16 @@ pub async fn start_udp_listener(mesh: &Mesh, b: &Backend) -> Result<SocketAddr, 
                 }
             };
             // A full queue drops the datagram, as the network may.
-            let _ = tx.try_send(buf[..n].to_vec());
+            let _ = tx.try_send(BytesMut::from(&buf[..n]));
         }
     });
     Ok(addr)
 }
 
 /// One source address of a listener as a session.
-fn listener_session(socket: Arc<UdpSocket>, to: SocketAddr) -> (Session, mpsc::Sender<Vec<u8>>) {
-    let (in_tx, in_rx) = mpsc::channel::<Vec<u8>>(64);
-    let (out_tx, mut out_rx) = mpsc::channel::<Arc<Vec<u8>>>(1024);
+fn listener_session(socket: Arc<UdpSocket>, to: SocketAddr) -> (Session, mpsc::Sender<BytesMut>) {
+    let (in_tx, in_rx) = mpsc::channel::<BytesMut>(64);
+    let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(1024);
     let cancel = CancellationToken::new();
     let c = cancel.clone();
     let writer = tokio::spawn(async move {
@@ -119,8 +120,8 @@ async fn dial(address: &str) -> Result<Session, String> {
     };
     let socket = Arc::new(UdpSocket::bind(local).await.map_err(|e| e.to_string())?);
     socket.connect(target).await.map_err(|e| e.to_string())?;
-    let (in_tx, in_rx) = mpsc::channel::<Vec<u8>>(64);
-    let (out_tx, mut out_rx) = mpsc::channel::<Arc<Vec<u8>>>(1024);
+    let (in_tx, in_rx) = mpsc::channel::<BytesMut>(64);
+    let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(1024);
     let cancel = CancellationToken::new();
     let (r, c) = (socket.clone(), cancel.clone());
     tokio::spawn(async move {
@@ -133,7 +134,7 @@ async fn dial(address: &str) -> Result<Session, String> {
             match n {
                 Ok(0) => continue,
                 Ok(n) => {
-                    if in_tx.send(buf[..n].to_vec()).await.is_err() {
+                    if in_tx.send(BytesMut::from(&buf[..n])).await.is_err() {
                         return;
                     }
                 }

@@ -3,9 +3,9 @@
 //! `/`), over TLS when `tls` names a `tls-server`; the peer dials a `ws://` or `wss://` URL,
 //! sending `extraheader` and an `Origin` of the URL's scheme (`http`/`https`) and host.
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -209,8 +209,8 @@ where
 {
     let (mut sink, mut stream) = ws.split();
     let cancel = CancellationToken::new();
-    let (in_tx, in_rx) = mpsc::channel::<Vec<u8>>(64);
-    let (out_tx, mut out_rx) = mpsc::channel::<Arc<Vec<u8>>>(1024);
+    let (in_tx, in_rx) = mpsc::channel::<BytesMut>(64);
+    let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(1024);
     let c = cancel.clone();
     tokio::spawn(async move {
         loop {
@@ -219,8 +219,8 @@ where
                 _ = c.cancelled() => return,
             };
             let data = match m {
-                Some(Ok(WsMessage::Binary(b))) => b.to_vec(),
-                Some(Ok(WsMessage::Text(t))) => t.as_bytes().to_vec(),
+                Some(Ok(WsMessage::Binary(b))) => BytesMut::from(b),
+                Some(Ok(WsMessage::Text(t))) => BytesMut::from(t.as_bytes()),
                 Some(Ok(WsMessage::Close(_))) | Some(Err(_)) | None => {
                     c.cancel();
                     return;
@@ -244,11 +244,7 @@ where
                 _ = c.cancelled() => break,
             };
             let Some(m) = m else { break };
-            if sink
-                .send(WsMessage::Binary(m.as_ref().clone().into()))
-                .await
-                .is_err()
-            {
+            if sink.send(WsMessage::Binary(m)).await.is_err() {
                 c.cancel();
                 break;
             }

@@ -13,6 +13,7 @@
 
 use std::collections::BTreeMap;
 
+use bytes::{Buf, BytesMut};
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub const MSG_DATA: u8 = 0;
@@ -270,36 +271,36 @@ pub fn frame(message: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Splits frames out of a byte stream (Go's `framer`).
+/// Splits frames out of a byte stream (Go's `framer`). Bytes are read straight into its
+/// buffer ([`Deframer::buffer`]) and each message is cut from it without a copy: a hop passes
+/// the very bytes it read on to the next link, and a local service gets a view of them.
 #[derive(Default)]
 pub struct Deframer {
-    buf: Vec<u8>,
-    /// Where the next frame starts in `buf`: taken frames are dropped in one move when the
-    /// buffer is next refilled, not shifted out one by one.
-    start: usize,
+    buf: BytesMut,
 }
 
 impl Deframer {
     pub fn push(&mut self, data: &[u8]) {
-        if self.start > 0 {
-            self.buf.drain(..self.start);
-            self.start = 0;
-        }
         self.buf.extend_from_slice(data);
     }
 
-    pub fn next_message(&mut self) -> Option<Vec<u8>> {
-        let b = &self.buf[self.start..];
-        if b.len() < 2 {
+    /// The buffer to read into, with room for at least `room` more bytes. Messages already
+    /// taken keep their share of the old allocation; only a partial frame moves.
+    pub fn buffer(&mut self, room: usize) -> &mut BytesMut {
+        self.buf.reserve(room);
+        &mut self.buf
+    }
+
+    pub fn next_message(&mut self) -> Option<BytesMut> {
+        if self.buf.len() < 2 {
             return None;
         }
-        let len = u16::from_le_bytes([b[0], b[1]]) as usize;
-        if b.len() < len + 2 {
+        let len = u16::from_le_bytes([self.buf[0], self.buf[1]]) as usize;
+        if self.buf.len() < len + 2 {
             return None;
         }
-        let msg = b[2..len + 2].to_vec();
-        self.start += len + 2;
-        Some(msg)
+        self.buf.advance(2);
+        Some(self.buf.split_to(len))
     }
 }
 
@@ -401,9 +402,9 @@ mod tests {
         for b in &stream {
             d.push(&[*b]);
         }
-        assert_eq!(d.next_message().unwrap(), b"hello");
-        assert_eq!(d.next_message().unwrap(), b"");
-        assert_eq!(d.next_message().unwrap(), b"x");
+        assert_eq!(&d.next_message().unwrap()[..], b"hello");
+        assert_eq!(&d.next_message().unwrap()[..], b"");
+        assert_eq!(&d.next_message().unwrap()[..], b"x");
         assert!(d.next_message().is_none());
     }
 }
