@@ -144,6 +144,35 @@ async fn credential_and_project_copies_follow_awx_rules() {
     // AWX's Project.FIELDS_TO_DISCARD_AT_COPY.
     assert_eq!(r.body["local_path"], "");
     assert_eq!(r.body["organization"], 1);
+    // A notification template, its secret still sealed.
+    let hook = api
+        .make(
+            "/api/v2/notification_templates/",
+            json!({"name": "hook 2", "organization": 1, "notification_type": "webhook",
+                   "notification_configuration": {"url": "http://127.0.0.1:9/x", "headers": {},
+                                                  "password": "hook-secret"}}),
+        )
+        .await;
+    let nt = api
+        .admin(
+            "GET",
+            &format!("/api/v2/notification_templates/{hook}/"),
+            None,
+        )
+        .await;
+    assert_eq!(nt.body["summary_fields"]["user_capabilities"]["copy"], true);
+    let r = api
+        .admin(
+            "POST",
+            &format!("/api/v2/notification_templates/{hook}/copy/"),
+            Some(json!({"name": "hook 3"})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let conf = &r.body["notification_configuration"];
+    assert_eq!(conf["url"], "http://127.0.0.1:9/x", "{}", r.text);
+    assert_eq!(conf["password"], "$encrypted$", "{}", r.text);
+    assert!(!r.text.contains("hook-secret"));
 }
 
 #[tokio::test]

@@ -64,59 +64,15 @@ async fn inventory_ready(shared: &Shared, kind: &JobKind, job: &Row) -> anyhow::
         _ => {
             let _lock = store.exclusive(DEPENDENCY_LOCK).await.map_err(ae)?;
             let fresh = store.get(&JOBS, id).await.map_err(ae)?;
-            if !text(&fresh, "inventory_dependencies").is_empty() {
-                return Ok(Wait::Pending);
+            let known = text(&fresh, "inventory_dependencies");
+            if !known.is_empty() {
+                // Another task manager gave them meanwhile: judge by those. (Answering
+                // "pending" instead let this pass start a later job first, out of launch
+                // order, while this one had nothing to wait for.)
+                serde_json::from_str(known).unwrap_or_default()
+            } else {
+                new_inventory_dependencies(shared, kind, id, inv).await?
             }
-            let on_launch = Filter::eq("inventory", ColumnType::Int, json!(inv)).and(Filter::eq(
-                "update_on_launch",
-                ColumnType::Bool,
-                json!(true),
-            ));
-            let sources = store
-                .list_all(&INVENTORY_SOURCES, &on_launch, &[("id", false)])
-                .await
-                .map_err(ae)?;
-            let mut deps = Vec::new();
-            if !sources.is_empty() {
-                let inventory_name = store
-                    .get(&INVENTORIES, inv)
-                    .await
-                    .map(|r| text(&r, "name").to_string())
-                    .unwrap_or_default();
-                let now = time::OffsetDateTime::now_utc();
-                for source in &sources {
-                    let sid = int(source, "id").unwrap_or_default();
-                    let latest =
-                        newest(shared, &INVENTORY_UPDATES, "inventory_source", sid).await?;
-                    let timeout = int(source, "update_cache_timeout").unwrap_or(0);
-                    let dep = match latest {
-                        Some(u) if !projects::should_update_again(Some(&u), timeout, now) => {
-                            int(&u, "id").unwrap_or_default()
-                        }
-                        _ => inventory_updates::create_update(
-                            &**store,
-                            &*shared.bus,
-                            source,
-                            None,
-                            "dependency",
-                            &inventory_name,
-                        )
-                        .await
-                        .map_err(ae)?,
-                    };
-                    deps.push(dep);
-                }
-                tracing::info!(job = id, inventory_updates = ?deps, "job depends on inventory updates");
-            }
-            set(
-                shared,
-                kind,
-                id,
-                "inventory_dependencies",
-                json!(json!(deps).to_string()),
-            )
-            .await?;
-            deps
         }
     };
     for dep in deps {
@@ -131,6 +87,66 @@ async fn inventory_ready(shared: &Shared, kind: &JobKind, job: &Row) -> anyhow::
         }
     }
     Ok(Wait::Ready)
+}
+
+/// Makes (or reuses) the inventory updates job `id` waits for and records them; called under
+/// `DEPENDENCY_LOCK`.
+async fn new_inventory_dependencies(
+    shared: &Shared,
+    kind: &JobKind,
+    id: i64,
+    inv: i64,
+) -> anyhow::Result<Vec<i64>> {
+    let store = &shared.store;
+    let on_launch = Filter::eq("inventory", ColumnType::Int, json!(inv)).and(Filter::eq(
+        "update_on_launch",
+        ColumnType::Bool,
+        json!(true),
+    ));
+    let sources = store
+        .list_all(&INVENTORY_SOURCES, &on_launch, &[("id", false)])
+        .await
+        .map_err(ae)?;
+    let mut deps = Vec::new();
+    if !sources.is_empty() {
+        let inventory_name = store
+            .get(&INVENTORIES, inv)
+            .await
+            .map(|r| text(&r, "name").to_string())
+            .unwrap_or_default();
+        let now = time::OffsetDateTime::now_utc();
+        for source in &sources {
+            let sid = int(source, "id").unwrap_or_default();
+            let latest = newest(shared, &INVENTORY_UPDATES, "inventory_source", sid).await?;
+            let timeout = int(source, "update_cache_timeout").unwrap_or(0);
+            let dep = match latest {
+                Some(u) if !projects::should_update_again(Some(&u), timeout, now) => {
+                    int(&u, "id").unwrap_or_default()
+                }
+                _ => inventory_updates::create_update(
+                    &**store,
+                    &*shared.bus,
+                    source,
+                    None,
+                    "dependency",
+                    &inventory_name,
+                )
+                .await
+                .map_err(ae)?,
+            };
+            deps.push(dep);
+        }
+        tracing::info!(job = id, inventory_updates = ?deps, "job depends on inventory updates");
+    }
+    set(
+        shared,
+        kind,
+        id,
+        "inventory_dependencies",
+        json!(json!(deps).to_string()),
+    )
+    .await?;
+    Ok(deps)
 }
 
 /// An SCM inventory update's project update (AWX's `gen_dep_for_inventory_update` and, for a

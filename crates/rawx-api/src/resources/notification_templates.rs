@@ -107,6 +107,19 @@ impl ResourceApi for NotificationTemplates {
             "test".into(),
             json!(format!("/api/v2/notification_templates/{id}/test/")),
         );
+        super::copy::related(&COPY, row, related);
+    }
+
+    /// AWX's serializer shows `copy` beside `edit` and `delete`.
+    async fn user_capabilities(
+        &self,
+        r: &mut Renderer<'_>,
+        row: &Row,
+        caps: &mut Map<String, Value>,
+    ) -> ApiResult<()> {
+        let copy = super::copy::may_copy(r, &COPY, row).await?;
+        caps.insert("copy".into(), json!(copy));
+        Ok(())
     }
 
     async fn summary_fields(
@@ -132,12 +145,24 @@ impl ResourceApi for NotificationTemplates {
     }
 
     fn routes(&self) -> Routes {
-        vec![(
+        let mut routes = super::copy::routes(&COPY);
+        routes.push((
             "/api/v2/notification_templates/{id}/test/",
             post(test_post).get(test_get),
-        )]
+        ));
+        routes
     }
 }
+
+/// AWX's `NotificationTemplateCopy`: every writable field (the configuration's secrets still
+/// sealed), nothing discarded, no links.
+static COPY: super::copy::CopySpec = super::copy::CopySpec {
+    res: &NOTIFICATION_TEMPLATES,
+    path: "/api/v2/notification_templates/{id}/copy/",
+    discard: &[],
+    links: &[],
+    hosts_and_groups: false,
+};
 
 /// `GET …/test/`: AWX's view has no GET (405), once the template is found (404, 403).
 async fn test_get(
