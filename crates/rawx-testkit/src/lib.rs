@@ -22,6 +22,7 @@
 #[cfg(feature = "api")]
 pub mod api;
 pub mod clients;
+pub mod collection;
 mod eventually;
 pub mod fake_node;
 pub mod lab;

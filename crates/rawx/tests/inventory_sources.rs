@@ -6,13 +6,13 @@
 //! source brought a host or group in.
 
 use rawx_testkit::clients::ansible_playbook;
+use rawx_testkit::collection::collections;
 use rawx_testkit::lab::*;
-use rawx_testkit::{workspace_root, Server, ADMIN_PW};
+use rawx_testkit::{Server, ADMIN_PW};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 const UPDATES: &str = "inventory_updates";
@@ -601,23 +601,6 @@ fn sources_are_validated_as_awx_validates_them() {
         Some(json!({"id": fid})),
         405,
     );
-}
-
-fn collections() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let script = workspace_root().join("scripts/setup-collection.sh");
-        let out = Command::new("bash")
-            .arg(&script)
-            .output()
-            .expect("run setup-collection.sh");
-        assert!(
-            out.status.success(),
-            "setup-collection.sh failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-    })
 }
 
 /// Runs `tasks` on localhost through the collection; each task's (changed, failed, result).

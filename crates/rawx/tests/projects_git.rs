@@ -473,20 +473,8 @@ fn pid_of(p: &Value) -> i64 {
 mod collection {
     use super::*;
     use rawx_testkit::clients::ansible_playbook;
-    use rawx_testkit::{workspace_root, ADMIN_PW};
-
-    fn collections() -> PathBuf {
-        let out = Command::new("bash")
-            .arg(workspace_root().join("scripts/setup-collection.sh"))
-            .output()
-            .expect("run setup-collection.sh");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-    }
+    use rawx_testkit::collection::collections;
+    use rawx_testkit::ADMIN_PW;
 
     /// Runs `tasks` on localhost through the collection; each task's result.
     fn play(s: &Server, dir: &Path, tasks: &str) -> Vec<Value> {

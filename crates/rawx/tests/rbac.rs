@@ -3,6 +3,7 @@
 //! to run and nothing else (`awx users grant --job_template hello --role execute op`), then
 //! take it away (`revoke`), then the same through a team (`awx teams grant`).
 
+use rawx_testkit::collection::collections;
 use rawx_testkit::lab::{local_vars, Lab};
 use rawx_testkit::{Opts, PgDb};
 use serde_json::{json, Value};
@@ -152,17 +153,6 @@ fn grant_execute_and_revoke(lab: Lab) {
 }
 
 // ---- AWX 24's role definitions through the real awx.awx collection ----
-
-/// The collection's directory (`scripts/setup-collection.sh` installs or finds it).
-fn collections() -> std::path::PathBuf {
-    let script = rawx_testkit::workspace_root().join("scripts/setup-collection.sh");
-    let out = std::process::Command::new("bash")
-        .arg(&script)
-        .output()
-        .expect("run setup-collection.sh");
-    assert!(out.status.success(), "setup-collection.sh failed");
-    std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
-}
 
 /// Runs `tasks` through the collection as the admin; each task's `(name, changed, failed,
 /// msg)` from the `json` callback.

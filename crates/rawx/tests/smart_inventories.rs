@@ -4,11 +4,10 @@
 //! fed to the next, filtered on by a smart inventory, cleared as AWX clears them.
 
 use rawx_testkit::clients::ansible_playbook;
+use rawx_testkit::collection::collections;
 use rawx_testkit::lab::{local_vars, Lab};
-use rawx_testkit::{workspace_root, ADMIN_PW};
+use rawx_testkit::ADMIN_PW;
 use serde_json::{json, Value};
-use std::path::PathBuf;
-use std::process::Command;
 
 fn names_of(list: &Value) -> Vec<String> {
     let mut v: Vec<String> = list["results"]
@@ -19,20 +18,6 @@ fn names_of(list: &Value) -> Vec<String> {
         .collect();
     v.sort();
     v
-}
-
-/// The collection from `scripts/setup-collection.sh`.
-fn collections() -> PathBuf {
-    let out = Command::new("bash")
-        .arg(workspace_root().join("scripts/setup-collection.sh"))
-        .output()
-        .expect("run setup-collection.sh");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    PathBuf::from(String::from_utf8_lossy(&out.stdout).trim())
 }
 
 /// Runs `tasks` on localhost through the collection; returns each task's result.
