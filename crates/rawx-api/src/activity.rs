@@ -45,16 +45,13 @@ pub(crate) async fn enabled(state: &AppState) -> bool {
     state.settings().get(ACTIVITY_STREAM_ENABLED).await
 }
 
-/// The entry for `what`, for `write.rs` to store (none when the stream is off, or for an
-/// update that changed no field a client writes).
+/// The entry for `what`, for `write.rs` to store once it checked that the stream is on (none
+/// for an update that changed no field a client writes).
 pub(crate) async fn entry_for(
     state: &AppState,
     ident: &Identity,
     what: Activity<'_>,
 ) -> Option<Row> {
-    if !enabled(state).await {
-        return None;
-    }
     let mut row = entry(state, what).await?;
     row.insert("timestamp".into(), json!(rawx_model::now_string()));
     row.insert("actor".into(), json!(ident.actor.user_id));

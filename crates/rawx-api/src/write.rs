@@ -172,7 +172,9 @@ pub async fn grant_team(
         .map_err(domain_db)?;
     let user = ident.username();
     tracing::debug!(role, team, user, granted = on, "team role");
-    record_activity(state, ident, Activity::TeamRole { role, team, on }).await;
+    if activity::enabled(state).await {
+        record_activity(state, ident, Activity::TeamRole { role, team, on }).await;
+    }
     Ok(())
 }
 
@@ -232,12 +234,15 @@ pub async fn link(
             },
         );
     }
-    record_activity(state, ident, what).await;
+    if activity::enabled(state).await {
+        record_activity(state, ident, what).await;
+    }
     Ok(())
 }
 
-/// The activity stream's entry of a change, stored after it; one that cannot be stored is
-/// logged and never fails the change.
+/// The activity stream's entry of a change, stored after it (the caller read
+/// `ACTIVITY_STREAM_ENABLED` once, before it read the rows the entry needs); one that cannot
+/// be stored is logged and never fails the change.
 async fn record_activity(state: &AppState, ident: &Identity, what: Activity<'_>) {
     let Some(entry) = activity::entry_for(state, ident, what).await else {
         return;
