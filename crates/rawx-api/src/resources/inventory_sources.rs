@@ -578,6 +578,12 @@ async fn member_sources(
 
 pub struct InventoryUpdates;
 
+const UPDATE_ORIGIN: unified::Origin = unified::Origin {
+    column: "inventory_source",
+    templates: "inventory_sources",
+    job_type: "inventory_update",
+};
+
 #[async_trait::async_trait]
 impl ResourceApi for InventoryUpdates {
     fn schema(&self) -> &'static Resource {
@@ -601,12 +607,7 @@ impl ResourceApi for InventoryUpdates {
                 json!(format!("/api/v2/inventory_updates/{id}/{name}/")),
             );
         }
-        if let Some(s) = int(row, "inventory_source") {
-            related.insert(
-                "unified_job_template".into(),
-                json!(format!("/api/v2/inventory_sources/{s}/")),
-            );
-        }
+        unified::template_link(&UPDATE_ORIGIN, row, related);
     }
 
     async fn summary_fields(
@@ -616,15 +617,7 @@ impl ResourceApi for InventoryUpdates {
         summary: &mut Map<String, Value>,
     ) -> ApiResult<()> {
         let id = int(row, "id").unwrap_or_default();
-        if let Some(s) = int(row, "inventory_source") {
-            if let Some(src) = r.lookup("inventory_sources", s).await? {
-                summary.insert(
-                    "unified_job_template".into(),
-                    json!({"id": s, "name": src["name"], "description": src["description"],
-                           "unified_job_type": "inventory_update"}),
-                );
-            }
-        }
+        unified::template_summary(r, &UPDATE_ORIGIN, row, summary).await?;
         let creds = r
             .state
             .store

@@ -42,12 +42,7 @@ impl ResourceApi for Jobs {
 
     fn related(&self, row: &Row, related: &mut Map<String, Value>) {
         unified::related("/api/v2/jobs/", row, related);
-        if let Some(jt) = int(row, "job_template") {
-            related.insert(
-                "unified_job_template".into(),
-                json!(format!("/api/v2/job_templates/{jt}/")),
-            );
-        }
+        unified::template_link(&ORIGIN, row, related);
     }
 
     async fn summary_fields(
@@ -108,19 +103,18 @@ impl ResourceApi for Jobs {
     }
 }
 
+const ORIGIN: unified::Origin = unified::Origin {
+    column: "job_template",
+    templates: "job_templates",
+    job_type: "job",
+};
+
 pub async fn job_summary(
     r: &mut Renderer<'_>,
     row: &Row,
     summary: &mut Map<String, Value>,
 ) -> ApiResult<()> {
-    if let Some(jt) = int(row, "job_template") {
-        if let Some(t) = r.lookup("job_templates", jt).await? {
-            summary.insert(
-                "unified_job_template".into(),
-                json!({"id": jt, "name": t["name"], "description": t["description"], "unified_job_type": "job"}),
-            );
-        }
-    }
+    unified::template_summary(r, &ORIGIN, row, summary).await?;
     let mut creds = Vec::new();
     for cid in r
         .state

@@ -16,6 +16,12 @@ use serde_json::{json, Map, Value};
 
 pub struct ProjectUpdates;
 
+const ORIGIN: unified::Origin = unified::Origin {
+    column: "project",
+    templates: "projects",
+    job_type: "project_update",
+};
+
 #[async_trait::async_trait]
 impl ResourceApi for ProjectUpdates {
     fn schema(&self) -> &'static Resource {
@@ -42,12 +48,7 @@ impl ResourceApi for ProjectUpdates {
     fn related(&self, row: &Row, related: &mut Map<String, Value>) {
         unified::related("/api/v2/project_updates/", row, related);
         related.remove("relaunch");
-        if let Some(p) = int(row, "project") {
-            related.insert(
-                "unified_job_template".into(),
-                json!(format!("/api/v2/projects/{p}/")),
-            );
-        }
+        unified::template_link(&ORIGIN, row, related);
     }
 
     async fn summary_fields(
@@ -56,15 +57,7 @@ impl ResourceApi for ProjectUpdates {
         row: &Row,
         summary: &mut Map<String, Value>,
     ) -> ApiResult<()> {
-        if let Some(p) = int(row, "project") {
-            if let Some(t) = r.lookup("projects", p).await? {
-                summary.insert(
-                    "unified_job_template".into(),
-                    json!({"id": p, "name": t["name"], "description": t["description"], "unified_job_type": "project_update"}),
-                );
-            }
-        }
-        Ok(())
+        unified::template_summary(r, &ORIGIN, row, summary).await
     }
 
     async fn derived(

@@ -67,6 +67,43 @@ pub fn related(base: &str, row: &Row, related: &mut Map<String, Value>) {
     }
 }
 
+/// Where a kind of job comes from: the job's column naming its template, the templates'
+/// resource key, and the `unified_job_type` AWX shows for the job.
+pub struct Origin {
+    pub column: &'static str,
+    pub templates: &'static str,
+    pub job_type: &'static str,
+}
+
+/// `related.unified_job_template`: the job's template.
+pub fn template_link(origin: &Origin, row: &Row, related: &mut Map<String, Value>) {
+    if let Some(t) = int(row, origin.column) {
+        related.insert(
+            "unified_job_template".into(),
+            json!(format!("/api/v2/{}/{t}/", origin.templates)),
+        );
+    }
+}
+
+/// `summary_fields.unified_job_template`: the job's template, while it exists.
+pub async fn template_summary(
+    r: &mut Renderer<'_>,
+    origin: &Origin,
+    row: &Row,
+    summary: &mut Map<String, Value>,
+) -> ApiResult<()> {
+    if let Some(t) = int(row, origin.column) {
+        if let Some(found) = r.lookup(origin.templates, t).await? {
+            summary.insert(
+                "unified_job_template".into(),
+                json!({"id": t, "name": found["name"], "description": found["description"],
+                       "unified_job_type": origin.job_type}),
+            );
+        }
+    }
+    Ok(())
+}
+
 /// A job is deleted only once it has ended.
 pub fn before_delete(row: &Row) -> ApiResult<()> {
     if !JobStatus::of(row).is_some_and(JobStatus::is_final) {

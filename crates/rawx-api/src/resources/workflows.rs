@@ -495,6 +495,12 @@ fn uuid4() -> String {
 
 pub struct WorkflowJobs;
 
+const WORKFLOW_ORIGIN: unified::Origin = unified::Origin {
+    column: "workflow_job_template",
+    templates: "workflow_job_templates",
+    job_type: "workflow_job",
+};
+
 #[async_trait::async_trait]
 impl ResourceApi for WorkflowJobs {
     fn schema(&self) -> &'static Resource {
@@ -518,12 +524,7 @@ impl ResourceApi for WorkflowJobs {
     fn related(&self, row: &Row, related: &mut Map<String, Value>) {
         unified::related("/api/v2/workflow_jobs/", row, related);
         related.remove("stdout");
-        if let Some(t) = int(row, "workflow_job_template") {
-            related.insert(
-                "unified_job_template".into(),
-                json!(format!("/api/v2/workflow_job_templates/{t}/")),
-            );
-        }
+        unified::template_link(&WORKFLOW_ORIGIN, row, related);
     }
 
     async fn summary_fields(
@@ -532,15 +533,7 @@ impl ResourceApi for WorkflowJobs {
         row: &Row,
         summary: &mut Map<String, Value>,
     ) -> ApiResult<()> {
-        if let Some(t) = int(row, "workflow_job_template") {
-            if let Some(w) = r.lookup("workflow_job_templates", t).await? {
-                summary.insert(
-                    "unified_job_template".into(),
-                    json!({"id": t, "name": w["name"], "description": w["description"], "unified_job_type": "workflow_job"}),
-                );
-            }
-        }
-        Ok(())
+        unified::template_summary(r, &WORKFLOW_ORIGIN, row, summary).await
     }
 
     async fn derived(
