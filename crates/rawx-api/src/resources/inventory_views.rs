@@ -15,7 +15,7 @@ use axum::body::Bytes;
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, MethodRouter};
 use axum::Json;
 use rawx_model::filter::{Cond, Filter, Step};
 use rawx_model::resources::{GROUPS, GROUP_CHILDREN, GROUP_HOSTS, HOSTS, INVENTORIES};
@@ -135,36 +135,6 @@ async fn inventory_hosts(
     }
 }
 
-async fn inventory_hosts_post(
-    state: Ctx,
-    auth: Auth,
-    Path(raw): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
-    handlers::sub_post(
-        state,
-        auth,
-        Path(("inventories".into(), raw, "hosts".into())),
-        headers,
-        body,
-    )
-    .await
-}
-
-async fn inventory_hosts_options(
-    state: Ctx,
-    auth: Auth,
-    Path(raw): Path<String>,
-) -> ApiResult<Response> {
-    handlers::sub_options(
-        state,
-        auth,
-        Path(("inventories".into(), raw, "hosts".into())),
-    )
-    .await
-}
-
 /// Groups of the inventory that are no other group's child (`Inventory.root_groups`).
 fn root_groups(inv_id: i64) -> Filter {
     let by_inv = Filter::eq("inventory", ColumnType::Int, json!(inv_id));
@@ -194,36 +164,6 @@ async fn inventory_root_groups(
         root_groups(int(&inv, "id").unwrap_or_default())
     };
     page_response(&state, &ident.actor, &GROUPS, f, &uri, &q).await
-}
-
-async fn inventory_root_groups_post(
-    state: Ctx,
-    auth: Auth,
-    Path(raw): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
-    handlers::sub_post(
-        state,
-        auth,
-        Path(("inventories".into(), raw, "groups".into())),
-        headers,
-        body,
-    )
-    .await
-}
-
-async fn inventory_root_groups_options(
-    state: Ctx,
-    auth: Auth,
-    Path(raw): Path<String>,
-) -> ApiResult<Response> {
-    handlers::sub_options(
-        state,
-        auth,
-        Path(("inventories".into(), raw, "groups".into())),
-    )
-    .await
 }
 
 /// `/inventories/N/script/`: AWX's `get_script_data` (`?hostvars=1`, `?towervars=1`,
@@ -761,20 +701,33 @@ fn variable_data_route(res: &'static Resource, path: &'static str) -> Routes {
     )]
 }
 
+/// POST and OPTIONS of a view whose GET lists its own way: those of the generic sub-list
+/// `/inventories/N/<sub>/` (create there, or associate).
+fn as_sub_list(
+    route: MethodRouter<Arc<AppState>>,
+    sub: &'static str,
+) -> MethodRouter<Arc<AppState>> {
+    route
+        .post(
+            move |s: Ctx, a: Auth, Path(raw): Path<String>, h: HeaderMap, b: Bytes| {
+                handlers::sub_post(s, a, Path(("inventories".into(), raw, sub.into())), h, b)
+            },
+        )
+        .options(move |s: Ctx, a: Auth, Path(raw): Path<String>| {
+            handlers::sub_options(s, a, Path(("inventories".into(), raw, sub.into())))
+        })
+}
+
 /// The inventory's routes.
 pub(crate) fn inventory_routes() -> Routes {
     let mut r: Routes = vec![
         (
             "/api/v2/inventories/{id}/hosts/",
-            get(inventory_hosts)
-                .post(inventory_hosts_post)
-                .options(inventory_hosts_options),
+            as_sub_list(get(inventory_hosts), "hosts"),
         ),
         (
             "/api/v2/inventories/{id}/root_groups/",
-            get(inventory_root_groups)
-                .post(inventory_root_groups_post)
-                .options(inventory_root_groups_options),
+            as_sub_list(get(inventory_root_groups), "groups"),
         ),
         ("/api/v2/inventories/{id}/script/", get(inventory_script)),
         ("/api/v2/inventories/{id}/tree/", get(inventory_tree)),
