@@ -6,6 +6,8 @@
 # 2. Every resource write of rawx-api goes through its one write path (write.rs).
 # 3. The crate graph is one-way: each crate's normal (non-dev) dependencies on rawx crates are
 #    among the ones its layer allows, read from `cargo metadata`; a new crate must be placed.
+# 4. Inside rawx-api, resources/ stand above the generic files they use: none of those imports
+#    resources/ back.
 #
 # Prints every violation and exits 1 if there is any.
 set -euo pipefail
@@ -39,6 +41,28 @@ for f in sorted(pathlib.Path("crates/rawx-api/src").rglob("*.rs")):
         bad.append(f"{f}:{line}: store.{m.group(1)} outside write.rs")
 for b in bad:
     print("check-layout:", b, "(use crate::write, the one write path)")
+sys.exit(1 if bad else 0)
+PY
+
+# --- 4. resources/ sit above the generic files: none of those they import imports them back ----
+# (one `use crate::resources` in handlers.rs once tied 26 files into one import loop.)
+python3 - <<'PY' || fail=1
+import pathlib, re, sys
+src = pathlib.Path("crates/rawx-api/src")
+code = lambda p: "\n".join(l for l in p.read_text().splitlines() if not l.lstrip().startswith("//"))
+used = set()
+for f in (src / "resources").rglob("*.rs"):
+    used.update(re.findall(r"crate::([a-z_]+)", code(f)))
+bad = []
+for mod in sorted(used - {"resources"}):
+    p = src / f"{mod}.rs"
+    if not p.exists():
+        p = src / mod / "mod.rs"
+    if p.exists() and re.search(r"(?<!rawx_model::)\bresources::", code(p)):
+        bad.append(f"check-layout: {p} imports crate::resources, which imports it (an import loop); "
+                   "move the shared piece below both (rawx-model, or a generic file)")
+for b in bad:
+    print(b)
 sys.exit(1 if bad else 0)
 PY
 

@@ -492,7 +492,7 @@ fn sub_filter(parent: &Resource, list: SubList, parent_id: i64) -> (&'static Res
     match list {
         SubList::Activity => (
             &rawx_model::resources::ACTIVITY_STREAM,
-            crate::resources::activity_of(parent, parent_id),
+            rawx_model::resources::activity_of(parent, parent_id),
         ),
         SubList::Children { resource, fk } => {
             let child = by_key(resource).expect("child resource");

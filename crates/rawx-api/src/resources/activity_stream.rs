@@ -7,27 +7,12 @@ use crate::resource::ResourceApi;
 use crate::view::Renderer;
 use rawx_model::filter::{Cond, Filter};
 use rawx_model::rbac::{self, Actor};
-use rawx_model::resources::{ACTIVITY_STREAM, ALL, USERS};
+use rawx_model::resources::{activity_of, ACTIVITY_STREAM, ALL, USERS};
 use rawx_model::schema::{int, text, ColumnType, Resource};
 use rawx_model::Row;
 use serde_json::{json, Map, Value};
 
 pub struct ActivityStream;
-
-/// The entries naming object `id` of `res` (as either of their two objects).
-pub fn activity_of(res: &Resource, id: i64) -> Filter {
-    let named = |k: &'static str, kid: &'static str| {
-        Filter::eq(k, ColumnType::Text, json!(res.type_name)).and(Filter::eq(
-            kid,
-            ColumnType::Int,
-            json!(id),
-        ))
-    };
-    Filter::Any(vec![
-        named("object1", "object1_id"),
-        named("object2", "object2_id"),
-    ])
-}
 
 /// The resource an entry's object type names.
 fn of_type(type_name: &str) -> Option<&'static Resource> {

@@ -41,7 +41,6 @@ mod workflows;
 use crate::resource::{Registry, ResourceApi};
 use std::sync::OnceLock;
 
-pub use activity_stream::activity_of;
 pub use instances::ping_groups;
 
 static MODULES: &[&dyn ResourceApi] = &[

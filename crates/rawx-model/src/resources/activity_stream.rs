@@ -7,7 +7,9 @@
 //! at most two objects (and a role), so rawx keeps their types and ids in columns: an entry
 //! outlives its objects, as AWX's does, and a sub-list is one indexed condition.
 
-use crate::schema::{Default as D, Field, Kind, Resource, Scope, Sub, SubList};
+use crate::filter::Filter;
+use crate::schema::{ColumnType, Default as D, Field, Kind, Resource, Scope, Sub, SubList};
+use serde_json::json;
 
 const OPERATIONS: &[(&str, &str)] = &[
     ("create", "Entity Created"),
@@ -81,3 +83,18 @@ pub const ACTIVITY_SUB: Sub = Sub {
     name: "activity_stream",
     list: SubList::Activity,
 };
+
+/// The entries naming object `id` of `res` (as either of their two objects).
+pub fn activity_of(res: &Resource, id: i64) -> Filter {
+    let named = |k: &'static str, kid: &'static str| {
+        Filter::eq(k, ColumnType::Text, json!(res.type_name)).and(Filter::eq(
+            kid,
+            ColumnType::Int,
+            json!(id),
+        ))
+    };
+    Filter::Any(vec![
+        named("object1", "object1_id"),
+        named("object2", "object2_id"),
+    ])
+}
