@@ -280,7 +280,7 @@ async fn fail(shared: &Shared, kind: &JobKind, id: i64, dep_type: &str, dep: &Ro
         dep_type,
         "a dependency did not succeed"
     );
-    crate::run::end(shared, kind, id, JobStatus::Failed, &why, "").await;
+    crate::job_state::end(shared, kind, id, JobStatus::Failed, &why, "").await;
 }
 
 fn ae(e: impl std::fmt::Display) -> anyhow::Error {
@@ -319,7 +319,7 @@ async fn project_ready(shared: &Shared, kind: &JobKind, job: &Row) -> anyhow::Re
                 let why = format!(
                     "The branch {branch:?} is not in the project's repository (as of its last update)."
                 );
-                crate::run::end(shared, kind, id, JobStatus::Failed, &why, "").await;
+                crate::job_state::end(shared, kind, id, JobStatus::Failed, &why, "").await;
                 return Ok(false);
             }
         }

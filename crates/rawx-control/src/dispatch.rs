@@ -189,7 +189,7 @@ impl Dispatcher {
                     );
                 } else {
                     let why = "The controller restarted before this job's work unit was submitted; launch it again.";
-                    run::fail(&self.shared, kind, id, why, "").await;
+                    crate::job_state::fail(&self.shared, kind, id, why, "").await;
                 }
                 continue;
             }
@@ -201,7 +201,7 @@ impl Dispatcher {
                     "The controller restarted and the job's work unit {unit} is gone from the execution node, \
                      so the rest of its output is lost; the events stored before the restart are kept. Launch it again."
                 );
-                run::fail(&self.shared, kind, id, &why, "").await;
+                crate::job_state::fail(&self.shared, kind, id, &why, "").await;
                 continue;
             }
             let last = ingest::highest_counter(&self.shared, kind, id).await?;
@@ -314,7 +314,7 @@ impl Component for Dispatcher {
                             tracing::error!(error = %e, job = ?claim.map(|c| c.1), "a job task panicked");
                             if let Some((kind, id)) = claim.filter(|_| e.is_panic()) {
                                 let why = format!("rawx failed while running this job ({e}); its work unit may still run. This is a bug: please report it.");
-                                run::fail(&self.shared, kind, id, &why, "").await;
+                                crate::job_state::fail(&self.shared, kind, id, &why, "").await;
                             }
                         }
                     }

@@ -23,7 +23,7 @@
 //!   says so in its log, clears it (it is ready again) and cancels the units of its jobs that
 //!   were failed meanwhile, so nothing of them runs on.
 
-use crate::{health, jobs_in, run, Shared, TICK};
+use crate::{health, jobs_in, Shared, TICK};
 use rawx_domain::JobStatus;
 use rawx_model::filter::Filter;
 use rawx_model::resources::{INSTANCES, JOB_KINDS};
@@ -209,10 +209,10 @@ async fn reap(shared: &Shared, fixed: Option<Duration>, awake: &mut Awake) -> an
     let me = &shared.node_name;
     let lost_after = lost_after(shared, fixed).await;
     let now = store.db_now().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    if !awake.watched(parse(&now)?, lost_after) {
+    if !awake.watched(crate::parse_stored(&now)?, lost_after) {
         return Ok(());
     }
-    let cutoff = shift(&now, -(lost_after.as_secs_f64()))?;
+    let cutoff = crate::shift(&now, -(lost_after.as_secs_f64()))?;
     let mut seen: HashMap<String, Option<Row>> = HashMap::new();
     for (kind, job) in jobs_in(store, &[JobStatus::Waiting, JobStatus::Running]).await? {
         let ctl = text(&job, "controller_node").to_string();
@@ -245,7 +245,7 @@ async fn reap(shared: &Shared, fixed: Option<Duration>, awake: &mut Awake) -> an
             lost_after.as_secs()
         );
         tracing::warn!(job = id, lost = %ctl, "reaping a job of a lost task node");
-        run::reap(shared, kind, id, &why).await;
+        crate::job_state::reap(shared, kind, id, &why).await;
     }
     Ok(())
 }
@@ -271,19 +271,6 @@ async fn mark_lost(store: &DynStore, inst: &Row) {
     }
 }
 
-/// `t` as the store formats times.
-fn parse(t: &str) -> anyhow::Result<time::OffsetDateTime> {
-    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-        .map_err(|e| anyhow::anyhow!("the database's time {t:?}: {e}"))
-}
-
-/// `t` (as the store formats times) moved by `secs`.
-pub(crate) fn shift(t: &str, secs: f64) -> anyhow::Result<String> {
-    Ok(rawx_model::format_time(
-        parse(t)? + time::Duration::seconds_f64(secs),
-    ))
-}
-
 /// After this node was declared lost: its jobs were failed by another node, but their units
 /// may still run here. Nothing of a failed job may go on changing hosts.
 async fn stop_reaped_units(shared: &Shared) {
@@ -301,7 +288,7 @@ async fn stop_reaped_units(shared: &Shared) {
                 ColumnType::Text,
                 json!(shared.node.node_id()),
             ));
-        let Ok(rows) = crate::build::all_rows(&shared.store, kind.resource, f).await else {
+        let Ok(rows) = crate::prepare::all_rows(&shared.store, kind.resource, f).await else {
             continue;
         };
         for job in rows {

@@ -16,6 +16,7 @@ use rawx_model::filter::{Filter, ListQuery};
 use rawx_model::resources::{JobKind, JOB_HOST_SUMMARIES, JOB_KIND};
 use rawx_model::schema::{text, ColumnType};
 use rawx_model::Row;
+use rawx_runner::RunnerEvent;
 use rawx_supervisor::{Component, Shutdown};
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, VecDeque};
@@ -173,7 +174,7 @@ impl Writer {
                 for v in row.values_mut() {
                     if let Value::String(t) = v {
                         if self.job_info.secrets.iter().any(|s| t.contains(s.as_str())) {
-                            *t = crate::build::mask(t, &self.job_info.secrets);
+                            *t = crate::prepare::mask(t, &self.job_info.secrets);
                         }
                     }
                 }
@@ -505,4 +506,62 @@ async fn summaries(
         .await
         .map(drop)
         .map_err(|e| anyhow!("storing host summaries of job {job}: {e}"))
+}
+
+/// A runner event as a row of the kind's events table.
+pub(crate) fn event_row(
+    kind: &JobKind,
+    job: i64,
+    ev: &RunnerEvent,
+    hosts: &HashMap<String, i64>,
+) -> Row {
+    let host_name = ev.host_name();
+    let mut r = Row::new();
+    // When the event happened, as the runner saw it (AWX keeps this, not the time of storing).
+    let happened = ev
+        .created
+        .as_deref()
+        .and_then(rawx_model::parse_time)
+        .map(rawx_model::format_time);
+    if let Some(t) = happened {
+        r.insert("created".into(), json!(t));
+        r.insert("modified".into(), json!(t));
+    }
+    for (k, v) in [
+        (kind.event_parent, json!(job)),
+        ("event", json!(ev.event)),
+        ("counter", json!(ev.counter)),
+        ("event_display", json!(ev.event_display())),
+        ("event_data", json!(ev.event_data.to_string())),
+        ("event_level", json!(ev.event_level())),
+        ("failed", json!(ev.failed())),
+        ("changed", json!(ev.changed())),
+        ("uuid", json!(ev.uuid)),
+        (
+            "parent_uuid",
+            json!(ev.parent_uuid.clone().unwrap_or_default()),
+        ),
+        (
+            "host",
+            hosts
+                .get(&host_name)
+                .map(|h| json!(h))
+                .unwrap_or(Value::Null),
+        ),
+        ("host_name", json!(host_name)),
+        ("playbook", json!(ev.playbook())),
+        ("play", json!(ev.play())),
+        ("task", json!(ev.task())),
+        ("role", json!(ev.role())),
+        ("stdout", json!(ev.stdout)),
+        ("start_line", json!(ev.start_line)),
+        ("end_line", json!(ev.end_line)),
+        ("verbosity", json!(ev.verbosity)),
+    ] {
+        // Each kind's events table has its own columns (ad hoc events have no play or task).
+        if kind.events.field(k).is_some() {
+            r.insert(k.into(), v);
+        }
+    }
+    r
 }

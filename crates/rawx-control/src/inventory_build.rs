@@ -7,7 +7,7 @@
 //! a constructed inventory's input inventories go first, each as a script. The JSON written
 //! to `output.json` comes back in the artifacts and is imported by `run.rs`.
 
-use crate::build::{Built, Context_, PreStart};
+use crate::prepare::{Built, Context_, PreStart};
 use anyhow::{anyhow, bail, Context};
 use rawx_domain::credentials;
 use rawx_model::resources::{
@@ -201,9 +201,9 @@ pub async fn build(ctx: &Context_<'_>, update: &Row) -> anyhow::Result<Built> {
     if text(&inventory, "kind") == "constructed" {
         for input in crate::constructed::input_inventories(store, &inventory).await? {
             let iid = int(&input, "id").unwrap_or_default();
-            let input_hosts = crate::build::inventory_hosts(store, &input).await?;
+            let input_hosts = crate::inventory_render::inventory_hosts(store, &input).await?;
             let (mut inv_json, _) =
-                crate::build::render_inventory(store, &input, &input_hosts).await?;
+                crate::inventory_render::render_inventory(store, &input, &input_hosts).await?;
             crate::constructed::add_towervars(store, &input, &mut inv_json).await?;
             let rel = format!("inventory/hosts_{iid}");
             dir = dir.file(ZipEntry::file(

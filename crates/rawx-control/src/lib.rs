@@ -17,9 +17,12 @@ mod health;
 mod heartbeat;
 mod ingest;
 mod inventory_build;
+mod inventory_render;
 mod inventory_run;
+mod job_state;
 mod lookup;
 mod notify;
+mod prepare;
 mod reach;
 mod run;
 mod scheduler;
@@ -224,7 +227,9 @@ async fn jobs_in(
 ) -> anyhow::Result<Vec<(&'static JobKind, Row)>> {
     let mut out = Vec::new();
     for kind in JOB_KINDS {
-        for row in build::all_rows(store, kind.resource, status_in(states.iter().copied())).await? {
+        for row in
+            prepare::all_rows(store, kind.resource, status_in(states.iter().copied())).await?
+        {
             out.push((*kind, row));
         }
     }
@@ -402,4 +407,16 @@ impl Component for TaskManager {
             }
         }
     }
+}
+
+/// `t` as the store formats times.
+pub(crate) fn parse_stored(t: &str) -> anyhow::Result<time::OffsetDateTime> {
+    rawx_model::parse_time(t)
+        .ok_or_else(|| anyhow::anyhow!("the database's time {t:?} cannot be read"))
+}
+
+/// `t` (as the store formats times) moved by `secs`.
+pub(crate) fn shift(t: &str, secs: f64) -> anyhow::Result<String> {
+    rawx_model::shift_time(t, secs)
+        .ok_or_else(|| anyhow::anyhow!("the database's time {t:?} cannot be read"))
 }

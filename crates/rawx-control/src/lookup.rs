@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 
 /// The input sources of credential `cid`.
 pub async fn sources_of(store: &DynStore, cid: i64) -> anyhow::Result<Vec<Row>> {
-    super::build::all_rows(
+    crate::prepare::all_rows(
         store,
         &CREDENTIAL_INPUT_SOURCES,
         Filter::eq("target_credential", ColumnType::Int, json!(cid)),

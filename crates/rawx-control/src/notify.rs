@@ -1,5 +1,5 @@
 //! Notifications from the task role: when a job starts or ends, a pending notification per
-//! template attached for that event (`job_status`, called by `run::set`); the supervised
+//! template attached for that event (`job_status`, called by `job_state::set`); the supervised
 //! component `notifier` sends every pending notification (those and `test/`'s) once across the
 //! task nodes (compare-and-set on `claimed`), and records `successful` or `failed` with AWX's
 //! error. A failed delivery never touches the job.

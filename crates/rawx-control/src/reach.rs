@@ -17,7 +17,7 @@
 //! instance is marked unavailable (capacity 0) until the route is back and a health check
 //! passes. `RAWX_NODE_LOST_AFTER`, when set, is the whole window.
 
-use crate::{health, jobs_in, run, Shared};
+use crate::{health, jobs_in, Shared};
 use rawx_model::resources::{INSTANCES, INSTANCE_PEERS, RECEPTOR_ADDRESSES};
 use rawx_model::schema::text;
 use rawx_model::Row;
@@ -93,7 +93,7 @@ impl Watch {
                 .map_err(|e| anyhow::anyhow!("{e}"));
         }
         let last = text(&row, "last_seen").to_string();
-        let cutoff = crate::heartbeat::shift(&now, -window.as_secs_f64())?;
+        let cutoff = crate::shift(&now, -window.as_secs_f64())?;
         if last.as_str() >= cutoff.as_str() {
             return Ok(());
         }
@@ -140,7 +140,7 @@ impl Watch {
                 window.as_secs()
             );
             tracing::warn!(job = jid, node = %exec, "ending a job whose execution node is unreachable");
-            run::reap(shared, kind, jid, &why).await;
+            crate::job_state::reap(shared, kind, jid, &why).await;
         }
         Ok(())
     }

@@ -3,14 +3,16 @@
 //! store events in batches (one transaction each), then close the job with its status, rc,
 //! host summaries and `event_processing_finished`. Every path ends in a final state.
 
-use crate::build::{self, mask, mask_env, Built};
-use crate::ingest::{Writer, BATCH_SIZE};
+use crate::build;
+use crate::ingest::{event_row, Writer, BATCH_SIZE};
+use crate::job_state::{end, fail, finish_template, set};
+use crate::prepare::{mask, mask_env, Built, Context_, PreStart};
 use crate::Shared;
 use anyhow::anyhow;
-use rawx_domain::messages::{publish, EventsSummary, StatusChanged};
+use rawx_domain::messages::{publish, EventsSummary};
 use rawx_domain::JobStatus;
 use rawx_model::filter::Filter;
-use rawx_model::resources::{JobKind, JOB_KIND, JOB_TEMPLATES, PROJECT_UPDATE_KIND};
+use rawx_model::resources::{JobKind, JOB_TEMPLATES, PROJECT_UPDATE_KIND};
 use rawx_model::schema::text;
 use rawx_model::schema::ColumnType;
 use rawx_model::Row;
@@ -26,125 +28,8 @@ const BATCH_WAIT: Duration = Duration::from_millis(100);
 /// How long the output may be quiet before the job's status is read again.
 const ENDED_CHECK: Duration = Duration::from_secs(2);
 
-/// Writes `fields` to the job and publishes a status change. A final status is written only
-/// while the job is still active: a job ends once, whoever (its task node, a cancel before it
-/// started, the reaper on another node) gets there first.
-pub async fn set(shared: &Shared, kind: &JobKind, job: i64, fields: Value) -> anyhow::Result<()> {
-    let row: Row = fields.as_object().cloned().unwrap_or_default();
-    let ending = JobStatus::of(&row).is_some_and(JobStatus::is_final);
-    if ending {
-        let active = crate::status_in(JobStatus::ALL.into_iter().filter(|s| !s.is_final()));
-        let ended = shared
-            .store
-            .update_if(kind.resource, job, &active, &row)
-            .await
-            .map_err(|e| anyhow!("updating {} {job}: {e}", kind.resource.type_name))?;
-        if !ended {
-            tracing::info!(
-                job,
-                kind = kind.resource.type_name,
-                "the job had already ended; its final state stays"
-            );
-            return Ok(());
-        }
-    } else {
-        shared
-            .store
-            .update(kind.resource, job, &row)
-            .await
-            .map_err(|e| anyhow!("updating {} {job}: {e}", kind.resource.type_name))?;
-    }
-    if let Some(status) = row
-        .get("status")
-        .and_then(Value::as_str)
-        .and_then(JobStatus::parse)
-    {
-        let jt = shared
-            .store
-            .get(kind.resource, job)
-            .await
-            .ok()
-            .and_then(|j| j.get("job_template").cloned())
-            .unwrap_or(Value::Null);
-        let mut msg = StatusChanged::new(kind, job, status).template(jt);
-        msg.finished = row.get("finished").cloned();
-        publish(&*shared.bus, &msg);
-        crate::notify::job_status(shared, kind, job, status).await;
-    }
-    Ok(())
-}
-
-/// Ends a job that did not run to its own end (it could not run, its run was lost, it was
-/// canceled before it started, its task node died) in `status`, with the reason.
-pub(crate) async fn end(
-    shared: &Shared,
-    kind: &JobKind,
-    job: i64,
-    status: JobStatus,
-    explanation: &str,
-    traceback: &str,
-) {
-    let r = set(
-        shared,
-        kind,
-        job,
-        json!({
-            "status": status.as_str(), "failed": true, "finished": rawx_model::now_string(), "start_args": "",
-            "job_explanation": explanation, "result_traceback": traceback,
-            "event_processing_finished": true,
-        }),
-    )
-    .await;
-    if let Err(e) = r {
-        tracing::error!(job, %status, error = %e, "cannot record the job's end");
-    }
-    finish_template(shared, kind, job, status, true).await;
-}
-
-/// Ends a job that could not run (or whose run was lost) in `error`, with the reason.
-pub async fn fail(shared: &Shared, kind: &JobKind, job: i64, explanation: &str, traceback: &str) {
-    tracing::warn!(
-        job,
-        kind = kind.resource.type_name,
-        explanation,
-        "job error"
-    );
-    end(shared, kind, job, JobStatus::Error, explanation, traceback).await;
-}
-
-/// Ends a job of a lost task node `failed`, as AWX's reaper does, with the reason.
-pub async fn reap(shared: &Shared, kind: &JobKind, job: i64, explanation: &str) {
-    end(shared, kind, job, JobStatus::Failed, explanation, "").await;
-}
-
-async fn finish_template(
-    shared: &Shared,
-    kind: &JobKind,
-    job: i64,
-    status: JobStatus,
-    failed: bool,
-) {
-    if std::ptr::eq(kind, &rawx_model::resources::INVENTORY_UPDATE_KIND) {
-        return crate::inventory_run::finish_source(shared, job, status, failed).await;
-    }
-    if !std::ptr::eq(kind, &JOB_KIND) {
-        return;
-    }
-    let Ok(j) = shared.store.get(kind.resource, job).await else {
-        return;
-    };
-    let Some(jt) = j.get("job_template").and_then(Value::as_i64) else {
-        return;
-    };
-    let mut row = Row::new();
-    row.insert("status".into(), json!(status.as_str()));
-    row.insert("last_job_failed".into(), json!(failed));
-    row.insert("last_job_run".into(), json!(rawx_model::now_string()));
-    let _ = shared.store.update(&JOB_TEMPLATES, jt, &row).await;
-}
-
-async fn context(shared: &Shared, job_id: i64) -> build::Context_<'_> {
-    build::Context_ {
+async fn context(shared: &Shared, job_id: i64) -> Context_<'_> {
+    Context_ {
         store: &shared.store,
         key: &shared.key,
         projects_dir: &shared.projects_dir,
@@ -170,7 +55,7 @@ pub async fn rebuild(shared: &Shared, kind: &JobKind, job: &Row) -> Built {
         Err(e) => {
             tracing::warn!(job = id, error = %e, "re-attaching without the job's build; events are linked to hosts only");
             let hosts = match job.get("inventory").and_then(Value::as_i64) {
-                Some(inv) => build::all_rows(
+                Some(inv) => crate::prepare::all_rows(
                     &shared.store,
                     &rawx_model::resources::HOSTS,
                     Filter::eq("inventory", ColumnType::Int, json!(inv)),
@@ -207,7 +92,7 @@ pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
     let ctx = context(&shared, job_id).await;
     let built = match build::build(&ctx, kind, &job).await {
         Ok(b) => b,
-        Err(e) if e.downcast_ref::<build::PreStart>().is_some() => {
+        Err(e) if e.downcast_ref::<PreStart>().is_some() => {
             // AWX's task manager: `failed`, with the check's reason.
             let why = format!("{e} Task failed pre-start check.");
             tracing::warn!(job = job_id, explanation = %why, "job failed its pre-start check");
@@ -452,7 +337,7 @@ pub async fn follow(
     };
     let finished = rawx_model::now_string();
     let started = text(&job, "started").to_string();
-    let elapsed = elapsed_between(&started, &finished);
+    let elapsed = rawx_model::elapsed_secs(&started, &finished);
     let mut counts = Map::new();
     if let Some(s) = &stats {
         for (k, v) in rawx_runner::host_status_counts(s) {
@@ -507,16 +392,6 @@ pub async fn follow(
     }
     if let Err(e) = shared.node.release(&unit).await {
         tracing::warn!(job = job_id, unit = %unit, error = %e, "cannot release the work unit");
-    }
-}
-
-fn elapsed_between(a: &str, b: &str) -> f64 {
-    let parse = |s: &str| {
-        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
-    };
-    match (parse(a), parse(b)) {
-        (Some(a), Some(b)) => (((b - a).as_seconds_f64() * 1000.0).round() / 1000.0).max(0.0),
-        _ => 0.0,
     }
 }
 
@@ -706,73 +581,4 @@ async fn ingest(
         }
     }
     Ok(out)
-}
-
-pub(crate) fn event_row(
-    kind: &JobKind,
-    job: i64,
-    ev: &RunnerEvent,
-    hosts: &HashMap<String, i64>,
-) -> Row {
-    let host_name = ev.host_name();
-    let mut r = Row::new();
-    // When the event happened, as the runner saw it (AWX keeps this, not the time of storing).
-    let happened = ev
-        .created
-        .as_deref()
-        .and_then(|c| {
-            time::OffsetDateTime::parse(c, &time::format_description::well_known::Rfc3339).ok()
-        })
-        .map(rawx_model::format_time);
-    if let Some(t) = happened {
-        r.insert("created".into(), json!(t));
-        r.insert("modified".into(), json!(t));
-    }
-    for (k, v) in [
-        (kind.event_parent, json!(job)),
-        ("event", json!(ev.event)),
-        ("counter", json!(ev.counter)),
-        ("event_display", json!(ev.event_display())),
-        ("event_data", json!(ev.event_data.to_string())),
-        ("event_level", json!(ev.event_level())),
-        ("failed", json!(ev.failed())),
-        ("changed", json!(ev.changed())),
-        ("uuid", json!(ev.uuid)),
-        (
-            "parent_uuid",
-            json!(ev.parent_uuid.clone().unwrap_or_default()),
-        ),
-        (
-            "host",
-            hosts
-                .get(&host_name)
-                .map(|h| json!(h))
-                .unwrap_or(Value::Null),
-        ),
-        ("host_name", json!(host_name)),
-        ("playbook", json!(ev.playbook())),
-        ("play", json!(ev.play())),
-        ("task", json!(ev.task())),
-        ("role", json!(ev.role())),
-        ("stdout", json!(ev.stdout)),
-        ("start_line", json!(ev.start_line)),
-        ("end_line", json!(ev.end_line)),
-        ("verbosity", json!(ev.verbosity)),
-    ] {
-        // Each kind's events table has its own columns (ad hoc events have no play or task).
-        if kind.events.field(k).is_some() {
-            r.insert(k.into(), v);
-        }
-    }
-    r
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn elapsed_counts_seconds_between_stored_times() {
-        let e =
-            super::elapsed_between("2026-11-25T23:59:58.500000Z", "2026-11-26T00:00:01.250000Z");
-        assert!((e - 2.75).abs() < 1e-6, "{e}");
-    }
 }

@@ -13,9 +13,10 @@
 //! `SSH_ASKPASS`, a script in a private (0700) directory that prints a 0600 file; the directory
 //! goes when the update ends. Any output line holding a secret is masked before it is stored.
 
-use crate::build::mask;
+use crate::ingest::event_row;
 use crate::ingest::Writer;
-use crate::run::{event_row, set};
+use crate::job_state::set;
+use crate::prepare::mask;
 use crate::Shared;
 use rawx_domain::JobStatus;
 use rawx_model::resources::{
@@ -352,7 +353,7 @@ pub async fn run(shared: Shared, id: i64) {
         }
     };
     if canceled(&shared, id).await {
-        return crate::run::end(
+        return crate::job_state::end(
             &shared,
             kind,
             id,
@@ -380,7 +381,7 @@ pub async fn run(shared: Shared, id: i64) {
     let private = match tempdir(&shared.jobs_dir, id) {
         Ok(p) => p,
         Err(e) => {
-            return crate::run::fail(
+            return crate::job_state::fail(
                 &shared,
                 kind,
                 id,
@@ -403,7 +404,7 @@ pub async fn run(shared: Shared, id: i64) {
                 let url = with_ssh_user(text(&update, "scm_url"), user);
                 update.insert("scm_url".into(), json!(url));
                 if let Err(e) = askpass(&private.0, &inputs, &mut env, &mut secrets) {
-                    return crate::run::fail(
+                    return crate::job_state::fail(
                         &shared,
                         kind,
                         id,
@@ -414,7 +415,7 @@ pub async fn run(shared: Shared, id: i64) {
                 }
             }
             Err(e) => {
-                return crate::run::fail(
+                return crate::job_state::fail(
                     &shared,
                     kind,
                     id,
@@ -429,7 +430,7 @@ pub async fn run(shared: Shared, id: i64) {
     let galaxy = match galaxy_env(&shared, &update, &mut secrets).await {
         Ok(g) => g,
         Err(e) => {
-            return crate::run::fail(
+            return crate::job_state::fail(
                 &shared,
                 kind,
                 id,

@@ -278,14 +278,5 @@ impl WorkflowManager {
 }
 
 fn elapsed(wj: &Row, now: &str) -> f64 {
-    let parse = |s: &str| {
-        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
-    };
-    match (
-        wj.get("started").and_then(Value::as_str).and_then(parse),
-        parse(now),
-    ) {
-        (Some(a), Some(b)) => ((b - a).as_seconds_f64() * 1000.0).round() / 1000.0,
-        _ => 0.0,
-    }
+    rawx_model::elapsed_secs(rawx_model::schema::text(wj, "started"), now)
 }

@@ -269,9 +269,7 @@ pub fn should_update_again(
     let finished = latest
         .get("finished")
         .and_then(Value::as_str)
-        .and_then(|s| {
-            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
-        });
+        .and_then(rawx_model::parse_time);
     match finished {
         Some(f) => f + time::Duration::seconds(cache_timeout) < now,
         None => true,

@@ -38,7 +38,43 @@ pub fn format_time(t: time::OffsetDateTime) -> String {
     )
 }
 
+/// A time as stored (or as a client or ansible-runner writes it: RFC 3339).
+pub fn parse_time(s: &str) -> Option<time::OffsetDateTime> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+}
+
+/// A stored time moved by `secs` seconds, in the stored format.
+pub fn shift_time(t: &str, secs: f64) -> Option<String> {
+    parse_time(t).map(|t| format_time(t + time::Duration::seconds_f64(secs)))
+}
+
+/// Seconds from stored time `a` to `b`, to the millisecond as AWX's `elapsed`; 0 when either
+/// cannot be read or `b` comes first (a clock that stepped back).
+pub fn elapsed_secs(a: &str, b: &str) -> f64 {
+    match (parse_time(a), parse_time(b)) {
+        (Some(a), Some(b)) => (((b - a).as_seconds_f64() * 1000.0).round() / 1000.0).max(0.0),
+        _ => 0.0,
+    }
+}
+
 /// The time `secs` seconds from now, in the stored format.
 pub fn time_after(secs: i64) -> String {
     format_time(time::OffsetDateTime::now_utc() + time::Duration::seconds(secs))
+}
+
+#[cfg(test)]
+mod time_tests {
+    #[test]
+    fn elapsed_counts_seconds_between_stored_times() {
+        let e = super::elapsed_secs("2026-11-25T23:59:58.500000Z", "2026-11-26T00:00:01.250000Z");
+        assert!((e - 2.75).abs() < 1e-6, "{e}");
+        assert_eq!(
+            super::elapsed_secs("2026-11-26T00:00:01Z", "2026-11-25T00:00:00Z"),
+            0.0
+        );
+        assert_eq!(
+            super::shift_time("2026-11-25T23:59:58.500000Z", 2.0).as_deref(),
+            Some("2026-11-26T00:00:00.500000Z")
+        );
+    }
 }

@@ -151,15 +151,7 @@ pub async fn derived(
 }
 
 fn seconds_since(stamp: &str) -> f64 {
-    let parse = |s: &str| {
-        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
-    };
-    match parse(stamp) {
-        Some(t) => {
-            ((time::OffsetDateTime::now_utc() - t).as_seconds_f64() * 1000.0).round() / 1000.0
-        }
-        None => 0.0,
-    }
+    rawx_model::elapsed_secs(stamp, &rawx_model::now_string())
 }
 
 /// `GET …/relaunch/`: what a relaunch would need: the passwords the job's credentials ask at
