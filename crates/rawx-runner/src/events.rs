@@ -4,8 +4,6 @@
 
 use serde_json::{Map, Value};
 
-use crate::results::scalar_string;
-
 /// One callback event from the worker, as it travelled.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RunnerEvent {
@@ -322,6 +320,15 @@ fn truncate_chars(s: &str, n: usize) -> String {
     let mut out: String = s.chars().take(n - 1).collect();
     out.push('…');
     out
+}
+
+/// A string, or a number shown as text (ident may be an int on the wire).
+pub(crate) fn scalar_string(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

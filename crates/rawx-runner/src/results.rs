@@ -13,7 +13,7 @@ use base64::Engine;
 use serde_json::{Map, Value};
 
 use crate::error::{snippet, Position};
-use crate::events::RunnerEvent;
+use crate::events::{scalar_string, RunnerEvent};
 use crate::RunnerError;
 
 /// One decoded unit of the result stream.
@@ -111,15 +111,6 @@ impl StatusFrame {
             job_explanation: m.get("job_explanation").and_then(scalar_string),
             result_traceback: m.get("result_traceback").and_then(scalar_string),
         })
-    }
-}
-
-/// A string, or a number shown as text (ident may be an int on the wire).
-pub(crate) fn scalar_string(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        _ => None,
     }
 }
 

@@ -2,7 +2,7 @@
 //! `rawx manage`, `receptorctl`, `ansible-playbook`, PyYAML, `sqlite3`, a private Redis.
 
 use crate::procs;
-use crate::server::{rawx_bin, venv};
+use crate::tools::{rawx_bin, venv};
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

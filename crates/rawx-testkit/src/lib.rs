@@ -32,13 +32,12 @@ mod pg;
 pub mod plays;
 pub mod procs;
 mod server;
+mod tools;
 pub mod wsclient;
 
 pub use clients::{manage, rawx, sh, sqlite, yaml_to_json, Out, Redis};
 pub use eventually::{eventually, eventually_async, eventually_every, Attempt};
 pub use pg::PgDb;
 pub use procs::{free_port, DataDir, Proc};
-pub use server::{
-    curl, names, rawx_bin, tail, venv, venv_path, workspace_root, Opts, Resp, Server, ADMIN_PW,
-    PLAYBOOK,
-};
+pub use server::{curl, names, tail, Opts, Resp, Server, ADMIN_PW, PLAYBOOK};
+pub use tools::{rawx_bin, venv, venv_path, workspace_root};
