@@ -117,20 +117,29 @@ impl Lab {
         jt["id"].as_i64().unwrap()
     }
 
+    /// A credential of the type named `kind` in the lab's organization.
     pub fn credential(&self, name: &str, kind: &str, inputs: Value) -> i64 {
-        let ct = self.s.admin(
-            "GET",
-            &format!("/api/v2/credential_types/?name={kind}"),
-            None,
-            200,
+        self.credential_typed(name, self.credential_type(kind), inputs)
+    }
+
+    /// The id of the credential type named `name`.
+    pub fn credential_type(&self, name: &str) -> i64 {
+        let path = format!(
+            "/api/v2/credential_types/?name={}",
+            name.replace(' ', "%20")
         );
-        let ct = ct["results"][0]["id"]
+        let r = self.s.admin("GET", &path, None, 200);
+        r["results"][0]["id"]
             .as_i64()
-            .unwrap_or_else(|| panic!("no credential type {kind}: {ct}"));
+            .unwrap_or_else(|| panic!("no credential type {name}: {r}"))
+    }
+
+    /// A credential of credential type `type_id` in the lab's organization.
+    pub fn credential_typed(&self, name: &str, type_id: i64, inputs: Value) -> i64 {
         let c = self.s.admin(
             "POST",
             "/api/v2/credentials/",
-            Some(json!({"name": name, "organization": self.org["id"], "credential_type": ct, "inputs": inputs})),
+            Some(json!({"name": name, "organization": self.org["id"], "credential_type": type_id, "inputs": inputs})),
             201,
         );
         c["id"].as_i64().unwrap()

@@ -24,6 +24,7 @@ pub mod api;
 pub mod clients;
 pub mod collection;
 mod eventually;
+pub mod fake_http;
 pub mod fake_node;
 pub mod lab;
 pub mod leftovers;
@@ -33,6 +34,7 @@ pub mod plays;
 pub mod procs;
 mod server;
 mod tools;
+pub mod vaults;
 pub mod wsclient;
 
 pub use clients::{manage, rawx, sh, sqlite, yaml_to_json, Out, Redis};

@@ -6,81 +6,14 @@
 //! `failed` and leaves the job successful; `test/` sends AWX's test message.
 
 use rawx_testkit::eventually;
+use rawx_testkit::fake_http::{reply, Fake, Req};
 use rawx_testkit::lab::*;
 use rawx_testkit::plays::*;
 use serde_json::{json, Value};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// One HTTP request a local server received.
-#[derive(Debug, Clone)]
-struct Req {
-    method: String,
-    path: String,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Req {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A local HTTP server answering 200 to everything, keeping what it received.
-fn http_server() -> (String, Arc<Mutex<Vec<Req>>>) {
-    let l = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", l.local_addr().unwrap());
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let keep = got.clone();
-    std::thread::spawn(move || {
-        for s in l.incoming().flatten() {
-            let mut r = BufReader::new(s.try_clone().unwrap());
-            let mut line = String::new();
-            if r.read_line(&mut line).is_err() {
-                continue;
-            }
-            let mut parts = line.split_whitespace();
-            let (method, path) = (
-                parts.next().unwrap_or("").to_string(),
-                parts.next().unwrap_or("").to_string(),
-            );
-            let mut headers = Vec::new();
-            let mut len = 0;
-            loop {
-                let mut h = String::new();
-                r.read_line(&mut h).unwrap_or(0);
-                let h = h.trim_end();
-                if h.is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = h.split_once(':') {
-                    if k.eq_ignore_ascii_case("content-length") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                    headers.push((k.to_string(), v.trim().to_string()));
-                }
-            }
-            let mut body = vec![0; len];
-            r.read_exact(&mut body).ok();
-            keep.lock().unwrap().push(Req {
-                method,
-                path,
-                headers,
-                body: String::from_utf8_lossy(&body).into(),
-            });
-            let mut s = s;
-            let _ =
-                s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok");
-        }
-    });
-    (url, got)
-}
 
 /// A local SMTP server keeping each message's data.
 fn smtp_server() -> (u16, Arc<Mutex<Vec<String>>>) {
@@ -142,7 +75,9 @@ fn job_events_are_delivered_by_webhook_and_email_and_recorded() {
     let lab = Lab::start();
     let s = &lab.s;
     let org = lab.org["id"].as_i64().unwrap();
-    let (hook_url, hooks) = http_server();
+    // A local webhook receiver answering 200 to everything, keeping what it received.
+    let hooks = Fake::start(|_| reply(200, json!({})));
+    let hook_url = hooks.url.clone();
     let (smtp_port, mails) = smtp_server();
 
     // AWX's configuration checks, as `__all__` messages.
@@ -266,10 +201,10 @@ fn job_events_are_delivered_by_webhook_and_email_and_recorded() {
 
     // Started and success reach the webhook: POST, JSON, the template's header, basic auth.
     let got = eventually(Duration::from_secs(30), || {
-        let g = hooks.lock().unwrap().clone();
-        (g.iter().filter(|r| r.path == "/hook").count() >= 2).then_some(g)
+        let g = hooks.seen();
+        (g.iter().filter(|r| r.path() == "/hook").count() >= 2).then_some(g)
     });
-    let calls: Vec<&Req> = got.iter().filter(|r| r.path == "/hook").collect();
+    let calls: Vec<&Req> = got.iter().filter(|r| r.path() == "/hook").collect();
     for r in &calls {
         assert_eq!(r.method, "POST");
         assert_eq!(r.header("content-type"), Some("application/json"));
@@ -368,8 +303,7 @@ fn job_events_are_delivered_by_webhook_and_email_and_recorded() {
     assert_eq!(done["status"], json!("successful"), "{done}");
     let test_call = eventually(Duration::from_secs(10), || {
         hooks
-            .lock()
-            .unwrap()
+            .seen()
             .iter()
             .find(|r| r.body.contains("Test Notification"))
             .cloned()
