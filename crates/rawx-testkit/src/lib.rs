@@ -33,6 +33,7 @@ mod pg;
 pub mod plays;
 pub mod procs;
 mod server;
+pub mod sshd;
 mod tools;
 pub mod vaults;
 pub mod wsclient;

@@ -3,129 +3,12 @@
 //! really used, and their secrets end up nowhere a user or an attacker with the data dir could
 //! look; jobs never share SSH connections; AWX's validation of machine keys.
 
-use rawx_testkit::free_port;
 use rawx_testkit::lab::*;
 use rawx_testkit::plays::*;
-use rawx_testkit::{eventually, sh, Opts, ADMIN_PW};
+use rawx_testkit::sshd::{keygen, Sshd, ED25519};
+use rawx_testkit::{Opts, ADMIN_PW};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
-
-/// An unprivileged `sshd` on a free loopback port that accepts one key, for the current user,
-/// and nothing else (no passwords). Killed on drop.
-struct Sshd {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-    /// The private key (OpenSSH format, passphrase-protected) and its passphrase.
-    key: String,
-    passphrase: String,
-}
-
-const SSHD: &str = "/usr/sbin/sshd";
-
-impl Sshd {
-    fn start(passphrase: &str) -> Sshd {
-        assert!(
-            Path::new(SSHD).is_file(),
-            "{SSHD} is missing: the Machine credential test needs Debian's `openssh-server` package \
-             (apt-get install -y openssh-server); add it to the machine setup"
-        );
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        let keygen = |file: &str, pass: &str| {
-            sh(Command::new("ssh-keygen")
-                .args(["-q", "-t", "ed25519", "-C", "rawx-test", "-N", pass, "-f"])
-                .arg(d.join(file)));
-        };
-        keygen("host_key", "");
-        keygen("user_key", passphrase);
-        std::fs::copy(d.join("user_key.pub"), d.join("authorized_keys")).unwrap();
-        let port = free_port();
-        // Running as root, sshd insists on its privilege separation directory, which the
-        // package's service unit would create at boot.
-        if whoami() == "root" && !Path::new("/run/sshd").is_dir() {
-            std::fs::create_dir_all("/run/sshd").expect("create /run/sshd for sshd");
-        }
-        let config = format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {d}/host_key\nPidFile {d}/sshd.pid\n\
-             AuthorizedKeysFile {d}/authorized_keys\nPubkeyAuthentication yes\n\
-             PasswordAuthentication no\nKbdInteractiveAuthentication no\nUsePAM no\n\
-             StrictModes no\nPermitRootLogin prohibit-password\nAllowUsers {user}\n\
-             Subsystem sftp internal-sftp\n",
-            d = d.display(),
-            user = whoami(),
-        );
-        std::fs::write(d.join("sshd_config"), config).unwrap();
-        let log = std::fs::File::create(d.join("sshd.log")).unwrap();
-        let child = Command::new(SSHD)
-            .args(["-D", "-e", "-f"])
-            .arg(d.join("sshd_config"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("spawn sshd");
-        let mut sshd = Sshd {
-            child,
-            port,
-            key: std::fs::read_to_string(d.join("user_key")).unwrap(),
-            passphrase: passphrase.to_string(),
-            dir,
-        };
-        eventually(Duration::from_secs(10), || {
-            if let Ok(Some(st)) = sshd.child.try_wait() {
-                panic!("sshd exited ({st}):\n{}", sshd.log());
-            }
-            std::net::TcpStream::connect(("127.0.0.1", port))
-                .map_err(|e| format!("sshd is not listening ({e}):\n{}", sshd.log()))
-        });
-        sshd
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("sshd.log")).unwrap_or_default()
-    }
-
-    /// Host variables for a host reached through this sshd.
-    fn host_vars(&self) -> Value {
-        json!({
-            "ansible_connection": "ssh",
-            "ansible_host": "127.0.0.1",
-            "ansible_port": self.port,
-            "ansible_user": whoami(),
-            "ansible_python_interpreter": "{{ ansible_playbook_python }}",
-            "ansible_ssh_common_args":
-                "-o UserKnownHostsFile=/dev/null -o StrictHostKeyChecking=no -o PreferredAuthentications=publickey",
-        })
-    }
-
-    /// Long runs of the key's body: none of them may be found anywhere after a job.
-    fn key_fragments(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for line in self.key.lines().filter(|l| !l.starts_with("-----")) {
-            for run in line.split(|c: char| !c.is_ascii_alphanumeric()) {
-                if run.len() >= 16 {
-                    out.push(run.to_string());
-                }
-            }
-        }
-        assert!(
-            out.len() >= 3,
-            "key body too short to check: {:?}",
-            self.key
-        );
-        out
-    }
-}
-
-impl Drop for Sshd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 const WHO: &str = "\
 - name: Remote play
@@ -434,10 +317,7 @@ fn jobs_never_share_ssh_connections() {
 fn machine_credential_keys_are_validated_like_awx() {
     let lab = Lab::start();
     let dir = tempfile::tempdir().unwrap();
-    sh(Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "some-passphrase", "-f"])
-        .arg(dir.path().join("k")));
-    let key = std::fs::read_to_string(dir.path().join("k")).unwrap();
+    let key = keygen(dir.path(), "k", "some-passphrase", ED25519);
     let ct = lab
         .s
         .admin("GET", "/api/v2/credential_types/?name=Machine", None, 200)["results"][0]["id"]

@@ -4,6 +4,7 @@
 //! project's status, revision and playbooks from its checkout, and jobs running it.
 
 use rawx_testkit::lab::*;
+use rawx_testkit::sshd::Sshd;
 use rawx_testkit::{eventually, Server};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -760,64 +761,12 @@ fn a_private_repository_over_http_with_a_password_that_stays_secret() {
     assert!(found.is_empty(), "the password is on disk: {found}");
 }
 
-/// A private `sshd` on a free port that lets in one key (made here, with a passphrase).
-struct Sshd {
-    _proc: rawx_testkit::procs::Proc,
-    port: u16,
-    key: String,
-}
-
-fn sshd(root: &Path, passphrase: &str) -> Sshd {
-    std::fs::create_dir_all(root).unwrap();
-    let keygen = |file: &str, pass: &str| {
-        let out = Command::new("ssh-keygen")
-            .args(["-q", "-t", "ed25519", "-N", pass, "-f"])
-            .arg(root.join(file))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{out:?}");
-    };
-    keygen("host_key", "");
-    keygen("client_key", passphrase);
-    std::fs::copy(root.join("client_key.pub"), root.join("authorized_keys")).unwrap();
-    let port = rawx_testkit::free_port();
-    let conf = root.join("sshd_config");
-    std::fs::write(
-        &conf,
-        format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {r}/host_key\nAuthorizedKeysFile {r}/authorized_keys\n\
-             StrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-             PubkeyAuthentication yes\nPermitRootLogin yes\nPidFile {r}/sshd.pid\n",
-            r = root.display()
-        ),
-    )
-    .unwrap();
-    // sshd's privilege separation directory (made by its package's service, not here).
-    let _ = std::fs::create_dir_all("/run/sshd");
-    let p = rawx_testkit::procs::Proc::spawn(
-        Command::new("/usr/sbin/sshd")
-            .args(["-D", "-e", "-f"])
-            .arg(&conf)
-            .stderr(std::process::Stdio::null()),
-    );
-    eventually(Duration::from_secs(10), || {
-        std::net::TcpStream::connect(("127.0.0.1", port))
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    });
-    Sshd {
-        _proc: p,
-        port,
-        key: std::fs::read_to_string(root.join("client_key")).unwrap(),
-    }
-}
-
 #[test]
 fn a_repository_over_ssh_with_a_key_and_its_passphrase() {
     let lab = Lab::start();
     let s = &lab.s;
     let passphrase = "unlock-Zz8-phrase";
-    let d = sshd(&s.data.join("sshd"), passphrase);
+    let d = Sshd::start(passphrase);
     let repo = Repo::new(&s.data, "ssh/site.git");
     let rev = repo.commit(&[("site.yml", &play("ssh"))], "s");
     let me = rawx_testkit::plays::whoami();
