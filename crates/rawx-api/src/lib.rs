@@ -19,6 +19,7 @@ mod auth;
 mod dashboard;
 mod error;
 mod handlers;
+mod license;
 mod metrics;
 mod named;
 mod options;
@@ -202,7 +203,20 @@ fn fixed() -> Routes {
         ("/api/o/", get(root::oauth_root)),
         ("/api/v2/", get(root::v2_root)),
         ("/api/v2/ping/", get(special::ping)),
-        ("/api/v2/config/", get(special::config)),
+        (
+            "/api/v2/config/",
+            get(special::config)
+                .post(license::post_config)
+                .delete(license::delete_config),
+        ),
+        (
+            "/api/v2/config/subscriptions/",
+            get(license::post_only).post(license::subscriptions),
+        ),
+        (
+            "/api/v2/config/attach/",
+            get(license::post_only).post(license::attach),
+        ),
         ("/api/v2/me/", get(special::me)),
         ("/api/v2/metrics/", get(metrics::metrics)),
         ("/api/v2/dashboard/", get(metrics::dashboard)),

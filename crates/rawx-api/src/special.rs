@@ -1,4 +1,5 @@
-//! `/api/v2/ping/`, `/api/v2/config/`, `/api/v2/me/`: the controller describing itself.
+//! `/api/v2/ping/`, `/api/v2/config/`, `/api/v2/me/`: the controller describing itself (its
+//! subscription endpoints are `license.rs`).
 
 use crate::auth::Auth;
 use crate::error::ApiResult;
@@ -6,7 +7,8 @@ use crate::view::Renderer;
 use crate::{AppState, AWX_VERSION};
 use axum::extract::State;
 use axum::Json;
-use rawx_model::resources::USERS;
+use rawx_model::rbac;
+use rawx_model::resources::{ORGANIZATIONS, USERS};
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -56,23 +58,18 @@ pub async fn ping(State(state): State<Arc<AppState>>) -> Json<Value> {
     }))
 }
 
-pub async fn config(State(state): State<Arc<AppState>>, _auth: Auth) -> Json<Value> {
-    let dir = &state.config.projects_dir;
-    let mut local_paths: Vec<String> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter(|e| e.path().is_dir())
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|n| !n.starts_with('.'))
-                .collect()
-        })
-        .unwrap_or_default();
-    local_paths.sort();
-    Json(json!({
+/// AWX's `ApiV2ConfigView.get`: the project directory and its local paths only for those who
+/// may make manual projects or see them (system administrators and auditors, an
+/// organization's admins, auditors and project admins).
+pub async fn config(
+    State(state): State<Arc<AppState>>,
+    Auth(ident): Auth,
+) -> ApiResult<Json<Value>> {
+    let mut out = json!({
         "time_zone": "UTC",
         "version": AWX_VERSION,
         "rawx_version": env!("CARGO_PKG_VERSION"),
-        "license_info": {"license_type": "open", "valid_key": true, "subscription_name": "rawx", "product_name": "AWX"},
+        "license_info": crate::license::open_license(),
         "eula": "",
         "analytics_status": "off",
         "analytics_collectors": {},
@@ -80,10 +77,31 @@ pub async fn config(State(state): State<Arc<AppState>>, _auth: Auth) -> Json<Val
                            ["dzdo", "DZDO"], ["pmrun", "Pmrun"], ["runas", "Runas"], ["enable", "Enable"],
                            ["doas", "Doas"], ["ksu", "Ksu"], ["machinectl", "Machinectl"], ["sesu", "Sesu"]],
         "ui_next": false,
-        "project_base_dir": dir.display().to_string(),
-        "project_local_paths": local_paths,
-        "custom_virtualenvs": [],
-    }))
+    });
+    let actor = &ident.actor;
+    let org_roles = rbac::holds(
+        "id",
+        "organization",
+        &["admin_role", "auditor_role", "project_admin_role"],
+        actor.user_id,
+    );
+    if actor.sees_all() || state.store.count(&ORGANIZATIONS, &org_roles).await? > 0 {
+        let dir = &state.config.projects_dir;
+        let mut local_paths: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(Result::ok)
+                    .filter(|e| e.path().is_dir())
+                    .filter_map(|e| e.file_name().into_string().ok())
+                    .filter(|n| !n.starts_with('.'))
+                    .collect()
+            })
+            .unwrap_or_default();
+        local_paths.sort();
+        out["project_base_dir"] = json!(dir.display().to_string());
+        out["project_local_paths"] = json!(local_paths);
+        out["custom_virtualenvs"] = json!([]);
+    }
+    Ok(Json(out))
 }
 
 pub async fn me(State(state): State<Arc<AppState>>, Auth(ident): Auth) -> ApiResult<Json<Value>> {
