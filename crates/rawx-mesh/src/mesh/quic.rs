@@ -462,7 +462,7 @@ fn insecure_server_config() -> Result<rustls::ServerConfig, String> {
         .distinguished_name
         .push(rcgen::DnType::CommonName, INSECURE_COMMON_NAME);
     let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(crate::tls::provider());
     rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| e.to_string())?
@@ -477,7 +477,7 @@ fn insecure_server_config() -> Result<rustls::ServerConfig, String> {
 /// Go's `generateClientTLSConfig`: no chain check, but the certificate must carry the
 /// insecure CN (so a secure service is never used insecurely).
 fn insecure_client_config() -> Result<rustls::ClientConfig, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(crate::tls::provider());
     Ok(
         rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13])
