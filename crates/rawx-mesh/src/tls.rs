@@ -126,3 +126,31 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for HalfCloseTolerant<S> {
         Pin::new(&mut self.0).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rustls::CipherSuite::*;
+
+    /// A rawx client offers TLS 1.3's suites in Go's order, so rawx-to-rawx streams settle
+    /// on AES-128-GCM as Receptor's do; the TLS 1.2 suites keep rustls's order behind them.
+    #[test]
+    fn tls13_suites_in_gos_order() {
+        let suites: Vec<_> = super::provider()
+            .cipher_suites
+            .iter()
+            .map(|s| s.suite())
+            .collect();
+        assert_eq!(
+            suites[..3],
+            [
+                TLS13_AES_128_GCM_SHA256,
+                TLS13_AES_256_GCM_SHA384,
+                TLS13_CHACHA20_POLY1305_SHA256
+            ]
+        );
+        assert_eq!(
+            suites.len(),
+            rustls::crypto::ring::default_provider().cipher_suites.len()
+        );
+    }
+}
