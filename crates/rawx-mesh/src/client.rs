@@ -392,7 +392,7 @@ fn tls_connector(
         .trim_end_matches(']');
     let name = ServerName::try_from(host.to_string())
         .map_err(|e| fail(format!("{host} is not a host name or IP address: {e}")))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(crate::tls::provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| fail(e.to_string()))?;

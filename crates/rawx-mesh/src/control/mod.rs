@@ -264,6 +264,7 @@ pub async fn serve_mesh(
                             acc.connection.closed().await;
                         };
                         let _ = tokio::time::timeout(std::time::Duration::from_secs(10), wait).await;
+                        crate::mesh::quic::log_stats("accepted", &acc.connection);
                     });
                 }
                 None => break,

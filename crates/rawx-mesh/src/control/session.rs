@@ -7,6 +7,7 @@ use std::os::fd::OwnedFd;
 use std::time::Instant;
 
 use serde_json::{json, Value};
+use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 use super::lines::{read_line, Line, Request, MAX_LINE};
@@ -269,7 +270,14 @@ where
                 Ok(mut reader) => {
                     w.write_all(format!("Streaming results for work unit {id}\n").as_bytes())
                         .await?;
-                    reader.copy_to(w).await?;
+                    match unix_out(kind) {
+                        Some(out) => {
+                            reader.send_to_socket(&out).await?;
+                        }
+                        None => {
+                            reader.copy_to(w).await?;
+                        }
+                    }
                     // Receptor closes the connection once the results are complete.
                     w.shutdown().await?;
                     return Ok(Flow::End);
@@ -356,6 +364,23 @@ where
         Err(e) => error(w, &e.to_string()).await?,
     }
     Ok(Flow::Continue)
+}
+
+/// The Unix socket itself, registered for writing, so `work results` can hand the file's
+/// pages to it with `sendfile` (see `ResultsReader::send_to_socket`). The session writes
+/// through tokio's unbuffered socket, so nothing it wrote before is still pending. `None` for
+/// other connections (TLS and QUIC streams need their bytes in user space), or when the
+/// duplicate cannot be made.
+fn unix_out(kind: &ConnKind) -> Option<AsyncFd<OwnedFd>> {
+    let ConnKind::Unix(Some(fd)) = kind else {
+        return None;
+    };
+    let dup = rustix::io::dup(fd).ok()?;
+    // Deprecated because a borrowed fd could be closed while registered; an `OwnedFd` lives
+    // exactly as long as its registration, and `register_with_interest` is `unsafe`, which
+    // this crate forbids.
+    #[allow(deprecated)]
+    AsyncFd::with_interest(dup, tokio::io::Interest::WRITABLE).ok()
 }
 
 /// Receptor checks signatures on every connection but the Unix socket, whose file mode

@@ -248,7 +248,7 @@ async fn dial(
 /// A `tls-client` as Go builds it; `None` is Go's `default` config: system roots, no
 /// client certificate.
 pub fn client_config(tc: Option<&TlsClient>) -> Result<Arc<ClientConfig>, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(crate::tls::provider());
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| e.to_string())?;

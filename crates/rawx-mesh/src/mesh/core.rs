@@ -448,6 +448,15 @@ impl Mesh {
                             self.recompute_routes(&mut st);
                         }
                         init_done.cancel();
+                        let weak = Arc::downgrade(&self.inner);
+                        let last_rx = last_rx.clone();
+                        let _ = sess.data_path.set(Box::new(move |data| {
+                            let Some(m) = upgrade(&weak) else { return };
+                            last_rx.store(m.now_ms(), Ordering::Relaxed);
+                            if let Err(e) = m.handle_data_bytes(data) {
+                                tracing::debug!(error = %e, "data message not handled");
+                            }
+                        }));
                         tracing::info!("Connection established with {remote}");
                         established = true;
                         self.request_route_flood();

@@ -220,7 +220,7 @@ pub fn receptor_client_config(
         .iter()
         .find(|t| t.name == name)
         .ok_or_else(|| format!("unknown TLS config {name}"))?;
-    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let provider = std::sync::Arc::new(crate::tls::provider());
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| e.to_string())?

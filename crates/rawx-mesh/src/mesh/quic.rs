@@ -368,6 +368,7 @@ impl Mesh {
             let connection = connection.clone();
             async move {
                 connection.closed().await;
+                log_stats("dialed", &connection);
                 endpoint.wait_idle().await;
             }
         });
@@ -413,12 +414,18 @@ async fn accept_loop(
             };
             match tokio::time::timeout(ACCEPT_STREAM_TIMEOUT, handshake).await {
                 Ok(Ok((connection, send, recv))) => {
+                    // The address first, then the book: `remote_address` takes the
+                    // connection's lock, and a connection driver that holds it takes the
+                    // book's in `try_send`. Asked in the other order (the book held while
+                    // quinn's lock is awaited), the two threads deadlocked and the whole node
+                    // stopped, its links timing out.
+                    let remote = connection.remote_address();
                     let from_node = socket
                         .book
                         .lock()
                         .expect("book")
                         .by_addr
-                        .get(&connection.remote_address())
+                        .get(&remote)
                         .map(|(node, _)| node.clone())
                         .unwrap_or_default();
                     let _ = tx
@@ -438,6 +445,13 @@ async fn accept_loop(
     }
 }
 
+/// What a closed connection's transport went through (packets, losses, congestion events,
+/// the path MTU it found, how often flow control held the sender): where a slow stream's
+/// time went. Debug level (`RUST_LOG=rawx_mesh::mesh::quic=debug`).
+pub fn log_stats(side: &str, connection: &quinn::Connection) {
+    tracing::debug!(side, stats = ?connection.stats(), "QUIC connection closed");
+}
+
 /// Go's `generateServerTLSConfig`: a throwaway self-signed certificate, CN
 /// `netceptor-insecure-common-name`.
 fn insecure_server_config() -> Result<rustls::ServerConfig, String> {
@@ -448,7 +462,7 @@ fn insecure_server_config() -> Result<rustls::ServerConfig, String> {
         .distinguished_name
         .push(rcgen::DnType::CommonName, INSECURE_COMMON_NAME);
     let cert = params.self_signed(&key).map_err(|e| e.to_string())?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(crate::tls::provider());
     rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| e.to_string())?
@@ -463,7 +477,7 @@ fn insecure_server_config() -> Result<rustls::ServerConfig, String> {
 /// Go's `generateClientTLSConfig`: no chain check, but the certificate must carry the
 /// insecure CN (so a secure service is never used insecurely).
 fn insecure_client_config() -> Result<rustls::ClientConfig, String> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = Arc::new(crate::tls::provider());
     Ok(
         rustls::ClientConfig::builder_with_provider(provider.clone())
             .with_protocol_versions(&[&rustls::version::TLS13])

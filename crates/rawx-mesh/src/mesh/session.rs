@@ -2,6 +2,7 @@
 //! the link (a framed TCP or TLS stream, a websocket).
 
 use std::io::IoSlice;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -10,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::wire::{Deframer, MTU};
+use super::wire::{Deframer, MSG_DATA, MTU};
 
 /// How much queued traffic one write of a link carries at most.
 const WRITE_BATCH: usize = 256 * 1024;
@@ -27,9 +28,19 @@ fn push_frame(buf: &mut Vec<u8>, m: &[u8]) {
     buf.extend_from_slice(m);
 }
 
+/// Where a link's reader hands data messages once the session is established: straight to
+/// the mesh on the reader's own task. A stream's every QUIC packet is a data message, and a
+/// hop through the session's task cost each of them a channel send and, as often as not, a
+/// wake-up of another thread. Routing updates, advertisements and rejects still go through
+/// the session's task (their order among data messages does not matter: datagrams).
+pub(super) type DataPath = Arc<OnceLock<Box<dyn Fn(BytesMut) + Send + Sync>>>;
+
 pub struct Session {
     /// Messages from the peer; ends when the link does.
     pub rx: mpsc::Receiver<BytesMut>,
+    /// Set by the mesh once the peer is known; readers that honour it (a stream link's) pass
+    /// data messages to it rather than through `rx`.
+    pub(super) data_path: DataPath,
     /// Messages to the peer.
     pub tx: mpsc::Sender<Bytes>,
     /// Cancelling closes the link at once.
@@ -47,6 +58,7 @@ impl Session {
         Session {
             rx,
             tx,
+            data_path: DataPath::default(),
             cancel,
             writer,
         }
@@ -79,12 +91,20 @@ impl Session {
         let (in_tx, in_rx) = mpsc::channel::<BytesMut>(64);
         let (out_tx, mut out_rx) = mpsc::channel::<Bytes>(1024);
         let c = cancel.clone();
+        let data_path = DataPath::default();
+        let fast = data_path.clone();
         tokio::spawn(async move {
             let mut d = Deframer::default();
             loop {
                 while let Some(m) = d.next_message() {
                     if m.is_empty() {
                         continue;
+                    }
+                    if m[0] == MSG_DATA {
+                        if let Some(deliver) = fast.get() {
+                            deliver(m);
+                            continue;
+                        }
                     }
                     tokio::select! {
                         r = in_tx.send(m) => if r.is_err() { return },
@@ -148,6 +168,7 @@ impl Session {
         Session {
             rx: in_rx,
             tx: out_tx,
+            data_path,
             cancel,
             writer,
         }

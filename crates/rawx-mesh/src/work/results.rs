@@ -10,6 +10,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use std::os::fd::OwnedFd;
+
+use tokio::io::unix::AsyncFd;
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 use tokio::sync::watch;
 
@@ -97,62 +100,63 @@ impl ResultsReader {
     }
 }
 
-impl AsyncRead for ResultsReader {
-    fn poll_read(
-        self: Pin<&mut Self>,
+/// One step of moving bytes out of the stdout file: how many it moved (0 at the file's
+/// current end), or `Pending` when the destination cannot take more yet.
+type Transfer<'a> = dyn FnMut(&mut File, &mut Context<'_>) -> Poll<io::Result<usize>> + 'a;
+
+impl ResultsReader {
+    /// Moves the next bytes with `op`, waiting for more while the unit runs: `Ok(n > 0)`
+    /// bytes moved, `Ok(0)` at the end of the results.
+    fn poll_transfer(
+        &mut self,
         cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        let this = self.get_mut();
+        op: &mut Transfer<'_>,
+    ) -> Poll<io::Result<usize>> {
         loop {
-            if let Some(wait) = this.waiting.as_mut() {
+            if let Some(wait) = self.waiting.as_mut() {
                 match wait.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
-                    Poll::Ready(()) => this.waiting = None,
+                    Poll::Ready(()) => self.waiting = None,
                 }
             }
-            if this.file.is_none() {
-                if let Err(e) = this.open() {
+            if self.file.is_none() {
+                if let Err(e) = self.open() {
                     return Poll::Ready(Err(e));
                 }
             }
-            if let Some(f) = this.file.as_mut() {
-                // A plain read, straight into the caller's buffer: the file was just written,
-                // so this is a page-cache copy of microseconds. tokio's file would send each
-                // read through its blocking pool and copy it once more, which for a 100 MiB
-                // result cost a thread hop per read and most of the reader's CPU.
-                let n = match f.read(buf.initialize_unfilled()) {
-                    Ok(n) => n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(e) => return Poll::Ready(Err(e)),
+            if let Some(f) = self.file.as_mut() {
+                let n = match op(f, cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Ok(n)) => n,
+                    Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 };
-                buf.advance(n);
-                if n > 0 || buf.remaining() == 0 {
-                    this.offset += n as u64;
-                    this.quiet_polls = 0;
-                    return Poll::Ready(Ok(()));
+                if n > 0 {
+                    self.offset += n as u64;
+                    self.quiet_polls = 0;
+                    return Poll::Ready(Ok(n));
                 }
             }
-            if this.draining {
-                return Poll::Ready(Ok(()));
+            if self.draining {
+                return Poll::Ready(Ok(0));
             }
-            this.changes.borrow_and_update();
-            this.grown.borrow_and_update();
-            if this.unit.results_complete(this.offset) {
+            self.changes.borrow_and_update();
+            self.grown.borrow_and_update();
+            if self.unit.results_complete(self.offset) {
                 // The command is done writing; one more read catches its last bytes.
-                this.draining = true;
-                if this.file.is_none() {
-                    return Poll::Ready(Ok(()));
+                self.draining = true;
+                if self.file.is_none() {
+                    return Poll::Ready(Ok(0));
                 }
                 continue;
             }
-            let mut changes = this.changes.clone();
-            let mut grown = this.grown.clone();
+            let mut changes = self.changes.clone();
+            let mut grown = self.grown.clone();
             let delay = POLL_MIN
-                .saturating_mul(1 << this.quiet_polls.min(5))
+                .saturating_mul(1 << self.quiet_polls.min(5))
                 .min(POLL_MAX);
-            this.quiet_polls = this.quiet_polls.saturating_add(1);
-            this.waiting = Some(Box::pin(async move {
+            self.quiet_polls = self.quiet_polls.saturating_add(1);
+            self.waiting = Some(Box::pin(async move {
                 tokio::select! {
                     _ = changes.changed() => {}
                     _ = grown.changed() => {}
@@ -160,5 +164,59 @@ impl AsyncRead for ResultsReader {
                 }
             }));
         }
+    }
+
+    /// Sends the rest of the results into a stream socket with `sendfile(2)`, returning the
+    /// byte count: the kernel moves the page cache's pages into the socket (a Unix socket
+    /// takes them without a copy), where reading and writing them would copy every byte twice
+    /// and cost two syscalls per buffer. What `work results` at a node does with a result
+    /// stream the size of a job's output.
+    pub async fn send_to_socket(&mut self, out: &AsyncFd<OwnedFd>) -> io::Result<u64> {
+        let mut total = 0;
+        loop {
+            let mut op = |f: &mut File, cx: &mut Context<'_>| loop {
+                let mut ready = match out.poll_write_ready(cx) {
+                    Poll::Ready(r) => r?,
+                    Poll::Pending => return Poll::Pending,
+                };
+                match ready.try_io(|fd| Ok(rustix::fs::sendfile(fd, &*f, None, SENDFILE_CHUNK)?)) {
+                    Ok(r) => return Poll::Ready(r),
+                    // The socket is full: wait until the reader has made room.
+                    Err(_would_block) => continue,
+                }
+            };
+            let n = std::future::poll_fn(|cx| self.poll_transfer(cx, &mut op)).await?;
+            if n == 0 {
+                return Ok(total);
+            }
+            total += n as u64;
+        }
+    }
+}
+
+/// At most this much per `sendfile` call, so one call never holds a worker thread long.
+const SENDFILE_CHUNK: usize = 4 << 20;
+
+impl AsyncRead for ResultsReader {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        if buf.remaining() == 0 {
+            return Poll::Ready(Ok(()));
+        }
+        // A plain read, straight into the caller's buffer: the file was just written, so
+        // this is a page-cache copy of microseconds. tokio's file would send each read
+        // through its blocking pool and copy it once more, which for a 100 MiB result cost a
+        // thread hop per read and most of the reader's CPU.
+        let mut op =
+            |f: &mut File, _: &mut Context<'_>| Poll::Ready(f.read(buf.initialize_unfilled()));
+        let n = match self.get_mut().poll_transfer(cx, &mut op) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(r) => r?,
+        };
+        buf.advance(n);
+        Poll::Ready(Ok(()))
     }
 }
