@@ -62,8 +62,9 @@ pub use config::{Config, ConfigError};
 pub use mesh_view::{MeshView, ViewAd, ViewConnection, ViewListener};
 pub use node::{Node, NodeError, SubmitRequest, RECEPTOR_VERSION};
 pub use tls::TlsError;
+pub use work::BoxFuture;
 pub use work::{
     unit_runner_main, PendingUnit, ResultsReader, UnitStatus, WorkError, WorkOptions, WorkState,
 };
-pub use work_node::{BoxFuture, ResultsStream, WorkNode};
+pub use work_node::{ResultsStream, WorkNode};
 pub use worker_info::{worker_info, WorkerInfo, WORKER_INFO_TIMEOUT};

@@ -13,11 +13,11 @@ use crate::config::Config;
 use crate::mesh::wire::{ServiceAd, WorkCommand};
 use crate::mesh::Mesh;
 use crate::signing::{Signer, SigningError, Verifier};
+use crate::work::BoxFuture;
 use crate::work::{
     ControlConn, Outcome, PendingUnit, RemoteExtra, RemoteLink, RemoteRequest, ResultsReader,
     UnitStatus, WorkError, WorkKind, WorkManager, WorkOptions, REMOTE_WORK_TYPE,
 };
-use crate::work_node::BoxFuture;
 
 /// The Receptor version this node reports. receptorctl warns when it differs from its own,
 /// and rawx is tested against the receptorctl pinned in `scripts/requirements-test.txt`.

@@ -3,16 +3,13 @@
 //! protocol to a separate node (`rawx receptor` or Receptor itself). Callers cannot tell
 //! them apart, so local and remote execution are one code path.
 
-use std::future::Future;
 use std::pin::Pin;
 
 use tokio::io::AsyncRead;
 
 use crate::mesh_view::MeshView;
 use crate::node::{Node, SubmitRequest};
-use crate::work::{UnitStatus, WorkError};
-
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+use crate::work::{BoxFuture, UnitStatus, WorkError};
 
 /// A unit's stdout from an offset; ends (reads 0) once the unit is complete and all of it was
 /// returned. Bytes come through as the unit writes them.

@@ -255,12 +255,12 @@ pub fn client_config(tc: Option<&TlsClient>) -> Result<Arc<ClientConfig>, String
     let builder = if tc.is_some_and(|t| t.insecure_skip_verify) {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(crate::client::NoVerify(provider)))
+            .with_custom_certificate_verifier(Arc::new(crate::tls::NoVerify(provider)))
     } else {
         let mut roots = RootCertStore::empty();
         let system = Path::new("/etc/ssl/certs/ca-certificates.crt");
         let cas = tc.and_then(|t| t.root_cas.as_deref()).unwrap_or(system);
-        for ca in crate::client::certs(cas)? {
+        for ca in crate::tls::certs(cas)? {
             roots
                 .add(ca)
                 .map_err(|e| format!("{}: {e}", cas.display()))?;
@@ -272,7 +272,7 @@ pub fn client_config(tc: Option<&TlsClient>) -> Result<Arc<ClientConfig>, String
             let key =
                 PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
             builder
-                .with_client_auth_cert(crate::client::certs(cert)?, key)
+                .with_client_auth_cert(crate::tls::certs(cert)?, key)
                 .map_err(|e| format!("client cert and key do not fit: {e}"))?
         }
         _ => builder.with_no_client_auth(),

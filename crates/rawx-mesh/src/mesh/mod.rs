@@ -226,14 +226,13 @@ pub fn receptor_client_config(
         .map_err(|e| e.to_string())?
         .dangerous();
     let builder = if tc.insecure_skip_verify {
-        builder.with_custom_certificate_verifier(std::sync::Arc::new(crate::client::NoVerify(
-            provider,
-        )))
+        builder
+            .with_custom_certificate_verifier(std::sync::Arc::new(crate::tls::NoVerify(provider)))
     } else {
         let system = std::path::Path::new("/etc/ssl/certs/ca-certificates.crt");
         let cas = tc.root_cas.as_deref().unwrap_or(system);
         let mut roots = Vec::new();
-        for ca in crate::client::certs(cas)? {
+        for ca in crate::tls::certs(cas)? {
             roots.push(
                 webpki::anchor_from_trusted_cert(&ca)
                     .map_err(|e| format!("{}: {e}", cas.display()))?
@@ -251,7 +250,7 @@ pub fn receptor_client_config(
             let key = rustls::pki_types::PrivateKeyDer::from_pem_file(key)
                 .map_err(|e| format!("{}: {e}", key.display()))?;
             builder
-                .with_client_auth_cert(crate::client::certs(cert)?, key)
+                .with_client_auth_cert(crate::tls::certs(cert)?, key)
                 .map_err(|e| format!("client cert and key do not fit: {e}"))
         }
         _ => Ok(builder.with_no_client_auth()),

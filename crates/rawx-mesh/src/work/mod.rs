@@ -4,6 +4,10 @@
 //! what it finds and carries on.
 
 mod process;
+
+/// A boxed future, as the [`crate::WorkNode`] trait and the remote unit return them.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 pub mod remote;
 mod results;
 mod runner;

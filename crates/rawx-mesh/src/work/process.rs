@@ -14,6 +14,9 @@ use std::time::Duration;
 
 use rustix::process::{kill_process_group, Pid, Signal};
 
+/// `argv[1]` that turns the binary into a unit runner (`runner.rs`), which this side spawns.
+pub const RUNNER_ARG: &str = "__rawx-unit-runner";
+
 /// `$1` is where to record the exit code; the rest is the command. The code goes out in one
 /// small write, so a reader sees nothing or all of it, and the node trusts an empty file only
 /// once the wrapper is gone. (No `mv`: one exec less per unit.)
@@ -43,7 +46,7 @@ pub fn spawn(
     let mut cmd = match runner {
         Some(exe) => {
             let mut c = tokio::process::Command::new(exe);
-            c.arg(super::runner::RUNNER_ARG)
+            c.arg(RUNNER_ARG)
                 .arg(dir.join(EXIT_FILE))
                 .arg(grace.as_millis().to_string());
             c
@@ -127,6 +130,24 @@ fn all_pids() -> Vec<u32> {
         .collect()
 }
 
+/// Sends `sig` to every live descendant of `root` (and to `root` itself when `with_root`).
+pub(crate) fn kill_tree(root: u32, sig: Signal, with_root: bool) -> usize {
+    let mut n = 0;
+    for pid in descendants(root) {
+        if let Some(p) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
+            if rustix::process::kill_process(p, sig).is_ok() {
+                n += 1;
+            }
+        }
+    }
+    if with_root {
+        if let Some(p) = i32::try_from(root).ok().and_then(Pid::from_raw) {
+            let _ = rustix::process::kill_process(p, sig);
+        }
+    }
+    n
+}
+
 /// Live (non-zombie) descendants of `root`, by parent PID, children before grandchildren.
 pub(crate) fn descendants(root: u32) -> Vec<u32> {
     let mut children: std::collections::HashMap<u32, Vec<u32>> = Default::default();
@@ -196,7 +217,7 @@ pub async fn stop_group(pgid: u32, grace: Duration) {
     if wait_gone(pgid, grace + Duration::from_secs(3)).await {
         return;
     }
-    super::runner::kill_tree(pgid, Signal::KILL, false);
+    kill_tree(pgid, Signal::KILL, false);
     signal_group(pgid, Signal::KILL);
     wait_gone(pgid, Duration::from_secs(5)).await;
 }

@@ -24,7 +24,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWrite
 
 use super::{file_size, write_status, PendingUnit, Unit, UnitStatus, WorkError, WorkManager};
 use super::{process, WorkState};
-use crate::work_node::BoxFuture;
+use crate::work::BoxFuture;
 
 /// The work type of the local half of a remote unit.
 pub const REMOTE_WORK_TYPE: &str = "remote";

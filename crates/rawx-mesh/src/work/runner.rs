@@ -22,10 +22,9 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use rustix::process::{Pid, Signal, WaitOptions};
+use rustix::process::{Signal, WaitOptions};
 
-/// `argv[1]` that turns the binary into a unit runner.
-pub const RUNNER_ARG: &str = "__rawx-unit-runner";
+use super::process::{kill_tree, RUNNER_ARG};
 
 /// Runs the unit runner when the process was started as one; `None` otherwise. Binaries that
 /// host a node call this first thing in `main`.
@@ -153,22 +152,4 @@ fn reap(main_pid: u32, tx: tokio::sync::mpsc::UnboundedSender<Event>) {
 pub(crate) fn kill_descendants(sig: Signal) -> usize {
     let me = rustix::process::getpid().as_raw_nonzero().get() as u32;
     kill_tree(me, sig, false)
-}
-
-/// Sends `sig` to every live descendant of `root` (and to `root` itself when `with_root`).
-pub(crate) fn kill_tree(root: u32, sig: Signal, with_root: bool) -> usize {
-    let mut n = 0;
-    for pid in super::process::descendants(root) {
-        if let Some(p) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
-            if rustix::process::kill_process(p, sig).is_ok() {
-                n += 1;
-            }
-        }
-    }
-    if with_root {
-        if let Some(p) = i32::try_from(root).ok().and_then(Pid::from_raw) {
-            let _ = rustix::process::kill_process(p, sig);
-        }
-    }
-    n
 }
