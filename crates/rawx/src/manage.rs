@@ -42,10 +42,11 @@ enum ManageCommand {
         dry_run: bool,
     },
     /// Delete activity stream entries older than N days (like `awx-manage
-    /// cleanup_activitystream`); rawx keeps no activity stream yet, so there is nothing to delete.
+    /// cleanup_activitystream`).
     CleanupActivitystream {
-        #[arg(long, default_value_t = 355)]
+        #[arg(long, default_value_t = 90)]
         days: u32,
+        /// Only say how many would be deleted.
         #[arg(long)]
         dry_run: bool,
     },
@@ -178,8 +179,7 @@ pub async fn run(args: ManageArgs) -> anyhow::Result<()> {
         }
         ManageCommand::CleanupJobs { days, dry_run } => cleanup_jobs(&store, days, dry_run).await?,
         ManageCommand::CleanupActivitystream { days, dry_run } => {
-            let verb = if dry_run { "would remove" } else { "removed" };
-            println!("Activity stream older than {days} days: {verb} 0 entries (rawx keeps no activity stream yet).");
+            cleanup_activitystream(&store, days, dry_run).await?
         }
         ManageCommand::Migrate => {
             println!("Database is at the current schema ({}).", store.backend());
@@ -281,23 +281,49 @@ async fn check(store: &rawx_store::DynStore, data_dir: &std::path::Path) -> anyh
 
 /// Jobs of every kind created before the cutoff and not waiting or running; their events go
 /// with them (the events' foreign key cascades).
+/// `created` (or `column`) before `days` days ago.
+fn older_than(column: &'static str, days: u32) -> rawx_model::filter::Filter {
+    use rawx_model::filter::{Cond, Filter, Op};
+    let cutoff = rawx_model::format_time(
+        time::OffsetDateTime::now_utc() - time::Duration::days(i64::from(days)),
+    );
+    Filter::On {
+        path: vec![],
+        column,
+        ctype: rawx_model::schema::ColumnType::Text,
+        cond: Cond::Op(Op::Lt, serde_json::Value::String(cutoff)),
+    }
+}
+
+/// AWX's `cleanup_activitystream`: entries whose `timestamp` is older than `days` go, in one
+/// statement (AWX deletes in batches of 500 for Django's sake).
+async fn cleanup_activitystream(
+    store: &rawx_store::DynStore,
+    days: u32,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let res = &rawx_model::resources::ACTIVITY_STREAM;
+    let old = older_than("timestamp", days);
+    let n = if dry_run {
+        store.count(res, &old).await
+    } else {
+        store.delete_where(res, &old).await
+    }
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let verb = if dry_run { "would remove" } else { "removed" };
+    println!("{verb} {n} activity stream entries older than {days} days");
+    Ok(())
+}
+
 async fn cleanup_jobs(
     store: &rawx_store::DynStore,
     days: u32,
     dry_run: bool,
 ) -> anyhow::Result<()> {
-    use rawx_model::filter::{Cond, Filter, Op};
+    use rawx_model::filter::{Cond, Filter};
     use rawx_model::schema::ColumnType;
-    let cutoff = rawx_model::format_time(
-        time::OffsetDateTime::now_utc() - time::Duration::days(i64::from(days)),
-    );
     let old = Filter::All(vec![
-        Filter::On {
-            path: vec![],
-            column: "created",
-            ctype: ColumnType::Text,
-            cond: Cond::Op(Op::Lt, serde_json::Value::String(cutoff)),
-        },
+        older_than("created", days),
         Filter::Not(Box::new(Filter::On {
             path: vec![],
             column: "status",

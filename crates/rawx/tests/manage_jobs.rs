@@ -1,5 +1,5 @@
 //! End-to-end: `rawx manage` on jobs: `check`, `cleanup-jobs` (old jobs and their events go,
-//! recent ones stay), and `deprovision-instance`, which waits for the jobs running on the node.
+//! recent ones stay), `cleanup-activitystream`, and `deprovision-instance`, which waits for the jobs running on the node.
 
 use rawx_testkit::lab::{job, wait_final, wait_in_task};
 use rawx_testkit::ops::*;
@@ -55,8 +55,35 @@ fn manage_cleanup_jobs_removes_old_jobs_and_keeps_recent_ones() {
     );
     assert_ne!(sqlite(data, "SELECT count(*) FROM job_events"), "0");
 
+    // The activity stream: the first three entries are from 100 days ago.
+    let entries: u32 = sqlite(data, "SELECT count(*) FROM activity_stream")
+        .parse()
+        .unwrap();
+    assert!(entries > 3, "the setup made {entries} entries");
+    sqlite(
+        data,
+        "UPDATE activity_stream SET timestamp = '2020-01-01T00:00:00.000000Z' WHERE id <= 3",
+    );
+    let dry = manage(
+        data,
+        &["cleanup-activitystream", "--days", "30", "--dry-run"],
+    );
+    assert!(
+        dry.stdout
+            .contains("would remove 3 activity stream entries"),
+        "{dry}"
+    );
     let out = manage(data, &["cleanup-activitystream", "--days", "30"]);
     assert_eq!(out.code, 0, "{out}");
+    assert!(
+        out.stdout.contains("removed 3 activity stream entries"),
+        "{out}"
+    );
+    assert_eq!(
+        sqlite(data, "SELECT count(*) FROM activity_stream"),
+        (entries - 3).to_string()
+    );
+    assert_eq!(sqlite(data, "SELECT min(id) FROM activity_stream"), "4");
 
     // A broken secret key is a problem `check` names, with a non-zero exit.
     std::fs::write(data.join("secret.key"), "not a key").unwrap();
