@@ -20,7 +20,7 @@ use tokio::net::{TcpStream, UnixStream};
 use crate::mesh_view::MeshView;
 use crate::node::SubmitRequest;
 use crate::signing::Signer;
-use crate::tls::{certs, NoVerify};
+use crate::tls::{certs, Verifier};
 use crate::work::BoxFuture;
 use crate::work::{UnitStatus, WorkError};
 use crate::work_node::{ResultsStream, WorkNode};
@@ -401,7 +401,7 @@ fn tls_connector(
     let builder = if options.insecure_skip_verify {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+            .with_custom_certificate_verifier(Verifier::skip(provider))
     } else {
         let Some(cas) = &options.root_cas else {
             return Err(fail(

@@ -138,20 +138,69 @@ pub(crate) fn certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, String>
     Ok(certs)
 }
 
-/// receptorctl's `--insecureskipverify`: the signature over the handshake is still checked,
-/// the certificate chain and name are not.
-#[derive(Debug)]
-pub(crate) struct NoVerify(pub(crate) Arc<rustls::crypto::CryptoProvider>);
+/// How a verifier judges a server's certificate (its chain, its names): everything but the
+/// handshake's signature, which [`Verifier`] checks the same way for every kind.
+type CertCheck = dyn Fn(
+        &CertificateDer<'_>,
+        &[CertificateDer<'_>],
+        rustls::pki_types::UnixTime,
+    ) -> Result<(), rustls::Error>
+    + Send
+    + Sync;
 
-impl rustls::client::danger::ServerCertVerifier for NoVerify {
+/// A server-certificate verifier for the checks Receptor makes that rustls's WebPKI verifier
+/// does not: none at all (receptorctl's `--insecureskipverify`), the insecure CN of a service
+/// stream without TLS config, a Receptor node ID among the otherName SANs. The signature over
+/// the handshake is always checked.
+pub(crate) struct Verifier {
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    /// What it checks, for `Debug`.
+    what: &'static str,
+    check: Box<CertCheck>,
+}
+
+impl std::fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Verifier({})", self.what)
+    }
+}
+
+impl Verifier {
+    pub(crate) fn new(
+        provider: Arc<rustls::crypto::CryptoProvider>,
+        what: &'static str,
+        check: impl Fn(
+                &CertificateDer<'_>,
+                &[CertificateDer<'_>],
+                rustls::pki_types::UnixTime,
+            ) -> Result<(), rustls::Error>
+            + Send
+            + Sync
+            + 'static,
+    ) -> Arc<Verifier> {
+        Arc::new(Verifier {
+            provider,
+            what,
+            check: Box::new(check),
+        })
+    }
+
+    /// receptorctl's `--insecureskipverify`: the certificate chain and name are not checked.
+    pub(crate) fn skip(provider: Arc<rustls::crypto::CryptoProvider>) -> Arc<Verifier> {
+        Verifier::new(provider, "--insecureskipverify", |_, _, _| Ok(()))
+    }
+}
+
+impl rustls::client::danger::ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
         _server_name: &ServerName<'_>,
         _ocsp: &[u8],
-        _now: rustls::pki_types::UnixTime,
+        now: rustls::pki_types::UnixTime,
     ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        (self.check)(end_entity, intermediates, now)?;
         Ok(rustls::client::danger::ServerCertVerified::assertion())
     }
 
@@ -165,7 +214,7 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -179,12 +228,14 @@ impl rustls::client::danger::ServerCertVerifier for NoVerify {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }
 

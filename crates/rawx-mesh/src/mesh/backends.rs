@@ -255,7 +255,7 @@ pub fn client_config(tc: Option<&TlsClient>) -> Result<Arc<ClientConfig>, String
     let builder = if tc.is_some_and(|t| t.insecure_skip_verify) {
         builder
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(crate::tls::NoVerify(provider)))
+            .with_custom_certificate_verifier(crate::tls::Verifier::skip(provider))
     } else {
         let mut roots = RootCertStore::empty();
         let system = Path::new("/etc/ssl/certs/ca-certificates.crt");

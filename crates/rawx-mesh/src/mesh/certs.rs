@@ -70,84 +70,43 @@ fn der_len(b: &[u8]) -> Option<(usize, &[u8])> {
 /// Receptor's check of a service's certificate (`ReceptorVerifyFunc` with a Receptor node ID
 /// expected): the chain up to the `rootcas`, for server use, and then the node ID among the
 /// certificate's otherName SANs. DNS names do not matter.
-#[derive(Debug)]
-pub struct NodeIdVerifier {
-    pub roots: Vec<rustls::pki_types::TrustAnchor<'static>>,
-    pub node: String,
-    pub provider: std::sync::Arc<rustls::crypto::CryptoProvider>,
-}
-
-impl rustls::client::danger::ServerCertVerifier for NodeIdVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &rustls::pki_types::CertificateDer<'_>,
-        intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp: &[u8],
-        now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        let ee = webpki::EndEntityCert::try_from(end_entity)
-            .map_err(|e| rustls::Error::General(format!("bad certificate: {e}")))?;
-        ee.verify_for_usage(
-            self.provider.signature_verification_algorithms.all,
-            &self.roots,
-            intermediates,
-            now,
-            webpki::KeyUsage::server_auth(),
-            None,
-            None,
-        )
-        .map_err(|e| rustls::Error::General(format!("certificate not trusted: {e}")))?;
-        let names = receptor_names(end_entity).map_err(rustls::Error::General)?;
-        if names.iter().any(|n| n == &self.node) {
-            return Ok(rustls::client::danger::ServerCertVerified::assertion());
-        }
-        Err(rustls::Error::General(if names.is_empty() {
-            format!(
-                "x509: certificate is not valid for any Receptor node IDs, but wanted to match {}",
-                self.node
+pub fn node_id_verifier(
+    roots: Vec<rustls::pki_types::TrustAnchor<'static>>,
+    node: String,
+    provider: std::sync::Arc<rustls::crypto::CryptoProvider>,
+) -> std::sync::Arc<crate::tls::Verifier> {
+    let algorithms = provider.signature_verification_algorithms.all;
+    crate::tls::Verifier::new(
+        provider,
+        "a Receptor node ID",
+        move |end_entity, intermediates, now| {
+            let ee = webpki::EndEntityCert::try_from(end_entity)
+                .map_err(|e| rustls::Error::General(format!("bad certificate: {e}")))?;
+            ee.verify_for_usage(
+                algorithms,
+                &roots,
+                intermediates,
+                now,
+                webpki::KeyUsage::server_auth(),
+                None,
+                None,
             )
-        } else {
-            format!(
-                "x509: certificate is valid for Receptor node ID{} {}, not {}",
-                if names.len() > 1 { "s" } else { "" },
-                names.join(", "),
-                self.node
+            .map_err(|e| rustls::Error::General(format!("certificate not trusted: {e}")))?;
+            let names = receptor_names(end_entity).map_err(rustls::Error::General)?;
+            if names.iter().any(|n| n == &node) {
+                return Ok(());
+            }
+            Err(rustls::Error::General(if names.is_empty() {
+                format!(
+                "x509: certificate is not valid for any Receptor node IDs, but wanted to match {node}"
             )
-        }))
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
-    }
+            } else {
+                format!(
+                    "x509: certificate is valid for Receptor node ID{} {}, not {node}",
+                    if names.len() > 1 { "s" } else { "" },
+                    names.join(", "),
+                )
+            }))
+        },
+    )
 }

@@ -226,8 +226,7 @@ pub fn receptor_client_config(
         .map_err(|e| e.to_string())?
         .dangerous();
     let builder = if tc.insecure_skip_verify {
-        builder
-            .with_custom_certificate_verifier(std::sync::Arc::new(crate::tls::NoVerify(provider)))
+        builder.with_custom_certificate_verifier(crate::tls::Verifier::skip(provider))
     } else {
         let system = std::path::Path::new("/etc/ssl/certs/ca-certificates.crt");
         let cas = tc.root_cas.as_deref().unwrap_or(system);
@@ -239,11 +238,11 @@ pub fn receptor_client_config(
                     .to_owned(),
             );
         }
-        builder.with_custom_certificate_verifier(std::sync::Arc::new(certs::NodeIdVerifier {
+        builder.with_custom_certificate_verifier(certs::node_id_verifier(
             roots,
-            node: node.to_string(),
+            node.to_string(),
             provider,
-        }))
+        ))
     };
     match (&tc.cert, &tc.key) {
         (Some(cert), Some(key)) => {

@@ -483,66 +483,24 @@ fn insecure_client_config() -> Result<rustls::ClientConfig, String> {
             .with_protocol_versions(&[&rustls::version::TLS13])
             .map_err(|e| e.to_string())?
             .dangerous()
-            .with_custom_certificate_verifier(Arc::new(InsecureCn(provider)))
+            .with_custom_certificate_verifier(crate::tls::Verifier::new(
+                provider,
+                "the insecure CN",
+                |end_entity, intermediates, _| {
+                    let insecure = std::iter::once(end_entity).chain(intermediates).any(|c| {
+                        super::certs::common_name(c).as_deref() == Some(INSECURE_COMMON_NAME)
+                    });
+                    if insecure {
+                        Ok(())
+                    } else {
+                        Err(rustls::Error::General(
+                            "insecure connection to secure service".into(),
+                        ))
+                    }
+                },
+            ))
             .with_no_client_auth(),
     )
-}
-
-#[derive(Debug)]
-struct InsecureCn(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for InsecureCn {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        let insecure = std::iter::once(end_entity)
-            .chain(intermediates)
-            .any(|c| super::certs::common_name(c).as_deref() == Some(INSECURE_COMMON_NAME));
-        if insecure {
-            Ok(rustls::client::danger::ServerCertVerified::assertion())
-        } else {
-            Err(rustls::Error::General(
-                "insecure connection to secure service".into(),
-            ))
-        }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
 }
 
 /// A service stream that owns its QUIC connection, closed when the stream is dropped: what a
