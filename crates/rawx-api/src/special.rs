@@ -87,16 +87,7 @@ pub async fn config(
     );
     if actor.sees_all() || state.store.count(&ORGANIZATIONS, &org_roles).await? > 0 {
         let dir = &state.config.projects_dir;
-        let mut local_paths: Vec<String> = std::fs::read_dir(dir)
-            .map(|d| {
-                d.filter_map(Result::ok)
-                    .filter(|e| e.path().is_dir())
-                    .filter_map(|e| e.file_name().into_string().ok())
-                    .filter(|n| !n.starts_with('.'))
-                    .collect()
-            })
-            .unwrap_or_default();
-        local_paths.sort();
+        let local_paths = rawx_domain::projects::local_path_choices(dir);
         out["project_base_dir"] = json!(dir.display().to_string());
         out["project_local_paths"] = json!(local_paths);
         out["custom_virtualenvs"] = json!([]);

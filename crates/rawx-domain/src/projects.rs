@@ -276,6 +276,22 @@ pub fn should_update_again(
     }
 }
 
+/// AWX's `Project.get_local_path_choices`: the directories of the projects dir a manual
+/// project may name (hidden ones left out), sorted.
+pub fn local_path_choices(root: &std::path::Path) -> Vec<String> {
+    let mut choices: Vec<String> = std::fs::read_dir(root)
+        .map(|d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.path().is_dir())
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|n| !n.starts_with('.'))
+                .collect()
+        })
+        .unwrap_or_default();
+    choices.sort();
+    choices
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

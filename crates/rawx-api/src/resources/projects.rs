@@ -393,16 +393,7 @@ fn check_local_path(state: &AppState, path: &str) -> ApiResult<()> {
     if valid {
         return Ok(());
     }
-    let mut choices: Vec<String> = std::fs::read_dir(root)
-        .map(|d| {
-            d.filter_map(Result::ok)
-                .filter(|e| e.path().is_dir())
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|n| !n.starts_with('.'))
-                .collect()
-        })
-        .unwrap_or_default();
-    choices.sort();
+    let choices = rawx_domain::projects::local_path_choices(root);
     let msg = if choices.is_empty() {
         format!(
             "Invalid path choice. No project directories exist in {}: create one there first.",
