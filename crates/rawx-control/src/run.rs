@@ -29,6 +29,21 @@ const ENDED_CHECK: Duration = Duration::from_secs(2);
 /// Writes `fields` to the job and publishes a status change. A final status is written only
 /// while the job is still active: a job ends once, whoever (its task node, a cancel before it
 /// started, the reaper on another node) gets there first.
+/// The execution environment the job is recorded as running in, as AWX resolves it when the
+/// job starts (`BaseTask.run`: only when the job has none yet). The job itself runs in the
+/// node's environment whatever this says: rawx runs no containers (`rawx_domain::ee`).
+pub async fn resolved_environment(shared: &Shared, kind: &JobKind, job: &Row) -> Value {
+    match rawx_domain::ee::resolve(&*shared.store, kind.resource.key, job).await {
+        Ok(ee) => json!(ee),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot resolve the job's execution environment");
+            job.get("execution_environment")
+                .cloned()
+                .unwrap_or(Value::Null)
+        }
+    }
+}
+
 pub async fn set(shared: &Shared, kind: &JobKind, job: i64, fields: Value) -> anyhow::Result<()> {
     let row: Row = fields.as_object().cloned().unwrap_or_default();
     let ending = JobStatus::of(&row).is_some_and(JobStatus::is_final);
@@ -273,12 +288,13 @@ pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
     };
     drop(stream);
     let now = rawx_model::now_string();
+    let ee = resolved_environment(&shared, kind, &job).await;
     let r = set(
         &shared,
         kind,
         job_id,
         json!({"status": JobStatus::Running.as_str(), "started": now, "work_unit_id": unit, "execution_node": shared.node.node_id(),
-               "controller_node": shared.node_name}),
+               "controller_node": shared.node_name, "execution_environment": ee}),
     )
     .await;
     if let Err(e) = r {

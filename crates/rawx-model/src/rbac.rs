@@ -447,6 +447,17 @@ pub fn read_filter(res: &'static Resource, actor: &Actor) -> Option<Filter> {
             "ad_hoc_commands",
             read_filter(by_key("ad_hoc_commands")?, actor)?,
         ),
+        // `ExecutionEnvironmentAccess`: those of organizations the user may read, and the
+        // global ones (no organization).
+        "execution_environments" => Filter::Any(vec![
+            holds("organization", "organizations", &["read_role"], uid),
+            Filter::On {
+                path: vec![],
+                column: "organization",
+                ctype: ColumnType::Int,
+                cond: Cond::IsNull(true),
+            },
+        ]),
         // `TeamAccess`: members of the organization see its teams.
         "teams" => Filter::Any(vec![
             holds("organization", "organizations", &["member_role"], uid),
@@ -530,6 +541,11 @@ pub fn change_needs(res: &'static Resource) -> Option<Need> {
     if res.key == "notification_templates" {
         return Some(Need::Fk("organization", "notification_admin_role"));
     }
+    // `ExecutionEnvironmentAccess.can_change`: its organization's execution environment
+    // admins; a global one (no organization) superusers only.
+    if res.key == "execution_environments" {
+        return Some(Need::Fk("organization", "execution_environment_admin_role"));
+    }
     if has_roles(res) {
         return Some(Need::Own("admin_role"));
     }
@@ -561,6 +577,9 @@ pub fn add_needs(res: &'static Resource) -> &'static [(&'static str, &'static st
         "hosts" | "groups" => &[("inventory", "admin_role")],
         "labels" => &[("organization", "member_role")],
         "notification_templates" => &[("organization", "notification_admin_role")],
+        // `ExecutionEnvironmentAccess.can_add`: the organization is mandatory but for
+        // superusers (a null key asks for superusers, below in `may_add`).
+        "execution_environments" => &[("organization", "execution_environment_admin_role")],
         "schedules" => &[("unified_job_template", "execute_role")],
         "ad_hoc_commands" => &[("inventory", "adhoc_role"), ("credential", "use_role")],
         // `InventorySourceAccess.can_add`, and the serializer's check of the credential.
