@@ -417,6 +417,27 @@ pub fn read_filter(res: &'static Resource, actor: &Actor) -> Option<Filter> {
     }
     let uid = actor.user_id;
     let read = |column: &'static str, ct: &'static str| holds(column, ct, &["read_role"], uid);
+    // A parent table (`/unified_jobs/`, `/unified_job_templates/`): each kind by its own rule
+    // (AWX's `UnifiedJobAccess`/`UnifiedJobTemplateAccess.filtered_queryset`), never by the
+    // organization alone, which would show an organization's members every template and job.
+    if crate::resources::PARENT_TABLES
+        .iter()
+        .any(|p| p.key == res.key)
+    {
+        let kinds = crate::resources::children_of(res)
+            .map(|kind| Filter::On {
+                path: vec![],
+                column: "id",
+                ctype: ColumnType::Int,
+                cond: Cond::InSelect {
+                    table: kind.key,
+                    column: "id",
+                    filter: Box::new(read_filter(kind, actor).unwrap_or(Filter::All(vec![]))),
+                },
+            })
+            .collect();
+        return Some(Filter::Any(kinds));
+    }
     Some(match res.key {
         // Organization admins and auditors see every job of their organization; everyone
         // else the jobs of templates they may read (`JobAccess.filtered_queryset`).

@@ -136,12 +136,16 @@ impl ResourceApi for ExecutionEnvironments {
                 }
             }
         }
-        // `validate_container_image_name`, on an image sent anew (the default ones' image is
-        // the path of rawx's own environment, which stays valid sent back as it is).
+        // `validate_container_image_name`, on an image sent anew. rawx also takes an absolute
+        // path: what its default ones show (the path of the node's own Python environment),
+        // so that `awx export` / `awx import` carry them as they read.
         let new_image = row
             .get("image")
             .filter(|v| existing.is_none_or(|e| e.get("image") != Some(*v)));
-        if let Some(image) = new_image.and_then(Value::as_str) {
+        if let Some(image) = new_image
+            .and_then(Value::as_str)
+            .filter(|i| !i.starts_with('/'))
+        {
             if let Some(msg) = rawx_domain::ee::image_error(image) {
                 return Err(ApiError::field("image", msg));
             }
