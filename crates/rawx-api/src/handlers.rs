@@ -195,23 +195,59 @@ pub async fn list(
     page_response(&state, &id.actor, res, Filter::All(vec![]), &uri, &raw).await
 }
 
-/// Whether the caller may create objects of `res` at all (for OPTIONS).
-fn may_create_some(res: &Resource, actor: &Actor) -> bool {
+/// Whether the caller may create objects of `res` at all (for OPTIONS): AWX's `can_add` with
+/// no data, "holds the role creating one needs somewhere" (`Organization.accessible_objects(
+/// user, 'execution_environment_admin_role').exists()`).
+async fn may_create_some(
+    state: &AppState,
+    res: &'static Resource,
+    actor: &Actor,
+) -> ApiResult<bool> {
     // OPTIONS offers what the API takes: awxkit's export and import go by it.
     if actor.read_only_token || res.read_only_api {
-        return false;
+        return Ok(false);
     }
-    match res.scope {
+    Ok(match res.scope {
         Scope::Via(_) => {
-            actor.is_superuser || !actor.admin_of.is_empty() || res.field("user").is_some()
+            actor.is_superuser
+                || !actor.admin_of.is_empty()
+                || res.field("user").is_some()
+                || holds_somewhere(state, res, actor).await?
         }
         _ => rbac::may_create_top_level(res, actor),
-    }
+    })
 }
 
-pub async fn list_options(Auth(id): Auth, Path(key): Path<String>) -> ApiResult<Response> {
+/// Does the caller hold, on any object, a role one of `res`'s foreign keys asks for a create?
+async fn holds_somewhere(
+    state: &AppState,
+    res: &'static Resource,
+    actor: &Actor,
+) -> ApiResult<bool> {
+    for (col, field) in rbac::add_needs(res) {
+        let Some(Kind::Fk(target)) = res.field(col).map(|f| f.kind) else {
+            continue;
+        };
+        let f = rbac::held_roles(actor.user_id)
+            .and(Filter::eq("content_type", ColumnType::Text, json!(target)))
+            .and(Filter::eq("role_field", ColumnType::Text, json!(field)));
+        if state.store.count(&ROLES, &f).await? > 0 {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+pub async fn list_options(
+    State(state): Ctx,
+    Auth(id): Auth,
+    Path(key): Path<String>,
+) -> ApiResult<Response> {
     let res = resource(&key)?;
-    Ok(options::list(res, may_create_some(res, &id.actor)))
+    Ok(options::list(
+        res,
+        may_create_some(&state, res, &id.actor).await?,
+    ))
 }
 
 pub async fn detail_options(
@@ -230,7 +266,7 @@ pub async fn detail_options(
         }
         // AWX answers about id 1 even when it does not exist; say what the caller could do
         // to such an object.
-        Err(ApiError::NotFound) => may_create_some(res, &id.actor),
+        Err(ApiError::NotFound) => may_create_some(&state, res, &id.actor).await?,
         Err(e) => return Err(e),
     };
     Ok(options::detail(res, may_edit))

@@ -34,7 +34,7 @@ fn body_for(res: &str) -> Value {
         }
         "instance_groups" => json!({"name": "ig2"}),
         "instances" => json!({"hostname": "evil", "capacity_adjustment": "0"}),
-        "execution_environments" => json!({"name": "e2", "image": "quay.io/x"}),
+        "execution_environments" => json!({"name": "e2", "image": "quay.io/x", "organization": 1}),
         "receptor_addresses" => json!({"address": "evil", "port": 1, "instance": 1}),
         "inventory_sources" => json!({"name": "s2", "inventory": 1, "source": "ec2"}),
         "jobs"
@@ -110,7 +110,7 @@ fn check_visible(path: &str, nobody: i64, body: &Value) {
             // And where they listen.
             "receptor_address" => true,
             // AWX's global execution environments (no organization) are everyone's.
-            "execution_environment" => true,
+            "execution_environment" => item["organization"].is_null(),
             "o_auth2_access_token" => item["user"] == json!(nobody),
             // Entries about nobody itself (AWX: `Q(user=self.user)`) and its own doings
             // (its token).
@@ -186,6 +186,8 @@ async fn an_outsider_sees_nothing_and_changes_nothing_on_any_route() {
                             "/api/v2/credential_types/1/test/",
                             "/api/v2/instance_groups/1/",
                             "/api/v2/execution_environments/1/",
+                            // Which says it may not be copied (nor is).
+                            "/api/v2/execution_environments/1/copy/",
                             "/api/v2/instances/1/",
                             "/api/v2/instances/1/health_check/",
                             "/api/v2/receptor_addresses/1/",

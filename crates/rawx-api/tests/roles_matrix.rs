@@ -192,6 +192,35 @@ const ACTIONS: &[(Act, &str, &[&str])] = &[
         "/api/v2/credentials/1/",
         &["credential.admin_role"],
     ),
+    // `ExecutionEnvironmentAccess`: the organization's readers read it, its execution
+    // environment admins change it.
+    (
+        Act::Read,
+        "/api/v2/execution_environments/3/",
+        &["org.read_role"],
+    ),
+    (
+        Act::Listed,
+        "/api/v2/execution_environments/?id=3",
+        &["org.read_role"],
+    ),
+    (
+        Act::Change,
+        "/api/v2/execution_environments/3/",
+        &["org.execution_environment_admin_role"],
+    ),
+    // The unified lists: each kind's own rule (`UnifiedJobTemplateAccess`,
+    // `UnifiedJobAccess.filtered_queryset`).
+    (
+        Act::Listed,
+        "/api/v2/unified_job_templates/?id=2",
+        &["jt.read_role"],
+    ),
+    (
+        Act::Listed,
+        "/api/v2/unified_jobs/?id=1",
+        &["jt.read_role", "org.admin_role", "org.auditor_role"],
+    ),
     (Act::Read, "/api/v2/instance_groups/1/", &["ig.read_role"]),
     (
         Act::Change,

@@ -3,8 +3,10 @@
 //! ingester: the build's context and result, the refusal before start, and the masking of
 //! secrets in everything stored afterwards.
 
+use crate::Shared;
 use anyhow::anyhow;
 use rawx_model::filter::Filter;
+use rawx_model::resources::JobKind;
 use rawx_model::secret::SecretKey;
 use rawx_model::Row;
 use rawx_runner::PrivateDataDir;
@@ -60,6 +62,21 @@ pub struct Context_<'a> {
     /// `ANSIBLE_FACT_CACHE_TIMEOUT`: facts older than this many seconds are not handed to a
     /// job (0: no limit).
     pub fact_cache_timeout: i64,
+}
+
+/// The execution environment the job is recorded as running in, as AWX resolves it when the
+/// job starts (`BaseTask.run`: only when the job has none yet). The job itself runs in the
+/// node's environment whatever this says: rawx runs no containers (`rawx_domain::ee`).
+pub async fn resolved_environment(shared: &Shared, kind: &JobKind, job: &Row) -> Value {
+    match rawx_domain::ee::resolve(&*shared.store, kind.resource.key, job).await {
+        Ok(ee) => json!(ee),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot resolve the job's execution environment");
+            job.get("execution_environment")
+                .cloned()
+                .unwrap_or(Value::Null)
+        }
+    }
 }
 
 /// Masks what a stored copy of the job's environment or command line must not show.

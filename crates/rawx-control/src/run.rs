@@ -158,12 +158,13 @@ pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
     };
     drop(stream);
     let now = rawx_model::now_string();
+    let ee = crate::prepare::resolved_environment(&shared, kind, &job).await;
     let r = set(
         &shared,
         kind,
         job_id,
         json!({"status": JobStatus::Running.as_str(), "started": now, "work_unit_id": unit, "execution_node": shared.node.node_id(),
-               "controller_node": shared.node_name}),
+               "controller_node": shared.node_name, "execution_environment": ee}),
     )
     .await;
     if let Err(e) = r {

@@ -366,11 +366,12 @@ pub async fn run(shared: Shared, id: i64) {
     let pid = int(&update, "project").unwrap_or_default();
     let started = rawx_model::now_string();
     let dir = shared.projects_dir.join(text(&update, "local_path"));
+    let ee = crate::prepare::resolved_environment(&shared, kind, &update).await;
     let _ = set(
         &shared,
         kind,
         id,
-        json!({"status": JobStatus::Running.as_str(), "started": started,
+        json!({"status": JobStatus::Running.as_str(), "started": started, "execution_environment": ee,
                "execution_node": shared.node.node_id(), "controller_node": shared.node_name,
                "job_cwd": dir.display().to_string(),
                "job_args": json!(["git", "fetch", text(&update, "scm_url")]).to_string()}),

@@ -11,8 +11,8 @@ use crate::{DomainError, DomainResult};
 use rawx_bus::Bus;
 use rawx_model::rbac::Actor;
 use rawx_model::resources::{
-    JobKind, CREDENTIALS, CREDENTIAL_TYPES, INVENTORIES, JOBS, JOB_CREDENTIALS, JOB_KIND,
-    JOB_LABELS, JOB_TEMPLATES, JT_CREDENTIALS, JT_LABELS, LABELS,
+    JobKind, CREDENTIALS, CREDENTIAL_TYPES, EXECUTION_ENVIRONMENTS, INVENTORIES, JOBS,
+    JOB_CREDENTIALS, JOB_KIND, JOB_LABELS, JOB_TEMPLATES, JT_CREDENTIALS, JT_LABELS, LABELS,
 };
 use rawx_model::schema::int;
 use rawx_model::secret::SecretKey;
@@ -33,6 +33,11 @@ pub const PROMPTS: &[(&str, &str, &str)] = &[
     ("scm_branch", "scm_branch", "ask_scm_branch_on_launch"),
     ("forks", "forks", "ask_forks_on_launch"),
     ("timeout", "timeout", "ask_timeout_on_launch"),
+    (
+        "execution_environment",
+        "execution_environment",
+        "ask_execution_environment_on_launch",
+    ),
     (
         "job_slice_count",
         "job_slice_count",
@@ -64,6 +69,7 @@ const COPIED: &[&str] = &[
     "become_enabled",
     "job_slice_count",
     "webhook_service",
+    "execution_environment",
 ];
 
 /// The job fields a relaunch does not copy: what the run itself wrote.
@@ -349,6 +355,20 @@ pub async fn job_from_template(
             Err(e) => return Err(e.into()),
         },
         Some(_) => {}
+    }
+    // AWX's JobLaunchSerializer: a prompted execution environment must exist; using it asks
+    // only to see it (`check_related(..., role_field='read_role')`).
+    if let Some(ee) =
+        int(&job, "execution_environment").filter(|e| int(jt, "execution_environment") != Some(*e))
+    {
+        match visible(store, actor, &EXECUTION_ENVIRONMENTS, ee).await {
+            Ok(Some(_)) => {}
+            Ok(None) | Err(DomainError::NotFound) => errors.add(
+                "execution_environment",
+                format!("Invalid pk \"{ee}\" - object does not exist."),
+            ),
+            Err(e) => return Err(e),
+        }
     }
     if int(&job, "project").is_none() {
         errors.add("project", "A project is required to run a job.");

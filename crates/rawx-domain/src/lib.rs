@@ -7,6 +7,7 @@
 //! - `capacity`: what running jobs consume, computed once;
 //! - `settings`: AWX's settings rawx acts on, their one default each, typed reads;
 //! - `access`: whether an actor may see an object (the store's half of a permission check);
+//! - `ee`: which execution environment a job runs in, and what an image may be;
 //! - `credentials`: AWX's managed credential types as data, injection, custom types' checks;
 //! - `stdout`: a job's output assembled from its stored events;
 //! - `inventory_import`: `ansible-inventory --list` JSON applied to an inventory (AWX's import);
@@ -24,6 +25,7 @@
 pub mod access;
 pub mod capacity;
 pub mod credentials;
+pub mod ee;
 mod error;
 pub mod inventory_import;
 pub mod inventory_updates;

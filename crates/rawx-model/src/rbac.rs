@@ -417,6 +417,27 @@ pub fn read_filter(res: &'static Resource, actor: &Actor) -> Option<Filter> {
     }
     let uid = actor.user_id;
     let read = |column: &'static str, ct: &'static str| holds(column, ct, &["read_role"], uid);
+    // A parent table (`/unified_jobs/`, `/unified_job_templates/`): each kind by its own rule
+    // (AWX's `UnifiedJobAccess`/`UnifiedJobTemplateAccess.filtered_queryset`), never by the
+    // organization alone, which would show an organization's members every template and job.
+    if crate::resources::PARENT_TABLES
+        .iter()
+        .any(|p| p.key == res.key)
+    {
+        let kinds = crate::resources::children_of(res)
+            .map(|kind| Filter::On {
+                path: vec![],
+                column: "id",
+                ctype: ColumnType::Int,
+                cond: Cond::InSelect {
+                    table: kind.key,
+                    column: "id",
+                    filter: Box::new(read_filter(kind, actor).unwrap_or(Filter::All(vec![]))),
+                },
+            })
+            .collect();
+        return Some(Filter::Any(kinds));
+    }
     Some(match res.key {
         // Organization admins and auditors see every job of their organization; everyone
         // else the jobs of templates they may read (`JobAccess.filtered_queryset`).
@@ -447,6 +468,17 @@ pub fn read_filter(res: &'static Resource, actor: &Actor) -> Option<Filter> {
             "ad_hoc_commands",
             read_filter(by_key("ad_hoc_commands")?, actor)?,
         ),
+        // `ExecutionEnvironmentAccess`: those of organizations the user may read, and the
+        // global ones (no organization).
+        "execution_environments" => Filter::Any(vec![
+            holds("organization", "organizations", &["read_role"], uid),
+            Filter::On {
+                path: vec![],
+                column: "organization",
+                ctype: ColumnType::Int,
+                cond: Cond::IsNull(true),
+            },
+        ]),
         // `TeamAccess`: members of the organization see its teams.
         "teams" => Filter::Any(vec![
             holds("organization", "organizations", &["member_role"], uid),
@@ -530,6 +562,11 @@ pub fn change_needs(res: &'static Resource) -> Option<Need> {
     if res.key == "notification_templates" {
         return Some(Need::Fk("organization", "notification_admin_role"));
     }
+    // `ExecutionEnvironmentAccess.can_change`: its organization's execution environment
+    // admins; a global one (no organization) superusers only.
+    if res.key == "execution_environments" {
+        return Some(Need::Fk("organization", "execution_environment_admin_role"));
+    }
     if has_roles(res) {
         return Some(Need::Own("admin_role"));
     }
@@ -561,6 +598,9 @@ pub fn add_needs(res: &'static Resource) -> &'static [(&'static str, &'static st
         "hosts" | "groups" => &[("inventory", "admin_role")],
         "labels" => &[("organization", "member_role")],
         "notification_templates" => &[("organization", "notification_admin_role")],
+        // `ExecutionEnvironmentAccess.can_add`: the organization is mandatory but for
+        // superusers (a null key asks for superusers, below in `may_add`).
+        "execution_environments" => &[("organization", "execution_environment_admin_role")],
         "schedules" => &[("unified_job_template", "execute_role")],
         "ad_hoc_commands" => &[("inventory", "adhoc_role"), ("credential", "use_role")],
         // `InventorySourceAccess.can_add`, and the serializer's check of the credential.

@@ -94,6 +94,18 @@ pub const DATA_MIGRATIONS: &[DataMigration] = &[
             out
         },
     },
+    // The templates' parent rows name their execution environment (an execution environment's
+    // `unified_job_templates/`): inventory sources had one before the column did.
+    DataMigration {
+        version: 31,
+        name: "unified job templates: inventory sources' execution environments",
+        statements: |_| {
+            vec!["UPDATE unified_job_templates SET execution_environment = \
+                  (SELECT s.execution_environment FROM inventory_sources s WHERE s.id = unified_job_templates.id) \
+                  WHERE id IN (SELECT id FROM inventory_sources WHERE execution_environment IS NOT NULL)"
+                .into()]
+        },
+    },
 ];
 
 /// Moves every project to a new id above every template's (and project's) id, with every

@@ -133,7 +133,7 @@ fn the_collection_creates_updates_launches_and_deletes() {
     let org = srv.admin("GET", "/api/v2/organizations/?name=Org", None, 200);
     let org = &org["results"][0];
     assert_eq!(org["max_hosts"], 10);
-    // rawx's execution environments are its own (read-only): the module may name one.
+    // The organization's default execution environment, named by the module.
     let ee = srv.admin(
         "GET",
         "/api/v2/execution_environments/?name=AWX+EE+(latest)",

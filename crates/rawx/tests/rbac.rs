@@ -377,3 +377,99 @@ fn the_collection_defines_and_assigns_roles() {
         "{t:?}"
     );
 }
+
+/// The collection's legacy `role` module (`/roles/N/users/`, `/roles/N/teams/`, as against
+/// AWX): a grant to a user and to a team, unchanged on a second run, a missing user named,
+/// revoked with `state: absent`, and nothing left to revoke on a second run.
+#[test]
+fn the_collection_role_module_grants_and_revokes() {
+    let srv = rawx_testkit::Server::start_with(Opts::default());
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path();
+    let setup = r#"    - name: organization
+      awx.awx.organization: {name: RoleOrg}
+    - name: user
+      awx.awx.user: {username: op, password: op-pw}
+    - name: team
+      awx.awx.team: {name: ops, organization: RoleOrg}
+    - name: inventory
+      awx.awx.inventory: {name: RoleInv, organization: RoleOrg}
+    - name: project
+      awx.awx.project: {name: RoleProj, organization: RoleOrg, scm_type: manual, local_path: demo}
+    - name: job_template
+      awx.awx.job_template: {name: RoleJT, project: RoleProj, inventory: RoleInv, playbook: hello.yml}
+"#;
+    let (out, tasks) = rawx_testkit::collection::play(&srv, dir, setup, &[]);
+    rawx_testkit::collection::ok(&out, &tasks);
+    let grants = |state: &str| {
+        format!(
+            r#"    - name: execute
+      awx.awx.role: {{user: op, role: execute, job_template: RoleJT, state: {state}}}
+    - name: use
+      awx.awx.role: {{team: ops, role: use, inventory: RoleInv, state: {state}}}
+"#
+        )
+    };
+    let run = |tasks: &str| {
+        let (out, tasks) = rawx_testkit::collection::play(&srv, dir, tasks, &[]);
+        rawx_testkit::collection::ok(&out, &tasks)
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect::<Vec<bool>>()
+    };
+    let roles_of = |path: &str| -> Vec<String> {
+        let list = srv.admin("GET", path, None, 200);
+        list["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    r["summary_fields"]["resource_name"].as_str().unwrap_or(""),
+                    r["name"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    };
+    let op = srv.admin("GET", "/api/v2/users/?username=op", None, 200)["results"][0]["id"].clone();
+    let team = srv.admin("GET", "/api/v2/teams/?name=ops", None, 200)["results"][0]["id"].clone();
+
+    assert_eq!(run(&grants("present")), [true, true]);
+    assert_eq!(
+        run(&grants("present")),
+        [false, false],
+        "a second run grants nothing"
+    );
+    assert_eq!(
+        roles_of(&format!("/api/v2/users/{op}/roles/")),
+        ["RoleJT Execute"]
+    );
+    assert_eq!(
+        roles_of(&format!("/api/v2/teams/{team}/roles/")),
+        ["RoleInv Use"]
+    );
+
+    // A user that does not exist is named.
+    let (out, tasks) = rawx_testkit::collection::play(
+        &srv,
+        dir,
+        "    - name: missing\n      awx.awx.role: {user: nobody, role: execute, job_template: RoleJT}\n",
+        &[],
+    );
+    assert_ne!(out.code, 0, "{out}");
+    let msg = tasks[0].result["msg"].as_str().unwrap_or_default();
+    assert!(
+        msg.contains("missing items") && msg.contains("nobody"),
+        "{msg}"
+    );
+
+    assert_eq!(run(&grants("absent")), [true, true]);
+    assert_eq!(
+        run(&grants("absent")),
+        [false, false],
+        "nothing left to revoke"
+    );
+    assert!(roles_of(&format!("/api/v2/users/{op}/roles/")).is_empty());
+    assert!(roles_of(&format!("/api/v2/teams/{team}/roles/")).is_empty());
+}

@@ -491,8 +491,8 @@ async fn host_create(
     handlers::create(state, auth, Path("hosts".into()), headers, body).await
 }
 
-async fn host_list_options(auth: Auth) -> ApiResult<Response> {
-    handlers::list_options(auth, Path("hosts".into())).await
+async fn host_list_options(state: Ctx, auth: Auth) -> ApiResult<Response> {
+    handlers::list_options(state, auth, Path("hosts".into())).await
 }
 
 async fn host_all_groups(

@@ -191,7 +191,7 @@ impl ResourceApi for JobTemplates {
         }
         summary.insert("credentials".into(), Value::Array(creds));
         super::surveys::summary(row, summary);
-        Ok(())
+        super::execution_environments::resolved_summary(r, &JOB_TEMPLATES, row, summary).await
     }
 
     fn routes(&self) -> Routes {
@@ -320,6 +320,18 @@ pub async fn launch_get(
         inventory.unwrap_or(json!({"name": null, "id": null})),
     );
     defaults.insert("extra_vars".into(), jt["extra_vars"].clone());
+    let ee = match int(&jt, "execution_environment") {
+        Some(id) => match state
+            .store
+            .get(&rawx_model::resources::EXECUTION_ENVIRONMENTS, id)
+            .await
+        {
+            Ok(ee) => json!({"id": id, "name": ee["name"]}),
+            Err(_) => json!({}),
+        },
+        None => json!({}),
+    };
+    defaults.insert("execution_environment".into(), ee);
     if !cred_defaults.is_empty() {
         defaults.insert("credentials".into(), Value::Array(cred_defaults));
     }

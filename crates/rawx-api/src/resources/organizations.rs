@@ -1,11 +1,17 @@
 //! Organizations: only Galaxy credentials go in `galaxy_credentials/` (AWX's
-//! `OrganizationGalaxyCredentialsList.is_valid_relation`).
+//! `OrganizationGalaxyCredentialsList.is_valid_relation`); their execution environments go
+//! with them (AWX's `on_delete=CASCADE`; the column is nullable, as a global one has none, so
+//! the database alone would make them global).
 
 use crate::error::{ApiError, ApiResult};
 use crate::resource::ResourceApi;
-use crate::AppState;
-use rawx_model::resources::{CREDENTIALS, CREDENTIAL_TYPES, ORGANIZATIONS, ORG_GALAXY_CREDENTIALS};
-use rawx_model::schema::{int, text, Relation, Resource};
+use crate::{write, AppState, Identity};
+use rawx_model::filter::Filter;
+use rawx_model::resources::{
+    CREDENTIALS, CREDENTIAL_TYPES, EXECUTION_ENVIRONMENTS, ORGANIZATIONS, ORG_GALAXY_CREDENTIALS,
+};
+use rawx_model::schema::{int, text, ColumnType, Relation, Resource};
+use rawx_model::Row;
 
 pub struct Organizations;
 
@@ -13,6 +19,23 @@ pub struct Organizations;
 impl ResourceApi for Organizations {
     fn schema(&self) -> &'static Resource {
         &ORGANIZATIONS
+    }
+
+    async fn before_delete(&self, state: &AppState, ident: &Identity, row: &Row) -> ApiResult<()> {
+        let Some(id) = int(row, "id") else {
+            return Ok(());
+        };
+        let mine = Filter::eq("organization", ColumnType::Int, serde_json::json!(id));
+        for ee in state
+            .store
+            .list_all(&EXECUTION_ENVIRONMENTS, &mine, &[("id", false)])
+            .await?
+        {
+            if let Some(ee) = int(&ee, "id") {
+                write::delete(state, ident, &EXECUTION_ENVIRONMENTS, ee).await?;
+            }
+        }
+        Ok(())
     }
 
     async fn check_link(

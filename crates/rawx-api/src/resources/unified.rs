@@ -296,6 +296,20 @@ pub async fn unified_job_templates(
     .await
 }
 
+/// A sub-list of the templates of every kind whose `column` names `id` (an execution
+/// environment's `unified_job_templates/`, AWX's `ExecutionEnvironmentJobTemplateList`).
+pub(crate) async fn templates_naming(
+    state: &AppState,
+    actor: &Actor,
+    column: &'static str,
+    id: i64,
+    uri: &OriginalUri,
+    q: &Option<String>,
+) -> ApiResult<Json<Value>> {
+    let base = Filter::eq(column, ColumnType::Int, json!(id));
+    list_kinds(state, actor, &UNIFIED_JOB_TEMPLATES, uri, q, base).await
+}
+
 pub async fn unified_job_templates_options(Auth(_): Auth) -> Response {
     crate::options::list(&UNIFIED_JOB_TEMPLATES, false)
 }

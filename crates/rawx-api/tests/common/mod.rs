@@ -24,6 +24,9 @@ pub const PROJECT_UPDATE_ID: i64 = 4;
 /// The world's workflow job: after the project update (one id space for every kind).
 pub const WORKFLOW_JOB_ID: i64 = 5;
 
+/// The world's execution environment of organization 1.
+pub const ORG_EE_ID: i64 = 3;
+
 /// `path` of `rawx_api::routes()` (which puts `1` for every id) aimed at the world's object:
 /// its ad hoc command and workflow template are not 1.
 #[allow(dead_code)]
@@ -387,6 +390,15 @@ pub async fn world(api: &Api) {
         .insert(&rawx_model::resources::NOTIFICATIONS, &n)
         .await
         .unwrap();
+    // An execution environment of the organization (1 and 2 are the seeded global ones).
+    assert_eq!(
+        api.make(
+            "/api/v2/execution_environments/",
+            json!({"name": "lab ee", "image": "quay.io/ops/lab-ee:1", "organization": 1})
+        )
+        .await,
+        ORG_EE_ID
+    );
     // The workflow template's two nodes (1 runs the job template, then 2 on success), and a
     // workflow job launched and left pending (no task role runs), with its copies of them.
     for ident in ["first", "second"] {

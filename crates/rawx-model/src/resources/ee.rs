@@ -1,7 +1,8 @@
 //! Execution environments: what jobs run in. AWX's are container images; rawx's is the Python
 //! environment of the node's `ansible-runner` (a virtualenv rawx builds, or one the operator
-//! installed), shown under AWX's default names with its path as the `image`. Made by rawx at
-//! start, read-only through the API.
+//! installed), shown under AWX's default names with its path as the `image`. Those two are made
+//! by rawx at start; others are made through the API as AWX's are (global, or an
+//! organization's), and recorded on the jobs that resolve to them.
 
 use super::{fk, DESCRIPTION, NAME};
 use crate::schema::{Default as D, Field, Kind, Resource, Scope};
@@ -44,10 +45,14 @@ pub static EXECUTION_ENVIRONMENTS: Resource = Resource {
     ],
     name_field: Some("name"),
     unique: &[],
-    scope: Scope::Global,
+    // An organization's, readable with its read role; one of no organization is everyone's
+    // (the API module says so: `ExecutionEnvironmentAccess.filtered_queryset`).
+    scope: Scope::Via(&["organization"]),
+    // AWX's `unified_job_templates/` (every kind of template naming it) is the API module's
+    // route: its members are rows of a parent table.
     subs: &[super::ACTIVITY_SUB],
     order: "-created",
     search_fields: &["name", "description"],
     named_url_parents: &[],
-    read_only_api: true,
+    read_only_api: false,
 };

@@ -65,7 +65,10 @@ macro_rules! unified_job_fields {
             $($pre,)*
         ro("launch_type", "Launch type", Kind::Choice(LAUNCH_TYPES)).default(D::Str("manual")),
         ro("status", "Status", Kind::Choice(JOB_STATUS)).default(D::Str("new")),
-        ro("execution_environment", "Execution environment", INT).nullable(),
+        fk("execution_environment", "Execution environment", "execution_environments")
+            .help("The container image to be used for execution.")
+            .read_only()
+            .nullable(),
         ro_bool("failed", "Failed"),
         ro("started", "Started", Kind::DateTime)
             .help("The date and time the job was queued for starting.")
@@ -524,7 +527,14 @@ pub static UNIFIED_JOBS: Resource = Resource {
         ro("unified_job_template", "unified job template", INT).nullable(),
         ro("launch_type", "Launch type", Kind::Choice(LAUNCH_TYPES)).default(D::Str("manual")),
         ro("status", "Status", Kind::Choice(JOB_STATUS)).default(D::Str("new")),
-        ro("execution_environment", "Execution environment", INT).nullable(),
+        fk(
+            "execution_environment",
+            "Execution environment",
+            "execution_environments",
+        )
+        .help("The container image to be used for execution.")
+        .read_only()
+        .nullable(),
         ro_bool("failed", "Failed"),
         ro("started", "Started", Kind::DateTime).nullable(),
         ro("finished", "Finished", Kind::DateTime).nullable(),

@@ -389,6 +389,13 @@ pub static ORGANIZATIONS: Resource = Resource {
             },
         },
         Sub {
+            name: "execution_environments",
+            list: SubList::Children {
+                resource: "execution_environments",
+                fk: "organization",
+            },
+        },
+        Sub {
             name: "instance_groups",
             list: SubList::Linked {
                 relation: &ORG_INSTANCE_GROUPS,

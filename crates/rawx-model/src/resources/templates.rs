@@ -184,6 +184,9 @@ pub static JOB_TEMPLATES: Resource = Resource {
             .default(D::Int(0)),
         flag("use_fact_cache", "Use fact cache")
             .help("If enabled, the service will act as an Ansible Fact Cache Plugin; persisting facts at the end of a playbook run to the database and caching facts for use by Ansible."),
+        fk("execution_environment", "Execution environment", "execution_environments")
+            .help("The container image to be used for execution.")
+            .nullable(),
         fk("organization", "Organization", "organizations")
             .help("The organization used to determine access to this template.")
             .read_only()
@@ -356,6 +359,11 @@ pub static UNIFIED_JOB_TEMPLATES: Resource = Resource {
             .default(D::Str("never updated")),
         // Who may see it: the kind's organization (every kind's read rule).
         fk("organization", "", "organizations")
+            .internal()
+            .nullable(),
+        // The kinds that name one (job templates, inventory sources): an execution
+        // environment's `unified_job_templates/`.
+        fk("execution_environment", "", "execution_environments")
             .internal()
             .nullable(),
     ],

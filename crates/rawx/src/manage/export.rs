@@ -15,9 +15,9 @@ use rawx_store::DynStore;
 use serde_json::{json, Map, Value};
 
 /// `awx export`'s sections, in its order, with the resource behind each. `awx export` writes
-/// `null` for AWX's resources rawx does not have (`None`, or a resource not in the schema),
-/// and for execution environments (rawx's describe the environment of this installation, and
-/// the API takes no writes to them).
+/// `null` for AWX's resources rawx does not have (`None`, or a resource not in the schema).
+/// Execution environments are exported as `awx export` writes them (the managed one left out);
+/// `manage import` skips them (`import::plan`).
 pub const SECTIONS: &[(&str, Option<&str>)] = &[
     ("users", Some("users")),
     ("organizations", Some("organizations")),
@@ -30,7 +30,7 @@ pub const SECTIONS: &[(&str, Option<&str>)] = &[
     ("inventory_sources", Some("inventory_sources")),
     ("job_templates", Some("job_templates")),
     ("workflow_job_templates", Some("workflow_job_templates")),
-    ("execution_environments", None),
+    ("execution_environments", Some("execution_environments")),
     ("applications", None),
     ("schedules", Some("schedules")),
 ];

@@ -127,7 +127,9 @@ pub(super) fn plan(doc: &Value) -> Result<Vec<Step<'_>>, String> {
             continue;
         }
         if name == "execution_environments" {
-            // rawx's are the environment of this installation, not data to carry over.
+            // The default ones describe the environment of the installation that exported
+            // them (their image is its path), and every job here runs in this node's own
+            // environment whichever it names: not data to carry over.
             if let Some(n) = v.as_array().map(Vec::len).filter(|n| *n > 0) {
                 println!("skipped   {n} execution environment(s): rawx runs jobs in its own");
             }
