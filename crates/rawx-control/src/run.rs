@@ -139,6 +139,9 @@ pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
         .await;
         return tracing::info!(job = job_id, "canceled before it started");
     }
+    // Resolved before the unit is submitted: between submitting and marking the job running
+    // nothing should wait on the database.
+    let ee = crate::prepare::resolved_environment(&shared, kind, &job).await;
     let worker_dir = shared.jobs_dir.join(job_id.to_string());
     // Appended to the work type's own `worker`: unpack here, wipe before, remove after.
     let params = format!("--private-data-dir={} --delete", worker_dir.display());
@@ -158,7 +161,6 @@ pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
     };
     drop(stream);
     let now = rawx_model::now_string();
-    let ee = crate::prepare::resolved_environment(&shared, kind, &job).await;
     let r = set(
         &shared,
         kind,

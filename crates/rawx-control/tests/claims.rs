@@ -92,7 +92,17 @@ async fn one_job_at_a_time_holds_across_task_managers() {
             }
         })
         .await;
-        // … and is the only one.
+        // … and, once its status says so, is the only one.
+        let job = job_of(&unit);
+        eventually(LIMIT, || async {
+            let status = rig.job(job).await["status"].clone();
+            if status == "running" {
+                Ok(())
+            } else {
+                Err(format!("job {job} is {status}"))
+            }
+        })
+        .await;
         let (_, running) = rig
             .call(
                 "GET",
@@ -101,7 +111,6 @@ async fn one_job_at_a_time_holds_across_task_managers() {
             )
             .await;
         assert_eq!(running["count"], 1, "round {round}: {running}");
-        let job = job_of(&unit);
         node.finish(&unit.id);
         assert_eq!(rig.wait_final(job).await["status"], "successful");
     }
