@@ -429,6 +429,25 @@ pub fn read_filter(res: &'static Resource, actor: &Actor) -> Option<Filter> {
                 uid,
             ),
         ]),
+        // `UnifiedJobTemplateAccess`: a template of any kind the user may read, by its kind's
+        // rule (a schedule names one by id).
+        "unified_job_templates" => Filter::Any(
+            crate::resources::children_of(res)
+                .map(|kind| match read_filter(kind, actor) {
+                    Some(f) => Filter::On {
+                        path: vec![],
+                        column: "id",
+                        ctype: ColumnType::Int,
+                        cond: Cond::InSelect {
+                            table: kind.key,
+                            column: "id",
+                            filter: Box::new(f),
+                        },
+                    },
+                    None => Filter::All(vec![]),
+                })
+                .collect(),
+        ),
         // `AdHocCommandAccess`: read access to the inventory.
         "ad_hoc_commands" => read("inventory", "inventories"),
         // `ProjectUpdateAccess`: read access to the project.
@@ -561,7 +580,6 @@ pub fn add_needs(res: &'static Resource) -> &'static [(&'static str, &'static st
         "hosts" | "groups" => &[("inventory", "admin_role")],
         "labels" => &[("organization", "member_role")],
         "notification_templates" => &[("organization", "notification_admin_role")],
-        "schedules" => &[("unified_job_template", "execute_role")],
         "ad_hoc_commands" => &[("inventory", "adhoc_role"), ("credential", "use_role")],
         // `InventorySourceAccess.can_add`, and the serializer's check of the credential.
         "inventory_sources" => &[

@@ -453,6 +453,8 @@ pub static PROJECT_UPDATES: Resource = Resource {
             // The job this update was made for (`launch_type: dependency`), AWX's
             // `dependent_jobs` read from the other side.
             Field::new("dependent_job", "", INT).internal().nullable(),
+            // The schedule that launched it (`launch_type: scheduled`).
+            Field::new("schedule", "", INT).internal().nullable(),
         ]
     ),
     name_field: None,

@@ -146,6 +146,10 @@ pub static PROJECTS: Resource = Resource {
             name: "project_updates",
             list: SubList::Children { resource: "project_updates", fk: "project" },
         },
+        Sub {
+            name: "schedules",
+            list: SubList::Children { resource: "schedules", fk: "unified_job_template" },
+        },
     ],
     order: "name",
     search_fields: &["name", "description"],
@@ -325,6 +329,13 @@ pub static WORKFLOW_JOB_TEMPLATES: Resource = Resource {
             list: SubList::Children {
                 resource: "workflow_jobs",
                 fk: "workflow_job_template",
+            },
+        },
+        Sub {
+            name: "schedules",
+            list: SubList::Children {
+                resource: "schedules",
+                fk: "unified_job_template",
             },
         },
     ],
