@@ -385,7 +385,7 @@ pub async fn retrieve(
     ))
 }
 
-async fn update(
+pub(crate) async fn update(
     state: &AppState,
     ident: &crate::Identity,
     key: &str,
