@@ -148,6 +148,13 @@ fn schedules_run_a_project_update_an_inventory_sync_and_a_workflow() {
         ),
         201,
     ));
+    // Each sync updates the project first, so the sync names the update it read.
+    s.admin(
+        "PATCH",
+        &format!("/api/v2/projects/{project}/"),
+        Some(json!({"scm_update_on_launch": true})),
+        200,
+    );
     let wfjt = id(&s.admin(
         "POST",
         "/api/v2/workflow_job_templates/",
@@ -274,6 +281,26 @@ fn schedules_run_a_project_update_an_inventory_sync_and_a_workflow() {
     let mut names: Vec<&str> = hosts.iter().filter_map(|h| h["name"].as_str()).collect();
     names.sort_unstable();
     assert_eq!(names, ["w1", "w2"], "the scheduled sync imported the file");
+    // The project lists the source reading it; the update the sync read lists the sync.
+    let reading = s.admin(
+        "GET",
+        &format!("/api/v2/projects/{project}/scm_inventory_sources/"),
+        None,
+        200,
+    );
+    assert_eq!(reading["count"], 1, "{reading}");
+    assert_eq!(reading["results"][0]["id"], source);
+    let read = sync["source_project_update"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("the sync names its project update: {sync}"));
+    let syncs = s.admin(
+        "GET",
+        &format!("/api/v2/project_updates/{read}/scm_inventory_updates/"),
+        None,
+        200,
+    );
+    assert_eq!(syncs["count"], 1, "{syncs}");
+    assert_eq!(syncs["results"][0]["id"], sync["id"]);
     // A workflow job has no events of its own: its status is enough.
     let flow = rawx_testkit::eventually(long, || {
         let w = s.admin(
