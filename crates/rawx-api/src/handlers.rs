@@ -30,7 +30,7 @@ type Ctx = State<Arc<AppState>>;
 
 pub fn resource(key: &str) -> ApiResult<&'static Resource> {
     by_key(key)
-        .filter(|r| r.is_public())
+        .filter(|r| r.is_public() && !rawx_model::resources::is_parent_table(r))
         .ok_or(ApiError::NotFound)
 }
 
@@ -421,7 +421,7 @@ pub async fn retrieve(
     ))
 }
 
-async fn update(
+pub(crate) async fn update(
     state: &AppState,
     ident: &crate::Identity,
     key: &str,

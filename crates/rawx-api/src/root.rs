@@ -64,6 +64,7 @@ pub async fn v2_root() -> Json<Value> {
         "me",
         "unified_jobs",
         "unified_job_templates",
+        "constructed_inventories",
         "metrics",
         "dashboard",
         "mesh_visualizer",

@@ -1,15 +1,24 @@
-//! Schedules' domain: the fields a rule computes, a template's `next_job_run`, and the pass
-//! that claims due schedules and launches them (the task role's `scheduler` component runs it).
-//! A scheduled job is built by `launch::job_from_template`, as one launched through the API.
+//! Schedules' domain: the fields a rule computes, a template's `next_job_run`, the checks of a
+//! schedule against its template, and the pass that claims due schedules and launches them
+//! (the task role's `scheduler` component runs it). A schedule names any kind of template;
+//! what it launches is made by the function the kind's own launch uses
+//! (`launch::job_from_template`, `projects::start_update`, `inventory_updates::create_update`,
+//! `workflows::create_workflow_job`).
 
+use crate::inventory_updates;
 use crate::launch::{create_job, job_from_template};
 use crate::messages::{publish, SchedulesChanged};
+use crate::projects::{start_update, UpdateRequest};
+use crate::workflows::{create_workflow_job, WorkflowLaunch, WORKFLOW_PROMPTS};
 use crate::{DomainError, DomainResult};
 use rawx_bus::Bus;
 use rawx_model::filter::{Cond, Filter, ListQuery, Op};
 use rawx_model::rbac::Actor;
-use rawx_model::resources::{parse_rule, Rule, JOB_TEMPLATES, SCHEDULES};
-use rawx_model::schema::{int, text, ColumnType};
+use rawx_model::resources::{
+    children_of, parse_rule, Rule, INVENTORIES, INVENTORY_UPDATES, PROJECT_UPDATES, SCHEDULES,
+    TYPE_COLUMN, UNIFIED_JOB_TEMPLATES, WORKFLOW_JOBS,
+};
+use rawx_model::schema::{int, text, ColumnType, Resource};
 use rawx_model::secret::SecretKey;
 use rawx_model::validate::FieldErrors;
 use rawx_model::Row;
@@ -82,11 +91,11 @@ async fn first_run(store: &dyn Store, filter: Filter) -> DomainResult<Option<Str
 /// being written, whose new `next_run` (`own`) is not stored yet.
 pub async fn template_next_run(
     store: &dyn Store,
-    jt: i64,
+    ujt: i64,
     this: Option<i64>,
     own: Option<&str>,
 ) -> DomainResult<()> {
-    let mut filter = Filter::eq("unified_job_template", ColumnType::Int, json!(jt));
+    let mut filter = Filter::eq("unified_job_template", ColumnType::Int, json!(ujt));
     if let Some(id) = this {
         filter = filter.and(Filter::Not(Box::new(Filter::eq(
             "id",
@@ -100,10 +109,94 @@ pub async fn template_next_run(
         (Some(a), Some(b)) => Some(a.min(b.to_string())),
         (a, b) => a.or(b.map(str::to_string)),
     };
+    let (kind, _) = template_of(store, ujt).await?;
     let mut update = Row::new();
     update.insert("next_job_run".into(), json!(next));
-    store.update(&JOB_TEMPLATES, jt, &update).await?;
+    store.update(kind, ujt, &update).await?;
     Ok(())
+}
+
+fn refused(msg: &str) -> DomainError {
+    let mut e = FieldErrors::default();
+    e.add("unified_job_template", msg);
+    DomainError::Fields(e)
+}
+
+/// The inventory sources a schedule may run (AWX's `CLOUD_INVENTORY_SOURCES`): the cloud
+/// providers and `scm`; not `file` nor `constructed`.
+const SCHEDULABLE_SOURCES: &[&str] = &[
+    "azure_rm",
+    "ec2",
+    "gce",
+    "vmware",
+    "openstack",
+    "rhv",
+    "satellite6",
+    "controller",
+    "insights",
+    "terraform",
+    "openshift_virtualization",
+    "scm",
+];
+
+/// The checks of a schedule write against its template (`kind`, row `t`), with AWX's
+/// messages: `ScheduleSerializer.validate_unified_job_template` when the request names the
+/// template, then `LaunchConfigurationBaseSerializer.validate`'s prompts when the request
+/// (`given`) sets a prompt the template's kind knows or `extra_data`; the values checked are
+/// the schedule as it would be (`merged`). A job or workflow template refuses a prompt it
+/// does not ask for unless it equals its own value; a project or an inventory source asks for
+/// none, so refuses every prompt and extra data.
+pub fn check_template(kind: &Resource, t: &Row, given: &Row, merged: &Row) -> DomainResult<()> {
+    let mut errors = FieldErrors::default();
+    if given.contains_key("unified_job_template") {
+        match kind.type_name {
+            "inventory_source" if !SCHEDULABLE_SOURCES.contains(&text(t, "source")) => errors.add(
+                "unified_job_template",
+                "Inventory Source must be a cloud resource.",
+            ),
+            "project" if text(t, "scm_type").is_empty() => errors.add(
+                "unified_job_template",
+                "Manual Project cannot have a schedule set.",
+            ),
+            _ => {}
+        }
+        if !errors.is_empty() {
+            return Err(DomainError::Fields(errors));
+        }
+    }
+    let asks: &[(&str, &str)] = match kind.type_name {
+        "job_template" => PROMPTS,
+        "workflow_job_template" => WORKFLOW_PROMPTS,
+        _ => &[],
+    };
+    let set = |f: &str| given.get(f).is_some_and(|v| !v.is_null());
+    if !asks.iter().any(|(f, _)| set(f)) && !given.contains_key("extra_data") {
+        return Ok(());
+    }
+    for (field, _) in PROMPTS {
+        let Some(v) = merged.get(*field).filter(|v| !v.is_null()) else {
+            continue;
+        };
+        match asks.iter().find(|(f, _)| f == field) {
+            Some((_, flag)) => {
+                if t.get(*field) != Some(v) && t.get(*flag) != Some(&json!(true)) {
+                    errors.add(field, "Field is not configured to prompt on launch.");
+                }
+            }
+            // A workflow template ignores what it has no prompt for.
+            None if kind.type_name == "workflow_job_template" => {}
+            None => errors.add(field, "Field is not allowed on launch."),
+        }
+    }
+    let data = extra_data(merged);
+    if asks.is_empty() && data.as_object().is_some_and(|m| !m.is_empty()) {
+        errors.add("extra_data", "Field is not allowed on launch.");
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(DomainError::Fields(errors))
+    }
 }
 
 /// When the earliest enabled schedule is due, as a tokio instant (only if within a tick: the
@@ -175,30 +268,159 @@ pub async fn run_due(store: &dyn Store, bus: &dyn Bus, key: &SecretKey) -> Domai
             continue;
         }
         match launch(store, bus, key, &s).await {
-            Ok(job) => {
+            Ok(Some(job)) => {
                 tracing::info!(schedule = id, job, due = %s["next_run"], "scheduled job launched")
             }
+            Ok(None) => {}
             Err(e) => tracing::warn!(schedule = id, error = %e, "scheduled job not launched"),
         }
     }
     Ok(())
 }
 
-/// Launches the schedule's template with its prompts, as the launch endpoint would.
-async fn launch(store: &dyn Store, bus: &dyn Bus, key: &SecretKey, s: &Row) -> DomainResult<i64> {
-    let jt_id = int(s, "unified_job_template").ok_or(DomainError::NotFound)?;
-    let jt = store.get(&JOB_TEMPLATES, jt_id).await?;
+/// Launches the schedule's template as AWX's `awx_periodic_scheduler` does: the kind's own
+/// job (a job, a project or inventory update, a workflow job) with the prompts the template
+/// accepts, marked `launch_type: scheduled` with its `schedule`. `None`: the template's cache
+/// timeout has not passed since its last run (`cache_timeout_blocked`), nothing launched.
+async fn launch(
+    store: &dyn Store,
+    bus: &dyn Bus,
+    key: &SecretKey,
+    s: &Row,
+) -> DomainResult<Option<i64>> {
+    let ujt = int(s, "unified_job_template").ok_or(DomainError::NotFound)?;
+    let sid = s["id"].clone();
+    let (kind, t) = template_of(store, ujt).await?;
+    let (jobs, id) = match kind.type_name {
+        "job_template" => return launch_job(store, bus, key, s, &t).await.map(Some),
+        "project" => {
+            if cache_blocked(&t, "scm_update_cache_timeout") {
+                return Ok(None);
+            }
+            let req = UpdateRequest {
+                launch_type: "scheduled",
+                user: None,
+                dependent_job: None,
+            };
+            (&PROJECT_UPDATES, start_update(store, bus, &t, req).await?)
+        }
+        "inventory_source" => {
+            if cache_blocked(&t, "update_cache_timeout") {
+                return Ok(None);
+            }
+            if !inventory_updates::can_update(&t) {
+                return Err(refused("The inventory source cannot be updated."));
+            }
+            let inv = store
+                .get(&INVENTORIES, int(&t, "inventory").unwrap_or_default())
+                .await?;
+            let id = inventory_updates::create_update(
+                store,
+                bus,
+                &t,
+                None,
+                "scheduled",
+                text(&inv, "name"),
+            )
+            .await?;
+            (&INVENTORY_UPDATES, id)
+        }
+        "workflow_job_template" => {
+            let (prompts, extra_vars) = accepted(s, &t, WORKFLOW_PROMPTS);
+            let launch = WorkflowLaunch {
+                prompts,
+                extra_vars,
+                launch_type: "scheduled",
+                user: None,
+            };
+            (
+                &WORKFLOW_JOBS,
+                create_workflow_job(store, bus, &t, launch).await?,
+            )
+        }
+        other => return Err(refused(&format!("A {other} cannot be scheduled."))),
+    };
+    // The kinds' creators are shared with manual launches and dependencies; the schedule
+    // that launched this one is written after (only a link: nothing acts on it).
+    let mut link = Row::new();
+    link.insert("schedule".into(), sid);
+    store.update(jobs, id, &link).await?;
+    Ok(Some(id))
+}
+
+/// The template a schedule names, as its own kind (AWX's `UnifiedJobTemplate` subclass),
+/// and its row.
+pub async fn template_of(store: &dyn Store, id: i64) -> DomainResult<(&'static Resource, Row)> {
+    let parent = store.get(&UNIFIED_JOB_TEMPLATES, id).await?;
+    let kind = children_of(&UNIFIED_JOB_TEMPLATES)
+        .find(|k| k.type_name == text(&parent, TYPE_COLUMN))
+        .ok_or(DomainError::NotFound)?;
+    Ok((kind, store.get(kind, id).await?))
+}
+
+/// AWX's `cache_timeout_blocked` of projects and inventory sources: the last run is younger
+/// than the template's cache timeout (`timeout` names the column), so a schedule skips it.
+fn cache_blocked(t: &Row, timeout: &str) -> bool {
+    let Some(last) = t.get("last_job_run").and_then(Value::as_str) else {
+        return false;
+    };
+    let Ok(last) =
+        time::OffsetDateTime::parse(last, &time::format_description::well_known::Rfc3339)
+    else {
+        return false;
+    };
+    let timeout = int(t, timeout).unwrap_or(0);
+    let blocked = last + time::Duration::seconds(timeout) > time::OffsetDateTime::now_utc();
+    if blocked {
+        tracing::warn!(template = %t["id"], "cache timeout is in the future, bypassing schedule");
+    }
+    blocked
+}
+
+/// The schedule's prompts a template accepts (`_accept_or_ignore_job_kwargs`): each of
+/// `asks` its flag allows, and the extra data when it asks for variables or has a survey.
+fn accepted(s: &Row, t: &Row, asks: &[(&str, &str)]) -> (Map<String, Value>, Map<String, Value>) {
+    let mut prompts = Map::new();
+    for (field, flag) in asks {
+        if let Some(v) = s.get(*field).filter(|v| !v.is_null()) {
+            if t.get(*flag) == Some(&json!(true)) {
+                prompts.insert((*field).into(), v.clone());
+            }
+        }
+    }
+    let takes_vars = ["ask_variables_on_launch", "survey_enabled"]
+        .iter()
+        .any(|f| t.get(*f) == Some(&json!(true)));
+    let extra = match extra_data(s) {
+        Value::Object(m) if takes_vars => m,
+        _ => Map::new(),
+    };
+    (prompts, extra)
+}
+
+fn extra_data(s: &Row) -> Value {
+    match s.get("extra_data") {
+        Some(Value::String(t)) => serde_json::from_str(t).unwrap_or(Value::Null),
+        Some(v) => v.clone(),
+        None => Value::Null,
+    }
+}
+
+/// Launches a job template with the schedule's prompts, as the launch endpoint would.
+async fn launch_job(
+    store: &dyn Store,
+    bus: &dyn Bus,
+    key: &SecretKey,
+    s: &Row,
+    jt: &Row,
+) -> DomainResult<i64> {
     let mut prompts = Map::new();
     for (field, _) in PROMPTS {
         if let Some(v) = s.get(*field).filter(|v| !v.is_null()) {
             prompts.insert((*field).into(), v.clone());
         }
     }
-    let extra: Value = match s.get("extra_data") {
-        Some(Value::String(t)) => serde_json::from_str(t).unwrap_or(Value::Null),
-        Some(v) => v.clone(),
-        None => Value::Null,
-    };
+    let extra = extra_data(s);
     if extra.as_object().is_some_and(|m| !m.is_empty()) {
         prompts.insert("extra_vars".into(), extra);
     }
@@ -213,7 +435,7 @@ async fn launch(store: &dyn Store, bus: &dyn Bus, key: &SecretKey, s: &Row) -> D
         admin_of: vec![],
         read_only_token: false,
     };
-    let launch = job_from_template(store, &system, &jt, &prompts, key).await?;
+    let launch = job_from_template(store, &system, jt, &prompts, key).await?;
     let (mut job, credentials, labels, ignored) = (
         launch.job,
         launch.credentials,

@@ -601,7 +601,6 @@ pub fn add_needs(res: &'static Resource) -> &'static [(&'static str, &'static st
         // `ExecutionEnvironmentAccess.can_add`: the organization is mandatory but for
         // superusers (a null key asks for superusers, below in `may_add`).
         "execution_environments" => &[("organization", "execution_environment_admin_role")],
-        "schedules" => &[("unified_job_template", "execute_role")],
         "ad_hoc_commands" => &[("inventory", "adhoc_role"), ("credential", "use_role")],
         // `InventorySourceAccess.can_add`, and the serializer's check of the credential.
         "inventory_sources" => &[

@@ -14,7 +14,8 @@ use std::process::Command;
 use std::time::Duration;
 
 /// Turns a database made by this release back into the previous release's shape: no parent
-/// table, no triggers keeping it, migrations 4, 5 and 20 not applied, and the project numbered
+/// table, no triggers keeping it, migrations 4, 5, 20 and 21 not applied (schedules naming job
+/// templates), and the project numbered
 /// apart from the templates (it takes the job template's id, as the previous release's
 /// own sequence gave it), with its template, grants and roles pointing at that id. (The
 /// previous release's tables are this one's otherwise: the change added only these.) Then
@@ -61,9 +62,24 @@ fn previous_release_rows(pg: bool, inv: i64, org: i64, project: i64, jt: i64) ->
     if pg {
         sql.push_str("DROP FUNCTION rawx_delete_parent_row; ");
     }
+    // Schedules named job templates (migration 21 points them at the parent table).
+    if pg {
+        sql.push_str(
+            "ALTER TABLE schedules DROP CONSTRAINT schedules_unified_job_template_fkey; \
+             ALTER TABLE schedules ADD CONSTRAINT schedules_unified_job_template_fkey \
+             FOREIGN KEY (unified_job_template) REFERENCES job_templates(id) ON DELETE CASCADE; ",
+        );
+    } else {
+        sql.push_str(
+            "PRAGMA writable_schema = ON; \
+             UPDATE sqlite_master SET sql = replace(sql, 'REFERENCES \"unified_job_templates\"', \
+             'REFERENCES \"job_templates\"') WHERE type = 'table' AND name = 'schedules'; \
+             PRAGMA writable_schema = OFF; ",
+        );
+    }
     sql.push_str(
         "DROP TABLE unified_jobs; DROP TABLE unified_job_templates; \
-         DELETE FROM rawx_migrations WHERE version IN (4, 5, 20); ",
+         DELETE FROM rawx_migrations WHERE version IN (4, 5, 20, 21); ",
     );
     // A workflow template with the job template's id, as the previous release numbered them.
     sql.push_str(&format!(

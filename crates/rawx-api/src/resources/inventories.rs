@@ -27,6 +27,7 @@ impl ResourceApi for Inventories {
     fn routes(&self) -> crate::resource::Routes {
         let mut r = super::copy::routes(&COPY);
         r.extend(super::inventory_views::inventory_routes());
+        r.extend(super::constructed_inventories::routes());
         r
     }
 

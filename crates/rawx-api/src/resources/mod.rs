@@ -8,6 +8,7 @@
 mod activity_stream;
 mod ad_hoc_commands;
 pub mod bulk;
+mod constructed_inventories;
 mod copy;
 mod credential_input_sources;
 mod credential_types;

@@ -228,7 +228,7 @@ pub async fn unified_jobs(
         .unwrap_or_default();
     let key = "unified_job_node__workflow_job";
     let Some((_, wj)) = pairs.iter().find(|(k, _)| k == key) else {
-        return list_kinds(
+        return list_of(
             &state,
             &ident.actor,
             &UNIFIED_JOBS,
@@ -270,7 +270,7 @@ pub async fn unified_jobs(
         }
         Some(rest.finish())
     };
-    list_kinds(&state, &ident.actor, &UNIFIED_JOBS, &uri, &rest, base).await
+    list_of(&state, &ident.actor, &UNIFIED_JOBS, &uri, &rest, base).await
 }
 
 pub async fn unified_jobs_options(Auth(_): Auth) -> Response {
@@ -285,7 +285,7 @@ pub async fn unified_job_templates(
     uri: OriginalUri,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<Value>> {
-    list_kinds(
+    list_of(
         &state,
         &ident.actor,
         &UNIFIED_JOB_TEMPLATES,
@@ -307,7 +307,7 @@ pub(crate) async fn templates_naming(
     q: &Option<String>,
 ) -> ApiResult<Json<Value>> {
     let base = Filter::eq(column, ColumnType::Int, json!(id));
-    list_kinds(state, actor, &UNIFIED_JOB_TEMPLATES, uri, q, base).await
+    list_of(state, actor, &UNIFIED_JOB_TEMPLATES, uri, q, base).await
 }
 
 pub async fn unified_job_templates_options(Auth(_): Auth) -> Response {
@@ -317,7 +317,7 @@ pub async fn unified_job_templates_options(Auth(_): Auth) -> Response {
 /// A parent table's list: the parent is filtered, ordered and paged (its columns are the ones
 /// every kind shares, its read filter every kind's: the organization's), then each row is
 /// rendered as its kind (AWX's `get_sub_serializer`), with one query per kind on the page.
-async fn list_kinds(
+pub(crate) async fn list_of(
     state: &AppState,
     actor: &Actor,
     parent: &'static Resource,

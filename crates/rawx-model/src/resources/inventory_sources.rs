@@ -199,6 +199,13 @@ pub static INVENTORY_SOURCES: Resource = Resource {
             },
         },
         Sub {
+            name: "schedules",
+            list: SubList::Children {
+                resource: "schedules",
+                fk: "unified_job_template",
+            },
+        },
+        Sub {
             name: "inventory_updates",
             list: SubList::Children {
                 resource: "inventory_updates",
@@ -309,6 +316,8 @@ pub static INVENTORY_UPDATES: Resource = Resource {
                 .help("The SCM Revision from the Project used for this inventory update.  Only applicable to inventories source from scm"),
             // The inventory's organization: who may see the update.
             fk("organization", "", "organizations").internal().nullable(),
+            // The schedule that launched it (`launch_type: scheduled`).
+            ro("schedule", "", INT).internal().nullable(),
         ]
     ),
     name_field: None,

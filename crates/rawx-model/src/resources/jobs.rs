@@ -456,18 +456,31 @@ pub static PROJECT_UPDATES: Resource = Resource {
             // The job this update was made for (`launch_type: dependency`), AWX's
             // `dependent_jobs` read from the other side.
             Field::new("dependent_job", "", INT).internal().nullable(),
+            // The schedule that launched it (`launch_type: scheduled`).
+            Field::new("schedule", "", INT).internal().nullable(),
         ]
     ),
     name_field: None,
     unique: &[],
     scope: Scope::Via(&["organization"]),
-    subs: &[Sub {
-        name: "events",
-        list: SubList::Children {
-            resource: "project_update_events",
-            fk: "project_update",
+    subs: &[
+        Sub {
+            name: "events",
+            list: SubList::Children {
+                resource: "project_update_events",
+                fk: "project_update",
+            },
         },
-    }],
+        // The SCM inventory updates that read this update's checkout (AWX's
+        // `InventoryUpdate.source_project_update`, related name `scm_inventory_updates`).
+        Sub {
+            name: "scm_inventory_updates",
+            list: SubList::Children {
+                resource: "inventory_updates",
+                fk: "source_project_update",
+            },
+        },
+    ],
     order: "-id",
     search_fields: &["name", "description"],
     named_url_parents: &[],

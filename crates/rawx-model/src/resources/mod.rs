@@ -141,8 +141,19 @@ pub fn inherited_columns(
         .filter(move |c| *c != TYPE_COLUMN && child.column_type(c).is_some())
 }
 
+/// A resource, or a parent table (which a foreign key may name: a schedule's template), by
+/// its key.
 pub fn by_key(key: &str) -> Option<&'static Resource> {
-    ALL.iter().copied().find(|r| r.key == key)
+    ALL.iter()
+        .chain(PARENT_TABLES)
+        .copied()
+        .find(|r| r.key == key)
+}
+
+/// Is `res` a parent table ([`PARENT_TABLES`]): listed by its own endpoints, no detail of its
+/// own?
+pub fn is_parent_table(res: &Resource) -> bool {
+    PARENT_TABLES.iter().any(|p| p.key == res.key)
 }
 
 pub static RELATIONS: &[&Relation] = &[

@@ -3,7 +3,7 @@
 //! crate (RFC 5545, time zones from `chrono-tz`).
 
 use super::{fk, DESCRIPTION, NAME, VERBOSITY};
-use crate::schema::{Default as D, Field, Kind, Resource, Scope, Sub, SubList};
+use crate::schema::{Default as D, Field, Kind, Resource, Scope};
 use chrono::TimeZone;
 use rrule::{Frequency, RRuleSet, Tz};
 
@@ -24,8 +24,9 @@ pub static SCHEDULES: Resource = Resource {
             .required(),
         NAME,
         DESCRIPTION,
-        // Only job templates launch in rawx, so the "unified" template is always one of them.
-        fk("unified_job_template", "Unified job template", "job_templates").required(),
+        // Any kind of template (AWX's `UnifiedJobTemplate`): a job or workflow template, a
+        // project, an inventory source; they share one id space.
+        fk("unified_job_template", "Unified job template", "unified_job_templates").required(),
         Field::new("enabled", "Enabled", Kind::Bool)
             .help("Enables processing of this schedule.")
             .default(D::Bool(true)),
@@ -91,13 +92,8 @@ pub static SCHEDULES: Resource = Resource {
     name_field: Some("name"),
     unique: &[&["unified_job_template", "name"]],
     scope: Scope::Via(&["unified_job_template", "organization"]),
-    subs: &[Sub {
-        name: "jobs",
-        list: SubList::Children {
-            resource: "jobs",
-            fk: "schedule",
-        },
-    }],
+    // `jobs/` lists the jobs of every kind it launched: the schedules module's own route.
+    subs: &[],
     order: "-next_run",
     search_fields: &["name", "description"],
     named_url_parents: &[],

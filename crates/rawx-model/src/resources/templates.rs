@@ -146,6 +146,15 @@ pub static PROJECTS: Resource = Resource {
             name: "project_updates",
             list: SubList::Children { resource: "project_updates", fk: "project" },
         },
+        // The inventory sources reading files from this project (AWX's related name).
+        Sub {
+            name: "scm_inventory_sources",
+            list: SubList::Children { resource: "inventory_sources", fk: "source_project" },
+        },
+        Sub {
+            name: "schedules",
+            list: SubList::Children { resource: "schedules", fk: "unified_job_template" },
+        },
     ],
     order: "name",
     search_fields: &["name", "description"],
@@ -328,6 +337,13 @@ pub static WORKFLOW_JOB_TEMPLATES: Resource = Resource {
             list: SubList::Children {
                 resource: "workflow_jobs",
                 fk: "workflow_job_template",
+            },
+        },
+        Sub {
+            name: "schedules",
+            list: SubList::Children {
+                resource: "schedules",
+                fk: "unified_job_template",
             },
         },
     ],

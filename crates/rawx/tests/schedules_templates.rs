@@ -1,0 +1,600 @@
+//! End-to-end: schedules on every kind of template, as a user makes them with the unmodified
+//! `awx` CLI, the `awx.awx` collection's `schedule` module and the API's sub-lists: a schedule on
+//! a git project runs a project update, one on an inventory source a sync, one on a workflow
+//! template a workflow job (with the prompt it asks for), each `launch_type: scheduled` and
+//! listed under `/schedules/N/jobs/`; AWX's 400s for what a kind of template refuses; who may
+//! schedule a project; and migration 21 on a database of the previous release (SQLite and
+//! PostgreSQL), whose schedules could name job templates only.
+
+use rawx_testkit::clients::ansible_playbook;
+use rawx_testkit::collection::collections;
+use rawx_testkit::lab::*;
+use rawx_testkit::{sh, sqlite, Opts, PgDb, Server, ADMIN_PW};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A git project over a repository holding `files`, after its first update succeeded.
+fn git_project(lab: &Lab, name: &str, files: &[(&str, &str)]) -> i64 {
+    let dir = lab.s.data.join("repos").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    git(&dir, &["init", "--quiet", "--initial-branch=main"]);
+    for (f, content) in files {
+        std::fs::write(dir.join(f), content).unwrap();
+    }
+    git(&dir, &["add", "-A"]);
+    git(&dir, &["commit", "--quiet", "-m", "first"]);
+    let p = lab.s.admin(
+        "POST",
+        "/api/v2/projects/",
+        Some(
+            json!({"name": name, "organization": lab.org["id"], "scm_type": "git",
+                    "scm_url": format!("file://{}", dir.display())}),
+        ),
+        201,
+    );
+    let id = p["id"].as_i64().unwrap();
+    rawx_testkit::eventually(Duration::from_secs(120), || {
+        let p = lab
+            .s
+            .admin("GET", &format!("/api/v2/projects/{id}/"), None, 200);
+        (p["status"] == "successful").then_some(())
+    });
+    id
+}
+
+fn ical_utc(epoch: i64) -> String {
+    let out = Command::new("date")
+        .args(["-u", &format!("-d@{epoch}"), "+%Y%m%dT%H%M%SZ"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// Every minute from `ahead` seconds from now.
+fn every_minute(ahead: i64) -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    format!(
+        "DTSTART:{} RRULE:FREQ=MINUTELY;INTERVAL=1",
+        ical_utc(now + ahead)
+    )
+}
+
+/// The schedule's first job (of any kind), waited for up to `limit`.
+fn first_job(s: &Server, schedule: i64, limit: Duration) -> Value {
+    rawx_testkit::eventually(limit, || {
+        let jobs = s.admin(
+            "GET",
+            &format!("/api/v2/schedules/{schedule}/jobs/"),
+            None,
+            200,
+        );
+        jobs["results"].as_array().unwrap().first().cloned()
+    })
+}
+
+fn id(v: &Value) -> i64 {
+    v["id"].as_i64().unwrap_or_else(|| panic!("no id: {v}"))
+}
+
+/// Runs `tasks` on localhost through the collection; each task's (failed, result).
+fn play(srv: &Server, dir: &Path, tasks: &str) -> Vec<(bool, Value)> {
+    let book = format!("- hosts: localhost\n  gather_facts: false\n  tasks:\n{tasks}");
+    std::fs::write(dir.join("play.yml"), book).unwrap();
+    std::fs::write(
+        dir.join("inventory"),
+        "localhost ansible_connection=local ansible_python_interpreter=\"{{ ansible_playbook_python }}\"\n",
+    )
+    .unwrap();
+    let out = ansible_playbook(
+        dir,
+        &["-i", "inventory", "play.yml"],
+        &[
+            ("ANSIBLE_COLLECTIONS_PATH", collections().to_str().unwrap()),
+            ("ANSIBLE_STDOUT_CALLBACK", "ansible.posix.json"),
+            ("ANSIBLE_LOCALHOST_WARNING", "false"),
+            ("CONTROLLER_HOST", &srv.url),
+            ("CONTROLLER_USERNAME", "admin"),
+            ("CONTROLLER_PASSWORD", ADMIN_PW),
+        ],
+    );
+    let doc: Value = serde_json::from_str(&out.stdout)
+        .unwrap_or_else(|e| panic!("json callback output ({e}):\n{out}"));
+    doc["plays"][0]["tasks"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| {
+            let r = t["hosts"]["localhost"].clone();
+            (r["failed"].as_bool().unwrap_or(false), r)
+        })
+        .collect()
+}
+
+const HOSTS: &str = "all:\n  children:\n    webs:\n      hosts:\n        w1: {}\n        w2: {}\n";
+
+#[test]
+fn schedules_run_a_project_update_an_inventory_sync_and_a_workflow() {
+    let lab = Lab::start();
+    let s = &lab.s;
+    let org = id(&lab.org);
+    let project = git_project(&lab, "scheduled-git", &[("hosts.yml", HOSTS)]);
+    let inv = lab.inventory("Synced", &[]);
+    let source = id(&s.admin(
+        "POST",
+        "/api/v2/inventory_sources/",
+        Some(
+            json!({"name": "from-git", "inventory": inv, "source": "scm",
+                    "source_project": project, "source_path": "hosts.yml", "overwrite": true}),
+        ),
+        201,
+    ));
+    // Each sync updates the project first, so the sync names the update it read.
+    s.admin(
+        "PATCH",
+        &format!("/api/v2/projects/{project}/"),
+        Some(json!({"scm_update_on_launch": true})),
+        200,
+    );
+    let wfjt = id(&s.admin(
+        "POST",
+        "/api/v2/workflow_job_templates/",
+        Some(json!({"name": "flow", "organization": org, "ask_limit_on_launch": true})),
+        201,
+    ));
+    s.admin(
+        "POST",
+        &format!("/api/v2/workflow_job_templates/{wfjt}/workflow_nodes/"),
+        Some(json!({"unified_job_template": project})),
+        201,
+    );
+
+    // The project's schedule through the CLI, by the template's id alone.
+    let on_project = s.awx_json(&[
+        "schedules",
+        "create",
+        "--name",
+        "pull",
+        "--rrule",
+        &every_minute(25),
+        "--unified_job_template",
+        &project.to_string(),
+    ]);
+    assert_eq!(
+        on_project["summary_fields"]["unified_job_template"]["unified_job_type"], "project_update",
+        "{on_project}"
+    );
+    // (The CLI prints no `related`: read it back.)
+    let read = s.admin(
+        "GET",
+        &format!("/api/v2/schedules/{}/", id(&on_project)),
+        None,
+        200,
+    );
+    assert_eq!(
+        read["related"]["unified_job_template"],
+        format!("/api/v2/projects/{project}/")
+    );
+    // The source's through its sub-list.
+    let on_source = s.admin(
+        "POST",
+        &format!("/api/v2/inventory_sources/{source}/schedules/"),
+        Some(json!({"name": "sync", "rrule": every_minute(25)})),
+        201,
+    );
+    assert_eq!(on_source["unified_job_template"], source);
+    assert_eq!(
+        on_source["related"]["unified_job_template"],
+        format!("/api/v2/inventory_sources/{source}/")
+    );
+    // The workflow's through the collection (which finds the template by name among
+    // `/unified_job_templates/`), with the limit the workflow asks for.
+    let work = tempfile::tempdir().unwrap();
+    let rrule = every_minute(25);
+    let tasks = format!(
+        r#"
+    - name: schedule the workflow
+      awx.awx.schedule:
+        name: nightly-flow
+        unified_job_template: flow
+        rrule: "{rrule}"
+        limit: webs
+"#
+    );
+    let done = play(s, work.path(), &tasks);
+    assert_eq!(done.len(), 1, "{done:?}");
+    assert!(!done[0].0, "{done:?}");
+    let on_wfjt = s.admin(
+        "GET",
+        &format!("/api/v2/schedules/{}/", id(&done[0].1)),
+        None,
+        200,
+    );
+    assert_eq!(on_wfjt["unified_job_template"], wfjt, "{on_wfjt}");
+    assert_eq!(on_wfjt["limit"], "webs");
+
+    // Each template lists its schedule and shows its next run.
+    for (path, sched) in [
+        (format!("projects/{project}"), &on_project),
+        (format!("inventory_sources/{source}"), &on_source),
+        (format!("workflow_job_templates/{wfjt}"), &on_wfjt),
+    ] {
+        let listed = s.admin("GET", &format!("/api/v2/{path}/schedules/"), None, 200);
+        assert_eq!(listed["count"], 1, "{path}: {listed}");
+        assert_eq!(listed["results"][0]["id"], sched["id"]);
+        let t = s.admin("GET", &format!("/api/v2/{path}/"), None, 200);
+        assert_eq!(t["next_job_run"], sched["next_run"], "{path}: {t}");
+    }
+
+    // At DTSTART each launches its kind of job, marked as scheduled.
+    let limit = Duration::from_secs(90);
+    let update = first_job(s, id(&on_project), limit);
+    assert_eq!(update["type"], "project_update", "{update}");
+    assert_eq!(update["launch_type"], "scheduled", "{update}");
+    assert_eq!(update["project"], project);
+    let sync = first_job(s, id(&on_source), limit);
+    assert_eq!(sync["type"], "inventory_update", "{sync}");
+    assert_eq!(sync["launch_type"], "scheduled", "{sync}");
+    assert_eq!(sync["inventory_source"], source);
+    let flow = first_job(s, id(&on_wfjt), limit);
+    assert_eq!(flow["type"], "workflow_job", "{flow}");
+    assert_eq!(flow["launch_type"], "scheduled", "{flow}");
+    assert_eq!(flow["workflow_job_template"], wfjt);
+    assert_eq!(
+        flow["limit"], "webs",
+        "the prompt the workflow asks for: {flow}"
+    );
+    for sched in [&on_project, &on_source, &on_wfjt] {
+        s.admin(
+            "PATCH",
+            &format!("/api/v2/schedules/{}/", id(sched)),
+            Some(json!({"enabled": false})),
+            200,
+        );
+    }
+
+    let long = Duration::from_secs(180);
+    let update = wait_final_on(s, "project_updates", id(&update), long);
+    assert_eq!(update["status"], "successful", "{update}");
+    let sync = wait_final_on(s, "inventory_updates", id(&sync), long);
+    assert_eq!(sync["status"], "successful", "{sync}");
+    let hosts = lab.all(&format!("/api/v2/inventories/{inv}/hosts/"));
+    let mut names: Vec<&str> = hosts.iter().filter_map(|h| h["name"].as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["w1", "w2"], "the scheduled sync imported the file");
+    // The project lists the source reading it; the update the sync read lists the sync.
+    let reading = s.admin(
+        "GET",
+        &format!("/api/v2/projects/{project}/scm_inventory_sources/"),
+        None,
+        200,
+    );
+    assert_eq!(reading["count"], 1, "{reading}");
+    assert_eq!(reading["results"][0]["id"], source);
+    let read = sync["source_project_update"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("the sync names its project update: {sync}"));
+    let syncs = s.admin(
+        "GET",
+        &format!("/api/v2/project_updates/{read}/scm_inventory_updates/"),
+        None,
+        200,
+    );
+    assert_eq!(syncs["count"], 1, "{syncs}");
+    assert_eq!(syncs["results"][0]["id"], sync["id"]);
+    // A workflow job has no events of its own: its status is enough.
+    let flow = rawx_testkit::eventually(long, || {
+        let w = s.admin(
+            "GET",
+            &format!("/api/v2/workflow_jobs/{}/", id(&flow)),
+            None,
+            200,
+        );
+        (w["finished"] != Value::Null).then_some(w)
+    });
+    assert_eq!(flow["status"], "successful", "{flow}");
+}
+
+/// What AWX refuses per kind of template, with its messages; who may schedule a project.
+#[test]
+fn schedules_refuse_what_the_template_kind_does_not_take() {
+    let lab = Lab::start();
+    let s = &lab.s;
+    let org = id(&lab.org);
+    let rule = "DTSTART:20300101T090000Z RRULE:FREQ=DAILY;INTERVAL=1";
+    let manual = lab.project("by-hand", &[("hello.yml", "- hosts: all\n")]);
+    let made = s.http(
+        "POST",
+        "/api/v2/schedules/",
+        Some(("admin", ADMIN_PW)),
+        Some(&json!({"name": "m", "unified_job_template": manual, "rrule": rule})),
+    );
+    assert_eq!(made.status, 400, "{made:?}");
+    assert_eq!(
+        made.json(),
+        json!({"unified_job_template": ["Manual Project cannot have a schedule set."]})
+    );
+
+    let project = git_project(&lab, "refusing", &[("hosts.yml", HOSTS)]);
+    // A project asks for no prompt: with extra data in the request each prompt is refused.
+    let post = |body: Value| {
+        s.http(
+            "POST",
+            "/api/v2/schedules/",
+            Some(("admin", ADMIN_PW)),
+            Some(&body),
+        )
+    };
+    let r = post(
+        json!({"name": "p", "unified_job_template": project, "rrule": rule,
+                        "extra_data": {}, "limit": "webs"}),
+    );
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(
+        r.json(),
+        json!({"limit": ["Field is not allowed on launch."]})
+    );
+    let r = post(
+        json!({"name": "p", "unified_job_template": project, "rrule": rule,
+                        "extra_data": {"x": 1}}),
+    );
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(
+        r.json(),
+        json!({"extra_data": ["Field is not allowed on launch."]})
+    );
+    let ok = post(json!({"name": "p", "unified_job_template": project, "rrule": rule}));
+    assert_eq!(ok.status, 201, "{ok:?}");
+
+    // A workflow template refuses a prompt it does not ask for, and ignores one it has none of.
+    let inv = lab.inventory("Elsewhere", &[]);
+    let wfjt = id(&s.admin(
+        "POST",
+        "/api/v2/workflow_job_templates/",
+        Some(json!({"name": "wf", "organization": org})),
+        201,
+    ));
+    let r = post(
+        json!({"name": "w", "unified_job_template": wfjt, "rrule": rule,
+                        "inventory": inv}),
+    );
+    assert_eq!(r.status, 400, "{r:?}");
+    assert_eq!(
+        r.json(),
+        json!({"inventory": ["Field is not configured to prompt on launch."]})
+    );
+    let r = post(
+        json!({"name": "w", "unified_job_template": wfjt, "rrule": rule,
+                        "verbosity": 2}),
+    );
+    assert_eq!(r.status, 201, "{r:?}");
+    // A cloud source may be scheduled.
+    let ec2 = id(&s.admin(
+        "POST",
+        "/api/v2/inventory_sources/",
+        Some(json!({"name": "cloud", "inventory": inv, "source": "ec2"})),
+        201,
+    ));
+    let r = post(json!({"name": "c", "unified_job_template": ec2, "rrule": rule}));
+    assert_eq!(r.status, 201, "{r:?}");
+
+    // Who may update the project may schedule it and change what they made; a reader sees
+    // its schedules and makes none; an outsider sees none.
+    let user = |name: &str| {
+        id(&s.admin(
+            "POST",
+            "/api/v2/users/",
+            Some(json!({"username": name, "password": "pw-of-user"})),
+            201,
+        ))
+    };
+    let roles = s.admin("GET", &format!("/api/v2/projects/{project}/"), None, 200)
+        ["summary_fields"]["object_roles"]
+        .clone();
+    for (name, role) in [("updater", "update_role"), ("reader", "read_role")] {
+        let uid = user(name);
+        s.admin(
+            "POST",
+            &format!("/api/v2/users/{uid}/roles/"),
+            Some(json!({"id": roles[role]["id"]})),
+            204,
+        );
+    }
+    user("outsider");
+    let as_ = |u: &str, m: &str, p: &str, b: Option<Value>| {
+        s.http(m, p, Some((u, "pw-of-user")), b.as_ref())
+    };
+    let mine = as_(
+        "updater",
+        "POST",
+        &format!("/api/v2/projects/{project}/schedules/"),
+        Some(json!({"name": "mine", "rrule": rule})),
+    );
+    assert_eq!(mine.status, 201, "{mine:?}");
+    let mine = id(&mine.json());
+    let patched = as_(
+        "updater",
+        "PATCH",
+        &format!("/api/v2/schedules/{mine}/"),
+        Some(json!({"enabled": false})),
+    );
+    assert_eq!(patched.status, 200, "{patched:?}");
+    let theirs = as_(
+        "updater",
+        "PATCH",
+        &format!("/api/v2/schedules/{}/", id(&ok.json())),
+        Some(json!({"enabled": false})),
+    );
+    assert_eq!(theirs.status, 403, "not theirs, not an admin: {theirs:?}");
+    let listed = as_(
+        "reader",
+        "GET",
+        &format!("/api/v2/projects/{project}/schedules/"),
+        None,
+    );
+    assert_eq!(listed.json()["count"], 2, "{listed:?}");
+    let refused = as_(
+        "reader",
+        "POST",
+        "/api/v2/schedules/",
+        Some(json!({"name": "no", "unified_job_template": project, "rrule": rule})),
+    );
+    assert_eq!(refused.status, 403, "{refused:?}");
+    let none = as_("outsider", "GET", "/api/v2/schedules/", None);
+    assert_eq!(none.json()["count"], 0, "{none:?}");
+}
+
+/// Turns this release's database back into the previous release's for schedules: their
+/// template named job templates only (a foreign key to `job_templates`), migration 21 not
+/// applied. SQLite keeps each table's definition as text: the reference is rewritten there.
+fn previous_release_schedules(pg: Option<&PgDb>, data: &Path) {
+    match pg {
+        Some(db) => {
+            sh(Command::new("psql").arg(&db.url).args([
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-qc",
+                "ALTER TABLE schedules DROP CONSTRAINT schedules_unified_job_template_fkey; \
+                 ALTER TABLE schedules ADD CONSTRAINT schedules_unified_job_template_fkey \
+                 FOREIGN KEY (unified_job_template) REFERENCES job_templates(id) ON DELETE CASCADE; \
+                 DELETE FROM rawx_migrations WHERE version = 21;",
+            ]));
+        }
+        None => {
+            sqlite(
+                data,
+                "PRAGMA writable_schema = ON; \
+                 UPDATE sqlite_master SET sql = replace(sql, 'REFERENCES \"unified_job_templates\"', \
+                 'REFERENCES \"job_templates\"') WHERE type = 'table' AND name = 'schedules'; \
+                 PRAGMA writable_schema = OFF; \
+                 DELETE FROM rawx_migrations WHERE version = 21;",
+            );
+            let schema = sqlite(data, ".schema schedules");
+            assert!(schema.contains("REFERENCES \"job_templates\""), "{schema}");
+        }
+    }
+}
+
+/// A database whose schedules could name job templates only: after the migration a schedule
+/// names a workflow template too, the old schedule and the job it launched are kept, and a
+/// template's delete still takes its schedules.
+fn migrates_schedules_of_the_previous_release(pg: Option<&PgDb>) {
+    let opts = Opts {
+        database_url: pg.map(|d| d.url.clone()),
+        ..Opts::default()
+    };
+    let lab = Lab::start_with(opts.clone());
+    let org = id(&lab.org);
+    let project = lab.project(
+        "old",
+        &[(
+            "hello.yml",
+            "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: {msg: hi}\n",
+        )],
+    );
+    let inv = lab.inventory("Local", &[("localhost", rawx_testkit::lab::local_vars())]);
+    let jt = lab.jt("Hello", project, inv, "hello.yml", json!({}));
+    let rule = "DTSTART:20300101T090000Z RRULE:FREQ=DAILY;INTERVAL=1";
+    let old = id(&lab.s.admin(
+        "POST",
+        "/api/v2/schedules/",
+        Some(json!({"name": "old", "unified_job_template": jt, "rrule": rule})),
+        201,
+    ));
+    let wfjt = id(&lab.s.admin(
+        "POST",
+        "/api/v2/workflow_job_templates/",
+        Some(json!({"name": "flow", "organization": org})),
+        201,
+    ));
+    let job = lab.launch(jt);
+    assert_eq!(lab.wait(job)["status"], "successful");
+    let Lab { s, org: org_row } = lab;
+    let dir = s.stop();
+    // The job as the old schedule's launch.
+    let link = format!("UPDATE jobs SET schedule = {old} WHERE id = {job};");
+    match pg {
+        Some(db) => {
+            sh(Command::new("psql")
+                .arg(&db.url)
+                .args(["-v", "ON_ERROR_STOP=1", "-qc", &link]));
+        }
+        None => {
+            sqlite(dir.path(), &link);
+        }
+    }
+    previous_release_schedules(pg, dir.path());
+
+    let lab = Lab {
+        s: Server::start_in(dir, opts),
+        org: org_row,
+    };
+    let s = &lab.s;
+    let kept = s.admin("GET", &format!("/api/v2/schedules/{old}/"), None, 200);
+    assert_eq!(kept["unified_job_template"], jt, "{kept}");
+    assert_eq!(kept["rrule"], rule);
+    let jobs = s.admin("GET", &format!("/api/v2/schedules/{old}/jobs/"), None, 200);
+    assert_eq!(jobs["count"], 1, "the job keeps its schedule: {jobs}");
+    assert_eq!(jobs["results"][0]["id"], job);
+    let made = s.admin(
+        "POST",
+        &format!("/api/v2/workflow_job_templates/{wfjt}/schedules/"),
+        Some(json!({"name": "new", "rrule": rule})),
+        201,
+    );
+    assert_eq!(made["unified_job_template"], wfjt);
+    if pg.is_none() {
+        let schema = sqlite(&s.data, ".schema schedules");
+        assert!(
+            schema.contains("REFERENCES \"unified_job_templates\""),
+            "{schema}"
+        );
+    }
+    // A template's schedules go with it.
+    s.admin("DELETE", &format!("/api/v2/job_templates/{jt}/"), None, 204);
+    s.admin("GET", &format!("/api/v2/schedules/{old}/"), None, 404);
+    s.admin(
+        "DELETE",
+        &format!("/api/v2/workflow_job_templates/{wfjt}/"),
+        None,
+        204,
+    );
+    s.admin(
+        "GET",
+        &format!("/api/v2/schedules/{}/", id(&made)),
+        None,
+        404,
+    );
+}
+
+#[test]
+fn sqlite_schedules_of_the_previous_release_migrate() {
+    migrates_schedules_of_the_previous_release(None);
+}
+
+#[test]
+fn postgres_schedules_of_the_previous_release_migrate() {
+    let Some(db) = PgDb::create("schedtpl") else {
+        return;
+    };
+    migrates_schedules_of_the_previous_release(Some(&db));
+}
