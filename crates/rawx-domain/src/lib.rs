@@ -22,6 +22,7 @@
 #![recursion_limit = "256"]
 
 pub mod access;
+pub mod approvals;
 pub mod capacity;
 pub mod credentials;
 mod error;

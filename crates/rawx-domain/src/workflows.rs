@@ -13,9 +13,9 @@ use rawx_model::filter::Filter;
 use rawx_model::rbac::Actor;
 use rawx_model::resources::{
     INVENTORIES, INVENTORY_SOURCES, JOBS, JOB_TEMPLATES, JT_CREDENTIALS, PROJECTS, TYPE_COLUMN,
-    UNIFIED_JOBS, UNIFIED_JOB_TEMPLATES, WFJT_EDGES, WFJT_NODE_CREDENTIALS, WFJ_EDGES,
-    WFJ_NODE_CREDENTIALS, WORKFLOW_JOBS, WORKFLOW_JOB_KIND, WORKFLOW_JOB_NODES,
-    WORKFLOW_JOB_TEMPLATES, WORKFLOW_JOB_TEMPLATE_NODES,
+    UNIFIED_JOBS, UNIFIED_JOB_TEMPLATES, WFJT_EDGES, WFJT_LABELS, WFJT_NODE_CREDENTIALS, WFJ_EDGES,
+    WFJ_LABELS, WFJ_NODE_CREDENTIALS, WORKFLOW_APPROVAL_TEMPLATES, WORKFLOW_JOBS,
+    WORKFLOW_JOB_KIND, WORKFLOW_JOB_NODES, WORKFLOW_JOB_TEMPLATES, WORKFLOW_JOB_TEMPLATE_NODES,
 };
 use rawx_model::schema::{int, text, ColumnType};
 use rawx_model::validate::parse_vars;
@@ -412,7 +412,7 @@ fn vars_of(v: Option<&Value>) -> Map<String, Value> {
 }
 
 /// Fills every field of `res` the row does not set with its default, as stored.
-fn with_defaults(res: &'static rawx_model::Resource, row: &mut Row) {
+pub(crate) fn with_defaults(res: &'static rawx_model::Resource, row: &mut Row) {
     for f in res.fields.iter() {
         if !row.contains_key(f.name) {
             let d = match (f.kind, f.default.value()) {
@@ -433,6 +433,11 @@ pub struct WorkflowLaunch {
     pub extra_vars: Map<String, Value>,
     pub launch_type: &'static str,
     pub user: Option<i64>,
+    /// Survey password answers, sealed (the workflow job's `survey_passwords`), which its
+    /// nodes' jobs carry on.
+    pub survey_passwords: Option<String>,
+    /// Labels given at launch (`ask_labels_on_launch`); `None`: the template's.
+    pub labels: Option<Vec<i64>>,
 }
 
 /// Writes a pending workflow job of `wfjt` with a copy of its nodes and edges (AWX's
@@ -472,6 +477,9 @@ pub async fn create_workflow_job(
             Value::Object(vars).to_string()
         }),
     );
+    if let Some(p) = launch.survey_passwords {
+        row.insert(crate::survey::PASSWORDS_FIELD.into(), json!(p));
+    }
     row.insert("status".into(), json!(JobStatus::Pending.as_str()));
     row.insert("launch_type".into(), json!(launch.launch_type));
     row.insert("launched_by_user".into(), json!(launch.user));
@@ -480,6 +488,14 @@ pub async fn create_workflow_job(
     with_defaults(&WORKFLOW_JOBS, &mut row);
     let id = store.insert(&WORKFLOW_JOBS, &row).await?;
     copy_nodes(store, wfjt_id, id, &row).await?;
+    // AWX copies the template's labels to the workflow job, or takes the prompted ones.
+    let labels = match launch.labels {
+        Some(l) => l,
+        None => store.linked(&WFJT_LABELS, true, wfjt_id).await?,
+    };
+    for label in labels {
+        store.link(&WFJ_LABELS, id, label).await?;
+    }
     let mut status = Row::new();
     status.insert("status".into(), json!(JobStatus::Pending.as_str()));
     status.insert("last_job_run".into(), json!(rawx_model::now_string()));
@@ -622,13 +638,41 @@ pub async fn spawn_node_job(
         }
         "workflow_job_template" => {
             let wfjt = store.get(&WORKFLOW_JOB_TEMPLATES, ujt).await?;
+            let mut extra_vars = ancestor_artifacts(store, wj, node).await?;
+            extra_vars.extend(vars_of(wj.get("extra_vars")));
             let launch = WorkflowLaunch {
                 prompts: Map::new(),
-                extra_vars: vars_of(wj.get("extra_vars")),
+                extra_vars,
                 launch_type: "workflow",
                 user,
+                survey_passwords: Some(text(wj, crate::survey::PASSWORDS_FIELD).to_string())
+                    .filter(|p| !p.is_empty()),
+                labels: None,
             };
-            create_workflow_job(store, bus, &wfjt, launch)
+            let ancestors = ancestor_workflows(store, wj).await?;
+            let id = create_workflow_job(store, bus, &wfjt, launch).await?;
+            if ancestors.iter().any(|(t, _)| *t == ujt) {
+                // AWX's refusal of a workflow-in-workflow that leads back to an ancestor.
+                let shown: Vec<String> = std::iter::once((ujt, text(&wfjt, "name").to_string()))
+                    .chain(ancestors)
+                    .map(|(id, name)| format!("<{name}-{id}>"))
+                    .collect();
+                let why = format!(
+                    "Workflow Job spawned from workflow could not start because it would result in recursion (spawn order, most recent first: {})",
+                    shown.join(", ")
+                );
+                tracing::info!(
+                    workflow_job = id,
+                    template = ujt,
+                    "refusing to start recursive workflow-in-workflow"
+                );
+                fail_unstarted(store, bus, &WORKFLOW_JOB_KIND, id, json!(ujt), &why).await?;
+            }
+            Ok(Some(id))
+        }
+        "workflow_approval_template" => {
+            let template = store.get(&WORKFLOW_APPROVAL_TEMPLATES, ujt).await?;
+            crate::approvals::spawn(store, bus, wj, &template)
                 .await
                 .map(Some)
         }
@@ -706,11 +750,33 @@ async fn spawn_job(
         }
         Err(e) => return Err(e),
     };
+    // AWX's precedence: the template's and the node's accepted variables, then what earlier
+    // nodes' jobs gave with `set_stats`, then the workflow job's own.
     let mut vars = vars_of(l.job.get("extra_vars"));
+    vars.extend(ancestor_artifacts(store, wj, node).await?);
     vars.extend(vars_of(wj.get("extra_vars")));
     if !vars.is_empty() {
         l.job
             .insert("extra_vars".into(), json!(Value::Object(vars).to_string()));
+    }
+    // Survey passwords answered at the workflow's launch go with its extra vars (AWX's
+    // `wj_special_passwords`), next to the job template's own.
+    let mut passwords = Map::new();
+    for sealed in [
+        text(&l.job, crate::survey::PASSWORDS_FIELD),
+        text(wj, crate::survey::PASSWORDS_FIELD),
+    ] {
+        if !sealed.is_empty() {
+            if let Ok(plain) = key.open(sealed) {
+                passwords.extend(vars_of(Some(&json!(plain))));
+            }
+        }
+    }
+    if !passwords.is_empty() {
+        l.job.insert(
+            crate::survey::PASSWORDS_FIELD.into(),
+            json!(key.seal(&Value::Object(passwords).to_string())),
+        );
     }
     l.job.insert("launch_type".into(), json!("workflow"));
     l.job.insert("launched_by_user".into(), json!(user));
@@ -723,6 +789,143 @@ async fn spawn_job(
         l.labels.as_deref(),
     )
     .await
+}
+
+/// A job made pending that may not start after all: `failed` with AWX's explanation.
+async fn fail_unstarted(
+    store: &dyn Store,
+    bus: &dyn Bus,
+    kind: &'static rawx_model::resources::JobKind,
+    id: i64,
+    template: Value,
+    why: &str,
+) -> DomainResult<()> {
+    let mut row = Row::new();
+    row.insert("status".into(), json!(JobStatus::Failed.as_str()));
+    row.insert("failed".into(), json!(true));
+    row.insert("job_explanation".into(), json!(why));
+    store.update(kind.resource, id, &row).await?;
+    publish(
+        bus,
+        &StatusChanged::new(kind, id, JobStatus::Failed).template(template),
+    );
+    Ok(())
+}
+
+/// The templates of the workflow jobs above `wj`, `wj`'s own first, as `(id, name)` (AWX's
+/// `get_ancestor_workflows` seen from a job `wj` spawns).
+async fn ancestor_workflows(store: &dyn Store, wj: &Row) -> DomainResult<Vec<(i64, String)>> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    let mut current = Some(wj.clone());
+    while let Some(w) = current {
+        let (Some(id), Some(t)) = (int(&w, "id"), int(&w, "workflow_job_template")) else {
+            break;
+        };
+        if !seen.insert(id) {
+            tracing::error!(workflow_job = id, "cycle in the workflow jobs graph");
+            break;
+        }
+        let name = match store.get(&WORKFLOW_JOB_TEMPLATES, t).await {
+            Ok(row) => text(&row, "name").to_string(),
+            Err(_) => text(&w, "name").to_string(),
+        };
+        out.push((t, name));
+        current = source_workflow_job(store, id).await?;
+    }
+    Ok(out)
+}
+
+/// What the node's parents pass down (AWX's `ancestor_artifacts`): each parent's own
+/// ancestor artifacts, then its job's effective artifacts (`set_stats`). Kept on the node
+/// (internal) for its children; `_ansible_no_log` is not a variable.
+async fn ancestor_artifacts(
+    store: &dyn Store,
+    wj: &Row,
+    node: &Row,
+) -> DomainResult<Map<String, Value>> {
+    let wj_id = int(wj, "id").unwrap_or_default();
+    let node_id = int(node, "id").unwrap_or_default();
+    let mut parents = Vec::new();
+    for (_, rel) in WFJ_EDGES.iter() {
+        for (from, to) in store.pairs(rel, &id_filter("workflow_job", wj_id)).await? {
+            if to == node_id && !parents.contains(&from) {
+                parents.push(from);
+            }
+        }
+    }
+    parents.sort();
+    let mut aa = Map::new();
+    for p in &parents {
+        let Ok(parent) = store.get(&WORKFLOW_JOB_NODES, *p).await else {
+            continue;
+        };
+        aa.extend(vars_of(parent.get("ancestor_artifacts")));
+        if let Some(job) = int(&parent, "job") {
+            aa.extend(effective_artifacts(store, job, &HashSet::from([wj_id])).await?);
+        }
+    }
+    if !aa.is_empty() && !parents.is_empty() {
+        let mut row = Row::new();
+        row.insert(
+            "ancestor_artifacts".into(),
+            json!(Value::Object(aa.clone()).to_string()),
+        );
+        store.update(&WORKFLOW_JOB_NODES, node_id, &row).await?;
+    }
+    aa.remove("_ansible_no_log");
+    Ok(aa)
+}
+
+/// A boxed future (the artifacts of a nested workflow recurse).
+type Boxed<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// A job's artifacts as passed downstream (AWX's `get_effective_artifacts`): a job's own;
+/// a workflow job's, those of its nodes' ended jobs in the order they finished; none for
+/// other kinds.
+fn effective_artifacts<'a>(
+    store: &'a dyn Store,
+    job: i64,
+    parents: &'a HashSet<i64>,
+) -> Boxed<'a, DomainResult<Map<String, Value>>> {
+    Box::pin(async move {
+        let Ok(parent) = store.get(&UNIFIED_JOBS, job).await else {
+            return Ok(Map::new());
+        };
+        match text(&parent, TYPE_COLUMN) {
+            "job" => Ok(vars_of(store.get(&JOBS, job).await?.get("artifacts"))),
+            "workflow_job" => {
+                let nodes = store
+                    .list_all(
+                        &WORKFLOW_JOB_NODES,
+                        &id_filter("workflow_job", job),
+                        &[("id", false)],
+                    )
+                    .await?;
+                let mut ended = Vec::new();
+                for n in nodes {
+                    let Some(j) = int(&n, "job") else { continue };
+                    if parents.contains(&j) {
+                        continue;
+                    }
+                    if let Ok(row) = store.get(&UNIFIED_JOBS, j).await {
+                        if matches!(text(&row, "status"), "successful" | "failed") {
+                            ended.push((text(&row, "finished").to_string(), j));
+                        }
+                    }
+                }
+                ended.sort();
+                let mut inner = parents.clone();
+                inner.insert(job);
+                let mut out = Map::new();
+                for (_, j) in ended {
+                    out.extend(effective_artifacts(store, j, &inner).await?);
+                }
+                Ok(out)
+            }
+            _ => Ok(Map::new()),
+        }
+    })
 }
 
 /// A job that could not start (AWX marks the job it made `failed`, so the failure path runs).
