@@ -25,6 +25,7 @@ pub mod access;
 pub mod approvals;
 pub mod capacity;
 pub mod credentials;
+mod dag;
 mod error;
 pub mod inventory_import;
 pub mod inventory_updates;
