@@ -70,7 +70,7 @@ impl<'a> Renderer<'a> {
         if let Some(hit) = self.cache.get(&(key, id)) {
             return Ok(hit.clone());
         }
-        let res = by_key(key).expect("lookup of a known resource");
+        let res = rawx_model::resources::table_by_key(key).expect("lookup of a known resource");
         let row = match self.state.store.get(res, id).await {
             Ok(r) => Some(Arc::new(r)),
             Err(rawx_store::DbError::NotFound) => None,

@@ -627,6 +627,7 @@ async fn unified_lists_mix_the_kinds_and_respect_rights() {
             ("cloud".to_string(), "inventory_source".to_string()),
             ("demo".to_string(), "project".to_string()),
             ("flow".to_string(), "workflow_job_template".to_string()),
+            ("gate".to_string(), "workflow_approval_template".to_string()),
             ("hello".to_string(), "job_template".to_string())
         ]
     );
@@ -649,7 +650,8 @@ async fn unified_lists_mix_the_kinds_and_respect_rights() {
             (common::AD_HOC_ID, "ad_hoc_command"),
             (common::UPDATE_ID, "inventory_update"),
             (common::PROJECT_UPDATE_ID, "project_update"),
-            (common::WORKFLOW_JOB_ID, "workflow_job")
+            (common::WORKFLOW_JOB_ID, "workflow_job"),
+            (common::APPROVAL_ID, "workflow_approval")
         ]
     );
     let adhoc = &jobs.body["results"][1];

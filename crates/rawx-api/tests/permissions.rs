@@ -32,6 +32,7 @@ fn body_for(res: &str) -> Value {
         "workflow_job_template_nodes" => {
             json!({"workflow_job_template": common::WORKFLOW_ID, "unified_job_template": common::JT_ID})
         }
+        "workflow_approval_templates" => json!({"name": "a2", "timeout": 0}),
         "instance_groups" => json!({"name": "ig2"}),
         "instances" => json!({"hostname": "evil", "capacity_adjustment": "0"}),
         "execution_environments" => json!({"name": "e2", "image": "quay.io/x", "organization": 1}),
@@ -47,6 +48,7 @@ fn body_for(res: &str) -> Value {
         | "project_update_events"
         | "workflow_jobs"
         | "workflow_job_nodes"
+        | "workflow_approvals"
         | "activity_stream" => {
             json!({"name": "forged"})
         }

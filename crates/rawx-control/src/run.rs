@@ -347,18 +347,20 @@ pub async fn follow(
             counts.insert(k, json!(v));
         }
     }
-    let r = set(
-        &shared,
-        kind,
-        job_id,
-        json!({
-            "status": status.as_str(), "failed": status != JobStatus::Successful, "finished": finished, "elapsed": elapsed, "start_args": "",
-            "job_explanation": explanation, "result_traceback": traceback.unwrap_or_default(), "rc": rc,
-            "host_status_counts": Value::Object(counts).to_string(), "final_counter": final_counter,
-            "event_processing_finished": true,
-        }),
-    )
-    .await;
+    let mut closing = json!({
+        "status": status.as_str(), "failed": status != JobStatus::Successful, "finished": finished, "elapsed": elapsed, "start_args": "",
+        "job_explanation": explanation, "result_traceback": traceback.unwrap_or_default(), "rc": rc,
+        "host_status_counts": Value::Object(counts).to_string(), "final_counter": final_counter,
+        "event_processing_finished": true,
+    });
+    // What the play gave with `set_stats` (the stats event's `artifact_data`, AWX's
+    // callback receiver): the job's `artifacts`, which a workflow passes to later nodes.
+    if let Some(Value::Object(data)) = stats.as_ref().and_then(|s| s.get("artifact_data")) {
+        if !data.is_empty() && kind.resource.field("artifacts").is_some() {
+            closing["artifacts"] = json!(Value::Object(data.clone()).to_string());
+        }
+    }
+    let r = set(&shared, kind, job_id, closing).await;
     if let Err(e) = r {
         tracing::error!(job = job_id, error = %e, "cannot close job");
     }

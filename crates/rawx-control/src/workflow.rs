@@ -9,13 +9,14 @@
 
 use crate::{status_in, Shared};
 use rawx_bus::Received;
+use rawx_domain::approvals;
 use rawx_domain::launch;
 use rawx_domain::messages::{publish, StatusChanged};
 use rawx_domain::workflows::{self, NO_ERROR_PATH};
 use rawx_domain::JobStatus;
 use rawx_model::resources::{
-    job_kind, TYPE_COLUMN, UNIFIED_JOBS, WORKFLOW_JOBS, WORKFLOW_JOB_KIND, WORKFLOW_JOB_NODES,
-    WORKFLOW_JOB_TEMPLATES,
+    job_kind, TYPE_COLUMN, UNIFIED_JOBS, WORKFLOW_APPROVAL_KIND, WORKFLOW_JOBS, WORKFLOW_JOB_KIND,
+    WORKFLOW_JOB_NODES, WORKFLOW_JOB_TEMPLATES,
 };
 use rawx_model::schema::{int, text};
 use rawx_model::Row;
@@ -76,6 +77,12 @@ impl WorkflowManager {
             return Ok(());
         }
         let _lock = store.exclusive(WORKFLOW_LOCK).await.map_err(err)?;
+        // Approvals wait in running workflows only; their timeouts are checked here each
+        // pass (AWX's task manager does it each run), and the failure reaches their nodes
+        // in this same pass.
+        approvals::expire_due(store, &*self.shared.bus)
+            .await
+            .map_err(err)?;
         let mut running_templates: Vec<Value> = jobs
             .iter()
             .filter(|j| JobStatus::of(j) == Some(JobStatus::Running))
@@ -215,6 +222,13 @@ impl WorkflowManager {
             return Ok(());
         };
         let row = store.get(kind.resource, job).await.map_err(err)?;
+        if std::ptr::eq(kind, &WORKFLOW_APPROVAL_KIND) {
+            // Nothing runs an approval: it ends canceled at once.
+            approvals::cancel(store, &*self.shared.bus, &row)
+                .await
+                .map_err(err)?;
+            return Ok(());
+        }
         launch::request_cancel(store, &*self.shared.bus, kind, &row)
             .await
             .map_err(err)?;

@@ -273,41 +273,15 @@ pub async fn job_from_template(
     }
     // AWX's JobLaunchSerializer: `labels` is a list of label ids the launcher can see, taken
     // in place of the template's when it asks for them.
-    let mut labels = None;
-    if let Some(v) = prompts.get("labels") {
-        if jt.get("ask_labels_on_launch") == Some(&json!(true)) {
-            let ids = match v {
-                Value::Array(a) => a.iter().map(Value::as_i64).collect::<Option<Vec<_>>>(),
-                _ => None,
-            };
-            match ids {
-                Some(ids) => {
-                    for id in &ids {
-                        if !matches!(visible(store, actor, &LABELS, *id).await, Ok(Some(_))) {
-                            errors.add(
-                                "labels",
-                                format!("Invalid pk \"{id}\" - object does not exist."),
-                            );
-                        }
-                    }
-                    labels = Some(ids);
-                }
-                None => errors.add(
-                    "labels",
-                    format!(
-                        "Expected a list of items but got type \"{}\".",
-                        match v {
-                            Value::String(_) => "str",
-                            Value::Object(_) => "dict",
-                            _ => "int",
-                        }
-                    ),
-                ),
-            }
-        } else {
-            ignored.insert("labels".into(), v.clone());
-        }
-    }
+    let labels = prompted_labels(
+        store,
+        actor,
+        jt,
+        prompts.get("labels"),
+        &mut errors,
+        &mut ignored,
+    )
+    .await;
     // Executing a template needs no rights on its own inventory and credentials; what is
     // prompted for needs `use` of it (`JobLaunchConfigAccess.can_add`), else 403.
     let template_creds = store
@@ -616,4 +590,53 @@ pub async fn active_jobs_using(
         .iter()
         .filter_map(|r| int(r, "id"))
         .collect())
+}
+
+/// Labels given at launch (`labels`, a list of ids the launcher can see) when the template
+/// asks for them (`ask_labels_on_launch`), else put in `ignored`: job and workflow templates
+/// alike (AWX's `JobLaunchSerializer` and `WorkflowJobLaunchSerializer`).
+pub async fn prompted_labels(
+    store: &dyn Store,
+    actor: &Actor,
+    template: &Row,
+    given: Option<&Value>,
+    errors: &mut FieldErrors,
+    ignored: &mut Map<String, Value>,
+) -> Option<Vec<i64>> {
+    let v = given?;
+    if template.get("ask_labels_on_launch") != Some(&json!(true)) {
+        ignored.insert("labels".into(), v.clone());
+        return None;
+    }
+    let ids = match v {
+        Value::Array(a) => a.iter().map(Value::as_i64).collect::<Option<Vec<_>>>(),
+        _ => None,
+    };
+    match ids {
+        Some(ids) => {
+            for id in &ids {
+                if !matches!(visible(store, actor, &LABELS, *id).await, Ok(Some(_))) {
+                    errors.add(
+                        "labels",
+                        format!("Invalid pk \"{id}\" - object does not exist."),
+                    );
+                }
+            }
+            Some(ids)
+        }
+        None => {
+            errors.add(
+                "labels",
+                format!(
+                    "Expected a list of items but got type \"{}\".",
+                    match v {
+                        Value::String(_) => "str",
+                        Value::Object(_) => "dict",
+                        _ => "int",
+                    }
+                ),
+            );
+            None
+        }
+    }
 }

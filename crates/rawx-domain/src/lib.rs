@@ -23,8 +23,10 @@
 #![recursion_limit = "256"]
 
 pub mod access;
+pub mod approvals;
 pub mod capacity;
 pub mod credentials;
+mod dag;
 pub mod ee;
 mod error;
 pub mod inventory_import;

@@ -327,11 +327,13 @@ async fn launch(
         }
         "workflow_job_template" => {
             let (prompts, extra_vars) = accepted(s, &t, WORKFLOW_PROMPTS);
+            // The template's labels; survey passwords in a schedule's extra_data are not
+            // sealed apart (a schedule's survey answers are plain extra vars here).
             let launch = WorkflowLaunch {
                 prompts,
                 extra_vars,
                 launch_type: "scheduled",
-                user: None,
+                ..WorkflowLaunch::default()
             };
             (
                 &WORKFLOW_JOBS,

@@ -1,9 +1,10 @@
 //! Workflows: a workflow template and its prompts to a pending workflow job (its nodes and
-//! edges copied, AWX's `WorkflowJobTemplate.create_unified_job`), the graph rules that decide
-//! which node runs next (AWX 24.6.1's `awx/main/scheduler/dag_workflow.py`, rule for rule),
-//! and the job a node spawns (`WorkflowJobNode.get_job_kwargs`). The task role's workflow
+//! edges copied, AWX's `WorkflowJobTemplate.create_unified_job`), a workflow job's graph loaded
+//! for the rules of `dag.rs` (AWX 24.6.1's `dag_workflow.py`), and the job a node spawns
+//! (`WorkflowJobNode.get_job_kwargs`: prompts, artifacts, the recursion check). The task role's workflow
 //! engine calls these; so do the launch endpoint and bulk launch.
 
+pub use crate::dag::{Dag, Edge, Node};
 use crate::launch::{self, CredentialView};
 use crate::messages::{publish, StatusChanged};
 use crate::status::JobStatus;
@@ -13,9 +14,9 @@ use rawx_model::filter::Filter;
 use rawx_model::rbac::Actor;
 use rawx_model::resources::{
     INVENTORIES, INVENTORY_SOURCES, JOBS, JOB_TEMPLATES, JT_CREDENTIALS, PROJECTS, TYPE_COLUMN,
-    UNIFIED_JOBS, UNIFIED_JOB_TEMPLATES, WFJT_EDGES, WFJT_NODE_CREDENTIALS, WFJ_EDGES,
-    WFJ_NODE_CREDENTIALS, WORKFLOW_JOBS, WORKFLOW_JOB_KIND, WORKFLOW_JOB_NODES,
-    WORKFLOW_JOB_TEMPLATES, WORKFLOW_JOB_TEMPLATE_NODES,
+    UNIFIED_JOBS, UNIFIED_JOB_TEMPLATES, WFJT_EDGES, WFJT_LABELS, WFJT_NODE_CREDENTIALS, WFJ_EDGES,
+    WFJ_LABELS, WFJ_NODE_CREDENTIALS, WORKFLOW_APPROVAL_TEMPLATES, WORKFLOW_JOBS,
+    WORKFLOW_JOB_KIND, WORKFLOW_JOB_NODES, WORKFLOW_JOB_TEMPLATES, WORKFLOW_JOB_TEMPLATE_NODES,
 };
 use rawx_model::schema::{int, text, ColumnType};
 use rawx_model::validate::parse_vars;
@@ -50,256 +51,6 @@ pub const WORKFLOW_PROMPTS: &[(&str, &str)] = &[
 
 /// AWX's explanation of a workflow that failed for want of an error path.
 pub const NO_ERROR_PATH: &str = "No error handling paths found, marking workflow as failed";
-
-/// An edge's kind: which outcome of the parent lets the child run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Edge {
-    Success,
-    Failure,
-    Always,
-}
-
-impl Edge {
-    /// In the order of [`WFJT_EDGES`] and [`WFJ_EDGES`].
-    pub const ALL: [Edge; 3] = [Edge::Success, Edge::Failure, Edge::Always];
-}
-
-/// One node of a workflow job as the graph rules read it.
-#[derive(Clone, Debug, Default)]
-pub struct Node {
-    pub id: i64,
-    pub has_template: bool,
-    pub job: Option<i64>,
-    /// The status of its job (when it has one).
-    pub status: Option<JobStatus>,
-    pub do_not_run: bool,
-    pub converge: bool,
-}
-
-impl Node {
-    fn finished(&self) -> bool {
-        self.status.is_some_and(JobStatus::is_final)
-    }
-}
-
-/// A workflow job's graph: nodes and `(from, to, kind)` edges.
-#[derive(Default, Debug)]
-pub struct Dag {
-    pub nodes: Vec<Node>,
-    pub edges: Vec<(i64, i64, Edge)>,
-}
-
-impl Dag {
-    fn node(&self, id: i64) -> Option<&Node> {
-        self.nodes.iter().find(|n| n.id == id)
-    }
-    fn parents(&self, id: i64, kind: Option<Edge>) -> Vec<&Node> {
-        self.edges
-            .iter()
-            .filter(|(_, to, k)| *to == id && kind.is_none_or(|x| x == *k))
-            .filter_map(|(from, _, _)| self.node(*from))
-            .collect()
-    }
-    fn children(&self, id: i64, kind: Edge) -> Vec<i64> {
-        self.edges
-            .iter()
-            .filter(|(from, _, k)| *from == id && *k == kind)
-            .map(|(_, to, _)| *to)
-            .collect()
-    }
-    fn roots(&self) -> Vec<i64> {
-        self.nodes
-            .iter()
-            .filter(|n| !self.edges.iter().any(|(_, to, _)| *to == n.id))
-            .map(|n| n.id)
-            .collect()
-    }
-
-    /// `_are_relevant_parents_finished`.
-    fn relevant_parents_finished(&self, id: i64) -> bool {
-        self.parents(id, None)
-            .iter()
-            .all(|p| p.do_not_run || !p.has_template || (p.job.is_some() && p.finished()))
-    }
-
-    /// `_all_parents_met_convergence_criteria`: no parent ended in a way whose edge does
-    /// not lead here.
-    fn convergence_met(&self, id: i64) -> bool {
-        let by = |kind| -> Vec<i64> { self.parents(id, Some(kind)).iter().map(|p| p.id).collect() };
-        let (ok, bad, always) = (by(Edge::Success), by(Edge::Failure), by(Edge::Always));
-        self.parents(id, None).iter().all(|p| match p.status {
-            Some(JobStatus::Successful) if p.job.is_some() => {
-                ok.contains(&p.id) || always.contains(&p.id)
-            }
-            Some(JobStatus::Failed) if p.job.is_some() => {
-                bad.contains(&p.id) || always.contains(&p.id)
-            }
-            _ => true,
-        })
-    }
-
-    /// `bfs_nodes_to_run`: the nodes whose job should be made now.
-    pub fn nodes_to_run(&self) -> Vec<i64> {
-        let mut queue = self.roots();
-        let mut seen = HashSet::new();
-        let mut found = Vec::new();
-        let mut i = 0;
-        while i < queue.len() {
-            let id = queue[i];
-            i += 1;
-            if !seen.insert(id) {
-                continue;
-            }
-            let Some(n) = self.node(id) else { continue };
-            if n.do_not_run {
-                continue;
-            }
-            if n.job.is_some() {
-                match n.status {
-                    Some(JobStatus::Failed | JobStatus::Error | JobStatus::Canceled) => {
-                        queue.extend(self.children(id, Edge::Failure));
-                        queue.extend(self.children(id, Edge::Always));
-                    }
-                    Some(JobStatus::Successful) => {
-                        queue.extend(self.children(id, Edge::Success));
-                        queue.extend(self.children(id, Edge::Always));
-                    }
-                    _ => {}
-                }
-            } else if !n.has_template {
-                queue.extend(self.children(id, Edge::Failure));
-                queue.extend(self.children(id, Edge::Always));
-            } else if self.relevant_parents_finished(id)
-                && (!n.converge || self.convergence_met(id))
-            {
-                found.push(id);
-            }
-        }
-        found
-    }
-
-    /// The nodes in an order where each comes after its parents (Kahn's).
-    fn topological(&self) -> Vec<i64> {
-        let mut indeg: HashMap<i64, usize> = self.nodes.iter().map(|n| (n.id, 0)).collect();
-        for (_, to, _) in &self.edges {
-            *indeg.entry(*to).or_default() += 1;
-        }
-        let mut ready: Vec<i64> = self
-            .nodes
-            .iter()
-            .filter(|n| indeg[&n.id] == 0)
-            .map(|n| n.id)
-            .collect();
-        let mut out = Vec::new();
-        while let Some(id) = ready.pop() {
-            out.push(id);
-            for (from, to, _) in &self.edges {
-                if *from == id {
-                    let d = indeg.get_mut(to).expect("edge to a node");
-                    *d -= 1;
-                    if *d == 0 {
-                        ready.push(*to);
-                    }
-                }
-            }
-        }
-        out
-    }
-
-    /// Whether the edges of `edges` plus this graph's make a cycle (AWX's `has_cycle`).
-    pub fn has_cycle(&self) -> bool {
-        self.topological().len() < self.nodes.len()
-    }
-
-    /// `_should_mark_node_dnr`.
-    fn should_mark_dnr(&self, id: i64) -> bool {
-        let leads = |p: &Node, kinds: [Edge; 2]| {
-            kinds.iter().any(|k| self.children(p.id, *k).contains(&id))
-        };
-        for p in self.parents(id, None) {
-            if p.do_not_run {
-                continue;
-            }
-            if p.job.is_some() {
-                match p.status {
-                    Some(JobStatus::Successful) => {
-                        if leads(p, [Edge::Success, Edge::Always]) {
-                            return false;
-                        }
-                    }
-                    Some(JobStatus::Failed | JobStatus::Error | JobStatus::Canceled) => {
-                        if leads(p, [Edge::Failure, Edge::Always]) {
-                            return false;
-                        }
-                    }
-                    _ => return false,
-                }
-            } else if !p.has_template {
-                if leads(p, [Edge::Failure, Edge::Always]) {
-                    return false;
-                }
-            } else {
-                return false;
-            }
-        }
-        true
-    }
-
-    /// `mark_dnr_nodes`: marks (in this graph) and returns the nodes that will decidedly not
-    /// run.
-    pub fn mark_do_not_run(&mut self) -> Vec<i64> {
-        let roots = self.roots();
-        let mut marked = Vec::new();
-        for id in self.topological() {
-            let Some(n) = self.node(id) else { continue };
-            if n.do_not_run || n.job.is_some() || roots.contains(&id) {
-                continue;
-            }
-            let parents = self.parents(id, None);
-            let mark = if n.converge {
-                parents.iter().any(|p| p.do_not_run) || !self.convergence_met(id)
-            } else {
-                let decided = parents
-                    .iter()
-                    .all(|p| p.do_not_run || p.job.is_some() || !p.has_template);
-                decided && self.should_mark_dnr(id)
-            };
-            if mark {
-                if let Some(n) = self.nodes.iter_mut().find(|n| n.id == id) {
-                    n.do_not_run = true;
-                }
-                marked.push(id);
-            }
-        }
-        marked
-    }
-
-    /// `is_workflow_done`.
-    pub fn is_done(&self) -> bool {
-        self.nodes.iter().all(|n| {
-            if !n.do_not_run && n.job.is_none() && n.has_template {
-                return false;
-            }
-            n.job.is_none() || n.finished()
-        })
-    }
-
-    /// `has_workflow_failed`: a node that failed (or has no template and was to run) with no
-    /// failure or always path out of it.
-    pub fn has_failed(&self) -> bool {
-        self.nodes.iter().any(|n| {
-            let failed = (!n.do_not_run && !n.has_template)
-                || (n.job.is_some()
-                    && matches!(
-                        n.status,
-                        Some(JobStatus::Failed | JobStatus::Canceled | JobStatus::Error)
-                    ));
-            failed
-                && self.children(n.id, Edge::Failure).is_empty()
-                && self.children(n.id, Edge::Always).is_empty()
-        })
-    }
-}
 
 fn id_filter(column: &'static str, id: i64) -> Filter {
     Filter::eq(column, ColumnType::Int, json!(id))
@@ -412,7 +163,7 @@ fn vars_of(v: Option<&Value>) -> Map<String, Value> {
 }
 
 /// Fills every field of `res` the row does not set with its default, as stored.
-fn with_defaults(res: &'static rawx_model::Resource, row: &mut Row) {
+pub(crate) fn with_defaults(res: &'static rawx_model::Resource, row: &mut Row) {
     for f in res.fields.iter() {
         if !row.contains_key(f.name) {
             let d = match (f.kind, f.default.value()) {
@@ -433,6 +184,11 @@ pub struct WorkflowLaunch {
     pub extra_vars: Map<String, Value>,
     pub launch_type: &'static str,
     pub user: Option<i64>,
+    /// Survey password answers, sealed (the workflow job's `survey_passwords`), which its
+    /// nodes' jobs carry on.
+    pub survey_passwords: Option<String>,
+    /// Labels given at launch (`ask_labels_on_launch`); `None`: the template's.
+    pub labels: Option<Vec<i64>>,
 }
 
 /// Writes a pending workflow job of `wfjt` with a copy of its nodes and edges (AWX's
@@ -472,6 +228,9 @@ pub async fn create_workflow_job(
             Value::Object(vars).to_string()
         }),
     );
+    if let Some(p) = launch.survey_passwords {
+        row.insert(crate::survey::PASSWORDS_FIELD.into(), json!(p));
+    }
     row.insert("status".into(), json!(JobStatus::Pending.as_str()));
     row.insert("launch_type".into(), json!(launch.launch_type));
     row.insert("launched_by_user".into(), json!(launch.user));
@@ -480,6 +239,14 @@ pub async fn create_workflow_job(
     with_defaults(&WORKFLOW_JOBS, &mut row);
     let id = store.insert(&WORKFLOW_JOBS, &row).await?;
     copy_nodes(store, wfjt_id, id, &row).await?;
+    // AWX copies the template's labels to the workflow job, or takes the prompted ones.
+    let labels = match launch.labels {
+        Some(l) => l,
+        None => store.linked(&WFJT_LABELS, true, wfjt_id).await?,
+    };
+    for label in labels {
+        store.link(&WFJ_LABELS, id, label).await?;
+    }
     let mut status = Row::new();
     status.insert("status".into(), json!(JobStatus::Pending.as_str()));
     status.insert("last_job_run".into(), json!(rawx_model::now_string()));
@@ -622,13 +389,41 @@ pub async fn spawn_node_job(
         }
         "workflow_job_template" => {
             let wfjt = store.get(&WORKFLOW_JOB_TEMPLATES, ujt).await?;
+            let mut extra_vars = ancestor_artifacts(store, wj, node).await?;
+            extra_vars.extend(vars_of(wj.get("extra_vars")));
             let launch = WorkflowLaunch {
                 prompts: Map::new(),
-                extra_vars: vars_of(wj.get("extra_vars")),
+                extra_vars,
                 launch_type: "workflow",
                 user,
+                survey_passwords: Some(text(wj, crate::survey::PASSWORDS_FIELD).to_string())
+                    .filter(|p| !p.is_empty()),
+                labels: None,
             };
-            create_workflow_job(store, bus, &wfjt, launch)
+            let ancestors = ancestor_workflows(store, wj).await?;
+            let id = create_workflow_job(store, bus, &wfjt, launch).await?;
+            if ancestors.iter().any(|(t, _)| *t == ujt) {
+                // AWX's refusal of a workflow-in-workflow that leads back to an ancestor.
+                let shown: Vec<String> = std::iter::once((ujt, text(&wfjt, "name").to_string()))
+                    .chain(ancestors)
+                    .map(|(id, name)| format!("<{name}-{id}>"))
+                    .collect();
+                let why = format!(
+                    "Workflow Job spawned from workflow could not start because it would result in recursion (spawn order, most recent first: {})",
+                    shown.join(", ")
+                );
+                tracing::info!(
+                    workflow_job = id,
+                    template = ujt,
+                    "refusing to start recursive workflow-in-workflow"
+                );
+                fail_unstarted(store, bus, &WORKFLOW_JOB_KIND, id, json!(ujt), &why).await?;
+            }
+            Ok(Some(id))
+        }
+        "workflow_approval_template" => {
+            let template = store.get(&WORKFLOW_APPROVAL_TEMPLATES, ujt).await?;
+            crate::approvals::spawn(store, bus, wj, &template)
                 .await
                 .map(Some)
         }
@@ -706,11 +501,33 @@ async fn spawn_job(
         }
         Err(e) => return Err(e),
     };
+    // AWX's precedence: the template's and the node's accepted variables, then what earlier
+    // nodes' jobs gave with `set_stats`, then the workflow job's own.
     let mut vars = vars_of(l.job.get("extra_vars"));
+    vars.extend(ancestor_artifacts(store, wj, node).await?);
     vars.extend(vars_of(wj.get("extra_vars")));
     if !vars.is_empty() {
         l.job
             .insert("extra_vars".into(), json!(Value::Object(vars).to_string()));
+    }
+    // Survey passwords answered at the workflow's launch go with its extra vars (AWX's
+    // `wj_special_passwords`), next to the job template's own.
+    let mut passwords = Map::new();
+    for sealed in [
+        text(&l.job, crate::survey::PASSWORDS_FIELD),
+        text(wj, crate::survey::PASSWORDS_FIELD),
+    ] {
+        if !sealed.is_empty() {
+            if let Ok(plain) = key.open(sealed) {
+                passwords.extend(vars_of(Some(&json!(plain))));
+            }
+        }
+    }
+    if !passwords.is_empty() {
+        l.job.insert(
+            crate::survey::PASSWORDS_FIELD.into(),
+            json!(key.seal(&Value::Object(passwords).to_string())),
+        );
     }
     l.job.insert("launch_type".into(), json!("workflow"));
     l.job.insert("launched_by_user".into(), json!(user));
@@ -723,6 +540,143 @@ async fn spawn_job(
         l.labels.as_deref(),
     )
     .await
+}
+
+/// A job made pending that may not start after all: `failed` with AWX's explanation.
+async fn fail_unstarted(
+    store: &dyn Store,
+    bus: &dyn Bus,
+    kind: &'static rawx_model::resources::JobKind,
+    id: i64,
+    template: Value,
+    why: &str,
+) -> DomainResult<()> {
+    let mut row = Row::new();
+    row.insert("status".into(), json!(JobStatus::Failed.as_str()));
+    row.insert("failed".into(), json!(true));
+    row.insert("job_explanation".into(), json!(why));
+    store.update(kind.resource, id, &row).await?;
+    publish(
+        bus,
+        &StatusChanged::new(kind, id, JobStatus::Failed).template(template),
+    );
+    Ok(())
+}
+
+/// The templates of the workflow jobs above `wj`, `wj`'s own first, as `(id, name)` (AWX's
+/// `get_ancestor_workflows` seen from a job `wj` spawns).
+async fn ancestor_workflows(store: &dyn Store, wj: &Row) -> DomainResult<Vec<(i64, String)>> {
+    let mut out = Vec::new();
+    let mut seen = HashSet::new();
+    let mut current = Some(wj.clone());
+    while let Some(w) = current {
+        let (Some(id), Some(t)) = (int(&w, "id"), int(&w, "workflow_job_template")) else {
+            break;
+        };
+        if !seen.insert(id) {
+            tracing::error!(workflow_job = id, "cycle in the workflow jobs graph");
+            break;
+        }
+        let name = match store.get(&WORKFLOW_JOB_TEMPLATES, t).await {
+            Ok(row) => text(&row, "name").to_string(),
+            Err(_) => text(&w, "name").to_string(),
+        };
+        out.push((t, name));
+        current = source_workflow_job(store, id).await?;
+    }
+    Ok(out)
+}
+
+/// What the node's parents pass down (AWX's `ancestor_artifacts`): each parent's own
+/// ancestor artifacts, then its job's effective artifacts (`set_stats`). Kept on the node
+/// (internal) for its children; `_ansible_no_log` is not a variable.
+async fn ancestor_artifacts(
+    store: &dyn Store,
+    wj: &Row,
+    node: &Row,
+) -> DomainResult<Map<String, Value>> {
+    let wj_id = int(wj, "id").unwrap_or_default();
+    let node_id = int(node, "id").unwrap_or_default();
+    let mut parents = Vec::new();
+    for (_, rel) in WFJ_EDGES.iter() {
+        for (from, to) in store.pairs(rel, &id_filter("workflow_job", wj_id)).await? {
+            if to == node_id && !parents.contains(&from) {
+                parents.push(from);
+            }
+        }
+    }
+    parents.sort();
+    let mut aa = Map::new();
+    for p in &parents {
+        let Ok(parent) = store.get(&WORKFLOW_JOB_NODES, *p).await else {
+            continue;
+        };
+        aa.extend(vars_of(parent.get("ancestor_artifacts")));
+        if let Some(job) = int(&parent, "job") {
+            aa.extend(effective_artifacts(store, job, &HashSet::from([wj_id])).await?);
+        }
+    }
+    if !aa.is_empty() && !parents.is_empty() {
+        let mut row = Row::new();
+        row.insert(
+            "ancestor_artifacts".into(),
+            json!(Value::Object(aa.clone()).to_string()),
+        );
+        store.update(&WORKFLOW_JOB_NODES, node_id, &row).await?;
+    }
+    aa.remove("_ansible_no_log");
+    Ok(aa)
+}
+
+/// A boxed future (the artifacts of a nested workflow recurse).
+type Boxed<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
+/// A job's artifacts as passed downstream (AWX's `get_effective_artifacts`): a job's own;
+/// a workflow job's, those of its nodes' ended jobs in the order they finished; none for
+/// other kinds.
+fn effective_artifacts<'a>(
+    store: &'a dyn Store,
+    job: i64,
+    parents: &'a HashSet<i64>,
+) -> Boxed<'a, DomainResult<Map<String, Value>>> {
+    Box::pin(async move {
+        let Ok(parent) = store.get(&UNIFIED_JOBS, job).await else {
+            return Ok(Map::new());
+        };
+        match text(&parent, TYPE_COLUMN) {
+            "job" => Ok(vars_of(store.get(&JOBS, job).await?.get("artifacts"))),
+            "workflow_job" => {
+                let nodes = store
+                    .list_all(
+                        &WORKFLOW_JOB_NODES,
+                        &id_filter("workflow_job", job),
+                        &[("id", false)],
+                    )
+                    .await?;
+                let mut ended = Vec::new();
+                for n in nodes {
+                    let Some(j) = int(&n, "job") else { continue };
+                    if parents.contains(&j) {
+                        continue;
+                    }
+                    if let Ok(row) = store.get(&UNIFIED_JOBS, j).await {
+                        if matches!(text(&row, "status"), "successful" | "failed") {
+                            ended.push((text(&row, "finished").to_string(), j));
+                        }
+                    }
+                }
+                ended.sort();
+                let mut inner = parents.clone();
+                inner.insert(job);
+                let mut out = Map::new();
+                for (_, j) in ended {
+                    out.extend(effective_artifacts(store, j, &inner).await?);
+                }
+                Ok(out)
+            }
+            _ => Ok(Map::new()),
+        }
+    })
 }
 
 /// A job that could not start (AWX marks the job it made `failed`, so the failure path runs).
@@ -783,81 +737,5 @@ pub async fn source_workflow_job(store: &dyn Store, id: i64) -> DomainResult<Opt
         Ok(wj) => Ok(Some(wj)),
         Err(rawx_store::DbError::NotFound) => Ok(None),
         Err(e) => Err(e.into()),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn node(id: i64) -> Node {
-        Node {
-            id,
-            has_template: true,
-            ..Node::default()
-        }
-    }
-    fn ran(id: i64, s: JobStatus) -> Node {
-        Node {
-            id,
-            has_template: true,
-            job: Some(100 + id),
-            status: Some(s),
-            ..Node::default()
-        }
-    }
-
-    #[test]
-    fn failure_path_runs_and_success_path_is_skipped() {
-        // 1 fails; 2 on success, 3 on failure, 4 always.
-        let mut dag = Dag {
-            nodes: vec![ran(1, JobStatus::Failed), node(2), node(3), node(4)],
-            edges: vec![
-                (1, 2, Edge::Success),
-                (1, 3, Edge::Failure),
-                (1, 4, Edge::Always),
-            ],
-        };
-        assert_eq!(dag.mark_do_not_run(), vec![2]);
-        let mut run = dag.nodes_to_run();
-        run.sort();
-        assert_eq!(run, vec![3, 4]);
-        assert!(!dag.is_done());
-        assert!(!dag.has_failed(), "1 has a failure path");
-    }
-
-    #[test]
-    fn failed_leaf_fails_the_workflow() {
-        let dag = Dag {
-            nodes: vec![ran(1, JobStatus::Successful), ran(2, JobStatus::Failed)],
-            edges: vec![(1, 2, Edge::Success)],
-        };
-        assert!(dag.is_done());
-        assert!(dag.has_failed());
-    }
-
-    #[test]
-    fn convergence_waits_for_every_parent() {
-        let mut c = node(3);
-        c.converge = true;
-        let mut dag = Dag {
-            nodes: vec![ran(1, JobStatus::Successful), ran(2, JobStatus::Running), c],
-            edges: vec![(1, 3, Edge::Success), (2, 3, Edge::Success)],
-        };
-        assert!(dag.mark_do_not_run().is_empty());
-        assert!(dag.nodes_to_run().is_empty());
-        dag.nodes[1].status = Some(JobStatus::Successful);
-        assert_eq!(dag.nodes_to_run(), vec![3]);
-        dag.nodes[1].status = Some(JobStatus::Failed);
-        assert_eq!(dag.mark_do_not_run(), vec![3]);
-    }
-
-    #[test]
-    fn cycle_is_found() {
-        let dag = Dag {
-            nodes: vec![node(1), node(2)],
-            edges: vec![(1, 2, Edge::Success), (2, 1, Edge::Always)],
-        };
-        assert!(dag.has_cycle());
     }
 }

@@ -1,7 +1,7 @@
 //! AWX's list query language (`?name__icontains=x&or__id=3&organization__name=Ops&order_by=-id`)
 //! parsed against a resource's schema into a filter tree the store turns into SQL.
 
-use crate::resources::by_key;
+use crate::resources::{by_key, table_by_key};
 use crate::schema::{ColumnType, Kind, Relation, Resource, SubList};
 use serde_json::Value;
 
@@ -314,7 +314,7 @@ fn parse_condition(res: &'static Resource, key: &str, value: &str) -> Result<Fil
                         column: field.name,
                         target,
                     });
-                    current = by_key(target).expect("fk target exists");
+                    current = table_by_key(target).expect("fk target exists");
                     i += 1;
                     continue;
                 }

@@ -47,10 +47,12 @@ fn previous_release_rows(pg: bool, inv: i64, org: i64, project: i64, jt: i64) ->
         "project_updates",
         "inventory_updates",
         "workflow_jobs",
+        "workflow_approvals",
         "job_templates",
         "workflow_job_templates",
         "projects",
         "inventory_sources",
+        "workflow_approval_templates",
     ] {
         let on = if pg {
             format!(" ON {child}")
@@ -77,10 +79,13 @@ fn previous_release_rows(pg: bool, inv: i64, org: i64, project: i64, jt: i64) ->
              PRAGMA writable_schema = OFF; ",
         );
     }
-    sql.push_str(
-        "DROP TABLE unified_jobs; DROP TABLE unified_job_templates; \
-         DELETE FROM rawx_migrations WHERE version IN (4, 5, 20, 21); ",
-    );
+    // A workflow node's `job` names a unified job now; the previous release had no such key
+    // (PostgreSQL drops it with the table).
+    let cascade = if pg { " CASCADE" } else { "" };
+    sql.push_str(&format!(
+        "DROP TABLE unified_jobs{cascade}; DROP TABLE unified_job_templates; \
+         DELETE FROM rawx_migrations WHERE version IN (4, 5, 20, 21, 22); "
+    ));
     // A workflow template with the job template's id, as the previous release numbered them.
     sql.push_str(&format!(
         "INSERT INTO workflow_job_templates (id, created, modified, name, organization) \

@@ -7,6 +7,7 @@
 
 mod activity_stream;
 mod ad_hoc_commands;
+mod approvals;
 pub mod bulk;
 mod constructed_inventories;
 mod copy;
@@ -47,6 +48,8 @@ pub use instances::ping_groups;
 static MODULES: &[&dyn ResourceApi] = &[
     &activity_stream::ActivityStream,
     &ad_hoc_commands::AdHocCommands,
+    &approvals::WorkflowApprovalTemplates,
+    &approvals::WorkflowApprovals,
     &credential_input_sources::CredentialInputSources,
     &credential_types::CredentialTypes,
     &credentials::Credentials,

@@ -4,12 +4,14 @@
 //! makes with their nodes, `cancel/` and `relaunch/`. The task role's workflow engine runs
 //! them (`rawx-control/src/workflow.rs`).
 
+use super::approvals::may_admin_workflow;
 use super::unified;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::handlers::{fetch_visible, json_body};
 use crate::resource::{ResourceApi, Routes};
 use crate::view::Renderer;
+use crate::write;
 use crate::{AppState, Identity};
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -18,9 +20,11 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Json;
 use rawx_domain::workflows::{self, WorkflowLaunch, WORKFLOW_PROMPTS};
+use rawx_domain::{launch, survey};
 use rawx_model::resources::{
-    INVENTORIES, TYPE_COLUMN, UNIFIED_JOB_TEMPLATES, WFJT_EDGES, WFJ_EDGES, WORKFLOW_JOBS,
-    WORKFLOW_JOB_KIND, WORKFLOW_JOB_NODES, WORKFLOW_JOB_TEMPLATES, WORKFLOW_JOB_TEMPLATE_NODES,
+    INVENTORIES, LABELS, TYPE_COLUMN, UNIFIED_JOB_TEMPLATES, WFJT_EDGES, WFJT_LABELS, WFJ_EDGES,
+    WFJ_LABELS, WORKFLOW_APPROVAL_TEMPLATES, WORKFLOW_JOBS, WORKFLOW_JOB_KIND, WORKFLOW_JOB_NODES,
+    WORKFLOW_JOB_TEMPLATES, WORKFLOW_JOB_TEMPLATE_NODES,
 };
 use rawx_model::schema::{int, text, Relation, Resource};
 use rawx_model::validate::{parse_vars, FieldErrors};
@@ -37,6 +41,7 @@ fn template_path(kind: &str) -> &'static str {
         "project" => "projects",
         "inventory_source" => "inventory_sources",
         "workflow_job_template" => "workflow_job_templates",
+        "workflow_approval_template" => "workflow_approval_templates",
         _ => "unified_job_templates",
     }
 }
@@ -49,17 +54,8 @@ fn job_path(kind: &str) -> &'static str {
         "inventory_update" => "inventory_updates",
         "workflow_job" => "workflow_jobs",
         "ad_hoc_command" => "ad_hoc_commands",
+        "workflow_approval" => "workflow_approvals",
         _ => "unified_jobs",
-    }
-}
-
-async fn may_admin_workflow(r: &mut Renderer<'_>, wfjt: Option<i64>) -> ApiResult<bool> {
-    if r.actor.read_only_token {
-        return Ok(false);
-    }
-    match wfjt {
-        Some(id) => r.holds("workflow_job_templates", id, &["admin_role"]).await,
-        None => Ok(r.actor.is_superuser),
     }
 }
 
@@ -118,6 +114,17 @@ impl ResourceApi for WorkflowJobTemplates {
             "launch".into(),
             json!(format!("/api/v2/workflow_job_templates/{id}/launch/")),
         );
+        super::surveys::related(&WORKFLOW_JOB_TEMPLATES, row, related);
+    }
+
+    async fn summary_fields(
+        &self,
+        _r: &mut Renderer<'_>,
+        row: &Row,
+        summary: &mut Map<String, Value>,
+    ) -> ApiResult<()> {
+        super::surveys::summary(row, summary);
+        Ok(())
     }
 
     async fn user_capabilities(
@@ -139,10 +146,12 @@ impl ResourceApi for WorkflowJobTemplates {
     }
 
     fn routes(&self) -> Routes {
-        vec![(
+        let mut routes: Routes = vec![(
             "/api/v2/workflow_job_templates/{id}/launch/",
             get(launch_get).post(launch_post),
-        )]
+        )];
+        routes.extend(super::surveys::routes(&WORKFLOW_JOB_TEMPLATES));
+        routes
     }
 }
 
@@ -158,13 +167,10 @@ async fn launch_get(
     for (_, flag) in WORKFLOW_PROMPTS {
         out.insert((*flag).into(), ask(flag));
     }
-    for flag in [
-        "ask_variables_on_launch",
-        "ask_labels_on_launch",
-        "survey_enabled",
-    ] {
+    for flag in ["ask_variables_on_launch", "ask_labels_on_launch"] {
         out.insert(flag.into(), ask(flag));
     }
+    out.insert("survey_enabled".into(), json!(survey::enabled(&wfjt)));
     let inventory = match int(&wfjt, "inventory") {
         Some(i) => match state.store.get(&INVENTORIES, i).await {
             Ok(inv) => json!({"id": i, "name": inv["name"]}),
@@ -178,10 +184,24 @@ async fn launch_get(
     for k in ["limit", "scm_branch", "job_tags", "skip_tags"] {
         defaults.insert(k.into(), wfjt.get(k).cloned().unwrap_or(Value::Null));
     }
+    // AWX lists the template's labels as `{id, name}` when it has some.
+    let mut labels = Vec::new();
+    let id = int(&wfjt, "id").unwrap_or_default();
+    for l in state.store.linked(&WFJT_LABELS, true, id).await? {
+        let label = state.store.get(&LABELS, l).await?;
+        labels.push(json!({"id": l, "name": label["name"]}));
+    }
+    if !labels.is_empty() {
+        defaults.insert("labels".into(), json!(labels));
+    }
     out.insert("defaults".into(), Value::Object(defaults));
-    out.insert("can_start_without_user_input".into(), json!(true));
+    let needed = survey::variables_needed(&wfjt);
+    out.insert(
+        "can_start_without_user_input".into(),
+        json!(needed.is_empty()),
+    );
     out.insert("extra_vars".into(), wfjt["extra_vars"].clone());
-    out.insert("variables_needed_to_start".into(), json!([]));
+    out.insert("variables_needed_to_start".into(), json!(needed));
     out.insert(
         "node_templates_missing".into(),
         json!(missing_nodes(&state, &wfjt).await?),
@@ -277,27 +297,52 @@ async fn launch_post(
         }
         launch.prompts.insert((*key).into(), v.clone());
     }
-    if let Some(v) = given.get("extra_vars") {
-        // AWX takes a workflow's launch-time variables when it asks for them or has a survey.
-        if wfjt.get("ask_variables_on_launch") == Some(&json!(true))
-            || wfjt.get("survey_enabled") == Some(&json!(true))
-        {
-            match v {
-                Value::Object(m) => launch.extra_vars = m.clone(),
-                Value::String(s) => match parse_vars(s) {
-                    Ok(m) => launch.extra_vars = m,
-                    Err(e) => errors.add("extra_vars", e),
-                },
-                Value::Null => {}
-                other => errors.add(
-                    "extra_vars",
-                    format!("Input type `{other}` is not a dictionary"),
-                ),
-            }
-        } else {
-            ignored.insert("extra_vars".into(), v.clone());
+    // Variables as a job template takes them (`SurveyJobTemplateMixin`, shared): the survey's
+    // answers always, others when the template asks; the template's own under them.
+    let runtime = match given.get("extra_vars") {
+        Some(Value::Object(m)) => m.clone(),
+        Some(Value::String(s)) => parse_vars(s).unwrap_or_else(|e| {
+            errors.add("extra_vars", e);
+            Map::new()
+        }),
+        None | Some(Value::Null) => Map::new(),
+        Some(other) => {
+            errors.add(
+                "extra_vars",
+                format!("Input type `{other}` is not a dictionary"),
+            );
+            Map::new()
         }
+    };
+    let template_vars = match &wfjt["extra_vars"] {
+        Value::String(s) if !s.trim().is_empty() => parse_vars(s).unwrap_or_default(),
+        _ => Map::new(),
+    };
+    let ask_variables = wfjt.get("ask_variables_on_launch") == Some(&json!(true));
+    let applied = survey::apply(&wfjt, template_vars, runtime, ask_variables, &state.key);
+    for e in applied.errors {
+        errors.add("variables_needed_to_start", e);
     }
+    if !applied.ignored.is_empty() {
+        ignored.insert("extra_vars".into(), Value::Object(applied.ignored));
+    }
+    launch.extra_vars = applied.extra_vars;
+    if !applied.passwords.is_empty() {
+        launch.survey_passwords = Some(
+            state
+                .key
+                .seal(&Value::Object(applied.passwords).to_string()),
+        );
+    }
+    launch.labels = launch::prompted_labels(
+        &*state.store,
+        actor,
+        &wfjt,
+        given.get("labels"),
+        &mut errors,
+        &mut ignored,
+    )
+    .await;
     if !errors.is_empty() {
         return Err(ApiError::Fields(errors));
     }
@@ -365,7 +410,11 @@ impl ResourceApi for WorkflowJobTemplateNodes {
                 Ok(t)
                     if matches!(
                         text(&t, TYPE_COLUMN),
-                        "job_template" | "project" | "inventory_source" | "workflow_job_template"
+                        "job_template"
+                            | "project"
+                            | "inventory_source"
+                            | "workflow_job_template"
+                            | "workflow_approval_template"
                     ) => {}
                 _ => errors.add(
                     "unified_job_template",
@@ -432,6 +481,13 @@ impl ResourceApi for WorkflowJobTemplateNodes {
         Ok(())
     }
 
+    fn routes(&self) -> Routes {
+        vec![(
+            "/api/v2/workflow_job_template_nodes/{id}/create_approval_template/",
+            get(create_approval_get).post(create_approval_post),
+        )]
+    }
+
     fn related(&self, row: &Row, related: &mut Map<String, Value>) {
         let id = int(row, "id").unwrap_or_default();
         related.insert(
@@ -474,6 +530,81 @@ impl ResourceApi for WorkflowJobTemplateNodes {
         }
         Ok(())
     }
+}
+
+/// `GET …/create_approval_template/`: AWX's serializer shows nothing; reading needs the
+/// workflow's read access.
+async fn create_approval_get(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path(raw): Path<String>,
+) -> ApiResult<Json<Value>> {
+    fetch_visible(&state, &ident.actor, &WORKFLOW_JOB_TEMPLATE_NODES, &raw).await?;
+    Ok(Json(json!({})))
+}
+
+/// `POST …/create_approval_template/` (AWX's `WorkflowJobTemplateNodeCreateApproval`): a new
+/// approval template from `name`, `description`, `timeout`, which the node then runs; 201
+/// with the template. Needs the right to change the node's workflow.
+async fn create_approval_post(
+    State(state): Ctx,
+    Auth(ident): Auth,
+    Path(raw): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let actor = &ident.actor;
+    let node = fetch_visible(&state, actor, &WORKFLOW_JOB_TEMPLATE_NODES, &raw).await?;
+    let wfjt = int(&node, "workflow_job_template");
+    let mut r = Renderer::new(&state, actor);
+    if !may_admin_workflow(&mut r, wfjt).await? {
+        return Err(ApiError::forbidden());
+    }
+    let given = if body.is_empty() {
+        json!({})
+    } else {
+        json_body(&headers, &body)?
+    };
+    // The serializer's three fields; anything else sent (the collection sends the node's
+    // own fields too) is ignored.
+    let mut only = Map::new();
+    for k in ["name", "description", "timeout"] {
+        if let Some(v) = given.get(k) {
+            only.insert(k.into(), v.clone());
+        }
+    }
+    let mut row = rawx_model::validate::validate(
+        &WORKFLOW_APPROVAL_TEMPLATES,
+        &Value::Object(only),
+        rawx_model::validate::Mode::Create,
+    )
+    .map_err(ApiError::Fields)?;
+    let org = match wfjt {
+        Some(w) => state
+            .store
+            .get(&WORKFLOW_JOB_TEMPLATES, w)
+            .await?
+            .get("organization")
+            .cloned()
+            .unwrap_or(Value::Null),
+        None => Value::Null,
+    };
+    row.insert("workflow_job_template".into(), json!(wfjt));
+    row.insert("organization".into(), org);
+    row.insert("created_by".into(), json!(actor.user_id));
+    row.insert("modified_by".into(), json!(actor.user_id));
+    let id = write::create(&state, &ident, &WORKFLOW_APPROVAL_TEMPLATES, &row).await?;
+    let mut link = Row::new();
+    link.insert("unified_job_template".into(), json!(id));
+    let node_id = int(&node, "id").unwrap_or_default();
+    write::update(&state, &ident, &WORKFLOW_JOB_TEMPLATE_NODES, node_id, &link).await?;
+    let stored = state.store.get(&WORKFLOW_APPROVAL_TEMPLATES, id).await?;
+    let out = r.render(&WORKFLOW_APPROVAL_TEMPLATES, &stored).await?;
+    Ok(crate::handlers::created(
+        &WORKFLOW_APPROVAL_TEMPLATES,
+        id,
+        out,
+    ))
 }
 
 /// A random identifier in UUID v4 form (AWX's node `identifier` default, `uuid4()`).
@@ -599,6 +730,14 @@ async fn relaunch(
         },
         launch_type: "relaunch",
         user: Some(actor.user_id),
+        survey_passwords: Some(text(&old, survey::PASSWORDS_FIELD).to_string())
+            .filter(|p| !p.is_empty()),
+        labels: Some(
+            state
+                .store
+                .linked(&WFJ_LABELS, true, int(&old, "id").unwrap_or_default())
+                .await?,
+        ),
     };
     let id = workflows::create_workflow_job(&*state.store, &*state.bus, &wfjt, launch).await?;
     let stored = state.store.get(&WORKFLOW_JOBS, id).await?;

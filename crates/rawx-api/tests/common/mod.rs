@@ -26,6 +26,10 @@ pub const WORKFLOW_JOB_ID: i64 = 5;
 
 /// The world's execution environment of organization 1.
 pub const ORG_EE_ID: i64 = 3;
+/// The world's approval template (after the inventory source) and its approval (after the
+/// workflow job).
+pub const APPROVAL_TEMPLATE_ID: i64 = 5;
+pub const APPROVAL_ID: i64 = 6;
 
 /// `path` of `rawx_api::routes()` (which puts `1` for every id) aimed at the world's object:
 /// its ad hoc command and workflow template are not 1.
@@ -58,6 +62,14 @@ pub fn in_world(path: String) -> String {
     .replace(
         "/api/v2/workflow_jobs/1/",
         &format!("/api/v2/workflow_jobs/{WORKFLOW_JOB_ID}/"),
+    )
+    .replace(
+        "/api/v2/workflow_approval_templates/1/",
+        &format!("/api/v2/workflow_approval_templates/{APPROVAL_TEMPLATE_ID}/"),
+    )
+    .replace(
+        "/api/v2/workflow_approvals/1/",
+        &format!("/api/v2/workflow_approvals/{APPROVAL_ID}/"),
     )
 }
 
@@ -425,4 +437,37 @@ pub async fn world(api: &Api) {
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     assert_eq!(r.body["workflow_job"], json!(WORKFLOW_JOB_ID));
+    // A third node, an approval node, and the approval its workflow job would wait on.
+    api.make(
+        &format!("/api/v2/workflow_job_templates/{WORKFLOW_ID}/workflow_nodes/"),
+        json!({"identifier": "gate"}),
+    )
+    .await;
+    let r = api
+        .admin(
+            "POST",
+            "/api/v2/workflow_job_template_nodes/3/create_approval_template/",
+            Some(json!({"name": "gate", "timeout": 0})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["id"], json!(APPROVAL_TEMPLATE_ID));
+    let mut a = rawx_model::Row::new();
+    for (k, v) in [
+        ("name", json!("gate")),
+        ("status", json!("pending")),
+        ("launch_type", json!("workflow")),
+        ("unified_job_template", json!(APPROVAL_TEMPLATE_ID)),
+        ("workflow_approval_template", json!(APPROVAL_TEMPLATE_ID)),
+        ("workflow_job_template", json!(WORKFLOW_ID)),
+        ("organization", json!(1)),
+    ] {
+        a.insert(k.into(), v);
+    }
+    let made = api
+        .store
+        .insert(&rawx_model::resources::WORKFLOW_APPROVALS, &a)
+        .await
+        .unwrap();
+    assert_eq!(made, APPROVAL_ID);
 }

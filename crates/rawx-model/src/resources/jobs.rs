@@ -619,6 +619,6 @@ pub fn job_kind(type_name: &str) -> Option<&'static JobKind> {
     JOB_KINDS
         .iter()
         .copied()
-        .chain([&super::WORKFLOW_JOB_KIND])
+        .chain([&super::WORKFLOW_JOB_KIND, &super::WORKFLOW_APPROVAL_KIND])
         .find(|k| k.resource.type_name == type_name)
 }

@@ -3,6 +3,7 @@
 
 mod access;
 mod activity_stream;
+mod approvals;
 mod ee;
 mod instances;
 mod inventory;
@@ -18,6 +19,7 @@ use crate::schema::{Default as D, Field, Kind, Relation, Resource, Scope, Sub, S
 
 pub use access::*;
 pub use activity_stream::*;
+pub use approvals::*;
 pub use ee::*;
 pub use instances::*;
 pub use inventory::*;
@@ -83,6 +85,8 @@ pub static ALL: &[&Resource] = &[
     &WORKFLOW_JOB_TEMPLATE_NODES,
     &WORKFLOW_JOBS,
     &WORKFLOW_JOB_NODES,
+    &WORKFLOW_APPROVAL_TEMPLATES,
+    &WORKFLOW_APPROVALS,
     &ACTIVITY_STREAM,
     &NOTIFICATION_TEMPLATES,
     &NOTIFICATIONS,
@@ -107,10 +111,12 @@ pub static PARENTS: &[(&Resource, &Resource)] = &[
     (&PROJECT_UPDATES, &UNIFIED_JOBS),
     (&INVENTORY_UPDATES, &UNIFIED_JOBS),
     (&WORKFLOW_JOBS, &UNIFIED_JOBS),
+    (&WORKFLOW_APPROVALS, &UNIFIED_JOBS),
     (&JOB_TEMPLATES, &UNIFIED_JOB_TEMPLATES),
     (&WORKFLOW_JOB_TEMPLATES, &UNIFIED_JOB_TEMPLATES),
     (&PROJECTS, &UNIFIED_JOB_TEMPLATES),
     (&INVENTORY_SOURCES, &UNIFIED_JOB_TEMPLATES),
+    (&WORKFLOW_APPROVAL_TEMPLATES, &UNIFIED_JOB_TEMPLATES),
 ];
 
 /// The kinds whose parent is `parent`, in [`PARENTS`] order.
@@ -156,6 +162,12 @@ pub fn is_parent_table(res: &Resource) -> bool {
     PARENT_TABLES.iter().any(|p| p.key == res.key)
 }
 
+/// A resource or a parent table by key: what a foreign key may name (a workflow node's
+/// `job` is any kind of job, a row of [`UNIFIED_JOBS`]).
+pub fn table_by_key(key: &str) -> Option<&'static Resource> {
+    by_key(key).or_else(|| PARENT_TABLES.iter().copied().find(|r| r.key == key))
+}
+
 pub static RELATIONS: &[&Relation] = &[
     &ORG_MEMBERS,
     &ORG_ADMINS,
@@ -172,6 +184,8 @@ pub static RELATIONS: &[&Relation] = &[
     &ORG_GALAXY_CREDENTIALS,
     &JT_LABELS,
     &JOB_LABELS,
+    &WFJT_LABELS,
+    &WFJ_LABELS,
     &ROLE_USERS,
     &INVENTORY_SOURCE_HOSTS,
     &INVENTORY_SOURCE_GROUPS,
@@ -226,6 +240,18 @@ pub static LABELS: Resource = Resource {
 pub static JT_LABELS: Relation = Relation {
     table: "job_template_labels",
     left: ("job_templates", "job_template_id"),
+    right: ("labels", "label_id"),
+};
+
+pub static WFJT_LABELS: Relation = Relation {
+    table: "workflow_job_template_labels",
+    left: ("workflow_job_templates", "workflow_job_template_id"),
+    right: ("labels", "label_id"),
+};
+
+pub static WFJ_LABELS: Relation = Relation {
+    table: "workflow_job_labels",
+    left: ("workflow_jobs", "workflow_job_id"),
     right: ("labels", "label_id"),
 };
 

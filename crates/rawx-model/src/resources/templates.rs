@@ -346,6 +346,13 @@ pub static WORKFLOW_JOB_TEMPLATES: Resource = Resource {
                 fk: "unified_job_template",
             },
         },
+        Sub {
+            name: "labels",
+            list: SubList::Linked {
+                relation: &super::WFJT_LABELS,
+                from_left: true,
+            },
+        },
     ],
     order: "name",
     search_fields: &["name", "description"],

@@ -224,6 +224,13 @@ pub static WORKFLOW_JOBS: Resource = Resource {
             },
         },
         super::ACTIVITY_SUB,
+        Sub {
+            name: "labels",
+            list: SubList::Linked {
+                relation: &super::WFJ_LABELS,
+                from_left: true,
+            },
+        },
     ],
     order: "-id",
     search_fields: &["name", "description"],
@@ -237,7 +244,9 @@ pub static WORKFLOW_JOB_NODES: Resource = Resource {
     verbose: "Workflow Job Node",
     fields: launch_config_fields!(
         [
-            ro("job", "Job", INT).nullable(),
+            // Any kind of job (AWX's `UnifiedJob`), so `job__name=` spans to it (the
+            // collection's `workflow_approval` finds an approval so).
+            fk("job", "Job", "unified_jobs").read_only().nullable(),
             fk("workflow_job", "Workflow job", "workflow_jobs").read_only(),
             ro("unified_job_template", "Unified job template", INT).nullable(),
         ],
@@ -248,6 +257,11 @@ pub static WORKFLOW_JOB_NODES: Resource = Resource {
             fk("organization", "", "organizations")
                 .internal()
                 .nullable(),
+            // What its parents' jobs passed down (`set_stats`), for its children (AWX's
+            // `ancestor_artifacts`).
+            Field::new("ancestor_artifacts", "", Kind::Json)
+                .internal()
+                .default(D::EmptyObject),
         ]
     ),
     name_field: None,
