@@ -74,7 +74,7 @@ pub async fn spawn(
     ] {
         row.insert(to.into(), wj.get(from).cloned().unwrap_or(Value::Null));
     }
-    crate::workflows::with_defaults(&WORKFLOW_APPROVALS, &mut row);
+    rawx_model::validate::with_defaults(&WORKFLOW_APPROVALS, &mut row);
     let id = store.insert(&WORKFLOW_APPROVALS, &row).await?;
     template_status(store, tid, JobStatus::Pending).await;
     publish(

@@ -60,14 +60,7 @@ pub async fn create_update(
 ) -> DomainResult<i64> {
     let source_id = int(source, "id").unwrap_or_default();
     let mut row = Row::new();
-    for f in INVENTORY_UPDATES.fields.iter() {
-        let d = f.default.value();
-        let d = match (f.kind, d) {
-            (rawx_model::Kind::Json, Value::Object(m)) => json!(Value::Object(m).to_string()),
-            (_, d) => d,
-        };
-        row.insert(f.name.into(), d);
-    }
+    rawx_model::validate::with_defaults(&INVENTORY_UPDATES, &mut row);
     for f in COPIED {
         if let Some(v) = source.get(*f) {
             row.insert((*f).into(), v.clone());
@@ -198,9 +191,7 @@ pub async fn ensure_constructed_source(
         .take(512)
         .collect();
     let mut row = Row::new();
-    for f in INVENTORY_SOURCES.fields.iter() {
-        row.insert(f.name.into(), f.default.value());
-    }
+    rawx_model::validate::with_defaults(&INVENTORY_SOURCES, &mut row);
     for (k, v) in [
         ("name", json!(name)),
         ("source", json!("constructed")),

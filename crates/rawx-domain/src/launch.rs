@@ -450,16 +450,7 @@ pub async fn create_job(
     credentials: &[i64],
     labels: Option<&[i64]>,
 ) -> DomainResult<i64> {
-    for f in JOBS.fields.iter() {
-        if !job.contains_key(f.name) {
-            let d = f.default.value();
-            let d = match (f.kind, d) {
-                (rawx_model::Kind::Json, Value::Object(m)) => json!(Value::Object(m).to_string()),
-                (_, d) => d,
-            };
-            job.insert(f.name.into(), d);
-        }
-    }
+    rawx_model::validate::with_defaults(&JOBS, &mut job);
     job.insert("created_by".into(), json!(user));
     job.insert("modified_by".into(), json!(user));
     let id = store.insert(&JOBS, &job).await?;

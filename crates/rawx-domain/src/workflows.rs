@@ -162,19 +162,6 @@ fn vars_of(v: Option<&Value>) -> Map<String, Value> {
     }
 }
 
-/// Fills every field of `res` the row does not set with its default, as stored.
-pub(crate) fn with_defaults(res: &'static rawx_model::Resource, row: &mut Row) {
-    for f in res.fields.iter() {
-        if !row.contains_key(f.name) {
-            let d = match (f.kind, f.default.value()) {
-                (rawx_model::Kind::Json, Value::Object(m)) => json!(Value::Object(m).to_string()),
-                (_, d) => d,
-            };
-            row.insert(f.name.into(), d);
-        }
-    }
-}
-
 /// What a workflow job is launched with beyond its template.
 #[derive(Default)]
 pub struct WorkflowLaunch {
@@ -236,7 +223,7 @@ pub async fn create_workflow_job(
     row.insert("launched_by_user".into(), json!(launch.user));
     row.insert("created_by".into(), json!(launch.user));
     row.insert("modified_by".into(), json!(launch.user));
-    with_defaults(&WORKFLOW_JOBS, &mut row);
+    rawx_model::validate::with_defaults(&WORKFLOW_JOBS, &mut row);
     let id = store.insert(&WORKFLOW_JOBS, &row).await?;
     copy_nodes(store, wfjt_id, id, &row).await?;
     // AWX copies the template's labels to the workflow job, or takes the prompted ones.
@@ -290,7 +277,7 @@ async fn copy_nodes(store: &dyn Store, wfjt: i64, wj: i64, wj_row: &Row) -> Doma
             wj_row.get("organization").cloned().unwrap_or(Value::Null),
         );
         row.insert("do_not_run".into(), json!(false));
-        with_defaults(&WORKFLOW_JOB_NODES, &mut row);
+        rawx_model::validate::with_defaults(&WORKFLOW_JOB_NODES, &mut row);
         let old = int(n, "id").unwrap_or_default();
         let new = store.insert(&WORKFLOW_JOB_NODES, &row).await?;
         ids.insert(old, new);
@@ -320,7 +307,7 @@ pub async fn create_bulk_workflow_job(
     nodes: Vec<(Row, Vec<i64>)>,
 ) -> DomainResult<i64> {
     row.insert("status".into(), json!(JobStatus::Pending.as_str()));
-    with_defaults(&WORKFLOW_JOBS, &mut row);
+    rawx_model::validate::with_defaults(&WORKFLOW_JOBS, &mut row);
     let id = store.insert(&WORKFLOW_JOBS, &row).await?;
     for (mut n, creds) in nodes {
         n.insert("workflow_job".into(), json!(id));
@@ -328,7 +315,7 @@ pub async fn create_bulk_workflow_job(
             "organization".into(),
             row.get("organization").cloned().unwrap_or(Value::Null),
         );
-        with_defaults(&WORKFLOW_JOB_NODES, &mut n);
+        rawx_model::validate::with_defaults(&WORKFLOW_JOB_NODES, &mut n);
         let nid = store.insert(&WORKFLOW_JOB_NODES, &n).await?;
         for c in creds {
             store.link(&WFJ_NODE_CREDENTIALS, nid, c).await?;
@@ -708,7 +695,7 @@ async fn failed_job(
         "job_explanation".into(),
         json!("Job spawned from workflow could not start because it was missing a related resource such as project or inventory"),
     );
-    with_defaults(&JOBS, &mut job);
+    rawx_model::validate::with_defaults(&JOBS, &mut job);
     let id = store.insert(&JOBS, &job).await?;
     publish(
         bus,

@@ -132,6 +132,16 @@ fn coerce_null(field: &crate::schema::Field, v: &Value) -> Value {
     }
 }
 
+/// Fills every field of `res` that `row` does not set with its default, as stored (a row
+/// written by the task role or the domain rather than through the API's validation).
+pub fn with_defaults(res: &Resource, row: &mut Row) {
+    for f in res.fields.iter() {
+        if !row.contains_key(f.name) {
+            row.insert(f.name.into(), stored_default(f.kind, f.default.value()));
+        }
+    }
+}
+
 fn stored_default(kind: Kind, v: Value) -> Value {
     match (kind, v) {
         (Kind::Json, Value::Object(m)) => Value::String(Value::Object(m).to_string()),

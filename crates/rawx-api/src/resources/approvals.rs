@@ -25,18 +25,9 @@ use rawx_model::Row;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
-type Ctx = State<Arc<AppState>>;
+use super::workflows::may_admin_workflow;
 
-/// Who may change the workflow `wfjt` (`WorkflowJobTemplateAccess.can_change`).
-pub(super) async fn may_admin_workflow(r: &mut Renderer<'_>, wfjt: Option<i64>) -> ApiResult<bool> {
-    if r.actor.read_only_token {
-        return Ok(false);
-    }
-    match wfjt {
-        Some(id) => r.holds("workflow_job_templates", id, &["admin_role"]).await,
-        None => Ok(r.actor.is_superuser),
-    }
-}
+type Ctx = State<Arc<AppState>>;
 
 /// `WorkflowApprovalAccess.can_approve_or_deny`: a superuser, or a holder of the workflow's
 /// `approval_role`.

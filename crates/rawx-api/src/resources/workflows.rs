@@ -4,7 +4,6 @@
 //! makes with their nodes, `cancel/` and `relaunch/`. The task role's workflow engine runs
 //! them (`rawx-control/src/workflow.rs`).
 
-use super::approvals::may_admin_workflow;
 use super::unified;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
@@ -830,6 +829,17 @@ impl ResourceApi for WorkflowJobNodes {
             rel.extend(links);
         }
         Ok(())
+    }
+}
+
+/// Who may change the workflow `wfjt` (`WorkflowJobTemplateAccess.can_change`).
+pub(super) async fn may_admin_workflow(r: &mut Renderer<'_>, wfjt: Option<i64>) -> ApiResult<bool> {
+    if r.actor.read_only_token {
+        return Ok(false);
+    }
+    match wfjt {
+        Some(id) => r.holds("workflow_job_templates", id, &["admin_role"]).await,
+        None => Ok(r.actor.is_superuser),
     }
 }
 
