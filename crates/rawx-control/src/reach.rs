@@ -183,9 +183,17 @@ impl Watch {
         };
         let now = store.db_now().await.map_err(err)?;
         let mut ids = std::collections::HashMap::new();
+        let mut unregistered = false;
         for n in &nodes {
             let host = hostname(n);
             let row = health::find(store, &host).await?;
+            if row.is_none() && *n == view.node_id {
+                // This node registers itself with its own type (control, hybrid); making its
+                // row here first would record it as the hop its mesh view shows. The next
+                // pass, after it registered, fills in its addresses and peers.
+                unregistered = true;
+                continue;
+            }
             let mut values = serde_json::Map::new();
             if row.is_none() {
                 let node_type = if view.runs_work(n) {
@@ -341,7 +349,9 @@ impl Watch {
             }
         }
         crate::groups::apply_policies(store).await?;
-        *self.synced.lock().unwrap() = signature;
+        if !unregistered {
+            *self.synced.lock().unwrap() = signature;
+        }
         Ok(())
     }
 }

@@ -26,6 +26,7 @@ pub mod collection;
 mod eventually;
 pub mod fake_http;
 pub mod fake_node;
+pub mod git;
 pub mod lab;
 pub mod leftovers;
 pub mod ops;

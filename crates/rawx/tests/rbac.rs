@@ -3,7 +3,6 @@
 //! to run and nothing else (`awx users grant --job_template hello --role execute op`), then
 //! take it away (`revoke`), then the same through a team (`awx teams grant`).
 
-use rawx_testkit::collection::collections;
 use rawx_testkit::lab::{local_vars, Lab};
 use rawx_testkit::{Opts, PgDb};
 use serde_json::{json, Value};
@@ -162,43 +161,12 @@ fn play(
     tasks: &str,
     extra: &[&str],
 ) -> Vec<(String, bool, bool, String)> {
-    let book = format!("- hosts: localhost\n  gather_facts: false\n  tasks:\n{tasks}");
-    std::fs::write(dir.join("play.yml"), book).unwrap();
-    std::fs::write(
-        dir.join("inventory"),
-        "localhost ansible_connection=local ansible_python_interpreter=\"{{ ansible_playbook_python }}\"\n",
-    )
-    .unwrap();
-    let mut args = vec!["-i", "inventory", "play.yml"];
-    args.extend_from_slice(extra);
-    let cols = collections();
-    let out = rawx_testkit::clients::ansible_playbook(
-        dir,
-        &args,
-        &[
-            ("ANSIBLE_COLLECTIONS_PATH", cols.to_str().unwrap()),
-            ("ANSIBLE_STDOUT_CALLBACK", "ansible.posix.json"),
-            ("ANSIBLE_LOCALHOST_WARNING", "false"),
-            ("CONTROLLER_HOST", &s.url),
-            ("CONTROLLER_USERNAME", "admin"),
-            ("CONTROLLER_PASSWORD", rawx_testkit::ADMIN_PW),
-        ],
-    );
-    let doc: Value = serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("json callback output ({e}):\n{out}"));
-    doc["plays"][0]["tasks"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
+    let (_, tasks) = rawx_testkit::collection::play(s, dir, tasks, extra);
+    tasks
         .into_iter()
         .map(|t| {
-            let r = &t["hosts"]["localhost"];
-            (
-                t["task"]["name"].as_str().unwrap_or_default().to_string(),
-                r["changed"].as_bool().unwrap_or(false),
-                r["failed"].as_bool().unwrap_or(false),
-                r["msg"].as_str().unwrap_or_default().to_string(),
-            )
+            let msg = t.result["msg"].as_str().unwrap_or_default().to_string();
+            (t.name, t.changed, t.failed, msg)
         })
         .collect()
 }

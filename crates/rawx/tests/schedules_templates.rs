@@ -6,8 +6,7 @@
 //! schedule a project; and migration 21 on a database of the previous release (SQLite and
 //! PostgreSQL), whose schedules could name job templates only.
 
-use rawx_testkit::clients::ansible_playbook;
-use rawx_testkit::collection::collections;
+use rawx_testkit::git::Repo;
 use rawx_testkit::lab::*;
 use rawx_testkit::{sh, sqlite, Opts, PgDb, Server, ADMIN_PW};
 use serde_json::{json, Value};
@@ -15,47 +14,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(["-c", "user.name=T", "-c", "user.email=t@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A git project over a repository holding `files`, after its first update succeeded.
 fn git_project(lab: &Lab, name: &str, files: &[(&str, &str)]) -> i64 {
-    let dir = lab.s.data.join("repos").join(name);
-    std::fs::create_dir_all(&dir).unwrap();
-    git(&dir, &["init", "--quiet", "--initial-branch=main"]);
-    for (f, content) in files {
-        std::fs::write(dir.join(f), content).unwrap();
-    }
-    git(&dir, &["add", "-A"]);
-    git(&dir, &["commit", "--quiet", "-m", "first"]);
-    let p = lab.s.admin(
-        "POST",
-        "/api/v2/projects/",
-        Some(
-            json!({"name": name, "organization": lab.org["id"], "scm_type": "git",
-                    "scm_url": format!("file://{}", dir.display())}),
-        ),
-        201,
-    );
-    let id = p["id"].as_i64().unwrap();
-    rawx_testkit::eventually(Duration::from_secs(120), || {
-        let p = lab
-            .s
-            .admin("GET", &format!("/api/v2/projects/{id}/"), None, 200);
-        (p["status"] == "successful").then_some(())
-    });
-    id
+    let repo = Repo::new(&lab.s.data.join("repos"), name);
+    repo.commit(files, "first");
+    rawx_testkit::git::project(lab, name, &repo, json!({}))
 }
 
 fn ical_utc(epoch: i64) -> String {
@@ -97,37 +60,8 @@ fn id(v: &Value) -> i64 {
 
 /// Runs `tasks` on localhost through the collection; each task's (failed, result).
 fn play(srv: &Server, dir: &Path, tasks: &str) -> Vec<(bool, Value)> {
-    let book = format!("- hosts: localhost\n  gather_facts: false\n  tasks:\n{tasks}");
-    std::fs::write(dir.join("play.yml"), book).unwrap();
-    std::fs::write(
-        dir.join("inventory"),
-        "localhost ansible_connection=local ansible_python_interpreter=\"{{ ansible_playbook_python }}\"\n",
-    )
-    .unwrap();
-    let out = ansible_playbook(
-        dir,
-        &["-i", "inventory", "play.yml"],
-        &[
-            ("ANSIBLE_COLLECTIONS_PATH", collections().to_str().unwrap()),
-            ("ANSIBLE_STDOUT_CALLBACK", "ansible.posix.json"),
-            ("ANSIBLE_LOCALHOST_WARNING", "false"),
-            ("CONTROLLER_HOST", &srv.url),
-            ("CONTROLLER_USERNAME", "admin"),
-            ("CONTROLLER_PASSWORD", ADMIN_PW),
-        ],
-    );
-    let doc: Value = serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("json callback output ({e}):\n{out}"));
-    doc["plays"][0]["tasks"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|t| {
-            let r = t["hosts"]["localhost"].clone();
-            (r["failed"].as_bool().unwrap_or(false), r)
-        })
-        .collect()
+    let (_, tasks) = rawx_testkit::collection::play(srv, dir, tasks, &[]);
+    tasks.into_iter().map(|t| (t.failed, t.result)).collect()
 }
 
 const HOSTS: &str = "all:\n  children:\n    webs:\n      hosts:\n        w1: {}\n        w2: {}\n";

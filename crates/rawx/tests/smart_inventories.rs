@@ -3,10 +3,7 @@
 //! `ansible-runner` on exactly those hosts; and facts (`use_fact_cache`) stored by one job,
 //! fed to the next, filtered on by a smart inventory, cleared as AWX clears them.
 
-use rawx_testkit::clients::ansible_playbook;
-use rawx_testkit::collection::collections;
 use rawx_testkit::lab::{local_vars, Lab};
-use rawx_testkit::ADMIN_PW;
 use serde_json::{json, Value};
 
 fn names_of(list: &Value) -> Vec<String> {
@@ -23,35 +20,8 @@ fn names_of(list: &Value) -> Vec<String> {
 /// Runs `tasks` on localhost through the collection; returns each task's result.
 fn play(lab: &Lab, tasks: &str) -> Vec<Value> {
     let dir = tempfile::tempdir().unwrap();
-    let book = format!("- hosts: localhost\n  gather_facts: false\n  tasks:\n{tasks}");
-    std::fs::write(dir.path().join("play.yml"), book).unwrap();
-    std::fs::write(
-        dir.path().join("inventory"),
-        "localhost ansible_connection=local ansible_python_interpreter=\"{{ ansible_playbook_python }}\"\n",
-    )
-    .unwrap();
-    let cols = collections();
-    let out = ansible_playbook(
-        dir.path(),
-        &["-i", "inventory", "play.yml"],
-        &[
-            ("ANSIBLE_COLLECTIONS_PATH", cols.to_str().unwrap()),
-            ("ANSIBLE_STDOUT_CALLBACK", "ansible.posix.json"),
-            ("ANSIBLE_LOCALHOST_WARNING", "false"),
-            ("CONTROLLER_HOST", &lab.s.url),
-            ("CONTROLLER_USERNAME", "admin"),
-            ("CONTROLLER_PASSWORD", ADMIN_PW),
-        ],
-    );
-    let doc: Value = serde_json::from_str(&out.stdout)
-        .unwrap_or_else(|e| panic!("json callback output ({e}):\n{out}"));
-    doc["plays"][0]["tasks"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|t| t["hosts"]["localhost"].clone())
-        .collect()
+    let (_, tasks) = rawx_testkit::collection::play(&lab.s, dir.path(), tasks, &[]);
+    tasks.into_iter().map(|t| t.result).collect()
 }
 
 const SHOW: &str = "- hosts: all\n  gather_facts: false\n  tasks:\n    - debug:\n        msg: \"ran on {{ inventory_hostname }} zone={{ zone | default('none') }}\"\n";

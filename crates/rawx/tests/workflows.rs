@@ -338,36 +338,6 @@ fn bulk_job_launch_runs_each_job_as_a_node_of_one_workflow_job() {
     );
 }
 
-/// Runs `tasks` on localhost through the real `awx.awx` collection against `s`.
-fn collection_play(s: &Server, tasks: &str) -> rawx_testkit::Out {
-    let dir = tempfile::tempdir().unwrap();
-    let book = format!("- hosts: localhost\n  gather_facts: false\n  tasks:\n{tasks}");
-    std::fs::write(dir.path().join("play.yml"), book).unwrap();
-    std::fs::write(
-        dir.path().join("inventory"),
-        "localhost ansible_connection=local ansible_python_interpreter=\"{{ ansible_playbook_python }}\"\n",
-    )
-    .unwrap();
-    let collections = std::env::var("RAWX_COLLECTIONS").unwrap_or_else(|_| {
-        let out = std::process::Command::new("bash")
-            .arg(rawx_testkit::workspace_root().join("scripts/setup-collection.sh"))
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    });
-    rawx_testkit::clients::ansible_playbook(
-        dir.path(),
-        &["-i", "inventory", "play.yml"],
-        &[
-            ("ANSIBLE_COLLECTIONS_PATH", &collections),
-            ("ANSIBLE_LOCALHOST_WARNING", "false"),
-            ("CONTROLLER_HOST", &s.url),
-            ("CONTROLLER_USERNAME", "admin"),
-            ("CONTROLLER_PASSWORD", rawx_testkit::ADMIN_PW),
-        ],
-    )
-}
-
 #[test]
 fn the_collection_builds_and_launches_workflows() {
     let s = Server::start_with(opts());
@@ -380,8 +350,10 @@ fn the_collection_builds_and_launches_workflows() {
         200,
     );
     let org = org["name"].as_str().unwrap().to_string();
-    let out = collection_play(
+    let dir = tempfile::tempdir().unwrap();
+    let (out, tasks) = rawx_testkit::collection::play(
         &s,
+        dir.path(),
         &format!(
             "    - awx.awx.workflow_job_template:
         name: built
@@ -403,6 +375,11 @@ fn the_collection_builds_and_launches_workflows() {
         organization: {org}
         wait: true
         timeout: 240
+      register: launched
+    - awx.awx.workflow_node_wait:
+        workflow_job_id: \"{{{{ launched.id }}}}\"
+        name: ok
+        timeout: 60
     - awx.awx.bulk_job_launch:
         name: bulk through the collection
         jobs:
@@ -410,6 +387,7 @@ fn the_collection_builds_and_launches_workflows() {
         wait: true
 "
         ),
+        &[],
     );
     assert_eq!(
         out.code,
@@ -418,6 +396,11 @@ fn the_collection_builds_and_launches_workflows() {
         out.all(),
         tail(&s.logs(), 4000)
     );
+    rawx_testkit::collection::ok(&out, &tasks);
+    // `workflow_node_wait` found the node by its job's name and waited for that job.
+    let waited = &tasks[3].result["job_data"];
+    assert_eq!(waited["name"], "ok", "{waited}");
+    assert_eq!(waited["status"], "successful", "{waited}");
     let wf = s.admin(
         "GET",
         "/api/v2/workflow_job_templates/?name=built",
