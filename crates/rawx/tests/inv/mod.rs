@@ -17,17 +17,7 @@ pub const UPDATES: &str = "inventory_updates";
 pub fn scm_project(lab: &Lab, name: &str, files: &[(&str, &str, u32)]) -> (i64, PathBuf) {
     let repo = Repo::new(&lab.s.data.join("repos"), name);
     repo.commit_modes(files, "change");
-    let p = lab.s.admin(
-        "POST",
-        "/api/v2/projects/",
-        Some(
-            json!({"name": name, "organization": lab.org["id"], "scm_type": "git",
-                    "scm_url": repo.url()}),
-        ),
-        201,
-    );
-    let id = p["id"].as_i64().unwrap();
-    wait_project(lab, id);
+    let id = rawx_testkit::git::project(lab, name, &repo, json!({}));
     (id, repo.dir)
 }
 
@@ -36,16 +26,6 @@ pub fn commit(dir: &Path, files: &[(&str, &str, u32)]) {
         dir: dir.to_path_buf(),
     };
     repo.commit_modes(files, "change");
-}
-
-/// Waits for the project's latest update to succeed.
-pub fn wait_project(lab: &Lab, id: i64) {
-    rawx_testkit::eventually(Duration::from_secs(120), || {
-        let p = lab
-            .s
-            .admin("GET", &format!("/api/v2/projects/{id}/"), None, 200);
-        (p["status"] == "successful").then_some(())
-    });
 }
 
 /// A new commit checked out: the project updated before the next sync.
