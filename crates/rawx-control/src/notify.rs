@@ -8,8 +8,10 @@ use crate::Shared;
 use rawx_domain::notify;
 use rawx_domain::JobStatus;
 use rawx_model::filter::{Filter, ListQuery};
-use rawx_model::resources::{JobKind, NOTIFICATIONS, NOTIFICATION_TEMPLATES};
-use rawx_model::schema::{int, ColumnType};
+use rawx_model::resources::{
+    JobKind, NOTIFICATIONS, NOTIFICATION_TEMPLATES, UNIFIED_JOBS, WORKFLOW_JOB_NODES,
+};
+use rawx_model::schema::{int, text, ColumnType};
 use rawx_model::Row;
 use rawx_supervisor::{Component, Shutdown};
 use serde_json::{json, Map, Value};
@@ -48,13 +50,71 @@ async fn job_status_inner(
         .settings()
         .get(rawx_domain::settings::TOWER_URL_BASE)
         .await;
-    let ctx = notify::context(key, &row, &base, &summary);
+    let extra = match key {
+        "workflow_jobs" => workflow_metadata(shared, &row, &summary).await?,
+        _ => Map::new(),
+    };
+    let ctx = notify::context(key, &row, &base, &summary, extra);
     for nt_id in templates {
         let nt = shared.store.get(&NOTIFICATION_TEMPLATES, nt_id).await?;
         let (subject, body) = notify::build_message(&nt, event, &ctx);
         notify::record(&*shared.store, &nt, &subject, &json!(body)).await?;
     }
     Ok(())
+}
+
+/// What a workflow job's `job_metadata` adds (AWX's `WorkflowJob.notification_data`): a
+/// summary of its nodes' jobs in `body`, its inventory's name, limit and extra vars.
+async fn workflow_metadata(
+    shared: &Shared,
+    wj: &Row,
+    summary: &Map<String, Value>,
+) -> anyhow::Result<Map<String, Value>> {
+    let store = &*shared.store;
+    let id = int(wj, "id").unwrap_or_default();
+    let nodes = store
+        .list_all(
+            &WORKFLOW_JOB_NODES,
+            &Filter::eq("workflow_job", ColumnType::Int, json!(id)),
+            &[("id", false)],
+        )
+        .await?;
+    let mut lines = vec!["Workflow job summary:".to_string(), String::new()];
+    for n in &nodes {
+        let node = int(n, "id").unwrap_or_default();
+        let job = match int(n, "job") {
+            Some(j) => store.get(&UNIFIED_JOBS, j).await.ok(),
+            None => None,
+        };
+        lines.push(match job {
+            Some(j) => format!(
+                "- node #{node} spawns job #{}, \"{}\", which finished with status {}.",
+                int(&j, "id").unwrap_or_default(),
+                text(&j, "name"),
+                text(&j, "status")
+            ),
+            None => format!("- node #{node} spawns no job."),
+        });
+    }
+    let mut out = Map::new();
+    out.insert("body".into(), json!(lines.join("\n")));
+    out.insert(
+        "inventory".into(),
+        summary
+            .get("inventory")
+            .and_then(|i| i.get("name"))
+            .cloned()
+            .unwrap_or(Value::Null),
+    );
+    out.insert(
+        "limit".into(),
+        wj.get("limit").cloned().unwrap_or(Value::Null),
+    );
+    out.insert(
+        "extra_vars".into(),
+        wj.get("extra_vars").cloned().unwrap_or(json!("")),
+    );
+    Ok(out)
 }
 
 /// The job's `summary_fields` a message may name (AWX's allowed subset).

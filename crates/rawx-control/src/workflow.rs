@@ -134,6 +134,8 @@ impl WorkflowManager {
                 &StatusChanged::new(&WORKFLOW_JOB_KIND, id, JobStatus::Running)
                     .template(wj["workflow_job_template"].clone()),
             );
+            crate::notify::job_status(&self.shared, &WORKFLOW_JOB_KIND, id, JobStatus::Running)
+                .await;
         }
         Ok(moved)
     }
@@ -261,6 +263,7 @@ impl WorkflowManager {
             .template(wj["workflow_job_template"].clone());
         msg.finished = Some(json!(now));
         publish(&*self.shared.bus, &msg);
+        crate::notify::job_status(&self.shared, &WORKFLOW_JOB_KIND, id, status).await;
         tracing::info!(
             workflow_job = id,
             status = status.as_str(),

@@ -10,7 +10,8 @@ use crate::DomainResult;
 use rawx_bus::Bus;
 use rawx_model::filter::Filter;
 use rawx_model::resources::{
-    WORKFLOW_APPROVALS, WORKFLOW_APPROVAL_KIND, WORKFLOW_APPROVAL_TEMPLATES,
+    NOTIFICATION_TEMPLATES, USERS, WORKFLOW_APPROVALS, WORKFLOW_APPROVAL_KIND,
+    WORKFLOW_APPROVAL_TEMPLATES, WORKFLOW_JOBS, WORKFLOW_JOB_NODES,
 };
 use rawx_model::schema::{int, text, ColumnType};
 use rawx_model::Row;
@@ -81,6 +82,8 @@ pub async fn spawn(
         bus,
         &StatusChanged::new(&WORKFLOW_APPROVAL_KIND, id, JobStatus::Pending).template(json!(tid)),
     );
+    row.insert("id".into(), json!(id));
+    notify(store, &row, "running", Some(wj)).await;
     Ok(id)
 }
 
@@ -145,6 +148,19 @@ async fn end(
     let mut msg = StatusChanged::new(&WORKFLOW_APPROVAL_KIND, id, status).template(template);
     msg.finished = row.get("finished").cloned();
     publish(bus, &msg);
+    let said = match status {
+        JobStatus::Successful => Some("approved"),
+        JobStatus::Failed if row.get("timed_out") == Some(&json!(true)) => Some("timed_out"),
+        JobStatus::Failed => Some("denied"),
+        // A workflow's cancel notifies nothing of its approval (AWX sends on approve, deny,
+        // start and timeout only).
+        _ => None,
+    };
+    if let Some(said) = said {
+        let mut ended = approval.clone();
+        ended.extend(row);
+        notify(store, &ended, said, None).await;
+    }
     tracing::info!(
         approval = id,
         status = status.as_str(),
@@ -193,6 +209,63 @@ pub async fn expire_due(store: &dyn Store, bus: &dyn Bus) -> DomainResult<Vec<i6
         }
     }
     Ok(expired)
+}
+
+/// AWX's `send_approval_notification`: a pending notification (the task role's notifier
+/// sends it) per template attached for approvals to the approval's workflow template or its
+/// organization. `wj`: the workflow job when the caller has it (at the spawn the node does not
+/// name its approval yet). Errors are logged: a notification never changes an approval.
+async fn notify(store: &dyn Store, approval: &Row, status: &str, wj: Option<&Row>) {
+    if let Err(e) = notify_inner(store, approval, status, wj).await {
+        tracing::warn!(approval = ?approval.get("id"), error = %e, "approval notifications not recorded");
+    }
+}
+
+async fn notify_inner(
+    store: &dyn Store,
+    approval: &Row,
+    status: &str,
+    wj: Option<&Row>,
+) -> DomainResult<()> {
+    let Some(wfjt) = int(approval, "workflow_job_template") else {
+        return Ok(());
+    };
+    let templates =
+        crate::notify::approval_templates(store, wfjt, int(approval, "organization")).await?;
+    if templates.is_empty() {
+        return Ok(());
+    }
+    let wj = match wj {
+        Some(w) => w.clone(),
+        None => {
+            let id = int(approval, "id").unwrap_or_default();
+            let by_job = Filter::eq("job", ColumnType::Int, json!(id));
+            let nodes = store
+                .list_all(&WORKFLOW_JOB_NODES, &by_job, &[("id", false)])
+                .await?;
+            match nodes.first().and_then(|n| int(n, "workflow_job")) {
+                Some(w) => store.get(&WORKFLOW_JOBS, w).await?,
+                None => return Ok(()),
+            }
+        }
+    };
+    let created_by = match int(&wj, "created_by") {
+        Some(u) => match store.get(&USERS, u).await {
+            Ok(user) => text(&user, "username").to_string(),
+            Err(_) => String::new(),
+        },
+        None => String::new(),
+    };
+    let base = crate::settings::Settings::new(store, "")
+        .get(crate::settings::TOWER_URL_BASE)
+        .await;
+    let ctx = crate::notify::approval_context(approval, &wj, status, &base, &created_by);
+    for nt in templates {
+        let nt = store.get(&NOTIFICATION_TEMPLATES, nt).await?;
+        let (subject, body) = crate::notify::build_approval_message(&nt, status, &ctx);
+        crate::notify::record(store, &nt, &subject, &json!(body)).await?;
+    }
+    Ok(())
 }
 
 /// The approval template's `status`, `last_job_run`, `last_job_failed` follow its newest

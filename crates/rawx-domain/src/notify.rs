@@ -7,8 +7,9 @@
 use crate::DomainResult;
 use rawx_model::resources::{
     INVSRC_NT_ERROR, INVSRC_NT_STARTED, INVSRC_NT_SUCCESS, JT_NT_ERROR, JT_NT_STARTED,
-    JT_NT_SUCCESS, ORG_NT_ERROR, ORG_NT_STARTED, ORG_NT_SUCCESS, PROJECT_NT_ERROR,
-    PROJECT_NT_STARTED, PROJECT_NT_SUCCESS,
+    JT_NT_SUCCESS, ORG_NT_APPROVALS, ORG_NT_ERROR, ORG_NT_STARTED, ORG_NT_SUCCESS,
+    PROJECT_NT_ERROR, PROJECT_NT_STARTED, PROJECT_NT_SUCCESS, WFJT_NT_APPROVALS, WFJT_NT_ERROR,
+    WFJT_NT_STARTED, WFJT_NT_SUCCESS,
 };
 use rawx_model::schema::Relation;
 use rawx_model::secret::{is_sealed, SecretKey, ENCRYPTED};
@@ -585,6 +586,19 @@ static SOURCES: &[(&str, &[Source])] = &[
         ],
     ),
     (
+        "workflow_jobs",
+        &[
+            (
+                "workflow_job_template",
+                [&WFJT_NT_STARTED, &WFJT_NT_SUCCESS, &WFJT_NT_ERROR],
+            ),
+            (
+                "organization",
+                [&ORG_NT_STARTED, &ORG_NT_SUCCESS, &ORG_NT_ERROR],
+            ),
+        ],
+    ),
+    (
         "inventory_updates",
         &[
             (
@@ -632,7 +646,16 @@ pub async fn templates_for(
 
 /// AWX's `JobNotificationMixin.context` for a job: its allowed fields, friendly name, UI url
 /// and `job_metadata` (AWX's `notification_data`, as indented JSON).
-pub fn context(kind: &str, job: &Row, base_url: &str, summary: &Map<String, Value>) -> Value {
+///
+/// `extra` goes into `job_metadata` beside the common keys (a workflow job's node summary,
+/// AWX's `WorkflowJob.notification_data`).
+pub fn context(
+    kind: &str,
+    job: &Row,
+    base_url: &str,
+    summary: &Map<String, Value>,
+    extra: Map<String, Value>,
+) -> Value {
     const ALLOWED: &[&str] = &[
         "id",
         "type",
@@ -673,6 +696,7 @@ pub fn context(kind: &str, job: &Row, base_url: &str, summary: &Map<String, Valu
     let (friendly, type_name, ui) = match kind {
         "project_updates" => ("Project Update", "project_update", "project"),
         "inventory_updates" => ("Inventory Update", "inventory_update", "inventory"),
+        "workflow_jobs" => ("Workflow Job", "workflow_job", "workflow"),
         _ => ("Job", "job", "playbook"),
     };
     let mut j = Map::new();
@@ -713,6 +737,9 @@ pub fn context(kind: &str, job: &Row, base_url: &str, summary: &Map<String, Valu
             metadata[k] = n.clone();
         }
     }
+    if let Value::Object(m) = &mut metadata {
+        m.extend(extra);
+    }
     json!({
         "job": j,
         "job_friendly_name": friendly,
@@ -752,6 +779,114 @@ pub fn build_message(nt: &Row, event: &str, ctx: &Value) -> (String, String) {
         .join("\r\n");
     }
     (msg, body)
+}
+
+/// AWX's approval texts (`CustomNotificationBase.DEFAULT_APPROVAL_*`): `(message, body)` for
+/// an approval `status` (`running`, `approved`, `timed_out`, `denied`).
+fn approval_texts(status: &str) -> (String, String) {
+    let (what, seen) = match status {
+        "running" => (
+            "needs review. This node can be viewed at:",
+            "needs review. This approval node can be viewed at:",
+        ),
+        "approved" => ("was approved.", "was approved."),
+        "timed_out" => ("has timed out.", "has timed out."),
+        _ => ("was denied.", "was denied."),
+    };
+    (
+        format!("The approval node \"{{{{ approval_node_name }}}}\" {what} {{{{ workflow_url }}}}"),
+        format!(
+            "The approval node \"{{{{ approval_node_name }}}}\" {seen} {{{{ workflow_url }}}}\n\n{{{{ job_metadata }}}}"
+        ),
+    )
+}
+
+/// A type's default `(message, body)` for an approval `status`, as its AWX backend declares
+/// them: email, Grafana and PagerDuty the full texts; webhook and SNS a JSON `{"body": …}`
+/// and no subject (`job_metadata_messages`); the chat types the message only.
+pub fn approval_default_messages(kind: &str, status: &str) -> (Option<String>, Option<String>) {
+    let (msg, body) = approval_texts(status);
+    match kind {
+        "email" | "grafana" | "pagerduty" => (Some(msg), Some(body)),
+        "webhook" | "awssns" => (None, Some(json!({ "body": msg }).to_string())),
+        _ => (Some(msg), None),
+    }
+}
+
+/// The `(subject, body)` a template sends for an approval `status` (AWX's
+/// `build_approval_notification_message`): its own `workflow_approval` messages where it has
+/// them, else its type's defaults. No blank-body replacement here: AWX has none either.
+pub fn build_approval_message(nt: &Row, status: &str, ctx: &Value) -> (String, String) {
+    let kind = nt
+        .get("notification_type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let own = object(nt.get("messages"));
+    let custom = own
+        .get("workflow_approval")
+        .and_then(|w| w.get(status))
+        .and_then(Value::as_object);
+    let pick = |k: &str| {
+        custom
+            .and_then(|c| c.get(k))
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+    };
+    let (dm, db) = approval_default_messages(kind, status);
+    let msg = pick("message").or(dm).map(|t| render(&t, ctx));
+    let body = pick("body").or(db).map(|t| render(&t, ctx));
+    (msg.unwrap_or_default(), body.unwrap_or_default())
+}
+
+/// AWX's `WorkflowApproval.context`: the approval's status and node name, its workflow job's
+/// UI url, and `job_metadata` (the approval's `notification_data`: the common keys and the
+/// workflow job's extra vars, as shown).
+pub fn approval_context(
+    approval: &Row,
+    wj: &Row,
+    status: &str,
+    base_url: &str,
+    created_by: &str,
+) -> Value {
+    let wj_id = wj.get("id").and_then(Value::as_i64).unwrap_or_default();
+    let url = format!("{}/#/jobs/workflow/{wj_id}", base_url.trim_end_matches('/'));
+    let field = |k: &str| approval.get(k).cloned().unwrap_or(Value::Null);
+    let metadata = json!({
+        "id": field("id"),
+        "name": field("name"),
+        "url": url,
+        "created_by": created_by,
+        "started": field("started"),
+        "finished": field("finished"),
+        "status": field("status"),
+        "traceback": approval.get("result_traceback").cloned().unwrap_or(json!("")),
+        "extra_vars": wj.get("extra_vars").cloned().unwrap_or(json!("")),
+    });
+    json!({
+        "approval_status": status,
+        "approval_node_name": field("name"),
+        "workflow_url": url,
+        "job_metadata": serde_json::to_string_pretty(&metadata).unwrap_or_default(),
+    })
+}
+
+/// The templates an approval of workflow template `wfjt` (of `organization`) notifies: the
+/// template's approval attachments, then its organization's, each once.
+pub async fn approval_templates(
+    store: &dyn Store,
+    wfjt: i64,
+    organization: Option<i64>,
+) -> DomainResult<Vec<i64>> {
+    let mut out = store.linked(&WFJT_NT_APPROVALS, true, wfjt).await?;
+    if let Some(org) = organization {
+        for nt in store.linked(&ORG_NT_APPROVALS, true, org).await? {
+            if !out.contains(&nt) {
+                out.push(nt);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Stores a pending notification of `nt` (AWX's `generate_notification`): the task role's

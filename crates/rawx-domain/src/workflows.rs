@@ -19,6 +19,7 @@ use rawx_model::resources::{
     WORKFLOW_JOB_KIND, WORKFLOW_JOB_NODES, WORKFLOW_JOB_TEMPLATES, WORKFLOW_JOB_TEMPLATE_NODES,
 };
 use rawx_model::schema::{int, text, ColumnType};
+use rawx_model::secret::ENCRYPTED;
 use rawx_model::validate::parse_vars;
 use rawx_model::{Relation, Row};
 use rawx_store::Store;
@@ -376,17 +377,7 @@ pub async fn spawn_node_job(
         }
         "workflow_job_template" => {
             let wfjt = store.get(&WORKFLOW_JOB_TEMPLATES, ujt).await?;
-            let mut extra_vars = ancestor_artifacts(store, wj, node).await?;
-            extra_vars.extend(vars_of(wj.get("extra_vars")));
-            let launch = WorkflowLaunch {
-                prompts: Map::new(),
-                extra_vars,
-                launch_type: "workflow",
-                user,
-                survey_passwords: Some(text(wj, crate::survey::PASSWORDS_FIELD).to_string())
-                    .filter(|p| !p.is_empty()),
-                labels: None,
-            };
+            let launch = nested_launch(store, key, wj, node, &wfjt, user).await?;
             let ancestors = ancestor_workflows(store, wj).await?;
             let id = create_workflow_job(store, bus, &wfjt, launch).await?;
             if ancestors.iter().any(|(t, _)| *t == ujt) {
@@ -491,24 +482,22 @@ async fn spawn_job(
     // AWX's precedence: the template's and the node's accepted variables, then what earlier
     // nodes' jobs gave with `set_stats`, then the workflow job's own.
     let mut vars = vars_of(l.job.get("extra_vars"));
-    vars.extend(ancestor_artifacts(store, wj, node).await?);
+    let artifacts = ancestor_artifacts(store, wj, node).await?;
+    vars.extend(artifacts.vars.clone());
     vars.extend(vars_of(wj.get("extra_vars")));
+    // Survey passwords answered at the workflow's launch go with its extra vars (AWX's
+    // `wj_special_passwords`), next to the job template's own.
+    let mut passwords = opened_passwords(
+        key,
+        &[
+            text(&l.job, crate::survey::PASSWORDS_FIELD),
+            text(wj, crate::survey::PASSWORDS_FIELD),
+        ],
+    );
+    artifacts.hide(&mut vars, &mut passwords);
     if !vars.is_empty() {
         l.job
             .insert("extra_vars".into(), json!(Value::Object(vars).to_string()));
-    }
-    // Survey passwords answered at the workflow's launch go with its extra vars (AWX's
-    // `wj_special_passwords`), next to the job template's own.
-    let mut passwords = Map::new();
-    for sealed in [
-        text(&l.job, crate::survey::PASSWORDS_FIELD),
-        text(wj, crate::survey::PASSWORDS_FIELD),
-    ] {
-        if !sealed.is_empty() {
-            if let Ok(plain) = key.open(sealed) {
-                passwords.extend(vars_of(Some(&json!(plain))));
-            }
-        }
     }
     if !passwords.is_empty() {
         l.job.insert(
@@ -574,14 +563,102 @@ async fn ancestor_workflows(store: &dyn Store, wj: &Row) -> DomainResult<Vec<(i6
     Ok(out)
 }
 
+/// The sealed survey passwords of `sealed` (a job's, a workflow job's), opened and merged in
+/// order.
+fn opened_passwords(key: &rawx_model::secret::SecretKey, sealed: &[&str]) -> Map<String, Value> {
+    let mut passwords = Map::new();
+    for s in sealed {
+        if !s.is_empty() {
+            if let Ok(plain) = key.open(s) {
+                passwords.extend(vars_of(Some(&json!(plain))));
+            }
+        }
+    }
+    passwords
+}
+
+/// The launch of the workflow a node nests (AWX's `get_job_kwargs` for a workflow template):
+/// the workflow job's prompts over the node's, taken where the nested template asks for them;
+/// the node's `extra_data` under the workflow job's variables, through the nested template's
+/// survey and `ask_variables_on_launch` (what it would not take is dropped, as AWX logs and
+/// drops it); then the parents' artifacts over those (for a nested workflow AWX adds them
+/// last). Survey passwords travel sealed.
+async fn nested_launch(
+    store: &dyn Store,
+    key: &rawx_model::secret::SecretKey,
+    wj: &Row,
+    node: &Row,
+    wfjt: &Row,
+    user: Option<i64>,
+) -> DomainResult<WorkflowLaunch> {
+    let mut prompts = Map::new();
+    for (k, flag) in WORKFLOW_PROMPTS {
+        if wfjt.get(*flag) != Some(&json!(true)) {
+            continue;
+        }
+        let given = [wj.get(*k), node.get(*k)]
+            .into_iter()
+            .flatten()
+            .find(|v| !v.is_null() && v.as_str() != Some(""));
+        if let Some(v) = given {
+            prompts.insert((*k).into(), v.clone());
+        }
+    }
+    let mut runtime = vars_of(node.get("extra_data"));
+    runtime.extend(vars_of(wj.get("extra_vars")));
+    let ask = wfjt.get("ask_variables_on_launch") == Some(&json!(true));
+    let applied = crate::survey::apply(wfjt, vars_of(wfjt.get("extra_vars")), runtime, ask, key);
+    let mut extra_vars = applied.extra_vars;
+    let artifacts = ancestor_artifacts(store, wj, node).await?;
+    extra_vars.extend(artifacts.vars.clone());
+    let mut passwords = applied.passwords;
+    passwords.extend(opened_passwords(
+        key,
+        &[text(wj, crate::survey::PASSWORDS_FIELD)],
+    ));
+    artifacts.hide(&mut extra_vars, &mut passwords);
+    Ok(WorkflowLaunch {
+        prompts,
+        extra_vars,
+        launch_type: "workflow",
+        user,
+        survey_passwords: (!passwords.is_empty())
+            .then(|| key.seal(&Value::Object(passwords).to_string())),
+        labels: None,
+    })
+}
+
+/// What a node's parents pass down.
+struct Artifacts {
+    /// The variables (`_ansible_no_log` is not one).
+    vars: Map<String, Value>,
+    /// A parent's `set_stats` carried `_ansible_no_log`: every passed variable is secret.
+    no_log: bool,
+}
+
+impl Artifacts {
+    /// AWX marks every passed variable of a `no_log` artifact set as a survey password
+    /// (`$encrypted$` wherever the job's variables are shown). rawx does as it does for
+    /// survey passwords: the value moves into the sealed `passwords` (the run gets it, and
+    /// masks it in output) and the shown variables keep `$encrypted$`.
+    fn hide(&self, vars: &mut Map<String, Value>, passwords: &mut Map<String, Value>) {
+        if !self.no_log {
+            return;
+        }
+        for k in self.vars.keys() {
+            if let Some(v) = vars.get_mut(k) {
+                if v.as_str() != Some(ENCRYPTED) {
+                    passwords.insert(k.clone(), std::mem::replace(v, json!(ENCRYPTED)));
+                }
+            }
+        }
+    }
+}
+
 /// What the node's parents pass down (AWX's `ancestor_artifacts`): each parent's own
 /// ancestor artifacts, then its job's effective artifacts (`set_stats`). Kept on the node
 /// (internal) for its children; `_ansible_no_log` is not a variable.
-async fn ancestor_artifacts(
-    store: &dyn Store,
-    wj: &Row,
-    node: &Row,
-) -> DomainResult<Map<String, Value>> {
+async fn ancestor_artifacts(store: &dyn Store, wj: &Row, node: &Row) -> DomainResult<Artifacts> {
     let wj_id = int(wj, "id").unwrap_or_default();
     let node_id = int(node, "id").unwrap_or_default();
     let mut parents = Vec::new();
@@ -611,8 +688,9 @@ async fn ancestor_artifacts(
         );
         store.update(&WORKFLOW_JOB_NODES, node_id, &row).await?;
     }
-    aa.remove("_ansible_no_log");
-    Ok(aa)
+    // AWX tests the key's presence (`'_ansible_no_log' in aa_dict`), not its value.
+    let no_log = aa.remove("_ansible_no_log").is_some();
+    Ok(Artifacts { vars: aa, no_log })
 }
 
 /// A boxed future (the artifacts of a nested workflow recurse).

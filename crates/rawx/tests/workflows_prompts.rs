@@ -1,8 +1,9 @@
 //! End-to-end: what a workflow template asks at launch and what its nodes' jobs receive, with
 //! real playbooks. A survey on the workflow (required answers, a password kept sealed, answers
 //! reaching the playbook), labels and `ask_labels_on_launch`, `set_stats` artifacts passed
-//! to later nodes (also out of a nested workflow), and AWX's refusal of a workflow that would
-//! run itself again.
+//! to later nodes (also out of a nested workflow; hidden when marked `_ansible_no_log`), a
+//! nested workflow taking its node's variables and prompts, and AWX's refusal of a workflow
+//! that would run itself again.
 
 mod wf;
 use wf::*;
@@ -231,4 +232,83 @@ fn artifacts_pass_to_later_nodes_and_a_workflow_may_not_run_itself() {
              recursion (spawn order, most recent first: <loop a-{a}>, <loop b-{b}>, <loop a-{a}>)"
         )
     );
+}
+
+#[test]
+fn a_nested_workflow_takes_its_node_prompts_and_secret_artifacts_stay_hidden() {
+    let s = Server::start_with(opts());
+    let f = setup(&s);
+    let ok = jt(&s, &f, "ok", "ok.yml");
+    let secret = jt(&s, &f, "secret stats", "secret_stats.yml");
+    let check = jt(&s, &f, "check secret", "check_secret.yml");
+
+    // A node's own variables and prompts reach the workflow it nests, where that workflow
+    // asks for them (AWX's `get_job_kwargs` for a workflow template).
+    let inner = id(&s.admin(
+        "POST",
+        "/api/v2/workflow_job_templates/",
+        Some(json!({"name": "inner", "organization": f.org,
+                    "ask_variables_on_launch": true, "ask_limit_on_launch": true})),
+        201,
+    ));
+    node(&s, inner, ok, json!({"identifier": "inner-ok"}));
+    let outer = wfjt(&s, &f, "outer");
+    node(
+        &s,
+        outer,
+        inner,
+        json!({"identifier": "nested", "extra_data": {"wf_marker": "from-the-node"},
+               "limit": "localhost"}),
+    );
+    let wj = launch(&s, outer, json!({}));
+    let done = wait_workflow(&s, wj, Duration::from_secs(240));
+    assert_eq!(done["status"], "successful", "{done}");
+    let nested = job_nodes(&s, wj)["nested"]["job"].as_i64().unwrap();
+    let nested = s.admin(
+        "GET",
+        &format!("/api/v2/workflow_jobs/{nested}/"),
+        None,
+        200,
+    );
+    assert!(
+        nested["extra_vars"]
+            .as_str()
+            .unwrap()
+            .contains("from-the-node"),
+        "{nested}"
+    );
+    assert_eq!(nested["limit"], "localhost", "{nested}");
+    let inner_job = job_of(
+        &s,
+        &job_nodes(&s, nested["id"].as_i64().unwrap())["inner-ok"],
+    );
+    assert!(
+        stdout(&s, inner_job["id"].as_i64().unwrap()).contains("fine from-the-node"),
+        "{inner_job}"
+    );
+
+    // `set_stats` with `_ansible_no_log`: the artifacts are hidden on the job that made them;
+    // the next node's job gets the value (its playbook asserts it) but shows `$encrypted$`
+    // and never prints it.
+    let wf = wfjt(&s, &f, "secret passing");
+    let first = node(&s, wf, secret, json!({"identifier": "makes"}));
+    let second = node(&s, wf, check, json!({"identifier": "checks"}));
+    link(&s, first, "success_nodes", second);
+    let wj = launch(&s, wf, json!({}));
+    let done = wait_workflow(&s, wj, Duration::from_secs(240));
+    assert_eq!(done["status"], "successful", "{done}");
+    let nodes = job_nodes(&s, wj);
+    let made = job_of(&s, &nodes["makes"]);
+    assert_eq!(
+        made["artifacts"],
+        json!("$hidden due to Ansible no_log flag$"),
+        "{made}"
+    );
+    let checked = job_of(&s, &nodes["checks"]);
+    assert_eq!(checked["status"], "successful", "{checked}");
+    let vars: Value = serde_json::from_str(checked["extra_vars"].as_str().unwrap()).unwrap();
+    assert_eq!(vars["wf_marker"], "$encrypted$", "{checked}");
+    let out = stdout(&s, checked["id"].as_i64().unwrap());
+    assert!(out.contains("got "), "{out}");
+    assert!(!out.contains("s3cr3t-from-stats"), "{out}");
 }

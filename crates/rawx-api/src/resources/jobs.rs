@@ -60,7 +60,23 @@ impl ResourceApi for Jobs {
         row: &Row,
         out: &mut Map<String, Value>,
     ) -> ApiResult<()> {
-        unified::derived(r, row, out).await
+        unified::derived(r, row, out).await?;
+        // AWX's `display_artifacts`: a `set_stats` marked `_ansible_no_log` is not shown.
+        let artifacts = match row.get("artifacts") {
+            Some(Value::String(s)) => serde_json::from_str(s).unwrap_or(Value::Null),
+            Some(v) => v.clone(),
+            None => Value::Null,
+        };
+        if artifacts
+            .get("_ansible_no_log")
+            .is_some_and(|v| v.as_bool().unwrap_or(!v.is_null()))
+        {
+            out.insert(
+                "artifacts".into(),
+                json!("$hidden due to Ansible no_log flag$"),
+            );
+        }
+        Ok(())
     }
 
     /// `start` (AWX's UnifiedJobSerializer `show_capabilities`), as

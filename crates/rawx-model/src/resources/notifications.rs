@@ -145,8 +145,6 @@ macro_rules! attachments {
             left: ($left, $col),
             right: ("notification_templates", "notificationtemplate_id"),
         };)*
-        /// Every attachment relation (for the schema's relation list).
-        pub static ATTACHMENTS: &[&Relation] = &[$(&$name),*];
     };
 }
 
@@ -164,4 +162,8 @@ attachments! {
     ORG_NT_SUCCESS: "organization_nt_success", "organizations", "organization_id";
     ORG_NT_ERROR: "organization_nt_error", "organizations", "organization_id";
     ORG_NT_APPROVALS: "organization_nt_approvals", "organizations", "organization_id";
+    WFJT_NT_STARTED: "workflow_job_template_nt_started", "workflow_job_templates", "workflow_job_template_id";
+    WFJT_NT_SUCCESS: "workflow_job_template_nt_success", "workflow_job_templates", "workflow_job_template_id";
+    WFJT_NT_ERROR: "workflow_job_template_nt_error", "workflow_job_templates", "workflow_job_template_id";
+    WFJT_NT_APPROVALS: "workflow_job_template_nt_approvals", "workflow_job_templates", "workflow_job_template_id";
 }

@@ -353,6 +353,34 @@ pub static WORKFLOW_JOB_TEMPLATES: Resource = Resource {
                 from_left: true,
             },
         },
+        Sub {
+            name: "notification_templates_started",
+            list: SubList::Linked {
+                relation: &super::WFJT_NT_STARTED,
+                from_left: true,
+            },
+        },
+        Sub {
+            name: "notification_templates_success",
+            list: SubList::Linked {
+                relation: &super::WFJT_NT_SUCCESS,
+                from_left: true,
+            },
+        },
+        Sub {
+            name: "notification_templates_error",
+            list: SubList::Linked {
+                relation: &super::WFJT_NT_ERROR,
+                from_left: true,
+            },
+        },
+        Sub {
+            name: "notification_templates_approvals",
+            list: SubList::Linked {
+                relation: &super::WFJT_NT_APPROVALS,
+                from_left: true,
+            },
+        },
     ],
     order: "name",
     search_fields: &["name", "description"],

@@ -40,6 +40,28 @@ pub const STATS: &str = "\
           passed_on: from-stats
 ";
 
+/// Passes a value marked `_ansible_no_log` (AWX hides such artifacts).
+pub const SECRET_STATS: &str = "\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - set_stats:
+        data:
+          _ansible_no_log: true
+          wf_marker: s3cr3t-from-stats
+";
+
+/// Succeeds only when `wf_marker` arrived with the secret artifact's value.
+pub const CHECK_SECRET: &str = "\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - assert:
+        that: wf_marker == 's3cr3t-from-stats'
+    - debug:
+        msg: \"got {{ wf_marker }}\"
+";
+
 pub fn opts() -> Opts {
     Opts {
         env: runner_env(),
@@ -56,6 +78,8 @@ pub fn setup(s: &Server) -> Fixture {
             ("fail.yml", FAIL),
             ("slow.yml", SLOW),
             ("stats.yml", STATS),
+            ("secret_stats.yml", SECRET_STATS),
+            ("check_secret.yml", CHECK_SECRET),
         ],
         &["localhost"],
     )
