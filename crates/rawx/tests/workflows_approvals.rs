@@ -2,7 +2,8 @@
 //! by its node, the approval a workflow job waits on (pending, listed, visible to who may read
 //! the workflow), approved or denied by who holds the workflow's or organization's
 //! `approval_role` (AWX's 403 for others, 400 once answered), the success or failure path that
-//! follows, a timeout, a cancel, and a restart of the server while an approval waits.
+//! follows, a timeout, a cancel, and a restart of the server while an approval waits; the
+//! notifications an approval and its workflow send (attached by the collection and the API).
 
 mod wf;
 use wf::*;
@@ -428,4 +429,166 @@ fn the_collection_and_the_cli_build_and_answer_approvals() {
         approve.code, 0,
         "awxkit 24.6.1 offers no approve: {approve}"
     );
+}
+
+#[test]
+fn approvals_and_their_workflow_notify_the_attached_templates() {
+    use rawx_testkit::fake_http::{reply, Fake};
+    let s = Server::start_with(opts());
+    let f = setup(&s);
+    let hooks = Fake::start(|_| reply(200, json!({})));
+    let nt = |name: &str, path: &str| {
+        id(&s.admin(
+            "POST",
+            "/api/v2/notification_templates/",
+            Some(
+                json!({"name": name, "organization": f.org, "notification_type": "webhook",
+                        "notification_configuration": {"url": format!("{}{path}", hooks.url),
+                                                       "headers": {}}}),
+            ),
+            201,
+        ))
+    };
+    nt("wf hook", "/wf");
+    let org_hook = nt("org hook", "/org");
+    let (wf, _) = gated(&s, &f, "release", 0);
+    let (quick, _) = gated(&s, &f, "quick", 1);
+    // The workflow's lists through the collection, the organization's approvals list through
+    // the API.
+    let org = s.admin(
+        "GET",
+        &format!("/api/v2/organizations/{}/", f.org),
+        None,
+        200,
+    );
+    let org_name = org["name"].as_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut tasks_yaml = String::new();
+    for name in ["release", "quick"] {
+        tasks_yaml.push_str(&format!(
+            "    - name: attach {name}
+      awx.awx.workflow_job_template:
+        name: {name}
+        organization: {org_name}
+        notification_templates_started: [wf hook]
+        notification_templates_success: [wf hook]
+        notification_templates_approvals: [wf hook]
+"
+        ));
+    }
+    let (out, tasks) = rawx_testkit::collection::play(&s, dir.path(), &tasks_yaml, &[]);
+    rawx_testkit::collection::ok(&out, &tasks);
+    let listed = s.admin(
+        "GET",
+        &format!("/api/v2/workflow_job_templates/{wf}/notification_templates_approvals/"),
+        None,
+        200,
+    );
+    assert_eq!(listed["results"][0]["name"], "wf hook", "{listed}");
+    s.admin(
+        "POST",
+        &format!(
+            "/api/v2/organizations/{}/notification_templates_approvals/",
+            f.org
+        ),
+        Some(json!({"id": org_hook})),
+        204,
+    );
+
+    let bodies = |path: &str, n: usize| -> Vec<Value> {
+        eventually(Duration::from_secs(60), || {
+            let got: Vec<Value> = hooks
+                .seen()
+                .iter()
+                .filter(|r| r.path() == path)
+                .map(|r| r.json())
+                .collect();
+            if got.len() >= n {
+                Ok(got)
+            } else {
+                Err(format!("{path}: {} of {n}: {got:?}", got.len()))
+            }
+        })
+    };
+
+    // Launched: the workflow's started; the approval needs review, at both templates.
+    let wj = launch(&s, wf, json!({}));
+    let approval = pending_approval(&s, wj);
+    let url = format!("/#/jobs/workflow/{wj}");
+    let org_seen = bodies("/org", 1);
+    let review = org_seen[0]["body"].as_str().unwrap_or_default().to_string();
+    assert!(
+        review.starts_with(
+            "The approval node \"release gate\" needs review. This node can be viewed at: "
+        ) && review.ends_with(&url),
+        "{org_seen:?}"
+    );
+    let wf_seen = bodies("/wf", 2);
+    assert!(
+        wf_seen.iter().any(|b| b["body"] == json!(review)),
+        "{wf_seen:?}"
+    );
+    let started = wf_seen
+        .iter()
+        .find(|b| b["friendly_name"] == "Workflow Job")
+        .unwrap_or_else(|| panic!("no started notification: {wf_seen:?}"));
+    assert_eq!(started["status"], "running", "{started}");
+    assert_eq!(started["id"], json!(wj));
+
+    // Approved: the approval says so, and the workflow's success lists what its nodes ran.
+    s.admin(
+        "POST",
+        &format!("/api/v2/workflow_approvals/{}/approve/", id(&approval)),
+        None,
+        204,
+    );
+    let finished = wait_workflow(&s, wj, Duration::from_secs(240));
+    assert_eq!(finished["status"], "successful", "{finished}");
+    let wf_seen = bodies("/wf", 4);
+    assert!(
+        wf_seen.iter().any(|b| b["body"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("The approval node \"release gate\" was approved. "))),
+        "{wf_seen:?}"
+    );
+    let success = wf_seen
+        .iter()
+        .find(|b| b["friendly_name"] == "Workflow Job" && b["status"] == "successful")
+        .unwrap_or_else(|| panic!("no success notification: {wf_seen:?}"));
+    let summary = success["body"].as_str().unwrap();
+    assert!(
+        summary.starts_with("Workflow job summary:")
+            && summary.contains("which finished with status successful."),
+        "{success}"
+    );
+    assert!(summary.contains("spawns no job."), "{success}");
+    assert_eq!(
+        bodies("/org", 2)[1]["body"],
+        wf_seen
+            .iter()
+            .find(|b| b["body"]
+                .as_str()
+                .is_some_and(|t| t.contains("was approved")))
+            .unwrap()["body"]
+    );
+
+    // A timeout says it timed out.
+    let wj = launch(&s, quick, json!({}));
+    let done = wait_workflow(&s, wj, Duration::from_secs(240));
+    assert_eq!(done["status"], "successful", "{done}");
+    let org_seen = bodies("/org", 4);
+    assert!(
+        org_seen.iter().any(|b| b["body"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("The approval node \"quick gate\" has timed out. "))),
+        "{org_seen:?}"
+    );
+    // Every delivery is recorded as sent.
+    let sent = s.admin(
+        "GET",
+        &format!("/api/v2/notification_templates/{org_hook}/notifications/"),
+        None,
+        200,
+    );
+    assert_eq!(sent["count"], 4, "{sent}");
 }
