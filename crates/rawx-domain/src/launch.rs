@@ -14,7 +14,7 @@ use rawx_model::resources::{
     JobKind, CREDENTIALS, CREDENTIAL_TYPES, EXECUTION_ENVIRONMENTS, INVENTORIES, JOBS,
     JOB_CREDENTIALS, JOB_KIND, JOB_LABELS, JOB_TEMPLATES, JT_CREDENTIALS, JT_LABELS, LABELS,
 };
-use rawx_model::schema::int;
+use rawx_model::schema::{int, text};
 use rawx_model::secret::SecretKey;
 use rawx_model::validate::{parse_vars, FieldErrors};
 use rawx_model::Row;
@@ -581,6 +581,78 @@ pub async fn active_jobs_using(
         .iter()
         .filter_map(|r| int(r, "id"))
         .collect())
+}
+
+/// A saved launch configuration's credentials (a schedule's, a workflow node's) over its job
+/// template's: each replaces the template's of the same type (AWX's `unique_hash`), as a
+/// prompted credential does at launch.
+pub async fn config_credentials(
+    store: &dyn Store,
+    jt: i64,
+    config: &[i64],
+) -> DomainResult<Vec<i64>> {
+    let mut hashes = Vec::new();
+    for c in config {
+        hashes.push(CredentialView::load(store, *c).await?.unique_hash().0);
+    }
+    let mut out = Vec::new();
+    for c in store.linked(&JT_CREDENTIALS, true, jt).await? {
+        if !hashes.contains(&CredentialView::load(store, c).await?.unique_hash().0) {
+            out.push(c);
+        }
+    }
+    out.extend_from_slice(config);
+    Ok(out)
+}
+
+/// AWX's `LaunchConfigCredentialsBase.is_valid_relation`: may `credential` join a saved launch
+/// configuration (a schedule, a workflow node) of template `ujt` that has `existing`? `Err`
+/// holds AWX's message (its 400 `{"msg": …}`).
+pub async fn check_config_credential(
+    store: &dyn Store,
+    ujt: Option<i64>,
+    existing: &[i64],
+    credential: i64,
+) -> DomainResult<Result<(), String>> {
+    let Some(ujt) = ujt else {
+        return Ok(Err(
+            "Cannot assign credential when related template is null.".into(),
+        ));
+    };
+    let Ok(jt) = store.get(&JOB_TEMPLATES, ujt).await else {
+        // Only job templates ask for credentials (`get_ask_mapping`).
+        return Ok(Err(
+            "Related template cannot accept credentials on launch.".into()
+        ));
+    };
+    let new = CredentialView::load(store, credential).await?;
+    if !new.passwords_needed().is_empty() {
+        return Ok(Err("Credential that requires user input on launch cannot be used in saved launch configuration.".into()));
+    }
+    if jt.get("ask_credential_on_launch") != Some(&json!(true)) {
+        return Ok(Err(
+            "Related template is not configured to accept credentials on launch.".into(),
+        ));
+    }
+    let (key, display) = new.unique_hash();
+    for c in existing {
+        if *c != credential && CredentialView::load(store, *c).await?.unique_hash().0 == key {
+            return Ok(Err(format!(
+                "This launch configuration already provides a {display} credential."
+            )));
+        }
+    }
+    if store
+        .linked(&JT_CREDENTIALS, true, ujt)
+        .await?
+        .contains(&credential)
+    {
+        return Ok(Err(format!(
+            "Related template already uses {} credential.",
+            text(&new.row, "name")
+        )));
+    }
+    Ok(Ok(()))
 }
 
 /// Labels given at launch (`labels`, a list of ids the launcher can see) when the template

@@ -16,7 +16,7 @@ use rawx_model::filter::{Cond, Filter, ListQuery, Op};
 use rawx_model::rbac::Actor;
 use rawx_model::resources::{
     children_of, parse_rule, Rule, INVENTORIES, INVENTORY_UPDATES, PROJECT_UPDATES, SCHEDULES,
-    TYPE_COLUMN, UNIFIED_JOB_TEMPLATES, WORKFLOW_JOBS,
+    SCHEDULE_CREDENTIALS, SCHEDULE_LABELS, TYPE_COLUMN, UNIFIED_JOB_TEMPLATES, WORKFLOW_JOBS,
 };
 use rawx_model::schema::{int, text, ColumnType, Resource};
 use rawx_model::secret::SecretKey;
@@ -327,12 +327,19 @@ async fn launch(
         }
         "workflow_job_template" => {
             let (prompts, extra_vars) = accepted(s, &t, WORKFLOW_PROMPTS);
-            // The template's labels; survey passwords in a schedule's extra_data are not
-            // sealed apart (a schedule's survey answers are plain extra vars here).
+            // The schedule's labels where the template asks for labels, else the template's;
+            // survey passwords in a schedule's extra_data are not sealed apart (a schedule's
+            // survey answers are plain extra vars here).
+            let own = store
+                .linked(&SCHEDULE_LABELS, true, int(s, "id").unwrap_or_default())
+                .await?;
+            let labels = (!own.is_empty() && t.get("ask_labels_on_launch") == Some(&json!(true)))
+                .then_some(own);
             let launch = WorkflowLaunch {
                 prompts,
                 extra_vars,
                 launch_type: "scheduled",
+                labels,
                 ..WorkflowLaunch::default()
             };
             (
@@ -425,6 +432,18 @@ async fn launch_job(
     let extra = extra_data(s);
     if extra.as_object().is_some_and(|m| !m.is_empty()) {
         prompts.insert("extra_vars".into(), extra);
+    }
+    // The schedule's own credentials and labels (its launch configuration), as prompts.
+    let sid = int(s, "id").unwrap_or_default();
+    let own = store.linked(&SCHEDULE_CREDENTIALS, true, sid).await?;
+    if !own.is_empty() {
+        let jt_id = int(jt, "id").unwrap_or_default();
+        let creds = crate::launch::config_credentials(store, jt_id, &own).await?;
+        prompts.insert("credentials".into(), json!(creds));
+    }
+    let labels = store.linked(&SCHEDULE_LABELS, true, sid).await?;
+    if !labels.is_empty() {
+        prompts.insert("labels".into(), json!(labels));
     }
     // Whoever wrote the schedule was checked then (as in AWX, a schedule runs without a user):
     // the launch sees every object, so a template's own inventory and credentials always do.

@@ -5,7 +5,7 @@
 //! engine calls these; so do the launch endpoint and bulk launch.
 
 pub use crate::dag::{Dag, Edge, Node};
-use crate::launch::{self, CredentialView};
+use crate::launch;
 use crate::messages::{publish, StatusChanged};
 use crate::status::JobStatus;
 use crate::{DomainError, DomainResult};
@@ -13,10 +13,10 @@ use rawx_bus::Bus;
 use rawx_model::filter::Filter;
 use rawx_model::rbac::Actor;
 use rawx_model::resources::{
-    INVENTORIES, INVENTORY_SOURCES, JOBS, JOB_TEMPLATES, JT_CREDENTIALS, PROJECTS, TYPE_COLUMN,
-    UNIFIED_JOBS, UNIFIED_JOB_TEMPLATES, WFJT_EDGES, WFJT_LABELS, WFJT_NODE_CREDENTIALS, WFJ_EDGES,
-    WFJ_LABELS, WFJ_NODE_CREDENTIALS, WORKFLOW_APPROVAL_TEMPLATES, WORKFLOW_JOBS,
-    WORKFLOW_JOB_KIND, WORKFLOW_JOB_NODES, WORKFLOW_JOB_TEMPLATES, WORKFLOW_JOB_TEMPLATE_NODES,
+    INVENTORIES, INVENTORY_SOURCES, JOBS, JOB_TEMPLATES, PROJECTS, TYPE_COLUMN, UNIFIED_JOBS,
+    UNIFIED_JOB_TEMPLATES, WFJT_EDGES, WFJT_LABELS, WFJT_NODE_CREDENTIALS, WFJ_EDGES, WFJ_LABELS,
+    WFJ_NODE_CREDENTIALS, WORKFLOW_APPROVAL_TEMPLATES, WORKFLOW_JOBS, WORKFLOW_JOB_KIND,
+    WORKFLOW_JOB_NODES, WORKFLOW_JOB_TEMPLATES, WORKFLOW_JOB_TEMPLATE_NODES,
 };
 use rawx_model::schema::{int, text, ColumnType};
 use rawx_model::secret::ENCRYPTED;
@@ -446,19 +446,7 @@ async fn spawn_job(
     let node_id = int(node, "id").unwrap_or_default();
     let node_creds = store.linked(&WFJ_NODE_CREDENTIALS, true, node_id).await?;
     if !node_creds.is_empty() {
-        // A node's credential replaces the template's of the same type (AWX's prompted
-        // credentials on a node).
-        let mut hashes = Vec::new();
-        for c in &node_creds {
-            hashes.push(CredentialView::load(store, *c).await?.unique_hash().0);
-        }
-        let mut creds = Vec::new();
-        for c in store.linked(&JT_CREDENTIALS, true, jt_id).await? {
-            if !hashes.contains(&CredentialView::load(store, c).await?.unique_hash().0) {
-                creds.push(c);
-            }
-        }
-        creds.extend(node_creds);
+        let creds = launch::config_credentials(store, jt_id, &node_creds).await?;
         prompts.insert("credentials".into(), json!(creds));
     }
     // What runs was decided when the node was saved; the spawn acts for the system, as

@@ -265,7 +265,7 @@ fn own_column(res: &Resource, name: &str) -> Option<&'static str> {
         _ => res
             .fields
             .iter()
-            .find(|f| f.name == name && !f.internal && f.kind != Kind::Password)
+            .find(|f| f.name == name && (!f.internal || f.filterable) && f.kind != Kind::Password)
             .map(|f| f.name),
     }
 }

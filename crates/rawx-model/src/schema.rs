@@ -124,6 +124,9 @@ pub struct Field {
     pub default: Default,
     /// Shown on the detail view only: AWX leaves these out of lists (job_args, job_env…).
     pub detail_only: bool,
+    /// An internal field a client may still filter by (a model field AWX's filters accept
+    /// though its serializer does not show it).
+    pub filterable: bool,
 }
 
 impl Field {
@@ -140,7 +143,12 @@ impl Field {
             nullable: false,
             default: Default::Null,
             detail_only: false,
+            filterable: false,
         }
+    }
+    pub const fn filterable(mut self) -> Field {
+        self.filterable = true;
+        self
     }
     pub const fn detail_only(mut self) -> Field {
         self.detail_only = true;

@@ -3,8 +3,10 @@
 //! a git project runs a project update, one on an inventory source a sync, one on a workflow
 //! template a workflow job (with the prompt it asks for), each `launch_type: scheduled` and
 //! listed under `/schedules/N/jobs/`; AWX's 400s for what a kind of template refuses; who may
-//! schedule a project; and migration 21 on a database of the previous release (SQLite and
-//! PostgreSQL), whose schedules could name job templates only.
+//! schedule a project; a schedule's own credentials and labels (AWX's launch configuration,
+//! with `LaunchConfigCredentialsBase`'s refusals), set through the API and the collection;
+//! and migration 21 on a database of the previous release (SQLite and PostgreSQL), whose
+//! schedules could name job templates only.
 
 use rawx_testkit::git::Repo;
 use rawx_testkit::lab::*;
@@ -531,4 +533,178 @@ fn postgres_schedules_of_the_previous_release_migrate() {
         return;
     };
     migrates_schedules_of_the_previous_release(Some(&db));
+}
+
+const MARKER_PLAY: &str = "\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - debug:
+        msg: \"marker={{ marker_value | default('none') }}\"
+";
+
+#[test]
+fn a_schedule_brings_its_own_credentials_and_labels() {
+    let lab = Lab::start();
+    let s = &lab.s;
+    // A custom type whose credential puts its value in the play's variables.
+    let kind = id(&s.admin(
+        "POST",
+        "/api/v2/credential_types/",
+        Some(json!({"name": "Marker", "kind": "cloud",
+                    "inputs": {"fields": [{"id": "value", "label": "Value"}]},
+                    "injectors": {"extra_vars": {"marker_value": "{{ value }}"}}})),
+        201,
+    ));
+    let template_cred = lab.credential_typed("from template", kind, json!({"value": "template"}));
+    let schedule_cred = lab.credential_typed("from schedule", kind, json!({"value": "schedule"}));
+    let other_cred = lab.credential_typed("another", kind, json!({"value": "another"}));
+    let asks_pw = lab.credential(
+        "asks",
+        "Machine",
+        json!({"username": "u", "password": "ASK"}),
+    );
+    let p = lab.project("marker playbooks", &[("marker.yml", MARKER_PLAY)]);
+    let inv = lab.inventory("Local", &[("localhost", local_vars())]);
+    let jt = lab.jt(
+        "marked",
+        p,
+        inv,
+        "marker.yml",
+        json!({"ask_credential_on_launch": true, "ask_labels_on_launch": true}),
+    );
+    s.admin(
+        "POST",
+        &format!("/api/v2/job_templates/{jt}/credentials/"),
+        Some(json!({"id": template_cred})),
+        204,
+    );
+    let plain = lab.jt("plain", p, inv, "marker.yml", json!({}));
+
+    // AWX's refusals, as `{"msg": …}` 400s.
+    let rule = "DTSTART:20300101T090000Z RRULE:FREQ=DAILY;INTERVAL=1";
+    let later = id(&s.admin(
+        "POST",
+        &format!("/api/v2/job_templates/{plain}/schedules/"),
+        Some(json!({"name": "later", "rrule": rule})),
+        201,
+    ));
+    let attach = |schedule: i64, cred: i64| {
+        s.http(
+            "POST",
+            &format!("/api/v2/schedules/{schedule}/credentials/"),
+            Some(("admin", ADMIN_PW)),
+            Some(&json!({"id": cred})),
+        )
+    };
+    let refused = attach(later, schedule_cred);
+    assert_eq!(refused.status, 400, "{refused:?}");
+    assert_eq!(
+        refused.json(),
+        json!({"msg": "Related template is not configured to accept credentials on launch."})
+    );
+    let sched = id(&s.admin(
+        "POST",
+        &format!("/api/v2/job_templates/{jt}/schedules/"),
+        Some(json!({"name": "soon", "rrule": every_minute(20)})),
+        201,
+    ));
+    let refused = attach(sched, template_cred);
+    assert_eq!(
+        refused.json(),
+        json!({"msg": "Related template already uses from template credential."})
+    );
+    let refused = attach(sched, asks_pw);
+    assert_eq!(
+        refused.json(),
+        json!({"msg": "Credential that requires user input on launch cannot be used in saved launch configuration."})
+    );
+    let ok = attach(sched, schedule_cred);
+    assert_eq!(ok.status, 204, "{ok:?}");
+    let refused = attach(sched, other_cred);
+    assert_eq!(refused.status, 400, "{refused:?}");
+    assert!(
+        refused.json()["msg"]
+            .as_str()
+            .unwrap()
+            .starts_with("This launch configuration already provides a Marker"),
+        "{refused:?}"
+    );
+
+    // The collection sets the labels (and, again, the credential) by name.
+    s.admin(
+        "POST",
+        "/api/v2/labels/",
+        Some(json!({"name": "nightly", "organization": lab.org["id"]})),
+        201,
+    );
+    let org = lab.org["name"].as_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let results = play(
+        s,
+        dir.path(),
+        &format!(
+            "    - name: label the schedule
+      awx.awx.schedule:
+        name: soon
+        unified_job_template: marked
+        credentials: [from schedule]
+        labels: [nightly]
+        organization: {org}
+      register: out
+"
+        ),
+    );
+    assert!(results.iter().all(|(failed, _)| !failed), "{results:?}");
+    let labels = s.admin(
+        "GET",
+        &format!("/api/v2/schedules/{sched}/labels/"),
+        None,
+        200,
+    );
+    assert_eq!(labels["results"][0]["name"], "nightly", "{labels}");
+    let creds = s.admin(
+        "GET",
+        &format!("/api/v2/schedules/{sched}/credentials/"),
+        None,
+        200,
+    );
+    assert_eq!(creds["count"], 1, "{creds}");
+
+    // At its time the job runs with the schedule's credential in place of the template's
+    // (same type), and carries the schedule's label.
+    let job = first_job(s, sched, Duration::from_secs(120));
+    let done = lab.wait(id(&job));
+    assert_eq!(done["status"], "successful", "{done}");
+    let creds: Vec<i64> = done["summary_fields"]["credentials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(id)
+        .collect();
+    assert_eq!(creds, vec![schedule_cred], "{done}");
+    let labels = s.admin(
+        "GET",
+        &format!("/api/v2/jobs/{}/labels/", id(&done)),
+        None,
+        200,
+    );
+    let labels: Vec<&str> = labels["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(labels, vec!["nightly"], "{done}");
+    assert_eq!(
+        done["summary_fields"]["labels"]["results"][0]["name"], "nightly",
+        "{done}"
+    );
+    let out = s.http(
+        "GET",
+        &format!("/api/v2/jobs/{}/stdout/?format=txt", id(&done)),
+        Some(("admin", ADMIN_PW)),
+        None,
+    );
+    assert!(out.body.contains("marker=schedule"), "{}", out.body);
 }

@@ -183,6 +183,10 @@ impl ResourceApi for JobTemplates {
         summary: &mut Map<String, Value>,
     ) -> ApiResult<()> {
         let id = int(row, "id").unwrap_or_default();
+        summary.insert(
+            "labels".into(),
+            super::unified::labels_summary(r, &rawx_model::resources::JT_LABELS, id).await?,
+        );
         let mut creds = Vec::new();
         for cid in r.state.store.linked(&JT_CREDENTIALS, true, id).await? {
             if let Some(s) = r.summary("credentials", cid).await? {

@@ -15,7 +15,7 @@ use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::post;
 use rawx_domain::launch;
-use rawx_model::resources::{JOBS, JOB_CREDENTIALS, JOB_KIND, JOB_TEMPLATES};
+use rawx_model::resources::{JOBS, JOB_CREDENTIALS, JOB_KIND, JOB_LABELS, JOB_TEMPLATES};
 use rawx_model::schema::{int, Resource};
 use rawx_model::Row;
 use serde_json::{json, Map, Value};
@@ -143,6 +143,11 @@ pub async fn job_summary(
         }
     }
     summary.insert("credentials".into(), Value::Array(creds));
+    let id = int(row, "id").unwrap_or_default();
+    summary.insert(
+        "labels".into(),
+        unified::labels_summary(r, &JOB_LABELS, id).await?,
+    );
     super::workflows::source_workflow_job(r, row, summary).await
 }
 

@@ -19,9 +19,11 @@ use rawx_domain::messages::{publish, SchedulesChanged};
 use rawx_domain::schedules as sched;
 use rawx_model::filter::{Cond, Filter, Step};
 use rawx_model::rbac::{self, Actor};
-use rawx_model::resources::{children_of, zone_names, SCHEDULES, TYPE_COLUMN, UNIFIED_JOBS};
-use rawx_model::schema::Resource;
+use rawx_model::resources::{
+    children_of, zone_names, SCHEDULES, SCHEDULE_CREDENTIALS, TYPE_COLUMN, UNIFIED_JOBS,
+};
 use rawx_model::schema::{int, text, ColumnType};
+use rawx_model::schema::{Relation, Resource};
 use rawx_model::Row;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -95,6 +97,21 @@ impl ResourceApi for Schedules {
         existing: Option<&Row>,
     ) -> ApiResult<()> {
         prepare(state, row, existing).await
+    }
+
+    /// Its credentials: AWX's `LaunchConfigCredentialsBase.is_valid_relation`.
+    async fn check_link(
+        &self,
+        state: &AppState,
+        relation: &'static Relation,
+        left: i64,
+        right: i64,
+    ) -> ApiResult<()> {
+        if !std::ptr::eq(relation, &SCHEDULE_CREDENTIALS) {
+            return Ok(());
+        }
+        let schedule = state.store.get(&SCHEDULES, left).await?;
+        super::unified::config_credential(state, relation, &schedule, left, right).await
     }
 
     /// The template's `next_job_run` forgets this schedule.

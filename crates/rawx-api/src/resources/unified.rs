@@ -23,7 +23,7 @@ use rawx_model::resources::{
     children_of, JobKind, TYPE_COLUMN, UNIFIED_JOBS, UNIFIED_JOB_TEMPLATES,
 };
 use rawx_model::schema::int;
-use rawx_model::schema::{ColumnType, Resource};
+use rawx_model::schema::{ColumnType, Relation, Resource};
 use rawx_model::Row;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
@@ -360,4 +360,54 @@ pub(crate) async fn list_of(
     Ok(crate::handlers::page_json(
         uri, &params, &lq, page.count, results,
     ))
+}
+
+/// A credential joining a saved launch configuration (a workflow node, a schedule: `owner`,
+/// id `left`, through `relation`): AWX's 400 `{"msg": …}` when it may not. A credential
+/// already there (a re-add, a removal) passes.
+pub async fn config_credential(
+    state: &AppState,
+    relation: &'static Relation,
+    owner: &Row,
+    left: i64,
+    right: i64,
+) -> ApiResult<()> {
+    let existing = state.store.linked(relation, true, left).await?;
+    if existing.contains(&right) {
+        return Ok(());
+    }
+    launch::check_config_credential(
+        &*state.store,
+        int(owner, "unified_job_template"),
+        &existing,
+        right,
+    )
+    .await?
+    .map_err(|m| ApiError::Status(StatusCode::BAD_REQUEST, json!({ "msg": m })))
+}
+
+/// AWX's `LabelsListMixin._summary_field_labels`: `{count, results}` with the first ten of
+/// the object's labels (`relation`, the object on its left), in the labels' order.
+pub async fn labels_summary(
+    r: &mut Renderer<'_>,
+    relation: &'static Relation,
+    id: i64,
+) -> ApiResult<Value> {
+    let mut labels = Vec::new();
+    for l in r.state.store.linked(relation, true, id).await? {
+        if let Ok(row) = r.state.store.get(&rawx_model::resources::LABELS, l).await {
+            labels.push((
+                int(&row, "organization").unwrap_or_default(),
+                rawx_model::schema::text(&row, "name").to_string(),
+                l,
+            ));
+        }
+    }
+    labels.sort();
+    let results: Vec<Value> = labels
+        .iter()
+        .take(10)
+        .map(|(_, name, id)| json!({"id": id, "name": name}))
+        .collect();
+    Ok(json!({"count": labels.len(), "results": results}))
 }

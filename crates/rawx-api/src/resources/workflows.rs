@@ -21,9 +21,9 @@ use axum::Json;
 use rawx_domain::workflows::{self, WorkflowLaunch, WORKFLOW_PROMPTS};
 use rawx_domain::{launch, survey};
 use rawx_model::resources::{
-    INVENTORIES, LABELS, TYPE_COLUMN, UNIFIED_JOB_TEMPLATES, WFJT_EDGES, WFJT_LABELS, WFJ_EDGES,
-    WFJ_LABELS, WORKFLOW_APPROVAL_TEMPLATES, WORKFLOW_JOBS, WORKFLOW_JOB_KIND, WORKFLOW_JOB_NODES,
-    WORKFLOW_JOB_TEMPLATES, WORKFLOW_JOB_TEMPLATE_NODES,
+    INVENTORIES, LABELS, TYPE_COLUMN, UNIFIED_JOB_TEMPLATES, WFJT_EDGES, WFJT_LABELS,
+    WFJT_NODE_CREDENTIALS, WFJ_EDGES, WFJ_LABELS, WORKFLOW_APPROVAL_TEMPLATES, WORKFLOW_JOBS,
+    WORKFLOW_JOB_KIND, WORKFLOW_JOB_NODES, WORKFLOW_JOB_TEMPLATES, WORKFLOW_JOB_TEMPLATE_NODES,
 };
 use rawx_model::schema::{int, text, Relation, Resource};
 use rawx_model::validate::{parse_vars, FieldErrors};
@@ -118,11 +118,16 @@ impl ResourceApi for WorkflowJobTemplates {
 
     async fn summary_fields(
         &self,
-        _r: &mut Renderer<'_>,
+        r: &mut Renderer<'_>,
         row: &Row,
         summary: &mut Map<String, Value>,
     ) -> ApiResult<()> {
         super::surveys::summary(row, summary);
+        let id = int(row, "id").unwrap_or_default();
+        summary.insert(
+            "labels".into(),
+            unified::labels_summary(r, &WFJT_LABELS, id).await?,
+        );
         Ok(())
     }
 
@@ -437,7 +442,8 @@ impl ResourceApi for WorkflowJobTemplateNodes {
         Ok(())
     }
 
-    /// AWX's `WorkflowJobTemplateNodeChildrenBaseList.is_valid_relation`.
+    /// AWX's `WorkflowJobTemplateNodeChildrenBaseList.is_valid_relation` for edges,
+    /// `LaunchConfigCredentialsBase`'s for credentials.
     async fn check_link(
         &self,
         state: &AppState,
@@ -445,6 +451,10 @@ impl ResourceApi for WorkflowJobTemplateNodes {
         left: i64,
         right: i64,
     ) -> ApiResult<()> {
+        if std::ptr::eq(relation, &WFJT_NODE_CREDENTIALS) {
+            let node = state.store.get(&WORKFLOW_JOB_TEMPLATE_NODES, left).await?;
+            return unified::config_credential(state, relation, &node, left, right).await;
+        }
         let Some(kind) = WFJT_EDGES
             .iter()
             .position(|(_, r)| std::ptr::eq(*r, relation))
@@ -663,7 +673,13 @@ impl ResourceApi for WorkflowJobs {
         row: &Row,
         summary: &mut Map<String, Value>,
     ) -> ApiResult<()> {
-        unified::template_summary(r, &WORKFLOW_ORIGIN, row, summary).await
+        unified::template_summary(r, &WORKFLOW_ORIGIN, row, summary).await?;
+        let id = int(row, "id").unwrap_or_default();
+        summary.insert(
+            "labels".into(),
+            unified::labels_summary(r, &WFJ_LABELS, id).await?,
+        );
+        Ok(())
     }
 
     async fn derived(

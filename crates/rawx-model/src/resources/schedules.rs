@@ -3,7 +3,7 @@
 //! crate (RFC 5545, time zones from `chrono-tz`).
 
 use super::{fk, DESCRIPTION, NAME, VERBOSITY};
-use crate::schema::{Default as D, Field, Kind, Resource, Scope};
+use crate::schema::{Default as D, Field, Kind, Relation, Resource, Scope, Sub, SubList};
 use chrono::TimeZone;
 use rrule::{Frequency, RRuleSet, Tz};
 
@@ -93,11 +93,42 @@ pub static SCHEDULES: Resource = Resource {
     unique: &[&["unified_job_template", "name"]],
     scope: Scope::Via(&["unified_job_template", "organization"]),
     // `jobs/` lists the jobs of every kind it launched: the schedules module's own route.
-    subs: &[],
+    subs: &[
+        Sub {
+            name: "credentials",
+            list: SubList::Linked {
+                relation: &SCHEDULE_CREDENTIALS,
+                from_left: true,
+            },
+        },
+        Sub {
+            name: "labels",
+            list: SubList::Linked {
+                relation: &SCHEDULE_LABELS,
+                from_left: true,
+            },
+        },
+    ],
     order: "-next_run",
     search_fields: &["name", "description"],
     named_url_parents: &[],
     read_only_api: false,
+};
+
+/// A schedule's own credentials (AWX's launch configuration `credentials`): each replaces the
+/// template's of its type when the schedule launches.
+pub static SCHEDULE_CREDENTIALS: Relation = Relation {
+    table: "schedule_credentials",
+    left: ("schedules", "schedule_id"),
+    right: ("credentials", "credential_id"),
+};
+
+/// A schedule's labels (AWX's launch configuration `labels`), given to the jobs it launches
+/// when the template asks for labels.
+pub static SCHEDULE_LABELS: Relation = Relation {
+    table: "schedule_labels",
+    left: ("schedules", "schedule_id"),
+    right: ("labels", "label_id"),
 };
 
 /// What a schedule shows that its rule decides (AWX's `update_computed_fields`), as stored text.

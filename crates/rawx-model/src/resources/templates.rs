@@ -408,9 +408,12 @@ pub static UNIFIED_JOB_TEMPLATES: Resource = Resource {
         Field::new("status", "Status", Kind::Choice(TEMPLATE_STATUS))
             .read_only()
             .default(D::Str("never updated")),
-        // Who may see it: the kind's organization (every kind's read rule).
+        // Who may see it: the kind's organization (every kind's read rule). Filterable, as
+        // AWX's `UnifiedJobTemplate.organization` is: the collection's `schedule` module looks
+        // its template up with `?organization=`.
         fk("organization", "", "organizations")
             .internal()
+            .filterable()
             .nullable(),
         // The kinds that name one (job templates, inventory sources): an execution
         // environment's `unified_job_templates/`.
