@@ -364,6 +364,7 @@ async fn demo_project(
         Ok(rev) => {
             fields.insert("local_path".into(), json!(local));
             fields.insert("scm_revision".into(), json!(rev));
+            fields.insert("status".into(), json!("successful"));
         }
         Err(e) => {
             tracing::warn!(error = %e, "no git checkout for the Demo Project: it is a manual project");

@@ -555,6 +555,10 @@ fn the_preloaded_demo_job_template_runs() {
         format!("_{}__demo_project", p["id"]),
         "{p}"
     );
+    assert_eq!(
+        p["status"], "successful",
+        "as AWX makes it (skip_update): {p}"
+    );
     let books = s.admin(
         "GET",
         &format!("/api/v2/projects/{}/playbooks/", p["id"]),
