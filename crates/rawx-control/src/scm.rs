@@ -374,6 +374,17 @@ async fn credential_inputs(
     Ok((text(&ctype, "kind").to_string(), inputs))
 }
 
+/// What the update runs, as `job_args` shows it: the tool and the URL, a password in the URL
+/// hidden (the field is readable by anyone who can see the update).
+fn job_args(update: &Row) -> Value {
+    let url = clean(text(update, "scm_url"));
+    match text(update, "scm_type") {
+        "svn" => json!(["svn", "update", url]),
+        "archive" => json!(["curl", url]),
+        _ => json!(["git", "fetch", url]),
+    }
+}
+
 /// Runs a project update the task manager moved to `waiting`, to its final state.
 pub async fn run(shared: Shared, id: i64) {
     let kind = &PROJECT_UPDATE_KIND;
@@ -405,7 +416,7 @@ pub async fn run(shared: Shared, id: i64) {
         json!({"status": JobStatus::Running.as_str(), "started": started, "execution_environment": ee,
                "execution_node": shared.node.node_id(), "controller_node": shared.node_name,
                "job_cwd": dir.display().to_string(),
-               "job_args": json!(["git", "fetch", text(&update, "scm_url")]).to_string()}),
+               "job_args": job_args(&update).to_string()}),
     )
     .await;
     let t0 = Instant::now();
@@ -1396,6 +1407,13 @@ mod tests {
             "fatal: unable to access 'https://bob:********@git.example/r.git/': 403"
         );
         assert_eq!(super::clean("ssh://git@host/repo"), "ssh://git@host/repo");
+        let mut u = rawx_model::Row::new();
+        u.insert("scm_type".into(), serde_json::json!("svn"));
+        u.insert("scm_url".into(), serde_json::json!("svn://bob:pw@h/r"));
+        assert_eq!(
+            super::job_args(&u),
+            serde_json::json!(["svn", "update", "svn://bob:********@h/r"])
+        );
         assert_eq!(
             super::with_ssh_user("ssh://h:22/r", "bob"),
             "ssh://bob@h:22/r"

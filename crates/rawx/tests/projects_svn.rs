@@ -284,6 +284,36 @@ fn a_private_svnserve_repository_with_a_password_that_stays_secret() {
     lab.wait_status(j, "successful");
     assert!(lab.stdout(j).contains("git-play says private"));
 
+    assert_eq!(
+        serde_json::from_str::<Value>(u["job_args"].as_str().unwrap()).unwrap(),
+        json!(["svn", "update", url]),
+        "{u}"
+    );
+
+    // A user and password in the URL are used as AWX prefers them, and shown nowhere else.
+    let in_url = format!("svn://bob:{pw}@127.0.0.1:{port}/priv/trunk");
+    let p = s.admin(
+        "POST",
+        "/api/v2/projects/",
+        Some(
+            json!({"name": "In URL", "organization": lab.org["id"], "scm_type": "svn",
+                    "scm_url": in_url}),
+        ),
+        201,
+    );
+    let uid = p["summary_fields"]["current_update"]["id"]
+        .as_i64()
+        .unwrap();
+    let u2 = update_of(s, uid);
+    let out2 = lab.stdout_on("project_updates", uid);
+    assert_eq!(u2["status"], "successful", "{u2}\n{out2}");
+    assert!(
+        !u2["job_args"].as_str().unwrap().contains(pw),
+        "{}",
+        u2["job_args"]
+    );
+    assert!(!out2.contains(pw), "{out2}");
+
     // svn was run with the user and `--password-from-stdin`; the password was nowhere.
     let spied = std::fs::read_to_string(&log).unwrap();
     assert!(
