@@ -730,13 +730,18 @@ async fn git(ctx: &Ctx<'_>, out: &mut Out, update: &Row) -> Result<String, Stop>
         // The git module's submodule handling: every submodule checked out, recursively, at
         // the commit the superproject records, or with `track_submodules` at the head of
         // its branch (`.gitmodules`' `branch`, else the submodule's remote `HEAD`).
-        // As the module: URLs synced from `.gitmodules` first, `--force` only with scm_clean.
-        let before_subs = submodule_heads(&ctx.dir).await;
-        ctx.git_ok(
-            &["submodule", "sync", "--recursive", "--quiet"],
-            "Failed to sync submodules",
-        )
-        .await?;
+        // As the module: URLs synced from `.gitmodules` first (only when the revision moved:
+        // the same revision has the same `.gitmodules`), `--force` only with scm_clean.
+        let before_subs = before
+            .as_deref()
+            .and_then(|b| std::fs::read_to_string(submodules_record(&ctx.dir, b)).ok());
+        if before.as_deref() != Some(after.as_str()) {
+            ctx.git_ok(
+                &["submodule", "sync", "--recursive", "--quiet"],
+                "Failed to sync submodules",
+            )
+            .await?;
+        }
         let mut sub = vec![
             "-c",
             "protocol.file.allow=always",
@@ -761,12 +766,17 @@ async fn git(ctx: &Ctx<'_>, out: &mut Out, update: &Row) -> Result<String, Stop>
         // What each job of this revision copies (`build.rs`): the submodules' commits as this
         // update left them, kept per revision so a later update does not move an older job.
         let record = submodules_record(&ctx.dir, &after);
-        let written = record
-            .parent()
-            .map(std::fs::create_dir_all)
-            .unwrap_or(Ok(()))
-            .and_then(|_| std::fs::write(&record, &heads));
-        written.map_err(|e| Stop::Failed(format!("cannot write {}: {e}", record.display())))?;
+        if std::fs::read_to_string(&record).ok().as_deref() != Some(heads.as_str()) {
+            // Written aside and renamed: a job reading it meanwhile sees the old or the new.
+            let part = record.with_extension("part");
+            let written = record
+                .parent()
+                .map(std::fs::create_dir_all)
+                .unwrap_or(Ok(()))
+                .and_then(|_| std::fs::write(&part, &heads))
+                .and_then(|_| std::fs::rename(&part, &record));
+            written.map_err(|e| Stop::Failed(format!("cannot write {}: {e}", record.display())))?;
+        }
     }
     out.result(
         "ansible.builtin.git",
