@@ -1445,6 +1445,11 @@ mod tests {
         );
         assert!(msg.contains("/api/v2/organizations/3/galaxy_credentials/"));
         assert_eq!(super::galaxy_unreachable("ERROR! bad yaml", &env, 3), None);
+        let msg = super::galaxy_unreachable(stderr, &[], 3).unwrap();
+        assert!(
+            msg.contains("has no Galaxy credential, so ansible-galaxy used its default server"),
+            "{msg}"
+        );
         assert_eq!(
             super::sha1_hex(b""),
             "da39a3ee5e6b4b0d3255bfef95601890afd80709"
