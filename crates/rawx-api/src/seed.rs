@@ -316,6 +316,12 @@ pub async fn preload(
         let mut kind = Row::new();
         kind.insert("kind".into(), json!("galaxy"));
         store.update(&CREDENTIALS, galaxy, &kind).await?;
+        // AWX's `o.galaxy_credentials.add(public_galaxy_credential)`: the Default
+        // organization's projects install their requirements from Galaxy.
+        let rel = &rawx_model::resources::ORG_GALAXY_CREDENTIALS;
+        if !store.linked(rel, true, org).await?.contains(&galaxy) {
+            store.link(rel, org, galaxy).await?;
+        }
     }
     let demo = Filter::eq("name", ColumnType::Text, json!("Demo Project"));
     let project = match store.find(&PROJECTS, &demo).await? {

@@ -566,6 +566,15 @@ fn the_preloaded_demo_job_template_runs() {
         200,
     );
     assert_eq!(books, json!(["hello_world.yml"]));
+    // AWX's preload gives the Default organization the public Galaxy.
+    let org = p["organization"].as_i64().unwrap();
+    let galaxy = s.admin(
+        "GET",
+        &format!("/api/v2/organizations/{org}/galaxy_credentials/"),
+        None,
+        200,
+    );
+    assert_eq!(rawx_testkit::names(&galaxy), ["Ansible Galaxy"], "{galaxy}");
 
     // It runs offline (this machine reaches no GitHub): the checkout rawx made.
     let out = s.awx(&["job_templates", "launch", "Demo Job Template", "--monitor"]);
