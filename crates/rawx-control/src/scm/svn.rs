@@ -40,9 +40,17 @@ impl Svn<'_, '_> {
         }
         argv.extend(args);
         let input = (!self.password.is_empty()).then_some(self.password.as_str());
-        self.ctx
+        match self
+            .ctx
             .cmd_input("svn", &argv, &self.ctx.dir, &[], input)
             .await
+        {
+            Err(Stop::Failed(e)) if e.starts_with("cannot run svn") => Err(Stop::Failed(format!(
+                "{e}: the Subversion client is not installed on this node \
+                 (Debian: apt-get install subversion)"
+            ))),
+            other => other,
+        }
     }
 
     /// `svn args`, failing the step with svn's own message when it fails.
