@@ -192,22 +192,71 @@ pub async fn set_password(store: &DynStore, username: &str, password: &str) -> A
 /// The playbook the Demo Project ships with.
 pub const HELLO_WORLD: &str = "- name: Hello World Sample\n  hosts: all\n  tasks:\n    - name: Hello Message\n      debug:\n        msg: \"Hello World!\"\n";
 
+/// Where AWX's `create_preload_data` points the Demo Project.
+pub const DEMO_PROJECT_URL: &str = "https://github.com/ansible/ansible-tower-samples";
+
+/// Makes the Demo Project's checkout in `dir` without the network: a Git repository whose one
+/// commit holds `hello_world.yml` as `ansible-tower-samples` has it. Its revision.
+async fn demo_checkout(dir: &std::path::Path) -> Result<String, String> {
+    let git = |args: &'static [&'static str]| {
+        let dir = dir.to_path_buf();
+        async move {
+            let out = tokio::process::Command::new("git")
+                .args([
+                    "-c",
+                    "user.name=rawx",
+                    "-c",
+                    "user.email=rawx@localhost",
+                    "-c",
+                    "commit.gpgsign=false",
+                ])
+                .args(args)
+                .current_dir(&dir)
+                .stdin(std::process::Stdio::null())
+                .output()
+                .await
+                .map_err(|e| format!("git: {e}"))?;
+            if !out.status.success() {
+                return Err(format!(
+                    "git {args:?}: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ));
+            }
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        }
+    };
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+    git(&["init", "--quiet"]).await?;
+    std::fs::write(dir.join("hello_world.yml"), HELLO_WORLD)
+        .map_err(|e| format!("writing hello_world.yml: {e}"))?;
+    git(&["add", "hello_world.yml"]).await?;
+    git(&[
+        "commit",
+        "--quiet",
+        "-m",
+        "hello_world.yml of ansible/ansible-tower-samples, shipped with rawx",
+    ])
+    .await?;
+    git(&["rev-parse", "HEAD"]).await
+}
+
 /// AWX's preload data, so a newcomer can launch a job in their first minute: the `Default`
-/// organization, `Demo Inventory` (localhost), `Demo Credential`, `Demo Project` (a manual
-/// project holding `hello_world.yml`) and `Demo Job Template`. Objects that exist are kept.
-pub async fn preload(store: &DynStore, projects_dir: &std::path::Path) -> ApiResult<()> {
+/// organization, `Demo Inventory` (localhost), `Demo Credential`, `Demo Project` and `Demo Job
+/// Template`. Objects that exist are kept. The Demo Project's directory.
+///
+/// The Demo Project is AWX's: a git project of `ansible/ansible-tower-samples`, created without
+/// an update (AWX's `skip_update`). AWX records a revision it has not checked out, so its demo
+/// needs GitHub on the first launch; rawx instead ships that revision's `hello_world.yml` as
+/// the checkout's first commit, so the demo runs offline on a fresh machine, and the first
+/// update (where GitHub can be reached) brings the repository's own content. Without `git`,
+/// it is a manual project holding the same playbook.
+pub async fn preload(
+    store: &DynStore,
+    projects_dir: &std::path::Path,
+) -> ApiResult<std::path::PathBuf> {
     use rawx_model::resources::{
         CREDENTIALS, HOSTS, INVENTORIES, JOB_TEMPLATES, JT_CREDENTIALS, ORGANIZATIONS, PROJECTS,
     };
-    let dir = projects_dir.join("demo-project");
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| crate::ApiError::Internal(format!("creating {}: {e}", dir.display())))?;
-    let playbook = dir.join("hello_world.yml");
-    if !playbook.exists() {
-        std::fs::write(&playbook, HELLO_WORLD).map_err(|e| {
-            crate::ApiError::Internal(format!("writing {}: {e}", playbook.display()))
-        })?;
-    }
     async fn get_or_make(
         store: &DynStore,
         res: &'static rawx_model::Resource,
@@ -267,14 +316,26 @@ pub async fn preload(store: &DynStore, projects_dir: &std::path::Path) -> ApiRes
         let mut kind = Row::new();
         kind.insert("kind".into(), json!("galaxy"));
         store.update(&CREDENTIALS, galaxy, &kind).await?;
+        // AWX's `o.galaxy_credentials.add(public_galaxy_credential)`: the Default
+        // organization's projects install their requirements from Galaxy.
+        let rel = &rawx_model::resources::ORG_GALAXY_CREDENTIALS;
+        if !store.linked(rel, true, org).await?.contains(&galaxy) {
+            store.link(rel, org, galaxy).await?;
+        }
     }
-    let project = get_or_make(
-        store,
-        &PROJECTS,
-        "Demo Project",
-        json!({"name": "Demo Project", "organization": org, "scm_type": "", "local_path": "demo-project"}),
-    )
-    .await?;
+    let demo = Filter::eq("name", ColumnType::Text, json!("Demo Project"));
+    let project = match store.find(&PROJECTS, &demo).await? {
+        Some(p) => p["id"].as_i64().unwrap_or_default(),
+        None => demo_project(store, projects_dir, org).await?,
+    };
+    let demo_dir = projects_dir.join(
+        store
+            .get(&PROJECTS, project)
+            .await?
+            .get("local_path")
+            .and_then(Value::as_str)
+            .unwrap_or_default(),
+    );
     let jt_f = Filter::eq("name", ColumnType::Text, json!("Demo Job Template"));
     if store.find(&JOB_TEMPLATES, &jt_f).await?.is_none() {
         let mut row = validate(
@@ -288,5 +349,47 @@ pub async fn preload(store: &DynStore, projects_dir: &std::path::Path) -> ApiRes
         store.link(&JT_CREDENTIALS, jt, cred).await?;
     }
     rawx_domain::roles::backfill(&**store).await?;
-    Ok(())
+    Ok(demo_dir)
+}
+
+/// Creates the Demo Project (see [`preload`]): git with its checkout made here, else manual.
+async fn demo_project(
+    store: &DynStore,
+    projects_dir: &std::path::Path,
+    org: i64,
+) -> ApiResult<i64> {
+    use rawx_model::resources::PROJECTS;
+    let body = json!({"name": "Demo Project", "organization": org, "scm_type": "git",
+                      "scm_url": DEMO_PROJECT_URL, "scm_update_cache_timeout": 0});
+    let row = validate(&PROJECTS, &body, Mode::Create).map_err(crate::ApiError::Fields)?;
+    let id = store.insert(&PROJECTS, &row).await?;
+    let local = rawx_domain::projects::scm_local_path(id, "Demo Project");
+    let dir = projects_dir.join(&local);
+    let mut fields = Row::new();
+    match demo_checkout(&dir).await {
+        Ok(rev) => {
+            fields.insert("local_path".into(), json!(local));
+            fields.insert("scm_revision".into(), json!(rev));
+            fields.insert("status".into(), json!("successful"));
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no git checkout for the Demo Project: it is a manual project");
+            let _ = std::fs::remove_dir_all(&dir);
+            let manual = projects_dir.join("demo-project");
+            std::fs::create_dir_all(&manual)
+                .and_then(|_| std::fs::write(manual.join("hello_world.yml"), HELLO_WORLD))
+                .map_err(|e| {
+                    crate::ApiError::Internal(format!("writing {}: {e}", manual.display()))
+                })?;
+            for (k, v) in [
+                ("scm_type", ""),
+                ("scm_url", ""),
+                ("local_path", "demo-project"),
+            ] {
+                fields.insert(k.into(), json!(v));
+            }
+        }
+    }
+    store.update(&PROJECTS, id, &fields).await?;
+    Ok(id)
 }

@@ -486,15 +486,39 @@ fn job_revision(job: &Row, project: &Row) -> Option<String> {
 }
 
 /// Writes the tree of `rev` of the checkout `repo` into `dest` (`git archive | tar -x`): the
-/// checkout's own files and index are not touched, so an update may run meanwhile.
+/// checkout's own files and index are not touched, so an update may run meanwhile. Submodules
+/// (which `git archive` leaves out) follow at the commits the update of `rev` checked out
+/// (`scm::submodules_record`), else at those checked out now: AWX's copy holds them too.
 async fn export_revision(repo: &Path, rev: &str, dest: &Path) -> anyhow::Result<()> {
-    use std::process::Stdio;
     let _ = std::fs::remove_dir_all(dest);
     std::fs::create_dir_all(dest).with_context(|| format!("creating {}", dest.display()))?;
+    archive_into(repo, rev, "", dest).await?;
+    if !dest.join(".gitmodules").exists() {
+        return Ok(());
+    }
+    let record = crate::scm::submodules_record(repo, rev);
+    let heads = match std::fs::read_to_string(&record) {
+        Ok(h) => h,
+        Err(_) => crate::scm::submodule_heads(repo).await.unwrap_or_default(),
+    };
+    for line in heads.lines() {
+        let Some((commit, path)) = line.split_once(' ') else {
+            continue;
+        };
+        archive_into(&repo.join(path), commit, &format!("{path}/"), dest).await?;
+    }
+    Ok(())
+}
+
+/// `git -C repo archive --prefix=prefix rev | tar -x -C dest`.
+async fn archive_into(repo: &Path, rev: &str, prefix: &str, dest: &Path) -> anyhow::Result<()> {
+    use std::process::Stdio;
     let mut git = tokio::process::Command::new("git")
         .arg("-C")
         .arg(repo)
-        .args(["archive", "--format=tar", rev])
+        .args(["archive", "--format=tar"])
+        .arg(format!("--prefix={prefix}"))
+        .arg(rev)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .kill_on_drop(true)

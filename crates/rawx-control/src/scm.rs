@@ -13,6 +13,8 @@
 //! `SSH_ASKPASS`, a script in a private (0700) directory that prints a 0600 file; the directory
 //! goes when the update ends. Any output line holding a secret is masked before it is stored.
 
+mod svn;
+
 use crate::ingest::event_row;
 use crate::ingest::Writer;
 use crate::job_state::set;
@@ -217,6 +219,11 @@ struct Ctx<'a> {
     /// The organization's Galaxy servers (`ANSIBLE_GALAXY_SERVER_*`), for `ansible-galaxy`.
     galaxy: Vec<(String, String)>,
     deadline: Option<Instant>,
+    /// The update's private directory (0700): svn's configuration directory lives there.
+    private: PathBuf,
+    /// The Source Control credential's username and password, for svn (which takes the
+    /// password on its standard input, as the subversion module passes it).
+    login: (String, String),
 }
 
 struct Ran {
@@ -238,10 +245,26 @@ impl Ctx<'_> {
         cwd: &Path,
         extra: &[(String, String)],
     ) -> Result<Ran, Stop> {
+        self.cmd_input(program, args, cwd, extra, None).await
+    }
+
+    /// As `cmd_env`, writing `input` (a password) to the command's standard input.
+    async fn cmd_input(
+        &self,
+        program: &str,
+        args: &[&str],
+        cwd: &Path,
+        extra: &[(String, String)],
+        input: Option<&str>,
+    ) -> Result<Ran, Stop> {
         let mut c = tokio::process::Command::new(program);
         c.args(args)
             .current_dir(cwd)
-            .stdin(Stdio::null())
+            .stdin(if input.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true)
@@ -251,9 +274,17 @@ impl Ctx<'_> {
         for (k, v) in self.env.iter().chain(extra) {
             c.env(k, v);
         }
-        let child = c
+        let mut child = c
             .spawn()
             .map_err(|e| Stop::Failed(format!("cannot run {program}: {e}")))?;
+        if let (Some(data), Some(mut stdin)) = (input, child.stdin.take()) {
+            use tokio::io::AsyncWriteExt;
+            let data = data.to_string();
+            // Written beside the wait: a command that does not read it cannot block this.
+            tokio::spawn(async move {
+                let _ = stdin.write_all(data.as_bytes()).await;
+            });
+        }
         let output = child.wait_with_output();
         tokio::pin!(output);
         let mut poll = tokio::time::interval(CANCEL_POLL);
@@ -343,6 +374,17 @@ async fn credential_inputs(
     Ok((text(&ctype, "kind").to_string(), inputs))
 }
 
+/// What the update runs, as `job_args` shows it: the tool and the URL, a password in the URL
+/// hidden (the field is readable by anyone who can see the update).
+fn job_args(update: &Row) -> Value {
+    let url = clean(text(update, "scm_url"));
+    match text(update, "scm_type") {
+        "svn" => json!(["svn", "update", url]),
+        "archive" => json!(["curl", url]),
+        _ => json!(["git", "fetch", url]),
+    }
+}
+
 /// Runs a project update the task manager moved to `waiting`, to its final state.
 pub async fn run(shared: Shared, id: i64) {
     let kind = &PROJECT_UPDATE_KIND;
@@ -374,7 +416,7 @@ pub async fn run(shared: Shared, id: i64) {
         json!({"status": JobStatus::Running.as_str(), "started": started, "execution_environment": ee,
                "execution_node": shared.node.node_id(), "controller_node": shared.node_name,
                "job_cwd": dir.display().to_string(),
-               "job_args": json!(["git", "fetch", text(&update, "scm_url")]).to_string()}),
+               "job_args": job_args(&update).to_string()}),
     )
     .await;
     let t0 = Instant::now();
@@ -394,9 +436,12 @@ pub async fn run(shared: Shared, id: i64) {
     };
     let mut secrets = Vec::new();
     let mut env = Vec::new();
+    let mut login = (String::new(), String::new());
     if let Some(cid) = int(&update, "credential") {
         match credential_inputs(&shared, cid).await {
             Ok((_, inputs)) => {
+                let get = |k: &str| inputs.get(k).and_then(Value::as_str).unwrap_or_default();
+                login = (get("username").to_string(), get("password").to_string());
                 // AWX's `update_scm_url`: an ssh URL without a user takes the credential's.
                 let user = inputs
                     .get("username")
@@ -448,6 +493,8 @@ pub async fn run(shared: Shared, id: i64) {
         env,
         galaxy,
         deadline: (timeout > 0).then(|| t0 + Duration::from_secs(timeout as u64)),
+        private: private.0.clone(),
+        login,
     };
     let mut out = Out {
         job: id,
@@ -564,6 +611,7 @@ async fn steps(ctx: &Ctx<'_>, out: &mut Out, update: &Row) -> Result<String, Sto
     let rev = match text(update, "scm_type") {
         "git" => git(ctx, out, update).await?,
         "archive" => archive(ctx, out, update).await?,
+        "svn" => svn::update(ctx, out, update).await?,
         other => {
             out.task(&format!("Update project using {other}"), other);
             return Err(Stop::Failed(format!(
@@ -638,13 +686,33 @@ async fn git(ctx: &Ctx<'_>, out: &mut Out, update: &Row) -> Result<String, Stop>
     };
     let mut changed = before.as_deref() != Some(after.as_str());
     if before.is_some() {
+        // Files changed by hand, in the checkout or in a submodule's; a submodule at another
+        // commit than recorded is not one (`scm_track_submodules` puts it there).
         let status = ctx
             .git_ok(
-                &["status", "--porcelain", "--untracked-files=no"],
+                &[
+                    "status",
+                    "--porcelain",
+                    "--untracked-files=no",
+                    "--ignore-submodules=all",
+                ],
                 "git status failed",
             )
             .await?;
-        if !status.stdout.trim().is_empty() {
+        let mut local = status.stdout.trim().to_string();
+        if ctx.dir.join(".gitmodules").exists() {
+            let subs = ctx
+                .git(&[
+                    "submodule",
+                    "foreach",
+                    "--quiet",
+                    "--recursive",
+                    "git status --porcelain --untracked-files=no --ignore-submodules=all",
+                ])
+                .await?;
+            local.push_str(subs.stdout.trim());
+        }
+        if !local.is_empty() {
             if !force {
                 return Err(Stop::Failed("Local modifications exist in the destination: the project's checkout was changed by hand (set scm_clean to discard them).".into()));
             }
@@ -659,6 +727,21 @@ async fn git(ctx: &Ctx<'_>, out: &mut Out, update: &Row) -> Result<String, Stop>
         .await?;
     }
     if ctx.dir.join(".gitmodules").exists() {
+        // The git module's submodule handling: every submodule checked out, recursively, at
+        // the commit the superproject records, or with `track_submodules` at the head of
+        // its branch (`.gitmodules`' `branch`, else the submodule's remote `HEAD`).
+        // As the module: URLs synced from `.gitmodules` first (only when the revision moved:
+        // the same revision has the same `.gitmodules`), `--force` only with scm_clean.
+        let before_subs = before
+            .as_deref()
+            .and_then(|b| std::fs::read_to_string(submodules_record(&ctx.dir, b)).ok());
+        if before.as_deref() != Some(after.as_str()) {
+            ctx.git_ok(
+                &["submodule", "sync", "--recursive", "--quiet"],
+                "Failed to sync submodules",
+            )
+            .await?;
+        }
         let mut sub = vec![
             "-c",
             "protocol.file.allow=always",
@@ -671,8 +754,29 @@ async fn git(ctx: &Ctx<'_>, out: &mut Out, update: &Row) -> Result<String, Stop>
         if update.get("scm_track_submodules") == Some(&json!(true)) {
             sub.push("--remote");
         }
+        if force {
+            sub.push("--force");
+        }
         let r = ctx.git_ok(&sub, "Failed to init/update submodules").await?;
         out.verbose(&r.stdout);
+        let heads = submodule_heads(&ctx.dir)
+            .await
+            .ok_or_else(|| Stop::Failed("cannot list the checked out submodules".into()))?;
+        changed |= before_subs.as_deref() != Some(heads.as_str());
+        // What each job of this revision copies (`build.rs`): the submodules' commits as this
+        // update left them, kept per revision so a later update does not move an older job.
+        let record = submodules_record(&ctx.dir, &after);
+        if std::fs::read_to_string(&record).ok().as_deref() != Some(heads.as_str()) {
+            // Written aside and renamed: a job reading it meanwhile sees the old or the new.
+            let part = record.with_extension("part");
+            let written = record
+                .parent()
+                .map(std::fs::create_dir_all)
+                .unwrap_or(Ok(()))
+                .and_then(|_| std::fs::write(&part, &heads))
+                .and_then(|_| std::fs::rename(&part, &record));
+            written.map_err(|e| Stop::Failed(format!("cannot write {}: {e}", record.display())))?;
+        }
     }
     out.result(
         "ansible.builtin.git",
@@ -686,6 +790,33 @@ async fn git(ctx: &Ctx<'_>, out: &mut Out, update: &Row) -> Result<String, Stop>
         false,
     );
     Ok(after)
+}
+
+/// Where an update records the submodule commits of revision `rev` of the checkout `dir`.
+pub(crate) fn submodules_record(dir: &Path, rev: &str) -> PathBuf {
+    dir.join(".git").join("rawx-submodules").join(rev)
+}
+
+/// The checked out submodules of the checkout `dir`, recursively, parents first: one line
+/// `<commit> <path from the top>` each.
+pub(crate) async fn submodule_heads(dir: &Path) -> Option<String> {
+    let out = tokio::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args([
+            "submodule",
+            "foreach",
+            "--quiet",
+            "--recursive",
+            r#"echo "$(git rev-parse HEAD) $displaypath""#,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .await
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The commit `branch` (a branch, a tag or a commit) names in the checkout `dir`, as an update
@@ -859,13 +990,17 @@ async fn requirements(ctx: &Ctx<'_>, out: &mut Out, update: &Row, rev: &str) -> 
         if !r.ok {
             out.verbose(&r.stderr);
             let _ = std::fs::remove_dir_all(&stage);
-            return Err(Stop::Failed(format!(
-                "ansible-galaxy could not install {file}: {}",
+            let org = int(update, "organization").unwrap_or_default();
+            let why = galaxy_unreachable(&r.stderr, &ctx.galaxy, org).unwrap_or_else(|| {
                 r.stderr
                     .trim()
                     .lines()
                     .last()
                     .unwrap_or("non-zero return code")
+                    .to_string()
+            });
+            return Err(Stop::Failed(format!(
+                "ansible-galaxy could not install {file}: {why}"
             )));
         }
         let changed = match what {
@@ -888,6 +1023,56 @@ async fn requirements(ctx: &Ctx<'_>, out: &mut Out, update: &Row, rev: &str) -> 
         ))
     })?;
     Ok(())
+}
+
+/// When ansible-galaxy failed because no Galaxy server answered: which servers it tried and
+/// why, and what to do about it (ansible-galaxy's own last line says neither for roles). The
+/// URLs are the credentials' `url`s (never their tokens), as ansible-galaxy printed them.
+fn galaxy_unreachable(stderr: &str, galaxy: &[(String, String)], org: i64) -> Option<String> {
+    const CALL: &str = "when attempting to call Galaxy at '";
+    // ansible-galaxy wraps its warnings; its messages are read as one line.
+    let flat = stderr.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut tried: Vec<String> = Vec::new();
+    let mut rest = flat.as_str();
+    while let Some(i) = rest.find(CALL) {
+        rest = &rest[i + CALL.len()..];
+        let Some(end) = rest.find('\'') else { break };
+        let url = &rest[..end];
+        let after = rest[end + 1..].trim_start_matches(':').trim_start();
+        let reason = match after.strip_prefix("<urlopen error ") {
+            Some(r) => r.split('>').next().unwrap_or(r),
+            None => after.split(". ").next().unwrap_or(after),
+        };
+        let item = format!("{url} ({})", reason.trim_end_matches('.'));
+        if !tried.iter().any(|t| t.starts_with(url)) {
+            tried.push(item);
+        }
+        rest = &rest[end..];
+    }
+    if tried.is_empty() {
+        return None;
+    }
+    let configured = galaxy
+        .iter()
+        .any(|(k, _)| k.ends_with("_URL") && !k.ends_with("_AUTH_URL"));
+    let whose = if configured {
+        format!(
+            "The servers are the Galaxy credentials of the project's organization, in their \
+             order (/api/v2/organizations/{org}/galaxy_credentials/): correct their URL or add \
+             one for a server this node can reach"
+        )
+    } else {
+        format!(
+            "The project's organization has no Galaxy credential, so ansible-galaxy used its \
+             default server: add a Galaxy credential for a server this node can reach to \
+             /api/v2/organizations/{org}/galaxy_credentials/"
+        )
+    };
+    Some(format!(
+        "no Galaxy server could be reached: tried {}. {whose}; or have the requirements \
+         name sources that need no server (git+https:// URLs, tarballs).",
+        tried.join(", ")
+    ))
 }
 
 /// The Galaxy servers of the project's organization, in AWX's variables
@@ -1232,6 +1417,13 @@ mod tests {
             "fatal: unable to access 'https://bob:********@git.example/r.git/': 403"
         );
         assert_eq!(super::clean("ssh://git@host/repo"), "ssh://git@host/repo");
+        let mut u = rawx_model::Row::new();
+        u.insert("scm_type".into(), serde_json::json!("svn"));
+        u.insert("scm_url".into(), serde_json::json!("svn://bob:pw@h/r"));
+        assert_eq!(
+            super::job_args(&u),
+            serde_json::json!(["svn", "update", "svn://bob:********@h/r"])
+        );
         assert_eq!(
             super::with_ssh_user("ssh://h:22/r", "bob"),
             "ssh://bob@h:22/r"
@@ -1240,6 +1432,23 @@ mod tests {
         assert_eq!(
             super::sha1_hex(b"abc"),
             "a9993e364706816aba3e25717850c26c9cd0d89d"
+        );
+        let stderr = "[WARNING]: - geerlingguy.nginx was NOT installed successfully: Unknown error\nwhen attempting to call Galaxy at 'http://127.0.0.1:9/api/': <urlopen\nerror [Errno 111] Connection refused>. <urlopen error [Errno 111] Connection refused>\nERROR! - you can use --ignore-errors to skip failed roles and finish processing the list.\n";
+        let env = [(
+            "ANSIBLE_GALAXY_SERVER_SERVER0_URL".to_string(),
+            "http://127.0.0.1:9/api/".to_string(),
+        )];
+        let msg = super::galaxy_unreachable(stderr, &env, 3).unwrap();
+        assert!(
+            msg.starts_with("no Galaxy server could be reached: tried http://127.0.0.1:9/api/ ([Errno 111] Connection refused). The servers are"),
+            "{msg}"
+        );
+        assert!(msg.contains("/api/v2/organizations/3/galaxy_credentials/"));
+        assert_eq!(super::galaxy_unreachable("ERROR! bad yaml", &env, 3), None);
+        let msg = super::galaxy_unreachable(stderr, &[], 3).unwrap();
+        assert!(
+            msg.contains("has no Galaxy credential, so ansible-galaxy used its default server"),
+            "{msg}"
         );
         assert_eq!(
             super::sha1_hex(b""),

@@ -127,12 +127,12 @@ pub async fn run(args: ManageArgs) -> anyhow::Result<()> {
                 println!("Created superuser {user} with password: {password}");
             }
             let dir = projects_dir.unwrap_or_else(|| data_dir.join("projects"));
-            rawx_api::preload(&store, &dir)
+            let demo = rawx_api::preload(&store, &dir)
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             println!(
                 "Preload data is in place (Demo Job Template runs {}).",
-                dir.join("demo-project/hello_world.yml").display()
+                demo.join("hello_world.yml").display()
             );
         }
         ManageCommand::Check => check(&store, &data_dir).await?,

@@ -540,10 +540,48 @@ fn the_preloaded_demo_job_template_runs() {
         },
         ..Opts::default()
     });
+    // AWX's Demo Project: git, its GitHub repository, no update made at creation.
+    let p =
+        s.admin("GET", "/api/v2/projects/?name=Demo%20Project", None, 200)["results"][0].clone();
+    assert_eq!(p["scm_type"], "git", "{p}");
+    assert_eq!(
+        p["scm_url"], "https://github.com/ansible/ansible-tower-samples",
+        "{p}"
+    );
+    let rev = p["scm_revision"].as_str().unwrap_or_default().to_string();
+    assert_eq!(rev.len(), 40, "a revision checked out: {p}");
+    assert_eq!(
+        p["local_path"],
+        format!("_{}__demo_project", p["id"]),
+        "{p}"
+    );
+    assert_eq!(
+        p["status"], "successful",
+        "as AWX makes it (skip_update): {p}"
+    );
+    let books = s.admin(
+        "GET",
+        &format!("/api/v2/projects/{}/playbooks/", p["id"]),
+        None,
+        200,
+    );
+    assert_eq!(books, json!(["hello_world.yml"]));
+    // AWX's preload gives the Default organization the public Galaxy.
+    let org = p["organization"].as_i64().unwrap();
+    let galaxy = s.admin(
+        "GET",
+        &format!("/api/v2/organizations/{org}/galaxy_credentials/"),
+        None,
+        200,
+    );
+    assert_eq!(rawx_testkit::names(&galaxy), ["Ansible Galaxy"], "{galaxy}");
+
+    // It runs offline (this machine reaches no GitHub): the checkout rawx made.
     let out = s.awx(&["job_templates", "launch", "Demo Job Template", "--monitor"]);
     assert_eq!(out.code, 0, "{out}\n--- server\n{}", tail(&s.logs(), 3000));
     assert!(out.stdout.contains("Hello World!"), "{out}");
     let jobs = s.awx_json(&["jobs", "list"]);
     assert_eq!(jobs["count"], 1, "{jobs}");
     assert_eq!(jobs["results"][0]["status"], "successful", "{jobs}");
+    assert_eq!(jobs["results"][0]["scm_revision"], rev.as_str(), "{jobs}");
 }

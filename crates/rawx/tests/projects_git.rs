@@ -501,3 +501,137 @@ fn a_deleted_project_takes_its_checkout_with_it() {
         "a manual project's directory stays"
     );
 }
+
+/// AWX's git module call (`track_submodules: scm_track_submodules`): submodules are checked
+/// out recursively, at the commit the repository records, or with tracking at the head of
+/// the submodule's branch; a job's copy of the project holds their files.
+#[test]
+fn submodules_are_checked_out_and_tracked_when_asked() {
+    let lab = Lab::start();
+    let s = &lab.s;
+    let lib = Repo::new(&s.data, "repos/lib");
+    lib.commit(&[("v.yml", "sub_version: one\n")], "one");
+    let repo = Repo::new(&s.data, "repos/super");
+    repo.commit(
+        &[(
+            "site.yml",
+            "- hosts: all\n  gather_facts: false\n  vars_files: [lib/v.yml]\n  tasks:\n    - debug: {msg: \"submodule says {{ sub_version }}\"}\n",
+        )],
+        "site",
+    );
+    let file_ok = ["-c", "protocol.file.allow=always"];
+    let lib_url = lib.url();
+    repo.git(&[
+        file_ok[0],
+        file_ok[1],
+        "submodule",
+        "add",
+        "--quiet",
+        &lib_url,
+        "lib",
+    ]);
+    repo.git(&["commit", "--quiet", "-m", "lib at one"]);
+    // The submodule moves on; the superproject still records `one`.
+    lib.commit(&[("v.yml", "sub_version: two\n")], "two");
+
+    let pinned = git_project(&lab, "Pinned", &repo, json!({}));
+    let tracking = git_project(
+        &lab,
+        "Tracking",
+        &repo,
+        json!({"scm_track_submodules": true}),
+    );
+    assert_eq!(project(s, tracking)["scm_track_submodules"], true);
+    let inv = lab.inventory("Local", &[("h1", local_vars())]);
+    let pinned_jt = lab.jt("Pinned JT", pinned, inv, "site.yml", json!({}));
+    let tracking_jt = lab.jt("Tracking JT", tracking, inv, "site.yml", json!({}));
+    let says = |jt: i64| {
+        let j = lab.launch(jt);
+        lab.wait_status(j, "successful");
+        lab.stdout(j)
+    };
+    let out = says(pinned_jt);
+    assert!(out.contains("submodule says one"), "{out}");
+    let out = says(tracking_jt);
+    assert!(out.contains("submodule says two"), "{out}");
+
+    // Another submodule commit: only the tracking project's update changes something, and
+    // a checkout whose submodule is ahead of the recorded commit is no local change.
+    lib.commit(&[("v.yml", "sub_version: three\n")], "three");
+    let update = |pid: i64| {
+        let up = s.admin(
+            "POST",
+            &format!("/api/v2/projects/{pid}/update/"),
+            None,
+            202,
+        );
+        let id = up["id"].as_i64().unwrap();
+        let u = update_of(s, id);
+        let out = lab.stdout_on("project_updates", id);
+        assert_eq!(u["status"], "successful", "{u}\n{out}");
+        out
+    };
+    let out = update(tracking);
+    assert!(out.contains("changed: [localhost]"), "{out}");
+    let out = update(pinned);
+    assert!(
+        out.contains("ok: [localhost]") && !out.contains("changed: [localhost]"),
+        "{out}"
+    );
+    let out = says(tracking_jt);
+    assert!(out.contains("submodule says three"), "{out}");
+    let out = says(pinned_jt);
+    assert!(out.contains("submodule says one"), "{out}");
+}
+
+/// `awx projects update N --monitor` as a user runs it: the update's output streamed (the
+/// playbook's lines), then the CLI's exit code is the update's result (awxkit sets 1 for
+/// `failed`/`error`).
+#[test]
+fn cli_update_monitor_prints_the_output_and_exits_with_the_result() {
+    let lab = Lab::start();
+    let s = &lab.s;
+    let repo = Repo::new(&s.data, "repos/mon");
+    let rev = repo.commit(&[("site.yml", &play("m1"))], "m1");
+    let pid = git_project(&lab, "Mon", &repo, json!({}));
+
+    let out = s.awx(&["projects", "update", &pid.to_string(), "--monitor"]);
+    assert_eq!(out.code, 0, "{out}");
+    for line in [
+        "------Starting Standard Out Stream------",
+        "PLAY [Update source tree if necessary]",
+        "TASK [Update project using git]",
+        "ok: [localhost]",
+        "PLAY RECAP",
+        "localhost                  : ok=2    changed=0    unreachable=0    failed=0",
+        "------End of Standard Out Stream--------",
+    ] {
+        assert!(out.stdout.contains(line), "{line:?} missing:\n{out}");
+    }
+    assert_eq!(project(s, pid)["scm_revision"], rev.as_str());
+
+    // The repository is gone: the update fails, the CLI shows git's reason and exits 1.
+    let gone = s.data.join("repos/mon-gone");
+    std::fs::rename(&repo.dir, &gone).unwrap();
+    let out = s.awx(&["projects", "update", &pid.to_string(), "--monitor"]);
+    assert_eq!(out.code, 1, "a failed update fails the command:\n{out}");
+    for line in [
+        "TASK [Update project using git]",
+        "fatal: [localhost]: FAILED!",
+        "Failed to download remote objects and refs",
+        "failed=1",
+    ] {
+        assert!(out.stdout.contains(line), "{line:?} missing:\n{out}");
+    }
+    assert!(
+        out.stdout.contains(&repo.dir.display().to_string()),
+        "the URL that failed is named:\n{out}"
+    );
+    let p = project(s, pid);
+    assert_eq!(p["status"], "failed", "{p}");
+    assert_eq!(
+        p["scm_revision"],
+        rev.as_str(),
+        "a failed update keeps the revision"
+    );
+}

@@ -375,6 +375,93 @@ fn requirements_from_local_sources_are_installed_once_per_revision_and_reach_the
     );
 }
 
+/// Requirements that need a Galaxy server when none can be reached (the organization's Galaxy
+/// credential points at a closed port): the update fails saying which server it tried, why,
+/// and where the servers are set; the credential's token appears nowhere. A template whose
+/// project updates on launch fails with AWX's explanation.
+#[test]
+fn requirements_without_a_reachable_galaxy_server_fail_clearly() {
+    let lab = Lab::start();
+    let s = &lab.s;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{closed}/api/");
+    let token = "galaxy-token-never-shown-3141";
+    let cred = lab.credential(
+        "Closed Galaxy",
+        "Ansible Galaxy/Automation Hub API Token",
+        json!({"url": url, "token": token}),
+    );
+    let org = lab.org["id"].as_i64().unwrap();
+    s.admin(
+        "POST",
+        &format!("/api/v2/organizations/{org}/galaxy_credentials/"),
+        Some(json!({"id": cred})),
+        204,
+    );
+    let repo = Repo::new(&s.data, "repos/needs-galaxy");
+    repo.commit(
+        &[
+            ("site.yml", &play("g1")),
+            (
+                "collections/requirements.yml",
+                "collections:\n  - name: community.general\n",
+            ),
+        ],
+        "needs galaxy",
+    );
+    let p = s.admin(
+        "POST",
+        "/api/v2/projects/",
+        Some(
+            json!({"name": "Needs Galaxy", "organization": org, "scm_type": "git",
+                    "scm_url": repo.url(), "scm_update_on_launch": true}),
+        ),
+        201,
+    );
+    let pid = p["id"].as_i64().unwrap();
+    let uid = p["summary_fields"]["current_update"]["id"]
+        .as_i64()
+        .unwrap();
+    let u = update_of(s, uid);
+    let out = lab.stdout_on("project_updates", uid);
+    assert_eq!(u["status"], "failed", "{u}\n{out}");
+    for said in [
+        "TASK [Fetch galaxy collections from collections/requirements.(yml/yaml)]",
+        "ansible-galaxy could not install collections/requirements.yml: no Galaxy server could be reached",
+        &format!("tried {url} ("),
+        "Connection refused",
+        &format!("/api/v2/organizations/{org}/galaxy_credentials/"),
+    ] {
+        assert!(out.contains(said), "{said:?} missing:\n{out}");
+    }
+    let events = lab.all(&format!("/api/v2/project_updates/{uid}/events/"));
+    let shown = format!("{out}{}{}", json!(events), json!(u));
+    assert!(!shown.contains(token), "the token leaked:\n{shown}");
+    assert_eq!(project(s, pid)["status"], "failed");
+
+    // A launch needs an update, which fails the same way; the job says so.
+    let inv = lab.inventory("Local", &[("h1", local_vars())]);
+    let jt = lab.jt("Needs Galaxy JT", pid, inv, "site.yml", json!({}));
+    let j = lab.launch(jt);
+    let job = lab.wait_status(j, "failed");
+    let why = job["job_explanation"].as_str().unwrap_or_default();
+    assert!(
+        why.starts_with("Previous Task Failed: {\"job_type\": \"project_update\""),
+        "{job}"
+    );
+    let dep = updates(s, pid, "").last().unwrap()["id"].as_i64().unwrap();
+    assert_ne!(dep, uid, "the launch made an update of its own");
+    let dep_out = lab.stdout_on("project_updates", dep);
+    assert!(
+        dep_out.contains("no Galaxy server could be reached"),
+        "{dep_out}"
+    );
+    assert!(!dep_out.contains(token));
+}
+
 #[test]
 fn an_archive_project_from_a_local_http_server() {
     let lab = Lab::start();

@@ -309,7 +309,13 @@ impl ResourceApi for Projects {
         }
         let id = int(row, "id").unwrap_or_default();
         let updates = projects::updates_of(&*r.state.store, id).await?;
-        out.insert("status".into(), json!(updates.status()));
+        // A project made without an update keeps the status it was made with (AWX's
+        // `_skip_update`: the preload Demo Project is `successful` before any update).
+        let status = match (&updates.newest, text(row, "status")) {
+            (None, "successful") => "successful".to_string(),
+            _ => updates.status(),
+        };
+        out.insert("status".into(), json!(status));
         if let Some(last) = &updates.last_finished {
             let failed = last.get("failed") == Some(&json!(true));
             let finished = last.get("finished").cloned().unwrap_or(Value::Null);
