@@ -748,15 +748,23 @@ pub fn context(
     })
 }
 
-/// The `(subject, body)` a template sends for `event` in `ctx`: its own messages where it
-/// has them, else its type's defaults (AWX's `build_notification_message`).
-pub fn build_message(nt: &Row, event: &str, ctx: &Value) -> (String, String) {
+/// The template's type and its own `(message, body)` at `path` in its `messages` (an event,
+/// or `workflow_approval` then a status) over `defaults`, rendered in `ctx`.
+fn rendered(
+    nt: &Row,
+    path: &[&str],
+    defaults: impl FnOnce(&str) -> (Option<String>, Option<String>),
+    ctx: &Value,
+) -> (String, String) {
     let kind = nt
         .get("notification_type")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    let own = object(nt.get("messages"));
-    let custom = own.get(event).and_then(Value::as_object);
+    let own = Value::Object(object(nt.get("messages")));
+    let custom = path
+        .iter()
+        .try_fold(&own, |v, k| v.get(*k))
+        .and_then(Value::as_object);
     let pick = |k: &str| {
         custom
             .and_then(|c| c.get(k))
@@ -764,11 +772,20 @@ pub fn build_message(nt: &Row, event: &str, ctx: &Value) -> (String, String) {
             .filter(|s| !s.is_empty())
             .map(String::from)
     };
-    let (dm, db) = default_messages(kind);
-    let msg = pick("message").or(dm.map(String::from));
-    let body = pick("body").or(db.map(String::from));
-    let msg = msg.map(|t| render(&t, ctx)).unwrap_or_default();
-    let mut body = body.map(|t| render(&t, ctx)).unwrap_or_default();
+    let (dm, db) = defaults(kind);
+    let msg = pick("message").or(dm).map(|t| render(&t, ctx));
+    let body = pick("body").or(db).map(|t| render(&t, ctx));
+    (msg.unwrap_or_default(), body.unwrap_or_default())
+}
+
+/// The `(subject, body)` a template sends for `event` in `ctx`: its own messages where it
+/// has them, else its type's defaults (AWX's `build_notification_message`).
+pub fn build_message(nt: &Row, event: &str, ctx: &Value) -> (String, String) {
+    let defaults = |kind: &str| {
+        let (m, b) = default_messages(kind);
+        (m.map(String::from), b.map(String::from))
+    };
+    let (msg, mut body) = rendered(nt, &[event], defaults, ctx);
     if body.trim().lines().next().is_none() {
         body = [
             "The template rendering return a blank body.",
@@ -817,26 +834,8 @@ pub fn approval_default_messages(kind: &str, status: &str) -> (Option<String>, O
 /// `build_approval_notification_message`): its own `workflow_approval` messages where it has
 /// them, else its type's defaults. No blank-body replacement here: AWX has none either.
 pub fn build_approval_message(nt: &Row, status: &str, ctx: &Value) -> (String, String) {
-    let kind = nt
-        .get("notification_type")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let own = object(nt.get("messages"));
-    let custom = own
-        .get("workflow_approval")
-        .and_then(|w| w.get(status))
-        .and_then(Value::as_object);
-    let pick = |k: &str| {
-        custom
-            .and_then(|c| c.get(k))
-            .and_then(Value::as_str)
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-    };
-    let (dm, db) = approval_default_messages(kind, status);
-    let msg = pick("message").or(dm).map(|t| render(&t, ctx));
-    let body = pick("body").or(db).map(|t| render(&t, ctx));
-    (msg.unwrap_or_default(), body.unwrap_or_default())
+    let defaults = |kind: &str| approval_default_messages(kind, status);
+    rendered(nt, &["workflow_approval", status], defaults, ctx)
 }
 
 /// AWX's `WorkflowApproval.context`: the approval's status and node name, its workflow job's
@@ -920,6 +919,43 @@ pub async fn record(store: &dyn Store, nt: &Row, subject: &str, body: &Value) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn approval_messages_are_awx_texts_per_type() {
+        let wj = json!({"id": 7, "extra_vars": "{}"});
+        let approval = json!({"id": 9, "name": "ship \"it\"", "status": "pending"});
+        let ctx = approval_context(
+            approval.as_object().unwrap(),
+            wj.as_object().unwrap(),
+            "running",
+            "https://ctl/",
+            "admin",
+        );
+        let hook = json!({"notification_type": "webhook", "messages": null});
+        let (subject, body) = build_approval_message(hook.as_object().unwrap(), "running", &ctx);
+        assert_eq!(subject, "");
+        assert_eq!(
+            body,
+            "{\"body\":\"The approval node \\\"ship \"it\"\\\" needs review. This node can be viewed at: https://ctl/#/jobs/workflow/7\"}"
+        );
+        let mail = json!({"notification_type": "email",
+                          "messages": {"workflow_approval": {"denied": {"message": "no: {{ approval_node_name }}"}}}});
+        let (subject, body) = build_approval_message(mail.as_object().unwrap(), "denied", &ctx);
+        assert_eq!(subject, "no: ship \"it\"");
+        assert!(
+            body.starts_with(
+                "The approval node \"ship \"it\"\" was denied. https://ctl/#/jobs/workflow/7\n\n{"
+            ),
+            "{body}"
+        );
+        let slack = json!({"notification_type": "slack"});
+        let (subject, body) = build_approval_message(slack.as_object().unwrap(), "timed_out", &ctx);
+        assert_eq!(
+            subject,
+            "The approval node \"ship \"it\"\" has timed out. https://ctl/#/jobs/workflow/7"
+        );
+        assert_eq!(body, "");
+    }
 
     #[test]
     fn configuration_checks_are_awx_messages() {
