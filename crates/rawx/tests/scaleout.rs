@@ -2,7 +2,8 @@
 //! on one PostgreSQL database and the machine's Redis — driven by the real `awx` CLI, a Python
 //! websocket client and the real `ansible-runner`.
 
-use rawx_testkit::lab::{fixture_in, job, stdout_of, tail, wait_final_on, wait_in_task};
+use rawx_testkit::git::{play, Repo};
+use rawx_testkit::lab::{all_pages, fixture_in, job, stdout_of, tail, wait_final_on, wait_in_task};
 use rawx_testkit::wsclient::Py;
 use rawx_testkit::{venv, Opts, PgDb, Server, ADMIN_PW};
 use serde_json::{json, Value};
@@ -52,13 +53,19 @@ impl Cluster {
     }
 
     fn start(&mut self, role: &'static str, name: &str) -> Server {
+        let projects = self.projects.path().display().to_string();
+        self.start_in(role, name, Some(projects))
+    }
+
+    /// A node with its own projects dir (`<its data dir>/projects`), as separate machines have.
+    fn start_own(&mut self, role: &'static str, name: &str) -> Server {
+        self.start_in(role, name, None)
+    }
+
+    fn start_in(&mut self, role: &'static str, name: &str, projects: Option<String>) -> Server {
         let mut env = vec![
             ("RAWX_REDIS_URL".to_string(), REDIS.to_string()),
             ("RAWX_NODE_NAME".into(), name.into()),
-            (
-                "RAWX_PROJECTS_DIR".into(),
-                self.projects.path().display().to_string(),
-            ),
             // Lost after 15 s of silence (60 by default), so the reaper test is quick.
             ("RAWX_NODE_LOST_AFTER".into(), "15".into()),
             (
@@ -66,6 +73,9 @@ impl Cluster {
                 venv().join("bin/ansible-runner").display().to_string(),
             ),
         ];
+        if let Some(p) = projects {
+            env.push(("RAWX_PROJECTS_DIR".into(), p));
+        }
         // Every process seals and opens credentials with the same key.
         if let Some(k) = &self.secret {
             env.push(("RAWX_SECRET_KEY".into(), k.clone()));
@@ -314,4 +324,121 @@ fn a_killed_task_node_is_reaped_and_the_other_takes_over() {
     assert_eq!(j["status"], "successful", "{j}");
     assert_eq!(node_of(&j), "task-2");
     drop(task2);
+}
+
+/// AWX's `launch_type: sync`: each task node has its own projects dir. A git project updated on
+/// task-a; the repository gets a new commit; task-a stops and task-b, which never saw the
+/// project, runs its job: task-b checks out the job's revision itself (a `sync` update of its
+/// own, `job_type: run`, the project left as it was) and the job runs task-a's recorded
+/// revision, not the repository's newer one. A second job on task-b needs no sync.
+#[test]
+fn the_task_node_that_runs_a_job_checks_out_its_revision_itself() {
+    let Some(mut c) = Cluster::new("sync") else {
+        return;
+    };
+    let web = c.start_own("web", "web-1");
+    let task_a = c.start_own("task", "task-a");
+    let f = fixture_in(&web, c.projects.path(), "unused", &[], &["localhost"]);
+    let repo = Repo::new(c.projects.path(), "repo");
+    let r1 = repo.commit(&[("site.yml", &play("r1"))], "r1");
+    let p = web.admin(
+        "POST",
+        "/api/v2/projects/",
+        Some(
+            json!({"name": "Synced", "organization": f.org, "scm_type": "git",
+                    "scm_url": repo.url()}),
+        ),
+        201,
+    );
+    let pid = p["id"].as_i64().unwrap();
+    let first = p["summary_fields"]["current_update"]["id"]
+        .as_i64()
+        .unwrap();
+    let u = wait_final_on(&web, "project_updates", first, Duration::from_secs(120));
+    assert_eq!(u["status"], "successful", "{u}");
+    assert_eq!(u["execution_node"], "task-a");
+    assert_eq!(u["scm_revision"], r1.as_str());
+    let local_path = p["local_path"].as_str().unwrap().to_string();
+    assert!(task_a
+        .data
+        .join("projects")
+        .join(&local_path)
+        .join("site.yml")
+        .is_file());
+    let jt = web.admin(
+        "POST",
+        "/api/v2/job_templates/",
+        Some(
+            json!({"name": "synced", "project": pid, "inventory": f.inventory,
+                    "playbook": "site.yml", "allow_simultaneous": true}),
+        ),
+        201,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    drop(task_a);
+
+    let r2 = repo.commit(&[("site.yml", &play("r2"))], "r2");
+    let task_b = c.start_own("task", "task-b");
+    let checkout_b = task_b.data.join("projects").join(&local_path);
+    assert!(!checkout_b.exists());
+    let id = web.admin(
+        "POST",
+        &format!("/api/v2/job_templates/{jt}/launch/"),
+        None,
+        201,
+    )["job"]
+        .as_i64()
+        .unwrap();
+    let done = wait_final_on(&web, "jobs", id, Duration::from_secs(120));
+    let out = stdout_of(&web, "jobs", id);
+    assert_eq!(
+        done["status"],
+        "successful",
+        "{done}\n{out}\n--- task-b\n{}",
+        tail(&task_b.logs(), 3000)
+    );
+    assert_eq!(node_of(&done), "task-b");
+    assert!(out.contains("git-play says r1"), "{out}");
+    assert!(!out.contains("git-play says r2"), "{out}");
+    assert_eq!(done["scm_revision"], r1.as_str());
+
+    let syncs = all_pages(
+        &web,
+        &format!("/api/v2/project_updates/?project={pid}&launch_type=sync"),
+    );
+    assert_eq!(syncs.len(), 1, "{syncs:?}");
+    let sync = &syncs[0];
+    assert_eq!(sync["status"], "successful", "{sync}");
+    assert_eq!(sync["job_type"], "run");
+    assert_eq!(sync["execution_node"], "task-b");
+    assert_eq!(sync["scm_revision"], r1.as_str());
+    assert!(
+        stdout_of(&web, "project_updates", sync["id"].as_i64().unwrap())
+            .contains("TASK [Update project using git]")
+    );
+    // The project is as its last check left it: revision r1, that update its last.
+    let proj = web.admin("GET", &format!("/api/v2/projects/{pid}/"), None, 200);
+    assert_eq!(proj["scm_revision"], r1.as_str(), "{proj}");
+    assert_eq!(proj["summary_fields"]["last_update"]["id"], first, "{proj}");
+    assert_ne!(r1, r2);
+
+    // The revision is on task-b now: the next job there runs it without another sync.
+    let id2 = web.admin(
+        "POST",
+        &format!("/api/v2/job_templates/{jt}/launch/"),
+        None,
+        201,
+    )["job"]
+        .as_i64()
+        .unwrap();
+    let done = wait_final_on(&web, "jobs", id2, Duration::from_secs(120));
+    assert_eq!(done["status"], "successful", "{done}");
+    assert!(stdout_of(&web, "jobs", id2).contains("git-play says r1"));
+    let syncs = all_pages(
+        &web,
+        &format!("/api/v2/project_updates/?project={pid}&launch_type=sync"),
+    );
+    assert_eq!(syncs.len(), 1, "{syncs:?}");
+    drop(task_b);
 }

@@ -1,0 +1,116 @@
+//! A job's project on the task node that runs it (AWX's `SourceControlMixin.sync_and_copy`,
+//! `launch_type: sync`). Each task node has its own projects directory: an update checks out
+//! on the node that ran it, and a job may be claimed by another. Before a job of a project
+//! from source control is built, the node that runs it makes sure its own checkout has the
+//! job's revision; when it has not (no checkout yet, or one older than the revision), the node
+//! runs a `sync` update of its own at once — a `job_type: run` update pinned to that revision,
+//! listed with the project's updates, the project itself left as it was — then builds the job
+//! from it. A failed sync fails the job with AWX's `Previous Task Failed` explanation.
+//!
+//! Unlike AWX, whose sync checks out the project's revision of the moment, the sync fetches
+//! the job's own revision (`scm_revision`, which the task manager set from the update the job
+//! waited for), so a job runs what its update recorded on any node.
+
+use crate::Shared;
+use rawx_domain::JobStatus;
+use rawx_model::resources::{JobKind, JOB_KIND, PROJECTS, PROJECT_UPDATES};
+use rawx_model::schema::{int, text};
+use rawx_model::Row;
+use serde_json::json;
+use std::path::Path;
+use std::process::Stdio;
+
+/// Makes this node's checkout of `job`'s project hold the job's revision, syncing when it does
+/// not; whether it synced (the job's row may have changed). `Err` is the explanation the job
+/// fails with.
+pub(crate) async fn ensure(shared: &Shared, kind: &JobKind, job: &Row) -> Result<bool, String> {
+    if !std::ptr::eq(kind, &JOB_KIND) {
+        return Ok(false);
+    }
+    let Some(pid) = int(job, "project") else {
+        return Ok(false);
+    };
+    let Ok(project) = shared.store.get(&PROJECTS, pid).await else {
+        return Ok(false);
+    };
+    let scm_type = text(&project, "scm_type");
+    if scm_type.is_empty() || text(&project, "local_path").is_empty() {
+        return Ok(false);
+    }
+    let revision = [text(job, "scm_revision"), text(&project, "scm_revision")]
+        .into_iter()
+        .find(|r| !r.is_empty())
+        .unwrap_or_default()
+        .to_string();
+    let dir = shared.projects_dir.join(text(&project, "local_path"));
+    let _sync = crate::checkouts::sync(&dir).await;
+    if has_revision(scm_type, &dir, &revision).await {
+        return Ok(false);
+    }
+    let id = rawx_domain::projects::sync_update(
+        &*shared.store,
+        &project,
+        shared.node.node_id(),
+        &shared.node_name,
+        &revision,
+    )
+    .await
+    .map_err(|e| format!("The project could not be synced to this node: {e}"))?;
+    let job_id = int(job, "id").unwrap_or_default();
+    tracing::info!(
+        job = job_id,
+        project_update = id,
+        revision,
+        "syncing the job's project to this node"
+    );
+    crate::scm::run(shared.clone(), id).await;
+    let update = shared
+        .store
+        .get(&PROJECT_UPDATES, id)
+        .await
+        .map_err(|e| format!("The project sync {id} vanished: {e}"))?;
+    if JobStatus::of(&update) == Some(JobStatus::Successful) {
+        // The job runs what the sync checked out (the project's branch when it had no
+        // revision yet).
+        if text(job, "scm_revision").is_empty() {
+            let mut r = Row::new();
+            r.insert("scm_revision".into(), json!(text(&update, "scm_revision")));
+            let _ = shared.store.update(kind.resource, job_id, &r).await;
+        }
+        return Ok(true);
+    }
+    Err(format!(
+        "Previous Task Failed: {{\"job_type\": \"project_update\", \"job_name\": {}, \"job_id\": \"{id}\"}}",
+        json!(text(&update, "name"))
+    ))
+}
+
+/// Whether this node's checkout `dir` has `revision`: the commit for git, the archive of that
+/// checksum for `archive`.
+async fn has_revision(scm_type: &str, dir: &Path, revision: &str) -> bool {
+    if revision.is_empty() {
+        return false;
+    }
+    match scm_type {
+        "git" => {
+            dir.join(".git").exists()
+                && tokio::process::Command::new("git")
+                    .arg("-C")
+                    .arg(dir)
+                    .args(["cat-file", "-e", &format!("{revision}^{{commit}}")])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status()
+                    .await
+                    .is_ok_and(|s| s.success())
+        }
+        "archive" => std::fs::read_dir(dir.join(".archive"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|e| std::fs::read(e.path()).is_ok_and(|b| crate::scm::sha1_hex(&b) == revision)),
+        // Other kinds (svn) are synced only when there is no checkout at all.
+        _ => dir.is_dir(),
+    }
+}
