@@ -326,8 +326,8 @@ fn a_killed_task_node_is_reaped_and_the_other_takes_over() {
     drop(task2);
 }
 
-/// AWX's `launch_type: sync`: each task node has its own projects dir. A git project updated on
-/// task-a; the repository gets a new commit; task-a stops and task-b, which never saw the
+/// AWX's `launch_type: sync`: task nodes on separate machines, each with its own projects dir.
+/// A git project updated on task-a; the repository gets a new commit; task-a stops and task-b, which never saw the
 /// project, runs its job: task-b checks out the job's revision itself (a `sync` update of its
 /// own, `job_type: run`, the project left as it was) and the job runs task-a's recorded
 /// revision, not the repository's newer one. A second job on task-b needs no sync.
@@ -336,10 +336,13 @@ fn the_task_node_that_runs_a_job_checks_out_its_revision_itself() {
     let Some(mut c) = Cluster::new("sync") else {
         return;
     };
-    let web = c.start_own("web", "web-1");
-    let task_a = c.start_own("task", "task-a");
+    // web-1 and task-a on one machine (one projects dir: the web validates playbooks there),
+    // task-b on another.
+    let web = c.start("web", "web-1");
+    let task_a = c.start("task", "task-a");
     let f = fixture_in(&web, c.projects.path(), "unused", &[], &["localhost"]);
-    let repo = Repo::new(c.projects.path(), "repo");
+    let repos = tempfile::tempdir().unwrap();
+    let repo = Repo::new(repos.path(), "repo");
     let r1 = repo.commit(&[("site.yml", &play("r1"))], "r1");
     let p = web.admin(
         "POST",
@@ -359,9 +362,9 @@ fn the_task_node_that_runs_a_job_checks_out_its_revision_itself() {
     assert_eq!(u["execution_node"], "task-a");
     assert_eq!(u["scm_revision"], r1.as_str());
     let local_path = p["local_path"].as_str().unwrap().to_string();
-    assert!(task_a
-        .data
-        .join("projects")
+    assert!(c
+        .projects
+        .path()
         .join(&local_path)
         .join("site.yml")
         .is_file());
