@@ -37,11 +37,21 @@ pub(crate) async fn ensure(shared: &Shared, kind: &JobKind, job: &Row) -> Result
     if scm_type.is_empty() || text(&project, "local_path").is_empty() {
         return Ok(false);
     }
-    let revision = [text(job, "scm_revision"), text(&project, "scm_revision")]
-        .into_iter()
-        .find(|r| !r.is_empty())
-        .unwrap_or_default()
-        .to_string();
+    // A branch the launch chose whose commit the task manager could not resolve: the sync
+    // fetches and checks out that branch (AWX's sync with `scm_branch`, `scm_clean`).
+    let branch = text(job, "scm_branch");
+    let override_branch = (!branch.is_empty() && branch != text(&project, "scm_branch"))
+        .then_some(branch)
+        .filter(|_| text(job, "scm_revision").is_empty());
+    let revision = if override_branch.is_some() {
+        String::new()
+    } else {
+        [text(job, "scm_revision"), text(&project, "scm_revision")]
+            .into_iter()
+            .find(|r| !r.is_empty())
+            .unwrap_or_default()
+            .to_string()
+    };
     let dir = shared.projects_dir.join(text(&project, "local_path"));
     let _sync = crate::checkouts::sync(&dir).await;
     if has_revision(scm_type, &dir, &revision).await {
@@ -53,6 +63,7 @@ pub(crate) async fn ensure(shared: &Shared, kind: &JobKind, job: &Row) -> Result
         shared.node.node_id(),
         &shared.node_name,
         &revision,
+        override_branch,
     )
     .await
     .map_err(|e| format!("The project could not be synced to this node: {e}"))?;
@@ -70,7 +81,7 @@ pub(crate) async fn ensure(shared: &Shared, kind: &JobKind, job: &Row) -> Result
         .await
         .map_err(|e| format!("The project sync {id} vanished: {e}"))?;
     if JobStatus::of(&update) == Some(JobStatus::Successful) {
-        // The job runs what the sync checked out (the project's branch when it had no
+        // The job runs what the sync checked out (its branch, or the project's when it had no
         // revision yet).
         if text(job, "scm_revision").is_empty() {
             let mut r = Row::new();

@@ -156,16 +156,22 @@ pub async fn start_update(
 
 /// An update of `project` made `running` on task node `node` to check out `revision` there
 /// before a job runs (AWX's `SourceControlMixin.spawn_project_sync`: `launch_type: sync`,
-/// `job_type: run`, the tags of the source and the requirements only). No task manager
-/// claims it: the node that makes it runs it at once.
+/// `job_type: run`, the tags of the source and the requirements only), or the head of `branch`
+/// when a launch chose one (then `scm_clean`, as AWX's). No task manager claims it: the node
+/// that makes it runs it at once.
 pub async fn sync_update(
     store: &dyn Store,
     project: &Row,
     node: &str,
     controller: &str,
     revision: &str,
+    branch: Option<&str>,
 ) -> DomainResult<i64> {
     let mut row = update_row(store, project, "sync").await;
+    if let Some(b) = branch {
+        row.insert("scm_branch".into(), json!(b));
+        row.insert("scm_clean".into(), json!(true));
+    }
     let tags = format!(
         "update_{},install_roles,install_collections",
         text(project, "scm_type")

@@ -330,7 +330,9 @@ fn a_killed_task_node_is_reaped_and_the_other_takes_over() {
 /// A git project updated on task-a; the repository gets a new commit; task-a stops and task-b, which never saw the
 /// project, runs its job: task-b checks out the job's revision itself (a `sync` update of its
 /// own, `job_type: run`, the project left as it was) and the job runs task-a's recorded
-/// revision, not the repository's newer one. A second job on task-b needs no sync.
+/// revision, not the repository's newer one. A second job on task-b needs no sync. A branch
+/// chosen at launch that no checkout knows yet is fetched by task-b's sync; one that does not
+/// exist fails the job naming the failed sync.
 #[test]
 fn the_task_node_that_runs_a_job_checks_out_its_revision_itself() {
     let Some(mut c) = Cluster::new("sync") else {
@@ -349,7 +351,7 @@ fn the_task_node_that_runs_a_job_checks_out_its_revision_itself() {
         "/api/v2/projects/",
         Some(
             json!({"name": "Synced", "organization": f.org, "scm_type": "git",
-                    "scm_url": repo.url()}),
+                    "scm_url": repo.url(), "allow_override": true}),
         ),
         201,
     );
@@ -443,5 +445,66 @@ fn the_task_node_that_runs_a_job_checks_out_its_revision_itself() {
         &format!("/api/v2/project_updates/?project={pid}&launch_type=sync"),
     );
     assert_eq!(syncs.len(), 1, "{syncs:?}");
+
+    // A branch made since any checkout saw it, chosen at launch: the task manager cannot
+    // resolve it, task-b's own sync fetches it (AWX's sync with the branch) and the job runs it.
+    repo.git(&["checkout", "--quiet", "-b", "feature"]);
+    let feature = repo.commit(&[("site.yml", &play("feature"))], "feature");
+    let bjt = web.admin(
+        "POST",
+        "/api/v2/job_templates/",
+        Some(
+            json!({"name": "branchy", "project": pid, "inventory": f.inventory,
+                    "playbook": "site.yml", "ask_scm_branch_on_launch": true}),
+        ),
+        201,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let launch_branch = |branch: &str| {
+        web.admin(
+            "POST",
+            &format!("/api/v2/job_templates/{bjt}/launch/"),
+            Some(json!({ "scm_branch": branch })),
+            201,
+        )["job"]
+            .as_i64()
+            .unwrap()
+    };
+    let id3 = launch_branch("feature");
+    let done = wait_final_on(&web, "jobs", id3, Duration::from_secs(120));
+    let out = stdout_of(&web, "jobs", id3);
+    assert_eq!(done["status"], "successful", "{done}\n{out}");
+    assert_eq!(node_of(&done), "task-b");
+    assert!(out.contains("git-play says feature"), "{out}");
+    assert_eq!(done["scm_revision"], feature.as_str());
+    let syncs = all_pages(
+        &web,
+        &format!("/api/v2/project_updates/?project={pid}&launch_type=sync&order_by=id"),
+    );
+    assert_eq!(syncs.len(), 2, "{syncs:?}");
+    assert_eq!(syncs[1]["scm_branch"], "feature");
+    assert_eq!(syncs[1]["scm_revision"], feature.as_str());
+
+    // A branch nobody has fails the job, naming the sync that could not fetch it.
+    let id4 = launch_branch("nope");
+    let done = wait_final_on(&web, "jobs", id4, Duration::from_secs(120));
+    assert_eq!(done["status"], "failed", "{done}");
+    let failed = all_pages(
+        &web,
+        &format!("/api/v2/project_updates/?project={pid}&launch_type=sync&status=failed"),
+    );
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(
+        done["job_explanation"],
+        format!(
+            "Previous Task Failed: {{\"job_type\": \"project_update\", \"job_name\": \"Synced\", \"job_id\": \"{}\"}}",
+            failed[0]["id"]
+        )
+    );
+    // The project is still as its last check left it.
+    let proj = web.admin("GET", &format!("/api/v2/projects/{pid}/"), None, 200);
+    assert_eq!(proj["scm_revision"], r1.as_str(), "{proj}");
+    assert_eq!(proj["status"], "successful", "{proj}");
     drop(task_b);
 }
