@@ -1,19 +1,23 @@
-//! A job's project on the task node that runs it (AWX's `SourceControlMixin.sync_and_copy`,
-//! `launch_type: sync`). Each task node has its own projects directory: an update checks out
-//! on the node that ran it, and a job may be claimed by another. Before a job of a project
-//! from source control is built, the node that runs it makes sure its own checkout has the
-//! job's revision; when it has not (no checkout yet, or one older than the revision), the node
-//! runs a `sync` update of its own at once — a `job_type: run` update pinned to that revision,
-//! listed with the project's updates, the project itself left as it was — then builds the job
-//! from it. A failed sync fails the job with AWX's `Previous Task Failed` explanation.
+//! A job's (or an SCM inventory update's) project on the task node that runs it (AWX's
+//! `SourceControlMixin.sync_and_copy`, `launch_type: sync`). Each task node has its own projects
+//! directory: an update checks out on the node that ran it, and a job may be claimed by another.
+//! Before a job of a project from source control is built, the node that runs it makes sure its
+//! own checkout has the job's revision (an SCM inventory update: has it checked out, since it
+//! reads the files); when it has not (no checkout yet, an older one, another branch's), the
+//! node runs a `sync` update of its own at once — a `job_type: run` update pinned to that
+//! revision, listed with the project's updates, the project itself left as it was — then
+//! builds from it. A failed sync fails the job with AWX's `Previous Task Failed` explanation.
 //!
 //! Unlike AWX, whose sync checks out the project's revision of the moment, the sync fetches
 //! the job's own revision (`scm_revision`, which the task manager set from the update the job
-//! waited for), so a job runs what its update recorded on any node.
+//! waited for), so a job runs what its update recorded on any node. A branch chosen at launch
+//! that the task manager could not resolve is fetched by the sync itself.
 
 use crate::Shared;
 use rawx_domain::JobStatus;
-use rawx_model::resources::{JobKind, JOB_KIND, PROJECTS, PROJECT_UPDATES};
+use rawx_model::resources::{
+    JobKind, INVENTORY_SOURCES, INVENTORY_UPDATE_KIND, JOB_KIND, PROJECTS, PROJECT_UPDATES,
+};
 use rawx_model::schema::{int, text};
 use rawx_model::Row;
 use serde_json::json;
@@ -24,10 +28,23 @@ use std::process::Stdio;
 /// not; whether it synced (the job's row may have changed). `Err` is the explanation the job
 /// fails with.
 pub(crate) async fn ensure(shared: &Shared, kind: &JobKind, job: &Row) -> Result<bool, String> {
-    if !std::ptr::eq(kind, &JOB_KIND) {
+    // A job runs `git archive` of its revision (any commit the checkout has will do); an SCM
+    // inventory update reads the checkout's files, so its HEAD must be the revision.
+    let (pid, head) = if std::ptr::eq(kind, &JOB_KIND) {
+        (int(job, "project"), false)
+    } else if std::ptr::eq(kind, &INVENTORY_UPDATE_KIND) {
+        let source = match int(job, "inventory_source") {
+            Some(s) => shared.store.get(&INVENTORY_SOURCES, s).await.ok(),
+            None => None,
+        };
+        match source {
+            Some(s) if text(&s, "source") == "scm" => (int(&s, "source_project"), true),
+            _ => return Ok(false),
+        }
+    } else {
         return Ok(false);
-    }
-    let Some(pid) = int(job, "project") else {
+    };
+    let Some(pid) = pid else {
         return Ok(false);
     };
     let Ok(project) = shared.store.get(&PROJECTS, pid).await else {
@@ -39,7 +56,7 @@ pub(crate) async fn ensure(shared: &Shared, kind: &JobKind, job: &Row) -> Result
     }
     // A branch the launch chose whose commit the task manager could not resolve: the sync
     // fetches and checks out that branch (AWX's sync with `scm_branch`, `scm_clean`).
-    let branch = text(job, "scm_branch");
+    let branch = if head { "" } else { text(job, "scm_branch") };
     let override_branch = (!branch.is_empty() && branch != text(&project, "scm_branch"))
         .then_some(branch)
         .filter(|_| text(job, "scm_revision").is_empty());
@@ -54,7 +71,7 @@ pub(crate) async fn ensure(shared: &Shared, kind: &JobKind, job: &Row) -> Result
     };
     let dir = shared.projects_dir.join(text(&project, "local_path"));
     let _sync = crate::checkouts::sync(&dir).await;
-    if has_revision(scm_type, &dir, &revision).await {
+    if has_revision(scm_type, &dir, &revision, head).await {
         return Ok(false);
     }
     let id = rawx_domain::projects::sync_update(
@@ -96,13 +113,25 @@ pub(crate) async fn ensure(shared: &Shared, kind: &JobKind, job: &Row) -> Result
     ))
 }
 
-/// Whether this node's checkout `dir` has `revision`: the commit for git, the archive of that
-/// checksum for `archive`.
-async fn has_revision(scm_type: &str, dir: &Path, revision: &str) -> bool {
+/// Whether this node's checkout `dir` has `revision`: the commit for git (checked out, with
+/// `head`), the archive of that checksum for `archive`.
+async fn has_revision(scm_type: &str, dir: &Path, revision: &str, head: bool) -> bool {
     if revision.is_empty() {
         return false;
     }
     match scm_type {
+        "git" if head => {
+            dir.join(".git").exists()
+                && tokio::process::Command::new("git")
+                    .arg("-C")
+                    .arg(dir)
+                    .args(["rev-parse", "--verify", "--quiet", "HEAD"])
+                    .stdin(Stdio::null())
+                    .stderr(Stdio::null())
+                    .output()
+                    .await
+                    .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == revision)
+        }
         "git" => {
             dir.join(".git").exists()
                 && tokio::process::Command::new("git")

@@ -332,7 +332,8 @@ fn a_killed_task_node_is_reaped_and_the_other_takes_over() {
 /// own, `job_type: run`, the project left as it was) and the job runs task-a's recorded
 /// revision, not the repository's newer one. A second job on task-b needs no sync. A branch
 /// chosen at launch that no checkout knows yet is fetched by task-b's sync; one that does not
-/// exist fails the job naming the failed sync.
+/// exist fails the job naming the failed sync. An SCM inventory update there reads the project's
+/// revision, its node's checkout moved back to it by a sync of its own.
 #[test]
 fn the_task_node_that_runs_a_job_checks_out_its_revision_itself() {
     let Some(mut c) = Cluster::new("sync") else {
@@ -345,7 +346,10 @@ fn the_task_node_that_runs_a_job_checks_out_its_revision_itself() {
     let f = fixture_in(&web, c.projects.path(), "unused", &[], &["localhost"]);
     let repos = tempfile::tempdir().unwrap();
     let repo = Repo::new(repos.path(), "repo");
-    let r1 = repo.commit(&[("site.yml", &play("r1"))], "r1");
+    let r1 = repo.commit(
+        &[("site.yml", &play("r1")), ("hosts.ini", "from-r1\n")],
+        "r1",
+    );
     let p = web.admin(
         "POST",
         "/api/v2/projects/",
@@ -449,7 +453,13 @@ fn the_task_node_that_runs_a_job_checks_out_its_revision_itself() {
     // A branch made since any checkout saw it, chosen at launch: the task manager cannot
     // resolve it, task-b's own sync fetches it (AWX's sync with the branch) and the job runs it.
     repo.git(&["checkout", "--quiet", "-b", "feature"]);
-    let feature = repo.commit(&[("site.yml", &play("feature"))], "feature");
+    let feature = repo.commit(
+        &[
+            ("site.yml", &play("feature")),
+            ("hosts.ini", "from-feature\n"),
+        ],
+        "feature",
+    );
     let bjt = web.admin(
         "POST",
         "/api/v2/job_templates/",
@@ -506,5 +516,47 @@ fn the_task_node_that_runs_a_job_checks_out_its_revision_itself() {
     let proj = web.admin("GET", &format!("/api/v2/projects/{pid}/"), None, 200);
     assert_eq!(proj["scm_revision"], r1.as_str(), "{proj}");
     assert_eq!(proj["status"], "successful", "{proj}");
+
+    // An SCM inventory update reads the checkout's files: task-b's checkout is on `feature`
+    // now, so its own sync puts it back on the project's revision before the update reads it.
+    let inv = web.admin(
+        "POST",
+        "/api/v2/inventories/",
+        Some(json!({"name": "from-scm", "organization": f.org})),
+        201,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let src = web.admin(
+        "POST",
+        "/api/v2/inventory_sources/",
+        Some(json!({"name": "scm", "inventory": inv, "source": "scm",
+                    "source_project": pid, "source_path": "hosts.ini"})),
+        201,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let iu = web.admin(
+        "POST",
+        &format!("/api/v2/inventory_sources/{src}/update/"),
+        None,
+        202,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let iu = wait_final_on(&web, "inventory_updates", iu, Duration::from_secs(120));
+    assert_eq!(iu["status"], "successful", "{iu}");
+    assert_eq!(node_of(&iu), "task-b");
+    let hosts: Vec<String> = all_pages(&web, &format!("/api/v2/inventories/{inv}/hosts/"))
+        .iter()
+        .map(|h| h["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(hosts, ["from-r1"]);
+    let syncs = all_pages(
+        &web,
+        &format!("/api/v2/project_updates/?project={pid}&launch_type=sync&order_by=id"),
+    );
+    assert_eq!(syncs.len(), 4, "{syncs:?}");
+    assert_eq!(syncs[3]["scm_revision"], r1.as_str());
     drop(task_b);
 }
