@@ -6,9 +6,12 @@ update-free project).
 
 Makes a Git repository (one playbook and `--files` small files), a git project on it, and two
 templates: one on a project with `scm_update_on_launch` and a cache timeout of 0 (every launch
-waits for a new update), one on a project without. Prints medians; writes them as JSON."""
+waits for a new update), one on a project without. Then the same repository signed with
+`ansible-sign` (a throwaway GPG key) and a project verifying it (`signature_validation_credential`):
+its unchanged updates beside `ansible-sign project gpg-verify` of a clone, the same work by hand.
+Prints medians; writes them as JSON."""
 
-import argparse, json, os, statistics, subprocess, sys, tempfile, time
+import argparse, json, os, shutil, statistics, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import Api, die  # noqa: E402
@@ -39,6 +42,49 @@ def project(api, org, name, url, **extra):
     if u["status"] != "successful":
         die(f"first update of {name}: {u['status']}")
     return p["id"]
+
+
+def signed_figures(api, org, a, repo):
+    """The repository signed (MANIFEST.in: everything but `.git`), a project verifying it: the
+    `elapsed` of its unchanged updates, and `ansible-sign project gpg-verify` of a clone."""
+    home = tempfile.mkdtemp(prefix="projbench-gpg-")
+    os.chmod(home, 0o700)
+    env = dict(os.environ, GNUPGHOME=home, GPG_TTY="/dev/null")
+    try:
+        subprocess.run(["gpg", "--batch", "--passphrase", "", "--quick-gen-key", "bench <b@example.com>",
+                        "default", "default", "never"], env=env, check=True, capture_output=True)
+        pub = subprocess.run(["gpg", "--armor", "--export"], env=env, check=True,
+                             capture_output=True, text=True).stdout
+        with open(os.path.join(repo, "MANIFEST.in"), "w") as f:
+            f.write("global-include *\nprune .git\n")
+        subprocess.run(["ansible-sign", "--nocolor", "project", "gpg-sign", "."], cwd=repo, env=env,
+                       check=True, capture_output=True)
+        git("add", "-A", cwd=repo)
+        git("commit", "--quiet", "-m", "signed", cwd=repo)
+        clone = os.path.join(a.work, "signed-clone")
+        subprocess.run(["git", "clone", "--quiet", f"file://{repo}", clone], check=True)
+        verify = []
+        for _ in range(a.runs):
+            t0 = time.perf_counter()
+            subprocess.run(["ansible-sign", "--nocolor", "project", "gpg-verify", "."], cwd=clone,
+                           env=env, check=True, capture_output=True)
+            verify.append(time.perf_counter() - t0)
+        types = api.call("GET", "/api/v2/credential_types/?namespace=gpg_public_key")["results"]
+        cred = api.call("POST", "/api/v2/credentials/", {
+            "name": "bench key", "organization": org, "credential_type": types[0]["id"],
+            "inputs": {"gpg_public_key": pub}}, expect=(201,))["id"]
+        pid = project(api, org, "signed", f"file://{repo}", signature_validation_credential=cred)
+        elapsed = []
+        for _ in range(a.runs):
+            up = api.call("POST", f"/api/v2/projects/{pid}/update/", expect=(202,))
+            u = wait(api, f"/api/v2/project_updates/{up['id']}/")
+            if u["status"] != "successful":
+                die(f"signed update {up['id']}: {u['status']}")
+            elapsed.append(u["elapsed"])
+        return {"verify": verify, "elapsed": elapsed}
+    finally:
+        subprocess.run(["gpgconf", "--homedir", home, "--kill", "all"], capture_output=True)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def main():
@@ -105,6 +151,8 @@ def main():
     if deps < a.runs:
         die(f"expected {a.runs} dependency updates, found {deps}")
 
+    signed = signed_figures(api, org, a, repo)
+
     med = lambda xs: round(statistics.median(xs) * 1000, 1)  # noqa: E731
     res = {
         "runs": a.runs, "repo_files": a.files + 1,
@@ -113,14 +161,17 @@ def main():
         "update_unchanged_elapsed_ms": med(update_elapsed),
         "launch_no_update_ms": med(launch["no-update"]),
         "launch_needs_update_ms": med(launch["needs-update"]),
-        "all": {"fetch": fetch, "update_wall": update_wall, "launch": launch},
+        "floor_ansible_sign_verify_ms": med(signed["verify"]),
+        "update_unchanged_signed_elapsed_ms": med(signed["elapsed"]),
+        "all": {"fetch": fetch, "update_wall": update_wall, "launch": launch, "signed": signed},
     }
     os.makedirs(os.path.dirname(a.out), exist_ok=True)
     with open(a.out, "w") as f:
         json.dump(res, f, indent=1)
     print(f"\n{'figure':40} {'median ms':>10}")
     for k in ("floor_git_fetch_ms", "update_unchanged_wall_ms", "update_unchanged_elapsed_ms",
-              "launch_no_update_ms", "launch_needs_update_ms"):
+              "launch_no_update_ms", "launch_needs_update_ms",
+              "floor_ansible_sign_verify_ms", "update_unchanged_signed_elapsed_ms"):
         print(f"{k:40} {res[k]:>10}")
     print(f"(goal: update of an unchanged repository < 500 ms; JSON in {a.out})")
 

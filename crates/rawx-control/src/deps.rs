@@ -308,21 +308,14 @@ async fn project_ready(shared: &Shared, kind: &JobKind, job: &Row) -> anyhow::Re
     } else {
         text(&project, "scm_revision").to_string()
     };
-    // A branch the launch chose (`allow_override`): its commit as the project's last update
-    // fetched it (every branch and tag of the remote).
+    // A branch the launch chose (`allow_override`): its commit as this node's checkout knows it
+    // (every branch and tag of the remote as of its last update). A branch it does not know (made
+    // since, or no checkout on this node) is left to the node that runs the job, whose own sync
+    // fetches it (`node_sync.rs`, AWX's `sync_and_copy` with the branch) or fails the job.
     let branch = text(job, "scm_branch");
     let revision = if !branch.is_empty() && branch != text(&project, "scm_branch") {
         let dir = shared.projects_dir.join(text(&project, "local_path"));
-        match crate::scm::resolve(&dir, branch).await {
-            Some(r) => r,
-            None => {
-                let why = format!(
-                    "The branch {branch:?} is not in the project's repository (as of its last update)."
-                );
-                crate::job_state::end(shared, kind, id, JobStatus::Failed, &why, "").await;
-                return Ok(false);
-            }
-        }
+        crate::scm::resolve(&dir, branch).await.unwrap_or_default()
     } else {
         revision
     };

@@ -8,6 +8,7 @@
 //! one tick). Jobs it runs are tasks it owns and watches, never detached.
 
 mod build;
+mod checkouts;
 mod constructed;
 mod deps;
 mod dispatch;
@@ -21,6 +22,7 @@ mod inventory_render;
 mod inventory_run;
 mod job_state;
 mod lookup;
+mod node_sync;
 mod notify;
 mod prepare;
 mod reach;
@@ -273,9 +275,14 @@ impl TaskManager {
         let mut placement = groups::Placement::load(&self.shared, &host).await;
         // AWX's dependency graph: an update of a project blocks the project's other updates
         // and the jobs that would run it.
+        // A node's own sync (`job_type: run`, `node_sync.rs`) blocks nothing (AWX's task manager
+        // leaves those out).
         let mut updating: Vec<Value> = active
             .iter()
-            .filter(|(k, _)| std::ptr::eq(*k, &PROJECT_UPDATE_KIND))
+            .filter(|(k, j)| {
+                std::ptr::eq(*k, &PROJECT_UPDATE_KIND)
+                    && rawx_model::schema::text(j, "job_type") != "run"
+            })
             .map(|(_, j)| j.get("project").cloned().unwrap_or(Value::Null))
             .collect();
         for (kind, job) in jobs_in(store, &[JobStatus::Pending]).await? {

@@ -89,6 +89,17 @@ pub async fn run(shared: Shared, kind: &'static JobKind, job_id: i64) {
         Ok(j) => j,
         Err(e) => return tracing::error!(job = job_id, error = %e, "job vanished before it ran"),
     };
+    // This node's checkout must hold the job's revision (AWX's `sync_and_copy`).
+    let job = match crate::node_sync::ensure(&shared, kind, &job).await {
+        Ok(false) => job,
+        Ok(true) => match shared.store.get(kind.resource, job_id).await {
+            Ok(j) => j,
+            Err(e) => {
+                return tracing::error!(job = job_id, error = %e, "job vanished before it ran")
+            }
+        },
+        Err(why) => return end(&shared, kind, job_id, JobStatus::Failed, &why, "").await,
+    };
     let ctx = context(&shared, job_id).await;
     let built = match build::build(&ctx, kind, &job).await {
         Ok(b) => b,

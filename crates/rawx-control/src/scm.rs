@@ -14,6 +14,7 @@
 //! goes when the update ends. Any output line holding a secret is masked before it is stored.
 
 mod svn;
+mod verify;
 
 use crate::ingest::event_row;
 use crate::ingest::Writer;
@@ -408,6 +409,8 @@ pub async fn run(shared: Shared, id: i64) {
     let pid = int(&update, "project").unwrap_or_default();
     let started = rawx_model::now_string();
     let dir = shared.projects_dir.join(text(&update, "local_path"));
+    // One git at a time in a checkout of this node (an update and a job's own sync).
+    let _checkout = crate::checkouts::checkout(&dir).await;
     let ee = crate::prepare::resolved_environment(&shared, kind, &update).await;
     let _ = set(
         &shared,
@@ -560,7 +563,33 @@ pub async fn run(shared: Shared, id: i64) {
         tracing::error!(job = id, error = %e, "cannot close the project update");
     }
     // The project follows its update (AWX's `_update_parent_instance` and
-    // `RunProjectUpdate.post_run_hook`): the revision of a successful check, the last job.
+    // `RunProjectUpdate.post_run_hook`): the revision of a successful check, the last job. A
+    // node's own `sync` (`job_type: run`) leaves the project as it was.
+    if text(&update, "job_type") != "run" {
+        follow_project(&shared, pid, id, status, &finished, revision).await;
+    }
+    rawx_domain::messages::publish(
+        &*shared.bus,
+        &rawx_domain::messages::EventsSummary {
+            kind,
+            job: id,
+            final_counter,
+        },
+    );
+    tracing::info!(job = id, %status, ms = t0.elapsed().as_millis() as u64, "project update finished");
+}
+
+/// The project after its update (AWX's `_update_parent_instance` and
+/// `RunProjectUpdate.post_run_hook`): its status, last job and the revision of a successful
+/// check.
+async fn follow_project(
+    shared: &Shared,
+    pid: i64,
+    id: i64,
+    status: JobStatus,
+    finished: &str,
+    revision: Option<String>,
+) {
     let mut p = Row::new();
     p.insert("last_job".into(), json!(id));
     p.insert(
@@ -583,22 +612,15 @@ pub async fn run(shared: Shared, id: i64) {
         }
         let _ = shared.store.update(&PROJECTS, pid, &p).await;
     }
-    rawx_domain::messages::publish(
-        &*shared.bus,
-        &rawx_domain::messages::EventsSummary {
-            kind,
-            job: id,
-            final_counter,
-        },
-    );
-    tracing::info!(job = id, %status, ms = t0.elapsed().as_millis() as u64, "project update finished");
 }
 
 /// The steps of AWX's `project_update.yml` that apply to this update, in its order; the
 /// revision checked out.
 async fn steps(ctx: &Ctx<'_>, out: &mut Out, update: &Row) -> Result<String, Stop> {
     let flag = |k: &str| update.get(k) == Some(&json!(true));
-    if flag("scm_delete_on_update") && ctx.dir.exists() {
+    // A node's own sync has no `delete` tag (AWX adds it to checks only).
+    let tagged = text(update, "job_tags").split(',').any(|t| t == "delete");
+    if flag("scm_delete_on_update") && tagged && ctx.dir.exists() {
         out.task(
             "Delete project directory before update",
             "ansible.builtin.shell",
@@ -620,6 +642,7 @@ async fn steps(ctx: &Ctx<'_>, out: &mut Out, update: &Row) -> Result<String, Sto
         }
     };
     let _ = out.flush().await;
+    verify::verify(ctx, out, update).await?;
     requirements(ctx, out, update, &rev).await?;
     Ok(rev)
 }
@@ -662,7 +685,14 @@ async fn git(ctx: &Ctx<'_>, out: &mut Out, update: &Row) -> Result<String, Stop>
             fetched.stderr.trim()
         )));
     }
-    let candidates: Vec<String> = if branch.is_empty() {
+    // A node's own `sync` (`job_type: run`) checks out the revision its job runs, as AWX's
+    // `build_extra_vars_file` gives such an update the project's revision as its version.
+    let pinned = (text(update, "job_type") == "run")
+        .then(|| text(update, "scm_revision"))
+        .filter(|r| !r.is_empty());
+    let candidates: Vec<String> = if let Some(rev) = pinned {
+        vec![rev.to_string()]
+    } else if branch.is_empty() {
         vec!["refs/remotes/origin/HEAD".into()]
     } else {
         vec![
@@ -1253,7 +1283,7 @@ async fn archive(ctx: &Ctx<'_>, out: &mut Out, update: &Row) -> Result<String, S
 }
 
 /// SHA-1 of `data` in hex (the archive's revision, as `get_url`'s `checksum_src`).
-fn sha1_hex(data: &[u8]) -> String {
+pub(crate) fn sha1_hex(data: &[u8]) -> String {
     let mut h: [u32; 5] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0];
     let mut msg = data.to_vec();
     let bits = (data.len() as u64).wrapping_mul(8);

@@ -137,23 +137,10 @@ pub async fn start_update(
     req: UpdateRequest,
 ) -> DomainResult<i64> {
     let pid = int(project, "id").unwrap_or_default();
-    let mut row = Row::new();
-    for f in OPTIONS {
-        row.insert((*f).into(), project.get(*f).cloned().unwrap_or(Value::Null));
-    }
+    let mut row = update_row(store, project, req.launch_type).await;
     for (k, v) in [
-        ("name", json!(text(project, "name"))),
-        ("description", json!(text(project, "description"))),
-        ("project", json!(pid)),
-        ("unified_job_template", json!(pid)),
-        (
-            "organization",
-            project.get("organization").cloned().unwrap_or(Value::Null),
-        ),
         ("job_type", json!("check")),
-        ("job_tags", json!(job_tags(project))),
         ("status", json!(JobStatus::Pending.as_str())),
-        ("launch_type", json!(req.launch_type)),
         ("launched_by_user", json!(req.user)),
         ("dependent_job", json!(req.dependent_job)),
     ] {
@@ -167,13 +154,107 @@ pub async fn start_update(
     Ok(id)
 }
 
-/// AWX's `ProjectUpdate.save`: the parts of its playbook an update runs.
-fn job_tags(project: &Row) -> String {
+/// An update of `project` made `running` on task node `node` to check out `revision` there
+/// before a job runs (AWX's `SourceControlMixin.spawn_project_sync`: `launch_type: sync`,
+/// `job_type: run`, the tags of the source and the requirements only), or the head of `branch`
+/// when a launch chose one (then `scm_clean`, as AWX's). No task manager claims it: the node
+/// that makes it runs it at once.
+pub async fn sync_update(
+    store: &dyn Store,
+    project: &Row,
+    node: &str,
+    controller: &str,
+    revision: &str,
+    branch: Option<&str>,
+) -> DomainResult<i64> {
+    let mut row = update_row(store, project, "sync").await;
+    if let Some(b) = branch {
+        row.insert("scm_branch".into(), json!(b));
+        row.insert("scm_clean".into(), json!(true));
+    }
+    let tags = format!(
+        "update_{},install_roles,install_collections",
+        text(project, "scm_type")
+    );
+    for (k, v) in [
+        ("job_type", json!("run")),
+        ("job_tags", json!(tags)),
+        ("status", json!(JobStatus::Running.as_str())),
+        ("started", json!(rawx_model::now_string())),
+        ("execution_node", json!(node)),
+        ("controller_node", json!(controller)),
+        ("scm_revision", json!(revision)),
+    ] {
+        row.insert(k.into(), v);
+    }
+    Ok(store.insert(&PROJECT_UPDATES, &row).await?)
+}
+
+/// What every update of `project` copies from it (AWX's `ProjectOptions` and the unified job's
+/// template fields).
+async fn update_row(store: &dyn Store, project: &Row, launch_type: &str) -> Row {
+    let pid = int(project, "id").unwrap_or_default();
+    let mut row = Row::new();
+    for f in OPTIONS {
+        row.insert((*f).into(), project.get(*f).cloned().unwrap_or(Value::Null));
+    }
+    for (k, v) in [
+        ("name", json!(text(project, "name"))),
+        ("description", json!(text(project, "description"))),
+        ("project", json!(pid)),
+        ("unified_job_template", json!(pid)),
+        (
+            "organization",
+            project.get("organization").cloned().unwrap_or(Value::Null),
+        ),
+        (
+            "job_tags",
+            json!(job_tags(
+                project,
+                validation_namespace(store, project).await
+            )),
+        ),
+        ("launch_type", json!(launch_type)),
+    ] {
+        row.insert(k.into(), v);
+    }
+    row
+}
+
+/// The namespace of the type of a project's `signature_validation_credential` (`gpg_public_key`
+/// for AWX's "GPG Public Key"), when it has one.
+async fn validation_namespace(store: &dyn Store, project: &Row) -> Option<String> {
+    let cred = store
+        .get(
+            &rawx_model::resources::CREDENTIALS,
+            int(project, "signature_validation_credential")?,
+        )
+        .await
+        .ok()?;
+    let ctype = store
+        .get(
+            &rawx_model::resources::CREDENTIAL_TYPES,
+            int(&cred, "credential_type")?,
+        )
+        .await
+        .ok()?;
+    Some(text(&ctype, "namespace").to_string())
+}
+
+/// AWX's `ProjectUpdate.save`: the parts of its playbook an update runs. A signature
+/// validation credential adds `validation_<its type's namespace>` and
+/// `validation_checksum_manifest` (AWX does not check the credential's kind: only
+/// `validation_gpg_public_key` names a step, so another kind verifies the manifest alone).
+fn job_tags(project: &Row, validation: Option<String>) -> String {
     let mut tags = vec![
         format!("update_{}", text(project, "scm_type")),
         "install_roles".into(),
         "install_collections".into(),
     ];
+    if let Some(ns) = validation {
+        tags.push(format!("validation_{ns}"));
+        tags.push("validation_checksum_manifest".into());
+    }
     if project.get("scm_delete_on_update") == Some(&json!(true)) {
         tags.push("delete".into());
     }
@@ -187,7 +268,13 @@ pub struct Updates {
 }
 
 pub async fn updates_of(store: &dyn Store, project: i64) -> DomainResult<Updates> {
-    let of_project = Filter::eq("project", ColumnType::Int, json!(project));
+    // A node's own `sync` (`job_type: run`) is not the project's update (AWX's status and
+    // dependencies read `job_type='check'` updates only).
+    let of_project = Filter::eq("project", ColumnType::Int, json!(project)).and(Filter::eq(
+        "job_type",
+        ColumnType::Text,
+        json!("check"),
+    ));
     let newest = |filter: Filter| ListQuery {
         filter,
         order: vec![("id", true)],

@@ -20,8 +20,13 @@ use std::sync::Arc;
 use tokio::sync::{watch, Notify};
 
 /// What the managed environment installs: the pins `scripts/requirements-test.txt` tests with
-/// (a unit test keeps the two in step).
-pub const PINS: &[&str] = &["ansible-core==2.17.7", "ansible-runner==2.4.0"];
+/// (a unit test keeps the two in step). ansible-sign verifies signed project content, as in
+/// AWX's execution environment.
+pub const PINS: &[&str] = &[
+    "ansible-core==2.17.7",
+    "ansible-runner==2.4.0",
+    "ansible-sign==0.1.6",
+];
 
 /// The command a managed environment gives the node: a wrapper that puts the virtualenv's
 /// `bin/` first on PATH (ansible-runner finds `ansible-playbook` there), then runs its

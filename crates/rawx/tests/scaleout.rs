@@ -2,7 +2,8 @@
 //! on one PostgreSQL database and the machine's Redis — driven by the real `awx` CLI, a Python
 //! websocket client and the real `ansible-runner`.
 
-use rawx_testkit::lab::{fixture_in, job, stdout_of, tail, wait_final_on, wait_in_task};
+use rawx_testkit::git::{play, Repo};
+use rawx_testkit::lab::{all_pages, fixture_in, job, stdout_of, tail, wait_final_on, wait_in_task};
 use rawx_testkit::wsclient::Py;
 use rawx_testkit::{venv, Opts, PgDb, Server, ADMIN_PW};
 use serde_json::{json, Value};
@@ -52,13 +53,19 @@ impl Cluster {
     }
 
     fn start(&mut self, role: &'static str, name: &str) -> Server {
+        let projects = self.projects.path().display().to_string();
+        self.start_in(role, name, Some(projects))
+    }
+
+    /// A node with its own projects dir (`<its data dir>/projects`), as separate machines have.
+    fn start_own(&mut self, role: &'static str, name: &str) -> Server {
+        self.start_in(role, name, None)
+    }
+
+    fn start_in(&mut self, role: &'static str, name: &str, projects: Option<String>) -> Server {
         let mut env = vec![
             ("RAWX_REDIS_URL".to_string(), REDIS.to_string()),
             ("RAWX_NODE_NAME".into(), name.into()),
-            (
-                "RAWX_PROJECTS_DIR".into(),
-                self.projects.path().display().to_string(),
-            ),
             // Lost after 15 s of silence (60 by default), so the reaper test is quick.
             ("RAWX_NODE_LOST_AFTER".into(), "15".into()),
             (
@@ -66,6 +73,9 @@ impl Cluster {
                 venv().join("bin/ansible-runner").display().to_string(),
             ),
         ];
+        if let Some(p) = projects {
+            env.push(("RAWX_PROJECTS_DIR".into(), p));
+        }
         // Every process seals and opens credentials with the same key.
         if let Some(k) = &self.secret {
             env.push(("RAWX_SECRET_KEY".into(), k.clone()));
@@ -314,4 +324,239 @@ fn a_killed_task_node_is_reaped_and_the_other_takes_over() {
     assert_eq!(j["status"], "successful", "{j}");
     assert_eq!(node_of(&j), "task-2");
     drop(task2);
+}
+
+/// AWX's `launch_type: sync`: task nodes on separate machines, each with its own projects dir.
+/// A git project updated on task-a; the repository gets a new commit; task-a stops and task-b, which never saw the
+/// project, runs its job: task-b checks out the job's revision itself (a `sync` update of its
+/// own, `job_type: run`, the project left as it was) and the job runs task-a's recorded
+/// revision, not the repository's newer one. A second job on task-b needs no sync. A branch
+/// chosen at launch that no checkout knows yet is fetched by task-b's sync; one that does not
+/// exist fails the job naming the failed sync. An SCM inventory update there reads the project's
+/// revision, its node's checkout moved back to it by a sync of its own.
+#[test]
+fn the_task_node_that_runs_a_job_checks_out_its_revision_itself() {
+    let Some(mut c) = Cluster::new("sync") else {
+        return;
+    };
+    // web-1 and task-a on one machine (one projects dir: the web validates playbooks there),
+    // task-b on another.
+    let web = c.start("web", "web-1");
+    let task_a = c.start("task", "task-a");
+    let f = fixture_in(&web, c.projects.path(), "unused", &[], &["localhost"]);
+    let repos = tempfile::tempdir().unwrap();
+    let repo = Repo::new(repos.path(), "repo");
+    let r1 = repo.commit(
+        &[("site.yml", &play("r1")), ("hosts.ini", "from-r1\n")],
+        "r1",
+    );
+    let p = web.admin(
+        "POST",
+        "/api/v2/projects/",
+        Some(
+            json!({"name": "Synced", "organization": f.org, "scm_type": "git",
+                    "scm_url": repo.url(), "allow_override": true}),
+        ),
+        201,
+    );
+    let pid = p["id"].as_i64().unwrap();
+    let first = p["summary_fields"]["current_update"]["id"]
+        .as_i64()
+        .unwrap();
+    let u = wait_final_on(&web, "project_updates", first, Duration::from_secs(120));
+    assert_eq!(u["status"], "successful", "{u}");
+    assert_eq!(u["execution_node"], "task-a");
+    assert_eq!(u["scm_revision"], r1.as_str());
+    let local_path = p["local_path"].as_str().unwrap().to_string();
+    assert!(c
+        .projects
+        .path()
+        .join(&local_path)
+        .join("site.yml")
+        .is_file());
+    let jt = web.admin(
+        "POST",
+        "/api/v2/job_templates/",
+        Some(
+            json!({"name": "synced", "project": pid, "inventory": f.inventory,
+                    "playbook": "site.yml", "allow_simultaneous": true}),
+        ),
+        201,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    drop(task_a);
+
+    let r2 = repo.commit(&[("site.yml", &play("r2"))], "r2");
+    let task_b = c.start_own("task", "task-b");
+    let checkout_b = task_b.data.join("projects").join(&local_path);
+    assert!(!checkout_b.exists());
+    let id = web.admin(
+        "POST",
+        &format!("/api/v2/job_templates/{jt}/launch/"),
+        None,
+        201,
+    )["job"]
+        .as_i64()
+        .unwrap();
+    let done = wait_final_on(&web, "jobs", id, Duration::from_secs(120));
+    let out = stdout_of(&web, "jobs", id);
+    assert_eq!(
+        done["status"],
+        "successful",
+        "{done}\n{out}\n--- task-b\n{}",
+        tail(&task_b.logs(), 3000)
+    );
+    assert_eq!(node_of(&done), "task-b");
+    assert!(out.contains("git-play says r1"), "{out}");
+    assert!(!out.contains("git-play says r2"), "{out}");
+    assert_eq!(done["scm_revision"], r1.as_str());
+
+    let syncs = all_pages(
+        &web,
+        &format!("/api/v2/project_updates/?project={pid}&launch_type=sync"),
+    );
+    assert_eq!(syncs.len(), 1, "{syncs:?}");
+    let sync = &syncs[0];
+    assert_eq!(sync["status"], "successful", "{sync}");
+    assert_eq!(sync["job_type"], "run");
+    assert_eq!(sync["execution_node"], "task-b");
+    assert_eq!(sync["scm_revision"], r1.as_str());
+    assert!(
+        stdout_of(&web, "project_updates", sync["id"].as_i64().unwrap())
+            .contains("TASK [Update project using git]")
+    );
+    // The project is as its last check left it: revision r1, that update its last.
+    let proj = web.admin("GET", &format!("/api/v2/projects/{pid}/"), None, 200);
+    assert_eq!(proj["scm_revision"], r1.as_str(), "{proj}");
+    assert_eq!(proj["summary_fields"]["last_update"]["id"], first, "{proj}");
+    assert_ne!(r1, r2);
+
+    // The revision is on task-b now: the next job there runs it without another sync.
+    let id2 = web.admin(
+        "POST",
+        &format!("/api/v2/job_templates/{jt}/launch/"),
+        None,
+        201,
+    )["job"]
+        .as_i64()
+        .unwrap();
+    let done = wait_final_on(&web, "jobs", id2, Duration::from_secs(120));
+    assert_eq!(done["status"], "successful", "{done}");
+    assert!(stdout_of(&web, "jobs", id2).contains("git-play says r1"));
+    let syncs = all_pages(
+        &web,
+        &format!("/api/v2/project_updates/?project={pid}&launch_type=sync"),
+    );
+    assert_eq!(syncs.len(), 1, "{syncs:?}");
+
+    // A branch made since any checkout saw it, chosen at launch: the task manager cannot
+    // resolve it, task-b's own sync fetches it (AWX's sync with the branch) and the job runs it.
+    repo.git(&["checkout", "--quiet", "-b", "feature"]);
+    let feature = repo.commit(
+        &[
+            ("site.yml", &play("feature")),
+            ("hosts.ini", "from-feature\n"),
+        ],
+        "feature",
+    );
+    let bjt = web.admin(
+        "POST",
+        "/api/v2/job_templates/",
+        Some(
+            json!({"name": "branchy", "project": pid, "inventory": f.inventory,
+                    "playbook": "site.yml", "ask_scm_branch_on_launch": true}),
+        ),
+        201,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let launch_branch = |branch: &str| {
+        web.admin(
+            "POST",
+            &format!("/api/v2/job_templates/{bjt}/launch/"),
+            Some(json!({ "scm_branch": branch })),
+            201,
+        )["job"]
+            .as_i64()
+            .unwrap()
+    };
+    let id3 = launch_branch("feature");
+    let done = wait_final_on(&web, "jobs", id3, Duration::from_secs(120));
+    let out = stdout_of(&web, "jobs", id3);
+    assert_eq!(done["status"], "successful", "{done}\n{out}");
+    assert_eq!(node_of(&done), "task-b");
+    assert!(out.contains("git-play says feature"), "{out}");
+    assert_eq!(done["scm_revision"], feature.as_str());
+    let syncs = all_pages(
+        &web,
+        &format!("/api/v2/project_updates/?project={pid}&launch_type=sync&order_by=id"),
+    );
+    assert_eq!(syncs.len(), 2, "{syncs:?}");
+    assert_eq!(syncs[1]["scm_branch"], "feature");
+    assert_eq!(syncs[1]["scm_revision"], feature.as_str());
+
+    // A branch nobody has fails the job, naming the sync that could not fetch it.
+    let id4 = launch_branch("nope");
+    let done = wait_final_on(&web, "jobs", id4, Duration::from_secs(120));
+    assert_eq!(done["status"], "failed", "{done}");
+    let failed = all_pages(
+        &web,
+        &format!("/api/v2/project_updates/?project={pid}&launch_type=sync&status=failed"),
+    );
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(
+        done["job_explanation"],
+        format!(
+            "Previous Task Failed: {{\"job_type\": \"project_update\", \"job_name\": \"Synced\", \"job_id\": \"{}\"}}",
+            failed[0]["id"]
+        )
+    );
+    // The project is still as its last check left it.
+    let proj = web.admin("GET", &format!("/api/v2/projects/{pid}/"), None, 200);
+    assert_eq!(proj["scm_revision"], r1.as_str(), "{proj}");
+    assert_eq!(proj["status"], "successful", "{proj}");
+
+    // An SCM inventory update reads the checkout's files: task-b's checkout is on `feature`
+    // now, so its own sync puts it back on the project's revision before the update reads it.
+    let inv = web.admin(
+        "POST",
+        "/api/v2/inventories/",
+        Some(json!({"name": "from-scm", "organization": f.org})),
+        201,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let src = web.admin(
+        "POST",
+        "/api/v2/inventory_sources/",
+        Some(json!({"name": "scm", "inventory": inv, "source": "scm",
+                    "source_project": pid, "source_path": "hosts.ini"})),
+        201,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let iu = web.admin(
+        "POST",
+        &format!("/api/v2/inventory_sources/{src}/update/"),
+        None,
+        202,
+    )["id"]
+        .as_i64()
+        .unwrap();
+    let iu = wait_final_on(&web, "inventory_updates", iu, Duration::from_secs(120));
+    assert_eq!(iu["status"], "successful", "{iu}");
+    assert_eq!(node_of(&iu), "task-b");
+    let hosts: Vec<String> = all_pages(&web, &format!("/api/v2/inventories/{inv}/hosts/"))
+        .iter()
+        .map(|h| h["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(hosts, ["from-r1"]);
+    let syncs = all_pages(
+        &web,
+        &format!("/api/v2/project_updates/?project={pid}&launch_type=sync&order_by=id"),
+    );
+    assert_eq!(syncs.len(), 4, "{syncs:?}");
+    assert_eq!(syncs[3]["scm_revision"], r1.as_str());
+    drop(task_b);
 }
