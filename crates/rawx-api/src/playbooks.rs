@@ -1,8 +1,7 @@
-//! `/api/v2/projects/N/playbooks/`: the playbooks a project's directory (or checkout) holds, found as
-//! AWX finds them (`Project.playbooks`, `could_be_playbook`, `skip_directory`): `.yml`/`.yaml`
-//! files with a `hosts:`, `include:` or `import_playbook:` line (or vault-encrypted), outside
-//! `roles`, `tasks`, `group_vars`, `host_vars` and dot directories, symlinked directories not
-//! followed; relative paths sorted case-insensitively. What the UI's template form offers.
+//! `/api/v2/projects/N/playbooks/` and `inventories/`: what the UI's template and inventory
+//! source forms offer (`rawx_domain::project_files`). A source-control project answers from what
+//! its last update recorded (AWX's `playbook_files` / `inventory_files`), so a web node needs no
+//! checkout of its own; a manual project (or one no update has recorded yet) from its directory.
 
 use crate::auth::Auth;
 use crate::error::ApiResult;
@@ -10,9 +9,10 @@ use crate::handlers::fetch_visible;
 use crate::AppState;
 use axum::extract::{Path, State};
 use axum::Json;
+use rawx_domain::project_files;
 use rawx_model::resources::PROJECTS;
-use serde_json::Value;
-use std::path::Path as FsPath;
+use rawx_model::schema::text;
+use rawx_model::Row;
 use std::sync::Arc;
 
 pub async fn list(
@@ -21,211 +21,49 @@ pub async fn list(
     Path(raw): Path<String>,
 ) -> ApiResult<Json<Vec<String>>> {
     let project = fetch_visible(&state, &auth.0.actor, &PROJECTS, &raw).await?;
-    let text = |k: &str| {
-        project
-            .get(k)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
-    // A manual project's directory, or a source-control project's checkout (its updates'
-    // `.git` is a dot directory, skipped by the walk).
-    if text("local_path").is_empty() {
-        return Ok(Json(Vec::new()));
-    }
-    let root = state.config.projects_dir.join(text("local_path"));
-    let found = tokio::task::spawn_blocking(move || {
-        let mut out = Vec::new();
-        walk(&root, &root, &mut out);
-        out.sort_by_key(|p| p.to_lowercase());
-        out
-    })
-    .await
-    .unwrap_or_default();
-    Ok(Json(found))
+    Ok(Json(files(&state, &project, Kind::Playbooks).await))
 }
 
-/// `/api/v2/projects/N/inventories/`: files of the project's directory or checkout that could be
-/// an inventory, as AWX's `Project.inventories` and `could_be_inventory` find them (named
-/// `inventory` or `hosts`, `.ini`, executable, or extension-less with an inventory-looking line
-/// among the first eleven); at most 51, as AWX stops after 50. What an SCM inventory source's
-/// `source_path` offers.
+/// Files of the project that could be an inventory (named `inventory` or `hosts`, `.ini`,
+/// executable, or extension-less with an inventory-looking line among the first eleven); at
+/// most 51. What an SCM inventory source's `source_path` offers.
 pub async fn inventories(
     State(state): State<Arc<AppState>>,
     auth: Auth,
     Path(raw): Path<String>,
 ) -> ApiResult<Json<Vec<String>>> {
     let project = fetch_visible(&state, &auth.0.actor, &PROJECTS, &raw).await?;
-    let local = project
-        .get("local_path")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    if local.is_empty() {
-        return Ok(Json(Vec::new()));
-    }
-    let root = state.config.projects_dir.join(local);
-    let found = tokio::task::spawn_blocking(move || {
-        let mut out = Vec::new();
-        walk_with(&root, &root, &mut out, &could_be_inventory);
-        out.truncate(51);
-        out.sort_by_key(|p| p.to_lowercase());
-        out
-    })
-    .await
-    .unwrap_or_default();
-    Ok(Json(found))
+    Ok(Json(files(&state, &project, Kind::Inventories).await))
 }
 
-fn could_be_inventory(path: &FsPath) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if name == "inventory" || name == "hosts" {
-        return true;
-    }
-    let executable = std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0);
-    if path.extension().and_then(|e| e.to_str()) == Some("ini") || executable {
-        return true;
-    }
-    if path.extension().is_some() {
-        return false;
-    }
-    let Ok(bytes) = std::fs::read(path) else {
-        return false;
+#[derive(Clone, Copy)]
+pub(crate) enum Kind {
+    Playbooks,
+    Inventories,
+}
+
+/// The project's playbooks or inventories: recorded by its last update (a source-control
+/// project, AWX's `playbook_files if obj.scm_type else obj.playbooks`), else found in its
+/// directory.
+pub(crate) async fn files(state: &AppState, project: &Row, kind: Kind) -> Vec<String> {
+    let column = match kind {
+        Kind::Playbooks => "playbook_files",
+        Kind::Inventories => "inventory_files",
     };
-    // AWX's `^[a-zA-Z0-9_.=\[\]]` on one of the first eleven lines.
-    String::from_utf8_lossy(&bytes).lines().take(11).any(|l| {
-        l.chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || "_.=[]".contains(c))
-    })
-}
-
-fn skip_directory(rel: &FsPath) -> bool {
-    rel.components().any(|c| {
-        let s = c.as_os_str().to_string_lossy();
-        s == "roles" || s == "tasks" || s == "group_vars" || s == "host_vars" || s.starts_with('.')
-    })
-}
-
-fn walk(root: &FsPath, dir: &FsPath, out: &mut Vec<String>) {
-    walk_with(root, dir, out, &could_be_playbook)
-}
-
-fn walk_with(root: &FsPath, dir: &FsPath, out: &mut Vec<String>, keep: &dyn Fn(&FsPath) -> bool) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let path = e.path();
-        let Ok(kind) = e.file_type() else { continue };
-        let rel = path.strip_prefix(root).unwrap_or(&path);
-        if kind.is_dir() {
-            if !skip_directory(rel) {
-                walk_with(root, &path, out, keep);
-            }
-        } else if keep(&path) && !rel.parent().is_some_and(skip_directory) {
-            out.push(rel.to_string_lossy().into_owned());
+    if !text(project, "scm_type").is_empty() {
+        if let Some(recorded) = project_files::recorded(project.get(column)) {
+            return recorded;
         }
     }
-}
-
-fn could_be_playbook(path: &FsPath) -> bool {
-    if !matches!(
-        path.extension().and_then(|e| e.to_str()),
-        Some("yml" | "yaml")
-    ) {
-        return false;
+    let local = text(project, "local_path");
+    if local.is_empty() {
+        return Vec::new();
     }
-    let Ok(bytes) = std::fs::read(path) else {
-        return false;
-    };
-    let text = String::from_utf8_lossy(&bytes);
-    text.lines()
-        .enumerate()
-        .any(|(n, line)| (n == 0 && line.starts_with("$ANSIBLE_VAULT;")) || playbook_line(line))
-}
-
-/// AWX's `^\s*?-?\s*?(?:hosts|(ansible\.builtin\.)?include|(ansible\.builtin\.)?import_playbook):`
-fn playbook_line(line: &str) -> bool {
-    let l = line.trim_start();
-    let l = l.strip_prefix('-').unwrap_or(l).trim_start();
-    let l = l.strip_prefix("ansible.builtin.").unwrap_or(l);
-    ["hosts:", "include:", "import_playbook:"]
-        .iter()
-        .any(|k| l.starts_with(k))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn lines_that_make_a_playbook() {
-        assert!(playbook_line("- hosts: all"));
-        assert!(playbook_line("  hosts: web"));
-        assert!(playbook_line("- import_playbook: other.yml"));
-        assert!(playbook_line("- ansible.builtin.import_playbook: x.yml"));
-        assert!(playbook_line("-   include: x.yml"));
-        assert!(!playbook_line("- name: a task"));
-        assert!(!playbook_line("# hosts: commented"));
-    }
-
-    #[test]
-    fn finds_inventories_as_awx_does() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        let w = |p: &str, s: &str| {
-            let p = root.join(p);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, s).unwrap();
-        };
-        w("inventory", "");
-        w("envs/prod/hosts", "");
-        w("lab.ini", "[web]\n");
-        w("staging", "[web]\nh1\n");
-        w("README", "# not one\n");
-        w("site.yml", "- hosts: all\n");
-        w("roles/r/inventory", "");
-        w("dyn.py", "#!/usr/bin/env python\n");
-        std::fs::set_permissions(root.join("dyn.py"), std::fs::Permissions::from_mode(0o755))
-            .unwrap();
-        let mut out = Vec::new();
-        walk_with(root, root, &mut out, &could_be_inventory);
-        out.sort_by_key(|p| p.to_lowercase());
-        assert_eq!(
-            out,
-            [
-                "dyn.py",
-                "envs/prod/hosts",
-                "inventory",
-                "lab.ini",
-                "staging"
-            ]
-        );
-    }
-
-    #[test]
-    fn finds_playbooks_as_awx_does() {
-        let dir = tempfile::tempdir().unwrap();
-        let root = dir.path();
-        let w = |p: &str, s: &str| {
-            let p = root.join(p);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, s).unwrap();
-        };
-        w("site.yml", "- hosts: all\n  tasks: []\n");
-        w("B/deploy.yaml", "---\n- name: x\n  hosts: web\n");
-        w("vars.yml", "a: 1\n");
-        w("readme.md", "- hosts: all\n");
-        w("roles/r/tasks/main.yml", "- hosts: all\n");
-        w("group_vars/all.yml", "- hosts: all\n");
-        w(".git/x.yml", "- hosts: all\n");
-        w("vault.yml", "$ANSIBLE_VAULT;1.1;AES256\n3030\n");
-        let mut out = Vec::new();
-        walk(root, root, &mut out);
-        out.sort_by_key(|p| p.to_lowercase());
-        assert_eq!(out, ["B/deploy.yaml", "site.yml", "vault.yml"]);
-    }
+    let root = state.config.projects_dir.join(local);
+    tokio::task::spawn_blocking(move || match kind {
+        Kind::Playbooks => project_files::playbooks(&root),
+        Kind::Inventories => project_files::inventories(&root),
+    })
+    .await
+    .unwrap_or_default()
 }

@@ -566,7 +566,7 @@ pub async fn run(shared: Shared, id: i64) {
     // `RunProjectUpdate.post_run_hook`): the revision of a successful check, the last job. A
     // node's own `sync` (`job_type: run`) leaves the project as it was.
     if text(&update, "job_type") != "run" {
-        follow_project(&shared, pid, id, status, &finished, revision).await;
+        follow_project(&shared, pid, id, status, &finished, revision, dir.clone()).await;
     }
     rawx_domain::messages::publish(
         &*shared.bus,
@@ -589,6 +589,7 @@ async fn follow_project(
     status: JobStatus,
     finished: &str,
     revision: Option<String>,
+    checkout: PathBuf,
 ) {
     let mut p = Row::new();
     p.insert("last_job".into(), json!(id));
@@ -605,6 +606,21 @@ async fn follow_project(
     p.insert("status".into(), json!(status.as_str()));
     if let Some(rev) = revision {
         p.insert("scm_revision".into(), json!(rev));
+        // AWX's `post_run_hook` records what the checkout offers: web nodes read it from here.
+        let found = tokio::task::spawn_blocking(move || {
+            (
+                rawx_domain::project_files::playbooks(&checkout),
+                rawx_domain::project_files::inventories(&checkout),
+            )
+        })
+        .await;
+        if let Ok((playbooks, inventories)) = found {
+            p.insert("playbook_files".into(), json!(json!(playbooks).to_string()));
+            p.insert(
+                "inventory_files".into(),
+                json!(json!(inventories).to_string()),
+            );
+        }
     }
     if let Ok(proj) = shared.store.get(&PROJECTS, pid).await {
         if int(&proj, "current_job") == Some(id) {

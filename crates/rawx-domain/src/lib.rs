@@ -34,6 +34,7 @@ pub mod inventory_updates;
 pub mod launch;
 pub mod messages;
 pub mod notify;
+pub mod project_files;
 pub mod projects;
 pub mod roles;
 pub mod schedules;

@@ -502,6 +502,63 @@ fn a_deleted_project_takes_its_checkout_with_it() {
     );
 }
 
+/// A web node needs no checkout: a git project's playbooks and inventory files are what its
+/// last update recorded (AWX's `playbook_files` / `inventory_files`), and a template's playbook
+/// is checked against them, here with the checkout gone from this node.
+#[test]
+fn playbooks_are_what_the_update_recorded_without_a_checkout() {
+    let lab = Lab::start();
+    let s = &lab.s;
+    let repo = Repo::new(&s.data, "repos/recorded");
+    repo.commit(
+        &[
+            ("site.yml", &play("r1")),
+            ("deploy/web.yaml", &play("r1")),
+            ("roles/r/tasks/main.yml", &play("r1")),
+            ("hosts", "web1\n"),
+        ],
+        "r1",
+    );
+    let pid = git_project(&lab, "Recorded", &repo, json!({}));
+    let local = project(s, pid)["local_path"].as_str().unwrap().to_string();
+    std::fs::remove_dir_all(s.data.join("projects").join(&local)).unwrap();
+    let playbooks = s.admin(
+        "GET",
+        &format!("/api/v2/projects/{pid}/playbooks/"),
+        None,
+        200,
+    );
+    assert_eq!(playbooks, json!(["deploy/web.yaml", "site.yml"]));
+    let inventories = s.admin(
+        "GET",
+        &format!("/api/v2/projects/{pid}/inventories/"),
+        None,
+        200,
+    );
+    assert_eq!(inventories, json!(["hosts"]));
+    let inv = lab.inventory("Local", &[("localhost", local_vars())]);
+    let body = |playbook: &str| {
+        json!({"name": format!("jt {playbook}"), "project": pid, "inventory": inv,
+               "playbook": playbook})
+    };
+    s.admin(
+        "POST",
+        "/api/v2/job_templates/",
+        Some(body("deploy/web.yaml")),
+        201,
+    );
+    let refused = s.admin(
+        "POST",
+        "/api/v2/job_templates/",
+        Some(body("missing.yml")),
+        400,
+    );
+    assert_eq!(
+        refused,
+        json!({"playbook": ["Playbook not found for project."]})
+    );
+}
+
 /// AWX's git module call (`track_submodules: scm_track_submodules`): submodules are checked
 /// out recursively, at the commit the repository records, or with tracking at the head of
 /// the submodule's branch; a job's copy of the project holds their files.

@@ -63,8 +63,21 @@ impl ResourceApi for JobTemplates {
                 if playbook.is_empty() {
                     errors.add("playbook", "This field is required.");
                 } else if text(&project, "scm_type").is_empty() || !allow_override {
-                    let dir = state.config.projects_dir.join(text(&project, "local_path"));
-                    if !playbook_in(&dir, playbook) {
+                    // A source-control project: what its last update recorded (AWX's
+                    // `playbook_files`), else its checkout; a manual one: its directory.
+                    let recorded = (!text(&project, "scm_type").is_empty())
+                        .then(|| {
+                            rawx_domain::project_files::recorded(project.get("playbook_files"))
+                        })
+                        .flatten();
+                    let found = match recorded {
+                        Some(files) => files.iter().any(|f| f == playbook),
+                        None => {
+                            let dir = state.config.projects_dir.join(text(&project, "local_path"));
+                            playbook_in(&dir, playbook)
+                        }
+                    };
+                    if !found {
                         errors.add("playbook", "Playbook not found for project.");
                     }
                 }

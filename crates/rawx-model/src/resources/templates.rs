@@ -89,6 +89,11 @@ pub static PROJECTS: Resource = Resource {
         text("scm_revision", "SCM Revision", 1024)
             .help("The last revision fetched by a project update")
             .read_only(),
+        // What the last update found (AWX's `playbook_files` / `inventory_files`, which its
+        // serializer does not show): every web node answers `playbooks/` and checks a
+        // template's playbook from the store, with no checkout of its own. Null: not recorded.
+        Field::new("playbook_files", "", Kind::Json).internal().nullable(),
+        Field::new("inventory_files", "", Kind::Json).internal().nullable(),
         ro_time("last_job_run", "Last job run"),
         flag("last_job_failed", "Last job failed").read_only(),
         ro_time("next_job_run", "Next job run"),
