@@ -487,6 +487,8 @@ fn the_seeds_reject_of_a_nodes_control_service() {
     eventually(Duration::from_secs(20), || {
         (a.route("c").as_deref() == Some("b") && c.route("a").as_deref() == Some("b")).then_some(())
     });
+    // rawx's dial gives up on the rejection notice at once; Go's ends only on "service
+    // unknown" and would wait out its 15 s handshake here, then fail all the same.
     let out = a.ctl(&["work", "list", "--node", "c"]);
     assert!(!out.status.success(), "{out:?}");
     assert!(
