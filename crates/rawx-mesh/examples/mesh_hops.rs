@@ -522,7 +522,7 @@ fn main() -> anyhow::Result<()> {
         reroute(&bin, runs)?;
     }
     if want("peers") {
-        idle_peers(&bin, 100, Duration::from_secs(30))?;
+        idle_peers(&bin, 100, Duration::from_secs(60))?;
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The mesh across real `rawx-receptor` processes on loopback, driven by the real
 //! `receptorctl`: routing over several hops (ping, traceroute, status), a killed node routed
 //! around, firewall rules on a hop, reload, the control service of a node two hops away over
-//! QUIC service streams, and an independent Python peer. TLS and websockets: `mesh_tls.rs`.
+//! QUIC service streams, and an independent Python peer; five nodes with four hops. TLS and websockets: `mesh_tls.rs`.
 
 mod common;
 
@@ -208,6 +208,115 @@ fn control_service_two_hops_away() {
     // The unit ran at c, not at a.
     let unit = v["unit"].as_str().unwrap();
     assert!(!a.ctl_ok(&["work", "list"]).contains(unit));
+
+    // receptorctl's own command line, as the issue writes it: `receptorctl --socket A work
+    // list --node C` lists the units of c, two hops away, not a's.
+    let id = unit_id(&c.ctl_ok(&["work", "submit", "cat", "--payload-literal", "at c"]));
+    let there: Value = serde_json::from_str(&a.ctl_ok(&["work", "list", "--node", "c"])).unwrap();
+    assert_eq!(there[&id]["WorkType"], "cat", "{there}");
+    let here: Value = serde_json::from_str(&a.ctl_ok(&["work", "list"])).unwrap();
+    assert!(here.get(&id).is_none(), "{here}");
+    // And b's, one hop away: empty.
+    let at_b: Value = serde_json::from_str(&a.ctl_ok(&["work", "list", "--node", "b"])).unwrap();
+    assert_eq!(at_b, serde_json::json!({}));
+}
+
+/// The unit ID `work submit` printed.
+fn unit_id(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix("Unit ID: "))
+        .unwrap_or_else(|| panic!("no unit ID in {out}"))
+        .trim()
+        .to_string()
+}
+
+/// Five nodes: a ← b ← c ← d ← e, and a direct link e → a that costs 10. Ping, traceroute and
+/// remote work cross four hops; with c killed, a reaches e over the direct link.
+#[test]
+fn five_nodes_ping_traceroute_work_and_a_killed_node() {
+    let root = DataDir::new();
+    let ports: Vec<u16> = (0..4).map(|_| free_port()).collect();
+    let a = MeshNode::start(
+        &root,
+        "a",
+        &listener(ports[0], "    nodecost:\n      e: 10\n"),
+    );
+    let b = MeshNode::start(
+        &root,
+        "b",
+        &format!("{}{}", peer(ports[0], ""), listener(ports[1], "")),
+    );
+    let mut c = MeshNode::start(
+        &root,
+        "c",
+        &format!("{}{}", peer(ports[1], ""), listener(ports[2], "")),
+    );
+    let d = MeshNode::start(
+        &root,
+        "d",
+        &format!("{}{}", peer(ports[2], ""), listener(ports[3], "")),
+    );
+    let e = MeshNode::start(
+        &root,
+        "e",
+        &format!("{}{}", peer(ports[3], ""), peer(ports[0], "    cost: 10\n")),
+    );
+    // Until a routes to e along the line and e back, and e's control ad reached a.
+    eventually(Duration::from_secs(30), || {
+        let st = a.status();
+        let ads = st["Advertisements"].as_array().map_or(0, Vec::len);
+        (st["RoutingTable"]["e"] == "b" && e.route("a").as_deref() == Some("d") && ads == 5)
+            .then_some(())
+    });
+    assert_eq!(a.status()["KnownConnectionCosts"]["a"]["e"], 10);
+    let out = a.ctl_ok(&["ping", "e", "--count", "2", "--delay", "0.1"]);
+    assert_eq!(out.matches("Reply from e in ").count(), 2, "{out}");
+    let hops = |from: &MeshNode, to: &str| -> Vec<String> {
+        from.ctl_ok(&["traceroute", to])
+            .lines()
+            .map(|l| l.split_whitespace().nth(1).unwrap_or("").to_string())
+            .collect()
+    };
+    assert_eq!(hops(&a, "e"), ["a", "b", "c", "d", "e"]);
+    assert_eq!(hops(&e, "a"), ["e", "d", "c", "b", "a"]);
+    // Remote work four hops away, its output streamed back with --follow.
+    let out = a.ctl_ok(&[
+        "work",
+        "submit",
+        "cat",
+        "--node",
+        "e",
+        "--payload-literal",
+        "hello over four hops",
+        "--follow",
+        "--rm",
+    ]);
+    assert!(out.contains("hello over four hops"), "{out}");
+
+    c.kill();
+    // Until a and e take the direct link.
+    eventually(Duration::from_secs(10), || {
+        (a.route("e").as_deref() == Some("e") && e.route("a").as_deref() == Some("a")).then_some(())
+    });
+    assert_eq!(hops(&a, "e"), ["a", "e"]);
+    // d, cut off from b by c's loss, is reached through e, once d's update has gone round.
+    eventually(Duration::from_secs(10), || {
+        (a.route("d").as_deref() == Some("e") && b.route("d").as_deref() == Some("a")).then_some(())
+    });
+    assert_eq!(hops(&a, "d"), ["a", "e", "d"]);
+    let out = a.ctl_ok(&[
+        "work",
+        "submit",
+        "cat",
+        "--node",
+        "d",
+        "--payload-literal",
+        "around the loss",
+        "--follow",
+        "--rm",
+    ]);
+    assert!(out.contains("around the loss"), "{out}");
+    drop(d);
 }
 
 #[test]
@@ -327,6 +436,70 @@ fn allowed_peers_and_a_silent_link() {
     // From the peer's last message: more than the 21 s idle limit by the node's clock (it
     // heard that message no earlier), at most its 5 s check later, plus slack for load.
     assert!((21.0..=28.0).contains(&after), "dropped after {after} s");
+}
+
+/// `maxidleconnectiontimeout` on the node: a silent link is dropped after the configured 30 s,
+/// not the default 21 s.
+#[test]
+fn a_configured_idle_timeout_drops_a_silent_link_later() {
+    let python = peer_python();
+    let root = DataDir::new();
+    let pa = free_port();
+    let _a = MeshNode::start_node(
+        &root,
+        "a",
+        "    maxidleconnectiontimeout: 30s\n",
+        &listener(pa, ""),
+    );
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/mesh_peer.py");
+    let child = Proc::spawn(
+        Command::new(&python)
+            .arg(&script)
+            .args(["127.0.0.1", &pa.to_string(), "silent"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped()),
+    );
+    let out = child.output(Duration::from_secs(90));
+    assert!(out.status.success(), "{out:?}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let after = v["dropped_after"].as_f64().unwrap();
+    eprintln!("silent link dropped after {after:.1} s (maxidleconnectiontimeout 30s)");
+    // More than 30 s after its last message, at most the 5 s check later, plus slack.
+    assert!((30.0..=37.0).contains(&after), "dropped after {after} s");
+}
+
+/// The seed's rule (AWX's control node rejects its own `control` service from the mesh):
+/// receptorctl elsewhere cannot reach c's control service, while c's own socket, pings to c and
+/// the control service of the hop b still work.
+#[test]
+fn the_seeds_reject_of_a_nodes_control_service() {
+    let root = DataDir::new();
+    let (pa, pb) = (free_port(), free_port());
+    let a = MeshNode::start(&root, "a", &listener(pa, ""));
+    let _b = MeshNode::start(&root, "b", &format!("{}{}", peer(pa, ""), listener(pb, "")));
+    let c = MeshNode::start_node(
+        &root,
+        "c",
+        "    firewallrules:\n      - action: reject\n        tonode: c\n        toservice: control\n",
+        &peer(pb, ""),
+    );
+    // Until routes both ways.
+    eventually(Duration::from_secs(20), || {
+        (a.route("c").as_deref() == Some("b") && c.route("a").as_deref() == Some("b")).then_some(())
+    });
+    // rawx's dial gives up on the rejection notice at once; Go's ends only on "service
+    // unknown" and would wait out its 15 s handshake here, then fail all the same.
+    let out = a.ctl(&["work", "list", "--node", "c"]);
+    assert!(!out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("blocked by firewall"),
+        "{out:?}"
+    );
+    assert_eq!(a.ctl_ok(&["work", "list", "--node", "b"]).trim(), "{}");
+    assert_eq!(c.ctl_ok(&["work", "list"]).trim(), "{}");
+    assert!(a
+        .ctl_ok(&["ping", "c", "--count", "1"])
+        .contains("Reply from c"));
 }
 
 #[test]

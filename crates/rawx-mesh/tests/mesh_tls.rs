@@ -136,6 +136,18 @@ mod tls {
             ),
         );
 
+        // misnamed: trusts the mesh CA and presents a mesh certificate, but dials a by a name
+        // a's certificate does not carry (it names `a` and 127.0.0.1): Go checks the dialed
+        // host against the server's certificate.
+        let m_cert = node_cert(&root, &mesh_ca, "misnamed");
+        let misnamed = MeshNode::start(
+            &root,
+            "misnamed",
+            &format!(
+                "{}- tcp-peer:\n    address: localhost:{open_port}\n    tls: tc\n",
+                tls_client("tc", &m_cert, &mesh_ca.path),
+            ),
+        );
         // Until good to connect over TLS.
         eventually(Duration::from_secs(20), || {
             (a.route("good").as_deref() == Some("good")).then_some(())
@@ -153,7 +165,7 @@ mod tls {
             .map(|c| c["NodeID"].as_str().unwrap())
             .collect();
         assert_eq!(conns, ["good"], "{st}");
-        for refused in [&distrustful, &stranger] {
+        for refused in [&distrustful, &stranger, &misnamed] {
             let st = refused.status();
             assert_eq!(st["Connections"], serde_json::json!([]), "{st}");
         }
@@ -162,6 +174,12 @@ mod tls {
                 || distrustful.log_text().contains("invalid peer certificate"),
             "{}",
             distrustful.log_text()
+        );
+        assert!(
+            misnamed.log_text().contains("NotValidForName")
+                || misnamed.log_text().contains("not valid for name"),
+            "{}",
+            misnamed.log_text()
         );
         assert!(
             a.log_text().contains("TLS handshake with"),

@@ -223,6 +223,25 @@ async fn accept(listener: &Listener) -> io::Result<Conn> {
     }
 }
 
+/// The rest of a `work results` into a QUIC stream, each buffer read from the stdout file
+/// handed to quinn as it is (`write_chunk`), which keeps it until acknowledged instead of
+/// copying it into a buffer of its own.
+async fn send_results(
+    mut results: crate::work::ResultsReader,
+    send: &mut quinn::SendStream,
+) -> io::Result<()> {
+    loop {
+        let chunk = results.next_chunk(RESULTS_CHUNK).await?;
+        if chunk.is_empty() {
+            return Ok(());
+        }
+        send.write_chunk(chunk).await.map_err(io::Error::from)?;
+    }
+}
+
+/// Bytes per buffer of a results stream over the mesh.
+const RESULTS_CHUNK: usize = 256 * 1024;
+
 /// Serves the control service to other nodes, over QUIC streams on the mesh. A request that
 /// arrives this way is a network request: signed work is checked, as on TCP.
 ///
@@ -253,10 +272,16 @@ pub async fn serve_mesh(
                     sessions.spawn(async move {
                         tracing::debug!(from = %acc.from_node, "control session over the mesh");
                         let mut stream = acc.stream;
-                        if let Err(e) = serve_session(&node, &mut stream, ConnKind::Tcp).await {
+                        let served = serve_session(&node, &mut stream, ConnKind::Quic).await;
+                        let (_, mut send) = stream.into_inner();
+                        let served = match served {
+                            Ok(Some(results)) => send_results(results, &mut send).await,
+                            Ok(None) => Ok(()),
+                            Err(e) => Err(e),
+                        };
+                        if let Err(e) = served {
                             tracing::debug!(error = %e, "mesh control session ended with an error");
                         }
-                        let (_, mut send) = stream.into_inner();
                         let _ = send.finish();
                         // Let what was written reach the other side before the connection goes.
                         let wait = async {

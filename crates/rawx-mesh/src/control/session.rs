@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 
 use super::lines::{read_line, Line, Request, MAX_LINE};
 use crate::node::{Node, SubmitRequest};
-use crate::work::{Outcome, WorkError};
+use crate::work::{Outcome, ResultsReader, WorkError};
 
 /// How the client reached us. Receptor checks work signatures on every connection but a
 /// Unix socket, whose file mode already says who may connect.
@@ -20,13 +20,24 @@ pub enum ConnKind {
     /// Carries a duplicate of the socket, to tell a half-close from a client that vanished.
     Unix(Option<OwnedFd>),
     Tcp,
+    /// A service stream over the mesh: `work results` is handed back to the caller, which
+    /// gives QUIC the file's bytes as owned buffers (see [`serve_session`]).
+    Quic,
 }
 
 type Reader<S> = BufReader<tokio::io::ReadHalf<S>>;
 type Writer<S> = tokio::io::WriteHalf<S>;
 
-/// Serves one connection until the client closes it.
-pub async fn serve_session<S>(node: &Node, stream: S, kind: ConnKind) -> io::Result<()>
+/// Serves one connection until the client closes it. With [`ConnKind::Quic`], a `work
+/// results` ends the session once its header line is written and returns the unit's reader:
+/// the caller owns the QUIC send stream and can hand it each buffer read from the file
+/// (`SendStream::write_chunk`), where writing a slice through the split half would copy every
+/// byte into quinn's buffer once more.
+pub async fn serve_session<S>(
+    node: &Node,
+    stream: S,
+    kind: ConnKind,
+) -> io::Result<Option<ResultsReader>>
 where
     S: AsyncRead + AsyncWrite + Send,
 {
@@ -46,14 +57,14 @@ async fn session_loop<S>(
     r: &mut Reader<S>,
     w: &mut Writer<S>,
     kind: &ConnKind,
-) -> io::Result<()>
+) -> io::Result<Option<ResultsReader>>
 where
     S: AsyncRead + AsyncWrite + Send,
 {
     greet(w, node).await?;
     loop {
         let line = match read_line(r).await? {
-            Line::Eof => return Ok(()),
+            Line::Eof => return Ok(None),
             Line::TooLong(n) => {
                 error(
                     w,
@@ -115,16 +126,16 @@ where
                         w.write_all(b"Connecting\n").await?;
                         w.flush().await?;
                         bridge(r, w, stream, connection).await;
-                        return Ok(());
+                        return Ok(None);
                     }
                     Err(e) => error(w, &e).await?,
                 }
             }
-            "work" => {
-                if work(node, &req, r, w, kind).await? == Flow::End {
-                    return Ok(());
-                }
-            }
+            "work" => match work(node, &req, r, w, kind).await? {
+                Flow::Continue => {}
+                Flow::End => return Ok(None),
+                Flow::Results(reader) => return Ok(Some(reader)),
+            },
             _ => error(w, "Unknown command").await?,
         }
     }
@@ -177,10 +188,12 @@ async fn bridge<S>(
     connection.close(0u32.into(), b"normal close");
 }
 
-#[derive(PartialEq)]
 enum Flow {
     Continue,
     End,
+    /// `work results` on a [`ConnKind::Quic`] stream: the header is written, the caller
+    /// sends the rest.
+    Results(ResultsReader),
 }
 
 async fn work<S>(
@@ -270,6 +283,10 @@ where
                 Ok(mut reader) => {
                     w.write_all(format!("Streaming results for work unit {id}\n").as_bytes())
                         .await?;
+                    if matches!(kind, ConnKind::Quic) {
+                        w.flush().await?;
+                        return Ok(Flow::Results(reader));
+                    }
                     match unix_out(kind) {
                         Some(out) => {
                             reader.send_to_socket(&out).await?;

@@ -8,7 +8,6 @@
 //! listener presents a throwaway self-signed certificate with CN
 //! `netceptor-insecure-common-name`, and the dialer accepts that certificate only.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
@@ -38,38 +37,66 @@ const TRANSMIT_SEGMENTS: usize = 10;
 /// writes. Dropping it closes the QUIC connection.
 pub type ServiceStream = tokio::io::Join<quinn::RecvStream, quinn::SendStream>;
 
-/// Maps `(node, service)` pairs to made-up addresses (`fd00::N`), both ways.
-#[derive(Default)]
-struct AddrBook {
-    /// By node, then service: looked up with borrowed names for every packet received.
-    by_pair: HashMap<String, HashMap<String, SocketAddr>>,
-    by_addr: HashMap<SocketAddr, (String, String)>,
-}
+/// The made-up addresses, in a module of their own so the book's lock is private to `Book`.
+mod book {
+    use std::collections::HashMap;
+    use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+    use std::sync::Mutex;
 
-impl AddrBook {
-    fn addr(&mut self, node: &str, service: &str) -> SocketAddr {
-        if let Some(a) = self.by_pair.get(node).and_then(|m| m.get(service)) {
-            return *a;
+    /// Maps `(node, service)` pairs to made-up addresses (`fd00::N`), both ways.
+    #[derive(Default)]
+    struct AddrBook {
+        /// By node, then service: looked up with borrowed names for every packet received.
+        by_pair: HashMap<String, HashMap<String, SocketAddr>>,
+        by_addr: HashMap<SocketAddr, (String, String)>,
+    }
+
+    impl AddrBook {
+        fn addr(&mut self, node: &str, service: &str) -> SocketAddr {
+            if let Some(a) = self.by_pair.get(node).and_then(|m| m.get(service)) {
+                return *a;
+            }
+            let n = self.by_addr.len() as u128 + 1;
+            let ip = Ipv6Addr::from((0xfd00u128 << 112) | n);
+            let addr = SocketAddr::new(IpAddr::V6(ip), 1);
+            self.by_pair
+                .entry(node.to_string())
+                .or_default()
+                .insert(service.to_string(), addr);
+            self.by_addr
+                .insert(addr, (node.to_string(), service.to_string()));
+            addr
         }
-        let n = self.by_addr.len() as u128 + 1;
-        let ip = Ipv6Addr::from((0xfd00u128 << 112) | n);
-        let addr = SocketAddr::new(IpAddr::V6(ip), 1);
-        self.by_pair
-            .entry(node.to_string())
-            .or_default()
-            .insert(service.to_string(), addr);
-        self.by_addr
-            .insert(addr, (node.to_string(), service.to_string()));
-        addr
+    }
+
+    /// The address book behind its lock, which only these methods take, and none of them calls
+    /// anything while holding it: their arguments are plain values, evaluated before the lock is
+    /// taken. quinn calls `MeshSocket::try_send` (which reads the book) with a connection's lock
+    /// held, so code that held the book while waiting for a connection's lock deadlocked two
+    /// workers and froze the node (`accept_loop` did, with `connection.remote_address()` inside
+    /// the lookup). With the lock private to these leaf methods that order cannot be written.
+    #[derive(Default)]
+    pub(super) struct Book(Mutex<AddrBook>);
+
+    impl Book {
+        pub(super) fn addr(&self, node: &str, service: &str) -> SocketAddr {
+            self.0.lock().expect("book").addr(node, service)
+        }
+
+        /// The `(node, service)` pair behind a made-up address.
+        pub(super) fn pair(&self, addr: SocketAddr) -> Option<(String, String)> {
+            self.0.lock().expect("book").by_addr.get(&addr).cloned()
+        }
     }
 }
+use book::Book;
 
 /// The mesh as a UDP socket for quinn: our side is one local service.
 struct MeshSocket {
     mesh: Mesh,
     service: String,
     rx: Mutex<mpsc::Receiver<Datagram>>,
-    book: Mutex<AddrBook>,
+    book: Book,
     /// Keeps the service registered as long as the socket lives.
     _listener: Mutex<Option<PacketListener>>,
 }
@@ -88,13 +115,13 @@ impl MeshSocket {
             mesh: mesh.clone(),
             service: listener.service.clone(),
             rx: Mutex::new(rx),
-            book: Mutex::new(AddrBook::default()),
+            book: Book::default(),
             _listener: Mutex::new(Some(listener)),
         }
     }
 
     fn addr(&self, node: &str, service: &str) -> SocketAddr {
-        self.book.lock().expect("book").addr(node, service)
+        self.book.addr(node, service)
     }
 }
 
@@ -113,14 +140,7 @@ impl AsyncUdpSocket for MeshSocket {
     }
 
     fn try_send(&self, transmit: &Transmit) -> io::Result<()> {
-        let Some((node, service)) = self
-            .book
-            .lock()
-            .expect("book")
-            .by_addr
-            .get(&transmit.destination)
-            .cloned()
-        else {
+        let Some((node, service)) = self.book.pair(transmit.destination) else {
             return Err(io::Error::new(
                 io::ErrorKind::AddrNotAvailable,
                 "no mesh address for this destination",
@@ -414,19 +434,12 @@ async fn accept_loop(
             };
             match tokio::time::timeout(ACCEPT_STREAM_TIMEOUT, handshake).await {
                 Ok(Ok((connection, send, recv))) => {
-                    // The address first, then the book: `remote_address` takes the
-                    // connection's lock, and a connection driver that holds it takes the
-                    // book's in `try_send`. Asked in the other order (the book held while
-                    // quinn's lock is awaited), the two threads deadlocked and the whole node
-                    // stopped, its links timing out.
-                    let remote = connection.remote_address();
+                    // `remote_address` takes the connection's lock; it runs before the
+                    // book's is taken (see `Book`).
                     let from_node = socket
                         .book
-                        .lock()
-                        .expect("book")
-                        .by_addr
-                        .get(&remote)
-                        .map(|(node, _)| node.clone())
+                        .pair(connection.remote_address())
+                        .map(|(node, _)| node)
                         .unwrap_or_default();
                     let _ = tx
                         .send(Accepted {

@@ -166,6 +166,22 @@ impl ResultsReader {
         }
     }
 
+    /// The next bytes as an owned buffer of at most `max` bytes (empty at the end of the
+    /// results), read from the file straight into fresh memory, not zeroed first: what a QUIC
+    /// stream takes without copying it (`SendStream::write_chunk`).
+    pub async fn next_chunk(&mut self, max: usize) -> io::Result<bytes::Bytes> {
+        let mut buf = Vec::with_capacity(max);
+        {
+            let mut op = |f: &mut File, _: &mut Context<'_>| {
+                buf.clear();
+                let read = rustix::io::read(&*f, rustix::buffer::spare_capacity(&mut buf));
+                Poll::Ready(read.map_err(io::Error::from))
+            };
+            std::future::poll_fn(|cx| self.poll_transfer(cx, &mut op)).await?;
+        }
+        Ok(bytes::Bytes::from(buf))
+    }
+
     /// Sends the rest of the results into a stream socket with `sendfile(2)`, returning the
     /// byte count: the kernel moves the page cache's pages into the socket (a Unix socket
     /// takes them without a copy), where reading and writing them would copy every byte twice

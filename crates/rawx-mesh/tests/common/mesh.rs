@@ -27,12 +27,18 @@ impl MeshNode {
     /// Starts node `id` with a control socket, a `cat` work type and the `extra` config
     /// items; returns once its control socket answers (its listeners are bound by then).
     pub fn start(root: &Path, id: &str, extra: &str) -> MeshNode {
+        MeshNode::start_node(root, id, "", extra)
+    }
+
+    /// As [`MeshNode::start`], with `node_more` added to the `node` section (indented items
+    /// such as `firewallrules:` or `maxidleconnectiontimeout:`).
+    pub fn start_node(root: &Path, id: &str, node_more: &str, extra: &str) -> MeshNode {
         let socket = root.join(format!("{id}.sock"));
         let config = root.join(format!("{id}.conf"));
         std::fs::write(
             &config,
             format!(
-                "---\n- node:\n    id: {id}\n    datadir: {}\n- log-level: info\n\
+                "---\n- node:\n    id: {id}\n    datadir: {}\n{node_more}- log-level: info\n\
                  - control-service:\n    service: control\n    filename: {}\n\
                  - work-command:\n    worktype: cat\n    command: cat\n{extra}",
                 root.join(format!("{id}-data")).display(),
