@@ -59,41 +59,41 @@ enum Check {
 /// `access.py`: `JobAccess.filtered_queryset` (the template's readers, the organization's
 /// admins and auditors), `AdHocCommandAccess` and `InventoryUpdateAccess` (the inventory's
 /// readers), `ProjectUpdateAccess` (the project's), `WorkflowJobAccess` (the workflow's).
-const GROUPS: &[(&str, Job, &[&str], Check)] = &[
+const GROUPS: &[(&str, Run, &[&str], Check)] = &[
     (
         "job_events",
-        Job::Job,
+        Run::Job,
         &["jt.read_role", "org.admin_role", "org.auditor_role"],
         Check::Awx,
     ),
     (
         "ad_hoc_command_events",
-        Job::AdHoc,
+        Run::AdHoc,
         &["inventory.read_role"],
         Check::Awx,
     ),
     (
         "workflow_events",
-        Job::Workflow,
+        Run::Workflow,
         &["wfjt.read_role"],
         Check::Awx,
     ),
     (
         "project_update_events",
-        Job::ProjectUpdate,
+        Run::ProjectUpdate,
         &["project.read_role"],
         Check::Stricter,
     ),
     (
         "inventory_update_events",
-        Job::InventoryUpdate,
+        Run::InventoryUpdate,
         &["inventory.read_role"],
         Check::Stricter,
     ),
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
-enum Job {
+enum Run {
     Job,
     AdHoc,
     Workflow,
@@ -220,7 +220,7 @@ fn each_role_receives_what_it_may_read() {
     );
     let mut jobs = BTreeMap::new();
     jobs.insert(
-        Job::Job,
+        Run::Job,
         id(s.admin(
             "POST",
             &format!("/api/v2/job_templates/{jt}/launch/"),
@@ -229,7 +229,7 @@ fn each_role_receives_what_it_may_read() {
         )),
     );
     jobs.insert(
-        Job::AdHoc,
+        Run::AdHoc,
         id(s.admin(
             "POST",
             "/api/v2/ad_hoc_commands/",
@@ -238,7 +238,7 @@ fn each_role_receives_what_it_may_read() {
         )),
     );
     jobs.insert(
-        Job::ProjectUpdate,
+        Run::ProjectUpdate,
         id(s.admin(
             "POST",
             &format!("/api/v2/projects/{project}/update/"),
@@ -247,7 +247,7 @@ fn each_role_receives_what_it_may_read() {
         )),
     );
     jobs.insert(
-        Job::InventoryUpdate,
+        Run::InventoryUpdate,
         id(s.admin(
             "POST",
             &format!("/api/v2/inventory_sources/{source}/update/"),
@@ -256,7 +256,7 @@ fn each_role_receives_what_it_may_read() {
         )),
     );
     jobs.insert(
-        Job::Workflow,
+        Run::Workflow,
         id(s.admin(
             "POST",
             &format!("/api/v2/workflow_job_templates/{wfjt}/launch/"),
@@ -300,15 +300,15 @@ fn each_role_receives_what_it_may_read() {
         200,
     );
     let kinds = [
-        (Job::Job, "jobs"),
-        (Job::AdHoc, "ad_hoc_commands"),
-        (Job::ProjectUpdate, "project_updates"),
-        (Job::InventoryUpdate, "inventory_updates"),
-        (Job::Workflow, "workflow_jobs"),
+        (Run::Job, "jobs"),
+        (Run::AdHoc, "ad_hoc_commands"),
+        (Run::ProjectUpdate, "project_updates"),
+        (Run::InventoryUpdate, "inventory_updates"),
+        (Run::Workflow, "workflow_jobs"),
     ];
     for (job, res) in kinds {
         // A workflow job has no events to wait for (nor `event_processing_finished`).
-        let row = if job == Job::Workflow {
+        let row = if job == Run::Workflow {
             eventually(Duration::from_secs(180), || {
                 let w = s.admin("GET", &format!("/api/v2/{res}/{}/", jobs[&job]), None, 200);
                 match w["finished"].is_string() {
@@ -333,7 +333,7 @@ fn each_role_receives_what_it_may_read() {
         py.stop_listening();
     }
 
-    let readers_of = |job: Job| GROUPS.iter().find(|g| g.1 == job).unwrap().2;
+    let readers_of = |job: Run| GROUPS.iter().find(|g| g.1 == job).unwrap().2;
     let mut checks = 0;
     let mut wrong = Vec::new();
     for (name, grant, py) in clients {
@@ -384,7 +384,7 @@ fn each_role_receives_what_it_may_read() {
                 format!("{statuses} status messages of {job:?} {jid}: may read {allowed}"),
             );
             // Workflow jobs have no events, hence no summary.
-            if *job != Job::Workflow {
+            if *job != Run::Workflow {
                 let summaries = received
                     .iter()
                     .filter(|m| m["unified_job_id"] == *jid && m.get("final_counter").is_some())
