@@ -107,7 +107,7 @@ impl Renderer<'_> {
 fn show_capabilities(key: &str) -> Option<&'static [&'static str]> {
     Some(match key {
         // `UnifiedJobSerializer`: a job is relaunched or deleted, never edited.
-        "jobs" | "ad_hoc_commands" => &["start", "delete"],
+        "jobs" | "ad_hoc_commands" | "workflow_jobs" => &["start", "delete"],
         "projects" | "job_templates" | "workflow_job_templates" => {
             &["start", "schedule", "copy", "edit", "delete"]
         }

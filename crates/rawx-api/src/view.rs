@@ -66,6 +66,14 @@ impl<'a> Renderer<'a> {
         }
     }
 
+    /// Remembers a row just read from the store (a list's page), so the questions asked while
+    /// rendering it (`may_write` compares a row with its stored self) cost no query.
+    pub fn known(&mut self, key: &'static str, row: &Row) {
+        if let Some(id) = int(row, "id") {
+            self.cache.insert((key, id), Some(Arc::new(row.clone())));
+        }
+    }
+
     pub async fn lookup(&mut self, key: &'static str, id: i64) -> ApiResult<Option<Arc<Row>>> {
         if let Some(hit) = self.cache.get(&(key, id)) {
             return Ok(hit.clone());

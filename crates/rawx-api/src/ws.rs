@@ -32,7 +32,7 @@ use rawx_bus::{Bus, Channels, Received};
 use rawx_domain::messages::{EventsSummary, Message as _, StatusChanged};
 use rawx_model::filter::Filter;
 use rawx_model::rbac::{self, Actor};
-use rawx_model::resources::by_key;
+use rawx_model::resources::{by_key, WORKFLOW_JOBS, WORKFLOW_JOB_NODES};
 use rawx_model::schema::ColumnType;
 use rawx_store::DynStore;
 use serde_json::{json, Map, Value};
@@ -78,7 +78,9 @@ struct WsState {
 
 impl WsState {
     fn hub(&self) -> Arc<Hub> {
-        self.hub.get_or_init(|| Hub::start(&*self.app.bus)).clone()
+        self.hub
+            .get_or_init(|| Hub::start(&*self.app.bus, Some(self.app.store.clone())))
+            .clone()
     }
 }
 
@@ -158,23 +160,30 @@ struct Registry {
 pub struct Hub {
     registry: Mutex<Registry>,
     channels: Channels,
+    /// To find the workflow job that spawned a job whose status changed (`workflow_events`).
+    store: Option<DynStore>,
 }
 
-/// The bus channel a group's messages travel on.
+/// The bus channel a group's messages travel on: a workflow job's group carries the statuses
+/// of the jobs it spawned (AWX's `_websocket_emit_status`), read from the status channel.
 fn channel_of(group: &str) -> &str {
-    if group == SUMMARY_GROUP {
+    if group == SUMMARY_GROUP || group.starts_with("workflow_events-") {
         rawx_bus::JOB_STATUS
     } else {
         group
     }
 }
 
+/// `(workflow job, its node, its template)` of a job a workflow spawned.
+type Spawner = Option<(i64, i64, Value)>;
+
 impl Hub {
-    fn start(bus: &dyn Bus) -> Arc<Hub> {
+    fn start(bus: &dyn Bus, store: Option<DynStore>) -> Arc<Hub> {
         let sub = bus.subscribe(&[]);
         let hub = Arc::new(Hub {
             registry: Mutex::new(Registry::default()),
             channels: sub.channels(),
+            store,
         });
         tokio::spawn(dispatch(Arc::downgrade(&hub), sub));
         hub
@@ -284,6 +293,65 @@ impl Hub {
         }
     }
 
+    /// A status of a job a workflow spawned, to `workflow_events-<workflow job>` as AWX sends
+    /// it (the status message with `workflow_job_id`, `workflow_node_id`,
+    /// `workflow_job_template_id`), when some client here watches a workflow job. The
+    /// subscription was checked against the workflow job's read rule.
+    async fn to_workflow(&self, mut status: Value, spawners: &mut HashMap<i64, Spawner>) {
+        let watched = {
+            let reg = self.registry.lock().expect("hub lock");
+            reg.members
+                .keys()
+                .any(|g| g.starts_with("workflow_events-"))
+        };
+        let (Some(store), true) = (&self.store, watched) else {
+            return;
+        };
+        if status["type"] == "workflow_job" {
+            return;
+        }
+        let Some(job) = status["unified_job_id"].as_i64() else {
+            return;
+        };
+        if !spawners.contains_key(&job) {
+            let by = Filter::eq("job", ColumnType::Int, json!(job));
+            let found = match store.find(&WORKFLOW_JOB_NODES, &by).await {
+                Ok(Some(node)) => {
+                    let wj = rawx_model::schema::int(&node, "workflow_job").unwrap_or_default();
+                    let wfjt = match store.get(&WORKFLOW_JOBS, wj).await {
+                        Ok(w) => w.get("workflow_job_template").cloned(),
+                        Err(_) => None,
+                    };
+                    let node = rawx_model::schema::int(&node, "id").unwrap_or_default();
+                    Some((wj, node, wfjt.unwrap_or(Value::Null)))
+                }
+                Ok(None) => None,
+                Err(e) => {
+                    tracing::warn!(job, error = %e, "websocket: workflow of a job not found");
+                    return;
+                }
+            };
+            if spawners.len() > 10_000 {
+                spawners.clear();
+            }
+            spawners.insert(job, found);
+        }
+        let Some(Some((wj, node, wfjt))) = spawners.get(&job).cloned() else {
+            return;
+        };
+        status["group_name"] = json!("workflow_events");
+        status["workflow_job_id"] = json!(wj);
+        status["workflow_node_id"] = json!(node);
+        status["workflow_job_template_id"] = wfjt;
+        self.fan_out(
+            &format!("workflow_events-{wj}"),
+            Frame {
+                text: text(&status),
+                about: None,
+            },
+        );
+    }
+
     /// The hub lost bus messages: every client watching events may have a gap.
     fn lost(&self, n: u64) {
         let mut reg = self.registry.lock().expect("hub lock");
@@ -306,13 +374,21 @@ impl Hub {
 
 /// Reads the hub's bus subscription until the hub is gone.
 async fn dispatch(hub: std::sync::Weak<Hub>, mut sub: rawx_bus::Subscription) {
+    // Which workflow spawned each job seen (a job's statuses come in fours).
+    let mut spawners: HashMap<i64, Spawner> = HashMap::new();
     loop {
         let received = sub.recv().await;
         let Some(hub) = hub.upgrade() else { return };
         match received {
             Received::Message(m) => {
+                let status = (m.channel == rawx_bus::JOB_STATUS)
+                    .then(|| StatusChanged::from_json(&m.payload).map(|s| s.to_json()))
+                    .flatten();
                 for (group, frame) in render(&m.channel, m.payload) {
                     hub.fan_out(&group, frame);
+                }
+                if let Some(status) = status {
+                    hub.to_workflow(status, &mut spawners).await;
                 }
             }
             Received::Missed(n) => hub.lost(n),
@@ -616,7 +692,7 @@ mod tests {
     #[tokio::test]
     async fn a_bus_channel_is_joined_while_some_client_needs_it() {
         let bus = rawx_bus::InProcessBus::new();
-        let hub = Hub::start(&*bus);
+        let hub = Hub::start(&*bus, None);
         let (a, _ra, _) = hub.register();
         let (b, _rb, _) = hub.register();
         hub.set_groups(a, &groups(&["job_events-1", "jobs-summary"]));
@@ -654,7 +730,7 @@ mod tests {
     #[tokio::test]
     async fn a_client_that_does_not_read_is_dropped_not_waited_for() {
         let bus = rawx_bus::InProcessBus::new();
-        let hub = Hub::start(&*bus);
+        let hub = Hub::start(&*bus, None);
         let (slow, mut rx, close) = hub.register();
         let (_fast, mut fast_rx, _) = hub.register();
         hub.set_groups(slow, &groups(&["job_events-9"]));

@@ -866,3 +866,200 @@ async fn role_count(api: &Api) -> i64 {
         .as_i64()
         .unwrap()
 }
+
+/// AWX 24 gives execution environments DAB roles only: the managed "ExecutionEnvironment
+/// Admin" (change and delete of one) assigned with `object_id` lets a member of the
+/// organization — who reads its execution environments but changes none — edit and delete
+/// that one and no other (`ExecutionEnvironmentAccess.can_change`: `has_obj_perm(obj,
+/// 'change')`), not move it to an organization they do not administer; through a team too;
+/// revoking takes it back; its holder may not assign it further.
+#[tokio::test]
+async fn execution_environment_admin_on_one_execution_environment() {
+    let api = &Api::new().await;
+    world(api).await;
+    let def = definition(api, "ExecutionEnvironment Admin").await;
+    assert_eq!(def["content_type"], "awx.executionenvironment", "{def}");
+    let mut perms: Vec<&str> = def["permissions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    perms.sort();
+    assert_eq!(
+        perms,
+        // AWX's model has no view permission ("defer to organization read permission").
+        [
+            "awx.change_executionenvironment",
+            "awx.delete_executionenvironment"
+        ]
+    );
+    let def = def["id"].as_i64().unwrap();
+    let mine = common::ORG_EE_ID;
+    let other = api
+        .make(
+            "/api/v2/execution_environments/",
+            json!({"name": "other", "image": "quay.io/o/other:1", "organization": 1}),
+        )
+        .await;
+    let spare = api
+        .make(
+            "/api/v2/execution_environments/",
+            json!({"name": "spare", "image": "quay.io/o/spare:1", "organization": 1}),
+        )
+        .await;
+    let org2 = api
+        .make("/api/v2/organizations/", json!({"name": "Elsewhere"}))
+        .await;
+    let op = api.user("op", "pw").await;
+    let r = api
+        .admin(
+            "POST",
+            "/api/v2/organizations/1/users/",
+            Some(json!({"id": op})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let me = Some(("op", "pw"));
+    let patch = |id: i64, body: Value| async move {
+        api.call(
+            "PATCH",
+            &format!("/api/v2/execution_environments/{id}/"),
+            me,
+            Some(body),
+        )
+        .await
+        .status
+    };
+    let caps = |id: i64| async move {
+        let r = api
+            .call(
+                "GET",
+                &format!("/api/v2/execution_environments/{id}/"),
+                me,
+                None,
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        let c = &r.body["summary_fields"]["user_capabilities"];
+        (c["edit"].as_bool().unwrap(), c["delete"].as_bool().unwrap())
+    };
+    assert_eq!(
+        patch(mine, json!({"description": "x"})).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(caps(mine).await, (false, false));
+
+    let r = api
+        .admin(
+            "POST",
+            "/api/v2/role_user_assignments/",
+            Some(json!({"role_definition": def, "user": op, "object_id": mine})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    assert_eq!(r.body["content_type"], "awx.executionenvironment");
+    assert_eq!(r.body["object_id"], mine.to_string());
+    let assignment = r.body["id"].as_i64().unwrap();
+    // Its holder sees the assignment.
+    let seen = api
+        .call(
+            "GET",
+            &format!("/api/v2/role_user_assignments/?object_id={mine}"),
+            me,
+            None,
+        )
+        .await;
+    assert_eq!(seen.body["count"], 1, "{}", seen.text);
+
+    assert_eq!(
+        patch(mine, json!({"description": "mine now"})).await,
+        StatusCode::OK
+    );
+    assert_eq!(caps(mine).await, (true, true));
+    assert_eq!(
+        patch(other, json!({"description": "x"})).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(caps(other).await, (false, false));
+    // Never to another organization (an execution environment's organization is only ever
+    // cleared: 400 for anyone); cleared, it would be global, which only superusers change.
+    assert_eq!(
+        patch(mine, json!({"organization": org2})).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        patch(mine, json!({"organization": null})).await,
+        StatusCode::FORBIDDEN
+    );
+    // Not passed on: assigning needs the right to change the object.
+    let r = api
+        .call(
+            "POST",
+            "/api/v2/role_user_assignments/",
+            me,
+            Some(json!({"role_definition": def, "user": op, "object_id": other})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+
+    // Through a team: the team's members edit and delete that one.
+    let member = api.user("member", "pw").await;
+    for (url, id) in [
+        ("/api/v2/organizations/1/users/", member),
+        ("/api/v2/teams/1/users/", member),
+    ] {
+        let r = api.admin("POST", url, Some(json!({"id": id}))).await;
+        assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    }
+    let r = api
+        .admin(
+            "POST",
+            "/api/v2/role_team_assignments/",
+            Some(json!({"role_definition": def, "team": 1, "object_id": spare})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = api
+        .call(
+            "DELETE",
+            &format!("/api/v2/execution_environments/{other}/"),
+            Some(("member", "pw")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.text);
+    let r = api
+        .call(
+            "DELETE",
+            &format!("/api/v2/execution_environments/{spare}/"),
+            Some(("member", "pw")),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    // Its assignment went with it.
+    let left = api
+        .admin(
+            "GET",
+            &format!("/api/v2/role_team_assignments/?object_id={spare}"),
+            None,
+        )
+        .await;
+    assert_eq!(left.body["count"], 0, "{}", left.text);
+
+    // Revoked: back to reading only.
+    let r = api
+        .admin(
+            "DELETE",
+            &format!("/api/v2/role_user_assignments/{assignment}/"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    assert_eq!(
+        patch(mine, json!({"description": "again"})).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(caps(mine).await, (false, false));
+}

@@ -2,98 +2,20 @@
 //! through a team), × every action on every object of the organization, through the API as
 //! that user, checked against AWX 24.6.1's answers.
 //!
-//! The expected answers come from tables written here from AWX's source, not from rawx's
-//! model: `AWX_PARENTS` is each role's `ImplicitRoleField(parent_role=…)` for the objects of
-//! `common::world` (awx/main/models/{organization,projects,inventory,jobs,credential,ha}.py),
-//! and `ACTIONS` what `awx/main/access.py` asks for each action (`filtered_queryset`,
-//! `can_change`, `JobTemplateAccess.can_start`, …). A grant of role G lets a user do an action
-//! when a role the action accepts has G among its ancestors.
+//! The expected answers come from tables written from AWX's source, not from rawx's model:
+//! `rawx_testkit::awx_roles::AWX_PARENTS` is each role's `ImplicitRoleField(parent_role=…)`
+//! (for the objects of `common::world`), and `ACTIONS` what `awx/main/access.py` asks for each
+//! action (`filtered_queryset`, `can_change`, `JobTemplateAccess.can_start`, `can_cancel`, …).
+//! A grant of role G lets a user do an action when a role the action accepts has G among its
+//! ancestors.
 
 mod common;
 
 use axum::http::StatusCode;
-use common::{world, Api};
+use common::{world, Api, AD_HOC_ID, WORKFLOW_ID, WORKFLOW_JOB_ID};
+use rawx_testkit::awx_roles::{allows, held_by, AWX_PARENTS};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// `(role, its implicit parents)` for the objects of `world`: organization 1 and its team 1,
-/// project 1, inventory 1 (host 1), credential 1, job template 1; and instance group 1.
-const AWX_PARENTS: &[(&str, &[&str])] = &[
-    ("org.admin_role", &[]),
-    ("org.execute_role", &["org.admin_role"]),
-    ("org.project_admin_role", &["org.admin_role"]),
-    ("org.inventory_admin_role", &["org.admin_role"]),
-    ("org.credential_admin_role", &["org.admin_role"]),
-    ("org.workflow_admin_role", &["org.admin_role"]),
-    ("org.notification_admin_role", &["org.admin_role"]),
-    ("org.job_template_admin_role", &["org.admin_role"]),
-    ("org.execution_environment_admin_role", &["org.admin_role"]),
-    ("org.auditor_role", &[]),
-    ("org.member_role", &["org.admin_role"]),
-    (
-        "org.read_role",
-        &[
-            "org.member_role",
-            "org.auditor_role",
-            "org.execute_role",
-            "org.project_admin_role",
-            "org.inventory_admin_role",
-            "org.workflow_admin_role",
-            "org.notification_admin_role",
-            "org.credential_admin_role",
-            "org.job_template_admin_role",
-            "org.approval_role",
-            "org.execution_environment_admin_role",
-        ],
-    ),
-    ("org.approval_role", &["org.admin_role"]),
-    ("team.admin_role", &["org.admin_role"]),
-    ("team.member_role", &["team.admin_role"]),
-    ("team.read_role", &["org.auditor_role", "team.member_role"]),
-    ("project.admin_role", &["org.project_admin_role"]),
-    ("project.use_role", &["project.admin_role"]),
-    ("project.update_role", &["project.admin_role"]),
-    (
-        "project.read_role",
-        &[
-            "org.auditor_role",
-            "project.use_role",
-            "project.update_role",
-        ],
-    ),
-    ("inventory.admin_role", &["org.inventory_admin_role"]),
-    ("inventory.update_role", &["inventory.admin_role"]),
-    ("inventory.adhoc_role", &["inventory.admin_role"]),
-    ("inventory.use_role", &["inventory.adhoc_role"]),
-    (
-        "inventory.read_role",
-        &[
-            "org.auditor_role",
-            "inventory.update_role",
-            "inventory.use_role",
-            "inventory.admin_role",
-        ],
-    ),
-    ("jt.admin_role", &["org.job_template_admin_role"]),
-    ("jt.execute_role", &["jt.admin_role", "org.execute_role"]),
-    (
-        "jt.read_role",
-        &["org.auditor_role", "jt.execute_role", "jt.admin_role"],
-    ),
-    ("credential.admin_role", &["org.credential_admin_role"]),
-    ("credential.use_role", &["credential.admin_role"]),
-    (
-        "credential.read_role",
-        &[
-            "org.auditor_role",
-            "credential.use_role",
-            "credential.admin_role",
-        ],
-    ),
-    ("ig.admin_role", &[]),
-    ("ig.use_role", &["ig.admin_role"]),
-    ("ig.read_role", &["ig.use_role", "ig.admin_role"]),
-];
 
 /// The object each prefix names, as `(API resource, id)`.
 const OBJECTS: &[(&str, &str, i64)] = &[
@@ -104,6 +26,7 @@ const OBJECTS: &[(&str, &str, i64)] = &[
     ("jt", "job_templates", 2),
     ("credential", "credentials", 1),
     ("ig", "instance_groups", 1),
+    ("wfjt", "workflow_job_templates", WORKFLOW_ID),
 ];
 
 #[derive(Clone, Copy, Debug)]
@@ -116,9 +39,32 @@ enum Act {
     Launch,
     /// The object is in its list.
     Listed,
+    /// POST `relaunch/` of a job the admin launched: 201 or 403 with AWX's message; and
+    /// `user_capabilities.start` of the job when readable.
+    Relaunch,
+    /// POST `cancel/` of a fresh pending job of this kind the admin launched: 202 or 403.
+    Cancel(Fresh),
+    /// The user launches (POST the path) and cancels what they launched: AWX lets a launcher
+    /// cancel their own job whatever else they hold. Allowed = the launch is; the cancel then
+    /// must answer 202.
+    LaunchThenCancel,
 }
 
-/// `(action, path, roles any of which allows it)`, per `access.py`.
+/// The kinds of job a cancel check makes a fresh pending one of.
+#[derive(Clone, Copy, Debug)]
+enum Fresh {
+    Job,
+    AdHoc,
+    ProjectUpdate,
+    InventoryUpdate,
+    WorkflowJob,
+}
+
+/// AWX's 403 for an action `access.py` refuses without a message of its own.
+const NO_PERMISSION: &str = "You do not have permission to perform this action.";
+
+/// `(action, path, roles any of which allows it)`, per `access.py`; `a+b` is a pair of roles
+/// that allow it together.
 const ACTIONS: &[(Act, &str, &[&str])] = &[
     (Act::Read, "/api/v2/organizations/1/", &["org.read_role"]),
     (Act::Listed, "/api/v2/organizations/", &["org.read_role"]),
@@ -221,6 +167,72 @@ const ACTIONS: &[(Act, &str, &[&str])] = &[
         "/api/v2/unified_jobs/?id=1",
         &["jt.read_role", "org.admin_role", "org.auditor_role"],
     ),
+    // `JobAccess.can_start` (relaunch): the template's execute role, for a job someone else
+    // launched with no prompts; nothing on its inventory or credentials.
+    (
+        Act::Relaunch,
+        "/api/v2/jobs/1/relaunch/",
+        &["jt.execute_role"],
+    ),
+    // `AdHocCommandAccess.can_start` = `can_add` of the same command: the inventory's ad hoc
+    // role and the credential's use role.
+    (
+        Act::Relaunch,
+        "/api/v2/ad_hoc_commands/2/relaunch/",
+        &["inventory.adhoc_role+credential.use_role"],
+    ),
+    // `WorkflowJobAccess.filtered_queryset`: the readers of its template.
+    (Act::Read, "/api/v2/workflow_jobs/5/", &["wfjt.read_role"]),
+    (
+        Act::Listed,
+        "/api/v2/workflow_jobs/?id=5",
+        &["wfjt.read_role"],
+    ),
+    // `WorkflowJobAccess.can_start`: the workflow's execute role.
+    (
+        Act::Relaunch,
+        "/api/v2/workflow_jobs/5/relaunch/",
+        &["wfjt.execute_role"],
+    ),
+    // `JobAccess.can_cancel`: its launcher, the template's admins.
+    (Act::Cancel(Fresh::Job), "/api/v2/jobs/", &["jt.admin_role"]),
+    // `AdHocCommandAccess.can_cancel`: its launcher, the inventory's admins.
+    (
+        Act::Cancel(Fresh::AdHoc),
+        "/api/v2/ad_hoc_commands/",
+        &["inventory.admin_role"],
+    ),
+    // `ProjectUpdateAccess.can_cancel`: its launcher, the project's admins (not its
+    // updaters).
+    (
+        Act::Cancel(Fresh::ProjectUpdate),
+        "/api/v2/project_updates/",
+        &["project.admin_role"],
+    ),
+    // `InventoryUpdateAccess.can_cancel`: its launcher, the inventory's admins.
+    (
+        Act::Cancel(Fresh::InventoryUpdate),
+        "/api/v2/inventory_updates/",
+        &["inventory.admin_role"],
+    ),
+    // `WorkflowJobAccess.can_cancel`: its launcher, `can_delete` (the organization's workflow
+    // admins), the workflow's admins.
+    (
+        Act::Cancel(Fresh::WorkflowJob),
+        "/api/v2/workflow_jobs/",
+        &["wfjt.admin_role"],
+    ),
+    // A launcher cancels their own: an executor who is no admin of the template.
+    (
+        Act::LaunchThenCancel,
+        "/api/v2/job_templates/2/launch/",
+        &["jt.execute_role"],
+    ),
+    (
+        Act::LaunchThenCancel,
+        "/api/v2/workflow_job_templates/3/launch/",
+        &["wfjt.execute_role"],
+    ),
     (Act::Read, "/api/v2/instance_groups/1/", &["ig.read_role"]),
     (
         Act::Change,
@@ -242,6 +254,7 @@ fn dab_name(role: &str) -> String {
         "inventory" => "Inventory",
         "jt" => "JobTemplate",
         "credential" => "Credential",
+        "wfjt" => "WorkflowJobTemplate",
         _ => "InstanceGroup",
     };
     let children = [
@@ -260,6 +273,7 @@ fn dab_name(role: &str) -> String {
         ("org", "auditor_role") => "Organization Audit".into(),
         ("org", "execute_role") => "Organization Execute Compat".into(),
         ("org", "approval_role") => "Organization Approval Compat".into(),
+        (_, "approval_role") => format!("{class} Approve"),
         (_, "read_role") => format!("{class} Read Compat"),
         (_, "admin_role") => format!("{class} Admin"),
         (_, "member_role") => format!("{class} Member"),
@@ -288,22 +302,6 @@ async fn definition_id(api: &Api, name: &str) -> i64 {
         .unwrap_or_else(|| panic!("no role definition {name}: {}", r.text))
 }
 
-/// Every role held by whoever holds `grant`: the roles with `grant` among their ancestors.
-fn held_by(grant: &str) -> BTreeSet<String> {
-    let parents: BTreeMap<&str, &[&str]> = AWX_PARENTS.iter().copied().collect();
-    fn reaches(r: &str, grant: &str, parents: &BTreeMap<&str, &[&str]>) -> bool {
-        r == grant
-            || parents
-                .get(r)
-                .is_some_and(|ps| ps.iter().any(|p| reaches(p, grant, parents)))
-    }
-    parents
-        .keys()
-        .filter(|r| reaches(r, grant, &parents))
-        .map(|r| r.to_string())
-        .collect()
-}
-
 /// The role id of `role` ("jt.execute_role") from the object's `summary_fields.object_roles`.
 async fn role_id(api: &Api, role: &str) -> i64 {
     let (prefix, field) = role.split_once('.').unwrap();
@@ -318,13 +316,12 @@ async fn role_id(api: &Api, role: &str) -> i64 {
 
 /// Runs every action as `user` and returns the mismatches with what AWX answers.
 async fn check_all(api: &Api, user: &str, grant: &str, how: &str) -> (usize, Vec<String>) {
-    let held = held_by(grant);
     let auth = Some((user, "pw"));
     let mut wrong = Vec::new();
     let mut n = 0;
     for (act, path, any_of) in ACTIONS {
         n += 1;
-        let allowed = any_of.iter().any(|r| held.contains(*r));
+        let allowed = allows(grant, any_of);
         let (status, extra) = match act {
             Act::Read => {
                 let r = api.call("GET", path, auth, None).await;
@@ -369,6 +366,59 @@ async fn check_all(api: &Api, user: &str, grant: &str, how: &str) -> (usize, Vec
                     format!("launch -> {} {}; start {cap}", r.status, r.text),
                 )
             }
+            Act::Relaunch => {
+                let r = api.call("POST", path, auth, Some(json!({}))).await;
+                let ok = if allowed {
+                    r.status == StatusCode::CREATED
+                } else {
+                    r.status == StatusCode::FORBIDDEN && r.body["detail"] == NO_PERMISSION
+                };
+                let job = path.trim_end_matches("relaunch/");
+                let seen = api.call("GET", job, auth, None).await;
+                let cap = &seen.body["summary_fields"]["user_capabilities"]["start"];
+                let cap_ok = seen.status != StatusCode::OK || cap == &json!(allowed);
+                (
+                    ok && cap_ok,
+                    format!("relaunch -> {} {}; start {cap}", r.status, r.text),
+                )
+            }
+            Act::Cancel(kind) => {
+                let id = fresh(api, *kind).await;
+                let r = api
+                    .call("POST", &format!("{path}{id}/cancel/"), auth, None)
+                    .await;
+                let ok = if allowed {
+                    r.status == StatusCode::ACCEPTED
+                } else {
+                    r.status == StatusCode::FORBIDDEN && r.body["detail"] == NO_PERMISSION
+                };
+                (ok, format!("cancel {path}{id} -> {} {}", r.status, r.text))
+            }
+            Act::LaunchThenCancel => {
+                let r = api.call("POST", path, auth, Some(json!({}))).await;
+                if !allowed {
+                    (
+                        r.status == StatusCode::FORBIDDEN,
+                        format!("launch -> {} {}", r.status, r.text),
+                    )
+                } else if r.status != StatusCode::CREATED {
+                    (false, format!("launch -> {} {}", r.status, r.text))
+                } else {
+                    let id = r.body["id"].as_i64().unwrap_or_default();
+                    let jobs = if path.contains("workflow") {
+                        "workflow_jobs"
+                    } else {
+                        "jobs"
+                    };
+                    let c = api
+                        .call("POST", &format!("/api/v2/{jobs}/{id}/cancel/"), auth, None)
+                        .await;
+                    (
+                        c.status == StatusCode::ACCEPTED,
+                        format!("own {jobs} {id} cancel -> {} {}", c.status, c.text),
+                    )
+                }
+            }
         };
         if !status {
             wrong.push(format!(
@@ -380,6 +430,59 @@ async fn check_all(api: &Api, user: &str, grant: &str, how: &str) -> (usize, Vec
     (n, wrong)
 }
 
+/// A fresh pending job of `kind`, made by the admin (no task role runs here, so it stays
+/// cancelable); project and inventory updates are stored as the task role would make them
+/// (the world's project is manual, its source's update still pending).
+async fn fresh(api: &Api, kind: Fresh) -> i64 {
+    let made = |path: &'static str, body: Value| async move {
+        let r = api.admin("POST", path, Some(body)).await;
+        assert!(r.status.is_success(), "{path}: {}", r.text);
+        r.body["id"].as_i64().unwrap()
+    };
+    let admin = api.admin("GET", "/api/v2/me/", None).await.body["results"][0]["id"].clone();
+    let stored = |res: &'static rawx_model::Resource, fields: Value| {
+        let admin = admin.clone();
+        async move {
+            let mut row = rawx_model::Row::new();
+            for (k, v) in fields.as_object().unwrap() {
+                row.insert(k.clone(), v.clone());
+            }
+            row.insert("status".into(), json!("pending"));
+            row.insert("launch_type".into(), json!("manual"));
+            row.insert("launched_by_user".into(), admin);
+            api.store.insert(res, &row).await.unwrap()
+        }
+    };
+    match kind {
+        Fresh::Job => made("/api/v2/job_templates/2/launch/", json!({})).await,
+        Fresh::AdHoc => {
+            made(
+                "/api/v2/ad_hoc_commands/",
+                json!({"inventory": 1, "credential": 1, "module_name": "ping"}),
+            )
+            .await
+        }
+        Fresh::WorkflowJob => made("/api/v2/workflow_job_templates/3/launch/", json!({})).await,
+        Fresh::ProjectUpdate => {
+            stored(
+                &rawx_model::resources::PROJECT_UPDATES,
+                json!({"name": "demo", "project": 1, "unified_job_template": 1,
+                    "organization": 1, "job_type": "check"}),
+            )
+            .await
+        }
+        Fresh::InventoryUpdate => {
+            stored(
+                &rawx_model::resources::INVENTORY_UPDATES,
+                json!({"name": "Lab - cloud", "inventory_source": common::SOURCE_ID,
+                    "unified_job_template": common::SOURCE_ID, "inventory": 1,
+                    "organization": 1, "source": "ec2"}),
+            )
+            .await
+        }
+    }
+}
+
 #[tokio::test]
 async fn every_role_allows_what_awx_allows_and_nothing_more() {
     let api = Api::new().await;
@@ -389,6 +492,8 @@ async fn every_role_allows_what_awx_allows_and_nothing_more() {
         jt.body["organization"], 1,
         "the template is the organization's"
     );
+    // The table's paths name the world's ad hoc command and workflow job.
+    assert_eq!((AD_HOC_ID, WORKFLOW_JOB_ID), (2, 5));
 
     let mut checks = 0;
     let mut wrong = Vec::new();
@@ -834,4 +939,162 @@ fn the_table_of_awx_answers_is_what_awx_declares() {
     assert!(!held_by("org.auditor_role").contains("inventory.admin_role"));
     assert!(!held_by("jt.execute_role").contains("inventory.use_role"));
     let _ = Value::Null;
+}
+
+/// `/job_templates/N/access_list/` and `/organizations/N/access_list/` entries as AWX 24.6.1's
+/// `ResourceAccessListElementSerializer` makes them (DAB RBAC on), worked by hand from its
+/// source: a direct grant is `direct_access` with the roles its permissions name on the
+/// object; a team's grant is `direct_access` with the team; an organization admin's role is
+/// `indirect_access` on the template (its permissions ending in `jobtemplate` — also the
+/// workflow's, approve among them) and `direct_access` on the organization (its `add_`
+/// permissions naming the child admin roles, not execute); a superuser is AWX's "System
+/// Administrator" entry with every role of the template. AWX builds `descendant_roles` from a
+/// set: compared as sets.
+#[tokio::test]
+async fn access_list_entries_say_how_as_awx_does() {
+    let api = Api::new().await;
+    world(&api).await;
+    let exec = role_id(&api, "jt.execute_role").await;
+    let d = api.user("direct", "pw").await;
+    let r = api
+        .admin(
+            "POST",
+            &format!("/api/v2/users/{d}/roles/"),
+            Some(json!({"id": exec})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let m = api.user("member", "pw").await;
+    let r = api
+        .admin("POST", "/api/v2/teams/1/users/", Some(json!({"id": m})))
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let r = api
+        .admin("POST", "/api/v2/teams/1/roles/", Some(json!({"id": exec})))
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let oa = api.user("orgadmin", "pw").await;
+    let r = api
+        .admin(
+            "POST",
+            "/api/v2/organizations/1/admins/",
+            Some(json!({"id": oa})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let org_admin = role_id(&api, "org.admin_role").await;
+
+    let set = |v: &Value| -> BTreeSet<String> {
+        v.as_array()
+            .unwrap_or_else(|| panic!("not a list: {v}"))
+            .iter()
+            .map(|s| s.as_str().unwrap().to_string())
+            .collect()
+    };
+    let names = |xs: &[&str]| -> BTreeSet<String> { xs.iter().map(|s| s.to_string()).collect() };
+    let entries = |path: &'static str| {
+        let api = &api;
+        async move {
+            let r = api.admin("GET", path, None).await;
+            assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+            let by_user: BTreeMap<String, Value> = r.body["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| {
+                    (
+                        u["username"].as_str().unwrap().to_string(),
+                        u["summary_fields"].clone(),
+                    )
+                })
+                .collect();
+            by_user
+        }
+    };
+
+    let jt = entries("/api/v2/job_templates/2/access_list/").await;
+    // A direct grant.
+    let s = &jt["direct"];
+    assert_eq!(s["indirect_access"], json!([]), "{s}");
+    let e = &s["direct_access"][0];
+    assert_eq!(s["direct_access"].as_array().unwrap().len(), 1, "{s}");
+    assert_eq!(e["role"]["id"], exec);
+    assert_eq!(e["role"]["name"], "Execute");
+    assert_eq!(e["role"]["resource_name"], "hello");
+    assert_eq!(e["role"]["resource_type"], "job_template");
+    assert_eq!(
+        e["role"]["related"],
+        json!({"job_template": "/api/v2/job_templates/2/"})
+    );
+    assert_eq!(
+        set(&e["descendant_roles"]),
+        names(&["execute_role", "read_role"])
+    );
+    // Through a team: direct, with the team.
+    let s = &jt["member"];
+    assert_eq!(s["indirect_access"], json!([]), "{s}");
+    assert_eq!(s["direct_access"].as_array().unwrap().len(), 1, "{s}");
+    let e = &s["direct_access"][0];
+    assert_eq!(e["role"]["id"], exec, "{e}");
+    assert_eq!(e["role"]["team_id"], 1);
+    assert_eq!(e["role"]["team_name"], "ops");
+    assert_eq!(e["role"]["team_organization_name"], "Ops");
+    assert_eq!(e["role"]["resource_name"], "hello");
+    assert_eq!(
+        set(&e["descendant_roles"]),
+        names(&["execute_role", "read_role"])
+    );
+    // The organization's admin: indirect on the template.
+    let s = &jt["orgadmin"];
+    assert_eq!(s["direct_access"], json!([]), "{s}");
+    assert_eq!(s["indirect_access"].as_array().unwrap().len(), 1, "{s}");
+    let e = &s["indirect_access"][0];
+    assert_eq!(e["role"]["id"], org_admin);
+    assert_eq!(e["role"]["name"], "Admin");
+    assert_eq!(e["role"]["resource_type"], "organization");
+    assert_eq!(e["role"]["resource_name"], "Ops");
+    assert_eq!(
+        set(&e["descendant_roles"]),
+        names(&["admin_role", "approval_role", "execute_role", "read_role"])
+    );
+    // The superuser.
+    let s = &jt["admin"];
+    let sys = s["indirect_access"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["role"]["name"] == "System Administrator");
+    assert_eq!(
+        sys,
+        Some(&json!({"role": {"id": null, "name": "System Administrator",
+            "description": "Can manage all aspects of the system",
+            "user_capabilities": {"unattach": false}},
+            "descendant_roles": ["admin_role", "execute_role", "read_role"]})),
+        "{s}"
+    );
+
+    // The organization admin on the organization's own list: direct.
+    let org = entries("/api/v2/organizations/1/access_list/").await;
+    let s = &org["orgadmin"];
+    assert_eq!(s["indirect_access"], json!([]), "{s}");
+    let e = &s["direct_access"][0];
+    assert_eq!(e["role"]["id"], org_admin, "{s}");
+    assert_eq!(
+        set(&e["descendant_roles"]),
+        names(&[
+            "admin_role",
+            "auditor_role",
+            "credential_admin_role",
+            "execution_environment_admin_role",
+            "inventory_admin_role",
+            "member_role",
+            "notification_admin_role",
+            "project_admin_role",
+            "read_role",
+            "workflow_admin_role",
+        ])
+    );
+    // The team member holds nothing on the organization but through the team's member role:
+    // not listed.
+    assert!(!org.contains_key("direct"), "{:?}", org.keys());
 }

@@ -315,7 +315,7 @@ pub async fn delete_object(
     res: &'static Resource,
     _id: i64,
 ) -> DomainResult<()> {
-    if !has_roles(res) {
+    if !rbac::takes_assignments(res) {
         return Ok(());
     }
     let _one = store.exclusive(ROLE_LOCK).await?;
@@ -347,7 +347,7 @@ pub async fn delete_object(
 /// The roles whose object no longer exists.
 async fn orphans(store: &dyn Store) -> DomainResult<Vec<i64>> {
     let mut out = Vec::new();
-    for r in ALL.iter().copied().filter(|r| has_roles(r)) {
+    for r in ALL.iter().copied().filter(|r| rbac::takes_assignments(r)) {
         let f = text_eq("content_type", r.key).and(Filter::Not(Box::new(Filter::On {
             path: vec![],
             column: "object_id",
@@ -938,6 +938,9 @@ pub async fn custom_role(
         Err(e) => return Err(e.into()),
     };
     resync_under(store, res, object).await?;
+    // Its own row of the closure: an object without old roles (an execution environment)
+    // re-wires nothing above, so nothing else rebuilds it.
+    rebuild(store, &[rid]).await?;
     Ok(rid)
 }
 

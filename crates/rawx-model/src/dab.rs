@@ -555,6 +555,59 @@ pub fn old_role_permissions(key: &'static str, field: &'static str) -> BTreeSet<
     out
 }
 
+/// `descendant_roles` of an `/X/N/access_list/` entry (AWX's
+/// `ResourceAccessListElementSerializer`): the permissions `perms` (`awx.execute_jobtemplate`)
+/// that name the listed object's model — by the codename's ending, as AWX tests it, so a job
+/// template's list also counts `…_workflowjobtemplate` — or, on an organization, any `add_`
+/// permission, named back as old roles (`get_roles_from_perms`: `view` → `read_role`,
+/// `change` → `admin_role`, …; on an organization `add_project` → `project_admin_role` and
+/// `read_role`). `add_`/`delete_` of the object's own kind name nothing.
+pub fn access_list_roles(obj_key: &str, perms: &BTreeSet<String>) -> BTreeSet<&'static str> {
+    let Some(model) = model_of_key(obj_key) else {
+        return BTreeSet::new();
+    };
+    let is_org = model.model == "organization";
+    let mut out = BTreeSet::new();
+    for p in perms {
+        let codename = p.rsplit_once('.').map_or(p.as_str(), |(_, c)| c);
+        if !(codename.ends_with(model.model) || is_org && codename.starts_with("add_")) {
+            continue;
+        }
+        let action = codename.split('_').next().unwrap_or_default();
+        let by_action = match action {
+            "adhoc" => Some("adhoc_role"),
+            "approve" => Some("approval_role"),
+            "audit" => Some("auditor_role"),
+            "change" => Some("admin_role"),
+            "execute" => Some("execute_role"),
+            "view" => Some("read_role"),
+            "update" => Some("update_role"),
+            "member" => Some("member_role"),
+            "use" => Some("use_role"),
+            _ => None,
+        };
+        if let Some(r) = by_action {
+            out.insert(r);
+            continue;
+        }
+        // `org_role_to_permission`, reversed: only its `add_` entries get this far.
+        let org_child = match codename {
+            "add_notificationtemplate" => Some("notification_admin_role"),
+            "add_project" => Some("project_admin_role"),
+            "add_inventory" => Some("inventory_admin_role"),
+            "add_credential" => Some("credential_admin_role"),
+            "add_workflowjobtemplate" => Some("workflow_admin_role"),
+            "add_executionenvironment" => Some("execution_environment_admin_role"),
+            _ => None,
+        };
+        if let (true, Some(r)) = (is_org, org_child) {
+            out.insert(r);
+            out.insert("read_role");
+        }
+    }
+    out
+}
+
 /// The old roles (`(resource key, field)`) a custom definition's role on an object of `key`
 /// is a parent of: every role of the object, and on an organization every role of each kind
 /// of object in it, whose whole permission set the definition lists.
@@ -687,5 +740,50 @@ mod tests {
             "Permissions \"view_inventory\" are not valid for jobtemplate roles"
         );
         assert!(validate_custom(&["awx.view_jobtemplate".into()], None).is_err());
+    }
+
+    /// The three cases of AWX's serializer worked by hand from its source: a direct execute
+    /// grant on a template, the organization's admin seen from the template (the codename
+    /// ending also catches the workflow's permissions, approve among them), and the
+    /// organization's admin seen from the organization (its `add_` permissions name the
+    /// child admin roles; execute, a job template permission, is not listed).
+    #[test]
+    fn access_list_roles_follow_awx_serializer() {
+        let exec = old_role_permissions("job_templates", "execute_role");
+        assert_eq!(
+            access_list_roles("job_templates", &exec),
+            BTreeSet::from(["execute_role", "read_role"])
+        );
+        let org_admin = old_role_permissions("organizations", "admin_role");
+        assert_eq!(
+            access_list_roles("job_templates", &org_admin),
+            BTreeSet::from(["admin_role", "approval_role", "execute_role", "read_role"])
+        );
+        assert_eq!(
+            access_list_roles("organizations", &org_admin),
+            BTreeSet::from([
+                "admin_role",
+                "auditor_role",
+                "credential_admin_role",
+                "execution_environment_admin_role",
+                "inventory_admin_role",
+                "member_role",
+                "notification_admin_role",
+                "project_admin_role",
+                "read_role",
+                "workflow_admin_role",
+            ])
+        );
+        let inv_admin = old_role_permissions("inventories", "admin_role");
+        assert_eq!(
+            access_list_roles("inventories", &inv_admin),
+            BTreeSet::from([
+                "admin_role",
+                "adhoc_role",
+                "read_role",
+                "update_role",
+                "use_role"
+            ])
+        );
     }
 }

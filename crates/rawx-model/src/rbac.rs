@@ -209,6 +209,13 @@ pub fn has_roles(res: &Resource) -> bool {
     !role_defs(res.key).is_empty()
 }
 
+/// Whether AWX 24's role definitions may be assigned on an object of `res`: those with old
+/// roles, and execution environments, which have none (AWX gives them DAB roles only: the
+/// managed "ExecutionEnvironment Admin" and custom definitions on `awx.executionenvironment`).
+pub fn takes_assignments(res: &Resource) -> bool {
+    has_roles(res) || res.key == "execution_environments"
+}
+
 /// The system-wide roles AWX lists beside the object roles.
 pub const SINGLETONS: &[&str] = &["system_administrator", "system_auditor"];
 
@@ -450,6 +457,33 @@ pub fn read_filter(res: &'static Resource, actor: &Actor) -> Option<Filter> {
                 uid,
             ),
         ]),
+        // `WorkflowJobAccess.filtered_queryset`: the readers of its template (a sliced job's
+        // is its job template); a bulk job (no template) its organization's admins.
+        "workflow_jobs" => Filter::Any(vec![
+            read("workflow_job_template", "workflow_job_templates"),
+            read("job_template", "job_templates"),
+            Filter::All(vec![
+                Filter::On {
+                    path: vec![],
+                    column: "workflow_job_template",
+                    ctype: ColumnType::Int,
+                    cond: Cond::IsNull(true),
+                },
+                Filter::On {
+                    path: vec![],
+                    column: "job_template",
+                    ctype: ColumnType::Int,
+                    cond: Cond::IsNull(true),
+                },
+                holds("organization", "organizations", &["admin_role"], uid),
+            ]),
+        ]),
+        // `WorkflowJobNodeAccess`: the nodes of workflow jobs the user may read.
+        "workflow_job_nodes" => fk_in(
+            "workflow_job",
+            "workflow_jobs",
+            read_filter(by_key("workflow_jobs")?, actor)?,
+        ),
         // `AdHocCommandAccess`: read access to the inventory.
         "ad_hoc_commands" => read("inventory", "inventories"),
         // `ProjectUpdateAccess`: read access to the project.

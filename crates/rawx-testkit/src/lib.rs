@@ -21,6 +21,7 @@
 
 #[cfg(feature = "api")]
 pub mod api;
+pub mod awx_roles;
 pub mod clients;
 pub mod collection;
 mod eventually;

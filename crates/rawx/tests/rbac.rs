@@ -441,3 +441,87 @@ fn the_collection_role_module_grants_and_revokes() {
     assert!(roles_of(&format!("/api/v2/users/{op}/roles/")).is_empty());
     assert!(roles_of(&format!("/api/v2/teams/{team}/roles/")).is_empty());
 }
+
+/// AWX 24's object roles on an execution environment, with the collection's
+/// `role_user_assignment` module: "ExecutionEnvironment Admin" on one lets an organization
+/// member change that one and no other; a second run changes nothing;
+/// `state: absent` takes it back.
+#[test]
+fn the_collection_assigns_an_execution_environment_admin() {
+    let lab = Lab::start();
+    let s = &lab.s;
+    let ee = |name: &str| {
+        s.admin(
+            "POST",
+            "/api/v2/execution_environments/",
+            Some(
+                json!({"name": name, "image": format!("quay.io/lab/{name}:1"),
+                "organization": lab.org["id"]}),
+            ),
+            201,
+        )["id"]
+            .as_i64()
+            .unwrap()
+    };
+    let mine = ee("mine");
+    let other = ee("other");
+    let op = s.admin(
+        "POST",
+        "/api/v2/users/",
+        Some(json!({"username": "op", "password": "op-pw"})),
+        201,
+    )["id"]
+        .clone();
+    s.admin(
+        "POST",
+        &format!("/api/v2/organizations/{}/users/", lab.org["id"]),
+        Some(json!({"id": op})),
+        204,
+    );
+    // The `awx` CLI offers op no `modify` here (the list's OPTIONS has no POST for someone who
+    // may not create one, as in AWX): op changes it through the API, as the UI does.
+    let modify = |id: i64| {
+        s.http(
+            "PATCH",
+            &format!("/api/v2/execution_environments/{id}/"),
+            Some(("op", "op-pw")),
+            Some(&json!({"description": "changed by op"})),
+        )
+    };
+    let out = modify(mine);
+    assert_eq!(out.status, 403, "not yet: {}", out.body);
+
+    let dir = tempfile::tempdir().unwrap();
+    let assign = |state: &str| {
+        format!(
+            r#"    - name: ee admin
+      awx.awx.role_user_assignment:
+        role_definition: ExecutionEnvironment Admin
+        object_id: {mine}
+        user: op
+        state: {state}
+"#
+        )
+    };
+    let t = play(s, dir.path(), &assign("present"), &[]);
+    assert_eq!(changes(&t), [("ee admin".to_string(), true)]);
+    let t = play(s, dir.path(), &assign("present"), &[]);
+    assert_eq!(changes(&t), [("ee admin".to_string(), false)]);
+
+    let out = modify(mine);
+    assert_eq!(out.status, 200, "op changes the one assigned: {}", out.body);
+    let shown = s.admin(
+        "GET",
+        &format!("/api/v2/execution_environments/{mine}/"),
+        None,
+        200,
+    );
+    assert_eq!(shown["description"], "changed by op");
+    let out = modify(other);
+    assert_eq!(out.status, 403, "and no other: {}", out.body);
+
+    let t = play(s, dir.path(), &assign("absent"), &[]);
+    assert_eq!(changes(&t), [("ee admin".to_string(), true)]);
+    let out = modify(mine);
+    assert_eq!(out.status, 403, "revoked: {}", out.body);
+}

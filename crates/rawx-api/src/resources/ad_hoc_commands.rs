@@ -243,6 +243,21 @@ pub async fn relaunch(
     Path(raw): Path<String>,
 ) -> ApiResult<Response> {
     let old = fetch_visible(&state, &ident.actor, &AD_HOC_COMMANDS, &raw).await?;
+    // `AdHocCommandAccess.can_start` is asked before the serializer sees the command: 403,
+    // not a 400 about a credential the caller cannot see.
+    let mut r = Renderer::new(&state, &ident.actor);
+    let may = !ident.actor.read_only_token
+        && match int(&old, "inventory") {
+            Some(inv) => r.holds("inventories", inv, &["adhoc_role"]).await?,
+            None => false,
+        }
+        && match int(&old, "credential") {
+            Some(c) => r.holds("credentials", c, &["use_role"]).await?,
+            None => true,
+        };
+    if !may {
+        return Err(ApiError::forbidden());
+    }
     let body: Map<String, Value> = RELAUNCH_FIELDS
         .iter()
         .filter_map(|f| Some((f.to_string(), old.get(*f)?.clone())))

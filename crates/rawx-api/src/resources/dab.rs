@@ -630,7 +630,7 @@ fn assignment_filter(actor: &Actor) -> Filter {
     for m in dab::MODELS {
         let Some(key) = m.key else { continue };
         let Some(res) = by_key(key) else { continue };
-        if !rbac::has_roles(res) {
+        if !rbac::takes_assignments(res) {
             continue;
         }
         let readable = rbac::read_filter(res, actor).unwrap_or(Filter::All(vec![]));
@@ -955,7 +955,11 @@ async fn assignment_create(
         }
         (Some(m), Some(ov)) => {
             let oid = pk_of("object_id", ov)?;
-            let Some(res) = m.key.and_then(by_key).filter(|r| rbac::has_roles(r)) else {
+            let Some(res) = m
+                .key
+                .and_then(by_key)
+                .filter(|r| rbac::takes_assignments(r))
+            else {
                 return Err(bad(json!({"object_id": [format!(
                     "rawx does not grant roles on {}",
                     m.verbose_plural

@@ -14,13 +14,67 @@ use crate::view::{Renderer, Summary};
 use crate::{AppState, Identity};
 use axum::extract::{OriginalUri, Path, RawQuery, State};
 use axum::routing::get;
-use rawx_model::resources::{CREDENTIALS, CREDENTIAL_TYPES, EXECUTION_ENVIRONMENTS};
-use rawx_model::schema::{int, text, Resource};
+use rawx_domain::roles;
+use rawx_model::filter::Filter;
+use rawx_model::rbac;
+use rawx_model::resources::{
+    CREDENTIALS, CREDENTIAL_TYPES, EXECUTION_ENVIRONMENTS, ROLES, ROLE_DEFINITIONS,
+};
+use rawx_model::schema::{int, text, ColumnType, Resource};
 use rawx_model::Row;
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 pub struct ExecutionEnvironments;
+
+/// The permission an assignment on one execution environment must list to change it (and so
+/// to delete it: AWX's `can_delete` is `can_change`).
+const CHANGE: &str = "awx.change_executionenvironment";
+
+/// Whether the caller holds, on this execution environment (directly or through a team), a
+/// role definition that lists [`CHANGE`]; the object must stay in its organization, which it
+/// must have.
+async fn by_assignment(r: &mut Renderer<'_>, row: &Row) -> ApiResult<bool> {
+    let Some(id) = int(row, "id") else {
+        return Ok(false);
+    };
+    if r.actor.read_only_token {
+        return Ok(false);
+    }
+    let stored = r.lookup(EXECUTION_ENVIRONMENTS.key, id).await?;
+    let org = int(row, "organization");
+    if org.is_none() || stored.is_some_and(|s| int(&s, "organization") != org) {
+        return Ok(false);
+    }
+    let store = &*r.state.store;
+    let mine = rbac::held_roles(r.actor.user_id)
+        .and(Filter::eq(
+            "content_type",
+            ColumnType::Text,
+            json!(EXECUTION_ENVIRONMENTS.key),
+        ))
+        .and(Filter::eq("object_id", ColumnType::Int, json!(id)));
+    for role in store.list_all(&ROLES, &mine, &[("id", false)]).await? {
+        let Some(def) = text(&role, "role_field")
+            .strip_prefix("rd:")
+            .and_then(|d| d.parse::<i64>().ok())
+        else {
+            continue;
+        };
+        let def = match store.get(&ROLE_DEFINITIONS, def).await {
+            Ok(d) => d,
+            Err(rawx_store::DbError::NotFound) => continue,
+            Err(e) => return Err(e.into()),
+        };
+        if roles::definition_permissions(&def)
+            .iter()
+            .any(|p| p == CHANGE)
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
 
 /// AWX's `ExecutionEnvironmentJobTemplateList`.
 const TEMPLATES: &str = "/api/v2/execution_environments/{id}/unified_job_templates/";
@@ -83,12 +137,25 @@ impl ResourceApi for ExecutionEnvironments {
         }
     }
 
-    /// `can_delete`: a managed one never (`PermissionDenied`, superusers included).
+    /// `ExecutionEnvironmentAccess.can_change` with DAB RBAC on: `has_obj_perm(obj,
+    /// 'change')` — its organization's execution environment admins, or a role definition
+    /// assigned on this one that lists `awx.change_executionenvironment` (the managed
+    /// "ExecutionEnvironment Admin") — and moving it to another organization needs that
+    /// organization's admin role (`may_write`). A global one: superusers only.
+    async fn can_change(&self, r: &mut Renderer<'_>, row: &Row) -> ApiResult<bool> {
+        if r.may_write(self.schema(), row).await? {
+            return Ok(true);
+        }
+        by_assignment(r, row).await
+    }
+
+    /// `can_delete`: a managed one never (`PermissionDenied`, superusers included); else
+    /// `can_change`.
     async fn can_delete(&self, r: &mut Renderer<'_>, row: &Row) -> ApiResult<bool> {
         if row.get("managed") == Some(&json!(true)) {
             return Ok(false);
         }
-        r.may_write(self.schema(), row).await
+        self.can_change(r, row).await
     }
 
     async fn user_capabilities(

@@ -28,10 +28,11 @@ impl ResourceApi for ProjectUpdates {
         &PROJECT_UPDATES
     }
 
-    /// `ProjectUpdateAccess.can_cancel`: who may update the project.
+    /// `ProjectUpdateAccess.can_cancel`: the project's admins ("project updates cascade
+    /// delete with project"), not those who may only update it (its launcher always may).
     async fn can_cancel(&self, r: &mut Renderer<'_>, job: &Row) -> ApiResult<bool> {
         match int(job, "project") {
-            Some(p) if !r.actor.read_only_token => r.holds("projects", p, &["update_role"]).await,
+            Some(p) if !r.actor.read_only_token => r.holds("projects", p, &["admin_role"]).await,
             _ => Ok(false),
         }
     }

@@ -285,8 +285,9 @@ async fn object_roles_list(
 }
 
 /// `/X/N/access_list/`: the users holding any role of the object (directly, through a team
-/// or an ancestor such as the organization's admin role), and the superusers, as AWX 24
-/// lists them; each with how (`summary_fields.direct_access` / `indirect_access`).
+/// or an ancestor such as the organization's admin role), the superusers and the system
+/// auditors, as AWX 24 lists them (`ResourceAccessList` with DAB RBAC on); each with how
+/// (`summary_fields.direct_access` / `indirect_access`, [`access_of`]).
 async fn access_list_get(
     State(state): Ctx,
     Auth(ident): Auth,
@@ -297,10 +298,10 @@ async fn access_list_get(
     let (res, row) = parent_of(&state, &ident.actor, &uri, &raw).await?;
     let oid = int(&row, "id").unwrap_or_default();
     let store = &*state.store;
-    let mut own = roles::object_roles(store, res.key, oid).await?;
-    own.retain(|f, _| roles::is_old_field(f));
+    let own = roles::object_roles(store, res.key, oid).await?;
     let own_ids: Vec<i64> = own.values().copied().collect();
-    // Every role whose holders hold one of the object's roles.
+    // Every role whose holders hold one of the object's roles (AWX's `RoleEvaluation` rows
+    // on the object): the roles that give some permission on it.
     let ancestors = store
         .project(
             &rawx_model::resources::ROLE_ANCESTORS,
@@ -314,12 +315,13 @@ async fn access_list_get(
             &[("ancestor", false)],
         )
         .await?;
-    let ancestor_ids: Vec<Value> = ancestors
+    let permissive: std::collections::BTreeSet<i64> = ancestors
         .iter()
-        .filter_map(|r| r.get("ancestor").cloned())
+        .filter_map(|r| int(r, "ancestor"))
         .collect();
     let holders = Filter::Any(vec![
         Filter::eq("is_superuser", ColumnType::Bool, json!(true)),
+        Filter::eq("is_system_auditor", ColumnType::Bool, json!(true)),
         Filter::On {
             path: vec![],
             column: "id",
@@ -331,17 +333,17 @@ async fn access_list_get(
                     path: vec![],
                     column: "role_id",
                     ctype: ColumnType::Int,
-                    cond: Cond::In(ancestor_ids),
+                    cond: Cond::In(permissive.iter().map(|i| json!(i)).collect()),
                 }),
             },
         },
     ]);
     let Json(mut page) = page_response(&state, &ident.actor, &USERS, holders, &uri, &q).await?;
     let mut r = Renderer::new(&state, &ident.actor);
+    let on = Listed { res, id: oid };
     if let Some(results) = page["results"].as_array_mut() {
         for user in results {
-            let uid = user["id"].as_i64().unwrap_or_default();
-            let (direct, indirect) = access_of(&mut r, res, &own, uid).await?;
+            let (direct, indirect) = access_of(&mut r, on, &permissive, user).await?;
             if let Some(s) = user["summary_fields"].as_object_mut() {
                 s.remove("user_capabilities");
                 s.insert("direct_access".into(), Value::Array(direct));
@@ -352,50 +354,188 @@ async fn access_list_get(
     Ok(Json(page))
 }
 
-/// How `user` holds roles of the object: the object's roles granted to the user or to a
-/// team of theirs (direct), and the roles of other objects that imply them (indirect).
+/// The object whose access list is rendered.
+#[derive(Clone, Copy)]
+struct Listed {
+    res: &'static Resource,
+    id: i64,
+}
+
+/// How `user` holds rights on the object, as AWX's `ResourceAccessListElementSerializer`
+/// tells it: each role granted to the user that gives a permission on the object is `direct`
+/// when it is a role of the object itself, `indirect` when it is a role of another object
+/// (an organization's admin role); a team the user is a member (or admin) of contributes,
+/// to `direct`, each role granted to the team that gives a permission on the object, with
+/// the team's name. `descendant_roles` names, as old roles of the object's kind, the
+/// permissions the role gives on it ([`dab::access_list_roles`]); a superuser gets AWX's
+/// "System Administrator" entry with every role of the object's kind, a system auditor the
+/// "System Auditor" one with `read_role`.
 async fn access_of(
     r: &mut Renderer<'_>,
-    res: &'static Resource,
-    own: &std::collections::BTreeMap<String, i64>,
-    user: i64,
+    on: Listed,
+    permissive: &std::collections::BTreeSet<i64>,
+    user: &Value,
 ) -> ApiResult<(Vec<Value>, Vec<Value>)> {
     let store = &*r.state.store;
-    let held = store
-        .list_all(
-            &ROLES,
-            &rbac::held_roles(user).and(id_in(own.values().copied().collect())),
-            &[("id", false)],
-        )
-        .await?;
-    let direct_rows = store
-        .linked(&rawx_model::resources::ROLE_USERS, false, user)
-        .await?;
+    let uid = user["id"].as_i64().unwrap_or_default();
+    let urow = r.lookup("users", uid).await?;
     let mut direct = Vec::new();
     let mut indirect = Vec::new();
-    let urow = r.lookup("users", user).await?;
-    for role in held {
-        let rid = int(&role, "id").unwrap_or_default();
+    let mut teams = Vec::new();
+    for rid in store
+        .linked(&rawx_model::resources::ROLE_USERS, false, uid)
+        .await?
+    {
+        if !permissive.contains(&rid) {
+            continue;
+        }
+        let role = store.get(&ROLES, rid).await?;
         let field = text(&role, "role_field");
-        let entry = json!({
-            "role": {
-                "id": rid,
-                "name": rbac::role_name(field),
-                "description": rbac::role_description(field, Some(&rbac::model_name(res))),
-                "resource_name": null,
-                "resource_type": res.type_name,
-                "related": {res.type_name: format!("/api/v2/{}/{}/", res.key, int(&role, "object_id").unwrap_or_default())},
-                "user_capabilities": {"unattach": may_grant(r, &role, urow.as_deref()).await?},
-            },
-            "descendant_roles": [field],
-        });
-        if direct_rows.contains(&rid) {
-            direct.push(entry);
-        } else {
-            indirect.push(entry);
+        // A custom definition's own role has no old name: AWX's serializer only knows the
+        // old roles (its "… Compat" and managed twins).
+        if !roles::is_old_field(field) {
+            continue;
+        }
+        match content_of(&role) {
+            Some((res, id)) if res.key == on.res.key && id == on.id => {
+                direct.push(role_entry(r, on, &role, urow.as_deref()).await?);
+            }
+            Some((res, id)) if res.key == "teams" => {
+                if !teams.contains(&id) {
+                    teams.push(id);
+                }
+            }
+            _ => indirect.push(role_entry(r, on, &role, urow.as_deref()).await?),
         }
     }
+    for team in teams {
+        direct.extend(team_entries(r, on, permissive, team).await?);
+    }
+    let is = |k: &str| user[k].as_bool().unwrap_or(false);
+    if is("is_superuser") {
+        let all: Vec<&str> = rbac::role_defs(on.res.key)
+            .iter()
+            .map(|d| d.field)
+            .collect();
+        indirect.push(json!({
+            "role": {"id": null, "name": "System Administrator",
+                "description": "Can manage all aspects of the system",
+                "user_capabilities": {"unattach": false}},
+            "descendant_roles": all,
+        }));
+    } else if is("is_system_auditor") {
+        indirect.push(json!({
+            "role": {"id": null, "name": "System Auditor",
+                "description": "Can view all aspects of the system",
+                "user_capabilities": {"unattach": false}},
+            "descendant_roles": ["read_role"],
+        }));
+    }
     Ok((direct, indirect))
+}
+
+/// The permissions a role gives (an old role's, `get_role_codenames`).
+fn role_permissions(role: &Row) -> std::collections::BTreeSet<String> {
+    match content_of(role) {
+        Some((res, _)) => rawx_model::dab::old_role_permissions(
+            res.key,
+            rbac::role_defs(res.key)
+                .iter()
+                .map(|d| d.field)
+                .find(|f| *f == text(role, "role_field"))
+                .unwrap_or_default(),
+        ),
+        None => Default::default(),
+    }
+}
+
+/// `role` with its object, as AWX's `format_role_perm`/`format_team_role_perm` show it.
+async fn role_fields(r: &mut Renderer<'_>, role: &Row) -> ApiResult<Map<String, Value>> {
+    let field = text(role, "role_field");
+    let mut out = Map::new();
+    out.insert("id".into(), role["id"].clone());
+    out.insert("name".into(), json!(rbac::role_name(field)));
+    if let Some((res, id)) = content_of(role) {
+        out.insert(
+            "description".into(),
+            json!(rbac::role_description(field, Some(&rbac::model_name(res)))),
+        );
+        let name = r
+            .lookup(res.key, id)
+            .await?
+            .and_then(|o| o.get(res.name_field.unwrap_or("name")).cloned())
+            .unwrap_or(Value::Null);
+        out.insert("resource_name".into(), name);
+        out.insert("resource_type".into(), json!(res.type_name));
+        out.insert(
+            "related".into(),
+            json!({res.type_name: format!("/api/v2/{}/{id}/", res.key)}),
+        );
+    }
+    Ok(out)
+}
+
+/// `format_role_perm`: a role the user holds.
+async fn role_entry(
+    r: &mut Renderer<'_>,
+    on: Listed,
+    role: &Row,
+    user: Option<&Row>,
+) -> ApiResult<Value> {
+    let mut fields = role_fields(r, role).await?;
+    fields.insert(
+        "user_capabilities".into(),
+        json!({"unattach": may_grant(r, role, user).await?}),
+    );
+    let below = rawx_model::dab::access_list_roles(on.res.key, &role_permissions(role));
+    Ok(json!({"role": fields, "descendant_roles": below}))
+}
+
+/// `format_team_role_perm`: each role granted to `team` that gives a permission on the
+/// object, with the team; `descendant_roles` are those of all the team's grants on it.
+async fn team_entries(
+    r: &mut Renderer<'_>,
+    on: Listed,
+    permissive: &std::collections::BTreeSet<i64>,
+    team: i64,
+) -> ApiResult<Vec<Value>> {
+    let store = &*r.state.store;
+    let mut granted = Vec::new();
+    for rid in roles::team_grants(store, team).await? {
+        if permissive.contains(&rid) {
+            granted.push(store.get(&ROLES, rid).await?);
+        }
+    }
+    let mut perms = std::collections::BTreeSet::new();
+    for role in &granted {
+        perms.extend(role_permissions(role));
+    }
+    let below = rawx_model::dab::access_list_roles(on.res.key, &perms);
+    let t = r.lookup("teams", team).await?;
+    let team_name = t.as_ref().and_then(|t| t.get("name").cloned());
+    let org_name = match t.as_ref().and_then(|t| int(t, "organization")) {
+        Some(org) => r
+            .lookup("organizations", org)
+            .await?
+            .and_then(|o| o.get("name").cloned()),
+        None => None,
+    };
+    let mut out = Vec::new();
+    for role in granted {
+        let mut fields = role_fields(r, &role).await?;
+        fields.insert("team_id".into(), json!(team));
+        fields.insert("team_name".into(), team_name.clone().unwrap_or(Value::Null));
+        fields.insert(
+            "team_organization_name".into(),
+            org_name.clone().unwrap_or(Value::Null),
+        );
+        fields.insert(
+            "user_capabilities".into(),
+            json!({"unattach": may_grant(r, &role, None).await?}),
+        );
+        out.push(json!({"role": fields, "descendant_roles": below}));
+    }
+    Ok(out)
 }
 
 /// `/roles/N/teams/`: the teams the role is granted to.

@@ -260,7 +260,9 @@ async fn prepare(state: &AppState, row: &mut Row, existing: Option<&Row>) -> Api
             sched::template_next_run(&*state.store, old, this, None).await?;
         }
     }
-    publish(&*state.bus, &SchedulesChanged { id: None });
+    // AWX's `update_computed_fields` names the schedule (a new one's id is not known yet).
+    let id = existing.and_then(|e| int(e, "id"));
+    publish(&*state.bus, &SchedulesChanged { id });
     Ok(())
 }
 

@@ -647,6 +647,51 @@ impl ResourceApi for WorkflowJobs {
         &WORKFLOW_JOBS
     }
 
+    /// `WorkflowJobAccess.can_delete`: its template's organization's workflow admins.
+    async fn can_delete(&self, r: &mut Renderer<'_>, row: &Row) -> ApiResult<bool> {
+        if r.actor.read_only_token {
+            return Ok(false);
+        }
+        if r.actor.is_superuser {
+            return Ok(true);
+        }
+        let Some(t) = int(row, "workflow_job_template") else {
+            return Ok(false);
+        };
+        let Some(wfjt) = r.lookup(WORKFLOW_JOB_TEMPLATES.key, t).await? else {
+            return Ok(false);
+        };
+        match int(&wfjt, "organization") {
+            Some(org) => {
+                r.holds("organizations", org, &["workflow_admin_role"])
+                    .await
+            }
+            None => Ok(false),
+        }
+    }
+
+    /// `start` (`WorkflowJobAccess.get_method_capability`): its template's execute role; a
+    /// job of no template, superusers.
+    async fn user_capabilities(
+        &self,
+        r: &mut Renderer<'_>,
+        row: &Row,
+        caps: &mut Map<String, Value>,
+    ) -> ApiResult<()> {
+        let start = !r.actor.read_only_token
+            && match int(row, "workflow_job_template") {
+                Some(t) => {
+                    r.holds("workflow_job_templates", t, &["execute_role"])
+                        .await?
+                }
+                None => r.actor.is_superuser,
+            };
+        caps.insert("start".into(), json!(start));
+        let delete = self.can_delete(r, row).await?;
+        caps.insert("delete".into(), json!(delete));
+        Ok(())
+    }
+
     async fn before_delete(
         &self,
         _state: &AppState,
