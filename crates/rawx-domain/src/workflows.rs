@@ -14,8 +14,9 @@ use rawx_model::filter::Filter;
 use rawx_model::rbac::Actor;
 use rawx_model::resources::{
     INVENTORIES, INVENTORY_SOURCES, JOBS, JOB_TEMPLATES, PROJECTS, TYPE_COLUMN, UNIFIED_JOBS,
-    UNIFIED_JOB_TEMPLATES, WFJT_EDGES, WFJT_LABELS, WFJT_NODE_CREDENTIALS, WFJ_EDGES, WFJ_LABELS,
-    WFJ_NODE_CREDENTIALS, WORKFLOW_APPROVAL_TEMPLATES, WORKFLOW_JOBS, WORKFLOW_JOB_KIND,
+    UNIFIED_JOB_TEMPLATES, WFJT_EDGES, WFJT_LABELS, WFJT_NODE_CREDENTIALS,
+    WFJT_NODE_INSTANCE_GROUPS, WFJ_EDGES, WFJ_LABELS, WFJ_NODE_CREDENTIALS,
+    WFJ_NODE_INSTANCE_GROUPS, WORKFLOW_APPROVAL_TEMPLATES, WORKFLOW_JOBS, WORKFLOW_JOB_KIND,
     WORKFLOW_JOB_NODES, WORKFLOW_JOB_TEMPLATES, WORKFLOW_JOB_TEMPLATE_NODES,
 };
 use rawx_model::schema::{int, text, ColumnType};
@@ -285,6 +286,9 @@ async fn copy_nodes(store: &dyn Store, wfjt: i64, wj: i64, wj_row: &Row) -> Doma
         for c in store.linked(&WFJT_NODE_CREDENTIALS, true, old).await? {
             store.link(&WFJ_NODE_CREDENTIALS, new, c).await?;
         }
+        for g in store.linked(&WFJT_NODE_INSTANCE_GROUPS, true, old).await? {
+            store.link(&WFJ_NODE_INSTANCE_GROUPS, new, g).await?;
+        }
     }
     for ((_, from_rel), (_, to_rel)) in WFJT_EDGES.iter().zip(WFJ_EDGES.iter()) {
         for (a, b) in store
@@ -448,6 +452,12 @@ async fn spawn_job(
     if !node_creds.is_empty() {
         let creds = launch::config_credentials(store, jt_id, &node_creds).await?;
         prompts.insert("credentials".into(), json!(creds));
+    }
+    let node_groups = store
+        .linked(&WFJ_NODE_INSTANCE_GROUPS, true, node_id)
+        .await?;
+    if !node_groups.is_empty() {
+        prompts.insert("instance_groups".into(), json!(node_groups));
     }
     // What runs was decided when the node was saved; the spawn acts for the system, as
     // AWX's workflow manager does.

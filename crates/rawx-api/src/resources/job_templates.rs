@@ -302,6 +302,10 @@ pub async fn launch_get(
         ask("ask_credential_on_launch"),
     );
     out.insert(
+        "ask_instance_groups_on_launch".into(),
+        ask("ask_instance_groups_on_launch"),
+    );
+    out.insert(
         "survey_enabled".into(),
         json!(rawx_domain::survey::enabled(&jt)),
     );
@@ -353,6 +357,8 @@ pub async fn launch_get(
     if !labels.is_empty() {
         defaults.insert("labels".into(), json!(labels));
     }
+    // AWX's `get_defaults` answers an empty list whatever the template's groups are.
+    defaults.insert("instance_groups".into(), json!([]));
     out.insert("defaults".into(), Value::Object(defaults));
     Ok(Json(Value::Object(out)))
 }
@@ -417,6 +423,10 @@ pub async fn launch_options(
     post.insert(
         "labels".into(),
         json!({"type": "list_of_ids", "required": false, "label": "Labels"}),
+    );
+    post.insert(
+        "instance_groups".into(),
+        json!({"type": "list_of_ids", "required": false, "label": "Instance groups"}),
     );
     post.insert(
         "credential_passwords".into(),
