@@ -152,8 +152,8 @@ fn a_launch_runs_only_in_the_instance_groups_it_names() {
         None,
         200,
     );
-    assert!(
-        options["actions"]["POST"]["instance_groups"].is_object(),
+    assert_eq!(
+        options["actions"]["POST"]["instance_groups"]["type"], "field",
         "{options}"
     );
 
@@ -236,6 +236,21 @@ fn a_launch_runs_only_in_the_instance_groups_it_names() {
     assert_eq!(
         refused(json!({"instance_groups": ["first"]})),
         json!({"instance_groups": ["Incorrect type. Expected pk value, received str."]})
+    );
+    // The awx CLI reads the field's type from OPTIONS as AWX gives it (`field`: one integer),
+    // so it gets the first refusal.
+    let out = s.awx(&[
+        "job_templates",
+        "launch",
+        &jt.to_string(),
+        "--instance_groups",
+        &first.to_string(),
+    ]);
+    assert_ne!(out.code, 0, "{out}");
+    assert!(
+        out.to_string()
+            .contains("Expected a list of items but got type"),
+        "{out}"
     );
 
     // A template that does not ask runs where it would and says what it ignored.
@@ -372,25 +387,27 @@ fn the_collection_schedules_and_workflow_nodes_carry_instance_groups() {
         "{sched_row}"
     );
 
-    // A workflow node with the group.
+    // A workflow node with the group, through the collection's node module.
     let wf = id(&s.admin(
         "POST",
         "/api/v2/workflow_job_templates/",
         Some(json!({"name": "flow"})),
         201,
     ));
-    let node = id(&s.admin(
-        "POST",
-        &format!("/api/v2/workflow_job_templates/{wf}/workflow_nodes/"),
-        Some(json!({"unified_job_template": jt})),
-        201,
-    ));
-    s.admin(
-        "POST",
-        &format!("/api/v2/workflow_job_template_nodes/{node}/instance_groups/"),
-        Some(json!({"id": picked})),
-        204,
+    let (out, tasks) = play(
+        &s,
+        dir.path(),
+        r#"    - name: node
+      awx.awx.workflow_job_template_node:
+        identifier: placed-node
+        workflow_job_template: flow
+        unified_job_template: saved-asks
+        instance_groups: [picked]
+"#,
+        &[],
     );
+    ok(&out, &tasks);
+    let node = id(&tasks[0].result);
     let listed = s.admin(
         "GET",
         &format!("/api/v2/workflow_job_template_nodes/{node}/instance_groups/"),

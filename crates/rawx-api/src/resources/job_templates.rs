@@ -424,9 +424,11 @@ pub async fn launch_options(
         "labels".into(),
         json!({"type": "list_of_ids", "required": false, "label": "Labels"}),
     );
+    // AWX's metadata names only launch-time `credentials` `list_of_ids`; other many-related
+    // fields keep DRF's `field` (so the awx CLI sends one integer, which the launch refuses).
     post.insert(
         "instance_groups".into(),
-        json!({"type": "list_of_ids", "required": false, "label": "Instance groups"}),
+        json!({"type": "field", "required": false, "label": "Instance groups"}),
     );
     post.insert(
         "credential_passwords".into(),
