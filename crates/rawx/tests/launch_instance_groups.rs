@@ -305,11 +305,34 @@ fn a_launch_runs_only_in_the_instance_groups_it_names() {
         Some(json!({})),
         202,
     );
+    // Nor may it relaunch a job the admin launched in that group (AWX's `JobAccess.can_start`).
+    let admins = launch(&s, jt, json!({"instance_groups": [first]}))["job"]
+        .as_i64()
+        .unwrap();
+    assert_eq!(ran_in(&s, admins), first);
+    let relaunch = || {
+        s.http(
+            "POST",
+            &format!("/api/v2/jobs/{admins}/relaunch/"),
+            Some(("runner", "runner-pw-1")),
+            Some(&json!({})),
+        )
+    };
+    let r = relaunch();
+    assert_eq!(r.status, 403, "{r:?}");
+    assert_eq!(
+        r.json()["detail"],
+        "Job was launched with prompted fields you do not have access to.",
+        "{r:?}"
+    );
     grant(role(
         format!("/api/v2/instance_groups/{first}/"),
         "use_role",
     ));
     let r = as_runner(json!({"instance_groups": [first]}));
+    assert_eq!(r.status, 201, "{r:?}");
+    assert_eq!(ran_in(&s, r.json()["job"].as_i64().unwrap()), first);
+    let r = relaunch();
     assert_eq!(r.status, 201, "{r:?}");
     assert_eq!(ran_in(&s, r.json()["job"].as_i64().unwrap()), first);
 }
