@@ -305,16 +305,19 @@ async fn copy_nodes(store: &dyn Store, wfjt: i64, wj: i64, wj_row: &Row) -> Doma
 
 /// Creates a workflow job whose nodes are given directly, not copied from a template (AWX's
 /// bulk job launch): `nodes` are rows of `workflow_job_nodes` fields with their credentials.
+/// One job of a bulk launch: its node's fields, credentials and instance groups.
+pub type BulkNode = (Row, Vec<i64>, Vec<i64>);
+
 pub async fn create_bulk_workflow_job(
     store: &dyn Store,
     bus: &dyn Bus,
     mut row: Row,
-    nodes: Vec<(Row, Vec<i64>)>,
+    nodes: Vec<BulkNode>,
 ) -> DomainResult<i64> {
     row.insert("status".into(), json!(JobStatus::Pending.as_str()));
     rawx_model::validate::with_defaults(&WORKFLOW_JOBS, &mut row);
     let id = store.insert(&WORKFLOW_JOBS, &row).await?;
-    for (mut n, creds) in nodes {
+    for (mut n, creds, groups) in nodes {
         n.insert("workflow_job".into(), json!(id));
         n.insert(
             "organization".into(),
@@ -324,6 +327,9 @@ pub async fn create_bulk_workflow_job(
         let nid = store.insert(&WORKFLOW_JOB_NODES, &n).await?;
         for c in creds {
             store.link(&WFJ_NODE_CREDENTIALS, nid, c).await?;
+        }
+        for g in groups {
+            store.link(&WFJ_NODE_INSTANCE_GROUPS, nid, g).await?;
         }
     }
     launch::pending(bus, &WORKFLOW_JOB_KIND, id, Value::Null);

@@ -459,6 +459,41 @@ fn the_collection_schedules_and_workflow_nodes_carry_instance_groups() {
     });
     assert_eq!(ran_in(&s, spawned), picked);
 
+    // A bulk launch names groups per job (AWX's `BulkJobNodeSerializer.instance_groups`).
+    let bulk = s.admin(
+        "POST",
+        "/api/v2/bulk/job_launch/",
+        Some(json!({"jobs": [{"unified_job_template": jt, "instance_groups": [picked]}]})),
+        201,
+    );
+    let bulk_node = s.admin(
+        "GET",
+        &format!("/api/v2/workflow_jobs/{}/workflow_nodes/", id(&bulk)),
+        None,
+        200,
+    )["results"][0]
+        .clone();
+    let listed = s.admin(
+        "GET",
+        &format!(
+            "/api/v2/workflow_job_nodes/{}/instance_groups/",
+            id(&bulk_node)
+        ),
+        None,
+        200,
+    );
+    assert_eq!(rawx_testkit::names(&listed), vec!["picked"], "{listed}");
+    let spawned = eventually(Duration::from_secs(60), || {
+        let node = s.admin(
+            "GET",
+            &format!("/api/v2/workflow_job_nodes/{}/", id(&bulk_node)),
+            None,
+            200,
+        );
+        node["job"].as_i64().ok_or(format!("no job yet: {node}"))
+    });
+    assert_eq!(ran_in(&s, spawned), picked);
+
     // At its time the schedule's job runs in its group.
     let scheduled = eventually(Duration::from_secs(120), || {
         let jobs = s.admin(
