@@ -175,8 +175,8 @@ pub async fn relaunch(
     // Instance groups given at launch go again: a launcher other than a superuser needs `use`
     // of those the template lacks, else its organization's execute role (`JobAccess.can_start`
     // over `JobLaunchConfigAccess.can_add`).
-    if !actor.is_superuser {
-        let given = launch::launch_instance_groups(&old);
+    let given = launch::launch_instance_groups(&old);
+    if !actor.is_superuser && !given.is_empty() {
         let template_groups = match int(&old, "job_template") {
             Some(jt) => {
                 state
@@ -191,8 +191,8 @@ pub async fn relaunch(
             usable &= r.holds("instance_groups", *g, &["use_role"]).await?;
         }
         let org_execute = match int(&old, "organization") {
-            Some(org) => r.holds("organizations", org, &["execute_role"]).await?,
-            None => false,
+            Some(org) if !usable => r.holds("organizations", org, &["execute_role"]).await?,
+            _ => false,
         };
         if !usable && !org_execute {
             return Err(ApiError::Forbidden(
