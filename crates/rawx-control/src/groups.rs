@@ -4,9 +4,10 @@
 //! within one tick), then asks `Placement` whether this node's execution instance may take
 //! each pending job.
 //!
-//! A job prefers its template's groups, then its inventory's, then its organization's (each
-//! step unless the one before sets `prevent_instance_group_fallback`), else `default` then
-//! `controlplane` (AWX outside Kubernetes). AWX's one task manager walks those groups in order
+//! A job launched with instance groups (the template asks for them) prefers only those, in the
+//! order given. Otherwise it prefers its template's groups, then its inventory's, then its
+//! organization's (each step unless the one before sets `prevent_instance_group_fallback`),
+//! else `default` then `controlplane` (AWX outside Kubernetes). AWX's one task manager walks those groups in order
 //! and starts the job on the first that has an instance with room. Here every task node
 //! decides for its own instance: it may take the job when its instance is in one of the
 //! groups and no group before holds another live instance with room for it (that one's node
@@ -271,8 +272,15 @@ impl Placement {
         None
     }
 
-    /// AWX's `preferred_instance_groups`.
+    /// AWX's `preferred_instance_groups`; a job launched with instance groups (its
+    /// `preferred_instance_groups_cache` set by `create_unified_job`) has only those.
     async fn preferred(&mut self, store: &DynStore, kind: &JobKind, job: &Row) -> Vec<i64> {
+        if kind.resource.key == "jobs" {
+            let given = rawx_domain::launch::launch_instance_groups(job);
+            if !given.is_empty() {
+                return given;
+            }
+        }
         let steps: &[(&'static Resource, &'static str, &'static Relation)] =
             if kind.resource.key == "jobs" {
                 &[

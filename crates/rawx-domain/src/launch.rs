@@ -11,8 +11,9 @@ use crate::{DomainError, DomainResult};
 use rawx_bus::Bus;
 use rawx_model::rbac::Actor;
 use rawx_model::resources::{
-    JobKind, CREDENTIALS, CREDENTIAL_TYPES, EXECUTION_ENVIRONMENTS, INVENTORIES, JOBS,
-    JOB_CREDENTIALS, JOB_KIND, JOB_LABELS, JOB_TEMPLATES, JT_CREDENTIALS, JT_LABELS, LABELS,
+    JobKind, CREDENTIALS, CREDENTIAL_TYPES, EXECUTION_ENVIRONMENTS, INSTANCE_GROUPS, INVENTORIES,
+    JOBS, JOB_CREDENTIALS, JOB_KIND, JOB_LABELS, JOB_TEMPLATES, JT_CREDENTIALS, JT_INSTANCE_GROUPS,
+    JT_LABELS, LABELS,
 };
 use rawx_model::schema::{int, text};
 use rawx_model::secret::SecretKey;
@@ -282,6 +283,16 @@ pub async fn job_from_template(
         &mut ignored,
     )
     .await;
+    // AWX's JobLaunchSerializer: `instance_groups`, group ids the job runs in instead of every
+    // group it would prefer (no fallback), in the order given.
+    let instance_groups = prompted_instance_groups(
+        store,
+        jt,
+        prompts.get("instance_groups"),
+        &mut errors,
+        &mut ignored,
+    )
+    .await?;
     // Executing a template needs no rights on its own inventory and credentials; what is
     // prompted for needs `use` of it (`JobLaunchConfigAccess.can_add`), else 403.
     let template_creds = store
@@ -289,6 +300,22 @@ pub async fn job_from_template(
         .await?;
     let prompted_inventory = int(&job, "inventory").filter(|i| int(jt, "inventory") != Some(*i));
     let mut forbidden = false;
+    // Groups the template has already are the launcher's to run in; any other needs `use`.
+    let template_groups = store
+        .linked(&JT_INSTANCE_GROUPS, true, int(jt, "id").unwrap_or_default())
+        .await?;
+    for g in instance_groups
+        .iter()
+        .filter(|g| !template_groups.contains(g))
+    {
+        forbidden |= !may_use(store, actor, "instance_groups", *g).await?;
+    }
+    if !instance_groups.is_empty() {
+        job.insert(
+            LAUNCH_INSTANCE_GROUPS.into(),
+            json!(json!(instance_groups).to_string()),
+        );
+    }
     // Passwords the credentials ask for at launch (AWX's `passwords_needed_to_start`).
     let given = prompts
         .get("credential_passwords")
@@ -519,6 +546,11 @@ pub async fn relaunch_job_with(
             old.get(f.name).cloned().unwrap_or(Value::Null),
         );
     }
+    // The groups given at launch are the job's launch configuration: a relaunch runs there
+    // too (AWX's relaunch prompts from `launch_config`).
+    if let Some(v) = old.get(LAUNCH_INSTANCE_GROUPS) {
+        job.insert(LAUNCH_INSTANCE_GROUPS.into(), v.clone());
+    }
     job.extend(own);
     job.insert("launch_type".into(), json!("relaunch"));
     job.insert("status".into(), json!(JobStatus::Pending.as_str()));
@@ -653,6 +685,82 @@ pub async fn check_config_credential(
         )));
     }
     Ok(Ok(()))
+}
+
+/// The job field that keeps the instance groups given at launch (a JSON list of ids).
+pub const LAUNCH_INSTANCE_GROUPS: &str = "launch_instance_groups";
+
+/// The instance groups a job was launched with (empty: none given, it runs where its
+/// template, inventory and organization say).
+pub fn launch_instance_groups(job: &Row) -> Vec<i64> {
+    serde_json::from_str(text(job, LAUNCH_INSTANCE_GROUPS)).unwrap_or_default()
+}
+
+/// Instance groups given at launch (`instance_groups`, a list of ids of groups that exist)
+/// when the template asks for them (`ask_instance_groups_on_launch`), else put in `ignored`.
+/// Empty when none were taken: as in AWX, an empty list leaves the job its usual groups.
+async fn prompted_instance_groups(
+    store: &dyn Store,
+    jt: &Row,
+    given: Option<&Value>,
+    errors: &mut FieldErrors,
+    ignored: &mut Map<String, Value>,
+) -> DomainResult<Vec<i64>> {
+    let Some(v) = given else {
+        return Ok(Vec::new());
+    };
+    if jt.get("ask_instance_groups_on_launch") != Some(&json!(true)) {
+        ignored.insert("instance_groups".into(), v.clone());
+        return Ok(Vec::new());
+    }
+    // DRF's `PrimaryKeyRelatedField(many=True)` messages.
+    let type_name = |v: &Value| match v {
+        Value::String(_) => "str",
+        Value::Object(_) => "dict",
+        Value::Array(_) => "list",
+        Value::Bool(_) => "bool",
+        Value::Null => "NoneType",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+    };
+    let Value::Array(items) = v else {
+        errors.add(
+            "instance_groups",
+            format!(
+                "Expected a list of items but got type \"{}\".",
+                type_name(v)
+            ),
+        );
+        return Ok(Vec::new());
+    };
+    let mut ids = Vec::new();
+    for item in items {
+        let Some(id) = item.as_i64() else {
+            errors.add(
+                "instance_groups",
+                format!(
+                    "Incorrect type. Expected pk value, received {}.",
+                    type_name(item)
+                ),
+            );
+            return Ok(Vec::new());
+        };
+        match store.get(&INSTANCE_GROUPS, id).await {
+            Ok(_) => {}
+            Err(rawx_store::DbError::NotFound) => {
+                errors.add(
+                    "instance_groups",
+                    format!("Invalid pk \"{id}\" - object does not exist."),
+                );
+                return Ok(Vec::new());
+            }
+            Err(e) => return Err(e.into()),
+        }
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(ids)
 }
 
 /// Labels given at launch (`labels`, a list of ids the launcher can see) when the template

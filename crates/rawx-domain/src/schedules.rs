@@ -16,7 +16,8 @@ use rawx_model::filter::{Cond, Filter, ListQuery, Op};
 use rawx_model::rbac::Actor;
 use rawx_model::resources::{
     children_of, parse_rule, Rule, INVENTORIES, INVENTORY_UPDATES, PROJECT_UPDATES, SCHEDULES,
-    SCHEDULE_CREDENTIALS, SCHEDULE_LABELS, TYPE_COLUMN, UNIFIED_JOB_TEMPLATES, WORKFLOW_JOBS,
+    SCHEDULE_CREDENTIALS, SCHEDULE_INSTANCE_GROUPS, SCHEDULE_LABELS, TYPE_COLUMN,
+    UNIFIED_JOB_TEMPLATES, WORKFLOW_JOBS,
 };
 use rawx_model::schema::{int, text, ColumnType, Resource};
 use rawx_model::secret::SecretKey;
@@ -444,6 +445,10 @@ async fn launch_job(
     let labels = store.linked(&SCHEDULE_LABELS, true, sid).await?;
     if !labels.is_empty() {
         prompts.insert("labels".into(), json!(labels));
+    }
+    let groups = store.linked(&SCHEDULE_INSTANCE_GROUPS, true, sid).await?;
+    if !groups.is_empty() {
+        prompts.insert("instance_groups".into(), json!(groups));
     }
     // Whoever wrote the schedule was checked then (as in AWX, a schedule runs without a user):
     // the launch sees every object, so a template's own inventory and credentials always do.

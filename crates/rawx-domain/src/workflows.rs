@@ -14,8 +14,9 @@ use rawx_model::filter::Filter;
 use rawx_model::rbac::Actor;
 use rawx_model::resources::{
     INVENTORIES, INVENTORY_SOURCES, JOBS, JOB_TEMPLATES, PROJECTS, TYPE_COLUMN, UNIFIED_JOBS,
-    UNIFIED_JOB_TEMPLATES, WFJT_EDGES, WFJT_LABELS, WFJT_NODE_CREDENTIALS, WFJ_EDGES, WFJ_LABELS,
-    WFJ_NODE_CREDENTIALS, WORKFLOW_APPROVAL_TEMPLATES, WORKFLOW_JOBS, WORKFLOW_JOB_KIND,
+    UNIFIED_JOB_TEMPLATES, WFJT_EDGES, WFJT_LABELS, WFJT_NODE_CREDENTIALS,
+    WFJT_NODE_INSTANCE_GROUPS, WFJ_EDGES, WFJ_LABELS, WFJ_NODE_CREDENTIALS,
+    WFJ_NODE_INSTANCE_GROUPS, WORKFLOW_APPROVAL_TEMPLATES, WORKFLOW_JOBS, WORKFLOW_JOB_KIND,
     WORKFLOW_JOB_NODES, WORKFLOW_JOB_TEMPLATES, WORKFLOW_JOB_TEMPLATE_NODES,
 };
 use rawx_model::schema::{int, text, ColumnType};
@@ -285,6 +286,9 @@ async fn copy_nodes(store: &dyn Store, wfjt: i64, wj: i64, wj_row: &Row) -> Doma
         for c in store.linked(&WFJT_NODE_CREDENTIALS, true, old).await? {
             store.link(&WFJ_NODE_CREDENTIALS, new, c).await?;
         }
+        for g in store.linked(&WFJT_NODE_INSTANCE_GROUPS, true, old).await? {
+            store.link(&WFJ_NODE_INSTANCE_GROUPS, new, g).await?;
+        }
     }
     for ((_, from_rel), (_, to_rel)) in WFJT_EDGES.iter().zip(WFJ_EDGES.iter()) {
         for (a, b) in store
@@ -301,16 +305,19 @@ async fn copy_nodes(store: &dyn Store, wfjt: i64, wj: i64, wj_row: &Row) -> Doma
 
 /// Creates a workflow job whose nodes are given directly, not copied from a template (AWX's
 /// bulk job launch): `nodes` are rows of `workflow_job_nodes` fields with their credentials.
+/// One job of a bulk launch: its node's fields, credentials and instance groups.
+pub type BulkNode = (Row, Vec<i64>, Vec<i64>);
+
 pub async fn create_bulk_workflow_job(
     store: &dyn Store,
     bus: &dyn Bus,
     mut row: Row,
-    nodes: Vec<(Row, Vec<i64>)>,
+    nodes: Vec<BulkNode>,
 ) -> DomainResult<i64> {
     row.insert("status".into(), json!(JobStatus::Pending.as_str()));
     rawx_model::validate::with_defaults(&WORKFLOW_JOBS, &mut row);
     let id = store.insert(&WORKFLOW_JOBS, &row).await?;
-    for (mut n, creds) in nodes {
+    for (mut n, creds, groups) in nodes {
         n.insert("workflow_job".into(), json!(id));
         n.insert(
             "organization".into(),
@@ -320,6 +327,9 @@ pub async fn create_bulk_workflow_job(
         let nid = store.insert(&WORKFLOW_JOB_NODES, &n).await?;
         for c in creds {
             store.link(&WFJ_NODE_CREDENTIALS, nid, c).await?;
+        }
+        for g in groups {
+            store.link(&WFJ_NODE_INSTANCE_GROUPS, nid, g).await?;
         }
     }
     launch::pending(bus, &WORKFLOW_JOB_KIND, id, Value::Null);
@@ -448,6 +458,12 @@ async fn spawn_job(
     if !node_creds.is_empty() {
         let creds = launch::config_credentials(store, jt_id, &node_creds).await?;
         prompts.insert("credentials".into(), json!(creds));
+    }
+    let node_groups = store
+        .linked(&WFJ_NODE_INSTANCE_GROUPS, true, node_id)
+        .await?;
+    if !node_groups.is_empty() {
+        prompts.insert("instance_groups".into(), json!(node_groups));
     }
     // What runs was decided when the node was saved; the spawn acts for the system, as
     // AWX's workflow manager does.

@@ -442,7 +442,31 @@ pub async fn job_launch(
             }
             creds.push(c);
         }
-        nodes.push((node, creds));
+        // AWX's `BulkJobNodeSerializer.instance_groups`: groups the caller can see, given to
+        // the job as its launch prompt.
+        let mut groups = Vec::new();
+        for g in obj
+            .get("instance_groups")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_i64)
+        {
+            if !matches!(
+                rawx_domain::access::visible(
+                    &*state.store,
+                    actor,
+                    &rawx_model::resources::INSTANCE_GROUPS,
+                    g
+                )
+                .await,
+                Ok(Some(_))
+            ) {
+                not_allowed.entry("Instance Groups").or_default().push(g);
+            }
+            groups.push(g);
+        }
+        nodes.push((node, creds, groups));
     }
     if let Some((model, ids)) = not_allowed.into_iter().next() {
         let set: Vec<String> = ids.iter().map(i64::to_string).collect();

@@ -315,6 +315,10 @@ pub async fn launch_get(
         ask("ask_credential_on_launch"),
     );
     out.insert(
+        "ask_instance_groups_on_launch".into(),
+        ask("ask_instance_groups_on_launch"),
+    );
+    out.insert(
         "survey_enabled".into(),
         json!(rawx_domain::survey::enabled(&jt)),
     );
@@ -366,6 +370,8 @@ pub async fn launch_get(
     if !labels.is_empty() {
         defaults.insert("labels".into(), json!(labels));
     }
+    // AWX's `get_defaults` answers an empty list whatever the template's groups are.
+    defaults.insert("instance_groups".into(), json!([]));
     out.insert("defaults".into(), Value::Object(defaults));
     Ok(Json(Value::Object(out)))
 }
@@ -430,6 +436,12 @@ pub async fn launch_options(
     post.insert(
         "labels".into(),
         json!({"type": "list_of_ids", "required": false, "label": "Labels"}),
+    );
+    // AWX's metadata names only launch-time `credentials` `list_of_ids`; other many-related
+    // fields keep DRF's `field` (so the awx CLI sends one integer, which the launch refuses).
+    post.insert(
+        "instance_groups".into(),
+        json!({"type": "field", "required": false, "label": "Instance groups"}),
     );
     post.insert(
         "credential_passwords".into(),

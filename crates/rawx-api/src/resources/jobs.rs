@@ -172,6 +172,34 @@ pub async fn relaunch(
         _ => actor.is_superuser,
     };
     may_launch(may)?;
+    // Instance groups given at launch go again: a launcher other than a superuser needs `use`
+    // of those the template lacks, else its organization's execute role (`JobAccess.can_start`
+    // over `JobLaunchConfigAccess.can_add`).
+    let given = launch::launch_instance_groups(&old);
+    if !actor.is_superuser && !given.is_empty() {
+        let template_groups = match int(&old, "job_template") {
+            Some(jt) => {
+                state
+                    .store
+                    .linked(&rawx_model::resources::JT_INSTANCE_GROUPS, true, jt)
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        let mut usable = true;
+        for g in given.iter().filter(|g| !template_groups.contains(g)) {
+            usable &= r.holds("instance_groups", *g, &["use_role"]).await?;
+        }
+        let org_execute = match int(&old, "organization") {
+            Some(org) if !usable => r.holds("organizations", org, &["execute_role"]).await?,
+            _ => false,
+        };
+        if !usable && !org_execute {
+            return Err(ApiError::Forbidden(
+                "Job was launched with prompted fields you do not have access to.".into(),
+            ));
+        }
+    }
     // The passwords the job's credentials ask at launch are asked again (AWX's
     // `JobRelaunchSerializer.validate_credential_passwords`).
     let needed: Vec<String> = match old.get("passwords_needed_to_start") {

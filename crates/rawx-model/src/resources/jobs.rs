@@ -181,6 +181,12 @@ pub static JOBS: Resource = Resource {
             Field::new("inventory_dependencies", "", Kind::Text)
                 .internal()
                 .nullable(),
+            // The instance groups given at launch (AWX's `instance_groups` prompt, kept as
+            // its `preferred_instance_groups_cache`), a JSON list of ids in the order given:
+            // the job runs only in these. Null: the template's, inventory's, organization's.
+            Field::new("launch_instance_groups", "", Kind::Text)
+                .internal()
+                .nullable(),
             // The schedule that launched it (`launch_type: scheduled`).
             fk("schedule", "Schedule", "schedules")
                 .read_only()

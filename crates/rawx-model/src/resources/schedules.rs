@@ -108,6 +108,13 @@ pub static SCHEDULES: Resource = Resource {
                 from_left: true,
             },
         },
+        Sub {
+            name: "instance_groups",
+            list: SubList::Linked {
+                relation: &SCHEDULE_INSTANCE_GROUPS,
+                from_left: true,
+            },
+        },
     ],
     order: "-next_run",
     search_fields: &["name", "description"],
@@ -129,6 +136,14 @@ pub static SCHEDULE_LABELS: Relation = Relation {
     table: "schedule_labels",
     left: ("schedules", "schedule_id"),
     right: ("labels", "label_id"),
+};
+
+/// A schedule's instance groups (AWX's launch configuration `instance_groups`): the jobs it
+/// launches run only in these when the template asks for instance groups.
+pub static SCHEDULE_INSTANCE_GROUPS: Relation = Relation {
+    table: "schedule_instance_groups",
+    left: ("schedules", "schedule_id"),
+    right: ("instance_groups", "instancegroup_id"),
 };
 
 /// What a schedule shows that its rule decides (AWX's `update_computed_fields`), as stored text.

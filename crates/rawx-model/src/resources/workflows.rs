@@ -115,6 +115,13 @@ pub static WORKFLOW_JOB_TEMPLATE_NODES: Resource = Resource {
                 from_left: true,
             },
         },
+        Sub {
+            name: "instance_groups",
+            list: SubList::Linked {
+                relation: &WFJT_NODE_INSTANCE_GROUPS,
+                from_left: true,
+            },
+        },
     ],
     order: "id",
     search_fields: &[],
@@ -148,6 +155,14 @@ pub static WFJT_NODE_CREDENTIALS: Relation = Relation {
     right: ("credentials", "credential_id"),
 };
 
+/// A node's instance groups (its launch configuration's `instance_groups`), copied to the
+/// workflow job's node and given to the job it spawns.
+pub static WFJT_NODE_INSTANCE_GROUPS: Relation = Relation {
+    table: "workflow_job_template_node_instance_groups",
+    left: ("workflow_job_template_nodes", "node_id"),
+    right: ("instance_groups", "instancegroup_id"),
+};
+
 pub static WFJ_NODE_SUCCESS: Relation =
     edge("workflow_job_node_success_nodes", "workflow_job_nodes");
 pub static WFJ_NODE_FAILURE: Relation =
@@ -157,6 +172,12 @@ pub static WFJ_NODE_CREDENTIALS: Relation = Relation {
     table: "workflow_job_node_credentials",
     left: ("workflow_job_nodes", "node_id"),
     right: ("credentials", "credential_id"),
+};
+
+pub static WFJ_NODE_INSTANCE_GROUPS: Relation = Relation {
+    table: "workflow_job_node_instance_groups",
+    left: ("workflow_job_nodes", "node_id"),
+    right: ("instance_groups", "instancegroup_id"),
 };
 
 /// The three kinds of edges, in AWX's order, for template nodes and job nodes.
@@ -293,6 +314,13 @@ pub static WORKFLOW_JOB_NODES: Resource = Resource {
             name: "credentials",
             list: SubList::Linked {
                 relation: &WFJ_NODE_CREDENTIALS,
+                from_left: true,
+            },
+        },
+        Sub {
+            name: "instance_groups",
+            list: SubList::Linked {
+                relation: &WFJ_NODE_INSTANCE_GROUPS,
                 from_left: true,
             },
         },
