@@ -119,6 +119,12 @@ fn playbook_line(line: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn write(root: &FsPath, rel: &str, text: &str) {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
     #[test]
     fn lines_that_make_a_playbook() {
         assert!(playbook_line("- hosts: all"));
@@ -135,11 +141,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        let w = |p: &str, s: &str| {
-            let p = root.join(p);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, s).unwrap();
-        };
+        let w = |p: &str, s: &str| write(root, p, s);
         w("inventory", "");
         w("envs/prod/hosts", "");
         w("lab.ini", "[web]\n");
@@ -150,11 +152,8 @@ mod tests {
         w("dyn.py", "#!/usr/bin/env python\n");
         std::fs::set_permissions(root.join("dyn.py"), std::fs::Permissions::from_mode(0o755))
             .unwrap();
-        let mut out = Vec::new();
-        walk_with(root, root, &mut out, &could_be_inventory);
-        out.sort_by_key(|p| p.to_lowercase());
         assert_eq!(
-            out,
+            inventories(root),
             [
                 "dyn.py",
                 "envs/prod/hosts",
@@ -169,11 +168,7 @@ mod tests {
     fn finds_playbooks_as_awx_does() {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
-        let w = |p: &str, s: &str| {
-            let p = root.join(p);
-            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-            std::fs::write(p, s).unwrap();
-        };
+        let w = |p: &str, s: &str| write(root, p, s);
         w("site.yml", "- hosts: all\n  tasks: []\n");
         w("B/deploy.yaml", "---\n- name: x\n  hosts: web\n");
         w("vars.yml", "a: 1\n");
@@ -182,9 +177,6 @@ mod tests {
         w("group_vars/all.yml", "- hosts: all\n");
         w(".git/x.yml", "- hosts: all\n");
         w("vault.yml", "$ANSIBLE_VAULT;1.1;AES256\n3030\n");
-        let mut out = Vec::new();
-        walk(root, root, &mut out);
-        out.sort_by_key(|p| p.to_lowercase());
-        assert_eq!(out, ["B/deploy.yaml", "site.yml", "vault.yml"]);
+        assert_eq!(playbooks(root), ["B/deploy.yaml", "site.yml", "vault.yml"]);
     }
 }

@@ -128,6 +128,12 @@ impl PostgresStore {
     }
 }
 
+/// PostgreSQL's `deadlock_detected` (40P01) and `serialization_failure` (40001): the
+/// transaction was rolled back whole and may simply run again.
+fn retryable(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("40P01" | "40001")))
+}
+
 fn map_err(e: sqlx::Error) -> DbError {
     match e {
         sqlx::Error::RowNotFound => DbError::NotFound,
@@ -430,15 +436,33 @@ macro_rules! store_impl {
                     return Ok(done.rows_affected() == 1);
                 };
                 // The columns the parent repeats change with the child's, in one transaction.
-                let mut tx = self.pool.begin().await.map_err(map_err)?;
-                let done = Self::query(&sql).execute(&mut *tx).await.map_err(map_err)?;
-                if done.rows_affected() != 1 {
-                    return Ok(false);
-                }
                 let up = sql::update($dialect, parent, id, &sql::parent_row(parent, res, &row, false));
-                Self::query(&up).execute(&mut *tx).await.map_err(map_err)?;
-                tx.commit().await.map_err(map_err)?;
-                Ok(true)
+                let mut tries = 0u32;
+                loop {
+                    let attempt: std::result::Result<bool, sqlx::Error> = async {
+                        let mut tx = self.pool.begin().await?;
+                        let done = Self::query(&sql).execute(&mut *tx).await?;
+                        if done.rows_affected() != 1 {
+                            return Ok(false);
+                        }
+                        Self::query(&up).execute(&mut *tx).await?;
+                        tx.commit().await?;
+                        Ok(true)
+                    }
+                    .await;
+                    match attempt {
+                        // PostgreSQL chose this transaction as a deadlock's (or a
+                        // serialization conflict's) victim and rolled it back whole: nothing
+                        // of it was written, so it runs again rather than losing the write
+                        // (a job's final state, say).
+                        Err(e) if retryable(&e) && tries < 3 => {
+                            tries += 1;
+                            tracing::warn!(table = res.key, id, tries, error = %e, "write retried after a deadlock");
+                            tokio::time::sleep(std::time::Duration::from_millis(20 << tries)).await;
+                        }
+                        other => return other.map_err(map_err),
+                    }
+                }
             }
 
             async fn delete(&self, res: &'static Resource, id: i64) -> Result<()> {

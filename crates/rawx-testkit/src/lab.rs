@@ -237,6 +237,36 @@ impl Lab {
     }
 }
 
+/// This node's instance, once the task role has registered and checked it.
+pub fn own_instance(s: &Server) -> Value {
+    eventually(Duration::from_secs(30), || {
+        let list = s.admin("GET", "/api/v2/instances/", None, 200);
+        list["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| !i["last_seen"].is_null() && i["capacity"].as_i64() > Some(0))
+            .cloned()
+            .ok_or(format!("no instance registered: {list}"))
+    })
+}
+
+/// Polls job `id` until `done` holds (at most 120 s); the failure names what was awaited and
+/// shows the server's log.
+pub fn wait_job_until(s: &Server, id: i64, done: impl Fn(&Value) -> bool, what: &str) -> Value {
+    eventually(Duration::from_secs(120), || {
+        let j = s.admin("GET", &format!("/api/v2/jobs/{id}/"), None, 200);
+        if done(&j) {
+            Ok(j)
+        } else {
+            Err(format!(
+                "job {id}: {what}: {j}\n--- server\n{}",
+                crate::tail(&s.logs(), 4000)
+            ))
+        }
+    })
+}
+
 /// Polls `/api/v2/<res>/<id>/` (any kind of job) until it is final with all its events.
 pub fn wait_final_on(s: &Server, res: &str, id: i64, limit: Duration) -> Value {
     let j = eventually(limit, || {

@@ -5,7 +5,7 @@
 //! `ansible-runner`, the real `awx` CLI where it offers the action, and curl where it does not
 //! (awxkit has no `associate --instance_groups`).
 
-use rawx_testkit::lab::{fixture, fixture_in, tail};
+use rawx_testkit::lab::{fixture, fixture_in, own_instance, wait_job_until};
 use rawx_testkit::{eventually, manage, names, venv, Opts, Out, PgDb, Server};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -54,34 +54,6 @@ fn members(out: &Out, group: &str) -> Vec<String> {
                 .to_string()
         })
         .collect()
-}
-
-/// This node's instance, once the task role has registered and checked it.
-fn own_instance(s: &Server) -> Value {
-    eventually(Duration::from_secs(30), || {
-        let list = s.admin("GET", "/api/v2/instances/", None, 200);
-        list["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| !i["last_seen"].is_null() && i["capacity"].as_i64() > Some(0))
-            .cloned()
-            .ok_or(format!("no instance registered: {list}"))
-    })
-}
-
-fn wait_job(s: &Server, id: i64, done: impl Fn(&Value) -> bool, what: &str) -> Value {
-    eventually(Duration::from_secs(90), || {
-        let j = s.admin("GET", &format!("/api/v2/jobs/{id}/"), None, 200);
-        if done(&j) {
-            Ok(j)
-        } else {
-            Err(format!(
-                "job {id}: {what}: {j}\n--- server\n{}",
-                tail(&s.logs(), 4000)
-            ))
-        }
-    })
 }
 
 /// A template whose only group has no member waits, saying why; once this node is
@@ -150,7 +122,7 @@ fn jobs_run_only_in_their_instance_groups() {
     let job = s.awx_json(&["job_templates", "launch", &jt.to_string()])["id"]
         .as_i64()
         .unwrap();
-    let waiting = wait_job(
+    let waiting = wait_job_until(
         &s,
         job,
         |j| {
@@ -237,7 +209,7 @@ fn jobs_run_only_in_their_instance_groups() {
         Some(json!({"id": me_id})),
         204,
     );
-    let done = wait_job(
+    let done = wait_job_until(
         &s,
         job,
         |j| j["status"] == "successful" && !j["instance_group"].is_null(),
@@ -291,7 +263,7 @@ fn jobs_run_only_in_their_instance_groups() {
     let job = s.awx_json(&["job_templates", "launch", &plain.to_string()])["id"]
         .as_i64()
         .unwrap();
-    let done = wait_job(
+    let done = wait_job_until(
         &s,
         job,
         |j| j["status"] == "successful" && !j["instance_group"].is_null(),
@@ -311,7 +283,7 @@ fn jobs_run_only_in_their_instance_groups() {
     let job = s.awx_json(&["job_templates", "launch", &plain.to_string()])["id"]
         .as_i64()
         .unwrap();
-    let waiting = wait_job(
+    let waiting = wait_job_until(
         &s,
         job,
         |j| {
@@ -343,7 +315,7 @@ fn jobs_run_only_in_their_instance_groups() {
     let job = s.awx_json(&["job_templates", "launch", &pinned.to_string()])["id"]
         .as_i64()
         .unwrap();
-    let done = wait_job(
+    let done = wait_job_until(
         &s,
         job,
         |j| j["status"] == "successful" && !j["instance_group"].is_null(),
@@ -643,7 +615,7 @@ fn a_group_of_one_node_steers_jobs_to_it_across_task_nodes() {
         })
         .collect();
     for id in jobs {
-        let done = wait_job(
+        let done = wait_job_until(
             &alpha,
             id,
             |j| j["status"] == "successful" && !j["instance_group"].is_null(),
@@ -704,7 +676,7 @@ fn a_group_of_one_node_steers_jobs_to_it_across_task_nodes() {
         )["job"]
             .as_i64()
             .unwrap();
-        let done = wait_job(
+        let done = wait_job_until(
             &alpha,
             id,
             |j| j["status"] == "successful" && !j["instance_group"].is_null(),

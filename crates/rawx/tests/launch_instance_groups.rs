@@ -8,7 +8,7 @@
 //! `ansible-runner` and the real collection.
 
 use rawx_testkit::collection::{ok, play};
-use rawx_testkit::lab::{fixture, Fixture};
+use rawx_testkit::lab::{fixture, own_instance, wait_job_until, Fixture};
 use rawx_testkit::{eventually, Server, ADMIN_PW};
 use serde_json::{json, Value};
 use std::process::Command;
@@ -26,34 +26,9 @@ fn id(v: &Value) -> i64 {
     v["id"].as_i64().unwrap_or_else(|| panic!("no id: {v}"))
 }
 
-/// This node's instance, once the task role has registered and checked it.
-fn own_instance(s: &Server) -> Value {
-    eventually(Duration::from_secs(30), || {
-        let list = s.admin("GET", "/api/v2/instances/", None, 200);
-        list["results"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|i| !i["last_seen"].is_null() && i["capacity"].as_i64() > Some(0))
-            .cloned()
-            .ok_or(format!("no instance registered: {list}"))
-    })
-}
-
-fn wait_job(s: &Server, id: i64, done: impl Fn(&Value) -> bool, what: &str) -> Value {
-    eventually(Duration::from_secs(120), || {
-        let j = s.admin("GET", &format!("/api/v2/jobs/{id}/"), None, 200);
-        if done(&j) {
-            Ok(j)
-        } else {
-            Err(format!("job {id}: {what}: {j}"))
-        }
-    })
-}
-
 /// Waits until `job` ran successfully and returns the group it ran in.
 fn ran_in(s: &Server, job: i64) -> i64 {
-    let done = wait_job(
+    let done = wait_job_until(
         s,
         job,
         |j| j["status"] == "successful" && !j["instance_group"].is_null(),
@@ -183,7 +158,7 @@ fn a_launch_runs_only_in_the_instance_groups_it_names() {
     let waiting = launch(&s, plain, json!({"instance_groups": [empty]}))["job"]
         .as_i64()
         .unwrap();
-    let j = wait_job(
+    let j = wait_job_until(
         &s,
         waiting,
         |j| {

@@ -88,6 +88,22 @@ impl Drop for Key {
 const MANIFEST_IN: &str = "include site.yml\ninclude data.txt\nprune .git\n";
 
 /// Updates project `pid` and waits for the update.
+/// A key and a repository of a manifest, a playbook saying `says` and a data file, committed
+/// (not yet signed).
+fn signed_repo(s: &Server, name: &str, says: &str) -> (Key, Repo) {
+    let key = Key::new("signer");
+    let repo = Repo::new(&s.data, &format!("repos/{name}"));
+    repo.commit(
+        &[
+            ("MANIFEST.in", MANIFEST_IN),
+            ("site.yml", &play(says)),
+            ("data.txt", "v1"),
+        ],
+        "content",
+    );
+    (key, repo)
+}
+
 fn update(s: &Server, pid: i64) -> Value {
     let id = s.admin(
         "POST",
@@ -155,16 +171,7 @@ fn assert_failed(lab: &Lab, u: &Value, want: (String, String, String), kept: &st
 fn signed_content_is_verified_and_tampered_unsigned_or_foreign_content_fails_the_update() {
     let lab = Lab::start();
     let s = &lab.s;
-    let key = Key::new("signer");
-    let repo = Repo::new(&s.data, "repos/signed");
-    repo.commit(
-        &[
-            ("MANIFEST.in", MANIFEST_IN),
-            ("site.yml", &play("signed")),
-            ("data.txt", "v1"),
-        ],
-        "content",
-    );
+    let (key, repo) = signed_repo(s, "signed", "signed");
     let good = key.sign(&repo);
 
     // AWX's managed type, the key as its one secret input.
@@ -334,16 +341,7 @@ fn signed_content_is_verified_and_tampered_unsigned_or_foreign_content_fails_the
 fn another_kind_of_credential_checks_the_manifest_alone() {
     let lab = Lab::start();
     let s = &lab.s;
-    let key = Key::new("signer");
-    let repo = Repo::new(&s.data, "repos/manifest");
-    repo.commit(
-        &[
-            ("MANIFEST.in", MANIFEST_IN),
-            ("site.yml", &play("m")),
-            ("data.txt", "v1"),
-        ],
-        "content",
-    );
+    let (key, repo) = signed_repo(s, "manifest", "m");
     key.sign(&repo);
     let scm = lab.credential("Git", "Source Control", json!({"username": "u"}));
     let p = s.admin(
@@ -386,16 +384,7 @@ fn another_kind_of_credential_checks_the_manifest_alone() {
 fn the_collection_sets_the_signature_validation_credential() {
     let lab = Lab::start();
     let s = &lab.s;
-    let key = Key::new("signer");
-    let repo = Repo::new(&s.data, "repos/col");
-    repo.commit(
-        &[
-            ("MANIFEST.in", MANIFEST_IN),
-            ("site.yml", &play("col")),
-            ("data.txt", "v1"),
-        ],
-        "content",
-    );
+    let (key, repo) = signed_repo(s, "col", "col");
     let good = key.sign(&repo);
     let cred = lab.credential(
         "Signer",
