@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 skipped=()
 step() { printf '\n==> %s\n' "$*"; }
 
-step "System packages (OpenSSH for the credential tests, PostgreSQL client)"
+step "System packages (OpenSSH for the credential tests, PostgreSQL client, Subversion and GnuPG for the project suites)"
 scripts/setup-system.sh
 
 step "Python tools (awx CLI, ansible-core, ansible-runner, receptorctl), cached outside the clone"
