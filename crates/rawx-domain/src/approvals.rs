@@ -11,7 +11,7 @@ use rawx_bus::Bus;
 use rawx_model::filter::Filter;
 use rawx_model::resources::{
     NOTIFICATION_TEMPLATES, USERS, WORKFLOW_APPROVALS, WORKFLOW_APPROVAL_KIND,
-    WORKFLOW_APPROVAL_TEMPLATES, WORKFLOW_JOBS, WORKFLOW_JOB_NODES,
+    WORKFLOW_APPROVAL_TEMPLATES,
 };
 use rawx_model::schema::{int, text, ColumnType};
 use rawx_model::Row;
@@ -239,12 +239,8 @@ async fn notify_inner(
         Some(w) => w.clone(),
         None => {
             let id = int(approval, "id").unwrap_or_default();
-            let by_job = Filter::eq("job", ColumnType::Int, json!(id));
-            let nodes = store
-                .list_all(&WORKFLOW_JOB_NODES, &by_job, &[("id", false)])
-                .await?;
-            match nodes.first().and_then(|n| int(n, "workflow_job")) {
-                Some(w) => store.get(&WORKFLOW_JOBS, w).await?,
+            match crate::launch::source_workflow_job(store, id).await? {
+                Some(w) => w,
                 None => return Ok(()),
             }
         }

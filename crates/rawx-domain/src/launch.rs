@@ -811,3 +811,29 @@ pub async fn prompted_labels(
         }
     }
 }
+
+/// The workflow job that spawned job `id` (any kind), if one did: AWX's
+/// `summary_fields.source_workflow_job`. Here, below both the workflow engine and approvals,
+/// which each need it.
+pub async fn source_workflow_job(store: &dyn Store, id: i64) -> DomainResult<Option<Row>> {
+    let Some(node) = store
+        .find(
+            &rawx_model::resources::WORKFLOW_JOB_NODES,
+            &rawx_model::filter::Filter::eq("job", rawx_model::schema::ColumnType::Int, json!(id)),
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    match store
+        .get(
+            &rawx_model::resources::WORKFLOW_JOBS,
+            int(&node, "workflow_job").unwrap_or_default(),
+        )
+        .await
+    {
+        Ok(wj) => Ok(Some(wj)),
+        Err(rawx_store::DbError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -632,16 +632,26 @@ pub async fn templates_for(
         .map(|(_, s)| *s)
         .unwrap_or(&[]);
     for (col, rels) in sources {
-        let Some(id) = job.get(*col).and_then(Value::as_i64) else {
-            continue;
-        };
-        for nt in store.linked(rels[idx], true, id).await? {
-            if !out.contains(&nt) {
-                out.push(nt);
-            }
+        if let Some(id) = job.get(*col).and_then(Value::as_i64) {
+            attached_once(store, &mut out, rels[idx], id).await?;
         }
     }
     Ok(out)
+}
+
+/// Adds the templates `relation` attaches to object `id` that `out` does not hold yet.
+async fn attached_once(
+    store: &dyn Store,
+    out: &mut Vec<i64>,
+    relation: &'static Relation,
+    id: i64,
+) -> DomainResult<()> {
+    for nt in store.linked(relation, true, id).await? {
+        if !out.contains(&nt) {
+            out.push(nt);
+        }
+    }
+    Ok(())
 }
 
 /// AWX's `JobNotificationMixin.context` for a job: its allowed fields, friendly name, UI url
@@ -877,13 +887,10 @@ pub async fn approval_templates(
     wfjt: i64,
     organization: Option<i64>,
 ) -> DomainResult<Vec<i64>> {
-    let mut out = store.linked(&WFJT_NT_APPROVALS, true, wfjt).await?;
+    let mut out = Vec::new();
+    attached_once(store, &mut out, &WFJT_NT_APPROVALS, wfjt).await?;
     if let Some(org) = organization {
-        for nt in store.linked(&ORG_NT_APPROVALS, true, org).await? {
-            if !out.contains(&nt) {
-                out.push(nt);
-            }
-        }
+        attached_once(store, &mut out, &ORG_NT_APPROVALS, org).await?;
     }
     Ok(out)
 }

@@ -6,6 +6,7 @@
 
 pub use crate::dag::{Dag, Edge, Node};
 use crate::launch;
+pub use crate::launch::source_workflow_job;
 use crate::messages::{publish, StatusChanged};
 use crate::status::JobStatus;
 use crate::{DomainError, DomainResult};
@@ -785,26 +786,4 @@ async fn failed_job(
             .template(jt["id"].clone()),
     );
     Ok(id)
-}
-
-/// The workflow job that spawned job `id` (any kind), if one did: AWX's
-/// `summary_fields.source_workflow_job`.
-pub async fn source_workflow_job(store: &dyn Store, id: i64) -> DomainResult<Option<Row>> {
-    let Some(node) = store
-        .find(&WORKFLOW_JOB_NODES, &id_filter("job", id))
-        .await?
-    else {
-        return Ok(None);
-    };
-    match store
-        .get(
-            &WORKFLOW_JOBS,
-            int(&node, "workflow_job").unwrap_or_default(),
-        )
-        .await
-    {
-        Ok(wj) => Ok(Some(wj)),
-        Err(rawx_store::DbError::NotFound) => Ok(None),
-        Err(e) => Err(e.into()),
-    }
 }
